@@ -1,0 +1,1 @@
+"""Built-in indicator protocols; importing this package registers them all."""
