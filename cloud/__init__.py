@@ -1,0 +1,1 @@
+"""Salinmas cloud: the domain (ledger, pricing, pickups, devices), ingest and API."""

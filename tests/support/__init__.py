@@ -1,0 +1,1 @@
+"""Test support: private real services (Mosquitto, InfluxDB, PostgreSQL) on free ports."""
