@@ -134,7 +134,12 @@ def get_protocol(name: str) -> ScaleProtocol:
 
 
 def to_grams(value: float | str, unit: str) -> int:
-    """Convert a weight in ``unit`` (g, kg, lb, oz, t) to integer grams, rounding half up."""
+    """Convert a weight in ``unit`` (g, kg, t, mg, lb, oz, ozt, ct) to integer grams, half up.
+
+    Raises ``KeyError`` for an unknown unit and ``decimal.InvalidOperation`` for a value
+    that is not a number; parsers use :func:`edge.firmware_bridge.protocols._common.grams`,
+    which returns ``None`` instead.
+    """
     from decimal import ROUND_HALF_UP, Decimal
 
     factors = {
@@ -144,6 +149,8 @@ def to_grams(value: float | str, unit: str) -> int:
         "lb": Decimal("453.59237"),
         "oz": Decimal("28.349523125"),
         "mg": Decimal("0.001"),
+        "ct": Decimal("0.2"),
+        "ozt": Decimal("31.1034768"),
     }
     factor = factors[unit.strip().lower()]
     return int((Decimal(str(value)) * factor).to_integral_value(rounding=ROUND_HALF_UP))

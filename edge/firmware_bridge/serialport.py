@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,6 +28,9 @@ import serial
 
 #: (baudrate, bytesize, parity, stopbits) as pyserial takes them, e.g. (2400, 7, "E", 1)
 LineSettings = tuple[int, int, str, int]
+
+#: pyserial read timeout: how long one read blocks; reads loop until their own deadline.
+READ_SLICE_S = 0.05
 
 _PARITIES = frozenset({"N", "E", "O", "M", "S"})
 
@@ -73,7 +77,7 @@ def open_serial(port: str, line: LineSettings) -> SerialLike:
         "bytesize": bytesize,
         "parity": parity,
         "stopbits": stopbits,
-        "timeout": 0.05,
+        "timeout": READ_SLICE_S,
         "write_timeout": 1.0,
     }
     if "://" not in port:
@@ -139,7 +143,7 @@ class ReconnectingPort:
             return False
         try:
             self._ser = self._opener(self.port, self.line)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except Exception as exc:  # SerialException, OSError, termios.error, ValueError...
             self.errors["open_failures"] += 1
             self.last_error = f"open {self.port}: {exc}"
             self._schedule_retry()
@@ -165,12 +169,11 @@ class ReconnectingPort:
             ser = self._ser
             assert ser is not None
             try:
-                ser.timeout = max(0.0, min(remaining, 0.1))
                 waiting = ser.in_waiting
                 chunk = ser.read(max(1, waiting))
                 if chunk and ser.in_waiting:
                     chunk += ser.read(ser.in_waiting)
-            except (serial.SerialException, OSError) as exc:
+            except Exception as exc:  # SerialException, OSError, termios.error
                 self._disconnected(exc)
                 continue
             if chunk or remaining <= 0:
@@ -184,7 +187,7 @@ class ReconnectingPort:
         try:
             self._ser.write(data)
             self._ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except Exception as exc:  # SerialException, OSError, termios.error
             self.errors["write_failures"] += 1
             self._disconnected(exc)
             return False
@@ -207,10 +210,8 @@ class ReconnectingPort:
             return
         if count:
             self.errors["disconnects"] += 1
-        try:
+        with contextlib.suppress(Exception):
             ser.close()
-        except (serial.SerialException, OSError):
-            pass
 
     def _schedule_retry(self) -> None:
         self._next_attempt = self._clock() + self._delay
