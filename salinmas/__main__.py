@@ -1,0 +1,5 @@
+import sys
+
+from salinmas.cli import main
+
+sys.exit(main())

@@ -1,0 +1,223 @@
+"""``salinmas`` — one command line, a subcommand per process.
+
+    salinmas demo                         the whole system with simulated devices
+    salinmas edge run --config F          the Raspberry Pi agent (scale station and/or bins)
+    salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
+    salinmas api run --config F           cloud API and operator dashboard
+    salinmas sim {scale,cards,bin,fleet,load} ...   hardware simulators
+    salinmas db migrate --url URL         create/upgrade the ledger schema
+    salinmas admin create-user ...        the first operator/admin account
+    salinmas contract schemas [DIR]       export the wire contract's JSON Schemas
+
+Every subcommand has ``--help``. Imports happen inside the subcommand, so a Pi with only
+the ``edge`` extra installed can run ``salinmas edge`` without the cloud packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from salinmas import __version__
+
+SIMULATORS = {
+    "scale": ("simulators.scales.cli", "a weighing indicator on a pseudo-terminal"),
+    "cards": ("simulators.cards", "an RDM6300 / barcode member-card reader on a pty"),
+    "bin": ("simulators.bins", "a bin's ultrasonic fill sensor on gpiozero mock pins"),
+    "fleet": ("simulators.fleet", "N scale stations and M bins as real edge agents"),
+    "load": ("simulators.load", "publish contract events at a set rate (benchmarks)"),
+}
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _call(target: str, *args: Any, **kwargs: Any) -> Any:
+    """Import ``module:function`` lazily and call it."""
+    module, _, func = target.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), func)
+    return fn(*args, **kwargs)
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help="TOML settings file (env SALINMAS_CONFIG); environment variables override it",
+    )
+
+
+def _run_edge(ns: argparse.Namespace) -> int:
+    settings = _call("edge.config:EdgeSettings.load", ns.config)
+    return int(_call("edge.agent:run", settings) or 0)
+
+
+def _run_ingest(ns: argparse.Namespace) -> int:
+    settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
+    return int(_call("cloud.ingest.worker:run", settings) or 0)
+
+
+def _run_api(ns: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in (("host", ns.host), ("port", ns.port)) if v is not None}
+    settings = _call("cloud.api.settings:ApiSettings.load", ns.config, **overrides)
+    return int(_call("cloud.api.app:run", settings) or 0)
+
+
+def _run_demo(ns: argparse.Namespace) -> int:
+    return int(_call("salinmas.demo:main", ns) or 0)
+
+
+def _run_migrate(ns: argparse.Namespace) -> int:
+    _call("cloud.db:migrate", ns.url)
+    print(f"ledger schema is at head: {ns.url}")
+    return 0
+
+
+def _run_create_user(ns: argparse.Namespace) -> int:
+    _call(
+        "cloud.auth:create_user_cli",
+        url=ns.url,
+        username=ns.username,
+        role=ns.role,
+        password=ns.password,
+    )
+    return 0
+
+
+def _run_schemas(ns: argparse.Namespace) -> int:
+    from contract.__main__ import write_schemas
+
+    for p in write_schemas(ns.dir):
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salinmas",
+        description="Salinmas: scale stations, bins and exactly-once credits for waste "
+        "buy-back programmes. Start with `salinmas demo`.",
+    )
+    parser.add_argument("--version", action="version", version=f"salinmas {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=1, help="more logging")
+    parser.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run broker, ingest, API, dashboard and simulated devices locally",
+        description="Start the whole system on embedded defaults (in-process MQTT broker or "
+        "a local Mosquitto, SQLite ledger, SQLite telemetry) with simulated scale stations "
+        "and bins, and print where to look. Ctrl-C stops everything.",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="API/dashboard port (8000)")
+    demo.add_argument("--mqtt-port", type=int, default=0, help="broker port (a free one)")
+    demo.add_argument("--stations", type=int, default=2, help="simulated scale stations (2)")
+    demo.add_argument("--bins", type=int, default=3, help="simulated bins (3)")
+    demo.add_argument(
+        "--speed", type=float, default=288.0, help="time acceleration (288: a day in 5 min)"
+    )
+    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="state (var/demo)")
+    demo.add_argument("--seconds", type=float, default=0, help="stop after N s (0: Ctrl-C)")
+    demo.add_argument(
+        "--broker", choices=["auto", "embedded", "mosquitto"], default="auto",
+        help="auto: Mosquitto when installed, else the embedded amqtt broker",
+    )  # fmt: skip
+    demo.set_defaults(func=_run_demo)
+
+    edge = sub.add_parser("edge", help="the edge agent that runs on a Raspberry Pi")
+    edge_sub = edge.add_subparsers(dest="edge_command", required=True, metavar="ACTION")
+    edge_run = edge_sub.add_parser(
+        "run",
+        help="run the agent (scale station and/or bins)",
+        description="Read the scale, card reader and bin sensors configured in the TOML file "
+        "and publish weigh-ins, fill levels and health over MQTT, store-and-forward. "
+        "See deploy/station.toml for an example.",
+    )
+    _config_arg(edge_run)
+    edge_run.set_defaults(func=_run_edge)
+
+    ingest = sub.add_parser("ingest", help="cloud ingest worker")
+    ingest_sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="ACTION")
+    ingest_run = ingest_sub.add_parser(
+        "run",
+        help="consume device messages: validate, store telemetry, credit the ledger",
+        description="Subscribe to every device topic (shared subscription when configured), "
+        "validate against the wire contract, write telemetry to InfluxDB (or SQLite), credit "
+        "weigh-ins exactly once and publish receipts. Bad messages go to the dead letters.",
+    )
+    _config_arg(ingest_run)
+    ingest_run.set_defaults(func=_run_ingest)
+
+    api = sub.add_parser("api", help="cloud API and operator dashboard")
+    api_sub = api.add_subparsers(dest="api_command", required=True, metavar="ACTION")
+    api_run = api_sub.add_parser(
+        "run",
+        help="serve the HTTP API (OpenAPI docs at /docs) and the dashboard",
+        description="Serve the REST API, the live stream and the dashboard with uvicorn.",
+    )
+    _config_arg(api_run)
+    api_run.add_argument("--host", help="bind address (default from settings)")
+    api_run.add_argument("--port", type=int, help="port (default from settings)")
+    api_run.set_defaults(func=_run_api)
+
+    sim = sub.add_parser(
+        "sim",
+        help="hardware simulators (scales on ptys, card readers, bins, fleets, load)",
+        description="Simulated hardware. `salinmas sim KIND --help` for each.",
+    )
+    sim.add_argument("kind", choices=sorted(SIMULATORS), help="which simulator")
+    sim.add_argument("args", nargs=argparse.REMAINDER, help="the simulator's own arguments")
+
+    db = sub.add_parser("db", help="ledger database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    migrate = db_sub.add_parser("migrate", help="create or upgrade the ledger schema")
+    migrate.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. sqlite:///ledger.db")
+    migrate.set_defaults(func=_run_migrate)
+
+    admin = sub.add_parser("admin", help="administration")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    cu = admin_sub.add_parser("create-user", help="create an operator/admin/collector account")
+    cu.add_argument("--url", required=True, help="ledger database URL")
+    cu.add_argument("--username", required=True)
+    cu.add_argument("--role", choices=["admin", "operator", "collector"], default="admin")
+    cu.add_argument("--password", help="the password (prompted when omitted)")
+    cu.set_defaults(func=_run_create_user)
+
+    contract = sub.add_parser("contract", help="the wire contract")
+    contract_sub = contract.add_subparsers(dest="contract_command", required=True)
+    schemas = contract_sub.add_parser("schemas", help="export the JSON Schemas")
+    schemas.add_argument("dir", type=Path, nargs="?", default=Path("contract/schemas"))
+    schemas.set_defaults(func=_run_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    _setup_logging(ns.verbose)
+    if ns.command == "sim":
+        module, _ = SIMULATORS[ns.kind]
+        return int(_call(f"{module}:main", list(ns.args)) or 0)
+    if ns.command == "admin" and ns.password is None:
+        import getpass
+
+        ns.password = getpass.getpass(f"password for {ns.username}: ")
+    try:
+        return int(ns.func(ns))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
