@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Self
 
 from cloud.broker_accounts import AccountFiles
+from salinmas.mosquitto import mosquitto_config, start_mosquitto
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -64,12 +65,6 @@ def wait_for(predicate: object, timeout_s: float, what: str, interval_s: float =
     raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 class _Server:
     proc: subprocess.Popen[bytes] | None = None
     workdir: Path
@@ -91,6 +86,9 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+    def stop(self) -> None:
+        raise NotImplementedError
 
     def log_tail(self, n: int = 40) -> str:
         log = self.workdir / "server.log"
@@ -126,20 +124,14 @@ class MosquittoServer(_Server):
         self.accounts = AccountFiles(self.workdir / "passwd", self.workdir / "acl")
         self._write_accounts()
         conf = self.workdir / "mosquitto.conf"
-        # as root, mosquitto would drop to the 'mosquitto' user and lose the temp dir
-        run_as = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(
-            run_as + f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous false\n"
-            f"password_file {self.accounts.password_file}\n"
-            f"acl_file {self.accounts.acl_file}\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            f"max_inflight_messages {self.max_inflight}\n"
-            "max_queued_messages 100000\n"
-            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-            f"log_dest file {self.workdir}/server.log\n"
+            mosquitto_config(
+                port=self.port,
+                workdir=self.workdir,
+                password_file=self.accounts.password_file,
+                acl_file=self.accounts.acl_file,
+                max_inflight=self.max_inflight,
+            )
         )
         self.conf = conf
 
@@ -155,17 +147,7 @@ class MosquittoServer(_Server):
         self.accounts.write(accounts, self.service_roles)
 
     def start(self) -> Self:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(lambda: _port_open(self.port), 15, f"mosquitto on {self.port}")
-        except TimeoutError:
-            self.stop()
-            raise
+        self.proc = start_mosquitto(self.conf, self.port)
         return self
 
     def add_device(self, device_id: str, password: str) -> None:
