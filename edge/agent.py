@@ -1,0 +1,346 @@
+"""The edge agent: station and/or bins -> outbox -> MQTT, receipts and commands back.
+
+Threads (each owns what it touches):
+
+- **station** (if configured): the scale's serial port and the card reader; captures
+  weigh-ins and appends them to the outbox (refusing loudly when it is full);
+- **mqtt-link**: the paho client; drains the outbox, handles receipts and commands;
+- **main**: bins on their schedule, the health heartbeat, ping replies, ``reload``,
+  signals (SIGTERM/SIGINT stop cleanly, SIGHUP reloads) and the systemd watchdog.
+
+Start it with ``python -m edge --config /etc/salinmas/station.toml`` (or
+``salinmas edge run --config ...``), or from Python::
+
+    settings = EdgeSettings.load("station.toml")
+    raise SystemExit(run(settings))
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from contract.models import DeviceCommand, Receipt, ReceiptStatus
+from edge import __version__, hardware
+from edge.bins import BinMonitor, FillReport
+from edge.capture import CapturedWeight
+from edge.clock import Clock, flag_file_check, read_boot_id
+from edge.config import EdgeSettings
+from edge.events import EventFactory
+from edge.health import HealthProbe
+from edge.link import MqttLink
+from edge.outbox import Outbox, OutboxFull
+from edge.sdnotify import SystemdNotifier
+from edge.station import Feedback, Station
+
+log = logging.getLogger("salinmas.edge.agent")
+
+DisplayHook = Callable[[Receipt], None]
+
+#: receipt status -> station feedback pattern
+RECEIPT_SIGNALS = {
+    ReceiptStatus.CREDITED: "ok",
+    ReceiptStatus.UNASSIGNED: "unassigned",
+    ReceiptStatus.REJECTED: "error",
+}
+
+
+class Agent:
+    """One device's runtime (see the module docs)."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        clock: Clock | None = None,
+        display: DisplayHook | None = None,
+    ) -> None:
+        import uuid
+
+        self.settings = settings
+        self.clock = clock or Clock(
+            boot_id=read_boot_id(settings.boot_id_file) or uuid.uuid4(),
+            synced=flag_file_check(settings.clock_sync_flag),
+        )
+        self.events = EventFactory(settings.device_id, self.clock)
+        self.outbox = Outbox(
+            settings.outbox.path,
+            capacity=settings.outbox.capacity,
+            telemetry_share=settings.outbox.telemetry_share,
+        )
+        self.probe = HealthProbe(disk_path=settings.outbox.path.parent)
+        self.display = display
+        if display is None and settings.display_hook:
+            self.display = hardware.load_callable(settings.display_hook)
+        self.link = MqttLink(
+            device_id=settings.device_id,
+            settings=settings.mqtt,
+            outbox=self.outbox,
+            sw_version=__version__,
+            boot_id=self.clock.boot_id,
+            receipt_timeout_s=settings.receipt_timeout_s,
+            on_receipt=self._on_receipt,
+            on_command=self._on_command,
+        )
+        self.station: Station | None = None
+        self.feedback: Feedback | None = None
+        self.bins: list[BinMonitor] = []
+        self._devices: list[Any] = []
+        self._station_stop = threading.Event()
+        self._station_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._jobs: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._pin_factory: Any = None
+        self._notifier = SystemdNotifier()
+
+    # -- producing events --------------------------------------------------------------
+
+    def submit_weighin(
+        self, weight: CapturedWeight, card_id: str | None, category: str, protocol: str
+    ) -> int | None:
+        """Durably queue a weigh-in; ``None`` when the outbox refused it (full)."""
+        build = self.events.weighin(
+            net_g=weight.net_g,
+            tare_g=weight.tare_g,
+            division_g=weight.division_g,
+            protocol=protocol,
+            category=category,
+            card_id=card_id,
+            frames=weight.frames,
+            stable_ms=weight.stable_ms,
+        )
+        try:
+            seq = self.outbox.append("weighin", build)
+        except OutboxFull as exc:
+            log.error("%s (refused so far: %d)", exc, self.outbox.stats().refused)
+            return None
+        self.link.notify()
+        return seq
+
+    def submit_fill(self, report: FillReport) -> int:
+        seq = self.outbox.append(
+            "fill",
+            self.events.fill(
+                bin_id=report.bin_id,
+                fill_pct=report.fill_pct,
+                distance_mm=report.distance_mm,
+                fault=report.fault,
+                lid_open=report.lid_open,
+            ),
+        )
+        self.link.notify()
+        return seq
+
+    def submit_health(self, in_reply_to: str | None = None) -> int:
+        stats = self.outbox.stats()
+        fields: dict[str, object] = {
+            **self.probe.read(),
+            "sw_version": __version__,
+            "outbox_depth": stats.depth,
+            "outbox_capacity": stats.capacity,
+            "in_reply_to": in_reply_to,
+        }
+        seq = self.outbox.append("health", self.events.health(fields))
+        self.link.notify()
+        return seq
+
+    # -- callbacks from the link thread ------------------------------------------------
+
+    def _on_receipt(self, receipt: Receipt, first: bool) -> None:
+        if not first:
+            log.debug("repeated receipt for %s", receipt.event_id)
+            return
+        rupiah = f"Rp {receipt.amount_rp:,}".replace(",", ".")
+        log.info(
+            "receipt %s: %s %s%s",
+            receipt.event_id,
+            receipt.status.value,
+            rupiah,
+            f" ({receipt.reason})" if receipt.reason else "",
+        )
+        if self.feedback is not None:
+            self.feedback.signal(RECEIPT_SIGNALS[receipt.status])
+        if self.display is not None:
+            try:
+                self.display(receipt)
+            except Exception:
+                log.exception("display hook failed")
+
+    def _on_command(self, cmd: DeviceCommand) -> None:
+        log.info("command %s: %s", cmd.cmd_id, cmd.action.value)
+        self._jobs.put((cmd.action.value, cmd.cmd_id))
+        self._wake.set()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the devices and start the threads."""
+        self._pin_factory = hardware.make_pin_factory(self.settings)
+        if self.settings.simulator_hook:
+            hardware.load_callable(self.settings.simulator_hook)(self._pin_factory)
+        self._open_devices()
+        self.link.start()
+        log.info(
+            "agent %s started (device %s, outbox %s: %d queued)",
+            __version__,
+            self.settings.device_id,
+            self.settings.outbox.path,
+            self.outbox.depth,
+        )
+
+    def _open_devices(self) -> None:
+        s = self.settings
+        if s.station is not None:
+            scale = hardware.open_scale(s.station)
+            self.feedback = hardware.open_feedback(s.station, self._pin_factory)
+            self.station = Station(
+                s.station,
+                scale=scale,
+                protocol=s.station.protocol,
+                submit=self.submit_weighin,
+                feedback=self.feedback,
+                cards=hardware.open_cards(s.station),
+            )
+            self._devices += hardware.open_category_buttons(
+                s.station, self._pin_factory, self.station.select_category
+            )
+            self._station_stop = threading.Event()
+            self._station_thread = threading.Thread(
+                target=self.station.run, args=(self._station_stop,), name="station", daemon=True
+            )
+            self._station_thread.start()
+        for b in s.bins:
+            monitor, devices = hardware.open_bin(b, self._pin_factory)
+            self.bins.append(monitor)
+            self._devices += devices
+
+    def _close_devices(self) -> None:
+        self._station_stop.set()
+        if self._station_thread is not None:
+            self._station_thread.join(5)
+            self._station_thread = None
+        if self.station is not None:
+            self.station.close()
+            self.station = None
+        for dev in self._devices:
+            close = getattr(dev, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing %r failed", dev)
+        self._devices = []
+        self.bins = []
+
+    def reload(self) -> None:
+        """Re-read the config file and reopen the station and bins with it.
+
+        The device identity, broker and outbox settings need a restart; a change to them
+        is logged and ignored until then.
+        """
+        path = self.settings.source_file
+        try:
+            new = EdgeSettings.load(path)
+        except Exception as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            return
+        for name in ("device_id", "mqtt", "outbox", "pin_factory"):
+            if getattr(new, name) != getattr(self.settings, name):
+                log.warning("reload: %s changed; it takes effect after a restart", name)
+                new = new.model_copy(update={name: getattr(self.settings, name)})
+        new._source_file = path
+        self._close_devices()
+        self.settings = new
+        self._open_devices()
+        log.info("configuration reloaded from %s", path)
+
+    def request_reload(self) -> None:
+        """Reload the configuration on the main thread (signal-safe)."""
+        self._jobs.put(("reload", "sighup"))
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Start, serve until :meth:`stop`, shut down cleanly. Returns the exit code."""
+        self.start()
+        self._notifier.notify("READY=1")
+        next_health = time.monotonic() + min(10.0, self.settings.health_interval_s)
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                self._run_jobs()
+                for monitor in self.bins:
+                    report = monitor.poll(now)
+                    if report is not None:
+                        self.submit_fill(report)
+                if now >= next_health:
+                    self.submit_health()
+                    next_health = now + self.settings.health_interval_s
+                self._notifier.watchdog()
+                dues = [next_health, now + 1.0]
+                dues += [d for m in self.bins if (d := m.next_due()) is not None]
+                self._wake.wait(max(0.01, min(dues) - time.monotonic()))
+                self._wake.clear()
+        finally:
+            self.shutdown()
+        return 0
+
+    def _run_jobs(self) -> None:
+        while True:
+            try:
+                action, cmd_id = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if action == "ping":
+                self.submit_health(in_reply_to=cmd_id)
+            elif action == "reload":
+                self.reload()
+            elif action in ("tare", "zero"):
+                if self.station is None:
+                    log.warning("%s command ignored: this device has no scale", action)
+                else:
+                    self.station.request(action)
+
+    def shutdown(self) -> None:
+        self._notifier.notify("STOPPING=1")
+        self._close_devices()
+        self.link.stop()
+        self.outbox.close()
+        log.info("agent stopped")
+
+
+def run(settings: EdgeSettings, *, display: DisplayHook | None = None) -> int:
+    """Run the agent in this process until SIGTERM/SIGINT (SIGHUP reloads the config)."""
+    logging.getLogger("salinmas").setLevel(settings.log_level)
+    agent = Agent(settings, display=display)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        agent.stop()
+
+    def _reload(_signum: int, _frame: FrameType | None) -> None:
+        agent.request_reload()
+
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in (
+            (signal.SIGTERM, _stop),
+            (signal.SIGINT, _stop),
+            (signal.SIGHUP, _reload),
+        )
+    }
+    try:
+        return agent.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

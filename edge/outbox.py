@@ -1,0 +1,338 @@
+"""The outbox: a durable, bounded store-and-forward queue of upstream events.
+
+Every event the agent produces is written here *before* anything is sent, in one SQLite
+transaction that also allocates its sequence number. The database runs in WAL mode with
+``synchronous=FULL``: once :meth:`Outbox.append` returns, the event and its ``seq``
+survive SIGKILL and power loss, and a ``seq`` is never handed out twice.
+
+Life of an event::
+
+    append() --> pending --publish, PUBACK--> telemetry: deleted
+                                              weigh-in:  awaiting receipt
+                     ^                                   |  receipt -> deleted (+ recorded)
+                     +---- requeue() after receipt timeout (cloud is idempotent)
+
+Bounds (``capacity`` events in all):
+
+- a weigh-in that would exceed the capacity is **refused**: :class:`OutboxFull` is raised,
+  the refusal is counted (persisted) and the station shows it; nothing is dropped;
+- telemetry (fill, health) may use at most ``telemetry_share`` of the capacity; beyond it
+  the *oldest* telemetry is deleted to make room (*thinned*, counted). Weigh-ins are never
+  thinned.
+
+Thread-safety: every method takes one lock; the scale thread appends while the MQTT
+thread pumps. Sequence numbers may have gaps (thinned telemetry); they never repeat.
+
+Example::
+
+    box = Outbox("/var/lib/salinmas/outbox.db", capacity=50_000)
+    seq = box.append("weighin", lambda seq: make_payload(seq))
+    for entry in box.pending(limit=20):
+        publish(entry)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHIN = "weighin"
+TELEMETRY_KINDS = frozenset({"fill", "health"})
+KINDS = TELEMETRY_KINDS | {WEIGHIN}
+
+#: receipts kept for the station's display and log
+RECEIPTS_KEPT = 1000
+
+PENDING = 0
+AWAITING_RECEIPT = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0), ('refused', 0), ('thinned', 0);
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    created_at REAL    NOT NULL,
+    state      INTEGER NOT NULL DEFAULT 0,
+    attempts   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
+CREATE TABLE IF NOT EXISTS receipts (
+    event_id    TEXT    PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    received_at REAL    NOT NULL
+);
+"""
+
+
+class OutboxFull(Exception):
+    """A weigh-in was refused because the outbox holds ``capacity`` events."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    kind: str
+    payload: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    capacity: int
+    weighins: int
+    telemetry: int
+    awaiting_receipt: int
+    last_seq: int
+    refused: int
+    thinned: int
+
+
+class Outbox:
+    """A durable queue of events with per-device sequence numbers (see module docs)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        capacity: int = 50_000,
+        telemetry_share: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be positive, got {capacity}")
+        if not 0 < telemetry_share <= 1:
+            raise ValueError(f"telemetry_share must be in (0, 1], got {telemetry_share}")
+        self.path = Path(path)
+        self.capacity = capacity
+        self.telemetry_limit = max(1, int(capacity * telemetry_share))
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"{self.path}: cannot use WAL journal (got {mode!r})")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._weighins, self._telemetry = self._count()
+        except Exception:
+            self._db.close()
+            raise
+
+    # -- producing ---------------------------------------------------------------------
+
+    def append(self, kind: str, build: Callable[[int], bytes]) -> int:
+        """Store one event; ``build(seq)`` makes its payload with the allocated ``seq``.
+
+        Returns the seq. Raises :class:`OutboxFull` for a weigh-in when full. Telemetry
+        over its share first thins the oldest telemetry.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        with self._lock:
+            if kind == WEIGHIN and self._weighins + self._telemetry >= self.capacity:
+                self._bump("refused")
+                raise OutboxFull(f"outbox holds {self.capacity} events; weigh-in refused")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                thinned = 0
+                if kind != WEIGHIN:
+                    over = max(
+                        self._telemetry + 1 - self.telemetry_limit,
+                        self._weighins + self._telemetry + 1 - self.capacity,
+                    )
+                    if over > 0:
+                        thinned = db.execute(
+                            "DELETE FROM events WHERE seq IN (SELECT seq FROM events "
+                            "WHERE kind != ? ORDER BY seq LIMIT ?)",
+                            (WEIGHIN, over),
+                        ).rowcount
+                        db.execute(
+                            "UPDATE meta SET value = value + ? WHERE key = 'thinned'", (thinned,)
+                        )
+                (seq,) = db.execute(
+                    "UPDATE meta SET value = value + 1 WHERE key = 'last_seq' RETURNING value"
+                ).fetchone()
+                payload = build(int(seq))
+                db.execute(
+                    "INSERT INTO events (seq, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                    (seq, kind, payload, self._clock()),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if kind == WEIGHIN:
+                self._weighins += 1
+            else:
+                self._telemetry += 1 - thinned
+            return int(seq)
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def pending(self, limit: int, *, exclude: Iterable[int] = ()) -> list[Entry]:
+        """Up to ``limit`` pending events in seq order, skipping ``exclude`` (in flight)."""
+        skip = set(exclude)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, kind, payload, attempts FROM events WHERE state = ? "
+                "ORDER BY seq LIMIT ?",
+                (PENDING, limit + len(skip)),
+            ).fetchall()
+        out = [Entry(int(s), str(k), bytes(p), int(a)) for s, k, p, a in rows if s not in skip]
+        return out[:limit]
+
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        """The broker acknowledged these: telemetry leaves, weigh-ins await their receipt."""
+        if not seqs:
+            return
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = 0
+                for chunk in _chunks(seqs):
+                    marks = ",".join("?" * len(chunk))
+                    gone += db.execute(
+                        f"DELETE FROM events WHERE kind != ? AND seq IN ({marks})",  # noqa: S608
+                        (WEIGHIN, *chunk),
+                    ).rowcount
+                    db.execute(
+                        f"UPDATE events SET state = ?, attempts = attempts + 1 "  # noqa: S608
+                        f"WHERE kind = ? AND seq IN ({marks})",
+                        (AWAITING_RECEIPT, WEIGHIN, *chunk),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._telemetry -= gone
+
+    def awaiting_receipt(self) -> list[int]:
+        """Seqs of weigh-ins the broker acknowledged and the cloud has not answered yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq FROM events WHERE state = ? ORDER BY seq", (AWAITING_RECEIPT,)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def requeue(self, seqs: Sequence[int]) -> int:
+        """Put weigh-ins still without a receipt back to pending (published again)."""
+        if not seqs:
+            return 0
+        with self._lock:
+            n = 0
+            self._db.execute("BEGIN IMMEDIATE")
+            for chunk in _chunks(seqs):
+                marks = ",".join("?" * len(chunk))
+                n += self._db.execute(
+                    f"UPDATE events SET state = ? WHERE state = ? AND seq IN ({marks})",  # noqa: S608
+                    (PENDING, AWAITING_RECEIPT, *chunk),
+                ).rowcount
+            self._db.execute("COMMIT")
+            return n
+
+    def complete(self, seq: int, event_id: str, status: str, receipt: bytes) -> bool:
+        """The cloud's receipt for weigh-in ``seq``: delete it and record the receipt.
+
+        Returns ``True`` the first time, ``False`` for a repeated receipt (the weigh-in was
+        already completed, or is not ours).
+        """
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = db.execute(
+                    "DELETE FROM events WHERE seq = ? AND kind = ?", (seq, WEIGHIN)
+                ).rowcount
+                db.execute(
+                    "INSERT OR REPLACE INTO receipts (event_id, seq, status, payload, received_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (event_id, seq, status, receipt, self._clock()),
+                )
+                db.execute(
+                    "DELETE FROM receipts WHERE seq <= "
+                    "(SELECT seq FROM receipts ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (RECEIPTS_KEPT,),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._weighins -= removed
+            return removed > 0
+
+    def receipts(self, limit: int = 20) -> list[tuple[int, str, bytes]]:
+        """The most recent receipts as ``(seq, status, payload)``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, status, payload FROM receipts ORDER BY received_at DESC, seq DESC "
+                "LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(int(s), str(st), bytes(p)) for s, st, p in rows]
+
+    # -- state -------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            (awaiting,) = self._db.execute(
+                "SELECT count(*) FROM events WHERE state = ?", (AWAITING_RECEIPT,)
+            ).fetchone()
+            return OutboxStats(
+                depth=self._weighins + self._telemetry,
+                capacity=self.capacity,
+                weighins=self._weighins,
+                telemetry=self._telemetry,
+                awaiting_receipt=int(awaiting),
+                last_seq=int(meta["last_seq"]),
+                refused=int(meta["refused"]),
+                thinned=int(meta["thinned"]),
+            )
+
+    @property
+    def depth(self) -> int:
+        with self._lock:
+            return self._weighins + self._telemetry
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _count(self) -> tuple[int, int]:
+        rows = dict(
+            self._db.execute(
+                "SELECT kind = ?, count(*) FROM events GROUP BY kind = ?", (WEIGHIN, WEIGHIN)
+            ).fetchall()
+        )
+        return int(rows.get(1, 0)), int(rows.get(0, 0))
+
+    def _bump(self, key: str) -> None:
+        self._db.execute("UPDATE meta SET value = value + 1 WHERE key = ?", (key,))
+
+
+def _chunks(seqs: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    for i in range(0, len(seqs), size):
+        yield seqs[i : i + size]

@@ -1,0 +1,140 @@
+"""The outbox: seq allocation, durability across SIGKILL, bounds, life cycle of events."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.outbox import Outbox, OutboxFull
+
+
+def payload(seq: int) -> bytes:
+    return f'{{"seq": {seq}}}'.encode()
+
+
+def test_seq_is_monotonic_and_survives_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    with Outbox(db, capacity=100) as box:
+        assert [box.append("weighin", payload) for _ in range(3)] == [1, 2, 3]
+        box.mark_published([1, 2, 3])
+        for seq in (1, 2, 3):
+            assert box.complete(seq, f"d:{seq}", "credited", b"{}")
+        assert box.depth == 0
+    with Outbox(db, capacity=100) as box:
+        # everything was delivered and deleted; the counter still never goes back
+        assert box.append("fill", payload) == 4
+
+
+def test_payload_is_built_with_the_allocated_seq(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        box.append("health", payload)
+        seq = box.append("weighin", payload)
+        [_, entry] = box.pending(10)
+        assert (entry.seq, entry.payload, entry.kind) == (seq, payload(seq), "weighin")
+
+
+def test_failed_build_consumes_nothing(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+
+        def broken(seq: int) -> bytes:
+            raise ValueError("bad event")
+
+        with pytest.raises(ValueError, match="bad event"):
+            box.append("weighin", broken)
+        assert box.depth == 0
+        assert box.append("weighin", payload) == 1
+
+
+def test_telemetry_leaves_on_puback_weighin_on_receipt(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        w = box.append("weighin", payload)
+        f = box.append("fill", payload)
+        box.mark_published([w, f])
+        st = box.stats()
+        assert (st.depth, st.weighins, st.telemetry, st.awaiting_receipt) == (1, 1, 0, 1)
+        assert box.pending(10) == []
+        assert box.awaiting_receipt() == [w]
+        assert box.complete(w, f"d:{w}", "credited", b'{"r": 1}')
+        assert not box.complete(w, f"d:{w}", "credited", b'{"r": 1}')  # repeated receipt
+        assert box.depth == 0
+        assert box.receipts(5) == [(w, "credited", b'{"r": 1}')]
+
+
+def test_requeue_after_receipt_timeout_publishes_in_seq_order(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        seqs = [box.append("weighin", payload) for _ in range(4)]
+        box.mark_published(seqs[:2])
+        assert [e.seq for e in box.pending(10)] == seqs[2:]
+        assert box.requeue(seqs[:2]) == 2
+        entries = box.pending(10)
+        assert [e.seq for e in entries] == seqs
+        assert [e.attempts for e in entries] == [1, 1, 0, 0]
+        assert [e.seq for e in box.pending(10, exclude=[seqs[0]])] == seqs[1:]
+
+
+def test_full_outbox_refuses_weighins_loudly_and_keeps_what_it_has(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    with Outbox(db, capacity=5, telemetry_share=0.4) as box:
+        accepted = [box.append("weighin", payload) for _ in range(5)]
+        with pytest.raises(OutboxFull):
+            box.append("weighin", payload)
+        with pytest.raises(OutboxFull):
+            box.append("weighin", payload)
+        st = box.stats()
+        assert (st.depth, st.refused) == (5, 2)
+        assert [e.seq for e in box.pending(10)] == accepted
+    with Outbox(db, capacity=5) as box:
+        assert box.stats().refused == 2  # the count is persisted for the operator
+
+
+def test_telemetry_is_thinned_never_weighins(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db", capacity=10, telemetry_share=0.3) as box:
+        w = [box.append("weighin", payload) for _ in range(3)]
+        t = [box.append("fill", payload) for _ in range(5)]
+        st = box.stats()
+        assert (st.telemetry, st.weighins, st.thinned) == (3, 3, 2)
+        assert [e.seq for e in box.pending(20)] == w + t[2:]  # the oldest telemetry went
+        w += [box.append("weighin", payload) for _ in range(4)]
+        # full now: telemetry still gets in by thinning older telemetry; weigh-ins refused
+        box.append("health", payload)
+        assert box.depth == 10
+        with pytest.raises(OutboxFull):
+            box.append("weighin", payload)
+        assert [e.seq for e in box.pending(20) if e.kind == "weighin"] == w
+
+
+_WRITER = """
+import sys
+from edge.outbox import Outbox
+box = Outbox(sys.argv[1], capacity=1_000_000)
+while True:
+    seq = box.append("weighin", lambda s: b'{"seq": %d}' % s)
+    print(seq, flush=True)
+"""
+
+
+def test_sigkill_never_loses_an_acknowledged_append_nor_reuses_a_seq(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    seen: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(seen) < 200 and time.monotonic() < deadline:
+        seen.append(int(proc.stdout.readline()))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert len(seen) == 200
+    with Outbox(db) as box:
+        stored = [e.seq for e in box.pending(1_000_000)]
+        # every append that returned is there, in order, with no gap or repeat
+        assert stored[: len(seen)] == seen
+        assert stored == list(range(1, len(stored) + 1))
+        assert box.append("weighin", payload) == stored[-1] + 1
