@@ -1,0 +1,72 @@
+"""Dead letters: what ingest refused, with the reason and the raw bytes, for an operator.
+
+Reason codes (``reason``): ``bad_topic``, ``oversize``, ``malformed`` (not JSON or
+fails the contract), ``identity`` (topic device id != payload device id),
+``unknown_device``, ``revoked_device``, ``wrong_kind`` (e.g. a bin sending weigh-ins),
+``unknown_bin``, ``internal`` (a bug while processing; the message is kept).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cloud.models import MAX_KEPT_PAYLOAD, DeadLetter, utcnow
+
+REASONS = (
+    "bad_topic",
+    "oversize",
+    "malformed",
+    "identity",
+    "unknown_device",
+    "revoked_device",
+    "wrong_kind",
+    "unknown_bin",
+    "internal",
+)
+
+
+def add_dead_letter(
+    session: Session,
+    *,
+    topic: str,
+    payload: bytes,
+    reason: str,
+    detail: str,
+    client_hint: str | None = None,
+    received_at: datetime | None = None,
+) -> DeadLetter:
+    """Keep a refused message (payload cut at :data:`MAX_KEPT_PAYLOAD` bytes). Flushes."""
+    dl = DeadLetter(
+        received_at=received_at or utcnow(),
+        topic=topic[:256],
+        client_hint=client_hint[:80] if client_hint else None,
+        reason=reason[:40],
+        detail=detail[:1000],
+        payload=bytes(payload[:MAX_KEPT_PAYLOAD]),
+        payload_size=len(payload),
+        truncated=len(payload) > MAX_KEPT_PAYLOAD,
+    )
+    session.add(dl)
+    session.flush()
+    return dl
+
+
+def counts_by_reason(session: Session, *, since: datetime | None = None) -> dict[str, int]:
+    q = select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
+    if since is not None:
+        q = q.where(DeadLetter.received_at >= since)
+    return {reason: int(n) for reason, n in session.execute(q)}
+
+
+def list_dead_letters(
+    session: Session, *, reason: str | None = None, limit: int = 100, before_id: int | None = None
+) -> list[DeadLetter]:
+    q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if reason is not None:
+        q = q.where(DeadLetter.reason == reason)
+    if before_id is not None:
+        q = q.where(DeadLetter.id < before_id)
+    return list(session.scalars(q))

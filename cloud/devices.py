@@ -1,0 +1,123 @@
+"""The device registry: registration, revocation, online status and health.
+
+A device's id is also its MQTT username. Broker accounts themselves live in
+:mod:`cloud.broker_accounts`; this module keeps what the cloud knows about the device.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.ledger import NotFound, ensure_site
+from cloud.models import Device, Site, utcnow
+from cloud.pickups import clear_alert, raise_alert
+from contract import DeviceStatus, Health
+
+DeviceKind = Literal["station", "bin"]
+
+
+def register_device(
+    session: Session,
+    *,
+    device_id: str,
+    kind: DeviceKind,
+    site: str | None = None,
+    name: str | None = None,
+) -> Device:
+    """Register (or re-activate) a device; ``site`` is a site code. Flushes."""
+    if kind not in ("station", "bin"):
+        raise ValueError(f"unknown device kind {kind!r}")
+    site_id = ensure_site(session, code=site).id if site else None
+    dev = session.get(Device, device_id)
+    if dev is None:
+        dev = Device(device_id=device_id, kind=kind, site_id=site_id, name=name, revoked=False)
+        session.add(dev)
+    else:
+        dev.kind, dev.site_id, dev.revoked, dev.revoked_at = kind, site_id, False, None
+        if name is not None:
+            dev.name = name
+    session.flush()
+    return dev
+
+
+def revoke_device(session: Session, *, device_id: str) -> Device:
+    """Mark a device revoked: ingest dead-letters everything it sends from now on."""
+    dev = session.get(Device, device_id)
+    if dev is None:
+        raise NotFound(f"unknown device {device_id!r}")
+    dev.revoked, dev.revoked_at = True, utcnow()
+    session.flush()
+    return dev
+
+
+def get_device(session: Session, *, device_id: str) -> Device | None:
+    return session.get(Device, device_id)
+
+
+def list_devices(session: Session, *, site: str | None = None) -> list[Device]:
+    q = select(Device).order_by(Device.device_id)
+    if site is not None:
+        q = q.join(Site, Site.id == Device.site_id).where(Site.code == site)
+    return list(session.scalars(q))
+
+
+def _seen(dev: Device, at: datetime) -> None:
+    if dev.last_seen is None or at > dev.last_seen:
+        dev.last_seen = at
+
+
+def apply_status(session: Session, *, status: DeviceStatus, received_at: datetime) -> Device:
+    """Apply a retained status / Last Will: online or offline (raises/clears an alert)."""
+    dev = session.get(Device, status.device_id)
+    if dev is None:
+        raise NotFound(f"unknown device {status.device_id!r}")
+    at = status.at or received_at
+    if dev.status_at is not None and at < dev.status_at:
+        return dev  # an older status arriving late changes nothing
+    dev.online = status.state == "online"
+    dev.status_at = at
+    if status.sw_version:
+        dev.sw_version = status.sw_version
+    if status.boot_id is not None:
+        dev.boot_id = str(status.boot_id)
+    if dev.online:
+        _seen(dev, received_at)
+        clear_alert(session, kind="device_offline", subject=dev.device_id)
+    else:
+        raise_alert(
+            session,
+            kind="device_offline",
+            subject=dev.device_id,
+            site_id=dev.site_id,
+            message=f"device {dev.device_id} went offline",
+        )
+    session.flush()
+    return dev
+
+
+def apply_health(session: Session, *, health: Health, received_at: datetime) -> Device:
+    """Record a heartbeat: version, uptime, outbox depth, last seen."""
+    dev = session.get(Device, health.device_id)
+    if dev is None:
+        raise NotFound(f"unknown device {health.device_id!r}")
+    _seen(dev, received_at)
+    if dev.health_at is None or received_at >= dev.health_at:
+        dev.health_at = received_at
+        dev.sw_version = health.sw_version
+        dev.boot_id = str(health.boot_id)
+        dev.uptime_s = health.uptime_s
+        dev.outbox_depth = health.outbox_depth
+        dev.outbox_capacity = health.outbox_capacity
+    session.flush()
+    return dev
+
+
+def touch(session: Session, *, device_id: str, at: datetime) -> None:
+    """Note that a device was heard from (any event)."""
+    dev = session.get(Device, device_id)
+    if dev is not None:
+        _seen(dev, at)

@@ -1,0 +1,602 @@
+"""The ledger: households, cards, prices and exactly-once crediting of weigh-ins.
+
+Every function takes a SQLAlchemy ``Session`` and keyword arguments. Functions that
+*change* money state (:func:`credit_weighin`, :func:`assign_weighin`,
+:func:`reverse_weighin`, :func:`post_entry`) add rows to the session and flush, but do
+NOT commit: the caller's transaction decides (ingest commits once per batch, the API
+once per request). :func:`credit_batch` is the exception: it owns its transaction(s).
+
+Postings are signed (positive = debit, negative = credit) and every entry sums to 0.
+A household's balance is ``-sum(postings of its account)`` (a liability of the
+programme: what the programme owes the household).
+
+Crediting is idempotent on ``event_id``: the ``weighins.event_id`` and
+``processed_events.event_id`` unique constraints are written in the same transaction as
+the postings, and a redelivered weigh-in returns the stored receipt, byte for byte.
+
+Rounding: ``amount_rp = (net_g * rp_per_kg + 500) // 1000`` — half up, integer math
+only, once per weigh-in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from cloud.models import (
+    Account,
+    Device,
+    Household,
+    JournalEntry,
+    MemberCard,
+    Posting,
+    Price,
+    ProcessedEvent,
+    Site,
+    WasteCategory,
+    WeighinRecord,
+    utcnow,
+)
+from contract import Receipt, ReceiptStatus, Weighin
+
+log = logging.getLogger(__name__)
+
+PURCHASES_ACCOUNT = "programme:purchases"  # expense: what the programme paid for waste
+CASH_ACCOUNT = "programme:cash"  # asset: cash paid out at the waste bank
+PROGRAMME_ACCOUNTS = {
+    PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
+    CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
+}
+
+#: a device clock more than this ahead of the receive time is not trusted even if synced
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+
+
+class LedgerError(ValueError):
+    """A domain rule refused the operation (the message says which)."""
+
+
+class NotFound(LedgerError):
+    """The referenced row does not exist."""
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def amount_for(net_g: int, rp_per_kg: int) -> int:
+    """Rupiah for ``net_g`` grams at ``rp_per_kg``: half up, integer math only.
+
+    >>> amount_for(1250, 3000), amount_for(1, 500), amount_for(1, 499)
+    (3750, 1, 0)
+    """
+    if net_g < 0 or rp_per_kg < 0:
+        raise ValueError("net_g and rp_per_kg must be >= 0")
+    return (net_g * rp_per_kg + 500) // 1000
+
+
+def effective_time(event: Weighin, received_at: datetime) -> datetime:
+    """The time a weigh-in counts at: device time if its clock was synced and sane."""
+    if event.clock_synced and event.device_time <= received_at + MAX_CLOCK_AHEAD:
+        return event.device_time
+    return received_at
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def ensure_site(session: Session, *, code: str, name: str | None = None) -> Site:
+    site = session.scalar(select(Site).where(Site.code == code))
+    if site is None:
+        site = Site(code=code, name=name or code)
+        session.add(site)
+        session.flush()
+    return site
+
+
+def ensure_category(session: Session, *, code: str, name_id: str, name_en: str) -> WasteCategory:
+    cat = session.get(WasteCategory, code)
+    if cat is None:
+        cat = WasteCategory(code=code, name_id=name_id, name_en=name_en, active=True)
+        session.add(cat)
+        session.flush()
+    return cat
+
+
+def set_price(
+    session: Session,
+    *,
+    category: str,
+    rp_per_kg: int,
+    effective_from: datetime | None = None,
+    by: str | None = None,
+) -> Price:
+    """Add a price version (prices are never updated; a new row supersedes)."""
+    if rp_per_kg < 0:
+        raise LedgerError("rp_per_kg must be >= 0")
+    if session.get(WasteCategory, category) is None:
+        raise NotFound(f"unknown waste category {category!r}")
+    if effective_from is not None and effective_from.tzinfo is None:
+        raise LedgerError("naive datetime: effective_from must carry a time zone")
+    price = Price(
+        category_code=category,
+        rp_per_kg=rp_per_kg,
+        effective_from=(effective_from or utcnow()).astimezone(UTC),
+        created_by=by,
+    )
+    session.add(price)
+    session.flush()
+    return price
+
+
+def price_at(session: Session, *, category: str, at: datetime) -> Price | None:
+    """The price version in force for ``category`` at ``at``."""
+    return session.scalar(
+        select(Price)
+        .where(Price.category_code == category, Price.effective_from <= at)
+        .order_by(Price.effective_from.desc(), Price.id.desc())
+        .limit(1)
+    )
+
+
+def _account(session: Session, code: str) -> Account:
+    acc = session.scalar(select(Account).where(Account.code == code))
+    if acc is None:
+        kind, name = PROGRAMME_ACCOUNTS[code]
+        acc = Account(code=code, kind=kind, name=name)
+        session.add(acc)
+        session.flush()
+    return acc
+
+
+def household_account(session: Session, *, household_id: int) -> Account:
+    acc = session.scalar(select(Account).where(Account.household_id == household_id))
+    if acc is None:
+        raise NotFound(f"household {household_id} has no account")
+    return acc
+
+
+def register_household(
+    session: Session,
+    *,
+    member_no: str,
+    name: str,
+    site: str | None = None,
+    phone: str | None = None,
+    address: str | None = None,
+) -> Household:
+    """Create a household and its ledger account (``site`` is a site code)."""
+    site_id = ensure_site(session, code=site).id if site else None
+    hh = Household(
+        member_no=member_no, name=name, site_id=site_id, active=True, phone=phone, address=address
+    )
+    session.add(hh)
+    session.flush()
+    session.add(Account(code=f"household:{hh.id}", kind="household", name=name, household_id=hh.id))
+    session.flush()
+    return hh
+
+
+def link_card(
+    session: Session, *, card_id: str, household_id: int, by: str | None = None
+) -> MemberCard:
+    """Link a card to a household; an earlier active link of that card is ended."""
+    hh = session.get(Household, household_id)
+    if hh is None:
+        raise NotFound(f"unknown household {household_id}")
+    now = utcnow()
+    for old in session.scalars(
+        select(MemberCard).where(MemberCard.card_id == card_id, MemberCard.active)
+    ):
+        old.active = False
+        old.unlinked_at = now
+        old.unlinked_by = by
+    session.flush()
+    card = MemberCard(card_id=card_id, household_id=household_id, active=True, linked_by=by)
+    session.add(card)
+    session.flush()
+    return card
+
+
+def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> bool:
+    """End the active link of ``card_id``; False if it had none."""
+    changed = False
+    for old in session.scalars(
+        select(MemberCard).where(MemberCard.card_id == card_id, MemberCard.active)
+    ):
+        old.active, old.unlinked_at, old.unlinked_by = False, utcnow(), by
+        changed = True
+    session.flush()
+    return changed
+
+
+def household_for_card(session: Session, *, card_id: str) -> Household | None:
+    """The active household the card is linked to, or None."""
+    return session.scalar(
+        select(Household)
+        .join(MemberCard, MemberCard.household_id == Household.id)
+        .where(MemberCard.card_id == card_id, MemberCard.active, Household.active)
+    )
+
+
+# --------------------------------------------------------------------------- postings
+
+
+def post_entry(
+    session: Session,
+    *,
+    kind: str,
+    description: str,
+    postings: Sequence[tuple[int, int]],
+    effective_at: datetime | None = None,
+    by: str | None = None,
+    weighin_id: int | None = None,
+    reverses_entry_id: int | None = None,
+) -> JournalEntry:
+    """Write one balanced journal entry; ``postings`` are ``(account_id, amount_rp)``."""
+    if sum(a for _, a in postings) != 0:
+        raise LedgerError("postings of an entry must sum to 0")
+    if any(a == 0 for _, a in postings) or len(postings) < 2:
+        raise LedgerError("an entry needs at least two non-zero postings")
+    entry = JournalEntry(
+        kind=kind,
+        description=description[:300],
+        effective_at=effective_at or utcnow(),
+        created_by=by,
+        weighin_id=weighin_id,
+        reverses_entry_id=reverses_entry_id,
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(Posting(entry_id=entry.id, account_id=a, amount_rp=amt) for a, amt in postings)
+    session.flush()
+    return entry
+
+
+def balance_rp(session: Session, *, household_id: int) -> int:
+    """What the programme owes the household, from its postings."""
+    acc = household_account(session, household_id=household_id)
+    total = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_rp), 0)).where(Posting.account_id == acc.id)
+    )
+    return -int(total or 0)
+
+
+def account_balance_rp(session: Session, *, account_id: int) -> int:
+    """Sum of postings (debit-positive) of any account."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_rp), 0)).where(
+            Posting.account_id == account_id
+        )
+    )
+    return int(total or 0)
+
+
+def postings_total(session: Session) -> int:
+    """Sum of every posting in the ledger: 0 in a healthy ledger."""
+    return int(session.scalar(select(func.coalesce(func.sum(Posting.amount_rp), 0))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    entry_id: int
+    at: datetime
+    kind: str
+    description: str
+    #: household's view: positive = credited to the household, negative = paid out/reversed
+    amount_rp: int
+    balance_rp: int
+    weighin_id: int | None
+
+
+def statement(
+    session: Session,
+    *,
+    household_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[StatementLine]:
+    """Every posting of the household's account (oldest first) with the running balance.
+
+    The running balance includes everything before ``since``.
+    """
+    acc = household_account(session, household_id=household_id)
+    base = select(Posting.amount_rp, JournalEntry).join(
+        JournalEntry, JournalEntry.id == Posting.entry_id
+    )
+    base = base.where(Posting.account_id == acc.id)
+    opening = 0
+    if since is not None:
+        opening = -int(
+            session.scalar(
+                select(func.coalesce(func.sum(Posting.amount_rp), 0))
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .where(Posting.account_id == acc.id, JournalEntry.created_at < since)
+            )
+            or 0
+        )
+        base = base.where(JournalEntry.created_at >= since)
+    if until is not None:
+        base = base.where(JournalEntry.created_at < until)
+    lines = []
+    running = opening
+    for amount, entry in session.execute(base.order_by(JournalEntry.id, Posting.id)):
+        running += -amount
+        lines.append(
+            StatementLine(
+                entry_id=entry.id,
+                at=entry.created_at,
+                kind=entry.kind,
+                description=entry.description,
+                amount_rp=-amount,
+                balance_rp=running,
+                weighin_id=entry.weighin_id,
+            )
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- crediting
+
+
+def receipt_of(record: WeighinRecord) -> Receipt:
+    """The receipt the device got for this weigh-in (stored at first processing)."""
+    return Receipt.model_validate_json(record.receipt_json)
+
+
+def _credit_postings(session: Session, record: WeighinRecord, household_id: int) -> JournalEntry:
+    hh_acc = household_account(session, household_id=household_id)
+    purchases = _account(session, PURCHASES_ACCOUNT)
+    return post_entry(
+        session,
+        kind="weighin_credit",
+        description=(
+            f"{record.net_g} g {record.category_code} @ Rp {record.price_rp_per_kg}/kg "
+            f"({record.event_id})"
+        ),
+        postings=[(purchases.id, record.amount_rp), (hh_acc.id, -record.amount_rp)],
+        effective_at=record.effective_at,
+        weighin_id=record.id,
+    )
+
+
+def _new_record(session: Session, event: Weighin, received_at: datetime) -> WeighinRecord:
+    """Decide and write one new weigh-in (record, postings, processed event); flush only."""
+    eff = effective_time(event, received_at)
+    status, reason = ReceiptStatus.CREDITED, None
+    household: Household | None = None
+    price = price_at(session, category=event.category, at=eff)
+    device = session.get(Device, event.device_id)
+    if session.get(WasteCategory, event.category) is None:
+        status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
+    elif price is None:
+        status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
+    elif event.card_id is None:
+        status, reason = ReceiptStatus.UNASSIGNED, "no card presented"
+    else:
+        household = household_for_card(session, card_id=event.card_id)
+        if household is None:
+            status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive card"
+    rp_per_kg = price.rp_per_kg if price is not None else None
+    amount = amount_for(event.net_g, rp_per_kg) if rp_per_kg is not None else 0
+    credited = status is ReceiptStatus.CREDITED
+    receipt = Receipt(
+        device_id=event.device_id,
+        event_id=event.event_id,
+        seq=event.seq,
+        status=status,
+        amount_rp=amount if credited else 0,
+        price_rp_per_kg=rp_per_kg,
+        net_g=event.net_g,
+        member_no=household.member_no if household is not None else None,
+        reason=reason,
+        processed_at=utcnow(),
+    )
+    record = WeighinRecord(
+        event_id=event.event_id,
+        device_id=event.device_id,
+        seq=event.seq,
+        boot_id=str(event.boot_id),
+        mono_ms=event.mono_ms,
+        device_time=event.device_time,
+        clock_synced=event.clock_synced,
+        received_at=received_at,
+        effective_at=eff,
+        site_id=device.site_id if device is not None else None,
+        card_id=event.card_id,
+        category_code=event.category,
+        net_g=event.net_g,
+        tare_g=event.tare_g,
+        division_g=event.division_g,
+        protocol=event.protocol,
+        frames=list(event.frames),
+        stable_ms=event.stable_ms,
+        price_id=price.id if price is not None else None,
+        price_rp_per_kg=rp_per_kg,
+        amount_rp=amount,
+        status=status.value,
+        reason=reason,
+        household_id=household.id if household is not None else None,
+        receipt_json=receipt.model_dump_json(),
+    )
+    session.add(record)
+    session.add(
+        ProcessedEvent(
+            event_id=event.event_id, kind="weighin", device_id=event.device_id,
+            processed_at=receipt.processed_at,
+        )
+    )  # fmt: skip
+    session.flush()
+    if credited and household is not None and amount > 0:
+        record.entry_id = _credit_postings(session, record, household.id).id
+        session.flush()
+    return record
+
+
+def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -> Receipt:
+    """Credit one weigh-in (or keep it unassigned/rejected) and return its receipt.
+
+    Idempotent: if ``event.event_id`` was processed before, nothing is written and the
+    stored receipt is returned. Flushes but does not commit (the caller's transaction).
+    """
+    existing = session.scalar(select(WeighinRecord).where(WeighinRecord.event_id == event.event_id))
+    if existing is not None:
+        return receipt_of(existing)
+    return receipt_of(_new_record(session, event, received_at.astimezone(UTC)))
+
+
+def credit_batch(
+    session: Session,
+    events: Sequence[Weighin],
+    *,
+    received_at: datetime | Sequence[datetime] | None = None,
+) -> list[Receipt]:
+    """Credit many weigh-ins with one commit; receipts in the order of ``events``.
+
+    A duplicate inside the batch gets the receipt of its first occurrence. If another
+    worker committed one of the same events meanwhile (unique violation at commit, on
+    SQLite or PostgreSQL), the batch is rolled back and redone one event per
+    transaction, each taking the stored receipt when it already exists. Commits.
+    """
+    if received_at is None:
+        times: list[datetime] = [utcnow()] * len(events)
+    elif isinstance(received_at, datetime):
+        times = [received_at] * len(events)
+    else:
+        times = list(received_at)
+    if len(times) != len(events):
+        raise ValueError("received_at must match events")
+    if not events:
+        return []
+    try:
+        receipts = _credit_all(session, events, times)
+        session.commit()
+        return receipts
+    except DBAPIError as exc:
+        session.rollback()
+        if not is_race(exc):
+            raise
+        log.info("credit batch of %d raced another worker; redoing one by one", len(events))
+    out: list[Receipt] = []
+    for ev, t in zip(events, times, strict=True):
+        for attempt in range(5):
+            try:
+                out.append(credit_weighin(session, event=ev, received_at=t))
+                session.commit()
+                break
+            except DBAPIError as exc:
+                session.rollback()
+                if not is_race(exc) or attempt == 4:
+                    raise
+    return out
+
+
+#: PostgreSQL SQLSTATEs of a lost race worth retrying: deadlock, serialization failure
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_race(exc: DBAPIError) -> bool:
+    """Whether a database error means "another transaction won; retry" (any backend)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def _credit_all(
+    session: Session, events: Sequence[Weighin], times: Sequence[datetime]
+) -> list[Receipt]:
+    ids = list({e.event_id for e in events})
+    stored: dict[str, Receipt] = {}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        for rec in session.scalars(select(WeighinRecord).where(WeighinRecord.event_id.in_(chunk))):
+            stored[rec.event_id] = receipt_of(rec)
+    # new events in event-id order, so concurrent batches take locks in the same order
+    for ev, t in sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id):
+        if ev.event_id not in stored:
+            stored[ev.event_id] = receipt_of(_new_record(session, ev, t.astimezone(UTC)))
+    return [stored[ev.event_id] for ev in events]
+
+
+def get_weighin(session: Session, *, weighin_id: int) -> WeighinRecord:
+    rec = session.get(WeighinRecord, weighin_id)
+    if rec is None:
+        raise NotFound(f"unknown weigh-in {weighin_id}")
+    return rec
+
+
+def assign_weighin(
+    session: Session, *, weighin_id: int, household_id: int, by: str
+) -> WeighinRecord:
+    """Credit an unassigned weigh-in to a household (at its stored price snapshot).
+
+    Locks the weigh-in row (PostgreSQL) so two operators cannot both assign it.
+    """
+    rec = session.scalar(
+        select(WeighinRecord).where(WeighinRecord.id == weighin_id).with_for_update()
+    )
+    if rec is None:
+        raise NotFound(f"unknown weigh-in {weighin_id}")
+    if rec.status != ReceiptStatus.UNASSIGNED.value:
+        raise LedgerError(f"weigh-in {weighin_id} is {rec.status}, not unassigned")
+    if rec.price_rp_per_kg is None:
+        raise LedgerError(f"weigh-in {weighin_id} has no price")
+    hh = session.get(Household, household_id)
+    if hh is None or not hh.active:
+        raise NotFound(f"unknown or inactive household {household_id}")
+    rec.status = ReceiptStatus.CREDITED.value
+    rec.household_id = household_id
+    rec.assigned_at = utcnow()
+    rec.assigned_by = by
+    session.flush()
+    if rec.amount_rp > 0:
+        rec.entry_id = _credit_postings(session, rec, household_id).id
+    session.flush()
+    return rec
+
+
+def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) -> JournalEntry:
+    """Reverse a credited weigh-in with a reversing entry (the original stays)."""
+    rec = session.scalar(
+        select(WeighinRecord).where(WeighinRecord.id == weighin_id).with_for_update()
+    )
+    if rec is None:
+        raise NotFound(f"unknown weigh-in {weighin_id}")
+    if rec.entry_id is None:
+        raise LedgerError(f"weigh-in {weighin_id} has no credit to reverse")
+    if rec.reversal_entry_id is not None:
+        raise LedgerError(f"weigh-in {weighin_id} is already reversed")
+    if not reason.strip():
+        raise LedgerError("a reversal needs a reason")
+    original = session.scalars(select(Posting).where(Posting.entry_id == rec.entry_id)).all()
+    entry = post_entry(
+        session,
+        kind="reversal",
+        description=f"reversal of weigh-in {rec.event_id}: {reason}",
+        postings=[(p.account_id, -p.amount_rp) for p in original],
+        by=by,
+        weighin_id=rec.id,
+        reverses_entry_id=rec.entry_id,
+    )
+    rec.reversal_entry_id = entry.id
+    session.flush()
+    return entry
+
+
+def unassigned_weighins(session: Session, *, limit: int = 100) -> list[WeighinRecord]:
+    return list(
+        session.scalars(
+            select(WeighinRecord)
+            .where(WeighinRecord.status == ReceiptStatus.UNASSIGNED.value)
+            .order_by(WeighinRecord.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,53 @@
+"""Fixtures for the cloud tests: a migrated ledger database and a seeded programme."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from cloud import ledger
+from cloud.db import make_engine, migrate, session_factory
+from cloud.devices import register_device
+
+#: price of the seeded category, rupiah per kg
+PET_RP_PER_KG = 3_000
+PRICES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[Engine]:
+    migrate(ledger_url)
+    eng = make_engine(ledger_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as s:
+        yield s
+
+
+def seed_programme(session: Session, *, stations: tuple[str, ...] = ("st-bank01",)) -> int:
+    """A site, a category with a price, a household with card ``CARD-1``; its id."""
+    ledger.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
+    ledger.ensure_category(session, code="organic", name_id="Organik", name_en="Organic")
+    ledger.set_price(
+        session, category="plastic-pet", rp_per_kg=PET_RP_PER_KG, effective_from=PRICES_FROM
+    )
+    ledger.set_price(session, category="organic", rp_per_kg=500, effective_from=PRICES_FROM)
+    hh = ledger.register_household(session, member_no="M-0001", name="Ibu Sari", site="bank01")
+    ledger.link_card(session, card_id="CARD-1", household_id=hh.id, by="test")
+    for st in stations:
+        register_device(session, device_id=st, kind="station", site="bank01")
+    session.commit()
+    return hh.id
+
+
+@pytest.fixture
+def household_id(session: Session) -> int:
+    return seed_programme(session)
