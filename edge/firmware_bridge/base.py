@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 
 class Status(StrEnum):
@@ -84,6 +84,9 @@ class ScaleProtocol:
     poll_command: ClassVar[bytes | None] = None
     zero_command: ClassVar[bytes | None] = None
     tare_command: ClassVar[bytes | None] = None
+    #: False for formats without a stability flag (CAS 10-byte): their STABLE readings
+    #: rest on the software window alone, and an agent may want a longer one.
+    has_stability_flag: ClassVar[bool] = True
 
     def frames(self, buffer: FrameBuffer) -> Iterator[bytes]:
         """Cut complete frames off the front of ``buffer`` (default: CR/LF lines)."""
@@ -122,15 +125,30 @@ def register(cls: P) -> P:
     return cls
 
 
-def get_protocol(name: str) -> ScaleProtocol:
-    """An instance of the protocol registered as ``name`` (imports all built-in ones)."""
+def get_protocol(name: str, **options: Any) -> ScaleProtocol:
+    """An instance of the protocol registered as ``name`` (imports all built-in ones).
+
+    ``options`` go to the protocol's constructor (e.g. ``checksum=True`` for "toledo",
+    ``pattern=...`` for "generic"); a wrong option raises ``ValueError``.
+    """
     from edge.firmware_bridge import protocols  # noqa: F401  (registers the built-ins)
 
     try:
-        return REGISTRY[name]()
+        cls = REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown scale protocol {name!r}; known: {known}") from None
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for scale protocol {name!r}: {exc}") from None
+
+
+def protocol_names() -> list[str]:
+    """Names of all registered protocols (imports the built-in ones)."""
+    from edge.firmware_bridge import protocols  # noqa: F401  (registers the built-ins)
+
+    return sorted(REGISTRY)
 
 
 def to_grams(value: float | str, unit: str) -> int:
