@@ -1,0 +1,293 @@
+"""Authentication domain: users, household PINs, access tokens and the login throttle.
+
+Passwords and PINs are hashed with argon2id (``argon2-cffi``); access tokens are
+HS256 JWTs that expire. A token's subject is ``user:<id>`` or ``household:<id>``; the
+API re-reads the subject on every request, so deactivating a user or a household takes
+effect at once, tokens notwithstanding.
+
+Creating the first admin (what ``salinmas admin create-user`` calls)::
+
+    from cloud.auth import create_user
+    from cloud.db import make_engine, migrate, session_factory
+    migrate(url)
+    with session_factory(make_engine(url))() as s:
+        create_user(s, username="admin", password="a long passphrase", role="admin")
+        s.commit()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.models import Household, utcnow
+from cloud.models.auth import USER_ROLES, HouseholdPin, LoginThrottle, User
+
+Role = Literal["admin", "operator", "collector", "household"]
+
+#: shortest password accepted for a user
+MIN_PASSWORD_LEN = 10
+PIN_RE = re.compile(r"^[0-9]{4,8}$")
+JWT_ALGORITHM = "HS256"
+JWT_AUDIENCE = "salinmas-api"
+
+# argon2id with the library's defaults (RFC 9106 "second recommended" profile)
+_hasher = PasswordHasher()
+# verified against when the user is unknown, so timing does not reveal usernames
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AuthError(ValueError):
+    """Wrong credentials, unknown or inactive principal, or a bad token."""
+
+
+class Throttled(AuthError):
+    """Too many failed logins; retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class InvalidInput(ValueError):
+    """A value (password, PIN, role) breaks a rule; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret: str, encoded: str | None) -> bool:
+    """True if ``secret`` matches; always spends one argon2 verification."""
+    try:
+        return _hasher.verify(encoded or _DUMMY_HASH, secret) and encoded is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LEN:
+        raise InvalidInput("password", f"a password needs at least {MIN_PASSWORD_LEN} characters")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    site_id: int | None = None,
+    phone: str | None = None,
+) -> User:
+    """Create a staff user (``role``: admin | operator | collector). Flushes, no commit."""
+    if role not in USER_ROLES:
+        raise InvalidInput("role", f"role must be one of {', '.join(USER_ROLES)}")
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{3,80}", username):
+        raise InvalidInput("username", "3-80 letters, digits or . _ @ -")
+    _check_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise InvalidInput("username", f"username {username!r} is taken")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_secret(password),
+        site_id=site_id,
+        phone=phone,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_user_password(session: Session, *, user: User, password: str) -> None:
+    _check_password(password)
+    user.password_hash = hash_secret(password)
+    user.password_changed_at = utcnow()
+    session.flush()
+
+
+def set_household_pin(session: Session, *, household_id: int, pin: str, by: str | None) -> None:
+    """Set (or replace) the login PIN of a household: 4-8 digits."""
+    if not PIN_RE.fullmatch(pin):
+        raise InvalidInput("pin", "a PIN is 4 to 8 digits")
+    row = session.get(HouseholdPin, household_id)
+    if row is None:
+        session.add(HouseholdPin(household_id=household_id, pin_hash=hash_secret(pin), set_by=by))
+    else:
+        row.pin_hash, row.set_at, row.set_by = hash_secret(pin), utcnow(), by
+    session.flush()
+
+
+# --------------------------------------------------------------------------- login
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """``max_failures`` failed logins per key within ``window`` block it for ``block``."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    block: timedelta = timedelta(minutes=5)
+
+
+def throttle_key(login: str, client: str) -> str:
+    digest = hashlib.sha256(f"{login.lower()}|{client}".encode()).hexdigest()
+    return digest  # fixed length, no personal data stored in clear
+
+
+def check_throttle(session: Session, *, key: str, now: datetime | None = None) -> None:
+    """Raise :class:`Throttled` if ``key`` is currently blocked."""
+    now = now or utcnow()
+    row = session.get(LoginThrottle, key)
+    if row is not None and row.blocked_until is not None and row.blocked_until > now:
+        raise Throttled(max(1, int((row.blocked_until - now).total_seconds() + 0.999)))
+
+
+def record_failure(
+    session: Session, *, key: str, policy: ThrottlePolicy, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_start=now)
+        session.add(row)
+    if now - row.window_start > policy.window:
+        row.failures, row.window_start, row.blocked_until = 0, now, None
+    row.failures += 1
+    if row.failures >= policy.max_failures:
+        row.blocked_until = now + policy.block
+        row.failures, row.window_start = 0, now
+    session.flush()
+
+
+def clear_failures(session: Session, *, key: str) -> None:
+    row = session.get(LoginThrottle, key)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def authenticate_user(session: Session, *, username: str, password: str) -> User:
+    """The active user with these credentials, else :class:`AuthError`."""
+    user = session.scalar(select(User).where(User.username == username))
+    ok = verify_secret(password, user.password_hash if user is not None else None)
+    if user is None or not ok or not user.active:
+        raise AuthError("wrong username or password")
+    return user
+
+
+def authenticate_household(session: Session, *, member_no: str, pin: str) -> Household:
+    """The active household with this member number and PIN, else :class:`AuthError`."""
+    hh = session.scalar(select(Household).where(Household.member_no == member_no))
+    row = session.get(HouseholdPin, hh.id) if hh is not None else None
+    ok = verify_secret(pin, row.pin_hash if row is not None else None)
+    if hh is None or row is None or not ok or not hh.active:
+        raise AuthError("wrong member number or PIN")
+    return hh
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subject: str  # "user:<id>" | "household:<id>"
+    role: Role
+    expires_at: datetime
+
+    @property
+    def kind(self) -> str:
+        return self.subject.partition(":")[0]
+
+    @property
+    def ident(self) -> int:
+        return int(self.subject.partition(":")[2])
+
+
+def issue_token(
+    *, subject: str, role: Role, secret: str, lifetime: timedelta, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A signed access token and its expiry time."""
+    now = now or datetime.now(UTC)
+    exp = now + lifetime
+    payload: dict[str, Any] = {
+        "sub": subject,
+        "role": role,
+        "aud": JWT_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int(exp.timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), exp
+
+
+def decode_token(token: str, *, secret: str) -> TokenClaims:
+    """Verify signature, audience and expiry; :class:`AuthError` otherwise."""
+    try:
+        data = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            audience=JWT_AUDIENCE,
+            options={"require": ["sub", "exp", "role", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    sub, role = data.get("sub"), data.get("role")
+    kind, _, ident = str(sub).partition(":")
+    if kind not in ("user", "household") or not ident.isdigit():
+        raise AuthError("invalid token subject")
+    if role not in (*USER_ROLES, "household"):
+        raise AuthError("invalid token role")
+    return TokenClaims(
+        subject=str(sub), role=role, expires_at=datetime.fromtimestamp(int(data["exp"]), UTC)
+    )
+
+
+def create_user_cli(
+    *, url: str, username: str, role: str = "admin", password: str | None = None
+) -> int:
+    """``salinmas admin create-user``: migrate the ledger, then create one user.
+
+    Prompts for the password (twice) when ``password`` is None. Returns the user's id;
+    raises :class:`InvalidInput` (a clear message) for a taken name or weak password.
+    """
+    import getpass
+
+    from cloud.db import make_engine, migrate, session_factory
+
+    if password is None:
+        password = getpass.getpass(f"password for {username}: ")
+        if getpass.getpass("again: ") != password:
+            raise InvalidInput("password", "the two passwords differ")
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            user = create_user(session, username=username, password=password, role=role)
+            session.commit()
+            print(f"created {role} {username!r} (id {user.id})")
+            return user.id
+    finally:
+        engine.dispose()
