@@ -1,0 +1,199 @@
+"""The telemetry store interface, its point type and the measurement schema.
+
+Measurements (tags are low-cardinality identity; everything else is a field):
+
+==========  ==========================  ==============================================
+measurement tags                        fields
+==========  ==========================  ==============================================
+weighin     device, site, category      net_g, tare_g, amount_rp, price_rp_per_kg,
+                                        household_id, status, seq
+fill        device, site, bin, category fill_pct, distance_mm, fault, lid_open, tilted,
+                                        seq
+health      device, site                uptime_s, outbox_depth, outbox_capacity, load1,
+                                        mem_used_pct, disk_free_pct, cpu_temp_c, seq
+==========  ==========================  ==============================================
+
+Timestamp: the device time when its clock was NTP-synchronised, else the receive time,
+in whole milliseconds, plus ``seq mod 10**6`` nanoseconds. Two readings of one device
+therefore never collide, and a replayed event lands on the same timestamp and
+overwrites itself harmlessly (same series, same time, same fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from contract import Fill, Health, Weighin
+
+FieldValue = int | float | bool | str
+MEASUREMENTS = ("weighin", "fill", "health")
+#: a device clock further ahead of the receive time than this is not trusted
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+
+
+def event_time(device_time: datetime, clock_synced: bool, received_at: datetime) -> datetime:
+    if clock_synced and device_time <= received_at + MAX_CLOCK_AHEAD:
+        return device_time
+    return received_at
+
+
+def timestamp_ns(at: datetime, seq: int) -> int:
+    """Milliseconds of ``at`` in ns, plus ``seq mod 10**6`` ns (see the module docstring)."""
+    ms = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    return ms * 1_000_000 + seq % 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryPoint:
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    ts_ns: int
+
+    @property
+    def time(self) -> datetime:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self.ts_ns // 1000)
+
+
+def _tags(**kw: str | None) -> dict[str, str]:
+    return {k: v for k, v in kw.items() if v}
+
+
+def _fields(**kw: FieldValue | None) -> dict[str, FieldValue]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def weighin_point(
+    event: Weighin,
+    *,
+    at: datetime,
+    site: str | None,
+    status: str,
+    amount_rp: int,
+    price_rp_per_kg: int | None,
+    household_id: int | None,
+) -> TelemetryPoint:
+    """The point of one weigh-in; ``at`` is its effective time (from the ledger record)."""
+    return TelemetryPoint(
+        "weighin",
+        _tags(device=event.device_id, site=site, category=event.category),
+        _fields(
+            net_g=event.net_g,
+            tare_g=event.tare_g,
+            amount_rp=amount_rp,
+            price_rp_per_kg=price_rp_per_kg,
+            household_id=household_id,
+            status=status,
+            seq=event.seq,
+        ),
+        timestamp_ns(at, event.seq),
+    )
+
+
+def fill_point(
+    event: Fill, *, received_at: datetime, site: str | None, category: str | None
+) -> TelemetryPoint:
+    at = event_time(event.device_time, event.clock_synced, received_at)
+    return TelemetryPoint(
+        "fill",
+        _tags(device=event.device_id, site=site, bin=event.bin_id, category=category),
+        _fields(
+            fill_pct=event.fill_pct,
+            distance_mm=event.distance_mm,
+            fault=event.fault.value if event.fault else None,
+            lid_open=event.lid_open,
+            tilted=event.tilted,
+            seq=event.seq,
+        ),
+        timestamp_ns(at, event.seq),
+    )
+
+
+def health_point(event: Health, *, received_at: datetime, site: str | None) -> TelemetryPoint:
+    at = event_time(event.device_time, event.clock_synced, received_at)
+    return TelemetryPoint(
+        "health",
+        _tags(device=event.device_id, site=site),
+        _fields(
+            uptime_s=event.uptime_s,
+            outbox_depth=event.outbox_depth,
+            outbox_capacity=event.outbox_capacity,
+            load1=event.load1,
+            mem_used_pct=event.mem_used_pct,
+            disk_free_pct=event.disk_free_pct,
+            cpu_temp_c=event.cpu_temp_c,
+            seq=event.seq,
+        ),
+        timestamp_ns(at, event.seq),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FillSample:
+    time: datetime
+    fill_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryDay:
+    """Weight and money of one category on one local day (optionally per site/device)."""
+
+    day: date
+    category: str
+    net_g: int
+    amount_rp: int
+    weighins: int
+    site: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSample:
+    time: datetime
+    values: dict[str, FieldValue] = field(default_factory=dict)
+
+
+@runtime_checkable
+class TelemetryStore(Protocol):
+    """Where telemetry goes: InfluxDB in production, SQLite in the embedded profile.
+
+    :meth:`write` returns once the points are *durable* (buffered on disk or stored);
+    it never waits for a remote server. Queries read what has reached the store.
+    """
+
+    def start(self) -> None: ...
+
+    def write(self, points: Sequence[TelemetryPoint]) -> None: ...
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything written has reached the store; False on timeout."""
+        ...
+
+    def pending(self) -> int:
+        """Points written but not yet in the store (0 for a local store)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def count(self, measurement: str) -> int: ...
+
+    def fill_history(self, *, bin_id: str, start: datetime, end: datetime) -> list[FillSample]: ...
+
+    def category_days(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        by: str | None = None,
+        site: str | None = None,
+        device: str | None = None,
+    ) -> list[CategoryDay]:
+        """Per local day and category (``by``: None, ``"site"`` or ``"device"``)."""
+        ...
+
+    def device_health(
+        self, *, device_id: str, start: datetime, end: datetime
+    ) -> list[HealthSample]: ...
