@@ -1,0 +1,151 @@
+// The API client: one fetch wrapper, the session token, and the live stream.
+//
+// The token lives in sessionStorage (gone when the tab closes). Every error body is
+// problem+json (RFC 9457) and is thrown as ApiError {status, title, detail, errors}.
+// Every money-moving POST carries an Idempotency-Key, kept per action so a retry of the
+// same click cannot move money twice.
+const TOKEN_KEY = "salinmas.token";
+const WHO_KEY = "salinmas.who";
+
+/** The API is same-origin (it serves these pages); paths below are absolute. */
+export const API_BASE = "";
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.title = problem.title || "";
+    this.detail = problem.detail || "";
+    this.errors = problem.errors || [];
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** The logged-in principal as the login answered it (role, name, ids). */
+export function who() {
+  try {
+    return JSON.parse(sessionStorage.getItem(WHO_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(accessToken, principal) {
+  sessionStorage.setItem(TOKEN_KEY, accessToken);
+  sessionStorage.setItem(WHO_KEY, JSON.stringify(principal));
+}
+
+export function clearSession() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(WHO_KEY);
+}
+
+const unauthorizedHandlers = new Set();
+/** Called when the API answers 401 to an authenticated call (expired token). */
+export function onUnauthorized(fn) {
+  unauthorizedHandlers.add(fn);
+}
+
+/**
+ * Call the API. `path` starts with "/api/...". Options: method, body (JSON), query
+ * (object), idempotencyKey, auth (default true), raw (return the Response).
+ */
+export async function api(path, { method = "GET", body, query, idempotencyKey, auth = true, raw = false } = {}) {
+  const url = new URL(API_BASE + path, window.location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v === undefined || v === null || v === "") continue;
+    if (Array.isArray(v)) v.forEach((x) => url.searchParams.append(k, x));
+    else url.searchParams.set(k, v);
+  }
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (auth && token()) headers.Authorization = `Bearer ${token()}`;
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  let res;
+  try {
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, { detail: String(e) });
+  }
+  if (raw) return res;
+  const type = res.headers.get("content-type") || "";
+  const data = type.includes("json") ? await res.json().catch(() => null) : null;
+  if (!res.ok) {
+    if (res.status === 401 && auth && token()) for (const fn of unauthorizedHandlers) fn();
+    throw new ApiError(res.status, data || {});
+  }
+  return data;
+}
+
+// ------------------------------------------------------------------ live stream
+
+/**
+ * Subscribe to the operator live stream (server-sent events). `handlers` maps an event
+ * name ("weighin", "fill", "alert", ...) to a function of the parsed data. `onState`
+ * gets "connecting" | "open" | "error". EventSource retries by itself after a network
+ * error; when the server closes the stream for good (e.g. the token expired) we
+ * reconnect with backoff, at most every 30 s, and give up on a 401/403.
+ * Returns {close()}.
+ */
+export function liveStream(path, handlers, onState = () => {}) {
+  let es = null;
+  let closed = false;
+  let delay = 1000;
+  let timer = null;
+
+  function connect() {
+    if (closed) return;
+    const url = new URL(API_BASE + path, window.location.origin);
+    url.searchParams.set("access_token", token() || "");
+    onState("connecting");
+    es = new EventSource(url);
+    es.onopen = () => {
+      delay = 1000;
+      onState("open");
+    };
+    es.onerror = () => {
+      if (closed) return;
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser will not retry (HTTP error or wrong content type): check the
+        // token, then schedule our own reconnect.
+        onState("error");
+        es.close();
+        api("/api/v1/auth/me").then(
+          () => schedule(),
+          (err) => (err.status === 401 || err.status === 403 ? unauthorizedHandlers.forEach((fn) => fn()) : schedule()),
+        );
+      } else {
+        onState("connecting");
+      }
+    };
+    for (const [name, fn] of Object.entries(handlers)) {
+      es.addEventListener(name, (ev) => {
+        let data = null;
+        try {
+          data = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        fn(data, ev);
+      });
+    }
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 30000);
+  }
+
+  connect();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (es) es.close();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// Every API route the pages use, in one place (paths follow cloud/api/routes/*).
+import { api, liveStream } from "./api.js";
+
+const V = "/api/v1";
+
+export const E = {
+  // auth
+  login: (username, password) => api(`${V}/auth/login`, { method: "POST", body: { username, password }, auth: false }),
+  householdLogin: (member_no, pin) => api(`${V}/auth/household-login`, { method: "POST", body: { member_no, pin }, auth: false }),
+  me: () => api(`${V}/auth/me`),
+
+  // overview
+  bins: () => api(`${V}/bins`),
+  weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
+  devices: () => api(`${V}/devices`),
+  alerts: (query = {}) => api(`${V}/alerts`, { query }),
+  ackAlert: (id) => api(`${V}/alerts/${id}/ack`, { method: "POST" }),
+  deadLetterCounts: () => api(`${V}/dead-letters/counts`),
+  deadLetters: (query = {}) => api(`${V}/dead-letters`, { query: { limit: 20, ...query } }),
+  categories: () => api(`${V}/categories`),
+
+  // pickups
+  pickups: (query = {}) => api(`${V}/pickups`, { query }),
+  collectors: () => api(`${V}/users`, { query: { role: "collector" } }),
+  pickup: (id) => api(`${V}/pickups/${id}`),
+  assignPickup: (id, collector_id) => api(`${V}/pickups/${id}/assign`, { method: "POST", body: { collector_id } }),
+  completePickup: (id, collected_g, note) => api(`${V}/pickups/${id}/complete`, { method: "POST", body: { collected_g, note: note || undefined } }),
+  myPickups: (collectorId) => api(`${V}/collectors/${collectorId}/pickups`, { query: { include_done: true } }),
+
+  // households and money
+  households: (q) => api(`${V}/households`, { query: { q, limit: 25 } }),
+  household: (id) => api(`${V}/households/${id}`),
+  balance: (id) => api(`${V}/households/${id}/balance`),
+  statement: (id) => api(`${V}/households/${id}/statement`),
+  payouts: (id) => api(`${V}/households/${id}/payouts`),
+  requestPayout: (id, amount_rp, key) => api(`${V}/households/${id}/payouts`, { method: "POST", body: { amount_rp }, idempotencyKey: key }),
+  approvePayout: (id, key) => api(`${V}/payouts/${id}/approve`, { method: "POST", idempotencyKey: key }),
+  rejectPayout: (id, reason, key) => api(`${V}/payouts/${id}/reject`, { method: "POST", body: { reason }, idempotencyKey: key }),
+  payPayout: (id, key) => api(`${V}/payouts/${id}/pay`, { method: "POST", idempotencyKey: key }),
+  payoutsByStatus: (status) => api(`${V}/payouts`, { query: { status } }),
+  householdPickups: (id) => api(`${V}/households/${id}/pickups`),
+  requestHouseholdPickup: (id, body) => api(`${V}/households/${id}/pickups`, { method: "POST", body }),
+
+  // telemetry
+  fillHistory: (binId, since) => api(`${V}/telemetry/bins/${encodeURIComponent(binId)}/fill`, { query: { since } }),
+  dailyTotals: (since) => api(`${V}/telemetry/daily`, { query: { since } }),
+
+  // live
+  stream: (handlers, onState) => liveStream(`${V}/stream`, handlers, onState),
+};

@@ -1,0 +1,103 @@
+// The household's page (phone first): balance, savings history, and a request for a
+// plastic pickup at the door. Households are not on the operator stream; the page
+// re-reads its balance every POLL_MS while visible and on "refresh".
+import { E } from "./endpoints.js";
+import { initShell } from "./shell.js";
+import { lang, onLangChange, t } from "./i18n.js";
+import { $, h, fill, rupiah, kg, dateTime, relative, errorText } from "./util.js";
+
+const POLL_MS = 10000;
+let me = null;
+let lastData = null;
+let categories = [];
+
+/** The categories a door pickup can be for: the plastics when there are any. */
+function renderCategories() {
+  const sel = $("#request-category");
+  const current = sel.value;
+  const plastics = categories.filter((c) => c.active !== false && /plasti/i.test(`${c.code} ${c.name_en}`));
+  const shown = plastics.length ? plastics : categories.filter((c) => c.active !== false);
+  fill(sel, shown.map((c) => h("option", { value: c.code, text: lang() === "en" ? c.name_en : c.name_id })));
+  if (current) sel.value = current;
+  sel.closest("form").querySelector("label[for=request-category]").hidden = sel.hidden = shown.length === 0;
+}
+
+async function load() {
+  if (!me) return;
+  try {
+    const [hh, bal, stmt, pickups] = await Promise.all([E.household(me.id), E.balance(me.id), E.statement(me.id), E.householdPickups(me.id)]);
+    lastData = { hh, bal, stmt, pickups };
+    render();
+  } catch (err) {
+    $("#balance-note").textContent = errorText(err);
+  }
+}
+
+function render() {
+  if (!lastData) return;
+  const { hh, bal, stmt, pickups } = lastData;
+  $("#hello").textContent = t("home.hello", { name: hh.name });
+  const balance = $("#balance");
+  balance.textContent = rupiah(bal.balance_rp);
+  balance.dataset.rp = String(bal.balance_rp);
+  $("#balance-note").textContent = bal.held_rp ? `${t("hh.available")}: ${rupiah(bal.available_rp)}` : "";
+  const lines = [...stmt.lines].reverse().slice(0, 50);
+  fill($("#statement"), lines.length
+    ? lines.map((l) => h("li", {},
+        h("div", {}, h("div", { text: l.weighin ? `${t(`stmt.kind.${l.kind}`)} · ${kg(l.weighin.net_g)}` : t(`stmt.kind.${l.kind}`) }),
+          h("div", { class: "small muted", text: dateTime(l.at) })),
+        h("div", { class: `amt ${l.amount_rp >= 0 ? "pos" : "neg"}`, text: (l.amount_rp > 0 ? "+" : "") + rupiah(l.amount_rp) })))
+    : h("li", { class: "empty", text: t("stmt.none") }));
+  const mine = pickups.filter((p) => p.status !== "cancelled").slice(0, 10);
+  fill($("#my-pickups"), mine.length
+    ? mine.map((p) => h("li", { "data-pickup": p.id, "data-status": p.status },
+        h("span", { class: `badge ${p.status === "done" ? "ok" : "warn"}`, text: t(`home.request.status.${p.status}`) }), " ",
+        h("span", { class: "small", text: p.status === "done" ? `${dateTime(p.completed_at)}${p.collected_g ? " · " + kg(p.collected_g) : ""}` : `${dateTime(p.opened_at)} · ${relative(p.opened_at)}` })))
+    : h("li", { class: "empty", text: t("pickups.none") }));
+}
+
+$("#request-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const button = ev.target.querySelector("button");
+  const msg = $("#request-msg");
+  button.disabled = true;
+  try {
+    const note = $("#request-note").value.trim();
+    const category = $("#request-category").value || undefined;
+    await E.requestHouseholdPickup(me.id, { category, note: note || undefined });
+    $("#request-note").value = "";
+    msg.className = "notice ok";
+    msg.textContent = t("home.request.ok");
+    await load();
+  } catch (err) {
+    msg.className = "notice bad";
+    msg.textContent = errorText(err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("#refresh").addEventListener("click", load);
+onLangChange(() => {
+  render();
+  renderCategories();
+});
+
+initShell({
+  roles: ["household"],
+  login: (form) => E.householdLogin(String(form.get("member_no")).trim(), String(form.get("pin")).trim()),
+  start: async (who) => {
+    me = who;
+    categories = await E.categories().catch(() => []);
+    renderCategories();
+    await load();
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") load();
+    }, POLL_MS);
+    return () => {
+      clearInterval(timer);
+      me = null;
+      lastData = null;
+    };
+  },
+});

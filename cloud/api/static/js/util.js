@@ -1,0 +1,187 @@
+// Small helpers shared by every page: DOM building, formatting (Indonesian rupiah,
+// kilograms, times in the programme's time zone) and toasts. No dependencies.
+import { lang, t } from "./i18n.js";
+
+/** The programme's time zone; days, reports and charts are in this zone. */
+export const TIME_ZONE = "Asia/Jakarta";
+
+/**
+ * Build an element: h("td", {class: "num", text: "3"}, child, ...).
+ * Attribute keys: class, text, html is NOT supported on purpose (no innerHTML), on<event>
+ * for listeners, dataset object, anything else via setAttribute (false/null = skip).
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+/** Same as h() for SVG elements. */
+export function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === "text") el.textContent = v;
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) if (c) el.append(c);
+  return el;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+/** Replace the children of `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+// ------------------------------------------------------------------ numbers and money
+
+const idInt = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 0 });
+
+/** Integer rupiah the Indonesian way: 4500 -> "Rp 4.500", -1200 -> "−Rp 1.200". */
+export function rupiah(rp) {
+  if (rp === null || rp === undefined || Number.isNaN(Number(rp))) return "–";
+  const n = Math.round(Number(rp));
+  return (n < 0 ? "−" : "") + "Rp " + idInt.format(Math.abs(n));
+}
+
+function numLocale() {
+  return lang() === "en" ? "en-GB" : "id-ID";
+}
+
+/** Grams as kilograms: 1250 -> "1,25 kg" (id) / "1.25 kg" (en). */
+export function kg(grams, digits = 2) {
+  if (grams === null || grams === undefined) return "–";
+  const f = new Intl.NumberFormat(numLocale(), { minimumFractionDigits: 0, maximumFractionDigits: digits });
+  return f.format(Number(grams) / 1000) + " kg";
+}
+
+/** A plain number in the current language, e.g. percentages. */
+export function num(x, digits = 0) {
+  if (x === null || x === undefined) return "–";
+  return new Intl.NumberFormat(numLocale(), { maximumFractionDigits: digits }).format(Number(x));
+}
+
+export function pct(x) {
+  return x === null || x === undefined ? "–" : `${num(x, 0)} %`;
+}
+
+/** Parse a kg amount typed by a person ("1,5" or "1.5") into integer grams, or null. */
+export function parseKgToGrams(text) {
+  const clean = String(text).trim().replace(/\s/g, "").replace(",", ".");
+  if (!/^\d+(\.\d+)?$/.test(clean)) return null;
+  const g = Math.round(parseFloat(clean) * 1000);
+  return g > 0 ? g : null;
+}
+
+// ------------------------------------------------------------------ times
+
+function toDate(v) {
+  if (v instanceof Date) return v;
+  if (v === null || v === undefined || v === "") return null;
+  // The API sends ISO 8601 with an offset; treat a bare timestamp as UTC.
+  const str = String(v);
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(str) ? str : str + "Z");
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function dtf(opts) {
+  return new Intl.DateTimeFormat(numLocale(), { timeZone: TIME_ZONE, ...opts });
+}
+
+/** "14.05" style clock time in the programme's zone. */
+export function clock(v) {
+  const d = toDate(v);
+  return d ? dtf({ hour: "2-digit", minute: "2-digit", hour12: false }).format(d) : "–";
+}
+
+/** "29 Nov 14.05" date and time in the programme's zone. */
+export function dateTime(v) {
+  const d = toDate(v);
+  return d ? dtf({ day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hour12: false }).format(d) : "–";
+}
+
+/** "29 Nov 2026" date in the programme's zone. */
+export function dateOnly(v) {
+  const d = toDate(v);
+  return d ? dtf({ day: "numeric", month: "short", year: "numeric" }).format(d) : "–";
+}
+
+/** YYYY-MM-DD of a time in the programme's zone (for "today" comparisons). */
+export function localDay(v) {
+  const d = toDate(v);
+  if (!d) return "";
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(d);
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+/** "5 min ago" / "in 2 h" relative to now. */
+export function relative(v, now = Date.now()) {
+  const d = toDate(v);
+  if (!d) return "–";
+  const rtf = new Intl.RelativeTimeFormat(lang() === "en" ? "en" : "id", { numeric: "auto" });
+  const sec = Math.round((d.getTime() - now) / 1000);
+  const abs = Math.abs(sec);
+  if (abs < 60) return rtf.format(sec, "second");
+  if (abs < 3600) return rtf.format(Math.round(sec / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(sec / 3600), "hour");
+  return rtf.format(Math.round(sec / 86400), "day");
+}
+
+export { toDate };
+
+// ------------------------------------------------------------------ fill colour class
+
+/** CSS class of a fill level: fill-0 (< 50 %) .. fill-3 (>= 95 %), fill-none (unknown). */
+export function fillClass(p) {
+  if (p === null || p === undefined) return "fill-none";
+  if (p >= 95) return "fill-3";
+  if (p >= 80) return "fill-2";
+  if (p >= 50) return "fill-1";
+  return "fill-0";
+}
+
+// ------------------------------------------------------------------ toasts
+
+export function toast(message, kind = "") {
+  let region = document.querySelector(".toast-region");
+  if (!region) {
+    region = h("div", { class: "toast-region", role: "status", "aria-live": "polite" });
+    document.body.append(region);
+  }
+  const el = h("div", { class: `toast ${kind}`, text: message });
+  region.append(el);
+  setTimeout(() => el.remove(), 4000);
+}
+
+/** A human message for an API error (problem+json detail or title), translated where known. */
+export function errorText(err) {
+  if (err && err.status === 401) return t("err.login");
+  if (err && err.status === 429) return t("err.throttled");
+  if (err && err.status === 0) return t("err.network");
+  const detail = err && (err.detail || err.title || err.message);
+  return detail ? String(detail) : t("err.generic");
+}
+
+/** A random key for the Idempotency-Key header of one money-moving action. */
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
