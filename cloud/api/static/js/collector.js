@@ -3,7 +3,7 @@
 import { E } from "./endpoints.js";
 import { initShell } from "./shell.js";
 import { lang, onLangChange, t } from "./i18n.js";
-import { $, h, fill, kg, dateTime, relative, localDay, toDate, parseKgToGrams, toast, errorText } from "./util.js";
+import { $, h, fill, kg, dateTime, relative, localDay, toDate, parseKgToGrams, toast, errorText, visitOrder } from "./util.js";
 
 const POLL_MS = 15000;
 let me = null;
@@ -13,20 +13,6 @@ let categories = new Map();
 function categoryName(code) {
   const c = categories.get(code);
   return c ? (lang() === "en" ? c.name_en : c.name_id) : code;
-}
-
-/**
- * Visiting order: overdue first (the most overdue first), then by due time, higher
- * priority first on a tie, undated last.
- */
-export function visitOrder(list, now = Date.now()) {
-  const due = (p) => (p.due_at ? toDate(p.due_at).getTime() : Infinity);
-  return [...list].sort((a, b) => {
-    const ao = due(a) < now;
-    const bo = due(b) < now;
-    if (ao !== bo) return ao ? -1 : 1;
-    return due(a) - due(b) || (b.priority || 0) - (a.priority || 0) || a.id - b.id;
-  });
 }
 
 function title(p) {

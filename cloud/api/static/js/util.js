@@ -185,3 +185,19 @@ export function newKey() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
+
+// ------------------------------------------------------------------ pickups
+
+/**
+ * Visiting order: overdue first (the most overdue first), then by due time, higher
+ * priority first on a tie, undated last.
+ */
+export function visitOrder(list, now = Date.now()) {
+  const due = (p) => (p.due_at ? toDate(p.due_at).getTime() : Infinity);
+  return [...list].sort((a, b) => {
+    const ao = due(a) < now;
+    const bo = due(b) < now;
+    if (ao !== bo) return ao ? -1 : 1;
+    return due(a) - due(b) || (b.priority || 0) - (a.priority || 0) || a.id - b.id;
+  });
+}

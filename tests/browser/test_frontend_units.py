@@ -1,0 +1,134 @@
+"""The dashboard's pure front-end code, run in headless Chromium (no API needed).
+
+Formatting (rupiah the Indonesian way, kilograms, Asia/Jakarta times), the translation
+dictionary, the collector's visiting order and the bin plot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.conftest import STATIC_DIR, ConsoleErrors, new_page
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(browser: Browser, static_server: str, console_errors: ConsoleErrors) -> Iterator[Page]:
+    p = new_page(browser, console_errors, static_server)
+    # a blank same-origin document; the modules under test are imported on demand
+    p.route(
+        "**/__blank.html",
+        lambda route: route.fulfill(
+            body='<!doctype html><link rel="icon" href="data:,"><title>t</title>',
+            content_type="text/html",
+        ),
+    )
+    p.goto("/__blank.html")
+    yield p
+    p.context.close()
+    assert console_errors.errors == []
+
+
+def run(page: Page, module: str, body: str, arg: Any = None) -> Any:
+    """Evaluate ``body`` (an async function body using ``m``, the imported module)."""
+    return page.evaluate(
+        f"async (arg) => {{ const m = await import('/js/{module}'); {body} }}",
+        arg,
+    )
+
+
+def test_rupiah_is_formatted_the_indonesian_way(page: Page) -> None:
+    got = run(page, "util.js", "return arg.map((n) => m.rupiah(n));", [4500, 0, 1234567, -1200])
+    assert got == ["Rp 4.500", "Rp 0", "Rp 1.234.567", "−Rp 1.200"]
+
+
+def test_rupiah_stays_indonesian_in_english(page: Page) -> None:
+    got = run(
+        page,
+        "util.js",
+        "localStorage.setItem('salinmas.lang', 'en'); const r = m.rupiah(4500);"
+        " localStorage.removeItem('salinmas.lang'); return r;",
+    )
+    assert got == "Rp 4.500"
+
+
+def test_kilograms_follow_the_language(page: Page) -> None:
+    got = run(
+        page,
+        "util.js",
+        "const id = m.kg(1250); localStorage.setItem('salinmas.lang', 'en');"
+        " const en = m.kg(1250); localStorage.removeItem('salinmas.lang'); return [id, en];",
+    )
+    assert got == ["1,25 kg", "1.25 kg"]
+
+
+def test_times_are_shown_in_asia_jakarta(page: Page) -> None:
+    # 07:05 UTC is 14.05 WIB; 18:00 UTC on the 29th is already the 30th in Jakarta
+    got = run(
+        page,
+        "util.js",
+        "return [m.clock('2026-11-29T07:05:00Z'), m.localDay('2026-11-29T18:00:00Z'),"
+        " m.localDay('2026-11-29T16:59:59+00:00')];",
+    )
+    assert got == ["14.05", "2026-11-30", "2026-11-29"]
+
+
+def test_typed_weights_become_integer_grams(page: Page) -> None:
+    got = run(page, "util.js", "return arg.map((x) => m.parseKgToGrams(x));",
+              ["2,5", "2.5", " 12 ", "0", "abc", "-1", "0,0004", "1.2345"])  # fmt: skip
+    assert got == [2500, 2500, 12000, None, None, None, None, 1235]
+
+
+def test_collector_visits_overdue_first_then_by_due_time_and_priority(page: Page) -> None:
+    pickups = [
+        {"id": 1, "due_at": "2026-11-29T10:00:00Z", "priority": 0},
+        {"id": 2, "due_at": "2026-11-29T08:00:00Z", "priority": 0},  # overdue
+        {"id": 3, "due_at": None, "priority": 5},
+        {"id": 4, "due_at": "2026-11-29T10:00:00Z", "priority": 3},
+        {"id": 5, "due_at": "2026-11-29T07:00:00Z", "priority": 0},  # most overdue
+    ]
+    now = "Date.parse('2026-11-29T09:00:00Z')"
+    got = run(page, "util.js", f"return m.visitOrder(arg, {now}).map((p) => p.id);", pickups)
+    assert got == [5, 2, 4, 1, 3]
+
+
+def test_both_languages_have_the_same_keys_and_no_empty_string(page: Page) -> None:
+    got = run(page, "i18n.js", "return {id: m.STRINGS.id, en: m.STRINGS.en};")
+    assert set(got["id"]) == set(got["en"])
+    assert all(v.strip() for v in [*got["id"].values(), *got["en"].values()])
+
+
+def test_every_key_the_pages_use_is_in_the_dictionary(page: Page) -> None:
+    keys = set(run(page, "i18n.js", "return Object.keys(m.STRINGS.id);"))
+    used: set[str] = set()
+    for html in STATIC_DIR.glob("*.html"):
+        used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html.read_text()))
+    for js in (STATIC_DIR / "js").glob("*.js"):
+        if js.name == "i18n.js":  # its doc comment shows t("key")
+            continue
+        used |= set(re.findall(r'\bt\("([a-z_.]+)"', js.read_text()))
+    assert used, "found no translation keys at all"
+    assert used - keys == set()
+
+
+def test_bin_plot_draws_each_located_bin_coloured_by_fill(page: Page) -> None:
+    bins = [
+        {"bin_id": "bin-a", "name": "Pasar", "x": 0, "y": 0, "fill_pct": 20},
+        {"bin_id": "bin-b", "name": "Masjid", "x": 100, "y": 50, "fill_pct": 85},
+        {"bin_id": "bin-c", "name": "Sekolah", "x": 40, "y": 90, "fill_pct": None},
+        {"bin_id": "bin-d", "name": "No place", "fill_pct": 99},
+    ]
+    got = run(
+        page,
+        "charts.js",
+        "const svg = m.binPlot(arg); return [...svg.querySelectorAll('g[data-bin]')]"
+        ".map((g) => [g.dataset.bin, g.getAttribute('class')]);",
+        bins,
+    )
+    assert got == [["bin-a", "fill-0"], ["bin-b", "fill-2"], ["bin-c", "fill-none"]]
