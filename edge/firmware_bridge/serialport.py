@@ -30,7 +30,7 @@ import serial
 LineSettings = tuple[int, int, str, int]
 
 #: pyserial read timeout: how long one read blocks; reads loop until their own deadline.
-READ_SLICE_S = 0.05
+READ_SLICE_S = 0.02
 
 _PARITIES = frozenset({"N", "E", "O", "M", "S"})
 
@@ -170,7 +170,9 @@ class ReconnectingPort:
             assert ser is not None
             try:
                 waiting = ser.in_waiting
-                chunk = ser.read(max(1, waiting))
+                if not waiting and remaining <= 0:
+                    return b""  # a zero timeout never blocks
+                chunk = ser.read(max(1, waiting))  # blocks at most READ_SLICE_S
                 if chunk and ser.in_waiting:
                     chunk += ser.read(ser.in_waiting)
             except Exception as exc:  # SerialException, OSError, termios.error

@@ -178,3 +178,24 @@ def test_detect_line_keeps_the_setting_whose_frames_validate(tmp_path: Path) -> 
             stop.set()
             responder.join(2)
         assert found == (2400, 7, "E", 1)
+
+
+def test_detect_line_gives_none_when_nothing_validates(tmp_path: Path) -> None:
+    with PtyDevice(tmp_path, name="usb-chatty") as dev:
+        import threading
+
+        stop = threading.Event()
+
+        def chatter() -> None:  # an indicator of another protocol, streaming
+            while not stop.is_set():
+                dev.write(b"ST,GS,+0012.34kg\r\n")
+                stop.wait(0.05)
+
+        talker = threading.Thread(target=chatter, daemon=True)
+        talker.start()
+        try:
+            found = detect_line(dev.path, get_protocol("mtsics"), [(9600, 8, "N", 1)], listen_s=0.5)
+        finally:
+            stop.set()
+            talker.join(2)
+        assert found is None
