@@ -474,7 +474,7 @@ def credit_batch(
     if not events:
         return []
     try:
-        receipts = _credit_all(session, events, times)
+        receipts = credit_many(session, events, times)
         session.commit()
         return receipts
     except DBAPIError as exc:
@@ -510,9 +510,15 @@ def is_race(exc: DBAPIError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def _credit_all(
+def credit_many(
     session: Session, events: Sequence[Weighin], times: Sequence[datetime]
 ) -> list[Receipt]:
+    """Credit many weigh-ins inside the caller's transaction (flushes, never commits).
+
+    Duplicates inside ``events`` and events processed before get their stored receipt.
+    A concurrent writer of the same event surfaces as a unique violation at flush or
+    commit (see :func:`is_race`): roll back and redo, e.g. one event per transaction.
+    """
     ids = list({e.event_id for e in events})
     stored: dict[str, Receipt] = {}
     for chunk_start in range(0, len(ids), 500):

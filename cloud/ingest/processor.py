@@ -1,0 +1,294 @@
+"""Turning a batch of raw MQTT messages into durable effects (no MQTT in here).
+
+:class:`Processor` validates each message against the contract, checks the sender's
+identity, and applies it: weigh-ins are credited (:mod:`cloud.ledger`), fills update
+bins and pickups (:mod:`cloud.pickups`), health and status update the device registry
+(:mod:`cloud.devices`); refused messages become dead letters. One transaction per batch;
+if it loses a race with another worker (or anything fails) the batch is redone one
+message per transaction, and a message that still fails is kept as an ``internal``
+dead letter — a bad message never stops the ones around it.
+
+Identity — what ingest can and cannot verify: MQTT does not tell a subscriber who
+published a message. The broker's ACL (:mod:`cloud.broker_accounts`) already confines
+each device account to ``salinmas/v1/dev/<its username>/...``, so the *topic's* device
+id is the publisher's username. Ingest then checks what it can see: the payload's
+``device_id`` equals the topic's (else ``identity``), the device is registered (else
+``unknown_device``) and not revoked (else ``revoked_device``), and the message kind fits
+the device (a bin cannot send weigh-ins: ``wrong_kind``). Together: topic id == payload
+id == broker account, for every message that reaches the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud import deadletters, devices, ledger, pickups
+from cloud.models import Bin, Device, Site, WeighinRecord
+from cloud.telemetry import (
+    TelemetryPoint,
+    TelemetryStore,
+    fill_point,
+    health_point,
+    weighin_point,
+)
+from contract import (
+    MAX_PAYLOAD_BYTES,
+    ContractError,
+    DeviceStatus,
+    Fill,
+    Health,
+    Kind,
+    Receipt,
+    TopicError,
+    Weighin,
+    device_topic,
+    parse_payload,
+    parse_topic,
+)
+from contract.topics import TOPIC_SPECS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One received MQTT message."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    retain: bool = False
+
+
+@dataclass
+class Outcome:
+    """What processing a batch produced: receipts to send and counters."""
+
+    receipts: list[tuple[str, bytes]] = field(default_factory=list)
+    points: list[TelemetryPoint] = field(default_factory=list)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class Processor:
+    """Applies batches of messages to the ledger database and the telemetry store."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: TelemetryStore | None,
+        *,
+        on_event: Callable[[str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.on_event = on_event
+
+    # ----------------------------------------------------------------- entry
+
+    def process(self, messages: Sequence[Message]) -> Outcome:
+        """Make the effects of ``messages`` durable; return receipts to publish.
+
+        On return, the ledger is committed and the telemetry points are written to the
+        store (durably buffered): the messages may be acknowledged.
+        """
+        if not messages:
+            return Outcome()
+        with self.sessions() as session:
+            try:
+                out = self._apply(session, messages)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                if not (isinstance(exc, DBAPIError) and ledger.is_race(exc)):
+                    log.exception("batch of %d failed; redoing one by one", len(messages))
+                out = self._one_by_one(session, messages)
+        if self.store is not None and out.points:
+            self.store.write(out.points)
+        return out
+
+    def _one_by_one(self, session: Session, messages: Sequence[Message]) -> Outcome:
+        total = Outcome()
+        for msg in messages:
+            for attempt in range(5):
+                try:
+                    out = self._apply(session, [msg])
+                    session.commit()
+                    break
+                except Exception as exc:
+                    session.rollback()
+                    race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
+                    if race and attempt < 4:
+                        continue
+                    log.exception("message on %s failed; kept as a dead letter", msg.topic)
+                    out = Outcome()
+                    deadletters.add_dead_letter(
+                        session, topic=msg.topic, payload=msg.payload, reason="internal",
+                        detail=f"{type(exc).__name__}: {exc}", received_at=msg.received_at,
+                    )  # fmt: skip
+                    session.commit()
+                    out.dead_letters["internal"] = 1
+                    break
+            total.receipts += out.receipts
+            total.points += out.points
+            total.accepted += out.accepted
+            for k, n in out.dead_letters.items():
+                total.dead_letters[k] = total.dead_letters.get(k, 0) + n
+        return total
+
+    # ----------------------------------------------------------------- apply
+
+    def _apply(self, session: Session, messages: Sequence[Message]) -> Outcome:
+        out = Outcome()
+        weighins: list[tuple[Weighin, Message]] = []
+        site_codes: dict[int, str] = {}
+
+        def site_code(site_id: int | None) -> str | None:
+            if site_id is None:
+                return None
+            if site_id not in site_codes:
+                site = session.get(Site, site_id)
+                site_codes[site_id] = site.code if site is not None else ""
+            return site_codes[site_id] or None
+
+        for msg in messages:
+            try:
+                event, device = self._validate(session, msg)
+            except _Reject as rej:
+                deadletters.add_dead_letter(
+                    session, topic=msg.topic, payload=msg.payload, reason=rej.reason,
+                    detail=rej.detail, received_at=msg.received_at,
+                )  # fmt: skip
+                out.dead_letters[rej.reason] = out.dead_letters.get(rej.reason, 0) + 1
+                self._emit("dead_letter", {"topic": msg.topic, "reason": rej.reason})
+                continue
+            if event is None:
+                continue  # an empty retained status (a cleared topic): nothing to do
+            out.accepted += 1
+            if isinstance(event, Weighin):
+                weighins.append((event, msg))
+                devices.touch(session, device_id=event.device_id, at=msg.received_at)
+            elif isinstance(event, Fill):
+                b = session.get(Bin, event.bin_id)
+                try:
+                    result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
+                except ledger.LedgerError as exc:  # unknown bin / another device's bin
+                    deadletters.add_dead_letter(
+                        session, topic=msg.topic, payload=msg.payload, reason="unknown_bin",
+                        detail=str(exc), received_at=msg.received_at,
+                    )  # fmt: skip
+                    out.dead_letters["unknown_bin"] = out.dead_letters.get("unknown_bin", 0) + 1
+                    continue
+                devices.touch(session, device_id=event.device_id, at=msg.received_at)
+                out.points.append(
+                    fill_point(
+                        event,
+                        received_at=msg.received_at,
+                        site=site_code(device.site_id),
+                        category=b.category_code if b is not None else None,
+                    )
+                )
+                self._emit("fill", {"bin_id": event.bin_id, "fill_pct": event.fill_pct})
+                if result.opened_pickup_id is not None:
+                    self._emit("pickup", {"id": result.opened_pickup_id, "bin_id": event.bin_id})
+                for kind in result.alerts:
+                    self._emit("alert", {"kind": kind, "subject": event.bin_id})
+            elif isinstance(event, Health):
+                devices.apply_health(session, health=event, received_at=msg.received_at)
+                out.points.append(
+                    health_point(event, received_at=msg.received_at, site=site_code(device.site_id))
+                )
+            elif isinstance(event, DeviceStatus):
+                devices.apply_status(session, status=event, received_at=msg.received_at)
+                self._emit("device_status", {"device_id": event.device_id, "state": event.state})
+
+        if weighins:
+            receipts = ledger.credit_many(
+                session, [w for w, _ in weighins], [m.received_at for _, m in weighins]
+            )
+            records = {
+                r.event_id: r
+                for r in session.scalars(
+                    select(WeighinRecord).where(
+                        WeighinRecord.event_id.in_({w.event_id for w, _ in weighins})
+                    )
+                )
+            }
+            for (event, _), receipt in zip(weighins, receipts, strict=True):
+                rec = records[event.event_id]
+                out.receipts.append(self._receipt_message(receipt))
+                out.points.append(
+                    weighin_point(
+                        event,
+                        at=rec.effective_at,
+                        site=site_code(rec.site_id),
+                        status=receipt.status.value,
+                        amount_rp=receipt.amount_rp,
+                        price_rp_per_kg=receipt.price_rp_per_kg,
+                        household_id=rec.household_id,
+                    )
+                )
+                self._emit("weighin", receipt.model_dump(mode="json"))
+        session.flush()
+        return out
+
+    def _validate(
+        self, session: Session, msg: Message
+    ) -> tuple[Weighin | Fill | Health | DeviceStatus | None, Device]:
+        try:
+            device_id, kind = parse_topic(msg.topic)
+        except TopicError as exc:
+            raise _Reject("bad_topic", str(exc)) from None
+        if not TOPIC_SPECS[kind].upstream:
+            raise _Reject("bad_topic", f"{kind.value} is not a device-to-cloud topic")
+        if len(msg.payload) > MAX_PAYLOAD_BYTES:
+            raise _Reject(
+                "oversize", f"payload of {len(msg.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}"
+            )
+        device = session.get(Device, device_id)
+        if kind is Kind.STATUS and not msg.payload:
+            if device is None:
+                raise _Reject("unknown_device", f"device {device_id!r} is not registered")
+            return None, device
+        try:
+            event = parse_payload(kind, msg.payload)
+        except ContractError as exc:
+            raise _Reject("malformed", str(exc)) from None
+        if event.device_id != device_id:
+            raise _Reject(
+                "identity", f"payload device_id {event.device_id!r} != topic device {device_id!r}"
+            )
+        if device is None:
+            raise _Reject("unknown_device", f"device {device_id!r} is not registered")
+        if device.revoked:
+            raise _Reject("revoked_device", f"device {device_id!r} is revoked")
+        if kind is Kind.WEIGHIN and device.kind != "station":
+            raise _Reject("wrong_kind", f"{device.kind} {device_id!r} cannot send weigh-ins")
+        if kind is Kind.FILL and device.kind != "bin":
+            raise _Reject("wrong_kind", f"{device.kind} {device_id!r} cannot send fill levels")
+        assert isinstance(event, Weighin | Fill | Health | DeviceStatus)
+        return event, device
+
+    @staticmethod
+    def _receipt_message(receipt: Receipt) -> tuple[str, bytes]:
+        return device_topic(receipt.device_id, Kind.RECEIPT), receipt.model_dump_json().encode()
+
+    def _emit(self, kind: str, data: dict[str, object]) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, data)
+            except Exception:
+                log.exception("event listener failed")

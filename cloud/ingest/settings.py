@@ -1,0 +1,55 @@
+"""Settings of the ingest process (``[ingest]`` in the TOML file, ``SALINMAS_INGEST_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from cloud.telemetry import TelemetrySettings
+from salinmas.settings import ProcessSettings
+
+
+class IngestSettings(ProcessSettings):
+    """Where ingest reads from (MQTT), and where it writes (ledger, telemetry).
+
+    Production: MQTT 5 to Mosquitto with a shared subscription (``share_group``) so
+    several workers split the load, a persistent session (``session_expiry_s``) so
+    nothing is lost while a worker restarts, PostgreSQL and InfluxDB. The embedded demo:
+    ``mqtt_protocol = "3.1.1"`` and ``share_group = ""`` for amqtt, SQLite for both stores.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SALINMAS_INGEST_")
+    toml_section: ClassVar[str] = "ingest"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str = "salinmas-ingest"
+    mqtt_password: SecretStr = SecretStr("")
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    mqtt_keepalive_s: int = Field(default=30, ge=5)
+    #: must be unique per worker and stable across restarts (the persistent session)
+    client_id: str = "salinmas-ingest-1"
+    #: ``$share/<group>/...`` subscriptions; empty/None for brokers without them
+    share_group: str | None = "ingest"
+    session_expiry_s: int = Field(default=24 * 3600, ge=0)
+    #: MQTT 5 ReceiveMaximum: un-acked messages the broker may send us at once
+    receive_maximum: int = Field(default=5000, ge=1, le=65535)
+
+    ledger_url: str = "sqlite:///var/ledger.db"
+    migrate_on_start: bool = True
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+    #: most messages per transaction, and how long to wait for more once one arrived
+    batch_max: int = Field(default=500, ge=1)
+    batch_linger_s: float = Field(default=0.05, ge=0)
+    publish_receipts: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def share(self) -> str | None:
+        return self.share_group or None

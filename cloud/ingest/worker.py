@@ -1,0 +1,296 @@
+"""The ingest worker: MQTT in, durable effects, receipts out, then the acknowledgement.
+
+Delivery guarantees. Messages are received with QoS 1 and paho's ``manual_ack=True``:
+a message is acknowledged only after its batch is committed to the ledger and its
+telemetry is durably buffered, and after the receipts were handed to the broker. A crash
+at any point before the ack means the broker redelivers (persistent session: MQTT 5
+``clean_start=False`` + ``SessionExpiryInterval``, or a 3.1.1 ``clean_session=False``),
+and idempotent processing makes the redelivery harmless.
+
+Throughput. Over MQTT 5 the worker raises ``ReceiveMaximum`` (Mosquitto otherwise keeps
+only 20 un-acked messages in flight, see RECIPES.md) so a batch of hundreds can be
+committed at once. Over MQTT 3.1.1 (amqtt in the embedded demo) the broker's in-flight
+limit caps each batch; the worker then does not linger and commits what it has.
+
+Scale-out: with ``share_group`` set, the worker subscribes through
+``$share/<group>/salinmas/v1/dev/+/<kind>`` so several workers split the stream. Give
+each worker its own, stable ``client_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cloud.db import make_engine, migrate, session_factory
+from cloud.ingest.processor import Message, Outcome, Processor
+from cloud.ingest.settings import IngestSettings
+from cloud.models import utcnow
+from cloud.telemetry import TelemetryStore, open_store
+from contract import Kind, subscription
+from contract.topics import TOPIC_SPECS
+
+log = logging.getLogger(__name__)
+
+_Properties: Any = Properties  # untyped in paho
+
+#: how long to wait for the broker to take a batch's receipts before acking anyway
+RECEIPT_WAIT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    message: Message
+    mid: int
+    qos: int
+    generation: int
+
+
+def subscriptions(share_group: str | None) -> list[str]:
+    """The topic filters ingest subscribes to (shared when ``share_group`` is set)."""
+    out = []
+    for kind, spec in TOPIC_SPECS.items():
+        if spec.upstream:
+            topic = subscription(Kind(kind))
+            out.append(f"$share/{share_group}/{topic}" if share_group else topic)
+    return out
+
+
+class IngestWorker:
+    """One ingest worker; ``start()`` returns, ``stop()`` drains and disconnects.
+
+    >>> with IngestWorker(IngestSettings.load("salinmas.toml")) as w:  # doctest: +SKIP
+    ...     w.wait_subscribed(10)
+    """
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        store: TelemetryStore | None = None,
+        on_event: Callable[[str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._own_store = store is None
+        self.store = store if store is not None else open_store(settings.telemetry)
+        self.on_event = on_event
+        self._queue: queue.Queue[_Item] = queue.Queue()
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._gen_lock = threading.Lock()
+        self._generation = 0
+        self._connected = False
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._engine: Any = None
+        self.processed = 0
+        self.dead_letters = 0
+        self.receipts_sent = 0
+        self.batches = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        s = self.settings
+        if s.migrate_on_start:
+            migrate(s.ledger_url)
+        self._engine = make_engine(s.ledger_url)
+        self.processor = Processor(
+            session_factory(self._engine), self.store, on_event=self.on_event
+        )
+        self.store.start()
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._process_loop, name="ingest", daemon=True)
+        self._thread.start()
+        self._client.connect_async(
+            s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s, **self._connect_args()
+        )
+        self._client.loop_start()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Finish the batch in hand, disconnect (the session stays), close the stores."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+        if self._own_store:
+            self.store.close()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        return self._subscribed.wait(timeout_s)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # ----------------------------------------------------------------- MQTT
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        v5 = s.mqtt_protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            clean_session=None if v5 else False,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        client.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value() or None)
+        if s.mqtt_tls:
+            client.tls_set(
+                ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.reconnect_delay_set(1, 30)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _connect_args(self) -> dict[str, Any]:
+        s = self.settings
+        if s.mqtt_protocol != "5":
+            return {}
+        props = _Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.session_expiry_s
+        props.ReceiveMaximum = s.receive_maximum
+        return {"clean_start": False, "properties": props}
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connect refused: %s", reason)
+            return
+        with self._gen_lock:
+            self._generation += 1
+            self._connected = True
+        topics = subscriptions(self.settings.share)
+        log.info("connected (session present: %s); subscribing %s", flags.session_present, topics)
+        client.subscribe([(t, 1) for t in topics])
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        bad = [c for c in codes if getattr(c, "is_failure", False) or c == 128]
+        if bad:
+            log.error("subscription refused: %s", bad)
+        else:
+            self._subscribed.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._gen_lock:
+            self._connected = False
+        if not self._stop.is_set():
+            log.warning("MQTT disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        item = _Item(
+            Message(msg.topic, bytes(msg.payload), utcnow(), bool(msg.retain)),
+            msg.mid,
+            msg.qos,
+            self._generation,
+        )
+        self._queue.put(item)
+
+    # ----------------------------------------------------------------- processing
+
+    def _next_batch(self) -> list[_Item]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        linger = self.settings.batch_linger_s if self.settings.mqtt_protocol == "5" else 0.0
+        deadline = time.monotonic() + linger
+        while len(batch) < self.settings.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def _process_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch:
+                self._handle(batch)
+
+    def _handle(self, batch: list[_Item]) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                outcome = self.processor.process([i.message for i in batch])
+                break
+            except Exception:
+                log.exception("could not make a batch of %d durable; retrying", len(batch))
+                if self._stop.wait(backoff):
+                    return  # not acked: the broker redelivers to the next worker run
+                backoff = min(backoff * 2, 30)
+        self._publish_receipts(outcome)
+        self._ack(batch)
+        self.batches += 1
+        self.processed += len(batch)
+        self.dead_letters += sum(outcome.dead_letters.values())
+
+    def _publish_receipts(self, outcome: Outcome) -> None:
+        client = self._client
+        if client is None or not self.settings.publish_receipts:
+            return
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in outcome.receipts]
+        deadline = time.monotonic() + RECEIPT_WAIT_S
+        for info in infos:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._connected:
+                break
+            try:
+                info.wait_for_publish(left)
+            except (RuntimeError, ValueError):
+                break  # disconnected: the un-acked inputs come back and are answered again
+        self.receipts_sent += len(infos)
+
+    def _ack(self, batch: list[_Item]) -> None:
+        client = self._client
+        if client is None:
+            return
+        with self._gen_lock:
+            generation, connected = self._generation, self._connected
+        for item in batch:
+            # a message id belongs to one connection: after a reconnect the broker
+            # redelivers the message itself, and acking the old id could ack another one
+            if item.qos > 0 and connected and item.generation == generation:
+                client.ack(item.mid, item.qos)
