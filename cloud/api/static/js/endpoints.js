@@ -14,8 +14,8 @@ export const E = {
   weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
   devices: () => api(`${V}/devices`),
   alerts: (query = {}) => api(`${V}/alerts`, { query }),
-  ackAlert: (id) => api(`${V}/alerts/${id}/ack`, { method: "POST" }),
-  deadLetterCounts: () => api(`${V}/dead-letters/counts`),
+  ackAlert: (id) => api(`${V}/alerts/${id}/acknowledge`, { method: "POST" }),
+  deadLetterCounts: (since) => api(`${V}/dead-letters/counts`, { query: { since } }),
   deadLetters: (query = {}) => api(`${V}/dead-letters`, { query: { limit: 20, ...query } }),
   categories: () => api(`${V}/categories`),
 
@@ -42,8 +42,9 @@ export const E = {
   requestHouseholdPickup: (id, body) => api(`${V}/households/${id}/pickups`, { method: "POST", body }),
 
   // telemetry
-  fillHistory: (binId, since) => api(`${V}/telemetry/bins/${encodeURIComponent(binId)}/fill`, { query: { since } }),
-  dailyTotals: (since) => api(`${V}/telemetry/daily`, { query: { since } }),
+  fillHistory: (binId, start) => api(`${V}/telemetry/bins/${encodeURIComponent(binId)}/fill`, { query: { start } }),
+  /** kg and rupiah per category per local day: [{day, category, net_g, amount_rp, weighins}] */
+  categoryDays: (start) => api(`${V}/telemetry/category-days`, { query: { start } }),
 
   // live
   stream: (handlers, onState) => liveStream(`${V}/stream`, handlers, onState),

@@ -7,8 +7,10 @@ import { lang, onLangChange, t } from "./i18n.js";
 import { binPlot, lineChart, stackedDayBars, PALETTE } from "./charts.js";
 import {
   $, $$, h, fill, rupiah, kg, pct, clock, dateTime, relative, localDay, fillClass,
-  toast, errorText, newKey, parseKgToGrams, toDate,
+  toast, errorText, newKey, parseKgToGrams, toDate, dayStartUtc,
 } from "./util.js";
+
+const DL_ACK_KEY = "salinmas.deadletters.ack";
 
 const FEED_MAX = 50;
 
@@ -166,7 +168,8 @@ function renderAlerts() {
     const reasons = Object.entries(state.deadLetters.by_reason).map(([r, n]) => `${r}: ${n}`).join(", ");
     items.push(h("li", { class: "alert-item", "data-kind": "dead_letter" },
       h("div", { class: "what" }, h("span", { class: "badge bad", text: t("alerts.kind.dead_letter") }), " ",
-        h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons }))));
+        h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons })),
+      h("button", { type: "button", class: "small secondary", onclick: ackDeadLetters, text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${t("alerts.kind.dead_letter")}` })));
   }
   fill(list, items.length ? items : h("li", { class: "empty", text: t("alerts.none") }));
 }
@@ -179,6 +182,13 @@ async function ackAlert(id) {
   } catch (err) {
     toast(errorText(err), "bad");
   }
+}
+
+/** Dead letters have no alert row of their own: acknowledging hides those seen so far. */
+function ackDeadLetters() {
+  localStorage.setItem(DL_ACK_KEY, new Date().toISOString());
+  state.deadLetters = { total: 0, by_reason: {} };
+  renderAlerts();
 }
 
 function renderDevices() {
@@ -306,7 +316,7 @@ async function showBinChart(binId) {
     return;
   }
   const hours = Number($("#chart-fill-period").value);
-  const since = new Date(Date.now() - hours * 3600e3).toISOString();
+  const since = new Date(Date.now() - hours * 3600e3).toISOString();  // UTC with Z
   try {
     const points = await E.fillHistory(id, since);
     const b = state.bins.get(id);
@@ -320,10 +330,10 @@ async function showDailyCharts() {
   const days = Number($("#chart-day-period").value);
   const start = new Date(Date.now() - (days - 1) * 86400e3);
   try {
-    const rows = await E.dailyTotals(localDay(start));
-    const cats = [...new Set(rows.map((r) => r.category_code))].sort();
-    const kgRows = rows.map((r) => ({ day: String(r.day), category: r.category_code, value: r.net_g / 1000 }));
-    const rpRows = rows.map((r) => ({ day: String(r.day), category: r.category_code, value: r.amount_rp }));
+    const rows = await E.categoryDays(dayStartUtc(localDay(start)));
+    const cats = [...new Set(rows.map((r) => r.category))].sort();
+    const kgRows = rows.map((r) => ({ day: r.day, category: r.category, value: r.net_g / 1000 }));
+    const rpRows = rows.map((r) => ({ day: r.day, category: r.category, value: r.amount_rp }));
     fill($("#chart-kg"), stackedDayBars(kgRows, { categories: cats, format: (v) => `${Math.round(v)} kg`, label: t("charts.kg") }).svg);
     fill($("#chart-rp"), stackedDayBars(rpRows, { categories: cats, format: (v) => rupiah(v), label: t("charts.rp") }).svg);
     fill($("#chart-legend"), cats.map((c, i) => h("span", {}, h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }), categoryName(c))));
@@ -463,7 +473,7 @@ async function loadAll() {
   const today = localDay(new Date());
   const results = await Promise.allSettled([
     E.categories(), E.bins(), E.weighins(), E.devices(), E.alerts(), E.pickups({ status: ["open", "assigned", "done"] }),
-    E.collectors(), E.deadLetterCounts(), E.dailyTotals(today),
+    E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined), E.categoryDays(dayStartUtc(today)),
   ]);
   const [cats, bins, weighins, devices, alerts, pickups, collectors, dl, daily] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   for (const r of results) if (r.status === "rejected") console.warn("load failed:", r.reason && r.reason.message);
@@ -476,7 +486,7 @@ async function loadAll() {
   state.collectors = collectors || [];
   state.deadLetters = dl || { total: 0, by_reason: {} };
   state.today = { day: today, net_g: 0, amount_rp: 0 };
-  for (const r of daily || []) if (String(r.day) === today) {
+  for (const r of daily || []) if (r.day === today) {
     state.today.net_g += r.net_g;
     state.today.amount_rp += r.amount_rp;
   }

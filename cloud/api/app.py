@@ -1,0 +1,164 @@
+"""The API application factory and its runner.
+
+>>> app = create_app(ApiSettings.load("salinmas.toml"))      # doctest: +SKIP
+>>> run(ApiSettings.load("salinmas.toml"))                   # doctest: +SKIP
+
+Nothing is built at import time: :func:`create_app` makes the ledger engine (and runs
+the migrations when ``migrate_on_start``), the broker-file control, the telemetry store
+reader and the live hub; the lifespan starts the hub's poller and the MQTT link and
+stops them again. The dashboard's files, when ``cloud/api/static/index.html`` exists
+(or ``static_dir``), are served at ``/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from cloud.api import errors
+from cloud.api.live import LiveHub
+from cloud.api.mqtt import MqttLink
+from cloud.api.routes import (
+    accounts,
+    auth,
+    bins,
+    categories,
+    devices,
+    households,
+    operations,
+    pickups,
+    reports,
+    stream,
+    telemetry,
+    users,
+    weighins,
+)
+from cloud.api.settings import ApiSettings
+from cloud.api.state import ApiState
+from cloud.auth import ThrottlePolicy
+from cloud.broker_accounts import AccountFiles
+from cloud.db import make_engine, migrate, session_factory
+from cloud.provisioning import BrokerControl
+from cloud.telemetry import TelemetryStore, open_store
+from salinmas import __version__
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
+ROUTERS = (
+    auth, users, households, categories, accounts, weighins, bins, pickups, devices,
+    telemetry, operations, reports, stream,
+)  # fmt: skip
+
+DESCRIPTION = """
+The Salinmas cloud API: households, member cards, prices, accounts and payouts,
+weigh-ins, bins and pickups, devices, telemetry and a live event stream.
+
+**Auth**: `POST /api/v1/auth/login` (staff) or `/api/v1/auth/household-login` returns an
+access token; send it as `Authorization: Bearer <token>` (the live stream also accepts
+`?access_token=`). **Money** is integer rupiah, **weights** integer grams, **times**
+UTC ISO-8601; money-moving POSTs need an `Idempotency-Key` header. Errors are
+`application/problem+json`.
+"""
+
+
+def _telemetry(settings: ApiSettings) -> TelemetryStore:
+    t = settings.telemetry
+    if t.backend == "influx":
+        # the API only queries; keep its (unused) write buffer away from ingest's
+        buffer = Path(tempfile.gettempdir()) / f"salinmas-api-{id(settings)}-buffer.db"
+        t = t.model_copy(update={"buffer_path": buffer})
+    return open_store(t)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """Build the API for ``settings`` (engine, broker control, hub); nothing starts yet."""
+    if settings.migrate_on_start:
+        migrate(settings.ledger_url)
+    engine = make_engine(settings.ledger_url)
+    sessions = session_factory(engine)
+    b = settings.broker
+    lt = settings.login_throttle
+    state = ApiState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        broker=BrokerControl(
+            AccountFiles(b.password_file, b.acl_file), dict(b.service_accounts), b.pid_file
+        ),
+        throttle=ThrottlePolicy(
+            max_failures=lt.max_failures,
+            window=timedelta(seconds=lt.window_s),
+            block=timedelta(seconds=lt.block_s),
+        ),
+        hub=LiveHub(sessions, poll_s=settings.stream_poll_s),
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+    )
+    state.telemetry = _telemetry(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.telemetry is not None and settings.telemetry.backend == "sqlite":
+            state.telemetry.start()
+        await state.hub.start()
+        if settings.mqtt.enabled:
+            state.mqtt = MqttLink(settings.mqtt, on_message=state.hub.on_mqtt)
+            state.mqtt.start()
+        try:
+            yield
+        finally:
+            if state.mqtt is not None:
+                state.mqtt.stop()
+                state.mqtt = None
+            await state.hub.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Salinmas API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.api = state
+    errors.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    for module in ROUTERS:
+        app.include_router(module.router)
+    static = settings.static_dir or DEFAULT_STATIC
+    if (static / "index.html").exists():
+        app.mount("/", StaticFiles(directory=static, html=True), name="dashboard")
+    return app
+
+
+def run(settings: ApiSettings) -> int:
+    """Serve the API with uvicorn (one worker; scale out with more processes)."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=settings.trust_forwarded_for,
+        log_level="info",
+    )
+    return 0

@@ -1,0 +1,211 @@
+"""Dependencies every route declares: the session, the caller and the access rules.
+
+This module is the ONE place where roles and ownership are decided. Routes declare
+what they need with the ``Annotated`` aliases below, e.g.::
+
+    @router.get("/{household_id}/balance")
+    def balance(household: OwnHousehold, session: SessionDep) -> Balance: ...
+
+Roles: ``admin`` (everything), ``operator`` (the waste bank's daily work), ``collector``
+(its own pickups), ``household`` (its own account). Object-level rules answer 404 for
+someone else's object, so ids cannot be probed; role rules answer 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from cloud.api.errors import ApiError
+from cloud.api.state import ApiState
+from cloud.auth import AuthError, Role, TokenClaims, decode_token
+from cloud.models import Household, Pickup
+from cloud.models.auth import User
+
+STAFF_ROLES: tuple[Role, ...] = ("admin", "operator")
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One session per request; rolled back unless the route committed."""
+    with state.sessions() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a staff user or a household."""
+
+    kind: str  # "user" | "household"
+    id: int
+    role: Role
+    name: str
+    site_id: int | None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def label(self) -> str:
+        """Who did it, for audit columns: ``user:alice`` or ``household:M-0001``."""
+        return f"{self.kind}:{self.name}"
+
+
+def principal_from_token(session: Session, token: str, secret: str) -> Principal:
+    """Verify the token and re-read its subject (deactivation takes effect at once)."""
+    claims: TokenClaims = decode_token(token, secret=secret)
+    if claims.kind == "user":
+        user = session.get(User, claims.ident)
+        if user is None or not user.active or user.role != claims.role:
+            raise AuthError("the token's user is unknown or deactivated")
+        return Principal("user", user.id, claims.role, user.username, user.site_id)
+    hh = session.get(Household, claims.ident)
+    if hh is None or not hh.active or claims.role != "household":
+        raise AuthError("the token's household is unknown or deactivated")
+    return Principal("household", hh.id, "household", hh.member_no, hh.site_id)
+
+
+def get_principal(
+    state: StateDep,
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise AuthError("missing bearer token")
+    return principal_from_token(session, creds.credentials, state.jwt_secret)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that admits only ``roles`` (``admin`` is admitted everywhere)."""
+    allowed = {*roles, "admin"}
+
+    def dep(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise ApiError(403, "forbidden", f"this needs role {' or '.join(sorted(allowed))}")
+        return principal
+
+    return dep
+
+
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+Staff = Annotated[Principal, Depends(require_role(*STAFF_ROLES))]
+StaffOrCollector = Annotated[Principal, Depends(require_role(*STAFF_ROLES, "collector"))]
+
+
+def _not_yours(what: str) -> ApiError:
+    return ApiError(404, "not-found", f"no such {what}", title="Not found")
+
+
+def _staff_sees(principal: Principal, site_id: int | None) -> bool:
+    """A staff user tied to a site sees that site's objects only."""
+    return principal.site_id is None or site_id is None or principal.site_id == site_id
+
+
+def own_household(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    household_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Household:
+    """The household in the path, if the caller is staff or that household itself."""
+    hh = session.get(Household, household_id)
+    if hh is None:
+        raise _not_yours("household")
+    if principal.is_staff and _staff_sees(principal, hh.site_id):
+        return hh
+    if principal.kind == "household" and principal.id == hh.id:
+        return hh
+    raise _not_yours("household")
+
+
+OwnHousehold = Annotated[Household, Depends(own_household)]
+
+
+def own_pickup(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    pickup_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Pickup:
+    """The pickup in the path: staff, its assigned collector, or its household."""
+    p = session.get(Pickup, pickup_id)
+    if p is None:
+        raise _not_yours("pickup")
+    if principal.is_staff and _staff_sees(principal, p.site_id):
+        return p
+    if principal.role == "collector" and p.collector_id == principal.id:
+        return p
+    if principal.kind == "household" and p.household_id == principal.id:
+        return p
+    raise _not_yours("pickup")
+
+
+OwnPickup = Annotated[Pickup, Depends(own_pickup)]
+
+
+def own_collector(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> User:
+    """The collector in the path: staff, or that collector itself."""
+    user = session.get(User, user_id)
+    if user is None or user.role != "collector":
+        raise _not_yours("collector")
+    if principal.is_staff or (principal.role == "collector" and principal.id == user.id):
+        return user
+    raise _not_yours("collector")
+
+
+OwnCollector = Annotated[User, Depends(own_collector)]
+
+#: paging parameters shared by list routes
+Limit = Annotated[int, Query(ge=1, le=1000, description="most rows returned")]
+
+
+def stream_principal(
+    state: StateDep,
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[
+        str | None,
+        Query(description="the access token (EventSource cannot send headers)"),
+    ] = None,
+) -> Principal:
+    """Staff only; the token may come in the ``access_token`` query parameter."""
+    token = creds.credentials if creds is not None else access_token
+    if not token:
+        raise AuthError("missing bearer token")
+    principal = principal_from_token(session, token, state.jwt_secret)
+    if not principal.is_staff:
+        raise ApiError(403, "forbidden", "the live stream is for operators")
+    return principal
+
+
+StreamPrincipal = Annotated[Principal, Depends(stream_principal)]
+
+
+def audit(principal: Principal) -> dict[str, Any]:
+    return {"by": principal.label}

@@ -1,0 +1,198 @@
+"""A household's money: balance, statement, payouts (request, approve, pay, reject)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from cloud import payouts as pay
+from cloud.api.deps import (
+    CurrentPrincipal,
+    Limit,
+    OwnHousehold,
+    Principal,
+    SessionDep,
+    Staff,
+    StateDep,
+)
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.idempotency import IdempotencyKey, idempotent
+from cloud.api.schemas import (
+    BalanceOut,
+    DbId,
+    PayoutCreate,
+    PayoutOut,
+    PayoutReject,
+    StatementLineOut,
+    StatementOut,
+)
+from cloud.api.weighin_view import weighin_out
+from cloud.ledger import statement
+from cloud.models import WeighinRecord
+from cloud.models.money import PAYOUT_STATES, Payout
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+MONEY = error_responses(401, 403, 404, 409, 422)
+
+
+def balance_of(session: SessionDep, household_id: int) -> BalanceOut:
+    f = pay.funds(session, household_id=household_id)
+    return BalanceOut(
+        household_id=household_id, balance_rp=f.balance_rp, held_rp=f.held_rp,
+        available_rp=f.available_rp,
+    )  # fmt: skip
+
+
+@router.get(
+    "/households/{household_id}/balance", responses=error_responses(401, 404),
+    summary="Balance, held payouts and what is available",
+)  # fmt: skip
+def get_balance(household: OwnHousehold, session: SessionDep) -> BalanceOut:
+    return balance_of(session, household.id)
+
+
+@router.get(
+    "/households/{household_id}/statement", responses=error_responses(401, 404, 422),
+    summary="Every posting of the account with the weigh-in behind each credit",
+)  # fmt: skip
+def get_statement(
+    household: OwnHousehold,
+    session: SessionDep,
+    since: Annotated[datetime | None, Query(description="UTC, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="UTC, exclusive")] = None,
+) -> StatementOut:
+    for name, t in (("since", since), ("until", until)):
+        if t is not None and t.tzinfo is None:
+            raise ApiError(422, "validation", f"{name} needs a time zone (e.g. Z)")
+    lines = statement(session, household_id=household.id, since=since, until=until)
+    ids = {ln.weighin_id for ln in lines if ln.weighin_id is not None}
+    recs = {
+        w.id: weighin_out(w)
+        for w in session.scalars(select(WeighinRecord).where(WeighinRecord.id.in_(ids)))
+    } if ids else {}  # fmt: skip
+    out = [
+        StatementLineOut(
+            entry_id=ln.entry_id, at=ln.at, kind=ln.kind, description=ln.description,
+            amount_rp=ln.amount_rp, balance_rp=ln.balance_rp,
+            weighin=recs.get(ln.weighin_id) if ln.weighin_id is not None else None,
+        )
+        for ln in lines
+    ]  # fmt: skip
+    opening = lines[0].balance_rp - lines[0].amount_rp if lines else None
+    closing = lines[-1].balance_rp if lines else None
+    if opening is None or closing is None:
+        bal = pay.funds(session, household_id=household.id).balance_rp
+        opening = closing = bal if since is None or until is None else 0
+    return StatementOut(
+        household_id=household.id, opening_balance_rp=opening, closing_balance_rp=closing,
+        lines=out,
+    )  # fmt: skip
+
+
+@router.get(
+    "/households/{household_id}/payouts", responses=error_responses(401, 404),
+    summary="A household's payouts, newest first",
+)  # fmt: skip
+def household_payouts(
+    household: OwnHousehold, session: SessionDep, limit: Limit = 100
+) -> list[PayoutOut]:
+    rows = session.scalars(
+        select(Payout).where(Payout.household_id == household.id)
+        .order_by(Payout.id.desc()).limit(limit)
+    )  # fmt: skip
+    return [PayoutOut.model_validate(p) for p in rows]
+
+
+@router.post(
+    "/households/{household_id}/payouts", status_code=201, responses=MONEY,
+    response_model=PayoutOut,
+    summary="Request a cash payout (held until paid; never beyond the available balance)",
+)  # fmt: skip
+def request_payout(
+    body: PayoutCreate, household: OwnHousehold, who: CurrentPrincipal, key: IdempotencyKey,
+    request: Request, session: SessionDep, state: StateDep,
+) -> Response:  # fmt: skip
+    def act() -> PayoutOut:
+        p = pay.request_payout(
+            session, household_id=household.id, amount_rp=body.amount_rp, by=who.label,
+            note=body.note,
+        )  # fmt: skip
+        return PayoutOut.model_validate(p)
+
+    resp = idempotent(session, request, who, key, body, act, status_code=201)
+    state.hub.publish("payout", {"household_id": household.id, "status": "requested"})
+    return resp
+
+
+@router.get("/payouts", responses=error_responses(401, 403, 422), summary="Payouts to decide")
+def list_payouts(
+    _: Staff,
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(PAYOUT_STATES) + ")$")] = None,
+    household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    limit: Limit = 100,
+) -> list[PayoutOut]:
+    q = select(Payout).order_by(Payout.id.desc()).limit(limit)
+    if status is not None:
+        q = q.where(Payout.status == status)
+    if household_id is not None:
+        q = q.where(Payout.household_id == household_id)
+    return [PayoutOut.model_validate(p) for p in session.scalars(q)]
+
+
+def _decide(
+    payout_id: int, action: str, principal: Principal, key: str, request: Request,
+    session: SessionDep, state: StateDep, body: PayoutReject | None = None,
+) -> Response:  # fmt: skip
+    def act() -> PayoutOut:
+        if action == "approve":
+            p = pay.approve_payout(session, payout_id=payout_id, by=principal.label)
+        elif action == "pay":
+            p = pay.pay_payout(session, payout_id=payout_id, by=principal.label)
+        else:
+            assert body is not None
+            p = pay.reject_payout(
+                session, payout_id=payout_id, by=principal.label, reason=body.reason
+            )
+        return PayoutOut.model_validate(p)
+
+    resp = idempotent(session, request, principal, key, body, act)
+    state.hub.publish("payout", {"id": payout_id, "status": action})
+    return resp
+
+
+@router.post(
+    "/payouts/{payout_id}/approve", responses=MONEY, response_model=PayoutOut,
+    summary="Approve a requested payout (re-checks the balance)",
+)  # fmt: skip
+def approve(
+    payout_id: DbId, principal: Staff, key: IdempotencyKey, request: Request,
+    session: SessionDep, state: StateDep,
+) -> Response:  # fmt: skip
+    return _decide(payout_id, "approve", principal, key, request, session, state)
+
+
+@router.post(
+    "/payouts/{payout_id}/pay", responses=MONEY, response_model=PayoutOut,
+    summary="Hand out the cash: posts the payout to the ledger",
+)  # fmt: skip
+def pay_out(
+    payout_id: DbId, principal: Staff, key: IdempotencyKey, request: Request,
+    session: SessionDep, state: StateDep,
+) -> Response:  # fmt: skip
+    return _decide(payout_id, "pay", principal, key, request, session, state)
+
+
+@router.post(
+    "/payouts/{payout_id}/reject", responses=MONEY, response_model=PayoutOut,
+    summary="Reject a requested or approved payout (releases the hold)",
+)  # fmt: skip
+def reject(
+    payout_id: DbId, body: PayoutReject, principal: Staff, key: IdempotencyKey,
+    request: Request, session: SessionDep, state: StateDep,
+) -> Response:  # fmt: skip
+    return _decide(payout_id, "reject", principal, key, request, session, state, body)

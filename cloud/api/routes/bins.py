@@ -1,0 +1,46 @@
+"""The bin registry (location, depth calibration, threshold, category) and its state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from cloud import pickups
+from cloud.api.deps import SessionDep, Staff
+from cloud.api.errors import ApiError, FieldError, error_responses
+from cloud.api.schemas import BinCreate, BinOut, DeviceIdStr
+
+router = APIRouter(prefix="/api/v1/bins", tags=["bins"])
+
+BinId = Annotated[DeviceIdStr, Path(description="bin id")]
+
+
+@router.get("", responses=error_responses(401, 403), summary="Bins with their latest state")
+def list_bins(_: Staff, session: SessionDep) -> list[BinOut]:
+    return [BinOut.model_validate(b) for b in pickups.list_bins(session)]
+
+
+@router.put(
+    "", responses=error_responses(401, 403, 409, 422),
+    summary="Register a bin or update its registry entry",
+)  # fmt: skip
+def upsert_bin(body: BinCreate, _: Staff, session: SessionDep) -> BinOut:
+    if body.hysteresis_pct >= body.threshold_pct:
+        raise ApiError(
+            422, "validation", "hysteresis_pct must be below threshold_pct",
+            errors=[FieldError(field="body.hysteresis_pct", message="must be < threshold_pct")],
+        )  # fmt: skip
+    b = pickups.register_bin(
+        session, bin_id=body.bin_id, site=body.site, device_id=body.device_id,
+        category=body.category, name=body.name, x=body.x, y=body.y, lat=body.lat, lon=body.lon,
+        empty_depth_mm=body.empty_depth_mm, threshold_pct=body.threshold_pct,
+        hysteresis_pct=body.hysteresis_pct,
+    )  # fmt: skip
+    session.commit()
+    return BinOut.model_validate(b)
+
+
+@router.get("/{bin_id}", responses=error_responses(401, 403, 404))
+def get_bin(bin_id: BinId, _: Staff, session: SessionDep) -> BinOut:
+    return BinOut.model_validate(pickups.get_bin(session, bin_id=bin_id))

@@ -1,0 +1,73 @@
+"""Waste categories and their price list (versioned by effective time, with history)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from sqlalchemy import select
+
+from cloud import ledger
+from cloud.api.deps import CurrentPrincipal, SessionDep, Staff
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.schemas import CategoryCode, CategoryCreate, CategoryOut, PriceCreate, PriceOut
+from cloud.models import Price, WasteCategory, utcnow
+
+router = APIRouter(prefix="/api/v1/categories", tags=["prices"])
+
+Code = Annotated[CategoryCode, Path(description="category code")]
+
+
+def _out(session: SessionDep, cat: WasteCategory) -> CategoryOut:
+    price = ledger.price_at(session, category=cat.code, at=utcnow())
+    return CategoryOut(
+        code=cat.code, name_id=cat.name_id, name_en=cat.name_en, active=cat.active,
+        rp_per_kg=price.rp_per_kg if price else None,
+        price_since=price.effective_from if price else None,
+    )  # fmt: skip
+
+
+@router.get("", responses=error_responses(401), summary="Categories with today's price")
+def list_categories(_: CurrentPrincipal, session: SessionDep) -> list[CategoryOut]:
+    cats = session.scalars(select(WasteCategory).order_by(WasteCategory.code))
+    return [_out(session, c) for c in cats]
+
+
+@router.post("", status_code=201, responses=error_responses(401, 403, 409, 422))
+def create_category(body: CategoryCreate, principal: Staff, session: SessionDep) -> CategoryOut:
+    if session.get(WasteCategory, body.code) is not None:
+        raise ApiError(409, "conflict", f"category {body.code!r} exists")
+    cat = ledger.ensure_category(
+        session, code=body.code, name_id=body.name_id, name_en=body.name_en
+    )
+    if body.rp_per_kg is not None:
+        ledger.set_price(session, category=cat.code, rp_per_kg=body.rp_per_kg, by=principal.label)
+    session.commit()
+    return _out(session, cat)
+
+
+@router.get(
+    "/{code}/prices", responses=error_responses(401, 404, 422),
+    summary="Price history of a category, newest first (future versions included)",
+)  # fmt: skip
+def price_history(code: Code, _: CurrentPrincipal, session: SessionDep) -> list[PriceOut]:
+    if session.get(WasteCategory, code) is None:
+        raise ApiError(404, "not-found", f"no category {code!r}")
+    rows = session.scalars(
+        select(Price).where(Price.category_code == code)
+        .order_by(Price.effective_from.desc(), Price.id.desc())
+    )  # fmt: skip
+    return [PriceOut.model_validate(p) for p in rows]
+
+
+@router.post(
+    "/{code}/prices", status_code=201, responses=error_responses(401, 403, 404, 409, 422),
+    summary="Add a price version (never edits an old one)",
+)  # fmt: skip
+def add_price(code: Code, body: PriceCreate, principal: Staff, session: SessionDep) -> PriceOut:
+    price = ledger.set_price(
+        session, category=code, rp_per_kg=body.rp_per_kg, effective_from=body.effective_from,
+        by=principal.label,
+    )  # fmt: skip
+    session.commit()
+    return PriceOut.model_validate(price)

@@ -1,0 +1,98 @@
+"""Devices: provision (broker account, credentials shown once), revoke, list, command."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from cloud import provisioning
+from cloud.api.deps import Admin, SessionDep, Staff, StateDep
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.mqtt import BrokerUnavailable
+from cloud.api.schemas import (
+    CommandOut,
+    CommandRequest,
+    DeviceCreate,
+    DeviceCredentials,
+    DeviceIdStr,
+    DeviceOut,
+)
+from cloud.devices import get_device, list_devices
+from cloud.models import utcnow
+from contract import DeviceCommand
+from contract.models import CommandAction
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+
+DeviceId = Annotated[DeviceIdStr, Path(description="device id (= its MQTT username)")]
+
+
+@router.get("", responses=error_responses(401, 403), summary="Devices with online status")
+def devices(_: Staff, session: SessionDep) -> list[DeviceOut]:
+    return [DeviceOut.model_validate(d) for d in list_devices(session)]
+
+
+@router.get("/{device_id}", responses=error_responses(401, 403, 404))
+def device(device_id: DeviceId, _: Staff, session: SessionDep) -> DeviceOut:
+    dev = get_device(session, device_id=device_id)
+    if dev is None:
+        raise ApiError(404, "not-found", f"no device {device_id!r}")
+    return DeviceOut.model_validate(dev)
+
+
+@router.post(
+    "", status_code=201, responses=error_responses(401, 403, 409, 422),
+    summary="Provision a device: registry entry + broker account; the password is shown ONCE",
+)  # fmt: skip
+def provision(
+    body: DeviceCreate, _: Admin, session: SessionDep, state: StateDep
+) -> DeviceCredentials:
+    creds = provisioning.provision_device(
+        session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
+        site_id=body.site_id,
+    )  # fmt: skip
+    session.commit()
+    mqtt = state.settings.mqtt
+    return DeviceCredentials(
+        device_id=creds.device_id, mqtt_username=creds.username, mqtt_password=creds.password,
+        mqtt_host=mqtt.host, mqtt_port=mqtt.port,
+    )  # fmt: skip
+
+
+@router.post(
+    "/{device_id}/revoke", responses=error_responses(401, 403, 404),
+    summary="Revoke: the broker account is removed; the device can no longer connect",
+)  # fmt: skip
+def revoke(device_id: DeviceId, _: Admin, session: SessionDep, state: StateDep) -> DeviceOut:
+    dev = provisioning.revoke_device(session, state.broker, device_id=device_id)
+    session.commit()
+    return DeviceOut.model_validate(dev)
+
+
+@router.post(
+    "/{device_id}/commands", status_code=202, responses=error_responses(401, 403, 404, 409, 503),
+    summary="Send a command (tare, zero, reload, ping) over MQTT",
+)  # fmt: skip
+def command(
+    device_id: DeviceId, body: CommandRequest, _: Staff, session: SessionDep, state: StateDep
+) -> CommandOut:
+    dev = get_device(session, device_id=device_id)
+    if dev is None:
+        raise ApiError(404, "not-found", f"no device {device_id!r}")
+    if dev.revoked:
+        raise ApiError(409, "conflict", f"device {device_id!r} is revoked")
+    cmd = DeviceCommand(
+        cmd_id=secrets.token_hex(8), device_id=device_id, action=CommandAction(body.action),
+        issued_at=utcnow(),
+    )  # fmt: skip
+    if state.mqtt is None:
+        raise ApiError(503, "broker-unavailable", "the API has no broker connection configured")
+    try:
+        state.mqtt.send_command(cmd)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "broker-unavailable", str(exc)) from None
+    return CommandOut(
+        cmd_id=cmd.cmd_id, device_id=device_id, action=body.action, issued_at=cmd.issued_at
+    )

@@ -1,0 +1,173 @@
+"""Households and their member cards; sites."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import or_, select
+
+from cloud import auth, ledger
+from cloud.api.deps import Limit, OwnHousehold, SessionDep, Staff
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.schemas import (
+    CardId,
+    CardLink,
+    CardOut,
+    HouseholdCreate,
+    HouseholdOut,
+    HouseholdUpdate,
+    PinSet,
+    SiteCreate,
+    SiteOut,
+)
+from cloud.models import Household, MemberCard, Site
+
+router = APIRouter(prefix="/api/v1", tags=["households"])
+
+
+def _out(session: SessionDep, hh: Household) -> HouseholdOut:
+    cards = session.scalars(
+        select(MemberCard.card_id).where(MemberCard.household_id == hh.id, MemberCard.active)
+    ).all()
+    out = HouseholdOut.model_validate(hh)
+    out.cards = list(cards)
+    return out
+
+
+@router.get("/sites", responses=error_responses(401, 403), summary="Waste banks and points")
+def list_sites(_: Staff, session: SessionDep) -> list[SiteOut]:
+    return [SiteOut.model_validate(s) for s in session.scalars(select(Site).order_by(Site.id))]
+
+
+@router.post("/sites", status_code=201, responses=error_responses(401, 403, 409, 422))
+def create_site(body: SiteCreate, _: Staff, session: SessionDep) -> SiteOut:
+    if session.scalar(select(Site).where(Site.code == body.code)) is not None:
+        raise ApiError(409, "conflict", f"site {body.code!r} exists")
+    site = ledger.ensure_site(session, code=body.code, name=body.name)
+    session.commit()
+    return SiteOut.model_validate(site)
+
+
+@router.get("/households", responses=error_responses(401, 403), summary="Find households")
+def list_households(
+    _: Staff,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=100, description="member no or name")] = None,
+    active: bool | None = None,
+    site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    limit: Limit = 100,
+) -> list[HouseholdOut]:
+    stmt = select(Household).order_by(Household.member_no).limit(limit)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Household.member_no.ilike(like), Household.name.ilike(like)))
+    if active is not None:
+        stmt = stmt.where(Household.active == active)
+    if site_id is not None:
+        stmt = stmt.where(Household.site_id == site_id)
+    return [_out(session, h) for h in session.scalars(stmt)]
+
+
+@router.post(
+    "/households", status_code=201, responses=error_responses(401, 403, 409, 422),
+    summary="Register a household (and its ledger account)",
+)  # fmt: skip
+def register_household(
+    body: HouseholdCreate, principal: Staff, session: SessionDep
+) -> HouseholdOut:
+    if session.scalar(select(Household).where(Household.member_no == body.member_no)):
+        raise ApiError(409, "conflict", f"member number {body.member_no!r} is taken")
+    hh = ledger.register_household(
+        session, member_no=body.member_no, name=body.name, site=body.site,
+        phone=body.phone, address=body.address,
+    )  # fmt: skip
+    if body.pin is not None:
+        auth.set_household_pin(session, household_id=hh.id, pin=body.pin, by=principal.label)
+    session.commit()
+    return _out(session, hh)
+
+
+@router.get("/households/{household_id}", responses=error_responses(401, 404))
+def get_household(household: OwnHousehold, session: SessionDep) -> HouseholdOut:
+    return _out(session, household)
+
+
+@router.patch("/households/{household_id}", responses=error_responses(401, 403, 404, 422))
+def update_household(
+    body: HouseholdUpdate, _: Staff, household: OwnHousehold, session: SessionDep
+) -> HouseholdOut:
+    for name in ("name", "phone", "address"):
+        value = getattr(body, name)
+        if value is not None:
+            setattr(household, name, value)
+    session.commit()
+    return _out(session, household)
+
+
+@router.post(
+    "/households/{household_id}/deactivate", responses=error_responses(401, 403, 404),
+    summary="Deactivate: no more credits by card, logins or payouts; history is kept",
+)  # fmt: skip
+def deactivate_household(_: Staff, household: OwnHousehold, session: SessionDep) -> HouseholdOut:
+    household.active = False
+    session.commit()
+    return _out(session, household)
+
+
+@router.put(
+    "/households/{household_id}/pin", status_code=204, responses=error_responses(401, 403, 404),
+    summary="Set or replace the household's login PIN",
+)  # fmt: skip
+def set_pin(body: PinSet, principal: Staff, household: OwnHousehold, session: SessionDep) -> None:
+    auth.set_household_pin(session, household_id=household.id, pin=body.pin, by=principal.label)
+    session.commit()
+
+
+@router.get(
+    "/households/{household_id}/cards", responses=error_responses(401, 404),
+    summary="Card links of a household, current and past",
+)  # fmt: skip
+def list_cards(household: OwnHousehold, session: SessionDep) -> list[CardOut]:
+    rows = session.scalars(
+        select(MemberCard).where(MemberCard.household_id == household.id).order_by(MemberCard.id)
+    )
+    return [CardOut.model_validate(c) for c in rows]
+
+
+@router.post(
+    "/households/{household_id}/cards", status_code=201,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Link a card (an earlier link of the same card elsewhere is ended)",
+)  # fmt: skip
+def link_card(
+    body: CardLink, principal: Staff, household: OwnHousehold, session: SessionDep
+) -> CardOut:
+    if not household.active:
+        raise ApiError(409, "conflict", "the household is deactivated")
+    card = ledger.link_card(
+        session, card_id=body.card_id, household_id=household.id, by=principal.label
+    )
+    session.commit()
+    return CardOut.model_validate(card)
+
+
+@router.delete(
+    "/households/{household_id}/cards/{card_id}", status_code=204,
+    responses=error_responses(401, 403, 404),
+    summary="Unlink a card from this household",
+)  # fmt: skip
+def unlink_card(
+    card_id: Annotated[CardId, Path()], principal: Staff, household: OwnHousehold,
+    session: SessionDep,
+) -> None:  # fmt: skip
+    linked = session.scalar(
+        select(MemberCard).where(
+            MemberCard.card_id == card_id, MemberCard.household_id == household.id,
+            MemberCard.active,
+        )
+    )  # fmt: skip
+    if linked is None:
+        raise ApiError(404, "not-found", f"card {card_id!r} is not linked to this household")
+    ledger.unlink_card(session, card_id=card_id, by=principal.label)
+    session.commit()

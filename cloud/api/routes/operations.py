@@ -1,0 +1,84 @@
+"""Operator views: alerts (acknowledge), dead letters (list, counts by reason), health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from cloud import deadletters
+from cloud.api.deps import Limit, SessionDep, Staff, StateDep
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.schemas import AlertOut, DbId, DeadLetterCounts, DeadLetterOut
+from cloud.models import DeadLetter
+from cloud.pickups import acknowledge_alert, list_alerts
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+PREVIEW_BYTES = 2048
+
+
+class HealthOut(BaseModel):
+    status: str
+    broker_connected: bool | None
+    stream_subscribers: int
+
+
+@router.get("/health", summary="Liveness of the API (no authentication)")
+def health(state: StateDep) -> HealthOut:
+    return HealthOut(
+        status="ok",
+        broker_connected=state.mqtt.connected if state.mqtt is not None else None,
+        stream_subscribers=state.hub.subscribers,
+    )
+
+
+@router.get("/alerts", responses=error_responses(401, 403), summary="Alerts, newest first")
+def alerts(
+    _: Staff, session: SessionDep, active_only: bool = True, limit: Limit = 200
+) -> list[AlertOut]:
+    return [AlertOut.model_validate(a) for a in list_alerts(session, active_only=active_only,
+                                                              limit=limit)]  # fmt: skip
+
+
+@router.post("/alerts/{alert_id}/acknowledge", responses=error_responses(401, 403, 404))
+def acknowledge(alert_id: DbId, principal: Staff, session: SessionDep) -> AlertOut:
+    a = acknowledge_alert(session, alert_id=alert_id, by=principal.label)
+    session.commit()
+    return AlertOut.model_validate(a)
+
+
+def _dl_out(d: DeadLetter) -> DeadLetterOut:
+    return DeadLetterOut(
+        id=d.id, received_at=d.received_at, topic=d.topic, client_hint=d.client_hint,
+        reason=d.reason, detail=d.detail,
+        payload_preview=d.payload[:PREVIEW_BYTES].decode("utf-8", "backslashreplace"),
+        payload_size=d.payload_size, truncated=d.truncated,
+    )  # fmt: skip
+
+
+@router.get("/dead-letters", responses=error_responses(401, 403, 422), summary="Refused messages")
+def dead_letter_list(
+    _: Staff,
+    session: SessionDep,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    limit: Limit = 100,
+) -> list[DeadLetterOut]:
+    rows = deadletters.list_dead_letters(session, reason=reason, limit=limit, before_id=before_id)
+    return [_dl_out(d) for d in rows]
+
+
+@router.get(
+    "/dead-letters/counts", responses=error_responses(401, 403, 422),
+    summary="Dead letters counted by reason",
+)  # fmt: skip
+def dead_letter_counts(
+    _: Staff, session: SessionDep, since: Annotated[datetime | None, Query()] = None
+) -> DeadLetterCounts:
+    if since is not None and since.tzinfo is None:
+        raise ApiError(422, "validation", "since needs a time zone (e.g. Z)")
+    counts = deadletters.counts_by_reason(session, since=since)
+    return DeadLetterCounts(total=sum(counts.values()), by_reason=counts)

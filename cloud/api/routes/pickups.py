@@ -1,0 +1,153 @@
+"""Pickups: the board, assignment to collectors, completion; household requests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloud import pickups
+from cloud.api.deps import (
+    CurrentPrincipal,
+    Limit,
+    OwnHousehold,
+    OwnPickup,
+    SessionDep,
+    Staff,
+    StateDep,
+)
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.live import pickup_event
+from cloud.api.schemas import (
+    HouseholdPickupRequest,
+    PickupAssign,
+    PickupCancel,
+    PickupComplete,
+    PickupCreate,
+    PickupOut,
+)
+from cloud.api.state import ApiState
+from cloud.models import Pickup
+from cloud.models.auth import User
+
+router = APIRouter(prefix="/api/v1", tags=["pickups"])
+STATUS = "^(open|assigned|done|cancelled)$"
+
+
+def _changed(state: ApiState, p: Pickup) -> PickupOut:
+    state.hub.publish("pickup", pickup_event(p))
+    return PickupOut.model_validate(p)
+
+
+@router.get("/pickups", responses=error_responses(401, 403, 422), summary="The pickup board")
+def list_pickups(
+    _: Staff,
+    session: SessionDep,
+    status: Annotated[list[str] | None, Query(description="open|assigned|done|cancelled")] = None,
+    collector_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    limit: Limit = 200,
+) -> list[PickupOut]:
+    allowed = {"open", "assigned", "done", "cancelled"}
+    if status and not set(status) <= allowed:
+        raise ApiError(422, "validation", f"status must be among {sorted(allowed)}")
+    rows = pickups.list_pickups(
+        session, status=status or None, collector_id=collector_id, site_id=site_id, limit=limit
+    )
+    return [PickupOut.model_validate(p) for p in rows]
+
+
+@router.post(
+    "/pickups", status_code=201, responses=error_responses(401, 403, 404, 409, 422),
+    summary="Open a pickup by hand (for a bin or a household)",
+)  # fmt: skip
+def create_pickup(
+    body: PickupCreate, principal: Staff, session: SessionDep, state: StateDep
+) -> PickupOut:
+    p = pickups.open_pickup(
+        session, kind="manual", bin_id=body.bin_id, household_id=body.household_id,
+        due_at=body.due_at, priority=body.priority, note=body.note,
+        requested_by=principal.label,
+    )  # fmt: skip
+    session.commit()
+    return _changed(state, p)
+
+
+@router.get("/pickups/{pickup_id}", responses=error_responses(401, 404))
+def get_pickup(pickup: OwnPickup) -> PickupOut:
+    return PickupOut.model_validate(pickup)
+
+
+@router.post(
+    "/pickups/{pickup_id}/assign", responses=error_responses(401, 403, 404, 409, 422),
+    summary="Assign (or re-assign) a pickup to a collector",
+)  # fmt: skip
+def assign_pickup(
+    body: PickupAssign, _: Staff, pickup: OwnPickup, session: SessionDep, state: StateDep
+) -> PickupOut:
+    collector = session.get(User, body.collector_id)
+    if collector is None or collector.role != "collector" or not collector.active:
+        raise ApiError(422, "validation", f"user {body.collector_id} is not an active collector")
+    p = pickups.assign_pickup(session, pickup_id=pickup.id, collector_id=collector.id)
+    session.commit()
+    return _changed(state, p)
+
+
+@router.post(
+    "/pickups/{pickup_id}/complete", responses=error_responses(401, 403, 404, 409, 422),
+    summary="Mark done with the collected weight (its collector, or an operator)",
+)  # fmt: skip
+def complete_pickup(
+    body: PickupComplete, principal: CurrentPrincipal, pickup: OwnPickup,
+    session: SessionDep, state: StateDep,
+) -> PickupOut:  # fmt: skip
+    if principal.kind == "household":
+        raise ApiError(403, "forbidden", "a household cannot complete a pickup")
+    p = pickups.complete_pickup(
+        session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note
+    )
+    session.commit()
+    return _changed(state, p)
+
+
+@router.post(
+    "/pickups/{pickup_id}/cancel", responses=error_responses(401, 403, 404, 409, 422),
+    summary="Cancel an open pickup (operators; a household its own request)",
+)  # fmt: skip
+def cancel_pickup(
+    body: PickupCancel, principal: CurrentPrincipal, pickup: OwnPickup,
+    session: SessionDep, state: StateDep,
+) -> PickupOut:  # fmt: skip
+    if principal.role == "collector":
+        raise ApiError(403, "forbidden", "a collector cannot cancel a pickup")
+    p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason)
+    session.commit()
+    return _changed(state, p)
+
+
+@router.get(
+    "/households/{household_id}/pickups", responses=error_responses(401, 404),
+    summary="A household's pickup requests",
+)  # fmt: skip
+def household_pickups(
+    household: OwnHousehold, session: SessionDep, limit: Limit = 50
+) -> list[PickupOut]:
+    rows = pickups.list_pickups(session, household_id=household.id, limit=limit)
+    return [PickupOut.model_validate(p) for p in rows]
+
+
+@router.post(
+    "/households/{household_id}/pickups", status_code=201,
+    responses=error_responses(401, 404, 409, 422),
+    summary="A household asks for a pickup at its door",
+)  # fmt: skip
+def request_pickup(
+    body: HouseholdPickupRequest, principal: CurrentPrincipal, household: OwnHousehold,
+    session: SessionDep, state: StateDep,
+) -> PickupOut:  # fmt: skip
+    p = pickups.request_household_pickup(
+        session, household_id=household.id, category=body.category, note=body.note,
+        requested_by=principal.label,
+    )  # fmt: skip
+    session.commit()
+    return _changed(state, p)

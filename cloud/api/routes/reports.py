@@ -1,0 +1,113 @@
+"""CSV exports per period: weigh-ins and payouts (days in the programme's time zone)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.errors import ApiError, error_responses
+from cloud.models import Household, WeighinRecord
+from cloud.models.money import Payout
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+From = Annotated[date, Query(alias="from", description="first local day, YYYY-MM-DD")]
+To = Annotated[date, Query(alias="to", description="last local day (inclusive)")]
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8, header row first"}
+}
+
+
+def _bounds(state: StateDep, first: date, last: date) -> tuple[datetime, datetime]:
+    if last < first or (last - first).days > 366:
+        raise ApiError(422, "validation", "need from <= to, at most 366 days apart")
+    tz = state.settings.zone
+    return (datetime.combine(first, time(), tz),
+            datetime.combine(last + timedelta(days=1), time(), tz))  # fmt: skip
+
+
+def _csv(header: list[str], rows: Iterator[list[object]], name: str) -> StreamingResponse:
+    def gen() -> Iterator[str]:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(header)
+        for r in rows:
+            w.writerow(r)
+            if buf.tell() > 64_000:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    return StreamingResponse(
+        gen(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
+
+
+@router.get(
+    "/weighins.csv", response_class=StreamingResponse,
+    responses={**CSV, **error_responses(401, 403, 422)}, summary="Weigh-ins of a period as CSV",
+)  # fmt: skip
+def weighins_csv(
+    _: Staff, session: SessionDep, state: StateDep, first: From, last: To
+) -> StreamingResponse:
+    start, end = _bounds(state, first, last)
+    tz = state.settings.zone
+    rows = session.execute(
+        select(WeighinRecord, Household.member_no)
+        .outerjoin(Household, Household.id == WeighinRecord.household_id)
+        .where(WeighinRecord.effective_at >= start, WeighinRecord.effective_at < end)
+        .order_by(WeighinRecord.effective_at, WeighinRecord.id)
+    ).all()
+
+    def gen() -> Iterator[list[object]]:
+        for w, member_no in rows:
+            yield [
+                w.id, w.effective_at.isoformat(), w.effective_at.astimezone(tz).date().isoformat(),
+                w.device_id, w.site_id or "", w.category_code, w.net_g, w.price_rp_per_kg or "",
+                w.amount_rp, w.status, w.household_id or "", member_no or "",
+                "yes" if w.reversal_entry_id else "no", w.event_id,
+            ]  # fmt: skip
+
+    header = ["id", "effective_at_utc", "local_day", "station", "site_id", "category", "net_g",
+              "price_rp_per_kg", "amount_rp", "status", "household_id", "member_no", "reversed",
+              "event_id"]  # fmt: skip
+    return _csv(header, gen(), f"weighins_{first}_{last}.csv")
+
+
+@router.get(
+    "/payouts.csv", response_class=StreamingResponse,
+    responses={**CSV, **error_responses(401, 403, 422)},
+    summary="Payouts requested in a period as CSV",
+)  # fmt: skip
+def payouts_csv(
+    _: Staff, session: SessionDep, state: StateDep, first: From, last: To
+) -> StreamingResponse:
+    start, end = _bounds(state, first, last)
+    rows = session.execute(
+        select(Payout, Household.member_no)
+        .join(Household, Household.id == Payout.household_id)
+        .where(Payout.requested_at >= start, Payout.requested_at < end)
+        .order_by(Payout.requested_at, Payout.id)
+    ).all()
+
+    def gen() -> Iterator[list[object]]:
+        for p, member_no in rows:
+            yield [
+                p.id, p.household_id, member_no, p.amount_rp, p.status,
+                p.requested_at.isoformat(), p.requested_by,
+                p.paid_at.isoformat() if p.paid_at else "", p.paid_by or "", p.reason or "",
+            ]  # fmt: skip
+
+    header = ["id", "household_id", "member_no", "amount_rp", "status", "requested_at_utc",
+              "requested_by", "paid_at_utc", "paid_by", "reason"]  # fmt: skip
+    return _csv(header, gen(), f"payouts_{first}_{last}.csv")

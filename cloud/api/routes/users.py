@@ -1,0 +1,66 @@
+"""Staff accounts (admin only), and a collector's own pickup list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from cloud import auth
+from cloud.api.deps import Admin, Limit, OwnCollector, SessionDep, Staff
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.schemas import DbId, PickupOut, UserCreate, UserOut, UserUpdate
+from cloud.models.auth import User
+from cloud.pickups import list_pickups
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+@router.get("/users", responses=error_responses(401, 403), summary="List staff accounts")
+def list_users(_: Staff, session: SessionDep, role: str | None = None) -> list[UserOut]:
+    q = select(User).order_by(User.id)
+    if role is not None:
+        q = q.where(User.role == role)
+    return [UserOut.model_validate(u) for u in session.scalars(q)]
+
+
+@router.post(
+    "/users", status_code=201, responses=error_responses(401, 403, 422),
+    summary="Create an admin, operator or collector",
+)  # fmt: skip
+def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserOut:
+    user = auth.create_user(
+        session, username=body.username, password=body.password, role=body.role,
+        display_name=body.display_name, site_id=body.site_id, phone=body.phone,
+    )  # fmt: skip
+    session.commit()
+    return UserOut.model_validate(user)
+
+
+@router.patch(
+    "/users/{user_id}", responses=error_responses(401, 403, 404, 422),
+    summary="Change a user's name, role, password or deactivate it",
+)  # fmt: skip
+def update_user(user_id: DbId, body: UserUpdate, _: Admin, session: SessionDep) -> UserOut:
+    user = session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "not-found", f"no user {user_id}")
+    for name in ("display_name", "role", "active", "phone", "site_id"):
+        value = getattr(body, name)
+        if value is not None:
+            setattr(user, name, value)
+    if body.password is not None:
+        auth.set_user_password(session, user=user, password=body.password)
+    session.commit()
+    return UserOut.model_validate(user)
+
+
+@router.get(
+    "/collectors/{user_id}/pickups", responses=error_responses(401, 404),
+    summary="A collector's pickups (open and assigned first, by due time)",
+)  # fmt: skip
+def collector_pickups(
+    collector: OwnCollector, session: SessionDep, include_done: bool = False, limit: Limit = 200
+) -> list[PickupOut]:
+    status = None if include_done else ("open", "assigned")
+    rows = list_pickups(session, collector_id=collector.id, status=status, limit=limit)
+    return [PickupOut.model_validate(p) for p in rows]

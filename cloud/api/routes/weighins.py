@@ -1,0 +1,113 @@
+"""Weigh-ins: list and filter; assign an unassigned one; reverse a wrong one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from cloud import ledger
+from cloud import payouts as pay
+from cloud.api.deps import Limit, SessionDep, Staff, StateDep
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.idempotency import IdempotencyKey, idempotent
+from cloud.api.schemas import (
+    AssignRequest,
+    DbId,
+    DeviceIdStr,
+    ReversalOut,
+    ReverseRequest,
+    WeighinOut,
+)
+from cloud.api.weighin_view import weighin_out
+from cloud.models import WeighinRecord
+
+router = APIRouter(prefix="/api/v1/weighins", tags=["weigh-ins"])
+
+MONEY = error_responses(401, 403, 404, 409, 422)
+
+
+def aware(name: str, t: datetime | None) -> datetime | None:
+    if t is not None and t.tzinfo is None:
+        raise ApiError(422, "validation", f"{name} needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    return t
+
+
+@router.get("", responses=error_responses(401, 403, 422), summary="List and filter weigh-ins")
+def list_weighins(
+    _: Staff,
+    session: SessionDep,
+    device_id: Annotated[DeviceIdStr | None, Query(description="the station")] = None,
+    household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(pattern="^(credited|unassigned|rejected)$")] = None,
+    site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: Annotated[datetime | None, Query(description="UTC, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="UTC, exclusive")] = None,
+    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    limit: Limit = 100,
+) -> list[WeighinOut]:
+    q = select(WeighinRecord).order_by(WeighinRecord.id.desc()).limit(limit)
+    W = WeighinRecord
+    for col, value in (
+        (W.device_id, device_id), (W.household_id, household_id), (W.category_code, category),
+        (W.status, status), (W.site_id, site_id),
+    ):  # fmt: skip
+        if value is not None:
+            q = q.where(col == value)
+    if (t := aware("since", since)) is not None:
+        q = q.where(W.effective_at >= t)
+    if (t := aware("until", until)) is not None:
+        q = q.where(W.effective_at < t)
+    if before_id is not None:
+        q = q.where(W.id < before_id)
+    return [weighin_out(w) for w in session.scalars(q)]
+
+
+@router.get("/{weighin_id}", responses=error_responses(401, 403, 404))
+def get_weighin(weighin_id: DbId, _: Staff, session: SessionDep) -> WeighinOut:
+    return weighin_out(ledger.get_weighin(session, weighin_id=weighin_id))
+
+
+@router.post(
+    "/{weighin_id}/assign", responses=MONEY, response_model=WeighinOut,
+    summary="Credit an unassigned weigh-in to a household (at its stored price)",
+)  # fmt: skip
+def assign(
+    weighin_id: DbId, body: AssignRequest, principal: Staff, key: IdempotencyKey,
+    request: Request, session: SessionDep, state: StateDep,
+) -> Response:  # fmt: skip
+    def act() -> WeighinOut:
+        rec = ledger.assign_weighin(
+            session, weighin_id=weighin_id, household_id=body.household_id, by=principal.label
+        )
+        return weighin_out(rec)
+
+    return idempotent(session, request, principal, key, body, act)
+
+
+@router.post(
+    "/{weighin_id}/reverse", responses=MONEY, response_model=ReversalOut,
+    summary="Reverse a credited weigh-in with reversing postings (operator, with a reason)",
+)  # fmt: skip
+def reverse(
+    weighin_id: DbId, body: ReverseRequest, principal: Staff, key: IdempotencyKey,
+    request: Request, session: SessionDep,
+) -> Response:  # fmt: skip
+    def act() -> ReversalOut:
+        entry = pay.reverse_weighin_locked(
+            session, weighin_id=weighin_id, reason=body.reason, by=principal.label
+        )
+        rec = ledger.get_weighin(session, weighin_id=weighin_id)
+        bal = (
+            ledger.balance_rp(session, household_id=rec.household_id)
+            if rec.household_id is not None else None
+        )  # fmt: skip
+        return ReversalOut(
+            weighin_id=rec.id, reversal_entry_id=entry.id, amount_rp=rec.amount_rp,
+            household_id=rec.household_id, balance_rp=bal,
+        )  # fmt: skip
+
+    return idempotent(session, request, principal, key, body, act)

@@ -1,0 +1,475 @@
+"""Request and response bodies of the API (Create / Update / Out variants).
+
+Conventions: amounts are integer rupiah (``*_rp``), weights integer grams (``*_g``),
+times UTC ISO-8601 (``...Z``), days ``YYYY-MM-DD`` in the programme's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from contract.topics import DEVICE_ID_PATTERN
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+MemberNo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+CardId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:_-]{1,64}$")]
+CategoryCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+SiteCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+DeviceIdStr = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
+Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=200)]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{3,80}$")]
+Rupiah = Annotated[int, Field(ge=0, le=10**12)]
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class LoginRequest(_In):
+    username: Username = Field(examples=["operator1"])
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        examples=["a long passphrase"]
+    )
+
+
+class HouseholdLoginRequest(_In):
+    member_no: MemberNo = Field(examples=["BMS-0001"])
+    pin: Pin = Field(examples=["482913"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_at: datetime
+    role: str = Field(examples=["operator"])
+    subject_id: int
+    name: str
+
+
+class MeOut(BaseModel):
+    kind: Literal["user", "household"]
+    id: int
+    role: str
+    name: str
+    site_id: int | None
+
+
+class UserCreate(_In):
+    username: Username = Field(examples=["collector7"])
+    password: Password
+    role: Literal["admin", "operator", "collector"] = Field(examples=["collector"])
+    display_name: Text | None = Field(default=None, examples=["Pak Budi"])
+    site_id: DbId | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class UserUpdate(_In):
+    display_name: Text | None = None
+    role: Literal["admin", "operator", "collector"] | None = None
+    active: bool | None = None
+    password: Password | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    site_id: DbId | None = None
+
+
+class UserOut(_Out):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    site_id: int | None
+    phone: str | None
+    active: bool
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------- sites
+
+
+class SiteCreate(_In):
+    code: SiteCode = Field(examples=["bank-karanglewas"])
+    name: Text = Field(examples=["Bank Sampah Karanglewas"])
+
+
+class SiteOut(_Out):
+    id: int
+    code: str
+    name: str
+    timezone: str
+
+
+# --------------------------------------------------------------------------- households
+
+
+class HouseholdCreate(_In):
+    member_no: MemberNo = Field(examples=["BMS-0001"])
+    name: Text = Field(examples=["Ibu Sri Wahyuni"])
+    site: SiteCode | None = Field(default=None, description="site code", examples=["bank-01"])
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    pin: Pin | None = Field(default=None, description="login PIN for the household page")
+
+
+class HouseholdUpdate(_In):
+    name: Text | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+
+class HouseholdOut(_Out):
+    id: int
+    member_no: str
+    name: str
+    site_id: int | None
+    active: bool
+    phone: str | None
+    address: str | None
+    created_at: datetime
+    cards: list[str] = Field(default_factory=list, description="active card ids")
+
+
+class PinSet(_In):
+    pin: Pin
+
+
+class CardLink(_In):
+    card_id: CardId = Field(examples=["04A1B2C3D4"])
+
+
+class CardOut(_Out):
+    card_id: str
+    household_id: int
+    active: bool
+    linked_at: datetime
+    linked_by: str | None
+    unlinked_at: datetime | None
+    unlinked_by: str | None
+
+
+# --------------------------------------------------------------------------- categories
+
+
+class CategoryCreate(_In):
+    code: CategoryCode = Field(examples=["plastic-pet"])
+    name_id: Text = Field(examples=["Botol plastik PET"])
+    name_en: Text = Field(examples=["PET plastic bottles"])
+    rp_per_kg: Rupiah | None = Field(default=None, description="first price, effective now")
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name_id: str
+    name_en: str
+    active: bool
+    rp_per_kg: int | None = Field(description="the price in force now")
+    price_since: datetime | None
+
+
+class PriceCreate(_In):
+    rp_per_kg: Rupiah = Field(examples=[3500])
+    effective_from: AwareDatetime | None = Field(
+        default=None, description="default now; a future time schedules the change"
+    )
+
+
+class PriceOut(_Out):
+    id: int
+    category_code: str
+    rp_per_kg: int
+    effective_from: datetime
+    created_at: datetime
+    created_by: str | None
+
+
+# --------------------------------------------------------------------------- weigh-ins
+
+
+class WeighinOut(_Out):
+    id: int
+    event_id: str
+    device_id: str
+    seq: int
+    effective_at: datetime
+    received_at: datetime
+    site_id: int | None
+    card_id: str | None
+    category_code: str
+    net_g: int
+    tare_g: int
+    division_g: int
+    price_rp_per_kg: int | None
+    amount_rp: int
+    status: str = Field(examples=["credited"], description="credited | unassigned | rejected")
+    reason: str | None
+    household_id: int | None
+    assigned_at: datetime | None
+    assigned_by: str | None
+    reversed: bool
+
+
+class AssignRequest(_In):
+    household_id: DbId
+
+
+class ReverseRequest(_In):
+    reason: Reason = Field(examples=["card of the neighbour was used by mistake"])
+
+
+class ReversalOut(BaseModel):
+    weighin_id: int
+    reversal_entry_id: int
+    amount_rp: int
+    household_id: int | None
+    balance_rp: int | None
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+class BalanceOut(BaseModel):
+    household_id: int
+    balance_rp: int = Field(examples=[45000], description="sum of the account's postings")
+    held_rp: int = Field(description="requested and approved payouts not yet paid")
+    available_rp: int = Field(description="balance - held: the most a new payout can be")
+
+
+class StatementLineOut(BaseModel):
+    entry_id: int
+    at: datetime
+    kind: str = Field(examples=["weighin_credit"])
+    description: str
+    amount_rp: int = Field(description="+ credited to the household, - paid out or reversed")
+    balance_rp: int
+    weighin: WeighinOut | None = Field(description="the weigh-in behind a credit or reversal")
+
+
+class StatementOut(BaseModel):
+    household_id: int
+    opening_balance_rp: int
+    closing_balance_rp: int
+    lines: list[StatementLineOut]
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+class PayoutCreate(_In):
+    amount_rp: Annotated[int, Field(gt=0, le=100_000_000)] = Field(examples=[25000])
+    note: Note | None = None
+
+
+class PayoutReject(_In):
+    reason: Reason = Field(examples=["household asked to keep saving"])
+
+
+class PayoutOut(_Out):
+    id: int
+    household_id: int
+    amount_rp: int
+    status: str = Field(examples=["requested"])
+    note: str | None
+    requested_at: datetime
+    requested_by: str
+    decided_at: datetime | None
+    decided_by: str | None
+    paid_at: datetime | None
+    paid_by: str | None
+    reason: str | None
+    entry_id: int | None
+
+
+# --------------------------------------------------------------------------- bins & pickups
+
+
+class BinCreate(_In):
+    bin_id: DeviceIdStr = Field(examples=["bin-pasar-01"])
+    site: SiteCode | None = None
+    device_id: DeviceIdStr | None = None
+    category: CategoryCode | None = None
+    name: Text | None = None
+    x: float | None = Field(default=None, ge=-1e6, le=1e6)
+    y: float | None = Field(default=None, ge=-1e6, le=1e6)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    empty_depth_mm: int | None = Field(default=None, ge=50, le=10_000)
+    threshold_pct: float = Field(default=80.0, gt=0, le=100)
+    hysteresis_pct: float = Field(default=10.0, ge=0, lt=100)
+
+
+class BinOut(_Out):
+    bin_id: str
+    site_id: int | None
+    device_id: str | None
+    category_code: str | None
+    name: str | None
+    x: float | None
+    y: float | None
+    lat: float | None
+    lon: float | None
+    empty_depth_mm: int | None
+    threshold_pct: float
+    hysteresis_pct: float
+    active: bool
+    fill_pct: float | None
+    fault: str | None
+    lid_open: bool | None
+    tilted: bool | None
+    state_at: datetime | None
+    forecast_full_at: datetime | None
+    fill_rate_pct_per_h: float | None
+
+
+class PickupCreate(_In):
+    bin_id: DeviceIdStr | None = None
+    household_id: DbId | None = None
+    due_at: AwareDatetime | None = None
+    priority: int = Field(default=0, ge=0, le=9)
+    note: Note | None = None
+
+
+class HouseholdPickupRequest(_In):
+    category: CategoryCode | None = Field(default=None, examples=["plastic-pet"])
+    note: Note | None = Field(default=None, examples=["2 karung, rumah cat hijau"])
+
+
+class PickupAssign(_In):
+    collector_id: DbId
+
+
+class PickupComplete(_In):
+    collected_g: int | None = Field(default=None, ge=0, le=10_000_000)
+    note: Note | None = None
+
+
+class PickupCancel(_In):
+    reason: Reason
+
+
+class PickupOut(_Out):
+    id: int
+    kind: str = Field(examples=["bin_full"], description="bin_full | household | manual")
+    status: str = Field(examples=["open"], description="open | assigned | done | cancelled")
+    bin_id: str | None
+    household_id: int | None
+    site_id: int | None
+    category_code: str | None
+    priority: int
+    opened_at: datetime
+    due_at: datetime | None
+    fill_pct_at_open: float | None
+    note: str | None
+    requested_by: str | None
+    collector_id: int | None
+    assigned_at: datetime | None
+    completed_at: datetime | None
+    collected_g: int | None
+    cancel_reason: str | None
+
+
+# --------------------------------------------------------------------------- devices
+
+
+class DeviceCreate(_In):
+    device_id: DeviceIdStr = Field(examples=["st-bank01"])
+    kind: Literal["station", "bin"]
+    name: Text | None = None
+    site_id: DbId | None = None
+
+
+class DeviceCredentials(BaseModel):
+    """Shown ONCE: the broker account of a newly provisioned device."""
+
+    device_id: str
+    mqtt_username: str
+    mqtt_password: str
+    mqtt_host: str
+    mqtt_port: int
+
+
+class DeviceOut(_Out):
+    device_id: str
+    kind: str
+    site_id: int | None
+    name: str | None
+    registered_at: datetime
+    revoked: bool
+    revoked_at: datetime | None
+    online: bool
+    status_at: datetime | None
+    last_seen: datetime | None
+    sw_version: str | None
+    uptime_s: int | None
+    outbox_depth: int | None
+    outbox_capacity: int | None
+    health_at: datetime | None
+
+
+class CommandRequest(_In):
+    action: Literal["tare", "zero", "reload", "ping"]
+
+
+class CommandOut(BaseModel):
+    cmd_id: str
+    device_id: str
+    action: str
+    issued_at: datetime
+
+
+# --------------------------------------------------------------------------- telemetry
+
+
+class FillPoint(BaseModel):
+    at: datetime
+    fill_pct: float
+
+
+class DailyTotal(BaseModel):
+    day: date = Field(description="the day in the programme's time zone")
+    device_id: str = Field(description="the scale station")
+    category_code: str
+    weighins: int
+    net_g: int
+    amount_rp: int
+
+
+class AlertOut(_Out):
+    id: int
+    kind: str
+    subject: str
+    site_id: int | None
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    client_hint: str | None
+    reason: str
+    detail: str
+    payload_preview: str = Field(description="the first bytes, as text (invalid UTF-8 escaped)")
+    payload_size: int
+    truncated: bool
+
+
+class DeadLetterCounts(BaseModel):
+    total: int
+    by_reason: dict[str, int]

@@ -1,0 +1,151 @@
+"""Settings of the API process: the ``[api]`` table, env prefix ``SALINMAS_API_``.
+
+Example ``salinmas.toml``::
+
+    [api]
+    environment = "production"
+    ledger_url = "postgresql://salinmas@db/salinmas"
+    jwt_secret = "..."                 # or SALINMAS_API_JWT_SECRET
+    host = "0.0.0.0"
+    port = 8000
+    timezone = "Asia/Jakarta"
+    cors_origins = []                  # CORS stays off unless origins are listed
+
+    [api.mqtt]                         # commands to devices and the live stream
+    host = "broker.local"
+    username = "salinmas-api"
+    password = "..."                   # or SALINMAS_API_MQTT__PASSWORD
+
+    [api.telemetry]                    # the store ingest writes; the API only reads
+    backend = "influx"
+    influx_url = "http://influx:8086"
+
+    [api.broker]                       # device provisioning writes these files
+    password_file = "/etc/mosquitto/salinmas.passwd"
+    acl_file = "/etc/mosquitto/salinmas.acl"
+    pid_file = "/run/mosquitto/mosquitto.pid"
+
+Outside ``environment = "development"`` a placeholder ``jwt_secret`` (or MQTT password)
+is refused at start-up.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from cloud.telemetry import TelemetrySettings
+from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiMqttSettings(_Section):
+    """The API's own broker connection (service account with role ``api``)."""
+
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str = "salinmas-api"
+    password: SecretStr = SecretStr("")
+    tls: bool = False
+    ca_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    #: how long a command publish may wait for the broker's PUBACK
+    publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+class BrokerFilesSettings(_Section):
+    """Mosquitto's password/ACL files (written by provisioning) and its pid file."""
+
+    password_file: Path = Path("/etc/mosquitto/salinmas.passwd")
+    acl_file: Path = Path("/etc/mosquitto/salinmas.acl")
+    pid_file: Path | None = Path("/run/mosquitto/mosquitto.pid")
+    #: service account username -> role (``ingest`` | ``api``), kept in the ACL
+    service_accounts: dict[str, str] = Field(
+        default_factory=lambda: {"salinmas-ingest": "ingest", "salinmas-api": "api"}
+    )
+
+
+class LoginThrottleSettings(_Section):
+    max_failures: int = Field(default=5, ge=1)
+    window_s: int = Field(default=900, ge=1)
+    block_s: int = Field(default=300, ge=1)
+
+
+class ApiSettings(ProcessSettings):
+    """Everything the API process reads; build with :meth:`ApiSettings.load`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SALINMAS_API_", extra="forbid", env_nested_delimiter="__"
+    )
+    toml_section: ClassVar[str] = "api"
+
+    ledger_url: str = "sqlite:///salinmas-ledger.db"
+    #: run the Alembic migrations at start-up (the embedded profile)
+    migrate_on_start: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    jwt_secret: SecretStr = SecretStr("dev-only-insecure-jwt-secret")
+    token_lifetime_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    #: a household's token lives shorter (shared phones)
+    household_token_lifetime_s: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+    timezone: str = "Asia/Jakarta"
+    #: origins allowed by CORS; empty = CORS off (the dashboard is served same-origin)
+    cors_origins: list[str] = Field(default_factory=list)
+    #: seconds between the live stream's polls of the ledger (weigh-ins, alerts, ...)
+    stream_poll_s: float = Field(default=1.0, gt=0, le=60)
+    #: seconds between SSE keep-alive comments
+    stream_keepalive_s: float = Field(default=15.0, gt=0, le=300)
+    #: behind a reverse proxy, trust X-Forwarded-For for the login throttle
+    trust_forwarded_for: bool = False
+    mqtt: ApiMqttSettings = Field(default_factory=ApiMqttSettings)
+    broker: BrokerFilesSettings = Field(default_factory=BrokerFilesSettings)
+    login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
+    #: the telemetry store the charts read (the same one ingest writes)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    #: the dashboard's files (served at ``/`` when the directory exists)
+    static_dir: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Self:
+        if self.environment == "development":
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if (
+            secret.lower() in PLACEHOLDER_SECRETS
+            or secret.startswith("dev-only")
+            or (len(secret) < 32)
+        ):
+            raise ValueError("jwt_secret must be a real secret of at least 32 characters")
+        if self.mqtt.enabled and self.mqtt.password.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("mqtt.password is empty or a placeholder")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.token_lifetime_s)
+
+    @property
+    def household_token_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.household_token_lifetime_s)

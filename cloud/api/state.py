@@ -1,0 +1,35 @@
+"""What one API process holds: settings, the ledger engine, broker control, the live hub.
+
+Built by :func:`cloud.api.app.create_app` (never at import time) and kept on
+``app.state.api``; routes reach it through the dependencies in :mod:`cloud.api.deps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.api.settings import ApiSettings
+from cloud.auth import ThrottlePolicy
+from cloud.provisioning import BrokerControl
+from cloud.telemetry import TelemetryStore
+
+if TYPE_CHECKING:
+    from cloud.api.live import LiveHub
+    from cloud.api.mqtt import MqttLink
+
+
+@dataclass
+class ApiState:
+    settings: ApiSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    broker: BrokerControl
+    throttle: ThrottlePolicy
+    hub: LiveHub
+    mqtt: MqttLink | None = None
+    telemetry: TelemetryStore | None = None
+    jwt_secret: str = field(default="", repr=False)

@@ -1,0 +1,49 @@
+"""Fixtures: a migrated, seeded ledger and the API serving it over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud.db import make_engine, migrate, session_factory
+from tests.api.support import ApiServer, World, seed, serve, settings_for
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def _seed(url: str) -> World:
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            return seed(s)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def world_sqlite(sqlite_url: str) -> World:
+    return _seed(sqlite_url)
+
+
+@pytest.fixture
+def api(sqlite_url: str, world_sqlite: World, tmp_path: Path) -> Iterator[ApiServer]:
+    """The API on a seeded SQLite ledger."""
+    with serve(settings_for(sqlite_url, tmp_path)) as server:
+        yield server
+
+
+@pytest.fixture
+def world(world_sqlite: World) -> World:
+    return world_sqlite
+
+
+@pytest.fixture
+def seeded_ledger_url(ledger_url: str) -> tuple[str, World]:
+    """A seeded ledger on SQLite and on PostgreSQL (parametrised by ``ledger_url``)."""
+    return ledger_url, _seed(ledger_url)
