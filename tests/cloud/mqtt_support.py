@@ -41,6 +41,8 @@ class Device:
         if will:
             topic = device_topic(device_id, Kind.STATUS)
             self.client.will_set(topic, self.status("offline"), qos=1, retain=True)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         self.client.subscribe(device_topic(device_id, Kind.RECEIPT), qos=1)
@@ -57,6 +59,13 @@ class Device:
         data = payload.model_dump_json().encode() if isinstance(payload, BaseModel) else payload
         topic = device_topic(topic_device or self.device_id, kind)
         self.client.publish(topic, data, qos=1).wait_for_publish(10)
+
+    def publish_many(self, kind: Kind | str, payloads: list[BaseModel]) -> None:
+        """Publish without waiting for each PUBACK, then wait for all of them."""
+        topic = device_topic(self.device_id, kind)
+        infos = [self.client.publish(topic, p.model_dump_json().encode(), qos=1) for p in payloads]
+        for info in infos:
+            info.wait_for_publish(60)
 
     def status(self, state: str) -> bytes:
         return DeviceStatus(device_id=self.device_id, state=state).model_dump_json().encode()  # type: ignore[arg-type]

@@ -1,0 +1,198 @@
+"""Ingest under load and failure: two workers, SIGKILL mid-batch, InfluxDB outage."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from cloud import ledger
+from cloud.db import session_factory
+from cloud.ingest import IngestWorker
+from cloud.models import ProcessedEvent, WeighinRecord
+from cloud.telemetry import TelemetrySettings, open_store
+from contract import Kind
+from tests.cloud.conftest import seed_programme
+from tests.cloud.factories import weighin
+from tests.cloud.mqtt_support import Device, ingest_settings, unique_id, wait_until
+from tests.support.services import InfluxServer, MosquittoServer
+
+pytestmark = pytest.mark.integration
+
+AMOUNT = 3750  # 1,250 g of PET at Rp 3,000/kg
+_influx_db = itertools.count(1)
+
+
+def _credited(engine: Engine) -> int:
+    with session_factory(engine)() as s:
+        return int(s.scalar(select(func.count()).select_from(WeighinRecord)) or 0)
+
+
+def _assert_exactly_once(engine: Engine, household_id: int, n: int) -> None:
+    with session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(WeighinRecord)) == n
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == n
+        assert s.scalar(select(func.count(func.distinct(WeighinRecord.event_id)))) == n
+        assert ledger.balance_rp(s, household_id=household_id) == n * AMOUNT
+        assert ledger.postings_total(s) == 0
+
+
+@pytest.fixture
+def stations(session: Session) -> tuple[list[str], int]:
+    ids = [unique_id("st") for _ in range(4)]
+    return ids, seed_programme(session, stations=tuple(ids))
+
+
+@pytest.fixture
+def devices(mosquitto: MosquittoServer, stations: tuple[list[str], int]) -> Iterator[list[Device]]:
+    devs = [Device(mosquitto, st) for st in stations[0]]
+    yield devs
+    for d in devs:
+        d.close()
+
+
+def test_two_workers_on_a_shared_subscription_credit_each_event_once(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    stations: tuple[list[str], int],
+    devices: list[Device],
+) -> None:
+    per_device = 500
+    group = unique_id("g")
+    workers = [
+        IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path / f"w{i}", share_group=group))
+        for i in range(2)
+    ]
+    for w in workers:
+        w.start()
+    try:
+        assert all(w.wait_subscribed(10) for w in workers)
+        for dev in devices:
+            events = [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
+            dev.publish_many(Kind.WEIGHIN, events + events[:50])  # 50 redeliveries each
+        total = per_device * len(devices)
+        wait_until(lambda: _credited(engine) == total, 120, f"{total} credited")
+        wait_until(lambda: sum(w.processed for w in workers) == total + 200, 30, "all acked")
+        assert all(w.processed > 0 for w in workers)  # the load was really shared
+    finally:
+        for w in workers:
+            w.stop()
+    _assert_exactly_once(engine, stations[1], per_device * len(devices))
+
+
+def _config(path: Path, mosquitto: MosquittoServer, ledger_url: str, client_id: str) -> Path:
+    user, password = mosquitto.service("ingest")
+    path.write_text(
+        "[ingest]\n"
+        f"mqtt_port = {mosquitto.port}\n"
+        f'mqtt_username = "{user}"\n'
+        f'mqtt_password = "{password}"\n'
+        f'client_id = "{client_id}"\n'
+        f'share_group = "{unique_id("g")}"\n'
+        "session_expiry_s = 300\n"
+        f'ledger_url = "{ledger_url}"\n'
+        "batch_max = 100\n"
+        'log_level = "INFO"\n'
+        "[ingest.telemetry]\n"
+        'backend = "sqlite"\n'
+        f'sqlite_path = "{path.parent / "telemetry.db"}"\n'
+    )
+    return path
+
+
+def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cloud.ingest", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    stations: tuple[list[str], int],
+    devices: list[Device],
+) -> None:
+    config = _config(tmp_path / "ingest.toml", mosquitto, ledger_url, unique_id("ingest"))
+    log = tmp_path / "ingest.log"
+    proc = _spawn(config, log)
+    try:
+        wait_until(lambda: "subscribing" in log.read_text(), 30, "ingest subscribed")
+        per_device = 750
+        for dev in devices:
+            dev.publish_many(
+                Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
+            )
+        total = per_device * len(devices)
+        wait_until(lambda: _credited(engine) >= 300, 60, "crediting under way")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        at_kill = _credited(engine)
+        assert at_kill < total, "the worker finished before it could be killed"
+        proc = _spawn(config, log)  # same client id: the broker kept its session
+        wait_until(lambda: _credited(engine) == total, 120, f"{total} credited after restart")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert "ingest stopped" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    _assert_exactly_once(engine, stations[1], total)
+
+
+def test_influx_outage_under_load_credits_on_and_backfills(
+    mosquitto: MosquittoServer,
+    influxdb: InfluxServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    stations: tuple[list[str], int],
+    devices: list[Device],
+) -> None:
+    telemetry = TelemetrySettings(
+        backend="influx",
+        influx_url=influxdb.url,
+        influx_database=f"outage_{next(_influx_db)}",
+        buffer_path=tmp_path / "buffer.db",
+        flush_interval_s=0.1,
+        max_backoff_s=0.5,
+    )
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path, telemetry=telemetry)
+    dev = devices[0]
+    with IngestWorker(settings) as w:
+        assert w.wait_subscribed(10)
+        dev.publish_many(Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, 301)])
+        wait_until(lambda: _credited(engine) == 300, 60, "300 credited")
+        assert w.store.flush(30)
+        influxdb.pause()
+        try:
+            dev.publish_many(
+                Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(301, 1001)]
+            )
+            wait_until(lambda: _credited(engine) == 1000, 60, "credited while InfluxDB is down")
+            assert w.store.pending() > 0  # waiting in the durable buffer
+        finally:
+            influxdb.resume()
+        assert w.store.flush(60)
+    _assert_exactly_once(engine, stations[1], 1000)
+    check = open_store(telemetry)
+    try:
+        assert check.count("weighin") == 1000
+    finally:
+        check.close()
