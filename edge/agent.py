@@ -118,13 +118,14 @@ class Agent:
         )
         try:
             seq = self.outbox.append("weighin", build)
+            assert seq is not None  # weigh-ins are refused, never dropped
         except OutboxFull as exc:
             log.error("%s (refused so far: %d)", exc, self.outbox.stats().refused)
             return None
         self.link.notify()
         return seq
 
-    def submit_fill(self, report: FillReport) -> int:
+    def submit_fill(self, report: FillReport) -> int | None:
         seq = self.outbox.append(
             "fill",
             self.events.fill(
@@ -138,7 +139,7 @@ class Agent:
         self.link.notify()
         return seq
 
-    def submit_health(self, in_reply_to: str | None = None) -> int:
+    def submit_health(self, in_reply_to: str | None = None) -> int | None:
         stats = self.outbox.stats()
         fields: dict[str, object] = {
             **self.probe.read(),

@@ -57,7 +57,7 @@ class OutboxSettings(_Section):
 
     path: Path = Path("/var/lib/salinmas/outbox.db")
     #: most events held; weigh-ins beyond it are refused, telemetry is thinned
-    capacity: int = Field(default=50_000, ge=10)
+    capacity: int = Field(default=50_000, ge=1)
     #: share of the capacity telemetry (fill, health) may use; the rest is kept for weigh-ins
     telemetry_share: float = Field(default=0.5, gt=0, le=1)
 

@@ -133,11 +133,13 @@ class Outbox:
 
     # -- producing ---------------------------------------------------------------------
 
-    def append(self, kind: str, build: Callable[[int], bytes]) -> int:
+    def append(self, kind: str, build: Callable[[int], bytes]) -> int | None:
         """Store one event; ``build(seq)`` makes its payload with the allocated ``seq``.
 
-        Returns the seq. Raises :class:`OutboxFull` for a weigh-in when full. Telemetry
-        over its share first thins the oldest telemetry.
+        Returns the seq. A weigh-in when full raises :class:`OutboxFull`. Telemetry over
+        its share first thins the oldest telemetry; when there is none left to thin (the
+        outbox is full of weigh-ins) the new telemetry is dropped and ``None`` returned.
+        Both are counted (``refused``, ``thinned``).
         """
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
@@ -160,9 +162,15 @@ class Outbox:
                             "WHERE kind != ? ORDER BY seq LIMIT ?)",
                             (WEIGHIN, over),
                         ).rowcount
+                        dropped = 1 if thinned < over else 0
                         db.execute(
-                            "UPDATE meta SET value = value + ? WHERE key = 'thinned'", (thinned,)
+                            "UPDATE meta SET value = value + ? WHERE key = 'thinned'",
+                            (thinned + dropped,),
                         )
+                        if dropped:
+                            db.execute("COMMIT")
+                            self._telemetry -= thinned
+                            return None
                 (seq,) = db.execute(
                     "UPDATE meta SET value = value + 1 WHERE key = 'last_seq' RETURNING value"
                 ).fetchone()
@@ -173,7 +181,8 @@ class Outbox:
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             if kind == WEIGHIN:
                 self._weighins += 1

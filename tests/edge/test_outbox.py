@@ -102,11 +102,24 @@ def test_telemetry_is_thinned_never_weighins(tmp_path: Path) -> None:
         assert [e.seq for e in box.pending(20)] == w + t[2:]  # the oldest telemetry went
         w += [box.append("weighin", payload) for _ in range(4)]
         # full now: telemetry still gets in by thinning older telemetry; weigh-ins refused
-        box.append("health", payload)
+        assert box.append("health", payload) is not None
         assert box.depth == 10
         with pytest.raises(OutboxFull):
             box.append("weighin", payload)
         assert [e.seq for e in box.pending(20) if e.kind == "weighin"] == w
+
+
+def test_telemetry_is_dropped_when_only_weighins_are_left(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db", capacity=3) as box:
+        w = [box.append("weighin", payload) for _ in range(3)]
+        assert box.append("fill", payload) is None
+        st = box.stats()
+        assert (st.depth, st.thinned) == (3, 1)
+        assert [e.seq for e in box.pending(10)] == w
+        assert box.append("fill", payload) is None
+        box.mark_published([w[0]])
+        box.complete(w[0], "d:1", "credited", b"{}")
+        assert box.append("fill", payload) == w[-1] + 1  # the dropped ones took no seq
 
 
 _WRITER = """
