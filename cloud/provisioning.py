@@ -115,7 +115,7 @@ def provision_device(
         raise ProvisioningError(f"kind must be one of {', '.join(DEVICE_KINDS)}", field="kind")
     dev = session.get(Device, device_id)
     if dev is not None and not dev.revoked:
-        raise DeviceExists(f"device {device_id} is already provisioned", field="device_id")
+        raise DeviceExists(f"device {device_id} is already provisioned")
     if dev is None:
         dev = Device(device_id=device_id, kind=kind, name=name, site_id=site_id)
         session.add(dev)
