@@ -6,18 +6,25 @@ import { lang, t } from "./i18n.js";
 /** Colour-blind-friendly palette for categories (Okabe-Ito, darkened for contrast). */
 export const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#b8860b", "#56b4e9", "#6a3d9a", "#555555"];
 
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+/** A top for `ticks` equal steps of 1, 2 or 5 x 10^n that covers `v`. */
+function niceMax(v, ticks = 4) {
+  if (!(v > 0)) return ticks;
+  const raw = v / ticks;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (raw <= m * p) return m * p * ticks;
+  return 10 * p * ticks;
+}
+
+/** Left margin wide enough for the longest y label. */
+function leftMargin(labels) {
+  return Math.max(40, 12 + 6.5 * Math.max(...labels.map((l) => l.length)));
 }
 
 /**
  * Bins on a plane. Uses x/y when every located bin has them, else lon/lat (equirectangular
  * is fine at a town's scale). `onSelect(bin)` is called on click or Enter.
  */
-export function binPlot(bins, { width = 560, height = 340, onSelect } = {}) {
+export function binPlot(bins, { width = 440, height = 280, onSelect } = {}) {
   const useXY = bins.some((b) => b.x != null && b.y != null);
   const located = bins.filter((b) => (useXY ? b.x != null && b.y != null : b.lat != null && b.lon != null));
   const pts = located.map((b) => ({ b, px: useXY ? b.x : b.lon, py: useXY ? b.y : b.lat }));
@@ -86,20 +93,20 @@ function tickLabel(ms, spanMs) {
  * A line over time. `points`: [{t: Date|string, v: number}] (sorted or not). Options:
  * yMax (fixed top, e.g. 100 for %), threshold (dashed line), unit (suffix).
  */
-export function lineChart(points, { width = 640, height = 240, yMax, threshold, unit = "", label = "" } = {}) {
+export function lineChart(points, { width = 640, height = 240, yMax, threshold, unit = "", label = "", start, end } = {}) {
   const pts = points.map((p) => ({ t: toDate(p.t).getTime(), v: Number(p.v) })).filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
-  const m = { l: 44, r: 12, t: 12, b: 28 };
-  const W = width - m.l - m.r;
-  const H = height - m.t - m.b;
   if (!pts.length) {
     svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", text: t("charts.nodata") }));
     return svg;
   }
-  let t0 = pts[0].t;
-  let t1 = pts[pts.length - 1].t;
-  if (t1 === t0) [t0, t1] = [t0 - 1800e3, t1 + 1800e3];
   const top = yMax ?? niceMax(Math.max(...pts.map((p) => p.v)));
+  const m = { l: leftMargin([0, 1, 2, 3, 4].map((i) => num((top * i) / 4) + unit)), r: 24, t: 12, b: 28 };
+  const W = width - m.l - m.r;
+  const H = height - m.t - m.b;
+  let t0 = start ? toDate(start).getTime() : pts[0].t;
+  let t1 = end ? toDate(end).getTime() : pts[pts.length - 1].t;
+  if (t1 <= t0) [t0, t1] = [t0 - 1800e3, t1 + 1800e3];
   const X = (tm) => m.l + ((tm - t0) / (t1 - t0)) * W;
   const Y = (v) => m.t + H - (Math.max(0, Math.min(top, v)) / top) * H;
   for (let i = 0; i <= 4; i++) {
@@ -124,19 +131,19 @@ export function lineChart(points, { width = 640, height = 240, yMax, threshold, 
  * Stacked bars per day. `rows`: [{day: "YYYY-MM-DD", category, value}]; `format` labels
  * the y axis. Returns {svg, categories} (categories in colour order, for a legend).
  */
-export function stackedDayBars(rows, { width = 640, height = 240, format = (v) => num(v), label = "", categories } = {}) {
-  const days = [...new Set(rows.map((r) => r.day))].sort();
+export function stackedDayBars(rows, { width = 640, height = 240, format = (v) => num(v), label = "", categories, days: allDays } = {}) {
+  const days = allDays || [...new Set(rows.map((r) => r.day))].sort();
   const cats = categories || [...new Set(rows.map((r) => r.category))].sort();
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
-  const m = { l: 64, r: 8, t: 10, b: 28 };
-  const W = width - m.l - m.r;
-  const H = height - m.t - m.b;
-  if (!days.length) {
+  if (!rows.length) {
     svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", text: t("charts.nodata") }));
     return { svg, categories: cats };
   }
   const totals = days.map((d) => rows.filter((r) => r.day === d).reduce((a, r) => a + Number(r.value || 0), 0));
   const top = niceMax(Math.max(...totals));
+  const m = { l: leftMargin([0, 1, 2, 3, 4].map((i) => format((top * i) / 4))), r: 8, t: 10, b: 28 };
+  const W = width - m.l - m.r;
+  const H = height - m.t - m.b;
   const Y = (v) => m.t + H - (v / top) * H;
   for (let i = 0; i <= 4; i++) {
     const v = (top * i) / 4;

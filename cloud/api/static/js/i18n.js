@@ -41,7 +41,7 @@ export const STRINGS = {
     "kpi.devices_online": "Perangkat daring",
     "kpi.open_pickups": "Penjemputan terbuka",
     "kpi.today_kg": "Ditimbang hari ini",
-    "kpi.today_rp": "Dibayarkan hari ini",
+    "kpi.today_rp": "Nilai setoran hari ini",
 
     "bins.title": "Tong sampah",
     "bins.map": "Peta tong",
@@ -231,7 +231,7 @@ export const STRINGS = {
     "kpi.devices_online": "Devices online",
     "kpi.open_pickups": "Open pickups",
     "kpi.today_kg": "Weighed today",
-    "kpi.today_rp": "Credited today",
+    "kpi.today_rp": "Value credited today",
 
     "bins.title": "Bins",
     "bins.map": "Bin map",

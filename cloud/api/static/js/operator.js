@@ -6,7 +6,7 @@ import { initShell, setLiveState } from "./shell.js";
 import { lang, onLangChange, t } from "./i18n.js";
 import { binPlot, lineChart, stackedDayBars, PALETTE } from "./charts.js";
 import {
-  $, $$, h, fill, rupiah, kg, pct, clock, dateTime, relative, localDay, fillClass,
+  $, $$, h, fill, rupiah, kg, pct, num, clock, dateTime, relative, localDay, fillClass,
   toast, errorText, newKey, parseKgToGrams, toDate, dayStartUtc,
 } from "./util.js";
 
@@ -46,12 +46,14 @@ function collectorName(id) {
 }
 
 /** Households seen in the feed and on pickups, fetched once each. */
+function householdOf(id) {
+  if (!state.households.has(id)) state.households.set(id, E.household(id).catch(() => null));
+  return state.households.get(id);
+}
+
 async function householdLabel(id) {
   if (id == null) return null;
-  if (!state.households.has(id)) {
-    state.households.set(id, E.household(id).catch(() => null));
-  }
-  const hh = await state.households.get(id);
+  const hh = await householdOf(id);
   return hh ? `${hh.member_no} · ${hh.name}` : `#${id}`;
 }
 
@@ -62,6 +64,11 @@ function fillHouseholdCell(cell, id, fallback) {
   }
   cell.textContent = `#${id}`;
   householdLabel(id).then((label) => (cell.textContent = label));
+}
+
+/** Name on the first line, member number under it. */
+function householdLines(memberNo, name) {
+  return [h("span", { text: name || memberNo }), h("div", { class: "small muted", text: memberNo })];
 }
 
 // ------------------------------------------------------------------ overview
@@ -105,14 +112,17 @@ function renderBins() {
 
 function weighinRow(w, flash) {
   const hhCell = h("td");
-  if (w.member_no) hhCell.textContent = `${w.member_no} · ${w.household_name || ""}`;
-  else fillHouseholdCell(hhCell, w.household_id, t("feed.unassigned"));
+  if (w.member_no) fill(hhCell, householdLines(w.member_no, w.household_name));
+  else if (w.household_id != null) {
+    hhCell.textContent = `#${w.household_id}`;
+    householdOf(w.household_id).then((hh) => hh && fill(hhCell, householdLines(hh.member_no, hh.name)));
+  } else hhCell.textContent = t("feed.unassigned");
   if (w.household_id == null) hhCell.classList.add("muted");
   return h(
     "tr",
     { "data-weighin": w.id, class: flash ? "flash" : "" },
     h("td", { class: "num", text: clock(w.effective_at) }),
-    h("td", { text: w.device_id }),
+    h("td", { class: "nowrap", text: w.device_id }),
     hhCell,
     h("td", { text: categoryName(w.category_code) }),
     h("td", { class: "num", text: kg(w.net_g) }),
@@ -320,7 +330,7 @@ async function showBinChart(binId) {
   try {
     const points = await E.fillHistory(id, since);
     const b = state.bins.get(id);
-    fill(box, lineChart(points.map((p) => ({ t: p.at, v: p.fill_pct })), { yMax: 100, unit: "%", threshold: b ? b.threshold_pct : null, label: `${t("charts.fill")}: ${binName(id)}` }));
+    fill(box, lineChart(points.map((p) => ({ t: p.at, v: p.fill_pct })), { yMax: 100, unit: "%", threshold: b ? b.threshold_pct : null, label: `${t("charts.fill")}: ${binName(id)}`, start: since, end: new Date() }));
   } catch (err) {
     fill(box, h("p", { class: "form-error", text: errorText(err) }));
   }
@@ -332,10 +342,12 @@ async function showDailyCharts() {
   try {
     const rows = await E.categoryDays(dayStartUtc(localDay(start)));
     const cats = [...new Set(rows.map((r) => r.category))].sort();
+    const dayList = [];
+    for (let i = days - 1; i >= 0; i--) dayList.push(localDay(new Date(Date.now() - i * 86400e3)));
     const kgRows = rows.map((r) => ({ day: r.day, category: r.category, value: r.net_g / 1000 }));
     const rpRows = rows.map((r) => ({ day: r.day, category: r.category, value: r.amount_rp }));
-    fill($("#chart-kg"), stackedDayBars(kgRows, { categories: cats, format: (v) => `${Math.round(v)} kg`, label: t("charts.kg") }).svg);
-    fill($("#chart-rp"), stackedDayBars(rpRows, { categories: cats, format: (v) => rupiah(v), label: t("charts.rp") }).svg);
+    fill($("#chart-kg"), stackedDayBars(kgRows, { categories: cats, days: dayList, format: (v) => `${num(v, 1)} kg`, label: t("charts.kg") }).svg);
+    fill($("#chart-rp"), stackedDayBars(rpRows, { categories: cats, days: dayList, format: (v) => rupiah(v), label: t("charts.rp") }).svg);
     fill($("#chart-legend"), cats.map((c, i) => h("span", {}, h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }), categoryName(c))));
   } catch (err) {
     fill($("#chart-kg"), h("p", { class: "form-error", text: errorText(err) }));
@@ -345,7 +357,8 @@ async function showDailyCharts() {
 function renderBinSelect() {
   const sel = $("#chart-bin");
   const current = sel.value;
-  fill(sel, [...state.bins.values()].map((b) => h("option", { value: b.bin_id, text: b.name || b.bin_id })));
+  const bins = [...state.bins.values()].sort((a, b) => (a.name || a.bin_id).localeCompare(b.name || b.bin_id));
+  fill(sel, bins.map((b) => h("option", { value: b.bin_id, text: b.name || b.bin_id })));
   if (current) sel.value = current;
 }
 
