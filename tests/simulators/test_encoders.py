@@ -56,6 +56,7 @@ CASES = [
     ("sartorius", {}, Display(-1_255_700, True, 100), b"-   1255.7 kg \r\n"),
     ("sartorius22", {}, Display(1_255_700, True, 100), b"N     +   1255.7 kg \r\n"),
     ("sartorius22", {}, Display(0, False, 100, overload=True), b"Stat        H       \r\n"),
+    ("sartorius", {}, Display(0, False, 100, overload=True), b"      H       \r\n"),
     ("sartorius22", {}, Display(0, False, 100, underload=True), b"Stat        L       \r\n"),
 ]
 

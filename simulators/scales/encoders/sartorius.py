@@ -14,6 +14,7 @@ Source: Sartorius operating instructions (GC803S, LE, FB, ME215S, CPA series),
     +␣␣␣1255.7␣g␣␣CRLF     stable 1255.7 g
     +␣␣␣1255.9␣␣␣␣CRLF     unstable (no unit)
     Stat␣␣␣␣␣␣␣␣H␣␣␣␣␣␣CRLF  (22) overload; ``L`` underload (status code at 13-14)
+    ␣␣␣␣␣␣H␣␣␣␣␣␣␣CRLF        (16) the same line without its 6-character ID field
 
 Commands: ``ESC P`` print, ``ESC T`` tare/zero, ``ESC f3_`` zero, ``ESC f4_`` tare
 (SBI escape sequences; a trailing CR LF is allowed). 9600 7O1 is a common default;
@@ -54,7 +55,7 @@ class SartoriusEncoder(Encoder):
             code = "H" if display.overload else "L"
             if self.id_code:
                 return f"Stat{'':8}{code:<2}{'':6}\r\n".encode("ascii")
-            return f"Stat{'':2}{code:<2}{'':6}\r\n".encode("ascii")
+            return f"{'':6}{code:<2}{'':6}\r\n".encode("ascii")
         unit = self.unit_of(display.division_g)
         value = magnitude(display.weight_g, unit, decimals_for(display.division_g, unit))
         sign = "-" if display.weight_g < 0 else "+"
