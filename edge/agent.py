@@ -134,6 +134,7 @@ class Agent:
                 distance_mm=report.distance_mm,
                 fault=report.fault,
                 lid_open=report.lid_open,
+                tilted=report.tilted,
             ),
         )
         self.link.notify()
@@ -209,9 +210,12 @@ class Agent:
                 feedback=self.feedback,
                 cards=hardware.open_cards(s.station),
             )
-            self._devices += hardware.open_category_buttons(
+            self._devices.append(self.feedback)
+            buttons = hardware.open_category_buttons(
                 s.station, self._pin_factory, self.station.select_category
             )
+            if buttons is not None:
+                self._devices.append(buttons)
             self._station_stop = threading.Event()
             self._station_thread = threading.Thread(
                 target=self.station.run, args=(self._station_stop,), name="station", daemon=True

@@ -6,7 +6,7 @@ bridge) and decides when a sample is worth a ``fill`` event:
 - the first sample after start-up;
 - a fill level that moved ``report_delta_pct`` or more since the last report;
 - a sensor fault appearing or clearing (a fault is reported as a fault, never as 0 % or
-  100 %), and a lid that opened or closed;
+  100 %), a lid that opened or closed, a bin tipped over or set upright;
 - otherwise at least every ``heartbeat_s`` so the cloud knows the bin is alive.
 
 The agent calls :meth:`BinMonitor.poll` from its main loop; it samples only when due.
@@ -47,6 +47,7 @@ class FillReport:
     distance_mm: int | None
     fault: SensorFault | None
     lid_open: bool | None
+    tilted: bool | None = None
 
 
 def as_fault(value: object) -> SensorFault | None:
@@ -68,11 +69,13 @@ class BinMonitor:
         settings: BinSettings,
         sensor: FillSource,
         *,
-        lid_open: Callable[[], bool | None] | None = None,
+        lid_open: Callable[[], bool] | None = None,
+        tilted: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.sensor = sensor
         self._lid_open = lid_open
+        self._tilted = tilted
         self._next_sample: float | None = None
         self._last: FillReport | None = None
         self._last_report_at = 0.0
@@ -94,12 +97,14 @@ class BinMonitor:
         if pct is None and fault is None:
             fault = SensorFault.HARDWARE
         lid = self._lid_open() if self._lid_open is not None else None
+        tilted = self._tilted() if self._tilted is not None else None
         report = FillReport(
             bin_id=self.settings.bin_id,
             fill_pct=None if pct is None else round(min(100.0, max(0.0, pct)), 1),
             distance_mm=m.distance_mm if fault is None else None,
             fault=fault,
             lid_open=lid,
+            tilted=tilted,
         )
         if not self._worth_reporting(report, now):
             return None
@@ -119,7 +124,11 @@ class BinMonitor:
             return True
         if now - self._last_report_at >= self.settings.heartbeat_s:
             return True
-        if report.fault != last.fault or report.lid_open != last.lid_open:
+        if (report.fault, report.lid_open, report.tilted) != (
+            last.fault,
+            last.lid_open,
+            last.tilted,
+        ):
             return True
         if report.fill_pct is not None and last.fill_pct is not None:
             return abs(report.fill_pct - last.fill_pct) >= self.settings.report_delta_pct

@@ -90,7 +90,7 @@ class StationSettings(_Section):
     stable_window_s: float = Field(default=1.0, gt=0)
     min_stable_samples: int = Field(default=3, ge=2)
     card_port: str | None = None
-    card_kind: Literal["rdm6300", "line"] = "rdm6300"
+    card_kind: Literal["rdm6300", "scanner"] = "rdm6300"
     #: a presented card stays selected this long after the last weigh-in or tap
     card_session_s: float = Field(default=120.0, gt=0)
     default_category: Category = "mixed"
@@ -113,6 +113,7 @@ class BinSettings(_Section):
     #: distance below the sensor that counts as 100 % full
     full_margin_mm: int = Field(default=50, ge=0, le=10_000)
     lid_pin: Pin | None = None
+    tilt_pin: Pin | None = None
     samples: int = Field(default=5, ge=1, le=31)
     sample_interval_s: float = Field(default=60.0, gt=0)
     #: report when the fill level moved at least this much since the last report

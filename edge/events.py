@@ -75,6 +75,7 @@ class EventFactory:
         distance_mm: int | None = None,
         fault: SensorFault | None = None,
         lid_open: bool | None = None,
+        tilted: bool | None = None,
     ) -> Builder:
         def build(seq: int) -> bytes:
             return to_json(
@@ -85,6 +86,7 @@ class EventFactory:
                     distance_mm=distance_mm,
                     fault=fault,
                     lid_open=lid_open,
+                    tilted=tilted,
                 )
             )
 

@@ -18,8 +18,16 @@ from typing import Any
 from edge.bins import BinMonitor
 from edge.config import BinSettings, EdgeSettings, StationSettings
 from edge.firmware_bridge.base import get_protocol
+from edge.firmware_bridge.cards import CardReader
+from edge.firmware_bridge.sensors import (
+    CategoryButtons,
+    FillSensor,
+    LidSwitch,
+    StationFeedback,
+    TiltSwitch,
+)
 from edge.firmware_bridge.transport import ScaleTransport, detect_line
-from edge.station import CardSource, Feedback, LogFeedback
+from edge.station import LogFeedback
 
 log = logging.getLogger("salinmas.edge.hardware")
 
@@ -60,32 +68,16 @@ def open_scale(s: StationSettings) -> ScaleTransport:
     return ScaleTransport(s.scale_port, protocol, line=line, poll_interval_s=s.poll_interval_s)
 
 
-def _bridge(name: str) -> Any | None:
-    """A firmware-bridge class by name, or ``None`` if this build does not have it."""
-    for module in ("edge.firmware_bridge.cards", "edge.firmware_bridge.sensors"):
-        try:
-            found = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            continue
-        if found is not None:
-            return found
-    return None
-
-
-def open_cards(s: StationSettings) -> CardSource | None:
+def open_cards(s: StationSettings) -> CardReader | None:
     if s.card_port is None:
         return None
-    reader = _bridge("CardReader")
-    if reader is None:
-        raise RuntimeError("this build has no card reader driver (edge.firmware_bridge.cards)")
-    source: CardSource = reader(s.card_port, s.card_kind)
-    return source
+    return CardReader(s.card_port, s.card_kind)
 
 
 class _CombinedFeedback:
     """Logs every signal and drives the LEDs/buzzer when the station has them."""
 
-    def __init__(self, hw: Any) -> None:
+    def __init__(self, hw: StationFeedback | None) -> None:
         self.log = LogFeedback()
         self.hw = hw
 
@@ -97,46 +89,39 @@ class _CombinedFeedback:
             except Exception:  # a broken buzzer must not stop weighing
                 log.exception("feedback %s failed", pattern)
 
+    def close(self) -> None:
+        if self.hw is not None:
+            self.hw.close()
 
-def open_feedback(s: StationSettings, pin_factory: Any) -> Feedback:
-    pins = {"green": s.led_green_pin, "red": s.led_red_pin, "buzzer": s.buzzer_pin}
+
+def open_feedback(s: StationSettings, pin_factory: Any) -> _CombinedFeedback:
+    """LEDs (and buzzer) when both LED pins are set; every signal is logged regardless."""
     hw = None
-    if any(p is not None for p in pins.values()):
-        cls = _bridge("StationFeedback")
-        if cls is None:
-            log.warning("no StationFeedback driver in this build; signals are logged only")
-        else:
-            hw = cls(
-                green_pin=s.led_green_pin,
-                red_pin=s.led_red_pin,
-                buzzer_pin=s.buzzer_pin,
-                pin_factory=pin_factory,
-            )
+    if s.led_green_pin is not None and s.led_red_pin is not None:
+        hw = StationFeedback(
+            green_pin=s.led_green_pin,
+            red_pin=s.led_red_pin,
+            buzzer_pin=s.buzzer_pin,
+            pin_factory=pin_factory,
+        )
+    elif s.led_green_pin is not None or s.led_red_pin is not None:
+        log.warning("feedback needs both led_green_pin and led_red_pin; signals are logged only")
     return _CombinedFeedback(hw)
 
 
 def open_category_buttons(
     s: StationSettings, pin_factory: Any, select: Callable[[str], None]
-) -> list[Any]:
-    """One gpiozero ``Button`` per category; pressing it selects the category."""
+) -> CategoryButtons | None:
+    """The category buttons; pressing one selects its category at the station."""
     if not s.category_buttons:
-        return []
-    from gpiozero import Button
-
-    buttons = []
-    for category, pin in s.category_buttons.items():
-        button = Button(pin, pin_factory=pin_factory)
-        button.when_pressed = lambda _b=None, c=category: select(c)
-        buttons.append(button)
-    return buttons
+        return None
+    pins = {pin: category for category, pin in s.category_buttons.items()}
+    return CategoryButtons(pins, pin_factory, on_select=select)
 
 
 def open_bin(b: BinSettings, pin_factory: Any) -> tuple[BinMonitor, list[Any]]:
     """A bin's monitor and the devices to close with it."""
-    sensor_cls = _bridge("FillSensor")
-    if sensor_cls is None:
-        raise RuntimeError("this build has no FillSensor driver (edge.firmware_bridge.sensors)")
-    sensor = sensor_cls(
+    sensor = FillSensor(
         trigger_pin=b.trigger_pin,
         echo_pin=b.echo_pin,
         empty_depth_mm=b.empty_depth_mm,
@@ -145,16 +130,21 @@ def open_bin(b: BinSettings, pin_factory: Any) -> tuple[BinMonitor, list[Any]]:
         pin_factory=pin_factory,
     )
     devices: list[Any] = [sensor]
-    lid_open: Callable[[], bool | None] | None = None
-    if b.lid_pin is not None:
-        lid_cls = _bridge("LidSwitch")
-        if lid_cls is None:
-            log.warning("no LidSwitch driver in this build; lid state not reported")
-        else:
-            lid = lid_cls(b.lid_pin, pin_factory=pin_factory)
+    try:
+        lid = LidSwitch(b.lid_pin, pin_factory=pin_factory) if b.lid_pin is not None else None
+        if lid is not None:
             devices.append(lid)
-
-            def lid_open() -> bool | None:
-                return bool(lid.is_open)
-
-    return BinMonitor(b, sensor, lid_open=lid_open), devices
+        tilt = TiltSwitch(b.tilt_pin, pin_factory=pin_factory) if b.tilt_pin is not None else None
+        if tilt is not None:
+            devices.append(tilt)
+    except BaseException:
+        for dev in devices:
+            dev.close()
+        raise
+    monitor = BinMonitor(
+        b,
+        sensor,
+        lid_open=(lambda: lid.is_open) if lid is not None else None,
+        tilted=(lambda: tilt.tilted) if tilt is not None else None,
+    )
+    return monitor, devices

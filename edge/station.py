@@ -43,6 +43,7 @@ class ScaleLike(Protocol):
 
 class CardSource(Protocol):
     def read(self, timeout_s: float) -> list[str]: ...
+    def close(self) -> None: ...
 
 
 class Feedback(Protocol):
@@ -202,3 +203,5 @@ class Station:
 
     def close(self) -> None:
         self.scale.close()
+        if self.cards is not None:
+            self.cards.close()

@@ -25,7 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contract.models import Receipt, ReceiptStatus, to_json
+from contract.models import DeviceCommand, Receipt, ReceiptStatus, to_json
 from contract.topics import Kind, device_topic, subscription
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator
@@ -55,6 +55,8 @@ def write_config(
     receipt_timeout_s: float = 5.0,
     health_interval_s: float = 300.0,
     protocol: str = "and_indicator",
+    edge_extra: str = "",
+    tail: str = "",
 ) -> Path:
     path.write_text(
         f"""
@@ -65,6 +67,7 @@ health_interval_s = {health_interval_s}
 pin_factory = "mock"
 boot_id_file = "{path.parent / "no-boot-id"}"
 clock_sync_flag = "{path.parent / "no-sync-flag"}"
+{edge_extra}
 
 [edge.mqtt]
 host = "127.0.0.1"
@@ -91,6 +94,7 @@ baudrate = 9600
 bytesize = 8
 parity = "N"
 stopbits = 1
+{tail}
 """
     )
     return path
@@ -99,15 +103,16 @@ stopbits = 1
 class AgentProcess:
     """``python -m edge --config F`` in a subprocess, its log in a file."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self._start_offset = 0
 
     def start(self) -> AgentProcess:
         self._start_offset = len(self.text())
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("SALINMAS_CONFIG", None)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
@@ -184,6 +189,13 @@ class FakeCloud:
         client.subscribe(
             [(subscription(k), 1) for k in (Kind.WEIGHIN, Kind.FILL, Kind.HEALTH, Kind.STATUS)]
         )
+
+    def command(self, device_id: str, action: str, cmd_id: str) -> None:
+        """Send a ``contract.DeviceCommand`` to the device, as the API does."""
+        cmd = DeviceCommand(
+            cmd_id=cmd_id, device_id=device_id, action=action, issued_at=datetime.now(UTC)
+        )
+        self.client.publish(device_topic(device_id, Kind.CMD), to_json(cmd), qos=1)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         data = json.loads(msg.payload)
