@@ -27,6 +27,47 @@ def echo_time(distance_mm: float) -> float:
     return 2 * distance_mm / 1000 / SPEED_OF_SOUND_M_S
 
 
+class TimedFactory(MockFactory):  # type: ignore[misc]
+    """A MockFactory whose ticks come from a clock the test owns (no thread timing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def ticks(self) -> float:
+        return self.now
+
+
+class TimedEchoPin(MockPin):  # type: ignore[misc]
+    """An echo input whose edges carry the factory's test-owned ticks."""
+
+    def _call_when_changed(self) -> None:
+        super(MockPin, self)._call_when_changed(self._factory.now, self._state)
+
+
+class EchoPin(MockPin):  # type: ignore[misc]
+    """An HC-SR04 trigger whose echo returns synchronously after exactly ``distance_mm``."""
+
+    def __init__(
+        self, factory: TimedFactory, info: object, echo_pin: MockPin, distance_mm: float | None
+    ) -> None:
+        super().__init__(factory, info)
+        self.echo_pin = echo_pin
+        self.distance_mm = distance_mm
+        self.timed_factory = factory
+        #: distances for the next pings, in order (None = that ping gets no echo)
+        self.script: list[float | None] = []
+
+    def _set_state(self, value: bool) -> None:
+        super()._set_state(value)
+        if value and self.script:
+            self.distance_mm = self.script.pop(0)
+        if value and self.distance_mm is not None:
+            self.echo_pin.drive_high()
+            self.timed_factory.now += echo_time(self.distance_mm)
+            self.echo_pin.drive_low()
+
+
 @pytest.fixture
 def factory() -> Iterator[MockFactory]:
     f = MockFactory()
@@ -34,16 +75,18 @@ def factory() -> Iterator[MockFactory]:
     f.reset()
 
 
+@pytest.fixture
+def timed() -> Iterator[TimedFactory]:
+    f = TimedFactory()
+    yield f
+    f.reset()
+
+
 def bin_sensor(
-    factory: MockFactory, distance_mm: float | None, **kwargs: int
-) -> tuple[FillSensor, MockPin]:
-    echo = factory.pin(ECHO)
-    if distance_mm is None:
-        trigger = factory.pin(TRIG)  # wired to nothing: no echo ever comes back
-    else:
-        trigger = factory.pin(
-            TRIG, pin_class=MockTriggerPin, echo_pin=echo, echo_time=echo_time(distance_mm)
-        )
+    factory: TimedFactory, distance_mm: float | None, **kwargs: int
+) -> tuple[FillSensor, EchoPin]:
+    echo = factory.pin(ECHO, pin_class=TimedEchoPin)
+    trigger = factory.pin(TRIG, pin_class=EchoPin, echo_pin=echo, distance_mm=distance_mm)
     params = {"empty_depth_mm": 1000, "full_margin_mm": 200, **kwargs}
     sensor = FillSensor(
         trigger_pin=TRIG, echo_pin=ECHO, sample_gap_s=0.0, pin_factory=factory, **params
@@ -53,32 +96,28 @@ def bin_sensor(
 
 @pytest.mark.parametrize(
     ("distance_mm", "fill_pct"),
-    [(1000, 0.0), (600, 50.0), (200, 100.0), (400, 75.0), (100, 100.0)],
+    [(1000, 0.0), (600, 50.0), (200, 100.0), (400, 75.0), (100, 100.0), (1050, 0.0)],
 )
-def test_fill_percent_from_distance(
-    factory: MockFactory, distance_mm: int, fill_pct: float
-) -> None:
-    sensor, _ = bin_sensor(factory, distance_mm)
+def test_fill_percent_from_distance(timed: TimedFactory, distance_mm: int, fill_pct: float) -> None:
+    sensor, _ = bin_sensor(timed, distance_mm)
     with sensor:
         m = sensor.measure()
     assert m.fault is None
-    assert m.distance_mm == pytest.approx(distance_mm, abs=25)  # thread timing jitter
-    assert m.fill_pct == pytest.approx(fill_pct, abs=3.5)
+    assert m.distance_mm == distance_mm
+    assert m.fill_pct == fill_pct
 
 
-def test_calibration_is_per_bin(factory: MockFactory) -> None:
-    sensor, _ = bin_sensor(factory, 500, empty_depth_mm=700, full_margin_mm=300)
+def test_calibration_is_per_bin(timed: TimedFactory) -> None:
+    sensor, _ = bin_sensor(timed, 500, empty_depth_mm=700, full_margin_mm=300)
     with sensor:
-        m = sensor.measure()
-    assert m.fill_pct == pytest.approx(50.0, abs=7)
-    with sensor:
+        assert sensor.measure().fill_pct == 50.0
         assert sensor.fill_pct(700) == 0.0
         assert sensor.fill_pct(300) == 100.0
         assert sensor.fill_pct(650) == 12.5
 
 
-def test_no_echo_is_a_fault_not_a_level(factory: MockFactory) -> None:
-    sensor, _ = bin_sensor(factory, None, samples=3)
+def test_no_echo_is_a_fault_not_a_level(timed: TimedFactory) -> None:
+    sensor, _ = bin_sensor(timed, None, samples=3)
     with sensor:
         m = sensor.measure()
     assert m.fault is SensorFault.NO_ECHO
@@ -86,31 +125,66 @@ def test_no_echo_is_a_fault_not_a_level(factory: MockFactory) -> None:
     assert m.distance_mm is None
 
 
-def test_beyond_the_bin_bottom_is_out_of_range(factory: MockFactory) -> None:
-    sensor, _ = bin_sensor(factory, 1500)  # lid open, sensor looking at the ceiling
+def test_the_median_survives_a_minority_of_lost_and_wild_echoes(timed: TimedFactory) -> None:
+    sensor, trigger = bin_sensor(timed, 600, max_spread_mm=2000)
+    trigger.script = [600.0, None, 610.0, 2500.0, 590.0]
     with sensor:
         m = sensor.measure()
-    assert m.fault is SensorFault.OUT_OF_RANGE
-    assert m.fill_pct is None
+    assert (m.fault, m.distance_mm, m.fill_pct) == (None, 605, 49.4)
 
 
-def test_inside_the_blind_zone_is_out_of_range(factory: MockFactory) -> None:
-    sensor, _ = bin_sensor(factory, 5)
+def test_a_majority_of_lost_echoes_is_no_echo(timed: TimedFactory) -> None:
+    sensor, trigger = bin_sensor(timed, 600)
+    trigger.script = [600.0, None, None, 610.0, None]
+    with sensor:
+        assert sensor.measure().fault is SensorFault.NO_ECHO
+
+
+def test_disagreeing_echoes_are_unstable(timed: TimedFactory) -> None:
+    sensor, trigger = bin_sensor(timed, 600, max_spread_mm=100)
+    trigger.script = [600.0, 450.0, 610.0, 760.0, 590.0]
     with sensor:
         m = sensor.measure()
-    assert m.fault is SensorFault.OUT_OF_RANGE
-    assert m.fill_pct is None
+    assert (m.fault, m.fill_pct) == (SensorFault.UNSTABLE, None)
 
 
-def test_the_sensor_follows_the_level(factory: MockFactory) -> None:
-    sensor, trigger = bin_sensor(factory, 900)
+def test_beyond_the_bin_bottom_is_out_of_range(timed: TimedFactory) -> None:
+    sensor, _ = bin_sensor(timed, 1500)  # lid open, sensor looking at the ceiling
     with sensor:
+        m = sensor.measure()
+    assert (m.fault, m.distance_mm, m.fill_pct) == (SensorFault.OUT_OF_RANGE, 1500, None)
+
+
+def test_inside_the_blind_zone_is_out_of_range(timed: TimedFactory) -> None:
+    sensor, _ = bin_sensor(timed, 5)
+    with sensor:
+        m = sensor.measure()
+    assert (m.fault, m.fill_pct) == (SensorFault.OUT_OF_RANGE, None)
+
+
+def test_with_gpiozero_mock_trigger_pin(factory: MockFactory) -> None:
+    """The stock MockTriggerPin echoes from a thread: real timing, so loose bounds."""
+    echo = factory.pin(ECHO)
+    trigger = factory.pin(TRIG, pin_class=MockTriggerPin, echo_pin=echo, echo_time=echo_time(900))
+    with FillSensor(
+        trigger_pin=TRIG,
+        echo_pin=ECHO,
+        empty_depth_mm=1000,
+        full_margin_mm=200,
+        max_spread_mm=2000,
+        sample_gap_s=0.0,
+        pin_factory=factory,
+    ) as sensor:
         low = sensor.measure()
-        trigger.echo_time = echo_time(300)  # type: ignore[attr-defined]
+        trigger.echo_time = echo_time(300)
         high = sensor.measure()
-    assert low.fill_pct is not None
-    assert high.fill_pct is not None
-    assert low.fill_pct < 20 < 80 < high.fill_pct
+    # a late thread wake-up only lengthens an echo: distances err upwards
+    assert low.fault is None
+    assert high.fault is None
+    assert low.distance_mm is not None
+    assert high.distance_mm is not None
+    assert 890 <= low.distance_mm < 1100
+    assert 290 <= high.distance_mm < low.distance_mm
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ Two registered protocols, because the two product lines print different frames:
 
     ST,+00123.45  g      header, comma, 9-character data (sign, zero-padded), 3-char unit
     US,-00018.36  g      US = unstable           -> MOTION
-    OL,+999999E+19  g    OL = out of range; the sign says over (+) or under (-) ->
-                         OVERLOAD / UNDERLOAD (the data field is not a weight)
+    OL,+9999999E+19      OL = out of range, no unit (only the CSV format adds it); the
+                         sign says over (+) or under (-) -> OVERLOAD / UNDERLOAD
     QT,+000012345 PC     counting mode: not a weight -> ERROR ("counting mode")
 
 Units: g, kg, mg, ct, oz, lb, ozt (others, e.g. mom, dwt, GN, PC, %, are rejected).
@@ -43,7 +43,8 @@ _UNITS = {
     "t": "t",
 }
 
-_BALANCE = re.compile(r"^(ST|US|OL|QT),([+-][0-9. E+]{8,12}) {0,3}([A-Za-z%]{1,3})$")
+_BALANCE = re.compile(r"^(ST|US|QT),([+-][0-9. ]{8,10}) {0,3}([A-Za-z%]{1,3})$")
+_BALANCE_OL = re.compile(r"^OL,([+-])[0-9. E+]{8,12}( {0,3}[A-Za-z%]{1,3})?$")
 _INDICATOR = re.compile(r"^(ST|US|OL|LO|HD),(GS|NT|TR|G|N|T),([+-][0-9 .,]{7})([ a-z]{2,3})$")
 
 
@@ -68,6 +69,10 @@ class AndBalance(ScaleProtocol):
         text = text.strip("\r\n")
         if text.strip() == "I":  # command not executable (busy)
             return None
+        over = _BALANCE_OL.match(text)
+        if over:
+            status = Status.UNDERLOAD if over.group(1) == "-" else Status.OVERLOAD
+            return Reading(status, None, bytes(frame), self.name, detail=text)
         m = _BALANCE.match(text)
         if m is None:
             return error(frame, self.name, "not an A&D balance frame")
@@ -75,8 +80,6 @@ class AndBalance(ScaleProtocol):
         if header == "QT":
             return error(frame, self.name, "counting mode (QT), not a weight")
         status = _status(header, data)
-        if status in (Status.OVERLOAD, Status.UNDERLOAD):
-            return Reading(status, None, bytes(frame), self.name, detail=text)
         unit_key = _UNITS.get(unit.strip().lower())
         if unit_key is None:
             return error(frame, self.name, f"unit {unit!r} is not a weight unit")

@@ -16,7 +16,8 @@
     "   Err 54     "   error                     -> ERROR; "      C" adjustment -> ERROR
 
 22 characters: a 6-character ID code first (``N`` net, ``G``/``G#`` gross, ``T``/``T2``
-tare, ``Stat`` status lines), then the 16 characters above. A weight read while
+tare, ``Stat`` status lines whose code, e.g. ``H``, follows further right), then the 16
+characters above. A 16-character ``Stat  H`` line is read the same way. A weight read while
 unstable has no unit, so it is converted with the unit of the last stable reading (or
 ``unit``, default kg). The frames carry no division d.
 
@@ -64,8 +65,11 @@ class Sartorius(ScaleProtocol):
             return error(frame, self.name, "not a 16/22-character Sartorius SBI line")
         ident, body = ("", text) if len(text) == 14 else (text[:6].strip(), text[6:])
         mode = Mode.GROSS
-        if ident.startswith("Stat"):
-            return error(frame, self.name, f"status line: {body.strip()}")
+        if ident.startswith("Stat") or (not ident and body.startswith("Stat")):
+            # "Stat" status lines carry the special code (H, L, ...) further right
+            ident, body = "", f"{body.removeprefix('Stat'):<14}"[:14]
+            if _SPECIAL.match(body) is None:
+                return error(frame, self.name, f"status line: {body.strip()}")
         if ident:
             if ident[0] == "N":
                 mode = Mode.NET
