@@ -35,7 +35,8 @@ from simulators._io import DeviceWriter, SerialDevice
 STX = 0x02
 ETX = 0x03
 
-CardKind = Literal["rdm6300", "line"]
+#: "line" (the agent's config name) and "scanner" (the bridge's) are the same line mode
+CardKind = Literal["rdm6300", "line", "scanner"]
 
 _HEX10 = re.compile(r"^[0-9A-Fa-f]{10}$")
 
@@ -86,8 +87,8 @@ class CardReaderSimulator:
         repeats: int = 3,
         seed: int = 0,
     ) -> None:
-        if kind not in ("rdm6300", "line"):
-            raise ValueError(f"kind must be 'rdm6300' or 'line', got {kind!r}")
+        if kind not in ("rdm6300", "line", "scanner"):
+            raise ValueError(f"kind must be 'rdm6300', 'line' or 'scanner', got {kind!r}")
         if repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {repeats}")
         self.device = device
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", default=tempfile.gettempdir(), help="directory for the stable symlink"
     )
     parser.add_argument("--name", default="usb-Salinmas_Sim_RFID-if00-port0")
-    parser.add_argument("--kind", choices=["rdm6300", "line"], default="rdm6300")
+    parser.add_argument("--kind", choices=["rdm6300", "line", "scanner"], default="rdm6300")
     parser.add_argument("--repeats", type=int, default=3, help="frames per tap (RDM6300)")
     parser.add_argument("--card", action="append", default=[], help="tap this card at start")
     args = parser.parse_args(argv)
