@@ -106,6 +106,10 @@ class ScaleProtocol:
         """One frame -> a reading, or ``None`` for a frame that carries no weight (ack)."""
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Forget state learnt from earlier frames (called when the port is reopened:
+        the indicator may have been power-cycled meanwhile). Default: nothing to forget."""
+
 
 def _first_eol(data: bytearray) -> int:
     positions = [p for p in (data.find(b"\r"), data.find(b"\n")) if p >= 0]

@@ -142,6 +142,7 @@ class ScaleTransport:
             self._opened_seen = self._port.opened_count
             self._buffer.data.clear()  # bytes from before an unplug are not a frame
             self._next_poll = self._clock()
+            self.protocol.reset()
 
     def _maybe_poll(self) -> None:
         if self.poll_interval_s is None or not self._port.connected:

@@ -199,3 +199,21 @@ def test_detect_line_gives_none_when_nothing_validates(tmp_path: Path) -> None:
             stop.set()
             talker.join(2)
         assert found is None
+
+
+def test_a_reopened_port_forgets_the_tare(device: PtyDevice) -> None:
+    """An MT-SICS balance unplugged (maybe power-cycled) has no tare when it returns."""
+    with ScaleTransport(device.path, get_protocol("mtsics"), backoff_s=(0.02, 0.1)) as scale:
+        scale.read(0.05)
+        device.write(b"T S      10.00 g\r\nS S      90.00 g\r\n")
+        got = read_until(scale, lambda r: len(r) >= 2)
+        assert [(r.mode.value, r.tare_g) for r in got] == [("tare", 10), ("net", 10)]
+        device.unplug()
+        read_until(scale, bool, deadline_s=0.2)
+        device.replug()
+        deadline = time.monotonic() + 5
+        while not scale.connected and time.monotonic() < deadline:
+            scale.read(0.05)
+        device.write(b"S S      90.00 g\r\n")
+        (after,) = read_until(scale, bool)
+        assert (after.mode.value, after.tare_g, after.grams) == ("gross", None, 90)

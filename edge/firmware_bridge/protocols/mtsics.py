@@ -49,6 +49,9 @@ class MtSics(ScaleProtocol):
     def __init__(self) -> None:
         self.tare_g: int | None = None
 
+    def reset(self) -> None:
+        self.tare_g = None  # a power-cycled balance has no tare
+
     def parse(self, frame: bytes) -> Reading | None:
         text = ascii_text(frame)
         if text is None or len(text) > 40:
