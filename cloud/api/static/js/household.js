@@ -11,6 +11,11 @@ let me = null;
 let lastData = null;
 let categories = [];
 
+function categoryName(code) {
+  const c = categories.find((x) => x.code === code);
+  return c ? (lang() === "en" ? c.name_en : c.name_id) : code;
+}
+
 /** The categories a door pickup can be for: the plastics when there are any. */
 function renderCategories() {
   const sel = $("#request-category");
@@ -44,7 +49,8 @@ function render() {
   const lines = [...stmt.lines].reverse().slice(0, 50);
   fill($("#statement"), lines.length
     ? lines.map((l) => h("li", {},
-        h("div", {}, h("div", { text: l.weighin ? `${t(`stmt.kind.${l.kind}`)} · ${kg(l.weighin.net_g)}` : t(`stmt.kind.${l.kind}`) }),
+        h("div", {}, h("div", { text: t(`stmt.kind.${l.kind}`) }),
+          l.weighin ? h("div", { class: "small", text: `${categoryName(l.weighin.category_code)} · ${kg(l.weighin.net_g)}` }) : null,
           h("div", { class: "small muted", text: dateTime(l.at) })),
         h("div", { class: `amt ${l.amount_rp >= 0 ? "pos" : "neg"}`, text: (l.amount_rp > 0 ? "+" : "") + rupiah(l.amount_rp) })))
     : h("li", { class: "empty", text: t("stmt.none") }));

@@ -1,6 +1,6 @@
 // What every page shares: translations, the language toggle, the login form, logout,
 // and going back to the login form when the token expires.
-import { bindLangToggle, translate, t } from "./i18n.js";
+import { bindLangToggle, onLangChange, translate, t } from "./i18n.js";
 import { clearSession, onUnauthorized, saveSession, token, who } from "./api.js";
 import { $, errorText } from "./util.js";
 
@@ -76,3 +76,8 @@ export function setLiveState(state) {
   pill.dataset.state = state;
   pill.textContent = t(`live.${state}`);
 }
+
+onLangChange(() => {
+  const pill = $("#live");
+  if (pill) setLiveState(pill.dataset.state || "off");
+});
