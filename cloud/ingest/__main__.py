@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run(settings)
+    raise SystemExit(run(settings))
 
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
@@ -294,3 +295,35 @@ class IngestWorker:
             # redelivers the message itself, and acking the old id could ack another one
             if item.qos > 0 and connected and item.generation == generation:
                 client.ack(item.mid, item.qos)
+
+
+def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> int:
+    """Run one ingest worker until ``stop_event`` is set or SIGTERM/SIGINT arrives.
+
+    Returns 0 after a clean stop (the batch in hand finished and was acknowledged).
+    """
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping after the current batch", signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+    worker = IngestWorker(settings)
+    worker.start()
+    log.info(
+        "ingest %s: mqtt %s:%d (MQTT %s, share %s), ledger %s, telemetry %s",
+        settings.client_id, settings.mqtt_host, settings.mqtt_port, settings.mqtt_protocol,
+        settings.share or "off", settings.ledger_url.split("@")[-1], settings.telemetry.backend,
+    )  # fmt: skip
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        log.info(
+            "ingest stopped: %d messages, %d dead letters, %d receipts",
+            worker.processed, worker.dead_letters, worker.receipts_sent,
+        )  # fmt: skip
+    return 0

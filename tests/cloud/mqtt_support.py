@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -20,6 +20,14 @@ from contract import DeviceStatus, Kind, Receipt, device_topic
 from tests.support.services import MosquittoServer
 
 
+class Broker(Protocol):
+    """What the helpers need of a broker: its port and a way to add a device account."""
+
+    port: int
+
+    def add_device(self, device_id: str, password: str) -> None: ...
+
+
 def unique_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -27,7 +35,7 @@ def unique_id(prefix: str) -> str:
 class Device:
     """A device on the real broker under its own account; collects its receipts."""
 
-    def __init__(self, broker: MosquittoServer, device_id: str, *, will: bool = False) -> None:
+    def __init__(self, broker: Broker, device_id: str, *, will: bool = False) -> None:
         self.device_id = device_id
         self.receipts: list[bytes] = []
         self._lock = threading.Lock()
@@ -87,7 +95,7 @@ class Device:
 
 
 @contextmanager
-def device(broker: MosquittoServer, device_id: str, *, will: bool = False) -> Iterator[Device]:
+def device(broker: Broker, device_id: str, *, will: bool = False) -> Iterator[Device]:
     d = Device(broker, device_id, will=will)
     try:
         yield d
