@@ -191,3 +191,27 @@ def test_reset_disarms_and_rearm_arms() -> None:
 def test_constructor_rejects_nonsense(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must be"):
         WeighinCapture(**kwargs)  # type: ignore[arg-type]
+
+
+def test_from_indicator_frames_to_a_weighin() -> None:
+    """Toledo frames carry d = 50 g: the capture uses it, and keeps the exact frames."""
+    from edge.firmware_bridge.base import get_protocol
+    from edge.firmware_bridge.protocols.toledo import checksum
+
+    def frame(swb: int, digits: bytes) -> bytes:
+        body = b"\x02" + bytes([0x3C, swb, 0x20]) + digits + b"000000\r"
+        return body + bytes([checksum(body)])
+
+    toledo = get_protocol("toledo", checksum=True)
+    zero, moving, settled = frame(0x30, b"000000"), frame(0x38, b"001240"), frame(0x30, b"001250")
+    cap = WeighinCapture(division_g=1)  # configured d is overridden by the frames' 50 g
+    stream = [zero, moving, moving, settled, settled, settled, settled, settled]
+    events = []
+    for i, raw in enumerate(stream):
+        reading = toledo.parse(raw)
+        assert reading is not None
+        event = cap.feed(reading, i * 0.3)
+        if event is not None:
+            events.append(event)
+    assert [(e.net_g, e.division_g) for e in events] == [(12_500, 50)]
+    assert events[0].frames == (settled,) * 5  # 0.9 s .. 2.1 s: the first span >= 1 s

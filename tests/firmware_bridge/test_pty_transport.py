@@ -172,7 +172,7 @@ def test_detect_line_keeps_the_setting_whose_frames_validate(tmp_path: Path) -> 
                 dev.path,
                 protocol,
                 [(9600, 8, "N", 1), (4800, 8, "N", 1), (2400, 7, "E", 1)],
-                listen_s=0.8,
+                listen_s=1.5,
             )
         finally:
             stop.set()
