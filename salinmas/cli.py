@@ -43,8 +43,11 @@ def _setup_logging(verbose: int) -> None:
 
 def _call(target: str, *args: Any, **kwargs: Any) -> Any:
     """Import ``module:function`` lazily and call it."""
-    module, _, func = target.partition(":")
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), func)
+    module, _, path = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    fn: Callable[..., Any] = obj
     return fn(*args, **kwargs)
 
 

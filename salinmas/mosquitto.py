@@ -65,7 +65,10 @@ def start_mosquitto(conf: Path, port: int, timeout_s: float = 15) -> subprocess.
     if binary is None:
         raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
     proc = subprocess.Popen(
-        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [binary, "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C meant for the parent does not reach the broker
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

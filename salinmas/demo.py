@@ -1,0 +1,485 @@
+"""``salinmas demo``: the whole system with simulated devices, on the embedded defaults.
+
+:class:`DemoStack` starts, in order: the ledger (SQLite, migrated and seeded with a waste
+bank, categories, prices, households with member cards and PINs, staff logins, devices
+and bins), an MQTT broker (a private Mosquitto when installed, else the in-process amqtt
+broker — both with one account per device and the project's ACL), cloud ingest and the
+API with the dashboard (as child processes), and a fleet of simulated scale stations and
+bins running as real edge agents. Browser tests and benchmarks use the same class.
+
+Every child runs in its own process group; :meth:`DemoStack.stop` (and Ctrl-C) ends each
+group, so no process is left behind. Passwords are generated per data directory
+(``var/demo/secrets.json``, never committed) and printed in the banner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("salinmas.demo")
+
+SITE = "bank-sokaraja"
+CATEGORIES = [  # code, Indonesian, English, rupiah per kg
+    ("organic", "Sampah organik", "Organic waste", 500),
+    ("plastic-pet", "Plastik PET (botol)", "PET plastic (bottles)", 3000),
+    ("plastic-mixed", "Plastik campur", "Mixed plastic", 1500),
+    ("paper", "Kertas & kardus", "Paper & cardboard", 1800),
+]
+HOUSEHOLD_NAMES = [
+    "Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Riyanto", "Sri Wahyuni",
+    "Joko Susilo", "Rina Marlina", "Eko Prasetyo", "Yuni Astuti", "Heru Purnomo",
+    "Wati Suryani", "Bambang Hartono", "Nur Hidayah", "Slamet Riyadi", "Ratna Sari",
+    "Teguh Wibowo", "Lastri Handayani", "Dwi Cahyono", "Endang Kurniasih", "Parno Sutrisno",
+]  # fmt: skip
+SERVICE_ROLES = {"salinmas-ingest": "ingest", "salinmas-api": "api"}
+
+
+def card_of(index: int) -> str:
+    """The demo member card of household ``index`` (10 hex characters, like an RDM6300)."""
+    return f"0A{index + 0x10000:08X}"
+
+
+def member_no(index: int) -> str:
+    return f"BMS-{index + 1:04d}"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DemoSecrets:
+    """Generated once per data directory; printed in the banner, never committed."""
+
+    jwt_secret: str
+    ingest_password: str
+    api_password: str
+    admin_password: str
+    collector_password: str
+    household_pin: str
+    devices: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load_or_create(cls, path: Path, device_ids: list[str]) -> DemoSecrets:
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        made = cls(
+            jwt_secret=data.get("jwt_secret") or secrets.token_urlsafe(48),
+            ingest_password=data.get("ingest_password") or secrets.token_urlsafe(18),
+            api_password=data.get("api_password") or secrets.token_urlsafe(18),
+            admin_password=data.get("admin_password") or secrets.token_urlsafe(9),
+            collector_password=data.get("collector_password") or secrets.token_urlsafe(9),
+            household_pin=data.get("household_pin") or f"{secrets.randbelow(10**6):06d}",
+            devices=dict(data.get("devices") or {}),
+        )
+        for d in device_ids:
+            made.devices.setdefault(d, secrets.token_urlsafe(18))
+        path.write_text(json.dumps(made.__dict__, indent=2))
+        path.chmod(0o600)
+        return made
+
+
+@dataclass
+class DemoStack:
+    """The running demo. ``with DemoStack(...) as stack:`` starts and stops it."""
+
+    data_dir: Path = Path("var/demo")
+    api_port: int = 8000
+    mqtt_port: int = 0
+    stations: int = 2
+    bins: int = 3
+    households: int = 12
+    speed: float = 288.0
+    broker: str = "auto"  # auto | embedded | mosquitto
+    #: how often (real seconds) the simulated households arrive at each station
+    visit_every_s: float = 8.0
+    quiet: bool = False
+    _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _embedded: Any = None
+    _mosquitto: subprocess.Popen[bytes] | None = None
+    _fleet: Any = None
+    household_ids: list[int] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ naming
+
+    @property
+    def station_ids(self) -> list[str]:
+        return [f"st-demo-{i + 1:02d}" for i in range(self.stations)]
+
+    @property
+    def bin_device_ids(self) -> list[str]:
+        return [f"bin-demo-{i + 1:02d}" for i in range(self.bins)]
+
+    @property
+    def ledger_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def broker_kind(self) -> str:
+        return "mosquitto" if self._mosquitto is not None else "embedded"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> DemoStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.mqtt_port = self.mqtt_port or free_port()
+        self.secrets = DemoSecrets.load_or_create(
+            self.data_dir / "secrets.json", self.station_ids + self.bin_device_ids
+        )
+        try:
+            self._seed()
+            self._start_broker()
+            self._write_cloud_config()
+            self._spawn("ingest", "ingest", "run", "--config", str(self.cloud_config))
+            self._spawn("api", "api", "run", "--config", str(self.cloud_config))
+            self.wait_for_api()
+            self._start_fleet()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._fleet is not None:
+            with contextlib.suppress(Exception):
+                self._fleet.stop()
+            self._fleet = None
+        for name, proc in reversed(list(self._procs.items())):
+            _end_group(proc, name)
+        self._procs.clear()
+        if self._mosquitto is not None:
+            _end_group(self._mosquitto, "mosquitto")
+            self._mosquitto = None
+        if self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None
+
+    def check_children(self) -> list[str]:
+        """Names of child processes that have exited (a healthy demo returns [])."""
+        return [n for n, p in self._procs.items() if p.poll() is not None]
+
+    # ------------------------------------------------------------------ parts
+
+    def _seed(self) -> None:
+        from sqlalchemy import select
+
+        from cloud import auth, devices, ledger, pickups
+        from cloud.db import make_engine, migrate, session_factory
+        from cloud.models.auth import User
+
+        migrate(self.ledger_url)
+        engine = make_engine(self.ledger_url)
+        try:
+            with session_factory(engine)() as s, s.begin():
+                ledger.ensure_site(s, code=SITE, name="Bank Sampah Sokaraja")
+                for code, name_id, name_en, price in CATEGORIES:
+                    ledger.ensure_category(s, code=code, name_id=name_id, name_en=name_en)
+                    current = ledger.price_at(s, category=code, at=datetime.now(UTC))
+                    if current is None:
+                        ledger.set_price(
+                            s,
+                            category=code,
+                            rp_per_kg=price,
+                            effective_from=datetime.now(UTC) - timedelta(days=1),
+                            by="demo",
+                        )
+                self.household_ids = []
+                for i in range(self.households):
+                    existing = ledger.household_for_card(s, card_id=card_of(i))
+                    if existing is not None:
+                        self.household_ids.append(existing.id)
+                        continue
+                    hh = ledger.register_household(
+                        s, member_no=member_no(i), name=HOUSEHOLD_NAMES[i % 20], site=SITE
+                    )
+                    s.flush()
+                    self.household_ids.append(hh.id)
+                    ledger.link_card(s, card_id=card_of(i), household_id=hh.id, by="demo")
+                    auth.set_household_pin(
+                        s, household_id=hh.id, pin=self.secrets.household_pin, by="demo"
+                    )
+                for d in self.station_ids:
+                    devices.register_device(s, device_id=d, kind="station", site=SITE)
+                for n, d in enumerate(self.bin_device_ids):
+                    devices.register_device(s, device_id=d, kind="bin", site=SITE)
+                    pickups.register_bin(
+                        s,
+                        bin_id=f"{d}-a",
+                        site=SITE,
+                        device_id=d,
+                        category="plastic-mixed" if n % 2 else "organic",
+                        name=f"Tong {n + 1}",
+                        x=20.0 + 30.0 * (n % 3),
+                        y=25.0 + 35.0 * (n // 3),
+                        lat=-7.4243 - 0.002 * n,
+                        lon=109.2302 + 0.003 * n,
+                        empty_depth_mm=1000,
+                        threshold_pct=80.0,
+                    )
+                users = [
+                    ("admin", self.secrets.admin_password, "admin"),
+                    ("kolektor1", self.secrets.collector_password, "collector"),
+                ]
+                for username, password, role in users:
+                    if s.scalar(select(User.id).where(User.username == username)) is None:
+                        auth.create_user(s, username=username, password=password, role=role)
+        finally:
+            engine.dispose()
+
+    def _write_accounts(self) -> Path:
+        from cloud.broker_accounts import AccountFiles, hash_password
+
+        files = AccountFiles(self.data_dir / "broker.passwd", self.data_dir / "broker.acl")
+        accounts = {
+            "salinmas-ingest": hash_password(self.secrets.ingest_password),
+            "salinmas-api": hash_password(self.secrets.api_password),
+        }
+        accounts |= {d: hash_password(pw) for d, pw in self.secrets.devices.items()}
+        files.write(accounts, SERVICE_ROLES)
+        return files.password_file
+
+    def _start_broker(self) -> None:
+        from salinmas.mosquitto import mosquitto_binary, mosquitto_config, start_mosquitto
+
+        password_file = self._write_accounts()
+        use_mosquitto = self.broker == "mosquitto" or (
+            self.broker == "auto" and mosquitto_binary() is not None
+        )
+        if use_mosquitto:
+            workdir = (self.data_dir / "mosquitto").resolve()
+            workdir.mkdir(exist_ok=True)
+            conf = workdir / "mosquitto.conf"
+            conf.write_text(
+                mosquitto_config(
+                    port=self.mqtt_port,
+                    workdir=workdir,
+                    password_file=password_file.resolve(),
+                    acl_file=(self.data_dir / "broker.acl").resolve(),
+                    max_inflight=1000,
+                )
+            )
+            self._mosquitto = start_mosquitto(conf, self.mqtt_port)
+            (self.data_dir / "mosquitto.pid").write_text(str(self._mosquitto.pid))
+        else:
+            from salinmas.broker import EmbeddedBroker
+
+            self._embedded = EmbeddedBroker(
+                port=self.mqtt_port, password_file=password_file, service_roles=SERVICE_ROLES
+            )
+            self._embedded.start()
+
+    @property
+    def cloud_config(self) -> Path:
+        return self.data_dir / "cloud.toml"
+
+    def _write_cloud_config(self) -> None:
+        d = self.data_dir.resolve()
+        mosq = self.broker_kind == "mosquitto"
+        telemetry = {"backend": "sqlite", "sqlite_path": str(d / "telemetry.db")}
+        doc = {
+            "ingest": {
+                "ledger_url": self.ledger_url,
+                "mqtt_port": self.mqtt_port,
+                "mqtt_password": self.secrets.ingest_password,
+                "mqtt_protocol": "5" if mosq else "3.1.1",
+                "share_group": "ingest" if mosq else "",
+                "client_id": "salinmas-ingest-demo",
+                "telemetry": telemetry,
+            },
+            "api": {
+                "ledger_url": self.ledger_url,
+                "port": self.api_port,
+                "jwt_secret": self.secrets.jwt_secret,
+                "mqtt": {
+                    "port": self.mqtt_port,
+                    "host": "127.0.0.1",
+                    "password": self.secrets.api_password,
+                },
+                "broker": {
+                    "password_file": str(d / "broker.passwd"),
+                    "acl_file": str(d / "broker.acl"),
+                    "pid_file": str(d / "mosquitto.pid") if mosq else None,
+                },
+                "telemetry": telemetry,
+            },
+        }
+        self.cloud_config.write_text(_to_toml(doc))
+
+    def _spawn(self, name: str, *args: str) -> None:
+        logfile = (self.data_dir / f"{name}.log").open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "salinmas", *args],
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own group: stop() ends it and its children
+        )
+
+    def wait_for_api(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            dead = self.check_children()
+            if dead:
+                raise RuntimeError(f"{', '.join(dead)} exited; see {self.data_dir}/*.log")
+            try:
+                url = f"{self.api_url}/api/v1/health"
+                with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 (our own http URL)
+                    if r.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the API did not answer on {self.api_url} in {timeout_s:.0f}s")
+
+    def _start_fleet(self) -> None:
+        from simulators.fleet import Fleet
+
+        self._fleet = Fleet(
+            workdir=self.data_dir / "fleet",
+            mqtt_host="127.0.0.1",
+            mqtt_port=self.mqtt_port,
+            stations={d: self.secrets.devices[d] for d in self.station_ids},
+            bins={d: self.secrets.devices[d] for d in self.bin_device_ids},
+            cards=[card_of(i) for i in range(self.households)],
+            speed=self.speed,
+            visit_every_s=self.visit_every_s,
+            api_url=self.api_url,
+        )
+        self._fleet.start()
+
+    # ------------------------------------------------------------------ banner
+
+    def banner(self) -> str:
+        s = self.secrets
+        broker = "Mosquitto" if self.broker_kind == "mosquitto" else "embedded amqtt"
+        return "\n".join(
+            [
+                "",
+                "Salinmas demo is running (Ctrl-C stops everything).",
+                f"  dashboard      {self.api_url}/",
+                f"  API docs       {self.api_url}/docs",
+                f"  operator login admin / {s.admin_password}",
+                f"  collector      kolektor1 / {s.collector_password}",
+                f"  households     {member_no(0)} .. {member_no(self.households - 1)}, "
+                f"PIN {s.household_pin}",
+                f"  MQTT broker    {broker} on 127.0.0.1:{self.mqtt_port}",
+                f"  devices        {', '.join(self.station_ids + self.bin_device_ids)}",
+                f"  state, logs    {self.data_dir}/",
+                "",
+                f"Watch {member_no(0)}'s balance grow:",
+                f"  TOKEN=$(curl -s -X POST {self.api_url}/api/v1/auth/household-login "
+                f"-H 'Content-Type: application/json' "
+                f'-d \'{{"member_no":"{member_no(0)}","pin":"{s.household_pin}"}}\' '
+                "| python3 -c 'import sys,json;print(json.load(sys.stdin)[\"access_token\"])')",
+                f'  curl -s -H "Authorization: Bearer $TOKEN" '
+                f"{self.api_url}/api/v1/households/{self.household_ids[0]}/balance",
+                "",
+            ]
+        )
+
+
+def _end_group(proc: subprocess.Popen[bytes], name: str, timeout_s: float = 10) -> None:
+    """SIGTERM the process group, then SIGKILL what is left."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0fs; killing it", name, timeout_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever its children left behind
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def _to_toml(doc: dict[str, Any], prefix: str = "") -> str:
+    """A small TOML writer for the demo's generated config (tables, scalars, strings)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            tables.append((f"{prefix}{key}", value))
+        elif value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for name, table in tables:
+        out += f"\n[{name}]\n" + _to_toml(table, f"{name}.")
+    if not prefix:
+        tomllib.loads(out)  # never write a file the processes cannot read
+    return out
+
+
+def main(ns: argparse.Namespace) -> int:
+    stack = DemoStack(
+        data_dir=ns.data_dir,
+        api_port=ns.port,
+        mqtt_port=ns.mqtt_port,
+        stations=ns.stations,
+        bins=ns.bins,
+        speed=ns.speed,
+        broker=ns.broker,
+    )
+    stop = {"now": False}
+
+    def _signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    print("Starting the Salinmas demo ...", flush=True)
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        started = time.monotonic()
+        while not stop["now"]:
+            if ns.seconds and time.monotonic() - started >= ns.seconds:
+                break
+            dead = stack.check_children()
+            if dead:
+                print(f"{', '.join(dead)} exited; see {stack.data_dir}/*.log", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("Stopping ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def iter_logs(stack: DemoStack) -> Iterator[Path]:
+    yield from sorted(stack.data_dir.glob("*.log"))
