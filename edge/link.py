@@ -102,6 +102,7 @@ class MqttLink:
         self._acked: list[tuple[int, str]] = []
         self._receipt_due: dict[int, float] = {}  # seq -> monotonic deadline
         self._attempt = 0
+        self._maybe_more = True  # the outbox may hold events not yet handed to paho
         self._topics = {k: device_topic(device_id, k) for k in Kind}
         self._client = self._make_client()
 
@@ -215,14 +216,16 @@ class MqttLink:
 
     def _pump(self) -> None:
         room = self.settings.max_inflight - len(self._inflight)
-        if room <= 0:
+        if room <= 0 or not (self._maybe_more or self._wake.is_set()):
             return
         self._wake.clear()
         entries = self.outbox.pending(room, exclude=[seq for seq, _ in self._inflight.values()])
+        self._maybe_more = len(entries) == room
         for e in entries:
             info = self._client.publish(self._topics[Kind(e.kind)], e.payload, qos=1)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 self._note_error(f"publish seq {e.seq} failed: {mqtt.error_string(info.rc)}")
+                self._maybe_more = True
                 break
             self._inflight[info.mid] = (e.seq, e.kind)
             self.stats.published += 1
@@ -250,6 +253,7 @@ class MqttLink:
                 del self._receipt_due[seq]
             n = self.outbox.requeue(overdue)
             if n:
+                self._maybe_more = True
                 log.warning("%d weigh-in(s) without a receipt; publishing them again", n)
 
     def _set_down(self) -> None:
@@ -294,6 +298,7 @@ class MqttLink:
             len(self._inflight),
         )
         self.stats.last_error = ""
+        self._maybe_more = True
         self._connected.set()
 
     def _on_disconnect(
