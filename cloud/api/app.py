@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from cloud.api import errors
+from cloud.api import errors, openapi
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink
 from cloud.api.routes import (
@@ -132,6 +132,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.api = state
     errors.install(app)
+    openapi.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -183,6 +183,7 @@ OwnCollector = Annotated[User, Depends(own_collector)]
 
 #: paging parameters shared by list routes
 Limit = Annotated[int, Query(ge=1, le=1000, description="most rows returned")]
+BeforeId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this")]
 
 
 def stream_principal(

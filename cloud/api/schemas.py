@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from contract.topics import DEVICE_ID_PATTERN
 
@@ -26,6 +26,18 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=200)]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{3,80}$")]
 Rupiah = Annotated[int, Field(ge=0, le=10**12)]
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+def _sane_time(v: datetime) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-01-01T00:00:00Z")
+    if not 2000 <= v.year <= 2200:
+        raise ValueError("out of range (years 2000-2200)")
+    return v
+
+
+#: an aware time in a sane range (what the ledger can store on both databases)
+Instant = Annotated[datetime, AfterValidator(_sane_time)]
 
 
 class _In(BaseModel):
@@ -181,7 +193,7 @@ class CategoryOut(BaseModel):
 
 class PriceCreate(_In):
     rp_per_kg: Rupiah = Field(examples=[3500])
-    effective_from: AwareDatetime | None = Field(
+    effective_from: Instant | None = Field(
         default=None, description="default now; a future time schedules the change"
     )
 
@@ -336,7 +348,7 @@ class BinOut(_Out):
 class PickupCreate(_In):
     bin_id: DeviceIdStr | None = None
     household_id: DbId | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     priority: int = Field(default=0, ge=0, le=9)
     note: Note | None = None
 

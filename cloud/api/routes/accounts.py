@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,6 +22,7 @@ from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.schemas import (
     BalanceOut,
     DbId,
+    Instant,
     PayoutCreate,
     PayoutOut,
     PayoutReject,
@@ -62,8 +62,8 @@ def get_balance(household: OwnHousehold, session: SessionDep) -> BalanceOut:
 def get_statement(
     household: OwnHousehold,
     session: SessionDep,
-    since: Annotated[datetime | None, Query(description="UTC, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="UTC, exclusive")] = None,
+    since: Annotated[Instant | None, Query(description="UTC, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="UTC, exclusive")] = None,
 ) -> StatementOut:
     for name, t in (("since", since), ("until", until)):
         if t is not None and t.tzinfo is None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 
 from cloud import provisioning
 from cloud.api.deps import Admin, SessionDep, Staff, StateDep
-from cloud.api.errors import ApiError, error_responses
+from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.mqtt import BrokerUnavailable
 from cloud.api.schemas import (
     CommandOut,
@@ -20,7 +20,7 @@ from cloud.api.schemas import (
     DeviceOut,
 )
 from cloud.devices import get_device, list_devices
-from cloud.models import utcnow
+from cloud.models import Site, utcnow
 from contract import DeviceCommand
 from contract.models import CommandAction
 
@@ -49,6 +49,11 @@ def device(device_id: DeviceId, _: Staff, session: SessionDep) -> DeviceOut:
 def provision(
     body: DeviceCreate, _: Admin, session: SessionDep, state: StateDep
 ) -> DeviceCredentials:
+    if body.site_id is not None and session.get(Site, body.site_id) is None:
+        raise ApiError(
+            422, "validation", f"no site {body.site_id}",
+            errors=[FieldError(field="body.site_id", message="unknown site")],
+        )  # fmt: skip
     creds = provisioning.provision_device(
         session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
         site_id=body.site_id,

@@ -137,7 +137,7 @@ def list_cards(household: OwnHousehold, session: SessionDep) -> list[CardOut]:
 
 @router.post(
     "/households/{household_id}/cards", status_code=201,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Link a card (an earlier link of the same card elsewhere is ended)",
 )  # fmt: skip
 def link_card(

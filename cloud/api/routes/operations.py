@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from cloud import deadletters
 from cloud.api.deps import Limit, SessionDep, Staff, StateDep
 from cloud.api.errors import ApiError, error_responses
-from cloud.api.schemas import AlertOut, DbId, DeadLetterCounts, DeadLetterOut
+from cloud.api.schemas import AlertOut, DbId, DeadLetterCounts, DeadLetterOut, Instant
 from cloud.models import DeadLetter
 from cloud.pickups import acknowledge_alert, list_alerts
 
@@ -64,7 +63,9 @@ def dead_letter_list(
     _: Staff,
     session: SessionDep,
     reason: Annotated[str | None, Query(max_length=40)] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this")
+    ] = None,
     limit: Limit = 100,
 ) -> list[DeadLetterOut]:
     rows = deadletters.list_dead_letters(session, reason=reason, limit=limit, before_id=before_id)
@@ -76,7 +77,7 @@ def dead_letter_list(
     summary="Dead letters counted by reason",
 )  # fmt: skip
 def dead_letter_counts(
-    _: Staff, session: SessionDep, since: Annotated[datetime | None, Query()] = None
+    _: Staff, session: SessionDep, since: Annotated[Instant | None, Query()] = None
 ) -> DeadLetterCounts:
     if since is not None and since.tzinfo is None:
         raise ApiError(422, "validation", "since needs a time zone (e.g. Z)")

@@ -7,12 +7,21 @@ from sqlalchemy import select
 
 from cloud import auth
 from cloud.api.deps import Admin, Limit, OwnCollector, SessionDep, Staff
-from cloud.api.errors import ApiError, error_responses
+from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.schemas import DbId, PickupOut, UserCreate, UserOut, UserUpdate
+from cloud.models import Site
 from cloud.models.auth import User
 from cloud.pickups import list_pickups
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+def _check_site(session: SessionDep, site_id: int | None) -> None:
+    if site_id is not None and session.get(Site, site_id) is None:
+        raise ApiError(
+            422, "validation", f"no site {site_id}",
+            errors=[FieldError(field="body.site_id", message="unknown site")],
+        )  # fmt: skip
 
 
 @router.get("/users", responses=error_responses(401, 403), summary="List staff accounts")
@@ -28,6 +37,7 @@ def list_users(_: Staff, session: SessionDep, role: str | None = None) -> list[U
     summary="Create an admin, operator or collector",
 )  # fmt: skip
 def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserOut:
+    _check_site(session, body.site_id)
     user = auth.create_user(
         session, username=body.username, password=body.password, role=body.role,
         display_name=body.display_name, site_id=body.site_id, phone=body.phone,
@@ -44,6 +54,7 @@ def update_user(user_id: DbId, body: UserUpdate, _: Admin, session: SessionDep) 
     user = session.get(User, user_id)
     if user is None:
         raise ApiError(404, "not-found", f"no user {user_id}")
+    _check_site(session, body.site_id)
     for name in ("display_name", "role", "active", "phone", "site_id"):
         value = getattr(body, name)
         if value is not None:

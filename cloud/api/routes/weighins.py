@@ -17,6 +17,7 @@ from cloud.api.schemas import (
     AssignRequest,
     DbId,
     DeviceIdStr,
+    Instant,
     ReversalOut,
     ReverseRequest,
     WeighinOut,
@@ -44,9 +45,11 @@ def list_weighins(
     category: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(pattern="^(credited|unassigned|rejected)$")] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: Annotated[datetime | None, Query(description="UTC, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="UTC, exclusive")] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    since: Annotated[Instant | None, Query(description="UTC, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="UTC, exclusive")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this")
+    ] = None,
     limit: Limit = 100,
 ) -> list[WeighinOut]:
     q = select(WeighinRecord).order_by(WeighinRecord.id.desc()).limit(limit)
