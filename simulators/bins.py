@@ -25,7 +25,8 @@ simulates every ``[[edge.bins]]`` of the config. Its knobs come from the environ
 ``SALINMAS_SIM_SPEED`` (time factor, default 1), ``SALINMAS_SIM_SEED``,
 ``SALINMAS_SIM_FILL`` (initial fill %, one value or one per bin, comma-separated),
 ``SALINMAS_SIM_DAILY_GROWTH`` (% per day, default 40), ``SALINMAS_SIM_PICKUPS_URL`` and
-``SALINMAS_SIM_API_TOKEN`` (poll the API for completed pickups), and
+``SALINMAS_SIM_API_TOKEN`` (poll the API for completed pickups), ``SALINMAS_SIM_START``
+(the simulated time at start, ISO 8601 with offset, shared by a fleet), and
 ``SALINMAS_SIM_CONFIG`` (the agent's config file, when not given ``settings``).
 """
 
@@ -220,6 +221,8 @@ class BinSimulator:
         self.poll_s = poll_s
         self.surface_noise_mm = surface_noise_mm
         self.fault: Fault | None = None
+        #: the lid's state; the thread keeps the lid pin at it (a pull-up resets it)
+        self.lid_open = False
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -272,16 +275,22 @@ class BinSimulator:
 
     def open_lid(self) -> None:
         """Lid switch open (pin high; a lid switch closes to ground when the lid is shut)."""
-        if self.lid_pin is not None:
-            self.lid_pin.drive_high()
+        self.lid_open = True
+        self._drive_lid()
 
     def close_lid(self) -> None:
-        if self.lid_pin is not None:
-            self.lid_pin.drive_low()
+        self.lid_open = False
+        self._drive_lid()
+
+    def _drive_lid(self) -> None:
+        pin = self.lid_pin
+        if pin is None or pin.function != "input" or bool(pin.state) == self.lid_open:
+            return
+        pin.drive_high() if self.lid_open else pin.drive_low()
 
     # -- the thread --------------------------------------------------------------------
     def start(self) -> BinSimulator:
-        if self._thread is None and self.emptied_when is not None:
+        if self._thread is None and (self.emptied_when is not None or self.lid_pin is not None):
             self._thread = threading.Thread(
                 target=self._run, name=f"bin-{self.model.bin_id}", daemon=True
             )
@@ -300,8 +309,13 @@ class BinSimulator:
         self.stop()
 
     def _run(self) -> None:
-        assert self.emptied_when is not None
-        while not self._stop.wait(self.poll_s):
+        wait = min(0.5, self.poll_s)  # the lid first: the agent's pull-up just reset it
+        while not self._stop.wait(wait):
+            wait = self.poll_s
+            with contextlib.suppress(Exception):
+                self._drive_lid()
+            if self.emptied_when is None:
+                continue
             try:
                 if self.emptied_when():
                     self.empty()
@@ -380,6 +394,7 @@ class HookOptions:
     daily_growth_pct: float = 40.0
     pickups_url: str | None = None
     api_token: str | None = None
+    start: datetime | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HookOptions:
@@ -392,6 +407,9 @@ class HookOptions:
             daily_growth_pct=float(e.get("SALINMAS_SIM_DAILY_GROWTH", "40")),
             pickups_url=e.get("SALINMAS_SIM_PICKUPS_URL") or None,
             api_token=e.get("SALINMAS_SIM_API_TOKEN") or None,
+            start=datetime.fromisoformat(e["SALINMAS_SIM_START"])
+            if e.get("SALINMAS_SIM_START")
+            else None,
         )
 
     def fill_for(self, index: int) -> float:
@@ -417,7 +435,7 @@ def attach(pin_factory: Any, settings: Any = None) -> list[BinSimulator]:
             raise RuntimeError("set SALINMAS_SIM_CONFIG to the agent's config file")
         settings = EdgeSettings.load(path)
     opts = HookOptions.from_env()
-    clock = SimClock(opts.speed)
+    clock = SimClock(opts.speed, start=opts.start)
     sims: list[BinSimulator] = []
     for i, b in enumerate(settings.bins):
         model = BinModel(

@@ -28,13 +28,15 @@ from zoneinfo import ZoneInfo
 
 from simulators.cards import card_id_from_tag
 
-#: waste categories (contract slugs) the population sorts into
-CATEGORIES: tuple[str, ...] = ("organic", "plastic", "paper", "metal", "glass")
+#: waste categories (contract slugs) the population sorts into by default
+CATEGORIES: tuple[str, ...] = ("organic", "plastic-pet", "plastic-mixed", "paper", "metal", "glass")
 
 #: per category: (median kg of one bag, log-normal sigma, share of households sorting it)
 BAGS: dict[str, tuple[float, float, float]] = {
     "organic": (3.0, 0.45, 0.55),
     "plastic": (0.9, 0.55, 0.90),
+    "plastic-pet": (0.7, 0.55, 0.85),
+    "plastic-mixed": (1.1, 0.55, 0.70),
     "paper": (1.6, 0.55, 0.60),
     "metal": (0.45, 0.65, 0.35),
     "glass": (1.4, 0.50, 0.25),
@@ -94,11 +96,14 @@ class Population:
         tz: str = "Asia/Jakarta",
         categories: Sequence[str] = CATEGORIES,
         member_prefix: str = "BMS",
+        card_ids: Sequence[str] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
         if not stations:
             raise ValueError("at least one station is needed")
+        if card_ids is not None and len(set(card_ids)) != size:
+            raise ValueError(f"card_ids must be {size} distinct ids")
         unknown = [c for c in categories if not c.replace("-", "").replace("_", "").isalnum()]
         if unknown or not categories:
             raise ValueError(f"categories must be slugs, got {list(categories)}")
@@ -108,16 +113,21 @@ class Population:
         self.categories = tuple(categories)
         rng = random.Random(seed)
         tags = rng.sample(range(1_000_000, 99_999_999), size)
-        self.households = [self._household(i, tags[i], rng, member_prefix) for i in range(size)]
+        cards = (
+            list(card_ids)
+            if card_ids is not None
+            else [card_id_from_tag(t, version=0x1B) for t in tags]
+        )
+        self.households = [self._household(i, cards[i], rng, member_prefix) for i in range(size)]
         self._by_card = {h.card_id: h for h in self.households}
 
-    def _household(self, i: int, tag: int, rng: random.Random, prefix: str) -> Household:
+    def _household(self, i: int, card_id: str, rng: random.Random, prefix: str) -> Household:
         sorts = tuple(c for c in self.categories if rng.random() < BAGS.get(c, (0, 0, 0.5))[2])
         return Household(
             index=i,
             member_no=f"{prefix}-{i + 1:05d}",
             name=f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}",
-            card_id=card_id_from_tag(tag, version=0x1B),
+            card_id=card_id,
             home_station=self.stations[i % len(self.stations)],
             visits_per_week=round(rng.uniform(0.5, 3.0), 2),
             sorts=sorts or (self.categories[0],),
@@ -125,6 +135,13 @@ class Population:
 
     def by_card(self, card_id: str) -> Household | None:
         return self._by_card.get(card_id)
+
+    def random_visit(self, at: datetime, station_id: str, rng: random.Random) -> Visit:
+        """A visit by a random household (the busier ones more often) at ``at``."""
+        weights = [h.visits_per_week for h in self.households]
+        h = rng.choices(self.households, weights)[0]
+        items = tuple((c, sample_grams(c, rng)) for c in h.sorts if rng.random() < 0.8)
+        return Visit(at, station_id, h, items or ((h.sorts[0], sample_grams(h.sorts[0], rng)),))
 
     def visits_on(self, day: date) -> list[Visit]:
         """Every visit on local calendar ``day``, in time order."""

@@ -62,7 +62,7 @@ def test_visits_between_spans_days() -> None:
 def test_weights_per_category_are_plausible() -> None:
     rng = random.Random(4)
     medians = {c: statistics.median(sample_grams(c, rng) for _ in range(2000)) for c in CATEGORIES}
-    assert medians["organic"] > medians["plastic"] > medians["metal"]
+    assert medians["organic"] > medians["plastic-pet"] > medians["metal"]
     assert 2_500 < medians["organic"] < 3_500
     assert all(sample_grams("metal", rng) >= 50 for _ in range(500))
 
@@ -72,3 +72,16 @@ def test_validation() -> None:
         Population(0, stations=STATIONS)
     with pytest.raises(ValueError, match="station"):
         Population(5, stations=[])
+
+
+def test_given_cards_and_random_visits() -> None:
+    cards = [f"0A{i + 0x10000:08X}" for i in range(12)]
+    people = Population(12, stations=STATIONS, seed=4, card_ids=cards)
+    assert [h.card_id for h in people.households] == cards
+    rng = random.Random(1)
+    at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    visits = [people.random_visit(at, "st-bank02", rng) for _ in range(50)]
+    assert all(v.household.card_id in cards and v.items for v in visits)
+    assert all(v.station_id == "st-bank02" for v in visits)
+    with pytest.raises(ValueError, match="distinct"):
+        Population(3, stations=STATIONS, card_ids=["A", "A", "B"])
