@@ -365,21 +365,76 @@ def _credit_postings(session: Session, record: WeighinRecord, household_id: int)
     )
 
 
-def _new_record(session: Session, event: Weighin, received_at: datetime) -> WeighinRecord:
-    """Decide and write one new weigh-in (record, postings, processed event); flush only."""
+class _Lookups:
+    """Per-batch caches of what deciding a weigh-in reads (prices, cards, accounts)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._prices: dict[str, list[Price]] = {}
+        self._cards: dict[str, Household | None] = {}
+        self._accounts: dict[int, int] = {}
+        self._categories: dict[str, bool] = {}
+        self._sites: dict[str, int | None] = {}
+        self._purchases: int | None = None
+
+    def category_exists(self, code: str) -> bool:
+        if code not in self._categories:
+            self._categories[code] = self.session.get(WasteCategory, code) is not None
+        return self._categories[code]
+
+    def price(self, category: str, at: datetime) -> Price | None:
+        if category not in self._prices:
+            self._prices[category] = list(
+                self.session.scalars(
+                    select(Price)
+                    .where(Price.category_code == category)
+                    .order_by(Price.effective_from, Price.id)
+                )
+            )
+        found = None
+        for p in self._prices[category]:  # a handful of versions per category
+            if p.effective_from <= at:
+                found = p
+        return found
+
+    def household(self, card_id: str) -> Household | None:
+        if card_id not in self._cards:
+            self._cards[card_id] = household_for_card(self.session, card_id=card_id)
+        return self._cards[card_id]
+
+    def site_id(self, device_id: str) -> int | None:
+        if device_id not in self._sites:
+            device = self.session.get(Device, device_id)
+            self._sites[device_id] = device.site_id if device is not None else None
+        return self._sites[device_id]
+
+    def account_id(self, household_id: int) -> int:
+        if household_id not in self._accounts:
+            self._accounts[household_id] = household_account(
+                self.session, household_id=household_id
+            ).id
+        return self._accounts[household_id]
+
+    def purchases_id(self) -> int:
+        if self._purchases is None:
+            self._purchases = _account(self.session, PURCHASES_ACCOUNT).id
+        return self._purchases
+
+
+def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> WeighinRecord:
+    """The record (with its receipt) of one new weigh-in; nothing written yet."""
     eff = effective_time(event, received_at)
     status, reason = ReceiptStatus.CREDITED, None
     household: Household | None = None
-    price = price_at(session, category=event.category, at=eff)
-    device = session.get(Device, event.device_id)
-    if session.get(WasteCategory, event.category) is None:
+    price = lk.price(event.category, eff)
+    if not lk.category_exists(event.category):
         status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
     elif price is None:
         status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
     elif event.card_id is None:
         status, reason = ReceiptStatus.UNASSIGNED, "no card presented"
     else:
-        household = household_for_card(session, card_id=event.card_id)
+        household = lk.household(event.card_id)
         if household is None:
             status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive card"
     rp_per_kg = price.rp_per_kg if price is not None else None
@@ -397,7 +452,7 @@ def _new_record(session: Session, event: Weighin, received_at: datetime) -> Weig
         reason=reason,
         processed_at=utcnow(),
     )
-    record = WeighinRecord(
+    return WeighinRecord(
         event_id=event.event_id,
         device_id=event.device_id,
         seq=event.seq,
@@ -407,7 +462,7 @@ def _new_record(session: Session, event: Weighin, received_at: datetime) -> Weig
         clock_synced=event.clock_synced,
         received_at=received_at,
         effective_at=eff,
-        site_id=device.site_id if device is not None else None,
+        site_id=lk.site_id(event.device_id),
         card_id=event.card_id,
         category_code=event.category,
         net_g=event.net_g,
@@ -424,18 +479,48 @@ def _new_record(session: Session, event: Weighin, received_at: datetime) -> Weig
         household_id=household.id if household is not None else None,
         receipt_json=receipt.model_dump_json(),
     )
-    session.add(record)
-    session.add(
+
+
+def _write_new(session: Session, lk: _Lookups, records: list[WeighinRecord]) -> None:
+    """Insert records, processed events, credit entries and postings: three flushes."""
+    session.add_all(records)
+    session.add_all(
         ProcessedEvent(
-            event_id=event.event_id, kind="weighin", device_id=event.device_id,
-            processed_at=receipt.processed_at,
+            event_id=r.event_id, kind="weighin", device_id=r.device_id,
+            processed_at=receipt_of(r).processed_at,
         )
+        for r in records
     )  # fmt: skip
     session.flush()
-    if credited and household is not None and amount > 0:
-        record.entry_id = _credit_postings(session, record, household.id).id
-        session.flush()
-    return record
+    to_credit = [
+        r
+        for r in records
+        if r.status == ReceiptStatus.CREDITED.value and r.household_id and r.amount_rp > 0
+    ]
+    entries = [
+        JournalEntry(
+            kind="weighin_credit",
+            description=(
+                f"{r.net_g} g {r.category_code} @ Rp {r.price_rp_per_kg}/kg ({r.event_id})"
+            )[:300],
+            effective_at=r.effective_at,
+            weighin_id=r.id,
+        )
+        for r in to_credit
+    ]
+    if not entries:
+        return
+    session.add_all(entries)
+    session.flush()
+    purchases = lk.purchases_id()
+    for r, e in zip(to_credit, entries, strict=True):
+        assert r.household_id is not None
+        session.add(Posting(entry_id=e.id, account_id=purchases, amount_rp=r.amount_rp))
+        session.add(
+            Posting(entry_id=e.id, account_id=lk.account_id(r.household_id), amount_rp=-r.amount_rp)
+        )
+        r.entry_id = e.id
+    session.flush()
 
 
 def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -> Receipt:
@@ -444,10 +529,7 @@ def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -
     Idempotent: if ``event.event_id`` was processed before, nothing is written and the
     stored receipt is returned. Flushes but does not commit (the caller's transaction).
     """
-    existing = session.scalar(select(WeighinRecord).where(WeighinRecord.event_id == event.event_id))
-    if existing is not None:
-        return receipt_of(existing)
-    return receipt_of(_new_record(session, event, received_at.astimezone(UTC)))
+    return credit_many(session, [event], [received_at])[0]
 
 
 def credit_batch(
@@ -525,10 +607,15 @@ def credit_many(
         chunk = ids[chunk_start : chunk_start + 500]
         for rec in session.scalars(select(WeighinRecord).where(WeighinRecord.event_id.in_(chunk))):
             stored[rec.event_id] = receipt_of(rec)
+    lk = _Lookups(session)
+    new: list[WeighinRecord] = []
     # new events in event-id order, so concurrent batches take locks in the same order
     for ev, t in sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id):
         if ev.event_id not in stored:
-            stored[ev.event_id] = receipt_of(_new_record(session, ev, t.astimezone(UTC)))
+            rec = _decide(lk, ev, t.astimezone(UTC))
+            stored[ev.event_id] = receipt_of(rec)
+            new.append(rec)
+    _write_new(session, lk, new)
     return [stored[ev.event_id] for ev in events]
 
 
