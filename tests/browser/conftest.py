@@ -61,16 +61,25 @@ class ConsoleErrors:
     """Collects console errors and uncaught exceptions of the pages it watches."""
 
     def __init__(self) -> None:
-        self.errors: list[str] = []
+        self._errors: list[str] = []
+        self._allowed: list[str] = []
+
+    def allow(self, fragment: str) -> None:
+        """Expect browser messages containing ``fragment`` (e.g. a network error a test causes)."""
+        self._allowed.append(fragment)
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for e in self._errors if not any(a in e for a in self._allowed)]
 
     def watch(self, page: Page) -> Page:
         page.on("console", self._on_console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("pageerror", lambda exc: self._errors.append(f"pageerror: {exc}"))
         return page
 
     def _on_console(self, msg: ConsoleMessage) -> None:
         if msg.type == "error":
-            self.errors.append(f"console: {msg.text}")
+            self._errors.append(f"console: {msg.text}")
 
 
 @pytest.fixture

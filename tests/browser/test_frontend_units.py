@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.browser.audit import audit
 from tests.browser.conftest import STATIC_DIR, ConsoleErrors, new_page
 
 pytestmark = pytest.mark.browser
@@ -132,3 +133,17 @@ def test_bin_plot_draws_each_located_bin_coloured_by_fill(page: Page) -> None:
         bins,
     )
     assert got == [["bin-a", "fill-0"], ["bin-b", "fill-2"], ["bin-c", "fill-none"]]
+
+
+def test_the_accessibility_audit_finds_what_it_looks_for(page: Page) -> None:
+    page.set_content(
+        '<html lang="id"><title>t</title><body style="background:#fff">'
+        '<input id="bare"><label for="ok">OK</label><input id="ok"><button></button>'
+        '<p style="color:#bbb">pale text</p><p style="color:#333">fine text</p></body></html>'
+    )
+    problems = audit(page)
+    assert any("input#bare" in p for p in problems)
+    assert not any("input#ok" in p for p in problems)
+    assert any("without a name: button" in p for p in problems)
+    assert any("pale text" in p for p in problems)
+    assert not any("fine text" in p for p in problems)
