@@ -75,11 +75,13 @@ def apply_status(session: Session, *, status: DeviceStatus, received_at: datetim
     dev = session.get(Device, status.device_id)
     if dev is None:
         raise NotFound(f"unknown device {status.device_id!r}")
-    at = status.at or received_at
-    if dev.status_at is not None and at < dev.status_at:
-        return dev  # an older status arriving late changes nothing
+    # ordered by receive time, not the payload's ``at``: a Last Will is composed at
+    # connect time (older than the "online" sent after it) and device clocks may be off;
+    # the broker delivers one device's status messages in order
+    if dev.status_at is not None and received_at < dev.status_at:
+        return dev
     dev.online = status.state == "online"
-    dev.status_at = at
+    dev.status_at = received_at
     if status.sw_version:
         dev.sw_version = status.sw_version
     if status.boot_id is not None:

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,7 +77,9 @@ class Device:
             info.wait_for_publish(60)
 
     def status(self, state: str) -> bytes:
-        return DeviceStatus(device_id=self.device_id, state=state).model_dump_json().encode()  # type: ignore[arg-type]
+        """A status stamped now (a Last Will is stamped at connect: older than "online")."""
+        status = DeviceStatus(device_id=self.device_id, state=state, at=datetime.now(UTC))  # type: ignore[arg-type]
+        return status.model_dump_json().encode()
 
     def drop_connection(self) -> None:
         """Lose the connection without a DISCONNECT packet (as a power cut would)."""
