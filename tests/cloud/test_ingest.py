@@ -155,6 +155,13 @@ def test_fill_and_status_and_health_update_the_registry(
                 return get_bin(s, bin_id=bin_dev).fill_pct, d.outbox_depth, d.online
 
         wait_until(lambda: state() == (85.0, 7, True), 20, "bin state, health and status")
+        dev.publish(Kind.FILL, fill(bin_dev, seq=99, bin_id=unique_id("bn"), fill_pct=90.0))
+
+        def unknown_bins() -> int:
+            with session_factory(engine)() as s:
+                return deadletters.counts_by_reason(s).get("unknown_bin", 0)
+
+        wait_until(lambda: unknown_bins() == 1, 20, "fill of an unregistered bin refused")
     assert _count(engine, Pickup, Pickup.bin_id == bin_dev) == 1
     assert worker.store.count("fill") == len(levels)
 
