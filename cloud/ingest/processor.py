@@ -77,6 +77,27 @@ class Outcome:
     accepted: int = 0
 
 
+def topic_account(topic: str) -> str | None:
+    """The MQTT account that could publish on ``topic`` (the ACL ties it to the topic)."""
+    try:
+        return parse_topic(topic)[0]
+    except TopicError:
+        return None
+
+
+def _dead_letter(session: Session, out: Outcome, msg: Message, reason: str, detail: str) -> None:
+    deadletters.add_dead_letter(
+        session,
+        topic=msg.topic,
+        payload=msg.payload,
+        reason=reason,
+        detail=detail,
+        client_hint=topic_account(msg.topic),
+        received_at=msg.received_at,
+    )
+    out.dead_letters[reason] = out.dead_letters.get(reason, 0) + 1
+
+
 class _Reject(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -135,12 +156,8 @@ class Processor:
                         continue
                     log.exception("message on %s failed; kept as a dead letter", msg.topic)
                     out = Outcome()
-                    deadletters.add_dead_letter(
-                        session, topic=msg.topic, payload=msg.payload, reason="internal",
-                        detail=f"{type(exc).__name__}: {exc}", received_at=msg.received_at,
-                    )  # fmt: skip
+                    _dead_letter(session, out, msg, "internal", f"{type(exc).__name__}: {exc}")
                     session.commit()
-                    out.dead_letters["internal"] = 1
                     break
             total.receipts += out.receipts
             total.points += out.points
@@ -168,11 +185,7 @@ class Processor:
             try:
                 event, device = self._validate(session, msg)
             except _Reject as rej:
-                deadletters.add_dead_letter(
-                    session, topic=msg.topic, payload=msg.payload, reason=rej.reason,
-                    detail=rej.detail, received_at=msg.received_at,
-                )  # fmt: skip
-                out.dead_letters[rej.reason] = out.dead_letters.get(rej.reason, 0) + 1
+                _dead_letter(session, out, msg, rej.reason, rej.detail)
                 self._emit("dead_letter", {"topic": msg.topic, "reason": rej.reason})
                 continue
             if event is None:
@@ -186,11 +199,7 @@ class Processor:
                 try:
                     result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
                 except ledger.LedgerError as exc:  # unknown bin / another device's bin
-                    deadletters.add_dead_letter(
-                        session, topic=msg.topic, payload=msg.payload, reason="unknown_bin",
-                        detail=str(exc), received_at=msg.received_at,
-                    )  # fmt: skip
-                    out.dead_letters["unknown_bin"] = out.dead_letters.get("unknown_bin", 0) + 1
+                    _dead_letter(session, out, msg, "unknown_bin", str(exc))
                     continue
                 devices.touch(session, device_id=event.device_id, at=msg.received_at)
                 out.points.append(

@@ -14,6 +14,7 @@ from cloud.models.deadletters import MAX_KEPT_PAYLOAD, DeadLetter
 from cloud.models.devices import Device
 from cloud.models.ledger import (
     Account,
+    AppendOnlyError,
     Household,
     JournalEntry,
     MemberCard,
@@ -30,6 +31,7 @@ __all__ = [
     "OPEN_PICKUP_STATES",
     "Account",
     "Alert",
+    "AppendOnlyError",
     "Base",
     "Bin",
     "DeadLetter",

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -191,3 +192,20 @@ class WeighinRecord(Base):
     reversal_entry_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("amount_rp >= 0", name="amount_nonneg"),)
+
+
+class AppendOnlyError(RuntimeError):
+    """An attempt to change or delete a row of an append-only ledger table."""
+
+
+def _refuse_change(_mapper: object, _connection: object, target: object) -> None:
+    raise AppendOnlyError(
+        f"{type(target).__name__} rows are append-only: add a reversing entry or a new "
+        "version instead of changing one"
+    )
+
+
+# The ledger's history is never rewritten through the ORM (append-only by construction).
+for _cls in (Posting, JournalEntry, Price, ProcessedEvent):
+    event.listen(_cls, "before_update", _refuse_change)
+    event.listen(_cls, "before_delete", _refuse_change)

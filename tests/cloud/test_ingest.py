@@ -126,6 +126,7 @@ def test_bad_payloads_become_dead_letters_and_good_ones_pass(
         big = deadletters.list_dead_letters(s, reason="oversize")[0]
         assert big.payload_size > MAX_PAYLOAD_BYTES
         assert big.topic.endswith(f"/{st}/weighin")
+        assert big.client_hint == st
     assert worker.connected
 
 

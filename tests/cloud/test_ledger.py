@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud import ledger
 from cloud.db import session_factory
-from cloud.models import Posting, ProcessedEvent, WeighinRecord
+from cloud.models import AppendOnlyError, Posting, ProcessedEvent, WeighinRecord
 from contract import ReceiptStatus
 from tests.cloud.conftest import PET_RP_PER_KG, PRICES_FROM
 from tests.cloud.factories import T0, weighin
@@ -208,3 +208,19 @@ def test_receive_time_is_stored_utc(session: Session, household_id: int) -> None
     rec = session.scalars(select(WeighinRecord)).one()
     assert rec.received_at == RECEIVED
     assert rec.received_at.tzinfo == UTC
+
+
+def test_ledger_rows_are_append_only(session: Session, household_id: int) -> None:
+    ledger.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
+    session.commit()
+    posting = session.scalars(select(Posting)).first()
+    assert posting is not None
+    posting.amount_rp += 1
+    with pytest.raises(AppendOnlyError):
+        session.flush()
+    session.rollback()
+    session.delete(session.scalars(select(Posting)).first())
+    with pytest.raises(AppendOnlyError):
+        session.flush()
+    session.rollback()
+    assert ledger.balance_rp(session, household_id=household_id) == 3750
