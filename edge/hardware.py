@@ -13,21 +13,17 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.bins import BinMonitor
 from edge.config import BinSettings, EdgeSettings, StationSettings
 from edge.firmware_bridge.base import get_protocol
-from edge.firmware_bridge.cards import CardReader
-from edge.firmware_bridge.sensors import (
-    CategoryButtons,
-    FillSensor,
-    LidSwitch,
-    StationFeedback,
-    TiltSwitch,
-)
 from edge.firmware_bridge.transport import ScaleTransport, detect_line
 from edge.station import LogFeedback
+
+if TYPE_CHECKING:  # gpiozero and the card driver load only on a Pi that uses them
+    from edge.firmware_bridge.cards import CardReader
+    from edge.firmware_bridge.sensors import CategoryButtons, StationFeedback
 
 log = logging.getLogger("salinmas.edge.hardware")
 
@@ -71,6 +67,8 @@ def open_scale(s: StationSettings) -> ScaleTransport:
 def open_cards(s: StationSettings) -> CardReader | None:
     if s.card_port is None:
         return None
+    from edge.firmware_bridge.cards import CardReader
+
     return CardReader(s.card_port, s.card_kind)
 
 
@@ -98,6 +96,8 @@ def open_feedback(s: StationSettings, pin_factory: Any) -> _CombinedFeedback:
     """LEDs (and buzzer) when both LED pins are set; every signal is logged regardless."""
     hw = None
     if s.led_green_pin is not None and s.led_red_pin is not None:
+        from edge.firmware_bridge.sensors import StationFeedback
+
         hw = StationFeedback(
             green_pin=s.led_green_pin,
             red_pin=s.led_red_pin,
@@ -115,12 +115,16 @@ def open_category_buttons(
     """The category buttons; pressing one selects its category at the station."""
     if not s.category_buttons:
         return None
+    from edge.firmware_bridge.sensors import CategoryButtons
+
     pins = {pin: category for category, pin in s.category_buttons.items()}
     return CategoryButtons(pins, pin_factory, on_select=select)
 
 
 def open_bin(b: BinSettings, pin_factory: Any) -> tuple[BinMonitor, list[Any]]:
     """A bin's monitor and the devices to close with it."""
+    from edge.firmware_bridge.sensors import FillSensor, LidSwitch, TiltSwitch
+
     sensor = FillSensor(
         trigger_pin=b.trigger_pin,
         echo_pin=b.echo_pin,

@@ -100,6 +100,7 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._inflight: dict[int, tuple[int, str]] = {}  # mid -> (seq, kind)
         self._acked: list[tuple[int, str]] = []
+        self._receipts: list[tuple[Receipt, bytes]] = []
         self._receipt_due: dict[int, float] = {}  # seq -> monotonic deadline
         self._attempt = 0
         self._maybe_more = True  # the outbox may hold events not yet handed to paho
@@ -182,6 +183,7 @@ class MqttLink:
                 self._backoff()
                 continue
             self._flush_acked()
+            self._flush_receipts()
             if self.connected:
                 self._requeue_overdue()
                 self._pump()
@@ -203,6 +205,7 @@ class MqttLink:
                 if client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._flush_acked()
+            self._flush_receipts()
             client.disconnect()
             client.loop(timeout=0.1)
         self._set_down()
@@ -329,17 +332,28 @@ class MqttLink:
             raise ContractError(f"receipt for another device {receipt.device_id!r}")
         if receipt.event_id != f"{self.device_id}:{receipt.seq}":
             raise ContractError(f"receipt event_id {receipt.event_id!r} does not match its seq")
-        # a PUBACK still waiting in this batch must not turn the completed event back
+        self._receipts.append((receipt, payload))
+
+    def _flush_receipts(self) -> None:
+        """Complete the weigh-ins whose receipts arrived, in one commit, then tell the station."""
+        if not self._receipts:
+            return
+        # a PUBACK still waiting in its batch must not mark a completed event again
         self._flush_acked()
-        first = self.outbox.complete(
-            receipt.seq, receipt.event_id, receipt.status.value, bytes(payload)
+        batch, self._receipts = self._receipts, []
+        firsts = self.outbox.complete_many(
+            [(r.seq, r.event_id, r.status.value, payload) for r, payload in batch]
         )
-        self._receipt_due.pop(receipt.seq, None)
-        self.stats.receipts += 1
-        if not first:
-            self.stats.duplicate_receipts += 1
-        if self.on_receipt is not None:
-            self.on_receipt(receipt, first)
+        for (receipt, _), first in zip(batch, firsts, strict=True):
+            self._receipt_due.pop(receipt.seq, None)
+            self.stats.receipts += 1
+            if not first:
+                self.stats.duplicate_receipts += 1
+            if self.on_receipt is not None:
+                try:
+                    self.on_receipt(receipt, first)
+                except Exception:
+                    log.exception("receipt handler failed for %s", receipt.event_id)
 
     def _handle_command(self, payload: bytes) -> None:
         cmd: DeviceCommand = parse_payload(Kind.CMD, payload)

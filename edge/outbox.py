@@ -125,6 +125,8 @@ class Outbox:
             if str(mode).lower() != "wal":
                 raise RuntimeError(f"{self.path}: cannot use WAL journal (got {mode!r})")
             self._db.execute("PRAGMA synchronous=FULL")
+            # the queue is read front to back: a small page cache keeps the agent's RSS low
+            self._db.execute("PRAGMA cache_size=-512")
             self._db.executescript(_SCHEMA)
             self._weighins, self._telemetry = self._count()
         except Exception:
@@ -260,18 +262,28 @@ class Outbox:
         Returns ``True`` the first time, ``False`` for a repeated receipt (the weigh-in was
         already completed, or is not ours).
         """
+        return self.complete_many([(seq, event_id, status, receipt)])[0]
+
+    def complete_many(self, receipts: Sequence[tuple[int, str, str, bytes]]) -> list[bool]:
+        """:meth:`complete` for a batch ``(seq, event_id, status, receipt)``, one commit."""
+        if not receipts:
+            return []
         with self._lock:
             db = self._db
+            firsts: list[bool] = []
             db.execute("BEGIN IMMEDIATE")
             try:
-                removed = db.execute(
-                    "DELETE FROM events WHERE seq = ? AND kind = ?", (seq, WEIGHIN)
-                ).rowcount
-                db.execute(
-                    "INSERT OR REPLACE INTO receipts (event_id, seq, status, payload, received_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (event_id, seq, status, receipt, self._clock()),
-                )
+                now = self._clock()
+                for seq, event_id, status, receipt in receipts:
+                    removed = db.execute(
+                        "DELETE FROM events WHERE seq = ? AND kind = ?", (seq, WEIGHIN)
+                    ).rowcount
+                    firsts.append(removed > 0)
+                    db.execute(
+                        "INSERT OR REPLACE INTO receipts "
+                        "(event_id, seq, status, payload, received_at) VALUES (?, ?, ?, ?, ?)",
+                        (event_id, seq, status, receipt, now),
+                    )
                 db.execute(
                     "DELETE FROM receipts WHERE seq <= "
                     "(SELECT seq FROM receipts ORDER BY seq DESC LIMIT 1 OFFSET ?)",
@@ -281,8 +293,8 @@ class Outbox:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            self._weighins -= removed
-            return removed > 0
+            self._weighins -= sum(firsts)
+            return firsts
 
     def receipts(self, limit: int = 20) -> list[tuple[int, str, bytes]]:
         """The most recent receipts as ``(seq, status, payload)``, newest first."""

@@ -57,6 +57,7 @@ def write_config(
     protocol: str = "and_indicator",
     edge_extra: str = "",
     tail: str = "",
+    pin_factory: str = "mock",
 ) -> Path:
     path.write_text(
         f"""
@@ -64,7 +65,7 @@ def write_config(
 device_id = "{device_id}"
 receipt_timeout_s = {receipt_timeout_s}
 health_interval_s = {health_interval_s}
-pin_factory = "mock"
+pin_factory = "{pin_factory}"
 boot_id_file = "{path.parent / "no-boot-id"}"
 clock_sync_flag = "{path.parent / "no-sync-flag"}"
 {edge_extra}
