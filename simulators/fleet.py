@@ -248,6 +248,11 @@ class Fleet:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def pids(self) -> dict[str, int]:
+        """Process id of each agent started (for supervision and tests)."""
+        agents = [st.agent for st in self._stations.values()] + list(self._bin_agents.values())
+        return {a.device_id: a.proc.pid for a in agents if a.proc is not None}
+
     def status(self) -> dict[str, Any]:
         """Counters and which agents are alive (for a banner or a progress line)."""
         agents = {st.agent.device_id: st.agent.alive for st in self._stations.values()}
@@ -401,10 +406,10 @@ class Fleet:
             st.scale.place(max(grams, minimum))
             if not self._until(lambda: st.scale.stable, 10) or self._stop.wait(2.5):
                 return
+            self.stats["bags"] += 1  # held stable long enough for the station's window
             st.scale.remove()
             if not self._until(lambda: st.scale.stable, 10) or self._stop.wait(0.8):
                 return
-            self.stats["bags"] += 1
 
     def _until(self, predicate: Any, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
