@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.models import MAX_KEPT_PAYLOAD, DeadLetter, utcnow
@@ -70,3 +70,10 @@ def list_dead_letters(
     if before_id is not None:
         q = q.where(DeadLetter.id < before_id)
     return list(session.scalars(q))
+
+
+def prune_dead_letters(session: Session, *, older_than: datetime) -> int:
+    """Delete dead letters received before ``older_than``; how many. Flushes."""
+    result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < older_than))
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

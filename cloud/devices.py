@@ -6,7 +6,7 @@ A device's id is also its MQTT username. Broker accounts themselves live in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -123,3 +123,32 @@ def touch(session: Session, *, device_id: str, at: datetime) -> None:
     dev = session.get(Device, device_id)
     if dev is not None:
         _seen(dev, at)
+
+
+def sweep_silent_devices(
+    session: Session, *, now: datetime, silent_after: timedelta = timedelta(minutes=15)
+) -> list[str]:
+    """Mark devices not heard from for ``silent_after`` offline (with an alert).
+
+    The Last Will covers a lost connection the broker notices; this covers what it
+    cannot, e.g. a device stuck but still connected, or a broker restart that lost the
+    session. Returns the ids newly marked offline. Flushes.
+    """
+    cutoff = now - silent_after
+    changed = []
+    for dev in session.scalars(
+        select(Device).where(
+            Device.online.is_(True), Device.revoked.is_(False), Device.last_seen < cutoff
+        )
+    ):
+        dev.online, dev.status_at = False, now
+        raise_alert(
+            session,
+            kind="device_offline",
+            subject=dev.device_id,
+            site_id=dev.site_id,
+            message=f"device {dev.device_id} silent since {dev.last_seen:%F %T}Z",
+        )
+        changed.append(dev.device_id)
+    session.flush()
+    return changed

@@ -48,6 +48,12 @@ class IngestSettings(ProcessSettings):
     batch_max: int = Field(default=500, ge=1)
     batch_linger_s: float = Field(default=0.05, ge=0)
     publish_receipts: bool = True
+    #: housekeeping between batches: silent devices -> offline, old dead letters pruned
+    maintenance_interval_s: float = Field(default=60.0, gt=0)
+    #: a device silent this long is marked offline (0 disables)
+    silent_after_s: int = Field(default=900, ge=0)
+    #: dead letters older than this are deleted (0 keeps them forever)
+    dead_letter_retention_days: int = Field(default=90, ge=0)
     log_level: str = "INFO"
 
     @property

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType, TracebackType
 from typing import Any, Self
 
@@ -36,6 +37,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud.db import make_engine, migrate, session_factory
+from cloud.deadletters import prune_dead_letters
+from cloud.devices import sweep_silent_devices
 from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.settings import IngestSettings
 from cloud.models import utcnow
@@ -246,10 +249,40 @@ class IngestWorker:
         return batch
 
     def _process_loop(self) -> None:
+        next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
         while not self._stop.is_set():
             batch = self._next_batch()
             if batch:
                 self._handle(batch)
+            if time.monotonic() >= next_maintenance:
+                self.maintenance()
+                next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
+
+    def maintenance(self) -> None:
+        """Housekeeping: mark silent devices offline, prune old dead letters, log stats."""
+        s = self.settings
+        now = utcnow()
+        try:
+            with self.processor.sessions() as session:
+                if s.silent_after_s:
+                    silent = sweep_silent_devices(
+                        session, now=now, silent_after=timedelta(seconds=s.silent_after_s)
+                    )
+                    if silent:
+                        log.warning("silent devices marked offline: %s", ", ".join(silent))
+                if s.dead_letter_retention_days:
+                    prune_dead_letters(
+                        session, older_than=now - timedelta(days=s.dead_letter_retention_days)
+                    )
+                session.commit()
+        except Exception:  # another worker doing the same, or the database is away
+            log.warning("maintenance skipped this time", exc_info=True)
+        log.info(
+            "ingest %s: %d messages in %d batches, %d dead letters, %d receipts, "
+            "%d telemetry points waiting",
+            s.client_id, self.processed, self.batches, self.dead_letters, self.receipts_sent,
+            self.store.pending(),
+        )  # fmt: skip
 
     def _handle(self, batch: list[_Item]) -> None:
         backoff = 0.5

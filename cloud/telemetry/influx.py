@@ -14,7 +14,8 @@ refuses as bad data (HTTP 400) is moved aside, never retried forever.
 Start-up (retried until InfluxDB answers): the database (optional), a default
 retention policy ``salinmas_raw`` (``retention``), ``salinmas_rollup`` (infinite) and
 two continuous queries: hourly fill per bin (``fill_hourly``) and daily weight and money
-per category (``weighin_daily``, days in the programme's time zone).
+per category (``weighin_daily``, days in the programme's time zone). Both RESAMPLE over
+a window (6 h / 3 d) so readings an edge outbox delivers late still reach the rollups.
 """
 
 # InfluxQL is built here with every value escaped (_q / _ident): not SQL injection.
@@ -244,21 +245,24 @@ class InfluxTelemetry:
         offset = self._day_offset()
         cqs = {
             "cq_fill_hourly": (
+                "RESAMPLE EVERY 10m FOR 6h",
                 f'SELECT mean("fill_pct") AS "fill_pct", max("fill_pct") AS "fill_pct_max" '
                 f'INTO {db}.{_ident(ROLLUP_RP)}."fill_hourly" FROM {_ident(RAW_RP)}."fill" '
-                "GROUP BY time(1h), *"
+                "GROUP BY time(1h), *",
             ),
             "cq_weighin_daily": (
+                "RESAMPLE EVERY 1h FOR 3d",
                 f'SELECT sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", '
                 f'count("seq") AS "weighins" INTO {db}.{_ident(ROLLUP_RP)}."weighin_daily" '
-                f'FROM {_ident(RAW_RP)}."weighin" GROUP BY time(1d, {offset}), *'
+                f'FROM {_ident(RAW_RP)}."weighin" WHERE "status" != \'rejected\' '
+                f"GROUP BY time(1d, {offset}), *",
             ),
         }
         existing = {row[0] for row in _values(self.query("SHOW CONTINUOUS QUERIES"))}
-        for name, select in cqs.items():
+        for name, (resample, select) in cqs.items():
             if name not in existing:
                 self.query(
-                    f"CREATE CONTINUOUS QUERY {_ident(name)} ON {db} BEGIN {select} END",
+                    f"CREATE CONTINUOUS QUERY {_ident(name)} ON {db} {resample} BEGIN {select} END",
                     write=True,
                 )
 

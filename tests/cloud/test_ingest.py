@@ -184,3 +184,30 @@ def test_last_will_marks_a_device_offline(
         wait_until(lambda: online() is False, 20, "offline from the Last Will")
     with session_factory(engine)() as s:
         assert [a.kind for a in list_alerts(s) if a.subject == st] == ["device_offline"]
+
+
+def test_a_silent_device_is_marked_offline_by_housekeeping(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    station: tuple[str, int],
+) -> None:
+    st, _ = station
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path, silent_after_s=1)
+
+    def online() -> bool | None:
+        with session_factory(engine)() as s:
+            d = get_device(s, device_id=st)
+            return None if d is None or d.status_at is None else d.online
+
+    with IngestWorker(settings) as w, device(mosquitto, st) as dev:
+        assert w.wait_subscribed(10)
+        dev.publish(Kind.STATUS, dev.status("online"))
+        wait_until(lambda: online() is True, 20, "online")
+
+        def swept_offline() -> bool:
+            w.maintenance()
+            return online() is False
+
+        wait_until(swept_offline, 20, "the silent device marked offline")

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import ledger
-from cloud.devices import register_device
+from cloud.devices import (
+    apply_health,
+    apply_status,
+    get_device,
+    register_device,
+    sweep_silent_devices,
+)
 from cloud.models import Pickup
 from cloud.pickups import (
     acknowledge_alert,
@@ -25,8 +31,8 @@ from cloud.pickups import (
     register_bin,
     request_household_pickup,
 )
-from contract import SensorFault
-from tests.cloud.factories import T0, fill
+from contract import DeviceStatus, SensorFault
+from tests.cloud.factories import T0, fill, health
 
 pytestmark = pytest.mark.integration
 BIN = "bn-bin01"
@@ -142,3 +148,16 @@ def test_pickup_lifecycle_and_household_requests(session: Session, bin_ready: st
     with pytest.raises(ledger.LedgerError):
         complete_pickup(session, pickup_id=req.id, collected_g=1)
     assert list_pickups(session, household_id=hh.id)[0].status == "done"
+
+
+def test_silent_devices_are_marked_offline(session: Session, bin_ready: str) -> None:
+    apply_status(session, status=DeviceStatus(device_id=BIN, state="online"), received_at=T0)
+    apply_health(session, health=health(BIN, seq=1), received_at=T0)
+    dev = get_device(session, device_id=BIN)
+    assert dev is not None
+    assert dev.online
+    assert sweep_silent_devices(session, now=T0 + timedelta(minutes=10)) == []
+    assert sweep_silent_devices(session, now=T0 + timedelta(minutes=16)) == [BIN]
+    assert not dev.online
+    assert [a.kind for a in list_alerts(session)] == ["device_offline"]
+    assert sweep_silent_devices(session, now=T0 + timedelta(minutes=30)) == []
