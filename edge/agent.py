@@ -30,7 +30,7 @@ from contract.models import DeviceCommand, Receipt, ReceiptStatus
 from edge import __version__, hardware
 from edge.bins import BinMonitor, FillReport
 from edge.capture import CapturedWeight
-from edge.clock import Clock, flag_file_check, read_boot_id
+from edge.clock import Clock
 from edge.config import EdgeSettings
 from edge.events import EventFactory
 from edge.health import HealthProbe
@@ -61,12 +61,11 @@ class Agent:
         clock: Clock | None = None,
         display: DisplayHook | None = None,
     ) -> None:
-        import uuid
-
         self.settings = settings
-        self.clock = clock or Clock(
-            boot_id=read_boot_id(settings.boot_id_file) or uuid.uuid4(),
-            synced=flag_file_check(settings.clock_sync_flag),
+        self.clock = clock or Clock.from_system(
+            boot_id_file=settings.boot_id_file,
+            boot_id_fallback=settings.boot_id_fallback,
+            sync_flag=settings.clock_sync_flag,
         )
         self.events = EventFactory(settings.device_id, self.clock)
         self.outbox = Outbox(

@@ -3,8 +3,10 @@
 A Raspberry Pi has no real-time clock. Until NTP has synchronised it, its wall time may
 be days off (the fake-hwclock restores the last shutdown time). So every event carries:
 
-- ``boot_id`` — the kernel's random id of this boot (``/proc/sys/kernel/random/boot_id``),
-  or, where that is unreadable, a random id made once per process start;
+- ``boot_id`` — the kernel's random id of this boot (``/proc/sys/kernel/random/boot_id``);
+  where that is unreadable, a random id kept in a file on a tmpfs (``/run/salinmas``), so
+  agent restarts within one boot share it and a reboot (which empties ``/run``) changes
+  it; failing that too, a random id per process start;
 - ``mono_ms`` — ``CLOCK_MONOTONIC`` in milliseconds (never jumps, restarts at boot);
 - ``clock_synced`` — whether NTP had synchronised the clock; when false, the cloud uses
   its receive time instead of ``device_time``.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 DEFAULT_BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 DEFAULT_SYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+DEFAULT_BOOT_ID_FALLBACK = Path("/run/salinmas/boot_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,29 @@ def read_boot_id(path: Path = DEFAULT_BOOT_ID_FILE) -> uuid.UUID | None:
         return uuid.UUID(path.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def boot_id(
+    kernel_file: Path = DEFAULT_BOOT_ID_FILE, fallback_file: Path | None = DEFAULT_BOOT_ID_FALLBACK
+) -> uuid.UUID:
+    """This boot's id: the kernel's, else one kept in ``fallback_file``, else a new one."""
+    found = read_boot_id(kernel_file)
+    if found is not None:
+        return found
+    if fallback_file is not None:
+        kept = read_boot_id(fallback_file)
+        if kept is not None:
+            return kept
+    made = uuid.uuid4()
+    if fallback_file is not None:
+        try:
+            fallback_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = fallback_file.with_suffix(".tmp")
+            tmp.write_text(f"{made}\n")
+            tmp.replace(fallback_file)
+        except OSError:
+            pass  # unwritable: one id per process start, still never wrong within it
+    return made
 
 
 def flag_file_check(path: Path = DEFAULT_SYNC_FLAG) -> Callable[[], bool]:
@@ -76,12 +102,12 @@ class Clock:
         cls,
         *,
         boot_id_file: Path = DEFAULT_BOOT_ID_FILE,
+        boot_id_fallback: Path | None = DEFAULT_BOOT_ID_FALLBACK,
         sync_flag: Path = DEFAULT_SYNC_FLAG,
     ) -> Clock:
-        """The Pi's clock: kernel boot id (else random per process), timesyncd's flag."""
+        """The Pi's clock: the boot id (see :func:`boot_id`) and timesyncd's flag."""
         return cls(
-            boot_id=read_boot_id(boot_id_file) or uuid.uuid4(),
-            synced=flag_file_check(sync_flag),
+            boot_id=boot_id(boot_id_file, boot_id_fallback), synced=flag_file_check(sync_flag)
         )
 
     def mono_ms(self) -> int:

@@ -128,6 +128,11 @@ class BinSettings(_Section):
         return self
 
 
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> EdgeSettings:
+    """``EdgeSettings.load`` as a plain function (for ``module:function`` entry points)."""
+    return EdgeSettings.load(config_file, **overrides)
+
+
 class EdgeSettings(ProcessSettings):
     """Everything the edge agent reads at start-up (and on a ``reload`` command)."""
 
@@ -153,6 +158,8 @@ class EdgeSettings(ProcessSettings):
     clock_sync_flag: Path = Path("/run/systemd/timesync/synchronized")
     #: where the boot id comes from; a random one per process start when unreadable
     boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id")
+    #: where a boot id is kept when the kernel's is unreadable (a tmpfs: gone at reboot)
+    boot_id_fallback: Path | None = Path("/run/salinmas/boot_id")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: "package.module:function" called with each receipt (a small station display)
     display_hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")

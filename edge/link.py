@@ -56,6 +56,7 @@ CommandHandler = Callable[[DeviceCommand], None]
 @dataclass
 class LinkStats:
     connects: int = 0
+    refused: int = 0  # CONNACK refusals (bad credentials, not provisioned, banned)
     disconnects: int = 0
     published: int = 0
     acked: int = 0
@@ -275,6 +276,7 @@ class MqttLink:
         self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any = None
     ) -> None:
         if reason.is_failure:
+            self.stats.refused += 1
             self._note_error(f"broker refused the connection: {reason}")
             return
         self._attempt = 0

@@ -67,6 +67,7 @@ receipt_timeout_s = {receipt_timeout_s}
 health_interval_s = {health_interval_s}
 pin_factory = "{pin_factory}"
 boot_id_file = "{path.parent / "no-boot-id"}"
+boot_id_fallback = "{path.parent / "run" / "boot_id"}"
 clock_sync_flag = "{path.parent / "no-sync-flag"}"
 {edge_extra}
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.clock import Clock, flag_file_check, read_boot_id
+from edge.clock import Clock, boot_id, flag_file_check, read_boot_id
 from edge.health import HealthProbe
 
 
@@ -20,10 +20,28 @@ def test_boot_id_from_the_kernel_file_or_none(tmp_path: Path) -> None:
     assert read_boot_id(tmp_path / "missing") is None
 
 
-def test_from_system_falls_back_to_a_random_boot_id(tmp_path: Path) -> None:
-    a = Clock.from_system(boot_id_file=tmp_path / "none", sync_flag=tmp_path / "flag")
-    b = Clock.from_system(boot_id_file=tmp_path / "none", sync_flag=tmp_path / "flag")
-    assert a.boot_id != b.boot_id  # one per process start
+def test_kernel_boot_id_wins(tmp_path: Path) -> None:
+    kernel = tmp_path / "boot_id"
+    kernel.write_text(f"{uuid.uuid4()}\n")
+    assert boot_id(kernel, tmp_path / "run" / "boot_id") == read_boot_id(kernel)
+    assert not (tmp_path / "run" / "boot_id").exists()
+
+
+def test_without_the_kernel_file_one_id_per_boot_kept_on_tmpfs(tmp_path: Path) -> None:
+    run = tmp_path / "run" / "boot_id"  # /run/salinmas/boot_id: emptied at every boot
+    a = Clock.from_system(boot_id_file=tmp_path / "none", boot_id_fallback=run)
+    b = Clock.from_system(boot_id_file=tmp_path / "none", boot_id_fallback=run)
+    assert a.boot_id == b.boot_id  # an agent restart within the boot keeps it
+    run.unlink()  # a reboot
+    assert boot_id(tmp_path / "none", run) != a.boot_id
+
+
+def test_nowhere_to_keep_it_means_one_per_process_start(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    a = boot_id(tmp_path / "none", blocked / "boot_id")  # its parent is a file: unwritable
+    b = boot_id(tmp_path / "none", blocked / "boot_id")
+    assert a != b
 
 
 def test_unsynced_until_the_flag_appears_then_latched(tmp_path: Path) -> None:

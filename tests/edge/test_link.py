@@ -1,0 +1,130 @@
+"""MqttLink in-process against the real broker: credentials, bad input, receipts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from contract.models import Receipt
+from contract.topics import Kind, device_topic
+from edge import __version__
+from edge.clock import Clock
+from edge.config import MqttSettings
+from edge.events import EventFactory
+from edge.link import MqttLink
+from edge.outbox import Outbox
+from tests.edge.harness import FakeCloud, wait_until
+from tests.support.services import MosquittoServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    with Outbox(tmp_path / "outbox.db", capacity=100) as box:
+        yield box
+
+
+def make_link(
+    broker: MosquittoServer, device_id: str, password: str, box: Outbox
+) -> tuple[MqttLink, list[tuple[Receipt, bool]]]:
+    """A link and the list its receipt callback fills with ``(receipt, first)``."""
+    settings = MqttSettings(
+        host="127.0.0.1",
+        port=broker.port,
+        password=SecretStr(password),
+        backoff_min_s=0.05,
+        backoff_max_s=0.3,
+    )
+    got: list[tuple[Receipt, bool]] = []
+    link = MqttLink(
+        device_id=device_id,
+        settings=settings,
+        outbox=box,
+        sw_version=__version__,
+        boot_id=uuid.uuid4(),
+        receipt_timeout_s=60,
+        on_receipt=lambda r, first: got.append((r, first)),
+    )
+    return link, got
+
+
+def queue_weighins(box: Outbox, device_id: str, n: int) -> list[int]:
+    events = EventFactory(device_id, Clock(boot_id=uuid.uuid4(), synced=lambda: True))
+    out = []
+    for i in range(n):
+        seq = box.append(
+            "weighin",
+            events.weighin(net_g=500 + i, division_g=10, protocol="mtsics", category="paper"),
+        )
+        assert seq is not None
+        out.append(seq)
+    return out
+
+
+def test_refused_credentials_keep_the_queue_until_the_device_is_provisioned(
+    mosquitto: MosquittoServer, outbox: Outbox
+) -> None:
+    device_id = "st-link01"
+    cloud = FakeCloud(mosquitto, client_id="cloud-edge-link01")
+    seqs = queue_weighins(outbox, device_id, 3)
+    link, receipts = make_link(mosquitto, device_id, "pw-link01-0123456789", outbox)
+    link.start()
+    try:
+        wait_until(lambda: link.stats.refused >= 2, 10, "refusals, retried with back-off")
+        assert not link.connected
+        assert outbox.depth == 3
+        mosquitto.add_device(device_id, "pw-link01-0123456789")  # provisioning, SIGHUP
+        assert link.wait_connected(15)
+        wait_until(lambda: outbox.depth == 0, 15, "delivery and receipts")
+        assert sorted(cloud.weighin_seqs(device_id)) == seqs
+        assert [(r.seq, first) for r, first in receipts] == [(s, True) for s in seqs]
+        assert outbox.receipts(1)[0][1] == "credited"
+    finally:
+        link.stop()
+        cloud.close()
+
+
+def test_bad_and_foreign_messages_are_counted_never_fatal(
+    mosquitto: MosquittoServer, outbox: Outbox
+) -> None:
+    device_id = "st-link02"
+    mosquitto.add_device(device_id, "pw-link02-0123456789")
+    cloud = FakeCloud(mosquitto, client_id="cloud-edge-link02", answer=False)
+    [seq] = queue_weighins(outbox, device_id, 1)
+    link, _ = make_link(mosquitto, device_id, "pw-link02-0123456789", outbox)
+    link.start()
+    try:
+        assert link.wait_connected(15)
+        wait_until(lambda: outbox.stats().awaiting_receipt == 1, 10, "the PUBACK")
+        receipt_topic = device_topic(device_id, Kind.RECEIPT)
+        bad = [
+            b"not json",
+            b'{"v": 1}',
+            # a receipt naming another device, and one whose event_id does not match seq
+            Receipt(device_id="st-other", event_id="st-other:1", seq=1, status="credited",
+                    processed_at="2026-11-29T00:00:00Z").model_dump_json().encode(),
+            Receipt(device_id=device_id, event_id=f"{device_id}:99", seq=seq, status="credited",
+                    processed_at="2026-11-29T00:00:00Z").model_dump_json().encode(),
+            b'{"v": 1, "cmd_id": "x", "device_id": "st-link02", "action": "selfdestruct"}',
+        ]  # fmt: skip
+        for payload in bad[:4]:
+            cloud.client.publish(receipt_topic, payload, qos=1)
+        cloud.client.publish(device_topic(device_id, Kind.CMD), bad[4], qos=1)
+        wait_until(lambda: link.stats.bad_messages == 5, 10, "five bad messages counted")
+        assert link.connected
+        assert outbox.stats().awaiting_receipt == 1  # none of them completed the weigh-in
+        good = Receipt(device_id=device_id, event_id=f"{device_id}:{seq}", seq=seq,
+                       status="unassigned", processed_at="2026-11-29T00:00:00Z")  # fmt: skip
+        for _ in range(2):  # the cloud answers a redelivery with the same receipt
+            cloud.client.publish(receipt_topic, good.model_dump_json().encode(), qos=1)
+        wait_until(lambda: link.stats.receipts == 2, 10, "both receipts")
+        assert outbox.depth == 0
+        assert link.stats.duplicate_receipts == 1
+    finally:
+        link.stop()
+        cloud.close()
