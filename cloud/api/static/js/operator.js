@@ -166,7 +166,7 @@ function renderAlerts() {
     const sev = a.kind === "bin_full" ? "warn" : "bad";
     return h(
       "li",
-      { class: `alert-item${a.acknowledged_at ? " acked" : ""}`, "data-alert": a.id, "data-kind": a.kind },
+      { class: `alert-item${a.acknowledged_at ? " acked" : ""}`, "data-alert": a.id, "data-kind": a.kind, "data-subject": a.subject },
       h("div", { class: "what" },
         h("span", { class: `badge ${sev}`, text: kind }), " ", h("strong", { text: subject }),
         h("div", { class: "small muted", text: `${a.message} · ${relative(a.raised_at)}` }),
@@ -239,7 +239,7 @@ function pickupCard(p) {
     p.category_code ? categoryName(p.category_code) : null,
     p.fill_pct_at_open != null ? t("pickups.fill_at_open", { pct: pct(p.fill_pct_at_open) }) : null,
   ].filter(Boolean).join(" · ");
-  const card = h("article", { class: `pickup${overdue ? " overdue" : ""}`, "data-pickup": p.id, "data-status": p.status, "aria-label": `${t(`pickups.kind.${p.kind}`)} ${title || ""}` },
+  const card = h("article", { class: `pickup${overdue ? " overdue" : ""}`, "data-pickup": p.id, "data-status": p.status, "data-bin": p.bin_id || false, "aria-label": `${t(`pickups.kind.${p.kind}`)} ${title || ""}` },
     h("div", { class: "title" }, titleEl, overdue ? h("span", { class: "badge bad", text: t("pickups.overdue") }) : null),
     h("div", { class: "small muted", text: meta }),
     p.due_at && p.status !== "done" ? h("div", { class: "small", text: t("pickups.due", { when: `${dateTime(p.due_at)} (${relative(p.due_at)})` }) }) : null,
@@ -547,6 +547,8 @@ function startLive() {
       }),
       bin: (b) => mergeBin(b.bin_id, b),
       alert: (a) => {
+        // one uncleared alert per (kind, subject): a new one means the older has cleared
+        for (const [id, old] of state.alerts) if (id !== a.id && old.kind === a.kind && old.subject === a.subject) state.alerts.delete(id);
         state.alerts.set(a.id, { ...(state.alerts.get(a.id) || {}), ...a });
         renderAlerts();
       },
