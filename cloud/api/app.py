@@ -45,7 +45,7 @@ from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
 from cloud.auth import ThrottlePolicy
 from cloud.broker_accounts import AccountFiles
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.provisioning import BrokerControl
 from cloud.telemetry import TelemetryStore, open_store
 from salinmas import __version__
@@ -85,12 +85,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         migrate(settings.ledger_url)
     engine = make_engine(settings.ledger_url)
     sessions = session_factory(engine)
+    read_engine = (
+        make_engine(settings.ledger_url, write=False) if is_sqlite(settings.ledger_url) else engine
+    )
+    read_sessions = session_factory(read_engine)
     b = settings.broker
     lt = settings.login_throttle
     state = ApiState(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        read_sessions=read_sessions,
         broker=BrokerControl(
             AccountFiles(b.password_file, b.acl_file), dict(b.service_accounts), b.pid_file
         ),
@@ -99,7 +104,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             window=timedelta(seconds=lt.window_s),
             block=timedelta(seconds=lt.block_s),
         ),
-        hub=LiveHub(sessions, poll_s=settings.stream_poll_s),
+        hub=LiveHub(read_sessions, poll_s=settings.stream_poll_s),
         jwt_secret=settings.jwt_secret.get_secret_value(),
     )
     state.telemetry = _telemetry(settings)
@@ -120,6 +125,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 state.mqtt = None
             await state.hub.stop()
             engine.dispose()
+            read_engine.dispose()
 
     app = FastAPI(
         title="Salinmas API",
@@ -127,7 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        docs_url="/docs",
         redoc_url=None,
     )
     app.state.api = state
@@ -160,6 +166,8 @@ def run(settings: ApiSettings) -> int:
         host=settings.host,
         port=settings.port,
         proxy_headers=settings.trust_forwarded_for,
+        # open live streams never end by themselves: cut them on shutdown
+        timeout_graceful_shutdown=5,
         log_level="info",
     )
     return 0

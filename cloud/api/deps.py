@@ -40,9 +40,14 @@ def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """One session per request; rolled back unless the route committed."""
-    with state.sessions() as session:
+def get_session(state: StateDep, request: Request) -> Iterator[Session]:
+    """One session per request; rolled back unless the route committed.
+
+    GET and HEAD requests get a read session (on SQLite a deferred transaction, so they
+    never wait for, nor hold, the write lock).
+    """
+    factory = state.read_sessions if request.method in ("GET", "HEAD") else state.sessions
+    with factory() as session:
         try:
             yield session
         finally:
@@ -188,7 +193,6 @@ BeforeId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="page: id
 
 def stream_principal(
     state: StateDep,
-    session: SessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     access_token: Annotated[
         str | None,
@@ -199,7 +203,9 @@ def stream_principal(
     token = creds.credentials if creds is not None else access_token
     if not token:
         raise AuthError("missing bearer token")
-    principal = principal_from_token(session, token, state.jwt_secret)
+    # a short session of its own: the stream lives long and must hold no transaction
+    with state.read_sessions() as session:
+        principal = principal_from_token(session, token, state.jwt_secret)
     if not principal.is_staff:
         raise ApiError(403, "forbidden", "the live stream is for operators")
     return principal

@@ -99,6 +99,11 @@ class LiveHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def polling(self) -> bool:
+        """True once the ledger poller has a baseline: new rows from now on are streamed."""
+        return self._cursor is not None
+
     def _deliver(self, type_: str, data: dict[str, Any]) -> None:
         ev = LiveEvent(next(self._ids), type_, data)
         for q in list(self._subscribers):

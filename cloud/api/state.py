@@ -27,6 +27,9 @@ class ApiState:
     settings: ApiSettings
     engine: Engine
     sessions: sessionmaker[Session]
+    #: sessions for GET requests: on SQLite a deferred BEGIN, so reads never queue behind
+    #: the write lock (same as ``sessions`` on PostgreSQL)
+    read_sessions: sessionmaker[Session]
     broker: BrokerControl
     throttle: ThrottlePolicy
     hub: LiveHub

@@ -9,6 +9,7 @@ import pytest
 
 from cloud.db import make_engine, migrate, session_factory
 from tests.api.support import ApiServer, World, seed, serve, settings_for
+from tests.support.services import MosquittoServer
 
 
 @pytest.fixture
@@ -47,3 +48,26 @@ def world(world_sqlite: World) -> World:
 def seeded_ledger_url(ledger_url: str) -> tuple[str, World]:
     """A seeded ledger on SQLite and on PostgreSQL (parametrised by ``ledger_url``)."""
     return ledger_url, _seed(ledger_url)
+
+
+@pytest.fixture
+def api_with_broker(
+    mosquitto: MosquittoServer, sqlite_url: str, world_sqlite: World, tmp_path: Path
+) -> Iterator[ApiServer]:
+    pid_file = tmp_path / "mosquitto.pid"
+    assert mosquitto.proc is not None
+    pid_file.write_text(str(mosquitto.proc.pid))
+    user, password = mosquitto.service("api")
+    settings = settings_for(
+        sqlite_url, tmp_path,
+        mqtt={"enabled": True, "host": "127.0.0.1", "port": mosquitto.port,
+              "username": user, "password": password},
+        broker={"password_file": str(mosquitto.accounts.password_file),
+                "acl_file": str(mosquitto.accounts.acl_file), "pid_file": str(pid_file),
+                "service_accounts": mosquitto.service_roles},
+    )  # fmt: skip
+    with serve(settings) as server:
+        link = server.app.state.api.mqtt
+        assert link is not None
+        assert link.wait_connected(10)
+        yield server

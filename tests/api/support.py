@@ -47,7 +47,10 @@ def serve(settings: ApiSettings) -> Iterator[ApiServer]:
     """Run the app on a free port until the block ends (lifespan included)."""
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=2,  # open SSE streams end with the server
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
     thread.start()
@@ -72,6 +75,7 @@ def settings_for(ledger_url: str, tmp: Any, **kw: Any) -> ApiSettings:
         "broker": {"password_file": str(tmp / "passwd"), "acl_file": str(tmp / "acl"),
                    "pid_file": None},
         "stream_poll_s": 0.1,
+        "stream_keepalive_s": 0.5,
     }  # fmt: skip
     base.update(kw)
     return ApiSettings(**base)

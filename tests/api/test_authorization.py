@@ -56,7 +56,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/devices/{device_id}/commands"): {"action": "tare"},
 }  # fmt: skip
 
-UNDOCUMENTED = {"/api/v1/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
+UNDOCUMENTED = {"/api/v1/openapi.json", "/docs", "/docs/oauth2-redirect"}
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, str]]:

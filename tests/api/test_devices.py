@@ -5,41 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.api.support import ApiServer, World, login, serve, settings_for
+from tests.api.support import ApiServer, login
 from tests.support.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def api_with_broker(
-    mosquitto: MosquittoServer, sqlite_url: str, world_sqlite: World, tmp_path: Path
-) -> Iterator[ApiServer]:
-    pid_file = tmp_path / "mosquitto.pid"
-    assert mosquitto.proc is not None
-    pid_file.write_text(str(mosquitto.proc.pid))
-    user, password = mosquitto.service("api")
-    settings = settings_for(
-        sqlite_url, tmp_path,
-        mqtt={"enabled": True, "host": "127.0.0.1", "port": mosquitto.port,
-              "username": user, "password": password},
-        broker={"password_file": str(mosquitto.accounts.password_file),
-                "acl_file": str(mosquitto.accounts.acl_file), "pid_file": str(pid_file),
-                "service_accounts": mosquitto.service_roles},
-    )  # fmt: skip
-    with serve(settings) as server:
-        link = server.app.state.api.mqtt
-        assert link is not None
-        assert link.wait_connected(10)
-        yield server
 
 
 class Probe:
