@@ -1,0 +1,92 @@
+"""Shared helpers of the benchmark commands: /proc accounting, percentiles, machine facts."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+OUT_DIR = Path(__file__).resolve().parent / "out"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int, key: str = "VmRSS") -> float:
+    """Resident set (``VmRSS``) or its peak (``VmHWM``) in MiB; 0 if the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    m = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, for utilisation over an interval."""
+    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = parts[3] + parts[4]
+    total = sum(parts[:8])
+    return total - idle, total
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
+    return s[k]
+
+
+def _version(cmd: list[str], pattern: str) -> str:
+    exe = shutil.which(cmd[0]) or (f"/usr/sbin/{cmd[0]}" if Path(f"/usr/sbin/{cmd[0]}").exists()
+                                   else cmd[0])  # fmt: skip
+    try:
+        out = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    m = re.search(pattern, out.stdout + out.stderr)
+    return m.group(1) if m else "?"
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, RAM, OS and the versions of everything in the path."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    os_name = "?"
+    osr = Path("/etc/os-release")
+    if osr.exists():
+        m = re.search(r'^PRETTY_NAME="(.+)"', osr.read_text(), re.M)
+        os_name = m.group(1) if m else "?"
+    import paho.mqtt
+    import pydantic
+    import sqlalchemy
+
+    return {
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "cores": str(os.cpu_count()),
+        "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "?",
+        "os": f"{os_name}, kernel {platform.release()}",
+        "python": sys.version.split()[0],
+        "mosquitto": _version(["mosquitto", "-h"], r"mosquitto version (\S+)"),
+        "influxd": _version(["influxd", "version"], r"InfluxDB v?(\S+)"),
+        "postgres": _version(["/usr/lib/postgresql/15/bin/postgres", "--version"], r"\) (\S+)"),
+        "paho-mqtt": paho.mqtt.__version__,
+        "pydantic": pydantic.VERSION,
+        "sqlalchemy": sqlalchemy.__version__,
+    }

@@ -1,0 +1,133 @@
+"""Profile one ingest worker under a steady load with py-spy (all threads, sampling).
+
+    .venv/bin/python bench/profile_ingest.py --kind fill --rate 400 --seconds 20
+
+Starts private Mosquitto, InfluxDB and PostgreSQL (or ``--ledger sqlite``), prepares the
+ledger, runs one ingest worker (:func:`cloud.ingest.run`) in a child process, publishes
+``--rate`` events a second from the 1,000-device fleet, and samples the worker with
+``py-spy record --format raw`` (folded stacks). Prints where the worker's time goes:
+the busiest functions by inclusive and by own time (idle waits left out), and writes
+the folded stacks and a flame graph SVG under ``bench/out/``. Needs ``py-spy``
+(``pip install py-spy``) and ptrace rights (root, or ``kernel.yama.ptrace_scope=0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import OUT_DIR, cpu_seconds
+from bench.ingest_proc import IngestWorkers, prepare_ledger
+from bench.publisher import FleetProcess
+from bench.stream import DEVICE_PASSWORD, fleet_ids
+
+#: frames that mean "waiting", not working
+IDLE = ("wait (threading.py", "_wait_for_tstate_lock", "select (selectors.py", "get (queue.py",
+        "_loop (paho", "loop_forever", "_next_batch", "recv_into")  # fmt: skip
+
+
+def summarise(folded: Path, top: int) -> str:
+    """Inclusive and own sample shares per function, from py-spy's raw (folded) output."""
+    incl: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, n_text = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        if any(any(i in f for i in IDLE) for f in frames[-3:]):
+            continue
+        n = int(n_text)
+        total += n
+        for f in set(frames):
+            incl[f] += n
+        own[frames[-1]] += n
+    if not total:
+        return "no busy samples"
+    out = [f"busy samples: {total}", "", "inclusive (share of busy time):"]
+    out += [f"  {100 * c / total:5.1f}%  {f}" for f, c in incl.most_common(top)]
+    out += ["", "own time:"]
+    out += [f"  {100 * c / total:5.1f}%  {f}" for f, c in own.most_common(top)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/profile_ingest.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--kind", choices=("fill", "weighin"), default="fill")
+    ap.add_argument("--rate", type=float, default=400.0, help="events per second")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--qos", type=int, default=1)
+    ap.add_argument("--devices", type=int, default=1000)
+    ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres")
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--out", type=Path, default=OUT_DIR)
+    args = ap.parse_args(argv)
+    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(pyspy).exists():
+        ap.error("py-spy is not installed (pip install py-spy)")
+
+    from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
+
+    workdir = Path(tempfile.mkdtemp(prefix="sal-prof-"))
+    ids = fleet_ids(args.kind, args.devices)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"profile-{args.kind}-{args.ledger}-{time.strftime('%Y%m%dT%H%M%S')}"
+    pg = None
+    with (
+        MosquittoServer(devices=dict.fromkeys(ids, DEVICE_PASSWORD)).start() as mqtt,
+        InfluxServer().start() as influx,
+    ):
+        try:
+            if args.ledger == "postgres":
+                pg = PostgresServer().start()
+                url = pg.create_database("bench")
+            else:
+                url = f"sqlite:///{workdir / 'ledger.db'}"
+            prepare_ledger(url, args.kind, args.devices)
+            workers = IngestWorkers(
+                "L3", 1, port=mqtt.port, password=mqtt.service("ingest")[1], ledger_url=url,
+                influx_url=influx.url, database="prof", workdir=workdir, kind=args.kind,
+            )  # fmt: skip
+            workers.start()
+            with FleetProcess("127.0.0.1", mqtt.port, args.kind, args.devices) as fleet:
+                fleet.run(rate=50, count=100, qos=args.qos)  # warm up
+                time.sleep(3)
+                pid = workers.pids()[0]
+                spy = subprocess.Popen(
+                    [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+                     "--duration", str(int(args.seconds)), "--output", f"{stem}.folded",
+                     "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                )  # fmt: skip
+                time.sleep(1)
+                cpu0 = cpu_seconds(pid)
+                res = fleet.run(rate=args.rate, count=int(args.rate * args.seconds), qos=args.qos)
+                cpu = cpu_seconds(pid) - cpu0
+                spy.wait(args.seconds + 60)
+            workers.stop()
+        finally:
+            if pg is not None:
+                pg.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"published {res.sent} {args.kind} events at {res.achieved_rate:.0f}/s; "
+        f"worker CPU {cpu:.1f}s = {cpu / max(1, res.sent) * 1e6:.0f} us/msg"
+    )
+    folded = Path(f"{stem}.folded")
+    if folded.exists():
+        print(summarise(folded, args.top))
+        print(f"folded stacks: {folded}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
