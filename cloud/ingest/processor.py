@@ -6,7 +6,9 @@ bins and pickups (:mod:`cloud.pickups`), health and status update the device reg
 (:mod:`cloud.devices`); refused messages become dead letters. One transaction per batch;
 if it loses a race with another worker (or anything fails) the batch is redone one
 message per transaction, and a message that still fails is kept as an ``internal``
-dead letter — a bad message never stops the ones around it.
+dead letter — a bad message never stops the ones around it. A database that is away
+(connection errors) is not the message's fault: :meth:`Processor.process` raises, and
+the worker retries the batch with backoff without acknowledging anything.
 
 Identity — what ingest can and cannot verify: MQTT does not tell a subscriber who
 published a message. The broker's ACL (:mod:`cloud.broker_accounts`) already confines
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import deadletters, devices, ledger, pickups
@@ -154,6 +156,8 @@ class Processor:
                     race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
                     if race and attempt < 4:
                         continue
+                    if isinstance(exc, OperationalError | InterfaceError) and not race:
+                        raise  # the database is away: retry the batch later, never drop it
                     log.exception("message on %s failed; kept as a dead letter", msg.topic)
                     out = Outcome()
                     _dead_letter(session, out, msg, "internal", f"{type(exc).__name__}: {exc}")

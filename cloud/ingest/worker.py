@@ -294,7 +294,7 @@ class IngestWorker:
                 log.exception("could not make a batch of %d durable; retrying", len(batch))
                 if self._stop.wait(backoff):
                     return  # not acked: the broker redelivers to the next worker run
-                backoff = min(backoff * 2, 30)
+                backoff = min(backoff * 2, 5.0)
         self._publish_receipts(outcome)
         self._ack(batch)
         self.batches += 1

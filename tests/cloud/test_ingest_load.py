@@ -23,7 +23,7 @@ from contract import Kind
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
 from tests.cloud.mqtt_support import Device, ingest_settings, unique_id, wait_until
-from tests.support.services import InfluxServer, MosquittoServer
+from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +202,29 @@ def test_influx_outage_under_load_credits_on_and_backfills(
         assert check.count("weighin") == 1000
     finally:
         check.close()
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_ledger_database_crash_under_load_loses_nothing(
+    mosquitto: MosquittoServer,
+    postgres: PostgresServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    stations: tuple[list[str], int],
+    devices: list[Device],
+) -> None:
+    dev = devices[0]
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path, batch_max=50)
+    with IngestWorker(settings) as w:
+        assert w.wait_subscribed(10)
+        dev.publish_many(Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, 2001)])
+        wait_until(lambda: _credited(engine) >= 100, 60, "crediting under way")
+        engine.dispose()
+        postgres.crash()  # in-flight transactions die with the server
+        postgres.start()
+        at_crash = _credited(engine)
+        assert at_crash < 2000, "the worker finished before the crash"
+        wait_until(lambda: _credited(engine) == 2000, 120, "all credited after the crash")
+        assert w.dead_letters == 0  # a database outage is never the message's fault
+    _assert_exactly_once(engine, stations[1], 2000)
