@@ -22,7 +22,7 @@ from cloud.telemetry import TelemetrySettings, open_store
 from contract import Kind
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
-from tests.cloud.mqtt_support import Device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import Device, device, ingest_settings, unique_id, wait_until
 from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -228,3 +228,30 @@ def test_ledger_database_crash_under_load_loses_nothing(
         wait_until(lambda: _credited(engine) == 2000, 120, "all credited after the crash")
         assert w.dead_letters == 0  # a database outage is never the message's fault
     _assert_exactly_once(engine, stations[1], 2000)
+
+
+def test_broker_restart_ingest_reconnects_and_keeps_its_session(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    stations: tuple[list[str], int],
+) -> None:
+    st = stations[0][0]
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path)
+    with IngestWorker(settings) as w:
+        assert w.wait_subscribed(10)
+        with device(mosquitto, st) as dev:
+            dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(1, 101)])
+            wait_until(lambda: _credited(engine) == 100, 30, "100 credited")
+        mosquitto.restart()
+        wait_until(lambda: w.connected, 30, "ingest reconnected")
+        with device(mosquitto, st) as dev:
+            dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(101, 201)])
+            wait_until(lambda: len(dev.receipts) == 100, 30, "receipts after the restart")
+    # while no worker runs, the broker queues for the persistent session
+    with device(mosquitto, st) as dev:
+        dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(201, 251)])
+    with IngestWorker(settings) as w:
+        wait_until(lambda: _credited(engine) == 250, 30, "queued weigh-ins credited")
+    _assert_exactly_once(engine, stations[1], 250)
