@@ -381,6 +381,10 @@ class Fleet:
             self.stats["skipped"] += 1  # a queue at the station: they come back another day
 
     def _serve(self, st: _Station) -> None:
+        # the agent opens its ports a moment after it starts; pyserial discards what
+        # arrived before, so the first household waits until the card reader is open
+        initial = st.card_dev.host_line()
+        self._until(lambda: st.card_dev.host_line() != initial, 30)
         while not self._stop.is_set():
             try:
                 visit = st.visits.get(timeout=0.5)
@@ -395,9 +399,10 @@ class Fleet:
                 log.exception("visit at %s failed", st.agent.device_id)
 
     def _weigh(self, st: _Station, visit: Visit) -> None:
-        st.cards.present(visit.household.card_id)
-        if self._stop.wait(0.5):
-            return
+        for _ in range(6):  # a card held to the reader for half a second: read every 0.1 s
+            st.cards.present(visit.household.card_id, repeats=1)
+            if self._stop.wait(0.1):
+                return
         minimum = 25 * self.division_g  # below 20 d the station keeps nothing
         for category, grams in visit.items:
             send_control(st.agent.control, f"category {category}")

@@ -17,6 +17,7 @@ from simulators.load import LoadConfig, LoadProgress, main, read_accounts, run_l
 from tests.support.services import MosquittoServer
 
 DEVICES = [(f"ld-{i:03d}", f"pw-{i:03d}-secret") for i in range(1, 6)]
+LOAD_DEVICES = {d for d, _ in DEVICES}
 
 
 class Collector:
@@ -40,6 +41,8 @@ class Collector:
         c.subscribe(subscription(), qos=1)
 
     def _on_message(self, c: Any, u: Any, msg: mqtt.MQTTMessage) -> None:
+        if parse_topic(msg.topic)[0] not in LOAD_DEVICES:
+            return  # e.g. retained status of other tests' devices on the shared broker
         with self.lock:
             self.messages.append((msg.topic, msg.payload))
 
