@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -121,11 +122,25 @@ class Agent:
         except OutboxFull as exc:
             log.error("%s (refused so far: %d)", exc, self.outbox.stats().refused)
             return None
+        except sqlite3.Error as exc:  # SD card full or failing: refuse loudly, never pretend
+            log.error("outbox write failed (%s); weigh-in refused", exc)
+            return None
+        self.link.notify()
+        return seq
+
+    def _append_telemetry(self, kind: str, build: Callable[[int], bytes]) -> int | None:
+        try:
+            seq = self.outbox.append(kind, build)
+        except sqlite3.Error as exc:
+            log.error("outbox write failed (%s); %s event dropped", exc, kind)
+            return None
+        if seq is None:
+            log.warning("outbox full of weigh-ins; %s event dropped (counted as thinned)", kind)
         self.link.notify()
         return seq
 
     def submit_fill(self, report: FillReport) -> int | None:
-        seq = self.outbox.append(
+        return self._append_telemetry(
             "fill",
             self.events.fill(
                 bin_id=report.bin_id,
@@ -136,8 +151,6 @@ class Agent:
                 tilted=report.tilted,
             ),
         )
-        self.link.notify()
-        return seq
 
     def submit_health(self, in_reply_to: str | None = None) -> int | None:
         stats = self.outbox.stats()
@@ -148,9 +161,7 @@ class Agent:
             "outbox_capacity": stats.capacity,
             "in_reply_to": in_reply_to,
         }
-        seq = self.outbox.append("health", self.events.health(fields))
-        self.link.notify()
-        return seq
+        return self._append_telemetry("health", self.events.health(fields))
 
     # -- callbacks from the link thread ------------------------------------------------
 
@@ -279,8 +290,13 @@ class Agent:
         self.start()
         self._notifier.notify("READY=1")
         next_health = time.monotonic() + min(10.0, self.settings.health_interval_s)
+        code = 0
         try:
             while not self._stop.is_set():
+                if not self._threads_alive():
+                    log.critical("a worker thread died; exiting for systemd to restart the agent")
+                    code = 1
+                    break
                 now = time.monotonic()
                 self._run_jobs()
                 for monitor in self.bins:
@@ -297,7 +313,11 @@ class Agent:
                 self._wake.clear()
         finally:
             self.shutdown()
-        return 0
+        return code
+
+    def _threads_alive(self) -> bool:
+        station_ok = self._station_thread is None or self._station_thread.is_alive()
+        return self.link.alive and station_ok
 
     def _run_jobs(self) -> None:
         while True:
@@ -326,7 +346,11 @@ class Agent:
 def run(settings: EdgeSettings, *, display: DisplayHook | None = None) -> int:
     """Run the agent in this process until SIGTERM/SIGINT (SIGHUP reloads the config)."""
     logging.getLogger("salinmas").setLevel(settings.log_level)
-    agent = Agent(settings, display=display)
+    try:
+        agent = Agent(settings, display=display)
+    except (OSError, ValueError, ImportError) as exc:  # a CA file, the outbox dir, a hook...
+        log.error("cannot start the agent: %s", exc)
+        return 2
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)

@@ -126,6 +126,11 @@ class MqttLink:
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the link thread runs (the agent exits for systemd to restart it if not)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def notify(self) -> None:
         """Tell the link there is something new in the outbox."""
         self._wake.set()
@@ -152,7 +157,10 @@ class MqttLink:
         )
         client.username_pw_set(self.device_id, s.password.get_secret_value())
         if s.tls:
-            client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None)
+            try:
+                client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"mqtt.ca_file {s.ca_file}: {exc}") from exc
         client.max_inflight_messages_set(s.max_inflight + 4)
         client.max_queued_messages_set(0)
         will = DeviceStatus(device_id=self.device_id, state="offline", boot_id=self.boot_id)
