@@ -30,7 +30,11 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 
 def make_link(
-    broker: MosquittoServer, device_id: str, password: str, box: Outbox
+    broker: MosquittoServer,
+    device_id: str,
+    password: str,
+    box: Outbox,
+    receipt_timeout_s: float = 60,
 ) -> tuple[MqttLink, list[tuple[Receipt, bool]]]:
     """A link and the list its receipt callback fills with ``(receipt, first)``."""
     settings = MqttSettings(
@@ -47,7 +51,7 @@ def make_link(
         outbox=box,
         sw_version=__version__,
         boot_id=uuid.uuid4(),
-        receipt_timeout_s=60,
+        receipt_timeout_s=receipt_timeout_s,
         on_receipt=lambda r, first: got.append((r, first)),
     )
     return link, got
@@ -125,6 +129,32 @@ def test_bad_and_foreign_messages_are_counted_never_fatal(
         wait_until(lambda: link.stats.receipts == 2, 10, "both receipts")
         assert outbox.depth == 0
         assert link.stats.duplicate_receipts == 1
+    finally:
+        link.stop()
+        cloud.close()
+
+
+def test_weighin_without_receipt_is_published_again_until_answered(
+    mosquitto: MosquittoServer, outbox: Outbox
+) -> None:
+    """A broker may lose a message it PUBACKed (crash before saving): the receipt is the proof."""
+    device_id = "st-link03"
+    mosquitto.add_device(device_id, "pw-link03-0123456789")
+    cloud = FakeCloud(mosquitto, client_id="cloud-edge-link03", answer=False)
+    [seq] = queue_weighins(outbox, device_id, 1)
+    link, receipts = make_link(
+        mosquitto, device_id, "pw-link03-0123456789", outbox, receipt_timeout_s=0.5
+    )
+    link.start()
+    try:
+        wait_until(lambda: cloud.weighin_seqs(device_id).count(seq) >= 3, 15, "two re-publishes")
+        first, *again = cloud.of("weighin", device_id)
+        assert all(copy == first for copy in again)  # the same event, not a new one
+        assert outbox.depth == 1
+        assert link.stats.republished_for_receipt >= 2
+        cloud.answer = True
+        wait_until(lambda: outbox.depth == 0, 15, "the receipt for a re-publish")
+        assert receipts[0][0].seq == seq
     finally:
         link.stop()
         cloud.close()
