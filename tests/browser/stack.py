@@ -97,10 +97,10 @@ class BrowserStack:
         return record
 
     def stop_api(self) -> None:
-        """End the API process (the dashboard's stream breaks)."""
+        """End the API process (the dashboard's stream breaks), as a crash would."""
         from salinmas import demo as demo_mod
 
-        demo_mod._end_group(self.demo._procs.pop("api"), "api")
+        demo_mod._end_group(self.demo._procs.pop("api"), "api", timeout_s=1)
 
     def start_api(self) -> None:
         self.demo._spawn("api", "api", "run", "--config", str(self.demo.cloud_config))

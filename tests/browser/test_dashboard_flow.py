@@ -48,10 +48,10 @@ def busy_stack(tmp_path: Path) -> Iterator[BrowserStack]:
         yield stack
 
 
-@pytest.fixture
-def quiet_stack(tmp_path: Path) -> Iterator[BrowserStack]:
-    """No household arrives on its own: the test does all the weighing."""
-    with browser_stack(tmp_path / "demo", visit_every_s=1e6) as stack:
+@pytest.fixture(scope="module")
+def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
+    """No household arrives on its own: the tests do all the weighing (shared, in order)."""
+    with browser_stack(tmp_path_factory.mktemp("demo"), visit_every_s=1e6) as stack:
         yield stack
 
 
@@ -161,6 +161,7 @@ def test_operator_sees_the_stack_live_and_works_a_full_bin(
     # charts and the household lookup render (and get their screenshots)
     page.get_by_role("link", name="Grafik").click()
     page.get_by_label("Tong", exact=True).select_option(value=crossed)
+    page.get_by_label("Periode").first.select_option(label="1 jam")  # the demo runs fast
     expect(page.locator("#chart-fill svg path.series")).to_be_attached(timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("#chart-kg svg rect").first).to_be_attached(timeout=LIVE_TIMEOUT_MS)
     screenshot(page, "charts-desktop")
@@ -250,15 +251,19 @@ def test_operator_approves_and_pays_out_a_household(
     page = new_page(browser, console_errors, stack.base_url)
     pages.append(page)
     operator_login(page, stack)
+    with stack.api() as api:
+        hh = api.get("/api/v1/households", params={"q": member_no}).json()[0]
+        before = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
     weighed = stack.weigh(card_id=card, category="paper", net_g=4000)
     row = page.locator(f"#feed tbody tr[data-weighin='{weighed['id']}']")
     expect(row).to_contain_text(member_no, timeout=LIVE_TIMEOUT_MS)
+    after = before + weighed["amount_rp"]
 
     page.get_by_role("link", name="Nasabah").click()
     page.get_by_label("Nomor anggota atau nama").fill(member_no)
     page.get_by_role("button", name="Cari").click()
     page.locator("#hh-results button").first.click()
-    expect(page.locator("#hh-balance")).to_have_text(rupiah(weighed["amount_rp"]))
+    expect(page.locator("#hh-balance")).to_have_text(rupiah(after))
 
     page.get_by_label("Jumlah (Rp)").fill("5.000")
     page.get_by_role("button", name="Ajukan penarikan").click()
@@ -270,7 +275,7 @@ def test_operator_approves_and_pays_out_a_household(
     approved = detail.locator("li[data-payout][data-status='approved']")
     approved.get_by_role("button", name="Bayarkan").click()
     expect(detail.locator("li[data-payout][data-status='paid']")).to_contain_text("Rp 5.000")
-    expect(page.locator("#hh-balance")).to_have_text(rupiah(weighed["amount_rp"] - 5000))
+    expect(page.locator("#hh-balance")).to_have_text(rupiah(after - 5000))
     expect(detail.locator("table tbody tr").first).to_contain_text("Penarikan tunai")
     expect(page.locator("#pending-payouts li[data-payout]")).to_have_count(0)
 

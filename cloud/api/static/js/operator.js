@@ -136,7 +136,17 @@ function renderFeed() {
   $("#feed-empty").hidden = state.weighins.length > 0;
 }
 
+/** A device that just sent data is online, whatever the registry said a moment ago. */
+function sawDevice(deviceId, at) {
+  const d = deviceId && state.devices.get(deviceId);
+  if (!d || (d.online && d.last_seen === at)) return;
+  state.devices.set(deviceId, { ...d, online: true, last_seen: at || new Date().toISOString() });
+  renderDevices();
+  renderKpis();
+}
+
 function addWeighin(w) {
+  sawDevice(w.device_id, new Date().toISOString());
   if (state.weighins.some((x) => x.id === w.id)) return;
   state.weighins.unshift(w);
   state.weighins.length = Math.min(state.weighins.length, FEED_MAX);
@@ -541,10 +551,10 @@ function startLive() {
   return E.stream(
     {
       weighin: (w) => addWeighin(w),
-      fill: (f) => mergeBin(f.bin_id, {
+      fill: (f) => (sawDevice(f.device_id, f.device_time), mergeBin(f.bin_id, {
         fill_pct: f.fill_pct, fault: f.fault ?? null, lid_open: f.lid_open ?? null,
         tilted: f.tilted ?? null, state_at: f.device_time || new Date().toISOString(),
-      }),
+      })),
       bin: (b) => mergeBin(b.bin_id, b),
       alert: (a) => {
         // one uncleared alert per (kind, subject): a new one means the older has cleared
