@@ -67,8 +67,7 @@ def rss_mb(pid: int) -> float:
 def footprint(broker: MosquittoServer, work: Path, seconds: float) -> None:
     device_id, password = "st-bench01", "pw-bench-0123456789"
     broker.add_device(device_id, password)
-    scale = Scale(work)
-    scale.sim.rate_hz = 10.0
+    scale = Scale(work, rate_hz=10.0)
     cloud = FakeCloud(broker, client_id="cloud-bench-footprint")
     config = write_config(
         work / "station.toml",
@@ -87,6 +86,7 @@ def footprint(broker: MosquittoServer, work: Path, seconds: float) -> None:
         scale.weigh(1_000, agent)  # warm: everything imported, connected, one round trip
         time.sleep(2)
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        frames0 = scale.sim.stats["frames"]
         peak = rss_mb(pid)
         weighins = 0
         next_weigh = t0 + seconds / 4
@@ -98,7 +98,7 @@ def footprint(broker: MosquittoServer, work: Path, seconds: float) -> None:
             peak = max(peak, rss_mb(pid))
             time.sleep(0.5)
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
-        frames = scale.sim.stats["frames"]
+        frames = scale.sim.stats["frames"] - frames0
         print(f"footprint over {seconds:.0f} s at {scale.sim.rate_hz:.0f} Hz ({frames} frames):")
         roll = rollup_mb(pid)
         uss = roll.get("Private_Dirty", 0) + roll.get("Private_Clean", 0)

@@ -235,13 +235,15 @@ class FakeCloud:
 class Scale:
     """A simulated streaming indicator on a pty, driven through whole weigh-ins."""
 
-    def __init__(self, directory: Path, *, protocol: str = "and_indicator") -> None:
+    def __init__(
+        self, directory: Path, *, protocol: str = "and_indicator", rate_hz: float = 20.0
+    ) -> None:
         self.device = PtyDevice(directory, name="usb-Sim_Scale-if00-port0")
         self.sim = ScaleSimulator(
             protocol,
             self.device,
             division_g=10,
-            rate_hz=20,
+            rate_hz=rate_hz,
             seed=1,
             dynamics=Dynamics(tau_s=0.05, ring_hz=2.0, moving_noise_d=1.0),
         ).start()
