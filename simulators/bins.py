@@ -7,7 +7,9 @@ that may run a day in minutes, and drops to a few percent when the bin is emptie
 :class:`BinSimulator` puts the bin under an ultrasonic ranger: it creates the HC-SR04's
 echo pin and a trigger pin (a ``MockTriggerPin``) on a gpiozero ``MockFactory`` and, on
 every ping, answers with an echo pulse as long as sound takes to the fill surface and
-back (``2 * distance / 343.26 m/s``). Faults on demand: ``"no_echo"`` (the echo never
+back (``2 * distance / 343.26 m/s``); the echo's edges carry their own time stamps, as
+kernel-stamped GPIO edges do on a Pi, so the measured length is exact on a busy machine.
+Faults on demand: ``"no_echo"`` (the echo never
 rises: sensor unplugged), ``"out_of_range"`` (an echo from beyond the sensor's 4 m:
 lid open, sensor knocked askew) and ``"unstable"`` (echoes scattered by rain or a
 moving object). The bin is emptied by :meth:`BinSimulator.empty` or when its
@@ -47,7 +49,7 @@ from datetime import datetime, timedelta
 from time import sleep
 from typing import Any, Literal
 
-from gpiozero.pins.mock import MockTriggerPin
+from gpiozero.pins.mock import MockPin, MockTriggerPin, PinState
 
 from simulators.clock import SimClock
 
@@ -156,6 +158,31 @@ class BinModel:
         self._fill = min(self._fill, self.overflow_pct)
 
 
+class SimEchoPin(MockPin):  # type: ignore[misc]
+    """The HC-SR04's echo line, whose edges carry their own time stamps.
+
+    On a Pi the kernel stamps GPIO edges (lgpio), so the pulse a sensor measures does
+    not depend on when Python gets to run. :meth:`edge` does the same for the mock pin:
+    the simulator says when the edge happened, and a reader computing ``fall - rise``
+    gets the exact echo length even on a busy machine.
+    """
+
+    _state: bool
+    _last_change: float
+
+    def edge(self, value: bool, at: float) -> None:
+        """The line goes to ``value`` at time ``at`` (on the factory's ``ticks`` clock)."""
+        assert self._function == "input"
+        if self._state == value:
+            return
+        self._state = value
+        self.states.append(PinState(at - self._last_change, value))
+        self._last_change = at
+        wanted = ("both", "rising") if value else ("both", "falling")
+        if self._edges in wanted and self._when_changed is not None:
+            self._call_when_changed()
+
+
 class SimTriggerPin(MockTriggerPin):  # type: ignore[misc]
     """A ``MockTriggerPin`` whose echo length comes from ``source`` at each ping.
 
@@ -182,16 +209,17 @@ class SimTriggerPin(MockTriggerPin):  # type: ignore[misc]
         if length is None:
             return  # no echo: the pin never rises
         self.echo_time = length
-        sleep(0.001)
-        self.echo_pin.drive_high()
-        # sleep() overshoots by 0.1 ms or more (17 mm of sound); sleep short, then spin
-        deadline = time.perf_counter() + length
-        coarse = deadline - time.perf_counter() - 0.0005
-        if coarse > 0:
-            sleep(coarse)
-        while time.perf_counter() < deadline:
-            pass
-        self.echo_pin.drive_low()
+        sleep(0.001)  # the HC-SR04 sends its burst about half a millisecond after TRIG
+        echo = self.echo_pin
+        if isinstance(echo, SimEchoPin):
+            rise = self.factory.ticks()
+            echo.edge(True, rise)
+            sleep(length)
+            echo.edge(False, rise + length)  # the edge's own time, not when we woke up
+        else:
+            echo.drive_high()
+            sleep(length)
+            echo.drive_low()
 
 
 class BinSimulator:
@@ -227,7 +255,12 @@ class BinSimulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.pings = 0
-        self.echo_pin = pin_factory.pin(echo_pin)
+        self.echo_pin = pin_factory.pin(echo_pin, pin_class=SimEchoPin)
+        if not isinstance(self.echo_pin, SimEchoPin):
+            raise RuntimeError(
+                f"pin {echo_pin} already exists as {type(self.echo_pin).__name__}: create the "
+                "bin simulator before the sensor that uses it"
+            )
         self.trigger_pin = self._trigger(pin_factory, trigger_pin)
         self.lid_pin = pin_factory.pin(lid_pin) if lid_pin is not None else None
 
