@@ -9,12 +9,11 @@ echo pin and a trigger pin (a ``MockTriggerPin``) on a gpiozero ``MockFactory`` 
 every ping, answers with an echo pulse as long as sound takes to the fill surface and
 back (``2 * distance / 343.26 m/s``); the echo's edges carry their own time stamps, as
 kernel-stamped GPIO edges do on a Pi, so the measured length is exact on a busy machine.
-Faults on demand: ``"no_echo"`` (the echo never
-rises: sensor unplugged), ``"out_of_range"`` (an echo from beyond the sensor's 4 m:
-lid open, sensor knocked askew) and ``"unstable"`` (echoes scattered by rain or a
-moving object). The bin is emptied by :meth:`BinSimulator.empty` or when its
-``emptied_when`` callable says so (e.g. :func:`pickup_poller`: the collector marked the
-pickup done in the API).
+Faults on demand: ``"no_echo"`` (the echo never rises: sensor unplugged),
+``"out_of_range"`` (an echo from beyond the sensor's 4 m: lid open, sensor knocked
+askew) and ``"unstable"`` (echoes scattered by rain or a moving object). The bin is
+emptied by :meth:`BinSimulator.empty` or when its ``emptied_when`` callable says so
+(e.g. :func:`pickup_poller`: the collector marked the pickup done in the API).
 
 Inside an edge agent (``pin_factory = "mock"``), name the hook in the agent's config::
 
