@@ -196,6 +196,11 @@ class Fleet:
             if self._stations:
                 self._thread("households", self._arrivals)
             if self.api_url and self._bin_agents:
+                if self.api_login is None and self._api_token is None:
+                    log.warning(
+                        "no api_login/api_token: the pickup board needs a staff login, so "
+                        "bins will not be emptied when their pickup is done"
+                    )
                 self._thread("pickups", self._watch_pickups)
         except BaseException:
             self.stop()
@@ -446,7 +451,7 @@ class Fleet:
             try:
                 done = self._done_pickups(set(bins))
             except urllib.error.HTTPError as exc:
-                if exc.code == 401:
+                if exc.code == 401 and self.api_login is not None:
                     self._api_token = None  # expired: log in again next time
                 log.debug("pickups poll: %s", exc)
                 continue
