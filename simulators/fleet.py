@@ -172,8 +172,9 @@ class Fleet:
         self._stations: dict[str, _Station] = {}
         self._bin_agents: dict[str, _Agent] = {}
         self._sockdir = ""
-        #: counters: visits served / skipped (station busy), bags weighed, bins emptied
-        self.stats = {"visits": 0, "skipped": 0, "bags": 0, "emptied": 0}
+        #: counters: visits served / skipped (station busy), bags weighed, bins emptied,
+        #: successful reads of the API's pickup board
+        self.stats = {"visits": 0, "skipped": 0, "bags": 0, "emptied": 0, "pickup_polls": 0}
 
     def _start_at(self, local_hour: float) -> datetime:
         tz = SimClock().tz
@@ -458,6 +459,7 @@ class Fleet:
             except (OSError, ValueError, KeyError) as exc:
                 log.debug("pickups poll: %s", exc)
                 continue
+            self.stats["pickup_polls"] += 1
             if seen is None:
                 seen = set(done)
                 continue

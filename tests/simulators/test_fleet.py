@@ -8,12 +8,14 @@ the fleet leaves no process behind.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -107,3 +109,72 @@ def test_fleet_of_agents(mosquitto: MosquittoServer, tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert fleet.pids() == {}
+
+
+class _Board(BaseHTTPRequestHandler):
+    """The two API calls the fleet makes: staff login and the done pickups."""
+
+    pickups: ClassVar[list[dict[str, Any]]] = []
+    logins: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.logins.append(body["username"])
+        self._json({"access_token": "tok-1", "token_type": "bearer"})
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Bearer tok-1":
+            self.send_response(401)
+            self.end_headers()
+            return
+        self._json([p for p in self.pickups if p["status"] == "done"])
+
+    def _json(self, doc: Any) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.integration
+def test_bin_emptied_when_its_pickup_is_done(mosquitto: MosquittoServer, tmp_path: Path) -> None:
+    device = "bin-fleet-02"
+    mosquitto.add_device(device, "bin-pw-456")
+    pickups: list[dict[str, Any]] = [{"id": 1, "bin_id": f"{device}-a", "status": "open"}]
+    handler = type("Board", (_Board,), {"pickups": pickups, "logins": []})
+    api = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    inbox = Inbox(mosquitto)
+    fleet = Fleet(
+        workdir=tmp_path / "fleet",
+        mqtt_port=mosquitto.port,
+        stations={},
+        bins={device: "bin-pw-456"},
+        speed=720,
+        api_url=f"http://127.0.0.1:{api.server_address[1]}",
+        api_login=("operator1", "a long passphrase"),
+        bin_fill_pct=(85.0,),
+    )
+    try:
+        fleet.start()
+        inbox.wait(lambda e: isinstance(e, Fill) and (e.fill_pct or 0) >= 80)
+        deadline = time.monotonic() + 10
+        while fleet.stats["pickup_polls"] < 1:  # the first read is the baseline
+            assert time.monotonic() < deadline, "the fleet never read the pickup board"
+            time.sleep(0.05)
+        pickups[0]["status"] = "done"  # the collector marks it done in the API
+        emptied = inbox.wait(lambda e: isinstance(e, Fill) and e.fill_pct is not None
+                             and e.fill_pct < 10)  # fmt: skip
+        assert emptied.bin_id == f"{device}-a"
+        assert fleet.stats["emptied"] == 1
+        assert handler.logins == ["operator1"]
+    finally:
+        fleet.stop()
+        inbox.close()
+        api.shutdown()
+        api.server_close()
