@@ -110,7 +110,7 @@ def test_every_key_the_pages_use_is_in_the_dictionary(page: Page) -> None:
     used: set[str] = set()
     for html in STATIC_DIR.glob("*.html"):
         used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html.read_text()))
-    for js in (STATIC_DIR / "js").glob("*.js"):
+    for js in (STATIC_DIR / "js").rglob("*.js"):
         if js.name == "i18n.js":  # its doc comment shows t("key")
             continue
         used |= set(re.findall(r'\bt\("([a-z_.]+)"', js.read_text()))

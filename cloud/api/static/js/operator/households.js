@@ -1,0 +1,105 @@
+// Household lookup: balance, statement, payouts (request, approve, pay).
+import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey } from "../util.js";
+import { t } from "../i18n.js";
+import { E } from "../endpoints.js";
+import { categoryName, fillHouseholdCell } from "./state.js";
+
+// ------------------------------------------------------------------ households
+
+export async function searchHouseholds(q) {
+  const list = $("#hh-results");
+  try {
+    const rows = await E.households(q);
+    fill(list, rows.length
+      ? rows.map((hh) => h("li", {}, h("button", { type: "button", class: "secondary", style: "width:100%;text-align:left", onclick: () => showHousehold(hh.id), text: `${hh.member_no} · ${hh.name}` })))
+      : h("li", { class: "empty", text: t("hh.none") }));
+  } catch (err) {
+    fill(list, h("li", { class: "form-error", text: errorText(err) }));
+  }
+}
+
+export function payoutItem(p, onChange) {
+  const act = (fn) => async () => {
+    try {
+      await fn();
+      toast(t("hh.payout.ok"));
+      onChange();
+    } catch (err) {
+      toast(errorText(err), "bad");
+    }
+  };
+  const buttons = [];
+  if (p.status === "requested") {
+    buttons.push(h("button", { type: "button", class: "small", text: t("hh.payout.approve"), onclick: act(() => E.approvePayout(p.id, newKey())) }));
+    buttons.push(h("button", { type: "button", class: "small secondary", text: t("hh.payout.reject"), onclick: act(() => E.rejectPayout(p.id, "rejected by operator", newKey())) }));
+  }
+  if (p.status === "approved") buttons.push(h("button", { type: "button", class: "small", text: t("hh.payout.pay"), onclick: act(() => E.payPayout(p.id, newKey())) }));
+  return h("li", { "data-payout": p.id, "data-status": p.status, class: "alert-item" },
+    h("div", { class: "what" }, h("strong", { text: rupiah(p.amount_rp) }), " ", h("span", { class: "badge", text: t(`hh.payout.status.${p.status}`) }),
+      h("div", { class: "small muted", text: `${dateTime(p.requested_at)}${p.household_id ? "" : ""}` })),
+    h("div", { class: "row" }, buttons));
+}
+
+export async function showHousehold(id) {
+  const box = $("#hh-detail");
+  box.hidden = false;
+  try {
+    const [hh, bal, stmt, payouts] = await Promise.all([E.household(id), E.balance(id), E.statement(id), E.payouts(id)]);
+    const amount = h("input", { id: "payout-amount", inputmode: "numeric", autocomplete: "off" });
+    const form = h("form", { class: "row", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const n = Number(String(amount.value).replace(/\D/g, ""));
+      if (!(n > 0)) return;
+      try {
+        await E.requestPayout(id, n, form.dataset.key);
+        form.dataset.key = newKey();
+        toast(t("hh.payout.ok"));
+        showHousehold(id);
+      } catch (err) {
+        toast(errorText(err), "bad");
+      }
+    } }, h("div", {}, h("label", { for: "payout-amount", text: t("hh.payout.amount") }), amount), h("button", { type: "submit", text: t("hh.payout.request") }));
+    form.dataset.key = newKey();
+    fill(box,
+      h("header", {}, h("h2", { text: `${hh.member_no} · ${hh.name}` })),
+      h("p", { class: "small muted", text: [hh.address, hh.phone].filter(Boolean).join(" · ") }),
+      h("div", { class: "kpis", style: "grid-template-columns:repeat(2,minmax(0,1fr))" },
+        h("div", { class: "kpi" }, h("div", { class: "label", text: t("hh.balance") }), h("div", { class: "value", id: "hh-balance", text: rupiah(bal.balance_rp) })),
+        h("div", { class: "kpi" }, h("div", { class: "label", text: t("hh.available") }), h("div", { class: "value", text: rupiah(bal.available_rp) }))),
+      h("h3", { style: "margin-top:1rem", text: t("hh.payouts") }),
+      h("ul", { class: "plain" }, payouts.length ? payouts.map((p) => payoutItem(p, () => showHousehold(id))) : h("li", { class: "empty", text: t("hh.payout.none") })),
+      form,
+      h("h3", { style: "margin-top:1rem", text: t("hh.statement") }),
+      statementTable(stmt.lines));
+  } catch (err) {
+    fill(box, h("p", { class: "form-error", text: errorText(err) }));
+  }
+}
+
+export function statementTable(lines) {
+  if (!lines.length) return h("p", { class: "empty", text: t("stmt.none") });
+  return h("div", { class: "table-wrap" }, h("table", {},
+    h("thead", {}, h("tr", {}, ["stmt.date", "stmt.desc", "stmt.amount", "stmt.balance"].map((k, i) => h("th", { scope: "col", class: i > 1 ? "num" : "", text: t(k) })))),
+    h("tbody", {}, [...lines].reverse().map((l) => h("tr", {},
+      h("td", { text: dateTime(l.at) }),
+      h("td", {}, t(`stmt.kind.${l.kind}`), l.weighin ? h("div", { class: "small muted", text: `${categoryName(l.weighin.category_code)} · ${kg(l.weighin.net_g)}` }) : null),
+      h("td", { class: "num", text: rupiah(l.amount_rp) }),
+      h("td", { class: "num", text: rupiah(l.balance_rp) }))))));
+}
+
+export async function renderPendingPayouts() {
+  const list = $("#pending-payouts");
+  try {
+    const [requested, approved] = await Promise.all([E.payoutsByStatus("requested"), E.payoutsByStatus("approved")]);
+    const rows = [...requested, ...approved];
+    fill(list, rows.length ? rows.map((p) => {
+      const li = payoutItem(p, renderPendingPayouts);
+      const who = h("div", { class: "small" });
+      fillHouseholdCell(who, p.household_id, "");
+      li.querySelector(".what").append(who);
+      return li;
+    }) : h("li", { class: "empty", text: t("hh.payout.none") }));
+  } catch (err) {
+    fill(list, h("li", { class: "form-error", text: errorText(err) }));
+  }
+}

@@ -1,0 +1,167 @@
+// The overview: KPIs, bins (plot and list), the live weigh-in feed, alerts and devices.
+import { $, h, fill, rupiah, kg, pct, clock, relative, localDay, fillClass, toast, errorText, toDate } from "../util.js";
+import { t } from "../i18n.js";
+import { E } from "../endpoints.js";
+import { binPlot } from "../charts.js";
+import { DL_ACK_KEY, FEED_MAX, state, categoryName, binName, householdOf, householdLines } from "./state.js";
+import { showBinChart } from "./trends.js";
+
+// ------------------------------------------------------------------ overview
+
+export function renderKpis() {
+  const bins = [...state.bins.values()];
+  const full = bins.filter((b) => b.fill_pct != null && b.fill_pct >= (b.threshold_pct ?? 80)).length;
+  $("#kpi-bins-full").textContent = `${full} / ${bins.length}`;
+  const devices = [...state.devices.values()].filter((d) => !d.revoked);
+  $("#kpi-devices").textContent = `${devices.filter((d) => d.online).length} / ${devices.length}`;
+  const open = [...state.pickups.values()].filter((p) => p.status === "open" || p.status === "assigned").length;
+  $("#kpi-pickups").textContent = String(open);
+  $("#kpi-kg").textContent = kg(state.today.net_g, 1);
+  $("#kpi-rp").textContent = rupiah(state.today.amount_rp);
+}
+
+export function renderBins() {
+  const bins = [...state.bins.values()].filter((b) => b.active !== false);
+  fill($("#bin-plot"), binPlot(bins, { onSelect: (b) => showBinChart(b.bin_id) }));
+  const list = $("#bin-list");
+  if (!bins.length) {
+    fill(list, h("li", { class: "empty", text: t("bins.none") }));
+    return;
+  }
+  bins.sort((a, b) => (b.fill_pct ?? -1) - (a.fill_pct ?? -1));
+  fill(
+    list,
+    bins.map((b) =>
+      h(
+        "li",
+        { class: `bin-row ${fillClass(b.fill_pct)}`, "data-bin": b.bin_id, "data-fill": b.fill_pct ?? "" },
+        h("span", { class: "name" }, h("strong", { text: b.name || b.bin_id }), " ",
+          b.fault ? h("span", { class: "badge bad", text: t("bins.fault") }) : null,
+          h("br"), h("span", { class: "muted small", text: [categoryName(b.category_code), b.state_at ? relative(b.state_at) : ""].filter(Boolean).join(" · ") })),
+        h("span", { class: "fillbar", role: "img", "aria-label": `${t("bins.fill")} ${pct(b.fill_pct)}` }, h("span", { style: `width:${Math.min(100, b.fill_pct || 0)}%` })),
+        h("span", { class: "num", text: pct(b.fill_pct) }),
+      ),
+    ),
+  );
+}
+
+export function weighinRow(w, flash) {
+  const hhCell = h("td");
+  if (w.member_no) fill(hhCell, householdLines(w.member_no, w.household_name));
+  else if (w.household_id != null) {
+    hhCell.textContent = `#${w.household_id}`;
+    householdOf(w.household_id).then((hh) => hh && fill(hhCell, householdLines(hh.member_no, hh.name)));
+  } else hhCell.textContent = t("feed.unassigned");
+  if (w.household_id == null) hhCell.classList.add("muted");
+  return h(
+    "tr",
+    { "data-weighin": w.id, class: flash ? "flash" : "" },
+    h("td", { class: "num", text: clock(w.effective_at) }),
+    h("td", { class: "nowrap", text: w.device_id }),
+    hhCell,
+    h("td", { text: categoryName(w.category_code) }),
+    h("td", { class: "num", text: kg(w.net_g) }),
+    h("td", { class: "num", text: rupiah(w.amount_rp) }),
+  );
+}
+
+export function renderFeed() {
+  const body = $("#feed tbody");
+  fill(body, state.weighins.map((w) => weighinRow(w, false)));
+  $("#feed-empty").hidden = state.weighins.length > 0;
+}
+
+/** A device that just sent data is online, whatever the registry said a moment ago. */
+export function sawDevice(deviceId, at) {
+  const d = deviceId && state.devices.get(deviceId);
+  if (!d || (d.online && d.last_seen === at)) return;
+  state.devices.set(deviceId, { ...d, online: true, last_seen: at || new Date().toISOString() });
+  renderDevices();
+  renderKpis();
+}
+
+export function addWeighin(w) {
+  sawDevice(w.device_id, new Date().toISOString());
+  if (state.weighins.some((x) => x.id === w.id)) return;
+  state.weighins.unshift(w);
+  state.weighins.length = Math.min(state.weighins.length, FEED_MAX);
+  const body = $("#feed tbody");
+  body.prepend(weighinRow(w, true));
+  while (body.children.length > FEED_MAX) body.lastElementChild.remove();
+  $("#feed-empty").hidden = true;
+  if (localDay(w.effective_at) === state.today.day && w.status === "credited") {
+    state.today.net_g += w.net_g;
+    state.today.amount_rp += w.amount_rp;
+    renderKpis();
+  }
+}
+
+export function alertText(a) {
+  const kind = t(`alerts.kind.${a.kind}`);
+  const subject = state.bins.has(a.subject) ? binName(a.subject) : a.subject;
+  return { kind, subject };
+}
+
+export function renderAlerts() {
+  const list = $("#alerts");
+  const active = [...state.alerts.values()].filter((a) => !a.cleared_at);
+  active.sort((a, b) => (!!a.acknowledged_at - !!b.acknowledged_at) || toDate(b.raised_at) - toDate(a.raised_at));
+  const items = active.map((a) => {
+    const { kind, subject } = alertText(a);
+    const sev = a.kind === "bin_full" ? "warn" : "bad";
+    return h(
+      "li",
+      { class: `alert-item${a.acknowledged_at ? " acked" : ""}`, "data-alert": a.id, "data-kind": a.kind, "data-subject": a.subject },
+      h("div", { class: "what" },
+        h("span", { class: `badge ${sev}`, text: kind }), " ", h("strong", { text: subject }),
+        h("div", { class: "small muted", text: `${a.message} · ${relative(a.raised_at)}` }),
+        a.acknowledged_at ? h("div", { class: "small muted", text: t("alerts.acked", { who: a.acknowledged_by || "" }) }) : null),
+      a.acknowledged_at ? null : h("button", { type: "button", class: "small secondary", onclick: () => ackAlert(a.id), text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${kind} ${subject}` }),
+    );
+  });
+  if (state.deadLetters.total > 0) {
+    const reasons = Object.entries(state.deadLetters.by_reason).map(([r, n]) => `${r}: ${n}`).join(", ");
+    items.push(h("li", { class: "alert-item", "data-kind": "dead_letter" },
+      h("div", { class: "what" }, h("span", { class: "badge bad", text: t("alerts.kind.dead_letter") }), " ",
+        h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons })),
+      h("button", { type: "button", class: "small secondary", onclick: ackDeadLetters, text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${t("alerts.kind.dead_letter")}` })));
+  }
+  fill(list, items.length ? items : h("li", { class: "empty", text: t("alerts.none") }));
+}
+
+export async function ackAlert(id) {
+  try {
+    const a = await E.ackAlert(id);
+    state.alerts.set(a.id, a);
+    renderAlerts();
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
+}
+
+/** Dead letters have no alert row of their own: acknowledging hides those seen so far. */
+export function ackDeadLetters() {
+  localStorage.setItem(DL_ACK_KEY, new Date().toISOString());
+  state.deadLetters = { total: 0, by_reason: {} };
+  renderAlerts();
+}
+
+export function renderDevices() {
+  const list = $("#devices");
+  const devices = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
+  fill(
+    list,
+    devices.length
+      ? devices.map((d) => {
+          const status = d.revoked ? "revoked" : d.online ? "online" : "offline";
+          const cls = d.revoked ? "off" : d.online ? "ok" : "bad";
+          const extra = [t(`devices.kind.${d.kind}`), d.sw_version ? `v${d.sw_version}` : null,
+            d.outbox_depth ? `${t("devices.outbox")} ${d.outbox_depth}` : null,
+            d.last_seen ? `${t("devices.lastseen")} ${relative(d.last_seen)}` : null].filter(Boolean).join(" · ");
+          return h("li", { "data-device": d.device_id, "data-online": String(!!d.online) },
+            h("div", { class: "alert-item" }, h("strong", { text: d.name || d.device_id }), h("span", { class: `badge ${cls}`, text: t(`devices.${status}`) })),
+            h("div", { class: "small muted", text: extra }));
+        })
+      : h("li", { class: "empty", text: t("devices.none") }),
+  );
+}

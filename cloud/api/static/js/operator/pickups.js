@@ -1,0 +1,97 @@
+// The pickup board: open requests by due time, assign to a collector, mark done.
+import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, toast, errorText, parseKgToGrams, toDate } from "../util.js";
+import { t } from "../i18n.js";
+import { E } from "../endpoints.js";
+import { state, categoryName, binName, collectorName, fillHouseholdCell } from "./state.js";
+import { renderKpis } from "./overview.js";
+
+// ------------------------------------------------------------------ pickups
+
+export function pickupTitle(p) {
+  if (p.bin_id) return binName(p.bin_id);
+  return p.household_name ? `${p.member_no || ""} · ${p.household_name}` : null;
+}
+
+export function pickupCard(p) {
+  const overdue = (p.status === "open" || p.status === "assigned") && p.due_at && toDate(p.due_at) < new Date();
+  const titleEl = h("span");
+  const title = pickupTitle(p);
+  if (title) titleEl.textContent = title;
+  else fillHouseholdCell(titleEl, p.household_id, "–");
+  const meta = [
+    t(`pickups.kind.${p.kind}`),
+    p.category_code ? categoryName(p.category_code) : null,
+    p.fill_pct_at_open != null ? t("pickups.fill_at_open", { pct: pct(p.fill_pct_at_open) }) : null,
+  ].filter(Boolean).join(" · ");
+  const card = h("article", { class: `pickup${overdue ? " overdue" : ""}`, "data-pickup": p.id, "data-status": p.status, "data-bin": p.bin_id || false, "aria-label": `${t(`pickups.kind.${p.kind}`)} ${title || ""}` },
+    h("div", { class: "title" }, titleEl, overdue ? h("span", { class: "badge bad", text: t("pickups.overdue") }) : null),
+    h("div", { class: "small muted", text: meta }),
+    p.due_at && p.status !== "done" ? h("div", { class: "small", text: t("pickups.due", { when: `${dateTime(p.due_at)} (${relative(p.due_at)})` }) }) : null,
+    p.address ? h("div", { class: "small", text: p.address }) : null,
+    p.note ? h("div", { class: "small muted", text: `“${p.note}”` }) : null,
+  );
+  const actions = h("div", { class: "actions" });
+  if (p.status === "open" || p.status === "assigned") {
+    if (p.status === "assigned") actions.append(h("div", { class: "small", text: t("pickups.assigned_to", { name: collectorName(p.collector_id) }) }));
+    const sel = h("select", { id: `assign-${p.id}`, "aria-label": t("pickups.collector") },
+      h("option", { value: "", text: t("pickups.choose") }),
+      state.collectors.map((c) => h("option", { value: c.id, text: c.display_name || c.username, selected: c.id === p.collector_id })));
+    actions.append(h("div", { class: "row" }, sel,
+      h("button", { type: "button", class: "small", text: t("pickups.assign"), onclick: () => assign(p.id, sel.value) })));
+    const w = h("input", { id: `weight-${p.id}`, inputmode: "decimal", placeholder: "kg", "aria-label": t("pickups.weight") });
+    actions.append(h("div", { class: "row", style: "margin-top:.4rem" }, w,
+      h("button", { type: "button", class: "small secondary", text: t("pickups.complete"), onclick: () => complete(p.id, w.value) })));
+  } else if (p.status === "done") {
+    actions.append(h("div", { class: "small", text: t("pickups.completed", { when: clock(p.completed_at), kg: kg(p.collected_g) }) }));
+  }
+  card.append(actions);
+  return card;
+}
+
+export function renderPickups() {
+  const all = [...state.pickups.values()];
+  const byDue = (a, b) => (a.due_at ? toDate(a.due_at).getTime() : Infinity) - (b.due_at ? toDate(b.due_at).getTime() : Infinity) || b.priority - a.priority || a.id - b.id;
+  const today = localDay(new Date());
+  const cols = {
+    open: all.filter((p) => p.status === "open").sort(byDue),
+    assigned: all.filter((p) => p.status === "assigned").sort(byDue),
+    done: all.filter((p) => p.status === "done" && localDay(p.completed_at) === today).sort((a, b) => toDate(b.completed_at) - toDate(a.completed_at)),
+  };
+  for (const [name, rows] of Object.entries(cols)) {
+    $(`#count-${name}`).textContent = String(rows.length);
+    fill($(`#pickups-${name}`), rows.length ? rows.map(pickupCard) : h("p", { class: "empty", text: t("pickups.none") }));
+  }
+  renderKpis();
+}
+
+export function upsertPickup(p) {
+  state.pickups.set(p.id, p);
+  renderPickups();
+}
+
+export async function assign(id, collectorId) {
+  if (!collectorId) {
+    toast(t("pickups.choose"), "bad");
+    return;
+  }
+  try {
+    upsertPickup(await E.assignPickup(id, Number(collectorId)));
+    toast(t("pickups.assigned_ok"));
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
+}
+
+export async function complete(id, weightText) {
+  const grams = weightText.trim() === "" ? null : parseKgToGrams(weightText);
+  if (weightText.trim() !== "" && grams === null) {
+    toast(t("pickups.weight_invalid"), "bad");
+    return;
+  }
+  try {
+    upsertPickup(await E.completePickup(id, grams));
+    toast(t("pickups.completed_ok"));
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
+}

@@ -1,0 +1,65 @@
+// The operator dashboard's shared state and lookups (categories, bins, collectors, households).
+import { h } from "../util.js";
+import { lang } from "../i18n.js";
+import { E } from "../endpoints.js";
+
+export const DL_ACK_KEY = "salinmas.deadletters.ack";
+
+export const FEED_MAX = 50;
+
+export const state = {
+  bins: new Map(),
+  weighins: [],
+  devices: new Map(),
+  alerts: new Map(),
+  pickups: new Map(),
+  collectors: [],
+  categories: new Map(),
+  households: new Map(),
+  deadLetters: { total: 0, by_reason: {} },
+  today: { day: "", net_g: 0, amount_rp: 0 },
+};
+
+// ------------------------------------------------------------------ lookups
+
+export function categoryName(code) {
+  const c = state.categories.get(code);
+  if (!c) return code || "–";
+  return lang() === "en" ? c.name_en : c.name_id;
+}
+
+export function binName(id) {
+  const b = state.bins.get(id);
+  return (b && b.name) || id;
+}
+
+export function collectorName(id) {
+  const c = state.collectors.find((x) => x.id === id);
+  return c ? c.display_name || c.username : `#${id}`;
+}
+
+/** Households seen in the feed and on pickups, fetched once each. */
+export function householdOf(id) {
+  if (!state.households.has(id)) state.households.set(id, E.household(id).catch(() => null));
+  return state.households.get(id);
+}
+
+export async function householdLabel(id) {
+  if (id == null) return null;
+  const hh = await householdOf(id);
+  return hh ? `${hh.member_no} · ${hh.name}` : `#${id}`;
+}
+
+export function fillHouseholdCell(cell, id, fallback) {
+  if (id == null) {
+    cell.textContent = fallback;
+    return;
+  }
+  cell.textContent = `#${id}`;
+  householdLabel(id).then((label) => (cell.textContent = label));
+}
+
+/** Name on the first line, member number under it. */
+export function householdLines(memberNo, name) {
+  return [h("span", { text: name || memberNo }), h("div", { class: "small muted", text: memberNo })];
+}
