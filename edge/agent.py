@@ -196,7 +196,9 @@ class Agent:
         """Open the devices and start the threads."""
         self._pin_factory = hardware.make_pin_factory(self.settings)
         if self.settings.simulator_hook:
-            hardware.load_callable(self.settings.simulator_hook)(self._pin_factory)
+            hardware.call_simulator_hook(
+                self.settings.simulator_hook, self._pin_factory, self.settings
+            )
         self._open_devices()
         self.link.start()
         log.info(

@@ -152,7 +152,8 @@ class EdgeSettings(ProcessSettings):
     receipt_timeout_s: float = Field(default=60.0, gt=0)
     #: "native" on a Pi (lgpio/RPi.GPIO), "mock" for simulators and tests
     pin_factory: Literal["native", "mock"] = "native"
-    #: "package.module:function" called with the gpiozero pin factory at start-up
+    #: "package.module:function" called at start-up, before any device is opened, as
+    #: hook(pin_factory, settings) (or hook(pin_factory) if it takes one argument)
     simulator_hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     #: file whose existence means NTP has synchronised the clock (systemd-timesyncd)
     clock_sync_flag: Path = Path("/run/systemd/timesync/synchronized")

@@ -37,6 +37,18 @@ def load_callable(target: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
+def call_simulator_hook(target: str, pin_factory: Any, settings: EdgeSettings) -> Any:
+    """Call ``hook(pin_factory, settings)``, or ``hook(pin_factory)`` if it takes one argument."""
+    import inspect
+
+    hook = load_callable(target)
+    try:
+        inspect.signature(hook).bind(pin_factory, settings)
+    except TypeError:
+        return hook(pin_factory)
+    return hook(pin_factory, settings)
+
+
 def make_pin_factory(settings: EdgeSettings) -> Any:
     """gpiozero's pin factory: ``MockFactory`` for ``"mock"``, else gpiozero's default."""
     if settings.pin_factory != "mock":

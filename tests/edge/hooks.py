@@ -46,3 +46,11 @@ def bins(factory: MockFactory) -> None:
 def show(receipt: Receipt) -> None:
     with open(os.environ["SALINMAS_TEST_DISPLAY_FILE"], "a") as fh:
         fh.write(f"{receipt.event_id} {receipt.status.value} {receipt.amount_rp}\n")
+
+
+#: what :func:`record` was called with
+calls: list[tuple[Any, Any]] = []
+
+
+def record(pin_factory: Any, settings: Any) -> None:
+    calls.append((pin_factory, settings))
