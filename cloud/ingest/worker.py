@@ -35,6 +35,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud.db import make_engine, migrate, session_factory
 from cloud.deadletters import prune_dead_letters
@@ -199,7 +200,13 @@ class IngestWorker:
             self._connected = True
         topics = subscriptions(self.settings.share)
         log.info("connected (session present: %s); subscribing %s", flags.session_present, topics)
-        client.subscribe([(t, 1) for t in topics])
+        if self.settings.mqtt_protocol == "5":
+            # retained status messages only for a new subscription, not on every
+            # reconnect of the persistent session (they were processed already)
+            opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+            client.subscribe([(t, opts) for t in topics])
+        else:
+            client.subscribe([(t, 1) for t in topics])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         bad = [c for c in codes if getattr(c, "is_failure", False) or c == 128]
