@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edge.firmware_bridge.base import Mode, Reading, Status, get_protocol
-from edge.firmware_bridge.transport import ScaleTransport
+from edge.firmware_bridge.transport import ScaleTransport, detect_line
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator
 
@@ -178,3 +178,23 @@ def test_polled_mode_answers_commands(device: PtyDevice) -> None:
         assert (net.grams, net.tare_g) == (2_000, 1_000)
         assert sim.display().net
         assert sim.stats["commands"] >= 3
+
+
+@pytest.mark.parametrize(
+    ("protocol", "line"),
+    [
+        ("and_balance", (2400, 7, "E", 1)),  # the A&D default
+        ("and_indicator", (4800, 8, "N", 1)),  # reconfigured on site: not the default
+        ("mtsics", (2400, 7, "E", 1)),  # an older balance, polled
+    ],
+)
+def test_line_settings_are_detected(
+    protocol: str, line: tuple[int, int, str, int], tmp_path: Path
+) -> None:
+    """A device talking at ``line`` garbles every other setting; detection finds it."""
+    with (
+        PtyDevice(tmp_path, name="usb-Sim_Indicator-if00-port0", line=line) as dev,
+        ScaleSimulator(protocol, dev, division_g=D, rate_hz=10, seed=2, dynamics=FAST) as sim,
+    ):
+        sim.place(3_000)
+        assert detect_line(dev.path, get_protocol(protocol), listen_s=1.0) == line
