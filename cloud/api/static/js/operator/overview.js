@@ -47,12 +47,14 @@ export function renderBins() {
 
 export function weighinRow(w, flash) {
   const hhCell = h("td");
-  if (w.member_no) fill(hhCell, householdLines(w.member_no, w.household_name));
+  // on a phone the category column gives way: the category shows under the household
+  const onPhone = h("div", { class: "small muted phone-only", text: categoryName(w.category_code) });
+  const show = (memberNo, name) => fill(hhCell, householdLines(memberNo, name), onPhone);
+  if (w.member_no) show(w.member_no, w.household_name);
   else if (w.household_id != null) {
-    hhCell.textContent = `#${w.household_id}`;
-    householdOf(w.household_id).then((hh) => hh && fill(hhCell, householdLines(hh.member_no, hh.name)));
-  } else hhCell.textContent = t("feed.unassigned");
-  if (w.household_id == null) hhCell.classList.add("muted");
+    fill(hhCell, `#${w.household_id}`, onPhone);
+    householdOf(w.household_id).then((hh) => hh && show(hh.member_no, hh.name));
+  } else fill(hhCell, h("span", { class: "muted", text: t("feed.unassigned") }), onPhone);
   return h(
     "tr",
     { "data-weighin": w.id, class: flash ? "flash" : "" },
@@ -98,8 +100,15 @@ export function addWeighin(w) {
 
 export function alertText(a) {
   const kind = t(`alerts.kind.${a.kind}`);
-  const subject = state.bins.has(a.subject) ? binName(a.subject) : a.subject;
-  return { kind, subject };
+  const bin = state.bins.get(a.subject);
+  const device = state.devices.get(a.subject);
+  const subject = bin ? binName(a.subject) : (device && device.name) || a.subject;
+  // a description in the operator's language where the dashboard knows the facts
+  let detail = a.message;
+  if (a.kind === "bin_full" && bin && bin.fill_pct != null) detail = t("alerts.msg.bin_full", { pct: pct(bin.fill_pct) });
+  else if (a.kind === "sensor_fault" && bin && bin.fault) detail = t("alerts.msg.sensor_fault", { fault: t(`fault.${bin.fault}`) });
+  else if (a.kind === "device_offline" && device) detail = t("alerts.msg.device_offline", { when: relative(device.last_seen || a.raised_at) });
+  return { kind, subject, detail };
 }
 
 export function renderAlerts() {
@@ -107,14 +116,14 @@ export function renderAlerts() {
   const active = [...state.alerts.values()].filter((a) => !a.cleared_at);
   active.sort((a, b) => (!!a.acknowledged_at - !!b.acknowledged_at) || toDate(b.raised_at) - toDate(a.raised_at));
   const items = active.map((a) => {
-    const { kind, subject } = alertText(a);
+    const { kind, subject, detail } = alertText(a);
     const sev = a.kind === "bin_full" ? "warn" : "bad";
     return h(
       "li",
       { class: `alert-item${a.acknowledged_at ? " acked" : ""}`, "data-alert": a.id, "data-kind": a.kind, "data-subject": a.subject },
       h("div", { class: "what" },
         h("span", { class: `badge ${sev}`, text: kind }), " ", h("strong", { text: subject }),
-        h("div", { class: "small muted", text: `${a.message} · ${relative(a.raised_at)}` }),
+        h("div", { class: "small muted", text: `${detail} · ${relative(a.raised_at)}`, title: a.message }),
         a.acknowledged_at ? h("div", { class: "small muted", text: t("alerts.acked", { who: a.acknowledged_by || "" }) }) : null),
       a.acknowledged_at ? null : h("button", { type: "button", class: "small secondary", onclick: () => ackAlert(a.id), text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${kind} ${subject}` }),
     );
