@@ -10,7 +10,8 @@ number printed in decimal on the card); the checksum is the XOR of those 5 bytes
 2 ASCII hex digits. A reader sends the frame again about every 50 ms while the card is
 in the field, so one tap gives several identical frames (the bridge debounces them).
 Source: the RDM6300 module's data sheet ("data format: 02, 10 ASCII data characters,
-2 ASCII checksum, 03") and the Hobby Components decoding notes.
+2 ASCII checksum, 03") and the Hobby Components decoding notes (a captured frame and its
+XOR checksum): https://forum.hobbycomponents.com/viewtopic.php?f=82&p=7544
 
 Barcode/QR scanners in serial "line" mode send the code followed by CR LF.
 

@@ -14,6 +14,9 @@ Commands (each ending CR LF): ``Q`` send now, ``S`` send when stable, ``SI`` sen
 ``SIR`` continuous, ``C`` cancel S/SIR, ``Z``/``R`` re-zero, ``T`` tare. An undefined
 command is answered ``EC,E1``. Default line settings: 2400 baud, 7 data bits, even
 parity, 1 stop bit.
+
+Sources: https://manualshive.com/en/manual/aandd/gc-series/446421?page=51 (standard
+format), https://manualshive.com/ru/manual/aandd/ad-4212d-33/3070564?page=29 (OL frame).
 """
 
 from __future__ import annotations

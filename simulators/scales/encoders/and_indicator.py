@@ -12,6 +12,9 @@ the decimal point), a 2-character unit (``kg``, ``␣g``, ``␣t``), CR LF — 1
 
 Commands (CR LF): ``RW`` read weight (also ``Q``), ``MZ`` zero, ``MT`` tare, ``CT``
 clear tare. Default line settings 2400 7E1.
+
+Sources: https://a-d.manymanuals.fr/measuring-testing-control/op-05/specifications-47631/60
+and the AD-4404 specifications, 9.2.6 "A&D Data Format".
 """
 
 from __future__ import annotations

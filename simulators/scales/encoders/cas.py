@@ -17,6 +17,10 @@ overload this indicator sends nothing the host could use, so nothing is sent).
 
 A negative weight carries ``-`` in the first data character. Both are streamed
 (no commands), 9600 8N1.
+
+Sources: https://www.easymanua.ls/cas/ci-400-series/manual?p=103,
+https://www.easymanua.ls/cas/ci-600d-series/manual?p=74,
+https://www.easymanua.ls/cas/weighing-solution-nt-200-series/manual?p=48
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ Frames (``␣`` is a space; the weight field is right-aligned in 10 characters):
     ES / ET / EL            syntax / transmission / logical error
 
 The simulator's continuous mode is what ``SIR`` starts: ``S S``/``S D`` lines at the rate.
+
+Sources (retrieved for this module):
+https://www.manualshelf.com/manual/mettler-toledo/at-balances/2-operating-instructions-english/page-87.html
+https://mettler-toledo.manymanuals.com/kitchen-scales/al-ic/operations-instructions-7405/72
 """
 
 from __future__ import annotations

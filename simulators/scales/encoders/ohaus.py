@@ -11,6 +11,9 @@ negative), then a space and the unit. Commands (CR LF): ``IP`` print now, ``P`` 
 ``SP`` print when stable, ``CP`` continuous, ``0P`` auto-print off, ``Z`` zero, ``T``
 tare; an invalid command is answered ``ES``. In overload the display shows an error
 and the print output carries no weight; the simulator sends nothing then.
+
+Sources: https://azmanual.top/manuals/257078/ohaus-rs232-interface-manual-ru.html?page=5,
+https://www.manualslib.com/manual/3170485/Ohaus-Courier-7000.html?page=59
 """
 
 from __future__ import annotations

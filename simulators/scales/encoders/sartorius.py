@@ -19,6 +19,10 @@ Source: Sartorius operating instructions (GC803S, LE, FB, ME215S, CPA series),
 Commands: ``ESC P`` print, ``ESC T`` tare/zero, ``ESC f3_`` zero, ``ESC f4_`` tare
 (SBI escape sequences; a trailing CR LF is allowed). 9600 7O1 is a common default;
 the simulator uses 9600 8N1 to match the bridge's configuration.
+
+Sources: https://www.easymanua.ls/sartorius/fb/manual?p=66,
+https://www.easymanua.ls/sartorius/gc803s-0ce/manual?p=57,
+https://www.manualslib.com/manual/733709/Sartorius-Master-Series.html?page=79
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ Source: METTLER TOLEDO IND445/ICS425 user manual 5.2 "TOLEDO Continuous mode", R
 
 Commands (KERN/IND445 Toledo mode, CR LF): ``P`` print, ``T`` tare, ``Z`` zero,
 ``C`` clear.
+
+Sources: https://www.manualshelf.com/manual/mettler-toledo/ics425a/user-manual-english/page-50.html,
+https://www.easymanua.ls/kern/ftc/manual?p=42,
+https://www.manualsdir.com/manuals/347099/fairbanks-fb3000-kernel-program-operators-manual.html?page=55,
+https://manualshive.com/en/manual/liden-weighing/luw2001-lbw/1907226?page=16
 """
 
 from __future__ import annotations
