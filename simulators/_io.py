@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import signal
 import threading
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 
@@ -78,3 +80,21 @@ class DeviceWriter:
                     self.errors += 1
             finally:
                 self._queue.task_done()
+
+
+@contextlib.contextmanager
+def on_sigterm(action: Callable[[], None] | None = None) -> Iterator[None]:
+    """While inside, SIGTERM runs ``action`` (default: raise ``KeyboardInterrupt``, so a
+    command blocked in ``input()`` unwinds and closes its devices like Ctrl-C does);
+    the previous handler is restored on exit. Main thread only, as signals are."""
+
+    def handler(signum: int, frame: object) -> None:
+        if action is None:
+            raise KeyboardInterrupt
+        action()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

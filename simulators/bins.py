@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 from gpiozero.pins.mock import MockPin, MockTriggerPin, PinState
 
+from simulators._io import on_sigterm
 from simulators.clock import SimClock
 
 log = logging.getLogger("salinmas.sim.bins")
@@ -512,7 +513,6 @@ def detach(sims: Sequence[BinSimulator] | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``salinmas sim bin``: watch a simulated bin fill over an accelerated day."""
     import argparse
-    import signal
 
     parser = argparse.ArgumentParser(
         prog="salinmas sim bin",
@@ -552,26 +552,28 @@ def main(argv: list[str] | None = None) -> int:
         pickup_poller(args.pickups_url, args.bin_id, token=args.token) if args.pickups_url else None
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.monotonic()
     print(f"bin {args.bin_id}: a day in {args.day_minutes:g} min; Ctrl-C stops", flush=True)
     try:
-        while not stop.is_set():
-            fill = model.fill_pct()
-            if (trigger is not None and trigger()) or (trigger is None and fill >= args.empty_at):
-                model.empty()
-                print("  emptied", flush=True)
+        with on_sigterm(stop.set):
+            while not stop.is_set():
                 fill = model.fill_pct()
-            distance = model.distance_mm()
-            local = clock.now().astimezone(clock.tz)
-            print(
-                f"{local:%a %H:%M}  fill {fill:5.1f} %  distance {distance:6.0f} mm  "
-                f"echo {2 * distance / 1000 / SPEED_OF_SOUND_M_S * 1000:5.2f} ms",
-                flush=True,
-            )
-            if args.duration and time.monotonic() - started >= args.duration:
-                break
-            stop.wait(args.every)
+                if (trigger is not None and trigger()) or (
+                    trigger is None and fill >= args.empty_at
+                ):
+                    model.empty()
+                    print("  emptied", flush=True)
+                    fill = model.fill_pct()
+                distance = model.distance_mm()
+                local = clock.now().astimezone(clock.tz)
+                print(
+                    f"{local:%a %H:%M}  fill {fill:5.1f} %  distance {distance:6.0f} mm  "
+                    f"echo {2 * distance / 1000 / SPEED_OF_SOUND_M_S * 1000:5.2f} ms",
+                    flush=True,
+                )
+                if args.duration and time.monotonic() - started >= args.duration:
+                    break
+                stop.wait(args.every)
     except KeyboardInterrupt:
         pass
     return 0

@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import signal
 import tempfile
-import threading
 from typing import Literal
 
-from simulators._io import DeviceWriter, SerialDevice
+from simulators._io import DeviceWriter, SerialDevice, on_sigterm
 
 STX = 0x02
 ETX = 0x03
@@ -143,7 +141,6 @@ class CardReaderSimulator:
 
 def main(argv: list[str] | None = None) -> int:
     """``salinmas sim cards``: a card reader on a pty; type card ids to tap them."""
-    from simulators.pty import PtyDevice
 
     parser = argparse.ArgumentParser(
         prog="salinmas sim cards",
@@ -163,9 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card", action="append", default=[], help="tap this card at start")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the devices are closed on the way out
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from simulators.pty import PtyDevice
+
     with (
+        on_sigterm(),
         PtyDevice(args.dir, name=args.name) as dev,
         CardReaderSimulator(dev, kind=args.kind, repeats=args.repeats) as reader,
     ):
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         for card in args.card:
             reader.present(card)
         try:
-            while not stop.is_set():
+            while True:
                 line = input().strip()
                 if not line:
                     continue
@@ -186,6 +191,6 @@ def main(argv: list[str] | None = None) -> int:
                         reader.present(line)
                 except ValueError as exc:
                     print(f"error: {exc}", flush=True)
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             pass
     return 0

@@ -50,6 +50,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from simulators._io import on_sigterm
 from simulators.agent_hook import send_control
 from simulators.cards import CardReaderSimulator
 from simulators.clock import SimClock
@@ -583,9 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.monotonic()
-    with fleet:
+    with on_sigterm(stop.set), fleet:
         print(f"fleet: {len(stations)} stations, {len(bins)} bins; logs in {args.workdir}/")
         try:
             while not stop.wait(10):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import sys
 import tempfile
 import threading
 
+from simulators._io import on_sigterm
 from simulators.scales.encoders import ENCODERS, get_encoder
 from simulators.scales.simulator import ScaleSimulator
 
@@ -49,12 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the devices are closed on the way out
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     from simulators.pty import PtyDevice
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     line = get_encoder(args.protocol).default_line
     with (
+        on_sigterm(),
         PtyDevice(args.dir, name=args.name) as dev,
         ScaleSimulator(
             args.protocol,
@@ -76,25 +83,22 @@ def main(argv: list[str] | None = None) -> int:
             while not stop.is_set():
                 if not _command(sim, dev, input("> ").split()):
                     break
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             pass
     return 0
 
 
 def _auto(sim: ScaleSimulator, every_s: float, seed: int, stop: threading.Event) -> int:
     rng = random.Random(seed)
-    try:
-        while not stop.is_set():
-            grams = rng.randrange(500, 20_000)
-            sim.place(grams)
-            print(f"placed {grams} g", flush=True)
-            if stop.wait(every_s / 2):
-                break
-            sim.remove()
-            print("removed", flush=True)
-            stop.wait(every_s / 2)
-    except KeyboardInterrupt:
-        pass
+    while not stop.is_set():
+        grams = rng.randrange(500, 20_000)
+        sim.place(grams)
+        print(f"placed {grams} g", flush=True)
+        if stop.wait(every_s / 2):
+            break
+        sim.remove()
+        print("removed", flush=True)
+        stop.wait(every_s / 2)
     return 0
 
 

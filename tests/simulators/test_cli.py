@@ -58,3 +58,32 @@ def test_bin_run(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "fill" in out
     assert "emptied" in out
+
+
+def test_sigterm_stops_an_interactive_simulator_cleanly(tmp_path: Path) -> None:
+    """Blocked waiting for a command, SIGTERM closes the pty and removes its symlink."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    link = tmp_path / "usb-Sim-if00"
+    code = "from simulators.scales.cli import main; raise SystemExit(main())"
+    with subprocess.Popen(
+        [sys.executable, "-c", code, "--dir", str(tmp_path), "--name", link.name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert b"indicator" in proc.stdout.readline()  # up, and waiting for a command
+            assert link.is_symlink()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    deadline = time.monotonic() + 1
+    while link.is_symlink() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not link.exists()
