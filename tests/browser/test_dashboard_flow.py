@@ -271,6 +271,7 @@ def test_operator_approves_and_pays_out_a_household(
     requested = detail.locator("li[data-payout][data-status='requested']")
     expect(requested).to_contain_text("Rp 5.000")
     expect(page.locator("#pending-payouts li[data-payout]")).to_have_count(1)
+    screenshot(page, "payouts-desktop")
     requested.get_by_role("button", name="Setujui").click()
     approved = detail.locator("li[data-payout][data-status='approved']")
     approved.get_by_role("button", name="Bayarkan").click()

@@ -6,6 +6,12 @@ const LANG_KEY = "salinmas.lang";
 export const STRINGS = {
   id: {
     "app.name": "Salinmas",
+    "title.operator": "Salinmas — Dasbor operator",
+    "title.household": "Salinmas — Tabungan sampah",
+    "title.collector": "Salinmas — Penjemputan hari ini",
+    "nav.menu": "Menu utama",
+    "hh.payout.reason": "Alasan penolakan",
+    "hh.payout.reason_default": "ditolak oleh operator",
     "app.operator": "Dasbor operator",
     "app.household": "Tabungan sampah",
     "app.collector": "Penjemputan hari ini",
@@ -161,6 +167,7 @@ export const STRINGS = {
     "hh.name": "Nama",
     "hh.address": "Alamat",
     "hh.phone": "Telepon",
+    "hh.inactive": "nonaktif",
 
     "stmt.none": "Belum ada transaksi.",
     "stmt.date": "Tanggal",
@@ -204,6 +211,12 @@ export const STRINGS = {
   },
   en: {
     "app.name": "Salinmas",
+    "title.operator": "Salinmas — Operator dashboard",
+    "title.household": "Salinmas — Waste savings",
+    "title.collector": "Salinmas — Today's pickups",
+    "nav.menu": "Main menu",
+    "hh.payout.reason": "Reason for the rejection",
+    "hh.payout.reason_default": "rejected by the operator",
     "app.operator": "Operator dashboard",
     "app.household": "Waste savings",
     "app.collector": "Today's pickups",
@@ -359,6 +372,7 @@ export const STRINGS = {
     "hh.name": "Name",
     "hh.address": "Address",
     "hh.phone": "Phone",
+    "hh.inactive": "inactive",
 
     "stmt.none": "No transactions yet.",
     "stmt.date": "Date",

@@ -11,7 +11,14 @@ export async function searchHouseholds(q) {
   try {
     const rows = await E.households(q);
     fill(list, rows.length
-      ? rows.map((hh) => h("li", {}, h("button", { type: "button", class: "secondary", style: "width:100%;text-align:left", onclick: () => showHousehold(hh.id), text: `${hh.member_no} · ${hh.name}` })))
+      ? rows.map((hh) => h("li", {}, h("button", {
+          type: "button", class: "secondary hh-pick", "data-household": hh.id, "aria-pressed": "false",
+          onclick: (ev) => {
+            for (const b of list.querySelectorAll(".hh-pick")) b.setAttribute("aria-pressed", String(b === ev.currentTarget));
+            showHousehold(hh.id);
+          },
+          text: `${hh.member_no} · ${hh.name}${hh.active ? "" : ` (${t("hh.inactive")})`}`,
+        })))
       : h("li", { class: "empty", text: t("hh.none") }));
   } catch (err) {
     fill(list, h("li", { class: "form-error", text: errorText(err) }));
@@ -31,7 +38,10 @@ export function payoutItem(p, onChange) {
   const buttons = [];
   if (p.status === "requested") {
     buttons.push(h("button", { type: "button", class: "small", text: t("hh.payout.approve"), onclick: act(() => E.approvePayout(p.id, newKey())) }));
-    buttons.push(h("button", { type: "button", class: "small secondary", text: t("hh.payout.reject"), onclick: act(() => E.rejectPayout(p.id, "rejected by operator", newKey())) }));
+    buttons.push(h("button", { type: "button", class: "small secondary", text: t("hh.payout.reject"), onclick: () => {
+      const reason = window.prompt(t("hh.payout.reason"), t("hh.payout.reason_default"));
+      if (reason !== null) act(() => E.rejectPayout(p.id, reason.trim() || t("hh.payout.reason_default"), newKey()))();
+    } }));
   }
   if (p.status === "approved") buttons.push(h("button", { type: "button", class: "small", text: t("hh.payout.pay"), onclick: act(() => E.payPayout(p.id, newKey())) }));
   return h("li", { "data-payout": p.id, "data-status": p.status, class: "alert-item" },
