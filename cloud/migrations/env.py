@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from cloud.db import make_engine
 from cloud.models import Base, load_all
 
 config = context.config
+#: PostgreSQL advisory lock held while migrating
+LOCK_KEY = 5_812_020_601
 load_all()
 target_metadata = Base.metadata
 
@@ -26,6 +29,10 @@ def run_migrations_online() -> None:
                 compare_type=True,
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # several processes may start at once (ingest workers, API): one
+                    # migrates, the others wait and then find the schema at head
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
                 context.run_migrations()
     finally:
         engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -35,3 +38,15 @@ def test_migrate_is_repeatable_and_reversible(ledger_url: str) -> None:
     assert current_revision(ledger_url) is None
     migrate(ledger_url)
     assert current_revision(ledger_url) == head
+
+
+def test_concurrent_migrations_on_a_fresh_database(ledger_url: str) -> None:
+    """Processes starting together: one migrates, the others find the schema at head."""
+    code = "import sys; from cloud.db import migrate; migrate(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, ledger_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    assert current_revision(ledger_url) is not None
