@@ -1,10 +1,10 @@
 """Hooks the agent process under test loads by name (``simulator_hook``, ``display_hook``).
 
-``bins(factory)`` wires gpiozero mock pins like two bins: bin A's HC-SR04 echoes from
-600 mm (50 % of a 1,000 mm bin with a 200 mm margin) and, after
-``SALINMAS_TEST_BIN_CHANGE_S`` seconds, from 300 mm (87.5 %); bin B's sensor is wired
-to nothing (no echo: a fault). ``show(receipt)`` appends each receipt to the file named
-by ``SALINMAS_TEST_DISPLAY_FILE`` — a stand-in for a station's small display.
+``bins(factory)`` puts two simulated bins (``simulators.bins``) on the gpiozero mock pins:
+bin A is 50 % full (a 1,000 mm bin with a 200 mm margin) and, after
+``SALINMAS_TEST_BIN_CHANGE_S`` seconds, 87.5 %; bin B's sensor gives no echo (a fault).
+``show(receipt)`` appends each receipt to the file named by ``SALINMAS_TEST_DISPLAY_FILE``,
+a stand-in for a station's small display.
 """
 
 from __future__ import annotations
@@ -13,32 +13,37 @@ import os
 import threading
 from typing import Any
 
-from gpiozero.pins.mock import MockFactory, MockTriggerPin
+from gpiozero.pins.mock import MockFactory
 
 from contract.models import Receipt
+from simulators.bins import BinModel, BinSimulator
 
 SPEED_OF_SOUND_M_S = 343.26
-BIN_A = {"trigger": 17, "echo": 27}
-BIN_B = {"trigger": 5, "echo": 6}
+BIN_A = {"trigger_pin": 17, "echo_pin": 27}
+BIN_B = {"trigger_pin": 5, "echo_pin": 6}
 
 
 def echo_time(distance_mm: float) -> float:
     return 2 * distance_mm / 1000 / SPEED_OF_SOUND_M_S
 
 
+#: the bin simulators of this process (kept alive with it)
+SIMS: list[BinSimulator] = []
+
+
 def bins(factory: MockFactory) -> None:
-    echo = factory.pin(BIN_A["echo"])
-    trigger: Any = factory.pin(
-        BIN_A["trigger"], pin_class=MockTriggerPin, echo_pin=echo, echo_time=echo_time(600)
-    )
-    factory.pin(BIN_B["echo"])
-    factory.pin(BIN_B["trigger"])  # nothing answers
+    def model(bin_id: str) -> BinModel:
+        return BinModel(
+            bin_id=bin_id, empty_depth_mm=1000, full_margin_mm=200,
+            daily_growth_pct=0, initial_fill_pct=50,
+        )  # fmt: skip
+
+    a = BinSimulator(model("bin-modes-a"), factory, surface_noise_mm=0, **BIN_A)
+    b = BinSimulator(model("bin-modes-b"), factory, **BIN_B)
+    b.set_fault("no_echo")
+    SIMS.extend([a, b])
     after = float(os.environ.get("SALINMAS_TEST_BIN_CHANGE_S", "2"))
-
-    def fill_up() -> None:
-        trigger.echo_time = echo_time(300)
-
-    timer = threading.Timer(after, fill_up)
+    timer = threading.Timer(after, lambda: a.model.set_fill(87.5))
     timer.daemon = True
     timer.start()
 

@@ -17,7 +17,7 @@ def test_simulator_hook_gets_the_settings_when_it_takes_them() -> None:
         call_simulator_hook("tests.edge.hooks:record", factory, settings)
         assert hooks.calls == [(factory, settings)]
         call_simulator_hook("tests.edge.hooks:bins", factory, settings)  # one argument
-        assert factory.pin(hooks.BIN_A["trigger"]).echo_time > 0
+        assert [s.model.bin_id for s in hooks.SIMS[-2:]] == ["bin-modes-a", "bin-modes-b"]
     finally:
         factory.reset()
 
