@@ -280,6 +280,14 @@ def test_operator_approves_and_pays_out_a_household(
     expect(detail.locator("table tbody tr").first).to_contain_text("Penarikan tunai")
     expect(page.locator("#pending-payouts li[data-payout]")).to_have_count(0)
 
+    # a payout the household no longer wants is rejected with a reason; nothing moves
+    page.get_by_label("Jumlah (Rp)").fill("1000")
+    page.get_by_role("button", name="Ajukan penarikan").click()
+    page.once("dialog", lambda dialog: dialog.accept("nasabah membatalkan"))
+    requested.get_by_role("button", name="Tolak").click()
+    expect(detail.locator("li[data-payout][data-status='rejected']")).to_contain_text("Rp 1.000")
+    expect(page.locator("#hh-balance")).to_have_text(rupiah(after - 5000))
+
 
 def test_live_stream_reconnects_and_catches_up(
     quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]
@@ -329,3 +337,18 @@ def test_pages_pass_the_basic_accessibility_audit(
     phone.get_by_role("button", name="Keluar").click()
     collector_login(phone, stack)
     assert audit(phone) == []
+
+
+def test_a_weighin_with_an_unknown_card_shows_as_unassigned(
+    quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]
+) -> None:
+    stack = quiet_stack
+    page = new_page(browser, console_errors, stack.base_url)
+    pages.append(page)
+    operator_login(page, stack)
+    weighed = stack.weigh(card_id="0AFFFFFFFF", category="organic", net_g=1200)
+    assert weighed["status"] == "unassigned"
+    row = page.locator(f"#feed tbody tr[data-weighin='{weighed['id']}']")
+    expect(row).to_contain_text("kartu tak dikenal", timeout=LIVE_TIMEOUT_MS)
+    expect(row).to_contain_text(kg(weighed["net_g"]))
+    expect(row).to_contain_text(rupiah(weighed["amount_rp"]))

@@ -147,3 +147,24 @@ def test_the_accessibility_audit_finds_what_it_looks_for(page: Page) -> None:
     assert any("without a name: button" in p for p in problems)
     assert any("pale text" in p for p in problems)
     assert not any("fine text" in p for p in problems)
+
+
+def test_local_days_start_at_jakarta_midnight(page: Page) -> None:
+    got = run(page, "util.js", "return [m.dayStartUtc('2026-11-29'), m.dayStartUtc('2027-01-01')];")
+    assert got == ["2026-11-28T17:00:00.000Z", "2026-12-31T17:00:00.000Z"]
+
+
+def test_chart_time_ticks_fall_on_round_local_hours(page: Page) -> None:
+    got = run(
+        page,
+        "charts.js",
+        "return m.timeTicks(Date.parse('2026-11-28T12:13:00Z'), Date.parse('2026-11-29T12:13:00Z'))"
+        ".map((t) => new Date(t).toISOString());",
+    )
+    # every 6 hours on the WIB clock: 00.00, 06.00, 12.00, 18.00
+    assert got == [
+        "2026-11-28T17:00:00.000Z",
+        "2026-11-28T23:00:00.000Z",
+        "2026-11-29T05:00:00.000Z",
+        "2026-11-29T11:00:00.000Z",
+    ]

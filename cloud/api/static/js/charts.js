@@ -1,6 +1,6 @@
 // Inline SVG charts: the bin coordinate plot, a time-series line and stacked day bars.
 // No chart library; each function returns an <svg> element sized by its viewBox.
-import { s, fillClass, clock, num, rupiah, toDate, TIME_ZONE } from "./util.js";
+import { s, fillClass, clock, num, rupiah, toDate, TIME_ZONE, zoneOffsetMs } from "./util.js";
 import { lang, t } from "./i18n.js";
 
 /** Colour-blind-friendly palette for categories (Okabe-Ito, darkened for contrast). */
@@ -76,9 +76,16 @@ export function binPlot(bins, { width = 440, height = 280, onSelect } = {}) {
   return svg;
 }
 
-function timeTicks(t0, t1, n = 5) {
+const MIN = 60e3;
+const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * MIN);
+
+/** Round local times (whole minutes, hours, days in the programme's zone) between t0 and t1. */
+export function timeTicks(t0, t1, most = 6) {
+  const step = TICK_STEPS.find((st) => (t1 - t0) / st <= most) || TICK_STEPS[TICK_STEPS.length - 1];
+  const offset = zoneOffsetMs(new Date(t0));
+  const first = Math.ceil((t0 + offset) / step) * step - offset;
   const out = [];
-  for (let i = 0; i <= n; i++) out.push(t0 + ((t1 - t0) * i) / n);
+  for (let tm = first; tm <= t1; tm += step) out.push(tm);
   return out;
 }
 

@@ -131,16 +131,20 @@ export function localDay(v) {
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
+/** The programme zone's offset from UTC at `date`, in milliseconds (+7 h for WIB). */
+export function zoneOffsetMs(date) {
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: TIME_ZONE, timeZoneName: "longOffset" })
+    .formatToParts(date).find((p) => p.type === "timeZoneName").value; // "GMT+07:00" or "GMT"
+  const match = /GMT([+-])(\d\d):?(\d\d)?/.exec(name);
+  return match ? (match[1] === "-" ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3] || 0)) * 60000 : 0;
+}
+
 /** The UTC instant at which local day "YYYY-MM-DD" starts in the programme's zone (ISO). */
 export function dayStartUtc(day) {
   const [y, m, d] = day.split("-").map(Number);
   // the zone's offset at noon UTC of that day (no zone changes offset around midnight)
-  const probe = new Date(Date.UTC(y, m - 1, d, 12));
-  const name = new Intl.DateTimeFormat("en-US", { timeZone: TIME_ZONE, timeZoneName: "longOffset" })
-    .formatToParts(probe).find((p) => p.type === "timeZoneName").value; // "GMT+07:00"
-  const match = /GMT([+-])(\d\d):?(\d\d)?/.exec(name);
-  const offsetMin = match ? (match[1] === "-" ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3] || 0)) : 0;
-  return new Date(Date.UTC(y, m - 1, d) - offsetMin * 60000).toISOString();
+  const offset = zoneOffsetMs(new Date(Date.UTC(y, m - 1, d, 12)));
+  return new Date(Date.UTC(y, m - 1, d) - offset).toISOString();
 }
 
 /** "5 min ago" / "in 2 h" relative to now. */
