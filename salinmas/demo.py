@@ -375,6 +375,7 @@ class DemoStack:
             speed=self.speed,
             visit_every_s=self.visit_every_s,
             api_url=self.api_url,
+            api_login=("admin", self.secrets.admin_password),
         )
         self._fleet.start()
 
@@ -461,6 +462,8 @@ def main(ns: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
+    for noisy in ("alembic", "amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     print("Starting the Salinmas demo ...", flush=True)
     try:
         stack.start()
