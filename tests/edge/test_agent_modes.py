@@ -70,7 +70,7 @@ def test_station_and_bins_on_one_pi(mosquitto: MosquittoServer, tmp_path: Path) 
 
         wait_until(full_twice, 30, "bin A's change, then a heartbeat at the same level")
         a = [pct for _, pct in levels("bin-modes-a")]
-        # ~8 samples at 50 % before the change, only the first reported; then the change
+        # ~4 samples at 50 % before the change, only the first reported; then the change
         assert a[:2] == [50.0, 87.5]
         assert set(a) == {50.0, 87.5}
         b = [d for d in cloud.of("fill", device_id) if d["bin_id"] == "bin-modes-b"]
