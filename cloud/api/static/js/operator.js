@@ -34,17 +34,19 @@ function route() {
 async function loadAll() {
   const today = localDay(new Date());
   const results = await Promise.allSettled([
-    E.categories(), E.bins(), E.weighins(), E.devices(), E.alerts(), E.pickups({ status: ["open", "assigned", "done"] }),
+    E.categories(), E.bins(), E.weighins(), E.devices(), E.alerts(),
+    E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
     E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined), E.categoryDays(dayStartUtc(today)),
   ]);
-  const [cats, bins, weighins, devices, alerts, pickups, collectors, dl, daily] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  const [cats, bins, weighins, devices, alerts, openPickups, donePickups, collectors, dl, daily] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  const pickups = [...(openPickups || []), ...(donePickups || [])];
   for (const r of results) if (r.status === "rejected") console.warn("load failed:", r.reason && r.reason.message);
   state.categories = new Map((cats || []).map((c) => [c.code, c]));
   state.bins = new Map((bins || []).map((b) => [b.bin_id, b]));
   state.weighins = (weighins || []).slice(0, FEED_MAX);
   state.devices = new Map((devices || []).map((d) => [d.device_id, d]));
   state.alerts = new Map((alerts || []).map((a) => [a.id, a]));
-  state.pickups = new Map((pickups || []).map((p) => [p.id, p]));
+  state.pickups = new Map(pickups.map((p) => [p.id, p]));
   state.collectors = collectors || [];
   state.deadLetters = dl || { total: 0, by_reason: {} };
   state.today = { day: today, net_g: 0, amount_rp: 0 };
