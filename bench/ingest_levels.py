@@ -53,12 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--quick", action="store_true", help="short steps, fewer rounds (<= 2 min)")
     ap.add_argument("--levels", default=",".join(LEVELS), help="comma list (default: all)")
-    ap.add_argument("--qos", default="1,0", help="comma list of QoS levels (default: 1,0)")
+    ap.add_argument("--qos", help="comma list of QoS levels (default: 1,0; --quick: 1)")
     ap.add_argument("--devices", type=int, default=1000, help="fleet size (default 1000)")
     ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres",
                     help="ledger database of L3 (default postgres)")  # fmt: skip
     ap.add_argument("--step-s", type=float, help="seconds per full-length step")
-    ap.add_argument("--start-rate", type=float, default=1000.0, help="first ramp rate (msg/s)")
+    ap.add_argument("--start-rate", type=float, help="first ramp rate (msg/s)")
     ap.add_argument("--max-rate", type=float, default=400_000.0, help="highest rate tried")
     ap.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
     args = ap.parse_args(argv)
@@ -66,16 +66,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     bad = set(args.levels) - set(LEVELS)
     if bad:
         ap.error(f"unknown level(s) {sorted(bad)}; choose from {LEVELS}")
-    args.qos = [int(q) for q in args.qos.split(",") if q]
+    args.qos = [int(q) for q in (args.qos or ("1" if args.quick else "1,0")).split(",") if q]
     return args
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
+    """Quick: 1-s ramp steps x2.5 from 100/s, no bisection, 2-s steps, no 80 % check.
+    Full: 1.5-s ramp steps x2 from 250/s, two bisections, 6-s steps."""
     if args.quick:
-        return Plan(ramp_s=1.0, step_s=args.step_s or 2.0, start_rate=args.start_rate * 2,
-                    ramp_factor=3.0, bisect_rounds=1, max_rate=args.max_rate,
-                    stall_s=3.0)  # fmt: skip
-    return Plan(ramp_s=2.0, step_s=args.step_s or 8.0, start_rate=args.start_rate,
+        return Plan(ramp_s=1.0, step_s=args.step_s or 2.0, start_rate=args.start_rate or 100,
+                    ramp_factor=2.5, bisect_rounds=0, max_rate=args.max_rate,
+                    stall_s=3.0, check_80=False)  # fmt: skip
+    return Plan(ramp_s=1.5, step_s=args.step_s or 6.0, start_rate=args.start_rate or 250,
                 ramp_factor=2.0, bisect_rounds=2, max_rate=args.max_rate)  # fmt: skip
 
 

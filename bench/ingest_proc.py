@@ -75,6 +75,9 @@ def ingest_settings(
         mqtt_port=port,
         mqtt_password=SecretStr(password),
         client_id=f"bench-ingest-{database}-{index}",
+        # one share group per configuration: a stopped worker's persistent session stays
+        # in its group and would keep receiving (queued) its share of the next one's load
+        share_group=f"bench-{database}",
         ledger_url=ledger_url,
         migrate_on_start=False,
         telemetry=TelemetrySettings(

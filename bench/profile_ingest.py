@@ -60,6 +60,40 @@ def summarise(folded: Path, top: int) -> str:
     return "\n".join(out)
 
 
+class PgWaits:
+    """Samples what the ledger's active backends wait on (``pg_stat_activity``) every 50 ms."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url.replace("postgresql+psycopg", "postgresql")
+        self.counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '-') "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                self.counts["(samples)"] += 1
+                for etype, event in rows:
+                    self.counts[f"{etype}:{event}"] += 1
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join(2)
+        n = self.counts.pop("(samples)", 0) or 1
+        parts = [f"{k} {v / n:.2f}" for k, v in self.counts.most_common(8)]
+        return "active ledger backends per sample: " + (", ".join(parts) or "none")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/profile_ingest.py", description=__doc__.split("\n")[0])
     ap.add_argument("--kind", choices=("fill", "weighin"), default="fill")
@@ -68,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qos", type=int, default=1)
     ap.add_argument("--devices", type=int, default=1000)
     ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres")
+    ap.add_argument("--workers", type=int, default=1, help="ingest workers ($share)")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
@@ -94,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 url = f"sqlite:///{workdir / 'ledger.db'}"
             prepare_ledger(url, args.kind, args.devices)
             workers = IngestWorkers(
-                "L3", 1, port=mqtt.port, password=mqtt.service("ingest")[1], ledger_url=url,
+                "L3", args.workers, port=mqtt.port, password=mqtt.service("ingest")[1],
+                ledger_url=url,
                 influx_url=influx.url, database="prof", workdir=workdir, kind=args.kind,
             )  # fmt: skip
             workers.start()
@@ -109,11 +145,25 @@ def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 )  # fmt: skip
                 time.sleep(1)
+                waits = PgWaits(url) if pg is not None else None
                 cpu0 = cpu_seconds(pid)
                 res = fleet.run(rate=args.rate, count=int(args.rate * args.seconds), qos=args.qos)
                 cpu = cpu_seconds(pid) - cpu0
                 spy.wait(args.seconds + 60)
+                if waits is not None:
+                    print(waits.stop())
+                stored = workers.counter.count(res.t_first, res.t_last)
+                deadline = time.monotonic() + 120
+                while stored < res.sent and time.monotonic() < deadline:
+                    time.sleep(1)
+                    stored = workers.counter.count(res.t_first, res.t_last)
+                print(f"stored {stored}/{res.sent} after {time.time() - res.t_last:.1f}s")
             workers.stop()
+            if pg is not None:
+                log = (pg.workdir / "server.log").read_text(errors="replace")
+                print(f"postgres: {log.count('deadlock detected')} deadlocks, "
+                      f"{log.count('could not serialize')} serialization failures, "
+                      f"{log.count('duplicate key')} unique violations")  # fmt: skip
         finally:
             if pg is not None:
                 pg.stop()

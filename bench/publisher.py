@@ -70,6 +70,9 @@ class Fleet:
         self.pids = [0] * n
         self.acked = 0
         self.receipts: list[tuple[float, bytes]] = []  # (arrival wall time, payload)
+        #: publish time of every weigh-in by event_id (to time its receipt)
+        self.sent_at: dict[str, float] = {}
+        self._track = kind == "weighin"
         self._lock = threading.Lock()
         self._closing = False
         self._sel = selectors.DefaultSelector()
@@ -137,8 +140,10 @@ class Fleet:
                     pid = 0
                     if qos:
                         pid = pids[dev] = pids[dev] % 65535 + 1
-                    parts.append(publish(topic, enc.encode(dev, now + j * 1e-6), qos=qos,
-                                         packet_id=pid))  # fmt: skip
+                    t = now + j * 1e-6
+                    parts.append(publish(topic, enc.encode(dev, t), qos=qos, packet_id=pid))
+                    if self._track:
+                        self.sent_at[f"{enc.ids[dev]}:{enc.seq[dev]}"] = t
                 socks[dev].sendall(b"".join(parts))
                 sent += k
                 todo -= k
@@ -150,8 +155,15 @@ class Fleet:
                 time.sleep(0.005)
         return StepResult(sent, self.acked if qos else sent, t_first, t_last, rate)
 
-    def take_receipts(self) -> list[tuple[float, bytes]]:
-        out, self.receipts = self.receipts, []
+    def take_receipts(self) -> list[tuple[float, float, str]]:
+        """``(arrival, publish-to-receipt seconds, status)`` of the receipts since the last call."""
+        got, self.receipts = self.receipts, []
+        out = []
+        for arrival, payload in got:
+            r = json.loads(payload)
+            sent = self.sent_at.pop(r["event_id"], None)
+            if sent is not None:
+                out.append((arrival, arrival - sent, str(r["status"])))
         return out
 
     def close(self) -> None:
@@ -211,9 +223,10 @@ class FleetProcess:
             raise mqttraw.MqttError(f"fleet failed: {answer['error']}")
         return StepResult(**answer)
 
-    def take_receipts(self) -> list[tuple[float, bytes]]:
+    def take_receipts(self) -> list[tuple[float, float, str]]:
+        """``(arrival, publish-to-receipt seconds, status)`` of the receipts since the last call."""
         self._conn.send({"op": "receipts"})
-        out: list[tuple[float, bytes]] = self._conn.recv()
+        out: list[tuple[float, float, str]] = self._conn.recv()
         return out
 
     def close(self) -> None:

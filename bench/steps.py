@@ -65,6 +65,7 @@ class Plan:
     ramp_factor: float
     bisect_rounds: int
     max_rate: float
+    check_80: bool = True  # at QoS 1, also run a step at 80 % of the max (loss check)
     min_rate: float = 20.0
     #: a step ends when nothing new arrived for this long (loss), or after max_drain_s
     stall_s: float = 4.0
@@ -180,10 +181,11 @@ class Runner:
             st = self.step(rate, p.ramp_s, "ramp")
             out.steps.append(st)
             if st.publisher_bound:
-                # the fleet could not offer more: a kept-pace step is a lower bound
-                out.publisher_bound = True
+                # the fleet could not offer more: if the consumer kept pace, the result
+                # is only a lower bound of its capacity
                 if self._kept_pace(st):
                     lo = max(lo, st.published_rate)
+                    out.publisher_bound = True
                 else:
                     hi = st.published_rate
                 break
@@ -221,7 +223,7 @@ class Runner:
         if out.max_rate > 0:
             out.at_half = self.step(out.max_rate / 2, p.step_s, "half")
             out.steps.append(out.at_half)
-            if self.qos == 1:
+            if self.qos == 1 and p.check_80:
                 out.at_80 = self.step(out.max_rate * 0.8, p.step_s, "80%")
                 out.steps.append(out.at_80)
         return out

@@ -1,0 +1,107 @@
+"""SQL statements and round trips per message in the ingest's processing of a batch.
+
+    .venv/bin/python bench/sql_per_message.py [--ledger postgres|sqlite] [--batch 500]
+
+Calls the ingest's own :class:`cloud.ingest.Processor` directly (no MQTT, telemetry store
+left out) on one batch of fill events and one batch of weigh-ins from the bench fleet,
+and counts the statements SQLAlchemy sends (``before_cursor_execute``), by kind. On a
+shared, busy machine every round trip costs a context switch to the database process,
+so statements per message, not Python, set the ingest's rate; this command makes the
+number visible and checkable after a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest_proc import prepare_ledger
+from bench.stream import EventEncoder, fleet_ids
+
+
+def count_batch(url: str, kind: str, n_devices: int, batch: int, rounds: int) -> str:
+    from sqlalchemy import event
+
+    from cloud.db import make_engine, session_factory
+    from cloud.ingest import Message, Processor
+
+    prepare_ledger(url, kind, n_devices)
+    engine = make_engine(url)
+    stmts: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, many: bool) -> None:
+        words = statement.split()
+        upper = [w.upper() for w in words]
+        verb = upper[0] if upper else "?"
+        key = {"SELECT": "FROM", "DELETE": "FROM", "INSERT": "INTO"}.get(verb, verb)
+        table = ""
+        if key in upper and upper.index(key) + 1 < len(words):
+            table = words[upper.index(key) + 1].strip('"')
+        stmts[f"{verb} {table}{' (executemany)' if many else ''}"] += 1
+
+    proc = Processor(session_factory(engine), None)
+    enc = EventEncoder(kind, fleet_ids(kind, n_devices), seq_base=0)
+    topics = [t.decode() for t in enc.topics]
+    total_msgs = 0
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        msgs = []
+        for i in range(batch):
+            dev = (r * batch + i) % n_devices
+            now = time.time()
+            msgs.append(Message(topics[dev], enc.encode(dev, now), datetime.now(UTC)))
+        out = proc.process(msgs)
+        if out.dead_letters:
+            raise RuntimeError(f"dead letters in the bench batch: {out.dead_letters}")
+        total_msgs += len(msgs)
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    total = sum(stmts.values())
+    lines = [
+        f"{kind}: {total_msgs} messages in {rounds} batches of {batch}: {total} statements = "
+        f"{total / total_msgs:.1f} per message; {elapsed / total_msgs * 1e6:.0f} us/msg wall "
+        "(processor only, no MQTT, no telemetry)"
+    ]
+    lines += [f"  {v / total_msgs:6.2f}/msg  {k}" for k, v in stmts.most_common(14)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="bench/sql_per_message.py", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres")
+    ap.add_argument("--batch", type=int, default=500, help="messages per batch (ingest: 500)")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--devices", type=int, default=1000)
+    args = ap.parse_args(argv)
+    from tests.support.services import PostgresServer
+
+    workdir = Path(tempfile.mkdtemp(prefix="sal-sql-"))
+    pg = PostgresServer().start() if args.ledger == "postgres" else None
+    try:
+        for kind in ("fill", "weighin"):
+            if pg is not None:
+                url = pg.create_database(f"sql_{kind}")
+            else:
+                url = f"sqlite:///{workdir / f'{kind}.db'}"
+            print(count_batch(url, kind, args.devices, args.batch, args.rounds), flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
