@@ -139,7 +139,7 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
     proc = _spawn(config, log)
     try:
         wait_until(lambda: "subscribing" in log.read_text(), 30, "ingest subscribed")
-        per_device = 750
+        per_device = 500
         for dev in devices:
             dev.publish_many(
                 Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
