@@ -1,1 +1,15 @@
-"""Salinmas cloud: the domain (ledger, pricing, pickups, devices), ingest and API."""
+"""Salinmas cloud: the domain (ledger, pricing, pickups, devices), ingest and API.
+
+Layout (the domain is written once; ``ingest`` and ``api`` both call it):
+
+- :mod:`cloud.db` — engines (SQLite WAL / PostgreSQL via psycopg 3), sessions, ``migrate``;
+- :mod:`cloud.models` — ORM tables on one ``Base``; Alembic migrations in ``migrations/``;
+- :mod:`cloud.ledger` — households, cards, prices, double-entry postings, crediting;
+- :mod:`cloud.devices` — the device registry (status, Last Will, health);
+- :mod:`cloud.pickups` — bins, the fill policy, pickups and alerts;
+- :mod:`cloud.deadletters` — refused messages kept for operators;
+- :mod:`cloud.telemetry` — the telemetry store (InfluxDB v1 API, or embedded SQLite);
+- :mod:`cloud.ingest` — MQTT -> validate -> ledger + telemetry -> receipts;
+- :mod:`cloud.api` — the HTTP API and dashboard;
+- :mod:`cloud.broker_accounts` — Mosquitto password and ACL files.
+"""
