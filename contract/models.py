@@ -135,6 +135,12 @@ class Health(EventBase):
     cpu_temp_c: float | None = Field(default=None, ge=-60, le=150)
     outbox_depth: int = Field(ge=0)
     outbox_capacity: int = Field(ge=0)
+    weighins_refused: int | None = Field(
+        default=None, ge=0, description="weigh-ins refused since install (outbox full)"
+    )
+    telemetry_thinned: int | None = Field(
+        default=None, ge=0, description="telemetry events dropped under outbox pressure"
+    )
     in_reply_to: str | None = Field(default=None, max_length=80, description="cmd_id of a ping")
 
 

@@ -159,6 +159,8 @@ class Agent:
             "sw_version": __version__,
             "outbox_depth": stats.depth,
             "outbox_capacity": stats.capacity,
+            "weighins_refused": stats.refused,
+            "telemetry_thinned": stats.thinned,
             "in_reply_to": in_reply_to,
         }
         return self._append_telemetry("health", self.events.health(fields))

@@ -9,7 +9,8 @@ weighin     device, site, category      net_g, tare_g, amount_rp, price_rp_per_k
                                         household_id, status, seq
 fill        device, site, bin, category fill_pct, distance_mm, fault, lid_open, tilted,
                                         seq
-health      device, site                uptime_s, outbox_depth, outbox_capacity, load1,
+health      device, site                uptime_s, outbox_depth, outbox_capacity,
+                                        weighins_refused, telemetry_thinned, load1,
                                         mem_used_pct, disk_free_pct, cpu_temp_c, seq
 ==========  ==========================  ==============================================
 
@@ -121,6 +122,8 @@ def health_point(event: Health, *, received_at: datetime, site: str | None) -> T
             uptime_s=event.uptime_s,
             outbox_depth=event.outbox_depth,
             outbox_capacity=event.outbox_capacity,
+            weighins_refused=event.weighins_refused,
+            telemetry_thinned=event.telemetry_thinned,
             load1=event.load1,
             mem_used_pct=event.mem_used_pct,
             disk_free_pct=event.disk_free_pct,

@@ -214,6 +214,18 @@ def test_full_outbox_refuses_visibly_and_loses_nothing_it_accepted(rig: Rig) -> 
                 return box.depth == 0
 
         wait_until(drained, 30, "receipts for all five")
+        # the refusals are visible in the cloud too: the heartbeat carries the counter
+        rig.cloud.command(rig.device_id, "ping", "after-refusals")
+
+        def pong() -> list[dict[str, object]]:
+            return [
+                h
+                for h in rig.cloud.of("health", rig.device_id)
+                if h.get("in_reply_to") == "after-refusals"
+            ]
+
+        wait_until(pong, 20, "the answer to the ping")
+        assert pong()[0]["weighins_refused"] == 2
     finally:
         _stop(agent)
     by_event = {d["event_id"]: d["net_g"] for d in rig.cloud.of("weighin", rig.device_id)}
