@@ -2,9 +2,9 @@
 
 =====  ==================================================================================
 L0     ``mosquitto_sub`` (C) printing ``%U %p`` (arrival time, payload) to a file
-L1     a paho-mqtt subscriber that only counts
+L1     a paho-mqtt subscriber that only counts (MQTT 5, ReceiveMaximum 5,000, auto-ack)
 L2     Telegraf-style: paho -> ``json.loads`` -> line protocol -> InfluxDB ``/write`` in
-       batches of 1,000 (or every second); no validation, auto-ack
+       batches of 1,000 (or every second); no validation, MQTT 5 as L1, auto-ack
 L3     the real ingest (:func:`cloud.ingest.run`), one worker; L3x2: two workers on the
        shared subscription ``$share/ingest/...``
 =====  ==================================================================================
@@ -33,6 +33,8 @@ from bench.influx import InfluxCounter, ProbePoller
 from bench.stream import device_time_of
 
 FILL_TOPIC = "salinmas/v1/dev/+/fill"
+#: the ingest's default MQTT 5 ReceiveMaximum (IngestSettings.receive_maximum)
+RECEIVE_MAXIMUM = 5000
 
 
 class Consumer(Protocol):
@@ -124,12 +126,22 @@ class MosquittoSub:
 
 
 def _paho_client(client_id: str, user: str, password: str) -> Any:
+    """MQTT 5 like the ingest, so every level gets the same in-flight window."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.username_pw_set(user, password)
     return c
+
+
+def _connect(c: Any, port: int) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    c.connect("127.0.0.1", port, clean_start=True, properties=props)
 
 
 def _serve_commands(conn: Connection, state: dict[str, Any], client: Any) -> None:
@@ -165,7 +177,7 @@ def _l1_main(conn: Connection, port: int, qos: int, user: str, password: str) ->
     c.on_message = on_message
     c.on_connect = lambda cl, *_a: cl.subscribe(FILL_TOPIC, qos)
     c.on_subscribe = lambda *_a: subscribed.set()
-    c.connect("127.0.0.1", port)
+    _connect(c, port)
     c.loop_start()
     subscribed.wait(10)
     _serve_commands(conn, state, c)
@@ -226,7 +238,7 @@ def _l2_main(
     c.on_connect = lambda cl, *_a: cl.subscribe(FILL_TOPIC, qos)
     c.on_subscribe = lambda *_a: subscribed.set()
     threading.Thread(target=writer, daemon=True).start()
-    c.connect("127.0.0.1", port)
+    _connect(c, port)
     c.loop_start()
     subscribed.wait(10)
     _serve_commands(conn, state, c)
