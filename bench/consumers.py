@@ -4,7 +4,7 @@
 L0     ``mosquitto_sub`` (C) printing ``%U %p`` (arrival time, payload) to a file
 L1     a paho-mqtt subscriber that only counts (MQTT 5, ReceiveMaximum 5,000, auto-ack)
 L2     Telegraf-style: paho -> ``json.loads`` -> line protocol -> InfluxDB ``/write`` in
-       batches of 1,000 (or every second); no validation, MQTT 5 as L1, auto-ack
+       batches of 1,000 (or every 0.25 s); no validation, MQTT 5 as L1, auto-ack
 L3     the real ingest (:func:`cloud.ingest.run`), one worker; L3x2: two workers on the
        shared subscription ``$share/ingest/...``
 =====  ==================================================================================
@@ -191,7 +191,7 @@ def _l2_main(
     pending: list[bytes] = []
     lock = threading.Condition()
     subscribed = threading.Event()
-    batch_size, flush_s = 1000, 1.0
+    batch_size, flush_s = 1000, 0.25
 
     def on_message(_c: Any, _u: Any, msg: Any) -> None:
         with lock:

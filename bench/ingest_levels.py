@@ -42,7 +42,7 @@ from bench.stream import DEVICE_PASSWORD, fleet_ids
 
 LEVELS = ("L0", "L1", "L2", "L3", "L3x2")
 #: each level's own flush interval: the lag it may show when it keeps pace
-FLUSH_S = {"L0": 0.0, "L1": 0.0, "L2": 1.0, "L3": 1.05, "L3x2": 1.05}
+FLUSH_S = {"L0": 0.0, "L1": 0.0, "L2": 0.25, "L3": 1.05, "L3x2": 1.05}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -215,8 +215,8 @@ class Runner:
                     lo, confirmed = mid, st
                 else:
                     hi = mid
-        for _ in range(3):  # confirm lo at full length (ramp steps are short and lenient)
-            if confirmed is not None or lo == 0:
+        for _ in range(6):  # confirm lo at full length (ramp steps are short and lenient)
+            if confirmed is not None or lo < p.min_rate:
                 break
             st = self.step(lo, p.step_s, "confirm")
             out.steps.append(st)
