@@ -34,6 +34,42 @@ IDLE = ("wait (threading.py", "_wait_for_tstate_lock", "select (selectors.py", "
         "_loop (paho", "loop_forever", "_next_batch", "recv_into")  # fmt: skip
 
 
+#: (category, substrings of a frame): the first category whose substring appears in a
+#: sample's stack (checked leaf-first) gets the sample
+CATEGORIES = (
+    ("JSON validation (pydantic)", ("parse_payload", "validate_json", "pydantic")),
+    ("line protocol (influxdb-client Point)", ("to_line", "influxdb_client")),
+    ("durable telemetry buffer (SQLite)", ("buffer.py",)),
+    ("InfluxDB HTTP", ("httpx", "_send_one_batch")),
+    ("receipts publish + wait", ("_publish_receipts",)),
+    ("ledger / bins via SQLAlchemy + driver", ("sqlalchemy", "psycopg", "sqlite3")),
+    ("MQTT client (paho)", ("paho",)),
+)
+
+
+def categorise(folded: Path) -> str:
+    """Busy samples by kind of work (the leaf-most matching frame decides)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, n_text = line.rpartition(" ")
+        frames = stack.split(";")
+        if not stack or any(any(i in f for i in IDLE) for f in frames[-3:]):
+            continue
+        n = int(n_text)
+        total += n
+        for f in reversed(frames):
+            cat = next((c for c, keys in CATEGORIES if any(k in f for k in keys)), None)
+            if cat is not None:
+                counts[cat] += n
+                break
+        else:
+            counts["other Python (ingest, domain)"] += n
+    lines = ["busy time by kind of work:"]
+    lines += [f"  {100 * c / max(1, total):5.1f}%  {k}" for k, c in counts.most_common()]
+    return "\n".join(lines)
+
+
 def summarise(folded: Path, top: int) -> str:
     """Inclusive and own sample shares per function, from py-spy's raw (folded) output."""
     incl: Counter[str] = Counter()
@@ -174,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     folded = Path(f"{stem}.folded")
     if folded.exists():
+        print(categorise(folded))
         print(summarise(folded, args.top))
         print(f"folded stacks: {folded}")
     return 0

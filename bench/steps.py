@@ -68,6 +68,8 @@ class Plan:
     bisect_rounds: int
     max_rate: float
     check_80: bool = True  # at QoS 1, also run a step at 80 % of the max (loss check)
+    #: stop bisecting once a (level, QoS) search has run this long
+    budget_s: float = 75.0
     min_rate: float = 20.0
     #: a step ends when nothing new arrived for this long (loss), or after max_drain_s
     stall_s: float = 4.0
@@ -181,6 +183,7 @@ class Runner:
 
     def search(self) -> Search:
         p = self.plan
+        t0 = time.monotonic()
         out = Search(self.level, self.qos)
         lo, hi = 0.0, 0.0
         confirmed: Step | None = None
@@ -208,6 +211,8 @@ class Runner:
                 rate /= p.ramp_factor
         if hi:
             for _ in range(p.bisect_rounds):
+                if time.monotonic() - t0 > p.budget_s:
+                    break
                 mid = math.sqrt(lo * hi) if lo else hi / p.ramp_factor
                 st = self.step(mid, p.step_s, "bisect")
                 out.steps.append(st)
