@@ -121,12 +121,13 @@ def test_operator_sees_the_stack_live_and_works_a_full_bin(
         timeout=LIVE_TIMEOUT_MS,
     )
     weighin_id = first.get_attribute("data-weighin")
+    row = page.locator(f"#feed tbody tr[data-weighin='{weighin_id}']")  # more may follow
     with stack.api() as api:
         w = api.get(f"/api/v1/weighins/{weighin_id}").json()
-    expect(first).to_contain_text(kg(w["net_g"]))
-    expect(first).to_contain_text(rupiah(w["amount_rp"]))
-    expect(first).to_contain_text(w["device_id"])
-    expect(first).to_have_class(re.compile("flash"))
+    expect(row).to_contain_text(kg(w["net_g"]))
+    expect(row).to_contain_text(rupiah(w["amount_rp"]))
+    expect(row).to_contain_text(w["device_id"])
+    expect(row).to_have_class(re.compile("flash"))
 
     # a bin that was below its threshold crosses it: level, alert and pickup arrive live
     crossed = page.wait_for_function(
