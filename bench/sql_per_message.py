@@ -65,12 +65,21 @@ def count_batch(url: str, kind: str, n_devices: int, batch: int, rounds: int) ->
             raise RuntimeError(f"dead letters in the bench batch: {out.dead_letters}")
         total_msgs += len(msgs)
     elapsed = time.perf_counter() - t0
+    from sqlalchemy import text
+
+    with engine.connect() as conn:  # the price of one round trip on this machine, now
+        n_rt = 2000
+        t1 = time.perf_counter()
+        for _ in range(n_rt):
+            conn.execute(text("SELECT 1")).scalar()
+        rt_us = (time.perf_counter() - t1) / n_rt * 1e6
     engine.dispose()
     total = sum(stmts.values())
     lines = [
         f"{kind}: {total_msgs} messages in {rounds} batches of {batch}: {total} statements = "
         f"{total / total_msgs:.1f} per message; {elapsed / total_msgs * 1e6:.0f} us/msg wall "
-        "(processor only, no MQTT, no telemetry)"
+        "(processor only, no MQTT, no telemetry)",
+        f"  one trivial statement (SELECT 1) through the same engine: {rt_us:.0f} us",
     ]
     lines += [f"  {v / total_msgs:6.2f}/msg  {k}" for k, v in stmts.most_common(14)]
     return "\n".join(lines)
