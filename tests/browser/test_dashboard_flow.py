@@ -9,6 +9,7 @@ its balance grow. Screenshots of the main pages (desktop and phone) are saved un
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -289,6 +290,18 @@ def test_operator_approves_and_pays_out_a_household(
     expect(detail.locator("li[data-payout][data-status='rejected']")).to_contain_text("Rp 1.000")
     expect(page.locator("#hh-balance")).to_have_text(rupiah(after - 5000))
 
+    # the period's payouts as CSV, for the waste bank's books
+    page.get_by_role("link", name="Grafik").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Unduh penarikan").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    with download.value.path().open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["amount_rp"], r["status"]) for r in rows) == [
+        ("1000", "rejected"),
+        ("5000", "paid"),
+    ]
+
 
 def test_live_stream_reconnects_and_catches_up(
     quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]
@@ -353,3 +366,17 @@ def test_a_weighin_with_an_unknown_card_shows_as_unassigned(
     expect(row).to_contain_text("kartu tak dikenal", timeout=LIVE_TIMEOUT_MS)
     expect(row).to_contain_text(kg(weighed["net_g"]))
     expect(row).to_contain_text(rupiah(weighed["amount_rp"]))
+
+    # the operator resolves it: credited to the household it belongs to, at its price
+    member_no, _pin, _card = stack.household
+    with stack.api() as api:
+        hh = api.get("/api/v1/households", params={"q": member_no}).json()[0]
+        before = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
+    row.get_by_role("button", name="Tetapkan").click()
+    row.get_by_label("Nomor anggota penerima").fill(member_no)
+    row.get_by_role("button", name="Tetapkan").click()
+    expect(row).to_have_attribute("data-status", "credited")
+    expect(row).to_contain_text(member_no)
+    with stack.api() as api:
+        after = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
+    assert after == before + weighed["amount_rp"]

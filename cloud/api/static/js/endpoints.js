@@ -1,5 +1,5 @@
 // Every API route the pages use, in one place (paths follow cloud/api/routes/*).
-import { api, liveStream } from "./api.js";
+import { api, ApiError, liveStream } from "./api.js";
 
 const V = "/api/v1";
 
@@ -18,6 +18,13 @@ export const E = {
   deadLetterCounts: (since) => api(`${V}/dead-letters/counts`, { query: { since } }),
   deadLetters: (query = {}) => api(`${V}/dead-letters`, { query: { limit: 20, ...query } }),
   categories: () => api(`${V}/categories`),
+  assignWeighin: (id, household_id, key) => api(`${V}/weighins/${id}/assign`, { method: "POST", body: { household_id }, idempotencyKey: key }),
+  /** A CSV report as a Blob: kind "weighins" | "payouts", days YYYY-MM-DD (inclusive). */
+  reportCsv: async (kind, from, to) => {
+    const res = await api(`${V}/reports/${kind}.csv`, { query: { from, to }, raw: true });
+    if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})));
+    return res.blob();
+  },
 
   // pickups
   pickups: (query = {}) => api(`${V}/pickups`, { query }),

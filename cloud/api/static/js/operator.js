@@ -8,7 +8,7 @@ import { initShell, setLiveState } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
 import { renderKpis, renderBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
 import { renderPickups, upsertPickup } from "./operator/pickups.js";
-import { showBinChart, showDailyCharts, renderBinSelect } from "./operator/trends.js";
+import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport } from "./operator/trends.js";
 import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
 
 // ------------------------------------------------------------------ routing
@@ -25,6 +25,7 @@ function route() {
   if (current === "charts") {
     showBinChart();
     showDailyCharts();
+    initReports();
   }
   if (current === "households") renderPendingPayouts();
 }
@@ -164,6 +165,8 @@ initShell({
 $("#chart-bin").addEventListener("change", () => showBinChart());
 $("#chart-fill-period").addEventListener("change", () => showBinChart());
 $("#chart-day-period").addEventListener("change", () => showDailyCharts());
+$("#report-weighins").addEventListener("click", () => downloadReport("weighins"));
+$("#report-payouts").addEventListener("click", () => downloadReport("payouts"));
 $("#hh-search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   searchHouseholds($("#hh-q").value.trim());

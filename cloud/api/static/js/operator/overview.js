@@ -1,5 +1,5 @@
 // The overview: KPIs, bins (plot and list), the live weigh-in feed, alerts and devices.
-import { $, h, fill, rupiah, kg, pct, clock, relative, localDay, fillClass, toast, errorText, toDate } from "../util.js";
+import { $, h, fill, rupiah, kg, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { binPlot } from "../charts.js";
@@ -54,10 +54,13 @@ export function weighinRow(w, flash) {
   else if (w.household_id != null) {
     fill(hhCell, `#${w.household_id}`, onPhone);
     householdOf(w.household_id).then((hh) => hh && show(hh.member_no, hh.name));
+  } else if (w.status === "unassigned") {
+    fill(hhCell, h("span", { class: "muted", text: t("feed.unassigned") }), onPhone,
+      h("button", { type: "button", class: "small secondary", text: t("feed.assign"), onclick: () => assignForm(w, hhCell) }));
   } else fill(hhCell, h("span", { class: "muted", text: t("feed.unassigned") }), onPhone);
   return h(
     "tr",
-    { "data-weighin": w.id, class: flash ? "flash" : "" },
+    { "data-weighin": w.id, "data-status": w.status, class: flash ? "flash" : "" },
     h("td", { class: "num", text: clock(w.effective_at) }),
     h("td", { class: "nowrap", text: w.device_id }),
     hhCell,
@@ -65,6 +68,32 @@ export function weighinRow(w, flash) {
     h("td", { class: "num", text: kg(w.net_g) }),
     h("td", { class: "num", text: rupiah(w.amount_rp) }),
   );
+}
+
+/** Credit an unassigned weigh-in (unknown card) to a household found by member number. */
+function assignForm(w, cell) {
+  const key = newKey(); // one key per attempt: a double click cannot credit twice
+  const input = h("input", { "aria-label": t("feed.assign.member"), placeholder: t("hh.member"), autocomplete: "off", spellcheck: "false" });
+  const form = h("form", { class: "row", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const wanted = input.value.trim().toLowerCase();
+    try {
+      const hh = (await E.households(input.value.trim())).find((x) => x.member_no.toLowerCase() === wanted);
+      if (!hh) {
+        toast(t("feed.assign.notfound"), "bad");
+        return;
+      }
+      const done = await E.assignWeighin(w.id, hh.id, key);
+      const merged = { ...w, ...done, member_no: hh.member_no, household_name: hh.name };
+      state.weighins = state.weighins.map((x) => (x.id === w.id ? merged : x));
+      cell.closest("tr").replaceWith(weighinRow(merged, true));
+      toast(t("feed.assign.ok", { member: hh.member_no }));
+    } catch (err) {
+      toast(errorText(err), "bad");
+    }
+  } }, input, h("button", { type: "submit", class: "small", text: t("feed.assign") }));
+  fill(cell, form);
+  input.focus();
 }
 
 export function renderFeed() {

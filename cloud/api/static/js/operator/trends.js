@@ -1,5 +1,5 @@
 // Charts: fill history per bin; kg and rupiah per category per day.
-import { $, h, fill, rupiah, kg, num, localDay, errorText, dayStartUtc } from "../util.js";
+import { $, h, fill, rupiah, kg, num, localDay, errorText, dayStartUtc, toast } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { lineChart, stackedDayBars, PALETTE } from "../charts.js";
@@ -53,4 +53,29 @@ export function renderBinSelect() {
   const bins = [...state.bins.values()].sort((a, b) => (a.name || a.bin_id).localeCompare(b.name || b.bin_id));
   fill(sel, bins.map((b) => h("option", { value: b.bin_id, text: b.name || b.bin_id })));
   if (current) sel.value = current;
+}
+
+// ------------------------------------------------------------------ reports
+
+/** Default period: the first of this month to today (local days). */
+export function initReports() {
+  const today = localDay(new Date());
+  if (!$("#report-from").value) $("#report-from").value = `${today.slice(0, 8)}01`;
+  if (!$("#report-to").value) $("#report-to").value = today;
+}
+
+export async function downloadReport(kind) {
+  const from = $("#report-from").value;
+  const to = $("#report-to").value;
+  try {
+    const blob = await E.reportCsv(kind, from, to);
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: `salinmas-${kind}-${from}-${to}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
 }
