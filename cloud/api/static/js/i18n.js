@@ -177,6 +177,7 @@ export const STRINGS = {
     "hh.address": "Alamat",
     "hh.phone": "Telepon",
     "hh.inactive": "nonaktif",
+    "hh.pending": "Penarikan menunggu keputusan",
 
     "stmt.none": "Belum ada transaksi.",
     "stmt.date": "Tanggal",
@@ -391,6 +392,7 @@ export const STRINGS = {
     "hh.address": "Address",
     "hh.phone": "Phone",
     "hh.inactive": "inactive",
+    "hh.pending": "Payouts to decide",
 
     "stmt.none": "No transactions yet.",
     "stmt.date": "Date",
