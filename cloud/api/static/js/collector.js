@@ -50,6 +50,8 @@ function stop(p, index) {
     h("div", { class: "title" }, h("span", { class: "order", "aria-hidden": "true", text: String(index + 1) }), h("strong", { text: title(p) }),
       overdue ? h("span", { class: "badge bad", text: t("pickups.overdue"), style: "margin-left:.4rem" }) : null),
     p.address ? h("div", { text: `${t("col.address")}: ${p.address}` }) : null,
+    p.phone ? h("div", {}, h("a", { href: `tel:${p.phone.replace(/[^\d+]/g, "")}`, text: `${t("col.call")} ${p.phone}` })) : null,
+    p.lat != null && p.lon != null ? h("div", {}, h("a", { href: `geo:${p.lat},${p.lon}`, text: t("col.map") })) : null,
     h("div", { class: "small muted", text: [p.bin_id || p.household_name ? t(`pickups.kind.${p.kind}`) : null, p.category_code ? categoryName(p.category_code) : null,
       p.due_at ? t("pickups.due", { when: `${dateTime(p.due_at)} (${relative(p.due_at)})` }) : null].filter(Boolean).join(" · ") }),
     p.note ? h("div", { class: "small", text: `“${p.note}”` }) : null,

@@ -210,6 +210,8 @@ export const STRINGS = {
     "col.mark_done": "Tandai selesai",
     "col.order_note": "Urut: terlambat dulu, lalu jatuh tempo terdekat dan prioritas.",
     "col.bin": "Tong {id}",
+    "col.call": "Telepon",
+    "col.map": "Buka di peta",
 
     "err.login": "Nomor/nama atau kata sandi salah, atau sesi berakhir.",
     "err.throttled": "Terlalu banyak percobaan. Coba lagi sebentar lagi.",
@@ -425,6 +427,8 @@ export const STRINGS = {
     "col.mark_done": "Mark done",
     "col.order_note": "Order: overdue first, then nearest due time and priority.",
     "col.bin": "Bin {id}",
+    "col.call": "Call",
+    "col.map": "Open in maps",
 
     "err.login": "Wrong number/name or password, or the session ended.",
     "err.throttled": "Too many attempts. Try again in a moment.",
