@@ -72,12 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan_for(args: argparse.Namespace) -> Plan:
     """Quick: 1-s ramp steps x2.5 from 100/s, no bisection, 2-s steps, no 80 % check.
-    Full: 1.5-s ramp steps x2 from 250/s, two bisections, 5-s steps."""
+    Full: 1-s ramp steps x2 from 250/s, two bisections, 5-s steps."""
     if args.quick:
         return Plan(ramp_s=1.0, step_s=args.step_s or 2.0, start_rate=args.start_rate or 100,
                     ramp_factor=2.5, bisect_rounds=0, max_rate=args.max_rate,
                     stall_s=3.0, check_80=False)  # fmt: skip
-    return Plan(ramp_s=1.5, step_s=args.step_s or 5.0, start_rate=args.start_rate or 250,
+    return Plan(ramp_s=1.0, step_s=args.step_s or 5.0, start_rate=args.start_rate or 250,
                 ramp_factor=2.0, bisect_rounds=2, max_rate=args.max_rate)  # fmt: skip
 
 

@@ -189,7 +189,9 @@ class Runner:
         confirmed: Step | None = None
         rate = p.start_rate
         while p.min_rate <= rate <= p.max_rate:  # up until a step fails, or down until one holds
-            st = self.step(rate, p.ramp_s, "ramp")
+            # a ramp step must span a few of the level's flushes, or it only says that one
+            # batch fitted (L3's 1-s telemetry timer: 3-s ramp steps)
+            st = self.step(rate, max(p.ramp_s, 3 * self.flush_s), "ramp")
             out.steps.append(st)
             if st.publisher_bound:
                 # the fleet could not offer more: if the consumer kept pace, the result
