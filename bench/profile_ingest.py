@@ -182,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
                 time.sleep(1)
                 waits = PgWaits(url) if pg is not None else None
-                cpu0 = cpu_seconds(pid)
+                cpu0 = sum(cpu_seconds(p) for p in workers.pids())
                 res = fleet.run(rate=args.rate, count=int(args.rate * args.seconds), qos=args.qos)
-                cpu = cpu_seconds(pid) - cpu0
                 spy.wait(args.seconds + 60)
                 if waits is not None:
                     print(waits.stop())
@@ -194,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1)
                     stored = workers.counter.count(res.t_first, res.t_last)
                 print(f"stored {stored}/{res.sent} after {time.time() - res.t_last:.1f}s")
+                cpu = sum(cpu_seconds(p) for p in workers.pids()) - cpu0
             workers.stop()
             if pg is not None:
                 log = (pg.workdir / "server.log").read_text(errors="replace")
@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"published {res.sent} {args.kind} events at {res.achieved_rate:.0f}/s; "
-        f"worker CPU {cpu:.1f}s = {cpu / max(1, res.sent) * 1e6:.0f} us/msg"
+        f"CPU of the {args.workers} worker(s) {cpu:.1f}s = "
+        f"{cpu / max(1, res.sent) * 1e6:.0f} us/msg (py-spy samples the first worker)"
     )
     folded = Path(f"{stem}.folded")
     if folded.exists():
