@@ -61,10 +61,15 @@ def weight_reading(
     tare_g: int | None = None,
     division_g: int | None = None,
 ) -> Reading:
-    """A weight reading, or an ERROR reading if the value/unit do not convert."""
+    """A weight reading, or an ERROR reading if the value/unit do not convert.
+
+    A frame in TARE mode reports the tare itself: its weight is also the ``tare_g``.
+    """
     g = grams(value, unit)
     if g is None:
         return error(frame, protocol, f"bad weight {value!s} {unit!r}")
+    if mode is Mode.TARE and tare_g is None:
+        tare_g = g
     return Reading(
         status,
         g,

@@ -119,15 +119,4 @@ class Generic(ScaleProtocol):
             mode=mode,
             division_g=self.division_g,
         )
-        if mode is Mode.TARE and reading.grams is not None:
-            return Reading(
-                reading.status,
-                reading.grams,
-                reading.raw,
-                self.name,
-                mode=mode,
-                tare_g=reading.grams,
-                division_g=self.division_g,
-                unit=reading.unit,
-            )
         return reading

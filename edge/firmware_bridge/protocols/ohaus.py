@@ -73,14 +73,4 @@ class Ohaus(ScaleProtocol):
             unit=unit_key,
             mode=mode,
         )
-        if mode is Mode.TARE and reading.grams is not None:
-            return Reading(
-                reading.status,
-                reading.grams,
-                reading.raw,
-                self.name,
-                mode=mode,
-                tare_g=reading.grams,
-                unit=reading.unit,
-            )
         return reading

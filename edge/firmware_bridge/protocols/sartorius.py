@@ -107,14 +107,4 @@ class Sartorius(ScaleProtocol):
         reading = weight_reading(
             frame, self.name, status=status, value=value, unit=unit_key, mode=mode
         )
-        if mode is Mode.TARE and reading.grams is not None:
-            return Reading(
-                reading.status,
-                reading.grams,
-                reading.raw,
-                self.name,
-                mode=mode,
-                tare_g=reading.grams,
-                unit=reading.unit,
-            )
         return reading
