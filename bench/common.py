@@ -77,8 +77,11 @@ def machine() -> dict[str, str]:
     import pydantic
     import sqlalchemy
 
+    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)$", cpuinfo, re.M)
+    cpu = model.group(1).strip() if model else platform.processor()
+    load = " / ".join(Path("/proc/loadavg").read_text().split()[:3])
     return {
-        "cpu": model.group(1).strip() if model else platform.processor(),
+        "cpu": cpu + (f" ({float(mhz.group(1)):.0f} MHz)" if mhz else ""),
         "cores": str(os.cpu_count()),
         "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "?",
         "os": f"{os_name}, kernel {platform.release()}",
@@ -89,4 +92,5 @@ def machine() -> dict[str, str]:
         "paho-mqtt": paho.mqtt.__version__,
         "pydantic": pydantic.VERSION,
         "sqlalchemy": sqlalchemy.__version__,
+        "load average (1/5/15 min) when written": load,
     }
