@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from salinmas.demo import DemoStack, card_of, free_port, member_no
 
@@ -95,6 +97,20 @@ class BrowserStack:
             rows = api.get("/api/v1/weighins", params={"device_id": station, "limit": 1})
             record: dict[str, Any] = rows.json()[0]
         return record
+
+    def publish_as_device(self, device_id: str, kind: str, payload: bytes) -> None:
+        """Publish raw bytes on a device's own topic with its broker account (QoS 1)."""
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{device_id}-test")
+        client.username_pw_set(device_id, self.demo.secrets.devices[device_id])
+        client.connect("127.0.0.1", self.demo.mqtt_port)
+        client.loop_start()
+        try:
+            info = client.publish(f"salinmas/v1/dev/{device_id}/{kind}", payload, qos=1)
+            info.wait_for_publish(timeout=10)
+            assert info.is_published()
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
     def stop_api(self) -> None:
         """End the API process (the dashboard's stream breaks), as a crash would."""

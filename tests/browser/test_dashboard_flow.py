@@ -380,3 +380,22 @@ def test_a_weighin_with_an_unknown_card_shows_as_unassigned(
     with stack.api() as api:
         after = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
     assert after == before + weighed["amount_rp"]
+
+
+def test_refused_messages_are_shown_and_acknowledged(
+    quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]
+) -> None:
+    stack = quiet_stack
+    page = new_page(browser, console_errors, stack.base_url)
+    pages.append(page)
+    operator_login(page, stack)
+    stack.publish_as_device(stack.stations[0], "weighin", b"{this is not json")
+    item = page.locator("#alerts li[data-kind='dead_letter']")
+    expect(item).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    item.locator("summary").click()
+    expect(item.locator("li[data-dead-letter]").first).to_contain_text(stack.stations[0])
+    item.get_by_role("button", name=re.compile("Tandai dibaca")).click()
+    expect(item).to_have_count(0)
+    page.reload()  # acknowledged stays acknowledged
+    expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("#alerts li[data-kind='dead_letter']")).to_have_count(0)

@@ -112,6 +112,7 @@ export const STRINGS = {
 
     "deadletters.title": "Pesan ditolak",
     "deadletters.none": "Tidak ada pesan ditolak.",
+    "deadletters.show": "Lihat pesan terakhir",
 
     "pickups.title": "Papan penjemputan",
     "pickups.open": "Terbuka",
@@ -329,6 +330,7 @@ export const STRINGS = {
 
     "deadletters.title": "Rejected messages",
     "deadletters.none": "No rejected messages.",
+    "deadletters.show": "Show the latest",
 
     "pickups.title": "Pickup board",
     "pickups.open": "Open",

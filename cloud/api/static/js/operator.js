@@ -11,9 +11,13 @@ import { renderPickups, upsertPickup } from "./operator/pickups.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport } from "./operator/trends.js";
 import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
 
+/** How long after the stream opens to re-read (the API's hub baselines within a poll). */
+const SETTLE_MS = 2500;
+const RECONCILE_MS = 30000;
+
 // ------------------------------------------------------------------ routing
 
-function route() {
+function route(ev) {
   const view = (location.hash || "#overview").slice(1);
   const known = $$("[data-view]").map((el) => el.dataset.view);
   const current = known.includes(view) ? view : "overview";
@@ -28,6 +32,14 @@ function route() {
     initReports();
   }
   if (current === "households") renderPendingPayouts();
+  // a view changed by the operator: move focus to its heading (screen readers announce it)
+  if (ev && ev.type === "hashchange") {
+    const heading = $(`[data-view="${current}"] h1`);
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
+  }
 }
 
 // ------------------------------------------------------------------ start
@@ -88,9 +100,38 @@ async function pickupEvent(ev) {
   upsertPickup(full);
 }
 
+/**
+ * After the stream (re)opens, and every RECONCILE_MS: re-read what the stream may have
+ * missed (while away; before the API's hub took its baseline; alert clears, which are
+ * not streamed). New weigh-ins are added to the feed like live ones.
+ */
+async function reconcile() {
+  const [weighins, alerts, bins, devices, open, done, dl] = await Promise.allSettled([
+    E.weighins(), E.alerts(), E.bins(), E.devices(),
+    E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
+    E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined),
+  ]);
+  if (weighins.status === "fulfilled") {
+    const shown = Math.max(0, ...state.weighins.map((w) => w.id));
+    for (const w of [...weighins.value].reverse()) if (w.id > shown) addWeighin(w);
+  }
+  if (alerts.status === "fulfilled") state.alerts = new Map(alerts.value.map((a) => [a.id, a]));
+  if (bins.status === "fulfilled") state.bins = new Map(bins.value.map((b) => [b.bin_id, b]));
+  if (devices.status === "fulfilled") state.devices = new Map(devices.value.map((d) => [d.device_id, d]));
+  if (open.status === "fulfilled" && done.status === "fulfilled") {
+    state.pickups = new Map([...open.value, ...done.value].map((p) => [p.id, p]));
+    renderPickups();
+  }
+  if (dl.status === "fulfilled") state.deadLetters = dl.value;
+  renderAlerts();
+  renderBins();
+  renderDevices();
+  renderKpis();
+}
+
 function startLive() {
-  let wasOpen = false;
-  return E.stream(
+  let settle = null;
+  const stream = E.stream(
     {
       weighin: (w) => addWeighin(w),
       fill: (f) => (sawDevice(f.device_id, f.device_time), mergeBin(f.bin_id, {
@@ -125,23 +166,19 @@ function startLive() {
     },
     (st) => {
       setLiveState(st);
-      // after a reconnect, reload so nothing missed while away is lost
-      if (st === "open" && wasOpen) loadAll();
-      if (st === "open") wasOpen = true;
+      // once the stream has settled, re-read what it cannot carry (see reconcile)
+      if (st === "open") {
+        clearTimeout(settle);
+        settle = setTimeout(reconcile, SETTLE_MS);
+      }
     },
   );
-}
-
-/** Alerts clear and bins change state without a stream event for each: re-read them now and then. */
-async function refreshSlow() {
-  const [alerts, bins, devices] = await Promise.allSettled([E.alerts(), E.bins(), E.devices()]);
-  if (alerts.status === "fulfilled") state.alerts = new Map(alerts.value.map((a) => [a.id, a]));
-  if (bins.status === "fulfilled") state.bins = new Map(bins.value.map((b) => [b.bin_id, b]));
-  if (devices.status === "fulfilled") state.devices = new Map(devices.value.map((d) => [d.device_id, d]));
-  renderAlerts();
-  renderBins();
-  renderDevices();
-  renderKpis();
+  return {
+    close() {
+      clearTimeout(settle);
+      stream.close();
+    },
+  };
 }
 
 initShell({
@@ -152,7 +189,7 @@ initShell({
     await loadAll();
     route();
     const live = startLive();
-    const tick = setInterval(refreshSlow, 30000);
+    const tick = setInterval(reconcile, RECONCILE_MS);
     return () => {
       live.close();
       clearInterval(tick);

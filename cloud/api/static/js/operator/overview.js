@@ -161,7 +161,8 @@ export function renderAlerts() {
     const reasons = Object.entries(state.deadLetters.by_reason).map(([r, n]) => `${r}: ${n}`).join(", ");
     items.push(h("li", { class: "alert-item", "data-kind": "dead_letter" },
       h("div", { class: "what" }, h("span", { class: "badge bad", text: t("alerts.kind.dead_letter") }), " ",
-        h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons })),
+        h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons }),
+        deadLetterDetails()),
       h("button", { type: "button", class: "small secondary", onclick: ackDeadLetters, text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${t("alerts.kind.dead_letter")}` })));
   }
   fill(list, items.length ? items : h("li", { class: "empty", text: t("alerts.none") }));
@@ -175,6 +176,24 @@ export async function ackAlert(id) {
   } catch (err) {
     toast(errorText(err), "bad");
   }
+}
+
+/** The latest refused messages, read when the operator opens the details. */
+function deadLetterDetails() {
+  const list = h("ul", { class: "plain small" });
+  const details = h("details", { ontoggle: async () => {
+    if (!details.open) return;
+    try {
+      const rows = await E.deadLetters({ limit: 10 });
+      fill(list, rows.map((d) => h("li", { "data-dead-letter": d.id },
+        h("strong", { text: d.reason }), ` · ${relative(d.received_at)}`,
+        h("div", { class: "muted", text: d.topic }),
+        h("div", { text: d.detail }))));
+    } catch (err) {
+      fill(list, h("li", { class: "form-error", text: errorText(err) }));
+    }
+  } }, h("summary", { text: t("deadletters.show") }), list);
+  return details;
 }
 
 /** Dead letters have no alert row of their own: acknowledging hides those seen so far. */
