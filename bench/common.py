@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,16 @@ from pathlib import Path
 TICK = os.sysconf("SC_CLK_TCK")
 OUT_DIR = Path(__file__).resolve().parent / "out"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``timeout``, ``kill``) into SystemExit so ``finally`` blocks stop the
+    private servers and child processes instead of leaving them behind."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def cpu_seconds(pid: int) -> float:

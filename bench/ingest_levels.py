@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT_DIR, machine
+from bench.common import OUT_DIR, exit_on_sigterm, machine
 from bench.consumers import Consumer, MosquittoSub, PahoCounter, TelegrafLike
 from bench.publisher import FleetProcess
 from bench.report import plot, ratios, table
@@ -245,6 +245,7 @@ def write_outputs(args: argparse.Namespace, results: list[Search], started: date
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     started = datetime.now(UTC)
     t0 = time.monotonic()
     results = run(args)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT_DIR, cpu_seconds
+from bench.common import OUT_DIR, cpu_seconds, exit_on_sigterm
 from bench.ingest_proc import IngestWorkers, prepare_ledger
 from bench.publisher import FleetProcess
 from bench.stream import DEVICE_PASSWORD, fleet_ids
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
+    exit_on_sigterm()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         ap.error("py-spy is not installed (pip install py-spy)")

@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import exit_on_sigterm
 from bench.ingest_proc import prepare_ledger
 from bench.stream import EventEncoder, fleet_ids
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--devices", type=int, default=1000)
     args = ap.parse_args(argv)
+    exit_on_sigterm()
     from tests.support.services import PostgresServer
 
     workdir = Path(tempfile.mkdtemp(prefix="sal-sql-"))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT_DIR, cpu_seconds, machine, percentile, rss_mib
+from bench.common import OUT_DIR, cpu_seconds, exit_on_sigterm, machine, percentile, rss_mib
 from bench.ingest_proc import IngestWorkers, credited_count, prepare_ledger
 from bench.publisher import FleetProcess
 from bench.stream import DEVICE_PASSWORD, fleet_ids
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, help="length of the steady run")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
+    exit_on_sigterm()
     args.burst = args.burst or (1500 if args.quick else 6000)
     args.seconds = args.seconds or (8.0 if args.quick else 30.0)
 
