@@ -291,3 +291,28 @@ def create_user_cli(
             return user.id
     finally:
         engine.dispose()
+
+
+class TokenCache:
+    """Verified tokens by their text, so a repeated token skips the signature check.
+
+    A hit is re-checked for expiry; at most ``size`` tokens are kept (oldest dropped).
+    The subject is still re-read from the database on every request.
+    """
+
+    def __init__(self, secret: str, size: int = 10_000) -> None:
+        self._secret = secret
+        self._size = size
+        self._claims: dict[str, TokenClaims] = {}
+
+    def decode(self, token: str) -> TokenClaims:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = decode_token(token, secret=self._secret)
+            if len(self._claims) >= self._size:
+                self._claims.pop(next(iter(self._claims)))
+            self._claims[token] = claims
+        elif claims.expires_at <= datetime.now(UTC):
+            self._claims.pop(token, None)
+            raise AuthError("invalid token: Signature has expired")
+        return claims

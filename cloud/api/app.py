@@ -43,7 +43,7 @@ from cloud.api.routes import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
-from cloud.auth import ThrottlePolicy
+from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.broker_accounts import AccountFiles
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.provisioning import BrokerControl
@@ -106,6 +106,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         ),
         hub=LiveHub(read_sessions, poll_s=settings.stream_poll_s),
         jwt_secret=settings.jwt_secret.get_secret_value(),
+        tokens=TokenCache(settings.jwt_secret.get_secret_value()),
     )
     state.telemetry = _telemetry(settings)
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.settings import ApiSettings
-from cloud.auth import ThrottlePolicy
+from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.provisioning import BrokerControl
 from cloud.telemetry import TelemetryStore
 
@@ -36,3 +36,4 @@ class ApiState:
     mqtt: MqttLink | None = None
     telemetry: TelemetryStore | None = None
     jwt_secret: str = field(default="", repr=False)
+    tokens: TokenCache | None = field(default=None, repr=False)

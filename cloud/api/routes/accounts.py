@@ -12,7 +12,9 @@ from cloud.api.deps import (
     CurrentPrincipal,
     Limit,
     OwnHousehold,
+    OwnHouseholdId,
     Principal,
+    ReadSessionDep,
     SessionDep,
     Staff,
     StateDep,
@@ -51,8 +53,9 @@ def balance_of(session: SessionDep, household_id: int) -> BalanceOut:
     "/households/{household_id}/balance", responses=error_responses(401, 404),
     summary="Balance, held payouts and what is available",
 )  # fmt: skip
-def get_balance(household: OwnHousehold, session: SessionDep) -> BalanceOut:
-    return balance_of(session, household.id)
+async def get_balance(household_id: OwnHouseholdId, read: ReadSessionDep) -> BalanceOut:
+    # the hottest read of the API: one aggregate query on the event loop (see deps.py)
+    return balance_of(read, household_id)
 
 
 @router.get(

@@ -26,7 +26,7 @@ class HealthOut(BaseModel):
 
 
 @router.get("/health", summary="Liveness of the API (no authentication)")
-def health(state: StateDep) -> HealthOut:
+async def health(state: StateDep) -> HealthOut:
     return HealthOut(
         status="ok",
         broker_connected=state.mqtt.connected if state.mqtt is not None else None,

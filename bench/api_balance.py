@@ -1,0 +1,218 @@
+"""Balance lookups per second and latency on ONE API worker (uvicorn, one process).
+
+    .venv/bin/python -m bench.api_balance [--seconds 15] [--connections 32] [--db sqlite]
+
+Seeds a ledger (households with credits and a held payout each), starts
+``salinmas api run`` as a separate process (MQTT off), logs every household in, then
+drives ``GET /api/v1/households/{id}/balance`` with each household's own token over
+``--connections`` keep-alive HTTP/1.1 connections from a small asyncio client (so the
+load generator costs little CPU). Prints requests/s, p50/p99/max latency and the
+server's CPU per request, and writes a JSON record to ``bench/out/``. Target: >= 2,000
+requests/s on one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import OUT_DIR, REPO, cpu_seconds, machine, percentile
+from tests.support.services import PostgresServer, free_port
+
+FLOOR = False
+
+
+def seed(url: str, households: int) -> list[tuple[int, str, str]]:
+    """Households with 3 credits each; returns (id, member_no, pin)."""
+    from cloud import ledger
+    from cloud.auth import set_household_pin
+    from cloud.db import make_engine, migrate, session_factory
+    from cloud.payouts import request_payout
+    from tests.cloud.factories import weighin
+
+    migrate(url)
+    engine = make_engine(url)
+    out = []
+    try:
+        with session_factory(engine)() as s:
+            ledger.ensure_category(s, code="plastic-pet", name_id="PET", name_en="PET")
+            ledger.set_price(s, category="plastic-pet", rp_per_kg=3_000,
+                             effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+            now = datetime.now(UTC)
+            seq = 0
+            for i in range(households):
+                hh = ledger.register_household(s, member_no=f"B-{i:05d}", name=f"HH {i}")
+                ledger.link_card(s, card_id=f"C{i:05d}", household_id=hh.id)
+                set_household_pin(s, household_id=hh.id, pin="2468", by="bench")
+                for _ in range(3):
+                    seq += 1
+                    ledger.credit_weighin(s, event=weighin(seq=seq, card_id=f"C{i:05d}"),
+                                          received_at=now)  # fmt: skip
+                request_payout(s, household_id=hh.id, amount_rp=1_000, by="bench")
+                out.append((hh.id, hh.member_no, "2468"))
+            s.commit()
+    finally:
+        engine.dispose()
+    return out
+
+
+def start_api(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    conf = workdir / "api.toml"
+    conf.write_text(
+        "[api]\n"
+        f'ledger_url = "{url}"\nport = {port}\nmigrate_on_start = false\n'
+        'jwt_secret = "bench-secret-0123456789abcdef0123456789"\n'
+        "[api.mqtt]\nenabled = false\n"
+        f'[api.telemetry]\nbackend = "sqlite"\nsqlite_path = "{workdir / "t.db"}"\n'
+        f'[api.broker]\npassword_file = "{workdir / "passwd"}"\n'
+        f'acl_file = "{workdir / "acl"}"\n'
+    )
+    log = (workdir / "api.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "salinmas", "api", "run", "--config", str(conf)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"API did not start; see {workdir / 'api.log'}")
+
+
+def tokens(port: int, hhs: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    out = []
+    for hid, member_no, pin in hhs:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/household-login",
+            data=json.dumps({"member_no": member_no, "pin": pin}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            out.append((hid, json.loads(r.read())["access_token"]))
+    return out
+
+
+async def _worker(port: int, reqs: list[bytes], until: float, lat: list[float],
+                  errors: list[int], offset: int) -> int:  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    n, i = 0, offset
+    try:
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            writer.write(reqs[i % len(reqs)])
+            i += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            lat.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+            n += 1
+    finally:
+        writer.close()
+    return n
+
+
+async def drive(port: int, toks: list[tuple[int, str]], seconds: float, conns: int
+                ) -> tuple[int, list[float], list[int], float]:  # fmt: skip
+    path = "/api/v1/households/{hid}/balance" if not FLOOR else "/api/v1/health"
+    reqs = [
+        (f"GET {path.format(hid=hid)} HTTP/1.1\r\nHost: bench\r\n"
+         f"Authorization: Bearer {tok}\r\n\r\n").encode()
+        for hid, tok in toks
+    ]  # fmt: skip
+    lat: list[float] = []
+    errors: list[int] = []
+    t0 = time.perf_counter()
+    until = t0 + seconds
+    counts = await asyncio.gather(
+        *(_worker(port, reqs, until, lat, errors, k * 7) for k in range(conns))
+    )
+    return sum(counts), lat, errors, time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--households", type=int, default=200)
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--floor", action="store_true",
+                    help="hit /api/v1/health instead: the framework's own cost")  # fmt: skip
+    args = ap.parse_args(argv)
+    global FLOOR
+    FLOOR = args.floor
+
+    with tempfile.TemporaryDirectory(prefix="sal-bench-api-") as tmp:
+        work = Path(tmp)
+        pg = PostgresServer().start() if args.db == "postgresql" else None
+        try:
+            url = pg.create_database("bench") if pg else f"sqlite:///{work / 'ledger.db'}"
+            hhs = seed(url, args.households)
+            port = free_port()
+            proc = start_api(url, work, port)
+            try:
+                toks = tokens(port, hhs)
+                asyncio.run(drive(port, toks, args.warmup, args.connections))
+                cpu0 = cpu_seconds(proc.pid)
+                n, lat, errors, wall = asyncio.run(
+                    drive(port, toks, args.seconds, args.connections)
+                )
+                cpu = cpu_seconds(proc.pid) - cpu0
+            finally:
+                proc.terminate()
+                proc.wait(15)
+        finally:
+            if pg is not None:
+                pg.stop()
+
+    ms = [x * 1000 for x in lat]
+    result = {
+        "bench": "api_balance" if not args.floor else "api_health_floor",
+        "at": datetime.now(UTC).isoformat(),
+        "db": args.db,
+        "connections": args.connections,
+        "households": args.households,
+        "seconds": round(wall, 2),
+        "requests": n,
+        "errors": len(errors),
+        "req_per_s": round(n / wall, 1),
+        "p50_ms": round(percentile(ms, 50) or 0, 2),
+        "p99_ms": round(percentile(ms, 99) or 0, 2),
+        "max_ms": round(max(ms, default=0), 2),
+        "server_cpu_s": round(cpu, 2),
+        "server_cpu_us_per_req": round(cpu / n * 1e6, 1) if n else None,
+        "machine": machine(),
+    }
+    what = "health checks" if args.floor else "balance lookups"
+    print(f"{what}, one uvicorn worker, {args.db}, {args.connections} connections:")
+    print(f"  {result['req_per_s']:,} req/s over {result['seconds']} s ({n:,} requests, "
+          f"{len(errors)} errors)")  # fmt: skip
+    print(f"  latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+          f"max {result['max_ms']} ms")  # fmt: skip
+    print(f"  server CPU {result['server_cpu_us_per_req']} us/request (target >= 2,000 req/s)")
+    OUT_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (OUT_DIR / f"api_balance-{args.db}-{stamp}.json").write_text(json.dumps(result, indent=2))
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
