@@ -118,7 +118,8 @@ def new_page(
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # transient toasts would cover what the screenshot is for
+    page.screenshot(path=str(path), full_page=True, style=".toast-region { display: none; }")
     return path
 
 
