@@ -37,12 +37,19 @@ export function renderBins() {
         { class: `bin-row ${fillClass(b.fill_pct)}`, "data-bin": b.bin_id, "data-fill": b.fill_pct ?? "" },
         h("span", { class: "name" }, h("strong", { text: b.name || b.bin_id }), " ",
           b.fault ? h("span", { class: "badge bad", text: t("bins.fault") }) : null,
-          h("br"), h("span", { class: "muted small", text: [categoryName(b.category_code), b.state_at ? relative(b.state_at) : ""].filter(Boolean).join(" · ") })),
+          h("br"), h("span", { class: "muted small", text: [categoryName(b.category_code), b.state_at ? relative(b.state_at) : ""].filter(Boolean).join(" · ") }),
+          forecastNote(b)),
         h("span", { class: "fillbar", role: "img", "aria-label": `${t("bins.fill")} ${pct(b.fill_pct)}` }, h("span", { style: `width:${Math.min(100, b.fill_pct || 0)}%` })),
         h("span", { class: "num", text: pct(b.fill_pct) }),
       ),
     ),
   );
+}
+
+/** "Forecast full in 3 h" for a bin still below its threshold that is filling up. */
+function forecastNote(b) {
+  if (!b.forecast_full_at || b.fill_pct == null || b.fill_pct >= (b.threshold_pct ?? 80)) return null;
+  return h("div", { class: "small", text: t("pickups.forecast", { when: relative(b.forecast_full_at) }) });
 }
 
 export function weighinRow(w, flash) {
