@@ -99,7 +99,7 @@ _FUNDS = _funds_statement()
 
 def funds(session: Session, *, household_id: int) -> Funds:
     """Balance and held amount of a household, in one round trip."""
-    row = session.execute(_FUNDS, {"household_id": household_id}).one()
+    row = session.connection().execute(_FUNDS, {"household_id": household_id}).one()
     return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
 
 

@@ -113,11 +113,11 @@ def principal_from_token(
     """Verify the token and re-read its subject (deactivation takes effect at once)."""
     claims: TokenClaims = cache.decode(token) if cache else decode_token(token, secret=secret)
     if claims.kind == "user":
-        row = session.execute(_USER, {"id": claims.ident}).first()
+        row = session.connection().execute(_USER, {"id": claims.ident}).first()
         if row is None or not row.active or row.role != claims.role:
             raise AuthError("the token's user is unknown or deactivated")
         return Principal("user", claims.ident, claims.role, row.username, row.site_id)
-    hh = session.execute(_HOUSEHOLD, {"id": claims.ident}).first()
+    hh = session.connection().execute(_HOUSEHOLD, {"id": claims.ident}).first()
     if hh is None or not hh.active or claims.role != "household":
         raise AuthError("the token's household is unknown or deactivated")
     return Principal("household", claims.ident, "household", hh.member_no, hh.site_id)
@@ -203,7 +203,7 @@ async def own_household_id(
         if principal.id != household_id:
             raise _not_yours("household")
         return household_id  # its own, active household (checked with the token)
-    row = read.execute(_HOUSEHOLD_SITE, {"id": household_id}).first()
+    row = read.connection().execute(_HOUSEHOLD_SITE, {"id": household_id}).first()
     if row is None or not _may_see_household(principal, household_id, row.site_id):
         raise _not_yours("household")
     return household_id

@@ -51,7 +51,7 @@ export function binPlot(bins, { width = 440, height = 280, onSelect } = {}) {
   for (const { b, px, py } of pts) {
     const cx = ox + (px - x0) * k;
     const cy = height - (oy + (py - y0) * k); // north / +y up
-    const label = `${b.name || b.bin_id}: ${b.fill_pct == null ? t("unknown") : num(b.fill_pct) + " %"}${b.fault ? " – " + t("bins.fault") : ""}`;
+    const label = `${b.name || b.bin_id}: ${b.fill_pct == null ? t("unknown") : num(Math.floor(b.fill_pct)) + " %"}${b.fault ? " – " + t("bins.fault") : ""}`;
     const g = s("g", {
       class: fillClass(b.fill_pct),
       tabindex: 0,
@@ -70,7 +70,7 @@ export function binPlot(bins, { width = 440, height = 280, onSelect } = {}) {
     g.append(s("circle", { class: "bin-dot", cx, cy, r }), s("title", { text: label }));
     if (b.fault) g.append(s("text", { x: cx, y: cy + 4, "text-anchor": "middle", style: "fill:#fff;font-weight:700", text: "!" }));
     const anchor = cx > width - 90 ? "end" : "start";
-    g.append(s("text", { class: "bin-label", x: anchor === "end" ? cx - r - 4 : cx + r + 4, y: cy + 4, "text-anchor": anchor, text: `${b.name || b.bin_id} ${b.fill_pct == null ? "" : num(b.fill_pct) + "%"}` }));
+    g.append(s("text", { class: "bin-label", x: anchor === "end" ? cx - r - 4 : cx + r + 4, y: cy + 4, "text-anchor": anchor, text: `${b.name || b.bin_id} ${b.fill_pct == null ? "" : num(Math.floor(b.fill_pct)) + "%"}` }));
     svg.append(g);
   }
   return svg;

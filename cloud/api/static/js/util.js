@@ -77,8 +77,9 @@ export function num(x, digits = 0) {
   return new Intl.NumberFormat(numLocale(), { maximumFractionDigits: digits }).format(Number(x));
 }
 
+/** A fill level, rounded down: a bin at 79.6 % is not yet at an 80 % threshold. */
 export function pct(x) {
-  return x === null || x === undefined ? "–" : `${num(x, 0)} %`;
+  return x === null || x === undefined ? "–" : `${num(Math.floor(x), 0)} %`;
 }
 
 /** Parse a kg amount typed by a person ("1,5" or "1.5") into integer grams, or null. */
