@@ -168,3 +168,8 @@ def test_chart_time_ticks_fall_on_round_local_hours(page: Page) -> None:
         "2026-11-29T05:00:00.000Z",
         "2026-11-29T11:00:00.000Z",
     ]
+
+
+def test_fill_levels_round_down_so_below_threshold_never_reads_as_at_it(page: Page) -> None:
+    got = run(page, "util.js", "return [m.pct(79.6), m.pct(80), m.pct(0), m.pct(null)];")
+    assert got == ["79 %", "80 %", "0 %", "–"]
