@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 log = logging.getLogger("salinmas.demo")
 
@@ -76,6 +76,7 @@ class DemoSecrets:
     ingest_password: str
     api_password: str
     admin_password: str
+    operator_password: str
     collector_password: str
     household_pin: str
     devices: dict[str, str] = field(default_factory=dict)
@@ -88,6 +89,7 @@ class DemoSecrets:
             ingest_password=data.get("ingest_password") or secrets.token_urlsafe(18),
             api_password=data.get("api_password") or secrets.token_urlsafe(18),
             admin_password=data.get("admin_password") or secrets.token_urlsafe(9),
+            operator_password=data.get("operator_password") or secrets.token_urlsafe(9),
             collector_password=data.get("collector_password") or secrets.token_urlsafe(9),
             household_pin=data.get("household_pin") or f"{secrets.randbelow(10**6):06d}",
             devices=dict(data.get("devices") or {}),
@@ -161,9 +163,8 @@ class DemoStack:
             self._seed()
             self._start_broker()
             self._write_cloud_config()
-            self._spawn("ingest", "ingest", "run", "--config", str(self.cloud_config))
-            self._spawn("api", "api", "run", "--config", str(self.cloud_config))
-            self.wait_for_api()
+            self.start_process("ingest")
+            self.start_process("api")
             self._start_fleet()
         except BaseException:
             self.stop()
@@ -183,6 +184,28 @@ class DemoStack:
         if self._embedded is not None:
             self._embedded.stop()
             self._embedded = None
+
+    @property
+    def fleet(self) -> Any:
+        """The running :class:`simulators.fleet.Fleet` (None before start/after stop)."""
+        return self._fleet
+
+    #: the cloud processes the stack runs, by name
+    PROCESSES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "ingest": ("ingest", "run"),
+        "api": ("api", "run"),
+    }
+
+    def stop_process(self, name: str, timeout_s: float = 10) -> None:
+        """End one cloud process (``ingest`` or ``api``) and its children, as a crash would."""
+        proc = self._procs.pop(name)
+        _end_group(proc, name, timeout_s=timeout_s)
+
+    def start_process(self, name: str) -> None:
+        """Start a cloud process stopped with :meth:`stop_process`; the API is waited for."""
+        self._spawn(name, *self.PROCESSES[name], "--config", str(self.cloud_config))
+        if name == "api":
+            self.wait_for_api()
 
     def check_children(self) -> list[str]:
         """Names of child processes that have exited (a healthy demo returns [])."""
@@ -247,12 +270,16 @@ class DemoStack:
                         threshold_pct=80.0,
                     )
                 users = [
-                    ("admin", self.secrets.admin_password, "admin"),
-                    ("kolektor1", self.secrets.collector_password, "collector"),
+                    ("admin", self.secrets.admin_password, "admin", "Admin Salinmas"),
+                    ("operator", self.secrets.operator_password, "operator", "Bu Sri (operator)"),
+                    ("kolektor1", self.secrets.collector_password, "collector", "Pak Budi"),
                 ]
-                for username, password, role in users:
+                for username, password, role, display in users:
                     if s.scalar(select(User.id).where(User.username == username)) is None:
-                        auth.create_user(s, username=username, password=password, role=role)
+                        auth.create_user(
+                            s, username=username, password=password, role=role,
+                            display_name=display,
+                        )  # fmt: skip
         finally:
             engine.dispose()
 
@@ -390,7 +417,8 @@ class DemoStack:
                 "Salinmas demo is running (Ctrl-C stops everything).",
                 f"  dashboard      {self.api_url}/",
                 f"  API docs       {self.api_url}/docs",
-                f"  operator login admin / {s.admin_password}",
+                f"  admin login    admin / {s.admin_password}",
+                f"  operator       operator / {s.operator_password}",
                 f"  collector      kolektor1 / {s.collector_password}",
                 f"  households     {member_no(0)} .. {member_no(self.households - 1)}, "
                 f"PIN {s.household_pin}",

@@ -38,7 +38,7 @@ class BrowserStack:
         return ("kolektor1", self.demo.secrets.collector_password)
 
     #: how the pages show the collector (its display name)
-    collector_name: str = "kolektor1"
+    collector_name: str = "Pak Budi"
 
     @property
     def household(self) -> tuple[str, str, str]:
@@ -56,7 +56,7 @@ class BrowserStack:
 
     @property
     def _fleet(self) -> Any:
-        return self.demo._fleet
+        return self.demo.fleet
 
     @contextlib.contextmanager
     def api(self) -> Iterator[httpx.Client]:
@@ -114,13 +114,10 @@ class BrowserStack:
 
     def stop_api(self) -> None:
         """End the API process (the dashboard's stream breaks), as a crash would."""
-        from salinmas import demo as demo_mod
-
-        demo_mod._end_group(self.demo._procs.pop("api"), "api", timeout_s=1)
+        self.demo.stop_process("api", timeout_s=1)
 
     def start_api(self) -> None:
-        self.demo._spawn("api", "api", "run", "--config", str(self.demo.cloud_config))
-        self.demo.wait_for_api()
+        self.demo.start_process("api")
 
 
 def _until(predicate: Any, timeout_s: float, message: str) -> None:
