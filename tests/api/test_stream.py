@@ -151,3 +151,27 @@ def test_fills_from_the_broker_reach_the_stream(
         )
     dev.disconnect()
     dev.loop_stop()
+
+
+def test_alerts_and_dead_letters_reach_the_stream(api: ApiServer) -> None:
+    from cloud.deadletters import add_dead_letter
+    from cloud.pickups import raise_alert
+
+    with api.client() as c:
+        token = login(c, "operator")
+    with listen(api, token, types=["alert", "dead_letter"]) as events:
+        engine = make_engine(api.app.state.api.settings.ledger_url)
+        try:
+            with session_factory(engine)() as s:
+                add_dead_letter(s, topic="salinmas/v1/dev/st-x/weighin", payload=b"{oops",
+                                reason="malformed", detail="not JSON")  # fmt: skip
+                raise_alert(s, kind="lid_open", subject="bn-bin01", message="lid open")
+                s.commit()
+        finally:
+            engine.dispose()
+        got = dict([events.get(timeout=10), events.get(timeout=10)])
+        assert (got["dead_letter"]["reason"], got["dead_letter"]["topic"]) == (
+            "malformed",
+            "salinmas/v1/dev/st-x/weighin",
+        )
+        assert (got["alert"]["kind"], got["alert"]["subject"]) == ("lid_open", "bn-bin01")
