@@ -68,7 +68,7 @@ def start_api(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
     conf = workdir / "api.toml"
     conf.write_text(
         "[api]\n"
-        f'ledger_url = "{url}"\nport = {port}\nmigrate_on_start = false\n'
+        f'ledger_url = "{url}"\nport = {port}\nmigrate_on_start = false\naccess_log = false\n'
         'jwt_secret = "bench-secret-0123456789abcdef0123456789"\n'
         "[api.mqtt]\nenabled = false\n"
         f'[api.telemetry]\nbackend = "sqlite"\nsqlite_path = "{workdir / "t.db"}"\n'

@@ -53,8 +53,9 @@ from salinmas import __version__
 log = logging.getLogger(__name__)
 
 DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
+#: routes are matched in this order: the hottest (balance lookups) first
 ROUTERS = (
-    auth, users, households, categories, accounts, weighins, bins, pickups, devices,
+    accounts, auth, users, households, categories, weighins, bins, pickups, devices,
     telemetry, operations, reports, stream,
 )  # fmt: skip
 
@@ -170,5 +171,6 @@ def run(settings: ApiSettings) -> int:
         # open live streams never end by themselves: cut them on shutdown
         timeout_graceful_shutdown=5,
         log_level="info",
+        access_log=settings.access_log,
     )
     return 0

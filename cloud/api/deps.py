@@ -48,11 +48,8 @@ async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
     short primary-key reads can run on the event loop (see :func:`get_principal`).
     Creating a session does no I/O and the final rollback is one short statement.
     """
-    with state.read_sessions() as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+    with state.read_sessions() as session:  # closing ends (rolls back) the read
+        yield session
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]

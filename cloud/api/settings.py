@@ -104,6 +104,8 @@ class ApiSettings(ProcessSettings):
     stream_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: seconds between SSE keep-alive comments
     stream_keepalive_s: float = Field(default=15.0, gt=0, le=300)
+    #: uvicorn's per-request access log (a reverse proxy usually keeps one already)
+    access_log: bool = True
     #: behind a reverse proxy, trust X-Forwarded-For for the login throttle
     trust_forwarded_for: bool = False
     mqtt: ApiMqttSettings = Field(default_factory=ApiMqttSettings)
