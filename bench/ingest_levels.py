@@ -200,6 +200,7 @@ def wait_stored(runner: Runner, timeout_s: float = 60) -> None:
 
 
 def write_outputs(args: argparse.Namespace, results: list[Search], started: datetime) -> Path:
+    plan = plan_for(args)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -216,6 +217,12 @@ def write_outputs(args: argparse.Namespace, results: list[Search], started: date
         *[f"- {k}: {v}" for k, v in facts.items()],
         "",
         "## Levels\n",
+        f"Plan: ramp x{plan.ramp_factor:g} from {plan.start_rate:,.0f}/s with {plan.ramp_s:g}-s "
+        f"steps (L3: 3 s), {plan.bisect_rounds} bisection(s) and confirmation with "
+        f"{plan.step_s:g}-s steps; a step holds with zero loss and the last message stored "
+        f"<= flush interval + {SLACK_S} s after the last publish (L0/L1 0.5 s, L2 0.75 s, "
+        "L3 1.55 s). `>=`: the fleet could not publish faster. CPU at the highest held rate; "
+        "latency at half of it.\n",
         table(results),
         "## Ratios (max zero-loss rates)\n",
         ratio_md,
