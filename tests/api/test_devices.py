@@ -32,6 +32,14 @@ class Probe:
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
         self.client.on_disconnect = lambda *_a: self.disconnected.set()
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_a: self.subscribed.set()
+
+    def subscribe(self, topic: str, timeout_s: float = 10) -> None:
+        """Subscribe and wait for the broker's SUBACK (so nothing published after is missed)."""
+        self.subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(timeout_s), f"no SUBACK for {topic}"
 
     def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.rc = rc.value
@@ -89,7 +97,7 @@ def test_provision_then_revoke_at_the_real_broker(
     user, pw = mosquitto.service("ingest")
     watcher = Probe(mosquitto.port, user, pw)
     assert watcher.connect() == 0
-    watcher.client.subscribe("salinmas/v1/dev/st-new01/#", qos=1)
+    watcher.subscribe("salinmas/v1/dev/st-new01/#")
     device = Probe(mosquitto.port, "st-new01", creds["mqtt_password"])
     assert device.connect() == 0
     device.client.publish("salinmas/v1/dev/st-new01/health", b"before", qos=1).wait_for_publish(5)
@@ -128,8 +136,7 @@ def test_commands_reach_the_device_over_mqtt(
         creds = c.post("/api/v1/devices", json={"device_id": "st-cmd01", "kind": "station"}).json()
     device = Probe(mosquitto.port, "st-cmd01", creds["mqtt_password"])
     _wait(lambda: device.connect() == 0, 10, "the device to connect")
-    device.client.subscribe("salinmas/v1/dev/st-cmd01/cmd", qos=1)
-    time.sleep(0.3)  # SUBACK has no event in this probe; give the broker a moment
+    device.subscribe("salinmas/v1/dev/st-cmd01/cmd")
     with api.client(operator) as c:
         r = c.post("/api/v1/devices/st-cmd01/commands", json={"action": "tare"})
         assert r.status_code == 202, r.text
