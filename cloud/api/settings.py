@@ -93,7 +93,7 @@ class ApiSettings(ProcessSettings):
     migrate_on_start: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    jwt_secret: SecretStr = SecretStr("dev-only-insecure-jwt-secret")
+    jwt_secret: SecretStr = SecretStr("dev-only-insecure-jwt-secret-not-for-production")
     token_lifetime_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
     #: a household's token lives shorter (shared phones)
     household_token_lifetime_s: int = Field(default=3600, ge=60, le=30 * 24 * 3600)

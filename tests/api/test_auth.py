@@ -114,7 +114,7 @@ def test_login_throttle_answers_429_with_retry_after(api: ApiServer, world: Worl
 
 
 def test_placeholder_jwt_secret_is_refused_in_production(tmp_path: Path) -> None:
-    for secret in ("changeme", "dev-only-insecure-jwt-secret", "short"):
+    for secret in ("changeme", "dev-only-insecure-jwt-secret-not-for-production", "short"):
         with pytest.raises(ValidationError, match="jwt_secret"):
             ApiSettings(environment="production", jwt_secret=secret,
                         mqtt={"password": "a-real-broker-password"})  # fmt: skip
