@@ -88,9 +88,27 @@ class LiveHub:
     # ------------------------------------------------------------------ subscribers
 
     def subscribe(self) -> asyncio.Queue[LiveEvent]:
+        """A queue of live events from now on.
+
+        The first subscriber takes the ledger baseline right here (four indexed max-id
+        reads), so rows written between subscribing and the poller's next tick are
+        streamed too, not silently taken into the baseline.
+        """
+        if self._cursor is None:
+            with self.sessions() as s:
+                self._cursor = self._baseline(s)
         q: asyncio.Queue[LiveEvent] = asyncio.Queue(self.queue_size)
         self._subscribers.add(q)
         return q
+
+    @staticmethod
+    def _baseline(s: Session) -> _Cursor:
+        return _Cursor(
+            weighin=_max_id(s, WeighinRecord.id),
+            alert=_max_id(s, Alert.id),
+            dead_letter=_max_id(s, DeadLetter.id),
+            pickup=_max_id(s, Pickup.id),
+        )
 
     def unsubscribe(self, q: asyncio.Queue[LiveEvent]) -> None:
         self._subscribers.discard(q)
@@ -160,12 +178,7 @@ class LiveHub:
         out: list[tuple[str, dict[str, Any]]] = []
         with self.sessions() as s:
             if self._cursor is None:
-                self._cursor = _Cursor(
-                    weighin=_max_id(s, WeighinRecord.id),
-                    alert=_max_id(s, Alert.id),
-                    dead_letter=_max_id(s, DeadLetter.id),
-                    pickup=_max_id(s, Pickup.id),
-                )
+                self._cursor = self._baseline(s)
                 return out
             c = self._cursor
             rows = s.execute(
