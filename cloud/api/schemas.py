@@ -390,6 +390,15 @@ class PickupOut(_Out):
     completed_at: datetime | None
     collected_g: int | None
     cancel_reason: str | None
+    # where to go: the household's or the bin's details (collectors cannot read those
+    # resources themselves, but need them for the pickups assigned to them)
+    member_no: str | None = None
+    household_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    bin_name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 # --------------------------------------------------------------------------- devices

@@ -77,6 +77,8 @@ def test_household_requests_a_pickup_and_its_collector_completes_it(
     with api.client(col_b) as c:
         mine = c.get(f"/api/v1/collectors/{world.ids['collector-b']}/pickups").json()
         assert [p["id"] for p in mine] == [pid]
+        # where to go: the household's details travel with the pickup
+        assert (mine[0]["member_no"], mine[0]["household_name"]) == ("M-A", "HH a")
         done = c.post(f"/api/v1/pickups/{pid}/complete", json={"collected_g": 4_250})
         assert done.status_code == 200
         assert (done.json()["status"], done.json()["collected_g"]) == ("done", 4_250)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cloud import pickups
 from cloud.api.deps import (
@@ -27,16 +30,46 @@ from cloud.api.schemas import (
     PickupOut,
 )
 from cloud.api.state import ApiState
-from cloud.models import Pickup
+from cloud.models import Bin, Household, Pickup
 from cloud.models.auth import User
 
 router = APIRouter(prefix="/api/v1", tags=["pickups"])
 STATUS = "^(open|assigned|done|cancelled)$"
 
 
-def _changed(state: ApiState, p: Pickup) -> PickupOut:
+def pickups_out(session: Session, rows: Sequence[Pickup]) -> list[PickupOut]:
+    """Pickups with the details of where to go (two queries, whatever the number)."""
+    hh_ids = {p.household_id for p in rows if p.household_id is not None}
+    bin_ids = {p.bin_id for p in rows if p.bin_id is not None}
+    households = (
+        {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(hh_ids)))}
+        if hh_ids
+        else {}
+    )
+    bins = (
+        {b.bin_id: b for b in session.scalars(select(Bin).where(Bin.bin_id.in_(bin_ids)))}
+        if bin_ids
+        else {}
+    )
+    out = []
+    for p in rows:
+        extra: dict[str, object] = {}
+        if (h := households.get(p.household_id or -1)) is not None:
+            extra |= {"member_no": h.member_no, "household_name": h.name,
+                      "address": h.address, "phone": h.phone}  # fmt: skip
+        if (b := bins.get(p.bin_id or "")) is not None:
+            extra |= {"bin_name": b.name, "lat": b.lat, "lon": b.lon}
+        out.append(PickupOut.model_validate(p).model_copy(update=extra))
+    return out
+
+
+def pickup_out(session: Session, p: Pickup) -> PickupOut:
+    return pickups_out(session, [p])[0]
+
+
+def _changed(state: ApiState, session: Session, p: Pickup) -> PickupOut:
     state.hub.publish("pickup", pickup_event(p))
-    return PickupOut.model_validate(p)
+    return pickup_out(session, p)
 
 
 @router.get("/pickups", responses=error_responses(401, 403, 422), summary="The pickup board")
@@ -54,7 +87,7 @@ def list_pickups(
     rows = pickups.list_pickups(
         session, status=status or None, collector_id=collector_id, site_id=site_id, limit=limit
     )
-    return [PickupOut.model_validate(p) for p in rows]
+    return pickups_out(session, rows)
 
 
 @router.post(
@@ -70,12 +103,12 @@ def create_pickup(
         requested_by=principal.label,
     )  # fmt: skip
     session.commit()
-    return _changed(state, p)
+    return _changed(state, session, p)
 
 
 @router.get("/pickups/{pickup_id}", responses=error_responses(401, 404))
-def get_pickup(pickup: OwnPickup) -> PickupOut:
-    return PickupOut.model_validate(pickup)
+def get_pickup(pickup: OwnPickup, session: SessionDep) -> PickupOut:
+    return pickup_out(session, pickup)
 
 
 @router.post(
@@ -90,7 +123,7 @@ def assign_pickup(
         raise ApiError(422, "validation", f"user {body.collector_id} is not an active collector")
     p = pickups.assign_pickup(session, pickup_id=pickup.id, collector_id=collector.id)
     session.commit()
-    return _changed(state, p)
+    return _changed(state, session, p)
 
 
 @router.post(
@@ -107,7 +140,7 @@ def complete_pickup(
         session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note
     )
     session.commit()
-    return _changed(state, p)
+    return _changed(state, session, p)
 
 
 @router.post(
@@ -122,7 +155,7 @@ def cancel_pickup(
         raise ApiError(403, "forbidden", "a collector cannot cancel a pickup")
     p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason)
     session.commit()
-    return _changed(state, p)
+    return _changed(state, session, p)
 
 
 @router.get(
@@ -133,7 +166,7 @@ def household_pickups(
     household: OwnHousehold, session: SessionDep, limit: Limit = 50
 ) -> list[PickupOut]:
     rows = pickups.list_pickups(session, household_id=household.id, limit=limit)
-    return [PickupOut.model_validate(p) for p in rows]
+    return pickups_out(session, rows)
 
 
 @router.post(
@@ -150,4 +183,4 @@ def request_pickup(
         requested_by=principal.label,
     )  # fmt: skip
     session.commit()
-    return _changed(state, p)
+    return _changed(state, session, p)

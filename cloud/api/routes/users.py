@@ -8,6 +8,7 @@ from sqlalchemy import select
 from cloud import auth
 from cloud.api.deps import Admin, Limit, OwnCollector, SessionDep, Staff
 from cloud.api.errors import ApiError, FieldError, error_responses
+from cloud.api.routes.pickups import pickups_out
 from cloud.api.schemas import DbId, PickupOut, UserCreate, UserOut, UserUpdate
 from cloud.models import Site
 from cloud.models.auth import User
@@ -74,4 +75,4 @@ def collector_pickups(
 ) -> list[PickupOut]:
     status = None if include_done else ("open", "assigned")
     rows = list_pickups(session, collector_id=collector.id, status=status, limit=limit)
-    return [PickupOut.model_validate(p) for p in rows]
+    return pickups_out(session, rows)
