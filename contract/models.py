@@ -26,7 +26,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -223,7 +222,6 @@ _MODELS: dict[Kind, type[_Model]] = {
     Kind.CMD: DeviceCommand,
 }
 
-_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {k: TypeAdapter(m) for k, m in _MODELS.items()}
 
 
 def model_for(kind: Kind | str) -> type[_Model]:
@@ -236,7 +234,7 @@ def parse_payload(kind: Kind | str, payload: bytes | str) -> Any:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        return _ADAPTERS[Kind(kind)].validate_json(raw)
+        return _MODELS[Kind(kind)].model_validate_json(raw)
     except ValidationError as exc:
         errors = describe_errors(exc)
         raise ContractError("; ".join(errors)[:1000], errors) from None
