@@ -68,6 +68,7 @@ def count_batch(url: str, kind: str, n_devices: int, batch: int, rounds: int) ->
     elapsed = time.perf_counter() - t0
     from sqlalchemy import text
 
+    event.remove(engine, "before_cursor_execute", _count)
     with engine.connect() as conn:  # the price of one round trip on this machine, now
         n_rt = 2000
         t1 = time.perf_counter()
