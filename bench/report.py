@@ -61,7 +61,8 @@ def ratios(results: list[Search]) -> tuple[str, list[tuple[str, int, float | Non
             held = value is not None and value >= target
             out.append((name, qos, value, target, held))
             lines.append(
-                f"| {name} | {qos} | {_f(value, '.2f')} | >= {target} | "
+                f"| {name} | {qos} | {_f(value, '.2f' if (value or 0) >= 0.1 else '.3f')} "
+                f"| >= {target} | "
                 f"{'yes' if held else '**no**'} |"
             )
     return "\n".join(lines) + "\n", out
