@@ -223,7 +223,6 @@ _MODELS: dict[Kind, type[_Model]] = {
 }
 
 
-
 def model_for(kind: Kind | str) -> type[_Model]:
     return _MODELS[Kind(kind)]
 
