@@ -151,6 +151,40 @@ def fill_rate_pct_per_h(samples: list[tuple[datetime, float]]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
 
 
+def record_sample(session: Session, *, bin_id: str, at: datetime, level: float) -> float | None:
+    """Keep one fill sample for the forecast (pruning old ones); the bin's fill rate now."""
+    session.add(FillSample(bin_id=bin_id, at=at, fill_pct=level))
+    session.execute(
+        delete(FillSample).where(FillSample.bin_id == bin_id, FillSample.at < at - SAMPLE_RETENTION)
+    )
+    session.flush()
+    samples = [
+        (t, v)
+        for t, v in session.execute(
+            select(FillSample.at, FillSample.fill_pct)
+            .where(FillSample.bin_id == bin_id, FillSample.at >= at - FORECAST_WINDOW)
+            .order_by(FillSample.at)
+        )
+    ]
+    return fill_rate_pct_per_h(samples)
+
+
+def forecast_full_at(at: datetime, level: float, rate: float | None) -> datetime | None:
+    """When a bin at ``level`` % at ``at``, filling at ``rate`` %/h, will be full."""
+    if level >= 100:
+        return at
+    if rate is not None and rate > 0.01:
+        return at + timedelta(hours=(100 - level) / rate)
+    return None
+
+
+def reading_time(fill: Fill, received_at: datetime) -> datetime:
+    """The time a reading is filed under: the device's clock when it can be trusted."""
+    if not fill.clock_synced or fill.device_time > received_at + MAX_CLOCK_AHEAD:
+        return received_at
+    return fill.device_time
+
+
 @dataclass
 class FillOutcome:
     """What one fill reading changed."""
@@ -172,9 +206,7 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
     if b.last_seq is not None and fill.seq <= b.last_seq:
         return out  # replay or out-of-order: the state already reflects newer data
     out.applied = True
-    at = fill.device_time
-    if not fill.clock_synced or at > received_at + MAX_CLOCK_AHEAD:
-        at = received_at
+    at = reading_time(fill, received_at)
     b.last_seq, b.state_at = fill.seq, at
     b.lid_open, b.tilted = fill.lid_open, fill.tilted
 
@@ -198,28 +230,8 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
     assert fill.fill_pct is not None
     level = fill.fill_pct
     b.fault, b.fill_pct, b.distance_mm = None, level, fill.distance_mm
-    session.add(FillSample(bin_id=b.bin_id, at=at, fill_pct=level))
-    session.execute(
-        delete(FillSample).where(
-            FillSample.bin_id == b.bin_id, FillSample.at < at - SAMPLE_RETENTION
-        )
-    )
-    session.flush()
-    samples = [
-        (t, v)
-        for t, v in session.execute(
-            select(FillSample.at, FillSample.fill_pct)
-            .where(FillSample.bin_id == b.bin_id, FillSample.at >= at - FORECAST_WINDOW)
-            .order_by(FillSample.at)
-        )
-    ]
-    rate = fill_rate_pct_per_h(samples)
-    b.fill_rate_pct_per_h = rate
-    b.forecast_full_at = None
-    if rate is not None and rate > 0.01 and level < 100:
-        b.forecast_full_at = at + timedelta(hours=(100 - level) / rate)
-    elif level >= 100:
-        b.forecast_full_at = at
+    rate = record_sample(session, bin_id=b.bin_id, at=at, level=level)
+    b.fill_rate_pct_per_h, b.forecast_full_at = rate, forecast_full_at(at, level, rate)
 
     if b.armed and level >= b.threshold_pct:
         b.armed = False

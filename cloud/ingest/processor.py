@@ -32,7 +32,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import deadletters, devices, ledger, pickups
-from cloud.models import Bin, Device, Site, WeighinRecord
+from cloud.ingest.state import BinCache, DeviceCache, DeviceInfo
+from cloud.models import Bin, Site, WeighinRecord
 from cloud.telemetry import (
     TelemetryPoint,
     TelemetryStore,
@@ -100,6 +101,9 @@ def _dead_letter(session: Session, out: Outcome, msg: Message, reason: str, deta
     out.dead_letters[reason] = out.dead_letters.get(reason, 0) + 1
 
 
+Event = Weighin | Fill | Health | DeviceStatus
+
+
 class _Reject(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -107,7 +111,12 @@ class _Reject(Exception):
 
 
 class Processor:
-    """Applies batches of messages to the ledger database and the telemetry store."""
+    """Applies batches of messages to the ledger database and the telemetry store.
+
+    Keeps the device registry and the bins' policy state cached between batches
+    (:mod:`cloud.ingest.state`); ``state_write_interval_s`` bounds how long a bin's
+    latest level and a device's ``last_seen`` may wait in memory before being written.
+    """
 
     def __init__(
         self,
@@ -115,10 +124,15 @@ class Processor:
         store: TelemetryStore | None,
         *,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
+        state_write_interval_s: float = 2.0,
+        state_ttl_s: float = 5.0,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.on_event = on_event
+        self.devices = DeviceCache(ttl_s=2 * state_ttl_s, write_interval_s=state_write_interval_s)
+        self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
+        self._topics: dict[str, tuple[str, Kind] | str] = {}
 
     # ----------------------------------------------------------------- entry
 
@@ -136,12 +150,29 @@ class Processor:
                 session.commit()
             except Exception as exc:
                 session.rollback()
+                self._forget()
                 if not (isinstance(exc, DBAPIError) and ledger.is_race(exc)):
                     log.exception("batch of %d failed; redoing one by one", len(messages))
                 out = self._one_by_one(session, messages)
         if self.store is not None and out.points:
             self.store.write(out.points)
         return out
+
+    def write_behind(self, *, force: bool = False) -> None:
+        """Write the cached levels and last-seen times that are due (all with ``force``)."""
+        try:
+            with self.sessions() as session:
+                self.bins.write_behind(session, force=force)
+                self.devices.write_behind(session, force=force)
+                session.commit()
+        except Exception:
+            self._forget()
+            log.warning("could not write the cached bin levels; dropped them", exc_info=True)
+
+    def _forget(self) -> None:
+        """After a failed transaction the database is the truth again."""
+        self.devices.clear()
+        self.bins.clear()
 
     def _one_by_one(self, session: Session, messages: Sequence[Message]) -> Outcome:
         total = Outcome()
@@ -153,6 +184,7 @@ class Processor:
                     break
                 except Exception as exc:
                     session.rollback()
+                    self._forget()
                     race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
                     if race and attempt < 4:
                         continue
@@ -172,110 +204,159 @@ class Processor:
 
     # ----------------------------------------------------------------- apply
 
+    def _topic(self, topic: str) -> tuple[str, Kind] | str:
+        """``(device id, kind)`` of an upstream topic, or why it is refused (cached)."""
+        hit = self._topics.get(topic)
+        if hit is None:
+            try:
+                device_id, kind = parse_topic(topic)
+                hit = (
+                    (device_id, kind)
+                    if TOPIC_SPECS[kind].upstream
+                    else f"{kind.value} is not a device-to-cloud topic"
+                )
+            except TopicError as exc:
+                hit = str(exc)
+            if len(self._topics) > 100_000:  # hostile topic churn cannot grow it forever
+                self._topics.clear()
+            self._topics[topic] = hit
+        return hit
+
     def _apply(self, session: Session, messages: Sequence[Message]) -> Outcome:
         out = Outcome()
+        topics = [self._topic(m.topic) for m in messages]
+        self.devices.load(session, (t[0] for t in topics if isinstance(t, tuple)))
+        checked: list[tuple[Message, Event, DeviceInfo]] = []
+        for msg, t in zip(messages, topics, strict=True):
+            try:
+                if isinstance(t, str):
+                    raise _Reject("bad_topic", t)
+                event, info = self._validate(msg, *t)
+            except _Reject as rej:
+                _dead_letter(session, out, msg, rej.reason, rej.detail)
+                self._emit("dead_letter", {"topic": msg.topic, "reason": rej.reason})
+                continue
+            if event is not None:  # None: an empty retained status (a cleared topic)
+                checked.append((msg, event, info))
+        self.bins.load(session, (e.bin_id for _, e, _ in checked if isinstance(e, Fill)))
+
         weighins: list[tuple[Weighin, Message]] = []
-        site_codes: dict[int, str] = {}
+        for msg, event, info in checked:
+            if isinstance(event, Fill):
+                if not self._fill(session, out, msg, event, info):
+                    continue
+            elif isinstance(event, Weighin):
+                weighins.append((event, msg))
+            elif isinstance(event, Health):
+                devices.apply_health(session, health=event, received_at=msg.received_at)
+                out.points.append(
+                    health_point(event, received_at=msg.received_at, site=info.site_code)
+                )
+            else:
+                devices.apply_status(session, status=event, received_at=msg.received_at)
+                self._emit("device_status", {"device_id": event.device_id, "state": event.state})
+            out.accepted += 1
+            self.devices.touch(info, msg.received_at)
+        if weighins:
+            self._credit(session, out, weighins)
+        self.bins.write_behind(session)
+        self.devices.write_behind(session)
+        session.flush()
+        return out
+
+    def _fill(
+        self, session: Session, out: Outcome, msg: Message, event: Fill, info: DeviceInfo
+    ) -> bool:
+        """Apply one fill reading; False if it was refused (a dead letter)."""
+        st = self.bins.get(event.bin_id)
+        if st is None or (st.device_id is not None and st.device_id != event.device_id):
+            detail = (
+                f"unknown bin {event.bin_id!r}"
+                if st is None
+                else f"bin {event.bin_id!r} belongs to {st.device_id!r}, not {event.device_id!r}"
+            )
+            _dead_letter(session, out, msg, "unknown_bin", detail)
+            return False
+        if st.last_seq is not None and event.seq <= st.last_seq:
+            pass  # a replay or an older reading: the state already reflects newer data
+        elif st.routine(event):
+            self.bins.apply_routine(
+                session, st, event, pickups.reading_time(event, msg.received_at)
+            )
+        else:
+            try:
+                result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
+            except ledger.LedgerError as exc:  # the bin was re-registered meanwhile
+                _dead_letter(session, out, msg, "unknown_bin", str(exc))
+                return False
+            b = session.get(Bin, event.bin_id)
+            assert b is not None
+            self.bins.adopt(b)
+            if result.opened_pickup_id is not None:
+                self._emit("pickup", {"id": result.opened_pickup_id, "bin_id": event.bin_id})
+            for kind in result.alerts:
+                self._emit("alert", {"kind": kind, "subject": event.bin_id})
+        out.points.append(
+            fill_point(
+                event, received_at=msg.received_at, site=info.site_code, category=st.category_code
+            )
+        )
+        if self.on_event is not None:
+            self._emit("fill", {"bin_id": event.bin_id, "fill_pct": event.fill_pct})
+        return True
+
+    def _credit(
+        self, session: Session, out: Outcome, weighins: list[tuple[Weighin, Message]]
+    ) -> None:
+        site_codes: dict[int, str | None] = {}
 
         def site_code(site_id: int | None) -> str | None:
             if site_id is None:
                 return None
             if site_id not in site_codes:
                 site = session.get(Site, site_id)
-                site_codes[site_id] = site.code if site is not None else ""
-            return site_codes[site_id] or None
+                site_codes[site_id] = site.code if site is not None else None
+            return site_codes[site_id]
 
-        for msg in messages:
-            try:
-                event, device = self._validate(session, msg)
-            except _Reject as rej:
-                _dead_letter(session, out, msg, rej.reason, rej.detail)
-                self._emit("dead_letter", {"topic": msg.topic, "reason": rej.reason})
-                continue
-            if event is None:
-                continue  # an empty retained status (a cleared topic): nothing to do
-            out.accepted += 1
-            if isinstance(event, Weighin):
-                weighins.append((event, msg))
-                devices.touch(session, device_id=event.device_id, at=msg.received_at)
-            elif isinstance(event, Fill):
-                b = session.get(Bin, event.bin_id)
-                try:
-                    result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
-                except ledger.LedgerError as exc:  # unknown bin / another device's bin
-                    _dead_letter(session, out, msg, "unknown_bin", str(exc))
-                    continue
-                devices.touch(session, device_id=event.device_id, at=msg.received_at)
-                out.points.append(
-                    fill_point(
-                        event,
-                        received_at=msg.received_at,
-                        site=site_code(device.site_id),
-                        category=b.category_code if b is not None else None,
-                    )
+        receipts = ledger.credit_many(
+            session, [w for w, _ in weighins], [m.received_at for _, m in weighins]
+        )
+        records = {
+            r.event_id: r
+            for r in session.scalars(
+                select(WeighinRecord).where(
+                    WeighinRecord.event_id.in_({w.event_id for w, _ in weighins})
                 )
-                self._emit("fill", {"bin_id": event.bin_id, "fill_pct": event.fill_pct})
-                if result.opened_pickup_id is not None:
-                    self._emit("pickup", {"id": result.opened_pickup_id, "bin_id": event.bin_id})
-                for kind in result.alerts:
-                    self._emit("alert", {"kind": kind, "subject": event.bin_id})
-            elif isinstance(event, Health):
-                devices.apply_health(session, health=event, received_at=msg.received_at)
-                out.points.append(
-                    health_point(event, received_at=msg.received_at, site=site_code(device.site_id))
-                )
-            elif isinstance(event, DeviceStatus):
-                devices.apply_status(session, status=event, received_at=msg.received_at)
-                self._emit("device_status", {"device_id": event.device_id, "state": event.state})
-
-        if weighins:
-            receipts = ledger.credit_many(
-                session, [w for w, _ in weighins], [m.received_at for _, m in weighins]
             )
-            records = {
-                r.event_id: r
-                for r in session.scalars(
-                    select(WeighinRecord).where(
-                        WeighinRecord.event_id.in_({w.event_id for w, _ in weighins})
-                    )
+        }
+        for (event, _), receipt in zip(weighins, receipts, strict=True):
+            rec = records[event.event_id]
+            out.receipts.append(self._receipt_message(receipt))
+            out.points.append(
+                weighin_point(
+                    event,
+                    at=rec.effective_at,
+                    site=site_code(rec.site_id),
+                    status=receipt.status.value,
+                    amount_rp=receipt.amount_rp,
+                    price_rp_per_kg=receipt.price_rp_per_kg,
+                    household_id=rec.household_id,
                 )
-            }
-            for (event, _), receipt in zip(weighins, receipts, strict=True):
-                rec = records[event.event_id]
-                out.receipts.append(self._receipt_message(receipt))
-                out.points.append(
-                    weighin_point(
-                        event,
-                        at=rec.effective_at,
-                        site=site_code(rec.site_id),
-                        status=receipt.status.value,
-                        amount_rp=receipt.amount_rp,
-                        price_rp_per_kg=receipt.price_rp_per_kg,
-                        household_id=rec.household_id,
-                    )
-                )
-                self._emit("weighin", receipt.model_dump(mode="json"))
-        session.flush()
-        return out
+            )
+            self._emit("weighin", receipt.model_dump(mode="json"))
 
     def _validate(
-        self, session: Session, msg: Message
-    ) -> tuple[Weighin | Fill | Health | DeviceStatus | None, Device]:
-        try:
-            device_id, kind = parse_topic(msg.topic)
-        except TopicError as exc:
-            raise _Reject("bad_topic", str(exc)) from None
-        if not TOPIC_SPECS[kind].upstream:
-            raise _Reject("bad_topic", f"{kind.value} is not a device-to-cloud topic")
+        self, msg: Message, device_id: str, kind: Kind
+    ) -> tuple[Event | None, DeviceInfo]:
         if len(msg.payload) > MAX_PAYLOAD_BYTES:
             raise _Reject(
                 "oversize", f"payload of {len(msg.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}"
             )
-        device = session.get(Device, device_id)
+        info = self.devices.get(device_id)
         if kind is Kind.STATUS and not msg.payload:
-            if device is None:
+            if info is None:
                 raise _Reject("unknown_device", f"device {device_id!r} is not registered")
-            return None, device
+            return None, info
         try:
             event = parse_payload(kind, msg.payload)
         except ContractError as exc:
@@ -284,16 +365,16 @@ class Processor:
             raise _Reject(
                 "identity", f"payload device_id {event.device_id!r} != topic device {device_id!r}"
             )
-        if device is None:
+        if info is None:
             raise _Reject("unknown_device", f"device {device_id!r} is not registered")
-        if device.revoked:
+        if info.revoked:
             raise _Reject("revoked_device", f"device {device_id!r} is revoked")
-        if kind is Kind.WEIGHIN and device.kind != "station":
-            raise _Reject("wrong_kind", f"{device.kind} {device_id!r} cannot send weigh-ins")
-        if kind is Kind.FILL and device.kind != "bin":
-            raise _Reject("wrong_kind", f"{device.kind} {device_id!r} cannot send fill levels")
+        if kind is Kind.WEIGHIN and info.kind != "station":
+            raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send weigh-ins")
+        if kind is Kind.FILL and info.kind != "bin":
+            raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send fill levels")
         assert isinstance(event, Weighin | Fill | Health | DeviceStatus)
-        return event, device
+        return event, info
 
     @staticmethod
     def _receipt_message(receipt: Receipt) -> tuple[str, bytes]:

@@ -45,8 +45,11 @@ class IngestSettings(ProcessSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
 
     #: most messages per transaction, and how long to wait for more once one arrived
-    batch_max: int = Field(default=500, ge=1)
+    batch_max: int = Field(default=2000, ge=1)
     batch_linger_s: float = Field(default=0.05, ge=0)
+    #: a bin's latest level and a device's last-seen time wait in memory at most this
+    #: long before being written (decisions — pickups, alerts — are written at once)
+    state_write_interval_s: float = Field(default=2.0, ge=0)
     publish_receipts: bool = True
     #: housekeeping between batches: silent devices -> offline, old dead letters pruned
     maintenance_interval_s: float = Field(default=60.0, gt=0)

@@ -20,16 +20,15 @@ each worker its own, stable ``client_id``.
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType, TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -55,9 +54,11 @@ _Properties: Any = Properties  # untyped in paho
 RECEIPT_WAIT_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    message: Message
+class _Item(NamedTuple):
+    topic: str
+    payload: bytes
+    received: float  # time.time()
+    retain: bool
     mid: int
     qos: int
     generation: int
@@ -91,7 +92,9 @@ class IngestWorker:
         self._own_store = store is None
         self.store = store if store is not None else open_store(settings.telemetry)
         self.on_event = on_event
-        self._queue: queue.Queue[_Item] = queue.Queue()
+        # on_message appends, the processing thread pops: a deque needs no lock for that
+        self._queue: deque[_Item] = deque()
+        self._arrived = threading.Event()
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._gen_lock = threading.Lock()
@@ -122,7 +125,10 @@ class IngestWorker:
             migrate(s.ledger_url)
         self._engine = make_engine(s.ledger_url)
         self.processor = Processor(
-            session_factory(self._engine), self.store, on_event=self.on_event
+            session_factory(self._engine),
+            self.store,
+            on_event=self.on_event,
+            state_write_interval_s=s.state_write_interval_s,
         )
         self.store.start()
         self._client = self._make_client()
@@ -222,38 +228,38 @@ class IngestWorker:
             log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = _Item(
-            Message(msg.topic, bytes(msg.payload), utcnow(), bool(msg.retain)),
-            msg.mid,
-            msg.qos,
-            self._generation,
+        # the network thread's share of every message: keep it small
+        self._queue.append(
+            _Item(
+                msg.topic,
+                bytes(msg.payload),
+                time.time(),
+                msg.retain,
+                msg.mid,
+                msg.qos,
+                self._generation,
+            )
         )
-        self._queue.put(item)
+        if not self._arrived.is_set():
+            self._arrived.set()
 
     # ----------------------------------------------------------------- processing
 
     def _next_batch(self) -> list[_Item]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
+        q = self._queue
+        if not q:
+            self._arrived.clear()
+            if not q and not self._arrived.wait(0.2):
+                return []
         linger = self.settings.batch_linger_s if self.settings.mqtt_protocol == "5" else 0.0
         deadline = time.monotonic() + linger
-        while len(batch) < self.settings.batch_max:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
+        cap = self.settings.batch_max
+        while len(q) < cap and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            try:
-                batch.append(self._queue.get(timeout=left))
-            except queue.Empty:
-                break
-        return batch
+            time.sleep(min(left, 0.005))
+        return [q.popleft() for _ in range(min(cap, len(q)))]
 
     def _process_loop(self) -> None:
         next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
@@ -261,9 +267,12 @@ class IngestWorker:
             batch = self._next_batch()
             if batch:
                 self._handle(batch)
+            else:
+                self.processor.write_behind()  # an idle moment: write the due levels
             if time.monotonic() >= next_maintenance:
                 self.maintenance()
                 next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
+        self.processor.write_behind(force=True)
 
     def maintenance(self) -> None:
         """Housekeeping: mark silent devices offline, prune old dead letters, log stats."""
@@ -295,7 +304,14 @@ class IngestWorker:
         backoff = 0.5
         while True:
             try:
-                outcome = self.processor.process([i.message for i in batch])
+                outcome = self.processor.process(
+                    [
+                        Message(
+                            i.topic, i.payload, datetime.fromtimestamp(i.received, UTC), i.retain
+                        )
+                        for i in batch
+                    ]
+                )
                 break
             except Exception:
                 log.exception("could not make a batch of %d durable; retrying", len(batch))

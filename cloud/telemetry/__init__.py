@@ -45,7 +45,7 @@ class TelemetrySettings(BaseModel):
     influx_retention: str = "90d"
     buffer_path: Path = Path("var/telemetry-buffer.db")
     batch_size: int = 5000
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 0.25
     max_backoff_s: float = 30.0
 
 

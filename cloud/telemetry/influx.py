@@ -23,6 +23,7 @@ a window (6 h / 3 d) so readings an edge outbox delivers late still reach the ro
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -38,6 +39,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from cloud.telemetry.base import (
     CategoryDay,
+    FieldValue,
     FillSample,
     HealthSample,
     TelemetryPoint,
@@ -56,9 +58,51 @@ HEALTH_FIELDS = (
 
 _Point: Any = Point  # influxdb-client ships no type hints
 
+# the escaping rules of influxdb-client's Point (and of the line protocol reference)
+_ESC_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESC_KEY = str.maketrans(
+    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
+)
+_ESC_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+def _field(key: str, v: FieldValue) -> str | None:
+    k = key.translate(_ESC_KEY)
+    if v.__class__ is bool:
+        return f"{k}={'true' if v else 'false'}"
+    if isinstance(v, int):
+        return f"{k}={v}i"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        s = str(v)
+        return f"{k}={s[:-2] if s.endswith('.0') else s}"
+    return f'{k}="{str(v).translate(_ESC_STRING)}"'
+
 
 def to_line(p: TelemetryPoint) -> str:
-    """One point as line protocol (through influxdb-client's ``Point``)."""
+    """One point as line protocol, byte for byte what influxdb-client's ``Point`` writes.
+
+    Written out here because building a ``Point`` costs ~8 us per point, which is a
+    noticeable share of the ingest's per-message budget (tests compare the two).
+    """
+    parts = [p.measurement.translate(_ESC_MEASUREMENT)]
+    for k in sorted(p.tags):
+        v = p.tags[k]
+        if not k or not v:
+            continue
+        tv = v.translate(_ESC_KEY)
+        if tv.endswith("\\"):
+            tv += " "
+        parts.append(f"{k.translate(_ESC_KEY)}={tv}")
+    fields = [f for f in (_field(k, p.fields[k]) for k in sorted(p.fields)) if f is not None]
+    if not fields:
+        return ""
+    return f"{','.join(parts)} {','.join(fields)} {p.ts_ns}"
+
+
+def to_line_reference(p: TelemetryPoint) -> str:
+    """The same line through influxdb-client's ``Point`` (the reference for tests)."""
     pt: Any = _Point(p.measurement)
     for k, v in sorted(p.tags.items()):
         pt = pt.tag(k, v)
@@ -96,7 +140,7 @@ class InfluxTelemetry:
         username: str | None = None,
         password: str | None = None,
         batch_size: int = 5000,
-        flush_interval_s: float = 1.0,
+        flush_interval_s: float = 0.25,
         retention: str = "90d",
         create_database: bool = True,
         timezone: str = "Asia/Jakarta",
