@@ -115,7 +115,8 @@ class Processor:
 
     Keeps the device registry and the bins' policy state cached between batches
     (:mod:`cloud.ingest.state`); ``state_write_interval_s`` bounds how long a bin's
-    latest level and a device's ``last_seen`` may wait in memory before being written.
+    latest level, ``seen_write_interval_s`` how long a device's ``last_seen`` may wait in
+    memory before being written; cached policy state is re-read after ``state_ttl_s``.
     """
 
     def __init__(
@@ -124,13 +125,14 @@ class Processor:
         store: TelemetryStore | None,
         *,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
-        state_write_interval_s: float = 2.0,
-        state_ttl_s: float = 5.0,
+        state_write_interval_s: float = 5.0,
+        seen_write_interval_s: float = 15.0,
+        state_ttl_s: float = 10.0,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.on_event = on_event
-        self.devices = DeviceCache(ttl_s=2 * state_ttl_s, write_interval_s=state_write_interval_s)
+        self.devices = DeviceCache(ttl_s=3 * state_ttl_s, write_interval_s=seen_write_interval_s)
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
         self._topics: dict[str, tuple[str, Kind] | str] = {}
 

@@ -32,6 +32,8 @@ class IngestSettings(ProcessSettings):
     mqtt_ca_file: Path | None = None
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     mqtt_keepalive_s: int = Field(default=30, ge=5)
+    #: read the MQTT socket through a 64 KiB buffer (see cloud/ingest/readahead.py)
+    mqtt_read_ahead: bool = True
     #: must be unique per worker and stable across restarts (the persistent session)
     client_id: str = "salinmas-ingest-1"
     #: ``$share/<group>/...`` subscriptions; empty/None for brokers without them
@@ -47,9 +49,9 @@ class IngestSettings(ProcessSettings):
     #: most messages per transaction, and how long to wait for more once one arrived
     batch_max: int = Field(default=2000, ge=1)
     batch_linger_s: float = Field(default=0.05, ge=0)
-    #: a bin's latest level and a device's last-seen time wait in memory at most this
-    #: long before being written (decisions — pickups, alerts — are written at once)
-    state_write_interval_s: float = Field(default=2.0, ge=0)
+    #: a bin's latest level waits in memory at most this long before being written
+    #: (decisions — pickups, alerts, re-arming — are written at once)
+    state_write_interval_s: float = Field(default=5.0, ge=0)
     publish_receipts: bool = True
     #: housekeeping between batches: silent devices -> offline, old dead letters pruned
     maintenance_interval_s: float = Field(default=60.0, gt=0)

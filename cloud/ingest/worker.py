@@ -40,6 +40,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.deadletters import prune_dead_letters
 from cloud.devices import sweep_silent_devices
 from cloud.ingest.processor import Message, Outcome, Processor
+from cloud.ingest.readahead import ReadAheadClient
 from cloud.ingest.settings import IngestSettings
 from cloud.models import utcnow
 from cloud.telemetry import TelemetryStore, open_store
@@ -129,6 +130,8 @@ class IngestWorker:
             self.store,
             on_event=self.on_event,
             state_write_interval_s=s.state_write_interval_s,
+            # last_seen feeds the silent-device sweep: write it well within its limit
+            seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),
         )
         self.store.start()
         self._client = self._make_client()
@@ -167,7 +170,8 @@ class IngestWorker:
     def _make_client(self) -> mqtt.Client:
         s = self.settings
         v5 = s.mqtt_protocol == "5"
-        client = mqtt.Client(
+        factory = ReadAheadClient if s.mqtt_read_ahead else mqtt.Client
+        client = factory(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             clean_session=None if v5 else False,
@@ -277,6 +281,7 @@ class IngestWorker:
     def maintenance(self) -> None:
         """Housekeeping: mark silent devices offline, prune old dead letters, log stats."""
         s = self.settings
+        self.processor.write_behind(force=True)  # last_seen up to date before the sweep
         now = utcnow()
         try:
             with self.processor.sessions() as session:

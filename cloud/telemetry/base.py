@@ -41,9 +41,13 @@ def event_time(device_time: datetime, clock_synced: bool, received_at: datetime)
     return received_at
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp_ns(at: datetime, seq: int) -> int:
     """Milliseconds of ``at`` in ns, plus ``seq mod 10**6`` ns (see the module docstring)."""
-    ms = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    d = at - _EPOCH  # exact integer arithmetic (a float timestamp could round a ms off)
+    ms = (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
     return ms * 1_000_000 + seq % 1_000_000
 
 
@@ -97,20 +101,25 @@ def weighin_point(
 def fill_point(
     event: Fill, *, received_at: datetime, site: str | None, category: str | None
 ) -> TelemetryPoint:
+    # the ingest makes one of these per fill reading: dicts built directly, not via kwargs
+    tags = {"device": event.device_id, "bin": event.bin_id}
+    if site:
+        tags["site"] = site
+    if category:
+        tags["category"] = category
+    fields: dict[str, FieldValue] = {"seq": event.seq}
+    if event.fill_pct is not None:
+        fields["fill_pct"] = event.fill_pct
+    if event.distance_mm is not None:
+        fields["distance_mm"] = event.distance_mm
+    if event.fault is not None:
+        fields["fault"] = event.fault.value
+    if event.lid_open is not None:
+        fields["lid_open"] = event.lid_open
+    if event.tilted is not None:
+        fields["tilted"] = event.tilted
     at = event_time(event.device_time, event.clock_synced, received_at)
-    return TelemetryPoint(
-        "fill",
-        _tags(device=event.device_id, site=site, bin=event.bin_id, category=category),
-        _fields(
-            fill_pct=event.fill_pct,
-            distance_mm=event.distance_mm,
-            fault=event.fault.value if event.fault else None,
-            lid_open=event.lid_open,
-            tilted=event.tilted,
-            seq=event.seq,
-        ),
-        timestamp_ns(at, event.seq),
-    )
+    return TelemetryPoint("fill", tags, fields, timestamp_ns(at, event.seq))
 
 
 def health_point(event: Health, *, received_at: datetime, site: str | None) -> TelemetryPoint:

@@ -1,0 +1,99 @@
+"""A read-ahead buffer under paho's socket reads.
+
+paho-mqtt reads every packet with several ``recv`` calls on the raw socket (the command
+byte, each byte of the remaining length, then the body), so a stream of small PUBLISH
+packets costs three or four system calls per message. :class:`ReadAheadSocket` wraps
+the connected TCP socket: one ``recv`` of up to 64 KiB fills a buffer and paho's reads
+are served from it. It exposes ``pending()`` like an ``ssl.SSLSocket`` does, which is how
+paho already learns that bytes are waiting without a ``select``.
+
+:class:`ReadAheadClient` is a paho ``Client`` whose plain TCP connections are wrapped
+this way (TLS and WebSocket connections are left as paho makes them: TLS already reads
+whole records). It overrides paho's ``_create_socket``, a private method: when a paho
+version lacks it, the client simply behaves as a stock one.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+READ_AHEAD_BYTES = 64 * 1024
+#: most packets read per loop pass (then paho sends what is queued, e.g. PUBACKs)
+_MAX_DRAIN = 500
+
+
+class ReadAheadSocket:
+    """A non-blocking TCP socket whose ``recv`` is served from a read-ahead buffer."""
+
+    def __init__(self, sock: socket.socket, size: int = READ_AHEAD_BYTES) -> None:
+        self._sock = sock
+        self._size = size
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        pos = self._pos
+        if pos >= len(self._buf):
+            data = self._sock.recv(max(bufsize, self._size))  # BlockingIOError when empty
+            if len(data) <= bufsize:
+                return data  # includes b"" (closed by the peer)
+            self._buf, pos = data, 0
+        end = pos + bufsize
+        chunk = self._buf[pos:end]
+        self._pos = pos + len(chunk)
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = b"", 0
+        return chunk
+
+    def pending(self) -> int:
+        """Bytes received and not yet read (paho then skips waiting in ``select``)."""
+        return len(self._buf) - self._pos
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self._sock.send(data)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def settimeout(self, value: float | None) -> None:
+        self._sock.settimeout(value)
+
+    def close(self) -> None:
+        self._buf, self._pos = b"", 0
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ReadAheadClient(mqtt.Client):
+    """A paho client reading plain TCP connections through :class:`ReadAheadSocket`.
+
+    Its ``loop_read`` also goes on reading while whole packets wait in the buffer, where
+    paho's would return after one packet and pass through ``select`` again.
+    """
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        sock: Any = self._sock
+        for _ in range(_MAX_DRAIN):
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, ReadAheadSocket):
+                break
+            if sock.pending() == 0 or self._sock is not sock:
+                break
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _create_socket(self) -> Any:
+        sock = super()._create_socket()
+        if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+            return ReadAheadSocket(sock)
+        return sock
