@@ -121,7 +121,9 @@ class DeviceCache:
                 .where(_DEV.c.device_id.in_(chunk))
             )
             for dev_id, kind, revoked, site_id, code in rows:
-                info = DeviceInfo(dev_id, kind, bool(revoked), site_id, code, loaded_at=now)
+                info = DeviceInfo(
+                    dev_id, kind, bool(revoked), site_id, code, loaded_at=now, written_at=now
+                )
                 prev = old.get(dev_id)
                 if prev is not None:  # keep a last_seen not yet written
                     info.seen, info.written_at = prev.seen, prev.written_at
@@ -226,7 +228,7 @@ class BinCache:
             found = set()
             for row in session.execute(select(*_BIN_COLUMNS).where(_BIN.c.bin_id.in_(chunk))):
                 found.add(row.bin_id)
-                self._merge(BinState(*row, loaded_at=now))  # type: ignore[call-arg]
+                self._merge(BinState(*row, loaded_at=now, written_at=now))  # type: ignore[call-arg]
             for b in chunk:
                 if b not in found:
                     self._states[b] = None
@@ -247,7 +249,7 @@ class BinCache:
             )  # fmt: skip
             fresh.dirty, fresh.written_at = old.dirty, old.written_at
         if old is not None:
-            fresh.sampled_at = old.sampled_at
+            fresh.sampled_at, fresh.written_at = old.sampled_at, old.written_at
         self._states[fresh.bin_id] = fresh
 
     def get(self, bin_id: str) -> BinState | None:
