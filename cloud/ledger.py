@@ -2,9 +2,10 @@
 
 Every function takes a SQLAlchemy ``Session`` and keyword arguments. Functions that
 *change* money state (:func:`credit_weighin`, :func:`assign_weighin`,
-:func:`reverse_weighin`, :func:`post_entry`) add rows to the session and flush, but do
-NOT commit: the caller's transaction decides (ingest commits once per batch, the API
-once per request). :func:`credit_batch` is the exception: it owns its transaction(s).
+:func:`reverse_weighin`, :func:`post_entry`) write in the session's transaction (rows
+added and flushed; crediting uses bulk statements) but do NOT commit: the caller's
+transaction decides (ingest commits once per batch, the API once per request).
+:func:`credit_batch` is the exception: it owns its transaction(s).
 
 Postings are signed (positive = debit, negative = credit) and every entry sums to 0.
 A household's balance is ``-sum(postings of its account)`` (a liability of the
@@ -21,11 +22,12 @@ only, once per weigh-in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +59,12 @@ PROGRAMME_ACCOUNTS = {
 #: a device clock more than this ahead of the receive time is not trusted even if synced
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 
+#: most keys in one ``IN (...)`` list: keeps every statement far below the drivers'
+#: bind-parameter limits (SQLite 32,766, PostgreSQL 65,535) and the plans small
+IN_LIST_MAX = 500
+
+_Key = TypeVar("_Key", str, int)
+
 
 class LedgerError(ValueError):
     """A domain rule refused the operation (the message says which)."""
@@ -64,6 +72,13 @@ class LedgerError(ValueError):
 
 class NotFound(LedgerError):
     """The referenced row does not exist."""
+
+
+def _chunks(keys: Iterable[_Key]) -> Iterator[list[_Key]]:
+    """``keys`` without repeats, sorted, in lists of at most :data:`IN_LIST_MAX`."""
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), IN_LIST_MAX):
+        yield unique[start : start + IN_LIST_MAX]
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -217,11 +232,37 @@ def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> boo
 
 def household_for_card(session: Session, *, card_id: str) -> Household | None:
     """The active household the card is linked to, or None."""
-    return session.scalar(
-        select(Household)
-        .join(MemberCard, MemberCard.household_id == Household.id)
-        .where(MemberCard.card_id == card_id, MemberCard.active, Household.active)
-    )
+    return _households_by_card(session, [card_id]).get(card_id)
+
+
+def _households_by_card(session: Session, card_ids: Iterable[str]) -> dict[str, Household]:
+    """The active household of each card in ``card_ids`` that has one; one query per chunk."""
+    found: dict[str, Household] = {}
+    for chunk in _chunks(card_ids):
+        rows = session.execute(
+            select(MemberCard.card_id, Household)
+            .join(Household, MemberCard.household_id == Household.id)
+            .where(MemberCard.card_id.in_(chunk), MemberCard.active, Household.active)
+        )
+        found.update((card_id, household) for card_id, household in rows)
+    return found
+
+
+def _household_account_ids(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
+    """The account id of each household in ``household_ids``; one query per chunk.
+
+    Raises :class:`NotFound` (as :func:`household_account` does) if one has no account.
+    """
+    found: dict[int, int] = {}
+    for chunk in _chunks(household_ids):
+        rows = session.execute(
+            select(Account.household_id, Account.id).where(Account.household_id.in_(chunk))
+        )
+        found.update((hh, acc) for hh, acc in rows if hh is not None)
+        missing = set(chunk) - found.keys()
+        if missing:
+            raise NotFound(f"household {min(missing)} has no account")
+    return found
 
 
 # --------------------------------------------------------------------------- postings
@@ -349,15 +390,19 @@ def receipt_of(record: WeighinRecord) -> Receipt:
     return Receipt.model_validate_json(record.receipt_json)
 
 
+def _credit_description(net_g: int, category: str, rp_per_kg: int | None, event_id: str) -> str:
+    """What a weigh-in's credit entry says, e.g. ``1250 g plastic-pet @ Rp 3000/kg (st-1:7)``."""
+    return f"{net_g} g {category} @ Rp {rp_per_kg}/kg ({event_id})"[:300]
+
+
 def _credit_postings(session: Session, record: WeighinRecord, household_id: int) -> JournalEntry:
     hh_acc = household_account(session, household_id=household_id)
     purchases = _account(session, PURCHASES_ACCOUNT)
     return post_entry(
         session,
         kind="weighin_credit",
-        description=(
-            f"{record.net_g} g {record.category_code} @ Rp {record.price_rp_per_kg}/kg "
-            f"({record.event_id})"
+        description=_credit_description(
+            record.net_g, record.category_code, record.price_rp_per_kg, record.event_id
         ),
         postings=[(purchases.id, record.amount_rp), (hh_acc.id, -record.amount_rp)],
         effective_at=record.effective_at,
@@ -366,81 +411,82 @@ def _credit_postings(session: Session, record: WeighinRecord, household_id: int)
 
 
 class _Lookups:
-    """Per-batch caches of what deciding a weigh-in reads (prices, cards, accounts)."""
+    """What deciding a batch of weigh-ins reads (categories, prices, cards, devices).
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    Loaded up front with one IN-query per kind of row (per :data:`IN_LIST_MAX` keys),
+    not one query per weigh-in: every statement is a round trip to the database, and on
+    a busy host those round trips, not Python, bound how many weigh-ins a worker credits.
+    """
+
+    def __init__(self, session: Session, events: Sequence[Weighin]) -> None:
+        self.categories: set[str] = set()
         self._prices: dict[str, list[Price]] = {}
-        self._cards: dict[str, Household | None] = {}
-        self._accounts: dict[int, int] = {}
-        self._categories: dict[str, bool] = {}
-        self._sites: dict[str, int | None] = {}
-        self._purchases: int | None = None
-
-    def category_exists(self, code: str) -> bool:
-        if code not in self._categories:
-            self._categories[code] = self.session.get(WasteCategory, code) is not None
-        return self._categories[code]
+        for chunk in _chunks(e.category for e in events):
+            self.categories.update(
+                session.scalars(select(WasteCategory.code).where(WasteCategory.code.in_(chunk)))
+            )
+            for p in session.scalars(
+                select(Price)
+                .where(Price.category_code.in_(chunk))
+                .order_by(Price.effective_from, Price.id)
+            ):
+                self._prices.setdefault(p.category_code, []).append(p)
+        self.households = _households_by_card(
+            session, (e.card_id for e in events if e.card_id is not None)
+        )
+        self.site_ids: dict[str, int | None] = {}
+        for chunk in _chunks(e.device_id for e in events):
+            rows = session.execute(
+                select(Device.device_id, Device.site_id).where(Device.device_id.in_(chunk))
+            )
+            self.site_ids.update((device_id, site_id) for device_id, site_id in rows)
 
     def price(self, category: str, at: datetime) -> Price | None:
-        if category not in self._prices:
-            self._prices[category] = list(
-                self.session.scalars(
-                    select(Price)
-                    .where(Price.category_code == category)
-                    .order_by(Price.effective_from, Price.id)
-                )
-            )
+        """The version in force at ``at`` (a handful of versions per category: a scan)."""
         found = None
-        for p in self._prices[category]:  # a handful of versions per category
+        for p in self._prices.get(category, ()):
             if p.effective_from <= at:
                 found = p
         return found
 
-    def household(self, card_id: str) -> Household | None:
-        if card_id not in self._cards:
-            self._cards[card_id] = household_for_card(self.session, card_id=card_id)
-        return self._cards[card_id]
 
-    def site_id(self, device_id: str) -> int | None:
-        if device_id not in self._sites:
-            device = self.session.get(Device, device_id)
-            self._sites[device_id] = device.site_id if device is not None else None
-        return self._sites[device_id]
+@dataclass(frozen=True, slots=True)
+class _NewWeighin:
+    """A weigh-in decided but not written yet: its ``weighins`` row and its receipt."""
 
-    def account_id(self, household_id: int) -> int:
-        if household_id not in self._accounts:
-            self._accounts[household_id] = household_account(
-                self.session, household_id=household_id
-            ).id
-        return self._accounts[household_id]
+    row: dict[str, Any]
+    receipt: Receipt
 
-    def purchases_id(self) -> int:
-        if self._purchases is None:
-            self._purchases = _account(self.session, PURCHASES_ACCOUNT).id
-        return self._purchases
+    @property
+    def credits_money(self) -> bool:
+        """Whether it gets a credit entry (credited to a household, and for > Rp 0)."""
+        return (
+            self.row["status"] == ReceiptStatus.CREDITED.value
+            and self.row["household_id"] is not None
+            and self.row["amount_rp"] > 0
+        )
 
 
-def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> WeighinRecord:
-    """The record (with its receipt) of one new weigh-in; nothing written yet."""
+def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> _NewWeighin:
+    """The row (with its receipt) of one new weigh-in; nothing written yet."""
     eff = effective_time(event, received_at)
     status, reason = ReceiptStatus.CREDITED, None
     household: Household | None = None
     price = lk.price(event.category, eff)
-    if not lk.category_exists(event.category):
+    if event.category not in lk.categories:
         status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
     elif price is None:
         status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
     elif event.card_id is None:
         status, reason = ReceiptStatus.UNASSIGNED, "no card presented"
     else:
-        household = lk.household(event.card_id)
+        household = lk.households.get(event.card_id)
         if household is None:
             status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive card"
     rp_per_kg = price.rp_per_kg if price is not None else None
     amount = amount_for(event.net_g, rp_per_kg) if rp_per_kg is not None else 0
     credited = status is ReceiptStatus.CREDITED
-    receipt = Receipt(
+    receipt_json = Receipt(
         device_id=event.device_id,
         event_id=event.event_id,
         seq=event.seq,
@@ -451,8 +497,8 @@ def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> WeighinRecor
         member_no=household.member_no if household is not None else None,
         reason=reason,
         processed_at=utcnow(),
-    )
-    return WeighinRecord(
+    ).model_dump_json()
+    row = dict(
         event_id=event.event_id,
         device_id=event.device_id,
         seq=event.seq,
@@ -462,7 +508,7 @@ def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> WeighinRecor
         clock_synced=event.clock_synced,
         received_at=received_at,
         effective_at=eff,
-        site_id=lk.site_id(event.device_id),
+        site_id=lk.site_ids.get(event.device_id),
         card_id=event.card_id,
         category_code=event.category,
         net_g=event.net_g,
@@ -477,50 +523,91 @@ def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> WeighinRecor
         status=status.value,
         reason=reason,
         household_id=household.id if household is not None else None,
-        receipt_json=receipt.model_dump_json(),
+        receipt_json=receipt_json,
     )
+    # the receipt as stored, so the first delivery gets exactly what a replay gets
+    return _NewWeighin(row, Receipt.model_validate_json(receipt_json))
 
 
-def _write_new(session: Session, lk: _Lookups, records: list[WeighinRecord]) -> None:
-    """Insert records, processed events, credit entries and postings: three flushes."""
-    session.add_all(records)
-    session.add_all(
-        ProcessedEvent(
-            event_id=r.event_id, kind="weighin", device_id=r.device_id,
-            processed_at=receipt_of(r).processed_at,
-        )
-        for r in records
-    )  # fmt: skip
-    session.flush()
-    to_credit = [
-        r
-        for r in records
-        if r.status == ReceiptStatus.CREDITED.value and r.household_id and r.amount_rp > 0
-    ]
-    entries = [
-        JournalEntry(
-            kind="weighin_credit",
-            description=(
-                f"{r.net_g} g {r.category_code} @ Rp {r.price_rp_per_kg}/kg ({r.event_id})"
-            )[:300],
-            effective_at=r.effective_at,
-            weighin_id=r.id,
-        )
-        for r in to_credit
-    ]
-    if not entries:
+def _write_new(session: Session, new: list[_NewWeighin]) -> None:
+    """Insert weigh-ins, processed events, credit entries and postings; link the entries.
+
+    A fixed number of statements per batch (multi-row INSERTs; one UPDATE per
+    :data:`IN_LIST_MAX` credits, since an entry needs its weigh-in's id and the weigh-in
+    row is written first). Generated ids come back through RETURNING keyed by a unique
+    column, not by position: SQLite does not promise RETURNING rows in insert order, and
+    asking SQLAlchemy for that order (``sort_by_parameter_order``) makes it send one
+    INSERT per row there. Rows go in the order of ``new`` (the caller's lock order).
+    """
+    if not new:
         return
-    session.add_all(entries)
-    session.flush()
-    purchases = lk.purchases_id()
-    for r, e in zip(to_credit, entries, strict=True):
-        assert r.household_id is not None
-        session.add(Posting(entry_id=e.id, account_id=purchases, amount_rp=r.amount_rp))
-        session.add(
-            Posting(entry_id=e.id, account_id=lk.account_id(r.household_id), amount_rp=-r.amount_rp)
+    # render_nulls: every row names every column, so all go in one multi-row INSERT
+    # (by default the ORM leaves out None values and batches only rows alike in that)
+    inserted = session.execute(
+        insert(WeighinRecord)
+        .returning(WeighinRecord.event_id, WeighinRecord.id)
+        .execution_options(render_nulls=True),
+        [n.row for n in new],
+    )
+    weighin_ids = {event_id: weighin_id for event_id, weighin_id in inserted}
+    session.execute(
+        insert(ProcessedEvent),
+        [
+            {
+                "event_id": n.receipt.event_id,
+                "kind": "weighin",
+                "device_id": n.receipt.device_id,
+                "processed_at": n.receipt.processed_at,
+            }
+            for n in new
+        ],
+    )
+    to_credit = [n.row for n in new if n.credits_money]
+    if not to_credit:
+        return
+    accounts = _household_account_ids(session, (r["household_id"] for r in to_credit))
+    purchases = _account(session, PURCHASES_ACCOUNT).id
+    entries = session.execute(
+        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id),
+        [
+            {
+                "kind": "weighin_credit",
+                "description": _credit_description(
+                    r["net_g"], r["category_code"], r["price_rp_per_kg"], r["event_id"]
+                ),
+                "effective_at": r["effective_at"],
+                "weighin_id": weighin_ids[r["event_id"]],
+            }
+            for r in to_credit
+        ],
+    )
+    entry_ids = {weighin_id: entry_id for weighin_id, entry_id in entries}
+    postings: list[dict[str, int]] = []
+    for r in to_credit:
+        entry_id = entry_ids[weighin_ids[r["event_id"]]]
+        postings.append(
+            {"entry_id": entry_id, "account_id": purchases, "amount_rp": r["amount_rp"]}
         )
-        r.entry_id = e.id
-    session.flush()
+        postings.append(
+            {
+                "entry_id": entry_id,
+                "account_id": accounts[r["household_id"]],
+                "amount_rp": -r["amount_rp"],
+            }
+        )
+    session.execute(insert(Posting), postings)
+    credit_entry_of_row = (
+        select(JournalEntry.id)
+        .where(JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit")
+        .scalar_subquery()
+    )
+    for chunk in _chunks(weighin_ids[r["event_id"]] for r in to_credit):
+        session.execute(
+            update(WeighinRecord)
+            .where(WeighinRecord.id.in_(chunk))
+            .values(entry_id=credit_entry_of_row)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -> Receipt:
@@ -595,27 +682,26 @@ def is_race(exc: DBAPIError) -> bool:
 def credit_many(
     session: Session, events: Sequence[Weighin], times: Sequence[datetime]
 ) -> list[Receipt]:
-    """Credit many weigh-ins inside the caller's transaction (flushes, never commits).
+    """Credit many weigh-ins inside the caller's transaction (writes, never commits).
 
     Duplicates inside ``events`` and events processed before get their stored receipt.
-    A concurrent writer of the same event surfaces as a unique violation at flush or
-    commit (see :func:`is_race`): roll back and redo, e.g. one event per transaction.
+    A concurrent writer of the same event surfaces as a unique violation at the insert
+    or at commit (see :func:`is_race`): roll back and redo, e.g. one event per
+    transaction. A constant number of statements per batch (see :func:`_write_new`).
     """
-    ids = list({e.event_id for e in events})
     stored: dict[str, Receipt] = {}
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
+    for chunk in _chunks(e.event_id for e in events):
         for rec in session.scalars(select(WeighinRecord).where(WeighinRecord.event_id.in_(chunk))):
             stored[rec.event_id] = receipt_of(rec)
-    lk = _Lookups(session)
-    new: list[WeighinRecord] = []
+    lk = _Lookups(session, [e for e in events if e.event_id not in stored])
+    new: list[_NewWeighin] = []
     # new events in event-id order, so concurrent batches take locks in the same order
     for ev, t in sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id):
         if ev.event_id not in stored:
-            rec = _decide(lk, ev, t.astimezone(UTC))
-            stored[ev.event_id] = receipt_of(rec)
-            new.append(rec)
-    _write_new(session, lk, new)
+            decided = _decide(lk, ev, t.astimezone(UTC))
+            stored[ev.event_id] = decided.receipt
+            new.append(decided)
+    _write_new(session, new)
     return [stored[ev.event_id] for ev in events]
 
 

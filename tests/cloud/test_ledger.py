@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from cloud import ledger
 from cloud.db import session_factory
-from cloud.models import AppendOnlyError, Posting, ProcessedEvent, WeighinRecord
+from cloud.models import AppendOnlyError, JournalEntry, Posting, ProcessedEvent, WeighinRecord
 from contract import ReceiptStatus
 from tests.cloud.conftest import PET_RP_PER_KG, PRICES_FROM
 from tests.cloud.factories import T0, weighin
@@ -161,6 +162,61 @@ def test_batch_with_duplicates_inside(session: Session, household_id: int) -> No
     assert ledger.balance_rp(session, household_id=household_id) == 3 * 3750
     again = ledger.credit_batch(session, events[:2], received_at=RECEIVED + timedelta(hours=1))
     assert again == receipts[:2]
+
+
+def test_large_batch_costs_a_fixed_number_of_statements(
+    engine: Engine, session: Session, household_id: int
+) -> None:
+    """1,200 weigh-ins (several IN-list chunks) of every outcome, two households, repeats.
+
+    Each credit lands once on the right account and is linked both ways to its own
+    entry, and the batch costs a few dozen statements, not a few per weigh-in.
+    """
+    other = ledger.register_household(session, member_no="M-0002", name="Pak Budi")
+    ledger.link_card(session, card_id="CARD-2", household_id=other.id, by="test")
+    session.commit()
+
+    def kind_of(seq: int) -> dict[str, Any]:
+        if seq % 13 == 0:
+            return {"category": "metal"}  # rejected: unknown category
+        if seq % 10 == 0:
+            return {"card_id": None}  # unassigned
+        if seq % 7 == 0:
+            return {"card_id": "NOPE-9"}  # unassigned
+        return {"card_id": "CARD-2"} if seq % 3 == 0 else {}
+
+    events = [weighin(seq=s, net_g=1000 + s, **kind_of(s)) for s in range(1, 1201)]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        receipts = ledger.credit_batch(session, [*events, *events[:5]], received_at=RECEIVED)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert len(statements) <= 25, statements  # 17-18; ~5 per weigh-in before
+    assert receipts[1200:] == receipts[:5]
+    credited = [(e, r) for e, r in zip(events, receipts[:1200], strict=True) if r.amount_rp > 0]
+    assert all(r.status is ReceiptStatus.CREDITED for _, r in credited)
+    assert len(credited) == sum(r.status is ReceiptStatus.CREDITED for r in receipts[:1200])
+    for hh, card in ((household_id, "CARD-1"), (other.id, "CARD-2")):
+        expected = sum(r.amount_rp for e, r in credited if e.card_id == card)
+        assert ledger.balance_rp(session, household_id=hh) == expected > 0
+    assert ledger.postings_total(session) == 0
+    linked = session.scalar(
+        select(func.count())
+        .select_from(WeighinRecord)
+        .join(JournalEntry, JournalEntry.id == WeighinRecord.entry_id)
+        .where(JournalEntry.weighin_id == WeighinRecord.id)
+    )
+    with_entry = session.scalar(
+        select(func.count()).select_from(WeighinRecord).where(WeighinRecord.entry_id.is_not(None))
+    )
+    assert linked == with_entry == len(credited)
+    assert ledger.credit_batch(session, events, received_at=RECEIVED) == receipts[:1200]
 
 
 def test_two_workers_racing_on_the_same_events(engine: Engine, household_id: int) -> None:
