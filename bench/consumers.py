@@ -3,6 +3,8 @@
 =====  ==================================================================================
 L0     ``mosquitto_sub`` (C) printing ``%U %p`` (arrival time, payload) to a file
 L1     a paho-mqtt subscriber that only counts (MQTT 5, ReceiveMaximum 5,000, auto-ack)
+L1r    L1 on the ingest's own paho client (:class:`cloud.ingest.readahead.ReadAheadClient`):
+       what the ingest's MQTT layer alone costs, so L3/L1r is the price of the rest
 L2     Telegraf-style: paho -> ``json.loads`` -> line protocol -> InfluxDB ``/write`` in
        batches of 1,000 (or every 0.25 s); no validation, MQTT 5 as L1, auto-ack
 L3     the real ingest (:func:`cloud.ingest.run`), one worker; L3x2: two workers on the
@@ -125,12 +127,15 @@ class MosquittoSub:
 # ------------------------------------------------------------------------------ L1/L2
 
 
-def _paho_client(client_id: str, user: str, password: str) -> Any:
+def _paho_client(client_id: str, user: str, password: str, read_ahead: bool = False) -> Any:
     """MQTT 5 like the ingest, so every level gets the same in-flight window."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    from cloud.ingest.readahead import ReadAheadClient
+
+    factory = ReadAheadClient if read_ahead else mqtt.Client
+    c = factory(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.username_pw_set(user, password)
     return c
 
@@ -163,7 +168,9 @@ def _serve_commands(conn: Connection, state: dict[str, Any], client: Any) -> Non
             return
 
 
-def _l1_main(conn: Connection, port: int, qos: int, user: str, password: str) -> None:
+def _l1_main(
+    conn: Connection, port: int, qos: int, user: str, password: str, read_ahead: bool = False
+) -> None:
     state: dict[str, Any] = {"n": 0, "lat": []}
     subscribed = threading.Event()
 
@@ -173,7 +180,7 @@ def _l1_main(conn: Connection, port: int, qos: int, user: str, password: str) ->
         if p[26:28] == b"00":
             state["lat"].append(time.time() - device_time_of(p))
 
-    c = _paho_client("bench-l1", user, password)
+    c = _paho_client("bench-l1", user, password, read_ahead)
     c.on_message = on_message
     c.on_connect = lambda cl, *_a: cl.subscribe(FILL_TOPIC, qos)
     c.on_subscribe = lambda *_a: subscribed.set()
@@ -295,6 +302,15 @@ class PahoCounter(_ChildConsumer):
 
     def __init__(self, port: int, qos: int, user: str, password: str) -> None:
         super().__init__(_l1_main, (port, qos, user, password))
+
+
+class ReadAheadCounter(_ChildConsumer):
+    """L1r: L1 on the ingest's read-ahead paho client."""
+
+    name = "L1r"
+
+    def __init__(self, port: int, qos: int, user: str, password: str) -> None:
+        super().__init__(_l1_main, (port, qos, user, password, True))
 
 
 class TelegrafLike(_ChildConsumer):

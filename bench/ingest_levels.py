@@ -34,16 +34,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import OUT_DIR, exit_on_sigterm, machine
-from bench.consumers import Consumer, MosquittoSub, PahoCounter, TelegrafLike
+from bench.consumers import Consumer, MosquittoSub, PahoCounter, ReadAheadCounter, TelegrafLike
 from bench.publisher import FleetProcess
 from bench.report import plot, ratios, table
 from bench.steps import SLACK_S, Plan, Runner, Search
 from bench.stream import DEVICE_PASSWORD, fleet_ids
 
-LEVELS = ("L0", "L1", "L2", "L3", "L3x2")
+LEVELS = ("L0", "L1", "L1r", "L2", "L3", "L3x2")
 #: each level's own flush interval: the lag it may show when it keeps pace
 #: (L3: the telemetry sender's 0.25-s interval plus the ingest's 0.05-s batch linger)
-FLUSH_S = {"L0": 0.0, "L1": 0.0, "L2": 0.25, "L3": 0.3, "L3x2": 0.3}
+#: levels that count deliveries themselves (no store to poll)
+FAST = ("L0", "L1", "L1r")
+FLUSH_S = {"L0": 0.0, "L1": 0.0, "L1r": 0.0, "L2": 0.25, "L3": 0.3, "L3x2": 0.3}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -136,6 +138,8 @@ class Services:
             return MosquittoSub(port, qos, user, pw, self.workdir)
         if level == "L1":
             return PahoCounter(port, qos, user, pw)
+        if level == "L1r":
+            return ReadAheadCounter(port, qos, user, pw)
         if level == "L2":
             self.influx.query(f'CREATE DATABASE "{db}"', method="POST")
             return TelegrafLike(port, qos, user, pw, self.influx.url, db)
@@ -169,7 +173,7 @@ def run(args: argparse.Namespace) -> list[Search]:
                     try:
                         runner = Runner(
                             fleet, consumer, level=level, qos=qos,
-                            allow_lag_s=FLUSH_S[level] + SLACK_S + (0.05 if level in ("L0", "L1")
+                            allow_lag_s=FLUSH_S[level] + SLACK_S + (0.05 if level in FAST
                                                                     else 0.2),
                             flush_s=FLUSH_S[level], broker_pid=services.mqtt.proc.pid, plan=plan,
                         )  # fmt: skip

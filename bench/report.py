@@ -6,15 +6,17 @@ from pathlib import Path
 
 from bench.steps import Search
 
-#: (ratio name, numerator, denominator, target)
-RATIOS = (
+#: (ratio name, numerator, denominator, target; None: for information, no target)
+RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("L3/L1", "L3", "L1", 0.8),
     ("L3/L2", "L3", "L2", 0.9),
     ("L3x2/L3", "L3x2", "L3", 1.3),
+    ("L3/L1r", "L3", "L1r", None),
 )
 DESCRIPTION = {
     "L0": "broker ceiling (fleet -> mosquitto_sub)",
     "L1": "paho subscriber, count only",
+    "L1r": "L1 on the ingest's read-ahead paho client",
     "L2": "Telegraf-style paho -> line protocol -> /write",
     "L3": "full ingest, 1 worker",
     "L3x2": "full ingest, 2 workers ($share)",
@@ -47,7 +49,9 @@ def table(results: list[Search]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def ratios(results: list[Search]) -> tuple[str, list[tuple[str, int, float | None, float, bool]]]:
+def ratios(
+    results: list[Search],
+) -> tuple[str, list[tuple[str, int, float | None, float | None, bool | None]]]:
     """Markdown of the ratios, and ``(name, qos, value, target, held)`` for each."""
     by = {(r.level, r.qos): r.max_rate for r in results}
     lines = ["| ratio | QoS | value | target | held |", "|---|---|---:|---:|---|"]
@@ -58,12 +62,12 @@ def ratios(results: list[Search]) -> tuple[str, list[tuple[str, int, float | Non
             if a is None or b is None:
                 continue
             value = a / b if b else None
-            held = value is not None and value >= target
+            held = None if target is None else value is not None and value >= target
             out.append((name, qos, value, target, held))
+            verdict = "(information)" if held is None else "yes" if held else "**no**"
             lines.append(
                 f"| {name} | {qos} | {_f(value, '.2f' if (value or 0) >= 0.1 else '.3f')} "
-                f"| >= {target} | "
-                f"{'yes' if held else '**no**'} |"
+                f"| {'-' if target is None else f'>= {target}'} | {verdict} |"
             )
     return "\n".join(lines) + "\n", out
 
@@ -79,8 +83,8 @@ def plot(results: list[Search], path: Path, title: str) -> Path | None:
         print("matplotlib is not installed: no plot (pip install matplotlib)")
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2))
-    colors = {"L0": "tab:gray", "L1": "tab:blue", "L2": "tab:green", "L3": "tab:red",
-              "L3x2": "tab:purple"}  # fmt: skip
+    colors = {"L0": "tab:gray", "L1": "tab:blue", "L1r": "tab:cyan", "L2": "tab:green",
+              "L3": "tab:red", "L3x2": "tab:purple"}  # fmt: skip
     for r in results:
         steps = sorted(r.steps, key=lambda s: s.offered)
         x = [s.offered for s in steps]

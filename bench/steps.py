@@ -111,7 +111,7 @@ class Runner:
         self.broker_pid = broker_pid
         self.plan = plan
         self.log = log
-        fast = level in ("L0", "L1")
+        fast = level in ("L0", "L1", "L1r")
         self.poll_s = 0.05 if fast else 0.2
         # stored-count levels flush in batches: allow a few flushes before calling it a stall
         self.stall_s = plan.stall_s if fast else max(plan.stall_s, 8.0)
