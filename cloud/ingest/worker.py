@@ -351,11 +351,16 @@ class IngestWorker:
             return
         with self._gen_lock:
             generation, connected = self._generation, self._connected
-        for item in batch:
-            # a message id belongs to one connection: after a reconnect the broker
-            # redelivers the message itself, and acking the old id could ack another one
-            if item.qos > 0 and connected and item.generation == generation:
-                client.ack(item.mid, item.qos)
+        if not connected:
+            return
+        # a message id belongs to one connection: after a reconnect the broker
+        # redelivers the message itself, and acking the old id could ack another one
+        current = [i for i in batch if i.qos > 0 and i.generation == generation]
+        if isinstance(client, ReadAheadClient):
+            client.ack_many([i.mid for i in current if i.qos == 1])
+            current = [i for i in current if i.qos != 1]
+        for item in current:
+            client.ack(item.mid, item.qos)
 
 
 def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> int:

@@ -1,0 +1,115 @@
+"""The ingest's paho client: read-ahead socket and batched acknowledgements.
+
+The socket is checked on a socket pair; the client against the real Mosquitto: what it
+acknowledges with ``ack_many`` is never redelivered to its persistent session, what it
+does not acknowledge is.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cloud.ingest.readahead import ReadAheadClient, ReadAheadSocket
+from contract import Kind, device_topic
+from tests.cloud.factories import fill
+from tests.cloud.mqtt_support import device, unique_id, wait_until
+from tests.support.services import MosquittoServer
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_reads_are_served_from_one_receive(pair: tuple[socket.socket, socket.socket]) -> None:
+    peer, mine = pair
+    sock = ReadAheadSocket(mine, size=64)
+    with pytest.raises(BlockingIOError):
+        sock.recv(1)  # nothing yet: non-blocking, like the socket itself
+    peer.sendall(b"\x30\x05hello\x40\x02\x00\x01")
+    assert sock.recv(1) == b"\x30"
+    assert sock.pending() == 10
+    assert sock.recv(1) == b"\x05"
+    assert sock.recv(5) == b"hello"
+    assert sock.recv(100) == b"\x40\x02\x00\x01"  # a short read: what is there
+    assert sock.pending() == 0
+    peer.sendall(b"x" * 100)  # more than the buffer: served in pieces, nothing lost
+    got = b""
+    while len(got) < 100:
+        got += sock.recv(30)
+    assert got == b"x" * 100
+    peer.close()
+    assert sock.recv(1) == b""  # the peer closed
+
+
+def _ingest_client(broker: MosquittoServer, client_id: str, got: list[int]) -> ReadAheadClient:
+    user, password = broker.service("ingest")
+    c = ReadAheadClient(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    c.username_pw_set(user, password)
+    subscribed = threading.Event()
+    lock = threading.Lock()
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with lock:
+            got.append(msg.mid)
+
+    c.on_message = on_message
+    c.on_connect = lambda cl, *_a: cl.subscribe("salinmas/v1/dev/+/fill", 1)
+    c.on_subscribe = lambda *_a: subscribed.set()
+    props: Any = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 300
+    props.ReceiveMaximum = 1000
+    c.connect("127.0.0.1", broker.port, clean_start=False, properties=props)
+    c.loop_start()
+    assert subscribed.wait(10)
+    return c
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("acked", [True, False])
+def test_what_ack_many_acknowledged_is_not_redelivered(
+    mosquitto: MosquittoServer, acked: bool
+) -> None:
+    client_id = unique_id("ingest-ra")
+    got: list[int] = []
+    c = _ingest_client(mosquitto, client_id, got)
+    bin_id = unique_id("bn")
+    with device(mosquitto, bin_id) as dev:
+        dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(1, 301)])
+        wait_until(lambda: len(got) == 300, 20, "300 messages")
+        if acked:
+            c.ack_many(list(got))
+        # the acks are on the wire once the broker has them: a ping round trip after
+        pinged = threading.Event()
+        c.subscribe(device_topic(bin_id, Kind.STATUS), 1)
+        c.on_subscribe = lambda *_a: pinged.set()
+        assert pinged.wait(10)
+        c.disconnect()
+        c.loop_stop()
+    again: list[int] = []
+    c2 = _ingest_client(mosquitto, client_id, again)
+    try:
+        if acked:
+            # nothing comes back (give the broker time to resend if it were going to)
+            with pytest.raises(TimeoutError):
+                wait_until(lambda: len(again) > 0, 2, "a redelivery")
+        else:
+            wait_until(lambda: len(again) == 300, 20, "all 300 redelivered")
+    finally:
+        c2.disconnect()
+        c2.loop_stop()
