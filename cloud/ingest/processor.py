@@ -279,12 +279,11 @@ class Processor:
             )
             _dead_letter(session, out, msg, "unknown_bin", detail)
             return False
+        at = pickups.reading_time(event, msg.received_at)
         if st.last_seq is not None and event.seq <= st.last_seq:
             pass  # a replay or an older reading: the state already reflects newer data
         elif st.routine(event):
-            self.bins.apply_routine(
-                session, st, event, pickups.reading_time(event, msg.received_at)
-            )
+            self.bins.apply_routine(session, st, event, at)
         else:
             try:
                 result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
@@ -300,7 +299,11 @@ class Processor:
                 self._emit("alert", {"kind": kind, "subject": event.bin_id})
         out.points.append(
             fill_point(
-                event, received_at=msg.received_at, site=info.site_code, category=st.category_code
+                event,
+                received_at=msg.received_at,
+                site=info.site_code,
+                category=st.category_code,
+                at=at,
             )
         )
         if self.on_event is not None:

@@ -9,8 +9,10 @@ paho already learns that bytes are waiting without a ``select``.
 
 :class:`ReadAheadClient` is a paho ``Client`` whose plain TCP connections are wrapped
 this way (TLS and WebSocket connections are left as paho makes them: TLS already reads
-whole records). It overrides paho's ``_create_socket``, a private method: when a paho
-version lacks it, the client simply behaves as a stock one.
+whole records). It overrides paho's ``_create_socket`` and uses ``_packet_queue`` and
+the topic matcher behind ``_on_message_filtered``, private parts of paho 2: where a
+paho version lacks one, that part falls back to paho's own behaviour (tested in
+``tests/cloud/test_readahead.py``; paho is pinned in ``requirements.lock``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.matcher import MQTTMatcher
 
 READ_AHEAD_BYTES = 64 * 1024
 #: PUBACK with the success reason omitted, byte for byte what paho sends (MQTT 3.1.1 and 5)
@@ -78,14 +81,29 @@ class ReadAheadSocket:
         return getattr(self._sock, name)
 
 
+class _Matcher(MQTTMatcher):
+    """paho's topic matcher, answering at once when no per-topic callback is set."""
+
+    def iter_match(self, topic: str) -> Any:
+        if not self._root._children:
+            return iter(())
+        return super().iter_match(topic)  # type: ignore[no-untyped-call]
+
+
 class ReadAheadClient(mqtt.Client):
     """A paho client reading plain TCP connections through :class:`ReadAheadSocket`.
 
     Its ``loop_read`` also goes on reading while whole packets wait in the buffer, where
     paho's would return after one packet and pass through ``select`` again; and
     :meth:`ack_many` acknowledges a batch with one queued write instead of one write and
-    one wake-up of the network thread per message.
+    one wake-up of the network thread per message. Without per-topic callbacks
+    (``message_callback_add``) it skips paho's topic matching for every message.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(getattr(self, "_on_message_filtered", None), MQTTMatcher):
+            self._on_message_filtered = _Matcher()  # type: ignore[no-untyped-call]
 
     def ack_many(self, mids: Sequence[int]) -> None:
         """Acknowledge received QoS 1 messages (``manual_ack=True``), in one write."""

@@ -196,6 +196,12 @@ class BinState:
     dirty: bool = False
     written_at: float = 0.0
 
+    def forecast(self) -> datetime | None:
+        """When the bin will be full, from its latest level and fill rate."""
+        if self.state_at is None or self.fill_pct is None:
+            return self.forecast_full_at
+        return pickups.forecast_full_at(self.state_at, self.fill_pct, self.fill_rate_pct_per_h)
+
     def routine(self, fill: Fill) -> bool:
         """Whether ``fill`` changes nothing but the level (no decision to take)."""
         if fill.fault is not None or self.fault is not None or fill.fill_pct is None:
@@ -269,7 +275,10 @@ class BinCache:
         self._states[b.bin_id] = fresh
 
     def apply_routine(self, session: Session, st: BinState, fill: Fill, at: datetime) -> None:
-        """Apply a routine reading (see :meth:`BinState.routine`) to the cached state."""
+        """Apply a routine reading (see :meth:`BinState.routine`) to the cached state.
+
+        The forecast is worked out when the state is written (:meth:`write_behind`).
+        """
         level = fill.fill_pct
         assert level is not None
         st.last_seq, st.state_at, st.fill_pct, st.distance_mm = (
@@ -278,12 +287,12 @@ class BinCache:
             level,
             fill.distance_mm,
         )
-        if st.sampled_at is None or at - st.sampled_at >= SAMPLE_EVERY or at < st.sampled_at:
+        sampled = st.sampled_at
+        if sampled is None or at - sampled >= SAMPLE_EVERY or at < sampled:
             st.fill_rate_pct_per_h = pickups.record_sample(
                 session, bin_id=st.bin_id, at=at, level=level
             )
             st.sampled_at = at
-        st.forecast_full_at = pickups.forecast_full_at(at, level, st.fill_rate_pct_per_h)
         st.dirty = True
 
     def write_behind(self, session: Session, *, force: bool = False) -> int:
@@ -324,7 +333,7 @@ class BinCache:
                     "b_pct": s.fill_pct,
                     "b_mm": s.distance_mm,
                     "b_rate": s.fill_rate_pct_per_h,
-                    "b_full": s.forecast_full_at,
+                    "b_full": s.forecast(),
                 }
                 for s in due
             ],

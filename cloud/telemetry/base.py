@@ -99,8 +99,14 @@ def weighin_point(
 
 
 def fill_point(
-    event: Fill, *, received_at: datetime, site: str | None, category: str | None
+    event: Fill,
+    *,
+    received_at: datetime,
+    site: str | None,
+    category: str | None,
+    at: datetime | None = None,
 ) -> TelemetryPoint:
+    """The point of one fill reading (``at``: its :func:`event_time`, if already known)."""
     # the ingest makes one of these per fill reading: dicts built directly, not via kwargs
     tags = {"device": event.device_id, "bin": event.bin_id}
     if site:
@@ -118,7 +124,8 @@ def fill_point(
         fields["lid_open"] = event.lid_open
     if event.tilted is not None:
         fields["tilted"] = event.tilted
-    at = event_time(event.device_time, event.clock_synced, received_at)
+    if at is None:
+        at = event_time(event.device_time, event.clock_synced, received_at)
     return TelemetryPoint("fill", tags, fields, timestamp_ns(at, event.seq))
 
 

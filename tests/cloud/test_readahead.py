@@ -113,3 +113,24 @@ def test_what_ack_many_acknowledged_is_not_redelivered(
     finally:
         c2.disconnect()
         c2.loop_stop()
+
+
+@pytest.mark.integration
+def test_per_topic_callbacks_still_route(mosquitto: MosquittoServer) -> None:
+    general: list[int] = []
+    c = _ingest_client(mosquitto, unique_id("ingest-cb"), general)
+    fills: list[str] = []
+    c.message_callback_add("salinmas/v1/dev/+/fill", lambda _c, _u, m: fills.append(m.topic))
+    bin_id = unique_id("bn")
+    try:
+        with device(mosquitto, bin_id) as dev:
+            dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(1, 4)])
+            wait_until(lambda: len(fills) == 3, 10, "3 fills through the topic callback")
+        assert general == []  # paho's rule: a matching topic callback replaces on_message
+        c.message_callback_remove("salinmas/v1/dev/+/fill")
+        with device(mosquitto, bin_id) as dev:
+            dev.publish(Kind.FILL, fill(bin_id, seq=4))
+            wait_until(lambda: len(general) == 1, 10, "the next fill through on_message")
+    finally:
+        c.disconnect()
+        c.loop_stop()
