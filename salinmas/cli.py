@@ -3,6 +3,7 @@
     salinmas demo                         the whole system with simulated devices
     salinmas edge run --config F          the Raspberry Pi agent (scale station and/or bins)
     salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
+    salinmas ingest retire --config F     drain a worker's broker session, then end it
     salinmas api run --config F           cloud API and operator dashboard
     salinmas sim {scale,cards,bin,fleet,load} ...   hardware simulators
     salinmas db migrate --url URL         create/upgrade the ledger schema
@@ -68,6 +69,11 @@ def _run_edge(ns: argparse.Namespace) -> int:
 def _run_ingest(ns: argparse.Namespace) -> int:
     settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
     return int(_call("cloud.ingest.worker:run", settings) or 0)
+
+
+def _retire_ingest(ns: argparse.Namespace) -> int:
+    settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
+    return int(_call("cloud.ingest.worker:retire", settings, idle_s=ns.idle_s) or 0)
 
 
 def _run_api(ns: argparse.Namespace) -> int:
@@ -161,6 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arg(ingest_run)
     ingest_run.set_defaults(func=_run_ingest)
+    ingest_retire = ingest_sub.add_parser(
+        "retire",
+        help="retire a worker for good: process what the broker queued for it, end its session",
+        description="Reconnect with the worker's client_id (from the config) without "
+        "subscribing, process the messages the broker queued for its session until none "
+        "arrived for --idle-s seconds, then end the session so the other workers on the "
+        "shared subscription receive everything. Stop the worker first.",
+    )
+    _config_arg(ingest_retire)
+    ingest_retire.add_argument(
+        "--idle-s", type=float, default=5.0, help="quiet time that means drained (default 5)"
+    )
+    ingest_retire.set_defaults(func=_retire_ingest)
 
     api = sub.add_parser("api", help="cloud API and operator dashboard")
     api_sub = api.add_subparsers(dest="api_command", required=True, metavar="ACTION")

@@ -283,7 +283,7 @@ class Processor:
         if st.last_seq is not None and event.seq <= st.last_seq:
             pass  # a replay or an older reading: the state already reflects newer data
         elif st.routine(event):
-            self.bins.apply_routine(session, st, event, at)
+            self.bins.apply_routine(st, event, at)
         else:
             try:
                 result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)

@@ -36,17 +36,18 @@ second one. After a failed batch the worker drops both caches (the database is t
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloud import pickups
-from cloud.models import Bin, Device, Site
+from cloud.models import Bin, Device, FillSample, Site
 from contract import Fill
 
 #: a forecast sample is kept at most this often per bin (and per worker)
@@ -193,6 +194,8 @@ class BinState:
     forecast_full_at: datetime | None
     loaded_at: float = 0.0
     sampled_at: datetime | None = None  # the last forecast sample this worker kept
+    #: forecast samples not written yet: (at, level, whether to work out the rate)
+    samples: list[tuple[datetime, float, bool]] = field(default_factory=list)
     dirty: bool = False
     written_at: float = 0.0
 
@@ -256,6 +259,7 @@ class BinCache:
             fresh.dirty, fresh.written_at = old.dirty, old.written_at
         if old is not None:
             fresh.sampled_at, fresh.written_at = old.sampled_at, old.written_at
+            fresh.samples = old.samples
         self._states[fresh.bin_id] = fresh
 
     def get(self, bin_id: str) -> BinState | None:
@@ -274,10 +278,11 @@ class BinCache:
         fresh.written_at = time.monotonic()
         self._states[b.bin_id] = fresh
 
-    def apply_routine(self, session: Session, st: BinState, fill: Fill, at: datetime) -> None:
+    def apply_routine(self, st: BinState, fill: Fill, at: datetime) -> None:
         """Apply a routine reading (see :meth:`BinState.routine`) to the cached state.
 
-        The forecast is worked out when the state is written (:meth:`write_behind`).
+        A forecast sample is due once per :data:`SAMPLE_EVERY`; it is kept, and the fill
+        rate and forecast worked out, when the state is written (:meth:`write_behind`).
         """
         level = fill.fill_pct
         assert level is not None
@@ -288,12 +293,56 @@ class BinCache:
             fill.distance_mm,
         )
         sampled = st.sampled_at
-        if sampled is None or at - sampled >= SAMPLE_EVERY or at < sampled:
-            st.fill_rate_pct_per_h = pickups.record_sample(
-                session, bin_id=st.bin_id, at=at, level=level
-            )
+        if sampled is None:
+            # the first reading this worker sees of the bin: keep it as a sample, keep the
+            # fill rate the row has, and spread the bins' next samples over the interval
+            st.samples.append((at, level, False))
+            st.sampled_at = at - SAMPLE_EVERY * random.random()
+        elif at - sampled >= SAMPLE_EVERY or at < sampled:
+            st.samples.append((at, level, True))
             st.sampled_at = at
         st.dirty = True
+
+    def _keep_samples(self, session: Session, states: list[BinState]) -> None:
+        """Insert the pending forecast samples, prune old ones, work out fill rates.
+
+        A fixed number of statements for any number of bins (per :data:`_CHUNK`).
+        """
+        pending = [(s, sample) for s in states for sample in s.samples]
+        if not pending:
+            return
+        session.execute(
+            insert(FillSample),
+            [{"bin_id": s.bin_id, "at": at, "fill_pct": level} for s, (at, level, _) in pending],
+        )
+        for i in range(0, len(pending), _CHUNK):
+            chunk = pending[i : i + _CHUNK]
+            oldest = min(at for _, (at, _, _) in chunk)
+            session.execute(
+                delete(FillSample).where(
+                    FillSample.bin_id.in_({s.bin_id for s, _ in chunk}),
+                    FillSample.at < oldest - pickups.SAMPLE_RETENTION,
+                )
+            )
+            rate_of = {s.bin_id: (s, at) for s, (at, _, recompute) in chunk if recompute}
+            if not rate_of:
+                continue
+            window: dict[str, list[tuple[datetime, float]]] = {b: [] for b in rate_of}
+            for bin_id, t, v in session.execute(
+                select(FillSample.bin_id, FillSample.at, FillSample.fill_pct)
+                .where(
+                    FillSample.bin_id.in_(list(rate_of)),
+                    FillSample.at >= oldest - pickups.FORECAST_WINDOW,
+                )
+                .order_by(FillSample.bin_id, FillSample.at)
+            ):
+                st, at = rate_of[bin_id]
+                if at - pickups.FORECAST_WINDOW <= t <= at:
+                    window[bin_id].append((t, v))
+            for bin_id, (st, _) in rate_of.items():
+                st.fill_rate_pct_per_h = pickups.fill_rate_pct_per_h(window[bin_id])
+        for s in states:
+            s.samples = []
 
     def write_behind(self, session: Session, *, force: bool = False) -> int:
         """Write the due cached levels (guarded: ``last_seq`` only grows)."""
@@ -306,6 +355,7 @@ class BinCache:
         if not due:
             return 0
         due.sort(key=lambda s: s.bin_id)  # one lock order for every worker
+        self._keep_samples(session, due)
         stmt = (
             update(_BIN)
             .where(

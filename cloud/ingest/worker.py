@@ -88,8 +88,11 @@ class IngestWorker:
         *,
         store: TelemetryStore | None = None,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
+        retiring: bool = False,
     ) -> None:
         self.settings = settings
+        #: drain what the broker queued for this session without taking new messages
+        self.retiring = retiring
         self._own_store = store is None
         self.store = store if store is not None else open_store(settings.telemetry)
         self.on_event = on_event
@@ -162,6 +165,11 @@ class IngestWorker:
         return self._subscribed.wait(timeout_s)
 
     @property
+    def waiting(self) -> int:
+        """Messages received and not yet taken into a batch."""
+        return len(self._queue)
+
+    @property
     def connected(self) -> bool:
         return self._connected
 
@@ -209,6 +217,12 @@ class IngestWorker:
             self._generation += 1
             self._connected = True
         topics = subscriptions(self.settings.share)
+        if self.retiring:
+            # no new messages for this session; what the broker queued still comes
+            log.info("connected to retire (session present: %s)", flags.session_present)
+            client.unsubscribe(topics)
+            self._subscribed.set()
+            return
         log.info("connected (session present: %s); subscribing %s", flags.session_present, topics)
         if self.settings.mqtt_protocol == "5":
             # retained status messages only for a new subscription, not on every
@@ -361,6 +375,77 @@ class IngestWorker:
             current = [i for i in current if i.qos != 1]
         for item in current:
             client.ack(item.mid, item.qos)
+
+
+def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> None:
+    """Make the broker forget the session of ``settings.client_id`` (and what it queued).
+
+    A clean-start connection with that client id replaces the old session; with session
+    expiry 0 (MQTT 5) or a clean session (3.1.1) nothing is kept after it disconnects.
+    """
+    s = settings
+    v5 = s.mqtt_protocol == "5"
+    connected = threading.Event()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=s.client_id,
+        clean_session=None if v5 else True,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+    )
+    client.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value() or None)
+    if s.mqtt_tls:
+        client.tls_set(
+            ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None, cert_reqs=ssl.CERT_REQUIRED
+        )
+    client.on_connect = lambda *_a: connected.set()
+    kwargs: dict[str, Any] = {}
+    if v5:
+        props = _Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        kwargs = {"clean_start": True, "properties": props}
+    client.connect(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s, **kwargs)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise TimeoutError(f"broker did not accept {s.client_id!r} within {timeout_s:.0f}s")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def retire(settings: IngestSettings, *, idle_s: float = 5.0, timeout_s: float = 3600.0) -> int:
+    """Retire a worker for good: drain its session, then end it.
+
+    A stopped worker's persistent session stays in the shared subscription, and
+    Mosquitto goes on queueing its share of the messages for it until the session
+    expires. This reconnects with the worker's ``client_id`` without subscribing,
+    processes what was queued until nothing has arrived for ``idle_s``, then ends the
+    session (:func:`end_session`), so the remaining workers get every message from then
+    on. Returns 0 when drained, 1 if ``timeout_s`` passed first (the session is kept).
+    """
+    worker = IngestWorker(settings, retiring=True)
+    worker.start()
+    deadline = time.monotonic() + timeout_s
+    drained = False
+    try:
+        worker.wait_subscribed(30)
+        seen, quiet_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now_seen = worker.processed + worker.waiting
+            if now_seen != seen:
+                seen, quiet_since = now_seen, time.monotonic()
+            elif time.monotonic() - quiet_since >= idle_s and not worker.waiting:
+                drained = True
+                break
+    finally:
+        worker.stop()
+    if not drained:
+        log.error("%s still receiving after %.0fs: session kept", settings.client_id, timeout_s)
+        return 1
+    end_session(settings)
+    log.info("retired %s after draining %d messages", settings.client_id, worker.processed)
+    return 0
 
 
 def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> int:

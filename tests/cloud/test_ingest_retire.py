@@ -1,0 +1,81 @@
+"""Retiring a worker: what the broker queued for its session is processed, not lost.
+
+Mosquitto keeps a stopped worker's persistent session in the shared subscription and
+queues its share of the messages for it. ``retire`` drains that queue through the ingest
+and ends the session; from then on the remaining worker receives every message.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from cloud.devices import register_device
+from cloud.ingest import IngestSettings, IngestWorker
+from cloud.ingest.worker import retire
+from cloud.pickups import register_bin
+from cloud.telemetry import TelemetrySettings, open_store
+from contract import Kind
+from tests.cloud.factories import fill
+from tests.cloud.mqtt_support import device, ingest_settings, unique_id, wait_until
+from tests.support.services import MosquittoServer
+
+pytestmark = pytest.mark.integration
+
+
+def _stored(path: Path) -> int:
+    store = open_store(TelemetrySettings(backend="sqlite", sqlite_path=path))
+    try:
+        return store.count("fill")
+    finally:
+        store.close()
+
+
+def test_retire_drains_the_session_then_the_other_worker_gets_everything(
+    mosquitto: MosquittoServer, ledger_url: str, engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    bin_id = unique_id("bn")
+    register_device(session, device_id=bin_id, kind="bin")
+    register_bin(session, bin_id=bin_id, device_id=bin_id)
+    session.commit()
+    group = unique_id("g")
+    old_db, new_db = tmp_path / "old.db", tmp_path / "new.db"
+
+    def settings(client_id: str, db: Path) -> IngestSettings:
+        return ingest_settings(
+            mosquitto,
+            ledger_url,
+            tmp_path,
+            client_id=client_id,
+            share_group=group,
+            telemetry=TelemetrySettings(backend="sqlite", sqlite_path=db),
+        )
+
+    old = settings(unique_id("ingest-old"), old_db)
+    with IngestWorker(old) as w:
+        assert w.wait_subscribed(10)
+    # the old worker is stopped; its session stays a member of the group
+    new_settings = settings(unique_id("ingest-new"), new_db)
+    with device(mosquitto, bin_id) as dev, IngestWorker(new_settings) as new:
+        assert new.wait_subscribed(10)
+        dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(1, 41)])
+        wait_until(lambda: _stored(new_db) > 0, 20, "the new worker's share")
+        settled = [-1]
+
+        def settled_share() -> bool:  # the new worker's count stopped growing
+            n, settled[0] = settled[0], _stored(new_db)
+            time.sleep(0.5)
+            return n == settled[0]
+
+        wait_until(settled_share, 20, "the new worker's share to settle")
+        queued = 40 - settled[0]
+        assert queued > 0  # Mosquitto queued part of the stream for the stopped worker
+
+        assert retire(old, idle_s=1.0) == 0
+        assert _stored(old_db) == queued  # drained through the ingest, nothing lost
+        dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(41, 61)])
+        wait_until(lambda: _stored(new_db) == 40 - queued + 20, 20, "every new message")
