@@ -181,6 +181,11 @@ def run(args: argparse.Namespace) -> list[Search]:
                             wait_stored(runner)
                         runner.log = False
                         runner.step(min(plan.start_rate, 200), 1.0, "warmup")  # caches
+                        if level.startswith("L3"):
+                            # every bin once, as a worker that has been running has seen
+                            # them: the first reading of a bin in a fresh ledger may open a
+                            # pickup (the stream's levels are anywhere in 0-100 %)
+                            runner.step(500, max(2.0, args.devices / 500), "warmup")
                         runner.log = True
                         results.append(runner.search())
                     finally:

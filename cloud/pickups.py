@@ -208,25 +208,26 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
     out.applied = True
     at = reading_time(fill, received_at)
     b.last_seq, b.state_at = fill.seq, at
+    was_open, was_tilted, was_faulty = b.lid_open, b.tilted, b.fault is not None
     b.lid_open, b.tilted = fill.lid_open, fill.tilted
 
-    def alert(kind: str, on: bool | None, message: str) -> None:
+    def alert(kind: str, on: bool | None, message: str, was: bool | None = None) -> None:
         if on:
             if raise_alert(
                 session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id
             ):
                 out.alerts.append(kind)
-        elif on is False:
+        elif on is False and was is not False:  # only what may be raised is cleared
             clear_alert(session, kind=kind, subject=b.bin_id)
 
-    alert("lid_open", fill.lid_open, f"lid of bin {b.bin_id} is open")
-    alert("tilt", fill.tilted, f"bin {b.bin_id} is tilted or knocked over")
+    alert("lid_open", fill.lid_open, f"lid of bin {b.bin_id} is open", was_open)
+    alert("tilt", fill.tilted, f"bin {b.bin_id} is tilted or knocked over", was_tilted)
     if fill.fault is not None:
         b.fault = fill.fault.value
         alert("sensor_fault", True, f"fill sensor of bin {b.bin_id}: {fill.fault.value}")
         session.flush()
         return out
-    alert("sensor_fault", False, "")
+    alert("sensor_fault", False, "", was_faulty)
     assert fill.fill_pct is not None
     level = fill.fill_pct
     b.fault, b.fill_pct, b.distance_mm = None, level, fill.distance_mm

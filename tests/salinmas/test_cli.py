@@ -18,6 +18,7 @@ from salinmas.cli import SIMULATORS, build_parser, main
         ["demo"],
         ["edge", "run"],
         ["ingest", "run"],
+        ["ingest", "retire"],
         ["api", "run"],
         ["db", "migrate"],
         ["admin", "create-user"],
