@@ -4,11 +4,13 @@
 identity, and applies it: weigh-ins are credited (:mod:`cloud.ledger`), fills update
 bins and pickups (:mod:`cloud.pickups`), health and status update the device registry
 (:mod:`cloud.devices`); refused messages become dead letters. One transaction per batch;
-if it loses a race with another worker (or anything fails) the batch is redone one
-message per transaction, and a message that still fails is kept as an ``internal``
-dead letter — a bad message never stops the ones around it. A database that is away
-(connection errors) is not the message's fault: :meth:`Processor.process` raises, and
-the worker retries the batch with backoff without acknowledging anything.
+if it loses a race with another worker the batch is redone on what that worker
+committed (up to :data:`BATCH_ATTEMPTS` times); if it still fails, or anything else
+fails, it is redone one message per transaction, and a message that still fails is kept
+as an ``internal`` dead letter — a bad message never stops the ones around it. A
+database that is away (connection errors) is not the message's fault:
+:meth:`Processor.process` raises, and the worker retries the batch with backoff
+without acknowledging anything.
 
 Identity — what ingest can and cannot verify: MQTT does not tell a subscriber who
 published a message. The broker's ACL (:mod:`cloud.broker_accounts`) already confines
@@ -110,6 +112,11 @@ class _Reject(Exception):
         self.reason, self.detail = reason, detail
 
 
+#: a batch that loses a race with another worker is redone whole this many times in all,
+#: then one message per transaction
+BATCH_ATTEMPTS = 3
+
+
 class Processor:
     """Applies batches of messages to the ledger database and the telemetry store.
 
@@ -135,6 +142,8 @@ class Processor:
         self.devices = DeviceCache(ttl_s=3 * state_ttl_s, write_interval_s=seen_write_interval_s)
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
         self._topics: dict[str, tuple[str, Kind] | str] = {}
+        #: batches redone because another worker committed a conflicting change first
+        self.races = 0
 
     # ----------------------------------------------------------------- entry
 
@@ -147,15 +156,24 @@ class Processor:
         if not messages:
             return Outcome()
         with self.sessions() as session:
-            try:
-                out = self._apply(session, messages)
-                session.commit()
-            except Exception as exc:
-                session.rollback()
-                self._forget()
-                if not (isinstance(exc, DBAPIError) and ledger.is_race(exc)):
-                    log.exception("batch of %d failed; redoing one by one", len(messages))
-                out = self._one_by_one(session, messages)
+            for attempt in range(BATCH_ATTEMPTS):
+                try:
+                    out = self._apply(session, messages)
+                    session.commit()
+                    break
+                except Exception as exc:
+                    session.rollback()
+                    self._forget()
+                    race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
+                    if race and attempt + 1 < BATCH_ATTEMPTS:
+                        # another worker committed first (the same weigh-in, a pickup for
+                        # the same bin, a deadlock): redo the batch on what it committed
+                        self.races += 1
+                        continue
+                    if not race:
+                        log.exception("batch of %d failed; redoing one by one", len(messages))
+                    out = self._one_by_one(session, messages)
+                    break
         if self.store is not None and out.points:
             self.store.write(out.points)
         return out

@@ -313,10 +313,10 @@ class IngestWorker:
         except Exception:  # another worker doing the same, or the database is away
             log.warning("maintenance skipped this time", exc_info=True)
         log.info(
-            "ingest %s: %d messages in %d batches, %d dead letters, %d receipts, "
-            "%d telemetry points waiting",
-            s.client_id, self.processed, self.batches, self.dead_letters, self.receipts_sent,
-            self.store.pending(),
+            "ingest %s: %d messages in %d batches (%d redone after a race), %d dead letters, "
+            "%d receipts, %d telemetry points waiting",
+            s.client_id, self.processed, self.batches, self.processor.races, self.dead_letters,
+            self.receipts_sent, self.store.pending(),
         )  # fmt: skip
 
     def _handle(self, batch: list[_Item]) -> None:
