@@ -192,7 +192,8 @@ def test_influx_outage_under_load_credits_on_and_backfills(
                 Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(301, 1001)]
             )
             wait_until(lambda: _credited(engine) == 1000, 60, "credited while InfluxDB is down")
-            assert w.store.pending() > 0  # waiting in the durable buffer
+            # the points are buffered after the batch commits (and before its ack)
+            wait_until(lambda: w.store.pending() > 0, 10, "points waiting in the buffer")
         finally:
             influxdb.resume()
         assert w.store.flush(60)
