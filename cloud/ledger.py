@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select, update
@@ -45,6 +45,7 @@ from cloud.models import (
     WeighinRecord,
     utcnow,
 )
+from cloud.telemetry.base import event_time
 from contract import Receipt, ReceiptStatus, Weighin
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,6 @@ PROGRAMME_ACCOUNTS = {
     PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
     CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
 }
-
-#: a device clock more than this ahead of the receive time is not trusted even if synced
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
 
 #: most keys in one ``IN (...)`` list: keeps every statement far below the drivers'
 #: bind-parameter limits (SQLite 32,766, PostgreSQL 65,535) and the plans small
@@ -97,9 +95,7 @@ def amount_for(net_g: int, rp_per_kg: int) -> int:
 
 def effective_time(event: Weighin, received_at: datetime) -> datetime:
     """The time a weigh-in counts at: device time if its clock was synced and sane."""
-    if event.clock_synced and event.device_time <= received_at + MAX_CLOCK_AHEAD:
-        return event.device_time
-    return received_at
+    return event_time(event.device_time, event.clock_synced, received_at)
 
 
 # --------------------------------------------------------------------------- seeding

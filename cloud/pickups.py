@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from cloud.ledger import LedgerError, NotFound, ensure_site
 from cloud.models import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Household, Pickup, Site, utcnow
+from cloud.telemetry.base import event_time
 from contract import Fill
 
 FORECAST_WINDOW = timedelta(hours=6)
 SAMPLE_RETENTION = timedelta(days=7)
 #: a pickup opened by a full bin is due this long after opening when no forecast exists
 DEFAULT_DUE = timedelta(hours=12)
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
 
 
 # --------------------------------------------------------------------------- alerts
@@ -178,13 +178,6 @@ def forecast_full_at(at: datetime, level: float, rate: float | None) -> datetime
     return None
 
 
-def reading_time(fill: Fill, received_at: datetime) -> datetime:
-    """The time a reading is filed under: the device's clock when it can be trusted."""
-    if not fill.clock_synced or fill.device_time > received_at + MAX_CLOCK_AHEAD:
-        return received_at
-    return fill.device_time
-
-
 @dataclass
 class FillOutcome:
     """What one fill reading changed."""
@@ -206,7 +199,7 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
     if b.last_seq is not None and fill.seq <= b.last_seq:
         return out  # replay or out-of-order: the state already reflects newer data
     out.applied = True
-    at = reading_time(fill, received_at)
+    at = event_time(fill.device_time, fill.clock_synced, received_at)
     b.last_seq, b.state_at = fill.seq, at
     was_open, was_tilted, was_faulty = b.lid_open, b.tilted, b.fault is not None
     b.lid_open, b.tilted = fill.lid_open, fill.tilted

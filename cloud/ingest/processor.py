@@ -39,6 +39,7 @@ from cloud.models import Bin, Site, WeighinRecord
 from cloud.telemetry import (
     TelemetryPoint,
     TelemetryStore,
+    event_time,
     fill_point,
     health_point,
     weighin_point,
@@ -106,6 +107,11 @@ def _dead_letter(session: Session, out: Outcome, msg: Message, reason: str, deta
 Event = Weighin | Fill | Health | DeviceStatus
 
 
+def _is_race(exc: Exception) -> bool:
+    """Whether another transaction won (see :func:`cloud.ledger.is_race`)."""
+    return isinstance(exc, DBAPIError) and ledger.is_race(exc)
+
+
 class _Reject(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -158,13 +164,10 @@ class Processor:
         with self.sessions() as session:
             for attempt in range(BATCH_ATTEMPTS):
                 try:
-                    out = self._apply(session, messages)
-                    session.commit()
+                    out = self._commit(session, messages)
                     break
                 except Exception as exc:
-                    session.rollback()
-                    self._forget()
-                    race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
+                    race = _is_race(exc)
                     if race and attempt + 1 < BATCH_ATTEMPTS:
                         # another worker committed first (the same weigh-in, a pickup for
                         # the same bin, a deadlock): redo the batch on what it committed
@@ -189,6 +192,17 @@ class Processor:
             self._forget()
             log.warning("could not write the cached bin levels; dropped them", exc_info=True)
 
+    def _commit(self, session: Session, messages: Sequence[Message]) -> Outcome:
+        """Apply ``messages`` in one transaction; on failure roll back and forget the caches."""
+        try:
+            out = self._apply(session, messages)
+            session.commit()
+        except Exception:
+            session.rollback()
+            self._forget()
+            raise
+        return out
+
     def _forget(self) -> None:
         """After a failed transaction the database is the truth again."""
         self.devices.clear()
@@ -199,13 +213,10 @@ class Processor:
         for msg in messages:
             for attempt in range(5):
                 try:
-                    out = self._apply(session, [msg])
-                    session.commit()
+                    out = self._commit(session, [msg])
                     break
                 except Exception as exc:
-                    session.rollback()
-                    self._forget()
-                    race = isinstance(exc, DBAPIError) and ledger.is_race(exc)
+                    race = _is_race(exc)
                     if race and attempt < 4:
                         continue
                     if isinstance(exc, OperationalError | InterfaceError) and not race:
@@ -297,7 +308,7 @@ class Processor:
             )
             _dead_letter(session, out, msg, "unknown_bin", detail)
             return False
-        at = pickups.reading_time(event, msg.received_at)
+        at = event_time(event.device_time, event.clock_synced, msg.received_at)
         if st.last_seq is not None and event.seq <= st.last_seq:
             pass  # a replay or an older reading: the state already reflects newer data
         elif st.routine(event):

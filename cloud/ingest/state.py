@@ -52,6 +52,9 @@ from contract import Fill
 
 #: a forecast sample is kept at most this often per bin (and per worker)
 SAMPLE_EVERY = timedelta(minutes=1)
+#: the caches are looked through for due writes at most every this much of their write
+#: interval (not after every batch: a fleet has thousands of devices)
+SCAN_FRACTION = 0.1
 #: ids per ``IN (...)`` list (well under SQLite's and PostgreSQL's parameter limits)
 _CHUNK = 500
 
@@ -74,7 +77,6 @@ class DeviceInfo:
     revoked: bool
     site_id: int | None
     site_code: str | None
-    loaded_at: float
     seen: datetime | None = None  # newest receive time not yet written
     written_at: float = 0.0
 
@@ -86,6 +88,7 @@ class DeviceCache:
         self._known: dict[str, DeviceInfo | None] = {}  # None: not registered
         self._loaded_at: dict[str, float] = {}
         self._fingerprint: tuple[Any, ...] | None = None
+        self._next_scan = 0.0
 
     def clear(self) -> None:
         self._known.clear()
@@ -122,9 +125,7 @@ class DeviceCache:
                 .where(_DEV.c.device_id.in_(chunk))
             )
             for dev_id, kind, revoked, site_id, code in rows:
-                info = DeviceInfo(
-                    dev_id, kind, bool(revoked), site_id, code, loaded_at=now, written_at=now
-                )
+                info = DeviceInfo(dev_id, kind, bool(revoked), site_id, code, written_at=now)
                 prev = old.get(dev_id)
                 if prev is not None:  # keep a last_seen not yet written
                     info.seen, info.written_at = prev.seen, prev.written_at
@@ -140,6 +141,9 @@ class DeviceCache:
     def write_behind(self, session: Session, *, force: bool = False) -> int:
         """Write the due ``last_seen`` values (guarded: it only moves forward)."""
         now = time.monotonic()
+        if not force and now < self._next_scan:
+            return 0  # looked through every device a moment ago
+        self._next_scan = now + self.write_interval_s * SCAN_FRACTION
         due = [
             i
             for i in self._known.values()
@@ -221,6 +225,7 @@ class BinCache:
         self.ttl_s = ttl_s
         self.write_interval_s = write_interval_s
         self._states: dict[str, BinState | None] = {}  # None: no such bin
+        self._next_scan = 0.0
 
     def clear(self) -> None:
         self._states.clear()
@@ -256,7 +261,7 @@ class BinCache:
             fresh.state_at, fresh.fill_rate_pct_per_h, fresh.forecast_full_at = (
                 old.state_at, old.fill_rate_pct_per_h, old.forecast_full_at
             )  # fmt: skip
-            fresh.dirty, fresh.written_at = old.dirty, old.written_at
+            fresh.dirty = old.dirty
         if old is not None:
             fresh.sampled_at, fresh.written_at = old.sampled_at, old.written_at
             fresh.samples = old.samples
@@ -347,6 +352,9 @@ class BinCache:
     def write_behind(self, session: Session, *, force: bool = False) -> int:
         """Write the due cached levels (guarded: ``last_seq`` only grows)."""
         now = time.monotonic()
+        if not force and now < self._next_scan:
+            return 0  # looked through every bin a moment ago
+        self._next_scan = now + self.write_interval_s * SCAN_FRACTION
         due = [
             s
             for s in self._states.values()

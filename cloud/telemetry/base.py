@@ -36,6 +36,8 @@ MAX_CLOCK_AHEAD = timedelta(minutes=5)
 
 
 def event_time(device_time: datetime, clock_synced: bool, received_at: datetime) -> datetime:
+    """When an event happened: the device's clock if synced and not too far ahead, else
+    the receive time (the one rule for weigh-ins, fill readings and telemetry points)."""
     if clock_synced and device_time <= received_at + MAX_CLOCK_AHEAD:
         return device_time
     return received_at

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -65,30 +66,35 @@ class DurableBuffer:
 
     def remove_through(self, last_id: int) -> None:
         """Drop every chunk up to and including ``last_id`` (they were accepted)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            gone = self._db.execute(
-                "SELECT coalesce(sum(n), 0) FROM pending WHERE id <= ?", (last_id,)
-            ).fetchone()[0]
-            self._db.execute("DELETE FROM pending WHERE id <= ?", (last_id,))
-            self._db.execute("COMMIT")
-            self._count = max(0, self._count - int(gone))
+        with self._lock, self._transaction():
+            self._drop_through(last_id)
 
     def reject_through(self, last_id: int, error: str) -> None:
         """Move chunks the server refused as bad data aside (kept for an operator)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, self._transaction():
             self._db.execute(
                 "INSERT INTO rejected(id, line, n, error) SELECT id, line, n, ? FROM pending "
                 "WHERE id <= ?",
                 (error[:500], last_id),
             )
-            gone = self._db.execute(
-                "SELECT coalesce(sum(n), 0) FROM pending WHERE id <= ?", (last_id,)
-            ).fetchone()[0]
-            self._db.execute("DELETE FROM pending WHERE id <= ?", (last_id,))
-            self._db.execute("COMMIT")
-            self._count = max(0, self._count - int(gone))
+            self._drop_through(last_id)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _drop_through(self, last_id: int) -> None:
+        gone = self._db.execute(
+            "SELECT coalesce(sum(n), 0) FROM pending WHERE id <= ?", (last_id,)
+        ).fetchone()[0]
+        self._db.execute("DELETE FROM pending WHERE id <= ?", (last_id,))
+        self._count = max(0, self._count - int(gone))
 
     def __len__(self) -> int:
         return self._count
