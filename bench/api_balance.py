@@ -32,7 +32,7 @@ FLOOR = False
 
 def seed(url: str, households: int) -> list[tuple[int, str, str]]:
     """Households with 3 credits each; returns (id, member_no, pin)."""
-    from cloud import ledger
+    from cloud import crediting, households, pricing
     from cloud.auth import set_household_pin
     from cloud.db import make_engine, migrate, session_factory
     from cloud.payouts import request_payout
@@ -43,18 +43,18 @@ def seed(url: str, households: int) -> list[tuple[int, str, str]]:
     out = []
     try:
         with session_factory(engine)() as s:
-            ledger.ensure_category(s, code="plastic-pet", name_id="PET", name_en="PET")
-            ledger.set_price(s, category="plastic-pet", rp_per_kg=3_000,
+            pricing.ensure_category(s, code="plastic-pet", name_id="PET", name_en="PET")
+            pricing.set_price(s, category="plastic-pet", rp_per_kg=3_000,
                              effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
             now = datetime.now(UTC)
             seq = 0
             for i in range(households):
-                hh = ledger.register_household(s, member_no=f"B-{i:05d}", name=f"HH {i}")
-                ledger.link_card(s, card_id=f"C{i:05d}", household_id=hh.id)
+                hh = households.register_household(s, member_no=f"B-{i:05d}", name=f"HH {i}")
+                households.link_card(s, card_id=f"C{i:05d}", household_id=hh.id)
                 set_household_pin(s, household_id=hh.id, pin="2468", by="bench")
                 for _ in range(3):
                     seq += 1
-                    ledger.credit_weighin(s, event=weighin(seq=seq, card_id=f"C{i:05d}"),
+                    crediting.credit_weighin(s, event=weighin(seq=seq, card_id=f"C{i:05d}"),
                                           received_at=now)  # fmt: skip
                 request_payout(s, household_id=hh.id, amount_rp=1_000, by="bench")
                 out.append((hh.id, hh.member_no, "2468"))

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bench.influx import InfluxCounter, ProbePoller
 from bench.stream import CATEGORY, card_for, fleet_ids
-from cloud import devices, ledger, pickups
+from cloud import devices, households, pickups, pricing
 from cloud.db import make_engine, migrate, session_factory
 from cloud.ingest import IngestSettings, run
 from cloud.models import WeighinRecord, utcnow
@@ -35,9 +35,9 @@ def prepare_ledger(url: str, kind: str, n: int) -> None:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            ledger.ensure_category(s, code=CATEGORY, name_id="Plastik PET", name_en="PET")
-            if ledger.price_at(s, category=CATEGORY, at=utcnow()) is None:
-                ledger.set_price(s, category=CATEGORY, rp_per_kg=PRICE_RP_PER_KG)
+            pricing.ensure_category(s, code=CATEGORY, name_id="Plastik PET", name_en="PET")
+            if pricing.price_at(s, category=CATEGORY, at=utcnow()) is None:
+                pricing.set_price(s, category=CATEGORY, rp_per_kg=PRICE_RP_PER_KG)
             for i, dev in enumerate(fleet_ids(kind, n)):
                 if kind == "fill":
                     devices.register_device(s, device_id=dev, kind="bin", site="bench")
@@ -46,8 +46,8 @@ def prepare_ledger(url: str, kind: str, n: int) -> None:
                     )
                 else:
                     devices.register_device(s, device_id=dev, kind="station", site="bench")
-                    hh = ledger.register_household(s, member_no=f"M{i:06d}", name=f"HH {i}")
-                    ledger.link_card(s, card_id=card_for(i), household_id=hh.id)
+                    hh = households.register_household(s, member_no=f"M{i:06d}", name=f"HH {i}")
+                    households.link_card(s, card_id=card_for(i), household_id=hh.id)
             s.commit()
     finally:
         engine.dispose()

@@ -13,17 +13,31 @@ with plain deferred transactions). PostgreSQL is spoken through psycopg 3
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: milliseconds a SQLite writer waits for the lock before failing
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: most keys in one ``IN (...)`` list: keeps every statement far below the drivers'
+#: bind-parameter limits (SQLite 32,766, PostgreSQL 65,535) and the plans small
+IN_LIST_MAX = 500
+
+#: a transaction that loses a race (see :func:`is_race`) is tried this many times in all
+RACE_ATTEMPTS = 5
+#: PostgreSQL SQLSTATEs of a lost race worth retrying: deadlock, serialization failure
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+_Key = TypeVar("_Key", str, int)
+_T = TypeVar("_T")
 
 
 def normalise_url(url: str) -> str:
@@ -70,6 +84,55 @@ def make_engine(url: str, *, write: bool = True, echo: bool = False, **kwargs: A
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def chunks(keys: Iterable[_Key]) -> Iterator[list[_Key]]:
+    """``keys`` without repeats, sorted, in lists of at most :data:`IN_LIST_MAX`.
+
+    Sorted, so that rows read ``FOR UPDATE`` (or written) chunk by chunk are locked in
+    one order by every worker.
+    """
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), IN_LIST_MAX):
+        yield unique[start : start + IN_LIST_MAX]
+
+
+# --------------------------------------------------------------------------- races
+
+
+def is_race(exc: BaseException) -> bool:
+    """Whether a database error means "another transaction won; retry" (any backend).
+
+    A unique violation (the same event credited, the same pickup opened by another
+    worker), a PostgreSQL deadlock or serialization failure, SQLite's busy lock.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, IntegrityError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def commit_retrying(
+    session: Session, work: Callable[[], _T], *, attempts: int = RACE_ATTEMPTS
+) -> _T:
+    """Run ``work`` and commit; after a lost race roll back and run it again.
+
+    The one race-retry rule of the domain: at most ``attempts`` runs in all, each in its
+    own transaction; any other error (and the last race) is raised after the rollback.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except DBAPIError as exc:
+            session.rollback()
+            if not is_race(exc) or attempt == attempts:
+                raise
+    raise ValueError("attempts must be >= 1")
 
 
 def _alembic_config(url: str) -> Any:

@@ -12,7 +12,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.ledger import NotFound, ensure_site
+from cloud.errors import NotFound
+from cloud.households import ensure_site
 from cloud.models import Device, Site, utcnow
 from cloud.pickups import clear_alert, raise_alert
 from contract import DeviceStatus, Health

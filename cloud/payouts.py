@@ -8,32 +8,30 @@ While requested or approved, the amount is *held*::
 
     available = balance (sum of postings) - held (requested + approved payouts)
 
-Every step that can move money checks ``amount <= available`` with the household's
-account row locked first (:func:`lock_household_account`): ``SELECT ... FOR UPDATE`` on
-PostgreSQL, and on SQLite the write engine's ``BEGIN IMMEDIATE`` already serialises the
-whole transaction. So two concurrent requests can never both spend the same rupiah.
+Every step that can move money checks ``amount <= available`` (:func:`cloud.postings.funds`,
+the one balance) with the household's account row locked first (the account lock of
+:mod:`cloud.postings`, taken after the payout row). So two concurrent requests can never
+both spend the same rupiah, and a reversal or credit of the same household waits or is
+waited for.
 
 Functions flush but do not commit (the API commits once per request).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import BindParameter, Select, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.ledger import (
-    CASH_ACCOUNT,
-    PROGRAMME_ACCOUNTS,
-    LedgerError,
-    NotFound,
-    post_entry,
-    reverse_weighin,
-)
-from cloud.models import Account, Household, JournalEntry, Posting, WeighinRecord, utcnow
+from cloud.errors import LedgerError, NotFound
+from cloud.models import Household, JournalEntry, utcnow
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
+from cloud.postings import (
+    CASH_ACCOUNT,
+    funds,
+    lock_household_account,
+    post_entry,
+    programme_account,
+)
 
 #: the largest single payout accepted (a sanity bound: Rp 100 million)
 MAX_PAYOUT_RP = 100_000_000
@@ -55,62 +53,6 @@ class InsufficientFunds(PayoutError):
         )
         self.requested = requested
         self.available = available
-
-
-@dataclass(frozen=True, slots=True)
-class Funds:
-    balance_rp: int
-    held_rp: int
-
-    @property
-    def available_rp(self) -> int:
-        return self.balance_rp - self.held_rp
-
-
-def lock_household_account(session: Session, *, household_id: int) -> Account:
-    """Lock the household's account row for the rest of the transaction."""
-    acc = session.scalar(
-        select(Account).where(Account.household_id == household_id).with_for_update()
-    )
-    if acc is None:
-        raise NotFound(f"household {household_id} has no account")
-    return acc
-
-
-def _funds_statement() -> Select[Any]:
-    hh: BindParameter[int] = bindparam("household_id")
-    posted = (
-        select(func.coalesce(func.sum(Posting.amount_rp), 0))
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.household_id == hh)
-        .scalar_subquery()
-    )
-    held = (
-        select(func.coalesce(func.sum(Payout.amount_rp), 0))
-        .where(Payout.household_id == hh, Payout.status.in_(HELD_PAYOUT_STATES))
-        .scalar_subquery()
-    )
-    return select(posted, held)
-
-
-#: built once: a balance lookup is the API's hottest query
-_FUNDS = _funds_statement()
-
-
-def funds(session: Session, *, household_id: int) -> Funds:
-    """Balance and held amount of a household, in one round trip."""
-    row = session.connection().execute(_FUNDS, {"household_id": household_id}).one()
-    return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
-
-
-def _cash_account(session: Session) -> Account:
-    acc = session.scalar(select(Account).where(Account.code == CASH_ACCOUNT))
-    if acc is None:
-        kind, name = PROGRAMME_ACCOUNTS[CASH_ACCOUNT]
-        acc = Account(code=CASH_ACCOUNT, kind=kind, name=name)
-        session.add(acc)
-        session.flush()
-    return acc
 
 
 def _locked_payout(session: Session, payout_id: int) -> Payout:
@@ -174,34 +116,19 @@ def pay_payout(session: Session, *, payout_id: int, by: str) -> Payout:
     p = _locked_payout(session, payout_id)
     if p.status != "approved":
         raise PayoutError(f"payout {payout_id} is {p.status}, not approved")
-    acc = lock_household_account(session, household_id=p.household_id)
+    account_id = lock_household_account(session, household_id=p.household_id)
     f = funds(session, household_id=p.household_id)
     # this payout is part of `held`: paying it must leave available >= 0
     if f.available_rp < 0 or p.amount_rp > f.balance_rp:
         raise InsufficientFunds(requested=p.amount_rp, available=f.available_rp + p.amount_rp)
-    cash = _cash_account(session)
+    cash = programme_account(session, CASH_ACCOUNT)
     entry: JournalEntry = post_entry(
         session,
         kind="payout",
         description=f"cash payout #{p.id}",
-        postings=[(acc.id, p.amount_rp), (cash.id, -p.amount_rp)],
+        postings=[(account_id, p.amount_rp), (cash.id, -p.amount_rp)],
         by=by,
     )
     p.status, p.paid_at, p.paid_by, p.entry_id = "paid", utcnow(), by, entry.id
     session.flush()
     return p
-
-
-def reverse_weighin_locked(
-    session: Session, *, weighin_id: int, reason: str, by: str
-) -> JournalEntry:
-    """:func:`cloud.ledger.reverse_weighin` with the household's account locked first.
-
-    Locking first serialises a reversal with concurrent payouts of the same household.
-    """
-    rec = session.get(WeighinRecord, weighin_id)
-    if rec is None:
-        raise NotFound(f"unknown weigh-in {weighin_id}")
-    if rec.household_id is not None:
-        lock_household_account(session, household_id=rec.household_id)
-    return reverse_weighin(session, weighin_id=weighin_id, reason=reason, by=by)

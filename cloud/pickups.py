@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cloud.ledger import LedgerError, NotFound, ensure_site
+from cloud.errors import LedgerError, NotFound
+from cloud.households import ensure_site
 from cloud.models import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Household, Pickup, Site, utcnow
 from cloud.telemetry.base import event_time
 from contract import Fill

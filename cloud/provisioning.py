@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from cloud.broker_accounts import AccountFiles, new_password, reload_broker
-from cloud.ledger import LedgerError, NotFound
+from cloud.errors import LedgerError, NotFound
 from cloud.models import Device, utcnow
 from contract.topics import valid_device_id
 

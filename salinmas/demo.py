@@ -216,7 +216,7 @@ class DemoStack:
     def _seed(self) -> None:
         from sqlalchemy import select
 
-        from cloud import auth, devices, ledger, pickups
+        from cloud import auth, devices, households, pickups, pricing
         from cloud.db import make_engine, migrate, session_factory
         from cloud.models.auth import User
 
@@ -224,12 +224,12 @@ class DemoStack:
         engine = make_engine(self.ledger_url)
         try:
             with session_factory(engine)() as s, s.begin():
-                ledger.ensure_site(s, code=SITE, name="Bank Sampah Sokaraja")
+                households.ensure_site(s, code=SITE, name="Bank Sampah Sokaraja")
                 for code, name_id, name_en, price in CATEGORIES:
-                    ledger.ensure_category(s, code=code, name_id=name_id, name_en=name_en)
-                    current = ledger.price_at(s, category=code, at=datetime.now(UTC))
+                    pricing.ensure_category(s, code=code, name_id=name_id, name_en=name_en)
+                    current = pricing.price_at(s, category=code, at=datetime.now(UTC))
                     if current is None:
-                        ledger.set_price(
+                        pricing.set_price(
                             s,
                             category=code,
                             rp_per_kg=price,
@@ -238,16 +238,16 @@ class DemoStack:
                         )
                 self.household_ids = []
                 for i in range(self.households):
-                    existing = ledger.household_for_card(s, card_id=card_of(i))
+                    existing = households.household_for_card(s, card_id=card_of(i))
                     if existing is not None:
                         self.household_ids.append(existing.id)
                         continue
-                    hh = ledger.register_household(
+                    hh = households.register_household(
                         s, member_no=member_no(i), name=HOUSEHOLD_NAMES[i % 20], site=SITE
                     )
                     s.flush()
                     self.household_ids.append(hh.id)
-                    ledger.link_card(s, card_id=card_of(i), household_id=hh.id, by="demo")
+                    households.link_card(s, card_id=card_of(i), household_id=hh.id, by="demo")
                     auth.set_household_pin(
                         s, household_id=hh.id, pin=self.secrets.household_pin, by="demo"
                     )

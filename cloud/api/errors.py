@@ -6,7 +6,7 @@ Body (``application/problem+json``)::
      "status": 422, "detail": "1 field is invalid",
      "errors": [{"field": "body.amount_rp", "message": "Input should be greater than 0"}]}
 
-Domain exceptions map to status codes here, once: :class:`~cloud.ledger.NotFound` 404,
+Domain exceptions map to status codes here, once: :class:`~cloud.errors.NotFound` 404,
 a domain error naming a field 422, any other domain rule 409, bad credentials 401,
 the login throttle 429 with ``Retry-After``. A client's mistake never yields a 5xx.
 """
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud.auth import AuthError, InvalidInput, Throttled
-from cloud.ledger import LedgerError, NotFound
+from cloud.errors import LedgerError, NotFound
 
 log = logging.getLogger(__name__)
 

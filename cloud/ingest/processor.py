@@ -1,7 +1,7 @@
 """Turning a batch of raw MQTT messages into durable effects (no MQTT in here).
 
 :class:`Processor` validates each message against the contract, checks the sender's
-identity, and applies it: weigh-ins are credited (:mod:`cloud.ledger`), fills update
+identity, and applies it: weigh-ins are credited (:mod:`cloud.crediting`), fills update
 bins and pickups (:mod:`cloud.pickups`), health and status update the device registry
 (:mod:`cloud.devices`); refused messages become dead letters. One transaction per batch;
 if it loses a race with another worker the batch is redone on what that worker
@@ -25,17 +25,18 @@ id == broker account, for every message that reaches the ledger.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud import deadletters, devices, ledger, pickups
+from cloud import crediting, deadletters, devices, pickups
+from cloud.db import is_race
+from cloud.errors import LedgerError
 from cloud.ingest.state import BinCache, DeviceCache, DeviceInfo
-from cloud.models import Bin, Site, WeighinRecord
+from cloud.models import Bin
 from cloud.telemetry import (
     TelemetryPoint,
     TelemetryStore,
@@ -51,7 +52,6 @@ from contract import (
     Fill,
     Health,
     Kind,
-    Receipt,
     TopicError,
     Weighin,
     device_topic,
@@ -108,8 +108,8 @@ Event = Weighin | Fill | Health | DeviceStatus
 
 
 def _is_race(exc: Exception) -> bool:
-    """Whether another transaction won (see :func:`cloud.ledger.is_race`)."""
-    return isinstance(exc, DBAPIError) and ledger.is_race(exc)
+    """Whether another transaction won (see :func:`cloud.db.is_race`)."""
+    return is_race(exc)
 
 
 class _Reject(Exception):
@@ -137,14 +137,12 @@ class Processor:
         sessions: sessionmaker[Session],
         store: TelemetryStore | None,
         *,
-        on_event: Callable[[str, dict[str, object]], None] | None = None,
         state_write_interval_s: float = 5.0,
         seen_write_interval_s: float = 15.0,
         state_ttl_s: float = 10.0,
     ) -> None:
         self.sessions = sessions
         self.store = store
-        self.on_event = on_event
         self.devices = DeviceCache(ttl_s=3 * state_ttl_s, write_interval_s=seen_write_interval_s)
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
         self._topics: dict[str, tuple[str, Kind] | str] = {}
@@ -265,7 +263,6 @@ class Processor:
                 event, info = self._validate(msg, *t)
             except _Reject as rej:
                 _dead_letter(session, out, msg, rej.reason, rej.detail)
-                self._emit("dead_letter", {"topic": msg.topic, "reason": rej.reason})
                 continue
             if event is not None:  # None: an empty retained status (a cleared topic)
                 checked.append((msg, event, info))
@@ -285,7 +282,6 @@ class Processor:
                 )
             else:
                 devices.apply_status(session, status=event, received_at=msg.received_at)
-                self._emit("device_status", {"device_id": event.device_id, "state": event.state})
             out.accepted += 1
             self.devices.touch(info, msg.received_at)
         if weighins:
@@ -315,17 +311,13 @@ class Processor:
             self.bins.apply_routine(st, event, at)
         else:
             try:
-                result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
-            except ledger.LedgerError as exc:  # the bin was re-registered meanwhile
+                pickups.apply_fill(session, fill=event, received_at=msg.received_at)
+            except LedgerError as exc:  # the bin was re-registered meanwhile
                 _dead_letter(session, out, msg, "unknown_bin", str(exc))
                 return False
             b = session.get(Bin, event.bin_id)
             assert b is not None
             self.bins.adopt(b)
-            if result.opened_pickup_id is not None:
-                self._emit("pickup", {"id": result.opened_pickup_id, "bin_id": event.bin_id})
-            for kind in result.alerts:
-                self._emit("alert", {"kind": kind, "subject": event.bin_id})
         out.points.append(
             fill_point(
                 event,
@@ -335,49 +327,29 @@ class Processor:
                 at=at,
             )
         )
-        if self.on_event is not None:
-            self._emit("fill", {"bin_id": event.bin_id, "fill_pct": event.fill_pct})
         return True
 
     def _credit(
         self, session: Session, out: Outcome, weighins: list[tuple[Weighin, Message]]
     ) -> None:
-        site_codes: dict[int, str | None] = {}
-
-        def site_code(site_id: int | None) -> str | None:
-            if site_id is None:
-                return None
-            if site_id not in site_codes:
-                site = session.get(Site, site_id)
-                site_codes[site_id] = site.code if site is not None else None
-            return site_codes[site_id]
-
-        receipts = ledger.credit_many(
+        results = crediting.credit_many(
             session, [w for w, _ in weighins], [m.received_at for _, m in weighins]
         )
-        records = {
-            r.event_id: r
-            for r in session.scalars(
-                select(WeighinRecord).where(
-                    WeighinRecord.event_id.in_({w.event_id for w, _ in weighins})
-                )
+        for (event, _), r in zip(weighins, results, strict=True):
+            out.receipts.append(
+                (device_topic(event.device_id, Kind.RECEIPT), r.receipt_json.encode())
             )
-        }
-        for (event, _), receipt in zip(weighins, receipts, strict=True):
-            rec = records[event.event_id]
-            out.receipts.append(self._receipt_message(receipt))
             out.points.append(
                 weighin_point(
                     event,
-                    at=rec.effective_at,
-                    site=site_code(rec.site_id),
-                    status=receipt.status.value,
-                    amount_rp=receipt.amount_rp,
-                    price_rp_per_kg=receipt.price_rp_per_kg,
-                    household_id=rec.household_id,
+                    at=r.effective_at,
+                    site=r.site_code,
+                    status=r.receipt.status.value,
+                    amount_rp=r.receipt.amount_rp,
+                    price_rp_per_kg=r.receipt.price_rp_per_kg,
+                    household_id=r.household_id,
                 )
             )
-            self._emit("weighin", receipt.model_dump(mode="json"))
 
     def _validate(
         self, msg: Message, device_id: str, kind: Kind
@@ -409,14 +381,3 @@ class Processor:
             raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send fill levels")
         assert isinstance(event, Weighin | Fill | Health | DeviceStatus)
         return event, info
-
-    @staticmethod
-    def _receipt_message(receipt: Receipt) -> tuple[str, bytes]:
-        return device_topic(receipt.device_id, Kind.RECEIPT), receipt.model_dump_json().encode()
-
-    def _emit(self, kind: str, data: dict[str, object]) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, data)
-            except Exception:
-                log.exception("event listener failed")

@@ -25,7 +25,6 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType, TracebackType
 from typing import Any, NamedTuple, Self
@@ -87,7 +86,6 @@ class IngestWorker:
         settings: IngestSettings,
         *,
         store: TelemetryStore | None = None,
-        on_event: Callable[[str, dict[str, object]], None] | None = None,
         retiring: bool = False,
     ) -> None:
         self.settings = settings
@@ -95,7 +93,6 @@ class IngestWorker:
         self.retiring = retiring
         self._own_store = store is None
         self.store = store if store is not None else open_store(settings.telemetry)
-        self.on_event = on_event
         # on_message appends, the processing thread pops: a deque needs no lock for that
         self._queue: deque[_Item] = deque()
         self._arrived = threading.Event()
@@ -131,7 +128,6 @@ class IngestWorker:
         self.processor = Processor(
             session_factory(self._engine),
             self.store,
-            on_event=self.on_event,
             state_write_interval_s=s.state_write_interval_s,
             # last_seen feeds the silent-device sweep: write it well within its limit
             seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),

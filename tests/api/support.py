@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import ledger, pickups
+from cloud import corrections, crediting, households, pickups, pricing
 from cloud.api.app import create_app
 from cloud.api.settings import ApiSettings
 from cloud.auth import create_user, set_household_pin
@@ -91,17 +91,17 @@ class World:
 
 def seed(session: Session) -> World:
     w = World()
-    ledger.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
-    ledger.set_price(session, category="plastic-pet", rp_per_kg=3_000, effective_from=PRICES_FROM)
-    site = ledger.ensure_site(session, code="bank01", name="Bank 01")
+    pricing.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
+    pricing.set_price(session, category="plastic-pet", rp_per_kg=3_000, effective_from=PRICES_FROM)
+    site = households.ensure_site(session, code="bank01", name="Bank 01")
     for name, role in (("admin", "admin"), ("operator", "operator"),
                        ("collector-a", "collector"), ("collector-b", "collector")):  # fmt: skip
         u = create_user(session, username=name, password=PASSWORD, role=role)
         w.ids[name] = u.id
     for tag, card in (("a", "CARD-A"), ("b", "CARD-B")):
-        hh = ledger.register_household(session, member_no=f"M-{tag.upper()}", name=f"HH {tag}",
+        hh = households.register_household(session, member_no=f"M-{tag.upper()}", name=f"HH {tag}",
                                        site="bank01")  # fmt: skip
-        ledger.link_card(session, card_id=card, household_id=hh.id, by="seed")
+        households.link_card(session, card_id=card, household_id=hh.id, by="seed")
         set_household_pin(session, household_id=hh.id, pin=f"{'1234' if tag == 'a' else '5678'}",
                           by="seed")  # fmt: skip
         w.ids[f"household-{tag}"] = hh.id
@@ -112,10 +112,10 @@ def seed(session: Session) -> World:
                          category="plastic-pet")  # fmt: skip
     now = datetime.now(UTC)
     for seq in range(1, 4):  # household A's credited weigh-ins: 3 x Rp 3,750
-        ledger.credit_weighin(session, event=weighin(seq=seq, card_id="CARD-A"), received_at=now)
-    ledger.credit_weighin(session, event=weighin(seq=10, card_id="UNKNOWN"), received_at=now)
+        crediting.credit_weighin(session, event=weighin(seq=seq, card_id="CARD-A"), received_at=now)
+    crediting.credit_weighin(session, event=weighin(seq=10, card_id="UNKNOWN"), received_at=now)
     session.flush()
-    rec = ledger.unassigned_weighins(session)[0]
+    rec = corrections.unassigned_weighins(session)[0]
     w.ids["weighin-unassigned"] = rec.id
     w.ids["weighin-a"] = session.scalars(
         select(WeighinRecord.id)

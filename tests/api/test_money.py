@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from cloud import ledger
+from cloud import postings
 from cloud.db import make_engine, session_factory
 from cloud.models import WeighinRecord
 from tests.api.support import ApiServer, World, login, serve, settings_for
@@ -42,7 +42,7 @@ def _postings_total(url: str) -> int:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            return ledger.postings_total(s)
+            return postings.postings_total(s)
     finally:
         engine.dispose()
 

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud import ledger
+from cloud import crediting
 from cloud.db import make_engine, session_factory
 from contract.models import to_json
 from tests.api.support import ApiServer, World, household_login, login
@@ -85,7 +85,7 @@ def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -
         engine = make_engine(api.app.state.api.settings.ledger_url)
         try:
             with session_factory(engine)() as s:
-                ledger.credit_weighin(s, event=weighin(seq=77, card_id="CARD-B", net_g=2_000),
+                crediting.credit_weighin(s, event=weighin(seq=77, card_id="CARD-B", net_g=2_000),
                                       received_at=datetime.now(UTC))  # fmt: skip
                 s.commit()
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from cloud.ledger import amount_for
+from cloud.pricing import amount_for
 from tests.browser.audit import audit
 from tests.browser.conftest import ConsoleErrors, new_page, screenshot
 from tests.browser.stack import BrowserStack, browser_stack

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import households, pricing
 from cloud.db import make_engine, migrate, session_factory
 from cloud.devices import register_device
 
@@ -34,14 +34,14 @@ def session(engine: Engine) -> Iterator[Session]:
 
 def seed_programme(session: Session, *, stations: tuple[str, ...] = ("st-bank01",)) -> int:
     """A site, a category with a price, a household with card ``CARD-1``; its id."""
-    ledger.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
-    ledger.ensure_category(session, code="organic", name_id="Organik", name_en="Organic")
-    ledger.set_price(
+    pricing.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
+    pricing.ensure_category(session, code="organic", name_id="Organik", name_en="Organic")
+    pricing.set_price(
         session, category="plastic-pet", rp_per_kg=PET_RP_PER_KG, effective_from=PRICES_FROM
     )
-    ledger.set_price(session, category="organic", rp_per_kg=500, effective_from=PRICES_FROM)
-    hh = ledger.register_household(session, member_no="M-0001", name="Ibu Sari", site="bank01")
-    ledger.link_card(session, card_id="CARD-1", household_id=hh.id, by="test")
+    pricing.set_price(session, category="organic", rp_per_kg=500, effective_from=PRICES_FROM)
+    hh = households.register_household(session, member_no="M-0001", name="Ibu Sari", site="bank01")
+    households.link_card(session, card_id="CARD-1", household_id=hh.id, by="test")
     for st in stations:
         register_device(session, device_id=st, kind="station", site="bank01")
     session.commit()

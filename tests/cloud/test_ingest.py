@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cloud import deadletters, ledger
+from cloud import deadletters, postings
 from cloud.db import session_factory
 from cloud.devices import get_device, register_device, revoke_device
 from cloud.ingest import IngestWorker
@@ -62,8 +62,8 @@ def test_same_weighin_three_times_credited_once_three_identical_receipts(
     assert receipt.amount_rp == 3750
     assert receipt.event_id == f"{st}:1"
     with session_factory(engine)() as s:
-        assert ledger.balance_rp(s, household_id=hh) == 3750
-        assert ledger.postings_total(s) == 0
+        assert postings.funds(s, household_id=hh).balance_rp == 3750
+        assert postings.postings_total(s) == 0
     assert _count(engine, WeighinRecord) == 1
     assert worker.store.count("weighin") == 1
 
@@ -119,7 +119,7 @@ def test_bad_payloads_become_dead_letters_and_good_ones_pass(
         wait_until(lambda: counts() == expected, 20, f"dead letters {expected}")
         wait_until(lambda: len(dev.receipts) == 5, 20, "5 receipts")
     with session_factory(engine)() as s:
-        assert ledger.balance_rp(s, household_id=hh) == 5 * 3750
+        assert postings.funds(s, household_id=hh).balance_rp == 5 * 3750
         letters = deadletters.list_dead_letters(s, reason="malformed")
         assert {dl.payload for dl in letters} >= {b"{not json"}
         assert any("net_g" in dl.detail for dl in letters)

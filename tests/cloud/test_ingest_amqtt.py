@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import postings
 from cloud.broker_accounts import AccountFiles
 from cloud.db import session_factory
 from cloud.ingest import IngestSettings, IngestWorker
@@ -74,4 +74,4 @@ def test_ingest_over_mqtt_311_without_shared_subscriptions(
     assert all(r.status is ReceiptStatus.CREDITED for r in receipts)
     assert receipts.count(receipts[0]) == 2  # the redelivered one got the same receipt
     with session_factory(engine)() as s:
-        assert ledger.balance_rp(s, household_id=hh) == 40 * 3750
+        assert postings.funds(s, household_id=hh).balance_rp == 40 * 3750

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cloud import deadletters, ledger
+from cloud import deadletters, postings
 from cloud.db import session_factory
 from cloud.ingest import IngestWorker
 from cloud.models import ProcessedEvent, WeighinRecord
@@ -41,8 +41,8 @@ def _assert_exactly_once(engine: Engine, household_id: int, n: int) -> None:
         assert s.scalar(select(func.count()).select_from(WeighinRecord)) == n
         assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == n
         assert s.scalar(select(func.count(func.distinct(WeighinRecord.event_id)))) == n
-        assert ledger.balance_rp(s, household_id=household_id) == n * AMOUNT
-        assert ledger.postings_total(s) == 0
+        assert postings.funds(s, household_id=household_id).balance_rp == n * AMOUNT
+        assert postings.postings_total(s) == 0
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import corrections, crediting, errors, households, postings, pricing
 from cloud.db import session_factory
 from cloud.models import AppendOnlyError, JournalEntry, Posting, ProcessedEvent, WeighinRecord
 from contract import ReceiptStatus
@@ -27,18 +27,18 @@ RECEIVED = T0 + timedelta(seconds=30)
     [(1250, 3000, 3750), (1, 500, 1), (1, 499, 0), (333, 1500, 500), (3, 1500, 5), (0, 9, 0)],
 )
 def test_amount_rounds_half_up(net_g: int, rp_per_kg: int, expected: int) -> None:
-    assert ledger.amount_for(net_g, rp_per_kg) == expected
+    assert pricing.amount_for(net_g, rp_per_kg) == expected
 
 
 def test_credit_posts_balanced_entry_and_balance(session: Session, household_id: int) -> None:
-    receipt = ledger.credit_weighin(session, event=weighin(net_g=1250), received_at=RECEIVED)
+    receipt = crediting.credit_weighin(session, event=weighin(net_g=1250), received_at=RECEIVED)
     session.commit()
     assert receipt.status is ReceiptStatus.CREDITED
     assert receipt.amount_rp == 3750
     assert receipt.price_rp_per_kg == PET_RP_PER_KG
     assert receipt.member_no == "M-0001"
-    assert ledger.balance_rp(session, household_id=household_id) == 3750
-    assert ledger.postings_total(session) == 0
+    assert postings.funds(session, household_id=household_id).balance_rp == 3750
+    assert postings.postings_total(session) == 0
     rec = session.scalars(select(WeighinRecord)).one()
     assert rec.frames == ["53205320202020312e323530206b670d0a"]
     assert rec.effective_at == weighin().device_time
@@ -49,21 +49,21 @@ def test_redelivery_returns_same_receipt_and_credits_once(
 ) -> None:
     ev = weighin(seq=7)
     receipts = [
-        ledger.credit_weighin(session, event=ev, received_at=RECEIVED + timedelta(minutes=i))
+        crediting.credit_weighin(session, event=ev, received_at=RECEIVED + timedelta(minutes=i))
         for i in range(3)
     ]
     session.commit()
     assert receipts[0] == receipts[1] == receipts[2]
-    assert ledger.balance_rp(session, household_id=household_id) == 3750
+    assert postings.funds(session, household_id=household_id).balance_rp == 3750
     assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
 
 
 def test_price_is_versioned_by_effective_time(session: Session, household_id: int) -> None:
-    ledger.set_price(
+    pricing.set_price(
         session, category="plastic-pet", rp_per_kg=4000, effective_from=T0 + timedelta(hours=1)
     )
-    before = ledger.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
-    after = ledger.credit_weighin(
+    before = crediting.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
+    after = crediting.credit_weighin(
         session,
         event=weighin(seq=2, device_time=T0 + timedelta(hours=2)),
         received_at=T0 + timedelta(hours=2),
@@ -73,11 +73,11 @@ def test_price_is_versioned_by_effective_time(session: Session, household_id: in
 
 
 def test_unsynced_clock_prices_at_receive_time(session: Session, household_id: int) -> None:
-    ledger.set_price(
+    pricing.set_price(
         session, category="plastic-pet", rp_per_kg=4000, effective_from=T0 + timedelta(hours=1)
     )
     # the device claims an old time, but its clock was never synchronised
-    r = ledger.credit_weighin(
+    r = crediting.credit_weighin(
         session,
         event=weighin(seq=3, clock_synced=False, device_time=PRICES_FROM),
         received_at=T0 + timedelta(hours=2),
@@ -88,79 +88,85 @@ def test_unsynced_clock_prices_at_receive_time(session: Session, household_id: i
 
 
 def test_unknown_card_is_kept_unassigned_then_assigned(session: Session, household_id: int) -> None:
-    r = ledger.credit_weighin(session, event=weighin(seq=4, card_id="NOPE-9"), received_at=RECEIVED)
-    r2 = ledger.credit_weighin(session, event=weighin(seq=5, card_id=None), received_at=RECEIVED)
+    r = crediting.credit_weighin(
+        session, event=weighin(seq=4, card_id="NOPE-9"), received_at=RECEIVED
+    )
+    r2 = crediting.credit_weighin(session, event=weighin(seq=5, card_id=None), received_at=RECEIVED)
     session.commit()
     assert r.status is ReceiptStatus.UNASSIGNED
     assert r.amount_rp == 0
     assert r2.status is ReceiptStatus.UNASSIGNED
-    assert ledger.balance_rp(session, household_id=household_id) == 0
-    pending = ledger.unassigned_weighins(session)
+    assert postings.funds(session, household_id=household_id).balance_rp == 0
+    pending = corrections.unassigned_weighins(session)
     assert [w.event_id for w in pending] == ["st-bank01:4", "st-bank01:5"]
 
-    ledger.assign_weighin(session, weighin_id=pending[0].id, household_id=household_id, by="op")
+    corrections.assign_weighin(
+        session, weighin_id=pending[0].id, household_id=household_id, by="op"
+    )
     session.commit()
-    assert ledger.balance_rp(session, household_id=household_id) == 3750
-    with pytest.raises(ledger.LedgerError):
-        ledger.assign_weighin(session, weighin_id=pending[0].id, household_id=household_id, by="op")
+    assert postings.funds(session, household_id=household_id).balance_rp == 3750
+    with pytest.raises(errors.LedgerError):
+        corrections.assign_weighin(
+            session, weighin_id=pending[0].id, household_id=household_id, by="op"
+        )
     # the device's receipt for a redelivery is still the one it got first
-    again = ledger.credit_weighin(
+    again = crediting.credit_weighin(
         session, event=weighin(seq=4, card_id="NOPE-9"), received_at=RECEIVED
     )
     assert again == r
 
 
 def test_unknown_category_or_missing_price_is_rejected(session: Session, household_id: int) -> None:
-    ledger.ensure_category(session, code="glass", name_id="Kaca", name_en="Glass")
-    no_cat = ledger.credit_weighin(
+    pricing.ensure_category(session, code="glass", name_id="Kaca", name_en="Glass")
+    no_cat = crediting.credit_weighin(
         session, event=weighin(seq=8, category="metal"), received_at=RECEIVED
     )
-    no_price = ledger.credit_weighin(
+    no_price = crediting.credit_weighin(
         session, event=weighin(seq=9, category="glass"), received_at=RECEIVED
     )
     assert no_cat.status is ReceiptStatus.REJECTED
     assert "metal" in (no_cat.reason or "")
     assert no_price.status is ReceiptStatus.REJECTED
     assert "no price" in (no_price.reason or "")
-    assert ledger.postings_total(session) == 0
-    assert ledger.balance_rp(session, household_id=household_id) == 0
+    assert postings.postings_total(session) == 0
+    assert postings.funds(session, household_id=household_id).balance_rp == 0
 
 
 def test_reversal_restores_balance_exactly(session: Session, household_id: int) -> None:
-    ledger.credit_weighin(session, event=weighin(seq=1, net_g=2000), received_at=RECEIVED)
-    ledger.credit_weighin(session, event=weighin(seq=2, net_g=1250), received_at=RECEIVED)
+    crediting.credit_weighin(session, event=weighin(seq=1, net_g=2000), received_at=RECEIVED)
+    crediting.credit_weighin(session, event=weighin(seq=2, net_g=1250), received_at=RECEIVED)
     session.commit()
     wrong = session.scalars(select(WeighinRecord).where(WeighinRecord.seq == 1)).one()
     n_postings = session.scalar(select(func.count()).select_from(Posting))
-    ledger.reverse_weighin(session, weighin_id=wrong.id, reason="scale not zeroed", by="op")
+    corrections.reverse_weighin(session, weighin_id=wrong.id, reason="scale not zeroed", by="op")
     session.commit()
-    assert ledger.balance_rp(session, household_id=household_id) == 3750
-    assert ledger.postings_total(session) == 0
+    assert postings.funds(session, household_id=household_id).balance_rp == 3750
+    assert postings.postings_total(session) == 0
     assert session.scalar(select(func.count()).select_from(Posting)) == (n_postings or 0) + 2
-    with pytest.raises(ledger.LedgerError):
-        ledger.reverse_weighin(session, weighin_id=wrong.id, reason="again", by="op")
-    lines = ledger.statement(session, household_id=household_id)
+    with pytest.raises(errors.LedgerError):
+        corrections.reverse_weighin(session, weighin_id=wrong.id, reason="again", by="op")
+    lines = postings.statement(session, household_id=household_id)
     assert [ln.amount_rp for ln in lines] == [6000, 3750, -6000]
     assert [ln.balance_rp for ln in lines] == [6000, 9750, 3750]
     assert lines[0].weighin_id == wrong.id
 
 
 def test_card_relink_moves_future_credits(session: Session, household_id: int) -> None:
-    other = ledger.register_household(session, member_no="M-0002", name="Pak Budi")
-    ledger.link_card(session, card_id="CARD-1", household_id=other.id, by="op")
-    ledger.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
+    other = households.register_household(session, member_no="M-0002", name="Pak Budi")
+    households.link_card(session, card_id="CARD-1", household_id=other.id, by="op")
+    crediting.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
     session.commit()
-    assert ledger.balance_rp(session, household_id=other.id) == 3750
-    assert ledger.balance_rp(session, household_id=household_id) == 0
+    assert postings.funds(session, household_id=other.id).balance_rp == 3750
+    assert postings.funds(session, household_id=household_id).balance_rp == 0
 
 
 def test_batch_with_duplicates_inside(session: Session, household_id: int) -> None:
     events = [weighin(seq=s) for s in (1, 2, 1, 3, 2)]
-    receipts = ledger.credit_batch(session, events, received_at=RECEIVED)
+    receipts = crediting.credit_batch(session, events, received_at=RECEIVED)
     assert receipts[0] == receipts[2]
     assert receipts[1] == receipts[4]
-    assert ledger.balance_rp(session, household_id=household_id) == 3 * 3750
-    again = ledger.credit_batch(session, events[:2], received_at=RECEIVED + timedelta(hours=1))
+    assert postings.funds(session, household_id=household_id).balance_rp == 3 * 3750
+    again = crediting.credit_batch(session, events[:2], received_at=RECEIVED + timedelta(hours=1))
     assert again == receipts[:2]
 
 
@@ -172,8 +178,8 @@ def test_large_batch_costs_a_fixed_number_of_statements(
     Each credit lands once on the right account and is linked both ways to its own
     entry, and the batch costs a few dozen statements, not a few per weigh-in.
     """
-    other = ledger.register_household(session, member_no="M-0002", name="Pak Budi")
-    ledger.link_card(session, card_id="CARD-2", household_id=other.id, by="test")
+    other = households.register_household(session, member_no="M-0002", name="Pak Budi")
+    households.link_card(session, card_id="CARD-2", household_id=other.id, by="test")
     session.commit()
 
     def kind_of(seq: int) -> dict[str, Any]:
@@ -193,7 +199,7 @@ def test_large_batch_costs_a_fixed_number_of_statements(
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        receipts = ledger.credit_batch(session, [*events, *events[:5]], received_at=RECEIVED)
+        receipts = crediting.credit_batch(session, [*events, *events[:5]], received_at=RECEIVED)
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
@@ -204,8 +210,8 @@ def test_large_batch_costs_a_fixed_number_of_statements(
     assert len(credited) == sum(r.status is ReceiptStatus.CREDITED for r in receipts[:1200])
     for hh, card in ((household_id, "CARD-1"), (other.id, "CARD-2")):
         expected = sum(r.amount_rp for e, r in credited if e.card_id == card)
-        assert ledger.balance_rp(session, household_id=hh) == expected > 0
-    assert ledger.postings_total(session) == 0
+        assert postings.funds(session, household_id=hh).balance_rp == expected > 0
+    assert postings.postings_total(session) == 0
     linked = session.scalar(
         select(func.count())
         .select_from(WeighinRecord)
@@ -216,7 +222,7 @@ def test_large_batch_costs_a_fixed_number_of_statements(
         select(func.count()).select_from(WeighinRecord).where(WeighinRecord.entry_id.is_not(None))
     )
     assert linked == with_entry == len(credited)
-    assert ledger.credit_batch(session, events, received_at=RECEIVED) == receipts[:1200]
+    assert crediting.credit_batch(session, events, received_at=RECEIVED) == receipts[:1200]
 
 
 def test_two_workers_racing_on_the_same_events(engine: Engine, household_id: int) -> None:
@@ -232,7 +238,7 @@ def test_two_workers_racing_on_the_same_events(engine: Engine, household_id: int
             barrier.wait()
             for start in range(0, len(batch), 50):
                 results.setdefault(i, []).extend(
-                    ledger.credit_batch(s, batch[start : start + 50], received_at=RECEIVED)
+                    crediting.credit_batch(s, batch[start : start + 50], received_at=RECEIVED)
                 )
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
@@ -245,20 +251,20 @@ def test_two_workers_racing_on_the_same_events(engine: Engine, household_id: int
     assert by_id_0 == by_id_1
     assert len(by_id_0) == 200
     with factory() as s:
-        assert ledger.balance_rp(s, household_id=household_id) == 200 * 3750
-        assert ledger.postings_total(s) == 0
+        assert postings.funds(s, household_id=household_id).balance_rp == 200 * 3750
+        assert postings.postings_total(s) == 0
         assert s.scalar(select(func.count()).select_from(WeighinRecord)) == 200
 
 
 def test_naive_datetimes_are_refused(session: Session, household_id: int) -> None:
-    with pytest.raises(ledger.LedgerError, match="naive"):
-        ledger.set_price(
+    with pytest.raises(errors.LedgerError, match="naive"):
+        pricing.set_price(
             session, category="organic", rp_per_kg=1, effective_from=datetime(2026, 1, 2)
         )
 
 
 def test_receive_time_is_stored_utc(session: Session, household_id: int) -> None:
-    ledger.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
+    crediting.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
     session.commit()
     session.expire_all()
     rec = session.scalars(select(WeighinRecord)).one()
@@ -267,7 +273,7 @@ def test_receive_time_is_stored_utc(session: Session, household_id: int) -> None
 
 
 def test_ledger_rows_are_append_only(session: Session, household_id: int) -> None:
-    ledger.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
+    crediting.credit_weighin(session, event=weighin(seq=1), received_at=RECEIVED)
     session.commit()
     posting = session.scalars(select(Posting)).first()
     assert posting is not None
@@ -279,4 +285,4 @@ def test_ledger_rows_are_append_only(session: Session, household_id: int) -> Non
     with pytest.raises(AppendOnlyError):
         session.flush()
     session.rollback()
-    assert ledger.balance_rp(session, household_id=household_id) == 3750
+    assert postings.funds(session, household_id=household_id).balance_rp == 3750

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import errors, households
 from cloud.devices import (
     apply_health,
     apply_status,
@@ -135,17 +135,17 @@ def test_fault_lid_and_tilt_raise_and_clear_alerts(session: Session, bin_ready: 
 
 
 def test_pickup_lifecycle_and_household_requests(session: Session, bin_ready: str) -> None:
-    hh = ledger.register_household(session, member_no="M-9", name="Ibu Ani", site="bank01")
+    hh = households.register_household(session, member_no="M-9", name="Ibu Ani", site="bank01")
     req = request_household_pickup(session, household_id=hh.id, category=None, note="3 bags")
     manual = open_pickup(session, bin_id=BIN, kind="manual", due_at=T0)
-    with pytest.raises(ledger.LedgerError):
+    with pytest.raises(errors.LedgerError):
         open_pickup(session, bin_id=BIN, kind="manual")  # one open per bin
     assign_pickup(session, pickup_id=req.id, collector_id=7)
     assert [p.id for p in list_pickups(session, collector_id=7)] == [req.id]
     assert [p.id for p in list_pickups(session, status=("open", "assigned"))] == [manual.id, req.id]
     done = complete_pickup(session, pickup_id=req.id, collected_g=3_500)
     assert (done.status, done.collected_g) == ("done", 3_500)
-    with pytest.raises(ledger.LedgerError):
+    with pytest.raises(errors.LedgerError):
         complete_pickup(session, pickup_id=req.id, collected_g=1)
     assert list_pickups(session, household_id=hh.id)[0].status == "done"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud import auth, devices, ledger
+from cloud import auth, devices, households, pricing
 from cloud.api.settings import ApiSettings
 from cloud.db import make_engine, migrate, session_factory
 from cloud.ingest.settings import IngestSettings
@@ -44,21 +44,21 @@ def _seed(url: str, device_id: str) -> int:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s, s.begin():
-            ledger.ensure_site(s, code="bank-e2e", name="Bank Sampah E2E")
-            ledger.ensure_category(
+            households.ensure_site(s, code="bank-e2e", name="Bank Sampah E2E")
+            pricing.ensure_category(
                 s, code="plastic-pet", name_id="Plastik PET", name_en="PET plastic"
             )
-            ledger.set_price(
+            pricing.set_price(
                 s,
                 category="plastic-pet",
                 rp_per_kg=PRICE_RP_PER_KG,
                 effective_from=datetime.now(UTC) - timedelta(days=1),
             )
-            hh = ledger.register_household(
+            hh = households.register_household(
                 s, member_no="BMS-9001", name="Siti Aminah", site="bank-e2e"
             )
             s.flush()
-            ledger.link_card(s, card_id=CARD, household_id=hh.id)
+            households.link_card(s, card_id=CARD, household_id=hh.id)
             auth.set_household_pin(s, household_id=hh.id, pin=PIN, by="test")
             devices.register_device(s, device_id=device_id, kind="station", site="bank-e2e")
             return int(hh.id)

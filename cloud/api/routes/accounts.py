@@ -32,9 +32,9 @@ from cloud.api.schemas import (
     StatementOut,
 )
 from cloud.api.weighin_view import weighin_out
-from cloud.ledger import statement
 from cloud.models import WeighinRecord
 from cloud.models.money import PAYOUT_STATES, Payout
+from cloud.postings import funds, statement
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -42,7 +42,7 @@ MONEY = error_responses(401, 403, 404, 409, 422)
 
 
 def balance_of(session: SessionDep, household_id: int) -> BalanceOut:
-    f = pay.funds(session, household_id=household_id)
+    f = funds(session, household_id=household_id)
     return BalanceOut(
         household_id=household_id, balance_rp=f.balance_rp, held_rp=f.held_rp,
         available_rp=f.available_rp,
@@ -90,7 +90,7 @@ def get_statement(
     opening = lines[0].balance_rp - lines[0].amount_rp if lines else None
     closing = lines[-1].balance_rp if lines else None
     if opening is None or closing is None:
-        bal = pay.funds(session, household_id=household.id).balance_rp
+        bal = funds(session, household_id=household.id).balance_rp
         opening = closing = bal if since is None or until is None else 0
     return StatementOut(
         household_id=household.id, opening_balance_rp=opening, closing_balance_rp=closing,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from cloud import ledger
+from cloud import pricing
 from cloud.api.deps import CurrentPrincipal, SessionDep, Staff
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import CategoryCode, CategoryCreate, CategoryOut, PriceCreate, PriceOut
@@ -19,7 +19,7 @@ Code = Annotated[CategoryCode, Path(description="category code")]
 
 
 def _out(session: SessionDep, cat: WasteCategory) -> CategoryOut:
-    price = ledger.price_at(session, category=cat.code, at=utcnow())
+    price = pricing.price_at(session, category=cat.code, at=utcnow())
     return CategoryOut(
         code=cat.code, name_id=cat.name_id, name_en=cat.name_en, active=cat.active,
         rp_per_kg=price.rp_per_kg if price else None,
@@ -37,11 +37,11 @@ def list_categories(_: CurrentPrincipal, session: SessionDep) -> list[CategoryOu
 def create_category(body: CategoryCreate, principal: Staff, session: SessionDep) -> CategoryOut:
     if session.get(WasteCategory, body.code) is not None:
         raise ApiError(409, "conflict", f"category {body.code!r} exists")
-    cat = ledger.ensure_category(
+    cat = pricing.ensure_category(
         session, code=body.code, name_id=body.name_id, name_en=body.name_en
     )
     if body.rp_per_kg is not None:
-        ledger.set_price(session, category=cat.code, rp_per_kg=body.rp_per_kg, by=principal.label)
+        pricing.set_price(session, category=cat.code, rp_per_kg=body.rp_per_kg, by=principal.label)
     session.commit()
     return _out(session, cat)
 
@@ -65,7 +65,7 @@ def price_history(code: Code, _: CurrentPrincipal, session: SessionDep) -> list[
     summary="Add a price version (never edits an old one)",
 )  # fmt: skip
 def add_price(code: Code, body: PriceCreate, principal: Staff, session: SessionDep) -> PriceOut:
-    price = ledger.set_price(
+    price = pricing.set_price(
         session, category=code, rp_per_kg=body.rp_per_kg, effective_from=body.effective_from,
         by=principal.label,
     )  # fmt: skip

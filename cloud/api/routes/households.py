@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import or_, select
 
-from cloud import auth, ledger
+from cloud import auth, households
 from cloud.api.deps import Limit, OwnHousehold, SessionDep, Staff
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import (
@@ -44,7 +44,7 @@ def list_sites(_: Staff, session: SessionDep) -> list[SiteOut]:
 def create_site(body: SiteCreate, _: Staff, session: SessionDep) -> SiteOut:
     if session.scalar(select(Site).where(Site.code == body.code)) is not None:
         raise ApiError(409, "conflict", f"site {body.code!r} exists")
-    site = ledger.ensure_site(session, code=body.code, name=body.name)
+    site = households.ensure_site(session, code=body.code, name=body.name)
     session.commit()
     return SiteOut.model_validate(site)
 
@@ -78,7 +78,7 @@ def register_household(
 ) -> HouseholdOut:
     if session.scalar(select(Household).where(Household.member_no == body.member_no)):
         raise ApiError(409, "conflict", f"member number {body.member_no!r} is taken")
-    hh = ledger.register_household(
+    hh = households.register_household(
         session, member_no=body.member_no, name=body.name, site=body.site,
         phone=body.phone, address=body.address,
     )  # fmt: skip
@@ -145,7 +145,7 @@ def link_card(
 ) -> CardOut:
     if not household.active:
         raise ApiError(409, "conflict", "the household is deactivated")
-    card = ledger.link_card(
+    card = households.link_card(
         session, card_id=body.card_id, household_id=household.id, by=principal.label
     )
     session.commit()
@@ -169,5 +169,5 @@ def unlink_card(
     )  # fmt: skip
     if linked is None:
         raise ApiError(404, "not-found", f"card {card_id!r} is not linked to this household")
-    ledger.unlink_card(session, card_id=card_id, by=principal.label)
+    households.unlink_card(session, card_id=card_id, by=principal.label)
     session.commit()

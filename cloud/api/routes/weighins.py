@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
-from cloud import ledger
-from cloud import payouts as pay
+from cloud import corrections
 from cloud.api.deps import Limit, SessionDep, Staff, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
@@ -24,6 +23,7 @@ from cloud.api.schemas import (
 )
 from cloud.api.weighin_view import weighin_out
 from cloud.models import WeighinRecord
+from cloud.postings import funds
 
 router = APIRouter(prefix="/api/v1/weighins", tags=["weigh-ins"])
 
@@ -71,7 +71,7 @@ def list_weighins(
 
 @router.get("/{weighin_id}", responses=error_responses(401, 403, 404))
 def get_weighin(weighin_id: DbId, _: Staff, session: SessionDep) -> WeighinOut:
-    return weighin_out(ledger.get_weighin(session, weighin_id=weighin_id))
+    return weighin_out(corrections.get_weighin(session, weighin_id=weighin_id))
 
 
 @router.post(
@@ -83,7 +83,7 @@ def assign(
     request: Request, session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     def act() -> WeighinOut:
-        rec = ledger.assign_weighin(
+        rec = corrections.assign_weighin(
             session, weighin_id=weighin_id, household_id=body.household_id, by=principal.label
         )
         return weighin_out(rec)
@@ -100,12 +100,12 @@ def reverse(
     request: Request, session: SessionDep,
 ) -> Response:  # fmt: skip
     def act() -> ReversalOut:
-        entry = pay.reverse_weighin_locked(
+        entry = corrections.reverse_weighin(
             session, weighin_id=weighin_id, reason=body.reason, by=principal.label
         )
-        rec = ledger.get_weighin(session, weighin_id=weighin_id)
+        rec = corrections.get_weighin(session, weighin_id=weighin_id)
         bal = (
-            ledger.balance_rp(session, household_id=rec.household_id)
+            funds(session, household_id=rec.household_id).balance_rp
             if rec.household_id is not None else None
         )  # fmt: skip
         return ReversalOut(

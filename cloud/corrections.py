@@ -1,0 +1,105 @@
+"""An operator's corrections of weigh-ins: assign an unassigned one, reverse a credit.
+
+Both move money through the crediting path's own posting step
+(:func:`cloud.crediting.post_credits`, the entry a station's credit gets) or a
+reversing entry (:func:`cloud.postings.post_entry`) — never by editing a posting. Both
+lock the weigh-in row first, then the household's account (the lock order of
+:mod:`cloud.postings`), so two operators cannot both act on one weigh-in and a payout
+of that household waits for the correction and sees it. Flush, never commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.crediting import Credit, credit_description, post_credits
+from cloud.errors import LedgerError, NotFound
+from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
+from cloud.postings import lock_household_account, post_entry
+from contract import ReceiptStatus
+
+
+def get_weighin(session: Session, *, weighin_id: int) -> WeighinRecord:
+    rec = session.get(WeighinRecord, weighin_id)
+    if rec is None:
+        raise NotFound(f"unknown weigh-in {weighin_id}")
+    return rec
+
+
+def unassigned_weighins(session: Session, *, limit: int = 100) -> list[WeighinRecord]:
+    """Weigh-ins kept for an operator to assign (unknown or missing card), oldest first."""
+    return list(
+        session.scalars(
+            select(WeighinRecord)
+            .where(WeighinRecord.status == ReceiptStatus.UNASSIGNED.value)
+            .order_by(WeighinRecord.id)
+            .limit(limit)
+        )
+    )
+
+
+def _locked_weighin(session: Session, weighin_id: int) -> WeighinRecord:
+    rec = session.scalar(
+        select(WeighinRecord).where(WeighinRecord.id == weighin_id).with_for_update()
+    )
+    if rec is None:
+        raise NotFound(f"unknown weigh-in {weighin_id}")
+    return rec
+
+
+def assign_weighin(
+    session: Session, *, weighin_id: int, household_id: int, by: str
+) -> WeighinRecord:
+    """Credit an unassigned weigh-in to a household (at its stored price snapshot)."""
+    rec = _locked_weighin(session, weighin_id)
+    if rec.status != ReceiptStatus.UNASSIGNED.value:
+        raise LedgerError(f"weigh-in {weighin_id} is {rec.status}, not unassigned")
+    if rec.price_rp_per_kg is None:
+        raise LedgerError(f"weigh-in {weighin_id} has no price")
+    hh = session.get(Household, household_id)
+    if hh is None or not hh.active:
+        raise NotFound(f"unknown or inactive household {household_id}")
+    account_id = lock_household_account(session, household_id=household_id)
+    rec.status = ReceiptStatus.CREDITED.value
+    rec.household_id = household_id
+    rec.assigned_at = utcnow()
+    rec.assigned_by = by
+    session.flush()
+    if rec.amount_rp > 0:
+        credit = Credit(
+            rec.id,
+            household_id,
+            rec.amount_rp,
+            credit_description(rec.net_g, rec.category_code, rec.price_rp_per_kg, rec.event_id),
+            rec.effective_at,
+        )
+        rec.entry_id = post_credits(session, [credit], {household_id: account_id})[rec.id]
+    session.flush()
+    return rec
+
+
+def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) -> JournalEntry:
+    """Reverse a credited weigh-in with a reversing entry (the original stays)."""
+    rec = _locked_weighin(session, weighin_id)
+    if rec.entry_id is None:
+        raise LedgerError(f"weigh-in {weighin_id} has no credit to reverse")
+    if rec.reversal_entry_id is not None:
+        raise LedgerError(f"weigh-in {weighin_id} is already reversed")
+    if not reason.strip():
+        raise LedgerError("a reversal needs a reason")
+    if rec.household_id is not None:
+        lock_household_account(session, household_id=rec.household_id)
+    original = session.scalars(select(Posting).where(Posting.entry_id == rec.entry_id)).all()
+    entry = post_entry(
+        session,
+        kind="reversal",
+        description=f"reversal of weigh-in {rec.event_id}: {reason}",
+        postings=[(p.account_id, -p.amount_rp) for p in original],
+        by=by,
+        weighin_id=rec.id,
+        reverses_entry_id=rec.entry_id,
+    )
+    rec.reversal_entry_id = entry.id
+    session.flush()
+    return entry

@@ -1,0 +1,394 @@
+"""Crediting weigh-ins exactly once: from a device's event to a receipt and postings.
+
+The one crediting path: every weigh-in — a station's, a collector's at the door, a
+replay — goes through :func:`credit_many` (:func:`credit_weighin` and
+:func:`credit_batch` are that with one event, and with its own transactions). It
+decides each new weigh-in (category, price in force at its event time, the household of
+its card) and writes it in a fixed number of statements per batch; it returns a
+:class:`WeighinResult` per event that callers use as is (the ingest publishes its
+``receipt_json`` and writes its telemetry point from it, reading nothing again).
+
+Idempotent on ``event_id``: the ``weighins.event_id`` and ``processed_events.event_id``
+unique constraints are written in the same transaction as the postings, and a
+redelivered weigh-in gets the stored receipt, byte for byte. A weigh-in whose card is
+unknown is kept ``unassigned`` (no money moves) until an operator assigns it; a wrong
+credit is reversed, never edited (:mod:`cloud.corrections`, through :func:`post_credits`
+and the same locks).
+
+Locks: whatever moves money takes the weigh-in row first (inserted here, ``SELECT ...
+FOR UPDATE`` in a correction), then the household's account
+(:func:`cloud.postings.lock_household_accounts`), so crediting, corrections and payouts
+serialise on the account in one lock order. Races between workers (the same event from
+two of them) surface as a unique violation; the retry rule is
+:func:`cloud.db.commit_retrying`.
+
+Functions write in the caller's transaction and never commit, except
+:func:`credit_batch`, which owns its transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from cloud.db import chunks, commit_retrying, is_race
+from cloud.households import households_by_card
+from cloud.models import (
+    Device,
+    Household,
+    JournalEntry,
+    Posting,
+    ProcessedEvent,
+    Site,
+    WasteCategory,
+    WeighinRecord,
+    utcnow,
+)
+from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
+from cloud.pricing import amount_for, in_force, price_versions
+from cloud.telemetry.base import event_time
+from contract import Receipt, ReceiptStatus, Weighin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WeighinResult:
+    """What became of one weigh-in: decided now, or at its first delivery (a replay)."""
+
+    receipt: Receipt
+    #: the receipt as stored: what the device gets, the same bytes for every delivery
+    receipt_json: str
+    #: the time the weigh-in counts at (priced at, on the statement, on charts)
+    effective_at: datetime
+    site_code: str | None
+    household_id: int | None
+    replay: bool
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+class _Lookups:
+    """What deciding a batch of weigh-ins reads (categories, prices, cards, devices).
+
+    Loaded up front with one IN-query per kind of row (per :data:`cloud.db.IN_LIST_MAX`
+    keys), not one query per weigh-in: every statement is a round trip to the database,
+    and on a busy host those round trips, not Python, bound how many weigh-ins a worker
+    credits.
+    """
+
+    def __init__(self, session: Session, events: Sequence[Weighin]) -> None:
+        self.categories: set[str] = set()
+        for chunk in chunks(e.category for e in events):
+            self.categories.update(
+                session.scalars(select(WasteCategory.code).where(WasteCategory.code.in_(chunk)))
+            )
+        self.prices = price_versions(session, (e.category for e in events))
+        self.households = households_by_card(
+            session, (e.card_id for e in events if e.card_id is not None)
+        )
+        self.sites: dict[str, tuple[int | None, str | None]] = {}
+        for chunk in chunks(e.device_id for e in events):
+            rows = session.execute(
+                select(Device.device_id, Device.site_id, Site.code)
+                .outerjoin(Site, Site.id == Device.site_id)
+                .where(Device.device_id.in_(chunk))
+            )
+            self.sites.update((device_id, (sid, code)) for device_id, sid, code in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _NewWeighin:
+    """A weigh-in decided but not written yet: its ``weighins`` row and its result."""
+
+    row: dict[str, Any]
+    result: WeighinResult
+
+    @property
+    def credits_money(self) -> bool:
+        """Whether it gets a credit entry (credited to a household, and for > Rp 0)."""
+        return (
+            self.row["status"] == ReceiptStatus.CREDITED.value
+            and self.row["household_id"] is not None
+            and self.row["amount_rp"] > 0
+        )
+
+
+def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> _NewWeighin:
+    """The row (with its receipt) of one new weigh-in; nothing written yet."""
+    eff = event_time(event.device_time, event.clock_synced, received_at)
+    status, reason = ReceiptStatus.CREDITED, None
+    household: Household | None = None
+    price = in_force(lk.prices.get(event.category, ()), eff)
+    if event.category not in lk.categories:
+        status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
+    elif price is None:
+        status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
+    elif event.card_id is None:
+        status, reason = ReceiptStatus.UNASSIGNED, "no card presented"
+    else:
+        household = lk.households.get(event.card_id)
+        if household is None:
+            status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive card"
+    rp_per_kg = price.rp_per_kg if price is not None else None
+    amount = amount_for(event.net_g, rp_per_kg) if rp_per_kg is not None else 0
+    receipt = Receipt(
+        device_id=event.device_id,
+        event_id=event.event_id,
+        seq=event.seq,
+        status=status,
+        amount_rp=amount if status is ReceiptStatus.CREDITED else 0,
+        price_rp_per_kg=rp_per_kg,
+        net_g=event.net_g,
+        member_no=household.member_no if household is not None else None,
+        reason=reason,
+        processed_at=utcnow(),
+    )
+    receipt_json = receipt.model_dump_json()  # the one serialisation: stored and sent
+    site_id, site_code = lk.sites.get(event.device_id, (None, None))
+    household_id = household.id if household is not None else None
+    row = dict(
+        event_id=event.event_id,
+        device_id=event.device_id,
+        seq=event.seq,
+        boot_id=str(event.boot_id),
+        mono_ms=event.mono_ms,
+        device_time=event.device_time,
+        clock_synced=event.clock_synced,
+        received_at=received_at,
+        effective_at=eff,
+        site_id=site_id,
+        card_id=event.card_id,
+        category_code=event.category,
+        net_g=event.net_g,
+        tare_g=event.tare_g,
+        division_g=event.division_g,
+        protocol=event.protocol,
+        frames=list(event.frames),
+        stable_ms=event.stable_ms,
+        price_id=price.id if price is not None else None,
+        price_rp_per_kg=rp_per_kg,
+        amount_rp=amount,
+        status=status.value,
+        reason=reason,
+        household_id=household_id,
+        receipt_json=receipt_json,
+    )
+    result = WeighinResult(receipt, receipt_json, eff, site_code, household_id, replay=False)
+    return _NewWeighin(row, result)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """A credit entry to post for a weigh-in row already written."""
+
+    weighin_id: int
+    household_id: int
+    amount_rp: int
+    description: str
+    effective_at: datetime
+
+
+def credit_description(net_g: int, category: str, rp_per_kg: int | None, event_id: str) -> str:
+    """What a weigh-in's credit entry says, e.g. ``1250 g plastic-pet @ Rp 3000/kg (st-1:7)``."""
+    return f"{net_g} g {category} @ Rp {rp_per_kg}/kg ({event_id})"[:300]
+
+
+def post_credits(
+    session: Session, credits: Sequence[Credit], accounts: dict[int, int]
+) -> dict[int, int]:
+    """Insert the credit entries and their postings (accounts locked by the caller).
+
+    Two multi-row INSERTs for any number of credits (plus the purchases account once);
+    returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
+    caller's (a bulk UPDATE, or the ORM row at hand).
+    """
+    purchases = programme_account(session, PURCHASES_ACCOUNT).id
+    entries = session.execute(
+        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id),
+        [
+            {
+                "kind": "weighin_credit",
+                "description": c.description,
+                "effective_at": c.effective_at,
+                "weighin_id": c.weighin_id,
+            }
+            for c in credits
+        ],
+    )
+    entry_ids: dict[int, int] = {wid: eid for wid, eid in entries if wid is not None}
+    postings: list[dict[str, int]] = []
+    for c in credits:
+        entry_id = entry_ids[c.weighin_id]
+        postings.append({"entry_id": entry_id, "account_id": purchases, "amount_rp": c.amount_rp})
+        postings.append(
+            {
+                "entry_id": entry_id,
+                "account_id": accounts[c.household_id],
+                "amount_rp": -c.amount_rp,
+            }
+        )
+    session.execute(insert(Posting), postings)
+    return entry_ids
+
+
+def _write_new(session: Session, new: list[_NewWeighin]) -> None:
+    """Insert weigh-ins, processed events, credit entries and postings; link the entries.
+
+    A fixed number of statements per batch (multi-row INSERTs; one UPDATE per
+    :data:`cloud.db.IN_LIST_MAX` credits, since an entry needs its weigh-in's id and the
+    weigh-in row is written first). Generated ids come back through RETURNING keyed by a
+    unique column, not by position: SQLite does not promise RETURNING rows in insert
+    order, and asking SQLAlchemy for that order (``sort_by_parameter_order``) makes it
+    send one INSERT per row there. Rows go in the order of ``new`` (the caller's lock
+    order); the accounts credited are locked after the weigh-ins are written.
+    """
+    if not new:
+        return
+    # render_nulls: every row names every column, so all go in one multi-row INSERT
+    # (by default the ORM leaves out None values and batches only rows alike in that)
+    inserted = session.execute(
+        insert(WeighinRecord)
+        .returning(WeighinRecord.event_id, WeighinRecord.id)
+        .execution_options(render_nulls=True),
+        [n.row for n in new],
+    )
+    weighin_ids = {event_id: weighin_id for event_id, weighin_id in inserted}
+    session.execute(
+        insert(ProcessedEvent),
+        [
+            {
+                "event_id": n.result.receipt.event_id,
+                "kind": "weighin",
+                "device_id": n.result.receipt.device_id,
+                "processed_at": n.result.receipt.processed_at,
+            }
+            for n in new
+        ],
+    )
+    to_credit = [
+        Credit(
+            weighin_ids[r["event_id"]],
+            r["household_id"],
+            r["amount_rp"],
+            credit_description(r["net_g"], r["category_code"], r["price_rp_per_kg"], r["event_id"]),
+            r["effective_at"],
+        )
+        for r in (n.row for n in new if n.credits_money)
+    ]
+    if not to_credit:
+        return
+    accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
+    post_credits(session, to_credit, accounts)
+    credit_entry_of_row = (
+        select(JournalEntry.id)
+        .where(JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit")
+        .scalar_subquery()
+    )
+    for chunk in chunks(c.weighin_id for c in to_credit):
+        session.execute(
+            update(WeighinRecord)
+            .where(WeighinRecord.id.in_(chunk))
+            .values(entry_id=credit_entry_of_row)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --------------------------------------------------------------------------- crediting
+
+
+def credit_many(
+    session: Session, events: Sequence[Weighin], times: Sequence[datetime]
+) -> list[WeighinResult]:
+    """Credit many weigh-ins inside the caller's transaction (writes, never commits).
+
+    ``times`` are the receive times, one per event. Duplicates inside ``events`` and
+    events processed before get their stored result (``replay``). A concurrent writer of
+    the same event surfaces as a unique violation at the insert or at commit
+    (:func:`cloud.db.is_race`): roll back and redo. A constant number of statements per
+    batch (see :func:`_write_new`).
+    """
+    stored: dict[str, WeighinResult] = {}
+    W = WeighinRecord
+    for chunk in chunks(e.event_id for e in events):
+        for event_id, receipt_json, effective_at, household_id, site_code in session.execute(
+            select(W.event_id, W.receipt_json, W.effective_at, W.household_id, Site.code)
+            .outerjoin(Site, Site.id == W.site_id)
+            .where(W.event_id.in_(chunk))
+        ):
+            stored[event_id] = WeighinResult(
+                Receipt.model_validate_json(receipt_json),
+                receipt_json,
+                effective_at,
+                site_code,
+                household_id,
+                replay=True,
+            )
+    lk = _Lookups(session, [e for e in events if e.event_id not in stored])
+    new: list[_NewWeighin] = []
+    # new events in event-id order, so concurrent batches take locks in the same order
+    for ev, t in sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id):
+        if ev.event_id not in stored:
+            decided = _decide(lk, ev, t.astimezone(UTC))
+            stored[ev.event_id] = decided.result
+            new.append(decided)
+    _write_new(session, new)
+    return [stored[ev.event_id] for ev in events]
+
+
+def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -> Receipt:
+    """Credit one weigh-in (or keep it unassigned/rejected) and return its receipt.
+
+    Idempotent: if ``event.event_id`` was processed before, nothing is written and the
+    stored receipt is returned. Flushes but does not commit (the caller's transaction).
+    """
+    return credit_many(session, [event], [received_at])[0].receipt
+
+
+def credit_batch(
+    session: Session,
+    events: Sequence[Weighin],
+    *,
+    received_at: datetime | Sequence[datetime] | None = None,
+) -> list[Receipt]:
+    """Credit many weigh-ins with one commit; receipts in the order of ``events``.
+
+    A duplicate inside the batch gets the receipt of its first occurrence. If another
+    worker committed one of the same events meanwhile (a lost race, on SQLite or
+    PostgreSQL), the batch is rolled back and redone one event per transaction
+    (:func:`cloud.db.commit_retrying`), each taking the stored receipt when it already
+    exists. Commits.
+    """
+    if received_at is None:
+        times: list[datetime] = [utcnow()] * len(events)
+    elif isinstance(received_at, datetime):
+        times = [received_at] * len(events)
+    else:
+        times = list(received_at)
+    if len(times) != len(events):
+        raise ValueError("received_at must match events")
+    if not events:
+        return []
+    try:
+        results = commit_retrying(session, partial(credit_many, session, events, times), attempts=1)
+        return [r.receipt for r in results]
+    except DBAPIError as exc:
+        if not is_race(exc):
+            raise
+        log.info("credit batch of %d raced another worker; redoing one by one", len(events))
+    return [
+        commit_retrying(session, partial(credit_weighin, session, event=ev, received_at=t))
+        for ev, t in zip(events, times, strict=True)
+    ]

@@ -1,0 +1,231 @@
+"""Accounts, journal entries and their postings; the balance; statements.
+
+The ledger is double-entry and append-only. Postings are signed (positive = debit,
+negative = credit) and every entry sums to 0 (:func:`post_entry`). A household's balance
+is ``-sum(postings of its account)``: a liability of the programme, what it owes the
+household. :func:`funds` is the one place a balance is computed (with what pending
+payouts hold), for the API and for every rule that checks one.
+
+The account lock: whatever moves money on a household's account — a credit, an
+assignment, a reversal, a payout — first locks that account's row for the rest of its
+transaction (:func:`lock_household_accounts`: ``SELECT ... FOR UPDATE`` on PostgreSQL;
+on SQLite the write engine's ``BEGIN IMMEDIATE`` already serialises whole transactions).
+The account is always the *last* row a transaction locks (after the weigh-in or the
+payout row it acts on), so the lock order is the same everywhere and a balance checked
+under the lock cannot change before the commit.
+
+Functions flush but never commit (the caller's transaction decides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BindParameter, Select, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from cloud.db import chunks
+from cloud.errors import LedgerError, NotFound
+from cloud.models import Account, JournalEntry, Posting, utcnow
+from cloud.models.money import HELD_PAYOUT_STATES, Payout
+
+PURCHASES_ACCOUNT = "programme:purchases"  # expense: what the programme paid for waste
+CASH_ACCOUNT = "programme:cash"  # asset: cash paid out at the waste bank
+PROGRAMME_ACCOUNTS = {
+    PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
+    CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
+}
+
+# --------------------------------------------------------------------------- accounts
+
+
+def programme_account(session: Session, code: str) -> Account:
+    """One of the :data:`PROGRAMME_ACCOUNTS`, created on first use."""
+    acc = session.scalar(select(Account).where(Account.code == code))
+    if acc is None:
+        kind, name = PROGRAMME_ACCOUNTS[code]
+        acc = Account(code=code, kind=kind, name=name)
+        session.add(acc)
+        session.flush()
+    return acc
+
+
+def household_account(session: Session, *, household_id: int) -> Account:
+    """The household's account (not locked); :class:`NotFound` if it has none."""
+    acc = session.scalar(select(Account).where(Account.household_id == household_id))
+    if acc is None:
+        raise NotFound(f"household {household_id} has no account")
+    return acc
+
+
+def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
+    """Lock the accounts of ``household_ids`` (in id order); their ids by household.
+
+    One query per chunk of ids. Raises :class:`NotFound` if a household has no account.
+    """
+    found: dict[int, int] = {}
+    for chunk in chunks(household_ids):
+        rows = session.execute(
+            select(Account.household_id, Account.id)
+            .where(Account.household_id.in_(chunk))
+            .order_by(Account.household_id)
+            .with_for_update()
+        )
+        found.update((hh, acc) for hh, acc in rows if hh is not None)
+        missing = set(chunk) - found.keys()
+        if missing:
+            raise NotFound(f"household {min(missing)} has no account")
+    return found
+
+
+def lock_household_account(session: Session, *, household_id: int) -> int:
+    """Lock one household's account (see :func:`lock_household_accounts`); its id."""
+    return lock_household_accounts(session, [household_id])[household_id]
+
+
+# --------------------------------------------------------------------------- postings
+
+
+def post_entry(
+    session: Session,
+    *,
+    kind: str,
+    description: str,
+    postings: Sequence[tuple[int, int]],
+    effective_at: datetime | None = None,
+    by: str | None = None,
+    weighin_id: int | None = None,
+    reverses_entry_id: int | None = None,
+) -> JournalEntry:
+    """Write one balanced journal entry; ``postings`` are ``(account_id, amount_rp)``."""
+    if sum(a for _, a in postings) != 0:
+        raise LedgerError("postings of an entry must sum to 0")
+    if any(a == 0 for _, a in postings) or len(postings) < 2:
+        raise LedgerError("an entry needs at least two non-zero postings")
+    entry = JournalEntry(
+        kind=kind,
+        description=description[:300],
+        effective_at=effective_at or utcnow(),
+        created_by=by,
+        weighin_id=weighin_id,
+        reverses_entry_id=reverses_entry_id,
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(Posting(entry_id=entry.id, account_id=a, amount_rp=amt) for a, amt in postings)
+    session.flush()
+    return entry
+
+
+def postings_total(session: Session) -> int:
+    """Sum of every posting in the ledger: 0 in a healthy ledger."""
+    return int(session.scalar(select(func.coalesce(func.sum(Posting.amount_rp), 0))) or 0)
+
+
+# --------------------------------------------------------------------------- balance
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """A household's money: its balance and what requested/approved payouts hold."""
+
+    balance_rp: int
+    held_rp: int
+
+    @property
+    def available_rp(self) -> int:
+        return self.balance_rp - self.held_rp
+
+
+def _funds_statement() -> Select[Any]:
+    hh: BindParameter[int] = bindparam("household_id")
+    posted = (
+        select(func.coalesce(func.sum(Posting.amount_rp), 0))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.household_id == hh)
+        .scalar_subquery()
+    )
+    held = (
+        select(func.coalesce(func.sum(Payout.amount_rp), 0))
+        .where(Payout.household_id == hh, Payout.status.in_(HELD_PAYOUT_STATES))
+        .scalar_subquery()
+    )
+    return select(posted, held)
+
+
+#: built once: a balance lookup is the API's hottest query
+_FUNDS = _funds_statement()
+
+
+def funds(session: Session, *, household_id: int) -> Funds:
+    """Balance (what the programme owes the household) and held amount, in one round trip.
+
+    A household without postings (or unknown) has ``Funds(0, 0)``.
+    """
+    row = session.connection().execute(_FUNDS, {"household_id": household_id}).one()
+    return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    entry_id: int
+    at: datetime
+    kind: str
+    description: str
+    #: household's view: positive = credited to the household, negative = paid out/reversed
+    amount_rp: int
+    balance_rp: int
+    weighin_id: int | None
+
+
+def statement(
+    session: Session,
+    *,
+    household_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[StatementLine]:
+    """Every posting of the household's account (oldest first) with the running balance.
+
+    The running balance includes everything before ``since``.
+    """
+    acc = household_account(session, household_id=household_id)
+    base = select(Posting.amount_rp, JournalEntry).join(
+        JournalEntry, JournalEntry.id == Posting.entry_id
+    )
+    base = base.where(Posting.account_id == acc.id)
+    opening = 0
+    if since is not None:
+        opening = -int(
+            session.scalar(
+                select(func.coalesce(func.sum(Posting.amount_rp), 0))
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .where(Posting.account_id == acc.id, JournalEntry.created_at < since)
+            )
+            or 0
+        )
+        base = base.where(JournalEntry.created_at >= since)
+    if until is not None:
+        base = base.where(JournalEntry.created_at < until)
+    lines = []
+    running = opening
+    for amount, entry in session.execute(base.order_by(JournalEntry.id, Posting.id)):
+        running += -amount
+        lines.append(
+            StatementLine(
+                entry_id=entry.id,
+                at=entry.created_at,
+                kind=entry.kind,
+                description=entry.description,
+                amount_rp=-amount,
+                balance_rp=running,
+                weighin_id=entry.weighin_id,
+            )
+        )
+    return lines

@@ -1,0 +1,96 @@
+"""Waste categories, their versioned prices, and the rounding of a weigh-in's amount.
+
+Prices are rupiah per kg per category, never updated: :func:`set_price` adds a version
+with an effective time, and the version in force at ``t`` is the one with the latest
+``effective_from <= t`` (the newest row breaks a tie) — :func:`in_force`, the one
+place that rule is written. A credit stores the price version it used.
+
+Rounding: ``amount_rp = (net_g * rp_per_kg + 500) // 1000`` — half up, integer math
+only, once per weigh-in (:func:`amount_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.db import chunks
+from cloud.errors import LedgerError, NotFound
+from cloud.models import Price, WasteCategory, utcnow
+
+
+def amount_for(net_g: int, rp_per_kg: int) -> int:
+    """Rupiah for ``net_g`` grams at ``rp_per_kg``: half up, integer math only.
+
+    >>> amount_for(1250, 3000), amount_for(1, 500), amount_for(1, 499)
+    (3750, 1, 0)
+    """
+    if net_g < 0 or rp_per_kg < 0:
+        raise ValueError("net_g and rp_per_kg must be >= 0")
+    return (net_g * rp_per_kg + 500) // 1000
+
+
+def ensure_category(session: Session, *, code: str, name_id: str, name_en: str) -> WasteCategory:
+    """The category ``code``, created (active) if it does not exist. Flushes."""
+    cat = session.get(WasteCategory, code)
+    if cat is None:
+        cat = WasteCategory(code=code, name_id=name_id, name_en=name_en, active=True)
+        session.add(cat)
+        session.flush()
+    return cat
+
+
+def set_price(
+    session: Session,
+    *,
+    category: str,
+    rp_per_kg: int,
+    effective_from: datetime | None = None,
+    by: str | None = None,
+) -> Price:
+    """Add a price version (prices are never updated; a new row supersedes)."""
+    if rp_per_kg < 0:
+        raise LedgerError("rp_per_kg must be >= 0")
+    if session.get(WasteCategory, category) is None:
+        raise NotFound(f"unknown waste category {category!r}")
+    if effective_from is not None and effective_from.tzinfo is None:
+        raise LedgerError("naive datetime: effective_from must carry a time zone")
+    price = Price(
+        category_code=category,
+        rp_per_kg=rp_per_kg,
+        effective_from=(effective_from or utcnow()).astimezone(UTC),
+        created_by=by,
+    )
+    session.add(price)
+    session.flush()
+    return price
+
+
+def price_versions(session: Session, categories: Iterable[str]) -> dict[str, list[Price]]:
+    """Every price version of the given categories, oldest first; one query per chunk."""
+    found: dict[str, list[Price]] = {}
+    for chunk in chunks(categories):
+        for p in session.scalars(
+            select(Price)
+            .where(Price.category_code.in_(chunk))
+            .order_by(Price.effective_from, Price.id)
+        ):
+            found.setdefault(p.category_code, []).append(p)
+    return found
+
+
+def in_force(versions: Sequence[Price], at: datetime) -> Price | None:
+    """The version in force at ``at`` among ``versions`` (oldest first, as loaded)."""
+    found = None
+    for p in versions:  # a handful of versions per category: a scan
+        if p.effective_from <= at:
+            found = p
+    return found
+
+
+def price_at(session: Session, *, category: str, at: datetime) -> Price | None:
+    """The price version in force for ``category`` at ``at``."""
+    return in_force(price_versions(session, [category]).get(category, []), at)
