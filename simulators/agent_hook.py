@@ -12,6 +12,7 @@ An agent configured with ``pin_factory = "mock"`` and
 
       category plastic-pet        press the category button of plastic-pet
       empty bin-demo-01-a         the bin was emptied (its pickup was done)
+      fill bin-demo-01-a 100      the bin's level jumps to 100 % (it keeps filling from there)
       fault bin-demo-01-a no_echo break the bin's sensor (no_echo|out_of_range|unstable|none)
       lid bin-demo-01-a open      open (or close) the bin's lid
 
@@ -112,6 +113,8 @@ class StationControls:
             self.press(args[0])
         elif verb == "empty" and len(args) == 1 and args[0] in self.bins:
             self.bins[args[0]].empty()
+        elif verb == "fill" and len(args) == 2 and args[0] in self.bins:
+            self.bins[args[0]].model.set_fill(float(args[1]))
         elif verb == "fault" and len(args) == 2 and args[0] in self.bins:
             fault = None if args[1] == "none" else args[1]
             self.bins[args[0]].set_fault(fault)  # type: ignore[arg-type]

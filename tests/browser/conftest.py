@@ -25,6 +25,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.browser.stack import BrowserStack, browser_stack
+
 REPO = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO / "cloud" / "api" / "static"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -38,7 +40,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
@@ -141,3 +143,14 @@ def static_server() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
+    """One running stack for the session's browser tests that do their own weighing.
+
+    No household arrives on its own (the tests weigh); bins fill on their daily pattern.
+    Started once: starting the stack is most of a browser test's time.
+    """
+    with browser_stack(tmp_path_factory.mktemp("demo"), visit_every_s=1e6) as stack:
+        yield stack

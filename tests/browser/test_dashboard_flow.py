@@ -49,11 +49,10 @@ def busy_stack(tmp_path: Path) -> Iterator[BrowserStack]:
         yield stack
 
 
-@pytest.fixture(scope="module")
-def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
+@pytest.fixture
+def quiet_stack(shared_stack: BrowserStack) -> BrowserStack:
     """No household arrives on its own: the tests do all the weighing (shared, in order)."""
-    with browser_stack(tmp_path_factory.mktemp("demo"), visit_every_s=1e6) as stack:
-        yield stack
+    return shared_stack
 
 
 def operator_login(page: Page, stack: BrowserStack) -> None:
