@@ -49,6 +49,16 @@ HOUSEHOLD_NAMES = [
     "Teguh Wibowo", "Lastri Handayani", "Dwi Cahyono", "Endang Kurniasih", "Parno Sutrisno",
 ]  # fmt: skip
 SERVICE_ROLES = {"salinmas-ingest": "ingest", "salinmas-api": "api"}
+#: the demo's waste bank in Sokaraja (Banyumas; Purwokerto is ~-7.42, 109.23): stations
+#: stand at the bank, bins in the streets around it
+STATION_SPOT = (-7.4581, 109.2869)
+BIN_SPOT = (-7.4552, 109.2812)
+
+
+def place(spot: tuple[float, float], n: int) -> tuple[float, float]:
+    """The n-th device around ``spot``: a few hundred metres apart on a loose grid."""
+    lat, lon = spot
+    return round(lat - 0.0021 * (n // 4) - 0.0007 * (n % 2), 6), round(lon + 0.0024 * (n % 4), 6)
 
 
 def card_of(index: int) -> str:
@@ -251,10 +261,12 @@ class DemoStack:
                     auth.set_household_pin(
                         s, household_id=hh.id, pin=self.secrets.household_pin, by="demo"
                     )
-                for d in self.station_ids:
-                    devices.register_device(s, device_id=d, kind="station", site=SITE)
+                for n, d in enumerate(self.station_ids):
+                    dev = devices.register_device(s, device_id=d, kind="station", site=SITE)
+                    dev.lat, dev.lon = place(STATION_SPOT, n)
                 for n, d in enumerate(self.bin_device_ids):
                     devices.register_device(s, device_id=d, kind="bin", site=SITE)
+                    lat, lon = place(BIN_SPOT, n)
                     pickups.register_bin(
                         s,
                         bin_id=f"{d}-a",
@@ -262,10 +274,8 @@ class DemoStack:
                         device_id=d,
                         category="plastic-mixed" if n % 2 else "organic",
                         name=f"Tong {n + 1}",
-                        x=20.0 + 30.0 * (n % 3),
-                        y=25.0 + 35.0 * (n // 3),
-                        lat=-7.4243 - 0.002 * n,
-                        lon=109.2302 + 0.003 * n,
+                        lat=lat,
+                        lon=lon,
                         empty_depth_mm=1000,
                         threshold_pct=80.0,
                     )

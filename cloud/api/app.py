@@ -31,6 +31,7 @@ from cloud.api.routes import (
     auth,
     bins,
     categories,
+    dashboard,
     devices,
     households,
     operations,
@@ -56,7 +57,7 @@ DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
 #: routes are matched in this order: the hottest (balance lookups) first
 ROUTERS = (
     accounts, auth, users, households, categories, weighins, bins, pickups, devices,
-    telemetry, operations, reports, stream,
+    telemetry, operations, reports, stream, dashboard,
 )  # fmt: skip
 
 DESCRIPTION = """

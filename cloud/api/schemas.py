@@ -25,6 +25,9 @@ Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=200)]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{3,80}$")]
 Rupiah = Annotated[int, Field(ge=0, le=10**12)]
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
@@ -180,6 +183,9 @@ class CategoryCreate(_In):
     name_id: Text = Field(examples=["Botol plastik PET"])
     name_en: Text = Field(examples=["PET plastic bottles"])
     rp_per_kg: Rupiah | None = Field(default=None, description="first price, effective now")
+    colour: Colour | None = Field(
+        default=None, examples=["#0072b2"], description="chart colour; default: by its code"
+    )
 
 
 class CategoryOut(BaseModel):
@@ -187,6 +193,7 @@ class CategoryOut(BaseModel):
     name_id: str
     name_en: str
     active: bool
+    colour: str = Field(description="#rrggbb the dashboard draws this category in")
     rp_per_kg: int | None = Field(description="the price in force now")
     price_since: datetime | None
 
@@ -409,6 +416,8 @@ class DeviceCreate(_In):
     kind: Literal["station", "bin"]
     name: Text | None = None
     site_id: DbId | None = None
+    lat: Latitude | None = Field(default=None, description="where it stands (WGS 84)")
+    lon: Longitude | None = None
 
 
 class DeviceCredentials(BaseModel):
@@ -426,6 +435,8 @@ class DeviceOut(_Out):
     kind: str
     site_id: int | None
     name: str | None
+    lat: float | None
+    lon: float | None
     registered_at: datetime
     revoked: bool
     revoked_at: datetime | None
@@ -494,3 +505,23 @@ class DeadLetterOut(BaseModel):
 class DeadLetterCounts(BaseModel):
     total: int
     by_reason: dict[str, int]
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+class MapConfig(BaseModel):
+    tiles_url: str | None = Field(
+        description="tile URL template ({z}/{x}/{y}); null = no base map, points only"
+    )
+    attribution: str
+    max_zoom: int
+    center: tuple[float, float] = Field(description="lat, lon shown when nothing is placed")
+    zoom: int
+
+
+class UiConfig(BaseModel):
+    """What the dashboard needs to know about this installation."""
+
+    timezone: str
+    map: MapConfig

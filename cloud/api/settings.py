@@ -20,6 +20,10 @@ Example ``salinmas.toml``::
     backend = "influx"
     influx_url = "http://influx:8086"
 
+    [api.map]                          # the operator's map; no tiles_url = points only
+    tiles_url = "http://tiles.bank.local/{z}/{x}/{y}.png"
+    attribution = "© OpenStreetMap contributors"
+
     [api.broker]                       # device provisioning writes these files
     password_file = "/etc/mosquitto/salinmas.passwd"
     acl_file = "/etc/mosquitto/salinmas.acl"
@@ -80,6 +84,35 @@ class LoginThrottleSettings(_Section):
     block_s: int = Field(default=300, ge=1)
 
 
+class MapSettings(_Section):
+    """The operator's map: tiles from a tile server, or none (points on a plain background).
+
+    ``tiles_url`` is a Leaflet URL template, e.g. a local tile server
+    ``"http://tiles.bank.local/{z}/{x}/{y}.png"``; the browser loads the tiles itself.
+    Leave it unset on a site without internet: the map still places every point.
+    """
+
+    tiles_url: str | None = None
+    #: shown in the map's corner (tile servers' licences require it)
+    attribution: str = ""
+    max_zoom: int = Field(default=19, ge=1, le=22)
+    #: where the map looks when nothing has coordinates yet (Purwokerto, Banyumas)
+    center_lat: float = Field(default=-7.42, ge=-90, le=90)
+    center_lon: float = Field(default=109.23, ge=-180, le=180)
+    zoom: int = Field(default=12, ge=1, le=22)
+
+    @field_validator("tiles_url")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("http://", "https://", "/")) or not all(
+            part in v for part in ("{z}", "{x}", "{y}")
+        ):
+            raise ValueError("tiles_url must be an http(s) URL template with {z}, {x} and {y}")
+        return v
+
+
 class ApiSettings(ProcessSettings):
     """Everything the API process reads; build with :meth:`ApiSettings.load`."""
 
@@ -113,6 +146,8 @@ class ApiSettings(ProcessSettings):
     login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
     #: the telemetry store the charts read (the same one ingest writes)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    #: the operator's map (tile server)
+    map: MapSettings = Field(default_factory=MapSettings)
     #: the dashboard's files (served at ``/`` when the directory exists)
     static_dir: Path | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base, UtcDateTime, utcnow
@@ -18,6 +18,9 @@ class Device(Base):
     kind: Mapped[str] = mapped_column(String(20))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    #: where the device stands (WGS 84), for the operator's map; bins keep their own
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

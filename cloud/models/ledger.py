@@ -86,6 +86,8 @@ class WasteCategory(Base):
     name_id: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: "#rrggbb" the charts draw this category in; None = the default for its code
+    colour: Mapped[str | None] = mapped_column(String(7))
 
 
 class Price(Base):

@@ -28,6 +28,7 @@ SHARED = {
     ("GET", "/api/v1/auth/me"): "the caller itself",
     ("GET", "/api/v1/categories"): "the public price list",
     ("GET", "/api/v1/categories/{code}/prices"): "the public price history",
+    ("GET", "/api/v1/ui-config"): "the installation's map tiles and time zone",
 }
 
 #: a valid body for every route that takes one (so a refusal is not a 422)

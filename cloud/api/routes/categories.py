@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -18,10 +19,27 @@ router = APIRouter(prefix="/api/v1/categories", tags=["prices"])
 Code = Annotated[CategoryCode, Path(description="category code")]
 
 
+#: colour-blind-safe (Okabe-Ito, darkened for contrast on white): the defaults by code
+KNOWN_COLOURS = {
+    "organic": "#009e73", "paper": "#b8860b", "plastic-pet": "#0072b2",
+    "plastic-mixed": "#56b4e9", "metal": "#555555", "glass": "#6a3d9a",
+}  # fmt: skip
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#b8860b", "#56b4e9", "#6a3d9a", "#555555")
+
+
+def default_colour(code: str) -> str:
+    """A category's colour when its record has none: fixed by its code, never by the
+    order categories happen to appear in (a chart of one week matches the next)."""
+    if code in KNOWN_COLOURS:
+        return KNOWN_COLOURS[code]
+    return PALETTE[zlib.crc32(code.encode()) % len(PALETTE)]
+
+
 def _out(session: SessionDep, cat: WasteCategory) -> CategoryOut:
     price = pricing.price_at(session, category=cat.code, at=utcnow())
     return CategoryOut(
         code=cat.code, name_id=cat.name_id, name_en=cat.name_en, active=cat.active,
+        colour=cat.colour or default_colour(cat.code),
         rp_per_kg=price.rp_per_kg if price else None,
         price_since=price.effective_from if price else None,
     )  # fmt: skip
@@ -40,6 +58,7 @@ def create_category(body: CategoryCreate, principal: Staff, session: SessionDep)
     cat = pricing.ensure_category(
         session, code=body.code, name_id=body.name_id, name_en=body.name_en
     )
+    cat.colour = body.colour
     if body.rp_per_kg is not None:
         pricing.set_price(session, category=cat.code, rp_per_kg=body.rp_per_kg, by=principal.label)
     session.commit()

@@ -58,6 +58,10 @@ def provision(
         session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
         site_id=body.site_id,
     )  # fmt: skip
+    if body.lat is not None and body.lon is not None:
+        dev = get_device(session, device_id=body.device_id)
+        if dev is not None:
+            dev.lat, dev.lon = body.lat, body.lon
     session.commit()
     mqtt = state.settings.mqtt
     return DeviceCredentials(
