@@ -1,7 +1,7 @@
 """The dashboard's pure front-end code, run in headless Chromium (no API needed).
 
-Formatting (rupiah the Indonesian way, kilograms, Asia/Jakarta times), the translation
-dictionary, the collector's visiting order and the bin plot.
+Formatting (rupiah the Indonesian way, kilograms, Asia/Jakarta times, typed dates), the
+translation dictionary, the collector's visiting order and the map component.
 """
 
 from __future__ import annotations
@@ -118,21 +118,92 @@ def test_every_key_the_pages_use_is_in_the_dictionary(page: Page) -> None:
     assert used - keys == set()
 
 
-def test_bin_plot_draws_each_located_bin_coloured_by_fill(page: Page) -> None:
-    bins = [
-        {"bin_id": "bin-a", "name": "Pasar", "x": 0, "y": 0, "fill_pct": 20},
-        {"bin_id": "bin-b", "name": "Masjid", "x": 100, "y": 50, "fill_pct": 85},
-        {"bin_id": "bin-c", "name": "Sekolah", "x": 40, "y": 90, "fill_pct": None},
-        {"bin_id": "bin-d", "name": "No place", "fill_pct": 99},
-    ]
+def test_typed_dates_are_read_day_first_whatever_the_browser(page: Page) -> None:
     got = run(
         page,
-        "charts.js",
-        "const svg = m.binPlot(arg); return [...svg.querySelectorAll('g[data-bin]')]"
-        ".map((g) => [g.dataset.bin, g.getAttribute('class')]);",
+        "datefield.js",
+        "return [arg.map((x) => m.parseDay(x)), m.formatDay('2026-12-01')];",
+        ["1/12/2026", "01-12-2026", "1.12.2026", "2026-12-01", "31/02/2026", "12/31/2026", "x"],
+    )
+    assert got == [
+        ["2026-12-01", "2026-12-01", "2026-12-01", "2026-12-01", None, None, None],
+        "01/12/2026",
+    ]
+
+
+def map_page(page: Page) -> None:
+    """The blank page with the vendored Leaflet and a 400x300 box for a map."""
+    page.add_style_tag(url="/vendor/leaflet/leaflet.css")
+    page.add_style_tag(url="/vendor/markercluster/MarkerCluster.css")
+    page.add_style_tag(url="/css/app.css")
+    page.add_script_tag(url="/vendor/leaflet/leaflet.js")
+    page.add_script_tag(url="/vendor/markercluster/leaflet.markercluster.js")
+    page.evaluate(
+        "() => { const d = document.createElement('div'); d.id = 'm';"
+        " d.style.cssText = 'width:400px;height:300px'; document.body.append(d); }"
+    )
+
+
+def test_the_map_places_points_by_coordinates_without_tiles_and_never_overlaps_labels(
+    page: Page,
+) -> None:
+    """mutant: labels left where they are (no declutter) -> the overlap assertion fails
+    mutant: lat and lon swapped -> the north/east order assertion fails"""
+    map_page(page)
+    # four bins a few metres apart (their labels cannot all fit) and one far to the east
+    bins = [
+        {"id": f"b{i}", "kind": "bin", "lat": -7.4552 - 0.00003 * i, "lon": 109.2812,
+         "label": f"Tong {i} 100 %", "className": "fill-3", "priority": 1 + i}
+        for i in range(4)
+    ] + [{"id": "east", "kind": "bin", "lat": -7.4600, "lon": 109.2900, "label": "Timur 10 %",
+          "className": "fill-0", "priority": 0}]  # fmt: skip
+    got = run(
+        page,
+        "map.js",
+        "const map = m.createMap(document.getElementById('m'), {config: {}, cluster: false});"
+        " const n = map.update(arg); await new Promise((r) => setTimeout(r, 300));"
+        " const box = (id) => document.querySelector(`[data-point='${id}'] .map-dot`)"
+        ".getBoundingClientRect();"
+        " const labels = [...document.querySelectorAll('.map-label')]"
+        ".filter((l) => !l.hidden).map((l) => l.getBoundingClientRect());"
+        " let overlaps = 0; for (let i = 0; i < labels.length; i++) for (let j = i + 1;"
+        " j < labels.length; j++) { const a = labels[i], b = labels[j];"
+        " if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)"
+        " overlaps++; }"
+        " return {n, plain: document.getElementById('m').classList.contains('map-plain'),"
+        " east: box('east').left > box('b0').left, south: box('east').top > box('b0').top,"
+        " shown: labels.length, overlaps,"
+        " fill: document.querySelector(`[data-point='b0'] .map-point`).className};",
         bins,
     )
-    assert got == [["bin-a", "fill-0"], ["bin-b", "fill-2"], ["bin-c", "fill-none"]]
+    assert got["n"] == 5
+    assert got["plain"]  # no tile server configured: a plain background
+    assert got["east"]
+    assert got["south"]
+    assert got["overlaps"] == 0
+    assert 2 <= got["shown"] < 5  # the far one and at least one of the crowd keep a label
+    assert "fill-3" in got["fill"]
+
+
+def test_the_map_falls_back_to_plain_when_no_tile_answers(
+    page: Page, console_errors: ConsoleErrors
+) -> None:
+    """mutant: tile errors ignored -> the map never turns plain, the test fails"""
+    console_errors.allow("net::ERR_FAILED")  # the tiles this test refuses
+    map_page(page)
+    page.route("**/tiles/**", lambda route: route.abort())
+    got = run(
+        page,
+        "map.js",
+        "const el = document.getElementById('m');"
+        " const map = m.createMap(el, {config: {tiles_url: '/tiles/{z}/{x}/{y}.png'}});"
+        " map.update(arg); for (let i = 0; i < 50 && !el.classList.contains('map-plain'); i++)"
+        " await new Promise((r) => setTimeout(r, 100));"
+        " return [el.classList.contains('map-plain'), el.querySelector('.map-note').textContent];",
+        [{"id": "b", "kind": "bin", "lat": -7.45, "lon": 109.28, "label": "Tong"}],
+    )
+    assert got[0] is True
+    assert "koordinat" in got[1]
 
 
 def test_the_accessibility_audit_finds_what_it_looks_for(page: Page) -> None:

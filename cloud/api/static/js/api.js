@@ -83,7 +83,12 @@ export async function api(path, { method = "GET", body, query, idempotencyKey, a
 // ------------------------------------------------------------------ live stream
 
 /**
- * Subscribe to the operator live stream (server-sent events). `handlers` maps an event
+ * Subscribe to the live stream (server-sent events). This is the ONE place the pages
+ * open an EventSource: how the stream is authenticated (today `?access_token=`; a
+ * short-lived stream ticket next) changes here and nowhere else. Operators get every
+ * event; a household page subscribes too and, until the API scopes the stream to the
+ * caller, is refused (it then checks on a timer) - it keeps only its own events either
+ * way. `handlers` maps an event
  * name ("weighin", "fill", "alert", ...) to a function of the parsed data. `onState`
  * gets "connecting" | "open" | "error". EventSource retries by itself after a network
  * error; when the server closes the stream for good (e.g. the token expired) we

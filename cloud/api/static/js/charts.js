@@ -1,10 +1,16 @@
-// Inline SVG charts: the bin coordinate plot, a time-series line and stacked day bars.
-// No chart library; each function returns an <svg> element sized by its viewBox.
-import { s, fillClass, clock, num, rupiah, toDate, TIME_ZONE, zoneOffsetMs } from "./util.js";
+// Inline SVG charts: a time-series line and stacked day bars. No chart library; each
+// function returns an <svg> whose viewBox is the size it is drawn at (pass the box's
+// width), so its text is as large on a phone as on a laptop.
+import { s, clock, num, rupiah, toDate, TIME_ZONE, zoneOffsetMs } from "./util.js";
 import { lang, t } from "./i18n.js";
 
-/** Colour-blind-friendly palette for categories (Okabe-Ito, darkened for contrast). */
-export const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#b8860b", "#56b4e9", "#6a3d9a", "#555555"];
+/** A category's colour when its record is not known (the API gives every one its own). */
+export const UNKNOWN_COLOUR = "#8b9692";
+
+/** The width to draw a chart at in `box` (its content width; never below a phone's). */
+export function chartWidth(box) {
+  return Math.max(280, Math.floor(box.clientWidth || 640));
+}
 
 /** A top for `ticks` equal steps of 1, 2 or 5 x 10^n that covers `v`. */
 function niceMax(v, ticks = 4) {
@@ -15,65 +21,9 @@ function niceMax(v, ticks = 4) {
   return 10 * p * ticks;
 }
 
-/** Left margin wide enough for the longest y label. */
+/** Left margin wide enough for the longest y label (12 px text). */
 function leftMargin(labels) {
-  return Math.max(40, 12 + 6.5 * Math.max(...labels.map((l) => l.length)));
-}
-
-/**
- * Bins on a plane. Uses x/y when every located bin has them, else lon/lat (equirectangular
- * is fine at a town's scale). `onSelect(bin)` is called on click or Enter.
- */
-export function binPlot(bins, { width = 440, height = 280, onSelect } = {}) {
-  const useXY = bins.some((b) => b.x != null && b.y != null);
-  const located = bins.filter((b) => (useXY ? b.x != null && b.y != null : b.lat != null && b.lon != null));
-  const pts = located.map((b) => ({ b, px: useXY ? b.x : b.lon, py: useXY ? b.y : b.lat }));
-  const svg = s("svg", { class: "plot", viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": t("bins.map") });
-  if (!pts.length) {
-    svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", text: t("bins.none") }));
-    return svg;
-  }
-  const pad = 36;
-  let [x0, x1] = [Math.min(...pts.map((p) => p.px)), Math.max(...pts.map((p) => p.px))];
-  let [y0, y1] = [Math.min(...pts.map((p) => p.py)), Math.max(...pts.map((p) => p.py))];
-  if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 1, x1 + 1];
-  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
-  // keep the aspect ratio so distances look right
-  const sx = (width - 2 * pad) / (x1 - x0);
-  const sy = (height - 2 * pad) / (y1 - y0);
-  const k = Math.min(sx, sy);
-  const ox = (width - k * (x1 - x0)) / 2;
-  const oy = (height - k * (y1 - y0)) / 2;
-  for (let i = 1; i < 4; i++) {
-    svg.append(s("line", { class: "gridline", x1: (width * i) / 4, x2: (width * i) / 4, y1: 0, y2: height }));
-    svg.append(s("line", { class: "gridline", y1: (height * i) / 4, y2: (height * i) / 4, x1: 0, x2: width }));
-  }
-  for (const { b, px, py } of pts) {
-    const cx = ox + (px - x0) * k;
-    const cy = height - (oy + (py - y0) * k); // north / +y up
-    const label = `${b.name || b.bin_id}: ${b.fill_pct == null ? t("unknown") : num(Math.floor(b.fill_pct)) + " %"}${b.fault ? " – " + t("bins.fault") : ""}`;
-    const g = s("g", {
-      class: fillClass(b.fill_pct),
-      tabindex: 0,
-      role: "button",
-      "aria-label": label,
-      "data-bin": b.bin_id,
-      onclick: () => onSelect && onSelect(b),
-      onkeydown: (e) => {
-        if ((e.key === "Enter" || e.key === " ") && onSelect) {
-          e.preventDefault();
-          onSelect(b);
-        }
-      },
-    });
-    const r = 9 + Math.min(100, b.fill_pct || 0) / 12;
-    g.append(s("circle", { class: "bin-dot", cx, cy, r }), s("title", { text: label }));
-    if (b.fault) g.append(s("text", { x: cx, y: cy + 4, "text-anchor": "middle", style: "fill:#fff;font-weight:700", text: "!" }));
-    const anchor = cx > width - 90 ? "end" : "start";
-    g.append(s("text", { class: "bin-label", x: anchor === "end" ? cx - r - 4 : cx + r + 4, y: cy + 4, "text-anchor": anchor, text: `${b.name || b.bin_id} ${b.fill_pct == null ? "" : num(Math.floor(b.fill_pct)) + "%"}` }));
-    svg.append(g);
-  }
-  return svg;
+  return Math.max(40, 14 + 7.2 * Math.max(...labels.map((l) => l.length)));
 }
 
 const MIN = 60e3;
@@ -98,7 +48,10 @@ function tickLabel(ms, spanMs) {
 
 /**
  * A line over time. `points`: [{t: Date|string, v: number}] (sorted or not). Options:
- * yMax (fixed top, e.g. 100 for %), threshold (dashed line), unit (suffix).
+ * yMax (fixed top, e.g. 100 for %), threshold (dashed line; its label belongs in the
+ * legend beside the chart, never on the data), unit (suffix), start/end (the period
+ * asked for: the time axis starts where the data does when that is later, so a short
+ * burst of data is not a stack of dots at one edge).
  */
 export function lineChart(points, { width = 640, height = 240, yMax, threshold, unit = "", label = "", start, end } = {}) {
   const pts = points.map((p) => ({ t: toDate(p.t).getTime(), v: Number(p.v) })).filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
@@ -108,12 +61,13 @@ export function lineChart(points, { width = 640, height = 240, yMax, threshold, 
     return svg;
   }
   const top = yMax ?? niceMax(Math.max(...pts.map((p) => p.v)));
-  const m = { l: leftMargin([0, 1, 2, 3, 4].map((i) => num((top * i) / 4) + unit)), r: 24, t: 12, b: 28 };
+  const m = { l: leftMargin([0, 1, 2, 3, 4].map((i) => num((top * i) / 4) + unit)), r: 16, t: 12, b: 28 };
   const W = width - m.l - m.r;
   const H = height - m.t - m.b;
-  let t0 = start ? toDate(start).getTime() : pts[0].t;
-  let t1 = end ? toDate(end).getTime() : pts[pts.length - 1].t;
-  if (t1 <= t0) [t0, t1] = [t0 - 1800e3, t1 + 1800e3];
+  const [first, last] = [pts[0].t, pts[pts.length - 1].t];
+  let t1 = Math.max(end ? toDate(end).getTime() : last, last);
+  let t0 = Math.max(start ? toDate(start).getTime() : first, first - 0.03 * (t1 - first));
+  if (t1 - t0 < 60e3) [t0, t1] = [t0 - 30e3, t1 + 30e3];
   const X = (tm) => m.l + ((tm - t0) / (t1 - t0)) * W;
   const Y = (v) => m.t + H - (Math.max(0, Math.min(top, v)) / top) * H;
   for (let i = 0; i <= 4; i++) {
@@ -121,12 +75,14 @@ export function lineChart(points, { width = 640, height = 240, yMax, threshold, 
     svg.append(s("line", { class: "gridline", x1: m.l, x2: m.l + W, y1: Y(v), y2: Y(v) }));
     svg.append(s("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end", text: num(v) + unit }));
   }
-  for (const tm of timeTicks(t0, t1)) {
-    svg.append(s("text", { x: X(tm), y: height - 8, "text-anchor": "middle", text: tickLabel(tm, t1 - t0) }));
+  const ticks = timeTicks(t0, t1, Math.max(2, Math.floor(W / 80)));
+  for (const tm of ticks) {
+    // the first and last labels stay inside the chart
+    const x = Math.min(width - 4 - 18, Math.max(m.l + 18, X(tm)));
+    svg.append(s("text", { x, y: height - 8, "text-anchor": "middle", text: tickLabel(tm, t1 - t0) }));
   }
   if (threshold != null) {
     svg.append(s("line", { class: "threshold", x1: m.l, x2: m.l + W, y1: Y(threshold), y2: Y(threshold) }));
-    svg.append(s("text", { x: m.l + W, y: Y(threshold) - 4, "text-anchor": "end", style: "fill:var(--fill-2)", text: t("charts.threshold", { pct: num(threshold) + unit }) }));
   }
   const d = pts.map((p, i) => `${i ? "L" : "M"}${X(p.t).toFixed(1)},${Y(p.v).toFixed(1)}`).join(" ");
   svg.append(s("path", { class: "series", d }));
@@ -136,9 +92,10 @@ export function lineChart(points, { width = 640, height = 240, yMax, threshold, 
 
 /**
  * Stacked bars per day. `rows`: [{day: "YYYY-MM-DD", category, value}]; `format` labels
- * the y axis. Returns {svg, categories} (categories in colour order, for a legend).
+ * the y axis; `colour(category)` gives each category its colour (from its record).
+ * Returns {svg, categories}.
  */
-export function stackedDayBars(rows, { width = 640, height = 240, format = (v) => num(v), label = "", categories, days: allDays } = {}) {
+export function stackedDayBars(rows, { width = 640, height = 240, format = (v) => num(v), label = "", categories, days: allDays, colour = () => UNKNOWN_COLOUR } = {}) {
   const days = allDays || [...new Set(rows.map((r) => r.day))].sort();
   const cats = categories || [...new Set(rows.map((r) => r.category))].sort();
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
@@ -160,14 +117,14 @@ export function stackedDayBars(rows, { width = 640, height = 240, format = (v) =
   const slot = W / days.length;
   const bw = Math.max(4, Math.min(48, slot * 0.7));
   const loc = lang() === "en" ? "en-GB" : "id-ID";
-  const every = Math.ceil(days.length / 10);
+  const every = Math.ceil(days.length / Math.max(1, Math.floor(W / 56)));
   days.forEach((day, i) => {
     const x = m.l + slot * i + (slot - bw) / 2;
     let acc = 0;
-    cats.forEach((c, ci) => {
+    cats.forEach((c) => {
       const v = rows.filter((r) => r.day === day && r.category === c).reduce((a, r) => a + Number(r.value || 0), 0);
       if (!v) return;
-      const rect = s("rect", { x, y: Y(acc + v), width: bw, height: Math.max(0.5, Y(acc) - Y(acc + v)), fill: PALETTE[ci % PALETTE.length] });
+      const rect = s("rect", { x, y: Y(acc + v), width: bw, height: Math.max(0.5, Y(acc) - Y(acc + v)), fill: colour(c) });
       rect.append(s("title", { text: `${day} ${c}: ${format(v)}` }));
       svg.append(rect);
       acc += v;
@@ -175,7 +132,7 @@ export function stackedDayBars(rows, { width = 640, height = 240, format = (v) =
     if (i % every === 0) {
       const [yy, mm, dd] = day.split("-").map(Number);
       const lbl = new Intl.DateTimeFormat(loc, { day: "numeric", month: "short", timeZone: "UTC" }).format(Date.UTC(yy, mm - 1, dd));
-      svg.append(s("text", { x: x + bw / 2, y: height - 8, "text-anchor": "middle", text: lbl }));
+      svg.append(s("text", { x: Math.min(width - 22, Math.max(m.l + 18, x + bw / 2)), y: height - 8, "text-anchor": "middle", text: lbl }));
     }
   });
   return { svg, categories: cats };

@@ -8,6 +8,7 @@ export const E = {
   login: (username, password) => api(`${V}/auth/login`, { method: "POST", body: { username, password }, auth: false }),
   householdLogin: (member_no, pin) => api(`${V}/auth/household-login`, { method: "POST", body: { member_no, pin }, auth: false }),
   me: () => api(`${V}/auth/me`),
+  uiConfig: () => api(`${V}/ui-config`),
 
   // overview
   bins: () => api(`${V}/bins`),

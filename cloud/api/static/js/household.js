@@ -1,15 +1,21 @@
 // The household's page (phone first): balance, savings history, and a request for a
-// plastic pickup at the door. Households are not on the operator stream; the page
-// re-reads its balance every POLL_MS while visible and on "refresh".
+// plastic pickup at the door. It re-reads when the live stream says something of its
+// own happened (a credit, a payout, a pickup) and says when it last did; while the
+// stream is not open it checks every POLL_MS instead.
 import { E } from "./endpoints.js";
 import { initShell } from "./shell.js";
 import { lang, onLangChange, t } from "./i18n.js";
 import { $, h, fill, rupiah, kg, dateTime, relative, errorText } from "./util.js";
 
-const POLL_MS = 10000;
+/** Only while the live stream is not open (refused, or the network is away). */
+const POLL_MS = 15000;
 let me = null;
 let lastData = null;
 let categories = [];
+let loadedAt = null;
+let liveState = "off";
+let loading = null;
+let again = false;
 
 function categoryName(code) {
   const c = categories.find((x) => x.code === code);
@@ -27,18 +33,50 @@ function renderCategories() {
   sel.closest("form").querySelector("label[for=request-category]").hidden = sel.hidden = shown.length === 0;
 }
 
-async function load() {
-  if (!me) return;
-  try {
-    const [hh, bal, stmt, pickups] = await Promise.all([E.household(me.id), E.balance(me.id), E.statement(me.id), E.householdPickups(me.id)]);
-    lastData = { hh, bal, stmt, pickups };
-    render();
-  } catch (err) {
-    $("#balance-note").textContent = errorText(err);
+/** Re-read everything; calls while a read is under way make one more read after it. */
+function load() {
+  if (!me) return Promise.resolve();
+  if (loading) {
+    again = true;
+    return loading;
   }
+  loading = (async () => {
+    try {
+      const [hh, bal, stmt, pickups] = await Promise.all([E.household(me.id), E.balance(me.id), E.statement(me.id), E.householdPickups(me.id)]);
+      lastData = { hh, bal, stmt, pickups };
+      loadedAt = Date.now();
+      render();
+    } catch (err) {
+      $("#balance-note").textContent = errorText(err);
+    } finally {
+      loading = null;
+    }
+    if (again) {
+      again = false;
+      await load();
+    }
+  })();
+  return loading;
+}
+
+/** "Diperbarui 12 detik yang lalu · langsung" under the balance. */
+function renderUpdated() {
+  const el = $("#updated");
+  if (!loadedAt) {
+    el.textContent = "";
+    return;
+  }
+  el.textContent = `${t("home.updated", { ago: relative(loadedAt) })} · ${t(liveState === "open" ? "home.updated.live" : "home.updated.poll")}`;
+  el.dataset.live = liveState;
+}
+
+/** An event on the stream that is this household's own (a credit, payout or pickup). */
+function mine(ev) {
+  return !!me && ev && ev.household_id === me.id;
 }
 
 function render() {
+  renderUpdated();
   if (!lastData) return;
   const { hh, bal, stmt, pickups } = lastData;
   $("#hello").textContent = t("home.hello", { name: hh.name });
@@ -97,13 +135,31 @@ initShell({
     categories = await E.categories().catch(() => []);
     renderCategories();
     await load();
-    const timer = setInterval(() => {
-      if (document.visibilityState === "visible") load();
+    const live = E.stream(
+      {
+        weighin: (w) => mine(w) && load(),
+        payout: (p) => mine(p) && load(),
+        pickup: (p) => mine(p) && load(),
+      },
+      (st) => {
+        const was = liveState;
+        liveState = st;
+        if (st === "open" && was !== "open") load(); // catch up on what came while away
+        renderUpdated();
+      },
+    );
+    const clock = setInterval(renderUpdated, 1000); // the "… seconds ago" text only
+    const poll = setInterval(() => {
+      if (liveState !== "open" && document.visibilityState === "visible") load();
     }, POLL_MS);
     return () => {
-      clearInterval(timer);
+      live.close();
+      clearInterval(clock);
+      clearInterval(poll);
       me = null;
       lastData = null;
+      loadedAt = null;
+      liveState = "off";
     };
   },
 });

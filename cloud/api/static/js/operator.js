@@ -4,11 +4,11 @@
 import { $, $$, fill, localDay, dayStartUtc } from "./util.js";
 import { onLangChange } from "./i18n.js";
 import { E } from "./endpoints.js";
-import { initShell, setLiveState } from "./shell.js";
+import { initShell, setLiveState, syncNav } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
 import { renderKpis, renderBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
 import { renderPickups, upsertPickup } from "./operator/pickups.js";
-import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport } from "./operator/trends.js";
+import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
 import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
 
 /** How long after the stream opens to re-read (the API's hub baselines within a poll). */
@@ -26,6 +26,7 @@ function route(ev) {
     if (a.getAttribute("href") === `#${current}`) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  syncNav();
   if (current === "charts") {
     showBinChart();
     showDailyCharts();
@@ -50,8 +51,10 @@ async function loadAll() {
     E.categories(), E.bins(), E.weighins(), E.devices(), E.alerts(),
     E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
     E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined), E.categoryDays(dayStartUtc(today)),
+    E.uiConfig(),
   ]);
-  const [cats, bins, weighins, devices, alerts, openPickups, donePickups, collectors, dl, daily] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  const [cats, bins, weighins, devices, alerts, openPickups, donePickups, collectors, dl, daily, config] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  state.config = config;
   const pickups = [...(openPickups || []), ...(donePickups || [])];
   for (const r of results) if (r.status === "rejected") console.warn("load failed:", r.reason && r.reason.message);
   state.categories = new Map((cats || []).map((c) => [c.code, c]));
@@ -202,6 +205,8 @@ initShell({
 $("#chart-bin").addEventListener("change", () => showBinChart());
 $("#chart-fill-period").addEventListener("change", () => showBinChart());
 $("#chart-day-period").addEventListener("change", () => showDailyCharts());
+bindReportDates();
+watchChartSizes();
 $("#report-weighins").addEventListener("click", () => downloadReport("weighins"));
 $("#report-payouts").addEventListener("click", () => downloadReport("payouts"));
 $("#hh-search").addEventListener("submit", (ev) => {

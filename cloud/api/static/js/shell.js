@@ -69,6 +69,37 @@ export function initShell({ roles, login, start }) {
   else showLogin();
 }
 
+/**
+ * The page's navigation (`nav.tabs`, one link per view): a row of tabs on wide screens,
+ * a menu button naming the current view on phones. Call after the current view changes
+ * (the link with aria-current="page" names it); links close the menu.
+ */
+export function syncNav() {
+  const nav = $("nav.tabs");
+  const toggle = $(".menu-toggle");
+  if (!nav || !toggle) return;
+  if (!toggle.dataset.bound) {
+    toggle.dataset.bound = "1";
+    toggle.addEventListener("click", () => setMenu(toggle.getAttribute("aria-expanded") !== "true"));
+    nav.addEventListener("click", (ev) => {
+      if (ev.target.closest("a")) setMenu(false);
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setMenu(false);
+        toggle.focus();
+      }
+    });
+  }
+  const current = nav.querySelector('a[aria-current="page"]');
+  $(".menu-current", toggle).textContent = current ? current.textContent : "";
+}
+
+function setMenu(open) {
+  $(".menu-toggle").setAttribute("aria-expanded", String(open));
+  $("nav.tabs").classList.toggle("open", open);
+}
+
 /** Show the live connection state in the header pill. */
 export function setLiveState(state) {
   const pill = $("#live");

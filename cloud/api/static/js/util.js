@@ -49,6 +49,19 @@ export function fill(el, ...children) {
   el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+/**
+ * A table that becomes one card per row on a phone (CSS `table.cards`): `columns` are
+ * [{label, num}] (num: right-aligned figures), `rows` arrays of cell contents (text or
+ * nodes), `rowAttrs(i)` optional attributes per row. Each cell carries its column's
+ * label, shown beside the value when the row is a card.
+ */
+export function cardTable(columns, rows, rowAttrs = () => ({})) {
+  return h("table", { class: "cards" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : "", text: c.label })))),
+    h("tbody", {}, rows.map((cells, i) => h("tr", rowAttrs(i),
+      cells.map((cell, j) => h("td", { class: columns[j].num ? "num" : "", "data-label": columns[j].label }, h("div", { class: "cell" }, cell)))))));
+}
+
 // ------------------------------------------------------------------ numbers and money
 
 const idInt = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 0 });

@@ -1,5 +1,5 @@
 // Household lookup: balance, statement, payouts (request, approve, pay).
-import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey } from "../util.js";
+import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { categoryName, fillHouseholdCell } from "./state.js";
@@ -86,15 +86,17 @@ export async function showHousehold(id) {
   }
 }
 
+/** The statement, newest first: a table on a laptop, one card per line on a phone. */
 export function statementTable(lines) {
   if (!lines.length) return h("p", { class: "empty", text: t("stmt.none") });
-  return h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, ["stmt.date", "stmt.desc", "stmt.amount", "stmt.balance"].map((k, i) => h("th", { scope: "col", class: i > 1 ? "num" : "", text: t(k) })))),
-    h("tbody", {}, [...lines].reverse().map((l) => h("tr", {},
-      h("td", { text: dateTime(l.at) }),
-      h("td", {}, t(`stmt.kind.${l.kind}`), l.weighin ? h("div", { class: "small muted", text: `${categoryName(l.weighin.category_code)} · ${kg(l.weighin.net_g)}` }) : null),
-      h("td", { class: "num", text: rupiah(l.amount_rp) }),
-      h("td", { class: "num", text: rupiah(l.balance_rp) }))))));
+  const columns = [{ label: t("stmt.date") }, { label: t("stmt.desc") }, { label: t("stmt.amount"), num: true }, { label: t("stmt.balance"), num: true }];
+  const newest = [...lines].reverse();
+  return cardTable(columns, newest.map((l) => [
+    dateTime(l.at),
+    [h("div", { text: t(`stmt.kind.${l.kind}`) }), l.weighin ? h("div", { class: "small muted", text: `${categoryName(l.weighin.category_code)} · ${kg(l.weighin.net_g)}` }) : null],
+    rupiah(l.amount_rp),
+    rupiah(l.balance_rp),
+  ]));
 }
 
 export async function renderPendingPayouts() {

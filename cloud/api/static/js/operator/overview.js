@@ -2,7 +2,7 @@
 import { $, h, fill, rupiah, kg, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
-import { binPlot } from "../charts.js";
+import { createMap, mapAvailable } from "../map.js";
 import { DL_ACK_KEY, FEED_MAX, state, categoryName, binName, householdOf, householdLines } from "./state.js";
 import { showBinChart } from "./trends.js";
 
@@ -20,9 +20,52 @@ export function renderKpis() {
   $("#kpi-rp").textContent = rupiah(state.today.amount_rp);
 }
 
+let binMap = null;
+
+/** Bins (coloured by fill, fullest on top) and stations on the overview's map. */
+export function renderMap() {
+  const box = $("#bin-map");
+  if (!box || !mapAvailable()) return;
+  if (!binMap) binMap = createMap(box, { config: (state.config && state.config.map) || {}, label: t("bins.map") });
+  const bins = [...state.bins.values()].filter((b) => b.active !== false);
+  const stations = [...state.devices.values()].filter((d) => d.kind === "station" && !d.revoked);
+  const placed = binMap.update([
+    ...bins.map((b) => ({
+      id: b.bin_id, kind: "bin", lat: b.lat, lon: b.lon, className: fillClass(b.fill_pct),
+      label: `${b.name || b.bin_id} ${pct(b.fill_pct)}`, priority: 1 + (b.fill_pct ?? -1) / 1000,
+      badge: b.fault ? "!" : "",
+      title: `${b.name || b.bin_id}: ${b.fill_pct == null ? t("unknown") : pct(b.fill_pct)}${b.fault ? " – " + t("bins.fault") : ""}`,
+      popup: () => binPopup(b),
+    })),
+    ...stations.map((d) => ({
+      id: d.device_id, kind: "station", lat: d.lat, lon: d.lon, className: d.online ? "station-on" : "station-off",
+      label: d.name || d.device_id, priority: 0, badge: "",
+      title: `${t("devices.kind.station")} ${d.name || d.device_id}: ${t(d.online ? "devices.online" : "devices.offline")}`,
+      popup: () => stationPopup(d),
+    })),
+  ]);
+  const missing = bins.length + stations.length - placed;
+  $("#map-missing").textContent = missing > 0 ? t("map.missing", { n: missing }) : "";
+}
+
+function binPopup(b) {
+  return h("div", { class: "popup", "data-bin": b.bin_id },
+    h("strong", { text: b.name || b.bin_id }),
+    h("div", { text: `${t("bins.fill")} ${pct(b.fill_pct)}${b.fault ? " · " + t("bins.fault") : ""}` }),
+    h("div", { class: "small muted", text: [categoryName(b.category_code), b.state_at ? relative(b.state_at) : ""].filter(Boolean).join(" · ") }),
+    h("button", { type: "button", class: "small secondary", text: t("map.chart"), onclick: () => showBinChart(b.bin_id) }));
+}
+
+function stationPopup(d) {
+  return h("div", { class: "popup", "data-device": d.device_id },
+    h("strong", { text: d.name || d.device_id }),
+    h("div", { text: `${t("devices.kind.station")} · ${t(d.online ? "devices.online" : "devices.offline")}` }),
+    d.last_seen ? h("div", { class: "small muted", text: `${t("devices.lastseen")} ${relative(d.last_seen)}` }) : null);
+}
+
 export function renderBins() {
   const bins = [...state.bins.values()].filter((b) => b.active !== false);
-  fill($("#bin-plot"), binPlot(bins, { onSelect: (b) => showBinChart(b.bin_id) }));
+  renderMap();
   const list = $("#bin-list");
   if (!bins.length) {
     fill(list, h("li", { class: "empty", text: t("bins.none") }));
@@ -211,6 +254,7 @@ export function ackDeadLetters() {
 }
 
 export function renderDevices() {
+  renderMap();
   const list = $("#devices");
   const devices = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
   fill(

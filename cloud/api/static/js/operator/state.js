@@ -2,12 +2,15 @@
 import { h } from "../util.js";
 import { lang } from "../i18n.js";
 import { E } from "../endpoints.js";
+import { UNKNOWN_COLOUR } from "../charts.js";
 
 export const DL_ACK_KEY = "salinmas.deadletters.ack";
 
 export const FEED_MAX = 50;
 
 export const state = {
+  /** GET /api/v1/ui-config: the map's tile server, the time zone */
+  config: null,
   bins: new Map(),
   weighins: [],
   devices: new Map(),
@@ -26,6 +29,12 @@ export function categoryName(code) {
   const c = state.categories.get(code);
   if (!c) return code || "–";
   return lang() === "en" ? c.name_en : c.name_id;
+}
+
+/** The category's colour, from its record (the API gives each a stable one by code). */
+export function categoryColour(code) {
+  const c = state.categories.get(code);
+  return (c && c.colour) || UNKNOWN_COLOUR;
 }
 
 export function binName(id) {
