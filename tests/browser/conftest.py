@@ -88,7 +88,8 @@ class ConsoleErrors:
 
     def _on_console(self, msg: ConsoleMessage) -> None:
         if msg.type == "error":
-            self._errors.append(f"console: {msg.text}")
+            where = msg.location.get("url", "") if msg.location else ""
+            self._errors.append(f"console: {msg.text}" + (f" @ {where}" if where else ""))
 
 
 @pytest.fixture

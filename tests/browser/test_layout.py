@@ -104,6 +104,9 @@ def stack(shared_stack: BrowserStack) -> BrowserStack:
 def test_no_page_overflows_or_overlaps_its_labels(
     size: str, stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors
 ) -> None:
+    # ASSUMPTION until the API scopes the live stream per caller (engineer "api"): today
+    # the stream refuses a household (403) and the household page checks on a timer
+    console_errors.allow(f"(Forbidden) @ {stack.base_url}/api/v1/stream?")
     problems: dict[str, list[str]] = {}
     opened: list[Page] = []
     try:

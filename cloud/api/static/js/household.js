@@ -66,7 +66,7 @@ function renderUpdated() {
     el.textContent = "";
     return;
   }
-  el.textContent = `${t("home.updated", { ago: relative(loadedAt) })} · ${t(liveState === "open" ? "home.updated.live" : "home.updated.poll")}`;
+  el.textContent = `${t("home.updated", { ago: relative(new Date(loadedAt)) })} · ${t(liveState === "open" ? "home.updated.live" : "home.updated.poll")}`;
   el.dataset.live = liveState;
 }
 
