@@ -57,10 +57,19 @@ export function renderPickups() {
     assigned: all.filter((p) => p.status === "assigned").sort(byDue),
     done: all.filter((p) => p.status === "done" && localDay(p.completed_at) === today).sort((a, b) => toDate(b.completed_at) - toDate(a.completed_at)),
   };
+  // a live event re-renders the board: keep what the operator was choosing or typing
+  const board = $("#view-pickups");
+  const typed = new Map([...board.querySelectorAll("select[id], input[id]")].map((el) => [el.id, el.value]));
+  const focused = document.activeElement && board.contains(document.activeElement) ? document.activeElement.id : "";
   for (const [name, rows] of Object.entries(cols)) {
     $(`#count-${name}`).textContent = String(rows.length);
     fill($(`#pickups-${name}`), rows.length ? rows.map(pickupCard) : h("p", { class: "empty", text: t("pickups.none") }));
   }
+  for (const [id, value] of typed) {
+    const el = document.getElementById(id);
+    if (el && value) el.value = value;
+  }
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus({ preventScroll: true });
   renderKpis();
 }
 
