@@ -3,7 +3,12 @@
 Reason codes (``reason``): ``bad_topic``, ``oversize``, ``malformed`` (not JSON or
 fails the contract), ``identity`` (topic device id != payload device id),
 ``unknown_device``, ``revoked_device``, ``wrong_kind`` (e.g. a bin sending weigh-ins),
+``clock_ahead`` (a synchronised device clock too far ahead of the receive time),
+``over_capacity`` (a weigh-in heavier than the station's scale can weigh),
 ``unknown_bin``, ``internal`` (a bug while processing; the message is kept).
+
+The topic and the detail are stored as printable text (a hostile key or topic may hold
+control characters, and PostgreSQL refuses NUL in text); the payload is kept as bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.models import MAX_KEPT_PAYLOAD, DeadLetter, utcnow
+from contract.models import printable
 
 REASONS = (
     "bad_topic",
@@ -23,6 +29,8 @@ REASONS = (
     "unknown_device",
     "revoked_device",
     "wrong_kind",
+    "clock_ahead",
+    "over_capacity",
     "unknown_bin",
     "internal",
 )
@@ -41,10 +49,10 @@ def add_dead_letter(
     """Keep a refused message (payload cut at :data:`MAX_KEPT_PAYLOAD` bytes). Flushes."""
     dl = DeadLetter(
         received_at=received_at or utcnow(),
-        topic=topic[:256],
+        topic=printable(topic, 256),
         client_hint=client_hint[:80] if client_hint else None,
         reason=reason[:40],
-        detail=detail[:1000],
+        detail=printable(detail, 1000),
         payload=bytes(payload[:MAX_KEPT_PAYLOAD]),
         payload_size=len(payload),
         truncated=len(payload) > MAX_KEPT_PAYLOAD,

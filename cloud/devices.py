@@ -12,11 +12,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.errors import NotFound
+from cloud.errors import LedgerError, NotFound
 from cloud.households import ensure_site
 from cloud.models import Device, Site, utcnow
 from cloud.pickups import clear_alert, raise_alert
 from contract import DeviceStatus, Health
+from contract.models import MAX_WEIGHT_G
 
 DeviceKind = Literal["station", "bin"]
 
@@ -28,8 +29,13 @@ def register_device(
     kind: DeviceKind,
     site: str | None = None,
     name: str | None = None,
+    capacity_g: int | None = None,
 ) -> Device:
-    """Register (or re-activate) a device; ``site`` is a site code. Flushes."""
+    """Register (or re-activate) a device; ``site`` is a site code. Flushes.
+
+    ``capacity_g``: the capacity of a station's scale (default
+    :data:`~cloud.models.DEFAULT_CAPACITY_G`; a re-activated device keeps its own).
+    """
     if kind not in ("station", "bin"):
         raise ValueError(f"unknown device kind {kind!r}")
     site_id = ensure_site(session, code=site).id if site else None
@@ -41,6 +47,21 @@ def register_device(
         dev.kind, dev.site_id, dev.revoked, dev.revoked_at = kind, site_id, False, None
         if name is not None:
             dev.name = name
+    session.flush()
+    if capacity_g is not None:
+        set_capacity(session, device_id=device_id, capacity_g=capacity_g)
+    return dev
+
+
+def set_capacity(session: Session, *, device_id: str, capacity_g: int) -> Device:
+    """Set the capacity (Max, grams) of a station's scale: ingest refuses a weigh-in whose
+    net + tare exceeds it (``over_capacity``). At most the contract's 10 t. Flushes."""
+    if not 0 < capacity_g <= MAX_WEIGHT_G:
+        raise LedgerError(f"capacity_g must be 1..{MAX_WEIGHT_G} grams")
+    dev = session.get(Device, device_id)
+    if dev is None:
+        raise NotFound(f"unknown device {device_id!r}")
+    dev.capacity_g = capacity_g
     session.flush()
     return dev
 

@@ -15,6 +15,10 @@ Every upstream *event* (weigh-in, fill, health) carries:
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -26,9 +30,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from contract.topics import DEVICE_ID_PATTERN, Kind
 
@@ -38,32 +47,110 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 #: Most raw indicator frames kept with one weigh-in (for audit).
 MAX_FRAMES = 32
 
+#: The heaviest weight the contract can carry (10 t); each station's own bound is the
+#: capacity of its scale, kept in the cloud's device registry.
+MAX_WEIGHT_G = 10_000_000
+
+#: Integer bounds of the database columns values end up in (so a huge number is a
+#: contract error, not a failed insert).
+INT32_MAX = 2**31 - 1
+INT64_LIMIT = 2**63
+
+#: Times on the wire: RFC 3339 with seconds and an offset (``Z`` or ``+07:00``), at most
+#: microseconds. Never a number, a bare date, or a Unix time in a string.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+#: Not in free text: control characters (C0, DEL, C1, NUL included), line/paragraph
+#: separators, bidirectional overrides and isolates (they can disguise text on screen).
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+TEXT_PATTERN = f"^[^{_NOT_TEXT}]*$"
+_UNPRINTABLE = re.compile(f"[{_NOT_TEXT}\ud800-\udfff]")
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` fit for a free-text field: what :data:`TEXT_PATTERN` refuses (and lone
+    surrogates) replaced by U+FFFD, cut to ``limit`` characters.
+
+    >>> printable("bad\x00key\n", 10)
+    'bad\ufffdkey\ufffd'
+    """
+    return _UNPRINTABLE.sub("\ufffd", text[:limit])
+
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _from_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class _WireTime:
+    """An aware datetime, in UTC; in JSON only an RFC 3339 string (:data:`RFC3339_PATTERN`).
+
+    pydantic alone would also take a Unix time (``1764...`` or ``"1764..."``) or a bare
+    date; Python callers may still pass a ``datetime`` (or anything pydantic parses).
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        wire = core_schema.no_info_after_validator_function(
+            _from_rfc3339, core_schema.str_schema(pattern=RFC3339_PATTERN)
+        )
+        return core_schema.json_or_python_schema(
+            json_schema=wire,
+            python_schema=handler(source),
+            serialization=core_schema.simple_ser_schema("datetime"),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+
+
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN, examples=["st-bank01"])]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc), _WireTime()]
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
 HexFrame = Annotated[str, Field(pattern=r"^([0-9a-f]{2}){1,256}$")]
+Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
+#: ``"{device_id}:{seq}"``
+EventId = Annotated[
+    str, Field(max_length=80, pattern=DEVICE_ID_PATTERN[:-1] + r":[1-9][0-9]{0,18}$")
+]
+CmdId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+#: ``"v": 1`` — an integer (``Literal[1]`` would also let ``true`` and ``1.0`` through)
+Version = Annotated[int, Field(ge=1, le=1), WithJsonSchema({"const": 1, "type": "integer"})]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=512)
+    """Strict on the wire: :func:`parse_payload` validates JSON with ``strict=True``.
+
+    JSON types are exactly the schema's (no ``"12"`` for 12, no ``true`` for 1, no number
+    for a time or a string for a boolean), NaN and infinities are refused, strings are
+    at most 512 characters. Python callers building a model may pass equivalent values.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=512, allow_inf_nan=False)
 
 
 class EventBase(_Model):
     """Fields every upstream event carries."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     device_id: DeviceId
-    seq: int = Field(ge=1, lt=2**63, description="per-device monotonic sequence, never reused")
-    event_id: str = Field(max_length=80, description='"{device_id}:{seq}", the idempotency key')
+    seq: int = Field(
+        ge=1, lt=INT64_LIMIT, description="per-device monotonic sequence, never reused"
+    )
+    event_id: EventId = Field(description='"{device_id}:{seq}", the idempotency key')
     device_time: UtcDatetime = Field(description="device clock at the event")
     clock_synced: bool = Field(description="whether NTP had synchronised the device clock")
     boot_id: UUID = Field(description="random id of the device's current boot")
-    mono_ms: int = Field(ge=0, description="monotonic milliseconds since boot")
+    mono_ms: int = Field(ge=0, lt=INT64_LIMIT, description="monotonic milliseconds since boot")
 
     @model_validator(mode="after")
     def _event_id_matches(self) -> EventBase:
@@ -87,14 +174,17 @@ class Weighin(EventBase):
         description="member card id as read; null when no card was presented (unassigned)",
     )
     category: Slug = Field(description="waste category code, e.g. 'organic' or 'plastic-pet'")
-    net_g: int = Field(gt=0, le=10_000_000, description="net weight in grams")
-    tare_g: int = Field(default=0, ge=0, le=10_000_000, description="tare in grams")
+    net_g: int = Field(gt=0, le=MAX_WEIGHT_G, description="net weight in grams")
+    tare_g: int = Field(default=0, ge=0, le=MAX_WEIGHT_G, description="tare in grams")
     division_g: int = Field(gt=0, le=100_000, description="the scale's division d in grams")
-    protocol: str = Field(max_length=32, description="indicator protocol the frames were read with")
+    protocol: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+        description="indicator protocol the frames were read with (its registered name)",
+    )
     frames: list[HexFrame] = Field(
         default_factory=list, max_length=MAX_FRAMES, description="raw frames (hex) behind it"
     )
-    stable_ms: int = Field(default=0, ge=0, description="length of the stable window")
+    stable_ms: int = Field(default=0, ge=0, le=INT32_MAX, description="length of the stable window")
 
 
 class SensorFault(StrEnum):
@@ -126,21 +216,27 @@ class Health(EventBase):
     """The device's heartbeat."""
 
     kind: Literal["health"] = "health"
-    sw_version: str = Field(max_length=40)
-    uptime_s: int = Field(ge=0)
+    sw_version: Text = Field(max_length=40)
+    uptime_s: int = Field(ge=0, le=INT32_MAX)
     load1: float | None = Field(default=None, ge=0)
     mem_used_pct: float | None = Field(default=None, ge=0, le=100)
     disk_free_pct: float | None = Field(default=None, ge=0, le=100)
     cpu_temp_c: float | None = Field(default=None, ge=-60, le=150)
-    outbox_depth: int = Field(ge=0)
-    outbox_capacity: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0, le=INT32_MAX)
+    outbox_capacity: int = Field(ge=0, le=INT32_MAX)
     weighins_refused: int | None = Field(
-        default=None, ge=0, description="weigh-ins refused since install (outbox full)"
+        default=None,
+        ge=0,
+        lt=INT64_LIMIT,
+        description="weigh-ins refused since install (outbox full)",
     )
     telemetry_thinned: int | None = Field(
-        default=None, ge=0, description="telemetry events dropped under outbox pressure"
+        default=None,
+        ge=0,
+        lt=INT64_LIMIT,
+        description="telemetry events dropped under outbox pressure",
     )
-    in_reply_to: str | None = Field(default=None, max_length=80, description="cmd_id of a ping")
+    in_reply_to: CmdId | None = Field(default=None, description="cmd_id of a ping")
 
 
 UpstreamEvent = Annotated[Weighin | Fill | Health, Field(discriminator="kind")]
@@ -149,10 +245,10 @@ UpstreamEvent = Annotated[Weighin | Fill | Health, Field(discriminator="kind")]
 class DeviceStatus(_Model):
     """Retained on ``.../status``; the Last Will is the same model with ``state='offline'``."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     device_id: DeviceId
     state: Literal["online", "offline"]
-    sw_version: str | None = Field(default=None, max_length=40)
+    sw_version: Text | None = Field(default=None, max_length=40)
     boot_id: UUID | None = None
     at: UtcDatetime | None = None
 
@@ -166,16 +262,16 @@ class ReceiptStatus(StrEnum):
 class Receipt(_Model):
     """The cloud's answer to one weigh-in; a redelivered weigh-in gets the same receipt."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     device_id: DeviceId
-    event_id: str = Field(max_length=80)
-    seq: int = Field(ge=1)
+    event_id: EventId
+    seq: int = Field(ge=1, lt=INT64_LIMIT)
     status: ReceiptStatus
-    amount_rp: int = Field(default=0, ge=0, description="rupiah credited")
-    price_rp_per_kg: int | None = Field(default=None, ge=0)
-    net_g: int | None = None
-    member_no: str | None = Field(default=None, max_length=40)
-    reason: str | None = Field(default=None, max_length=200)
+    amount_rp: int = Field(default=0, ge=0, lt=INT64_LIMIT, description="rupiah credited")
+    price_rp_per_kg: int | None = Field(default=None, ge=0, lt=INT64_LIMIT)
+    net_g: int | None = Field(default=None, ge=0, le=MAX_WEIGHT_G)
+    member_no: Text | None = Field(default=None, max_length=40)
+    reason: Text | None = Field(default=None, max_length=200)
     processed_at: UtcDatetime
 
 
@@ -189,8 +285,8 @@ class CommandAction(StrEnum):
 class DeviceCommand(_Model):
     """A command from the cloud on ``.../cmd``."""
 
-    v: Literal[1] = 1
-    cmd_id: str = Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")
+    v: Version = 1
+    cmd_id: CmdId
     device_id: DeviceId
     action: CommandAction
     issued_at: UtcDatetime
@@ -228,15 +324,123 @@ def model_for(kind: Kind | str) -> type[_Model]:
 
 
 def parse_payload(kind: Kind | str, payload: bytes | str) -> Any:
-    """Validate a raw MQTT payload for ``kind``; raise :class:`ContractError` if it is bad."""
+    """Validate a raw MQTT payload for ``kind``; raise :class:`ContractError` if it is bad.
+
+    Strict (see :class:`_Model`), and a key given twice in the object is refused: JSON
+    parsers keep the last one silently, so ``{"net_g": 1, "net_g": 9999999}`` would be
+    one payload to a reviewer and another to the ledger.
+    """
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        return _MODELS[Kind(kind)].model_validate_json(raw)
+        model = _MODELS[Kind(kind)].model_validate_json(raw, strict=True)
     except ValidationError as exc:
         errors = describe_errors(exc)
         raise ContractError("; ".join(errors)[:1000], errors) from None
+    # Every key and every string value brings two quote characters, so a payload with
+    # more quotes than the model's keys and strings account for repeats a key (or has an
+    # escaped quote inside a string): only then is it parsed again, key by key. Counting
+    # is ~0.5 us; parsing again (json with object_pairs_hook) would double the cost of
+    # every message.
+    if raw.count(b'"') != 2 * (len(model.model_fields_set) + _strings_in(model)):
+        _refuse_duplicate_keys(raw)
+    return model
+
+
+@dataclass(frozen=True, slots=True)
+class _StringLayout:
+    """Which fields of a model are JSON strings, read from its JSON Schema once."""
+
+    always: int  # required fields that are always a string
+    optional: tuple[str, ...]  # a string when given and not null
+    lists: tuple[str, ...]  # arrays (of strings)
+
+
+def _is_string(prop: dict[str, Any], defs: dict[str, Any]) -> bool:
+    if "$ref" in prop:
+        prop = defs[prop["$ref"].rpartition("/")[2]]
+    return prop.get("type") == "string"
+
+
+@functools.cache
+def _string_layout(model: type[BaseModel]) -> _StringLayout:
+    schema = model.model_json_schema()
+    defs, required = schema.get("$defs", {}), set(schema.get("required", ()))
+    always, optional, lists = 0, [], []
+    for name, prop in schema["properties"].items():
+        if prop.get("type") == "array":
+            lists.append(name)
+        elif any(_is_string(p, defs) for p in prop.get("anyOf", [prop])):
+            nullable = any(p.get("type") == "null" for p in prop.get("anyOf", ()))
+            if name in required and not nullable:
+                always += 1
+            else:
+                optional.append(name)
+    return _StringLayout(always, tuple(optional), tuple(lists))
+
+
+def _strings_in(model: BaseModel) -> int:
+    """How many JSON strings the given fields of a strictly parsed ``model`` were.
+
+    Types are exact on the wire, so the schema says which fields were strings: the
+    required ones, the optional ones that were given and not null, and each item of an
+    array (the contract's arrays hold strings).
+    """
+    layout = _string_layout(type(model))
+    given, values = model.model_fields_set, model.__dict__
+    n = layout.always
+    for name in layout.optional:
+        if name in given and values[name] is not None:
+            n += 1
+    for name in layout.lists:
+        n += len(values[name])
+    return n
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ContractError(
+                f"duplicate key {key[:40]!r} in a JSON object", [f"{key[:40]}: duplicate key"]
+            )
+        seen.add(key)
+    return dict(pairs)
+
+
+def _refuse_duplicate_keys(raw: bytes) -> None:
+    try:
+        json.loads(raw, object_pairs_hook=_unique_keys)
+    except ContractError:
+        raise
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ContractError(f"not JSON the contract accepts: {exc}"[:1000]) from None
+
+
+class EventKey(BaseModel):
+    """Who sent an event and which one: what a refusal's answer (a receipt) needs.
+
+    Read with :func:`event_key` from a payload that failed the contract, so the station
+    can still be told that its weigh-in was refused.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=512)
+
+    device_id: DeviceId
+    seq: int = Field(ge=1, lt=INT64_LIMIT)
+    event_id: EventId
+
+
+def event_key(payload: bytes) -> EventKey | None:
+    """``device_id``, ``seq`` and ``event_id`` of a payload if those three are valid and agree."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        key = EventKey.model_validate_json(payload, strict=True)
+    except ValidationError:
+        return None
+    return key if key.event_id == EventBase.make_event_id(key.device_id, key.seq) else None
 
 
 def to_json(model: BaseModel) -> bytes:

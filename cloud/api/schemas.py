@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from contract.models import MAX_WEIGHT_G
 from contract.topics import DEVICE_ID_PATTERN
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -418,6 +419,12 @@ class DeviceCreate(_In):
     site_id: DbId | None = None
     lat: Latitude | None = Field(default=None, description="where it stands (WGS 84)")
     lon: Longitude | None = None
+    capacity_g: Annotated[int, Field(gt=0, le=MAX_WEIGHT_G)] | None = Field(
+        default=None,
+        examples=[150_000],
+        description="capacity (Max) of a station's scale in grams; default 300 kg. Ingest "
+        "refuses a heavier weigh-in (net + tare) as over_capacity",
+    )
 
 
 class DeviceCredentials(BaseModel):
@@ -438,6 +445,7 @@ class DeviceOut(_Out):
     lat: float | None
     lon: float | None
     registered_at: datetime
+    capacity_g: int
     revoked: bool
     revoked_at: datetime | None
     online: bool

@@ -20,6 +20,15 @@ id is the publisher's username. Ingest then checks what it can see: the payload'
 ``unknown_device``) and not revoked (else ``revoked_device``), and the message kind fits
 the device (a bin cannot send weigh-ins: ``wrong_kind``). Together: topic id == payload
 id == broker account, for every message that reaches the ledger.
+
+What needs the receive time or the registry is checked here too (the contract itself
+is checked by :func:`contract.parse_payload`, reason ``malformed``): an event whose
+synchronised device clock is more than ``max_clock_ahead`` ahead of the receive time
+(``clock_ahead``), a weigh-in heavier (net + tare) than the capacity of the station's
+scale (``over_capacity``). A refused weigh-in from a verified station — registered, not
+revoked, its own id in the payload — is answered with a ``rejected`` receipt naming the
+reason (when its ``device_id``, ``seq`` and ``event_id`` can be read), so the station stops
+sending it; it is kept only as the dead letter (no weigh-in row, nothing credited).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +45,7 @@ from cloud import crediting, deadletters, devices, pickups
 from cloud.db import is_race
 from cloud.errors import LedgerError
 from cloud.ingest.state import BinCache, DeviceCache, DeviceInfo
-from cloud.models import Bin
+from cloud.models import Bin, utcnow
 from cloud.telemetry import (
     TelemetryPoint,
     TelemetryStore,
@@ -45,6 +54,7 @@ from cloud.telemetry import (
     health_point,
     weighin_point,
 )
+from cloud.telemetry.base import MAX_CLOCK_AHEAD
 from contract import (
     MAX_PAYLOAD_BYTES,
     ContractError,
@@ -52,12 +62,15 @@ from contract import (
     Fill,
     Health,
     Kind,
+    Receipt,
+    ReceiptStatus,
     TopicError,
     Weighin,
     device_topic,
     parse_payload,
     parse_topic,
 )
+from contract.models import event_key, printable
 from contract.topics import TOPIC_SPECS
 
 log = logging.getLogger(__name__)
@@ -112,10 +125,20 @@ def _is_race(exc: Exception) -> bool:
     return is_race(exc)
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Which weigh-in a refusal answers (a ``rejected`` receipt to its station)."""
+
+    device_id: str
+    event_id: str
+    seq: int
+    net_g: int | None = None
+
+
 class _Reject(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, answer: _Answer | None = None) -> None:
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.answer = reason, detail, answer
 
 
 #: a batch that loses a race with another worker is redone whole this many times in all,
@@ -140,8 +163,11 @@ class Processor:
         state_write_interval_s: float = 5.0,
         seen_write_interval_s: float = 15.0,
         state_ttl_s: float = 10.0,
+        max_clock_ahead: timedelta = MAX_CLOCK_AHEAD,
     ) -> None:
         self.sessions = sessions
+        #: a synchronised device clock further ahead of the receive time is refused
+        self.max_clock_ahead = max_clock_ahead
         self.store = store
         self.devices = DeviceCache(ttl_s=3 * state_ttl_s, write_interval_s=seen_write_interval_s)
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
@@ -262,7 +288,7 @@ class Processor:
                     raise _Reject("bad_topic", t)
                 event, info = self._validate(msg, *t)
             except _Reject as rej:
-                _dead_letter(session, out, msg, rej.reason, rej.detail)
+                self._refuse(session, out, msg, rej)
                 continue
             if event is not None:  # None: an empty retained status (a cleared topic)
                 checked.append((msg, event, info))
@@ -351,6 +377,23 @@ class Processor:
                 )
             )
 
+    def _refuse(self, session: Session, out: Outcome, msg: Message, rej: _Reject) -> None:
+        """Keep a refused message as a dead letter; answer a verified station's weigh-in."""
+        _dead_letter(session, out, msg, rej.reason, rej.detail)
+        a = rej.answer
+        if a is not None:
+            receipt = Receipt(
+                device_id=a.device_id,
+                event_id=a.event_id,
+                seq=a.seq,
+                status=ReceiptStatus.REJECTED,
+                net_g=a.net_g,
+                reason=printable(f"{rej.reason}: {rej.detail}", 200),
+                processed_at=utcnow(),
+            )
+            topic = device_topic(a.device_id, Kind.RECEIPT)
+            out.receipts.append((topic, receipt.model_dump_json().encode()))
+
     def _validate(
         self, msg: Message, device_id: str, kind: Kind
     ) -> tuple[Event | None, DeviceInfo]:
@@ -363,10 +406,17 @@ class Processor:
             if info is None:
                 raise _Reject("unknown_device", f"device {device_id!r} is not registered")
             return None, info
+        station = info is not None and not info.revoked and info.kind == "station"
         try:
             event = parse_payload(kind, msg.payload)
         except ContractError as exc:
-            raise _Reject("malformed", str(exc)) from None
+            key = event_key(msg.payload) if station and kind is Kind.WEIGHIN else None
+            answer = (
+                _Answer(device_id, key.event_id, key.seq)
+                if key is not None and key.device_id == device_id
+                else None
+            )
+            raise _Reject("malformed", str(exc), answer) from None
         if event.device_id != device_id:
             raise _Reject(
                 "identity", f"payload device_id {event.device_id!r} != topic device {device_id!r}"
@@ -380,4 +430,27 @@ class Processor:
         if kind is Kind.FILL and info.kind != "bin":
             raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send fill levels")
         assert isinstance(event, Weighin | Fill | Health | DeviceStatus)
+        if isinstance(event, DeviceStatus):
+            return event, info
+        answer = (
+            _Answer(device_id, event.event_id, event.seq, event.net_g)
+            if isinstance(event, Weighin)
+            else None
+        )
+        if event.clock_synced and event.device_time > msg.received_at + self.max_clock_ahead:
+            raise _Reject(
+                "clock_ahead",
+                f"device time {event.device_time:%F %T}Z is "
+                f"{(event.device_time - msg.received_at).total_seconds():.0f} s ahead of the "
+                f"receive time {msg.received_at:%F %T}Z (at most "
+                f"{self.max_clock_ahead.total_seconds():.0f} s with clock_synced)",
+                answer,
+            )
+        if isinstance(event, Weighin) and event.net_g + event.tare_g > info.capacity_g:
+            raise _Reject(
+                "over_capacity",
+                f"net {event.net_g} g + tare {event.tare_g} g exceeds the capacity of "
+                f"{device_id}'s scale, {info.capacity_g} g",
+                answer,
+            )
         return event, info

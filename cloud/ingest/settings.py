@@ -53,6 +53,9 @@ class IngestSettings(ProcessSettings):
     #: (decisions — pickups, alerts, re-arming — are written at once)
     state_write_interval_s: float = Field(default=5.0, ge=0)
     publish_receipts: bool = True
+    #: an event whose NTP-synchronised device time is further ahead of the receive time
+    #: is refused (dead letter ``clock_ahead``; a weigh-in's station gets a rejected receipt)
+    max_clock_ahead_s: float = Field(default=300.0, gt=0)
     #: housekeeping between batches: silent devices -> offline, old dead letters pruned
     maintenance_interval_s: float = Field(default=60.0, gt=0)
     #: a device silent this long is marked offline (0 disables)

@@ -5,12 +5,13 @@ readings costs a few statements per *batch* rather than several per message (the
 profile in ``docs/benchmarks.md`` found ~90 % of a worker's time in per-message ORM
 work before).
 
-Devices (:class:`DeviceCache`): kind, revocation and site of each device id, loaded in
-bulk for the ids of a batch. Every batch first reads a fingerprint of the registry (one
-aggregate query: number of devices, newest registration, number and newest of the
-revocations); when it changed — a device registered, revoked or re-activated — the cache
-is dropped, so a revocation committed before a batch starts applies to that batch. Other
-edits (a device moved to another site) are seen within ``ttl_s``. ``last_seen`` is
+Devices (:class:`DeviceCache`): kind, revocation, site and scale capacity of each device
+id, loaded in bulk for the ids of a batch. Every batch first reads a fingerprint of the
+registry (one aggregate query: number of devices, newest registration, number and newest
+of the revocations, sum of the capacities); when it changed — a device registered,
+revoked or re-activated, a capacity changed — the cache is dropped, so a revocation
+committed before a batch starts applies to that batch. Other edits (a device moved to
+another site) are seen within ``ttl_s``. ``last_seen`` is
 written behind, at most once per ``write_interval_s`` per device (the silent-device
 sweep works in minutes).
 
@@ -77,6 +78,7 @@ class DeviceInfo:
     revoked: bool
     site_id: int | None
     site_code: str | None
+    capacity_g: int
     seen: datetime | None = None  # newest receive time not yet written
     written_at: float = 0.0
 
@@ -104,6 +106,7 @@ class DeviceCache:
                     func.max(Device.registered_at),
                     func.count(Device.revoked_at),
                     func.max(Device.revoked_at),
+                    func.sum(Device.capacity_g),
                 )
             ).one()
         )
@@ -120,12 +123,21 @@ class DeviceCache:
                 self._known[d] = None
                 self._loaded_at[d] = now
             rows = session.execute(
-                select(_DEV.c.device_id, _DEV.c.kind, _DEV.c.revoked, _DEV.c.site_id, Site.code)
+                select(
+                    _DEV.c.device_id,
+                    _DEV.c.kind,
+                    _DEV.c.revoked,
+                    _DEV.c.site_id,
+                    Site.code,
+                    _DEV.c.capacity_g,
+                )
                 .select_from(_DEV.outerjoin(Site, Site.id == _DEV.c.site_id))
                 .where(_DEV.c.device_id.in_(chunk))
             )
-            for dev_id, kind, revoked, site_id, code in rows:
-                info = DeviceInfo(dev_id, kind, bool(revoked), site_id, code, written_at=now)
+            for dev_id, kind, revoked, site_id, code, capacity_g in rows:
+                info = DeviceInfo(
+                    dev_id, kind, bool(revoked), site_id, code, capacity_g, written_at=now
+                )
                 prev = old.get(dev_id)
                 if prev is not None:  # keep a last_seen not yet written
                     info.seen, info.written_at = prev.seen, prev.written_at

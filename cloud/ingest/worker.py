@@ -131,6 +131,7 @@ class IngestWorker:
             state_write_interval_s=s.state_write_interval_s,
             # last_seen feeds the silent-device sweep: write it well within its limit
             seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),
+            max_clock_ahead=timedelta(seconds=s.max_clock_ahead_s),
         )
         self.store.start()
         self._client = self._make_client()

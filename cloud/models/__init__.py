@@ -11,7 +11,7 @@ import pkgutil
 from cloud.models.base import Base, UtcDateTime, utcnow
 from cloud.models.bins import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Pickup
 from cloud.models.deadletters import MAX_KEPT_PAYLOAD, DeadLetter
-from cloud.models.devices import Device
+from cloud.models.devices import DEFAULT_CAPACITY_G, Device
 from cloud.models.ledger import (
     Account,
     AppendOnlyError,
@@ -27,6 +27,7 @@ from cloud.models.ledger import (
 )
 
 __all__ = [
+    "DEFAULT_CAPACITY_G",
     "MAX_KEPT_PAYLOAD",
     "OPEN_PICKUP_STATES",
     "Account",

@@ -9,9 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base, UtcDateTime, utcnow
 
+#: a station's scale capacity (Max) when its registration does not say: 300 kg
+DEFAULT_CAPACITY_G = 300_000
+
 
 class Device(Base):
-    """One device (its id is also its MQTT username). ``kind``: station | bin."""
+    """One device (its id is also its MQTT username). ``kind``: station | bin.
+
+    ``capacity_g`` is the capacity (Max) of a station's scale: ingest refuses a weigh-in
+    heavier than that (net + tare) as ``over_capacity``.
+    """
 
     __tablename__ = "devices"
     device_id: Mapped[str] = mapped_column(String(48), primary_key=True)
@@ -21,6 +28,9 @@ class Device(Base):
     #: where the device stands (WGS 84), for the operator's map; bins keep their own
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    capacity_g: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_CAPACITY_G, server_default=str(DEFAULT_CAPACITY_G)
+    )
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

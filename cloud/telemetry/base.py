@@ -83,10 +83,15 @@ def weighin_point(
     price_rp_per_kg: int | None,
     household_id: int | None,
 ) -> TelemetryPoint:
-    """The point of one weigh-in; ``at`` is its effective time (from the ledger record)."""
+    """The point of one weigh-in; ``at`` is its effective time (from the ledger record).
+
+    A rejected weigh-in has no ``category`` tag: its category may be one nobody
+    registered, and a device must not be able to open a new series by naming one.
+    """
+    category = None if status == "rejected" else event.category
     return TelemetryPoint(
         "weighin",
-        _tags(device=event.device_id, site=site, category=event.category),
+        _tags(device=event.device_id, site=site, category=category),
         _fields(
             net_g=event.net_g,
             tare_g=event.tare_g,

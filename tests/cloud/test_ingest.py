@@ -117,7 +117,12 @@ def test_bad_payloads_become_dead_letters_and_good_ones_pass(
                 return deadletters.counts_by_reason(s)
 
         wait_until(lambda: counts() == expected, 20, f"dead letters {expected}")
-        wait_until(lambda: len(dev.receipts) == 5, 20, "5 receipts")
+        # the five good ones, and a "rejected" answer to the one whose seq could be read
+        wait_until(lambda: len(dev.receipts) == 6, 20, "6 receipts")
+        by_seq = {r.seq: r for r in dev.parsed_receipts()}
+    assert by_seq[90].status is ReceiptStatus.REJECTED
+    assert (by_seq[90].reason or "").startswith("malformed: net_g")
+    assert {by_seq[n].status for n in range(1, 6)} == {ReceiptStatus.CREDITED}
     with session_factory(engine)() as s:
         assert postings.funds(s, household_id=hh).balance_rp == 5 * 3750
         letters = deadletters.list_dead_letters(s, reason="malformed")

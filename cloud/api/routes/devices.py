@@ -19,7 +19,7 @@ from cloud.api.schemas import (
     DeviceIdStr,
     DeviceOut,
 )
-from cloud.devices import get_device, list_devices
+from cloud.devices import get_device, list_devices, set_capacity
 from cloud.models import Site, utcnow
 from contract import DeviceCommand
 from contract.models import CommandAction
@@ -62,6 +62,8 @@ def provision(
         dev = get_device(session, device_id=body.device_id)
         if dev is not None:
             dev.lat, dev.lon = body.lat, body.lon
+    if body.capacity_g is not None:
+        set_capacity(session, device_id=body.device_id, capacity_g=body.capacity_g)
     session.commit()
     mqtt = state.settings.mqtt
     return DeviceCredentials(
