@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -130,6 +134,45 @@ def ingest_settings(
         or TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "telemetry.db"),
         **kw,
     )
+
+
+def ingest_config(
+    path: Path, broker: MosquittoServer, ledger_url: str, client_id: str, **extra: object
+) -> Path:
+    """A TOML config for ``python -m cloud.ingest`` (telemetry in SQLite beside it)."""
+    user, password = broker.service("ingest")
+    values: dict[str, object] = {
+        "mqtt_port": broker.port,
+        "mqtt_username": user,
+        "mqtt_password": password,
+        "client_id": client_id,
+        "share_group": unique_id("g"),
+        "session_expiry_s": 300,
+        "ledger_url": ledger_url,
+        "batch_max": 100,
+        "log_level": "INFO",
+        **extra,
+    }
+    lines = [
+        "[ingest]",
+        *(f"{k} = {json.dumps(v)}" for k, v in values.items()),
+        "[ingest.telemetry]",
+        'backend = "sqlite"',
+        f'sqlite_path = "{path.parent / "telemetry.db"}"',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def spawn_ingest(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """A real ``python -m cloud.ingest`` process, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cloud.ingest", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,15 @@ from cloud.telemetry import TelemetrySettings, open_store
 from contract import Kind
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
-from tests.cloud.mqtt_support import Device, device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import (
+    Device,
+    device,
+    ingest_config,
+    ingest_settings,
+    spawn_ingest,
+    unique_id,
+    wait_until,
+)
 from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -96,36 +101,6 @@ def test_two_workers_on_a_shared_subscription_credit_each_event_once(
     _assert_exactly_once(engine, stations[1], per_device * len(devices))
 
 
-def _config(path: Path, mosquitto: MosquittoServer, ledger_url: str, client_id: str) -> Path:
-    user, password = mosquitto.service("ingest")
-    path.write_text(
-        "[ingest]\n"
-        f"mqtt_port = {mosquitto.port}\n"
-        f'mqtt_username = "{user}"\n'
-        f'mqtt_password = "{password}"\n'
-        f'client_id = "{client_id}"\n'
-        f'share_group = "{unique_id("g")}"\n'
-        "session_expiry_s = 300\n"
-        f'ledger_url = "{ledger_url}"\n'
-        "batch_max = 100\n"
-        'log_level = "INFO"\n'
-        "[ingest.telemetry]\n"
-        'backend = "sqlite"\n'
-        f'sqlite_path = "{path.parent / "telemetry.db"}"\n'
-    )
-    return path
-
-
-def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cloud.ingest", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-
 def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
     mosquitto: MosquittoServer,
     ledger_url: str,
@@ -134,9 +109,9 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
     stations: tuple[list[str], int],
     devices: list[Device],
 ) -> None:
-    config = _config(tmp_path / "ingest.toml", mosquitto, ledger_url, unique_id("ingest"))
+    config = ingest_config(tmp_path / "ingest.toml", mosquitto, ledger_url, unique_id("ingest"))
     log = tmp_path / "ingest.log"
-    proc = _spawn(config, log)
+    proc = spawn_ingest(config, log)
     try:
         wait_until(lambda: "subscribing" in log.read_text(), 30, "ingest subscribed")
         per_device = 500
@@ -150,7 +125,7 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
         proc.wait(10)
         at_kill = _credited(engine)
         assert at_kill < total, "the worker finished before it could be killed"
-        proc = _spawn(config, log)  # same client id: the broker kept its session
+        proc = spawn_ingest(config, log)  # same client id: the broker kept its session
         wait_until(lambda: _credited(engine) == total, 120, f"{total} credited after restart")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
