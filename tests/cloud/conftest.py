@@ -1,17 +1,22 @@
-"""Fixtures for the cloud tests: a migrated ledger database and a seeded programme."""
+"""Fixtures for the cloud tests: a migrated ledger database, a seeded programme, a worker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cloud import households, pricing
+from cloud import households, postings, pricing
 from cloud.db import make_engine, migrate, session_factory
 from cloud.devices import register_device
+from cloud.ingest import IngestWorker
+from cloud.models import ProcessedEvent, WeighinRecord
+from tests.cloud.mqtt_support import ingest_settings
+from tests.support.services import MosquittoServer
 
 #: price of the seeded category, rupiah per kg
 PET_RP_PER_KG = 3_000
@@ -51,3 +56,29 @@ def seed_programme(session: Session, *, stations: tuple[str, ...] = ("st-bank01"
 @pytest.fixture
 def household_id(session: Session) -> int:
     return seed_programme(session)
+
+
+@pytest.fixture
+def worker(
+    mosquitto: MosquittoServer, ledger_url: str, engine: Engine, tmp_path: Path
+) -> Iterator[IngestWorker]:
+    """An ingest worker in this process, subscribed (telemetry in ``tmp_path``)."""
+    with IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path)) as w:
+        assert w.wait_subscribed(10)
+        yield w
+
+
+def credited(engine: Engine) -> int:
+    """How many weigh-ins the ledger holds (credited, unassigned or rejected)."""
+    with session_factory(engine)() as s:
+        return int(s.scalar(select(func.count()).select_from(WeighinRecord)) or 0)
+
+
+def assert_credited_once(engine: Engine, household_id: int, n: int, amount_rp: int) -> None:
+    """``n`` distinct weigh-ins, each credited once at ``amount_rp``; the ledger balances."""
+    with session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(WeighinRecord)) == n
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == n
+        assert s.scalar(select(func.count(func.distinct(WeighinRecord.event_id)))) == n
+        assert postings.funds(s, household_id=household_id).balance_rp == n * amount_rp
+        assert postings.postings_total(s) == 0

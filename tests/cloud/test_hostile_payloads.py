@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cloud import deadletters, ledger
+from cloud import deadletters, postings, pricing
 from cloud.db import session_factory
 from cloud.devices import register_device, revoke_device
 from cloud.ingest import IngestWorker
@@ -45,7 +44,7 @@ from cloud.pickups import register_bin
 from contract import MAX_PAYLOAD_BYTES, Kind, ReceiptStatus
 from tests.cloud.conftest import PET_RP_PER_KG, seed_programme
 from tests.cloud.factories import fill, weighin
-from tests.cloud.mqtt_support import Device, device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import Device, device, unique_id, wait_until
 from tests.support.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
@@ -154,15 +153,6 @@ def _hostile(st: str, other: str, stranger: str, revoked: str, bn: str) -> list[
     ]
 
 
-@pytest.fixture
-def worker(
-    mosquitto: MosquittoServer, ledger_url: str, engine: Engine, tmp_path: Path
-) -> Iterator[IngestWorker]:
-    with IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path)) as w:
-        assert w.wait_subscribed(10)
-        yield w
-
-
 def test_hostile_payloads_are_dead_letters_and_good_weighins_are_credited_once(
     mosquitto: MosquittoServer,
     worker: IngestWorker,
@@ -242,10 +232,10 @@ def test_hostile_payloads_are_dead_letters_and_good_weighins_are_credited_once(
     assert all(r.status is ReceiptStatus.CREDITED for g in goods for r in by_seq[g.seq])
     assert by_seq[2][0] == by_seq[2][1]  # the heavier replay got the stored receipt
     with session_factory(engine)() as s:
-        assert ledger.balance_rp(s, household_id=hh) == sum(
-            ledger.amount_for(g.net_g, PET_RP_PER_KG) for g in goods
+        assert postings.funds(s, household_id=hh).balance_rp == sum(
+            pricing.amount_for(g.net_g, PET_RP_PER_KG) for g in goods
         )
-        assert ledger.postings_total(s) == 0
+        assert postings.postings_total(s) == 0
         records = {r.seq: r for r in s.scalars(select(WeighinRecord))}
         assert set(records) == {g.seq for g in goods} | {1018}
         assert records[1018].status == "rejected"
@@ -283,5 +273,5 @@ def test_a_capacity_from_the_registration_bounds_the_weighin(
         status = {r.seq: r.status for r in station.parsed_receipts()}
     assert status == {1: ReceiptStatus.CREDITED, 2: ReceiptStatus.REJECTED}
     with session_factory(engine)() as s:
-        assert ledger.balance_rp(s, household_id=hh) == 30 * PET_RP_PER_KG
+        assert postings.funds(s, household_id=hh).balance_rp == 30 * PET_RP_PER_KG
         assert deadletters.counts_by_reason(s).get("over_capacity") == 1

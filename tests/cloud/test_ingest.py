@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ def station(session: Session) -> tuple[str, int]:
     st = unique_id("st")
     hh = seed_programme(session, stations=(st,))
     return st, hh
-
-
-@pytest.fixture
-def worker(
-    mosquitto: MosquittoServer, ledger_url: str, engine: Engine, tmp_path: Path
-) -> Iterator[IngestWorker]:
-    with IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path)) as w:
-        assert w.wait_subscribed(10)
-        yield w
 
 
 def test_same_weighin_three_times_credited_once_three_identical_receipts(

@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cloud import deadletters, postings
+from cloud import deadletters
 from cloud.db import session_factory
 from cloud.ingest import IngestWorker
-from cloud.models import ProcessedEvent, WeighinRecord
 from cloud.telemetry import TelemetrySettings, open_store
 from contract import Kind
-from tests.cloud.conftest import seed_programme
+from tests.cloud.conftest import assert_credited_once, credited, seed_programme
 from tests.cloud.factories import weighin
 from tests.cloud.mqtt_support import (
     Device,
@@ -34,20 +33,6 @@ pytestmark = pytest.mark.integration
 
 AMOUNT = 3750  # 1,250 g of PET at Rp 3,000/kg
 _influx_db = itertools.count(1)
-
-
-def _credited(engine: Engine) -> int:
-    with session_factory(engine)() as s:
-        return int(s.scalar(select(func.count()).select_from(WeighinRecord)) or 0)
-
-
-def _assert_exactly_once(engine: Engine, household_id: int, n: int) -> None:
-    with session_factory(engine)() as s:
-        assert s.scalar(select(func.count()).select_from(WeighinRecord)) == n
-        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == n
-        assert s.scalar(select(func.count(func.distinct(WeighinRecord.event_id)))) == n
-        assert postings.funds(s, household_id=household_id).balance_rp == n * AMOUNT
-        assert postings.postings_total(s) == 0
 
 
 @pytest.fixture
@@ -86,7 +71,7 @@ def test_two_workers_on_a_shared_subscription_credit_each_event_once(
             events = [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
             dev.publish_many(Kind.WEIGHIN, events + events[:50])  # 50 redeliveries each
         total = per_device * len(devices)
-        wait_until(lambda: _credited(engine) == total, 120, f"{total} credited")
+        wait_until(lambda: credited(engine) == total, 120, f"{total} credited")
         # every weigh-in message, redeliveries included, was processed and acknowledged
         # (retained status messages of other tests' devices are dead letters here)
         wait_until(
@@ -98,7 +83,7 @@ def test_two_workers_on_a_shared_subscription_credit_each_event_once(
     finally:
         for w in workers:
             w.stop()
-    _assert_exactly_once(engine, stations[1], per_device * len(devices))
+    assert_credited_once(engine, stations[1], per_device * len(devices), AMOUNT)
 
 
 def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
@@ -120,13 +105,13 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
                 Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
             )
         total = per_device * len(devices)
-        wait_until(lambda: _credited(engine) >= 300, 60, "crediting under way")
+        wait_until(lambda: credited(engine) >= 300, 60, "crediting under way")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        at_kill = _credited(engine)
+        at_kill = credited(engine)
         assert at_kill < total, "the worker finished before it could be killed"
         proc = spawn_ingest(config, log)  # same client id: the broker kept its session
-        wait_until(lambda: _credited(engine) == total, 120, f"{total} credited after restart")
+        wait_until(lambda: credited(engine) == total, 120, f"{total} credited after restart")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert "ingest stopped" in log.read_text()
@@ -134,7 +119,7 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    _assert_exactly_once(engine, stations[1], total)
+    assert_credited_once(engine, stations[1], total, AMOUNT)
 
 
 def test_influx_outage_under_load_credits_on_and_backfills(
@@ -159,20 +144,20 @@ def test_influx_outage_under_load_credits_on_and_backfills(
     with IngestWorker(settings) as w:
         assert w.wait_subscribed(10)
         dev.publish_many(Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, 301)])
-        wait_until(lambda: _credited(engine) == 300, 60, "300 credited")
+        wait_until(lambda: credited(engine) == 300, 60, "300 credited")
         assert w.store.flush(30)
         influxdb.pause()
         try:
             dev.publish_many(
                 Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(301, 1001)]
             )
-            wait_until(lambda: _credited(engine) == 1000, 60, "credited while InfluxDB is down")
+            wait_until(lambda: credited(engine) == 1000, 60, "credited while InfluxDB is down")
             # the points are buffered after the batch commits (and before its ack)
             wait_until(lambda: w.store.pending() > 0, 10, "points waiting in the buffer")
         finally:
             influxdb.resume()
         assert w.store.flush(60)
-    _assert_exactly_once(engine, stations[1], 1000)
+    assert_credited_once(engine, stations[1], 1000, AMOUNT)
     check = open_store(telemetry)
     try:
         assert check.count("weighin") == 1000
@@ -195,18 +180,18 @@ def test_ledger_database_crash_under_load_loses_nothing(
     with IngestWorker(settings) as w:
         assert w.wait_subscribed(10)
         dev.publish_many(Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, 2001)])
-        wait_until(lambda: _credited(engine) >= 100, 60, "crediting under way")
+        wait_until(lambda: credited(engine) >= 100, 60, "crediting under way")
         engine.dispose()
         postgres.crash()  # in-flight transactions die with the server
         postgres.start()
-        at_crash = _credited(engine)
+        at_crash = credited(engine)
         assert at_crash < 2000, "the worker finished before the crash"
-        wait_until(lambda: _credited(engine) == 2000, 120, "all credited after the crash")
+        wait_until(lambda: credited(engine) == 2000, 120, "all credited after the crash")
     with session_factory(engine)() as s:
         # a database outage is never the message's fault: nothing became a dead letter
         # (retained status messages of other tests' devices may be there as unknown_device)
         assert set(deadletters.counts_by_reason(s)) <= {"unknown_device"}
-    _assert_exactly_once(engine, stations[1], 2000)
+    assert_credited_once(engine, stations[1], 2000, AMOUNT)
 
 
 def test_broker_restart_ingest_reconnects_and_keeps_its_session(
@@ -222,7 +207,7 @@ def test_broker_restart_ingest_reconnects_and_keeps_its_session(
         assert w.wait_subscribed(10)
         with device(mosquitto, st) as dev:
             dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(1, 101)])
-            wait_until(lambda: _credited(engine) == 100, 30, "100 credited")
+            wait_until(lambda: credited(engine) == 100, 30, "100 credited")
         mosquitto.restart()
         wait_until(lambda: w.connected, 30, "ingest reconnected")
         with device(mosquitto, st) as dev:
@@ -232,5 +217,5 @@ def test_broker_restart_ingest_reconnects_and_keeps_its_session(
     with device(mosquitto, st) as dev:
         dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(201, 251)])
     with IngestWorker(settings) as w:
-        wait_until(lambda: _credited(engine) == 250, 30, "queued weigh-ins credited")
-    _assert_exactly_once(engine, stations[1], 250)
+        wait_until(lambda: credited(engine) == 250, 30, "queued weigh-ins credited")
+    assert_credited_once(engine, stations[1], 250, AMOUNT)

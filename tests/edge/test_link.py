@@ -158,3 +158,51 @@ def test_weighin_without_receipt_is_published_again_until_answered(
     finally:
         link.stop()
         cloud.close()
+
+
+def test_coerced_receipts_and_commands_are_bad_messages(
+    mosquitto: MosquittoServer, outbox: Outbox
+) -> None:
+    """The agent reads receipts and commands as strictly as the cloud reads events: a
+    receipt with ``"seq": "7"``, ``"amount_rp": "3750"`` or ``true``, or ``seq`` twice,
+    and a command with a Unix time are bad messages and complete nothing.
+
+    Mutants run: ``strict=True`` dropped from ``contract.parse_payload`` -> the coerced
+    receipt completes the weigh-in (fails); the repeated-key check skipped -> the
+    receipt with ``seq`` twice completes it (fails).
+    """
+    device_id, password = "st-link05", "pw-link05-0123456789"
+    mosquitto.add_device(device_id, password)
+    cloud = FakeCloud(mosquitto, client_id="cloud-edge-link05", answer=False)
+    [seq] = queue_weighins(outbox, device_id, 1)
+    link, got = make_link(mosquitto, device_id, password, outbox)
+    commands: list[object] = []
+    link.on_command = commands.append
+    link.start()
+    try:
+        assert link.wait_connected(15)
+        wait_until(lambda: outbox.stats().awaiting_receipt == 1, 10, "the PUBACK")
+        head = f'{{"v":1,"device_id":"{device_id}","event_id":"{device_id}:{seq}",'
+        tail = '"processed_at":"2026-11-29T00:00:00Z"}'
+        receipts = [
+            f'{head}"seq":"{seq}","status":"credited","amount_rp":3750,{tail}',
+            f'{head}"seq":{seq},"status":"credited","amount_rp":"3750",{tail}',
+            f'{head}"seq":{seq},"status":"credited","amount_rp":true,{tail}',
+            f'{head}"seq":1,"seq":{seq},"status":"credited","amount_rp":3750,{tail}',
+        ]
+        for payload in receipts:
+            cloud.client.publish(device_topic(device_id, Kind.RECEIPT), payload, qos=1)
+        cmd = f'{{"v":1,"cmd_id":"c1","device_id":"{device_id}","action":"tare",'
+        for payload in (cmd + '"issued_at":1764550000}', cmd + '"issued_at":"1764550000"}'):
+            cloud.client.publish(device_topic(device_id, Kind.CMD), payload, qos=1)
+        wait_until(lambda: link.stats.bad_messages == 6, 10, "six bad messages counted")
+        assert link.connected
+        assert (commands, got) == ([], [])
+        assert outbox.stats().awaiting_receipt == 1  # none of them completed the weigh-in
+        exact = receipts[0].replace(f'"seq":"{seq}"', f'"seq":{seq}')
+        cloud.client.publish(device_topic(device_id, Kind.RECEIPT), exact, qos=1)
+        wait_until(lambda: outbox.depth == 0, 10, "the exact receipt completes it")
+        assert link.stats.bad_messages == 6
+    finally:
+        link.stop()
+        cloud.close()
