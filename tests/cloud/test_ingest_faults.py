@@ -92,9 +92,9 @@ def test_a_batch_the_database_cannot_take_is_not_acknowledged(
     a new worker run gets the same messages again from the broker and credits them.
 
     Mutants run: ack moved to the top of ``IngestWorker._handle`` -> the 200 were
-    acknowledged and the broker never sends them again (fails); ``_handle`` acking a
-    batch after giving up on it (``return`` -> ``break`` on the retry's stop) -> fails
-    only if the stop comes first, so the SIGKILL here never lets it.
+    acknowledged and the broker never sends them again (fails); a batch the database
+    cannot take acknowledged and dropped (``_ack`` + ``return`` in ``_handle``'s retry)
+    -> fails.
     """
     st, hh = station
     config = ingest_config(
@@ -173,7 +173,8 @@ def test_random_sigkills_under_a_stream_lose_nothing_and_credit_once(
 
     Seeded (``SALINMAS_KILL_SEED`` to replay a run; the seed is printed).
     Mutant run: ack moved to the top of ``IngestWorker._handle`` -> weigh-ins and fills
-    acknowledged before their commit are lost (fails).
+    acknowledged before their commit are lost (fails: 801 of 1,001 credited, seed
+    3072226007).
     """
     st, hh = station
     bn = unique_id("bn")
