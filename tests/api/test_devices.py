@@ -153,3 +153,24 @@ def test_commands_reach_the_device_over_mqtt(
     assert body["action"] == "tare"
     assert body["device_id"] == "st-cmd01"
     device.close()
+
+
+def test_a_station_is_provisioned_with_its_scale_capacity(api_with_broker: ApiServer) -> None:
+    """``capacity_g`` bounds the station's weigh-ins (``over_capacity``); default 300 kg.
+
+    Mutant run: the route not passing ``capacity_g`` on -> 300000 != 30000 (fails).
+    """
+    with api_with_broker.client() as anon:
+        admin = login(anon, "admin")
+    with api_with_broker.client(admin) as c:
+        for bad in (0, 10_000_001, -5):
+            r = c.post("/api/v1/devices", json={"device_id": "st-cap01", "kind": "station",
+                                                "capacity_g": bad})  # fmt: skip
+            assert r.status_code == 422, r.text
+        r = c.post("/api/v1/devices", json={"device_id": "st-cap01", "kind": "station",
+                                            "capacity_g": 30_000})  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert c.get("/api/v1/devices/st-cap01").json()["capacity_g"] == 30_000
+        r = c.post("/api/v1/devices", json={"device_id": "st-cap02", "kind": "station"})
+        assert r.status_code == 201, r.text
+        assert c.get("/api/v1/devices/st-cap02").json()["capacity_g"] == 300_000
