@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from cloud import deadletters, postings, pricing
 from cloud.db import session_factory
-from cloud.devices import register_device, revoke_device
+from cloud.devices import register_device, revoke_device, set_capacity
 from cloud.ingest import IngestWorker
 from cloud.models import WeighinRecord
 from cloud.pickups import register_bin
@@ -261,7 +261,12 @@ def test_hostile_payloads_are_dead_letters_and_good_weighins_are_credited_once(
 def test_a_capacity_from_the_registration_bounds_the_weighin(
     mosquitto: MosquittoServer, worker: IngestWorker, engine: Engine, session: Session
 ) -> None:
-    """A 30 kg counter scale: 30 kg is credited, 30.005 kg is over its capacity."""
+    """A 30 kg counter scale: 30 kg is credited, 30.005 kg is over its capacity; a new
+    capacity applies from the next batch (the worker's device cache notices it).
+
+    Mutant run: the capacities left out of the registry's fingerprint in
+    ``cloud.ingest.state`` -> the cached 30 kg still lets 25 kg through (fails).
+    """
     st = unique_id("st")
     hh = seed_programme(session, stations=())
     register_device(session, device_id=st, kind="station", site="bank01", capacity_g=30_000)
@@ -270,8 +275,16 @@ def test_a_capacity_from_the_registration_bounds_the_weighin(
         station.publish(Kind.WEIGHIN, weighin(st, seq=1, net_g=30_000))
         station.publish(Kind.WEIGHIN, weighin(st, seq=2, net_g=30_005))
         wait_until(lambda: len(station.receipts) == 2, 20, "2 receipts")
+        set_capacity(session, device_id=st, capacity_g=20_000)
+        session.commit()
+        station.publish(Kind.WEIGHIN, weighin(st, seq=3, net_g=25_000))
+        wait_until(lambda: len(station.receipts) == 3, 20, "3 receipts")
         status = {r.seq: r.status for r in station.parsed_receipts()}
-    assert status == {1: ReceiptStatus.CREDITED, 2: ReceiptStatus.REJECTED}
+    assert status == {
+        1: ReceiptStatus.CREDITED,
+        2: ReceiptStatus.REJECTED,
+        3: ReceiptStatus.REJECTED,
+    }
     with session_factory(engine)() as s:
         assert postings.funds(s, household_id=hh).balance_rp == 30 * PET_RP_PER_KG
-        assert deadletters.counts_by_reason(s).get("over_capacity") == 1
+        assert deadletters.counts_by_reason(s).get("over_capacity") == 2
