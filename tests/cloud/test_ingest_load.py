@@ -18,7 +18,7 @@ from cloud import deadletters, postings
 from cloud.db import session_factory
 from cloud.ingest import IngestWorker
 from cloud.models import ProcessedEvent, WeighinRecord
-from cloud.telemetry import TelemetrySettings, open_store
+from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
@@ -198,7 +198,7 @@ def test_influx_outage_under_load_credits_on_and_backfills(
             influxdb.resume()
         assert w.store.flush(60)
     _assert_exactly_once(engine, stations[1], 1000)
-    check = open_store(telemetry)
+    check = open_reader(telemetry)
     try:
         assert check.count("weighin") == 1000
     finally:
