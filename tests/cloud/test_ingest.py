@@ -20,8 +20,9 @@ from cloud.telemetry import open_reader
 from contract import MAX_PAYLOAD_BYTES, Kind, ReceiptStatus
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import fill, health, weighin
-from tests.cloud.mqtt_support import device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import device, ingest_settings, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,9 @@ from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
-from tests.cloud.mqtt_support import Device, device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import Device, device, ingest_settings, unique_id
 from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,9 @@ from cloud.pickups import register_bin
 from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
 from tests.cloud.factories import fill
-from tests.cloud.mqtt_support import device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import device, ingest_settings, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -36,7 +36,8 @@ from cloud.telemetry.influx import InfluxError
 from cloud.telemetry.influx_writer import InfluxWriter
 from contract import SensorFault
 from tests.cloud.factories import fill, health, weighin
-from tests.support.services import InfluxServer, wait_for
+from tests.support.services import InfluxServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -202,7 +203,7 @@ def test_influx_setup_creates_retention_and_continuous_queries(influx_store: Sto
     writer = influx_store.writer
     assert isinstance(writer, InfluxWriter)
     assert writer.flush(30)
-    wait_for(lambda: writer.ready, 10, "setup")
+    wait_until(lambda: writer.ready, 10, "setup")
     rps = writer.conn.query("SHOW RETENTION POLICIES")[0]["series"][0]["values"]
     names = {row[0]: row for row in rps}
     assert names["salinmas_raw"][-1] is True  # the default policy
@@ -216,7 +217,7 @@ def test_influx_setup_creates_retention_and_continuous_queries(influx_store: Sto
 def test_influx_outage_is_buffered_and_backfilled(
     influx_store: Store, influxdb: InfluxServer
 ) -> None:
-    wait_for(lambda: influx_store.writer.ready, 10, "setup")  # type: ignore[attr-defined]
+    wait_until(lambda: influx_store.writer.ready, 10, "setup")  # type: ignore[attr-defined]
     influxdb.pause()
     try:
         pts = [health_point(health(seq=s), at=LATE, site="bank01") for s in range(1, 301)]
@@ -259,7 +260,7 @@ class _AuthInflux(InfluxServer):
         binary = shutil.which("influxd") or "/usr/bin/influxd"
         log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=log, stderr=log)
-        wait_for(self.ping, 30, f"influxd on {self.port}", 0.1)
+        wait_until(self.ping, 30, f"influxd on {self.port}", 0.1)
         # the first admin may be created without credentials
         self.query("CREATE USER admin WITH PASSWORD 's3cret-pw' WITH ALL PRIVILEGES", method="POST")
         return self
