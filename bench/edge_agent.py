@@ -33,10 +33,10 @@ from tests.edge.harness import (
     AgentProcess,
     FakeCloud,
     Scale,
-    wait_until,
     write_config,
 )
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")

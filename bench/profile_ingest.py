@@ -38,7 +38,7 @@ IDLE = ("wait (threading.py", "_wait_for_tstate_lock", "select (selectors.py", "
 #: sample's stack (checked leaf-first) gets the sample
 CATEGORIES = (
     ("JSON validation (pydantic)", ("parse_payload", "validate_json", "pydantic")),
-    ("line protocol (influxdb-client Point)", ("to_line", "influxdb_client")),
+    ("line protocol", ("to_line", "line_protocol")),
     ("durable telemetry buffer (SQLite)", ("buffer.py",)),
     ("InfluxDB HTTP", ("httpx", "_send_one_batch")),
     ("receipts publish + wait", ("_publish_receipts",)),

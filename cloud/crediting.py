@@ -39,6 +39,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from cloud.clock import event_time
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
 from cloud.models import (
@@ -54,7 +55,6 @@ from cloud.models import (
 )
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
-from cloud.telemetry.base import event_time
 from contract import Receipt, ReceiptStatus, Weighin
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,11 @@
-"""Bins, fill state, pickups and alerts.
+"""Bins, their fill state and forecast samples, pickups and alerts.
 
-Pickup policy (per bin): a reading at or above ``threshold_pct`` (default 80 %) while
-the bin is *armed* opens one pickup and disarms the bin; it re-arms only when a reading
-falls below ``threshold_pct - hysteresis_pct`` (the bin was emptied). A partial unique
-index also guarantees at most one open/assigned pickup per bin, so oscillation around
-the threshold never opens a second one.
-
-Forecast: the fill rate is the least-squares slope of the bin's samples in the last
-:data:`FORECAST_WINDOW`; time-to-full extrapolates it to 100 %.
+The pickup policy itself (threshold, hysteresis, alerts, sampling, forecast) is the pure
+:mod:`cloud.fill_policy`; :func:`apply_fill` is its one-message path (a reading applied
+through the ORM, decisions included) and :func:`keep_samples` the one place forecast
+samples are written, pruned and turned into a fill rate (the ingest's cached batch path,
+:mod:`cloud.ingest.state`, uses both). A partial unique index also guarantees at most one
+open/assigned pickup per bin.
 
 Alerts (``kind``): ``sensor_fault``, ``lid_open``, ``tilt``, ``bin_full``,
 ``device_offline``; at most one uncleared alert per (kind, subject).
@@ -19,19 +17,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
+from cloud.fill_policy import (
+    FORECAST_WINDOW,
+    SAMPLE_RETENTION,
+    decide,
+    fill_rate_pct_per_h,
+    forecast_full_at,
+    pickup_due,
+)
 from cloud.households import ensure_site
 from cloud.models import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Household, Pickup, Site, utcnow
-from cloud.telemetry.base import event_time
 from contract import Fill
 
-FORECAST_WINDOW = timedelta(hours=6)
-SAMPLE_RETENTION = timedelta(days=7)
-#: a pickup opened by a full bin is due this long after opening when no forecast exists
-DEFAULT_DUE = timedelta(hours=12)
+_SAMPLES: Table = FillSample.__table__  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- alerts
@@ -137,46 +140,55 @@ def list_bins(session: Session, *, site: str | None = None) -> list[Bin]:
     return list(session.scalars(q))
 
 
-def fill_rate_pct_per_h(samples: list[tuple[datetime, float]]) -> float | None:
-    """Least-squares slope of fill % over time, in % per hour (None if < 2 samples)."""
-    if len(samples) < 2:
-        return None
-    t0 = samples[0][0]
-    xs = [(t - t0).total_seconds() / 3600 for t, _ in samples]
-    ys = [v for _, v in samples]
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-
-
-def record_sample(session: Session, *, bin_id: str, at: datetime, level: float) -> float | None:
-    """Keep one fill sample for the forecast (pruning old ones); the bin's fill rate now."""
-    session.add(FillSample(bin_id=bin_id, at=at, fill_pct=level))
-    session.execute(
-        delete(FillSample).where(FillSample.bin_id == bin_id, FillSample.at < at - SAMPLE_RETENTION)
+def newest_sample_at(session: Session, *, bin_id: str) -> datetime | None:
+    """The time of the bin's newest forecast sample (None if it has none)."""
+    at: datetime | None = session.scalar(
+        select(func.max(FillSample.at)).where(FillSample.bin_id == bin_id)
     )
-    session.flush()
-    samples = [
-        (t, v)
-        for t, v in session.execute(
-            select(FillSample.at, FillSample.fill_pct)
-            .where(FillSample.bin_id == bin_id, FillSample.at >= at - FORECAST_WINDOW)
-            .order_by(FillSample.at)
-        )
-    ]
-    return fill_rate_pct_per_h(samples)
+    return at
 
 
-def forecast_full_at(at: datetime, level: float, rate: float | None) -> datetime | None:
-    """When a bin at ``level`` % at ``at``, filling at ``rate`` %/h, will be full."""
-    if level >= 100:
-        return at
-    if rate is not None and rate > 0.01:
-        return at + timedelta(hours=(100 - level) / rate)
-    return None
+def keep_samples(
+    session: Session, samples: Sequence[tuple[str, datetime, float]]
+) -> dict[str, float | None]:
+    """Write forecast samples ``(bin_id, at, level)``; the fill rate of each bin now.
+
+    Prunes each bin's samples older than :data:`~cloud.fill_policy.SAMPLE_RETENTION`
+    before its newest, and works out each bin's rate over the
+    :data:`~cloud.fill_policy.FORECAST_WINDOW` before its newest sample. A fixed number
+    of statements for any number of bins (one INSERT, one DELETE, one SELECT per
+    :data:`cloud.db.IN_LIST_MAX` bins).
+    """
+    if not samples:
+        return {}
+    session.execute(
+        insert(FillSample), [{"bin_id": b, "at": at, "fill_pct": v} for b, at, v in samples]
+    )
+    newest: dict[str, datetime] = {}
+    for b, at, _ in samples:
+        if b not in newest or at > newest[b]:
+            newest[b] = at
+    session.connection().execute(
+        delete(_SAMPLES).where(
+            _SAMPLES.c.bin_id == bindparam("p_bin"), _SAMPLES.c.at < bindparam("p_cut")
+        ),
+        [{"p_bin": b, "p_cut": at - SAMPLE_RETENTION} for b, at in sorted(newest.items())],
+    )
+    rates: dict[str, float | None] = {}
+    for chunk in chunks(newest):
+        window: dict[str, list[tuple[datetime, float]]] = {b: [] for b in chunk}
+        for b, t, v in session.execute(
+            select(FillSample.bin_id, FillSample.at, FillSample.fill_pct)
+            .where(
+                FillSample.bin_id.in_(chunk),
+                FillSample.at >= min(newest[b] for b in chunk) - FORECAST_WINDOW,
+            )
+            .order_by(FillSample.bin_id, FillSample.at)
+        ):
+            if newest[b] - FORECAST_WINDOW <= t <= newest[b]:
+                window[b].append((t, v))
+        rates.update((b, fill_rate_pct_per_h(w)) for b, w in window.items())
+    return rates
 
 
 @dataclass
@@ -187,64 +199,57 @@ class FillOutcome:
     applied: bool  # False for a stale or replayed reading
     opened_pickup_id: int | None = None
     alerts: list[str] = field(default_factory=list)
+    #: the bin's newest forecast sample after the reading
+    sampled_at: datetime | None = None
 
 
 def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOutcome:
-    """Update a bin's state from a reading; open a pickup / raise alerts per the policy."""
-    b = session.get(Bin, fill.bin_id)
+    """Apply one reading to its bin (row locked): state, alerts, samples, pickup.
+
+    The decision is :func:`cloud.fill_policy.decide`'s; this applies it. Flushes.
+    """
+    b = session.scalar(
+        select(Bin)
+        .where(Bin.bin_id == fill.bin_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the ingest may have written it behind
+    )
     if b is None:
         raise NotFound(f"unknown bin {fill.bin_id!r}")
     if b.device_id is not None and b.device_id != fill.device_id:
         raise LedgerError(f"bin {b.bin_id!r} belongs to {b.device_id!r}, not {fill.device_id!r}")
-    out = FillOutcome(bin_id=b.bin_id, applied=False)
-    if b.last_seq is not None and fill.seq <= b.last_seq:
+    sampled_at = newest_sample_at(session, bin_id=b.bin_id)
+    out = FillOutcome(bin_id=b.bin_id, applied=False, sampled_at=sampled_at)
+    d = decide(b, sampled_at, fill, received_at)
+    if d is None:
         return out  # replay or out-of-order: the state already reflects newer data
     out.applied = True
-    at = event_time(fill.device_time, fill.clock_synced, received_at)
-    b.last_seq, b.state_at = fill.seq, at
-    was_open, was_tilted, was_faulty = b.lid_open, b.tilted, b.fault is not None
-    b.lid_open, b.tilted = fill.lid_open, fill.tilted
-
-    def alert(kind: str, on: bool | None, message: str, was: bool | None = None) -> None:
-        if on:
-            if raise_alert(
-                session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id
-            ):
-                out.alerts.append(kind)
-        elif on is False and was is not False:  # only what may be raised is cleared
-            clear_alert(session, kind=kind, subject=b.bin_id)
-
-    alert("lid_open", fill.lid_open, f"lid of bin {b.bin_id} is open", was_open)
-    alert("tilt", fill.tilted, f"bin {b.bin_id} is tilted or knocked over", was_tilted)
-    if fill.fault is not None:
-        b.fault = fill.fault.value
-        alert("sensor_fault", True, f"fill sensor of bin {b.bin_id}: {fill.fault.value}")
-        session.flush()
-        return out
-    alert("sensor_fault", False, "", was_faulty)
-    assert fill.fill_pct is not None
-    level = fill.fill_pct
-    b.fault, b.fill_pct, b.distance_mm = None, level, fill.distance_mm
-    rate = record_sample(session, bin_id=b.bin_id, at=at, level=level)
-    b.fill_rate_pct_per_h, b.forecast_full_at = rate, forecast_full_at(at, level, rate)
-
-    if b.armed and level >= b.threshold_pct:
-        b.armed = False
-        alert("bin_full", True, f"bin {b.bin_id} is {level:.0f} % full")
-        if open_pickup_for_bin(session, bin_id=b.bin_id) is None:
-            due = b.forecast_full_at or at + DEFAULT_DUE
-            p = open_pickup(
-                session,
-                kind="bin_full",
-                bin_id=b.bin_id,
-                due_at=min(due, at + DEFAULT_DUE),
-                priority=2 if level >= 95 else 1,
-                fill_pct=level,
-            )
-            out.opened_pickup_id = p.id
-    elif not b.armed and level < b.threshold_pct - b.hysteresis_pct:
-        b.armed = True
-        clear_alert(session, kind="bin_full", subject=b.bin_id)
+    b.last_seq, b.state_at, b.lid_open, b.tilted, b.armed = (
+        d.seq, d.at, d.lid_open, d.tilted, d.armed
+    )  # fmt: skip
+    for kind, message in d.raise_alerts:
+        if raise_alert(session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id):
+            out.alerts.append(kind)
+    for kind in d.clear_alerts:
+        clear_alert(session, kind=kind, subject=b.bin_id)
+    if d.level is None:
+        b.fault = d.fault
+    else:
+        b.fault, b.fill_pct, b.distance_mm = None, d.level, d.distance_mm
+        if d.sample:
+            rates = keep_samples(session, [(b.bin_id, d.at, d.level)])
+            b.fill_rate_pct_per_h, out.sampled_at = rates[b.bin_id], d.at
+        b.forecast_full_at = forecast_full_at(d.at, d.level, b.fill_rate_pct_per_h)
+    if d.pickup_priority is not None and open_pickup_for_bin(session, bin_id=b.bin_id) is None:
+        p = open_pickup(
+            session,
+            kind="bin_full",
+            bin_id=b.bin_id,
+            due_at=pickup_due(d.at, b.forecast_full_at),
+            priority=d.pickup_priority,
+            fill_pct=d.level,
+        )
+        out.opened_pickup_id = p.id
     session.flush()
     return out
 

@@ -223,6 +223,7 @@ class Agent:
                 submit=self.submit_weighin,
                 feedback=self.feedback,
                 cards=hardware.open_cards(s.station),
+                stability_flag=scale.protocol.has_stability_flag,
             )
             self._devices.append(self.feedback)
             buttons = hardware.open_category_buttons(

@@ -4,7 +4,11 @@ Rules (ARCHITECTURE.md, "Measurements and money"):
 
 - **Stable** means the indicator's stable flag *and* a software window: at least
   ``min_samples`` consecutive stable readings spanning at least ``window_s`` seconds,
-  all within one division ``d`` of each other.
+  all within one division ``d`` of each other. A format without a stability flag
+  (``stability_flag=False``, e.g. ``cas10``, whose every numeric frame reads STABLE)
+  leaves the window as the only evidence that a load has settled, so its window is
+  :data:`UNFLAGGED_WINDOW_FACTOR` times as long (at least :data:`UNFLAGGED_MIN_WINDOW_S`)
+  and needs twice the samples.
 - **Minimum weight** ``min_divisions * d`` (20 d by default); below it nothing is captured.
 - **Re-arm** only after the scale returns to zero: a reading whose gross weight is within
   ``zero_band_divisions * d`` of zero (net readings count their tare back in). A machine
@@ -39,6 +43,10 @@ from edge.firmware_bridge.base import Mode, Reading, Status
 
 #: Most raw frames kept with one weigh-in (the wire contract allows 32).
 FRAMES_KEPT = 16
+#: a format without a stability flag must hold its weight this many times the window...
+UNFLAGGED_WINDOW_FACTOR = 3.0
+#: ...and at least this long (seconds)
+UNFLAGGED_MIN_WINDOW_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class WeighinCapture:
         zero_band_divisions: int = 2,
         max_gap_s: float = 2.0,
         start_armed: bool = False,
+        stability_flag: bool = True,
     ) -> None:
         if division_g <= 0:
             raise ValueError(f"division_g must be positive, got {division_g}")
@@ -90,6 +99,9 @@ class WeighinCapture:
             raise ValueError("zero_band_divisions must be >= 0 and below min_divisions")
         if max_gap_s <= 0:
             raise ValueError(f"max_gap_s must be positive, got {max_gap_s}")
+        if not stability_flag:  # the window is all the evidence there is: make it longer
+            window_s = max(window_s * UNFLAGGED_WINDOW_FACTOR, UNFLAGGED_MIN_WINDOW_S)
+            min_samples *= 2
         self.division_g = division_g
         self.min_divisions = min_divisions
         self.window_s = window_s

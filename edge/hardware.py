@@ -50,15 +50,17 @@ def call_simulator_hook(target: str, pin_factory: Any, settings: EdgeSettings) -
 
 
 def make_pin_factory(settings: EdgeSettings) -> Any:
-    """gpiozero's pin factory: ``MockFactory`` for ``"mock"``, else gpiozero's default."""
+    """gpiozero's pin factory: ``MockFactory`` for ``"mock"``, else None (gpiozero's default).
+
+    Passed to every device this module builds (``pin_factory=``); gpiozero's global
+    ``Device.pin_factory`` is left alone, so two agents (or a test and an agent) in one
+    process never share pins by accident.
+    """
     if settings.pin_factory != "mock":
         return None
-    from gpiozero import Device
     from gpiozero.pins.mock import MockFactory
 
-    factory = MockFactory()
-    Device.pin_factory = factory
-    return factory
+    return MockFactory()
 
 
 def open_scale(s: StationSettings) -> ScaleTransport:

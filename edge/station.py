@@ -78,6 +78,7 @@ class Station:
         feedback: Feedback,
         cards: CardSource | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stability_flag: bool = True,
     ) -> None:
         self.settings = settings
         self.scale = scale
@@ -91,6 +92,7 @@ class Station:
             min_divisions=settings.min_divisions,
             window_s=settings.stable_window_s,
             min_samples=settings.min_stable_samples,
+            stability_flag=stability_flag,  # the protocol's: cas10 has none
         )
         self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._lock = threading.Lock()

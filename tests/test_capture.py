@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.capture import FRAMES_KEPT, CapturedWeight, WeighinCapture
-from edge.firmware_bridge.base import Mode, Reading, Status
+from edge.firmware_bridge.base import Mode, Reading, Status, get_protocol
 
 D = 10  # g
 
@@ -51,6 +51,30 @@ def test_stable_load_is_captured_once_after_the_window() -> None:
         net_g=1230, tare_g=0, division_g=D, frames=(b"stable 1230",) * 5, stable_ms=1000
     )
     assert not cap.armed
+
+
+def test_without_a_stability_flag_the_window_is_three_times_as_long() -> None:
+    """cas10 reads every numeric frame as STABLE: the window alone must show it.
+
+    mutant: stability_flag ignored (cas10 gets the 1 s window) -> fails
+    mutant: the longer window without the doubled samples -> fails (a sparse stream)
+    """
+    assert get_protocol("cas10").has_stability_flag is False
+    cap = WeighinCapture(division_g=D, stability_flag=False)
+    cap.feed(reading(0), 0.0)
+    events = run(cap, [reading(1230)] * 20, t0=1.0)
+    assert [(t, e.stable_ms) for t, e in events] == [(pytest.approx(4.0), 3000)]
+    # a 1.5 s plateau while the bag is still being handled is not a weigh-in without a flag
+    cap = WeighinCapture(division_g=D, stability_flag=False)
+    cap.feed(reading(0), 0.0)
+    assert run(cap, [reading(1230)] * 6 + [reading(1400)] * 6 + [reading(0)], t0=1.0) == []
+    # four readings 1 s apart span 3 s: enough samples for a flagged format, not here
+    cap = WeighinCapture(division_g=D, stability_flag=False)
+    cap.feed(reading(0), 0.0)
+    assert run(cap, [reading(1230)] * 4 + [reading(0)], t0=1.0, dt=1.0) == []
+    flagged = WeighinCapture(division_g=D)
+    flagged.feed(reading(0), 0.0)
+    assert len(run(flagged, [reading(1230)] * 4, t0=1.0, dt=1.0)) == 1
 
 
 def test_starts_disarmed_until_the_scale_reads_zero() -> None:

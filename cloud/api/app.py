@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -48,7 +47,7 @@ from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.broker_accounts import AccountFiles
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.provisioning import BrokerControl
-from cloud.telemetry import TelemetryStore, open_store
+from cloud.telemetry import open_reader
 from salinmas import __version__
 
 log = logging.getLogger(__name__)
@@ -70,15 +69,6 @@ access token; send it as `Authorization: Bearer <token>` (the live stream also a
 UTC ISO-8601; money-moving POSTs need an `Idempotency-Key` header. Errors are
 `application/problem+json`.
 """
-
-
-def _telemetry(settings: ApiSettings) -> TelemetryStore:
-    t = settings.telemetry
-    if t.backend == "influx":
-        # the API only queries; keep its (unused) write buffer away from ingest's
-        buffer = Path(tempfile.gettempdir()) / f"salinmas-api-{id(settings)}-buffer.db"
-        t = t.model_copy(update={"buffer_path": buffer})
-    return open_store(t)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -110,12 +100,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         jwt_secret=settings.jwt_secret.get_secret_value(),
         tokens=TokenCache(settings.jwt_secret.get_secret_value()),
     )
-    state.telemetry = _telemetry(settings)
+    state.telemetry = open_reader(settings.telemetry)  # read-only: no buffer, no thread
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if state.telemetry is not None and settings.telemetry.backend == "sqlite":
-            state.telemetry.start()
         await state.hub.start()
         if settings.mqtt.enabled:
             state.mqtt = MqttLink(settings.mqtt, on_message=state.hub.on_mqtt)
@@ -127,6 +115,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 state.mqtt.stop()
                 state.mqtt = None
             await state.hub.stop()
+            if state.telemetry is not None:
+                state.telemetry.close()
             engine.dispose()
             read_engine.dispose()
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.api.settings import ApiSettings
 from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.provisioning import BrokerControl
-from cloud.telemetry import TelemetryStore
+from cloud.telemetry import TelemetryReader
 
 if TYPE_CHECKING:
     from cloud.api.live import LiveHub
@@ -34,6 +34,6 @@ class ApiState:
     throttle: ThrottlePolicy
     hub: LiveHub
     mqtt: MqttLink | None = None
-    telemetry: TelemetryStore | None = None
+    telemetry: TelemetryReader | None = None
     jwt_secret: str = field(default="", repr=False)
     tokens: TokenCache | None = field(default=None, repr=False)

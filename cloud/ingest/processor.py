@@ -42,19 +42,18 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import crediting, deadletters, devices, pickups
+from cloud.clock import MAX_CLOCK_AHEAD, event_time
 from cloud.db import is_race
 from cloud.errors import LedgerError
 from cloud.ingest.state import BinCache, DeviceCache, DeviceInfo
 from cloud.models import Bin, utcnow
 from cloud.telemetry import (
     TelemetryPoint,
-    TelemetryStore,
-    event_time,
+    TelemetryWriter,
     fill_point,
     health_point,
     weighin_point,
 )
-from cloud.telemetry.base import MAX_CLOCK_AHEAD
 from contract import (
     MAX_PAYLOAD_BYTES,
     ContractError,
@@ -158,7 +157,7 @@ class Processor:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        store: TelemetryStore | None,
+        store: TelemetryWriter | None,
         *,
         state_write_interval_s: float = 5.0,
         seen_write_interval_s: float = 15.0,
@@ -304,7 +303,11 @@ class Processor:
             elif isinstance(event, Health):
                 devices.apply_health(session, health=event, received_at=msg.received_at)
                 out.points.append(
-                    health_point(event, received_at=msg.received_at, site=info.site_code)
+                    health_point(
+                        event,
+                        at=event_time(event.device_time, event.clock_synced, msg.received_at),
+                        site=info.site_code,
+                    )
                 )
             else:
                 devices.apply_status(session, status=event, received_at=msg.received_at)
@@ -330,29 +333,24 @@ class Processor:
             )
             _dead_letter(session, out, msg, "unknown_bin", detail)
             return False
-        at = event_time(event.device_time, event.clock_synced, msg.received_at)
-        if st.last_seq is not None and event.seq <= st.last_seq:
-            pass  # a replay or an older reading: the state already reflects newer data
-        elif st.routine(event):
-            self.bins.apply_routine(st, event, at)
-        else:
+        decision = st.decide(event, msg.received_at)
+        if decision is None:  # a replay or an older reading: the state reflects newer data
+            at = event_time(event.device_time, event.clock_synced, msg.received_at)
+        elif decision.routine:
+            at = decision.at
+            self.bins.apply_routine(st, decision)
+        else:  # a decision: the one-message path, on the bin's row brought up to date
+            at = decision.at
             try:
-                pickups.apply_fill(session, fill=event, received_at=msg.received_at)
+                self.bins.flush(session, st)
+                result = pickups.apply_fill(session, fill=event, received_at=msg.received_at)
             except LedgerError as exc:  # the bin was re-registered meanwhile
                 _dead_letter(session, out, msg, "unknown_bin", str(exc))
                 return False
             b = session.get(Bin, event.bin_id)
             assert b is not None
-            self.bins.adopt(b)
-        out.points.append(
-            fill_point(
-                event,
-                received_at=msg.received_at,
-                site=info.site_code,
-                category=st.category_code,
-                at=at,
-            )
-        )
+            self.bins.adopt(b, result.sampled_at)
+        out.points.append(fill_point(event, at=at, site=info.site_code, category=st.category_code))
         return True
 
     def _credit(

@@ -15,15 +15,17 @@ another site) are seen within ``ttl_s``. ``last_seen`` is
 written behind, at most once per ``write_interval_s`` per device (the silent-device
 sweep works in minutes).
 
-Bins (:class:`BinCache`): the pickup policy's state of each bin. A reading that changes
-nothing but the level — the overwhelming majority — is applied to the cached state and
-written behind, at most once per ``write_interval_s`` per bin, with a guarded ``UPDATE``
-(``last_seq`` only grows, whichever worker writes). A reading that matters (crosses the
-threshold or the re-arm level, raises or clears a fault, lid or tilt, or the first
-reading of a bin this worker sees) goes through :func:`cloud.pickups.apply_fill` in the
-batch's transaction, like before. Forecast samples are kept at most once per
-:data:`SAMPLE_EVERY` per bin; between samples the forecast moves with the level at the
-last computed fill rate.
+Bins (:class:`BinCache`): the pickup policy's state of each bin, with the time of its
+newest forecast sample. Every reading is decided by the one bin policy
+(:func:`cloud.fill_policy.decide`). A *routine* decision — nothing but the level
+changes, the overwhelming majority — is applied to the cached state and written behind,
+at most once per ``write_interval_s`` per bin, with a guarded ``UPDATE`` (``last_seq``
+only grows, whichever worker writes), the samples it kept and the fill rate they give
+(:func:`cloud.pickups.keep_samples`). Any other decision (the threshold or the re-arm
+level crossed, a fault, lid or tilt change) first writes what is pending for that bin,
+then goes through the one-message path :func:`cloud.pickups.apply_fill` in the batch's
+transaction, and the cache takes the row it leaves. So both paths take the same
+decisions and keep the same samples (``tests/cloud/test_bin_policy_paths.py``).
 
 What this trades: the bin row's *level* may lag the newest reading by up to
 ``write_interval_s`` (and a crash loses that lag, until the bin's next reading). Every
@@ -37,35 +39,26 @@ second one. After a failed batch the worker drops both caches (the database is t
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from cloud import pickups
+from cloud.db import chunks
+from cloud.fill_policy import FillDecision, decide, forecast_full_at
 from cloud.models import Bin, Device, FillSample, Site
+from cloud.pickups import keep_samples
 from contract import Fill
 
-#: a forecast sample is kept at most this often per bin (and per worker)
-SAMPLE_EVERY = timedelta(minutes=1)
 #: the caches are looked through for due writes at most every this much of their write
 #: interval (not after every batch: a fleet has thousands of devices)
 SCAN_FRACTION = 0.1
-#: ids per ``IN (...)`` list (well under SQLite's and PostgreSQL's parameter limits)
-_CHUNK = 500
-
 _DEV: Table = Device.__table__  # type: ignore[assignment]
 _BIN: Table = Bin.__table__  # type: ignore[assignment]
-
-
-def _chunks(ids: list[str]) -> Iterable[list[str]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
 
 
 # --------------------------------------------------------------------------- devices
@@ -117,7 +110,7 @@ class DeviceCache:
             self._fingerprint = fp
         now = time.monotonic()
         stale = [d for d in set(device_ids) if now - self._loaded_at.get(d, -1e9) > self.ttl_s]
-        for chunk in _chunks(stale):
+        for chunk in chunks(stale):
             old = {d: self._known.get(d) for d in chunk}
             for d in chunk:
                 self._known[d] = None
@@ -182,16 +175,25 @@ class DeviceCache:
 
 # --------------------------------------------------------------------------- bins
 
-_BIN_COLUMNS = (
-    _BIN.c.bin_id, _BIN.c.device_id, _BIN.c.site_id, _BIN.c.category_code,
-    _BIN.c.threshold_pct, _BIN.c.hysteresis_pct, _BIN.c.armed, _BIN.c.fault,
-    _BIN.c.lid_open, _BIN.c.tilted, _BIN.c.last_seq, _BIN.c.fill_pct, _BIN.c.distance_mm,
-    _BIN.c.state_at, _BIN.c.fill_rate_pct_per_h, _BIN.c.forecast_full_at,
+#: what a bin's cached state is loaded from: every field of :class:`BinState` named in
+#: ``bins``, and the time of the bin's newest forecast sample
+_BIN_FIELDS = (
+    "bin_id", "device_id", "site_id", "category_code", "threshold_pct", "hysteresis_pct",
+    "armed", "fault", "lid_open", "tilted", "last_seq", "fill_pct", "distance_mm",
+    "state_at", "fill_rate_pct_per_h", "forecast_full_at",
 )  # fmt: skip
+_NEWEST_SAMPLE = (
+    select(func.max(FillSample.at))
+    .where(FillSample.bin_id == _BIN.c.bin_id)
+    .scalar_subquery()
+    .label("sampled_at")
+)
 
 
 @dataclass(slots=True)
 class BinState:
+    """A bin's policy state and latest level as this worker knows them."""
+
     bin_id: str
     device_id: str | None
     site_id: int | None
@@ -208,10 +210,10 @@ class BinState:
     state_at: datetime | None
     fill_rate_pct_per_h: float | None
     forecast_full_at: datetime | None
+    sampled_at: datetime | None  # the bin's newest forecast sample, kept or pending
     loaded_at: float = 0.0
-    sampled_at: datetime | None = None  # the last forecast sample this worker kept
-    #: forecast samples not written yet: (at, level, whether to work out the rate)
-    samples: list[tuple[datetime, float, bool]] = field(default_factory=list)
+    #: forecast samples not written yet: (at, level)
+    samples: list[tuple[datetime, float]] = field(default_factory=list)
     dirty: bool = False
     written_at: float = 0.0
 
@@ -219,17 +221,11 @@ class BinState:
         """When the bin will be full, from its latest level and fill rate."""
         if self.state_at is None or self.fill_pct is None:
             return self.forecast_full_at
-        return pickups.forecast_full_at(self.state_at, self.fill_pct, self.fill_rate_pct_per_h)
+        return forecast_full_at(self.state_at, self.fill_pct, self.fill_rate_pct_per_h)
 
-    def routine(self, fill: Fill) -> bool:
-        """Whether ``fill`` changes nothing but the level (no decision to take)."""
-        if fill.fault is not None or self.fault is not None or fill.fill_pct is None:
-            return False
-        if fill.lid_open != self.lid_open or fill.tilted != self.tilted:
-            return False
-        if self.armed:
-            return fill.fill_pct < self.threshold_pct
-        return fill.fill_pct >= self.threshold_pct - self.hysteresis_pct
+    def decide(self, fill: Fill, received_at: datetime) -> FillDecision | None:
+        """The policy's decision for ``fill`` on this state (see :mod:`cloud.fill_policy`)."""
+        return decide(self, self.sampled_at, fill, received_at)
 
 
 class BinCache:
@@ -250,22 +246,24 @@ class BinCache:
             st = self._states.get(b)
             if st is None or now - st.loaded_at > self.ttl_s:
                 stale.append(b)
-        for chunk in _chunks(stale):
+        columns = [_BIN.c[name] for name in _BIN_FIELDS]
+        for chunk in chunks(stale):
             found = set()
-            for row in session.execute(select(*_BIN_COLUMNS).where(_BIN.c.bin_id.in_(chunk))):
+            for row in session.execute(
+                select(*columns, _NEWEST_SAMPLE).where(_BIN.c.bin_id.in_(chunk))
+            ):
                 found.add(row.bin_id)
-                self._merge(BinState(*row, loaded_at=now, written_at=now))  # type: ignore[call-arg]
+                self._merge(BinState(**row._asdict(), loaded_at=now, written_at=now))
             for b in chunk:
                 if b not in found:
                     self._states[b] = None
 
     def _merge(self, fresh: BinState) -> None:
         old = self._states.get(fresh.bin_id)
-        if (
-            old is not None
-            and old.last_seq is not None
-            and (fresh.last_seq is None or old.last_seq > fresh.last_seq)
-        ):
+        if old is None:
+            self._states[fresh.bin_id] = fresh
+            return
+        if old.last_seq is not None and (fresh.last_seq is None or old.last_seq > fresh.last_seq):
             # this worker holds a newer level than the database (written behind): keep it
             fresh.last_seq, fresh.fill_pct, fresh.distance_mm = (
                 old.last_seq, old.fill_pct, old.distance_mm
@@ -274,92 +272,50 @@ class BinCache:
                 old.state_at, old.fill_rate_pct_per_h, old.forecast_full_at
             )  # fmt: skip
             fresh.dirty = old.dirty
-        if old is not None:
-            fresh.sampled_at, fresh.written_at = old.sampled_at, old.written_at
-            fresh.samples = old.samples
+        if old.sampled_at is not None and (
+            fresh.sampled_at is None or old.sampled_at > fresh.sampled_at
+        ):
+            fresh.sampled_at = old.sampled_at  # a sample pending here
+        fresh.written_at, fresh.samples = old.written_at, old.samples
         self._states[fresh.bin_id] = fresh
 
     def get(self, bin_id: str) -> BinState | None:
         return self._states.get(bin_id)
 
-    def adopt(self, b: Bin) -> None:
-        """Take the state of a bin row just changed through the ORM (the slow path)."""
+    def adopt(self, b: Bin, sampled_at: datetime | None) -> None:
+        """Take the state of a bin row just changed through the one-message path."""
         old = self._states.get(b.bin_id)
         fresh = BinState(
-            b.bin_id, b.device_id, b.site_id, b.category_code, b.threshold_pct,
-            b.hysteresis_pct, b.armed, b.fault, b.lid_open, b.tilted, b.last_seq, b.fill_pct,
-            b.distance_mm, b.state_at, b.fill_rate_pct_per_h, b.forecast_full_at,
+            **{name: getattr(b, name) for name in _BIN_FIELDS},
+            sampled_at=sampled_at,
             loaded_at=old.loaded_at if old is not None else time.monotonic(),
-        )  # fmt: skip
-        fresh.sampled_at = b.state_at if b.fill_pct is not None else None
-        fresh.written_at = time.monotonic()
+            written_at=time.monotonic(),
+        )
+        if old is not None:
+            fresh.samples = old.samples  # none: written before the decision (flush)
+            fresh.dirty = bool(old.samples)
         self._states[b.bin_id] = fresh
 
-    def apply_routine(self, st: BinState, fill: Fill, at: datetime) -> None:
-        """Apply a routine reading (see :meth:`BinState.routine`) to the cached state.
+    def apply_routine(self, st: BinState, d: FillDecision) -> None:
+        """Apply a routine decision (see :class:`cloud.fill_policy.FillDecision`) in memory.
 
-        A forecast sample is due once per :data:`SAMPLE_EVERY`; it is kept, and the fill
-        rate and forecast worked out, when the state is written (:meth:`write_behind`).
+        The level is written behind (:meth:`write_behind`), with the samples kept and the
+        fill rate they give.
         """
-        level = fill.fill_pct
-        assert level is not None
+        assert d.routine
+        assert d.level is not None
         st.last_seq, st.state_at, st.fill_pct, st.distance_mm = (
-            fill.seq,
-            at,
-            level,
-            fill.distance_mm,
-        )
-        sampled = st.sampled_at
-        if sampled is None:
-            # the first reading this worker sees of the bin: keep it as a sample, keep the
-            # fill rate the row has, and spread the bins' next samples over the interval
-            st.samples.append((at, level, False))
-            st.sampled_at = at - SAMPLE_EVERY * random.random()
-        elif at - sampled >= SAMPLE_EVERY or at < sampled:
-            st.samples.append((at, level, True))
-            st.sampled_at = at
+            d.seq, d.at, d.level, d.distance_mm
+        )  # fmt: skip
+        if d.sample:
+            st.samples.append((d.at, d.level))
+            st.sampled_at = d.at
         st.dirty = True
 
-    def _keep_samples(self, session: Session, states: list[BinState]) -> None:
-        """Insert the pending forecast samples, prune old ones, work out fill rates.
-
-        A fixed number of statements for any number of bins (per :data:`_CHUNK`).
-        """
-        pending = [(s, sample) for s in states for sample in s.samples]
-        if not pending:
-            return
-        session.execute(
-            insert(FillSample),
-            [{"bin_id": s.bin_id, "at": at, "fill_pct": level} for s, (at, level, _) in pending],
-        )
-        for i in range(0, len(pending), _CHUNK):
-            chunk = pending[i : i + _CHUNK]
-            oldest = min(at for _, (at, _, _) in chunk)
-            session.execute(
-                delete(FillSample).where(
-                    FillSample.bin_id.in_({s.bin_id for s, _ in chunk}),
-                    FillSample.at < oldest - pickups.SAMPLE_RETENTION,
-                )
-            )
-            rate_of = {s.bin_id: (s, at) for s, (at, _, recompute) in chunk if recompute}
-            if not rate_of:
-                continue
-            window: dict[str, list[tuple[datetime, float]]] = {b: [] for b in rate_of}
-            for bin_id, t, v in session.execute(
-                select(FillSample.bin_id, FillSample.at, FillSample.fill_pct)
-                .where(
-                    FillSample.bin_id.in_(list(rate_of)),
-                    FillSample.at >= oldest - pickups.FORECAST_WINDOW,
-                )
-                .order_by(FillSample.bin_id, FillSample.at)
-            ):
-                st, at = rate_of[bin_id]
-                if at - pickups.FORECAST_WINDOW <= t <= at:
-                    window[bin_id].append((t, v))
-            for bin_id, (st, _) in rate_of.items():
-                st.fill_rate_pct_per_h = pickups.fill_rate_pct_per_h(window[bin_id])
-        for s in states:
-            s.samples = []
+    def flush(self, session: Session, st: BinState) -> None:
+        """Write what is pending for one bin now (before a decision reads its row)."""
+        if st.dirty or st.samples:
+            self._write(session, [st], time.monotonic())
 
     def write_behind(self, session: Session, *, force: bool = False) -> int:
         """Write the due cached levels (guarded: ``last_seq`` only grows)."""
@@ -375,7 +331,18 @@ class BinCache:
         if not due:
             return 0
         due.sort(key=lambda s: s.bin_id)  # one lock order for every worker
-        self._keep_samples(session, due)
+        self._write(session, due, now)
+        return len(due)
+
+    def _write(self, session: Session, states: list[BinState], now: float) -> None:
+        """Samples (with the fill rates they give), then the levels: a fixed statement count."""
+        rates = keep_samples(
+            session, [(s.bin_id, at, level) for s in states for at, level in s.samples]
+        )
+        for s in states:
+            if s.bin_id in rates:
+                s.fill_rate_pct_per_h = rates[s.bin_id]
+            s.samples = []
         stmt = (
             update(_BIN)
             .where(
@@ -405,9 +372,8 @@ class BinCache:
                     "b_rate": s.fill_rate_pct_per_h,
                     "b_full": s.forecast(),
                 }
-                for s in due
+                for s in states
             ],
         )
-        for s in due:
+        for s in states:
             s.dirty, s.written_at = False, now
-        return len(due)

@@ -42,7 +42,7 @@ from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.readahead import ReadAheadClient
 from cloud.ingest.settings import IngestSettings
 from cloud.models import utcnow
-from cloud.telemetry import TelemetryStore, open_store
+from cloud.telemetry import TelemetryWriter, open_writer
 from contract import Kind, subscription
 from contract.topics import TOPIC_SPECS
 
@@ -85,14 +85,14 @@ class IngestWorker:
         self,
         settings: IngestSettings,
         *,
-        store: TelemetryStore | None = None,
+        store: TelemetryWriter | None = None,
         retiring: bool = False,
     ) -> None:
         self.settings = settings
         #: drain what the broker queued for this session without taking new messages
         self.retiring = retiring
         self._own_store = store is None
-        self.store = store if store is not None else open_store(settings.telemetry)
+        self.store = store if store is not None else open_writer(settings.telemetry)
         # on_message appends, the processing thread pops: a deque needs no lock for that
         self._queue: deque[_Item] = deque()
         self._arrived = threading.Event()

@@ -1,13 +1,20 @@
-"""The telemetry store: one interface, an InfluxDB backend and an embedded SQLite one.
+"""Telemetry: writers for the ingest, a reader for the API; InfluxDB or embedded SQLite.
 
->>> store = open_store(TelemetrySettings(backend="sqlite", sqlite_path="t.db"))  # doctest: +SKIP
->>> store.start(); store.write([...]); store.flush()                          # doctest: +SKIP
+>>> writer = open_writer(TelemetrySettings(backend="sqlite", sqlite_path="t.db"))  # doctest: +SKIP
+>>> writer.start(); writer.write([...]); writer.flush(); writer.close()        # doctest: +SKIP
+>>> reader = open_reader(settings); reader.count("fill"); reader.close()       # doctest: +SKIP
+
+Backends are imported when a writer or reader is opened, never at import time: the
+domain and the contract of points (:mod:`cloud.telemetry.base`) stay cheap to import.
+The ingest writes to a list of sinks (the settings' own backend, then each of ``also``)
+through :class:`~cloud.telemetry.fanout.Fanout`; the API reads from the settings' own
+backend only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, SecretStr
 
@@ -17,15 +24,16 @@ from cloud.telemetry.base import (
     FillSample,
     HealthSample,
     TelemetryPoint,
-    TelemetryStore,
-    event_time,
+    TelemetryReader,
+    TelemetryWriter,
     fill_point,
     health_point,
     timestamp_ns,
     weighin_point,
 )
-from cloud.telemetry.influx import InfluxTelemetry
-from cloud.telemetry.sqlite import SqliteTelemetry
+
+if TYPE_CHECKING:
+    from cloud.telemetry.influx import InfluxConnection
 
 
 class TelemetrySettings(BaseModel):
@@ -47,19 +55,32 @@ class TelemetrySettings(BaseModel):
     batch_size: int = 5000
     flush_interval_s: float = 0.25
     max_backoff_s: float = 30.0
+    #: more sinks the ingest writes every point to as well (each with its own buffer)
+    also: list[TelemetrySettings] = []
 
 
-def open_store(settings: TelemetrySettings) -> TelemetryStore:
-    """Build (not start) the configured backend."""
-    if settings.backend == "sqlite":
-        return SqliteTelemetry(path=settings.sqlite_path, timezone=settings.timezone)
-    return InfluxTelemetry(
+def _influx_connection(settings: TelemetrySettings) -> InfluxConnection:
+    from cloud.telemetry.influx import InfluxConnection
+
+    return InfluxConnection(
         url=settings.influx_url,
         database=settings.influx_database,
-        buffer_path=settings.buffer_path,
         token=settings.influx_token.get_secret_value() if settings.influx_token else None,
         username=settings.influx_username,
         password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+    )
+
+
+def _writer(settings: TelemetrySettings) -> TelemetryWriter:
+    if settings.backend == "sqlite":
+        from cloud.telemetry.sqlite import SqliteWriter
+
+        return SqliteWriter(path=settings.sqlite_path, timezone=settings.timezone)
+    from cloud.telemetry.influx_writer import InfluxWriter
+
+    return InfluxWriter(
+        _influx_connection(settings),
+        buffer_path=settings.buffer_path,
         batch_size=settings.batch_size,
         flush_interval_s=settings.flush_interval_s,
         retention=settings.influx_retention,
@@ -69,20 +90,40 @@ def open_store(settings: TelemetrySettings) -> TelemetryStore:
     )
 
 
+def open_writer(settings: TelemetrySettings) -> TelemetryWriter:
+    """Build (not start) the configured writer: one sink, or a fan-out to several."""
+    writers = [_writer(s) for s in (settings, *settings.also)]
+    if len(writers) == 1:
+        return writers[0]
+    from cloud.telemetry.fanout import Fanout
+
+    return Fanout(writers)
+
+
+def open_reader(settings: TelemetrySettings) -> TelemetryReader:
+    """The reader of the configured backend (opens its connection on first use)."""
+    if settings.backend == "sqlite":
+        from cloud.telemetry.sqlite import SqliteReader
+
+        return SqliteReader(path=settings.sqlite_path, timezone=settings.timezone)
+    from cloud.telemetry.influx_reader import InfluxReader
+
+    return InfluxReader(_influx_connection(settings), timezone=settings.timezone)
+
+
 __all__ = [
     "MEASUREMENTS",
     "CategoryDay",
     "FillSample",
     "HealthSample",
-    "InfluxTelemetry",
-    "SqliteTelemetry",
     "TelemetryPoint",
+    "TelemetryReader",
     "TelemetrySettings",
-    "TelemetryStore",
-    "event_time",
+    "TelemetryWriter",
     "fill_point",
     "health_point",
-    "open_store",
+    "open_reader",
+    "open_writer",
     "timestamp_ns",
     "weighin_point",
 ]

@@ -1,4 +1,4 @@
-"""The telemetry store interface, its point type and the measurement schema.
+"""Telemetry points, the measurement schema, and the writer and reader interfaces.
 
 Measurements (tags are low-cardinality identity; everything else is a field):
 
@@ -14,10 +14,11 @@ health      device, site                uptime_s, outbox_depth, outbox_capacity,
                                         mem_used_pct, disk_free_pct, cpu_temp_c, seq
 ==========  ==========================  ==============================================
 
-Timestamp: the device time when its clock was NTP-synchronised, else the receive time,
-in whole milliseconds, plus ``seq mod 10**6`` nanoseconds. Two readings of one device
-therefore never collide, and a replayed event lands on the same timestamp and
-overwrites itself harmlessly (same series, same time, same fields).
+Timestamp: the event's time by the clock rule (``at``, worked out by the caller with
+the domain's :func:`cloud.clock.event_time`), in whole milliseconds, plus
+``seq mod 10**6`` nanoseconds. Two readings of one device therefore never collide, and a
+replayed event lands on the same timestamp and overwrites itself harmlessly (same
+series, same time, same fields).
 """
 
 from __future__ import annotations
@@ -31,16 +32,6 @@ from contract import Fill, Health, Weighin
 
 FieldValue = int | float | bool | str
 MEASUREMENTS = ("weighin", "fill", "health")
-#: a device clock further ahead of the receive time than this is not trusted
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
-
-
-def event_time(device_time: datetime, clock_synced: bool, received_at: datetime) -> datetime:
-    """When an event happened: the device's clock if synced and not too far ahead, else
-    the receive time (the one rule for weigh-ins, fill readings and telemetry points)."""
-    if clock_synced and device_time <= received_at + MAX_CLOCK_AHEAD:
-        return device_time
-    return received_at
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,14 +97,9 @@ def weighin_point(
 
 
 def fill_point(
-    event: Fill,
-    *,
-    received_at: datetime,
-    site: str | None,
-    category: str | None,
-    at: datetime | None = None,
+    event: Fill, *, at: datetime, site: str | None, category: str | None
 ) -> TelemetryPoint:
-    """The point of one fill reading (``at``: its :func:`event_time`, if already known)."""
+    """The point of one fill reading; ``at`` is its event time (the clock rule)."""
     # the ingest makes one of these per fill reading: dicts built directly, not via kwargs
     tags = {"device": event.device_id, "bin": event.bin_id}
     if site:
@@ -131,13 +117,11 @@ def fill_point(
         fields["lid_open"] = event.lid_open
     if event.tilted is not None:
         fields["tilted"] = event.tilted
-    if at is None:
-        at = event_time(event.device_time, event.clock_synced, received_at)
     return TelemetryPoint("fill", tags, fields, timestamp_ns(at, event.seq))
 
 
-def health_point(event: Health, *, received_at: datetime, site: str | None) -> TelemetryPoint:
-    at = event_time(event.device_time, event.clock_synced, received_at)
+def health_point(event: Health, *, at: datetime, site: str | None) -> TelemetryPoint:
+    """The point of one health report; ``at`` is its event time (the clock rule)."""
     return TelemetryPoint(
         "health",
         _tags(device=event.device_id, site=site),
@@ -182,12 +166,18 @@ class HealthSample:
     values: dict[str, FieldValue] = field(default_factory=dict)
 
 
+def check_group_by(by: str | None) -> None:
+    """Refuse a grouping :meth:`TelemetryReader.category_days` does not know."""
+    if by not in (None, "site", "device"):
+        raise ValueError("by must be None, 'site' or 'device'")
+
+
 @runtime_checkable
-class TelemetryStore(Protocol):
-    """Where telemetry goes: InfluxDB in production, SQLite in the embedded profile.
+class TelemetryWriter(Protocol):
+    """Where the ingest's telemetry goes (InfluxDB, the embedded SQLite file, several).
 
     :meth:`write` returns once the points are *durable* (buffered on disk or stored);
-    it never waits for a remote server. Queries read what has reached the store.
+    it never waits for a remote server.
     """
 
     def start(self) -> None: ...
@@ -201,6 +191,13 @@ class TelemetryStore(Protocol):
     def pending(self) -> int:
         """Points written but not yet in the store (0 for a local store)."""
         ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TelemetryReader(Protocol):
+    """What the API's charts and reports read; what has reached the store."""
 
     def close(self) -> None: ...
 

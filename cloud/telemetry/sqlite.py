@@ -1,9 +1,10 @@
-"""Embedded SQLite backend of the telemetry store (the demo / single waste bank profile).
+"""Embedded SQLite telemetry (the demo / single waste bank profile): writer and reader.
 
-Same interface and the same overwrite semantics as InfluxDB: a point is identified by
-(measurement, tag set, timestamp), so a replay replaces itself. Writes are local and
+The same interfaces and the same overwrite semantics as InfluxDB: a point is identified
+by (measurement, tag set, timestamp), so a replay replaces itself. Writes are local and
 durable on return (WAL, ``synchronous=FULL``); queries aggregate by local day in the
-programme's time zone.
+programme's time zone. The ingest's :class:`SqliteWriter` and the API's
+:class:`SqliteReader` open the same file, each its own connection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cloud.telemetry.base import (
     FillSample,
     HealthSample,
     TelemetryPoint,
+    check_group_by,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,7 +52,9 @@ def _time(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
-class SqliteTelemetry:
+class _SqliteFile:
+    """One connection to the telemetry file, opened (with the schema) on first use."""
+
     def __init__(self, *, path: str | Path, timezone: str = "Asia/Jakarta") -> None:
         self.path = Path(path)
         self.tz = ZoneInfo(timezone)
@@ -74,12 +78,18 @@ class SqliteTelemetry:
         db.executescript(_SCHEMA)
         self._db = db
 
+    @property
+    def closed(self) -> bool:
+        return self._db is None
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
 
+
+class SqliteWriter(_SqliteFile):
     def write(self, points: Sequence[TelemetryPoint]) -> None:
         rows = []
         for p in points:
@@ -115,6 +125,8 @@ class SqliteTelemetry:
     def pending(self) -> int:
         return 0
 
+
+class SqliteReader(_SqliteFile):
     def _select(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._conn().execute(sql, args))
@@ -145,8 +157,7 @@ class SqliteTelemetry:
         site: str | None = None,
         device: str | None = None,
     ) -> list[CategoryDay]:
-        if by not in (None, "site", "device"):
-            raise ValueError("by must be None, 'site' or 'device'")
+        check_group_by(by)
         sql = (
             "SELECT ts_ns, category, site, device, fields FROM points "
             "WHERE measurement = 'weighin' AND ts_ns >= ? AND ts_ns < ?"

@@ -85,7 +85,8 @@ class ScaleProtocol:
     zero_command: ClassVar[bytes | None] = None
     tare_command: ClassVar[bytes | None] = None
     #: False for formats without a stability flag (CAS 10-byte): their STABLE readings
-    #: rest on the software window alone, and an agent may want a longer one.
+    #: rest on the software window alone, which the capture then makes longer
+    #: (``edge.capture.UNFLAGGED_WINDOW_FACTOR``).
     has_stability_flag: ClassVar[bool] = True
 
     def frames(self, buffer: FrameBuffer) -> Iterator[bytes]:

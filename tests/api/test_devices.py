@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.api.support import ApiServer, login
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +59,6 @@ class Probe:
         self.client.loop_stop()
 
 
-def _wait(pred: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_provision_then_revoke_at_the_real_broker(
     api_with_broker: ApiServer, mosquitto: MosquittoServer
 ) -> None:
@@ -91,7 +83,7 @@ def test_provision_then_revoke_at_the_real_broker(
         p.close()
         return rc == 0
 
-    _wait(connects, 10, "the provisioned device to be accepted")
+    wait_until(connects, 10, "the provisioned device to be accepted")
 
     # a device connected before the revocation, and a watcher on the cloud side
     user, pw = mosquitto.service("ingest")
@@ -101,7 +93,9 @@ def test_provision_then_revoke_at_the_real_broker(
     device = Probe(mosquitto.port, "st-new01", creds["mqtt_password"])
     assert device.connect() == 0
     device.client.publish("salinmas/v1/dev/st-new01/health", b"before", qos=1).wait_for_publish(5)
-    _wait(lambda: any(p == b"before" for _, p in watcher.messages), 5, "the pre-revoke publish")
+    wait_until(
+        lambda: any(p == b"before" for _, p in watcher.messages), 5, "the pre-revoke publish"
+    )
 
     with api.client(admin) as c:
         r = c.post("/api/v1/devices/st-new01/revoke")
@@ -115,9 +109,9 @@ def test_provision_then_revoke_at_the_real_broker(
         p.close()
         return rc not in (0, None)
 
-    _wait(refused, 10, "the revoked device to be refused")
+    wait_until(refused, 10, "the revoked device to be refused")
     # and the session it still had is dropped by the broker's reload: a publish is lost
-    _wait(device.disconnected.is_set, 10, "the broker to drop the revoked device's session")
+    wait_until(device.disconnected.is_set, 10, "the broker to drop the revoked device's session")
     device.client.publish("salinmas/v1/dev/st-new01/health", b"after", qos=1)
     time.sleep(0.5)  # nothing to wait for: we are showing that nothing arrives
     assert not any(p == b"after" for _, p in watcher.messages)
@@ -135,7 +129,7 @@ def test_commands_reach_the_device_over_mqtt(
     with api.client(admin) as c:
         creds = c.post("/api/v1/devices", json={"device_id": "st-cmd01", "kind": "station"}).json()
     device = Probe(mosquitto.port, "st-cmd01", creds["mqtt_password"])
-    _wait(lambda: device.connect() == 0, 10, "the device to connect")
+    wait_until(lambda: device.connect() == 0, 10, "the device to connect")
     device.subscribe("salinmas/v1/dev/st-cmd01/cmd")
     with api.client(operator) as c:
         r = c.post("/api/v1/devices/st-cmd01/commands", json={"action": "tare"})
@@ -145,7 +139,7 @@ def test_commands_reach_the_device_over_mqtt(
                       ).status_code == 404  # fmt: skip
         bad = c.post("/api/v1/devices/st-cmd01/commands", json={"action": "explode"})
         assert bad.status_code == 422
-    _wait(lambda: device.messages, 10, "the command to arrive")
+    wait_until(lambda: device.messages, 10, "the command to arrive")
     topic, payload = device.messages[0]
     assert topic == "salinmas/v1/dev/st-cmd01/cmd"
     body = json.loads(payload)

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from salinmas.demo import DemoStack, card_of, free_port, member_no
+from tests.support.waiting import wait_until
 
 
 @dataclass
@@ -91,9 +92,9 @@ class BrowserStack:
             assert self._fleet.control(station, f"category {category}")
             time.sleep(0.4)
             scale.place(net_g)
-            _until(lambda: latest() > before, 30, "the weigh-in never reached the API")
+            wait_until(lambda: latest() > before, 30, "the weigh-in to reach the API")
             scale.remove()
-            _until(lambda: scale.stable, 10, "the simulated scale did not settle")
+            wait_until(lambda: scale.stable, 10, "the simulated scale to settle")
             rows = api.get("/api/v1/weighins", params={"device_id": station, "limit": 1})
             record: dict[str, Any] = rows.json()[0]
         return record
@@ -118,14 +119,6 @@ class BrowserStack:
 
     def start_api(self) -> None:
         self.demo.start_process("api")
-
-
-def _until(predicate: Any, timeout_s: float, message: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(message)
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager

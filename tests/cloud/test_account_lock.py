@@ -31,7 +31,8 @@ from cloud.models import WeighinRecord
 from cloud.postings import funds, lock_household_account
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import T0, weighin
-from tests.support.services import PostgresServer, wait_for
+from tests.support.services import PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,7 @@ def _waits_for_the_lock(
         lock_household_account(holder, household_id=household_id)
         thread = threading.Thread(target=work)
         thread.start()
-        wait_for(lambda: done.is_set() or _waiting(engine), 30, "the step to wait or end")
+        wait_until(lambda: done.is_set() or _waiting(engine), 30, "the step to wait or end")
         waited = "" if done.is_set() else " ".join(_waiting(engine))
         holder.rollback()
     thread.join(30)
@@ -148,7 +149,7 @@ def test_a_payout_waits_for_an_uncommitted_reversal(pg: Engine) -> None:
         corrections.reverse_weighin(reversing, weighin_id=credited, reason="wrong", by="op")
         thread = threading.Thread(target=pay)
         thread.start()
-        wait_for(lambda: done.is_set() or bool(_waiting(pg)), 30, "the payout to wait or end")
+        wait_until(lambda: done.is_set() or bool(_waiting(pg)), 30, "the payout to wait or end")
         reversing.commit()
     thread.join(30)
     assert isinstance(outcome[0], payouts.InsufficientFunds), outcome

@@ -44,8 +44,9 @@ from cloud.pickups import register_bin
 from contract import MAX_PAYLOAD_BYTES, Kind, ReceiptStatus
 from tests.cloud.conftest import PET_RP_PER_KG, seed_programme
 from tests.cloud.factories import fill, weighin
-from tests.cloud.mqtt_support import Device, device, unique_id, wait_until
+from tests.cloud.mqtt_support import Device, device, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,13 @@ from cloud.devices import get_device, register_device, revoke_device
 from cloud.ingest import IngestWorker
 from cloud.models import Pickup, WeighinRecord
 from cloud.pickups import get_bin, list_alerts, register_bin
+from cloud.telemetry import open_reader
 from contract import MAX_PAYLOAD_BYTES, Kind, ReceiptStatus
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import fill, health, weighin
-from tests.cloud.mqtt_support import device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import device, ingest_settings, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +37,15 @@ def station(session: Session) -> tuple[str, int]:
     st = unique_id("st")
     hh = seed_programme(session, stations=(st,))
     return st, hh
+
+
+def _telemetry_count(worker: IngestWorker, measurement: str) -> int:
+    """Points of ``measurement`` the worker's telemetry store holds (read as the API does)."""
+    reader = open_reader(worker.settings.telemetry)
+    try:
+        return reader.count(measurement)
+    finally:
+        reader.close()
 
 
 def test_same_weighin_three_times_credited_once_three_identical_receipts(
@@ -55,7 +66,7 @@ def test_same_weighin_three_times_credited_once_three_identical_receipts(
         assert postings.funds(s, household_id=hh).balance_rp == 3750
         assert postings.postings_total(s) == 0
     assert _count(engine, WeighinRecord) == 1
-    assert worker.store.count("weighin") == 1
+    assert _telemetry_count(worker, "weighin") == 1
 
 
 def test_bad_payloads_become_dead_letters_and_good_ones_pass(
@@ -159,7 +170,7 @@ def test_fill_and_status_and_health_update_the_registry(
 
         wait_until(lambda: unknown_bins() == 1, 20, "fill of an unregistered bin refused")
     assert _count(engine, Pickup, Pickup.bin_id == bin_dev) == 1
-    assert worker.store.count("fill") == len(levels)
+    assert _telemetry_count(worker, "fill") == len(levels)
 
 
 def test_last_will_marks_a_device_offline(

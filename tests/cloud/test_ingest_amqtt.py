@@ -19,8 +19,9 @@ from contract import Kind, ReceiptStatus
 from salinmas.broker import EmbeddedBroker
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
-from tests.cloud.mqtt_support import device, wait_until
+from tests.cloud.mqtt_support import device
 from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from cloud.db import session_factory
 from cloud.devices import register_device
 from cloud.models import WeighinRecord
 from cloud.pickups import register_bin
-from cloud.telemetry import TelemetrySettings, open_store
+from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind, device_topic
 from tests.cloud.conftest import PET_RP_PER_KG, assert_credited_once, credited, seed_programme
 from tests.cloud.factories import fill, weighin
@@ -227,7 +227,7 @@ def test_random_sigkills_under_a_stream_lose_nothing_and_credit_once(
         bin_dev.close()
     print(f"{kills} kills while {sent} weigh-ins and {sent} fills streamed in")
     _assert_credited_once(engine, hh, sent + 1)
-    store = open_store(TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "telemetry.db"))
+    store = open_reader(TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "telemetry.db"))
     try:
         assert store.count("fill") == sent
         assert store.count("weighin") == sent + 1

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from cloud import deadletters
 from cloud.db import session_factory
 from cloud.ingest import IngestWorker
-from cloud.telemetry import TelemetrySettings, open_store
+from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
 from tests.cloud.conftest import assert_credited_once, credited, seed_programme
 from tests.cloud.factories import weighin
@@ -25,9 +25,9 @@ from tests.cloud.mqtt_support import (
     ingest_settings,
     spawn_ingest,
     unique_id,
-    wait_until,
 )
 from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -158,7 +158,7 @@ def test_influx_outage_under_load_credits_on_and_backfills(
             influxdb.resume()
         assert w.store.flush(60)
     assert_credited_once(engine, stations[1], 1000, AMOUNT)
-    check = open_store(telemetry)
+    check = open_reader(telemetry)
     try:
         assert check.count("weighin") == 1000
     finally:

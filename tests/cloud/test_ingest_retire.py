@@ -18,17 +18,18 @@ from cloud.devices import register_device
 from cloud.ingest import IngestSettings, IngestWorker
 from cloud.ingest.worker import retire
 from cloud.pickups import register_bin
-from cloud.telemetry import TelemetrySettings, open_store
+from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
 from tests.cloud.factories import fill
-from tests.cloud.mqtt_support import device, ingest_settings, unique_id, wait_until
+from tests.cloud.mqtt_support import device, ingest_settings, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def _stored(path: Path) -> int:
-    store = open_store(TelemetrySettings(backend="sqlite", sqlite_path=path))
+    store = open_reader(TelemetrySettings(backend="sqlite", sqlite_path=path))
     try:
         return store.count("fill")
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from cloud.db import session_factory
@@ -155,3 +155,36 @@ def test_two_workers_open_one_pickup_and_a_stale_one_catches_up(
     _feed(a, fill(BIN, seq=6, fill_pct=20))
     _feed(b, fill(BIN, seq=7, fill_pct=88))
     assert [x.status for x in _pickups(engine)] == ["done", "open"]
+
+
+def test_writing_behind_costs_a_fixed_number_of_statements(
+    engine: Engine, session: Session
+) -> None:
+    """501 bins (two IN-list chunks) with levels and forecast samples pending in memory.
+
+    mutant: keep_samples working out each bin's rate with its own SELECT -> fails
+    mutant: the levels written one UPDATE per statement call per bin -> fails
+    """
+    ids = [f"bn-wb{i:03d}" for i in range(501)]
+    for b in ids:
+        register_device(session, device_id=b, kind="bin", site="bank01")
+        register_bin(session, bin_id=b, site="bank01", device_id=b)
+    session.commit()
+    p = _processor(engine)
+    for seq in (1, 2):  # two readings 10 minutes apart: two samples each, a fill rate
+        out = _feed(p, *(fill(b, seq=seq, fill_pct=10.0 * seq) for b in ids))
+        assert out.accepted == len(ids)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        p.write_behind(force=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) <= 8, statements  # BEGIN, samples x4 (2 SELECTs), bins, devices
+    with session_factory(engine)() as s:
+        rows = s.execute(select(Bin.fill_pct, Bin.fill_rate_pct_per_h).where(Bin.bin_id.in_(ids)))
+        assert [(pct, round(rate or 0, 6)) for pct, rate in rows] == [(20.0, 60.0)] * len(ids)

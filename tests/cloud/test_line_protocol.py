@@ -1,12 +1,34 @@
-"""The ingest's own line-protocol writer equals influxdb-client's ``Point``, byte for byte."""
+"""The ingest's own line-protocol writer equals influxdb-client's ``Point``, byte for byte.
+
+influxdb-client is the oracle here (a development dependency); the ingest never imports it.
+
+mutant: an int field written without its ``i`` suffix -> test_same_line_as_influxdb_client
+mutant: a tag value ending in a backslash left as it is -> test_same_line_as_influxdb_client
+"""
 
 from __future__ import annotations
 
-from hypothesis import given
+from typing import Any
+
+from hypothesis import example, given
 from hypothesis import strategies as st
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
 
 from cloud.telemetry import TelemetryPoint
-from cloud.telemetry.influx import to_line, to_line_reference
+from cloud.telemetry.line_protocol import to_line
+
+
+def to_line_reference(p: TelemetryPoint) -> str:
+    """The same line through influxdb-client's ``Point``."""
+    pt: Any = Point(p.measurement)
+    for k, v in sorted(p.tags.items()):
+        pt = pt.tag(k, v)
+    for k, fv in p.fields.items():
+        pt = pt.field(k, fv)
+    line: str = pt.time(p.ts_ns, WritePrecision.NS).to_line_protocol()
+    return line
+
 
 _text = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
@@ -28,6 +50,7 @@ _value = (
     fields=st.dictionaries(_key, _value, max_size=5),
     ts=st.integers(min_value=0, max_value=2**62),
 )
+@example(measurement="m", tags={"t": "a\\"}, fields={"f": 1}, ts=5)  # a trailing backslash
 def test_same_line_as_influxdb_client(
     measurement: str, tags: dict[str, str], fields: dict[str, object], ts: int
 ) -> None:

@@ -16,6 +16,7 @@ from cloud.devices import (
     register_device,
     sweep_silent_devices,
 )
+from cloud.fill_policy import fill_rate_pct_per_h
 from cloud.models import Pickup
 from cloud.pickups import (
     acknowledge_alert,
@@ -23,7 +24,6 @@ from cloud.pickups import (
     assign_pickup,
     cancel_pickup,
     complete_pickup,
-    fill_rate_pct_per_h,
     get_bin,
     list_alerts,
     list_pickups,

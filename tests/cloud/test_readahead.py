@@ -21,8 +21,9 @@ from paho.mqtt.properties import Properties
 from cloud.ingest.readahead import ReadAheadClient, ReadAheadSocket
 from contract import Kind, device_topic
 from tests.cloud.factories import fill
-from tests.cloud.mqtt_support import device, unique_id, wait_until
+from tests.cloud.mqtt_support import device, unique_id
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -1,26 +1,43 @@
-"""One contract suite for every telemetry backend (InfluxDB 1.6.7 for real, and SQLite)."""
+"""One contract suite for every telemetry backend (InfluxDB 1.6.7 for real, and SQLite).
+
+Each backend is a writer (the ingest's) and a reader (the API's) on the same store;
+``also`` fans the ingest's points out to more than one store.
+
+mutant: Fanout.write writes to the first writer only -> test_a_fan_out_writes_every_sink
+mutant: InfluxConnection without its Authorization (no BasicAuth) -> test_credentials_...
+mutant: credentials put back into the URL (u/p params) -> test_credentials_... (URL check)
+"""
 
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from cloud.telemetry import (
-    InfluxTelemetry,
+    TelemetryPoint,
+    TelemetryReader,
     TelemetrySettings,
-    TelemetryStore,
+    TelemetryWriter,
     fill_point,
     health_point,
-    open_store,
+    open_reader,
+    open_writer,
     weighin_point,
 )
+from cloud.telemetry.influx import InfluxError
+from cloud.telemetry.influx_writer import InfluxWriter
 from contract import SensorFault
 from tests.cloud.factories import fill, health, weighin
-from tests.support.services import InfluxServer, wait_for
+from tests.support.services import InfluxServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +61,40 @@ def _settings(tmp_path: Path, influx: InfluxServer | None) -> TelemetrySettings:
     )
 
 
+class Store:
+    """A writer and a reader of one store, used as one in the contract suite."""
+
+    def __init__(self, settings: TelemetrySettings) -> None:
+        self.writer = open_writer(settings)
+        self.reader = open_reader(settings)
+        self.writer.start()
+
+    def write(self, points: list[TelemetryPoint]) -> None:
+        self.writer.write(points)
+
+    def flush(self, timeout_s: float) -> bool:
+        return self.writer.flush(timeout_s)
+
+    def pending(self) -> int:
+        return self.writer.pending()
+
+    def __getattr__(self, name: str) -> object:  # the queries
+        return getattr(self.reader, name)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.reader.close()
+
+
 @pytest.fixture(params=["sqlite", "influx"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     influx = request.getfixturevalue("influxdb") if request.param == "influx" else None
-    s = open_store(_settings(tmp_path, influx))
-    s.start()
+    s = Store(_settings(tmp_path, influx))
     yield s
     s.close()
 
 
-def test_points_are_counted_and_replays_overwrite(store: TelemetryStore) -> None:
+def test_points_are_counted_and_replays_overwrite(store: Store) -> None:
     points = [
         weighin_point(
             weighin(seq=s),
@@ -73,10 +114,10 @@ def test_points_are_counted_and_replays_overwrite(store: TelemetryStore) -> None
     assert store.pending() == 0
 
 
-def test_same_millisecond_readings_do_not_collide(store: TelemetryStore) -> None:
+def test_same_millisecond_readings_do_not_collide(store: Store) -> None:
     at = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
     pts = [
-        fill_point(fill(seq=s, device_time=at), received_at=at, site="bank01", category=None)
+        fill_point(fill(seq=s, device_time=at), at=at, site="bank01", category=None)
         for s in (1, 2, 3)
     ]
     store.write(pts)
@@ -84,24 +125,12 @@ def test_same_millisecond_readings_do_not_collide(store: TelemetryStore) -> None
     assert store.count("fill") == 3
 
 
-def test_fill_history_of_one_bin(store: TelemetryStore) -> None:
-    pts = [
-        fill_point(fill(seq=s, fill_pct=10.0 * s), received_at=LATE, site="bank01", category="pet")
-        for s in range(1, 6)
-    ]
-    pts.append(
-        fill_point(
-            fill(seq=6, fill_pct=None, distance_mm=None, fault=SensorFault.NO_ECHO),
-            received_at=LATE,
-            site="bank01",
-            category="pet",
-        )
-    )
-    pts.append(
-        fill_point(
-            fill("bn-other", seq=1, fill_pct=99.0), received_at=LATE, site="x", category=None
-        )
-    )
+def test_fill_history_of_one_bin(store: Store) -> None:
+    evs = [fill(seq=s, fill_pct=10.0 * s) for s in range(1, 6)]
+    evs.append(fill(seq=6, fill_pct=None, distance_mm=None, fault=SensorFault.NO_ECHO))
+    pts = [fill_point(ev, at=ev.device_time, site="bank01", category="pet") for ev in evs]
+    other = fill("bn-other", seq=1, fill_pct=99.0)
+    pts.append(fill_point(other, at=other.device_time, site="x", category=None))
     store.write(pts)
     assert store.flush(30)
     hist = store.fill_history(bin_id="bn-bin01", start=WINDOW[0], end=WINDOW[1])
@@ -112,7 +141,7 @@ def test_fill_history_of_one_bin(store: TelemetryStore) -> None:
     )
 
 
-def test_kg_and_rupiah_per_category_per_local_day(store: TelemetryStore) -> None:
+def test_kg_and_rupiah_per_category_per_local_day(store: Store) -> None:
     def wp(seq: int, at: datetime, device: str, category: str, status: str = "credited") -> object:
         ev = weighin(device, seq=seq, device_time=at, category=category, net_g=1000 * seq)
         return weighin_point(
@@ -148,10 +177,10 @@ def test_kg_and_rupiah_per_category_per_local_day(store: TelemetryStore) -> None
     assert [(d.day.day, d.net_g) for d in one_station] == [(2, 3000)]
 
 
-def test_device_health_series(store: TelemetryStore) -> None:
+def test_device_health_series(store: Store) -> None:
     store.write(
         [
-            health_point(health(seq=s, outbox_depth=s * 2, load1=0.5), received_at=LATE, site="b")
+            health_point(health(seq=s, outbox_depth=s * 2, load1=0.5), at=LATE, site="b")
             for s in (1, 2, 3)
         ]
     )
@@ -163,36 +192,35 @@ def test_device_health_series(store: TelemetryStore) -> None:
 
 
 @pytest.fixture
-def influx_store(influxdb: InfluxServer, tmp_path: Path) -> Iterator[InfluxTelemetry]:
-    s = open_store(_settings(tmp_path, influxdb))
-    assert isinstance(s, InfluxTelemetry)
-    s.start()
+def influx_store(influxdb: InfluxServer, tmp_path: Path) -> Iterator[Store]:
+    s = Store(_settings(tmp_path, influxdb))
+    assert isinstance(s.writer, InfluxWriter)
     yield s
     s.close()
 
 
-def test_influx_setup_creates_retention_and_continuous_queries(
-    influx_store: InfluxTelemetry,
-) -> None:
-    assert influx_store.flush(30)
-    wait_for(lambda: influx_store.ready, 10, "setup")
-    rps = influx_store.query("SHOW RETENTION POLICIES")[0]["series"][0]["values"]
+def test_influx_setup_creates_retention_and_continuous_queries(influx_store: Store) -> None:
+    writer = influx_store.writer
+    assert isinstance(writer, InfluxWriter)
+    assert writer.flush(30)
+    wait_until(lambda: writer.ready, 10, "setup")
+    rps = writer.conn.query("SHOW RETENTION POLICIES")[0]["series"][0]["values"]
     names = {row[0]: row for row in rps}
     assert names["salinmas_raw"][-1] is True  # the default policy
     assert names["salinmas_raw"][1] == "2160h0m0s"
-    cqs = str(influx_store.query("SHOW CONTINUOUS QUERIES"))
+    cqs = str(writer.conn.query("SHOW CONTINUOUS QUERIES"))
     assert "cq_fill_hourly" in cqs
     assert "cq_weighin_daily" in cqs
-    influx_store.setup()  # idempotent at every start-up
+    writer.setup()  # idempotent at every start-up
 
 
 def test_influx_outage_is_buffered_and_backfilled(
-    influx_store: InfluxTelemetry, influxdb: InfluxServer
+    influx_store: Store, influxdb: InfluxServer
 ) -> None:
-    wait_for(lambda: influx_store.ready, 10, "setup")
+    wait_until(lambda: influx_store.writer.ready, 10, "setup")  # type: ignore[attr-defined]
     influxdb.pause()
     try:
-        pts = [health_point(health(seq=s), received_at=LATE, site="bank01") for s in range(1, 301)]
+        pts = [health_point(health(seq=s), at=LATE, site="bank01") for s in range(1, 301)]
         for start in range(0, 300, 100):
             influx_store.write(pts[start : start + 100])  # returns although InfluxDB is down
         assert influx_store.pending() == 300
@@ -201,3 +229,65 @@ def test_influx_outage_is_buffered_and_backfilled(
         influxdb.resume()
     assert influx_store.flush(60)
     assert influx_store.count("health") == 300
+
+
+def test_a_fan_out_writes_every_sink(tmp_path: Path) -> None:
+    first = TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "a.db")
+    second = TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "b.db")
+    writer = open_writer(first.model_copy(update={"also": [second]}))
+    assert isinstance(writer, TelemetryWriter)
+    writer.start()
+    writer.write([health_point(health(seq=s), at=LATE, site="b") for s in (1, 2, 3)])
+    assert writer.flush(10)
+    writer.close()
+    for settings in (first, second):
+        reader = open_reader(settings)
+        assert isinstance(reader, TelemetryReader)
+        assert reader.count("health") == 3
+        reader.close()
+
+
+class _AuthInflux(InfluxServer):
+    """InfluxDB 1.6.7 with ``auth-enabled``: every request needs an admin's credentials."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.conf.write_text(
+            self.conf.read_text().replace("[http]\n", "[http]\n  auth-enabled = true\n")
+        )
+
+    def start(self) -> _AuthInflux:
+        binary = shutil.which("influxd") or "/usr/bin/influxd"
+        log = (self.workdir / "server.log").open("ab")
+        self.proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=log, stderr=log)
+        wait_until(self.ping, 30, f"influxd on {self.port}", 0.1)
+        # the first admin may be created without credentials
+        self.query("CREATE USER admin WITH PASSWORD 's3cret-pw' WITH ALL PRIVILEGES", method="POST")
+        return self
+
+
+def test_credentials_travel_in_the_authorization_header_not_the_url(tmp_path: Path) -> None:
+    server = _AuthInflux().start()
+    try:
+        settings = _settings(tmp_path, server).model_copy(
+            update={"influx_username": "admin", "influx_password": SecretStr("s3cret-pw")}
+        )
+        store = Store(settings)
+        writer = store.writer
+        assert isinstance(writer, InfluxWriter)
+        urls: list[str] = []
+        for conn in (writer.conn, store.reader.conn):  # type: ignore[attr-defined]
+            conn.http.event_hooks["request"].append(lambda r: urls.append(str(r.url)))
+        store.write([health_point(health(seq=s), at=LATE, site="b") for s in (1, 2)])
+        assert store.flush(30), "the writer could not authenticate"
+        assert store.count("health") == 2
+        store.close()
+        assert urls
+        assert not [u for u in urls if "s3cret" in u or "u=admin" in u or "&p=" in u], urls
+
+        wrong = Store(settings.model_copy(update={"influx_password": SecretStr("nope")}))
+        with pytest.raises(InfluxError, match="401"):
+            wrong.count("health")
+        wrong.close()
+    finally:
+        server.stop()

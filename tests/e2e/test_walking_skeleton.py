@@ -27,8 +27,9 @@ from simulators.cards import CardReaderSimulator
 from simulators.pty import PtyDevice
 from simulators.scales import ScaleSimulator
 from tests.api.support import serve
-from tests.edge.harness import AgentProcess, wait_until
+from tests.edge.harness import AgentProcess
 from tests.support.services import InfluxServer, MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

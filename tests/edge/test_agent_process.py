@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.harness import AgentProcess, FakeCloud, Scale, wait_until, write_config
+from tests.edge.harness import AgentProcess, FakeCloud, Scale, write_config
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,7 @@
-"""Building devices from settings: hooks named in the config."""
+"""Building devices from settings: the pin factory, hooks named in the config.
+
+mutant: make_pin_factory setting gpiozero's global Device.pin_factory -> test_the_mock_...
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,18 @@ def test_simulator_hook_gets_the_settings_when_it_takes_them() -> None:
         assert hooks.calls == [(factory, settings)]
         call_simulator_hook("tests.edge.hooks:bins", factory, settings)  # one argument
         assert [s.model.bin_id for s in hooks.SIMS[-2:]] == ["bin-modes-a", "bin-modes-b"]
+    finally:
+        factory.reset()
+
+
+def test_the_mock_factory_is_injected_not_made_global() -> None:
+    from gpiozero import Device
+
+    before = Device.pin_factory
+    factory = make_pin_factory(EdgeSettings(device_id="bin-hw03", station={}, pin_factory="mock"))
+    try:
+        assert factory is not None
+        assert Device.pin_factory is before
     finally:
         factory.reset()
 

@@ -18,7 +18,7 @@ from edge.station import LogFeedback, Station
 from simulators.cards import CardReaderSimulator, card_id_from_tag
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator
-from tests.edge.harness import wait_until
+from tests.support.waiting import wait_until
 
 
 @dataclass
@@ -142,3 +142,33 @@ def test_tare_and_zero_requests_reach_the_indicator(bench: Bench) -> None:
     )
     with pytest.raises(ValueError, match="unknown scale action"):
         bench.station.request("explode")
+
+
+class _IdleScale:
+    connected = False
+
+    def read(self, timeout_s: float) -> list[object]:
+        return []
+
+    def zero(self) -> bool:
+        return False
+
+    def tare(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_format_without_a_stability_flag_gets_the_longer_window() -> None:
+    """mutant: Station not handing stability_flag to its capture -> fails."""
+    settings = StationSettings(protocol="cas10", stable_window_s=1.0, min_stable_samples=3)
+    station = Station(
+        settings,
+        scale=_IdleScale(),  # type: ignore[arg-type]
+        protocol="cas10",
+        submit=Submissions(),
+        feedback=LogFeedback(),
+        stability_flag=get_protocol("cas10").has_stability_flag,
+    )
+    assert (station.capture.window_s, station.capture.min_samples) == (3.0, 6)

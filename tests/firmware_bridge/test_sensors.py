@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from gpiozero.exc import PinInvalidPin
@@ -19,6 +18,7 @@ from edge.firmware_bridge.sensors import (
     TiltSwitch,
 )
 from edge.firmware_bridge.sensors.fill import SPEED_OF_SOUND_M_S
+from tests.support.waiting import wait_until
 
 TRIG, ECHO = 23, 24
 
@@ -255,15 +255,6 @@ def test_lid_and_tilt_switches(factory: MockFactory) -> None:
         tilt.close()
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
-
-
 def on_count(pin: MockPin) -> int:
     return sum(1 for s in pin.states if s.state)
 
@@ -279,12 +270,15 @@ def test_feedback_patterns_drive_leds_and_buzzer(factory: MockFactory, name: str
         feedback.signal(name)
         lit = {"green": [green], "red": [red], "both": [green, red]}[pattern.led]
         dark = [p for p in (green, red) if p not in lit]
-        assert wait_until(
+        wait_until(
             lambda: (
                 all(on_count(p) == pattern.blinks for p in lit)
                 and on_count(buzzer) == pattern.beeps
                 and not any(p.state for p in (*lit, buzzer))
-            )
+            ),
+            3,
+            f"the {name} pattern",
+            0.01,
         )
         assert all(on_count(p) == 0 for p in dark)
     finally:
@@ -314,10 +308,10 @@ def test_category_buttons_select_and_call_back(factory: MockFactory) -> None:
     try:
         assert buttons.selected is None
         factory.pin(21).drive_low()
-        assert wait_until(lambda: buttons.selected == "plastic-pet")
+        wait_until(lambda: buttons.selected == "plastic-pet", 3, "plastic-pet selected", 0.01)
         factory.pin(21).drive_high()
         factory.pin(20).drive_low()
-        assert wait_until(lambda: buttons.selected == "organic")
+        wait_until(lambda: buttons.selected == "organic", 3, "organic selected", 0.01)
         assert chosen == ["plastic-pet", "organic"]
         buttons.clear()
         assert buttons.selected is None

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.edge.harness import wait_until
 from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.broker_accounts import AccountFiles, hash_password
 from salinmas.broker import EmbeddedBroker, topic_allowed
-from tests.support.services import free_port, wait_for
+from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 ROLES = {"salinmas-ingest": "ingest"}
 
@@ -62,7 +63,7 @@ def test_device_reaches_ingest_and_forgery_is_dropped(broker: EmbeddedBroker) ->
     assert not codes[0].is_failure  # type: ignore[attr-defined]
     dev.publish("salinmas/v1/dev/st-b2/weighin", b"forged", qos=1).wait_for_publish(5)
     dev.publish("salinmas/v1/dev/st-a1/weighin", b"ok", qos=1).wait_for_publish(5)
-    wait_for(lambda: got, 5, "the device's own message")
+    wait_until(lambda: got, 5, "the device's own message")
     assert got == ["salinmas/v1/dev/st-a1/weighin"]
     for c in (sub, dev):
         c.loop_stop()

@@ -24,7 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.models import Fill, Weighin, parse_payload
 from contract.topics import parse_topic, subscription
 from simulators.fleet import Fleet
-from tests.support.services import MosquittoServer, wait_for
+from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 STATION, BIN = "st-fleet-01", "bin-fleet-01"
 CARDS = ["0A00010000", "0A00010001", "0A00010002"]
@@ -103,7 +104,7 @@ def test_fleet_of_agents(mosquitto: MosquittoServer, tmp_path: Path) -> None:
         )
         # the weigh-in is captured within the station's window; the fleet counts the bag
         # once it has held it the full 2.5 s, which may come after the fault above
-        wait_for(lambda: fleet.stats["bags"] >= 1, 15, "the fleet to count the bag")
+        wait_until(lambda: fleet.stats["bags"] >= 1, 15, "the fleet to count the bag")
     finally:
         fleet.stop()
         inbox.close()

@@ -28,6 +28,7 @@ from typing import Self
 
 from cloud.broker_accounts import AccountFiles
 from salinmas.mosquitto import mosquitto_config, start_mosquitto
+from tests.support.waiting import wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -54,15 +55,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(predicate: object, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(interval_s)
-    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
 class _Server:
@@ -222,7 +214,7 @@ class InfluxServer(_Server):
         log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=log, stderr=log)
         try:
-            wait_for(self.ping, 30, f"influxd on {self.port}", 0.1)
+            wait_until(self.ping, 30, f"influxd on {self.port}", 0.1)
         except TimeoutError:
             self.stop()
             raise

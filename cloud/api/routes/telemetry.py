@@ -16,7 +16,7 @@ from cloud.api.deps import Staff, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import DeviceIdStr, FillPoint, Instant
 from cloud.models import utcnow
-from cloud.telemetry import TelemetryStore
+from cloud.telemetry import TelemetryReader
 
 router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"])
 
@@ -50,7 +50,7 @@ def _range(
     return start, end
 
 
-def _store(state: StateDep) -> TelemetryStore:
+def _store(state: StateDep) -> TelemetryReader:
     if state.telemetry is None:
         raise ApiError(503, "telemetry-unavailable", "no telemetry store is configured")
     return state.telemetry

@@ -1,0 +1,200 @@
+"""Telemetry writer for InfluxDB: a durable local buffer, a sender thread, the schema.
+
+:meth:`InfluxWriter.write` turns points into line protocol
+(:func:`cloud.telemetry.line_protocol.to_line`), appends them to a durable local buffer
+(:class:`~cloud.telemetry.buffer.DurableBuffer`) and returns; a sender thread posts
+them in batches of up to ``batch_size`` lines, at least every ``flush_interval_s``,
+retrying with exponential backoff while InfluxDB is unreachable and backfilling
+afterwards. A batch InfluxDB refuses as bad data (HTTP 400) is moved aside, never
+retried forever.
+
+Start-up (retried until InfluxDB answers): the database (optional), a default
+retention policy ``salinmas_raw`` (``retention``), ``salinmas_rollup`` (infinite) and
+two continuous queries: hourly fill per bin (``fill_hourly``) and daily weight and money
+per category (``weighin_daily``, days in the programme's time zone). Both RESAMPLE over
+a window (6 h / 3 d) so readings an edge outbox delivers late still reach the rollups.
+"""
+
+# InfluxQL is built with every value escaped (ident): not SQL injection.
+# ruff: noqa: S608
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from cloud.telemetry.base import TelemetryPoint
+from cloud.telemetry.buffer import DurableBuffer
+from cloud.telemetry.influx import InfluxConnection, InfluxError, ident, values
+from cloud.telemetry.line_protocol import to_line
+
+log = logging.getLogger(__name__)
+
+RAW_RP = "salinmas_raw"
+ROLLUP_RP = "salinmas_rollup"
+
+
+class InfluxWriter:
+    def __init__(
+        self,
+        conn: InfluxConnection,
+        *,
+        buffer_path: str | Path,
+        batch_size: int = 5000,
+        flush_interval_s: float = 0.25,
+        retention: str = "90d",
+        create_database: bool = True,
+        timezone: str = "Asia/Jakarta",
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.conn = conn
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.retention = retention
+        self.create_database = create_database
+        self.tz = ZoneInfo(timezone)
+        self.max_backoff_s = max_backoff_s
+        self.buffer = DurableBuffer(buffer_path)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._ready = False
+        self.sent = 0
+        self.failures = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="influx-sender", daemon=True)
+            self._thread.start()
+
+    def close(self, flush_timeout_s: float = 5.0) -> None:
+        if self._thread is not None:
+            self.flush(flush_timeout_s)
+            self._stop.set()
+            self._wake.set()
+            self._thread.join(self.max_backoff_s + 15)
+            self._thread = None
+        self.conn.close()
+        self.buffer.close()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the start-up schema (database, retention, continuous queries) is set."""
+        return self._ready
+
+    # ----------------------------------------------------------------- writing
+
+    def write(self, points: Sequence[TelemetryPoint]) -> None:
+        self.buffer.add([line for line in map(to_line, points) if line])
+        if len(self.buffer) >= self.batch_size:
+            self._wake.set()
+
+    def pending(self) -> int:
+        return len(self.buffer)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        self._wake.set()
+        with self._idle:
+            while len(self.buffer) > 0:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None:
+                    return False
+                self._wake.set()
+                self._idle.wait(min(left, 0.2))
+        return True
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if not self._ready:
+                    self.setup()
+                    self._ready = True
+                sent = self._send_one_batch()
+                backoff = 0.5
+                if sent:
+                    continue  # more may be waiting
+                with self._idle:
+                    self._idle.notify_all()
+                self._wake.wait(self.flush_interval_s)
+                self._wake.clear()
+            except (httpx.HTTPError, InfluxError) as exc:
+                self.failures += 1
+                log.warning("InfluxDB unavailable (%s); %d lines buffered", exc, len(self.buffer))
+                self._stop.wait(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    def _send_one_batch(self) -> bool:
+        batch = self.buffer.peek(self.batch_size)
+        if not batch:
+            return False
+        lines = sum(n for _, _, n in batch)
+        r = self.conn.write("\n".join(text for _, text, _ in batch).encode())
+        last_id = batch[-1][0]
+        if r.status_code == 204:
+            self.buffer.remove_through(last_id)
+            self.sent += lines
+            return True
+        if r.status_code == 400:  # bad data (partial writes are also 400): set it aside
+            log.error("InfluxDB refused %d lines: %s", lines, r.text[:300])
+            self.buffer.reject_through(last_id, r.text)
+            return True
+        raise InfluxError(f"/write answered {r.status_code}: {r.text[:200]}")
+
+    # ----------------------------------------------------------------- schema
+
+    def setup(self) -> None:
+        """Create the database, retention policies and continuous queries (idempotent)."""
+        query = self.conn.query
+        db = ident(self.conn.database)
+        if self.create_database:
+            query(f"CREATE DATABASE {db}", write=True)
+        rps = {row[0]: row for row in values(query("SHOW RETENTION POLICIES"))}
+        for name, duration, default in ((RAW_RP, self.retention, True), (ROLLUP_RP, "INF", False)):
+            verb = "ALTER" if name in rps else "CREATE"
+            dflt = " DEFAULT" if default else ""
+            repl = " REPLICATION 1" if verb == "CREATE" else ""
+            query(
+                f"{verb} RETENTION POLICY {ident(name)} ON {db} DURATION {duration}{repl}{dflt}",
+                write=True,
+            )
+        offset = self._day_offset()
+        cqs = {
+            "cq_fill_hourly": (
+                "RESAMPLE EVERY 10m FOR 6h",
+                f'SELECT mean("fill_pct") AS "fill_pct", max("fill_pct") AS "fill_pct_max" '
+                f'INTO {db}.{ident(ROLLUP_RP)}."fill_hourly" FROM {ident(RAW_RP)}."fill" '
+                "GROUP BY time(1h), *",
+            ),
+            "cq_weighin_daily": (
+                "RESAMPLE EVERY 1h FOR 3d",
+                f'SELECT sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", '
+                f'count("seq") AS "weighins" INTO {db}.{ident(ROLLUP_RP)}."weighin_daily" '
+                f'FROM {ident(RAW_RP)}."weighin" WHERE "status" != \'rejected\' '
+                f"GROUP BY time(1d, {offset}), *",
+            ),
+        }
+        existing = {row[0] for row in values(query("SHOW CONTINUOUS QUERIES"))}
+        for name, (resample, select) in cqs.items():
+            if name not in existing:
+                query(
+                    f"CREATE CONTINUOUS QUERY {ident(name)} ON {db} {resample} BEGIN {select} END",
+                    write=True,
+                )
+
+    def _day_offset(self) -> str:
+        """GROUP BY offset that makes 1d buckets start at local midnight (no-DST zones)."""
+        off = datetime.now(self.tz).utcoffset() or timedelta(0)
+        minutes = int((-off.total_seconds() // 60) % (24 * 60))
+        return f"{minutes}m"

@@ -1,0 +1,22 @@
+"""Waiting for a condition in a test: the one helper (no sleeps for timing)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class WaitTimeout(AssertionError, TimeoutError):
+    """The condition did not hold in time: a failed test, and a ``TimeoutError``."""
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.05
+) -> None:
+    """Poll ``predicate`` until it is truthy; :class:`WaitTimeout` naming ``what`` after
+    ``timeout_s`` (the predicate is asked once more at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout_s:g}s waiting for {what}")
+        time.sleep(interval_s)
