@@ -34,9 +34,9 @@ from tests.cloud.mqtt_support import (
     ingest_config,
     spawn_ingest,
     unique_id,
-    wait_until,
 )
 from tests.support.services import MosquittoServer, PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,
