@@ -1,0 +1,57 @@
+"""Settings of the route planner: a section of a process's settings (``[api.routing]``).
+
+Example ``salinmas.toml`` once the API wires it in as ``routing``::
+
+    [api.routing]
+    matrix = "osrm"                       # "straight" (default) | "osrm" | "valhalla"
+    url = "http://osrm.local:5000"        # OSRM base URL (or Valhalla's)
+    osrm_profile = "driving"              # the profile segment of /table/v1/{profile}/
+    timeout_s = 5                         # whole matrix, else straight-line fallback
+    speed_kmh = 22                        # the straight-line model (also the fallback)
+    detour_factor = 1.35
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RoutingSettings(BaseModel):
+    """Where travel times come from and how hard the engine searches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: travel-time source; "straight" needs no server
+    matrix: Literal["straight", "osrm", "valhalla"] = "straight"
+    #: straight-line model: road distance = great-circle distance x detour_factor
+    detour_factor: float = Field(default=1.35, ge=1.0, le=4.0)
+    #: straight-line model: average motorbike speed door to door, km/h
+    speed_kmh: float = Field(default=22.0, gt=0, le=120)
+    #: base URL of the OSRM or Valhalla server (no trailing path)
+    url: str | None = None
+    osrm_profile: str = Field(default="driving", pattern=r"^[A-Za-z0-9_-]+$")
+    valhalla_costing: str = Field(default="motorcycle", pattern=r"^[a-z_]+$")
+    #: the whole matrix must arrive within this many seconds, or straight-line is used
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    #: most coordinates one request may carry (OSRM's --max-table-size, default 100)
+    max_locations: int = Field(default=100, ge=2, le=10_000)
+    #: multiply the server's durations (e.g. 0.8 when a car profile is slower than bikes)
+    duration_factor: float = Field(default=1.0, gt=0, le=10)
+    #: volume assumed per kg for a stop whose volume is unknown (0 = volume not counted)
+    unknown_volume_ml_per_kg: int = Field(default=0, ge=0, le=1_000_000)
+    #: VROOM's search effort 1..5 (5: best routes, slowest)
+    exploration_level: int = Field(default=5, ge=1, le=5)
+    #: threads VROOM may use for one solve
+    threads: int = Field(default=2, ge=1, le=64)
+    #: stop searching after this many seconds (None: VROOM decides)
+    solve_timeout_s: float | None = Field(default=None, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> Self:
+        if self.matrix != "straight" and not self.url:
+            raise ValueError(f"matrix = {self.matrix!r} needs url (the server's base URL)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
