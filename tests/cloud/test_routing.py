@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -185,6 +186,23 @@ def test_forty_stops_over_capacity_reports_the_rest() -> None:
     assert served > 110_000  # the boxes are nearly full, not half empty
 
 
+def test_forty_stops_short_shift_keeps_the_shift_end() -> None:
+    """A 2.5-hour shift cannot reach 40 households: the rest is ``shift``, all back in time.
+
+    mutant: vehicle time window end = infinity -> fails (RoutingError: back after the
+    shift; with the planner's own check off too, check_plan's shift-end assertion).
+    """
+    stops = [replace(s, window=None) for s in households(40, seed=13, kg=(0.5, 1.5))]
+    collectors = [
+        Collector(f"col-{k}", at(8), at(10.5), capacity_g=60_000, capacity_ml=500_000)
+        for k in range(2)
+    ]
+    p = plan(stops, collectors)
+    check_plan(p, stops, collectors)
+    assert set(reasons(p).values()) == {"shift"}
+    assert all(r.back > at(10) for r in p.routes)  # the shifts are used to the end
+
+
 def test_a_window_that_cannot_be_met_is_reported_not_dropped() -> None:
     """Windows before the shift, after it, or too soon to ride there: ``time_window``.
 
@@ -238,10 +256,40 @@ def test_two_windows_one_collector_cannot_keep_both() -> None:
     assert list(reasons(p).values()) == ["time_window"]
 
 
+def test_the_reason_names_the_binding_constraint() -> None:
+    """Only the full collector could come in time, the one with room cannot: ``capacity``.
+
+    col-small (10 kg box) must take the urgent 9 kg bin; col-late starts after the
+    household's window. The 3 kg request is feasible alone (for col-small) and left out.
+    mutant: explain() checks the window before capacity -> fails (``time_window``).
+    """
+    w = Window(at(8.5), at(8.75))
+    stops = [
+        Stop(
+            "urgent",
+            LatLon(DEPOT.lat + 0.004, DEPOT.lon),
+            9_000,
+            priority=100,
+            collectors=frozenset({"col-small"}),
+        ),
+        Stop("request", LatLon(DEPOT.lat - 0.004, DEPOT.lon), 3_000, window=w),
+    ]
+    collectors = [
+        Collector("col-small", at(8), at(12), capacity_g=10_000),
+        Collector("col-late", at(9), at(12), capacity_g=60_000),
+    ]
+    p = plan(stops, collectors)
+    check_plan(p, stops, collectors)
+    assert p.assignments() == {"urgent": "col-small"}
+    assert [(u.stop_id, u.reason) for u in p.unserved] == [("request", "capacity")]
+    assert "full" in p.unserved[0].detail
+
+
 def test_alone_infeasible_stops_get_their_reason() -> None:
     """Too heavy for any box, too far to get back, nobody allowed: each says why.
 
-    mutant: capacity precheck ignores volume -> fails (the bulky sack is placed);
+    mutant: capacity precheck ignores volume -> fails (the bulky sack gets the engine's
+    "boxes are full" instead of "does not fit in the largest box");
     mutant: collectors restriction ignored -> fails (a bin is emptied by the wrong one).
     """
     rng = random.Random(9)
@@ -263,6 +311,9 @@ def test_alone_infeasible_stops_get_their_reason() -> None:
         "bin:B-2": "no_collector",
     }
     assert p.assignments()["bin:B-1"] == "col-1"
+    detail = {u.stop_id: u.detail for u in p.unserved}
+    assert "does not fit in the largest box" in detail["bulky"]
+    assert "600000 ml" in detail["bulky"]
 
 
 def test_priority_wins_when_not_everything_fits() -> None:
@@ -283,7 +334,7 @@ def test_priority_wins_when_not_everything_fits() -> None:
 
 
 def test_replan_keeps_what_is_done_and_starts_from_where_the_collector_is() -> None:
-    """A collector is 40 min late after 4 stops and a household adds a request.
+    """A collector is 2.5 hours late after 4 stops and a household adds a request.
 
     mutant: done stops not removed -> fails (planned again);
     mutant: progress time ignored (leave at shift start) -> fails (ETA in the past);
@@ -294,9 +345,8 @@ def test_replan_keeps_what_is_done_and_starts_from_where_the_collector_is() -> N
     collectors = shift(2)
     first = plan(stops, collectors)
     check_plan(first, stops, collectors)
-    r0 = first.route_of("col-0")
-    done = r0.stops[:4]
-    late = done[-1].departure + timedelta(minutes=40)
+    done = first.route_of("col-0").stops[:4]
+    late = done[-1].departure + timedelta(hours=2.5)
     prog = Progress(
         "col-0",
         position=done[-1].location,
@@ -315,24 +365,32 @@ def test_replan_keeps_what_is_done_and_starts_from_where_the_collector_is() -> N
     stops2 = [*stops, added]
     now = late
     pins = {sid: cid for sid, cid in first.assignments().items() if sid not in prog.done}
-    second = replan_routes(
-        depot=DEPOT,
-        stops=stops2,
-        collectors=collectors,
-        progress=[prog],
-        now=now,
-        matrix=LINE,
-        settings=SETTINGS,
-        pins=pins,
-    )
-    check_plan(second, stops2, collectors, progress=[prog], now=now)
-    assert second.route_of("col-0").done == prog.done
-    assert second.route_of("col-0").depart == late
-    assert second.route_of("col-1").depart == now  # it had not reported: leaves now
-    for sid, cid in second.assignments().items():
-        assert pins.get(sid, cid) == cid
-    assert "pickup:new" in second.assignments() or "pickup:new" in reasons(second)
-    assert all(ps.arrival > late for r in second.routes for ps in r.stops)
+
+    def again(pins: dict[str, str] | None) -> Plan:
+        return replan_routes(
+            depot=DEPOT,
+            stops=stops2,
+            collectors=collectors,
+            progress=[prog],
+            now=now,
+            matrix=LINE,
+            settings=SETTINGS,
+            pins=pins,
+        )
+
+    free, pinned = again(None), again(pins)
+    for p in (free, pinned):
+        check_plan(p, stops2, collectors, progress=[prog], now=now)
+        assert p.route_of("col-0").done == prog.done
+        assert p.route_of("col-0").depart == late
+        assert p.route_of("col-1").depart == now  # it had not reported: leaves now
+        assert "pickup:new" in p.assignments() or "pickup:new" in reasons(p)
+        assert all(ps.arrival > late for r in p.routes for ps in r.stops)
+    # unpinned, the on-time collector takes over some of the late one's households ...
+    assert any(pins.get(sid, cid) != cid for sid, cid in free.assignments().items())
+    # ... pinned, nobody changes collector (what cannot be kept is reported instead)
+    assert all(pins.get(sid, cid) == cid for sid, cid in pinned.assignments().items())
+    assert pinned.unserved
 
 
 def test_replan_without_pins_may_move_stops_to_the_other_collector() -> None:
