@@ -21,8 +21,12 @@ from cloud.routing.settings import RoutingSettings
 PROFILE = "motorbike"
 
 
-def engine_name() -> str:
-    return f"vroom (pyvroom {version('pyvroom')})"
+def engine_name(settings: RoutingSettings, stops: int) -> str:
+    limit = "none" if settings.solve_timeout_s is None else f"{settings.solve_timeout_s:g} s"
+    return (
+        f"vroom (pyvroom {version('pyvroom')}), exploration "
+        f"{settings.exploration_for(stops)}, time limit {limit}"
+    )
 
 
 def solve(
@@ -76,7 +80,7 @@ def solve(
     if settings.solve_timeout_s is not None:
         timeout = timedelta(seconds=settings.solve_timeout_s)
     solution = inp.solve(
-        exploration_level=settings.exploration_level,
+        exploration_level=settings.exploration_for(len(jobs)),
         nb_threads=settings.threads,
         timeout=timeout,
     )

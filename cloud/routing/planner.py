@@ -226,7 +226,7 @@ def replan_routes(
         unserved=tuple(unserved),
         matrix_source=travel.source,
         solve_s=solve_s,
-        engine=engine.engine_name(),
+        engine=engine.engine_name(settings, len(candidates)),
     )
 
 

@@ -41,12 +41,20 @@ class RoutingSettings(BaseModel):
     duration_factor: float = Field(default=1.0, gt=0, le=10)
     #: volume assumed per kg for a stop whose volume is unknown (0 = volume not counted)
     unknown_volume_ml_per_kg: int = Field(default=0, ge=0, le=1_000_000)
-    #: VROOM's search effort 1..5 (5: best routes, slowest)
-    exploration_level: int = Field(default=5, ge=1, le=5)
+    #: VROOM's search effort 0..5 (5: best routes, slowest); None picks by the number of
+    #: stops (5 up to 100, 3 up to 250, 1 above: VROOM's start-up work at levels 3-5
+    #: grows with long routes and is not bounded by the time limit, see docs/routing.md)
+    exploration_level: int | None = Field(default=None, ge=0, le=5)
     #: threads VROOM may use for one solve
     threads: int = Field(default=2, ge=1, le=64)
-    #: stop searching after this many seconds (None: VROOM decides)
-    solve_timeout_s: float | None = Field(default=None, gt=0, le=600)
+    #: stop improving routes after this many seconds (None: search to the end)
+    solve_timeout_s: float | None = Field(default=10.0, gt=0, le=600)
+
+    def exploration_for(self, stops: int) -> int:
+        """The exploration level used for a problem of ``stops`` stops."""
+        if self.exploration_level is not None:
+            return self.exploration_level
+        return 5 if stops <= 100 else 3 if stops <= 250 else 1
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> Self:

@@ -298,6 +298,9 @@ def test_settings_refuse_a_server_without_url() -> None:
     with pytest.raises(ValueError, match="http"):
         RoutingSettings(matrix="osrm", url="osrm.local:5000")
     assert isinstance(matrix_provider(RoutingSettings()), StraightLine)
+    by_size = RoutingSettings()
+    assert [by_size.exploration_for(n) for n in (40, 100, 101, 250, 500)] == [5, 5, 3, 3, 1]
+    assert RoutingSettings(exploration_level=2).exploration_for(40) == 2
 
 
 def test_valhalla_compact_answer_is_read(roads: FakeRoads) -> None:
