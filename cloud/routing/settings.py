@@ -42,7 +42,7 @@ class RoutingSettings(BaseModel):
     #: volume assumed per kg for a stop whose volume is unknown (0 = volume not counted)
     unknown_volume_ml_per_kg: int = Field(default=0, ge=0, le=1_000_000)
     #: VROOM's search effort 0..5 (5: best routes, slowest); None picks by the number of
-    #: stops (5 up to 100, 3 up to 250, 1 above: VROOM's start-up work at levels 3-5
+    #: stops (5 up to 100, 3 up to 250, 0 above: VROOM's start-up work at levels 1-5
     #: grows with long routes and is not bounded by the time limit, see docs/routing.md)
     exploration_level: int | None = Field(default=None, ge=0, le=5)
     #: threads VROOM may use for one solve
@@ -54,7 +54,7 @@ class RoutingSettings(BaseModel):
         """The exploration level used for a problem of ``stops`` stops."""
         if self.exploration_level is not None:
             return self.exploration_level
-        return 5 if stops <= 100 else 3 if stops <= 250 else 1
+        return 5 if stops <= 100 else 3 if stops <= 250 else 0
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> Self:

@@ -299,7 +299,7 @@ def test_settings_refuse_a_server_without_url() -> None:
         RoutingSettings(matrix="osrm", url="osrm.local:5000")
     assert isinstance(matrix_provider(RoutingSettings()), StraightLine)
     by_size = RoutingSettings()
-    assert [by_size.exploration_for(n) for n in (40, 100, 101, 250, 500)] == [5, 5, 3, 3, 1]
+    assert [by_size.exploration_for(n) for n in (40, 100, 101, 250, 500)] == [5, 5, 3, 3, 0]
     assert RoutingSettings(exploration_level=2).exploration_for(40) == 2
 
 
