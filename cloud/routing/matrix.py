@@ -91,7 +91,8 @@ class StraightLine:
 class RoadSource(Protocol):
     """A road server's matrix as floats; ``nan`` where it found no route."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def fetch(self, points: Sequence[LatLon]) -> tuple[FloatArray, FloatArray]: ...
 
@@ -180,14 +181,14 @@ def matrix_provider(settings: RoutingSettings) -> StraightLine | RoadMatrix:
     source: RoadSource
     if settings.matrix == "osrm":
         source = OsrmTable(
-            settings.url,
+            base_url=settings.url,
             profile=settings.osrm_profile,
             timeout_s=settings.timeout_s,
             max_locations=settings.max_locations,
         )
     else:
         source = ValhallaMatrix(
-            settings.url,
+            base_url=settings.url,
             costing=settings.valhalla_costing,
             timeout_s=settings.timeout_s,
             max_locations=settings.max_locations,

@@ -10,10 +10,10 @@ A pair the server cannot route comes back as ``nan``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -22,6 +22,7 @@ from cloud.routing.matrix import FloatArray, MatrixError
 from cloud.routing.model import LatLon
 
 Block = tuple[list[int], list[int]]
+Rows = list[list[Any]]
 
 
 def _blocks(n: int, max_locations: int) -> Iterator[Block]:
@@ -37,36 +38,43 @@ def _blocks(n: int, max_locations: int) -> Iterator[Block]:
             yield a, b
 
 
-def _number(value: Any, scale: float = 1.0) -> float:
+def _number(value: Any) -> float:
     if value is None:
         return float("nan")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MatrixError(f"not a number in the matrix: {value!r}")
-    return float(value) * scale
+    return float(value)
 
 
+@dataclass(frozen=True, kw_only=True)
 class _HttpMatrix:
-    name = "road"
+    """Blocks, the deadline and error mapping; subclasses send and read one block."""
 
-    def __init__(self, base_url: str, *, timeout_s: float, max_locations: int) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.max_locations = max_locations
+    name: ClassVar[str] = "road"
+    base_url: str
+    timeout_s: float = 5.0
+    max_locations: int = 100
 
     def fetch(self, points: Sequence[LatLon]) -> tuple[FloatArray, FloatArray]:
         n = len(points)
         seconds = np.full((n, n), np.nan)
         metres = np.full((n, n), np.nan)
         try:
-            with httpx.Client() as client:
+            with httpx.Client(base_url=self.base_url.rstrip("/")) as client:
                 deadline = time.monotonic() + self.timeout_s
                 for src, dst in _blocks(n, self.max_locations):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise MatrixError(f"no complete matrix within {self.timeout_s:g} s")
-                    s, m = self._block(client, points, src, dst, left)
-                    seconds[np.ix_(src, dst)] = s
-                    metres[np.ix_(src, dst)] = m
+                    a, b = [points[i] for i in src], [points[j] for j in dst]
+                    r = self._send(client, a, b, src is dst, left)
+                    r.raise_for_status()
+                    s, m = self._read(r.json())
+                    for what, rows in (("durations", s), ("distances", m)):
+                        if len(rows) != len(src) or any(len(row) != len(dst) for row in rows):
+                            raise MatrixError(f"{self.name} {what} have the wrong shape")
+                    seconds[np.ix_(src, dst)] = [[_number(v) for v in row] for row in s]
+                    metres[np.ix_(src, dst)] = [[_number(v) for v in row] for row in m]
         except httpx.TimeoutException:
             raise MatrixError(f"no answer within {self.timeout_s:g} s") from None
         except httpx.HTTPStatusError as exc:
@@ -77,113 +85,64 @@ class _HttpMatrix:
             raise MatrixError(f"unexpected answer: {type(exc).__name__}: {exc}") from None
         return seconds, metres
 
-    def _block(
-        self,
-        client: httpx.Client,
-        points: Sequence[LatLon],
-        src: list[int],
-        dst: list[int],
-        timeout_s: float,
-    ) -> tuple[list[list[float]], list[list[float]]]:
+    def _send(
+        self, client: httpx.Client, src: list[LatLon], dst: list[LatLon], same: bool, t: float
+    ) -> httpx.Response:
+        """Ask for the ``src`` x ``dst`` block (``same``: they are one list)."""
+        raise NotImplementedError
+
+    def _read(self, body: Any) -> tuple[Rows, Rows]:
+        """(seconds, metres) rows of the block from the decoded JSON answer."""
         raise NotImplementedError
 
 
+@dataclass(frozen=True, kw_only=True)
 class OsrmTable(_HttpMatrix):
     """``GET {url}/table/v1/{profile}/{lon,lat;...}?annotations=duration,distance``."""
 
-    name = "osrm"
+    name: ClassVar[str] = "osrm"
+    profile: str = "driving"
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        profile: str = "driving",
-        timeout_s: float = 5.0,
-        max_locations: int = 100,
-    ) -> None:
-        super().__init__(base_url, timeout_s=timeout_s, max_locations=max_locations)
-        self.profile = profile
-
-    def _block(
-        self,
-        client: httpx.Client,
-        points: Sequence[LatLon],
-        src: list[int],
-        dst: list[int],
-        timeout_s: float,
-    ) -> tuple[list[list[float]], list[list[float]]]:
+    def _send(
+        self, client: httpx.Client, src: list[LatLon], dst: list[LatLon], same: bool, t: float
+    ) -> httpx.Response:
         params = {"annotations": "duration,distance"}
-        if src is dst:
-            coords = [points[i] for i in src]
-        else:
-            coords = [points[i] for i in src] + [points[j] for j in dst]
+        coords = src if same else src + dst
+        if not same:
             params["sources"] = ";".join(str(k) for k in range(len(src)))
             params["destinations"] = ";".join(str(len(src) + k) for k in range(len(dst)))
         path = ";".join(f"{p.lon:.6f},{p.lat:.6f}" for p in coords)
-        r = client.get(
-            f"{self.base_url}/table/v1/{self.profile}/{path}", params=params, timeout=timeout_s
-        )
-        r.raise_for_status()
-        body = r.json()
+        return client.get(f"/table/v1/{self.profile}/{path}", params=params, timeout=t)
+
+    def _read(self, body: Any) -> tuple[Rows, Rows]:
         if body.get("code") != "Ok":
             raise MatrixError(f"OSRM said {body.get('code')!r}: {body.get('message', '')}")
-        durations, distances = body["durations"], body["distances"]
-        if len(durations) != len(src) or any(len(row) != len(dst) for row in durations):
-            raise MatrixError("OSRM durations have the wrong shape")
-        if len(distances) != len(src) or any(len(row) != len(dst) for row in distances):
-            raise MatrixError("OSRM distances have the wrong shape")
-        return (
-            [[_number(v) for v in row] for row in durations],
-            [[_number(v) for v in row] for row in distances],
-        )
+        return body["durations"], body["distances"]
 
 
+@dataclass(frozen=True, kw_only=True)
 class ValhallaMatrix(_HttpMatrix):
     """``POST {url}/sources_to_targets`` with a costing (``motorcycle`` by default)."""
 
-    name = "valhalla"
+    name: ClassVar[str] = "valhalla"
+    costing: str = "motorcycle"
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        costing: str = "motorcycle",
-        timeout_s: float = 5.0,
-        max_locations: int = 100,
-    ) -> None:
-        super().__init__(base_url, timeout_s=timeout_s, max_locations=max_locations)
-        self.costing = costing
-
-    def _block(
-        self,
-        client: httpx.Client,
-        points: Sequence[LatLon],
-        src: list[int],
-        dst: list[int],
-        timeout_s: float,
-    ) -> tuple[list[list[float]], list[list[float]]]:
+    def _send(
+        self, client: httpx.Client, src: list[LatLon], dst: list[LatLon], same: bool, t: float
+    ) -> httpx.Response:
         request = {
-            "sources": [{"lat": points[i].lat, "lon": points[i].lon} for i in src],
-            "targets": [{"lat": points[j].lat, "lon": points[j].lon} for j in dst],
+            "sources": [{"lat": p.lat, "lon": p.lon} for p in src],
+            "targets": [{"lat": p.lat, "lon": p.lon} for p in dst],
             "costing": self.costing,
             "units": "kilometers",
         }
-        r = client.post(
-            f"{self.base_url}/sources_to_targets",
-            content=json.dumps(request),
-            headers={"Content-Type": "application/json"},
-            timeout=timeout_s,
-        )
-        r.raise_for_status()
-        rows = r.json()["sources_to_targets"]
+        return client.post("/sources_to_targets", json=request, timeout=t)
+
+    def _read(self, body: Any) -> tuple[Rows, Rows]:
+        rows = body["sources_to_targets"]
         if isinstance(rows, dict):  # verbose=false: {"durations": [[...]], "distances": ...}
             times, kms = rows["durations"], rows["distances"]
         else:
             times = [[cell["time"] for cell in row] for row in rows]
             kms = [[cell["distance"] for cell in row] for row in rows]
-        if len(times) != len(src) or any(len(row) != len(dst) for row in times):
-            raise MatrixError("Valhalla matrix has the wrong shape")
-        return (
-            [[_number(v) for v in row] for row in times],
-            [[_number(v, 1000.0) for v in row] for row in kms],
-        )
+        return times, [[None if km is None else _number(km) * 1000.0 for km in row] for row in kms]

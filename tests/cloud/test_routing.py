@@ -140,6 +140,13 @@ def plan(stops: Sequence[Stop], collectors: Sequence[Collector], **kw: object) -
     )
 
 
+def planned(stops: Sequence[Stop], collectors: Sequence[Collector]) -> Plan:
+    """A plan of the whole shift that has passed :func:`check_plan`."""
+    p = plan(stops, collectors)
+    check_plan(p, stops, collectors)
+    return p
+
+
 def reasons(p: Plan) -> dict[str, str]:
     return {u.stop_id: u.reason for u in p.unserved}
 
@@ -158,8 +165,7 @@ def test_forty_stops_two_collectors_all_served() -> None:
     stops = households(40, seed=7, kg=(1.0, 4.5))
     assert 100_000 < sum(s.weight_g for s in stops) <= 115_000
     collectors = shift(2)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert p.unserved == ()
     assert all(r.stops for r in p.routes)
     assert p.matrix_source == "straight"
@@ -178,8 +184,7 @@ def test_forty_stops_over_capacity_reports_the_rest() -> None:
     total = sum(s.weight_g for s in stops)
     assert total > 140_000
     collectors = shift(2)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert p.unserved
     assert set(reasons(p).values()) == {"capacity"}
     served = sum(r.load_g for r in p.routes)
@@ -198,8 +203,7 @@ def test_forty_stops_short_shift_keeps_the_shift_end() -> None:
         Collector(f"col-{k}", at(8), at(10.5), capacity_g=60_000, capacity_ml=500_000)
         for k in range(2)
     ]
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert set(reasons(p).values()) == {"shift"}
     assert all(r.back > at(10) for r in p.routes)  # the shifts are used to the end
 
@@ -231,8 +235,7 @@ def test_a_window_that_cannot_be_met_is_reported_not_dropped() -> None:
         ),
     ]
     collectors = shift(1)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert reasons(p) == {
         "early": "time_window",
         "late": "time_window",
@@ -251,8 +254,7 @@ def test_two_windows_one_collector_cannot_keep_both() -> None:
     w = Window(at(9), at(9) + timedelta(minutes=10))
     stops = [Stop("east", east, 3_000, window=w), Stop("west", west, 3_000, window=w)]
     collectors = shift(1)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert len(p.route_of("col-0").stops) == 1
     assert list(reasons(p).values()) == ["time_window"]
 
@@ -279,8 +281,7 @@ def test_the_reason_names_the_binding_constraint() -> None:
         Collector("col-small", at(8), at(12), capacity_g=10_000),
         Collector("col-late", at(9), at(12), capacity_g=60_000),
     ]
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert p.assignments() == {"urgent": "col-small"}
     assert [(u.stop_id, u.reason) for u in p.unserved] == [("request", "capacity")]
     assert "full" in p.unserved[0].detail
@@ -303,8 +304,7 @@ def test_alone_infeasible_stops_get_their_reason() -> None:
         Stop("bin:B-2", near(rng), 15_000, kind="bin", collectors=frozenset({"col-9"})),
     ]
     collectors = shift(2)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert reasons(p) == {
         "heavy": "capacity",
         "bulky": "capacity",
@@ -328,8 +328,7 @@ def test_priority_wins_when_not_everything_fits() -> None:
         Stop("urgent", LatLon(DEPOT.lat + 0.030, DEPOT.lon), 6_000, priority=100),
     ]
     collectors = shift(1, capacity_g=10_000)
-    p = plan(stops, collectors)
-    check_plan(p, stops, collectors)
+    p = planned(stops, collectors)
     assert [s.stop_id for s in p.route_of("col-0").stops] == ["urgent"]
     assert reasons(p) == {"near": "capacity", "mid": "capacity"}
 
@@ -344,8 +343,7 @@ def test_replan_keeps_what_is_done_and_starts_from_where_the_collector_is() -> N
     """
     stops = households(24, seed=21, kg=(1.5, 4.0))
     collectors = shift(2)
-    first = plan(stops, collectors)
-    check_plan(first, stops, collectors)
+    first = planned(stops, collectors)
     done = first.route_of("col-0").stops[:4]
     late = done[-1].departure + timedelta(hours=2.5)
     prog = Progress(

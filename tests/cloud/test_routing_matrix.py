@@ -213,7 +213,7 @@ def test_road_matrix_is_assembled_from_blocks(roads: FakeRoads, kind: str) -> No
 
 def test_small_matrix_is_one_request(roads: FakeRoads) -> None:
     points = grid(5)
-    got = OsrmTable(roads.url, timeout_s=5).fetch(points)
+    got = OsrmTable(base_url=roads.url, timeout_s=5).fetch(points)
     assert roads.requests == [5]
     np.testing.assert_array_equal(np.rint(got[0]), expected(points)[0])
 
@@ -310,7 +310,7 @@ def test_valhalla_compact_answer_is_read(roads: FakeRoads) -> None:
     """
     roads.mode = "compact"
     points = grid(4)
-    seconds, metres = ValhallaMatrix(roads.url, timeout_s=5).fetch(points)
+    seconds, metres = ValhallaMatrix(base_url=roads.url, timeout_s=5).fetch(points)
     want_s, want_m = expected(points)
     np.testing.assert_array_equal(np.rint(seconds), want_s)
     np.testing.assert_array_equal(np.rint(metres), want_m)
