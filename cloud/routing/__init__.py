@@ -31,7 +31,7 @@ Example::
     )
     for route in plan.routes:
         for s in route.stops:
-            print(route.collector_id, s.stop_id, s.arrival, s.load_g)
+            print(route.collector_id, s.stop_id, s.start, s.load_g)  # service starts
     for u in plan.unserved:
         print(u.stop_id, u.reason, u.detail)
 
