@@ -36,6 +36,7 @@ from cloud.routing import (
     StraightLine,
     Window,
     plan_routes,
+    warm_up,
 )
 
 WIB = timezone(timedelta(hours=7))
@@ -110,6 +111,7 @@ def main() -> None:
         "load average before": loadavg(),
         "results": [],
     }
+    warm_up(settings)  # start the solver's worker process outside the timings
     print(f"load average before: {record['load average before']}")
     print(f"{'size':>8} {'p50 s':>7} {'max s':>7} {'matrix s':>9} {'served':>8} unserved  km")
     results = []

@@ -39,6 +39,7 @@ Re-plan when a stop is added or a collector is late: :func:`replan_routes` with 
 :class:`Progress` per collector (position, time, load, stops done).
 """
 
+from cloud.routing.engine import RoutingError, warm_up
 from cloud.routing.matrix import (
     MatrixError,
     MatrixProvider,
@@ -60,7 +61,7 @@ from cloud.routing.model import (
     UnservedReason,
     Window,
 )
-from cloud.routing.planner import RoutingError, plan_routes, replan_routes
+from cloud.routing.planner import plan_routes, replan_routes
 from cloud.routing.settings import RoutingSettings
 
 __all__ = [
@@ -85,4 +86,5 @@ __all__ = [
     "matrix_provider",
     "plan_routes",
     "replan_routes",
+    "warm_up",
 ]

@@ -5,10 +5,22 @@ end at the depot by shift end, capacity ``[grams, millilitres]`` left in the box
 each stop a job with a pickup amount, a service time, an optional time window and a
 priority. Who-may-serve-what (``Stop.collectors``, pins) becomes VROOM skills: one
 skill per distinct set of allowed collectors. Cost = travel seconds.
+
+pyvroom holds Python's GIL for the whole solve (up to the time limit), which would
+freeze every other thread of the process — an API's event loop included. So by default
+(``RoutingSettings.solve_in_worker``) the solve runs in one long-lived worker process
+(started with ``spawn`` on first use, reused, replaced if it dies); a crash of the C++
+engine then costs one plan (:class:`RoutingError`), never the service.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
 
@@ -29,17 +41,62 @@ def engine_name(settings: RoutingSettings, stops: int) -> str:
     )
 
 
-def solve(
-    problem: Problem, jobs: list[int], settings: RoutingSettings
-) -> tuple[dict[int, list[int]], list[int]]:
+class RoutingError(Exception):
+    """The engine failed or returned routes that break a rule (never bad input)."""
+
+
+@dataclass(frozen=True)
+class Solved:
+    routes: dict[int, list[int]]  #: vehicle index -> ordered job indices
+    unassigned: list[int]  #: job indices on no route
+    pid: int  #: the process that ran VROOM
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        return _pool
+
+
+def warm_up(settings: RoutingSettings) -> int:
+    """Start the worker process (and import VROOM in it) now rather than on the first
+    plan; returns the pid that will solve. Call it at a server's start-up."""
+    if not settings.solve_in_worker:
+        return os.getpid()
+    return _worker().submit(os.getpid).result()
+
+
+def solve(problem: Problem, jobs: list[int], settings: RoutingSettings) -> Solved:
     """Route ``jobs`` (indices into ``problem.jobs``) over the problem's vehicles.
 
-    Returns (vehicle index -> ordered job indices, job indices left unassigned).
     Vehicles with no time left (cannot even ride home by shift end) get no route.
     """
+    if not settings.solve_in_worker:
+        return solve_here(problem, jobs, settings)
+    global _pool
+    pool = _worker()
+    try:
+        return pool.submit(solve_here, problem, jobs, settings).result()
+    except BrokenProcessPool:
+        with _pool_lock:
+            if _pool is pool:
+                _pool = None
+        raise RoutingError("the routing engine's worker process died; plan again") from None
+
+
+def solve_here(problem: Problem, jobs: list[int], settings: RoutingSettings) -> Solved:
+    """:func:`solve` in this process (blocks every thread of it until done)."""
     vehicles = [v for v in problem.vehicles if v.depart + problem.T[v.origin][0] <= v.end]
     if not jobs or not vehicles:
-        return {}, list(jobs)
+        return Solved({}, list(jobs), os.getpid())
     everyone = frozenset(v.index for v in problem.vehicles)
     skills: dict[frozenset[int], int] = {}
     for j in jobs:
@@ -92,4 +149,4 @@ def solve(
                 routes.setdefault(int(vid), []).append(int(jid))
     # pyvroom's unassigned jobs expose no public id: whatever is on no route
     placed = {j for order in routes.values() for j in order}
-    return routes, [j for j in jobs if j not in placed]
+    return Solved(routes, [j for j in jobs if j not in placed], os.getpid())

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from cloud.routing import engine
+from cloud.routing.engine import RoutingError
 from cloud.routing.matrix import MatrixProvider
 from cloud.routing.model import (
     Collector,
@@ -34,10 +35,6 @@ from cloud.routing.problem import UNLIMITED, Job, Problem, Vehicle, seconds_afte
 from cloud.routing.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
-
-
-class RoutingError(Exception):
-    """The engine returned routes that break a rule (a bug, never bad input)."""
 
 
 def plan_routes(
@@ -164,7 +161,8 @@ def replan_routes(
     problem = Problem(T=T, vehicles=vehicles, jobs=jobs)
 
     candidates = problem.precheck()
-    orders, left_out = engine.solve(problem, candidates, settings)
+    solved = engine.solve(problem, candidates, settings)
+    orders, left_out = solved.routes, solved.unassigned
     for v in vehicles:
         broken = problem.violations(v, orders.get(v.index, []))
         if broken:

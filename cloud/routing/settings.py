@@ -47,6 +47,9 @@ class RoutingSettings(BaseModel):
     exploration_level: int | None = Field(default=None, ge=0, le=5)
     #: threads VROOM may use for one solve
     threads: int = Field(default=2, ge=1, le=64)
+    #: run VROOM in a worker process (it holds the GIL while it solves; in-process
+    #: solving would freeze the caller's other threads, an API's event loop included)
+    solve_in_worker: bool = True
     #: stop improving routes after this many seconds (None: search to the end)
     solve_timeout_s: float | None = Field(default=10.0, gt=0, le=600)
 

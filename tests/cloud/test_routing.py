@@ -8,10 +8,13 @@ time windows, shift start and end, who may serve what.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -20,13 +23,17 @@ from cloud.routing import (
     LatLon,
     Plan,
     Progress,
+    RoutingError,
     RoutingSettings,
     Stop,
     StraightLine,
     Window,
+    engine,
     plan_routes,
     replan_routes,
 )
+from cloud.routing.problem import UNLIMITED, Job, Problem, Vehicle
+from tests.support.services import wait_for
 
 WIB = timezone(timedelta(hours=7))
 DAY = datetime(2026, 3, 2, tzinfo=WIB)
@@ -433,3 +440,39 @@ def test_no_stops_or_no_collectors() -> None:
     assert plan([], shift(1)).route_of("col-0").stops == ()
     lonely = plan([Stop("a", DEPOT, 1_000)], [])
     assert [(u.stop_id, u.reason) for u in lonely.unserved] == [("a", "no_collector")]
+
+
+def tiny_problem() -> Problem:
+    return Problem(
+        T=[[0, 60], [60, 0]],
+        vehicles=[Vehicle(0, "c", 0, 0, 3_600, 10, 10, 0, 0)],
+        jobs=[Job(0, Stop("a", DEPOT, 1), 1, 1, 0, 0, 0, UNLIMITED, frozenset({0}))],
+    )
+
+
+def test_the_engine_runs_in_a_worker_process_and_survives_its_death() -> None:
+    """pyvroom holds the GIL while it solves: by default it runs in a worker process.
+
+    mutant: solve() always solves in-process -> fails (same pid);
+    mutant: the broken pool is not replaced -> fails (every later plan errors).
+    """
+    here = engine.solve(tiny_problem(), [0], SETTINGS.model_copy(update={"solve_in_worker": False}))
+    worker = engine.warm_up(SETTINGS)
+    there = engine.solve(tiny_problem(), [0], SETTINGS)
+    assert here.pid == os.getpid()
+    assert there.pid == worker != os.getpid()
+    assert here.routes == there.routes == {0: [0]}
+    os.kill(there.pid, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{there.pid}").exists() or _zombie(there.pid), 10, "gone")
+    with pytest.raises(RoutingError, match="worker process died"):
+        engine.solve(tiny_problem(), [0], SETTINGS)
+    again = engine.solve(tiny_problem(), [0], SETTINGS)
+    assert again.routes == {0: [0]}
+    assert again.pid not in (os.getpid(), there.pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
