@@ -33,7 +33,7 @@ from cloud.routing import (
     replan_routes,
 )
 from cloud.routing.problem import UNLIMITED, Job, Problem, Vehicle
-from tests.support.services import wait_for
+from tests.support.waiting import wait_until
 
 WIB = timezone(timedelta(hours=7))
 DAY = datetime(2026, 3, 2, tzinfo=WIB)
@@ -463,7 +463,7 @@ def test_the_engine_runs_in_a_worker_process_and_survives_its_death() -> None:
     assert there.pid == worker != os.getpid()
     assert here.routes == there.routes == {0: [0]}
     os.kill(there.pid, signal.SIGKILL)
-    wait_for(lambda: not Path(f"/proc/{there.pid}").exists() or _zombie(there.pid), 10, "gone")
+    wait_until(lambda: not Path(f"/proc/{there.pid}").exists() or _zombie(there.pid), 10, "gone")
     with pytest.raises(RoutingError, match="worker process died"):
         engine.solve(tiny_problem(), [0], SETTINGS)
     again = engine.solve(tiny_problem(), [0], SETTINGS)
