@@ -7,6 +7,7 @@ models live in ``contract/schemas/``.
 
 from contract.models import (
     MAX_PAYLOAD_BYTES,
+    Ack,
     CommandAction,
     ContractError,
     DeviceCommand,
@@ -14,6 +15,7 @@ from contract.models import (
     EventBase,
     Fill,
     Health,
+    IngestOnline,
     Receipt,
     ReceiptStatus,
     SensorFault,
@@ -24,6 +26,8 @@ from contract.models import (
 )
 from contract.topics import (
     DEVICE_ID_PATTERN,
+    FLEET_TOPICS,
+    INGEST_ONLINE_TOPIC,
     PREFIX,
     TOPIC_SPECS,
     Kind,
@@ -36,9 +40,12 @@ from contract.topics import (
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "FLEET_TOPICS",
+    "INGEST_ONLINE_TOPIC",
     "MAX_PAYLOAD_BYTES",
     "PREFIX",
     "TOPIC_SPECS",
+    "Ack",
     "CommandAction",
     "ContractError",
     "DeviceCommand",
@@ -46,6 +53,7 @@ __all__ = [
     "EventBase",
     "Fill",
     "Health",
+    "IngestOnline",
     "Kind",
     "Receipt",
     "ReceiptStatus",

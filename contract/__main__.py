@@ -6,13 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from contract.models import json_schemas
+from contract.models import fleet_schemas, json_schemas
 
 
 def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, schema in json_schemas().items():
+    schemas = json_schemas() | {f"cloud-{k}": v for k, v in fleet_schemas().items()}
+    for kind, schema in schemas.items():
         path = directory / f"{kind}.schema.json"
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,7 +40,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from contract.topics import DEVICE_ID_PATTERN, Kind
+from contract.topics import DEVICE_ID_PATTERN, INGEST_ONLINE_TOPIC, Kind
 
 #: The largest payload the cloud accepts; anything bigger is a dead letter.
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -292,6 +293,59 @@ class DeviceCommand(_Model):
     issued_at: UtcDatetime
 
 
+#: most seq ranges in one ``ack`` (a longer confirmation is split into several messages)
+MAX_ACK_RANGES = 256
+
+Seq = Annotated[int, Field(ge=1, lt=2**63)]
+
+
+class Ack(_Model):
+    """``ack``: the cloud has stored these events, or kept them as dead letters; forget them.
+
+    Fill and health events, and weigh-ins that got no receipt (dead letters), are
+    confirmed here; a weigh-in with a receipt is completed by its receipt. ``seqs`` are
+    inclusive ``[first, last]`` ranges, coalesced per device over a short interval.
+    """
+
+    v: Literal[1] = 1
+    device_id: DeviceId
+    seqs: list[tuple[Seq, Seq]] = Field(
+        min_length=1, max_length=MAX_ACK_RANGES, description="inclusive [first, last] ranges"
+    )
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> Ack:
+        if any(first > last for first, last in self.seqs):
+            raise ValueError("each range must be [first, last] with first <= last")
+        return self
+
+    @classmethod
+    def for_seqs(cls, device_id: str, seqs: Iterable[int]) -> list[Ack]:
+        """The fewest messages confirming ``seqs`` (coalesced into ranges)."""
+        ranges: list[tuple[int, int]] = []
+        for seq in sorted(set(seqs)):
+            if ranges and seq == ranges[-1][1] + 1:
+                ranges[-1] = (ranges[-1][0], seq)
+            else:
+                ranges.append((seq, seq))
+        return [
+            cls(device_id=device_id, seqs=ranges[i : i + MAX_ACK_RANGES])
+            for i in range(0, len(ranges), MAX_ACK_RANGES)
+        ]
+
+
+class IngestOnline(_Model):
+    """Retained on ``salinmas/v1/cloud/ingest``: an ingest worker has (re)subscribed.
+
+    A new ``epoch`` tells every device that events the broker acknowledged but the cloud
+    has not confirmed may have been lost (a broker restart drops them): send them again.
+    """
+
+    v: Literal[1] = 1
+    epoch: str = Field(pattern=r"^[0-9a-f]{8,64}$", description="new at every subscribe")
+    at: UtcDatetime
+
+
 class ContractError(ValueError):
     """A payload that does not satisfy the contract; ``errors`` names each field and why."""
 
@@ -316,7 +370,11 @@ _MODELS: dict[Kind, type[_Model]] = {
     Kind.STATUS: DeviceStatus,
     Kind.RECEIPT: Receipt,
     Kind.CMD: DeviceCommand,
+    Kind.ACK: Ack,
 }
+
+#: payload models of the fleet-wide topics (``contract.topics.FLEET_TOPICS``)
+FLEET_MODELS: dict[str, type[_Model]] = {INGEST_ONLINE_TOPIC: IngestOnline}
 
 
 def model_for(kind: Kind | str) -> type[_Model]:
@@ -330,11 +388,20 @@ def parse_payload(kind: Kind | str, payload: bytes | str) -> Any:
     parsers keep the last one silently, so ``{"net_g": 1, "net_g": 9999999}`` would be
     one payload to a reviewer and another to the ledger.
     """
+    return _parse(_MODELS[Kind(kind)], payload)
+
+
+def parse_fleet_payload(topic: str, payload: bytes | str) -> Any:
+    """:func:`parse_payload` for a fleet-wide topic (``contract.topics.FLEET_TOPICS``)."""
+    return _parse(FLEET_MODELS[topic], payload)
+
+
+def _parse(model_type: type[_Model], payload: bytes | str) -> Any:
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        model = _MODELS[Kind(kind)].model_validate_json(raw, strict=True)
+        model = model_type.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         errors = describe_errors(exc)
         raise ContractError("; ".join(errors)[:1000], errors) from None
@@ -370,7 +437,8 @@ def _string_layout(model: type[BaseModel]) -> _StringLayout:
     always, optional, lists = 0, [], []
     for name, prop in schema["properties"].items():
         if prop.get("type") == "array":
-            lists.append(name)
+            if _is_string(prop.get("items", {}), defs):  # (an ack's seq ranges are not)
+                lists.append(name)
         elif any(_is_string(p, defs) for p in prop.get("anyOf", [prop])):
             nullable = any(p.get("type") == "null" for p in prop.get("anyOf", ()))
             if name in required and not nullable:
@@ -451,3 +519,8 @@ def to_json(model: BaseModel) -> bytes:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every payload, keyed by kind."""
     return {k.value: m.model_json_schema() for k, m in _MODELS.items()}
+
+
+def fleet_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every fleet-wide payload, keyed by the topic's last level."""
+    return {t.rsplit("/", 1)[1]: m.model_json_schema() for t, m in FLEET_MODELS.items()}

@@ -3,7 +3,11 @@
 Every topic is scoped to one device so the broker's ACL can confine it::
 
     salinmas/v1/dev/{device_id}/{weighin|fill|health|status}   device -> cloud
-    salinmas/v1/dev/{device_id}/{receipt|cmd}                  cloud  -> device
+    salinmas/v1/dev/{device_id}/{receipt|cmd|ack}              cloud  -> device
+
+and one fleet-wide topic every device may read (never write)::
+
+    salinmas/v1/cloud/ingest                                   cloud  -> every device
 
 >>> device_topic("st-bank01", Kind.WEIGHIN)
 'salinmas/v1/dev/st-bank01/weighin'
@@ -34,6 +38,7 @@ class Kind(StrEnum):
     STATUS = "status"
     RECEIPT = "receipt"
     CMD = "cmd"
+    ACK = "ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +59,20 @@ TOPIC_SPECS: dict[Kind, TopicSpec] = {
     ),
     Kind.RECEIPT: TopicSpec(Kind.RECEIPT, False, 1, False, "the cloud's answer to a weigh-in"),
     Kind.CMD: TopicSpec(Kind.CMD, False, 1, False, "a command for the device"),
+    Kind.ACK: TopicSpec(
+        Kind.ACK, False, 1, False, "events the cloud has stored: the device may forget them"
+    ),
 }
 
 UPSTREAM_KINDS = tuple(k for k, s in TOPIC_SPECS.items() if s.upstream)
 DOWNSTREAM_KINDS = tuple(k for k, s in TOPIC_SPECS.items() if not s.upstream)
+
+
+#: Fleet-wide topics: published by the cloud (retained), readable by every device.
+CLOUD_PREFIX = "salinmas/v1/cloud"
+#: an ingest worker (re)subscribed: devices re-send what the cloud has not confirmed
+INGEST_ONLINE_TOPIC = f"{CLOUD_PREFIX}/ingest"
+FLEET_TOPICS = (INGEST_ONLINE_TOPIC,)
 
 
 class TopicError(ValueError):
