@@ -1,52 +1,121 @@
-"""Mosquitto accounts and ACL: one account per device, confined to its own topics.
+"""Broker accounts: Mosquitto's dynamic-security document, derived from the wire contract.
 
-The password file uses Mosquitto 2's PBKDF2-SHA512 format (``$7$``), written here in
-pure Python so provisioning does not need ``mosquitto_passwd``. After changing the files,
-send the broker SIGHUP (:func:`reload_broker`) and it re-reads both.
+Every broker account and what it may do lives in one document in the format of
+Mosquitto's dynamic-security plugin (``mosquitto_dynamic_security.so``, Mosquitto 2):
 
-The ACL (see :func:`render_acl`) lets a device write only
-``salinmas/v1/dev/<its username>/{weighin,fill,health,status}`` and read only its own
-``receipt`` and ``cmd``; service accounts (ingest, api) get what their role needs.
+- a **device** account per device: username = client id = device id (the broker
+  refuses any other client id for it); one role ``device:<id>`` that may publish only
+  ``salinmas/v1/dev/<id>/<kind>`` for the upstream kinds, subscribe (literally, refused
+  at SUBSCRIBE otherwise) and receive only ``salinmas/v1/dev/<id>/<kind>`` for the
+  downstream kinds and the fleet-wide topics (``contract.topics.FLEET_TOPICS``);
+- **service** accounts (any client id): ``ingest`` reads every upstream kind, also
+  through ``$share/<group>/...`` (shared subscriptions belong to ingest only), and
+  publishes downstream kinds and fleet topics; ``api`` reads upstream kinds and
+  publishes downstream kinds; ``admin`` may only use the plugin's control topic
+  ``$CONTROL/dynamic-security/v1`` (provisioning).
+
+Everything not granted is refused (the document's ``defaultACLAccess`` is deny for
+publishing, receiving and subscribing). The roles are computed from
+``contract.topics.TOPIC_SPECS``: a new kind needs no edit here.
+
+Mosquitto 2.0.11 as measured here (tests/support/test_broker_acl.py): ``%u``/``%c`` in
+dynsec ACL topics are **not** substituted, so each device has its own role; a SUBSCRIBE
+to ``$share/<group>/<filter>`` is checked against the whole string, so only a role with
+a ``$share/...`` pattern may join a group.
+
+Two backends share this module's rules (:class:`AccountStore`): :class:`DynsecControl`
+sends the commands to a running Mosquitto over its control topic (changes apply at
+once: a deleted client is disconnected), :class:`DynsecFile` applies the same commands to
+the document on disk for the embedded broker (:mod:`salinmas.broker`, which enforces it
+with :class:`DynsecRules`). The initial document (service accounts) is built by applying
+the same commands to an empty one (:func:`initial_document`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
+import json
 import os
 import secrets
-import signal
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
-from contract.topics import PREFIX, TOPIC_SPECS, valid_device_id
+from contract.topics import FLEET_TOPICS, PREFIX, TOPIC_SPECS, valid_device_id
+from salinmas.mqtt import Connection, Endpoint
 
-PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default
+#: mosquitto's own default for dynsec and mosquitto_passwd; passwords are 144 random bits
+PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 
-#: service accounts and their role; devices are every other account
-SERVICE_ROLES = ("ingest", "api")
+INGEST, API, ADMIN = "ingest", "api", "admin"
+SERVICE_ROLES = (INGEST, API, ADMIN)
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+DEFAULT_ACCESS = {
+    "publishClientSend": False,
+    "publishClientReceive": False,
+    "subscribe": False,
+    "unsubscribe": True,
+}
+
+Acl = dict[str, Any]
+Command = dict[str, Any]
 
 
-def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
-    """A Mosquitto 2 password-file hash (``$7$<iterations>$<salt>$<hash>``)."""
-    salt = os.urandom(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    b64 = base64.b64encode
-    return f"$7${iterations}${b64(salt).decode()}${b64(digest).decode()}"
+class BrokerAccountError(RuntimeError):
+    """The broker did not apply an account change (unreachable, refused, timed out)."""
 
 
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        _, kind, iterations, salt_b64, hash_b64 = encoded.split("$")
-    except ValueError:
-        return False
-    if kind != "7":
-        return False
-    salt = base64.b64decode(salt_b64)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(iterations))
-    return secrets.compare_digest(base64.b64encode(digest).decode(), hash_b64)
+# --------------------------------------------------------------------------- roles
+
+
+def _acl(acltype: str, topic: str) -> Acl:
+    return {"acltype": acltype, "topic": topic, "priority": 0, "allow": True}
+
+
+def _kinds(upstream: bool) -> list[str]:
+    return [k.value for k, s in TOPIC_SPECS.items() if s.upstream == upstream]
+
+
+def device_rolename(device_id: str) -> str:
+    return f"device:{device_id}"
+
+
+def device_acls(device_id: str) -> list[Acl]:
+    """One device: its own upstream topics out, its own downstream and fleet topics in."""
+    acls = [_acl("publishClientSend", f"{PREFIX}/{device_id}/{k}") for k in _kinds(True)]
+    for topic in [f"{PREFIX}/{device_id}/{k}" for k in _kinds(False)] + list(FLEET_TOPICS):
+        acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
+    return acls
+
+
+def service_acls(role: str) -> list[Acl]:
+    """What a service role may do (see the module docs)."""
+    if role == ADMIN:
+        return [
+            _acl("publishClientSend", f"{CONTROL_TOPIC}/#"),
+            _acl("publishClientReceive", f"{CONTROL_TOPIC}/#"),
+            _acl("subscribePattern", f"{CONTROL_TOPIC}/#"),
+        ]
+    if role not in (INGEST, API):
+        raise ValueError(f"unknown service role {role!r}")
+    acls: list[Acl] = []
+    for kind in _kinds(True):
+        topic = f"{PREFIX}/+/{kind}"
+        acls += [_acl("subscribePattern", topic), _acl("publishClientReceive", topic)]
+        if role == INGEST:
+            acls.append(_acl("subscribePattern", f"$share/+/{topic}"))
+    acls += [_acl("publishClientSend", f"{PREFIX}/+/{k}") for k in _kinds(False)]
+    if role == INGEST:
+        acls += [_acl("publishClientSend", t) for t in FLEET_TOPICS]
+    return acls
+
+
+# --------------------------------------------------------------------------- passwords
 
 
 def new_password() -> str:
@@ -54,82 +123,328 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def render_acl(service_accounts: Mapping[str, str]) -> str:
-    """The ACL file. ``service_accounts`` maps a username to its role (``ingest``/``api``)."""
-    ups = [k.value for k, s in TOPIC_SPECS.items() if s.upstream]
-    downs = [k.value for k, s in TOPIC_SPECS.items() if not s.upstream]
-    lines = ["# Salinmas broker ACL (generated; edit the code, not this file)", ""]
-    for user, role in sorted(service_accounts.items()):
-        if role not in SERVICE_ROLES:
-            raise ValueError(f"unknown service role {role!r} for {user!r}")
-        lines.append(f"user {user}")
-        lines.append(f"topic read {PREFIX}/+/+")
-        for kind in downs:
-            lines.append(f"topic write {PREFIX}/+/{kind}")
-        lines.append("")
-    lines.append("# every device: its own topics only (%u is the MQTT username)")
-    for kind in ups:
-        lines.append(f"pattern write {PREFIX}/%u/{kind}")
-    for kind in downs:
-        lines.append(f"pattern read {PREFIX}/%u/{kind}")
-    return "\n".join(lines) + "\n"
+def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:
+    """Dynsec's stored form: base64 PBKDF2-SHA512 digest, salt and iteration count."""
+    salt = os.urandom(SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return {
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": iterations,
+    }
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
-    username: str
-    password_hash: str
+def verify_password(password: str, client: Mapping[str, Any]) -> bool:
+    try:
+        salt = base64.b64decode(client["salt"])
+        digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(client["iterations"]))
+        return secrets.compare_digest(base64.b64encode(digest).decode(), str(client["password"]))
+    except (KeyError, ValueError, TypeError):
+        return False
 
 
-class AccountFiles:
-    """The broker's password and ACL files on disk (owned by the cloud, read by Mosquitto)."""
-
-    def __init__(self, password_file: Path, acl_file: Path) -> None:
-        self.password_file = Path(password_file)
-        self.acl_file = Path(acl_file)
-
-    def read_accounts(self) -> dict[str, str]:
-        if not self.password_file.exists():
-            return {}
-        out: dict[str, str] = {}
-        for line in self.password_file.read_text().splitlines():
-            if ":" in line:
-                user, _, encoded = line.partition(":")
-                out[user] = encoded
-        return out
-
-    def write(self, accounts: Mapping[str, str], service_accounts: Mapping[str, str]) -> None:
-        """Atomically replace both files (``accounts``: username -> hash)."""
-        body = "".join(f"{u}:{h}\n" for u, h in sorted(accounts.items()))
-        _atomic_write(self.password_file, body)
-        _atomic_write(self.acl_file, render_acl(service_accounts))
-
-    def set_password(
-        self, username: str, password: str, service_accounts: Mapping[str, str]
-    ) -> None:
-        if username not in service_accounts and not valid_device_id(username):
-            raise ValueError(f"invalid device id {username!r}")
-        accounts = self.read_accounts()
-        accounts[username] = hash_password(password)
-        self.write(accounts, service_accounts)
-
-    def remove(self, usernames: Iterable[str], service_accounts: Mapping[str, str]) -> bool:
-        accounts = self.read_accounts()
-        removed = False
-        for u in usernames:
-            removed |= accounts.pop(u, None) is not None
-        self.write(accounts, service_accounts)
-        return removed
+# --------------------------------------------------------------------------- commands
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+def device_commands(device_id: str, password: str) -> list[Command]:
+    """Create the device's role and account (client id bound to the device id).
+
+    A leftover role of the same name is replaced; an existing *account* of that name (a
+    service, or a device not revoked) makes ``createClient`` fail: nothing is taken over.
+    """
+    if not valid_device_id(device_id):
+        raise ValueError(f"invalid device id {device_id!r}")
+    role = device_rolename(device_id)
+    return [
+        {"command": "deleteRole", "rolename": role},
+        {"command": "createRole", "rolename": role, "acls": device_acls(device_id)},
+        {
+            "command": "createClient",
+            "username": device_id,
+            "clientid": device_id,
+            "password": password,
+            "roles": [{"rolename": role, "priority": -1}],
+        },
+    ]
 
 
-def reload_broker(pid: int) -> None:
-    """Tell Mosquitto to re-read its password and ACL files."""
-    os.kill(pid, signal.SIGHUP)
+def revoke_commands(device_id: str) -> list[Command]:
+    """Delete the device's account (Mosquitto disconnects it at once) and its role."""
+    return [
+        {"command": "deleteClient", "username": device_id},
+        {"command": "deleteRole", "rolename": device_rolename(device_id)},
+    ]
+
+
+def service_commands(username: str, role: str, password: str) -> list[Command]:
+    return [
+        {"command": "createRole", "rolename": role, "acls": service_acls(role)},
+        {
+            "command": "createClient",
+            "username": username,
+            "password": password,
+            "roles": [{"rolename": role, "priority": -1}],
+        },
+    ]
+
+
+#: errors that leave the wanted state in place (the commands are idempotent with them)
+TOLERATED = frozenset({"Client not found", "Role not found", "Role already exists"})
+
+
+def _check(responses: Sequence[tuple[Command, str | None]]) -> None:
+    failed = [f"{c['command']}: {e}" for c, e in responses if e and e not in TOLERATED]
+    if failed:
+        raise BrokerAccountError("; ".join(failed))
+
+
+def apply_commands(doc: dict[str, Any], commands: Sequence[Command]) -> list[str | None]:
+    """Apply dynsec commands to a document in place, as the plugin does; errors per command."""
+    clients: list[dict[str, Any]] = doc.setdefault("clients", [])
+    roles: list[dict[str, Any]] = doc.setdefault("roles", [])
+    out: list[str | None] = []
+    for cmd in commands:
+        name, error = cmd["command"], None
+        if name == "createRole":
+            if any(r["rolename"] == cmd["rolename"] for r in roles):
+                error = "Role already exists"
+            else:
+                roles.append({"rolename": cmd["rolename"], "acls": list(cmd.get("acls", []))})
+        elif name == "deleteRole":
+            kept = [r for r in roles if r["rolename"] != cmd["rolename"]]
+            error = None if len(kept) < len(roles) else "Role not found"
+            roles[:] = kept
+            for c in clients:
+                c["roles"] = [r for r in c.get("roles", []) if r["rolename"] != cmd["rolename"]]
+        elif name == "createClient":
+            if any(c["username"] == cmd["username"] for c in clients):
+                error = "Client already exists"
+            else:
+                client = {"username": cmd["username"], "roles": list(cmd.get("roles", []))}
+                if cmd.get("clientid"):
+                    client["clientid"] = cmd["clientid"]
+                client |= hash_password(cmd["password"])
+                clients.append(client)
+        elif name == "deleteClient":
+            kept = [c for c in clients if c["username"] != cmd["username"]]
+            error = None if len(kept) < len(clients) else "Client not found"
+            clients[:] = kept
+        else:
+            error = "Unknown command"
+        out.append(error)
+    return out
+
+
+def initial_document(
+    services: Mapping[str, tuple[str, str]], devices: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The dynsec document a broker starts with.
+
+    ``services``: username -> (role, password); ``devices``: device id -> password.
+    """
+    doc: dict[str, Any] = {"clients": [], "roles": [], "defaultACLAccess": dict(DEFAULT_ACCESS)}
+    commands: list[Command] = []
+    for username, (role, password) in sorted(services.items()):
+        commands += service_commands(username, role, password)
+    for device_id, password in sorted((devices or {}).items()):
+        commands += device_commands(device_id, password)
+    _check(list(zip(commands, apply_commands(doc, commands), strict=True)))
+    return doc
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class AccountStore(Protocol):
+    """Where device accounts are created and removed (one interface, two backends)."""
+
+    def add_device(self, device_id: str, password: str) -> None: ...
+
+    def remove_device(self, device_id: str) -> None: ...
+
+
+class DynsecFile:
+    """The document on disk, edited under an advisory lock (the embedded broker reads it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def write(self, doc: Mapping[str, Any]) -> None:
+        """Replace the document atomically (readable by the owner only)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+
+    def read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"clients": [], "roles": [], "defaultACLAccess": dict(DEFAULT_ACCESS)}
+        doc: dict[str, Any] = json.loads(self.path.read_text())
+        return doc
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def run(self, commands: Sequence[Command]) -> None:
+        with self._locked():
+            doc = self.read()
+            errors = apply_commands(doc, commands)
+            _check(list(zip(commands, errors, strict=True)))
+            self.write(doc)
+
+    def add_device(self, device_id: str, password: str) -> None:
+        self.run(device_commands(device_id, password))
+
+    def remove_device(self, device_id: str) -> None:
+        self.run(revoke_commands(device_id))
+
+
+class DynsecControl:
+    """A running Mosquitto's dynamic-security plugin, through ``$CONTROL/dynamic-security/v1``.
+
+    Each change connects with the ``admin`` service account, publishes the commands (with
+    a correlation id each), waits for the plugin's answers and disconnects.
+    """
+
+    def __init__(self, endpoint: Endpoint, *, timeout_s: float = 5.0) -> None:
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+
+    def add_device(self, device_id: str, password: str) -> None:
+        self.run(device_commands(device_id, password))
+
+    def remove_device(self, device_id: str) -> None:
+        self.run(revoke_commands(device_id))
+
+    def run(self, commands: Sequence[Command]) -> None:
+        token = secrets.token_hex(6)
+        sent = [{**c, "correlationData": f"{token}-{i}"} for i, c in enumerate(commands)]
+        answers: dict[str, str | None] = {}
+        subscribed, done = threading.Event(), threading.Event()
+
+        def on_connect(client: Any, _flags: Any, reason: Any) -> None:
+            if not reason.is_failure:
+                client.subscribe(f"{CONTROL_TOPIC}/response", qos=1)
+
+        def on_message(_c: Any, _u: Any, msg: Any) -> None:
+            try:
+                responses = json.loads(msg.payload)["responses"]
+            except (ValueError, KeyError, TypeError):
+                return
+            for r in responses:
+                corr = r.get("correlationData")
+                if isinstance(corr, str) and corr.startswith(token):
+                    answers[corr] = r.get("error")
+            if len(answers) == len(sent):
+                done.set()
+
+        conn = Connection(
+            self.endpoint,
+            f"salinmas-admin-{token}",
+            on_connect=on_connect,
+            on_message=on_message,
+            on_subscribe=lambda *_a: subscribed.set(),
+            tick_s=0.1,
+            name="broker-admin",
+        ).start()
+        try:
+            if not subscribed.wait(self.timeout_s):
+                why = conn.last_error or "no answer"
+                raise BrokerAccountError(f"broker control topic unavailable: {why}")
+            conn.client.publish(CONTROL_TOPIC, json.dumps({"commands": sent}), qos=1)
+            if not done.wait(self.timeout_s):
+                raise BrokerAccountError("the broker did not answer the account change in time")
+        finally:
+            conn.stop()
+        _check([(c, answers.get(c["correlationData"])) for c in sent])
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def topic_matches(filter_: str, topic: str) -> bool:
+    """MQTT topic matching (``+``, ``#``; wildcards never match a leading ``$`` level)."""
+    f, t = filter_.split("/"), topic.split("/")
+    if topic.startswith("$") and f[0] in ("+", "#"):
+        return False
+    for i, level in enumerate(f):
+        if level == "#":
+            return True
+        if i >= len(t) or (level != "+" and level != t[i]):
+            return False
+    return len(f) == len(t)
+
+
+def subscription_within(acl: str, sub: str) -> bool:
+    """Whether subscription filter ``sub`` lies within ACL pattern ``acl`` (dynsec's rule)."""
+    if acl == "#":
+        return True
+    a, s = acl.split("/"), sub.split("/")
+    a_hash, s_hash = a[-1] == "#", s[-1] == "#"
+    if a_hash:
+        a = a[:-1]
+    if s_hash:
+        s = s[:-1]
+    if s_hash and not a_hash:
+        return False
+    if len(a) > len(s) or (len(s) > len(a) and not a_hash):
+        return False
+    return all(al == "+" or al == sl for al, sl in zip(a, s, strict=False))
+
+
+class DynsecRules:
+    """The document's decisions, as Mosquitto's plugin takes them (for the embedded broker)."""
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.clients = {c["username"]: c for c in doc.get("clients", [])}
+        self.roles = {r["rolename"]: r for r in doc.get("roles", [])}
+        self.default = {**DEFAULT_ACCESS, **doc.get("defaultACLAccess", {})}
+
+    def authenticate(self, username: str | None, password: str | None, client_id: str) -> bool:
+        client = self.clients.get(username or "")
+        if client is None or password is None or client.get("disabled"):
+            return False
+        if client.get("clientid") and client["clientid"] != client_id:
+            return False
+        return verify_password(password, client)
+
+    def _acls(self, username: str, *types: str) -> Iterator[Acl]:
+        client = self.clients.get(username)
+        if client is None:
+            return
+        for entry in sorted(client.get("roles", []), key=lambda r: -int(r.get("priority", -1))):
+            role = self.roles.get(entry["rolename"])
+            if role is None:
+                continue
+            acls = [a for a in role.get("acls", []) if a["acltype"] in types]
+            yield from sorted(acls, key=lambda a: -int(a.get("priority", 0)))
+
+    def may_publish(self, username: str, topic: str) -> bool:
+        if topic.startswith("$SYS") or topic.startswith("$share"):
+            return False
+        for acl in self._acls(username, "publishClientSend"):
+            if topic_matches(acl["topic"], topic):
+                return bool(acl["allow"])
+        return bool(self.default["publishClientSend"])
+
+    def may_receive(self, username: str, topic: str) -> bool:
+        for acl in self._acls(username, "publishClientReceive"):
+            if topic_matches(acl["topic"], topic):
+                return bool(acl["allow"])
+        return bool(self.default["publishClientReceive"])
+
+    def may_subscribe(self, username: str, sub: str) -> bool:
+        for acl in self._acls(username, "subscribeLiteral", "subscribePattern"):
+            literal = acl["acltype"] == "subscribeLiteral"
+            if (acl["topic"] == sub) if literal else subscription_within(acl["topic"], sub):
+                return bool(acl["allow"])
+        return bool(self.default["subscribe"])

@@ -1,17 +1,26 @@
 """The embedded MQTT broker of the demo profile: amqtt in a background thread.
 
-It enforces the same rules as the production Mosquitto configuration: every account is
-checked against the Mosquitto-format password file written by
-:mod:`cloud.broker_accounts`, and the same topic rules apply (a device publishes only to
-its own upstream topics and reads only its own receipts and commands; the ``ingest`` and
-``api`` service accounts read everything and publish receipts and commands).
+It enforces the same account document as the production Mosquitto: the dynamic-security
+document of :mod:`cloud.broker_accounts` (written by the demo, edited by provisioning
+through :class:`cloud.broker_accounts.DynsecFile`), decided by
+:class:`cloud.broker_accounts.DynsecRules` — a device connects only with its own client id,
+publishes only its own upstream topics, is refused at SUBSCRIBE outside its own
+downstream and fleet topics and receives nothing else; ``$share`` does not exist here.
+The document is re-read when it changes, so a revoked device's next publish or
+subscription is refused at once (amqtt cannot disconnect it from outside).
+
+Two amqtt 0.12 behaviours are corrected in :class:`_Broker` (``tests/salinmas``
+``test_embedded_broker.py`` pins both): amqtt replaces (or takes over) the session of a
+client id *before* it authenticates the CONNECT, so any client could kick a device off
+and destroy its session; here the CONNECT is authenticated first. And amqtt has no packet
+limit: a PUBLISH over the contract's payload cap is dropped (Mosquitto closes the
+connection instead, at ``max_packet_size``).
 
 amqtt speaks MQTT 3.1.1 only and has no shared subscriptions: run one ingest worker
 against it (fine for one waste bank; about 400 QoS-1 round trips a second here). When a
 ``mosquitto`` binary is installed the demo prefers it (see :mod:`salinmas.demo`).
 
-    roles = {"salinmas-ingest": "ingest"}
-    broker = EmbeddedBroker(port=1883, password_file=path, service_roles=roles)
+    broker = EmbeddedBroker(port=1883, accounts_file=path)
     broker.start(); ...; broker.stop()
 """
 
@@ -20,59 +29,61 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from cloud.broker_accounts import AccountFiles, verify_password
-from contract.topics import DOWNSTREAM_KINDS, PREFIX, UPSTREAM_KINDS
+from cloud.broker_accounts import DynsecFile, DynsecRules
+from contract.models import MAX_PAYLOAD_BYTES
 
 log = logging.getLogger(__name__)
 
 
-def topic_allowed(username: str, role: str | None, topic: str, action: str) -> bool:
-    """The project's ACL as a function (mirrors :func:`cloud.broker_accounts.render_acl`)."""
-    parts = topic.split("/")
-    prefix = PREFIX.split("/")
-    if parts[: len(prefix)] != prefix or len(parts) != len(prefix) + 2:
-        return False
-    device, kind = parts[-2], parts[-1]
-    if role is not None:  # service account
-        if action == "publish":
-            return kind in DOWNSTREAM_KINDS
-        return kind in (*UPSTREAM_KINDS, *DOWNSTREAM_KINDS) or kind == "+"
-    if device != username:
-        return False
-    if action == "publish":
-        return kind in UPSTREAM_KINDS
-    return kind in DOWNSTREAM_KINDS
-
-
 class _Accounts:
-    """Shared between the two plugins: the password file and the service roles."""
+    """The account document, re-read when its file changes (shared by the plugins)."""
 
-    files: ClassVar[AccountFiles | None] = None
-    roles: ClassVar[dict[str, str]] = {}
+    file: ClassVar[DynsecFile | None] = None
+    _stamp: ClassVar[tuple[float, int] | None] = None
+    _rules: ClassVar[DynsecRules] = DynsecRules({})
+
+    @classmethod
+    def rules(cls) -> DynsecRules:
+        f = cls.file
+        if f is None:
+            return DynsecRules({})
+        try:
+            st = f.path.stat()
+        except FileNotFoundError:
+            return DynsecRules({})
+        stamp = (st.st_mtime, st.st_size)
+        if stamp != cls._stamp:
+            cls._rules, cls._stamp = DynsecRules(f.read()), stamp
+        return cls._rules
 
 
-class PasswordFileAuth(BaseAuthPlugin):  # type: ignore[misc]
+def _password(session: Session) -> str | None:
+    pw = session.password
+    if isinstance(pw, bytes):
+        return pw.decode(errors="replace")
+    return None if pw is None else str(pw)
+
+
+class DynsecAuth(BaseAuthPlugin):  # type: ignore[misc]
     async def authenticate(self, *, session: Session) -> bool | None:
-        files = _Accounts.files
-        if files is None or not session.username or session.password is None:
-            return False
-        encoded = files.read_accounts().get(session.username)
-        password = session.password
-        if isinstance(password, bytes):
-            password = password.decode(errors="replace")
-        return encoded is not None and verify_password(str(password), encoded)
+        return _Accounts.rules().authenticate(
+            session.username, _password(session), session.client_id or ""
+        )
 
 
-class AclPlugin(BaseTopicPlugin):  # type: ignore[misc]
+class DynsecTopics(BaseTopicPlugin):  # type: ignore[misc]
     async def topic_filtering(
         self,
         *,
@@ -82,8 +93,74 @@ class AclPlugin(BaseTopicPlugin):  # type: ignore[misc]
     ) -> bool | None:
         if session is None or not session.username or not topic:
             return False
-        verb = "publish" if action == Action.PUBLISH else "read"
-        return topic_allowed(session.username, _Accounts.roles.get(session.username), topic, verb)
+        rules = _Accounts.rules()
+        if action == Action.PUBLISH:
+            return rules.may_publish(session.username, topic)
+        if action == Action.SUBSCRIBE:
+            return rules.may_subscribe(session.username, topic)
+        return rules.may_receive(session.username, topic)
+
+
+class _Broker(Broker):  # type: ignore[misc]
+    """amqtt's broker with the CONNECT authenticated first and the payload cap enforced."""
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        try:
+            handler, session = await BrokerProtocolHandler.init_from_connect(
+                reader, writer, self.plugins_manager
+            )
+        except (AMQTTError, MQTTError, NoDataError) as exc:
+            await writer.close()
+            raise AMQTTError(f"{remote_address}:{remote_port}: no valid CONNECT: {exc}") from exc
+        if not await self._authenticate(session, None):
+            # refuse before any session of that client id is looked up, replaced or kicked
+            handler.attach(session, reader, writer)
+            await handler.mqtt_connack_authorize(False)
+            await writer.close()
+            raise AMQTTError(f"{session.client_id!r} ({session.username!r}) not authorised")
+        return await _resume_session(self, handler, session)
+
+    async def _handle_message_delivery(
+        self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: Any
+    ) -> bool:
+        message = wait_deliver.result()
+        if message is not None and len(message.data or b"") > MAX_PAYLOAD_BYTES:
+            log.warning(
+                "dropped a %d-byte publish from %s (cap %d)",
+                len(message.data), client_session.client_id, MAX_PAYLOAD_BYTES,
+            )  # fmt: skip
+            return True
+        result: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
+        return result
+
+
+async def _resume_session(
+    broker: Broker, handler: BrokerProtocolHandler, session: Session
+) -> tuple[BrokerProtocolHandler, Session]:
+    """amqtt 0.12's session lookup (``Broker._initialize_client_session``), after auth."""
+    from amqtt.utils import gen_client_id
+
+    if session.clean_session:
+        if session.client_id:
+            await broker._delete_session(session.client_id)
+        else:
+            session.client_id = gen_client_id()
+        session.parent = 0
+    elif session.client_id in broker._sessions:
+        existing, _ = broker._sessions[session.client_id]
+        for attr in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive"):
+            setattr(existing, attr, getattr(session, attr))
+        existing.username, existing.password = session.username, session.password
+        session = existing
+        session.parent = 1
+    else:
+        session.parent = 0
+    delay = broker.config.get("timeout-disconnect-delay", 0)
+    if session.keep_alive > 0 and isinstance(delay, int):
+        session.keep_alive += delay
+    return handler, session
 
 
 @dataclass
@@ -91,8 +168,7 @@ class EmbeddedBroker:
     """amqtt on ``host:port`` in a daemon thread with its own event loop."""
 
     port: int
-    password_file: Path
-    service_roles: dict[str, str] = field(default_factory=dict)
+    accounts_file: Path
     host: str = "127.0.0.1"
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -101,15 +177,12 @@ class EmbeddedBroker:
     def _config(self) -> dict[str, Any]:
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {
-                f"{__name__}.PasswordFileAuth": {},
-                f"{__name__}.AclPlugin": {},
-            },
+            "plugins": {f"{__name__}.DynsecAuth": {}, f"{__name__}.DynsecTopics": {}},
         }
 
     def start(self, timeout_s: float = 10) -> None:
-        _Accounts.files = AccountFiles(self.password_file, self.password_file.with_suffix(".acl"))
-        _Accounts.roles = dict(self.service_roles)
+        _Accounts.file = DynsecFile(self.accounts_file)
+        _Accounts._stamp = None
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -118,7 +191,7 @@ class EmbeddedBroker:
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
-                self._broker = Broker(self._config(), loop=loop)
+                self._broker = _Broker(self._config(), loop=loop)
                 loop.run_until_complete(self._broker.start())
             except BaseException as exc:  # reported to start()
                 failure.append(exc)

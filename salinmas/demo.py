@@ -48,7 +48,7 @@ HOUSEHOLD_NAMES = [
     "Wati Suryani", "Bambang Hartono", "Nur Hidayah", "Slamet Riyadi", "Ratna Sari",
     "Teguh Wibowo", "Lastri Handayani", "Dwi Cahyono", "Endang Kurniasih", "Parno Sutrisno",
 ]  # fmt: skip
-SERVICE_ROLES = {"salinmas-ingest": "ingest", "salinmas-api": "api"}
+BROKER_ADMIN = "salinmas-admin"
 #: the demo's waste bank in Sokaraja (Banyumas; Purwokerto is ~-7.42, 109.23): stations
 #: stand at the bank, bins in the streets around it
 STATION_SPOT = (-7.4581, 109.2869)
@@ -85,6 +85,7 @@ class DemoSecrets:
     jwt_secret: str
     ingest_password: str
     api_password: str
+    broker_admin_password: str
     admin_password: str
     operator_password: str
     collector_password: str
@@ -98,6 +99,7 @@ class DemoSecrets:
             jwt_secret=data.get("jwt_secret") or secrets.token_urlsafe(48),
             ingest_password=data.get("ingest_password") or secrets.token_urlsafe(18),
             api_password=data.get("api_password") or secrets.token_urlsafe(18),
+            broker_admin_password=data.get("broker_admin_password") or secrets.token_urlsafe(18),
             admin_password=data.get("admin_password") or secrets.token_urlsafe(9),
             operator_password=data.get("operator_password") or secrets.token_urlsafe(9),
             collector_password=data.get("collector_password") or secrets.token_urlsafe(9),
@@ -293,22 +295,25 @@ class DemoStack:
         finally:
             engine.dispose()
 
-    def _write_accounts(self) -> Path:
-        from cloud.broker_accounts import AccountFiles, hash_password
+    @property
+    def _accounts_file(self) -> Path:
+        return (self.data_dir / "broker-accounts.json").resolve()
 
-        files = AccountFiles(self.data_dir / "broker.passwd", self.data_dir / "broker.acl")
-        accounts = {
-            "salinmas-ingest": hash_password(self.secrets.ingest_password),
-            "salinmas-api": hash_password(self.secrets.api_password),
+    def _write_accounts(self) -> None:
+        """The broker's dynamic-security document: service accounts and the demo devices."""
+        from cloud.broker_accounts import ADMIN, API, INGEST, DynsecFile, initial_document
+
+        services = {
+            "salinmas-ingest": (INGEST, self.secrets.ingest_password),
+            "salinmas-api": (API, self.secrets.api_password),
+            BROKER_ADMIN: (ADMIN, self.secrets.broker_admin_password),
         }
-        accounts |= {d: hash_password(pw) for d, pw in self.secrets.devices.items()}
-        files.write(accounts, SERVICE_ROLES)
-        return files.password_file
+        DynsecFile(self._accounts_file).write(initial_document(services, self.secrets.devices))
 
     def _start_broker(self) -> None:
         from salinmas.mosquitto import mosquitto_binary, mosquitto_config, start_mosquitto
 
-        password_file = self._write_accounts()
+        self._write_accounts()
         use_mosquitto = self.broker == "mosquitto" or (
             self.broker == "auto" and mosquitto_binary() is not None
         )
@@ -320,19 +325,15 @@ class DemoStack:
                 mosquitto_config(
                     port=self.mqtt_port,
                     workdir=workdir,
-                    password_file=password_file.resolve(),
-                    acl_file=(self.data_dir / "broker.acl").resolve(),
+                    dynsec_file=self._accounts_file,
                     max_inflight=1000,
                 )
             )
             self._mosquitto = start_mosquitto(conf, self.mqtt_port)
-            (self.data_dir / "mosquitto.pid").write_text(str(self._mosquitto.pid))
         else:
             from salinmas.broker import EmbeddedBroker
 
-            self._embedded = EmbeddedBroker(
-                port=self.mqtt_port, password_file=password_file, service_roles=SERVICE_ROLES
-            )
+            self._embedded = EmbeddedBroker(port=self.mqtt_port, accounts_file=self._accounts_file)
             self._embedded.start()
 
     @property
@@ -363,9 +364,10 @@ class DemoStack:
                     "password": self.secrets.api_password,
                 },
                 "broker": {
-                    "password_file": str(d / "broker.passwd"),
-                    "acl_file": str(d / "broker.acl"),
-                    "pid_file": str(d / "mosquitto.pid") if mosq else None,
+                    "backend": "mosquitto" if mosq else "file",
+                    "username": BROKER_ADMIN,
+                    "password": self.secrets.broker_admin_password,
+                    "path": str(self._accounts_file),
                 },
                 "telemetry": telemetry,
             },

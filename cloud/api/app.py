@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cloud.api import errors, openapi
 from cloud.api.live import LiveHub
-from cloud.api.mqtt import MqttLink
+from cloud.api.mqtt import MqttLink, account_store
 from cloud.api.routes import (
     accounts,
     auth,
@@ -44,9 +44,7 @@ from cloud.api.routes import (
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
 from cloud.auth import ThrottlePolicy, TokenCache
-from cloud.broker_accounts import AccountFiles
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
-from cloud.provisioning import BrokerControl
 from cloud.telemetry import open_reader
 from salinmas import __version__
 
@@ -81,16 +79,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         make_engine(settings.ledger_url, write=False) if is_sqlite(settings.ledger_url) else engine
     )
     read_sessions = session_factory(read_engine)
-    b = settings.broker
     lt = settings.login_throttle
     state = ApiState(
         settings=settings,
         engine=engine,
         sessions=sessions,
         read_sessions=read_sessions,
-        broker=BrokerControl(
-            AccountFiles(b.password_file, b.acl_file), dict(b.service_accounts), b.pid_file
-        ),
+        broker=account_store(settings),
         throttle=ThrottlePolicy(
             max_failures=lt.max_failures,
             window=timedelta(seconds=lt.window_s),

@@ -1,28 +1,30 @@
 """The API's broker link: device commands out, live telemetry in (service account ``api``).
 
-One paho client per API process, on its own network thread (``loop_start``), with
-automatic reconnect. It subscribes to ``salinmas/v1/dev/+/{fill,health,status}`` and
-hands every valid message to a callback (the live hub); invalid ones are ignored here —
-ingest keeps them as dead letters. :meth:`MqttLink.send_command` publishes a
+One client per API process (:class:`salinmas.mqtt.Connection`: its own network thread,
+reconnecting with back-off). It subscribes to ``salinmas/v1/dev/+/{fill,health,status}``
+and hands every valid message to a callback (the live hub); invalid ones are ignored here
+— ingest keeps them as dead letters. :meth:`MqttLink.send_command` publishes a
 :class:`contract.DeviceCommand` with QoS 1 and waits for the broker's PUBACK.
+
+:func:`account_store` is where provisioning creates device accounts (``[api.broker]``).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import ssl
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.api.settings import ApiMqttSettings
+from cloud.api.settings import ApiMqttSettings, ApiSettings
+from cloud.broker_accounts import AccountStore, DynsecControl, DynsecFile
 from contract import DeviceCommand
 from contract.models import ContractError, parse_payload, to_json
 from contract.topics import Kind, TopicError, device_topic, parse_topic, subscription
+from salinmas.backoff import Backoff
+from salinmas.mqtt import Connection, Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -36,54 +38,58 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not accept a publish in time."""
 
 
+def endpoint(settings: ApiMqttSettings, username: str, password: str) -> Endpoint:
+    return Endpoint(
+        settings.host,
+        settings.port,
+        username,
+        password,
+        tls=settings.tls,
+        ca_file=settings.ca_file,
+        keepalive_s=settings.keepalive_s,
+    )
+
+
+def account_store(settings: ApiSettings) -> AccountStore:
+    """Provisioning's backend: dynsec's control topic, or the embedded broker's document."""
+    b = settings.broker
+    if b.backend == "file":
+        if b.path is None:
+            raise ValueError("[api.broker] path is required with backend = 'file'")
+        return DynsecFile(b.path)
+    ep = endpoint(settings.mqtt, b.username, b.password.get_secret_value())
+    return DynsecControl(ep, timeout_s=b.timeout_s)
+
+
 class MqttLink:
     def __init__(self, settings: ApiMqttSettings, on_message: OnMessage | None = None) -> None:
         self.settings = settings
         self._on_message = on_message
-        self._connected = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"salinmas-api-{secrets.token_hex(4)}",
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
+        self.connection = Connection(
+            endpoint(settings, settings.username, settings.password.get_secret_value()),
+            f"salinmas-api-{secrets.token_hex(4)}",
+            backoff=Backoff(0.5, 15.0),
+            on_connect=self._handle_connect,
+            on_message=self._handle_message,
+            name="api-mqtt",
         )
-        self.client.username_pw_set(settings.username, settings.password.get_secret_value())
-        if settings.tls:
-            ctx = ssl.create_default_context(
-                cafile=str(settings.ca_file) if settings.ca_file else None
-            )
-            self.client.tls_set_context(ctx)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.on_connect = self._handle_connect
-        self.client.on_disconnect = self._handle_disconnect
-        self.client.on_message = self._handle_message
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self.connection.connected
 
     def start(self) -> None:
-        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive_s)
-        self.client.loop_start()
+        self.connection.start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-        self._connected.clear()
+        self.connection.stop()
 
     def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
+        return self.connection.wait_connected(timeout_s)
 
-    def _handle_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if getattr(rc, "is_failure", False):
-            log.warning("broker refused the API's connection: %s", rc)
-            return
-        self._connected.set()
-        if self._on_message is not None:
+    def _handle_connect(self, client: mqtt.Client, _flags: Any, reason: Any) -> None:
+        if not reason.is_failure and self._on_message is not None:
             client.subscribe([(subscription(k), 0) for k in LIVE_KINDS])
-
-    def _handle_disconnect(self, *_a: Any) -> None:
-        self._connected.clear()
 
     def _handle_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if self._on_message is None:
@@ -104,7 +110,7 @@ class MqttLink:
         """Publish a command (QoS 1) and wait for PUBACK; :class:`BrokerUnavailable` if not."""
         if not self.connected:
             raise BrokerUnavailable("the API is not connected to the broker")
-        info = self.client.publish(
+        info = self.connection.client.publish(
             device_topic(command.device_id, Kind.CMD), to_json(command), qos=1
         )
         try:

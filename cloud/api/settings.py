@@ -24,10 +24,9 @@ Example ``salinmas.toml``::
     tiles_url = "http://tiles.bank.local/{z}/{x}/{y}.png"
     attribution = "© OpenStreetMap contributors"
 
-    [api.broker]                       # device provisioning writes these files
-    password_file = "/etc/mosquitto/salinmas.passwd"
-    acl_file = "/etc/mosquitto/salinmas.acl"
-    pid_file = "/run/mosquitto/mosquitto.pid"
+    [api.broker]                       # device accounts: Mosquitto's dynamic-security
+    username = "salinmas-admin"        # plugin, through its control topic
+    password = "..."                   # or SALINMAS_API_BROKER__PASSWORD
 
 Outside ``environment = "development"`` a placeholder ``jwt_secret`` (or MQTT password)
 is refused at start-up.
@@ -37,7 +36,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -66,16 +65,21 @@ class ApiMqttSettings(_Section):
     publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
-class BrokerFilesSettings(_Section):
-    """Mosquitto's password/ACL files (written by provisioning) and its pid file."""
+class BrokerAccountsSettings(_Section):
+    """Where provisioning creates and deletes device accounts.
 
-    password_file: Path = Path("/etc/mosquitto/salinmas.passwd")
-    acl_file: Path = Path("/etc/mosquitto/salinmas.acl")
-    pid_file: Path | None = Path("/run/mosquitto/mosquitto.pid")
-    #: service account username -> role (``ingest`` | ``api``), kept in the ACL
-    service_accounts: dict[str, str] = Field(
-        default_factory=lambda: {"salinmas-ingest": "ingest", "salinmas-api": "api"}
-    )
+    ``backend = "mosquitto"``: Mosquitto's dynamic-security plugin, over its control topic
+    on the broker of ``[api.mqtt]`` (host, port, TLS), as the ``admin`` service account
+    ``username``/``password``. ``backend = "file"``: the embedded demo broker's accounts
+    document at ``path``.
+    """
+
+    backend: Literal["mosquitto", "file"] = "mosquitto"
+    username: str = "salinmas-admin"
+    password: SecretStr = SecretStr("")
+    path: Path | None = None
+    #: how long an account change may wait for the broker's answer
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
 class LoginThrottleSettings(_Section):
@@ -142,7 +146,7 @@ class ApiSettings(ProcessSettings):
     #: behind a reverse proxy, trust X-Forwarded-For for the login throttle
     trust_forwarded_for: bool = False
     mqtt: ApiMqttSettings = Field(default_factory=ApiMqttSettings)
-    broker: BrokerFilesSettings = Field(default_factory=BrokerFilesSettings)
+    broker: BrokerAccountsSettings = Field(default_factory=BrokerAccountsSettings)
     login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
     #: the telemetry store the charts read (the same one ingest writes)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)

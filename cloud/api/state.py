@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.settings import ApiSettings
 from cloud.auth import ThrottlePolicy, TokenCache
-from cloud.provisioning import BrokerControl
+from cloud.broker_accounts import AccountStore
 from cloud.telemetry import TelemetryReader
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class ApiState:
     #: sessions for GET requests: on SQLite a deferred BEGIN, so reads never queue behind
     #: the write lock (same as ``sessions`` on PostgreSQL)
     read_sessions: sessionmaker[Session]
-    broker: BrokerControl
+    broker: AccountStore
     throttle: ThrottlePolicy
     hub: LiveHub
     mqtt: MqttLink | None = None

@@ -54,17 +54,13 @@ def seeded_ledger_url(ledger_url: str) -> tuple[str, World]:
 def api_with_broker(
     mosquitto: MosquittoServer, sqlite_url: str, world_sqlite: World, tmp_path: Path
 ) -> Iterator[ApiServer]:
-    pid_file = tmp_path / "mosquitto.pid"
-    assert mosquitto.proc is not None
-    pid_file.write_text(str(mosquitto.proc.pid))
     user, password = mosquitto.service("api")
+    admin, admin_pw = mosquitto.service("admin")
     settings = settings_for(
         sqlite_url, tmp_path,
         mqtt={"enabled": True, "host": "127.0.0.1", "port": mosquitto.port,
               "username": user, "password": password},
-        broker={"password_file": str(mosquitto.accounts.password_file),
-                "acl_file": str(mosquitto.accounts.acl_file), "pid_file": str(pid_file),
-                "service_accounts": mosquitto.service_roles},
+        broker={"backend": "mosquitto", "username": admin, "password": admin_pw},
     )  # fmt: skip
     with serve(settings) as server:
         link = server.app.state.api.mqtt

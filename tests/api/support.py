@@ -72,8 +72,7 @@ def settings_for(ledger_url: str, tmp: Any, **kw: Any) -> ApiSettings:
         "jwt_secret": "test-secret-0123456789abcdef0123456789",
         "mqtt": {"enabled": False},
         "telemetry": {"backend": "sqlite", "sqlite_path": str(tmp / "telemetry.db")},
-        "broker": {"password_file": str(tmp / "passwd"), "acl_file": str(tmp / "acl"),
-                   "pid_file": None},
+        "broker": {"backend": "file", "path": str(tmp / "broker-accounts.json")},
         "stream_poll_s": 0.1,
         "stream_keepalive_s": 0.5,
     }  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cloud import postings
-from cloud.broker_accounts import AccountFiles
+from cloud.broker_accounts import INGEST, DynsecFile, initial_document
 from cloud.db import session_factory
 from cloud.ingest import IngestSettings, IngestWorker
 from cloud.telemetry import TelemetrySettings
@@ -25,22 +25,18 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-ROLES = {"salinmas-ingest": "ingest"}
-
 
 class _Amqtt:
-    """The embedded broker with the project's password file."""
+    """The embedded broker with the project's account document."""
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
-        self.files = AccountFiles(workdir / "passwd", workdir / "passwd.acl")
-        self.files.set_password("salinmas-ingest", "ingest-pw-amqtt", ROLES)
-        self.broker = EmbeddedBroker(
-            port=self.port, password_file=self.files.password_file, service_roles=ROLES
-        )
+        self.accounts = DynsecFile(workdir / "accounts.json")
+        self.accounts.write(initial_document({"salinmas-ingest": (INGEST, "ingest-pw-amqtt")}))
+        self.broker = EmbeddedBroker(port=self.port, accounts_file=self.accounts.path)
 
     def add_device(self, device_id: str, password: str) -> None:
-        self.files.set_password(device_id, password, ROLES)
+        self.accounts.add_device(device_id, password)
 
 
 @pytest.fixture

@@ -24,10 +24,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from cloud.broker_accounts import AccountFiles
+from cloud.broker_accounts import DynsecControl, DynsecFile, initial_document
 from salinmas.mosquitto import mosquitto_config, start_mosquitto
+from salinmas.mqtt import Endpoint
 from tests.support.waiting import wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -94,10 +95,12 @@ class _Server:
 
 @dataclass
 class MosquittoServer(_Server):
-    """A private Mosquitto with password file and the project's ACL.
+    """A private Mosquitto with the project's configuration and dynamic-security accounts.
 
     ``devices`` maps device ids to passwords; ``services`` maps service usernames to
-    ``(role, password)``. Add accounts later with :meth:`add_device` (reloads via SIGHUP).
+    ``(role, password)``. Both are in the initial dynsec document; :meth:`add_device` and
+    :meth:`remove_device` later go through the plugin's control topic (as provisioning
+    does), with the ``admin`` service account.
     """
 
     port: int = 0
@@ -105,57 +108,57 @@ class MosquittoServer(_Server):
         default_factory=lambda: {
             "salinmas-ingest": ("ingest", "ingest-pw"),
             "salinmas-api": ("api", "api-pw"),
+            "salinmas-admin": ("admin", "admin-pw"),
         }
     )
     devices: dict[str, str] = field(default_factory=dict)
     max_inflight: int = 20
+    max_queued: int = 100_000
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sal-mqtt-")))
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
-        self.accounts = AccountFiles(self.workdir / "passwd", self.workdir / "acl")
-        self._write_accounts()
+        self.dynsec = DynsecFile(self.workdir / "dynamic-security.json")
+        self.dynsec.write(initial_document(self.services, self.devices))
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             mosquitto_config(
                 port=self.port,
                 workdir=self.workdir,
-                password_file=self.accounts.password_file,
-                acl_file=self.accounts.acl_file,
+                dynsec_file=self.dynsec.path,
                 max_inflight=self.max_inflight,
+                max_queued=self.max_queued,
             )
         )
         self.conf = conf
-
-    @property
-    def service_roles(self) -> dict[str, str]:
-        return {u: role for u, (role, _) in self.services.items()}
-
-    def _write_accounts(self) -> None:
-        from cloud.broker_accounts import hash_password
-
-        accounts = {u: hash_password(pw) for u, (_, pw) in self.services.items()}
-        accounts |= {d: hash_password(pw) for d, pw in self.devices.items()}
-        self.accounts.write(accounts, self.service_roles)
 
     def start(self) -> Self:
         self.proc = start_mosquitto(self.conf, self.port)
         return self
 
+    def endpoint(self, role: str, **kw: Any) -> Endpoint:
+        """Where and who a service account of ``role`` is (for :mod:`salinmas.mqtt`)."""
+        user, password = self.service(role)
+        return Endpoint("127.0.0.1", self.port, user, password, **kw)
+
+    def account_store(self) -> DynsecControl:
+        """Provisioning's view of this broker: the control topic, as the admin account."""
+        return DynsecControl(self.endpoint("admin"))
+
     def add_device(self, device_id: str, password: str) -> None:
+        """Create (or re-create) a device account; nothing to do if it exists as asked."""
+        if self.devices.get(device_id) == password:
+            return
+        store = self.account_store()
+        if device_id in self.devices:
+            store.remove_device(device_id)
+        store.add_device(device_id, password)
         self.devices[device_id] = password
-        self._write_accounts()
-        self.reload()
 
     def remove_device(self, device_id: str) -> None:
+        """Delete a device account (the broker disconnects it at once)."""
+        self.account_store().remove_device(device_id)
         self.devices.pop(device_id, None)
-        self._write_accounts()
-        self.reload()
-
-    def reload(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.2)  # mosquitto re-reads the files asynchronously on SIGHUP
 
     def kill(self) -> None:
         """Crash the broker (SIGKILL): nothing flushed, like a power cut."""

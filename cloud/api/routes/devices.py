@@ -19,6 +19,7 @@ from cloud.api.schemas import (
     DeviceIdStr,
     DeviceOut,
 )
+from cloud.broker_accounts import BrokerAccountError
 from cloud.devices import get_device, list_devices, set_capacity
 from cloud.models import Site, utcnow
 from contract import DeviceCommand
@@ -43,7 +44,7 @@ def device(device_id: DeviceId, _: Staff, session: SessionDep) -> DeviceOut:
 
 
 @router.post(
-    "", status_code=201, responses=error_responses(401, 403, 409, 422),
+    "", status_code=201, responses=error_responses(401, 403, 409, 422, 503),
     summary="Provision a device: registry entry + broker account; the password is shown ONCE",
 )  # fmt: skip
 def provision(
@@ -54,10 +55,13 @@ def provision(
             422, "validation", f"no site {body.site_id}",
             errors=[FieldError(field="body.site_id", message="unknown site")],
         )  # fmt: skip
-    creds = provisioning.provision_device(
-        session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
-        site_id=body.site_id,
-    )  # fmt: skip
+    try:
+        creds = provisioning.provision_device(
+            session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
+            site_id=body.site_id,
+        )  # fmt: skip
+    except BrokerAccountError as exc:
+        raise ApiError(503, "broker-unavailable", f"broker account not created: {exc}") from None
     if body.lat is not None and body.lon is not None:
         dev = get_device(session, device_id=body.device_id)
         if dev is not None:
@@ -73,11 +77,18 @@ def provision(
 
 
 @router.post(
-    "/{device_id}/revoke", responses=error_responses(401, 403, 404),
-    summary="Revoke: the broker account is removed; the device can no longer connect",
+    "/{device_id}/revoke", responses=error_responses(401, 403, 404, 503),
+    summary="Revoke: the broker account is deleted and the device disconnected at once",
 )  # fmt: skip
 def revoke(device_id: DeviceId, _: Admin, session: SessionDep, state: StateDep) -> DeviceOut:
-    dev = provisioning.revoke_device(session, state.broker, device_id=device_id)
+    try:
+        dev = provisioning.revoke_device(session, state.broker, device_id=device_id)
+    except BrokerAccountError as exc:
+        session.commit()  # revoked in the registry: ingest refuses the device from now on
+        raise ApiError(
+            503, "broker-unavailable",
+            f"revoked in the registry, but the broker account is not deleted ({exc}): retry",
+        ) from None  # fmt: skip
     session.commit()
     return DeviceOut.model_validate(dev)
 
