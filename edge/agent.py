@@ -84,7 +84,8 @@ class Agent:
             outbox=self.outbox,
             sw_version=__version__,
             boot_id=self.clock.boot_id,
-            receipt_timeout_s=settings.receipt_timeout_s,
+            confirm_timeout_s=settings.confirm_timeout,
+            confirm_timeout_max_s=settings.confirm_timeout_max_s,
             on_receipt=self._on_receipt,
             on_command=self._on_command,
         )

@@ -148,8 +148,13 @@ class EdgeSettings(ProcessSettings):
     station: StationSettings | None = None
     bins: list[BinSettings] = Field(default_factory=list)
     health_interval_s: float = Field(default=300.0, gt=0)
-    #: a weigh-in PUBACKed but without the cloud's receipt after this long is published again
-    receipt_timeout_s: float = Field(default=60.0, gt=0)
+    #: an event the broker acknowledged but the cloud has not confirmed (receipt or ack)
+    #: after this long, counted while connected, is published again; each further attempt
+    #: waits twice as long, up to ``confirm_timeout_max_s``
+    confirm_timeout_s: float = Field(default=15.0, gt=0)
+    confirm_timeout_max_s: float = Field(default=300.0, gt=0)
+    #: deprecated name of ``confirm_timeout_s`` (older station.toml files); wins when set
+    receipt_timeout_s: float | None = Field(default=None, gt=0)
     #: "native" on a Pi (lgpio/RPi.GPIO), "mock" for simulators and tests
     pin_factory: Literal["native", "mock"] = "native"
     #: "package.module:function" called at start-up, before any device is opened, as
@@ -188,6 +193,11 @@ class EdgeSettings(ProcessSettings):
         if len(ids) != len(set(ids)):
             raise ValueError("bin_id values must be unique")
         return self
+
+    @property
+    def confirm_timeout(self) -> float:
+        """``confirm_timeout_s``, or the deprecated ``receipt_timeout_s`` when given."""
+        return self.receipt_timeout_s or self.confirm_timeout_s
 
     @model_validator(mode="after")
     def _real_password_in_production(self) -> Self:

@@ -7,10 +7,15 @@ survive SIGKILL and power loss, and a ``seq`` is never handed out twice.
 
 Life of an event::
 
-    append() --> pending --publish, PUBACK--> telemetry: deleted
-                                              weigh-in:  awaiting receipt
-                     ^                                   |  receipt -> deleted (+ recorded)
-                     +---- requeue() after receipt timeout (cloud is idempotent)
+    append() --> pending --publish, PUBACK--> awaiting the cloud's confirmation
+                     ^                          | weigh-in:  receipt -> deleted (+ recorded)
+                     |                          | fill, health (and a weigh-in the cloud
+                     |                          |   kept as a dead letter): ack -> deleted
+                     +---- requeue() after the confirmation timeout, or when an ingest
+                           worker announces it (re)subscribed (the cloud is idempotent)
+
+The broker's PUBACK is not the end: a broker that restarts (or crashes) before ingest
+has the message drops it, so the outbox is the record until the cloud confirms.
 
 Bounds (``capacity`` events in all):
 
@@ -33,10 +38,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +54,8 @@ KINDS = TELEMETRY_KINDS | {WEIGHIN}
 RECEIPTS_KEPT = 1000
 
 PENDING = 0
-AWAITING_RECEIPT = 1
+#: the broker acknowledged it; the cloud has not confirmed it yet (receipt or ack)
+AWAITING = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -90,7 +97,7 @@ class OutboxStats:
     capacity: int
     weighins: int
     telemetry: int
-    awaiting_receipt: int
+    awaiting: int
     last_seq: int
     refused: int
     thinned: int
@@ -207,54 +214,66 @@ class Outbox:
         return out[:limit]
 
     def mark_published(self, seqs: Sequence[int]) -> None:
-        """The broker acknowledged these: telemetry leaves, weigh-ins await their receipt."""
+        """The broker acknowledged these: they await the cloud's confirmation."""
         if not seqs:
             return
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                gone = 0
-                for chunk in _chunks(seqs):
-                    marks = ",".join("?" * len(chunk))
-                    gone += db.execute(
-                        f"DELETE FROM events WHERE kind != ? AND seq IN ({marks})",  # noqa: S608
-                        (WEIGHIN, *chunk),
-                    ).rowcount
-                    db.execute(
-                        f"UPDATE events SET state = ?, attempts = attempts + 1 "  # noqa: S608
-                        f"WHERE kind = ? AND seq IN ({marks})",
-                        (AWAITING_RECEIPT, WEIGHIN, *chunk),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            self._telemetry -= gone
-
-    def awaiting_receipt(self) -> list[int]:
-        """Seqs of weigh-ins the broker acknowledged and the cloud has not answered yet."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq FROM events WHERE state = ? ORDER BY seq", (AWAITING_RECEIPT,)
-            ).fetchall()
-        return [int(r[0]) for r in rows]
-
-    def requeue(self, seqs: Sequence[int]) -> int:
-        """Put weigh-ins still without a receipt back to pending (published again)."""
-        if not seqs:
-            return 0
-        with self._lock:
-            n = 0
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, self._transaction() as db:
             for chunk in _chunks(seqs):
                 marks = ",".join("?" * len(chunk))
-                n += self._db.execute(
-                    f"UPDATE events SET state = ? WHERE state = ? AND seq IN ({marks})",  # noqa: S608
-                    (PENDING, AWAITING_RECEIPT, *chunk),
-                ).rowcount
-            self._db.execute("COMMIT")
+                db.execute(
+                    f"UPDATE events SET state = ?, attempts = attempts + 1 "  # noqa: S608
+                    f"WHERE state = ? AND seq IN ({marks})",
+                    (AWAITING, PENDING, *chunk),
+                )
+
+    def awaiting(self) -> list[tuple[int, int]]:
+        """``(seq, attempts)`` of events the broker acknowledged and the cloud has not confirmed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, attempts FROM events WHERE state = ? ORDER BY seq", (AWAITING,)
+            ).fetchall()
+        return [(int(s), int(a)) for s, a in rows]
+
+    def requeue(self, seqs: Sequence[int] | None = None) -> int:
+        """Put unconfirmed events (``seqs``, or all of them) back to pending: published again."""
+        with self._lock:
+            n = 0
+            with self._transaction() as db:
+                if seqs is None:
+                    return int(
+                        db.execute(
+                            "UPDATE events SET state = ? WHERE state = ?", (PENDING, AWAITING)
+                        ).rowcount
+                    )
+                for chunk in _chunks(seqs):
+                    marks = ",".join("?" * len(chunk))
+                    n += db.execute(
+                        f"UPDATE events SET state = ? WHERE state = ? AND seq IN ({marks})",  # noqa: S608
+                        (PENDING, AWAITING, *chunk),
+                    ).rowcount
             return n
+
+    def confirm(self, ranges: Sequence[tuple[int, int]]) -> list[int]:
+        """The cloud's ``ack``: delete the events in these inclusive seq ranges, in one commit.
+
+        Returns the seqs deleted (events already gone — thinned, or confirmed twice — are
+        not in it). Ranges are applied in SQL, never expanded: a range is only as costly
+        as the events it holds.
+        """
+        if not ranges:
+            return []
+        with self._lock:
+            deleted: list[tuple[int, str]] = []
+            with self._transaction() as db:
+                for first, last in ranges:
+                    deleted += db.execute(
+                        "DELETE FROM events WHERE seq BETWEEN ? AND ? RETURNING seq, kind",
+                        (first, last),
+                    ).fetchall()
+            weighins = sum(1 for _, k in deleted if k == WEIGHIN)
+            self._weighins -= weighins
+            self._telemetry -= len(deleted) - weighins
+            return [int(seq) for seq, _ in deleted]
 
     def complete(self, seq: int, event_id: str, status: str, receipt: bytes) -> bool:
         """The cloud's receipt for weigh-in ``seq``: delete it and record the receipt.
@@ -269,10 +288,8 @@ class Outbox:
         if not receipts:
             return []
         with self._lock:
-            db = self._db
             firsts: list[bool] = []
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 now = self._clock()
                 for seq, event_id, status, receipt in receipts:
                     removed = db.execute(
@@ -289,10 +306,6 @@ class Outbox:
                     "(SELECT seq FROM receipts ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                     (RECEIPTS_KEPT,),
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._weighins -= sum(firsts)
             return firsts
 
@@ -312,14 +325,14 @@ class Outbox:
         with self._lock:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             (awaiting,) = self._db.execute(
-                "SELECT count(*) FROM events WHERE state = ?", (AWAITING_RECEIPT,)
+                "SELECT count(*) FROM events WHERE state = ?", (AWAITING,)
             ).fetchone()
             return OutboxStats(
                 depth=self._weighins + self._telemetry,
                 capacity=self.capacity,
                 weighins=self._weighins,
                 telemetry=self._telemetry,
-                awaiting_receipt=int(awaiting),
+                awaiting=int(awaiting),
                 last_seq=int(meta["last_seq"]),
                 refused=int(meta["refused"]),
                 thinned=int(meta["thinned"]),
@@ -349,6 +362,19 @@ class Outbox:
             ).fetchall()
         )
         return int(rows.get(1, 0)), int(rows.get(0, 0))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` .. ``COMMIT``; any failure rolls back (if still open), re-raised."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _bump(self, key: str) -> None:
         self._db.execute("UPDATE meta SET value = value + 1 WHERE key = ?", (key,))

@@ -34,6 +34,9 @@ class IngestSettings(ProcessSettings):
     mqtt_keepalive_s: int = Field(default=30, ge=5)
     #: read the MQTT socket through a 64 KiB buffer (see cloud/ingest/readahead.py)
     mqtt_read_ahead: bool = True
+    #: reconnect back-off (jittered, doubling): back within seconds after a broker restart
+    mqtt_backoff_min_s: float = Field(default=0.25, gt=0)
+    mqtt_backoff_max_s: float = Field(default=5.0, gt=0)
     #: must be unique per worker and stable across restarts (the persistent session)
     client_id: str = "salinmas-ingest-1"
     #: ``$share/<group>/...`` subscriptions; empty/None for brokers without them
@@ -56,6 +59,19 @@ class IngestSettings(ProcessSettings):
     #: an event whose NTP-synchronised device time is further ahead of the receive time
     #: is refused (dead letter ``clock_ahead``; a weigh-in's station gets a rejected receipt)
     max_clock_ahead_s: float = Field(default=300.0, gt=0)
+    #: confirm stored events to their devices (``ack``, seq ranges) so they forget them
+    publish_confirmations: bool = True
+    #: an ack waits this long for more seqs of its device before it is published
+    confirm_interval_s: float = Field(default=0.5, ge=0)
+    #: publish a new epoch on salinmas/v1/cloud/ingest after every subscribe: devices
+    #: then re-send what the cloud has not confirmed (a broker restart drops it)
+    announce: bool = True
+    #: write this worker's heartbeat (and look for silent peers) this often
+    heartbeat_s: float = Field(default=5.0, gt=0)
+    #: a peer of the share group silent this long has its session taken over (0: never)
+    takeover_after_s: float = Field(default=30.0, ge=0)
+    #: a takeover's drain ends after this long without a message
+    takeover_idle_s: float = Field(default=2.0, gt=0)
     #: housekeeping between batches: silent devices -> offline, old dead letters pruned
     maintenance_interval_s: float = Field(default=60.0, gt=0)
     #: a device silent this long is marked offline (0 disables)

@@ -1,4 +1,4 @@
-"""The ingest worker: MQTT in, durable effects, receipts out, then the acknowledgement.
+"""The ingest worker: MQTT in, durable effects, receipts and confirmations out, then the ack.
 
 Delivery guarantees. Messages are received with QoS 1 and paho's ``manual_ack=True``:
 a message is acknowledged only after its batch is committed to the ledger and its
@@ -7,6 +7,16 @@ at any point before the ack means the broker redelivers (persistent session: MQT
 ``clean_start=False`` + ``SessionExpiryInterval``, or a 3.1.1 ``clean_session=False``),
 and idempotent processing makes the redelivery harmless.
 
+The broker is not the record, the devices are: every event stays in its device's outbox
+until the cloud confirms it. Weigh-ins are confirmed by their receipts; every other event
+of a batch (fill, health, and a weigh-in kept as a dead letter) by an ``ack`` message to
+its device, coalesced per device over ``confirm_interval_s`` (seq ranges). After every
+(re)subscribe the worker publishes a new epoch on ``salinmas/v1/cloud/ingest`` (retained):
+a broker that restarted has dropped what it acknowledged before the subscription came
+back (Mosquitto 2.0 does not restore a ``$share`` subscription), and devices answer the
+new epoch by sending everything unconfirmed again. It reconnects within seconds
+(``mqtt_backoff_*``) and subscribes again on every connect.
+
 Throughput. Over MQTT 5 the worker raises ``ReceiveMaximum`` (Mosquitto otherwise keeps
 only 20 un-acked messages in flight, see RECIPES.md) so a batch of hundreds can be
 committed at once. Over MQTT 3.1.1 (amqtt in the embedded demo) the broker's in-flight
@@ -14,25 +24,28 @@ limit caps each batch; the worker then does not linger and commits what it has.
 
 Scale-out: with ``share_group`` set, the worker subscribes through
 ``$share/<group>/salinmas/v1/dev/+/<kind>`` so several workers split the stream. Give
-each worker its own, stable ``client_id``.
+each worker its own, stable ``client_id``. Workers heartbeat into the ledger database and
+take over the session of a peer that died for good (:mod:`cloud.ingest.takeover`).
+
+Liveness: if the processing thread or the network thread dies, :func:`run` returns 1 so
+the service manager restarts the process (the broker redelivers what was not acked).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import signal
-import ssl
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType, TracebackType
 from typing import Any, NamedTuple, Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud.db import make_engine, migrate, session_factory
@@ -41,17 +54,24 @@ from cloud.devices import sweep_silent_devices
 from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.readahead import ReadAheadClient
 from cloud.ingest.settings import IngestSettings
+from cloud.ingest.takeover import Peers
 from cloud.models import utcnow
 from cloud.telemetry import TelemetryWriter, open_writer
 from contract import Kind, subscription
-from contract.topics import TOPIC_SPECS
+from contract.models import Ack, IngestOnline, to_json
+from contract.topics import INGEST_ONLINE_TOPIC, TOPIC_SPECS, device_topic
+from salinmas.backoff import Backoff
+from salinmas.mqtt import Connection, Endpoint
 
 log = logging.getLogger(__name__)
 
-_Properties: Any = Properties  # untyped in paho
-
 #: how long to wait for the broker to take a batch's receipts before acking anyway
 RECEIPT_WAIT_S = 10.0
+#: the first ``"seq":`` of a payload (our agents put ``seq`` before any free-text field;
+#: a device can only mislead the confirmations of its own events)
+_SEQ = re.compile(rb'"seq"\s*:\s*(\d{1,19})[,}\s]')
+#: upstream kinds confirmed with an ``ack`` unless a receipt answered them
+_EVENT_KINDS = frozenset({Kind.WEIGHIN.value, Kind.FILL.value, Kind.HEALTH.value})
 
 
 class _Item(NamedTuple):
@@ -74,11 +94,47 @@ def subscriptions(share_group: str | None) -> list[str]:
     return out
 
 
+def endpoint(s: IngestSettings) -> Endpoint:
+    return Endpoint(
+        s.mqtt_host,
+        s.mqtt_port,
+        s.mqtt_username,
+        s.mqtt_password.get_secret_value(),
+        tls=s.mqtt_tls,
+        ca_file=s.mqtt_ca_file,
+        keepalive_s=s.mqtt_keepalive_s,
+        protocol=s.mqtt_protocol,
+    )
+
+
+def confirmations(batch: list[_Item], outcome: Outcome) -> dict[str, set[int]]:
+    """Per device, the seqs of the batch's events that no receipt answered."""
+    receipted = {topic.rsplit("/", 2)[1] + ":" + str(_seq(p)) for topic, p in outcome.receipts}
+    out: dict[str, set[int]] = {}
+    for item in batch:
+        parts = item.topic.rsplit("/", 2)
+        if len(parts) != 3 or parts[2] not in _EVENT_KINDS:
+            continue
+        seq = _seq(item.payload)
+        if seq is None or (parts[2] == Kind.WEIGHIN and f"{parts[1]}:{seq}" in receipted):
+            continue
+        out.setdefault(parts[1], set()).add(seq)
+    return out
+
+
+def _seq(payload: bytes) -> int | None:
+    m = _SEQ.search(payload, 0, 400)
+    return int(m.group(1)) if m and int(m.group(1)) >= 1 else None
+
+
 class IngestWorker:
     """One ingest worker; ``start()`` returns, ``stop()`` drains and disconnects.
 
     >>> with IngestWorker(IngestSettings.load("salinmas.toml")) as w:  # doctest: +SKIP
     ...     w.wait_subscribed(10)
+
+    ``retiring=True``: connect with the client id without subscribing (unsubscribing the
+    group), process what the broker queued for that session, never reconnect.
     """
 
     def __init__(
@@ -89,7 +145,6 @@ class IngestWorker:
         retiring: bool = False,
     ) -> None:
         self.settings = settings
-        #: drain what the broker queued for this session without taking new messages
         self.retiring = retiring
         self._own_store = store is None
         self.store = store if store is not None else open_writer(settings.telemetry)
@@ -102,12 +157,22 @@ class IngestWorker:
         self._generation = 0
         self._connected = False
         self._thread: threading.Thread | None = None
-        self._client: mqtt.Client | None = None
         self._engine: Any = None
+        self._confirm: dict[str, set[int]] = {}
+        self._confirm_due: float | None = None
+        self._takeover: threading.Thread | None = None
+        self.connection = self._make_connection()
+        #: why the processing thread died (None while it runs or after a clean stop)
+        self.failure: BaseException | None = None
         self.processed = 0
         self.dead_letters = 0
         self.receipts_sent = 0
+        self.acks_sent = 0
+        self.announced = 0
+        #: subscriptions granted (one per connection, unless retiring)
+        self.subscribed_count = 0
         self.batches = 0
+        self.takeovers = 0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -125,22 +190,20 @@ class IngestWorker:
         if s.migrate_on_start:
             migrate(s.ledger_url)
         self._engine = make_engine(s.ledger_url)
+        sessions = session_factory(self._engine)
         self.processor = Processor(
-            session_factory(self._engine),
+            sessions,
             self.store,
             state_write_interval_s=s.state_write_interval_s,
             # last_seen feeds the silent-device sweep: write it well within its limit
             seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),
             max_clock_ahead=timedelta(seconds=s.max_clock_ahead_s),
         )
+        self.peers = Peers(sessions, s.client_id, s.share, s.takeover_after_s)
         self.store.start()
-        self._client = self._make_client()
         self._thread = threading.Thread(target=self._process_loop, name="ingest", daemon=True)
         self._thread.start()
-        self._client.connect_async(
-            s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s, **self._connect_args()
-        )
-        self._client.loop_start()
+        self.connection.start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Finish the batch in hand, disconnect (the session stays), close the stores."""
@@ -148,10 +211,9 @@ class IngestWorker:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
+        if self._takeover is not None:
+            self._takeover.join(timeout_s)
+        self.connection.stop()
         if self._own_store:
             self.store.close()
         if self._engine is not None:
@@ -170,43 +232,34 @@ class IngestWorker:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def healthy(self) -> bool:
+        """Both threads run (a worker that is not healthy must be restarted)."""
+        processing = self._thread is not None and self._thread.is_alive()
+        return processing and self.connection.alive
+
     # ----------------------------------------------------------------- MQTT
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_connection(self) -> Connection:
         s = self.settings
-        v5 = s.mqtt_protocol == "5"
-        factory = ReadAheadClient if s.mqtt_read_ahead else mqtt.Client
-        client = factory(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            clean_session=None if v5 else False,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        return Connection(
+            endpoint(s),
+            s.client_id,
+            persistent=True,
+            session_expiry_s=s.session_expiry_s,
+            receive_maximum=s.receive_maximum,
             manual_ack=True,
+            client_class=ReadAheadClient if s.mqtt_read_ahead else mqtt.Client,
+            backoff=Backoff(s.mqtt_backoff_min_s, s.mqtt_backoff_max_s),
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            on_subscribe=self._on_subscribe,
+            on_message=self._on_message,
+            reconnect=not self.retiring,
+            name="ingest-mqtt",
         )
-        client.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value() or None)
-        if s.mqtt_tls:
-            client.tls_set(
-                ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.reconnect_delay_set(1, 30)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
 
-    def _connect_args(self) -> dict[str, Any]:
-        s = self.settings
-        if s.mqtt_protocol != "5":
-            return {}
-        props = _Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = s.session_expiry_s
-        props.ReceiveMaximum = s.receive_maximum
-        return {"clean_start": False, "properties": props}
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, flags: Any, reason: Any) -> None:
         if reason.is_failure:
             log.error("MQTT connect refused: %s", reason)
             return
@@ -220,6 +273,8 @@ class IngestWorker:
             client.unsubscribe(topics)
             self._subscribed.set()
             return
+        # every connect: after a broker restart Mosquitto reports the session present
+        # but has not restored its shared subscription
         log.info("connected (session present: %s); subscribing %s", flags.session_present, topics)
         if self.settings.mqtt_protocol == "5":
             # retained status messages only for a new subscription, not on every
@@ -229,18 +284,23 @@ class IngestWorker:
         else:
             client.subscribe([(t, 1) for t in topics])
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+    def _on_subscribe(self, client: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         bad = [c for c in codes if getattr(c, "is_failure", False) or c == 128]
         if bad:
             log.error("subscription refused: %s", bad)
-        else:
-            self._subscribed.set()
+            return
+        self.subscribed_count += 1
+        self._subscribed.set()
+        if self.settings.announce:
+            hello = IngestOnline(epoch=secrets.token_hex(8), at=datetime.now(UTC))
+            client.publish(INGEST_ONLINE_TOPIC, to_json(hello), qos=1, retain=True)
+            self.announced += 1
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_disconnect(self) -> None:
         with self._gen_lock:
             self._connected = False
         if not self._stop.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
+            log.warning("MQTT disconnected (%s); reconnecting", self.connection.last_error)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # the network thread's share of every message: keep it small
@@ -277,16 +337,34 @@ class IngestWorker:
         return [q.popleft() for _ in range(min(cap, len(q)))]
 
     def _process_loop(self) -> None:
-        next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
+        try:
+            self._loop()
+        except BaseException as exc:  # noticed by run(): the process exits for a restart
+            self.failure = exc
+            log.critical("ingest processing thread died", exc_info=True)
+            raise
+
+    def _loop(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        next_maintenance = now + s.maintenance_interval_s
+        next_beat = now if not self.retiring else float("inf")
         while not self._stop.is_set():
             batch = self._next_batch()
             if batch:
                 self._handle(batch)
             else:
                 self.processor.write_behind()  # an idle moment: write the due levels
-            if time.monotonic() >= next_maintenance:
+            now = time.monotonic()
+            if self._confirm_due is not None and now >= self._confirm_due:
+                self._send_confirmations()
+            if now >= next_beat:
+                self._heartbeat()
+                next_beat = now + s.heartbeat_s
+            if now >= next_maintenance:
                 self.maintenance()
-                next_maintenance = time.monotonic() + self.settings.maintenance_interval_s
+                next_maintenance = time.monotonic() + s.maintenance_interval_s
+        self._send_confirmations()
         self.processor.write_behind(force=True)
 
     def maintenance(self) -> None:
@@ -311,13 +389,13 @@ class IngestWorker:
             log.warning("maintenance skipped this time", exc_info=True)
         log.info(
             "ingest %s: %d messages in %d batches (%d redone after a race), %d dead letters, "
-            "%d receipts, %d telemetry points waiting",
+            "%d receipts, %d acks, %d takeovers, %d telemetry points waiting",
             s.client_id, self.processed, self.batches, self.processor.races, self.dead_letters,
-            self.receipts_sent, self.store.pending(),
+            self.receipts_sent, self.acks_sent, self.takeovers, self.store.pending(),
         )  # fmt: skip
 
     def _handle(self, batch: list[_Item]) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, 5.0)
         while True:
             try:
                 outcome = self.processor.process(
@@ -331,19 +409,23 @@ class IngestWorker:
                 break
             except Exception:
                 log.exception("could not make a batch of %d durable; retrying", len(batch))
-                if self._stop.wait(backoff):
+                if backoff.wait(self._stop):
                     return  # not acked: the broker redelivers to the next worker run
-                backoff = min(backoff * 2, 5.0)
         self._publish_receipts(outcome)
         self._ack(batch)
+        if self.settings.publish_confirmations:
+            for device_id, seqs in confirmations(batch, outcome).items():
+                self._confirm.setdefault(device_id, set()).update(seqs)
+            if self._confirm and self._confirm_due is None:
+                self._confirm_due = time.monotonic() + self.settings.confirm_interval_s
         self.batches += 1
         self.processed += len(batch)
         self.dead_letters += sum(outcome.dead_letters.values())
 
     def _publish_receipts(self, outcome: Outcome) -> None:
-        client = self._client
-        if client is None or not self.settings.publish_receipts:
+        if not self.settings.publish_receipts:
             return
+        client = self.connection.client
         infos = [client.publish(topic, payload, qos=1) for topic, payload in outcome.receipts]
         deadline = time.monotonic() + RECEIPT_WAIT_S
         for info in infos:
@@ -356,10 +438,19 @@ class IngestWorker:
                 break  # disconnected: the un-acked inputs come back and are answered again
         self.receipts_sent += len(infos)
 
+    def _send_confirmations(self) -> None:
+        """Publish the coalesced ``ack`` messages (QoS 1, not waited for: a lost one only
+        makes the device send those events again)."""
+        pending, self._confirm, self._confirm_due = self._confirm, {}, None
+        client = self.connection.client
+        for device_id, seqs in pending.items():
+            topic = device_topic(device_id, Kind.ACK)
+            for ack in Ack.for_seqs(device_id, seqs):
+                client.publish(topic, to_json(ack), qos=1)
+                self.acks_sent += 1
+
     def _ack(self, batch: list[_Item]) -> None:
-        client = self._client
-        if client is None:
-            return
+        client = self.connection.client
         with self._gen_lock:
             generation, connected = self._generation, self._connected
         if not connected:
@@ -373,82 +464,132 @@ class IngestWorker:
         for item in current:
             client.ack(item.mid, item.qos)
 
+    # ----------------------------------------------------------------- peers
 
-def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> None:
-    """Make the broker forget the session of ``settings.client_id`` (and what it queued).
+    def _heartbeat(self) -> None:
+        """Beat; take over a peer silent past the bound (in the background, one at a time)."""
+        try:
+            self.peers.beat()
+            if not self.settings.takeover_after_s or (
+                self._takeover is not None and self._takeover.is_alive()
+            ):
+                return
+            peer = self.peers.claim_dead()
+        except Exception:
+            log.warning("heartbeat skipped (database away?)", exc_info=True)
+            return
+        if peer is not None:
+            self._takeover = threading.Thread(
+                target=self._take_over, args=(peer,), name="ingest-takeover", daemon=True
+            )
+            self._takeover.start()
 
-    A clean-start connection with that client id replaces the old session; with session
-    expiry 0 (MQTT 5) or a clean session (3.1.1) nothing is kept after it disconnects.
-    """
-    s = settings
-    v5 = s.mqtt_protocol == "5"
-    connected = threading.Event()
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=s.client_id,
-        clean_session=None if v5 else True,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-    )
-    client.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value() or None)
-    if s.mqtt_tls:
-        client.tls_set(
-            ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None, cert_reqs=ssl.CERT_REQUIRED
-        )
-    client.on_connect = lambda *_a: connected.set()
-    kwargs: dict[str, Any] = {}
-    if v5:
-        props = _Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 0
-        kwargs = {"clean_start": True, "properties": props}
-    client.connect(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s, **kwargs)
-    client.loop_start()
-    try:
-        if not connected.wait(timeout_s):
-            raise TimeoutError(f"broker did not accept {s.client_id!r} within {timeout_s:.0f}s")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    def _take_over(self, peer: Any) -> None:
+        started = time.monotonic()
+        log.warning("ingest worker %s is silent: taking over its session", peer.client_id)
+        settings = self.settings.model_copy(update={"client_id": peer.client_id})
+        try:
+            result = drain_session(
+                settings, store=self.store, idle_s=self.settings.takeover_idle_s, timeout_s=600
+            )
+            ended = result.drained and end_session(settings)
+            self.takeovers += int(ended)
+            self.peers.finish(
+                peer, drained=result.processed, seconds=time.monotonic() - started, ended=ended
+            )
+        except Exception:
+            log.exception("takeover of %s failed", peer.client_id)
 
 
-def retire(settings: IngestSettings, *, idle_s: float = 5.0, timeout_s: float = 3600.0) -> int:
-    """Retire a worker for good: drain its session, then end it.
+# --------------------------------------------------------------------------- sessions
 
-    A stopped worker's persistent session stays in the shared subscription, and
-    Mosquitto goes on queueing its share of the messages for it until the session
-    expires. This reconnects with the worker's ``client_id`` without subscribing,
-    processes what was queued until nothing has arrived for ``idle_s``, then ends the
-    session (:func:`end_session`), so the remaining workers get every message from then
-    on. Returns 0 when drained, 1 if ``timeout_s`` passed first (the session is kept).
-    """
-    worker = IngestWorker(settings, retiring=True)
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    processed: int
+    #: True when nothing more arrived for ``idle_s``; False if the connection was taken
+    #: (the worker came back), lost, or the time ran out
+    drained: bool
+
+
+def drain_session(
+    settings: IngestSettings,
+    *,
+    store: TelemetryStore | None = None,
+    idle_s: float = 5.0,
+    timeout_s: float = 3600.0,
+) -> Drained:
+    """Connect as ``settings.client_id`` without subscribing; process what was queued."""
+    worker = IngestWorker(settings.model_copy(update={"announce": False}), store=store,
+                          retiring=True)  # fmt: skip
     worker.start()
     deadline = time.monotonic() + timeout_s
     drained = False
     try:
-        worker.wait_subscribed(30)
-        seen, quiet_since = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.25)
-            now_seen = worker.processed + worker.waiting
-            if now_seen != seen:
-                seen, quiet_since = now_seen, time.monotonic()
-            elif time.monotonic() - quiet_since >= idle_s and not worker.waiting:
-                drained = True
-                break
+        if worker.wait_subscribed(min(30.0, timeout_s)):
+            seen, quiet_since = -1, time.monotonic()
+            while time.monotonic() < deadline and worker.connection.alive:
+                time.sleep(0.1)
+                now_seen = worker.processed + worker.waiting
+                if now_seen != seen:
+                    seen, quiet_since = now_seen, time.monotonic()
+                elif time.monotonic() - quiet_since >= idle_s and not worker.waiting:
+                    drained = worker.connection.connected
+                    break
     finally:
         worker.stop()
-    if not drained:
-        log.error("%s still receiving after %.0fs: session kept", settings.client_id, timeout_s)
+    return Drained(worker.processed, drained)
+
+
+def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
+    """Make the broker forget the session of ``settings.client_id`` (and what it queued).
+
+    A clean-start connection with that client id replaces the old session; with session
+    expiry 0 (MQTT 5) or a clean session (3.1.1) nothing is kept after it disconnects.
+    Returns whether the broker accepted the connection.
+    """
+    conn = Connection(endpoint(settings), settings.client_id, reconnect=False, tick_s=0.1,
+                      name="ingest-end-session").start()  # fmt: skip
+    try:
+        return conn.wait_connected(timeout_s)
+    finally:
+        conn.stop()
+
+
+def retire(settings: IngestSettings, *, idle_s: float = 5.0, timeout_s: float = 3600.0) -> int:
+    """Retire a worker for good: drain its session, then end it (``salinmas ingest retire``).
+
+    Workers do this by themselves for a peer that stopped beating
+    (:mod:`cloud.ingest.takeover`); this is the operator's way. Returns 0 when drained and
+    ended, 1 otherwise (the session is kept).
+    """
+    result = drain_session(settings, idle_s=idle_s, timeout_s=timeout_s)
+    if not result.drained:
+        log.error("%s not drained (still receiving, or taken back): session kept",
+                  settings.client_id)  # fmt: skip
         return 1
-    end_session(settings)
-    log.info("retired %s after draining %d messages", settings.client_id, worker.processed)
+    if not end_session(settings):
+        log.error("could not end the session of %s", settings.client_id)
+        return 1
+    log.info("retired %s after draining %d messages", settings.client_id, result.processed)
+    return 0
+
+
+def supervise(worker: IngestWorker, stop: threading.Event, poll_s: float = 1.0) -> int:
+    """Wait until ``stop`` is set (0) or one of the worker's threads died (1)."""
+    while not stop.wait(poll_s):
+        if not worker.healthy:
+            log.critical("ingest %s: a worker thread died (%r); exiting for a restart",
+                         worker.settings.client_id, worker.failure)  # fmt: skip
+            return 1
     return 0
 
 
 def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> int:
     """Run one ingest worker until ``stop_event`` is set or SIGTERM/SIGINT arrives.
 
-    Returns 0 after a clean stop (the batch in hand finished and was acknowledged).
+    Returns 0 after a clean stop (the batch in hand finished and was acknowledged), 1 if
+    a worker thread died (the service manager restarts the process).
     """
     stop = stop_event or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -467,11 +608,11 @@ def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> 
         settings.share or "off", settings.ledger_url.split("@")[-1], settings.telemetry.backend,
     )  # fmt: skip
     try:
-        stop.wait()
+        code = supervise(worker, stop)
     finally:
         worker.stop()
         log.info(
-            "ingest stopped: %d messages, %d dead letters, %d receipts",
-            worker.processed, worker.dead_letters, worker.receipts_sent,
+            "ingest stopped: %d messages, %d dead letters, %d receipts, %d acks",
+            worker.processed, worker.dead_letters, worker.receipts_sent, worker.acks_sent,
         )  # fmt: skip
-    return 0
+    return code

@@ -97,8 +97,8 @@ def test_what_ack_many_acknowledged_is_not_redelivered(
             c.ack_many(list(got))
         # the acks are on the wire once the broker has them: a ping round trip after
         pinged = threading.Event()
+        c.on_subscribe = lambda *_a: pinged.set()  # before the SUBSCRIBE: no race
         c.subscribe(device_topic(bin_id, Kind.STATUS), 1)
-        c.on_subscribe = lambda *_a: pinged.set()
         assert pinged.wait(10)
         c.disconnect()
         c.loop_stop()

@@ -23,7 +23,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contract.models import DeviceCommand, Receipt, ReceiptStatus, to_json
+from contract.models import Ack, DeviceCommand, Receipt, ReceiptStatus, to_json
 from contract.topics import Kind, device_topic, subscription
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator
@@ -42,7 +42,7 @@ def write_config(
     scale_port: str,
     outbox: Path,
     capacity: int = 10_000,
-    receipt_timeout_s: float = 5.0,
+    confirm_timeout_s: float = 5.0,
     health_interval_s: float = 300.0,
     protocol: str = "and_indicator",
     edge_extra: str = "",
@@ -53,7 +53,7 @@ def write_config(
         f"""
 [edge]
 device_id = "{device_id}"
-receipt_timeout_s = {receipt_timeout_s}
+confirm_timeout_s = {confirm_timeout_s}
 health_interval_s = {health_interval_s}
 pin_factory = "{pin_factory}"
 boot_id_file = "{path.parent / "no-boot-id"}"
@@ -158,9 +158,13 @@ class FakeCloud:
     ``events`` keeps every message received, in arrival order: ``(kind, payload dict)``.
     """
 
-    def __init__(self, broker: MosquittoServer, *, client_id: str, answer: bool = True) -> None:
+    def __init__(
+        self, broker: MosquittoServer, *, client_id: str, answer: bool = True, confirm: bool = True
+    ) -> None:
         user, password = broker.service("ingest")
         self.answer = answer
+        #: confirm fill and health events with an ``ack`` (as ingest does once they are stored)
+        self.confirm = confirm
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.statuses: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -197,6 +201,9 @@ class FakeCloud:
                 self.statuses.append(data)
                 return
             self.events.append((kind, data))
+        if kind in ("fill", "health") and self.confirm:
+            for ack in Ack.for_seqs(data["device_id"], [data["seq"]]):
+                client.publish(device_topic(data["device_id"], Kind.ACK), to_json(ack), qos=1)
         if kind == "weighin" and self.answer:
             receipt = Receipt(
                 device_id=data["device_id"],

@@ -93,7 +93,7 @@ def test_weighins_reach_the_cloud_and_receipts_complete_them(rig: Rig) -> None:
 
 
 def test_broker_killed_and_restarted_mid_stream_loses_nothing(rig: Rig) -> None:
-    agent = rig.agent(receipt_timeout_s=3.0).start()
+    agent = rig.agent(confirm_timeout_s=3.0).start()
     try:
         accepted = [rig.scale.weigh(1_000 + 10 * i, agent) for i in range(3)]
         wait_until(
@@ -166,7 +166,7 @@ def test_a_thousand_queued_weighins_drain_in_order_after_reconnect(rig: Rig) -> 
             )
             for i in range(1_000)
         ]
-    agent = rig.agent(capacity=5_000, receipt_timeout_s=120).start()
+    agent = rig.agent(capacity=5_000, confirm_timeout_s=120).start()
     try:
         wait_until(
             lambda: len(set(rig.cloud.weighin_seqs(rig.device_id))) >= 1_000, 90, "1,000 delivered"

@@ -35,7 +35,7 @@ def make_link(
     device_id: str,
     password: str,
     box: Outbox,
-    receipt_timeout_s: float = 60,
+    confirm_timeout_s: float = 60,
 ) -> tuple[MqttLink, list[tuple[Receipt, bool]]]:
     """A link and the list its receipt callback fills with ``(receipt, first)``."""
     settings = MqttSettings(
@@ -52,7 +52,7 @@ def make_link(
         outbox=box,
         sw_version=__version__,
         boot_id=uuid.uuid4(),
-        receipt_timeout_s=receipt_timeout_s,
+        confirm_timeout_s=confirm_timeout_s,
         on_receipt=lambda r, first: got.append((r, first)),
     )
     return link, got
@@ -83,7 +83,7 @@ def test_refused_credentials_keep_the_queue_until_the_device_is_provisioned(
         wait_until(lambda: link.stats.refused >= 2, 10, "refusals, retried with back-off")
         assert not link.connected
         assert outbox.depth == 3
-        mosquitto.add_device(device_id, "pw-link01-0123456789")  # provisioning, SIGHUP
+        mosquitto.add_device(device_id, "pw-link01-0123456789")  # provisioning (dynsec)
         assert link.wait_connected(15)
         wait_until(lambda: outbox.depth == 0, 15, "delivery and receipts")
         assert sorted(cloud.weighin_seqs(device_id)) == seqs
@@ -105,7 +105,7 @@ def test_bad_and_foreign_messages_are_counted_never_fatal(
     link.start()
     try:
         assert link.wait_connected(15)
-        wait_until(lambda: outbox.stats().awaiting_receipt == 1, 10, "the PUBACK")
+        wait_until(lambda: outbox.stats().awaiting == 1, 10, "the PUBACK")
         receipt_topic = device_topic(device_id, Kind.RECEIPT)
         bad = [
             b"not json",
@@ -122,7 +122,7 @@ def test_bad_and_foreign_messages_are_counted_never_fatal(
         cloud.client.publish(device_topic(device_id, Kind.CMD), bad[4], qos=1)
         wait_until(lambda: link.stats.bad_messages == 5, 10, "five bad messages counted")
         assert link.connected
-        assert outbox.stats().awaiting_receipt == 1  # none of them completed the weigh-in
+        assert outbox.stats().awaiting == 1  # none of them completed the weigh-in
         good = Receipt(device_id=device_id, event_id=f"{device_id}:{seq}", seq=seq,
                        status="unassigned", processed_at="2026-11-29T00:00:00Z")  # fmt: skip
         for _ in range(2):  # the cloud answers a redelivery with the same receipt
@@ -144,7 +144,7 @@ def test_weighin_without_receipt_is_published_again_until_answered(
     cloud = FakeCloud(mosquitto, client_id="cloud-edge-link03", answer=False)
     [seq] = queue_weighins(outbox, device_id, 1)
     link, receipts = make_link(
-        mosquitto, device_id, "pw-link03-0123456789", outbox, receipt_timeout_s=0.5
+        mosquitto, device_id, "pw-link03-0123456789", outbox, confirm_timeout_s=0.5
     )
     link.start()
     try:

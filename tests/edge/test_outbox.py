@@ -51,22 +51,74 @@ def test_failed_build_consumes_nothing(tmp_path: Path) -> None:
         assert box.append("weighin", payload) == 1
 
 
-def test_telemetry_leaves_on_puback_weighin_on_receipt(tmp_path: Path) -> None:
+def test_nothing_leaves_on_puback_only_on_the_clouds_confirmation(tmp_path: Path) -> None:
+    """mutant: telemetry deleted at PUBACK (as before) -> fails
+    mutant: weigh-in deleted at PUBACK -> fails"""
     with Outbox(tmp_path / "o.db") as box:
         w = box.append("weighin", payload)
         f = box.append("fill", payload)
-        box.mark_published([w, f])
+        h = box.append("health", payload)
+        box.mark_published([w, f, h])
         st = box.stats()
-        assert (st.depth, st.weighins, st.telemetry, st.awaiting_receipt) == (1, 1, 0, 1)
+        assert (st.depth, st.weighins, st.telemetry, st.awaiting) == (3, 1, 2, 3)
         assert box.pending(10) == []
-        assert box.awaiting_receipt() == [w]
+        assert box.awaiting() == [(w, 1), (f, 1), (h, 1)]
+        assert box.confirm([(f, h)]) == [f, h]  # an ack: a range of seqs
+        assert box.confirm([(f, h)]) == []  # a repeated ack changes nothing
         assert box.complete(w, f"d:{w}", "credited", b'{"r": 1}')
         assert not box.complete(w, f"d:{w}", "credited", b'{"r": 1}')  # repeated receipt
         assert box.depth == 0
+        assert box.stats().telemetry == 0
         assert box.receipts(5) == [(w, "credited", b'{"r": 1}')]
 
 
-def test_requeue_after_receipt_timeout_publishes_in_seq_order(tmp_path: Path) -> None:
+def test_an_ack_confirms_a_weighin_the_cloud_kept_as_a_dead_letter(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        w = box.append("weighin", payload)
+        box.mark_published([w])
+        assert box.confirm([(w, w)]) == [w]
+        assert (box.depth, box.stats().weighins) == (0, 0)
+
+
+def test_a_huge_ack_range_costs_only_what_it_holds(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        seqs = [box.append("fill", payload) for _ in range(3)]
+        box.mark_published(seqs)
+        assert box.confirm([(1, 2**62)]) == seqs  # never expanded into 2**62 seqs
+        assert box.depth == 0
+
+
+def test_requeue_all_unconfirmed_after_an_ingest_announcement(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as box:
+        seqs = [box.append(k, payload) for k in ("weighin", "fill", "health", "fill")]
+        box.mark_published(seqs[:3])
+        assert box.requeue() == 3
+        assert [(e.seq, e.attempts) for e in box.pending(10)] == [
+            (seqs[0], 1), (seqs[1], 1), (seqs[2], 1), (seqs[3], 0),
+        ]  # fmt: skip
+
+
+def test_a_failed_transaction_is_rolled_back_and_the_outbox_stays_usable(tmp_path: Path) -> None:
+    """mutant: requeue without rollback (issue 15) -> the next BEGIN fails -> fails
+    mutant: mark_published/confirm without rollback -> fails"""
+    with Outbox(tmp_path / "o.db") as box:
+        seqs = [box.append("fill", payload) for _ in range(3)]
+        box.mark_published(seqs[:2])
+        # the first chunk of 500 is applied, the second cannot be bound: all must roll back
+        unbindable = [*seqs, *[10**6] * 497, object()]
+        for broken in (
+            lambda: box.requeue(unbindable),  # type: ignore[list-item]
+            lambda: box.mark_published(unbindable),  # type: ignore[list-item]
+            lambda: box.confirm([(seqs[0], seqs[2]), (1, object())]),  # type: ignore[list-item]
+        ):
+            with pytest.raises(Exception, match=r"(?i)binding|type"):
+                broken()
+            # nothing of the failed transaction stayed, and the next one works
+            assert box.awaiting() == [(seqs[0], 1), (seqs[1], 1)]
+            assert box.append("health", payload) is not None
+
+
+def test_requeue_after_confirmation_timeout_publishes_in_seq_order(tmp_path: Path) -> None:
     with Outbox(tmp_path / "o.db") as box:
         seqs = [box.append("weighin", payload) for _ in range(4)]
         box.mark_published(seqs[:2])
