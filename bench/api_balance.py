@@ -72,8 +72,7 @@ def start_api(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
         'jwt_secret = "bench-secret-0123456789abcdef0123456789"\n'
         "[api.mqtt]\nenabled = false\n"
         f'[api.telemetry]\nbackend = "sqlite"\nsqlite_path = "{workdir / "t.db"}"\n'
-        f'[api.broker]\npassword_file = "{workdir / "passwd"}"\n'
-        f'acl_file = "{workdir / "acl"}"\n'
+        f'[api.broker]\nbackend = "file"\npath = "{workdir / "broker-accounts.json"}"\n'
     )
     log = (workdir / "api.log").open("wb")
     proc = subprocess.Popen(

@@ -61,7 +61,7 @@ class Fleet:
         self.encoder = EventEncoder(kind, self.ids, seq_base=0)
         self.socks: list[socket.socket] = []
         for i, dev in enumerate(self.ids):
-            sock = mqttraw.open_connection(host, port, f"bench-{dev}", dev, DEVICE_PASSWORD)
+            sock = mqttraw.open_connection(host, port, dev, dev, DEVICE_PASSWORD)
             if receipts:
                 sock.sendall(mqttraw.subscribe_packet(1, device_topic(dev, Kind.RECEIPT), 0))
             self.socks.append(sock)

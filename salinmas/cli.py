@@ -6,6 +6,7 @@
     salinmas ingest retire --config F     drain a worker's broker session, then end it
     salinmas api run --config F           cloud API and operator dashboard
     salinmas sim {scale,cards,bin,fleet,load} ...   hardware simulators
+    salinmas broker config|accounts       production Mosquitto configuration and accounts
     salinmas db migrate --url URL         create/upgrade the ledger schema
     salinmas admin create-user ...        the first operator/admin account
     salinmas contract schemas [DIR]       export the wire contract's JSON Schemas
@@ -200,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("kind", choices=sorted(SIMULATORS), help="which simulator")
     sim.add_argument("args", nargs=argparse.REMAINDER, help="the simulator's own arguments")
+
+    broker = sub.add_parser("broker", help="the production Mosquitto broker")
+    broker_sub = broker.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
+    bconf = broker_sub.add_parser("config", help="print the production mosquitto.conf")
+    bconf.add_argument("--port", type=int, default=8883)
+    bconf.add_argument("--data-dir", type=Path, default=Path("/var/lib/mosquitto"))
+    bconf.add_argument("--tls-dir", type=Path, default=Path("/etc/mosquitto/certs"),
+                       help="holds ca.crt, server.crt, server.key")  # fmt: skip
+    bconf.add_argument("--plugin", type=Path, help="dynamic-security plugin (found if omitted)")
+    bconf.set_defaults(func=lambda ns: int(_call("salinmas.mosquitto:cli_config", ns)))
+    bacc = broker_sub.add_parser(
+        "accounts",
+        help="write the initial dynamic-security document (service accounts)",
+        description="Passwords from SALINMAS_BROKER_INGEST_PASSWORD, "
+        "SALINMAS_BROKER_API_PASSWORD and SALINMAS_BROKER_ADMIN_PASSWORD.",
+    )
+    bacc.add_argument("--out", type=Path, default=Path("/var/lib/mosquitto/dynamic-security.json"))
+    bacc.add_argument("--force", action="store_true", help="replace an existing document")
+    bacc.set_defaults(func=lambda ns: int(_call("salinmas.mosquitto:cli_accounts", ns)))
 
     db = sub.add_parser("db", help="ledger database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

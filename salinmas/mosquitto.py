@@ -12,18 +12,22 @@ One generator, :func:`mosquitto_config`, writes the configuration the tests
   for 3.1.1 sessions of devices that never come back;
 - persistence, saved every second (``autosave_interval 1``).
 
-A broker restart is not a system of record for Salinmas (``docs/operations.md``): devices
-keep every event until the cloud confirms it.
+The broker is not the system of record (``docs/operations.md``): devices keep every
+event until the cloud confirms it. ``salinmas broker config`` prints the production
+configuration (``deploy/mosquitto/mosquitto.conf``), ``salinmas broker accounts`` writes the
+initial account document with the service accounts.
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +138,68 @@ def start_mosquitto(conf: Path, port: int, timeout_s: float = 15) -> subprocess.
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     raise TimeoutError(f"mosquitto did not listen on {port} within {timeout_s}s")
+
+
+# --------------------------------------------------------------------------- production
+
+#: service accounts of a production broker and the environment variables of their passwords
+SERVICE_ACCOUNTS = {
+    "salinmas-ingest": ("ingest", "SALINMAS_BROKER_INGEST_PASSWORD"),
+    "salinmas-api": ("api", "SALINMAS_BROKER_API_PASSWORD"),
+    "salinmas-admin": ("admin", "SALINMAS_BROKER_ADMIN_PASSWORD"),
+}
+
+
+def production_config(
+    *,
+    port: int = 8883,
+    data_dir: Path = Path("/var/lib/mosquitto"),
+    tls_dir: Path = Path("/etc/mosquitto/certs"),
+    plugin: Path | None = None,
+) -> str:
+    """``/etc/mosquitto/mosquitto.conf`` of a production broker (TLS, all interfaces)."""
+    return mosquitto_config(
+        port=port,
+        workdir=data_dir,
+        dynsec_file=data_dir / "dynamic-security.json",
+        plugin=plugin,
+        bind=None,
+        tls=TlsFiles(tls_dir / "ca.crt", tls_dir / "server.crt", tls_dir / "server.key"),
+        max_inflight=1000,
+        log_file=False,
+        run_as_root=False,
+    )
+
+
+def cli_config(ns: argparse.Namespace) -> int:
+    """``salinmas broker config``: print the production mosquitto.conf."""
+    conf = production_config(
+        port=ns.port, data_dir=ns.data_dir, tls_dir=ns.tls_dir, plugin=ns.plugin
+    )
+    print(conf, end="")
+    return 0
+
+
+def cli_accounts(ns: argparse.Namespace) -> int:
+    """``salinmas broker accounts``: write the initial dynamic-security document.
+
+    The service accounts' passwords come from the environment (never from a file in
+    git); devices are added later by provisioning, through the plugin's control topic.
+    """
+    from cloud.broker_accounts import DynsecFile, initial_document
+    from salinmas.settings import PLACEHOLDER_SECRETS
+
+    services = {}
+    for user, (role, var) in SERVICE_ACCOUNTS.items():
+        password = os.environ.get(var, "")
+        if password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 16:
+            print(f"set {var} (at least 16 characters) for {user}", file=sys.stderr)
+            return 2
+        services[user] = (role, password)
+    if ns.out.exists() and not ns.force:
+        print(f"{ns.out} exists (it holds the provisioned devices); --force replaces it",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    DynsecFile(ns.out).write(initial_document(services))
+    print(f"wrote {ns.out}: {', '.join(SERVICE_ACCOUNTS)}")
+    return 0

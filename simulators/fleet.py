@@ -280,7 +280,7 @@ class Fleet:
             'pin_factory = "mock"\n'
             'simulator_hook = "simulators.agent_hook:attach"\n'
             "health_interval_s = 60.0\n"
-            "receipt_timeout_s = 30.0\n"
+            "confirm_timeout_s = 10.0\n"
             f'clock_sync_flag = "{d / "clock-synced"}"\n'
             f'boot_id_file = "{d / "boot_id"}"\n'
             "\n[edge.mqtt]\n"

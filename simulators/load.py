@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import random
-import ssl
 import sys
 import threading
 import time
@@ -35,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from contract.models import Fill, Health, Weighin, to_json
 from contract.topics import Kind, device_topic, valid_device_id
+from salinmas.mqtt import Connection, Endpoint
 from simulators.households import CATEGORIES, sample_grams
 
 KINDS = ("weighin", "fill", "health")
@@ -200,36 +200,25 @@ class _Counters:
         self.failed = 0
 
 
-def _client(
-    device_id: str, password: str, cfg: LoadConfig, counters: _Counters
-) -> tuple[mqtt.Client, threading.Event, list[int]]:
-    connected = threading.Event()
-    refused: list[int] = []
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"{device_id}-load-{uuid.uuid4().hex[:6]}",
-        protocol=mqtt.MQTTv311,
-        clean_session=True,
-    )
-    client.username_pw_set(device_id, password)
-    client.max_inflight_messages_set(100)
-    client.max_queued_messages_set(0)
-    if cfg.tls:
-        client.tls_set(ca_certs=cfg.ca_file, cert_reqs=ssl.CERT_REQUIRED)
-
-    def on_connect(c: Any, u: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            refused.append(int(reason.value))
-        else:
-            connected.set()
+def _client(device_id: str, password: str, cfg: LoadConfig, counters: _Counters) -> Connection:
+    """The device's own connection (client id = device id, as the broker requires)."""
 
     def on_publish(c: Any, u: Any, mid: int, reason: Any, props: Any) -> None:
         with counters.lock:
             counters.acked += 1
 
-    client.on_connect = on_connect
-    client.on_publish = on_publish
-    return client, connected, refused
+    endpoint = Endpoint(
+        cfg.host, cfg.port, device_id, password, tls=cfg.tls,
+        ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
+    )  # fmt: skip
+    return Connection(
+        endpoint,
+        device_id,
+        max_inflight=100,
+        on_publish=on_publish,
+        reconnect=False,  # a lost connection is a failure of the run, not retried
+        name=f"load-{device_id}",
+    )
 
 
 def run_load(
@@ -245,24 +234,22 @@ def run_load(
     start_seq = cfg.start_seq if cfg.start_seq is not None else int(time.time() * 1000) * 1000
     counters = _Counters()
     clients: list[tuple[mqtt.Client, DeviceStream]] = []
-    started: list[mqtt.Client] = []
+    started: list[Connection] = []
     connect_failures = 0
     try:
         waiting = []
         for device_id, password in cfg.accounts:
-            client, connected, refused = _client(device_id, password, cfg, counters)
-            started.append(client)
-            client.connect_async(cfg.host, cfg.port, keepalive=60)
-            client.loop_start()
+            conn = _client(device_id, password, cfg, counters).start()
+            started.append(conn)
             stream = DeviceStream(device_id, start_seq=start_seq, rng=random.Random(rng.random()))
-            waiting.append((client, stream, connected, refused))
+            waiting.append((conn, stream))
         deadline = time.monotonic() + cfg.connect_timeout_s
-        for client, stream, connected, refused in waiting:
-            while not connected.wait(0.05):
-                if refused or time.monotonic() >= deadline or stop.is_set():
+        for conn, stream in waiting:
+            while not conn.wait_connected(0.05):
+                if conn.refused or time.monotonic() >= deadline or stop.is_set():
                     break
-            if connected.is_set():
-                clients.append((client, stream))
+            if conn.connected:
+                clients.append((conn.client, stream))
             else:
                 connect_failures += 1
         if not clients:
@@ -274,9 +261,8 @@ def run_load(
             cfg, clients, counters, connect_failures, rng, progress, progress_every_s, stop
         )
     finally:
-        for client in started:
-            client.disconnect()
-            client.loop_stop()
+        for conn in started:
+            conn.stop()
 
 
 def _publish(

@@ -9,20 +9,26 @@ paho already learns that bytes are waiting without a ``select``.
 
 :class:`ReadAheadClient` is a paho ``Client`` whose plain TCP connections are wrapped
 this way (TLS and WebSocket connections are left as paho makes them: TLS already reads
-whole records). It overrides paho's ``_create_socket`` and uses ``_packet_queue`` and
-the topic matcher behind ``_on_message_filtered``, private parts of paho 2: where a
-paho version lacks one, that part falls back to paho's own behaviour (tested in
-``tests/cloud/test_readahead.py``; paho is pinned in ``requirements.lock``).
+whole records). It relies on private parts of paho 2.2 — it overrides ``_create_socket``
+(called by ``reconnect`` to open the socket kept in ``_sock``), queues PUBACKs with
+``_packet_queue(command, packet, mid, qos)`` and replaces the ``MQTTMatcher`` in
+``_on_message_filtered`` (reading ``_root._children``). :data:`PAHO_INTERNALS` lists
+exactly these; :func:`check_paho_internals` runs when a client is made and refuses to
+start on a paho that lacks one (no silent fallback), and ``tests/cloud/test_readahead.py``
+checks both that and that the fast path is really taken. paho is pinned to the minor
+version this was measured on (``paho-mqtt>=2.2,<2.3``).
 """
 
 from __future__ import annotations
 
+import inspect
 import socket
 import ssl
 import struct
 from collections.abc import Sequence
 from typing import Any
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.matcher import MQTTMatcher
@@ -33,6 +39,42 @@ _PUBACK = struct.Struct("!BBH")
 #: most packets read per loop pass (then paho sends what is queued, e.g. PUBACKs)
 _MAX_DRAIN = 500
 
+#: the private parts of paho's ``Client`` this module uses: name -> parameters expected
+PAHO_INTERNALS: dict[str, tuple[str, ...]] = {
+    "_create_socket": ("self",),
+    "_packet_queue": ("self", "command", "packet", "mid", "qos", "info"),
+    "loop_read": ("self", "max_packets"),
+}
+
+
+class PahoChanged(RuntimeError):
+    """paho's internals differ from the ones the read-ahead client was written against."""
+
+
+def check_paho_internals(client: mqtt.Client | None = None) -> None:
+    """Raise :class:`PahoChanged` unless paho has every internal this module relies on."""
+    problems = []
+    for name, params in PAHO_INTERNALS.items():
+        fn = getattr(mqtt.Client, name, None)
+        if fn is None:
+            problems.append(f"Client.{name} is gone")
+        elif tuple(inspect.signature(fn).parameters) != params:
+            problems.append(f"Client.{name}{inspect.signature(fn)} != {params}")
+    if client is not None:
+        matcher = getattr(client, "_on_message_filtered", None)
+        if not isinstance(matcher, MQTTMatcher):
+            problems.append("Client._on_message_filtered is not an MQTTMatcher")
+        elif not isinstance(getattr(getattr(matcher, "_root", None), "_children", None), dict):
+            problems.append("MQTTMatcher._root._children is not a dict")
+        if not hasattr(client, "_sock"):
+            problems.append("Client._sock is gone")
+    if problems:
+        raise PahoChanged(
+            f"paho-mqtt {paho.mqtt.__version__} differs "
+            f"from what cloud/ingest/readahead.py needs: {'; '.join(problems)}; "
+            "set mqtt_read_ahead = false or adapt the module"
+        )
+
 
 class ReadAheadSocket:
     """A non-blocking TCP socket whose ``recv`` is served from a read-ahead buffer."""
@@ -42,11 +84,14 @@ class ReadAheadSocket:
         self._size = size
         self._buf = b""
         self._pos = 0
+        #: system ``recv`` calls made (tests check the fast path is taken)
+        self.fills = 0
 
     def recv(self, bufsize: int) -> bytes:
         pos = self._pos
         if pos >= len(self._buf):
             data = self._sock.recv(max(bufsize, self._size))  # BlockingIOError when empty
+            self.fills += 1
             if len(data) <= bufsize:
                 return data  # includes b"" (closed by the peer)
             self._buf, pos = data, 0
@@ -102,18 +147,14 @@ class ReadAheadClient(mqtt.Client):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if isinstance(getattr(self, "_on_message_filtered", None), MQTTMatcher):
-            self._on_message_filtered = _Matcher()  # type: ignore[no-untyped-call]
+        check_paho_internals(self)
+        self._on_message_filtered = _Matcher()  # type: ignore[no-untyped-call]
 
     def ack_many(self, mids: Sequence[int]) -> None:
         """Acknowledge received QoS 1 messages (``manual_ack=True``), in one write."""
-        queue = getattr(self, "_packet_queue", None)
-        if queue is None:  # a paho without it: one by one, as paho would
-            for mid in mids:
-                self.ack(mid, 1)
-            return
         if mids:
-            queue(mqtt.PUBACK, b"".join(_PUBACK.pack(mqtt.PUBACK, 2, m) for m in mids), 0, 1)
+            packet = b"".join(_PUBACK.pack(mqtt.PUBACK, 2, m) for m in mids)
+            self._packet_queue(mqtt.PUBACK, packet, 0, 1)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)

@@ -339,10 +339,9 @@ class IngestWorker:
     def _process_loop(self) -> None:
         try:
             self._loop()
-        except BaseException as exc:  # noticed by run(): the process exits for a restart
+        except BaseException as exc:  # noticed by supervise(): the process exits, restarted
             self.failure = exc
             log.critical("ingest processing thread died", exc_info=True)
-            raise
 
     def _loop(self) -> None:
         s = self.settings

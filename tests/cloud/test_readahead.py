@@ -2,7 +2,12 @@
 
 The socket is checked on a socket pair; the client against the real Mosquitto: what it
 acknowledges with ``ack_many`` is never redelivered to its persistent session, what it
-does not acknowledge is.
+does not acknowledge is. The paho internals it relies on are pinned (a paho that changes
+them is refused loudly), and the fast path is checked to be the one really taken.
+
+mutant: check_paho_internals() passing whatever paho has -> fails
+mutant: _create_socket not wrapping the socket (the fast path silently off) -> fails
+mutant: the topic matcher left as paho's (no short cut) -> fails
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud.ingest.readahead import ReadAheadClient, ReadAheadSocket
+from cloud.ingest import readahead
+from cloud.ingest.readahead import (
+    PAHO_INTERNALS,
+    PahoChanged,
+    ReadAheadClient,
+    ReadAheadSocket,
+    check_paho_internals,
+)
 from contract import Kind, device_topic
 from tests.cloud.factories import fill
 from tests.cloud.mqtt_support import device, unique_id
@@ -132,6 +144,52 @@ def test_per_topic_callbacks_still_route(mosquitto: MosquittoServer) -> None:
         with device(mosquitto, bin_id) as dev:
             dev.publish(Kind.FILL, fill(bin_id, seq=4))
             wait_until(lambda: len(general) == 1, 10, "the next fill through on_message")
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_the_paho_internals_it_uses_are_exactly_these() -> None:
+    """paho 2.2's private methods and attributes the read-ahead client relies on."""
+    assert paho_version().startswith("2.2.")  # the version it was measured on (pyproject)
+    assert set(PAHO_INTERNALS) == {"_create_socket", "_packet_queue", "loop_read"}
+    check_paho_internals(mqtt.Client(CallbackAPIVersion.VERSION2))
+
+
+def test_a_paho_without_them_is_refused_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        readahead, "PAHO_INTERNALS", {**PAHO_INTERNALS, "_packet_queue": ("self", "packet")}
+    )
+    with pytest.raises(PahoChanged, match="_packet_queue"):
+        ReadAheadClient(CallbackAPIVersion.VERSION2, client_id="x")
+    plain = mqtt.Client(CallbackAPIVersion.VERSION2)
+    plain._on_message_filtered = {}  # type: ignore[assignment]
+    with pytest.raises(PahoChanged, match="MQTTMatcher"):
+        check_paho_internals(plain)
+
+
+def paho_version() -> str:
+    import paho.mqtt
+
+    return str(paho.mqtt.__version__)
+
+
+@pytest.mark.integration
+def test_the_fast_path_is_really_taken(mosquitto: MosquittoServer) -> None:
+    got: list[int] = []
+    c = _ingest_client(mosquitto, unique_id("ingest-fast"), got)
+    try:
+        sock = c._sock  # the socket paho reads from
+        assert isinstance(sock, ReadAheadSocket)
+        assert isinstance(c._on_message_filtered, readahead._Matcher)
+        bin_id = unique_id("bn")
+        with device(mosquitto, bin_id) as dev:
+            fills_before = sock.fills
+            dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(1, 301)])
+            wait_until(lambda: len(got) == 300, 20, "300 messages")
+        # paho alone makes 3-4 recv calls per message; read ahead, a fraction of one
+        assert sock.fills - fills_before < 300
+        c.ack_many(list(got))
     finally:
         c.disconnect()
         c.loop_stop()

@@ -74,7 +74,7 @@ def _agent_config(path: Path, *, device_id: str, password: str, port: int, scale
 [edge]
 device_id = "{device_id}"
 site = "bank-e2e"
-receipt_timeout_s = 10
+confirm_timeout_s = 10
 pin_factory = "mock"
 boot_id_file = "{path.parent / "no-boot-id"}"
 clock_sync_flag = "{path.parent / "no-sync-flag"}"

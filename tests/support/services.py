@@ -164,6 +164,10 @@ class MosquittoServer(_Server):
         """Crash the broker (SIGKILL): nothing flushed, like a power cut."""
         self._kill(signal.SIGKILL)
 
+    def terminate(self) -> None:
+        """A clean stop (SIGTERM: persistence saved); :meth:`start` brings it back."""
+        self._kill()
+
     def restart(self) -> None:
         self._kill()
         self.start()
