@@ -24,6 +24,7 @@ the broker's PUBACK) to show what the broker alone loses under the same faults.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 import time
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--puback-is-done", action="store_true", help="the old outbox (see doc)")
     args = p.parse_args(argv)
     exit_on_sigterm()
+    logging.basicConfig(level=logging.ERROR)  # the links' reconnect warnings are expected
 
     from cloud.db import make_engine, migrate, session_factory
     from cloud.devices import register_device
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.stations} stations + {args.bins} bins at {args.rate}/s each; outbox: {mode}")
 
     recoveries: list[float] = []
+    boundaries: list[tuple[str, dict[str, int]]] = []  # (phase, last seq per device at start)
     with MosquittoServer(devices={d: PASSWORD for d in devices}).start() as broker:
         user, password = broker.service("ingest")
         workers = [
@@ -135,17 +138,20 @@ def main(argv: list[str] | None = None) -> int:
                     recoveries.append(took)
 
             print(f"phase 1: kill -9 every {args.every:.0f} s, {args.down:.0f} s down")
+            boundaries.append(("kill -9 loop", {d: 0 for d in devices}))
             for k in range(args.kills):
                 t0 = time.monotonic()
                 outage(broker.kill, args.down, f"kill {k + 1}")
                 time.sleep(max(0.0, args.every - (time.monotonic() - t0)))
             if args.clean_stop:
                 print(f"phase 2: clean stop of {args.clean_stop:.0f} s")
+                boundaries.append(("clean stop", fleet.last_seqs()))
                 outage(broker.terminate, args.clean_stop, "clean stop")
                 time.sleep(args.every)
             takeover = None
             if not args.no_takeover:
                 print("phase 3: one worker kill -9 for good")
+                boundaries.append(("worker killed", fleet.last_seqs()))
                 workers[0].kill()
                 killed = time.monotonic()
                 took = wait(lambda: "ended its session" in workers[1].log_text(), 180)
@@ -160,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
             n_weighins = sum(len(v) for v in fleet.produced("station").values())
             stored = stored_fills([w.telemetry for w in workers])
             lost = sum(len(set(fills[b]) - stored.get(b, set())) for b in bins)
+            for i, (phase, start) in enumerate(boundaries):
+                end = boundaries[i + 1][1] if i + 1 < len(boundaries) else None
+                in_phase = {
+                    b: {q for q in fills[b] if q > start[b] and (end is None or q <= end[b])}
+                    for b in bins
+                }
+                gone = sum(len(v - stored.get(b, set())) for b, v in in_phase.items())
+                print(f"  {phase}: {sum(len(v) for v in in_phase.values())} fills, {gone} lost")
             credited, distinct, processed = _credited(ledger)
             print("result:")
             print(f"  fills: produced {n_fills}, stored {n_fills - lost}, LOST {lost}")

@@ -138,7 +138,7 @@ def drain(broker: MosquittoServer, work: Path, queued: int) -> None:
         scale_port=scale.path,
         outbox=outbox,
         capacity=queued * 2,
-        receipt_timeout_s=300,
+        confirm_timeout_s=300,
     )
     agent = AgentProcess(config, work / "agent.log").start()
     try:

@@ -22,8 +22,9 @@ weigh-in the cloud kept as a dead letter) with an ``ack`` of seq ranges. An even
 unconfirmed ``confirm_timeout_s`` after its PUBACK (counted while connected, doubling
 with each attempt up to ``confirm_timeout_max_s``) is published again; and when an ingest
 worker announces a new epoch on ``salinmas/v1/cloud/ingest`` (it has just subscribed,
-e.g. after a broker restart) every unconfirmed event is published again at once. The
-cloud is idempotent, so a re-sent event costs a duplicate, never a double credit.
+e.g. after a broker restart) every unconfirmed event is published again at once (see
+:meth:`MqttLink._requeue_for_epoch`). The cloud is idempotent, so a re-sent event costs a
+duplicate, never a double credit.
 
 The receipt and command callbacks run on the link thread: keep them short.
 """
@@ -120,9 +121,12 @@ class MqttLink:
         self._receipts: list[tuple[Receipt, bytes]] = []
         self._confirmations: list[tuple[int, int]] = []  # seq ranges from acks
         self._due: dict[int, float] = {}  # seq -> monotonic deadline for its confirmation
+        self._acked_at: dict[int, float] = {}  # seq -> monotonic time of its last PUBACK
         self._next_scan = 0.0
         self._epoch: str | None = None  # the last ingest epoch seen
         self._requeue_all = False
+        self._last_down = float("-inf")  # when the connection was last lost
+        self._last_requeue = float("-inf")  # when an announcement last made us re-send
         self._maybe_more = True  # the outbox may hold events not yet handed to paho
         self._topics = {k: device_topic(device_id, k) for k in Kind}
         s = settings
@@ -207,12 +211,32 @@ class MqttLink:
         self._flush_receipts()
         if self._requeue_all:
             self._requeue_all = False
-            n = self.outbox.requeue()
-            self._due.clear()
-            if n:
-                self._maybe_more = True
-                self.stats.requeued_for_epoch += n
-                log.warning("ingest (re)subscribed: publishing %d unconfirmed event(s) again", n)
+            self._requeue_for_epoch()
+
+    def _requeue_for_epoch(self) -> None:
+        """An ingest worker (re)subscribed: send again what the broker may have dropped.
+
+        Only a broker restart drops what it acknowledged, and it disconnects every
+        device: after a disconnect every unconfirmed event goes again. Without one (the
+        next worker of the group announcing, seconds later) only what was acknowledged
+        before the last re-send: what came after reached a subscribed group.
+        """
+        now = self._clock()
+        cutoff = now if self._last_down >= self._last_requeue else self._last_requeue
+        self._last_requeue = now
+        seqs = [
+            seq
+            for seq, _ in self.outbox.awaiting()
+            if self._acked_at.get(seq, float("-inf")) < cutoff
+        ]
+        n = self.outbox.requeue(seqs)
+        for seq in seqs:
+            self._due.pop(seq, None)
+            self._acked_at.pop(seq, None)
+        if n:
+            self._maybe_more = True
+            self.stats.requeued_for_epoch += n
+            log.warning("ingest (re)subscribed: publishing %d unconfirmed event(s) again", n)
 
     def _on_stop(self, client: mqtt.Client) -> None:
         status = DeviceStatus(
@@ -257,6 +281,7 @@ class MqttLink:
         now = self._clock()
         for seq, attempts in acked:
             self._due[seq] = now + self._timeout(attempts + 1)
+            self._acked_at[seq] = now
 
     def _requeue_overdue(self) -> None:
         now = self._clock()
@@ -267,6 +292,7 @@ class MqttLink:
         if overdue:
             for seq in overdue:
                 del self._due[seq]
+                self._acked_at.pop(seq, None)
             n = self.outbox.requeue(overdue)
             if n:
                 self._maybe_more = True
@@ -278,6 +304,7 @@ class MqttLink:
         ranges, self._confirmations = self._confirmations, []
         for seq in self.outbox.confirm(ranges):
             self._due.pop(seq, None)
+            self._acked_at.pop(seq, None)
             self.stats.confirmed += 1
 
     def _flush_receipts(self) -> None:
@@ -290,6 +317,7 @@ class MqttLink:
         )
         for (receipt, _), first in zip(batch, firsts, strict=True):
             self._due.pop(receipt.seq, None)
+            self._acked_at.pop(receipt.seq, None)
             self.stats.receipts += 1
             if not first:
                 self.stats.duplicate_receipts += 1
@@ -337,6 +365,7 @@ class MqttLink:
 
     def _on_disconnect(self) -> None:
         self.stats.disconnects += 1
+        self._last_down = self._clock()
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         refused = [c for c in codes if getattr(c, "is_failure", False)]
