@@ -34,8 +34,6 @@ from pathlib import Path
 from bench.common import exit_on_sigterm, machine
 from edge.outbox import WEIGHIN, Outbox
 
-PASSWORD = "soak-pw-0123456789"
-
 
 class PubackIsDone(Outbox):
     """The outbox as it was: telemetry deleted at the broker's PUBACK."""
@@ -75,28 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     logging.basicConfig(level=logging.ERROR)  # the links' reconnect warnings are expected
 
-    from cloud.db import make_engine, migrate, session_factory
-    from cloud.devices import register_device
-    from cloud.pickups import register_bin
-    from tests.cloud.conftest import seed_programme
-    from tests.cloud.test_delivery import _credited
-    from tests.support.delivery import IngestProcess, LinkFleet, stored_fills
+    from tests.support.delivery import (
+        LinkFleet,
+        credited,
+        ingest_workers,
+        seed_fleet,
+        stored_fills,
+    )
     from tests.support.services import MosquittoServer
 
     work = Path(tempfile.mkdtemp(prefix="sal-soak-"))
     ledger = f"sqlite:///{work / 'ledger.db'}"
-    migrate(ledger)
-    stations = [f"st-soak-{i:02d}" for i in range(args.stations)]
     bins = [f"bn-soak-{i:02d}" for i in range(args.bins)]
-    engine = make_engine(ledger)
-    with session_factory(engine)() as s:
-        seed_programme(s, stations=tuple(stations))
-        for b in bins:
-            register_device(s, device_id=b, kind="bin")
-            register_bin(s, bin_id=b, device_id=b)
-        s.commit()
-    engine.dispose()
-    devices = {d: ("station", PASSWORD) for d in stations} | {d: ("bin", PASSWORD) for d in bins}
+    devices = seed_fleet(ledger, [f"st-soak-{i:02d}" for i in range(args.stations)], bins)
     n_dev = len(devices)
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
     mode = "PUBACK is done (old)" if args.puback_is_done else "until confirmed"
@@ -104,16 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     recoveries: list[float] = []
     boundaries: list[tuple[str, dict[str, int]]] = []  # (phase, last seq per device at start)
-    with MosquittoServer(devices={d: PASSWORD for d in devices}).start() as broker:
-        user, password = broker.service("ingest")
-        workers = [
-            IngestProcess(
-                work / f"w{i}", port=broker.port, user=user, password=password,
-                ledger_url=ledger, client_id=f"soak-ingest-{i}", share_group="soak",
-                takeover_after_s=30.0,
-            ).start()
-            for i in range(2)
-        ]  # fmt: skip
+    with MosquittoServer(devices={d: pw for d, (_, pw) in devices.items()}).start() as broker:
+        names = ["soak-ingest-0", "soak-ingest-1"]
+        workers = ingest_workers(work, broker, ledger, names, takeover_after_s=30.0)
         fleet = LinkFleet(
             work / "fleet", broker.port, devices, rate_per_device=args.rate,
             confirm_timeout_s=15.0,
@@ -174,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 gone = sum(len(v - stored.get(b, set())) for b, v in in_phase.items())
                 print(f"  {phase}: {sum(len(v) for v in in_phase.values())} fills, {gone} lost")
-            credited, distinct, processed = _credited(ledger)
+            n_credited, distinct, processed = credited(ledger)
             print("result:")
             print(f"  fills: produced {n_fills}, stored {n_fills - lost}, LOST {lost}")
-            print(f"  weigh-ins: produced {n_weighins}, credited {credited} "
+            print(f"  weigh-ins: produced {n_weighins}, credited {n_credited} "
                   f"({distinct} distinct, {processed} processed events)")  # fmt: skip
             print(f"  outboxes drained: {'yes' if drained is not None else 'NO'}; devices "
                   f"re-sent {fleet.stat('requeued_for_epoch')} events after an ingest "

@@ -26,7 +26,9 @@ e.g. after a broker restart) every unconfirmed event is published again at once 
 :meth:`MqttLink._requeue_for_epoch`). The cloud is idempotent, so a re-sent event costs a
 duplicate, never a double credit.
 
-The receipt and command callbacks run on the link thread: keep them short.
+The receipt and command callbacks run on the link thread: keep them short. The module is
+one piece because that thread alone owns the client, the in-flight map and the
+confirmation deadlines.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -239,19 +241,19 @@ class MqttLink:
             log.warning("ingest (re)subscribed: publishing %d unconfirmed event(s) again", n)
 
     def _on_stop(self, client: mqtt.Client) -> None:
-        status = DeviceStatus(
-            device_id=self.device_id,
-            state="offline",
-            sw_version=self.sw_version,
-            boot_id=self.boot_id,
-            at=datetime.now(UTC),
-        )
-        info = client.publish(self._topics[Kind.STATUS], to_json(status), qos=1, retain=True)
+        info = self._publish_status(client, "offline")
         deadline = self._clock() + 2.0
         while not info.is_published() and self._clock() < deadline:
             if client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
         self._flush()
+
+    def _publish_status(
+        self, client: mqtt.Client, state: Literal["online", "offline"]
+    ) -> mqtt.MQTTMessageInfo:
+        status = DeviceStatus(device_id=self.device_id, state=state, sw_version=self.sw_version,
+                              boot_id=self.boot_id, at=datetime.now(UTC))  # fmt: skip
+        return client.publish(self._topics[Kind.STATUS], to_json(status), qos=1, retain=True)
 
     def _pump(self) -> None:
         room = self.settings.max_inflight - len(self._inflight)
@@ -345,14 +347,7 @@ class MqttLink:
             self._due[seq] = max(due, now + self.confirm_timeout_s)
         downstream = [self._topics[k] for k in DOWNSTREAM_KINDS] + list(FLEET_TOPICS)
         client.subscribe([(t, 1) for t in downstream])
-        status = DeviceStatus(
-            device_id=self.device_id,
-            state="online",
-            sw_version=self.sw_version,
-            boot_id=self.boot_id,
-            at=datetime.now(UTC),
-        )
-        client.publish(self._topics[Kind.STATUS], to_json(status), qos=1, retain=True)
+        self._publish_status(client, "online")
         log.info(
             "connected to %s:%d (session present: %s, %d in flight)",
             self.settings.host,

@@ -3,7 +3,7 @@
 It enforces the same account document as the production Mosquitto: the dynamic-security
 document of :mod:`cloud.broker_accounts` (written by the demo, edited by provisioning
 through :class:`cloud.broker_accounts.DynsecFile`), decided by
-:class:`cloud.broker_accounts.DynsecRules` — a device connects only with its own client id,
+:class:`cloud.broker_rules.DynsecRules` — a device connects only with its own client id,
 publishes only its own upstream topics, is refused at SUBSCRIBE outside its own
 downstream and fleet topics and receives nothing else; ``$share`` does not exist here.
 The document is re-read when it changes, so a revoked device's next publish or
@@ -41,7 +41,8 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from cloud.broker_accounts import DynsecFile, DynsecRules
+from cloud.broker_accounts import DynsecFile
+from cloud.broker_rules import DynsecRules
 from contract.models import MAX_PAYLOAD_BYTES
 
 log = logging.getLogger(__name__)

@@ -69,12 +69,12 @@ def _run_edge(ns: argparse.Namespace) -> int:
 
 def _run_ingest(ns: argparse.Namespace) -> int:
     settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
-    return int(_call("cloud.ingest.worker:run", settings) or 0)
+    return int(_call("cloud.ingest.lifecycle:run", settings) or 0)
 
 
 def _retire_ingest(ns: argparse.Namespace) -> int:
     settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
-    return int(_call("cloud.ingest.worker:retire", settings, idle_s=ns.idle_s) or 0)
+    return int(_call("cloud.ingest.lifecycle:retire", settings, idle_s=ns.idle_s) or 0)
 
 
 def _run_api(ns: argparse.Namespace) -> int:

@@ -6,9 +6,10 @@ worker until SIGTERM/SIGINT; :class:`IngestWorker` is the same thing in-process.
 
 from __future__ import annotations
 
+from cloud.ingest.lifecycle import run
 from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.settings import IngestSettings
-from cloud.ingest.worker import IngestWorker, run, subscriptions
+from cloud.ingest.worker import IngestWorker, subscriptions
 
 __all__ = [
     "IngestSettings",

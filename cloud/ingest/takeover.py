@@ -9,7 +9,7 @@ from its processing loop every ``heartbeat_s``. A worker of the same share group
 sees a peer silent for ``takeover_after_s`` claims it (one conditional ``UPDATE``: only one
 survivor wins), connects **with the dead worker's client id without subscribing**,
 processes what the broker queued for that session through the normal path
-(:func:`cloud.ingest.worker.retire`), ends the session — from then on the group has one
+(:func:`cloud.ingest.lifecycle.drain_session`), ends the session — from then on the group has one
 member less and the survivors get the whole stream — and raises an ``ingest_takeover``
 alert. Bound: ``takeover_after_s`` + ``heartbeat_s`` + the drain (seconds).
 
@@ -21,15 +21,19 @@ without ending the session: :class:`salinmas.mqtt.Connection` with ``reconnect=F
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.ingest.settings import IngestSettings
 from cloud.models import utcnow
 from cloud.models.ingest import WorkerBeat
 from cloud.pickups import raise_alert
+from cloud.telemetry import TelemetryStore
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +135,56 @@ class Peers:
             raise_alert(s, kind=ALERT_KIND, subject=peer.client_id[:48], message=message)
             s.commit()
         log.warning("%s", message)
+
+
+class Takeover:
+    """A worker's heartbeat and, in the background, the takeover of one silent peer."""
+
+    def __init__(self, peers: Peers, settings: IngestSettings, store: TelemetryStore) -> None:
+        self.peers = peers
+        self.settings = settings
+        self.store = store
+        self._thread: threading.Thread | None = None
+        #: sessions of dead peers this worker ended
+        self.count = 0
+
+    def check(self) -> None:
+        """Beat; claim a peer silent past the bound and take it over (one at a time)."""
+        try:
+            self.peers.beat()
+            if not self.settings.takeover_after_s or (
+                self._thread is not None and self._thread.is_alive()
+            ):
+                return
+            peer = self.peers.claim_dead()
+        except Exception:
+            log.warning("heartbeat skipped (database away?)", exc_info=True)
+            return
+        if peer is not None:
+            self._thread = threading.Thread(
+                target=self._take_over, args=(peer,), name="ingest-takeover", daemon=True
+            )
+            self._thread.start()
+
+    def join(self, timeout_s: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _take_over(self, peer: WorkerBeat) -> None:
+        # imported here: lifecycle imports the worker, which imports this module
+        from cloud.ingest.lifecycle import drain_session, end_session
+
+        started = time.monotonic()
+        log.warning("ingest worker %s is silent: taking over its session", peer.client_id)
+        settings = self.settings.model_copy(update={"client_id": peer.client_id})
+        try:
+            result = drain_session(
+                settings, store=self.store, idle_s=self.settings.takeover_idle_s, timeout_s=600
+            )
+            ended = result.drained and end_session(settings)
+            self.count += int(ended)
+            self.peers.finish(
+                peer, drained=result.processed, seconds=time.monotonic() - started, ended=ended
+            )
+        except Exception:
+            log.exception("takeover of %s failed", peer.client_id)

@@ -27,22 +27,25 @@ Scale-out: with ``share_group`` set, the worker subscribes through
 each worker its own, stable ``client_id``. Workers heartbeat into the ledger database and
 take over the session of a peer that died for good (:mod:`cloud.ingest.takeover`).
 
-Liveness: if the processing thread or the network thread dies, :func:`run` returns 1 so
-the service manager restarts the process (the broker redelivers what was not acked).
+Liveness: if the processing thread or the network thread dies, :attr:`IngestWorker.healthy`
+turns false and :func:`cloud.ingest.lifecycle.run` returns 1 so the service manager
+restarts the process (the broker redelivers what was not acked). Running, draining,
+retiring and supervising a worker are in :mod:`cloud.ingest.lifecycle`.
+
+The module is one piece because its two threads share one broker session: a message id
+is only valid on the connection it came on (``generation``), and the acknowledgement must
+follow the durable commit on the same client.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
-import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 import paho.mqtt.client as mqtt
@@ -51,15 +54,16 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from cloud.db import make_engine, migrate, session_factory
 from cloud.deadletters import prune_dead_letters
 from cloud.devices import sweep_silent_devices
+from cloud.ingest.confirmations import Confirmations
 from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.readahead import ReadAheadClient
 from cloud.ingest.settings import IngestSettings
-from cloud.ingest.takeover import Peers
+from cloud.ingest.takeover import Peers, Takeover
 from cloud.models import utcnow
 from cloud.telemetry import TelemetryWriter, open_writer
 from contract import Kind, subscription
-from contract.models import Ack, IngestOnline, to_json
-from contract.topics import INGEST_ONLINE_TOPIC, TOPIC_SPECS, device_topic
+from contract.models import IngestOnline, to_json
+from contract.topics import INGEST_ONLINE_TOPIC, TOPIC_SPECS
 from salinmas.backoff import Backoff
 from salinmas.mqtt import Connection, Endpoint
 
@@ -67,11 +71,6 @@ log = logging.getLogger(__name__)
 
 #: how long to wait for the broker to take a batch's receipts before acking anyway
 RECEIPT_WAIT_S = 10.0
-#: the first ``"seq":`` of a payload (our agents put ``seq`` before any free-text field;
-#: a device can only mislead the confirmations of its own events)
-_SEQ = re.compile(rb'"seq"\s*:\s*(\d{1,19})[,}\s]')
-#: upstream kinds confirmed with an ``ack`` unless a receipt answered them
-_EVENT_KINDS = frozenset({Kind.WEIGHIN.value, Kind.FILL.value, Kind.HEALTH.value})
 
 
 class _Item(NamedTuple):
@@ -107,26 +106,6 @@ def endpoint(s: IngestSettings) -> Endpoint:
     )
 
 
-def confirmations(batch: list[_Item], outcome: Outcome) -> dict[str, set[int]]:
-    """Per device, the seqs of the batch's events that no receipt answered."""
-    receipted = {topic.rsplit("/", 2)[1] + ":" + str(_seq(p)) for topic, p in outcome.receipts}
-    out: dict[str, set[int]] = {}
-    for item in batch:
-        parts = item.topic.rsplit("/", 2)
-        if len(parts) != 3 or parts[2] not in _EVENT_KINDS:
-            continue
-        seq = _seq(item.payload)
-        if seq is None or (parts[2] == Kind.WEIGHIN and f"{parts[1]}:{seq}" in receipted):
-            continue
-        out.setdefault(parts[1], set()).add(seq)
-    return out
-
-
-def _seq(payload: bytes) -> int | None:
-    m = _SEQ.search(payload, 0, 400)
-    return int(m.group(1)) if m and int(m.group(1)) >= 1 else None
-
-
 class IngestWorker:
     """One ingest worker; ``start()`` returns, ``stop()`` drains and disconnects.
 
@@ -158,9 +137,8 @@ class IngestWorker:
         self._connected = False
         self._thread: threading.Thread | None = None
         self._engine: Any = None
-        self._confirm: dict[str, set[int]] = {}
-        self._confirm_due: float | None = None
-        self._takeover: threading.Thread | None = None
+        self.confirmations = Confirmations(settings.confirm_interval_s)
+        self.takeover: Takeover | None = None
         self.connection = self._make_connection()
         #: why the processing thread died (None while it runs or after a clean stop)
         self.failure: BaseException | None = None
@@ -172,7 +150,6 @@ class IngestWorker:
         #: subscriptions granted (one per connection, unless retiring)
         self.subscribed_count = 0
         self.batches = 0
-        self.takeovers = 0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -199,7 +176,9 @@ class IngestWorker:
             seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),
             max_clock_ahead=timedelta(seconds=s.max_clock_ahead_s),
         )
-        self.peers = Peers(sessions, s.client_id, s.share, s.takeover_after_s)
+        if not self.retiring:  # a drain must never beat as the worker it drains
+            peers = Peers(sessions, s.client_id, s.share, s.takeover_after_s)
+            self.takeover = Takeover(peers, s, self.store)
         self.store.start()
         self._thread = threading.Thread(target=self._process_loop, name="ingest", daemon=True)
         self._thread.start()
@@ -211,8 +190,8 @@ class IngestWorker:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-        if self._takeover is not None:
-            self._takeover.join(timeout_s)
+        if self.takeover is not None:
+            self.takeover.join(timeout_s)
         self.connection.stop()
         if self._own_store:
             self.store.close()
@@ -347,7 +326,7 @@ class IngestWorker:
         s = self.settings
         now = time.monotonic()
         next_maintenance = now + s.maintenance_interval_s
-        next_beat = now if not self.retiring else float("inf")
+        next_beat = now
         while not self._stop.is_set():
             batch = self._next_batch()
             if batch:
@@ -355,10 +334,10 @@ class IngestWorker:
             else:
                 self.processor.write_behind()  # an idle moment: write the due levels
             now = time.monotonic()
-            if self._confirm_due is not None and now >= self._confirm_due:
+            if self.confirmations.due(now):
                 self._send_confirmations()
-            if now >= next_beat:
-                self._heartbeat()
+            if self.takeover is not None and now >= next_beat:
+                self.takeover.check()  # beat; take a silent peer's session over
                 next_beat = now + s.heartbeat_s
             if now >= next_maintenance:
                 self.maintenance()
@@ -390,7 +369,8 @@ class IngestWorker:
             "ingest %s: %d messages in %d batches (%d redone after a race), %d dead letters, "
             "%d receipts, %d acks, %d takeovers, %d telemetry points waiting",
             s.client_id, self.processed, self.batches, self.processor.races, self.dead_letters,
-            self.receipts_sent, self.acks_sent, self.takeovers, self.store.pending(),
+            self.receipts_sent, self.acks_sent, self.takeover.count if self.takeover else 0,
+            self.store.pending(),
         )  # fmt: skip
 
     def _handle(self, batch: list[_Item]) -> None:
@@ -413,10 +393,7 @@ class IngestWorker:
         self._publish_receipts(outcome)
         self._ack(batch)
         if self.settings.publish_confirmations:
-            for device_id, seqs in confirmations(batch, outcome).items():
-                self._confirm.setdefault(device_id, set()).update(seqs)
-            if self._confirm and self._confirm_due is None:
-                self._confirm_due = time.monotonic() + self.settings.confirm_interval_s
+            self.confirmations.add(((i.topic, i.payload) for i in batch), outcome.receipts)
         self.batches += 1
         self.processed += len(batch)
         self.dead_letters += sum(outcome.dead_letters.values())
@@ -440,13 +417,9 @@ class IngestWorker:
     def _send_confirmations(self) -> None:
         """Publish the coalesced ``ack`` messages (QoS 1, not waited for: a lost one only
         makes the device send those events again)."""
-        pending, self._confirm, self._confirm_due = self._confirm, {}, None
-        client = self.connection.client
-        for device_id, seqs in pending.items():
-            topic = device_topic(device_id, Kind.ACK)
-            for ack in Ack.for_seqs(device_id, seqs):
-                client.publish(topic, to_json(ack), qos=1)
-                self.acks_sent += 1
+        for topic, payload in self.confirmations.take():
+            self.connection.client.publish(topic, payload, qos=1)
+            self.acks_sent += 1
 
     def _ack(self, batch: list[_Item]) -> None:
         client = self.connection.client
@@ -462,156 +435,3 @@ class IngestWorker:
             current = [i for i in current if i.qos != 1]
         for item in current:
             client.ack(item.mid, item.qos)
-
-    # ----------------------------------------------------------------- peers
-
-    def _heartbeat(self) -> None:
-        """Beat; take over a peer silent past the bound (in the background, one at a time)."""
-        try:
-            self.peers.beat()
-            if not self.settings.takeover_after_s or (
-                self._takeover is not None and self._takeover.is_alive()
-            ):
-                return
-            peer = self.peers.claim_dead()
-        except Exception:
-            log.warning("heartbeat skipped (database away?)", exc_info=True)
-            return
-        if peer is not None:
-            self._takeover = threading.Thread(
-                target=self._take_over, args=(peer,), name="ingest-takeover", daemon=True
-            )
-            self._takeover.start()
-
-    def _take_over(self, peer: Any) -> None:
-        started = time.monotonic()
-        log.warning("ingest worker %s is silent: taking over its session", peer.client_id)
-        settings = self.settings.model_copy(update={"client_id": peer.client_id})
-        try:
-            result = drain_session(
-                settings, store=self.store, idle_s=self.settings.takeover_idle_s, timeout_s=600
-            )
-            ended = result.drained and end_session(settings)
-            self.takeovers += int(ended)
-            self.peers.finish(
-                peer, drained=result.processed, seconds=time.monotonic() - started, ended=ended
-            )
-        except Exception:
-            log.exception("takeover of %s failed", peer.client_id)
-
-
-# --------------------------------------------------------------------------- sessions
-
-
-@dataclass(frozen=True, slots=True)
-class Drained:
-    processed: int
-    #: True when nothing more arrived for ``idle_s``; False if the connection was taken
-    #: (the worker came back), lost, or the time ran out
-    drained: bool
-
-
-def drain_session(
-    settings: IngestSettings,
-    *,
-    store: TelemetryStore | None = None,
-    idle_s: float = 5.0,
-    timeout_s: float = 3600.0,
-) -> Drained:
-    """Connect as ``settings.client_id`` without subscribing; process what was queued."""
-    worker = IngestWorker(settings.model_copy(update={"announce": False}), store=store,
-                          retiring=True)  # fmt: skip
-    worker.start()
-    deadline = time.monotonic() + timeout_s
-    drained = False
-    try:
-        if worker.wait_subscribed(min(30.0, timeout_s)):
-            seen, quiet_since = -1, time.monotonic()
-            while time.monotonic() < deadline and worker.connection.alive:
-                time.sleep(0.1)
-                now_seen = worker.processed + worker.waiting
-                if now_seen != seen:
-                    seen, quiet_since = now_seen, time.monotonic()
-                elif time.monotonic() - quiet_since >= idle_s and not worker.waiting:
-                    drained = worker.connection.connected
-                    break
-    finally:
-        worker.stop()
-    return Drained(worker.processed, drained)
-
-
-def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
-    """Make the broker forget the session of ``settings.client_id`` (and what it queued).
-
-    A clean-start connection with that client id replaces the old session; with session
-    expiry 0 (MQTT 5) or a clean session (3.1.1) nothing is kept after it disconnects.
-    Returns whether the broker accepted the connection.
-    """
-    conn = Connection(endpoint(settings), settings.client_id, reconnect=False, tick_s=0.1,
-                      name="ingest-end-session").start()  # fmt: skip
-    try:
-        return conn.wait_connected(timeout_s)
-    finally:
-        conn.stop()
-
-
-def retire(settings: IngestSettings, *, idle_s: float = 5.0, timeout_s: float = 3600.0) -> int:
-    """Retire a worker for good: drain its session, then end it (``salinmas ingest retire``).
-
-    Workers do this by themselves for a peer that stopped beating
-    (:mod:`cloud.ingest.takeover`); this is the operator's way. Returns 0 when drained and
-    ended, 1 otherwise (the session is kept).
-    """
-    result = drain_session(settings, idle_s=idle_s, timeout_s=timeout_s)
-    if not result.drained:
-        log.error("%s not drained (still receiving, or taken back): session kept",
-                  settings.client_id)  # fmt: skip
-        return 1
-    if not end_session(settings):
-        log.error("could not end the session of %s", settings.client_id)
-        return 1
-    log.info("retired %s after draining %d messages", settings.client_id, result.processed)
-    return 0
-
-
-def supervise(worker: IngestWorker, stop: threading.Event, poll_s: float = 1.0) -> int:
-    """Wait until ``stop`` is set (0) or one of the worker's threads died (1)."""
-    while not stop.wait(poll_s):
-        if not worker.healthy:
-            log.critical("ingest %s: a worker thread died (%r); exiting for a restart",
-                         worker.settings.client_id, worker.failure)  # fmt: skip
-            return 1
-    return 0
-
-
-def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> int:
-    """Run one ingest worker until ``stop_event`` is set or SIGTERM/SIGINT arrives.
-
-    Returns 0 after a clean stop (the batch in hand finished and was acknowledged), 1 if
-    a worker thread died (the service manager restarts the process).
-    """
-    stop = stop_event or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-
-        def _on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: stopping after the current batch", signum)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
-    worker = IngestWorker(settings)
-    worker.start()
-    log.info(
-        "ingest %s: mqtt %s:%d (MQTT %s, share %s), ledger %s, telemetry %s",
-        settings.client_id, settings.mqtt_host, settings.mqtt_port, settings.mqtt_protocol,
-        settings.share or "off", settings.ledger_url.split("@")[-1], settings.telemetry.backend,
-    )  # fmt: skip
-    try:
-        code = supervise(worker, stop)
-    finally:
-        worker.stop()
-        log.info(
-            "ingest stopped: %d messages, %d dead letters, %d receipts, %d acks",
-            worker.processed, worker.dead_letters, worker.receipts_sent, worker.acks_sent,
-        )  # fmt: skip
-    return code

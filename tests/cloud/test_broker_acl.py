@@ -31,12 +31,13 @@ from cloud.broker_accounts import ADMIN, API, INGEST, DynsecFile, initial_docume
 from cloud.devices import register_device
 from cloud.ingest import IngestSettings, IngestWorker
 from cloud.pickups import register_bin
-from cloud.telemetry import TelemetrySettings, open_store
+from cloud.telemetry import TelemetrySettings
 from contract import INGEST_ONLINE_TOPIC, Kind, device_topic, subscription
 from contract.topics import UPSTREAM_KINDS
 from salinmas.broker import EmbeddedBroker
 from tests.cloud.factories import fill
 from tests.cloud.mqtt_support import unique_id, wait_until
+from tests.support.delivery import stored_fills
 from tests.support.services import MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -264,14 +265,6 @@ def test_oversize_packets_are_not_delivered(broker: Broker) -> None:
         observer.close()
 
 
-def _stored_fills(path: Path) -> int:
-    store = open_store(TelemetrySettings(backend="sqlite", sqlite_path=path))
-    try:
-        return store.count("fill")
-    finally:
-        store.close()
-
-
 def test_ingest_gets_every_message_of_a_victim_while_it_is_attacked(
     mosquitto: MosquittoServer, session: Session, ledger_url: str, tmp_path: Path
 ) -> None:
@@ -292,6 +285,10 @@ def test_ingest_gets_every_message_of_a_victim_while_it_is_attacked(
         telemetry=TelemetrySettings(backend="sqlite", sqlite_path=telemetry),
     )  # fmt: skip
     n = 60
+
+    def stored() -> set[int]:
+        return stored_fills([telemetry]).get(victim, set())
+
     with IngestWorker(settings) as worker:
         assert worker.wait_subscribed(10)
         vic = Client(mosquitto, victim, "victim-pw-0123456789", victim)
@@ -306,8 +303,8 @@ def test_ingest_gets_every_message_of_a_victim_while_it_is_attacked(
                 if i == 20:
                     assert Client(mosquitto, evil, "evil-pw-0123456789", settings.client_id).refused
                     assert worker.connected  # the ingest's session was not taken
-            wait_until(lambda: _stored_fills(telemetry) >= n, 30, f"all {n} fills stored")
-            assert _stored_fills(telemetry) == n
+            wait_until(lambda: stored() >= set(range(1, n + 1)), 30, f"all {n} fills stored")
+            assert stored() == set(range(1, n + 1))
             assert not att.messages  # the attacker got nothing of the victim's stream
         finally:
             vic.close()

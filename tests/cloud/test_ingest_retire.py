@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cloud.devices import register_device
 from cloud.ingest import IngestSettings, IngestWorker
-from cloud.ingest.worker import retire
+from cloud.ingest.lifecycle import retire
 from cloud.pickups import register_bin
 from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind

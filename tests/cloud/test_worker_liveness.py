@@ -2,7 +2,7 @@
 
 Before, an exception in ``_publish_receipts`` or ``_ack`` ended the processing thread and
 the worker went on holding its broker session, receiving and never processing. Now
-:func:`cloud.ingest.worker.supervise` (what ``salinmas ingest run`` waits in) returns 1 as
+:func:`cloud.ingest.lifecycle.supervise` (what ``salinmas ingest run`` waits in) returns 1 as
 soon as a thread died, and systemd restarts the process; the broker redelivers what was
 not acknowledged.
 
@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from cloud.devices import register_device
 from cloud.ingest import IngestWorker
-from cloud.ingest.worker import _Item, supervise
+from cloud.ingest.lifecycle import supervise
+from cloud.ingest.worker import _Item
 from cloud.pickups import register_bin
 from contract import Kind
 from tests.cloud.factories import fill

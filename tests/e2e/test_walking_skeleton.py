@@ -20,8 +20,8 @@ import pytest
 from cloud import auth, devices, households, pricing
 from cloud.api.settings import ApiSettings
 from cloud.db import make_engine, migrate, session_factory
+from cloud.ingest.lifecycle import run as run_ingest
 from cloud.ingest.settings import IngestSettings
-from cloud.ingest.worker import run as run_ingest
 from cloud.telemetry import TelemetrySettings
 from simulators.cards import CardReaderSimulator
 from simulators.pty import PtyDevice

@@ -23,12 +23,51 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
+from cloud.db import make_engine, migrate, session_factory
+from cloud.devices import register_device
+from cloud.models import ProcessedEvent, WeighinRecord
+from cloud.pickups import register_bin
 from edge.clock import Clock
 from edge.config import MqttSettings
 from edge.events import EventFactory
 from edge.link import MqttLink
 from edge.outbox import Outbox
+from tests.cloud.conftest import seed_programme
+from tests.support.services import MosquittoServer
+
+PASSWORD = "delivery-pw-0123456789"
+
+
+def seed_fleet(ledger_url: str, stations: list[str], bins: list[str]) -> dict[str, tuple[str, str]]:
+    """Migrate the ledger, register stations and bins; the fleet's ``devices`` argument."""
+    migrate(ledger_url)
+    engine = make_engine(ledger_url)
+    try:
+        with session_factory(engine)() as s:
+            seed_programme(s, stations=tuple(stations))
+            for b in bins:
+                register_device(s, device_id=b, kind="bin")
+                register_bin(s, bin_id=b, device_id=b)
+            s.commit()
+    finally:
+        engine.dispose()
+    return {d: ("station", PASSWORD) for d in stations} | {d: ("bin", PASSWORD) for d in bins}
+
+
+def credited(ledger_url: str) -> tuple[int, int, int]:
+    """Weigh-in records, distinct event ids among them, processed events."""
+    engine = make_engine(ledger_url)
+    try:
+        with session_factory(engine)() as s:
+            return (
+                int(s.scalar(select(func.count()).select_from(WeighinRecord)) or 0),
+                int(s.scalar(select(func.count(func.distinct(WeighinRecord.event_id)))) or 0),
+                int(s.scalar(select(func.count()).select_from(ProcessedEvent)) or 0),
+            )
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -209,6 +248,21 @@ class IngestProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+
+def ingest_workers(
+    workdir: Path, broker: MosquittoServer, ledger_url: str, names: list[str], **settings: Any
+) -> list[IngestProcess]:
+    """Started worker processes on one shared subscription (``names``: their client ids)."""
+    user, password = broker.service("ingest")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    return [
+        IngestProcess(
+            workdir / name, port=broker.port, user=user, password=password,
+            ledger_url=ledger_url, client_id=name, share_group=group, **settings,
+        ).start()
+        for name in names
+    ]  # fmt: skip
 
 
 def _toml(value: Any) -> str:
