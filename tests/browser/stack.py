@@ -101,7 +101,9 @@ class BrowserStack:
 
     def publish_as_device(self, device_id: str, kind: str, payload: bytes) -> None:
         """Publish raw bytes on a device's own topic with its broker account (QoS 1)."""
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{device_id}-test")
+        # the broker binds a device account to its own client id (the running agent
+        # reconnects after this short visit)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
         client.username_pw_set(device_id, self.demo.secrets.devices[device_id])
         client.connect("127.0.0.1", self.demo.mqtt_port)
         client.loop_start()

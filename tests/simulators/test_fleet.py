@@ -22,7 +22,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.models import Fill, Weighin, parse_payload
-from contract.topics import parse_topic, subscription
+from contract.topics import UPSTREAM_KINDS, parse_topic, subscription
 from simulators.fleet import Fleet
 from tests.support.services import MosquittoServer
 from tests.support.waiting import wait_until
@@ -38,7 +38,9 @@ class Inbox:
         subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-fleet-ingest")
         self.client.username_pw_set(*server.service("ingest"))
-        self.client.on_connect = lambda c, *a: c.subscribe(subscription(), qos=1)
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            [(subscription(k), 1) for k in UPSTREAM_KINDS]
+        )
         self.client.on_subscribe = lambda *a: subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", server.port)

@@ -12,7 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.models import parse_payload
-from contract.topics import parse_topic, subscription
+from contract.topics import UPSTREAM_KINDS, parse_topic, subscription
 from simulators.load import LoadConfig, LoadProgress, main, read_accounts, run_load
 from tests.support.services import MosquittoServer
 
@@ -38,7 +38,7 @@ class Collector:
         assert self.ready.wait(10), "subscriber did not get its SUBACK"
 
     def _on_connect(self, c: Any, u: Any, flags: Any, reason: Any, props: Any) -> None:
-        c.subscribe(subscription(), qos=1)
+        c.subscribe([(subscription(k), 1) for k in UPSTREAM_KINDS])
 
     def _on_message(self, c: Any, u: Any, msg: mqtt.MQTTMessage) -> None:
         if parse_topic(msg.topic)[0] not in LOAD_DEVICES:

@@ -37,6 +37,7 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PACKAGES = {
     "mosquitto": "mosquitto",
     "mosquitto_pub": "mosquitto-clients",
+    "openssl": "openssl",  # a throw-away certificate for the broker's TLS test
     "influxd": "influxdb",
     str(PG_BIN / "initdb"): "postgresql",
 }
