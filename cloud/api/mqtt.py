@@ -7,6 +7,12 @@ and hands every valid message to a callback (the live hub); invalid ones are ign
 :class:`contract.DeviceCommand` with QoS 1 and waits for the broker's PUBACK.
 
 :func:`account_store` is where provisioning creates device accounts (``[api.broker]``).
+
+Every API process reads every fill, health and status message (QoS 0, no session) and
+validates it. Left so on purpose: a programme's bins report about once a minute, so even
+10,000 of them are under 200 messages a second per API process; a digest published by
+ingest per batch would make it cheaper at benchmark rates, at the price of a cloud-only
+topic and of ingest latency in the live view.
 """
 
 from __future__ import annotations
