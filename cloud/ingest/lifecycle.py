@@ -19,7 +19,7 @@ from types import FrameType
 
 from cloud.ingest.settings import IngestSettings
 from cloud.ingest.worker import IngestWorker, endpoint
-from cloud.telemetry import TelemetryStore
+from cloud.telemetry import TelemetryWriter
 from salinmas.mqtt import Connection
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Drained:
 def drain_session(
     settings: IngestSettings,
     *,
-    store: TelemetryStore | None = None,
+    store: TelemetryWriter | None = None,
     idle_s: float = 5.0,
     timeout_s: float = 3600.0,
 ) -> Drained:

@@ -33,7 +33,7 @@ from cloud.ingest.settings import IngestSettings
 from cloud.models import utcnow
 from cloud.models.ingest import WorkerBeat
 from cloud.pickups import raise_alert
-from cloud.telemetry import TelemetryStore
+from cloud.telemetry import TelemetryWriter
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Peers:
 class Takeover:
     """A worker's heartbeat and, in the background, the takeover of one silent peer."""
 
-    def __init__(self, peers: Peers, settings: IngestSettings, store: TelemetryStore) -> None:
+    def __init__(self, peers: Peers, settings: IngestSettings, store: TelemetryWriter) -> None:
         self.peers = peers
         self.settings = settings
         self.store = store

@@ -1,7 +1,7 @@
 """ingest workers' heartbeats (automatic takeover of a dead worker's session)
 
-Revision ID: 0004_ingest_workers
-Revises: 0003_map_coords_cat_colour
+Revision ID: 0005_ingest_workers
+Revises: 0004_device_capacity
 Create Date: 2026-11-30 10:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_ingest_workers"
-down_revision = "0003_map_coords_cat_colour"
+revision = "0005_ingest_workers"
+down_revision = "0004_device_capacity"
 branch_labels = None
 depends_on = None
 
