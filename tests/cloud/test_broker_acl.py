@@ -36,9 +36,10 @@ from contract import INGEST_ONLINE_TOPIC, Kind, device_topic, subscription
 from contract.topics import UPSTREAM_KINDS
 from salinmas.broker import EmbeddedBroker
 from tests.cloud.factories import fill
-from tests.cloud.mqtt_support import unique_id, wait_until
+from tests.cloud.mqtt_support import unique_id
 from tests.support.delivery import stored_fills
 from tests.support.services import MosquittoServer, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

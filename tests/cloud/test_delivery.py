@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from cloud.db import make_engine, session_factory
 from cloud.models import Alert
-from tests.cloud.mqtt_support import unique_id, wait_until
+from tests.cloud.mqtt_support import unique_id
 from tests.support.delivery import (
     IngestProcess,
     LinkFleet,
@@ -37,6 +37,7 @@ from tests.support.delivery import (
     stored_fills,
 )
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,9 @@ from edge.config import EdgeSettings, MqttSettings
 from edge.events import EventFactory
 from edge.link import MqttLink
 from edge.outbox import Outbox
-from tests.edge.harness import FakeCloud, wait_until
+from tests.edge.harness import FakeCloud
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

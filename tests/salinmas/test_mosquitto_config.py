@@ -15,7 +15,8 @@ import pytest
 from cloud.broker_accounts import ADMIN, API, INGEST, DynsecFile, initial_document
 from salinmas.mosquitto import production_config, start_mosquitto
 from salinmas.mqtt import Connection, Endpoint
-from tests.support.services import free_port, wait_for
+from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED_PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
@@ -59,7 +60,7 @@ def test_the_production_config_serves_tls_with_dynsec_accounts(tmp_path: Path) -
         untrusted = Endpoint("127.0.0.1", port, "salinmas-ingest", "ingest-pw-0123456789",
                              tls=True)  # fmt: skip
         conn = Connection(untrusted, "tls-untrusted", tick_s=0.1, reconnect=False).start()
-        wait_for(lambda: not conn.alive, 10, "the refused TLS handshake")
+        wait_until(lambda: not conn.alive, 10, "the refused TLS handshake")
         assert not conn.connected
         assert "CERTIFICATE_VERIFY_FAILED" in conn.last_error
         conn.stop()
