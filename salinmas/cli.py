@@ -5,6 +5,8 @@
     salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
     salinmas ingest retire --config F     drain a worker's broker session, then end it
     salinmas api run --config F           cloud API and operator dashboard
+    salinmas notify run --config F        send notifications (SMS via Gammu, HTTP gateways)
+    salinmas notify gammu-setup ...       create Gammu SMSD's tables, write its smsdrc
     salinmas sim {scale,cards,bin,fleet,load} ...   hardware simulators
     salinmas broker config|accounts       production Mosquitto configuration and accounts
     salinmas db migrate --url URL         create/upgrade the ledger schema
@@ -81,6 +83,17 @@ def _run_api(ns: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", ns.host), ("port", ns.port)) if v is not None}
     settings = _call("cloud.api.settings:ApiSettings.load", ns.config, **overrides)
     return int(_call("cloud.api.app:run", settings) or 0)
+
+
+def _run_notify(ns: argparse.Namespace) -> int:
+    settings = _call("cloud.notifications.settings:NotifySettings.load", ns.config)
+    return int(_call("cloud.notifications.sender:run", settings) or 0)
+
+
+def _gammu_setup(ns: argparse.Namespace) -> int:
+    settings = _call("cloud.notifications.settings:NotifySettings.load", ns.config)
+    kw = {"channel": ns.channel, "smsdrc_path": ns.smsdrc, "device": ns.device}
+    return int(_call("cloud.notifications.channels.gammu:setup", settings, **kw) or 0)
 
 
 def _run_demo(ns: argparse.Namespace) -> int:
@@ -193,6 +206,30 @@ def build_parser() -> argparse.ArgumentParser:
     api_run.add_argument("--host", help="bind address (default from settings)")
     api_run.add_argument("--port", type=int, help="port (default from settings)")
     api_run.set_defaults(func=_run_api)
+
+    notify = sub.add_parser("notify", help="notifications to households and operators")
+    notify_sub = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    notify_run = notify_sub.add_parser(
+        "run",
+        help="send what the notification outbox holds (SMS, HTTP gateways)",
+        description="Claim due notifications, hand SMS to Gammu SMSD (its SQL tables in the "
+        "ledger database), post to the Apprise URLs of [notify.channels], retry with backoff "
+        "and read back delivery status. Several senders may run on one database.",
+    )
+    _config_arg(notify_run)
+    notify_run.set_defaults(func=_run_notify)
+    gammu = notify_sub.add_parser(
+        "gammu-setup",
+        help="create Gammu SMSD's tables in the ledger database and write its smsdrc",
+        description="For the [notify.channels.NAME] Gammu channel: create Gammu's tables "
+        "(schema 17, gammu-smsd 1.42) and write the gammu-smsdrc that points gammu-smsd "
+        "at them (then: gammu-smsd -c FILE).",
+    )
+    _config_arg(gammu)
+    gammu.add_argument("--channel", default="sms", help="the Gammu channel's name (sms)")
+    gammu.add_argument("--smsdrc", type=Path, required=True, help="where to write the smsdrc")
+    gammu.add_argument("--device", default="/dev/ttyUSB0", help="the modem (/dev/ttyUSB0)")
+    gammu.set_defaults(func=_gammu_setup)
 
     sim = sub.add_parser(
         "sim",

@@ -114,9 +114,9 @@ class NotifySettings(ProcessSettings):
     #: a claimed message not finished in this time is taken again (sender killed)
     lease_s: float = Field(default=120.0, gt=0)
     timezone: str = DEFAULT_TZ
-    #: households' default quiet hours, local "HH:MM-HH:MM" (None: none); messages
+    #: households' default quiet hours, local "HH:MM-HH:MM" ("" or None: none); messages
     #: falling inside are deferred to the end, never dropped
-    quiet_hours: str | None = Field(default="21:00-06:00", pattern=rf"^{_HHMM}-{_HHMM}$")
+    quiet_hours: str | None = Field(default="21:00-06:00", pattern=rf"^({_HHMM}-{_HHMM})?$")
     channels: dict[ChannelName, ChannelSettings] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -131,7 +131,7 @@ class NotifySettings(ProcessSettings):
 
     @property
     def quiet_window(self) -> tuple[str, str] | None:
-        if self.quiet_hours is None:
+        if not self.quiet_hours:
             return None
         start, end = self.quiet_hours.split("-")
         return start, end

@@ -10,11 +10,15 @@ idempotency keys would.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -178,3 +182,43 @@ class HttpGateway:
                     seen.add(r["key"])
                     out.append(str(r["message"]))
             return out
+
+
+def notify_config(path: Path, ledger_url: str, channels: str, **options: object) -> Path:
+    """A ``[notify]`` TOML for a sender process (channels: TOML text of the channel tables)."""
+    lines = ["[notify]", f'ledger_url = "{ledger_url}"', 'quiet_hours = ""',
+             "poll_interval_s = 0.1", "backoff_base_s = 0.5", "backoff_max_s = 2.0"]  # fmt: skip
+    lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
+    path.write_text("\n".join(lines) + "\n" + channels)
+    return path
+
+
+@dataclass
+class SenderProcess:
+    """``salinmas notify run`` as a real process (to kill it mid-send)."""
+
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SenderProcess:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "salinmas", "-v", "notify", "run", "--config", str(self.config)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: nothing finishes, nothing is rolled forward."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -3,9 +3,10 @@
 The dummy driver (``model = dummy``, a directory as the "device") is a phone without a
 modem: gammu-smsd reads its SQL outbox, "sends" each message and moves it to
 ``sentitems`` with ``Status = SendingOKNoReport`` — the same code path as with a modem,
-minus the radio. The SQL backend is the ledger database (SQLite via libdbi's sqlite3
-driver, PostgreSQL natively), configured by :func:`cloud.notifications.channels.gammu.smsdrc`
-exactly as in production.
+minus the radio. It looks at an empty outbox again after ``commtimeout`` seconds (1
+here; gammu's default is 30). The SQL backend is the ledger database (SQLite via
+libdbi's sqlite3 driver, PostgreSQL natively), configured by
+:func:`cloud.notifications.channels.gammu.smsdrc` exactly as in production.
 
 ``gammu-smsd-monitor`` reads the daemon's shared-memory status (sent/failed counters);
 :meth:`GammuSmsd.monitor` returns it as a dict.
@@ -47,6 +48,8 @@ class GammuSmsd:
     ledger_url: str
     settings: GammuChannelSettings = field(default_factory=GammuChannelSettings)
     phone_id: str = "salinmas-test"
+    #: gammu-smsd's DebugLevel (255: every SQL statement in the log; 0 keeps numbers out)
+    debug_level: int = 0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sal-gammu-")))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -58,7 +61,8 @@ class GammuSmsd:
             smsdrc(
                 self.ledger_url, self.settings, device=str(self.workdir / "phone"),
                 connection="none", model="dummy", phone_id=self.phone_id, logfile=self.log,
-            )
+                comm_timeout_s=1,
+            ).replace("debuglevel = 0", f"debuglevel = {self.debug_level}")
         )  # fmt: skip
 
     def start(self) -> Self:

@@ -389,6 +389,7 @@ def smsdrc(
     phone_id: str | None = None,
     logfile: Path | None = None,
     loop_sleep_s: int = 1,
+    comm_timeout_s: int = 5,
 ) -> str:
     """A gammu-smsdrc for this database and table prefix (``model="dummy"`` for tests)."""
     url = make_url(ledger_url)
@@ -421,6 +422,8 @@ def smsdrc(
     lines += [
         "debuglevel = 0",
         f"loopsleep = {loop_sleep_s}",
+        # seconds gammu-smsd waits after finding its outbox empty (its default is 30)
+        f"commtimeout = {comm_timeout_s}",
         "receivefrequency = 300",
         "checksecurity = 0",
         "",
@@ -429,3 +432,23 @@ def smsdrc(
     lines += [f"{logical} = {physical}" for logical, physical in
               table_names(settings.table_prefix).items()]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def setup(settings: Any, *, channel: str, smsdrc_path: Path, device: str) -> int:
+    """``salinmas notify gammu-setup``: Gammu's tables and a matching smsdrc (mode 0600)."""
+    from cloud.db import make_engine
+
+    cfg = settings.channels.get(channel)
+    if not isinstance(cfg, GammuChannelSettings):
+        print(f"[notify.channels.{channel}] is not a Gammu channel")
+        return 2
+    engine = make_engine(settings.ledger_url)
+    try:
+        created = ensure_schema(engine, cfg.table_prefix)
+    finally:
+        engine.dispose()
+    smsdrc_path.write_text(smsdrc(settings.ledger_url, cfg, device=device))
+    smsdrc_path.chmod(0o600)
+    state = "created" if created else "already there"
+    print(f"Gammu tables {state}; wrote {smsdrc_path} (start: gammu-smsd -c {smsdrc_path})")
+    return 0

@@ -1,0 +1,155 @@
+"""SMS through a real gammu-smsd 1.42 (dummy phone) on the ledger database.
+
+What this shows, on SQLite (libdbi) and PostgreSQL (native driver): the sender hands each
+SMS to Gammu's outbox once, gammu-smsd moves it to ``sentitems`` (``SendingOKNoReport``
+on the dummy phone), the sender reads that back and marks the delivery sent; a long text
+goes as a concatenated SMS; a sender killed in the middle of the hand-over leaves no SMS
+and the next sender makes exactly one.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from cloud.db import make_engine, migrate, session_factory
+from cloud.notifications import enqueue
+from cloud.notifications.channels.gammu import GammuChannel, table_names
+from cloud.notifications.preferences import ChannelSpec
+from cloud.notifications.sender import Sender
+from cloud.notifications.settings import GammuChannelSettings, NotifySettings
+from tests.cloud.notify_support import (
+    E164,
+    SenderProcess,
+    credit_data,
+    deliveries,
+    notify_config,
+    seed,
+)
+from tests.support.gammu import GammuSmsd
+from tests.support.services import PostgresServer, wait_for
+
+pytestmark = pytest.mark.integration
+
+SMS = GammuChannelSettings()
+T = table_names(SMS.table_prefix)
+
+
+def sentitems(engine: Engine) -> list[tuple[int, int, str, str, str, str]]:
+    q = "ID, SequencePosition, Status, DestinationNumber, TextDecoded, CreatorID"
+    if engine.dialect.name == "postgresql":
+        q = ", ".join(f'"{c.strip()}"' for c in q.split(","))
+    with engine.connect() as c:
+        rows = c.exec_driver_sql(f"SELECT {q} FROM {T['sentitems']} ORDER BY 1, 2").all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_sms_go_through_gammu_once_and_come_back_sent(
+    engine: Engine, ledger_url: str, session: Session
+) -> None:
+    """The same credit enqueued three times -> one SMS in sentitems; a long text -> 2 parts.
+
+    mutant: hand-over outside the claim's transaction (commit the delivery first) -> a
+    hand-over that fails leaves a 'queued' delivery with no SMS (poll marks it dead);
+    mutant: poll treats 'SendingOKNoReport' as a failure -> the SMS is sent twice.
+    """
+    p = seed(session, channels=[ChannelSpec("sms", "gammu", household_default=True)])
+    hh = p.with_phone
+    for _ in range(3):
+        enqueue(session, "weighin_credited", key="w:st-1:1", data=credit_data(1), household_id=hh)
+    long = {
+        "pickup_id": "7",
+        "collector": "Pak Slamet " + "sangat " * 20,
+        "category": "plastic-pet",
+    }
+    enqueue(session, "pickup_on_the_way", key="p:7:otw", data=long, household_id=hh)
+    session.commit()
+    settings = NotifySettings(ledger_url=ledger_url, migrate_on_start=False, quiet_hours="",
+                              poll_interval_s=0.1, channels={"sms": SMS})  # fmt: skip
+    sender = Sender(settings, engine=engine)
+    sender.prepare()
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run, args=(stop,))
+    with GammuSmsd(ledger_url, SMS) as gammu:
+        thread.start()
+        try:
+            wait_for(lambda: [d.status for d in deliveries(session, "sms")] == ["sent", "sent"],
+                     30, "both SMS sent")  # fmt: skip
+            monitor = gammu.monitor()
+        finally:
+            stop.set()
+            thread.join(10)
+            sender.close()
+    credit, pickup = deliveries(session, "sms")
+    rows = sentitems(engine)
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in rows] == [
+        (int(credit.external_id or 0), 1, "SendingOKNoReport", E164, f"salinmas:{credit.id}"),
+        (int(pickup.external_id or 0), 1, "SendingOKNoReport", E164, f"salinmas:{pickup.id}"),
+        (int(pickup.external_id or 0), 2, "SendingOKNoReport", E164, f"salinmas:{pickup.id}"),
+    ]
+    assert rows[0][4] == credit.body
+    assert rows[0][4].startswith("Salinmas BMS-0001: 1,25 kg Plastik PET = Rp 3.750 masuk.")
+    assert rows[1][4] + rows[2][4] == pickup.body
+    assert (credit.attempts, pickup.attempts) == (1, 1)
+    assert (monitor["Sent"], monitor["Failed"]) == ("3", "0")  # parts, as the modem counts
+
+
+def test_a_sender_killed_mid_hand_over_leaves_no_sms_and_the_next_sends_one(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """PostgreSQL: the sender is killed while its INSERT into Gammu's outbox waits for a lock
+    the test holds (claim and hand-over in one open transaction); afterwards exactly one SMS.
+
+    mutant: the claim is committed before the hand-over (status 'sending' first) -> after the
+    kill the delivery waits for its lease and the hand-over may happen twice.
+    """
+    url = postgres.create_database("notify_kill")
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            p = seed(s, channels=[ChannelSpec("sms", "gammu", household_default=True)])
+            enqueue(s, "weighin_credited", key="w:1", data=credit_data(), household_id=p.with_phone)
+            s.commit()
+            GammuChannel("sms", SMS).prepare(engine)
+            cfg = notify_config(
+                tmp_path / "notify.toml", url, '[notify.channels.sms]\nkind = "gammu"\n'
+            )
+            blocker = engine.connect()
+            blocker.exec_driver_sql(f"LOCK TABLE {T['outbox']} IN EXCLUSIVE MODE")
+            first = SenderProcess(cfg, tmp_path / "sender1.log").start()
+            try:
+                wait_for(lambda: _waiting_insert(engine), 30, "the sender's INSERT to wait")
+            finally:
+                first.kill()
+                blocker.rollback()
+                blocker.close()
+            assert sentitems(engine) == []
+            (d,) = deliveries(s, "sms")
+            assert (d.status, d.attempts) == ("pending", 0)
+            with GammuSmsd(url, SMS):
+                second = SenderProcess(cfg, tmp_path / "sender2.log").start()
+                try:
+                    wait_for(lambda: deliveries(s, "sms")[0].status == "sent", 30, "the SMS sent")
+                finally:
+                    second.stop()
+            rows = sentitems(engine)
+            (d,) = deliveries(s, "sms")
+            assert len(rows) == 1
+            assert rows[0][5] == f"salinmas:{d.id}"
+            assert d.attempts == 1
+    finally:
+        engine.dispose()
+
+
+def _waiting_insert(engine: Engine) -> bool:
+    with engine.connect() as c:
+        n = c.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'INSERT INTO gammu_outbox%'"
+        )).scalar_one()  # fmt: skip
+    return int(n) > 0
