@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 PHONE_MASK = "[phone]"
@@ -60,12 +61,15 @@ def redact(text: str) -> str:
     return _PHONE.sub(PHONE_MASK, text)
 
 
-def install_log_redaction() -> None:
-    """Redact every log record made from now on in this process (idempotent)."""
+def install_log_redaction() -> Callable[[], None]:
+    """Redact every log record made from now on in this process (idempotent).
+
+    Returns a function that removes it again (for tests).
+    """
     global _installed
     with _lock:
         if _installed:
-            return
+            return lambda: None
         _installed = True
     previous = logging.getLogRecordFactory()
 
@@ -80,4 +84,11 @@ def install_log_redaction() -> None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record
 
+    def uninstall() -> None:
+        global _installed
+        logging.setLogRecordFactory(previous)
+        with _lock:
+            _installed = False
+
     logging.setLogRecordFactory(factory)
+    return uninstall

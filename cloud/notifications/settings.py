@@ -107,7 +107,7 @@ class NotifySettings(ProcessSettings):
     #: most messages claimed per round
     batch_size: int = Field(default=50, ge=1, le=1000)
     #: a message that failed this many times is dead (kept, shown, resendable)
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_attempts: int = Field(default=8, ge=1, le=10_000)
     #: retry delays: base * 2**(attempt-1), at most backoff_max_s
     backoff_base_s: float = Field(default=30.0, gt=0)
     backoff_max_s: float = Field(default=3600.0, gt=0)

@@ -18,9 +18,12 @@ retried (with backoff) until the delivery is dead.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import re
 import urllib.parse
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +37,19 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{(phone|phone_digits|to)\}")
 
 
+def _import_apprise() -> Any:
+    """Apprise (the cloud extra), imported when a sender configures a gateway.
+
+    Its e-mail plugin imports the standard library's ``imghdr`` (through PGPy), which
+    warns of its removal on Python 3.11/3.12; that one warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        with contextlib.suppress(ImportError):  # gone in 3.13: Apprise has a shim
+            importlib.import_module("imghdr")
+        return importlib.import_module("apprise")
+
+
 class AppriseChannel:
     """An HTTP gateway (see the module docs)."""
 
@@ -41,13 +57,11 @@ class AppriseChannel:
     transactional = False
 
     def __init__(self, name: str, settings: AppriseChannelSettings) -> None:
-        import apprise  # the cloud extra; imported when a sender configures a gateway
-
-        self._apprise: Any = apprise
+        self._apprise: Any = _import_apprise()
         self.name = name
         self.settings = settings
         self._template = settings.url.get_secret_value()
-        if apprise.Apprise.instantiate(self._fill("+6281200000000")) is None:
+        if self._apprise.Apprise.instantiate(self._fill("+6281200000000")) is None:
             raise ValueError(f"channel {name}: Apprise does not understand its URL")
 
     def needs_address(self) -> bool:
