@@ -33,6 +33,7 @@ from cloud.api.routes import (
     dashboard,
     devices,
     households,
+    notifications,
     operations,
     pickups,
     reports,
@@ -54,7 +55,7 @@ DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
 #: routes are matched in this order: the hottest (balance lookups) first
 ROUTERS = (
     accounts, auth, users, households, categories, weighins, bins, pickups, devices,
-    telemetry, operations, reports, stream, dashboard,
+    telemetry, operations, reports, stream, dashboard, notifications,
 )  # fmt: skip
 
 DESCRIPTION = """

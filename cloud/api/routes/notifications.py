@@ -1,0 +1,260 @@
+"""Notifications: a household's inbox and preferences; the operators' view and resend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from cloud.api.deps import (
+    BeforeId,
+    CurrentPrincipal,
+    Limit,
+    OwnHousehold,
+    OwnHouseholdId,
+    SessionDep,
+    Staff,
+    StateDep,
+)
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.schemas import DbId
+from cloud.models import utcnow
+from cloud.models.notifications import (
+    DELIVERY_STATES,
+    INAPP,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+)
+from cloud.notifications import views
+from cloud.notifications.preferences import (
+    PreferenceError,
+    channel_registry,
+    household_channels,
+    set_preference,
+)
+from cloud.notifications.queue import ResendError, resend
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
+
+
+class InboxItemOut(BaseModel):
+    id: int
+    event: str
+    title: str
+    text: str
+    at: datetime
+    read: bool
+
+
+class InboxOut(BaseModel):
+    unread: int
+    items: list[InboxItemOut]
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: the messages to mark read; omitted = all
+    ids: list[DbId] | None = Field(default=None, max_length=500)
+
+
+class PreferenceOut(BaseModel):
+    opt_out: bool
+    #: the channels the household is told on now (after defaults and opt-out)
+    channels: list[str]
+    #: the household's own choice; None = the programme's defaults
+    chosen_channels: list[str] | None
+    lang: Literal["id", "en"]
+    #: the household's own quiet hours ["21:00", "06:00"]; None = the programme's
+    quiet_hours: tuple[str, str] | None
+    #: every channel a household can choose
+    available: list[str]
+
+
+class PreferenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    opt_out: bool | None = None
+    channels: list[ChannelName] | None = Field(default=None, max_length=10)
+    #: back to the programme's default channels
+    default_channels: bool = False
+    lang: Literal["id", "en"] | None = None
+    quiet_hours: tuple[Hhmm, Hhmm] | None = None
+    default_quiet_hours: bool = False
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    notification_id: int
+    event: str
+    audience: str
+    household_id: int | None
+    site_id: int | None
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    resends: int
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    body: str | None
+    suppressed: str | None
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    error: str | None
+    by: str
+
+
+def _delivery_out(d: NotificationDelivery, n: Notification) -> DeliveryOut:
+    return DeliveryOut(
+        id=d.id, notification_id=n.id, event=n.event, audience=n.audience,
+        household_id=n.household_id, site_id=n.site_id, channel=d.channel,
+        recipient=d.recipient, status=d.status, attempts=d.attempts, resends=d.resends,
+        next_attempt_at=d.next_attempt_at, created_at=d.created_at, sent_at=d.sent_at,
+        last_error=d.last_error, body=d.body, suppressed=n.suppressed,
+    )  # fmt: skip
+
+
+# -- the household's own ---------------------------------------------------------------
+
+
+@router.get(
+    "/households/{household_id}/inbox", responses=error_responses(401, 404, 422),
+    summary="The household's in-app messages, newest first",
+)  # fmt: skip
+def get_inbox(
+    household_id: OwnHouseholdId, session: SessionDep, state: StateDep,
+    limit: Limit = 50, before_id: BeforeId = None,
+) -> InboxOut:  # fmt: skip
+    items, unread = views.inbox(
+        session, household_id=household_id, tz=state.settings.timezone, limit=limit,
+        before_id=before_id,
+    )  # fmt: skip
+    return InboxOut(
+        unread=unread, items=[InboxItemOut.model_validate(i, from_attributes=True) for i in items]
+    )
+
+
+@router.post(
+    "/households/{household_id}/inbox/read", responses=error_responses(401, 404, 422),
+    summary="Mark in-app messages read (all when no ids are given)",
+)  # fmt: skip
+def read_inbox(household: OwnHousehold, body: MarkRead, session: SessionDep) -> dict[str, int]:
+    changed = views.mark_read(session, household_id=household.id, ids=body.ids, now=utcnow())
+    session.commit()
+    return {"marked": changed}
+
+
+def _preference_out(session: SessionDep, household_id: int) -> PreferenceOut:
+    pref = session.get(NotificationPreference, household_id)
+    registry = channel_registry(session)
+    quiet = None
+    if pref is not None and pref.quiet_start is not None and pref.quiet_end is not None:
+        quiet = (pref.quiet_start, pref.quiet_end)
+    lang: Literal["id", "en"] = "en" if pref is not None and pref.lang == "en" else "id"
+    return PreferenceOut(
+        opt_out=bool(pref and pref.opt_out), channels=household_channels(pref, registry),
+        chosen_channels=pref.channels if pref is not None else None, lang=lang,
+        quiet_hours=quiet, available=[INAPP, *sorted(registry)],
+    )  # fmt: skip
+
+
+@router.get(
+    "/households/{household_id}/notification-preferences",
+    responses=error_responses(401, 404),
+    summary="How the household is told (channels, language, quiet hours)",
+)  # fmt: skip
+def get_preferences(household: OwnHousehold, session: SessionDep) -> PreferenceOut:
+    return _preference_out(session, household.id)
+
+
+@router.put(
+    "/households/{household_id}/notification-preferences",
+    responses=error_responses(401, 404, 422),
+    summary="Change channels, language, quiet hours or opt out (the household or staff)",
+)  # fmt: skip
+def put_preferences(
+    body: PreferenceUpdate, household: OwnHousehold, principal: CurrentPrincipal,
+    session: SessionDep,
+) -> PreferenceOut:  # fmt: skip
+    try:
+        set_preference(
+            session, household_id=household.id, by=principal.label, opt_out=body.opt_out,
+            channels=body.channels, reset_channels=body.default_channels, lang=body.lang,
+            quiet_hours=body.quiet_hours, reset_quiet_hours=body.default_quiet_hours,
+        )  # fmt: skip
+    except PreferenceError as exc:
+        raise ApiError(422, "validation", str(exc)) from None
+    session.commit()
+    return _preference_out(session, household.id)
+
+
+# -- operators ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/notifications", responses=error_responses(401, 403, 422),
+    summary="Deliveries (sent, failed, pending), newest first",
+)  # fmt: skip
+def list_deliveries(
+    principal: Staff, session: SessionDep,
+    status: Annotated[Literal[DELIVERY_STATES] | None, Query()] = None,  # type: ignore[valid-type]
+    channel: Annotated[ChannelName | None, Query()] = None,
+    event: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Limit = 100, before_id: BeforeId = None,
+) -> list[DeliveryOut]:  # fmt: skip
+    rows = views.deliveries(
+        session, site_id=principal.site_id, status=status, channel=channel, event=event,
+        limit=limit, before_id=before_id,
+    )  # fmt: skip
+    return [_delivery_out(d, n) for d, n in rows]
+
+
+@router.get(
+    "/notifications/counters", responses=error_responses(401, 403),
+    summary="Per channel: deliveries in each state; sent and dead in the last 24 h",
+)  # fmt: skip
+def delivery_counters(principal: Staff, session: SessionDep) -> dict[str, dict[str, int]]:
+    return views.counters(session, now=utcnow(), site_id=principal.site_id)
+
+
+def _own_delivery(principal: Staff, session: SessionDep, delivery_id: int) -> DeliveryOut:
+    row = views.delivery_of(session, delivery_id=delivery_id, site_id=principal.site_id)
+    if row is None:
+        raise ApiError(404, "not-found", "no such notification delivery", title="Not found")
+    return _delivery_out(*row)
+
+
+@router.get(
+    "/notifications/{delivery_id}/attempts", responses=error_responses(401, 403, 404),
+    summary="Every try of a delivery and every resend, with who did it",
+)  # fmt: skip
+def delivery_attempts(delivery_id: DbId, principal: Staff, session: SessionDep) -> list[AttemptOut]:
+    _own_delivery(principal, session, delivery_id)
+    return [AttemptOut.model_validate(a) for a in views.attempts(session, delivery_id=delivery_id)]
+
+
+@router.post(
+    "/notifications/{delivery_id}/resend", responses=error_responses(401, 403, 404, 409),
+    summary="Send a dead or sent message again, or retry a waiting one now (audited)",
+)  # fmt: skip
+def resend_delivery(delivery_id: DbId, principal: Staff, session: SessionDep) -> DeliveryOut:
+    _own_delivery(principal, session, delivery_id)
+    try:
+        resend(session, delivery_id=delivery_id, by=principal.label, now=utcnow())
+    except ResendError as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    session.commit()
+    return _own_delivery(principal, session, delivery_id)
