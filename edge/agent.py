@@ -27,7 +27,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from contract.models import DeviceCommand, Receipt, ReceiptStatus
+from contract.models import DeviceCommand, EventBase, Receipt, ReceiptStatus
 from edge import __version__, hardware
 from edge.bins import BinMonitor, FillReport
 from edge.capture import CapturedWeight
@@ -39,6 +39,7 @@ from edge.link import MqttLink
 from edge.outbox import Outbox, OutboxFull
 from edge.sdnotify import SystemdNotifier
 from edge.station import Feedback, Station
+from edge.tickets import TicketDesk, open_reprint_button
 
 log = logging.getLogger("salinmas.edge.agent")
 
@@ -78,6 +79,14 @@ class Agent:
         self.display = display
         if display is None and settings.display_hook:
             self.display = hardware.load_callable(settings.display_hook)
+        if self.display is None and settings.display is not None:
+            from edge.display import StationDisplay  # RPLCD loads only where there is one
+
+            self.display = StationDisplay(settings.display).show_receipt
+        #: the ticket printer's desk (edge/tickets.py): never in the way of a weigh-in
+        self.tickets = (
+            TicketDesk(settings.printer, settings.device_id) if settings.printer else None
+        )
         self.link = MqttLink(
             device_id=settings.device_id,
             settings=settings.mqtt,
@@ -127,6 +136,9 @@ class Agent:
             log.error("outbox write failed (%s); weigh-in refused", exc)
             return None
         self.link.notify()
+        if self.tickets is not None:
+            event_id = EventBase.make_event_id(self.settings.device_id, seq)
+            self.tickets.weighed(seq=seq, event_id=event_id, category=category, net_g=weight.net_g)
         return seq
 
     def _append_telemetry(self, kind: str, build: Callable[[int], bytes]) -> int | None:
@@ -182,6 +194,8 @@ class Agent:
         )
         if self.feedback is not None:
             self.feedback.signal(RECEIPT_SIGNALS[receipt.status])
+        if self.tickets is not None:
+            self.tickets.receipt(receipt)
         if self.display is not None:
             try:
                 self.display(receipt)
@@ -203,6 +217,8 @@ class Agent:
                 self.settings.simulator_hook, self._pin_factory, self.settings
             )
         self._open_devices()
+        if self.tickets is not None:
+            self.tickets.start()
         self.link.start()
         log.info(
             "agent %s started (device %s, outbox %s: %d queued)",
@@ -237,6 +253,10 @@ class Agent:
                 target=self.station.run, args=(self._station_stop,), name="station", daemon=True
             )
             self._station_thread.start()
+            if self.tickets is not None and s.printer and s.printer.reprint_button_pin is not None:
+                self._devices.append(open_reprint_button(
+                    s.printer.reprint_button_pin, self._pin_factory, self.tickets
+                ))  # fmt: skip
         for b in s.bins:
             monitor, devices = hardware.open_bin(b, self._pin_factory)
             self.bins.append(monitor)
@@ -344,6 +364,8 @@ class Agent:
     def shutdown(self) -> None:
         self._notifier.notify("STOPPING=1")
         self._close_devices()
+        if self.tickets is not None:
+            self.tickets.stop()
         self.link.stop()
         self.outbox.close()
         log.info("agent stopped")
@@ -354,7 +376,7 @@ def run(settings: EdgeSettings, *, display: DisplayHook | None = None) -> int:
     logging.getLogger("salinmas").setLevel(settings.log_level)
     try:
         agent = Agent(settings, display=display)
-    except (OSError, ValueError, ImportError) as exc:  # a CA file, the outbox dir, a hook...
+    except (OSError, ValueError, ImportError, sqlite3.Error) as exc:  # a CA file, a hook...
         log.error("cannot start the agent: %s", exc)
         return 2
 

@@ -128,6 +128,49 @@ class BinSettings(_Section):
         return self
 
 
+class PrinterSettings(_Section):
+    """A thermal ticket printer (ESC/POS) on a serial line or a USB printer device.
+
+    After each receipt the station prints a ticket; a printer without paper or unplugged
+    never delays a weigh-in: tickets wait in ``spool`` and print when it is back (and
+    can be printed again: ``salinmas edge reprint`` or the ``reprint_button_pin``).
+    """
+
+    #: "serial" (RS-232 / USB-serial, e.g. /dev/salinmas-printer) or "file" (a USB printer
+    #: the kernel's usblp driver shows as /dev/usb/lp0; no paper-status reply there)
+    connection: Literal["serial", "file"] = "serial"
+    port: str = "/dev/salinmas-printer"
+    baudrate: int = Field(default=9600, gt=0)
+    #: python-escpos printer profile (e.g. "TM-T20II"); None = its default
+    profile: str | None = Field(default=None, max_length=60)
+    #: characters per line (58 mm paper: 32; 80 mm: 48)
+    width: int = Field(default=32, ge=24, le=64)
+    #: the waste bank's name and address at the top of the ticket
+    waste_bank: str = Field(default="Bank Sampah", max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    #: category code -> name printed on the ticket (else the code)
+    category_names: dict[str, str] = Field(default_factory=dict)
+    timezone: str = "Asia/Jakarta"
+    #: tickets waiting for their receipt or for the printer
+    spool: Path = Path("/var/lib/salinmas/tickets.db")
+    #: seconds between tries while the printer is unplugged or out of paper
+    retry_s: float = Field(default=10.0, gt=0)
+    reprint_button_pin: Pin | None = None
+
+
+class DisplaySettings(_Section):
+    """A character LCD (HD44780, 16x2) on an I2C backpack: shows "Rp 2.640 -> BMS-0001"."""
+
+    i2c_expander: Literal["PCF8574", "MCP23008"] = "PCF8574"
+    address: int = Field(default=0x27, ge=0x03, le=0x77)
+    #: the I2C bus number (/dev/i2c-1 on a Pi)
+    bus: int = Field(default=1, ge=0)
+    cols: int = Field(default=16, ge=8, le=40)
+    rows: int = Field(default=2, ge=1, le=4)
+    #: "package.module:function" returning an SMBus-like object for ``bus`` (simulators)
+    bus_factory: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> EdgeSettings:
     """``EdgeSettings.load`` as a plain function (for ``module:function`` entry points)."""
     return EdgeSettings.load(config_file, **overrides)
@@ -169,6 +212,9 @@ class EdgeSettings(ProcessSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: "package.module:function" called with each receipt (a small station display)
     display_hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    #: a ticket printer and a character display at the station (edge/printer.py, display.py)
+    printer: PrinterSettings | None = None
+    display: DisplaySettings | None = None
 
     _source_file: Path | None = PrivateAttr(default=None)
 

@@ -2,12 +2,13 @@
 
     salinmas demo                         the whole system with simulated devices
     salinmas edge run --config F          the Raspberry Pi agent (scale station and/or bins)
+    salinmas edge reprint --config F      print the last (or one) ticket again
     salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
     salinmas ingest retire --config F     drain a worker's broker session, then end it
     salinmas api run --config F           cloud API and operator dashboard
     salinmas notify run --config F        send notifications (SMS via Gammu, HTTP gateways)
     salinmas notify gammu-setup ...       create Gammu SMSD's tables, write its smsdrc
-    salinmas sim {scale,cards,bin,fleet,load} ...   hardware simulators
+    salinmas sim {scale,cards,bin,fleet,load,printer} ...   hardware simulators
     salinmas broker config|accounts       production Mosquitto configuration and accounts
     salinmas db migrate --url URL         create/upgrade the ledger schema
     salinmas admin create-user ...        the first operator/admin account
@@ -35,6 +36,7 @@ SIMULATORS = {
     "bin": ("simulators.bins", "a bin's ultrasonic fill sensor on gpiozero mock pins"),
     "fleet": ("simulators.fleet", "N scale stations and M bins as real edge agents"),
     "load": ("simulators.load", "publish contract events at a set rate (benchmarks)"),
+    "printer": ("simulators.printer", "an ESC/POS ticket printer on a pty (tickets to a file)"),
 }
 
 
@@ -67,6 +69,11 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 def _run_edge(ns: argparse.Namespace) -> int:
     settings = _call("edge.config:EdgeSettings.load", ns.config)
     return int(_call("edge.agent:run", settings) or 0)
+
+
+def _reprint(ns: argparse.Namespace) -> int:
+    settings = _call("edge.config:EdgeSettings.load", ns.config)
+    return int(_call("edge.tickets:reprint_cli", settings, ns.event_id) or 0)
 
 
 def _run_ingest(ns: argparse.Namespace) -> int:
@@ -169,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arg(edge_run)
     edge_run.set_defaults(func=_run_edge)
+    edge_reprint = edge_sub.add_parser(
+        "reprint",
+        help="print a ticket again (the last one, or --event-id)",
+        description="Mark a ticket in the station's ticket spool for printing again; the "
+        "running agent prints it (within a second, or when the printer is back).",
+    )
+    _config_arg(edge_reprint)
+    edge_reprint.add_argument("--event-id", help="the weigh-in's event id (default: the last)")
+    edge_reprint.set_defaults(func=_reprint)
 
     ingest = sub.add_parser("ingest", help="cloud ingest worker")
     ingest_sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="ACTION")
