@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 log = logging.getLogger("salinmas.demo")
 
 SITE = "bank-sokaraja"
+SITE_NAME = "Bank Sampah Sokaraja"
 CATEGORIES = [  # code, Indonesian, English, rupiah per kg
     ("organic", "Sampah organik", "Organic waste", 500),
     ("plastic-pet", "Plastik PET (botol)", "PET plastic (bottles)", 3000),
@@ -236,7 +237,7 @@ class DemoStack:
         engine = make_engine(self.ledger_url)
         try:
             with session_factory(engine)() as s, s.begin():
-                households.ensure_site(s, code=SITE, name="Bank Sampah Sokaraja")
+                households.ensure_site(s, code=SITE, name=SITE_NAME)
                 for code, name_id, name_en, price in CATEGORIES:
                     pricing.ensure_category(s, code=code, name_id=name_id, name_en=name_en)
                     current = pricing.price_at(s, category=code, at=datetime.now(UTC))
@@ -415,8 +416,16 @@ class DemoStack:
             visit_every_s=self.visit_every_s,
             api_url=self.api_url,
             api_login=("admin", self.secrets.admin_password),
+            tickets=self.tickets_file,
+            waste_bank=SITE_NAME,
+            category_names={code: name for code, name, _, _ in CATEGORIES},
         )
         self._fleet.start()
+
+    @property
+    def tickets_file(self) -> Path:
+        """Where the stations' simulated ticket printers write what they print."""
+        return self.data_dir / "tickets.txt"
 
     # ------------------------------------------------------------------ banner
 
@@ -437,6 +446,7 @@ class DemoStack:
                 f"  MQTT broker    {broker} on 127.0.0.1:{self.mqtt_port}",
                 f"  devices        {', '.join(self.station_ids + self.bin_device_ids)}",
                 f"  state, logs    {self.data_dir}/",
+                f"  ticket printer {self.tickets_file} (the stations' simulated printers)",
                 "",
                 f"Watch {member_no(0)}'s balance grow:",
                 f"  TOKEN=$(curl -s -X POST {self.api_url}/api/v1/auth/household-login "

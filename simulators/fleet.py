@@ -55,6 +55,7 @@ from simulators.agent_hook import send_control
 from simulators.cards import CardReaderSimulator
 from simulators.clock import SimClock
 from simulators.households import Population, Visit
+from simulators.printer import PrinterSimulator
 from simulators.pty import PtyDevice
 from simulators.scales import ScaleSimulator
 
@@ -97,6 +98,8 @@ class _Station:
     scale: ScaleSimulator
     cards: CardReaderSimulator
     visits: queue.Queue[Visit | None] = field(default_factory=lambda: queue.Queue(maxsize=4))
+    printer_dev: PtyDevice | None = None
+    printer: PrinterSimulator | None = None
 
 
 class Fleet:
@@ -108,7 +111,9 @@ class Fleet:
     a day in 5 minutes). With ``visit_every_s`` a household arrives at each station
     about that often (real seconds); without it, visits follow the population's daily
     schedule on the accelerated clock. ``api_url`` with ``api_login`` (or
-    ``api_token``) lets the fleet see completed pickups and empty those bins.
+    ``api_token``) lets the fleet see completed pickups and empty those bins. With
+    ``tickets`` every station gets a simulated ticket printer (``simulators.printer``)
+    that appends the tickets it prints to that file.
     """
 
     def __init__(
@@ -134,6 +139,9 @@ class Fleet:
         seed: int = 0,
         python: str = sys.executable,
         stop_timeout_s: float = 10.0,
+        tickets: Path | None = None,
+        waste_bank: str = "Bank Sampah",
+        category_names: dict[str, str] | None = None,
     ) -> None:
         if not stations and not bins:
             raise ValueError("a fleet needs at least one station or bin")
@@ -158,6 +166,9 @@ class Fleet:
         self.seed = seed
         self.python = python
         self.stop_timeout_s = stop_timeout_s
+        self.tickets = tickets
+        self.waste_bank = waste_bank
+        self.category_names = dict(category_names or {})
         self.clock = SimClock(speed, start=self._start_at(start_local_hour))
         people = max(1, len(cards)) if cards else 20
         self.population = Population(
@@ -244,6 +255,9 @@ class Fleet:
             st.cards.close()
             st.scale_dev.close()
             st.card_dev.close()
+            if st.printer is not None and st.printer_dev is not None:
+                st.printer.stop()
+                st.printer_dev.close()
         self._stations.clear()
         self._bin_agents.clear()
         if self._sockdir:
@@ -336,8 +350,23 @@ class Fleet:
             f'default_category = "{self.categories[0]}"\n'
             f"category_buttons = {{ {buttons} }}\n"
         )
+        printer_dev = printer = None
+        if self.tickets is not None:
+            printer_dev = PtyDevice(devdir, name="usb-Sim_Printer-if00")
+            printer = PrinterSimulator(printer_dev, out=self.tickets).start()
+            names = ", ".join(f"{json.dumps(c)} = {json.dumps(n)}" for c, n in
+                              self.category_names.items())  # fmt: skip
+            body += (
+                "\n[edge.printer]\n"
+                f'port = "{printer_dev.path}"\n'
+                f'spool = "{devdir / "tickets.db"}"\n'
+                f"waste_bank = {json.dumps(self.waste_bank)}\n"
+                "retry_s = 2.0\n"
+                f"category_names = {{ {names} }}\n"
+            )
         agent = self._agent(device_id, password, body, {})
-        return _Station(agent, scale_dev, card_dev, scale, cards)
+        return _Station(agent, scale_dev, card_dev, scale, cards, printer_dev=printer_dev,
+                        printer=printer)  # fmt: skip
 
     def _start_bin_node(self, i: int, device_id: str, password: str) -> _Agent:
         real_interval = max(2.0, 300.0 / self.speed)  # every 5 simulated minutes, >= 2 s

@@ -47,6 +47,8 @@ export const E = {
   payPayout: (id, key) => api(`${V}/payouts/${id}/pay`, { method: "POST", idempotencyKey: key }),
   payoutsByStatus: (status) => api(`${V}/payouts`, { query: { status } }),
   householdPickups: (id) => api(`${V}/households/${id}/pickups`),
+  inbox: (id) => api(`${V}/households/${id}/inbox`, { query: { limit: 20 } }),
+  readInbox: (id) => api(`${V}/households/${id}/inbox/read`, { method: "POST", body: {} }),
   requestHouseholdPickup: (id, body) => api(`${V}/households/${id}/pickups`, { method: "POST", body }),
 
   // telemetry
