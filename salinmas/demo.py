@@ -372,6 +372,9 @@ class DemoStack:
                 },
                 "telemetry": telemetry,
             },
+            # `salinmas notify run --config cloud.toml` sends what the outbox holds; the
+            # demo has no SMS modem or gateway: its households read their in-app inbox
+            "notify": {"ledger_url": self.ledger_url},
         }
         self.cloud_config.write_text(_to_toml(doc))
 
