@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cloud.crediting import Credit, credit_description, post_credits
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
+from cloud.notifications.events import CreditFacts, weighin_reversed, weighins_credited
 from cloud.postings import lock_household_account, post_entry
 from contract import ReceiptStatus
 
@@ -75,6 +76,10 @@ def assign_weighin(
             rec.effective_at,
         )
         rec.entry_id = post_credits(session, [credit], {household_id: account_id})[rec.id]
+        weighins_credited(session, [CreditFacts(
+            rec.event_id, household_id, rec.site_id, rec.net_g, rec.category_code,
+            rec.amount_rp, rec.price_rp_per_kg, rec.effective_at,
+        )])  # fmt: skip
     session.flush()
     return rec
 
@@ -102,4 +107,5 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
     )
     rec.reversal_entry_id = entry.id
     session.flush()
+    weighin_reversed(session, rec, reason=reason)
     return entry

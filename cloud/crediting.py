@@ -53,6 +53,7 @@ from cloud.models import (
     WeighinRecord,
     utcnow,
 )
+from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
 from contract import Receipt, ReceiptStatus, Weighin
@@ -244,6 +245,14 @@ def post_credits(
     return entry_ids
 
 
+def credit_facts(row: dict[str, Any]) -> CreditFacts:
+    """What a household is told of a credit, from its ``weighins`` row (dict or ORM)."""
+    return CreditFacts(
+        row["event_id"], row["household_id"], row["site_id"], row["net_g"],
+        row["category_code"], row["amount_rp"], row["price_rp_per_kg"], row["effective_at"],
+    )  # fmt: skip
+
+
 def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     """Insert weigh-ins, processed events, credit entries and postings; link the entries.
 
@@ -292,6 +301,8 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         return
     accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
     post_credits(session, to_credit, accounts)
+    # told in this transaction, with the accounts still locked (cloud.notifications)
+    weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
     credit_entry_of_row = (
         select(JournalEntry.id)
         .where(JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit")

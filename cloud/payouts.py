@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, utcnow
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
+from cloud.notifications import events
 from cloud.postings import (
     CASH_ACCOUNT,
     funds,
@@ -97,6 +98,7 @@ def approve_payout(session: Session, *, payout_id: int, by: str) -> Payout:
         raise InsufficientFunds(requested=p.amount_rp, available=f.available_rp + p.amount_rp)
     p.status, p.decided_at, p.decided_by = "approved", utcnow(), by
     session.flush()
+    events.payout_approved(session, p)
     return p
 
 
@@ -131,4 +133,5 @@ def pay_payout(session: Session, *, payout_id: int, by: str) -> Payout:
     )
     p.status, p.paid_at, p.paid_by, p.entry_id = "paid", utcnow(), by, entry.id
     session.flush()
+    events.payout_paid(session, p)
     return p

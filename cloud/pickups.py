@@ -13,9 +13,10 @@ Alerts (``kind``): ``sensor_fault``, ``lid_open``, ``tilt``, ``bin_full``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from cloud.fill_policy import (
 )
 from cloud.households import ensure_site
 from cloud.models import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Household, Pickup, Site, utcnow
+from cloud.notifications import events
 from contract import Fill
 
 _SAMPLES: Table = FillSample.__table__  # type: ignore[assignment]
@@ -41,9 +43,14 @@ _SAMPLES: Table = FillSample.__table__  # type: ignore[assignment]
 
 
 def raise_alert(
-    session: Session, *, kind: str, subject: str, message: str, site_id: int | None = None
-) -> Alert | None:
-    """Raise an alert unless the same (kind, subject) is already active; returns a new one."""
+    session: Session, *, kind: str, subject: str, message: str, site_id: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Alert | None:  # fmt: skip
+    """Raise an alert unless the same (kind, subject) is already active; returns a new one.
+
+    A new one is told to the site's operators when its kind has a notification template
+    (``details``: facts for it, e.g. the fill level), in this transaction.
+    """
     active = session.scalar(
         select(Alert).where(
             Alert.kind == kind, Alert.subject == subject, Alert.cleared_at.is_(None)
@@ -54,6 +61,7 @@ def raise_alert(
     alert = Alert(kind=kind, subject=subject, message=message[:300], site_id=site_id)
     session.add(alert)
     session.flush()
+    events.alert_raised(session, alert, details)
     return alert
 
 
@@ -228,7 +236,9 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
         d.seq, d.at, d.lid_open, d.tilted, d.armed
     )  # fmt: skip
     for kind, message in d.raise_alerts:
-        if raise_alert(session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id):
+        details = {"fill_pct": d.level} if kind == "bin_full" else None
+        if raise_alert(session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id,
+                       details=details):  # fmt: skip
             out.alerts.append(kind)
     for kind in d.clear_alerts:
         clear_alert(session, kind=kind, subject=b.bin_id)
@@ -308,6 +318,7 @@ def open_pickup(
     )
     session.add(p)
     session.flush()
+    events.pickup_opened(session, p)
     return p
 
 
@@ -345,6 +356,7 @@ def assign_pickup(session: Session, *, pickup_id: int, collector_id: int) -> Pic
         raise LedgerError(f"pickup {pickup_id} is {p.status}")
     p.status, p.collector_id, p.assigned_at = "assigned", collector_id, utcnow()
     session.flush()
+    events.pickup_assigned(session, p)
     return p
 
 
@@ -360,6 +372,7 @@ def complete_pickup(
     if note:
         p.note = note[:500]
     session.flush()
+    events.pickup_completed(session, p)
     return p
 
 

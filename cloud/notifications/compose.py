@@ -9,7 +9,7 @@ value        from
 ============ ========================================================================
 kg           ``net_g`` or ``collected_g`` ("1,25 kg" / "1.25 kg")
 rupiah       ``amount_rp`` ("Rp 3.750")
-balance      ``balance_rp``; without it the household's balance when sent
+balance      ``balance_rp`` (the balance right after the event); else when sent
 price        ``price_rp_per_kg`` ("Rp 3.000/kg")
 category     ``category`` code -> the category's name in the language
 time         ``at`` (ISO) or when the notification was made, local ("01-12-2026 17:53 WIB")
@@ -31,10 +31,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cloud import ledger
 from cloud.models import Household, Site, WasteCategory
 from cloud.models.notifications import Notification
 from cloud.notifications.templates import Rendered, Templates, load_templates
+from cloud.postings import funds
 from salinmas.formats import kilograms, local_time, rupiah
 
 
@@ -53,14 +53,16 @@ def values_for(
     grams = d.get("net_g", d.get("collected_g"))
     if grams is not None:
         out["kg"] = kilograms(int(grams), lang="en" if lang == "en" else "id")
+    elif "collected_g" in d:  # a pickup completed without a weight
+        out["kg"] = "-"
     if d.get("amount_rp") is not None:
         out["rupiah"] = rupiah(int(d["amount_rp"]))
     if d.get("price_rp_per_kg") is not None:
         out["price"] = f"{rupiah(int(d['price_rp_per_kg']))}/kg"
     if d.get("balance_rp") is not None:
         out["balance"] = rupiah(int(d["balance_rp"]))
-    elif n.household_id is not None:
-        out["balance"] = rupiah(ledger.balance_rp(session, household_id=n.household_id))
+    elif n.household_id is not None and "balance" in templates.get(n.event).fields:
+        out["balance"] = rupiah(funds(session, household_id=n.household_id).balance_rp)
     code = d.get("category")
     if code is not None:
         cat = session.get(WasteCategory, str(code))

@@ -3,6 +3,7 @@ the operators' delivery list, counters and an audited resend."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -36,6 +37,10 @@ def told(api: ApiServer, world: World) -> dict[str, int]:
     """Two credits told to household A, one to B; A's WhatsApp delivery is dead."""
     a, b = world.ids["household-a"], world.ids["household-b"]
     with _session(api) as s:
+        inapp = s.query(NotificationDelivery).filter_by(channel="inapp")
+        before = {"a_before": inapp.filter_by(recipient=f"household:{a}").count(),
+                  "inapp_before": inapp.count()}  # fmt: skip
+        s.rollback()
         register_channels(s, [ChannelSpec("wa", "apprise", household_default=True,
                                           needs_address=False)])  # fmt: skip
         enqueue_many(s, [
@@ -52,7 +57,7 @@ def told(api: ApiServer, world: World) -> dict[str, int]:
         apply_outcome(s, dead, Outcome("dead", error="wa: gateway refused or unreachable"),
                       policy=Policy(sender="test"), now=AT)  # fmt: skip
         s.commit()
-        return {"dead": dead.id}
+        return {"dead": dead.id, **before}
 
 
 def test_a_household_reads_its_own_inbox_only(
@@ -65,20 +70,26 @@ def test_a_household_reads_its_own_inbox_only(
         r = c.get(f"/api/v1/households/{a}/inbox")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["unread"] == 2
+        seeded = told["a_before"]
+        assert body["unread"] == seeded + 2
         head = "Salinmas M-A: 0,88 kg Plastik PET = Rp 2.640 masuk."
-        assert [i["text"] for i in body["items"]] == [
+        assert [i["text"] for i in body["items"][:2]] == [
             f"{head} Saldo Rp 5.280. 01-12-2026 10:00 WIB.",
             f"{head} Saldo Rp 2.640. 01-12-2026 10:00 WIB.",
         ]
+        # the seeded world's own credits (3 x Rp 3.750 at the station) told themselves
+        credited = [i["text"] for i in body["items"] if i["event"] == "weighin_credited"][2:]
+        balances = [re.findall(r"Saldo (Rp [\d.]*\d)", t) for t in credited]
+        assert balances == [["Rp 11.250"], ["Rp 7.500"], ["Rp 3.750"]]
         assert c.get(f"/api/v1/households/{b}/inbox").status_code == 404
         first = body["items"][1]["id"]
         assert c.post(f"/api/v1/households/{a}/inbox/read", json={"ids": [first]}).json() == {
             "marked": 1
         }
-        assert c.get(f"/api/v1/households/{a}/inbox").json()["unread"] == 1
+        assert c.get(f"/api/v1/households/{a}/inbox").json()["unread"] == seeded + 1
         assert c.post(f"/api/v1/households/{b}/inbox/read", json={}).status_code == 404
-        assert c.post(f"/api/v1/households/{a}/inbox/read", json={}).json() == {"marked": 1}
+        marked = c.post(f"/api/v1/households/{a}/inbox/read", json={}).json()
+        assert marked == {"marked": seeded + 1}
         assert c.get("/api/v1/notifications").status_code == 403
 
 
@@ -113,7 +124,8 @@ def test_preferences_opt_out_and_validation(
         enqueue_many(s, [Outgoing("payout_paid", "p:a", {"amount_rp": 1000}, a)], at=AT)
         s.commit()
     with api.client(token_a) as c:
-        assert c.get(f"/api/v1/households/{a}/inbox").json()["unread"] == 2  # nothing new
+        unread = c.get(f"/api/v1/households/{a}/inbox").json()["unread"]
+        assert unread == told["a_before"] + 2  # nothing new
 
 
 def test_operators_see_deliveries_counters_and_resend_audited(
@@ -128,7 +140,7 @@ def test_operators_see_deliveries_counters_and_resend_audited(
             (dead, "wa", "wa: gateway refused or unreachable")
         ]
         counters = c.get("/api/v1/notifications/counters").json()
-        assert counters["inapp"]["sent"] == 3
+        assert counters["inapp"]["sent"] == told["inapp_before"] + 3
         assert (counters["wa"]["dead"], counters["wa"]["pending"]) == (1, 2)
         r = c.post(f"/api/v1/notifications/{dead}/resend")
         assert r.status_code == 200, r.text
@@ -147,9 +159,9 @@ def test_an_operator_of_another_site_sees_none_of_it(
     api: ApiServer, world: World, told: dict[str, int]
 ) -> None:
     with _session(api) as s:
-        from cloud import ledger
+        from cloud import households
 
-        other = ledger.ensure_site(s, code="bank02", name="Bank 02")
+        other = households.ensure_site(s, code="bank02", name="Bank 02")
         auth.create_user(s, username="op-bank02", password=PASSWORD, role="operator",
                          site_id=other.id)  # fmt: skip
         s.commit()

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import households, pricing
 from cloud.models.notifications import Notification, NotificationDelivery
 from cloud.notifications.channels.base import Message, Outcome
 from cloud.notifications.preferences import ChannelSpec, register_channels, set_preference
@@ -45,16 +45,16 @@ class Programme:
 
 def seed(session: Session, *, channels: Sequence[ChannelSpec] = ()) -> Programme:
     """A site, a category with a price, four households, the given channels registered."""
-    site = ledger.ensure_site(session, code="bank01", name="Bank Sampah Sokaraja")
-    ledger.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
-    ledger.set_price(session, category="plastic-pet", rp_per_kg=3000,
+    site = households.ensure_site(session, code="bank01", name="Bank Sampah Sokaraja")
+    pricing.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
+    pricing.set_price(session, category="plastic-pet", rp_per_kg=3000,
                      effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
-    a = ledger.register_household(session, member_no="BMS-0001", name="Siti", site="bank01",
+    a = households.register_household(session, member_no="BMS-0001", name="Siti", site="bank01",
                                   phone=PHONE)  # fmt: skip
-    b = ledger.register_household(session, member_no="BMS-0002", name="Budi", site="bank01")
-    c = ledger.register_household(session, member_no="BMS-0003", name="Dewi", site="bank01",
+    b = households.register_household(session, member_no="BMS-0002", name="Budi", site="bank01")
+    c = households.register_household(session, member_no="BMS-0003", name="Dewi", site="bank01",
                                   phone="081111111111")  # fmt: skip
-    d = ledger.register_household(session, member_no="BMS-0004", name="Agus", site="bank01",
+    d = households.register_household(session, member_no="BMS-0004", name="Agus", site="bank01",
                                   phone="021 555 1234")  # fmt: skip
     register_channels(session, channels)
     set_preference(session, household_id=c.id, by="test", opt_out=True)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from cloud import ledger
+from cloud import households
 from cloud.db import session_factory
 from cloud.models.notifications import NotificationAttempt
 from cloud.notifications import Outgoing, enqueue, enqueue_many
@@ -298,7 +298,7 @@ def test_two_senders_never_send_one_delivery_twice(
 ) -> None:
     """mutant: claim without FOR UPDATE SKIP LOCKED / 'sending' mark -> duplicates on PostgreSQL."""
     ids = [
-        ledger.register_household(session, member_no=f"X-{i:03d}", name="x", phone=PHONE).id
+        households.register_household(session, member_no=f"X-{i:03d}", name="x", phone=PHONE).id
         for i in range(40)
     ]
     enqueue_many(
