@@ -55,6 +55,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/households/{household_id}/pickups"): {"note": "at the victim's door"},
     ("POST", "/api/v1/devices"): {"device_id": "st-evil", "kind": "station"},
     ("POST", "/api/v1/devices/{device_id}/commands"): {"action": "tare"},
+    ("POST", "/api/v1/households/{household_id}/inbox/read"): {},
+    ("PUT", "/api/v1/households/{household_id}/notification-preferences"): {"opt_out": True},
+    ("POST", "/api/v1/notifications/{delivery_id}/resend"): {},
 }  # fmt: skip
 
 UNDOCUMENTED = {"/api/v1/openapi.json", "/docs", "/docs/oauth2-redirect"}
@@ -90,6 +93,7 @@ def victim_params(world: World) -> dict[str, Any]:
         "code": "plastic-pet",
         "card_id": "CARD-A",
         "alert_id": 1,
+        "delivery_id": 1,  # household A's first credit, told in its inbox
     }
 
 

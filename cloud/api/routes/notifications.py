@@ -71,7 +71,7 @@ class PreferenceOut(BaseModel):
     chosen_channels: list[str] | None
     lang: Literal["id", "en"]
     #: the household's own quiet hours ["21:00", "06:00"]; None = the programme's
-    quiet_hours: tuple[str, str] | None
+    quiet_hours: list[str] | None
     #: every channel a household can choose
     available: list[str]
 
@@ -83,7 +83,8 @@ class PreferenceUpdate(BaseModel):
     #: back to the programme's default channels
     default_channels: bool = False
     lang: Literal["id", "en"] | None = None
-    quiet_hours: tuple[Hhmm, Hhmm] | None = None
+    #: local ["start", "end"], e.g. ["21:00", "06:00"]; equal times: none
+    quiet_hours: Annotated[list[Hhmm], Field(min_length=2, max_length=2)] | None = None
     default_quiet_hours: bool = False
 
 
@@ -162,7 +163,7 @@ def _preference_out(session: SessionDep, household_id: int) -> PreferenceOut:
     registry = channel_registry(session)
     quiet = None
     if pref is not None and pref.quiet_start is not None and pref.quiet_end is not None:
-        quiet = (pref.quiet_start, pref.quiet_end)
+        quiet = [pref.quiet_start, pref.quiet_end]
     lang: Literal["id", "en"] = "en" if pref is not None and pref.lang == "en" else "id"
     return PreferenceOut(
         opt_out=bool(pref and pref.opt_out), channels=household_channels(pref, registry),
@@ -193,7 +194,8 @@ def put_preferences(
         set_preference(
             session, household_id=household.id, by=principal.label, opt_out=body.opt_out,
             channels=body.channels, reset_channels=body.default_channels, lang=body.lang,
-            quiet_hours=body.quiet_hours, reset_quiet_hours=body.default_quiet_hours,
+            quiet_hours=(body.quiet_hours[0], body.quiet_hours[1]) if body.quiet_hours else None,
+            reset_quiet_hours=body.default_quiet_hours,
         )  # fmt: skip
     except PreferenceError as exc:
         raise ApiError(422, "validation", str(exc)) from None

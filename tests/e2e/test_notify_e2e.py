@@ -1,0 +1,298 @@
+"""A credited weigh-in, told once on every channel, through every real hop.
+
+Scale on a pty -> edge agent (a real process) -> Mosquitto -> ingest -> the credit and its
+notification in one PostgreSQL transaction -> ``salinmas notify run`` (a real process)
+-> Gammu's outbox -> gammu-smsd 1.42 (dummy phone) -> ``sentitems``; the in-app inbox
+through the API; and the station's ticket on a simulated ESC/POS printer.
+
+The same weigh-in is delivered three times (the station's payload published twice more
+under its own account), and the first sender is killed while its hand-over to Gammu
+waits on a lock: still one SMS, one inbox message, one ticket. A household that opted
+out gets nothing but its ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine, func, select
+
+from cloud import auth, devices, households, pricing
+from cloud.api.settings import ApiSettings
+from cloud.db import make_engine, migrate, session_factory
+from cloud.ingest.settings import IngestSettings
+from cloud.ingest.worker import run as run_ingest
+from cloud.models.notifications import Notification, NotificationDelivery
+from cloud.notifications.channels.gammu import GammuChannel
+from cloud.notifications.preferences import ChannelSpec, register_channels, set_preference
+from cloud.notifications.settings import GammuChannelSettings
+from cloud.telemetry import TelemetrySettings
+from contract.topics import Kind, device_topic
+from simulators.cards import CardReaderSimulator
+from simulators.printer import PrinterSimulator
+from simulators.pty import PtyDevice
+from simulators.scales import ScaleSimulator
+from tests.api.support import serve
+from tests.cloud.notify_support import SenderProcess, notify_config
+from tests.cloud.test_notify_gammu import _waiting_insert, sentitems
+from tests.edge.harness import AgentProcess, wait_until
+from tests.support.gammu import GammuSmsd
+from tests.support.services import MosquittoServer, PostgresServer
+
+pytestmark = pytest.mark.integration
+
+CARD, CARD_OUT = "0A1B2C3D4E", "0A1B2C3D4F"
+PIN = "246810"
+NET_G, PRICE = 2_350, 3_150
+EXPECTED_RP = 7_403  # 2.350 kg x Rp 3.150 = Rp 7.402,5 -> half up
+SMS = GammuChannelSettings()
+SMS_TEXT = "Salinmas BMS-9001: 2,35 kg Plastik PET = Rp 7.403 masuk. Saldo Rp 7.403."
+
+
+def _seed(url: str, device_id: str) -> tuple[int, int]:
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s, s.begin():
+            households.ensure_site(s, code="bank-n", name="Bank Sampah Notif")
+            pricing.ensure_category(s, code="plastic-pet", name_id="Plastik PET", name_en="PET")
+            pricing.set_price(s, category="plastic-pet", rp_per_kg=PRICE,
+                              effective_from=datetime.now(UTC) - timedelta(days=1))  # fmt: skip
+            hh = households.register_household(s, member_no="BMS-9001", name="Siti Aminah",
+                                               site="bank-n", phone="0812-3456-7890")  # fmt: skip
+            out = households.register_household(s, member_no="BMS-9002", name="Joko",
+                                                site="bank-n", phone="0813-1111-2222")  # fmt: skip
+            s.flush()
+            households.link_card(s, card_id=CARD, household_id=hh.id)
+            households.link_card(s, card_id=CARD_OUT, household_id=out.id)
+            auth.set_household_pin(s, household_id=hh.id, pin=PIN, by="test")
+            devices.register_device(s, device_id=device_id, kind="station", site="bank-n")
+            register_channels(s, [ChannelSpec("sms", "gammu", household_default=True)])
+            set_preference(s, household_id=out.id, by="test", opt_out=True)
+            return int(hh.id), int(out.id)
+    finally:
+        engine.dispose()
+
+
+class Sniffer:
+    """Copies of one device's weigh-ins and receipts, read with the ingest's account."""
+
+    def __init__(self, broker: MosquittoServer, device_id: str) -> None:
+        user, password = broker.service("ingest")
+        self.payloads: list[bytes] = []
+        self.receipts: list[str] = []  # their event ids
+        ready = threading.Event()
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sniff-{secrets.token_hex(3)}")
+        c.username_pw_set(user, password)
+        topics = [(device_topic(device_id, k), 1) for k in (Kind.WEIGHIN, Kind.RECEIPT)]
+        c.on_connect = lambda cl, *_: cl.subscribe(topics)
+        c.on_subscribe = lambda *_: ready.set()
+        c.on_message = self._on_message
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        assert ready.wait(10)
+        self.client = c
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith("/receipt"):
+            self.receipts.append(json.loads(msg.payload)["event_id"])
+        else:
+            self.payloads.append(msg.payload)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _publish_as(broker: MosquittoServer, device_id: str, password: str, payload: bytes) -> None:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{device_id}-replay")
+    c.username_pw_set(device_id, password)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    try:
+        c.publish(device_topic(device_id, Kind.WEIGHIN), payload, qos=1).wait_for_publish(10)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+@pytest.fixture
+def url(postgres: PostgresServer) -> str:
+    return postgres.create_database(f"notify_e2e_{secrets.token_hex(3)}")
+
+
+@pytest.fixture
+def ingest(url: str, mosquitto: MosquittoServer, tmp_path: Path) -> Iterator[IngestSettings]:
+    user, password = mosquitto.service("ingest")
+    tag = secrets.token_hex(3)
+    settings = IngestSettings.load(
+        mqtt_port=mosquitto.port, mqtt_username=user, mqtt_password=password,
+        client_id=f"ingest-n-{tag}", share_group=f"n{tag}", session_expiry_s=0,
+        ledger_url=url, migrate_on_start=False,
+        telemetry=TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "telemetry.db"),
+    )  # fmt: skip
+    stop = threading.Event()
+    worker = threading.Thread(target=run_ingest, args=(settings, stop), daemon=True)
+    worker.start()
+    yield settings
+    stop.set()
+    worker.join(30)
+
+
+def _agent_config(path: Path, *, device_id: str, password: str, port: int, scale: str,
+                  card: str, printer: str) -> Path:  # fmt: skip
+    d = path.parent
+    path.write_text(f"""
+[edge]
+device_id = "{device_id}"
+receipt_timeout_s = 10
+pin_factory = "mock"
+boot_id_file = "{d / "no-boot-id"}"
+clock_sync_flag = "{d / "no-sync-flag"}"
+[edge.mqtt]
+host = "127.0.0.1"
+port = {port}
+password = "{password}"
+backoff_min_s = 0.1
+backoff_max_s = 1.0
+[edge.outbox]
+path = "{d / "outbox.db"}"
+[edge.station]
+scale_port = "{scale}"
+protocol = "mtsics"
+poll_interval_s = 0.1
+division_g = 10
+stable_window_s = 0.3
+card_port = "{card}"
+default_category = "plastic-pet"
+[edge.station.line]
+baudrate = 9600
+[edge.printer]
+port = "{printer}"
+spool = "{d / "tickets.db"}"
+waste_bank = "Bank Sampah Notif"
+retry_s = 0.5
+[edge.printer.category_names]
+plastic-pet = "Plastik PET"
+""")
+    return path
+
+
+def _count(engine: Engine, model: type, *where: Any) -> int:
+    with engine.connect() as c:
+        return int(c.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
+
+
+def _sms_sent(engine: Engine) -> bool:
+    sent = _count(engine, NotificationDelivery, NotificationDelivery.channel == "sms",
+                  NotificationDelivery.status == "sent")  # fmt: skip
+    return sent == 1 and len(sentitems(engine)) == 1
+
+
+def _grows(items: list[Any]) -> Callable[[], bool]:
+    n = len(items)
+    return lambda: len(items) > n
+
+
+def test_one_credit_one_sms_one_inbox_message_one_ticket(
+    url: str, mosquitto: MosquittoServer, ingest: IngestSettings, tmp_path: Path
+) -> None:
+    """mutant: a notification per delivery of the weigh-in, not per new credit (enqueue
+    outside crediting's new-weigh-in branch) -> the replays are told again; mutant: the
+    agent prints on a repeated receipt -> extra tickets."""
+    device_id = f"st-n-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(16)
+    household_id, opted_out = _seed(url, device_id)
+    mosquitto.add_device(device_id, password)
+    engine = make_engine(url)
+    GammuChannel("sms", SMS).prepare(engine)
+    sniffer = Sniffer(mosquitto, device_id)
+    api_settings = ApiSettings.load(ledger_url=url, migrate_on_start=False,
+                                    jwt_secret=secrets.token_urlsafe(32), mqtt={"enabled": False},
+                                    telemetry=ingest.telemetry)  # fmt: skip
+    sms_channel = '[notify.channels.sms]\nkind = "gammu"\nhousehold_default = true\n'
+    with (
+        PtyDevice(tmp_path, name="usb-Mettler_Toledo-if00") as scale_dev,
+        PtyDevice(tmp_path, name="usb-RDM6300-if00") as card_dev,
+        PtyDevice(tmp_path, name="usb-Printer-if00") as printer_dev,
+        PrinterSimulator(printer_dev) as printer,
+        ScaleSimulator("mtsics", scale_dev, division_g=10, seed=3) as scale,
+        serve(api_settings) as server,
+        server.client() as api,
+    ):
+        cards = CardReaderSimulator(card_dev)
+        config = _agent_config(tmp_path / "station.toml", device_id=device_id,
+                               password=password, port=mosquitto.port, scale=scale_dev.path,
+                               card=card_dev.path, printer=printer_dev.path)  # fmt: skip
+        agent = AgentProcess(config, tmp_path / "agent.log").start()
+        try:
+            wait_until(lambda: scale.stats["commands"] > 0, 30, "the agent polling the scale")
+            for card in (CARD, CARD_OUT):
+                cards.present(card)
+                wait_until(lambda c=card: c in agent.run_text(), 10, "the card being read")
+                weighed, printed = _grows(sniffer.payloads), _grows(printer.decoder.tickets)
+                scale.place(NET_G)
+                wait_until(weighed, 30, "a weigh-in")
+                scale.remove()
+                wait_until(printed, 45, "its ticket")
+            # the first weigh-in delivered twice more, as the station would on a resend
+            first = json.loads(sniffer.payloads[0])["event_id"]
+            for _ in range(2):
+                _publish_as(mosquitto, device_id, password, sniffer.payloads[0])
+            wait_until(lambda: sniffer.receipts.count(first) >= 3, 30, "the replays answered")
+
+            # a sender killed while its hand-over waits on a lock, then one that works
+            cfg = notify_config(tmp_path / "notify.toml", url, sms_channel)
+            blocker = engine.connect()
+            blocker.exec_driver_sql("LOCK TABLE gammu_outbox IN EXCLUSIVE MODE")
+            killed = SenderProcess(cfg, tmp_path / "sender1.log").start()
+            try:
+                wait_until(lambda: _waiting_insert(engine), 60, "the first sender's hand-over")
+            finally:
+                killed.kill()
+                blocker.rollback()
+                blocker.close()
+            with GammuSmsd(url, SMS) as gammu:
+                sender = SenderProcess(cfg, tmp_path / "sender2.log").start()
+                try:
+                    wait_until(lambda: _sms_sent(engine), 60, "the SMS sent")
+                    monitor = gammu.monitor()
+                finally:
+                    sender.stop()
+
+            login = api.post("/api/v1/auth/household-login",
+                             json={"member_no": "BMS-9001", "pin": PIN})  # fmt: skip
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            inbox = api.get(f"/api/v1/households/{household_id}/inbox", headers=headers).json()
+        finally:
+            assert agent.stop() == 0
+            sniffer.close()
+    try:
+        ((_, part, status, number, text, _),) = sentitems(engine)
+        assert (part, status, number) == (1, "SendingOKNoReport", "+6281234567890")
+        assert text.startswith(SMS_TEXT)
+        assert monitor["Sent"] == "1"
+        assert [i["text"] for i in inbox["items"]] == [text]
+        assert _count(engine, Notification) == 2  # the opted-out one is recorded, suppressed
+        assert _count(engine, Notification, Notification.household_id == opted_out,
+                      Notification.suppressed == "opted_out") == 1  # fmt: skip
+        assert _count(engine, NotificationDelivery) == 2  # BMS-9001's inbox and SMS only
+    finally:
+        engine.dispose()
+    tickets = printer.tickets
+    assert len(tickets) == 2  # one per weigh-in, none for the replays
+    assert "Anggota   BMS-9001" in tickets[0]
+    assert "Jenis     Plastik PET" in tickets[0]
+    assert "Berat     2,35 kg" in tickets[0]
+    assert "Harga/kg  Rp 3.150" in tickets[0]
+    assert "Jumlah    Rp 7.403" in tickets[0]
+    assert "Anggota   BMS-9002" in tickets[1]
