@@ -43,6 +43,12 @@ class LcdBus:
         self.address = address
         self.cols, self.rows = cols, rows
         self._lock = threading.Lock()
+        self.plugged = True
+        self.writes = 0
+        self._power_on()
+
+    def _power_on(self) -> None:
+        """The controller's state after power-up: 8-bit interface, blank display."""
         self._ddram = bytearray(b" " * 0x80)
         self._addr = 0
         self._increment = True
@@ -50,15 +56,23 @@ class LcdBus:
         self._high: int | None = None
         self._port = 0
         self.backlight = False
-        self.writes = 0
         #: the controller's CGRAM is written, not shown: data goes there after "set CGRAM"
         self._cgram = False
-        self.fail = False
+
+    def unplug(self) -> None:
+        """Pull the display's cable: the backpack stops answering."""
+        self.plugged = False
+
+    def replug(self) -> None:
+        """Plug it back: the module powers up again and must be initialised anew."""
+        with self._lock:
+            self._power_on()
+        self.plugged = True
 
     # -- the smbus2.SMBus methods the driver uses ---------------------------------------
 
     def write_byte(self, address: int, value: int) -> None:
-        if self.fail:
+        if not self.plugged:
             raise OSError(121, "Remote I/O error (no device answers at this address)")
         if address != self.address:
             raise OSError(121, f"no device at 0x{address:02x}")

@@ -158,6 +158,7 @@ def test_operators_see_deliveries_counters_and_resend_audited(
 def test_an_operator_of_another_site_sees_none_of_it(
     api: ApiServer, world: World, told: dict[str, int]
 ) -> None:
+    """mutant: the list ignores the operator's site -> bank02's operator sees bank01's."""
     with _session(api) as s:
         from cloud import households
 

@@ -53,9 +53,8 @@ def test_sms_go_through_gammu_once_and_come_back_sent(
 ) -> None:
     """The same credit enqueued three times -> one SMS in sentitems; a long text -> 2 parts.
 
-    mutant: hand-over outside the claim's transaction (commit the delivery first) -> a
-    hand-over that fails leaves a 'queued' delivery with no SMS (poll marks it dead);
-    mutant: poll treats 'SendingOKNoReport' as a failure -> the SMS is sent twice.
+    mutant: poll treats 'SendingOKNoReport' (the dummy phone's, and a modem's without
+    delivery reports) as a failure -> each SMS is retried: more rows in sentitems.
     """
     p = seed(session, channels=[ChannelSpec("sms", "gammu", household_default=True)])
     hh = p.with_phone

@@ -206,9 +206,9 @@ def _grows(items: list[Any]) -> Callable[[], bool]:
 def test_one_credit_one_sms_one_inbox_message_one_ticket(
     url: str, mosquitto: MosquittoServer, ingest: IngestSettings, tmp_path: Path
 ) -> None:
-    """mutant: a notification per delivery of the weigh-in, not per new credit (enqueue
-    outside crediting's new-weigh-in branch) -> the replays are told again; mutant: the
-    agent prints on a repeated receipt -> extra tickets."""
+    """mutant: crediting tells nobody (its call to notifications removed) -> no SMS, no
+    inbox message. (Each rule on the way has its own test and mutants: the outbox's key,
+    the claim, Gammu's hand-over, the ticket spool.)"""
     device_id = f"st-n-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(16)
     household_id, opted_out = _seed(url, device_id)
