@@ -60,6 +60,8 @@ class StandIn:
             answer = {"lines": []}
         elif path in (f"/households/{ME}/pickups", "/categories"):
             answer = []
+        elif path == f"/households/{ME}/inbox":
+            answer = {"unread": 0, "items": []}
         else:
             route.fulfill(status=404, json={"title": "not here"})
             return
