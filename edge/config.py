@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from pydantic_settings import SettingsConfigDict
 
 from contract.topics import DEVICE_ID_PATTERN
-from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings
+from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings, TimeZoneName
 
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
@@ -150,7 +150,7 @@ class PrinterSettings(_Section):
     address: str | None = Field(default=None, max_length=64)
     #: category code -> name printed on the ticket (else the code)
     category_names: dict[str, str] = Field(default_factory=dict)
-    timezone: str = "Asia/Jakarta"
+    timezone: TimeZoneName = "Asia/Jakarta"
     #: tickets waiting for their receipt or for the printer
     spool: Path = Path("/var/lib/salinmas/tickets.db")
     #: seconds between tries while the printer is unplugged or out of paper

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.db import chunks
 from cloud.models import Household, utcnow
 from cloud.models.notifications import INAPP, NotificationChannel, NotificationPreference
 from cloud.notifications.templates import LANGS
@@ -121,10 +122,8 @@ def household_channels(
 def preferences_of(
     session: Session, household_ids: Iterable[int]
 ) -> dict[int, NotificationPreference]:
-    ids = sorted(set(household_ids))
     out: dict[int, NotificationPreference] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(household_ids):
         out.update(
             (p.household_id, p)
             for p in session.scalars(
@@ -188,10 +187,8 @@ def household_phones(
     session: Session, household_ids: Iterable[int]
 ) -> dict[int, tuple[str | None, bool]]:
     """household id -> (phone as stored, active)."""
-    ids = sorted(set(household_ids))
     out: dict[int, tuple[str | None, bool]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(household_ids):
         rows = session.execute(
             select(Household.id, Household.phone, Household.active).where(Household.id.in_(chunk))
         )

@@ -36,7 +36,7 @@ from pydantic_settings import SettingsConfigDict
 
 from cloud.models.notifications import INAPP
 from salinmas.formats import DEFAULT_TZ
-from salinmas.settings import ProcessSettings
+from salinmas.settings import ProcessSettings, TimeZoneName
 
 ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
 _HHMM = r"([01]\d|2[0-3]):[0-5]\d"
@@ -113,7 +113,7 @@ class NotifySettings(ProcessSettings):
     backoff_max_s: float = Field(default=3600.0, gt=0)
     #: a claimed message not finished in this time is taken again (sender killed)
     lease_s: float = Field(default=120.0, gt=0)
-    timezone: str = DEFAULT_TZ
+    timezone: TimeZoneName = DEFAULT_TZ
     #: households' default quiet hours, local "HH:MM-HH:MM" ("" or None: none); messages
     #: falling inside are deferred to the end, never dropped
     quiet_hours: str | None = Field(default="21:00-06:00", pattern=rf"^({_HHMM}-{_HHMM})?$")

@@ -21,14 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cloud import households, pricing
 from cloud.models.notifications import Notification, NotificationDelivery
 from cloud.notifications.channels.base import Message, Outcome
 from cloud.notifications.preferences import ChannelSpec, register_channels, set_preference
-from tests.support.services import free_port
+from tests.support.services import free_port, wait_for
 
 PHONE = "0812-3456-7890"
 E164 = "+6281234567890"
@@ -222,3 +222,26 @@ class SenderProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def kill_sender_mid_hand_over(engine: Engine, config: Path, log: Path) -> None:
+    """PostgreSQL: start a sender, let its INSERT into Gammu's outbox wait on a lock this
+    holds (its claim and hand-over are one open transaction), SIGKILL it, let go."""
+    blocker = engine.connect()
+    blocker.exec_driver_sql("LOCK TABLE gammu_outbox IN EXCLUSIVE MODE")
+    sender = SenderProcess(config, log).start()
+    try:
+        wait_for(lambda: _waiting_insert(engine), 60, "the sender's INSERT to wait")
+    finally:
+        sender.kill()
+        blocker.rollback()
+        blocker.close()
+
+
+def _waiting_insert(engine: Engine) -> bool:
+    with engine.connect() as c:
+        n = c.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'INSERT INTO gammu_outbox%%'"
+        ).scalar_one()
+    return int(n) > 0

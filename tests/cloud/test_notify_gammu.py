@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cloud.db import make_engine, migrate, session_factory
@@ -27,6 +27,7 @@ from tests.cloud.notify_support import (
     SenderProcess,
     credit_data,
     deliveries,
+    kill_sender_mid_hand_over,
     notify_config,
     seed,
 )
@@ -118,15 +119,7 @@ def test_a_sender_killed_mid_hand_over_leaves_no_sms_and_the_next_sends_one(
             cfg = notify_config(
                 tmp_path / "notify.toml", url, '[notify.channels.sms]\nkind = "gammu"\n'
             )
-            blocker = engine.connect()
-            blocker.exec_driver_sql(f"LOCK TABLE {T['outbox']} IN EXCLUSIVE MODE")
-            first = SenderProcess(cfg, tmp_path / "sender1.log").start()
-            try:
-                wait_for(lambda: _waiting_insert(engine), 30, "the sender's INSERT to wait")
-            finally:
-                first.kill()
-                blocker.rollback()
-                blocker.close()
+            kill_sender_mid_hand_over(engine, cfg, tmp_path / "sender1.log")
             assert sentitems(engine) == []
             (d,) = deliveries(s, "sms")
             assert (d.status, d.attempts) == ("pending", 0)
@@ -143,12 +136,3 @@ def test_a_sender_killed_mid_hand_over_leaves_no_sms_and_the_next_sends_one(
             assert d.attempts == 1
     finally:
         engine.dispose()
-
-
-def _waiting_insert(engine: Engine) -> bool:
-    with engine.connect() as c:
-        n = c.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE 'INSERT INTO gammu_outbox%'"
-        )).scalar_one()  # fmt: skip
-    return int(n) > 0

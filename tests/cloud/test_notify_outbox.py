@@ -62,6 +62,13 @@ def _sender(
     return Sender(settings, engine=engine, channels={channel.name: channel}, clock=clock)
 
 
+def _tell(session: Session, household_id: int) -> None:
+    """One credit told to ``household_id`` (committed)."""
+    enqueue(session, "weighin_credited", key="w:1", data=credit_data(), household_id=household_id,
+            at=DAY)  # fmt: skip
+    session.commit()
+
+
 def test_enqueue_is_idempotent_on_its_key(session: Session, programme: Programme) -> None:
     """The same weigh-in told three times (twice in one batch) -> one notification.
 
@@ -176,15 +183,7 @@ def test_retries_back_off_then_the_delivery_is_dead_and_resendable(
     engine: Engine, ledger_url: str, session: Session, programme: Programme
 ) -> None:
     """mutant: attempts never reach max_attempts (no dead state) -> stays pending forever."""
-    enqueue(
-        session,
-        "weighin_credited",
-        key="w:1",
-        data=credit_data(),
-        household_id=programme.with_phone,
-        at=DAY,
-    )
-    session.commit()
+    _tell(session, programme.with_phone)
     clock, wa = Clock(), RecordingChannel(fail=99)
     sender = _sender(engine, ledger_url, clock, wa, max_attempts=3)
     for _ in range(3):
@@ -211,15 +210,7 @@ def test_quiet_hours_defer_and_never_drop(
     engine: Engine, ledger_url: str, session: Session, programme: Programme
 ) -> None:
     """mutant: quiet hours drop (dead) instead of defer -> nothing is sent in the morning."""
-    enqueue(
-        session,
-        "weighin_credited",
-        key="w:1",
-        data=credit_data(),
-        household_id=programme.with_phone,
-        at=DAY,
-    )
-    session.commit()
+    _tell(session, programme.with_phone)
     night = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # 22:30 WIB
     clock, wa = Clock(night), RecordingChannel()
     sender = _sender(engine, ledger_url, clock, wa)
@@ -239,15 +230,7 @@ def test_quiet_hours_defer_and_never_drop(
 def test_an_invalid_phone_is_dead_at_once_with_a_clear_reason(
     engine: Engine, ledger_url: str, session: Session, programme: Programme
 ) -> None:
-    enqueue(
-        session,
-        "weighin_credited",
-        key="w:1",
-        data=credit_data(),
-        household_id=programme.bad_phone,
-        at=DAY,
-    )
-    session.commit()
+    _tell(session, programme.bad_phone)
     wa = RecordingChannel()
     sender = _sender(engine, ledger_url, Clock(), wa)
     sender.run_once()
@@ -264,15 +247,7 @@ def test_a_claim_left_by_a_killed_sender_expires_and_counts(
     engine: Engine, ledger_url: str, session: Session, programme: Programme
 ) -> None:
     """mutant: expired 'sending' rows are never due again -> the message is stuck."""
-    enqueue(
-        session,
-        "weighin_credited",
-        key="w:1",
-        data=credit_data(),
-        household_id=programme.with_phone,
-        at=DAY,
-    )
-    session.commit()
+    _tell(session, programme.with_phone)
     wa = RecordingChannel()
     dead_sender = Policy(sender="killed:1", lease_s=60)
     with session_factory(engine)() as s:

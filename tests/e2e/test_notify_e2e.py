@@ -42,8 +42,9 @@ from simulators.printer import PrinterSimulator
 from simulators.pty import PtyDevice
 from simulators.scales import ScaleSimulator
 from tests.api.support import serve
-from tests.cloud.notify_support import SenderProcess, notify_config
-from tests.cloud.test_notify_gammu import _waiting_insert, sentitems
+from tests.cloud.notify_support import SenderProcess, kill_sender_mid_hand_over, notify_config
+from tests.cloud.test_notify_gammu import sentitems
+from tests.e2e.test_walking_skeleton import _agent_config as _station_config
 from tests.edge.harness import AgentProcess, wait_until
 from tests.support.gammu import GammuSmsd
 from tests.support.services import MosquittoServer, PostgresServer
@@ -148,37 +149,14 @@ def ingest(url: str, mosquitto: MosquittoServer, tmp_path: Path) -> Iterator[Ing
     worker.join(30)
 
 
-def _agent_config(path: Path, *, device_id: str, password: str, port: int, scale: str,
-                  card: str, printer: str) -> Path:  # fmt: skip
-    d = path.parent
-    path.write_text(f"""
-[edge]
-device_id = "{device_id}"
-receipt_timeout_s = 10
-pin_factory = "mock"
-boot_id_file = "{d / "no-boot-id"}"
-clock_sync_flag = "{d / "no-sync-flag"}"
-[edge.mqtt]
-host = "127.0.0.1"
-port = {port}
-password = "{password}"
-backoff_min_s = 0.1
-backoff_max_s = 1.0
-[edge.outbox]
-path = "{d / "outbox.db"}"
-[edge.station]
-scale_port = "{scale}"
-protocol = "mtsics"
-poll_interval_s = 0.1
-division_g = 10
-stable_window_s = 0.3
-card_port = "{card}"
-default_category = "plastic-pet"
-[edge.station.line]
-baudrate = 9600
+def _agent_config(path: Path, *, printer: str, **station: Any) -> Path:
+    """The walking skeleton's station, with a ticket printer."""
+    _station_config(path, **station)
+    with path.open("a") as fh:
+        fh.write(f"""
 [edge.printer]
 port = "{printer}"
-spool = "{d / "tickets.db"}"
+spool = "{path.parent / "tickets.db"}"
 waste_bank = "Bank Sampah Notif"
 retry_s = 0.5
 [edge.printer.category_names]
@@ -252,15 +230,7 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
 
             # a sender killed while its hand-over waits on a lock, then one that works
             cfg = notify_config(tmp_path / "notify.toml", url, sms_channel)
-            blocker = engine.connect()
-            blocker.exec_driver_sql("LOCK TABLE gammu_outbox IN EXCLUSIVE MODE")
-            killed = SenderProcess(cfg, tmp_path / "sender1.log").start()
-            try:
-                wait_until(lambda: _waiting_insert(engine), 60, "the first sender's hand-over")
-            finally:
-                killed.kill()
-                blocker.rollback()
-                blocker.close()
+            kill_sender_mid_hand_over(engine, cfg, tmp_path / "sender1.log")
             with GammuSmsd(url, SMS) as gammu:
                 sender = SenderProcess(cfg, tmp_path / "sender2.log").start()
                 try:

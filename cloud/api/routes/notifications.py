@@ -43,18 +43,9 @@ Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
 
 
-class InboxItemOut(BaseModel):
-    id: int
-    event: str
-    title: str
-    text: str
-    at: datetime
-    read: bool
-
-
 class InboxOut(BaseModel):
     unread: int
-    items: list[InboxItemOut]
+    items: list[views.InboxItem]
 
 
 class MarkRead(BaseModel):
@@ -143,9 +134,7 @@ def get_inbox(
         session, household_id=household_id, tz=state.settings.timezone, limit=limit,
         before_id=before_id,
     )  # fmt: skip
-    return InboxOut(
-        unread=unread, items=[InboxItemOut.model_validate(i, from_attributes=True) for i in items]
-    )
+    return InboxOut(unread=unread, items=items)
 
 
 @router.post(

@@ -45,6 +45,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from cloud.db import chunks
 from cloud.notifications.channels.base import Message, Outcome
 from cloud.notifications.channels.sms import split_sms
 from cloud.notifications.settings import GammuChannelSettings
@@ -337,7 +338,7 @@ class GammuChannel:
             return {}
         s = self.sentitems
         statuses: dict[int, list[tuple[str, int]]] = {}
-        for chunk in _chunks(by_gammu_id):
+        for chunk in chunks(by_gammu_id):
             rows = session.execute(
                 select(s.c.ID, s.c.Status, s.c.StatusError, s.c.CreatorID).where(s.c.ID.in_(chunk))
             )
@@ -363,7 +364,7 @@ class GammuChannel:
 
     def _in_outbox(self, session: Session, ids: Iterable[int]) -> set[int]:
         found: set[int] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             found.update(
                 session.scalars(select(self.outbox.c.ID).where(self.outbox.c.ID.in_(chunk)))
             )
@@ -371,12 +372,6 @@ class GammuChannel:
 
     def close(self) -> None:
         return None
-
-
-def _chunks(ids: Iterable[int], size: int = 500) -> Iterable[list[int]]:
-    items = sorted(set(ids))
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def smsdrc(
