@@ -14,7 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
+from cloud.db import make_engine, session_factory
+from cloud.models.notifications import NotificationAttempt, NotificationDelivery
+from cloud.notifications import Outgoing, enqueue_many
+from cloud.notifications.channels.base import Outcome
+from cloud.notifications.preferences import ChannelSpec, register_channels
+from cloud.notifications.queue import Policy, apply_outcome
 from tests.browser.conftest import ConsoleErrors, new_page, screenshot
 from tests.browser.stack import BrowserStack
 from tests.edge.harness import wait_until
@@ -53,3 +60,55 @@ def test_the_inbox_fills_as_weighins_are_credited(page: Page, shared_stack: Brow
     tickets = shared_stack.demo.tickets_file
     wait_until(lambda: tickets.exists() and f"ID        {weighed['event_id']}" in
                tickets.read_text(), 20, "the station's ticket")  # fmt: skip
+
+
+def test_operators_see_a_failed_notification_and_resend_it(
+    browser: Browser, shared_stack: BrowserStack, console_errors: ConsoleErrors
+) -> None:
+    """The overview's notification card: counters per channel, a failed delivery with its
+    reason, and a resend that the API records as the operator's.
+
+    mutant: notifications-ops.js not loaded by index.html -> the card stays hidden.
+    """
+    engine = make_engine(shared_stack.demo.ledger_url)
+    try:
+        with session_factory(engine)() as s:
+            register_channels(s, [ChannelSpec("ops-test", "apprise", operators=True,
+                                              needs_address=False)])  # fmt: skip
+            (nid,) = enqueue_many(s, [Outgoing("bin_full", "browser:bin_full", {
+                "bin_id": "bin-demo-01", "fill_pct": 91})])  # fmt: skip
+            # later notifications of the shared stack do not go to this channel
+            register_channels(s, [ChannelSpec("ops-test", "apprise", enabled=False)])
+            d = s.scalars(select(NotificationDelivery).where(
+                NotificationDelivery.notification_id == nid,
+                NotificationDelivery.channel == "ops-test")).one()  # fmt: skip
+            s.add(NotificationAttempt(delivery_id=d.id, by="browser-test"))
+            s.flush()
+            apply_outcome(s, d, Outcome("dead", error="ops-test: gateway refused or unreachable"),
+                          policy=Policy(sender="browser-test"), now=d.created_at)  # fmt: skip
+            s.commit()
+            delivery_id = d.id
+    finally:
+        engine.dispose()
+    page = new_page(browser, console_errors, shared_stack.base_url)
+    try:
+        user, password = shared_stack.operator
+        page.goto("/")
+        page.get_by_label("Nama pengguna").fill(user)
+        page.get_by_label("Kata sandi").fill(password)
+        page.get_by_role("button", name="Masuk").click()
+        card = page.locator("#notify-card")
+        expect(card).to_be_visible()
+        expect(card.locator("[data-channel=ops-test]")).to_contain_text("1 gagal")
+        failed = card.locator(f"[data-delivery='{delivery_id}']")
+        expect(failed).to_contain_text("gateway refused or unreachable")
+        screenshot(page, "operator-notifications-desktop")
+        failed.get_by_role("button", name="Kirim ulang").click()
+        expect(failed).to_have_count(0)
+    finally:
+        page.context.close()
+    with shared_stack.api() as api:
+        attempts = api.get(f"/api/v1/notifications/{delivery_id}/attempts").json()
+    assert attempts[-1]["outcome"] == "resend"
+    assert attempts[-1]["by"] == f"user:{user}"
+    assert console_errors.errors == []

@@ -49,6 +49,9 @@ export const E = {
   householdPickups: (id) => api(`${V}/households/${id}/pickups`),
   inbox: (id) => api(`${V}/households/${id}/inbox`, { query: { limit: 20 } }),
   readInbox: (id) => api(`${V}/households/${id}/inbox/read`, { method: "POST", body: {} }),
+  notifications: (query) => api(`${V}/notifications`, { query }),
+  notificationCounters: () => api(`${V}/notifications/counters`),
+  resendNotification: (id) => api(`${V}/notifications/${id}/resend`, { method: "POST" }),
   requestHouseholdPickup: (id, body) => api(`${V}/households/${id}/pickups`, { method: "POST", body }),
 
   // telemetry
