@@ -24,7 +24,7 @@ from cloud.notifications.preferences import ChannelSpec, register_channels
 from cloud.notifications.queue import Policy, apply_outcome
 from tests.browser.conftest import ConsoleErrors, new_page, screenshot
 from tests.browser.stack import BrowserStack
-from tests.edge.harness import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 

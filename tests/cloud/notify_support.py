@@ -28,7 +28,8 @@ from cloud import households, pricing
 from cloud.models.notifications import Notification, NotificationDelivery
 from cloud.notifications.channels.base import Message, Outcome
 from cloud.notifications.preferences import ChannelSpec, register_channels, set_preference
-from tests.support.services import free_port, wait_for
+from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 PHONE = "0812-3456-7890"
 E164 = "+6281234567890"
@@ -231,7 +232,7 @@ def kill_sender_mid_hand_over(engine: Engine, config: Path, log: Path) -> None:
     blocker.exec_driver_sql("LOCK TABLE gammu_outbox IN EXCLUSIVE MODE")
     sender = SenderProcess(config, log).start()
     try:
-        wait_for(lambda: _waiting_insert(engine), 60, "the sender's INSERT to wait")
+        wait_until(lambda: _waiting_insert(engine), 60, "the sender's INSERT to wait")
     finally:
         sender.kill()
         blocker.rollback()

@@ -32,7 +32,8 @@ from tests.cloud.notify_support import (
     seed,
 )
 from tests.support.gammu import GammuSmsd
-from tests.support.services import PostgresServer, wait_for
+from tests.support.services import PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def test_sms_go_through_gammu_once_and_come_back_sent(
     with GammuSmsd(ledger_url, SMS) as gammu:
         thread.start()
         try:
-            wait_for(lambda: [d.status for d in deliveries(session, "sms")] == ["sent", "sent"],
+            wait_until(lambda: [d.status for d in deliveries(session, "sms")] == ["sent", "sent"],
                      30, "both SMS sent")  # fmt: skip
             monitor = gammu.monitor()
         finally:
@@ -126,7 +127,7 @@ def test_a_sender_killed_mid_hand_over_leaves_no_sms_and_the_next_sends_one(
             with GammuSmsd(url, SMS):
                 second = SenderProcess(cfg, tmp_path / "sender2.log").start()
                 try:
-                    wait_for(lambda: deliveries(s, "sms")[0].status == "sent", 30, "the SMS sent")
+                    wait_until(lambda: deliveries(s, "sms")[0].status == "sent", 30, "the SMS sent")
                 finally:
                     second.stop()
             rows = sentitems(engine)

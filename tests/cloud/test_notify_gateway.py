@@ -30,7 +30,7 @@ from tests.cloud.notify_support import (
     notify_config,
     seed,
 )
-from tests.support.services import wait_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +79,11 @@ def test_gateway_down_messages_wait_then_go_in_order_once(
     thread.start()
     try:
         with session_factory(engine)() as s:
-            wait_for(lambda: deliveries(s, "wa")[0].attempts >= 2, 30, "retries during the outage")
+            wait_until(lambda: deliveries(s, "wa")[0].attempts >= 2, 30, "retries meanwhile")
             time.sleep(OUTAGE_S)  # the outage itself (nothing to wait for: it is the point)
             during = deliveries(s, "wa")
             gateway.start()
-            wait_for(lambda: all(d.status == "sent" for d in deliveries(s, "wa")), 60, "all sent")
+            wait_until(lambda: all(d.status == "sent" for d in deliveries(s, "wa")), 60, "all sent")
             after = deliveries(s, "wa")
     finally:
         stop.set()
@@ -129,7 +129,7 @@ def test_a_sender_killed_mid_request_resends_with_the_same_key(
         assert d.status == "sending"
         second = SenderProcess(cfg, tmp_path / "sender2.log").start()
         try:
-            wait_for(lambda: deliveries(s, "wa")[0].status == "sent", 60, "the resend")
+            wait_until(lambda: deliveries(s, "wa")[0].status == "sent", 60, "the resend")
         finally:
             second.stop()
         (d,) = deliveries(s, "wa")

@@ -45,9 +45,10 @@ from tests.api.support import serve
 from tests.cloud.notify_support import SenderProcess, kill_sender_mid_hand_over, notify_config
 from tests.cloud.test_notify_gammu import sentitems
 from tests.e2e.test_walking_skeleton import _agent_config as _station_config
-from tests.edge.harness import AgentProcess, wait_until
+from tests.edge.harness import AgentProcess
 from tests.support.gammu import GammuSmsd
 from tests.support.services import MosquittoServer, PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,9 @@ from edge.tickets import TicketDesk
 from simulators.lcd import LcdBus, shared_bus
 from simulators.printer import EscPosDecoder, PrinterSimulator
 from simulators.pty import PtyDevice
-from tests.edge.harness import AgentProcess, FakeCloud, Scale, wait_until, write_config
+from tests.edge.harness import AgentProcess, FakeCloud, Scale, write_config
 from tests.support.services import MosquittoServer
+from tests.support.waiting import wait_until
 
 WEIGHED = datetime(2026, 12, 1, 10, 53, 12, tzinfo=UTC)  # 17:53 WIB
 

@@ -25,7 +25,7 @@ from typing import Self
 
 from cloud.notifications.channels.gammu import smsdrc
 from cloud.notifications.settings import GammuChannelSettings
-from tests.support.services import wait_for
+from tests.support.waiting import wait_until
 
 #: binary -> Debian package (libdbd-sqlite3: gammu-smsd's SQLite driver through libdbi)
 PACKAGES = {"gammu-smsd": "gammu-smsd", "/usr/lib/x86_64-linux-gnu/dbd/libdbdsqlite3.so":
@@ -72,7 +72,7 @@ class GammuSmsd:
         out = (self.workdir / "stdout.log").open("ab")
         self.proc = subprocess.Popen(["gammu-smsd", "-c", str(self.config)], stdout=out,
                                      stderr=subprocess.STDOUT)  # fmt: skip
-        wait_for(self._connected, 20, "gammu-smsd to reach its database")
+        wait_until(self._connected, 20, "gammu-smsd to reach its database")
         return self
 
     def _connected(self) -> bool:
