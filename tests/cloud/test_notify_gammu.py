@@ -9,6 +9,7 @@ and the next sender makes exactly one.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cloud.db import make_engine, migrate, session_factory
 from cloud.notifications import enqueue
-from cloud.notifications.channels.gammu import GammuChannel, table_names
+from cloud.notifications.channels.gammu import GammuChannel, ensure_schema, table_names
 from cloud.notifications.preferences import ChannelSpec
 from cloud.notifications.sender import Sender
 from cloud.notifications.settings import GammuChannelSettings, NotifySettings
@@ -48,6 +49,31 @@ def sentitems(engine: Engine) -> list[tuple[int, int, str, str, str, str]]:
     with engine.connect() as c:
         rows = c.exec_driver_sql(f"SELECT {q} FROM {T['sentitems']} ORDER BY 1, 2").all()
     return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+DEBIAN_SQL = Path("/usr/share/doc/gammu-smsd/examples/sqlite.sql")
+
+
+def test_our_gammu_tables_have_the_columns_of_gammus_own_schema(tmp_path: Path) -> None:
+    """The tables we create match the schema gammu-smsd's package ships, column for column
+    (a newer Gammu with another schema shows up here, not at a modem)."""
+    ours, theirs = sqlite3.connect(tmp_path / "ours.db"), sqlite3.connect(":memory:")
+    engine = make_engine(f"sqlite:///{tmp_path / 'ours.db'}")
+    try:
+        ensure_schema(engine, SMS.table_prefix)
+        theirs.executescript(DEBIAN_SQL.read_text())
+        for logical, ours_name in T.items():
+
+            def columns(db: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+                return [(r[1], r[2].upper()) for r in db.execute(f"PRAGMA table_info({table})")]
+
+            assert columns(ours, ours_name) == columns(theirs, logical), logical
+        (version,) = theirs.execute("SELECT Version FROM gammu").fetchone()
+        assert ours.execute(f"SELECT Version FROM {T['gammu']}").fetchone() == (version,)
+    finally:
+        engine.dispose()
+        ours.close()
+        theirs.close()
 
 
 def test_sms_go_through_gammu_once_and_come_back_sent(
