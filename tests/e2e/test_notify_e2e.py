@@ -133,7 +133,19 @@ def url(postgres: PostgresServer) -> str:
 
 
 @pytest.fixture
-def ingest(url: str, mosquitto: MosquittoServer, tmp_path: Path) -> Iterator[IngestSettings]:
+def station(url: str, mosquitto: MosquittoServer) -> tuple[str, str, int, int]:
+    """The seeded programme (before ingest starts): device id, password, two households."""
+    device_id = f"st-n-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(16)
+    household_id, opted_out = _seed(url, device_id)
+    mosquitto.add_device(device_id, password)
+    return device_id, password, household_id, opted_out
+
+
+@pytest.fixture
+def ingest(
+    url: str, mosquitto: MosquittoServer, station: tuple[str, str, int, int], tmp_path: Path
+) -> Iterator[IngestSettings]:
     user, password = mosquitto.service("ingest")
     tag = secrets.token_hex(3)
     settings = IngestSettings.load(
@@ -183,15 +195,13 @@ def _grows(items: list[Any]) -> Callable[[], bool]:
 
 
 def test_one_credit_one_sms_one_inbox_message_one_ticket(
-    url: str, mosquitto: MosquittoServer, ingest: IngestSettings, tmp_path: Path
-) -> None:
+    url: str, mosquitto: MosquittoServer, station: tuple[str, str, int, int],
+    ingest: IngestSettings, tmp_path: Path,
+) -> None:  # fmt: skip
     """mutant: crediting tells nobody (its call to notifications removed) -> no SMS, no
     inbox message. (Each rule on the way has its own test and mutants: the outbox's key,
     the claim, Gammu's hand-over, the ticket spool.)"""
-    device_id = f"st-n-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(16)
-    household_id, opted_out = _seed(url, device_id)
-    mosquitto.add_device(device_id, password)
+    device_id, password, household_id, opted_out = station
     engine = make_engine(url)
     GammuChannel("sms", SMS).prepare(engine)
     sniffer = Sniffer(mosquitto, device_id)
