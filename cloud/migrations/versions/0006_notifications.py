@@ -1,7 +1,7 @@
 """notification outbox, deliveries, attempts, preferences, channels
 
-Revision ID: 0005_notifications
-Revises: 0004_device_capacity
+Revision ID: 0006_notifications
+Revises: 0005_ingest_workers
 Create Date: 2026-12-01 10:59:34.424309
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_notifications"
-down_revision = "0004_device_capacity"
+revision = "0006_notifications"
+down_revision = "0005_ingest_workers"
 branch_labels = None
 depends_on = None
 
