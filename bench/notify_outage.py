@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(run {time.monotonic() - started:.0f} s)")  # fmt: skip
     print(f"duplicates: {len(keys) - len(set(keys))}; in order per household: {in_order}")
     ok = len(got) == ns.messages and len(set(keys)) == ns.messages and in_order
+    engine.dispose()
+    shutil.rmtree(work, ignore_errors=True)
     print("RESULT", "ok" if ok else "FAILED")
     return 0 if ok else 1
 
