@@ -48,7 +48,7 @@ from tests.e2e.test_walking_skeleton import _agent_config as _station_config
 from tests.edge.harness import AgentProcess
 from tests.support.gammu import GammuSmsd
 from tests.support.services import MosquittoServer, PostgresServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import WaitTimeout, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -230,7 +230,11 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
                 wait_until(lambda c=card: c in agent.run_text(), 10, "the card being read")
                 weighed, printed = _grows(sniffer.payloads), _grows(printer.decoder.tickets)
                 scale.place(NET_G)
-                wait_until(weighed, 30, "a weigh-in")
+                try:
+                    wait_until(weighed, 60, "a weigh-in")
+                except WaitTimeout as exc:  # say what the station did (a loaded CI host)
+                    raise AssertionError(f"{exc}; scale {scale.stats}; agent log:\n"
+                                         + agent.run_text()[-4000:]) from None  # fmt: skip
                 scale.remove()
                 wait_until(printed, 45, "its ticket")
             # the first weigh-in delivered twice more, as the station would on a resend
