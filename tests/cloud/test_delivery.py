@@ -37,7 +37,7 @@ from tests.support.delivery import (
     stored_fills,
 )
 from tests.support.services import MosquittoServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import PROCESS_START_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,9 @@ def test_broker_kill_loop_and_clean_restart_lose_no_acknowledged_reading(
         workers = ingest_workers(tmp_path, broker, ledger, names, takeover_after_s=0)
         fleet = LinkFleet(tmp_path / "fleet", broker.port, devices, rate_per_device=8.0)
         try:
-            wait_until(lambda: _subscribes(workers) >= 2, 30, "both workers subscribed")
+            wait_until(
+                lambda: _subscribes(workers) >= 2, PROCESS_START_S, "both workers subscribed"
+            )
             fleet.start()
             in_flight_at_kill = []
             for cycle in range(4):
@@ -75,7 +77,11 @@ def test_broker_kill_loop_and_clean_restart_lose_no_acknowledged_reading(
                     broker.terminate()  # a clean stop, devices publishing meanwhile
                 wait_until(lambda n=ups: fleet.stat("disconnects") >= n, 10, "devices down")
                 broker.start()
-                wait_until(lambda n=subscribed: _subscribes(workers) >= n + 2, 30, "re-subscribed")
+                wait_until(
+                    lambda n=subscribed: _subscribes(workers) >= n + 2,
+                    PROCESS_START_S,
+                    "re-subscribed",
+                )
             fleet.stop_producing()
             wait_until(lambda: fleet.unconfirmed() == 0, 90, "every event confirmed")
             fills = fleet.produced("bin")
@@ -107,7 +113,9 @@ def test_a_dead_workers_share_is_taken_over_without_an_operator(
         fleet = LinkFleet(tmp_path / "fleet", broker.port, devices, rate_per_device=8.0,
                           confirm_timeout_s=3600)  # fmt: skip
         try:
-            wait_until(lambda: _subscribes(workers) >= 2, 30, "both workers subscribed")
+            wait_until(
+                lambda: _subscribes(workers) >= 2, PROCESS_START_S, "both workers subscribed"
+            )
             fleet.start()
             wait_until(lambda: fleet.stat("confirmed") > 20, 20, "the stream flowing")
             doomed.kill()  # for good: its session stays in the group, Mosquitto queues for it

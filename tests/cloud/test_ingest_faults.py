@@ -36,7 +36,7 @@ from tests.cloud.mqtt_support import (
     unique_id,
 )
 from tests.support.services import MosquittoServer, PostgresServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import PROCESS_START_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -104,7 +104,7 @@ def test_a_batch_the_database_cannot_take_is_not_acknowledged(
     proc = spawn_ingest(config, log)
     dev = Device(mosquitto, st)
     try:
-        wait_until(lambda: _runs(log) == 1, 30, "ingest subscribed")
+        wait_until(lambda: _runs(log) == 1, PROCESS_START_S, "ingest subscribed")
         engine.dispose()
         postgres.crash()
         dev.publish_many(Kind.WEIGHIN, [weighin(st, seq=s) for s in range(1, 201)])
@@ -198,7 +198,7 @@ def test_random_sigkills_under_a_stream_lose_nothing_and_credit_once(
     proc = spawn_ingest(config, log)
     kills = 0
     try:
-        wait_until(lambda: _runs(log) == 1, 30, "ingest subscribed")
+        wait_until(lambda: _runs(log) == 1, PROCESS_START_S, "ingest subscribed")
         stream.start()
         while kills < KILLS:
             # a random moment of this run: anywhere from its first batch to a second in
@@ -209,7 +209,7 @@ def test_random_sigkills_under_a_stream_lose_nothing_and_credit_once(
             kills += 1
             proc = spawn_ingest(config, log)
             runs = kills + 1
-            wait_until(lambda: _runs(log) >= runs, 30, f"run {runs} subscribed")  # noqa: B023
+            wait_until(lambda: _runs(log) >= runs, PROCESS_START_S, f"run {runs} subscribed")  # noqa: B023
             assert credited(engine) >= before
         sent = stream.finish()
         assert sent == STREAM

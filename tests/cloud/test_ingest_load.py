@@ -27,7 +27,7 @@ from tests.cloud.mqtt_support import (
     unique_id,
 )
 from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import PROCESS_START_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,7 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
     log = tmp_path / "ingest.log"
     proc = spawn_ingest(config, log)
     try:
-        wait_until(lambda: "subscribing" in log.read_text(), 30, "ingest subscribed")
+        wait_until(lambda: "subscribing" in log.read_text(), PROCESS_START_S, "ingest subscribed")
         per_device = 500
         for dev in devices:
             dev.publish_many(

@@ -1,8 +1,9 @@
 """Hooks the agent process under test loads by name (``simulator_hook``, ``display_hook``).
 
 ``bins(factory)`` puts two simulated bins (``simulators.bins``) on the gpiozero mock pins:
-bin A is 50 % full (a 1,000 mm bin with a 200 mm margin) and, after
-``SALINMAS_TEST_BIN_CHANGE_S`` seconds, 87.5 %; bin B's sensor gives no echo (a fault).
+bin A is 50 % full (a 1,000 mm bin with a 200 mm margin) and, once its sensor has been
+pinged ``SALINMAS_TEST_BIN_CHANGE_PINGS`` times (counted, not timed: a loaded host starts
+the agent late), 87.5 %; bin B's sensor gives no echo (a fault).
 ``show(receipt)`` appends each receipt to the file named by ``SALINMAS_TEST_DISPLAY_FILE``,
 a stand-in for a station's small display.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
@@ -42,10 +44,14 @@ def bins(factory: MockFactory) -> None:
     b = BinSimulator(model("bin-modes-b"), factory, **BIN_B)
     b.set_fault("no_echo")
     SIMS.extend([a, b])
-    after = float(os.environ.get("SALINMAS_TEST_BIN_CHANGE_S", "2"))
-    timer = threading.Timer(after, lambda: a.model.set_fill(87.5))
-    timer.daemon = True
-    timer.start()
+    after = int(os.environ.get("SALINMAS_TEST_BIN_CHANGE_PINGS", "20"))
+
+    def change() -> None:
+        while a.pings < after:
+            time.sleep(0.02)
+        a.model.set_fill(87.5)
+
+    threading.Thread(target=change, name="bin-a-change", daemon=True).start()
 
 
 def show(receipt: Receipt) -> None:

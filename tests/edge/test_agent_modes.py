@@ -53,7 +53,7 @@ def test_station_and_bins_on_one_pi(mosquitto: MosquittoServer, tmp_path: Path) 
         'display_hook = "tests.edge.hooks:show"',
         tail=BINS,
     )
-    env = {"SALINMAS_TEST_DISPLAY_FILE": str(display), "SALINMAS_TEST_BIN_CHANGE_S": "1.2"}
+    env = {"SALINMAS_TEST_DISPLAY_FILE": str(display), "SALINMAS_TEST_BIN_CHANGE_PINGS": "20"}
     agent = AgentProcess(config, tmp_path / "agent.log", env).start()
     try:
         # bins: a level, a change, a heartbeat; a dead sensor is a fault, never 0 %
@@ -71,7 +71,8 @@ def test_station_and_bins_on_one_pi(mosquitto: MosquittoServer, tmp_path: Path) 
 
         wait_until(full_twice, 30, "bin A's change, then a heartbeat at the same level")
         a = [pct for _, pct in levels("bin-modes-a")]
-        # ~4 samples at 50 % before the change, only the first reported; then the change
+        # 4 readings (5 pings each) at 50 % before the change, only the first reported; then
+        # the change
         assert a[:2] == [50.0, 87.5]
         assert set(a) == {50.0, 87.5}
         b = [d for d in cloud.of("fill", device_id) if d["bin_id"] == "bin-modes-b"]

@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+#: how long a test waits for a Python process of ours to start and subscribe: importing the
+#: cloud (SQLAlchemy, pydantic, paho) takes ~2 s on a quiet 2-core host and 20-40 s on a
+#: loaded one (CI runners are shared); a wait this long costs nothing when all is well.
+PROCESS_START_S = 90.0
+
 
 class WaitTimeout(AssertionError, TimeoutError):
     """The condition did not hold in time: a failed test, and a ``TimeoutError``."""
