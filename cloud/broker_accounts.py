@@ -26,7 +26,7 @@ a ``$share/...`` pattern may join a group.
 Two backends share this module's rules (:class:`AccountStore`): :class:`DynsecControl`
 sends the commands to a running Mosquitto over its control topic (changes apply at
 once: a deleted client is disconnected), :class:`DynsecFile` applies the same commands to
-the document on disk for the embedded broker (:mod:`salinmas.broker`, which enforces it
+the document on disk for the embedded broker (:mod:`stack.broker`, which enforces it
 with :class:`cloud.broker_rules.DynsecRules`). The initial document (service accounts) is
 built by applying the same commands to an empty one (:func:`initial_document`).
 """

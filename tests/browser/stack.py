@@ -1,4 +1,4 @@
-"""The running stack the browser tests drive: :class:`salinmas.demo.DemoStack`.
+"""The running stack the browser tests drive: :class:`stack.demo.DemoStack`.
 
 A real broker, ingest and API (child processes) with simulated scale stations and bins
 running as edge agents; :class:`BrowserStack` adds what a test does by hand, the way a
@@ -18,7 +18,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from salinmas.demo import DemoStack, card_of, free_port, member_no
+from stack.demo import DemoStack, card_of, free_port, member_no
 from tests.support.waiting import wait_until
 
 

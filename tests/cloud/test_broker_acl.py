@@ -34,7 +34,7 @@ from cloud.pickups import register_bin
 from cloud.telemetry import TelemetrySettings
 from contract import INGEST_ONLINE_TOPIC, Kind, device_topic, subscription
 from contract.topics import UPSTREAM_KINDS
-from salinmas.broker import EmbeddedBroker
+from stack.broker import EmbeddedBroker
 from tests.cloud.factories import fill
 from tests.cloud.mqtt_support import unique_id
 from tests.support.delivery import stored_fills

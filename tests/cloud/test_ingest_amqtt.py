@@ -16,7 +16,7 @@ from cloud.db import session_factory
 from cloud.ingest import IngestSettings, IngestWorker
 from cloud.telemetry import TelemetrySettings
 from contract import Kind, ReceiptStatus
-from salinmas.broker import EmbeddedBroker
+from stack.broker import EmbeddedBroker
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
 from tests.cloud.mqtt_support import device

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from salinmas.cli import SIMULATORS, build_parser, main
+from stack.cli import SIMULATORS, build_parser, main
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.broker_accounts import INGEST, DynsecFile, initial_document
 from cloud.broker_rules import DynsecRules, subscription_within, topic_matches
-from salinmas.broker import EmbeddedBroker
+from stack.broker import EmbeddedBroker
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cloud.broker_accounts import ADMIN, API, INGEST, DynsecFile, initial_document
-from salinmas.mosquitto import production_config, start_mosquitto
 from salinmas.mqtt import Connection, Endpoint
+from stack.mosquitto import production_config, start_mosquitto
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
 

@@ -26,8 +26,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from cloud.broker_accounts import DynsecControl, DynsecFile, initial_document
-from salinmas.mosquitto import mosquitto_config, start_mosquitto
 from salinmas.mqtt import Endpoint
+from stack.mosquitto import mosquitto_config, start_mosquitto
 from tests.support.waiting import wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

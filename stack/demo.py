@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-log = logging.getLogger("salinmas.demo")
+log = logging.getLogger("stack.demo")
 
 SITE = "bank-sokaraja"
 SITE_NAME = "Bank Sampah Sokaraja"
@@ -312,7 +312,7 @@ class DemoStack:
         DynsecFile(self._accounts_file).write(initial_document(services, self.secrets.devices))
 
     def _start_broker(self) -> None:
-        from salinmas.mosquitto import mosquitto_binary, mosquitto_config, start_mosquitto
+        from stack.mosquitto import mosquitto_binary, mosquitto_config, start_mosquitto
 
         self._write_accounts()
         use_mosquitto = self.broker == "mosquitto" or (
@@ -332,7 +332,7 @@ class DemoStack:
             )
             self._mosquitto = start_mosquitto(conf, self.mqtt_port)
         else:
-            from salinmas.broker import EmbeddedBroker
+            from stack.broker import EmbeddedBroker
 
             self._embedded = EmbeddedBroker(port=self.mqtt_port, accounts_file=self._accounts_file)
             self._embedded.start()

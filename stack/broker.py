@@ -18,7 +18,7 @@ connection instead, at ``max_packet_size``).
 
 amqtt speaks MQTT 3.1.1 only and has no shared subscriptions: run one ingest worker
 against it (fine for one waste bank; about 400 QoS-1 round trips a second here). When a
-``mosquitto`` binary is installed the demo prefers it (see :mod:`salinmas.demo`).
+``mosquitto`` binary is installed the demo prefers it (see :mod:`stack.demo`).
 
     broker = EmbeddedBroker(port=1883, accounts_file=path)
     broker.start(); ...; broker.stop()

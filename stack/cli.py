@@ -104,7 +104,7 @@ def _gammu_setup(ns: argparse.Namespace) -> int:
 
 
 def _run_demo(ns: argparse.Namespace) -> int:
-    return int(_call("salinmas.demo:main", ns) or 0)
+    return int(_call("stack.demo:main", ns) or 0)
 
 
 def _run_migrate(ns: argparse.Namespace) -> int:
@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     bconf.add_argument("--tls-dir", type=Path, default=Path("/etc/mosquitto/certs"),
                        help="holds ca.crt, server.crt, server.key")  # fmt: skip
     bconf.add_argument("--plugin", type=Path, help="dynamic-security plugin (found if omitted)")
-    bconf.set_defaults(func=lambda ns: int(_call("salinmas.mosquitto:cli_config", ns)))
+    bconf.set_defaults(func=lambda ns: int(_call("stack.mosquitto:cli_config", ns)))
     bacc = broker_sub.add_parser(
         "accounts",
         help="write the initial dynamic-security document (service accounts)",
@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bacc.add_argument("--out", type=Path, default=Path("/var/lib/mosquitto/dynamic-security.json"))
     bacc.add_argument("--force", action="store_true", help="replace an existing document")
-    bacc.set_defaults(func=lambda ns: int(_call("salinmas.mosquitto:cli_accounts", ns)))
+    bacc.set_defaults(func=lambda ns: int(_call("stack.mosquitto:cli_accounts", ns)))
 
     db = sub.add_parser("db", help="ledger database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
