@@ -54,6 +54,55 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
+def machine_md(facts: dict[str, str]) -> str:
+    """The machine facts as the markdown list docs/benchmarks.md shows."""
+    return "Machine:\n\n" + "\n".join(f"- {k}: {v}" for k, v in facts.items()) + "\n"
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every ``every_s`` while a run goes on
+    (the figures of a run taken while others load the machine are noise: say so).
+
+    >>> with LoadSampler(every_s=60) as load:  # doctest: +SKIP
+    ...     run()
+    >>> load.summary()  # doctest: +SKIP
+    '1-min load average during the run: min 0.4, mean 1.1, max 2.0 (12 samples, 2 cores)'
+    """
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        import threading
+
+        self.every_s = every_s
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="loadavg", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            if self._stop.wait(self.every_s):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def stats(self) -> dict[str, float]:
+        s = self.samples or [0.0]
+        return {"min": min(s), "mean": sum(s) / len(s), "max": max(s), "samples": len(s)}
+
+    def summary(self) -> str:
+        st = self.stats()
+        return (
+            f"1-min load average during the run: min {st['min']:.1f}, mean {st['mean']:.1f}, "
+            f"max {st['max']:.1f} ({st['samples']:.0f} samples, {os.cpu_count()} cores)"
+        )
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (``q`` in 0..100) of ``values``; None when empty."""
     if not values:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT_DIR, exit_on_sigterm, machine
+from bench.common import OUT_DIR, LoadSampler, exit_on_sigterm, machine
 from bench.consumers import Consumer, MosquittoSub, PahoCounter, ReadAheadCounter, TelegrafLike
 from bench.publisher import FleetProcess
 from bench.report import plot, ratios, table
@@ -210,7 +210,9 @@ def wait_stored(runner: Runner, timeout_s: float = 60) -> None:
     raise TimeoutError(f"{runner.level} stored nothing within {timeout_s:.0f}s")
 
 
-def write_outputs(args: argparse.Namespace, results: list[Search], started: datetime) -> Path:
+def write_outputs(
+    args: argparse.Namespace, results: list[Search], started: datetime, load: LoadSampler
+) -> Path:
     plan = plan_for(args)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     out: Path = args.out
@@ -226,6 +228,7 @@ def write_outputs(args: argparse.Namespace, results: list[Search], started: date
         f"# {title}\n",
         "## Machine\n",
         *[f"- {k}: {v}" for k, v in facts.items()],
+        f"- {load.summary()}",
         "",
         "## Levels\n",
         f"Plan: ramp x{plan.ramp_factor:g} from {plan.start_rate:,.0f}/s with {plan.ramp_s:g}-s "
@@ -249,6 +252,7 @@ def write_outputs(args: argparse.Namespace, results: list[Search], started: date
                 "started": started.isoformat(),
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "machine": facts,
+                "load": load.stats(),
                 "results": [asdict(r) for r in results],
                 "ratios": ratio_rows,
             },
@@ -258,6 +262,7 @@ def write_outputs(args: argparse.Namespace, results: list[Search], started: date
     print()
     print(table(results))
     print(ratio_md)
+    print(load.summary())
     print(f"written: {md_path}" + (f", {png}" if png else ""))
     return md_path
 
@@ -267,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    results = run(args)
-    write_outputs(args, results, started)
+    with LoadSampler() as load:
+        results = run(args)
+    write_outputs(args, results, started, load)
     print(f"total {time.monotonic() - t0:.0f}s")
     return 0
 

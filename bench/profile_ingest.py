@@ -9,6 +9,14 @@ ledger, runs one ingest worker (:func:`cloud.ingest.run`) in a child process, pu
 the busiest functions by inclusive and by own time (idle waits left out), and writes
 the folded stacks and a flame graph SVG under ``bench/out/``. Needs ``py-spy``
 (``pip install py-spy``) and ptrace rights (root, or ``kernel.yama.ptrace_scope=0``).
+
+``--wall`` samples idle threads too (``py-spy --idle``) and adds where the *processing
+thread's wall-clock time* goes, stage by stage (waiting for messages, lingering for a
+batch, validation, the ledger's statements, its commit, the telemetry buffer's fsync,
+waiting for the receipts' PUBACKs, ...): at a low rate (100 weigh-ins/s) latency is
+waits, not CPU, and only a wall-clock profile shows them::
+
+    .venv/bin/python -m bench.profile_ingest --kind weighin --rate 100 --seconds 20 --wall
 """
 
 from __future__ import annotations
@@ -67,6 +75,44 @@ def categorise(folded: Path) -> str:
             counts["other Python (ingest, domain)"] += n
     lines = ["busy time by kind of work:"]
     lines += [f"  {100 * c / max(1, total):5.1f}%  {k}" for k, c in counts.most_common()]
+    return "\n".join(lines)
+
+
+#: (stage, substrings of a frame) of the processing thread's wall-clock breakdown: the
+#: first stage (in this order) with a frame in a sample's stack gets the sample
+STAGES = (
+    ("telemetry buffer write (SQLite fsync)", ("DurableBuffer.add", "buffer.py")),
+    ("ledger commit (PostgreSQL/SQLite)", ("Session.commit", "_commit_impl", ".commit (")),
+    ("receipts: wait for the broker's PUBACK", ("wait_for_publish",)),
+    ("receipts: publish", ("_publish_receipts",)),
+    ("acks to the broker", ("_ack (", "ack_many")),
+    ("confirmations (ack messages)", ("_send_confirmations", "Confirmations.")),
+    ("contract validation", ("parse_payload",)),
+    ("crediting statements", ("credit_many",)),
+    ("other ledger statements", ("sqlalchemy", "psycopg", "sqlite3")),
+    ("heartbeat / takeover check", ("Takeover.", "Peers.")),
+    ("write-behind, maintenance", ("write_behind", "maintenance")),
+    ("idle: waiting for a message", ("Event.wait", "Condition.wait")),
+    ("lingering for a fuller batch", ("_next_batch",)),
+)
+
+
+def wall_breakdown(folded: Path) -> str:
+    """Share of the processing thread's wall time per stage (needs ``py-spy --idle``)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, n_text = line.rpartition(" ")
+        if "_process_loop" not in stack:
+            continue
+        n = int(n_text)
+        total += n
+        stage = next((st for st, keys in STAGES if any(k in stack for k in keys)), None)
+        counts[stage or "other Python in the loop"] += n
+    if not total:
+        return "no samples of the processing thread (was --wall given?)"
+    lines = [f"processing thread, wall clock ({total} samples):"]
+    lines += [f"  {100 * c / total:5.1f}%  {k}" for k, c in counts.most_common()]
     return "\n".join(lines)
 
 
@@ -140,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres")
     ap.add_argument("--workers", type=int, default=1, help="ingest workers ($share)")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument(
+        "--wall", action="store_true", help="sample idle threads too: wall-clock stages"
+    )
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
     exit_on_sigterm()
@@ -178,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 spy = subprocess.Popen(
                     [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
                      "--duration", str(int(args.seconds)), "--output", f"{stem}.folded",
-                     "--nonblocking"],
+                     "--nonblocking", *(["--idle", "--threads"] if args.wall else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 )  # fmt: skip
                 time.sleep(1)
@@ -212,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     folded = Path(f"{stem}.folded")
     if folded.exists():
+        if args.wall:
+            print(wall_breakdown(folded))
         print(categorise(folded))
         print(summarise(folded, args.top))
         print(f"folded stacks: {folded}")

@@ -30,12 +30,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT_DIR, cpu_seconds, exit_on_sigterm, machine, percentile, rss_mib
+from bench.common import (
+    OUT_DIR,
+    LoadSampler,
+    cpu_seconds,
+    exit_on_sigterm,
+    machine,
+    machine_md,
+    percentile,
+    rss_mib,
+)
 from bench.ingest_proc import IngestWorkers, credited_count, prepare_ledger
 from bench.publisher import FleetProcess
 from bench.stream import DEVICE_PASSWORD, fleet_ids
 
-TARGET_P99_MS = 250.0
+#: publish-to-credited p99 at 100 weigh-ins/s on PostgreSQL (issue 21; issue 9 asked 250 ms)
+TARGET_P99_MS = 100.0
 
 
 def wait_receipts(
@@ -124,7 +134,7 @@ def measure(
 def render(results: list[dict[str, object]]) -> str:
     lines = [
         "| ledger | credited/s (burst) | receipts / published / ledger rows | worker CPU "
-        "(us/weigh-in) | publish-to-credited p50 / p99 at 100/s (ms) | p99 <= 250 ms |",
+        "(us/weigh-in) | publish-to-credited p50 / p99 at 100/s (ms) | p99 <= 100 ms |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -167,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ids = fleet_ids("weighin", args.devices)
     results = []
     with (
+        LoadSampler() as load,
         MosquittoServer(devices=dict.fromkeys(ids, DEVICE_PASSWORD)).start() as mqtt,
         InfluxServer().start() as influx,
     ):
@@ -186,12 +197,19 @@ def main(argv: list[str] | None = None) -> int:
             if pg is not None:
                 pg.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-    md = render(results)
+    facts = machine()
+    md = machine_md(facts) + "\n" + render(results) + "\n" + load.summary() + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     (args.out / f"weighin_path-{stamp}.json").write_text(
         json.dumps(
-            {"started": started.isoformat(), "machine": machine(), "results": results}, indent=1
+            {
+                "started": started.isoformat(),
+                "machine": facts,
+                "load": load.stats(),
+                "results": results,
+            },
+            indent=1,
         )
     )
     (args.out / f"weighin_path-{stamp}.md").write_text(md)

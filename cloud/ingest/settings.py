@@ -52,6 +52,10 @@ class IngestSettings(ProcessSettings):
     #: most messages per transaction, and how long to wait for more once one arrived
     batch_max: int = Field(default=2000, ge=1)
     batch_linger_s: float = Field(default=0.05, ge=0)
+    #: ... but only while the stream is dense: lingering stops as soon as no message came
+    #: for this long (a trickle is processed at once; ``batch_gap_s >= batch_linger_s``
+    #: lingers the whole ``batch_linger_s`` whatever arrives)
+    batch_gap_s: float = Field(default=0.002, ge=0)
     #: a bin's latest level waits in memory at most this long before being written
     #: (decisions — pickups, alerts, re-arming — are written at once)
     state_write_interval_s: float = Field(default=5.0, ge=0)

@@ -5,7 +5,10 @@ a message is acknowledged only after its batch is committed to the ledger and it
 telemetry is durably buffered, and after the receipts were handed to the broker. A crash
 at any point before the ack means the broker redelivers (persistent session: MQTT 5
 ``clean_start=False`` + ``SessionExpiryInterval``, or a 3.1.1 ``clean_session=False``),
-and idempotent processing makes the redelivery harmless.
+and idempotent processing makes the redelivery harmless. The processing thread does not
+wait for the receipts' PUBACKs: a committed batch joins a queue of batches to
+acknowledge, oldest first, once the broker has taken their receipts (or after
+``RECEIPT_WAIT_S``), while the next batch is already being processed.
 
 The broker is not the record, the devices are: every event stays in its device's outbox
 until the cloud confirms it. Weigh-ins are confirmed by their receipts; every other event
@@ -17,7 +20,11 @@ back (Mosquitto 2.0 does not restore a ``$share`` subscription), and devices ans
 new epoch by sending everything unconfirmed again. It reconnects within seconds
 (``mqtt_backoff_*``) and subscribes again on every connect.
 
-Throughput. Over MQTT 5 the worker raises ``ReceiveMaximum`` (Mosquitto otherwise keeps
+Throughput and latency. A batch is what has arrived when the processing thread is free,
+plus what keeps arriving while the stream is dense (``batch_gap_s`` between messages,
+for at most ``batch_linger_s``): a trickle, such as a waste bank's weigh-ins, is
+processed the moment it arrives; a flood is committed in batches of hundreds. Over
+MQTT 5 the worker raises ``ReceiveMaximum`` (Mosquitto otherwise keeps
 only 20 un-acked messages in flight, see RECIPES.md) so a batch of hundreds can be
 committed at once. Over MQTT 3.1.1 (amqtt in the embedded demo) the broker's in-flight
 limit caps each batch; the worker then does not linger and commits what it has.
@@ -71,6 +78,9 @@ log = logging.getLogger(__name__)
 
 #: how long to wait for the broker to take a batch's receipts before acking anyway
 RECEIPT_WAIT_S = 10.0
+#: how often the idle processing thread looks at batches waiting for their receipts'
+#: PUBACKs (a PUBACK also wakes it)
+ACK_POLL_S = 0.01
 
 
 class _Item(NamedTuple):
@@ -81,6 +91,14 @@ class _Item(NamedTuple):
     mid: int
     qos: int
     generation: int
+
+
+class _Unacked(NamedTuple):
+    """A durable batch waiting for its receipts' PUBACKs before it is acknowledged."""
+
+    batch: list[_Item]
+    receipts: list[mqtt.MQTTMessageInfo]
+    deadline: float  # time.monotonic()
 
 
 def subscriptions(share_group: str | None) -> list[str]:
@@ -129,6 +147,8 @@ class IngestWorker:
         self.store = store if store is not None else open_writer(settings.telemetry)
         # on_message appends, the processing thread pops: a deque needs no lock for that
         self._queue: deque[_Item] = deque()
+        #: durable batches not acknowledged yet, oldest first (processing thread only)
+        self._unacked: deque[_Unacked] = deque()
         self._arrived = threading.Event()
         self._stop = threading.Event()
         self._subscribed = threading.Event()
@@ -234,6 +254,7 @@ class IngestWorker:
             on_disconnect=self._on_disconnect,
             on_subscribe=self._on_subscribe,
             on_message=self._on_message,
+            on_publish=self._on_publish,
             reconnect=not self.retiring,
             name="ingest-mqtt",
         )
@@ -297,22 +318,38 @@ class IngestWorker:
         if not self._arrived.is_set():
             self._arrived.set()
 
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
+        # a receipt (or ack) was taken by the broker: a waiting batch may be acked now
+        if self._unacked and not self._arrived.is_set():
+            self._arrived.set()
+
     # ----------------------------------------------------------------- processing
 
     def _next_batch(self) -> list[_Item]:
+        """What has arrived, plus what keeps coming while the stream is dense.
+
+        Lingering (at most ``batch_linger_s``) stops as soon as ``batch_gap_s`` passed
+        without a new message: a trickle waits for nothing, a flood fills the batch.
+        """
         q = self._queue
         if not q:
             self._arrived.clear()
-            if not q and not self._arrived.wait(0.2):
+            idle_s = ACK_POLL_S if self._unacked else 0.2
+            if not q and not self._arrived.wait(idle_s):
                 return []
-        linger = self.settings.batch_linger_s if self.settings.mqtt_protocol == "5" else 0.0
+        s = self.settings
+        linger = s.batch_linger_s if s.mqtt_protocol == "5" and s.batch_gap_s > 0 else 0.0
         deadline = time.monotonic() + linger
-        cap = self.settings.batch_max
-        while len(q) < cap and not self._stop.is_set():
+        cap = s.batch_max
+        seen = len(q)
+        while seen < cap and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            time.sleep(min(left, 0.005))
+            time.sleep(min(left, s.batch_gap_s))
+            if len(q) == seen:
+                break  # nothing came for a gap: the burst is over
+            seen = len(q)
         return [q.popleft() for _ in range(min(cap, len(q)))]
 
     def _process_loop(self) -> None:
@@ -333,6 +370,7 @@ class IngestWorker:
                 self._handle(batch)
             else:
                 self.processor.write_behind()  # an idle moment: write the due levels
+            self._ack_ready()
             now = time.monotonic()
             if self.confirmations.due(now):
                 self._send_confirmations()
@@ -342,6 +380,7 @@ class IngestWorker:
             if now >= next_maintenance:
                 self.maintenance()
                 next_maintenance = time.monotonic() + s.maintenance_interval_s
+        self._ack_ready(final=True)
         self._send_confirmations()
         self.processor.write_behind(force=True)
 
@@ -390,29 +429,53 @@ class IngestWorker:
                 log.exception("could not make a batch of %d durable; retrying", len(batch))
                 if backoff.wait(self._stop):
                     return  # not acked: the broker redelivers to the next worker run
-        self._publish_receipts(outcome)
-        self._ack(batch)
+        receipts = self._publish_receipts(outcome)
+        self._unacked.append(_Unacked(batch, receipts, time.monotonic() + RECEIPT_WAIT_S))
         if self.settings.publish_confirmations:
             self.confirmations.add(((i.topic, i.payload) for i in batch), outcome.receipts)
         self.batches += 1
         self.processed += len(batch)
         self.dead_letters += sum(outcome.dead_letters.values())
 
-    def _publish_receipts(self, outcome: Outcome) -> None:
+    def _publish_receipts(self, outcome: Outcome) -> list[mqtt.MQTTMessageInfo]:
+        """Hand the batch's receipts to the network thread (QoS 1); not waited for here."""
         if not self.settings.publish_receipts:
-            return
+            return []
         client = self.connection.client
         infos = [client.publish(topic, payload, qos=1) for topic, payload in outcome.receipts]
-        deadline = time.monotonic() + RECEIPT_WAIT_S
-        for info in infos:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._connected:
-                break
-            try:
-                info.wait_for_publish(left)
-            except (RuntimeError, ValueError):
-                break  # disconnected: the un-acked inputs come back and are answered again
         self.receipts_sent += len(infos)
+        return infos
+
+    def _ack_ready(self, *, final: bool = False) -> None:
+        """Acknowledge, oldest first, the durable batches whose receipts the broker took.
+
+        A batch waits for its receipts' PUBACKs at most ``RECEIPT_WAIT_S``; when the
+        connection is lost its message ids are void anyway (:meth:`_ack` skips them: the
+        broker redelivers and the stored receipts answer again). ``final``: wait for
+        every batch in turn (stopping).
+        """
+        q = self._unacked
+        while q:
+            head = q[0]
+            if not self._receipts_taken(head, wait=final):
+                return
+            q.popleft()
+            self._ack(head.batch)
+
+    def _receipts_taken(self, pending: _Unacked, *, wait: bool) -> bool:
+        """Whether ``pending`` may be acknowledged now (its receipts taken, or given up)."""
+        for info in pending.receipts:
+            left = pending.deadline - time.monotonic()
+            if left <= 0 or not self._connected:
+                return True
+            try:
+                if wait:
+                    info.wait_for_publish(left)
+                elif not info.is_published():
+                    return False
+            except (RuntimeError, ValueError):
+                return True  # disconnected: the un-acked inputs come back, answered again
+        return True
 
     def _send_confirmations(self) -> None:
         """Publish the coalesced ``ack`` messages (QoS 1, not waited for: a lost one only
