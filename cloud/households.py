@@ -44,9 +44,19 @@ def register_household(
     )
     session.add(hh)
     session.flush()
-    session.add(Account(code=f"household:{hh.id}", kind="household", name=name, household_id=hh.id))
+    session.add(Account(**household_account_values(hh.id, name)))
     session.flush()
     return hh
+
+
+def household_account_values(household_id: int, name: str) -> dict[str, object]:
+    """The columns of the ledger account a household gets when it is registered."""
+    return {
+        "code": f"household:{household_id}",
+        "kind": "household",
+        "name": name,
+        "household_id": household_id,
+    }
 
 
 def link_card(
