@@ -92,11 +92,13 @@ def ingest_settings(
 
 
 class IngestWorkers:
-    """``workers`` ingest processes; stored counted in InfluxDB (L3, L3x2)."""
+    """``workers`` ingest processes; stored counted in InfluxDB (L3, L3x2). ``overrides``
+    are :class:`~cloud.ingest.IngestSettings` fields (e.g. ``batch_gap_s``)."""
 
     def __init__(
         self, name: str, workers: int, *, port: int, password: str, ledger_url: str,
         influx_url: str, database: str, workdir: Path, kind: str = "fill",
+        **overrides: Any,
     ) -> None:  # fmt: skip
         self.name = name
         self.settings = [
@@ -108,6 +110,7 @@ class IngestWorkers:
                 database=database,
                 workdir=workdir,
                 index=i,
+                **overrides,
             )
             for i in range(workers)
         ]

@@ -52,40 +52,26 @@ class StepResult:
         return self.sent / span if span > 0 else float(self.sent)
 
 
-class Fleet:
-    """``n`` device connections of one kind (``fill`` or ``weighin``)."""
+class SessionReader:
+    """A thread draining device sessions: counts PUBACKs (``acked``) and keeps what the
+    broker delivers to them (receipts) as ``(arrival wall time, payload)`` for
+    :meth:`take`. :meth:`close` disconnects every session."""
 
-    def __init__(self, host: str, port: int, kind: str, n: int, *, receipts: bool = False) -> None:
-        self.kind = kind
-        self.ids = fleet_ids(kind, n)
-        self.encoder = EventEncoder(kind, self.ids, seq_base=0)
-        self.socks: list[socket.socket] = []
-        for i, dev in enumerate(self.ids):
-            sock = mqttraw.open_connection(host, port, dev, dev, DEVICE_PASSWORD)
-            if receipts:
-                sock.sendall(mqttraw.subscribe_packet(1, device_topic(dev, Kind.RECEIPT), 0))
-            self.socks.append(sock)
-            if i % 100 == 99:
-                time.sleep(0.01)  # let the broker breathe while 1,000 devices log in
-        self.pids = [0] * n
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self.socks = socks
         self.acked = 0
-        self.receipts: list[tuple[float, bytes]] = []  # (arrival wall time, payload)
-        #: publish time of every weigh-in by event_id (to time its receipt)
-        self.sent_at: dict[str, float] = {}
-        self._track = kind == "weighin"
+        self._received: list[tuple[float, bytes]] = []
         self._lock = threading.Lock()
         self._closing = False
         self._sel = selectors.DefaultSelector()
         self._bufs: dict[int, bytearray] = {}
-        for s in self.socks:
+        for s in socks:
             self._sel.register(s, selectors.EVENT_READ)
             self._bufs[s.fileno()] = bytearray()
-        self._reader = threading.Thread(target=self._read_loop, name="fleet-reader", daemon=True)
-        self._reader.start()
+        self._thread = threading.Thread(target=self._loop, name="fleet-reader", daemon=True)
+        self._thread.start()
 
-    # ------------------------------------------------------------------ reading
-
-    def _read_loop(self) -> None:
+    def _loop(self) -> None:
         while not self._closing:
             for key, _ in self._sel.select(timeout=0.2):
                 sock: socket.socket = key.fileobj  # type: ignore[assignment]
@@ -106,10 +92,53 @@ class Fleet:
                         acks += 1
                     elif kind == mqttraw.PUBLISH:
                         _, _, payload = mqttraw.split_publish(first, body)
-                        self.receipts.append((now, payload))
+                        self._received.append((now, payload))
                 if acks:
                     with self._lock:
                         self.acked += acks
+
+    def reset_acks(self) -> None:
+        with self._lock:
+            self.acked = 0
+
+    def take(self) -> list[tuple[float, bytes]]:
+        """What arrived since the last call."""
+        got, self._received = self._received, []
+        return got
+
+    def close(self) -> None:
+        self._closing = True
+        self._thread.join(2)
+        for s in self.socks:
+            with contextlib.suppress(OSError):
+                s.sendall(mqttraw.DISCONNECT)
+            s.close()
+
+
+class Fleet:
+    """``n`` device connections of one kind (``fill`` or ``weighin``)."""
+
+    def __init__(self, host: str, port: int, kind: str, n: int, *, receipts: bool = False) -> None:
+        self.kind = kind
+        self.ids = fleet_ids(kind, n)
+        self.encoder = EventEncoder(kind, self.ids, seq_base=0)
+        self.socks: list[socket.socket] = []
+        for i, dev in enumerate(self.ids):
+            sock = mqttraw.open_connection(host, port, dev, dev, DEVICE_PASSWORD)
+            if receipts:
+                sock.sendall(mqttraw.subscribe_packet(1, device_topic(dev, Kind.RECEIPT), 0))
+            self.socks.append(sock)
+            if i % 100 == 99:
+                time.sleep(0.01)  # let the broker breathe while 1,000 devices log in
+        self.pids = [0] * n
+        #: publish time of every weigh-in by event_id (to time its receipt)
+        self.sent_at: dict[str, float] = {}
+        self._track = kind == "weighin"
+        self.reader = SessionReader(self.socks)
+
+    @property
+    def acked(self) -> int:
+        return self.reader.acked
 
     # ------------------------------------------------------------------ publishing
 
@@ -117,8 +146,7 @@ class Fleet:
         """Publish ``count`` events at ``rate``/s; at QoS 1 wait for every PUBACK."""
         n = len(self.socks)
         burst = max(1, min(64, round(rate / SENDS_PER_S)))
-        with self._lock:
-            self.acked = 0
+        self.reader.reset_acks()
         enc, socks, topics, pids = self.encoder, self.socks, self.encoder.topics, self.pids
         publish = mqttraw.publish_packet
         sent = 0
@@ -157,7 +185,7 @@ class Fleet:
 
     def take_receipts(self) -> list[tuple[float, float, str]]:
         """``(arrival, publish-to-receipt seconds, status)`` of the receipts since the last call."""
-        got, self.receipts = self.receipts, []
+        got = self.reader.take()
         out = []
         for arrival, payload in got:
             r = json.loads(payload)
@@ -167,12 +195,7 @@ class Fleet:
         return out
 
     def close(self) -> None:
-        self._closing = True
-        self._reader.join(2)
-        for s in self.socks:
-            with contextlib.suppress(OSError):
-                s.sendall(mqttraw.DISCONNECT)
-            s.close()
+        self.reader.close()
 
 
 # ---------------------------------------------------------------------- process wrapper
