@@ -98,8 +98,10 @@ def proc_cpu(pid: int, children: bool = False) -> float:
     return total
 
 
-def dir_bytes(*paths: Path) -> int:
-    return sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file())
+def dir_bytes(*paths: Path, pattern: str = "*") -> int:
+    return sum(
+        f.stat().st_size for p in paths if p.exists() for f in p.rglob(pattern) if f.is_file()
+    )
 
 
 def pg_sizes(url: str) -> dict[str, int]:
@@ -331,7 +333,9 @@ def run_replay(
         "influxdb": ([influx.proc.pid], 2.0, False),
         "replay fleet (bench)": ([fleet.pid], 1.0, False),
     }
-    sizes0, influx0 = pg_sizes(url), dir_bytes(idir[0])
+    # points are counted on the TSM files; the series file and index grow with devices
+    # (fixed for a fleet), not with time, and are reported apart
+    sizes0, influx0 = pg_sizes(url), dir_bytes(idir[0], pattern="*.tsm")
     stored0 = {k: reader.count(k) for k in ("fill", "health", "weighin")}
     cpu0 = {k: sum(proc_cpu(p, ch) for p in ps) for k, (ps, _, ch) in pids.items()}
     busy0 = machine_busy()
@@ -361,7 +365,8 @@ def run_replay(
     deadline = time.monotonic() + 60  # InfluxDB snapshots its cache to TSM: the WAL empties
     while dir_bytes(idir[1]) > 64 * 1024 and time.monotonic() < deadline:
         time.sleep(1)
-    sizes1, influx1 = pg_sizes(url), dir_bytes(idir[0])
+    sizes1, influx1 = pg_sizes(url), dir_bytes(idir[0], pattern="*.tsm")
+    influx_fixed = dir_bytes(idir[0]) - influx1
     stored = {k: reader.count(k) - stored0[k] for k in ("fill", "health", "weighin")}
     reader.close()
     events = sum(res.sent.values())
@@ -403,6 +408,8 @@ def run_replay(
         "pg_growth": growth,
         "pg_bytes_per_weighin": money / max(1, credited),
         "influx_growth_bytes": influx1 - influx0,
+        "influx_series_and_index_bytes": influx_fixed,
+        "influx_wal_bytes_left": dir_bytes(idir[1]),
         "influx_bytes_per_point": (influx1 - influx0) / max(1, points),
         "per_day_full": per_day,
         "pg_month_gib": pg_day * 30 / 2**30,
@@ -448,6 +455,8 @@ def render(o: dict[str, Any]) -> str:
         f"{o['pg_year_gib']:.0f} GiB |",
         f"| InfluxDB growth, full regency, per month / year | {o['influx_month_gib']:.1f} / "
         f"{o['influx_year_gib']:.0f} GiB |",
+        f"| InfluxDB series file and index (grow with devices, not time) | "
+        f"{o['influx_series_and_index_bytes'] / 2**20:,.0f} MiB |",
         f"| InfluxDB raw points kept ({o['influx_retention_days']} days' retention) | "
         f"{o['influx_retained_gib']:.1f} GiB |",
         f"| machine CPU busy during the replay (all processes) | {o['machine_busy']:.0%} |",
