@@ -410,6 +410,11 @@ def run_replay(
         "influx_growth_bytes": influx1 - influx0,
         "influx_series_and_index_bytes": influx_fixed,
         "influx_wal_bytes_left": dir_bytes(idir[1]),
+        # one series per device and measurement: fill (bins), health (all), weighin (scales)
+        "series": plan.bins_connected
+        + len(device_ids(r, plan.bins_connected)[0])
+        + conf.stations
+        + conf.collectors,
         "influx_bytes_per_point": (influx1 - influx0) / max(1, points),
         "per_day_full": per_day,
         "pg_month_gib": pg_day * 30 / 2**30,
@@ -467,6 +472,17 @@ def render(o: dict[str, Any]) -> str:
     for k, v in sorted(o["ceiling_share"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {k} | {o['cpu_s'][k]:.0f} | {v:.0%} |")
     lines.append(f"\nSaturates first: **{o['saturates_first']}**.")
+    if o["machine_busy"] > 0.9:
+        lines.append(
+            f"\nThe machine was {o['machine_busy']:.0%} busy: the parts got what others left "
+            "them, so these shares rank them but do not measure their ceilings."
+        )
+    per_series = sum(st.values()) / max(1, o["series"])
+    lines.append(
+        f"\nInfluxDB: {per_series:.1f} points per series in the window; TSM stores a series "
+        "in blocks of up to 1,000 points, so a window of a few points per series overstates "
+        "the bytes per point of a day (288 per series) many times."
+    )
     return "\n".join(lines) + "\n"
 
 
