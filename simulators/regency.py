@@ -222,7 +222,7 @@ class Regency:
 
     @staticmethod
     def collector_device(c: int) -> str:
-        """The id the collector's phone signs its doorstep weigh-ins with."""
+        """The collector's portable scale (a station device) that weighs at the door."""
         return f"col-{c + 1:03d}"
 
     @staticmethod
