@@ -92,7 +92,7 @@ class AuditFilter:
     site_id: int | None = None
 
 
-def _filtered(f: AuditFilter) -> Select[tuple[AuditEntry]]:
+def _filtered(f: AuditFilter) -> Select[Any]:
     q = select(AuditEntry)
     if f.actor:
         q = q.where(AuditEntry.actor == f.actor)

@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.models import Household, utcnow
 from cloud.models.auth import USER_ROLES, HouseholdPin, LoginThrottle, User
 
@@ -98,6 +99,7 @@ def create_user(
     display_name: str | None = None,
     site_id: int | None = None,
     phone: str | None = None,
+    by: str | None = None,
 ) -> User:
     """Create a staff user (``role``: admin | operator | collector). Flushes, no commit."""
     if role not in USER_ROLES:
@@ -118,6 +120,35 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(session, actor=by, action="user.create", subject=f"user:{user.id}",
+                 after=audit.snapshot(user, USER_FIELDS), site_id=site_id)  # fmt: skip
+    return user
+
+
+#: what the audit log keeps of a user (never the password hash)
+USER_FIELDS = ("username", "display_name", "role", "site_id", "phone", "active")
+
+
+def update_user(session: Session, *, user: User, changes: dict[str, Any], by: str | None) -> User:
+    """Change a user's name, role, site, phone, activity or password; one audit row
+    (a new password shows as ``"password": "changed"``, never the value)."""
+    before = audit.snapshot(user, USER_FIELDS)
+    password = changes.pop("password", None)
+    unknown = set(changes) - {"display_name", "role", "active", "phone", "site_id"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    if "role" in changes and changes["role"] not in USER_ROLES:
+        raise InvalidInput("role", f"role must be one of {', '.join(USER_ROLES)}")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if password is not None:
+        set_user_password(session, user=user, password=password)
+    session.flush()
+    old, new = audit.changed(before, audit.snapshot(user, USER_FIELDS))
+    if password is not None:
+        old["password"], new["password"] = "unchanged", "changed"
+    audit.record(session, actor=by, action="user.update", subject=f"user:{user.id}",
+                 before=old, after=new, site_id=user.site_id)  # fmt: skip
     return user
 
 
@@ -132,12 +163,23 @@ def set_household_pin(session: Session, *, household_id: int, pin: str, by: str 
     """Set (or replace) the login PIN of a household: 4-8 digits."""
     if not PIN_RE.fullmatch(pin):
         raise InvalidInput("pin", "a PIN is 4 to 8 digits")
+    set_household_pin_hash(session, household_id=household_id, pin_hash=hash_secret(pin), by=by)
+
+
+def set_household_pin_hash(
+    session: Session, *, household_id: int, pin_hash: str, by: str | None
+) -> None:
+    """Set a household's PIN from its argon2 hash (audited; the hash is not logged)."""
     row = session.get(HouseholdPin, household_id)
     if row is None:
-        session.add(HouseholdPin(household_id=household_id, pin_hash=hash_secret(pin), set_by=by))
+        session.add(HouseholdPin(household_id=household_id, pin_hash=pin_hash, set_by=by))
     else:
-        row.pin_hash, row.set_at, row.set_by = hash_secret(pin), utcnow(), by
+        row.pin_hash, row.set_at, row.set_by = pin_hash, utcnow(), by
     session.flush()
+    hh = session.get(Household, household_id)
+    audit.record(session, actor=by, action="household.pin", subject=f"household:{household_id}",
+                 before={"pin": "set" if row is not None else None}, after={"pin": "set"},
+                 site_id=hh.site_id if hh else None)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- login

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.crediting import Credit, credit_description, post_credits
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
@@ -81,6 +82,10 @@ def assign_weighin(
             rec.amount_rp, rec.price_rp_per_kg, rec.effective_at,
         )])  # fmt: skip
     session.flush()
+    audit.record(session, actor=by, action="weighin.assign", subject=f"weighin:{rec.id}",
+                 before={"status": ReceiptStatus.UNASSIGNED.value, "household_id": None},
+                 after={"status": rec.status, "household_id": household_id,
+                        "amount_rp": rec.amount_rp}, site_id=rec.site_id)  # fmt: skip
     return rec
 
 
@@ -108,4 +113,9 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
     rec.reversal_entry_id = entry.id
     session.flush()
     weighin_reversed(session, rec, reason=reason)
+    audit.record(session, actor=by, action="weighin.reverse", subject=f"weighin:{rec.id}",
+                 before={"reversal_entry_id": None},
+                 after={"reversal_entry_id": entry.id, "amount_rp": rec.amount_rp,
+                        "household_id": rec.household_id, "reason": reason},
+                 site_id=rec.site_id)  # fmt: skip
     return entry

@@ -13,9 +13,13 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.db import chunks
-from cloud.errors import NotFound
+from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, MemberCard, Site, utcnow
+
+#: what the audit log keeps of a household before and after a change
+HOUSEHOLD_FIELDS = ("member_no", "name", "site_id", "active", "phone", "address")
 
 
 def ensure_site(session: Session, *, code: str, name: str | None = None) -> Site:
@@ -28,6 +32,16 @@ def ensure_site(session: Session, *, code: str, name: str | None = None) -> Site
     return site
 
 
+def create_site(session: Session, *, code: str, name: str, by: str | None) -> Site:
+    """Create a site (an operator action, audited); :class:`LedgerError` if it exists."""
+    if session.scalar(select(Site.id).where(Site.code == code)) is not None:
+        raise LedgerError(f"site {code!r} exists")
+    site = ensure_site(session, code=code, name=name)
+    audit.record(session, actor=by, action="site.create", subject=f"site:{site.id}",
+                 after={"code": code, "name": name}, site_id=site.id)  # fmt: skip
+    return site
+
+
 def register_household(
     session: Session,
     *,
@@ -36,8 +50,9 @@ def register_household(
     site: str | None = None,
     phone: str | None = None,
     address: str | None = None,
+    by: str | None = None,
 ) -> Household:
-    """Create a household and its ledger account (``site`` is a site code)."""
+    """Create a household and its ledger account (``site`` is a site code). Audited."""
     site_id = ensure_site(session, code=site).id if site else None
     hh = Household(
         member_no=member_no, name=name, site_id=site_id, active=True, phone=phone, address=address
@@ -46,6 +61,8 @@ def register_household(
     session.flush()
     session.add(Account(**household_account_values(hh.id, name)))
     session.flush()
+    audit.record(session, actor=by, action="household.create", subject=f"household:{hh.id}",
+                 after=audit.snapshot(hh, HOUSEHOLD_FIELDS), site_id=hh.site_id)  # fmt: skip
     return hh
 
 
@@ -59,30 +76,72 @@ def household_account_values(household_id: int, name: str) -> dict[str, object]:
     }
 
 
+def update_household(
+    session: Session, *, household: Household, changes: dict[str, object], by: str | None
+) -> Household:
+    """Change a household's name, phone or address (only those). Audited with before/after."""
+    unknown = set(changes) - {"name", "phone", "address"}
+    if unknown:
+        raise LedgerError(f"cannot change {', '.join(sorted(unknown))} this way")
+    before = audit.snapshot(household, changes)
+    for name, value in changes.items():
+        setattr(household, name, value)
+    session.flush()
+    old, new = audit.changed(before, audit.snapshot(household, changes))
+    audit.record(session, actor=by, action="household.update", subject=f"household:{household.id}",
+                 before=old, after=new, site_id=household.site_id)  # fmt: skip
+    return household
+
+
+def deactivate_household(session: Session, *, household: Household, by: str | None) -> Household:
+    """No more credits by card, logins or payouts; history is kept. Audited."""
+    was = household.active
+    household.active = False
+    session.flush()
+    audit.record(session, actor=by, action="household.deactivate",
+                 subject=f"household:{household.id}", before={"active": was},
+                 after={"active": False}, site_id=household.site_id)  # fmt: skip
+    return household
+
+
 def link_card(
     session: Session, *, card_id: str, household_id: int, by: str | None = None
 ) -> MemberCard:
-    """Link a card to a household; an earlier active link of that card is ended."""
+    """Link a card to a household; an earlier active link of that card is ended. Audited."""
     hh = session.get(Household, household_id)
     if hh is None:
         raise NotFound(f"unknown household {household_id}")
-    unlink_card(session, card_id=card_id, by=by)
+    ended = _end_links(session, card_id=card_id, by=by)
     card = MemberCard(card_id=card_id, household_id=household_id, active=True, linked_by=by)
     session.add(card)
     session.flush()
+    audit.record(session, actor=by, action="card.link", subject=f"card:{card_id}",
+                 before={"household_id": ended[0]} if ended else None,
+                 after={"household_id": household_id}, site_id=hh.site_id)  # fmt: skip
     return card
 
 
-def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> bool:
-    """End the active link of ``card_id``; False if it had none."""
-    changed = False
+def _end_links(session: Session, *, card_id: str, by: str | None) -> list[int]:
+    """End the active link of ``card_id``; the households it was linked to."""
+    ended = []
     for old in session.scalars(
         select(MemberCard).where(MemberCard.card_id == card_id, MemberCard.active)
     ):
         old.active, old.unlinked_at, old.unlinked_by = False, utcnow(), by
-        changed = True
+        ended.append(old.household_id)
     session.flush()
-    return changed
+    return ended
+
+
+def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> bool:
+    """End the active link of ``card_id`` (audited); False if it had none."""
+    ended = _end_links(session, card_id=card_id, by=by)
+    if ended:
+        hh = session.get(Household, ended[0])
+        audit.record(session, actor=by, action="card.unlink", subject=f"card:{card_id}",
+                     before={"household_id": ended[0]}, after={"household_id": None},
+                     site_id=hh.site_id if hh else None)  # fmt: skip
+    return bool(ended)
 
 
 def household_for_card(session: Session, *, card_id: str) -> Household | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, utcnow
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
@@ -84,7 +85,17 @@ def request_payout(
     )  # fmt: skip
     session.add(p)
     session.flush()
+    _audit(session, p, "payout.request", by, None)
     return p
+
+
+def _audit(session: Session, p: Payout, action: str, by: str, was: str | None) -> None:
+    hh = session.get(Household, p.household_id)
+    audit.record(session, actor=by, action=action, subject=f"payout:{p.id}",
+                 before={"status": was} if was else None,
+                 after={"status": p.status, "amount_rp": p.amount_rp,
+                        "household_id": p.household_id, "reason": p.reason},
+                 site_id=hh.site_id if hh else None)  # fmt: skip
 
 
 def approve_payout(session: Session, *, payout_id: int, by: str) -> Payout:
@@ -99,6 +110,7 @@ def approve_payout(session: Session, *, payout_id: int, by: str) -> Payout:
     p.status, p.decided_at, p.decided_by = "approved", utcnow(), by
     session.flush()
     events.payout_approved(session, p)
+    _audit(session, p, "payout.approve", by, "requested")
     return p
 
 
@@ -108,8 +120,10 @@ def reject_payout(session: Session, *, payout_id: int, by: str, reason: str) -> 
         raise PayoutError(f"payout {payout_id} is {p.status}; only a held payout can be rejected")
     if not reason.strip():
         raise PayoutError("a rejection needs a reason", field="reason")
+    was = p.status
     p.status, p.decided_at, p.decided_by, p.reason = "rejected", utcnow(), by, reason[:300]
     session.flush()
+    _audit(session, p, "payout.reject", by, was)
     return p
 
 
@@ -134,4 +148,5 @@ def pay_payout(session: Session, *, payout_id: int, by: str) -> Payout:
     p.status, p.paid_at, p.paid_by, p.entry_id = "paid", utcnow(), by, entry.id
     session.flush()
     events.payout_paid(session, p)
+    _audit(session, p, "payout.pay", by, "approved")
     return p

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.fill_policy import (
@@ -85,6 +86,9 @@ def acknowledge_alert(session: Session, *, alert_id: int, by: str) -> Alert:
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by = utcnow(), by
         session.flush()
+        audit.record(session, actor=by, action="alert.acknowledge", subject=f"alert:{alert.id}",
+                     before={"acknowledged": False}, after={"acknowledged": True},
+                     site_id=alert.site_id)  # fmt: skip
     return alert
 
 
@@ -117,12 +121,14 @@ def register_bin(
     empty_depth_mm: int | None = None,
     threshold_pct: float = 80.0,
     hysteresis_pct: float = 10.0,
+    by: str | None = None,
 ) -> Bin:
-    """Create or update a bin's registry entry (``site`` is a site code). Flushes."""
+    """Create or update a bin's registry entry (``site`` is a site code). Flushes; audited."""
     if not 0 < threshold_pct <= 100 or not 0 <= hysteresis_pct < threshold_pct:
         raise LedgerError("need 0 < threshold_pct <= 100 and 0 <= hysteresis_pct < threshold")
     site_id = ensure_site(session, code=site).id if site else None
     b = session.get(Bin, bin_id)
+    before = None if b is None else audit.snapshot(b, BIN_FIELDS)
     if b is None:
         b = Bin(bin_id=bin_id, armed=True, active=True)
         session.add(b)
@@ -131,7 +137,14 @@ def register_bin(
     b.empty_depth_mm = empty_depth_mm
     b.threshold_pct, b.hysteresis_pct = threshold_pct, hysteresis_pct
     session.flush()
+    audit.record(session, actor=by, action="bin.update" if before else "bin.create",
+                 subject=f"bin:{bin_id}", before=before, after=audit.snapshot(b, BIN_FIELDS),
+                 site_id=b.site_id)  # fmt: skip
     return b
+
+
+BIN_FIELDS = ("site_id", "device_id", "category_code", "name", "lat", "lon", "empty_depth_mm",
+              "threshold_pct", "hysteresis_pct")  # fmt: skip
 
 
 def get_bin(session: Session, *, bin_id: str) -> Bin:
@@ -286,7 +299,10 @@ def open_pickup(
     fill_pct: float | None = None,
     category: str | None = None,
 ) -> Pickup:
-    """Open a pickup for a bin or a household. Refuses a second open one for a bin."""
+    """Open a pickup for a bin or a household. Refuses a second open one for a bin.
+
+    Audited when someone asked for it (``requested_by``); a bin's own crossing is not a
+    person's action (its fill samples tell it)."""
     if kind not in ("bin_full", "household", "manual"):
         raise LedgerError(f"unknown pickup kind {kind!r}")
     if (bin_id is None) == (household_id is None):
@@ -319,7 +335,17 @@ def open_pickup(
     session.add(p)
     session.flush()
     events.pickup_opened(session, p)
+    if requested_by is not None:
+        _audit(session, p, "pickup.open", requested_by, None)
     return p
+
+
+def _audit(session: Session, p: Pickup, action: str, by: str | None, was: str | None) -> None:
+    audit.record(session, actor=by, action=action, subject=f"pickup:{p.id}",
+                 before={"status": was} if was else None,
+                 after={"status": p.status, "collector_id": p.collector_id,
+                        "collected_g": p.collected_g, "reason": p.cancel_reason},
+                 site_id=p.site_id)  # fmt: skip
 
 
 def request_household_pickup(
@@ -350,38 +376,49 @@ def _pickup(session: Session, pickup_id: int) -> Pickup:
     return p
 
 
-def assign_pickup(session: Session, *, pickup_id: int, collector_id: int) -> Pickup:
+def assign_pickup(
+    session: Session, *, pickup_id: int, collector_id: int, by: str | None = None
+) -> Pickup:
     p = _pickup(session, pickup_id)
     if p.status not in OPEN_PICKUP_STATES:
         raise LedgerError(f"pickup {pickup_id} is {p.status}")
+    was = p.status
     p.status, p.collector_id, p.assigned_at = "assigned", collector_id, utcnow()
     session.flush()
     events.pickup_assigned(session, p)
+    _audit(session, p, "pickup.assign", by, was)
     return p
 
 
 def complete_pickup(
-    session: Session, *, pickup_id: int, collected_g: int | None = None, note: str | None = None
-) -> Pickup:
+    session: Session, *, pickup_id: int, collected_g: int | None = None, note: str | None = None,
+    by: str | None = None,
+) -> Pickup:  # fmt: skip
     p = _pickup(session, pickup_id)
     if p.status not in OPEN_PICKUP_STATES:
         raise LedgerError(f"pickup {pickup_id} is {p.status}")
     if collected_g is not None and collected_g < 0:
         raise LedgerError("collected_g must be >= 0")
+    was = p.status
     p.status, p.completed_at, p.collected_g = "done", utcnow(), collected_g
     if note:
         p.note = note[:500]
     session.flush()
     events.pickup_completed(session, p)
+    _audit(session, p, "pickup.complete", by, was)
     return p
 
 
-def cancel_pickup(session: Session, *, pickup_id: int, reason: str) -> Pickup:
+def cancel_pickup(
+    session: Session, *, pickup_id: int, reason: str, by: str | None = None
+) -> Pickup:
     p = _pickup(session, pickup_id)
     if p.status not in OPEN_PICKUP_STATES:
         raise LedgerError(f"pickup {pickup_id} is {p.status}")
+    was = p.status
     p.status, p.cancelled_at, p.cancel_reason = "cancelled", utcnow(), reason[:300]
     session.flush()
+    _audit(session, p, "pickup.cancel", by, was)
     return p
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.broker_accounts import AccountStore, BrokerAccountError, new_password
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Device, utcnow
@@ -56,6 +57,7 @@ def provision_device(
     kind: str,
     name: str | None = None,
     site_id: int | None = None,
+    by: str | None = None,
 ) -> Credentials:
     """Register ``device_id`` (or re-enable a revoked one) and create its broker account.
 
@@ -90,10 +92,15 @@ def provision_device(
                 f"the broker already has an account named {device_id!r}", field="device_id"
             ) from None
         raise
+    audit.record(session, actor=by, action="device.provision", subject=f"device:{device_id}",
+                 after={"kind": kind, "name": dev.name, "site_id": dev.site_id},
+                 site_id=dev.site_id)  # fmt: skip
     return Credentials(device_id=device_id, username=device_id, password=password)
 
 
-def revoke_device(session: Session, accounts: AccountStore, *, device_id: str) -> Device:
+def revoke_device(
+    session: Session, accounts: AccountStore, *, device_id: str, by: str | None = None
+) -> Device:
     """Revoke a device: registry flag (flushed first), then its broker account deleted.
 
     A :class:`BrokerAccountError` leaves the registry flag set in the session: commit it
@@ -104,6 +111,9 @@ def revoke_device(session: Session, accounts: AccountStore, *, device_id: str) -
         raise NotFound(f"unknown device {device_id}")
     if not dev.revoked:
         dev.revoked, dev.revoked_at = True, utcnow()
+        audit.record(session, actor=by, action="device.revoke", subject=f"device:{device_id}",
+                     before={"revoked": False}, after={"revoked": True},
+                     site_id=dev.site_id)  # fmt: skip
     session.flush()
     accounts.remove_device(device_id)
     return dev

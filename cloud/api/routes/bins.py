@@ -25,7 +25,7 @@ def list_bins(_: Staff, session: SessionDep) -> list[BinOut]:
     "", responses=error_responses(401, 403, 409, 422),
     summary="Register a bin or update its registry entry",
 )  # fmt: skip
-def upsert_bin(body: BinCreate, _: Staff, session: SessionDep) -> BinOut:
+def upsert_bin(body: BinCreate, principal: Staff, session: SessionDep) -> BinOut:
     if body.hysteresis_pct >= body.threshold_pct:
         raise ApiError(
             422, "validation", "hysteresis_pct must be below threshold_pct",
@@ -35,7 +35,7 @@ def upsert_bin(body: BinCreate, _: Staff, session: SessionDep) -> BinOut:
         session, bin_id=body.bin_id, site=body.site, device_id=body.device_id,
         category=body.category, name=body.name, x=body.x, y=body.y, lat=body.lat, lon=body.lon,
         empty_depth_mm=body.empty_depth_mm, threshold_pct=body.threshold_pct,
-        hysteresis_pct=body.hysteresis_pct,
+        hysteresis_pct=body.hysteresis_pct, by=principal.label,
     )  # fmt: skip
     session.commit()
     return BinOut.model_validate(b)

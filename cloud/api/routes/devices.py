@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from cloud import provisioning
+from cloud import audit, provisioning
 from cloud.api.deps import Admin, SessionDep, Staff, StateDep
 from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.mqtt import BrokerUnavailable
@@ -48,7 +48,7 @@ def device(device_id: DeviceId, _: Staff, session: SessionDep) -> DeviceOut:
     summary="Provision a device: registry entry + broker account; the password is shown ONCE",
 )  # fmt: skip
 def provision(
-    body: DeviceCreate, _: Admin, session: SessionDep, state: StateDep
+    body: DeviceCreate, principal: Admin, session: SessionDep, state: StateDep
 ) -> DeviceCredentials:
     if body.site_id is not None and session.get(Site, body.site_id) is None:
         raise ApiError(
@@ -58,7 +58,7 @@ def provision(
     try:
         creds = provisioning.provision_device(
             session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
-            site_id=body.site_id,
+            site_id=body.site_id, by=principal.label,
         )  # fmt: skip
     except BrokerAccountError as exc:
         raise ApiError(503, "broker-unavailable", f"broker account not created: {exc}") from None
@@ -80,9 +80,13 @@ def provision(
     "/{device_id}/revoke", responses=error_responses(401, 403, 404, 503),
     summary="Revoke: the broker account is deleted and the device disconnected at once",
 )  # fmt: skip
-def revoke(device_id: DeviceId, _: Admin, session: SessionDep, state: StateDep) -> DeviceOut:
+def revoke(
+    device_id: DeviceId, principal: Admin, session: SessionDep, state: StateDep
+) -> DeviceOut:
     try:
-        dev = provisioning.revoke_device(session, state.broker, device_id=device_id)
+        dev = provisioning.revoke_device(
+            session, state.broker, device_id=device_id, by=principal.label
+        )
     except BrokerAccountError as exc:
         session.commit()  # revoked in the registry: ingest refuses the device from now on
         raise ApiError(
@@ -98,8 +102,9 @@ def revoke(device_id: DeviceId, _: Admin, session: SessionDep, state: StateDep) 
     summary="Send a command (tare, zero, reload, ping) over MQTT",
 )  # fmt: skip
 def command(
-    device_id: DeviceId, body: CommandRequest, _: Staff, session: SessionDep, state: StateDep
-) -> CommandOut:
+    device_id: DeviceId, body: CommandRequest, principal: Staff, session: SessionDep,
+    state: StateDep,
+) -> CommandOut:  # fmt: skip
     dev = get_device(session, device_id=device_id)
     if dev is None:
         raise ApiError(404, "not-found", f"no device {device_id!r}")
@@ -115,6 +120,10 @@ def command(
         state.mqtt.send_command(cmd)
     except BrokerUnavailable as exc:
         raise ApiError(503, "broker-unavailable", str(exc)) from None
+    audit.record(session, actor=principal.label, action="device.command",
+                 subject=f"device:{device_id}", after={"action": body.action, "cmd_id": cmd.cmd_id},
+                 site_id=dev.site_id)  # fmt: skip
+    session.commit()
     return CommandOut(
         cmd_id=cmd.cmd_id, device_id=device_id, action=body.action, issued_at=cmd.issued_at
     )

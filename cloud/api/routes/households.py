@@ -41,10 +41,8 @@ def list_sites(_: Staff, session: SessionDep) -> list[SiteOut]:
 
 
 @router.post("/sites", status_code=201, responses=error_responses(401, 403, 409, 422))
-def create_site(body: SiteCreate, _: Staff, session: SessionDep) -> SiteOut:
-    if session.scalar(select(Site).where(Site.code == body.code)) is not None:
-        raise ApiError(409, "conflict", f"site {body.code!r} exists")
-    site = households.ensure_site(session, code=body.code, name=body.name)
+def create_site(body: SiteCreate, principal: Staff, session: SessionDep) -> SiteOut:
+    site = households.create_site(session, code=body.code, name=body.name, by=principal.label)
     session.commit()
     return SiteOut.model_validate(site)
 
@@ -80,7 +78,7 @@ def register_household(
         raise ApiError(409, "conflict", f"member number {body.member_no!r} is taken")
     hh = households.register_household(
         session, member_no=body.member_no, name=body.name, site=body.site,
-        phone=body.phone, address=body.address,
+        phone=body.phone, address=body.address, by=principal.label,
     )  # fmt: skip
     if body.pin is not None:
         auth.set_household_pin(session, household_id=hh.id, pin=body.pin, by=principal.label)
@@ -95,12 +93,10 @@ def get_household(household: OwnHousehold, session: SessionDep) -> HouseholdOut:
 
 @router.patch("/households/{household_id}", responses=error_responses(401, 403, 404, 422))
 def update_household(
-    body: HouseholdUpdate, _: Staff, household: OwnHousehold, session: SessionDep
+    body: HouseholdUpdate, principal: Staff, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
-    for name in ("name", "phone", "address"):
-        value = getattr(body, name)
-        if value is not None:
-            setattr(household, name, value)
+    changes = body.model_dump(exclude_none=True, include={"name", "phone", "address"})
+    households.update_household(session, household=household, changes=changes, by=principal.label)
     session.commit()
     return _out(session, household)
 
@@ -109,8 +105,10 @@ def update_household(
     "/households/{household_id}/deactivate", responses=error_responses(401, 403, 404),
     summary="Deactivate: no more credits by card, logins or payouts; history is kept",
 )  # fmt: skip
-def deactivate_household(_: Staff, household: OwnHousehold, session: SessionDep) -> HouseholdOut:
-    household.active = False
+def deactivate_household(
+    principal: Staff, household: OwnHousehold, session: SessionDep
+) -> HouseholdOut:
+    households.deactivate_household(session, household=household, by=principal.label)
     session.commit()
     return _out(session, household)
 

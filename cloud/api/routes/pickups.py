@@ -116,12 +116,15 @@ def get_pickup(pickup: OwnPickup, session: SessionDep) -> PickupOut:
     summary="Assign (or re-assign) a pickup to a collector",
 )  # fmt: skip
 def assign_pickup(
-    body: PickupAssign, _: Staff, pickup: OwnPickup, session: SessionDep, state: StateDep
-) -> PickupOut:
+    body: PickupAssign, principal: Staff, pickup: OwnPickup, session: SessionDep,
+    state: StateDep,
+) -> PickupOut:  # fmt: skip
     collector = session.get(User, body.collector_id)
     if collector is None or collector.role != "collector" or not collector.active:
         raise ApiError(422, "validation", f"user {body.collector_id} is not an active collector")
-    p = pickups.assign_pickup(session, pickup_id=pickup.id, collector_id=collector.id)
+    p = pickups.assign_pickup(
+        session, pickup_id=pickup.id, collector_id=collector.id, by=principal.label
+    )
     session.commit()
     return _changed(state, session, p)
 
@@ -137,8 +140,9 @@ def complete_pickup(
     if principal.kind == "household":
         raise ApiError(403, "forbidden", "a household cannot complete a pickup")
     p = pickups.complete_pickup(
-        session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note
-    )
+        session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note,
+        by=principal.label,
+    )  # fmt: skip
     session.commit()
     return _changed(state, session, p)
 
@@ -153,7 +157,7 @@ def cancel_pickup(
 ) -> PickupOut:  # fmt: skip
     if principal.role == "collector":
         raise ApiError(403, "forbidden", "a collector cannot cancel a pickup")
-    p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason)
+    p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason, by=principal.label)
     session.commit()
     return _changed(state, session, p)
 

@@ -37,11 +37,12 @@ def list_users(_: Staff, session: SessionDep, role: str | None = None) -> list[U
     "/users", status_code=201, responses=error_responses(401, 403, 422),
     summary="Create an admin, operator or collector",
 )  # fmt: skip
-def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserOut:
+def create_user(body: UserCreate, principal: Admin, session: SessionDep) -> UserOut:
     _check_site(session, body.site_id)
     user = auth.create_user(
         session, username=body.username, password=body.password, role=body.role,
         display_name=body.display_name, site_id=body.site_id, phone=body.phone,
+        by=principal.label,
     )  # fmt: skip
     session.commit()
     return UserOut.model_validate(user)
@@ -51,17 +52,14 @@ def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserOut:
     "/users/{user_id}", responses=error_responses(401, 403, 404, 422),
     summary="Change a user's name, role, password or deactivate it",
 )  # fmt: skip
-def update_user(user_id: DbId, body: UserUpdate, _: Admin, session: SessionDep) -> UserOut:
+def update_user(user_id: DbId, body: UserUpdate, principal: Admin, session: SessionDep) -> UserOut:
     user = session.get(User, user_id)
     if user is None:
         raise ApiError(404, "not-found", f"no user {user_id}")
     _check_site(session, body.site_id)
-    for name in ("display_name", "role", "active", "phone", "site_id"):
-        value = getattr(body, name)
-        if value is not None:
-            setattr(user, name, value)
-    if body.password is not None:
-        auth.set_user_password(session, user=user, password=body.password)
+    auth.update_user(
+        session, user=user, changes=body.model_dump(exclude_none=True), by=principal.label
+    )
     session.commit()
     return UserOut.model_validate(user)
 
