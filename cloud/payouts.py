@@ -22,7 +22,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import audit
+from cloud import audit, cashbox
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, utcnow
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
@@ -127,22 +127,27 @@ def reject_payout(session: Session, *, payout_id: int, by: str, reason: str) -> 
     return p
 
 
-def pay_payout(session: Session, *, payout_id: int, by: str) -> Payout:
-    """Hand out the cash: post the payout entry. Only an approved payout can be paid."""
+def pay_payout(session: Session, *, payout_id: int, by: str, cash: bool = True) -> Payout:
+    """Hand out the cash: post the payout entry. Only an approved payout can be paid.
+
+    ``cash=False``: the money left by a confirmed transfer (:mod:`cloud.disbursement`),
+    not from the site's cash box."""
     p = _locked_payout(session, payout_id)
     if p.status != "approved":
         raise PayoutError(f"payout {payout_id} is {p.status}, not approved")
+    if cash:  # a closed cash box takes no more cash out (cloud.cashbox)
+        cashbox.ensure_open_for_cash(session, household_id=p.household_id, at=utcnow())
     account_id = lock_household_account(session, household_id=p.household_id)
     f = funds(session, household_id=p.household_id)
     # this payout is part of `held`: paying it must leave available >= 0
     if f.available_rp < 0 or p.amount_rp > f.balance_rp:
         raise InsufficientFunds(requested=p.amount_rp, available=f.available_rp + p.amount_rp)
-    cash = programme_account(session, CASH_ACCOUNT)
+    cash_account = programme_account(session, CASH_ACCOUNT)
     entry: JournalEntry = post_entry(
         session,
         kind="payout",
         description=f"cash payout #{p.id}",
-        postings=[(account_id, p.amount_rp), (cash.id, -p.amount_rp)],
+        postings=[(account_id, p.amount_rp), (cash_account.id, -p.amount_rp)],
         by=by,
     )
     p.status, p.paid_at, p.paid_by, p.entry_id = "paid", utcnow(), by, entry.id
