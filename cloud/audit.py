@@ -17,7 +17,8 @@ payout step), subject and time, newest first, for the auditor's screen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,6 +56,17 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+@contextlib.contextmanager
+def inner(session: Session) -> Iterator[None]:
+    """Inside: the steps of one larger action, which records the one row for all of them
+    (an approved registration creates a household and sets its PIN: one audit row)."""
+    session.info["audit_inner"] = session.info.get("audit_inner", 0) + 1
+    try:
+        yield
+    finally:
+        session.info["audit_inner"] -= 1
+
+
 def record(
     session: Session,
     *,
@@ -64,10 +76,15 @@ def record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     site_id: int | None = None,
-) -> AuditEntry:
-    """Write one audit row in the caller's transaction (flushes, never commits)."""
+) -> AuditEntry | None:
+    """Write one audit row in the caller's transaction (flushes, never commits).
+
+    Inside :func:`inner` nothing is written: the enclosing action records instead.
+    """
     if not action or "." not in action:
         raise ValueError("an audit action is '<subject kind>.<verb>', e.g. 'household.update'")
+    if session.info.get("audit_inner"):
+        return None
     entry = AuditEntry(
         actor=(actor or SYSTEM)[:80],
         action=action[:60],
