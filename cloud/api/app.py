@@ -27,17 +27,25 @@ from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
 from cloud.api.routes import (
     accounts,
+    audit_log,
     auth,
     bins,
+    cashbox,
     categories,
     dashboard,
+    device_config,
     devices,
+    disbursements,
+    docs,
     households,
     notifications,
+    onboarding,
     operations,
     pickups,
+    price_changes,
     reports,
     stream,
+    summaries,
     telemetry,
     users,
     weighins,
@@ -56,6 +64,7 @@ DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
 ROUTERS = (
     accounts, auth, users, households, categories, weighins, bins, pickups, devices,
     telemetry, operations, reports, stream, dashboard, notifications,
+    audit_log, onboarding, price_changes, device_config, cashbox, disbursements, summaries, docs,
 )  # fmt: skip
 
 DESCRIPTION = """
@@ -122,7 +131,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served offline by routes/docs.py (/docs, /redoc)
         redoc_url=None,
     )
     app.state.api = state

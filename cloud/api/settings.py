@@ -65,6 +65,21 @@ class ApiMqttSettings(_Section):
     publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
+class DisbursementSettings(_Section):
+    """Payouts by bank file and by payment provider (:mod:`cloud.disbursement`).
+
+    ``provider_url`` empty: no provider (e-wallet and bill payouts cannot be sent).
+    ``callback_url``: this API's ``/api/v1/disbursements/callback`` as the provider
+    reaches it. ``debit_account``: the programme's account the bank file debits.
+    """
+
+    provider_url: str = ""
+    provider_key: SecretStr = SecretStr("")
+    callback_secret: SecretStr = SecretStr("")
+    callback_url: str = ""
+    debit_account: str = ""
+
+
 class BrokerAccountsSettings(_Section):
     """Where provisioning creates and deletes device accounts.
 
@@ -150,6 +165,8 @@ class ApiSettings(ProcessSettings):
     login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
     #: the telemetry store the charts read (the same one ingest writes)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    #: bank transfer files and the payment provider
+    disbursement: DisbursementSettings = Field(default_factory=DisbursementSettings)
     #: the operator's map (tile server)
     map: MapSettings = Field(default_factory=MapSettings)
     #: the dashboard's files (served at ``/`` when the directory exists)

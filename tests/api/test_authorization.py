@@ -60,7 +60,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/notifications/{delivery_id}/resend"): {},
 }  # fmt: skip
 
-UNDOCUMENTED = {"/api/v1/openapi.json", "/docs", "/docs/oauth2-redirect"}
+UNDOCUMENTED = {"/api/v1/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, str]]:

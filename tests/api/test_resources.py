@@ -16,13 +16,18 @@ pytestmark = pytest.mark.integration
 
 
 def test_prices_are_versioned_with_history(api: ApiServer) -> None:
+    """A price is proposed by one person and in force once a second one approves it."""
     with api.client() as c:
-        op = login(c, "operator")
+        op, admin = login(c, "operator"), login(c, "admin")
     later = (datetime.now(UTC) + timedelta(days=7)).isoformat()
-    with api.client(op) as c:
+    with api.client(op) as c, api.client(admin) as second:
         prices = "/api/v1/categories/plastic-pet/prices"
-        assert c.post(prices, json={"rp_per_kg": 3_500}).status_code == 201
-        assert c.post(prices, json={"rp_per_kg": 4_000, "effective_from": later}).status_code == 201
+        for body in ({"rp_per_kg": 3_500}, {"rp_per_kg": 4_000, "effective_from": later}):
+            r = c.post(prices, json=body)
+            assert r.status_code == 201
+            assert r.json()["status"] == "pending"
+            assert c.post(f"/api/v1/price-changes/{r.json()['id']}/approve").status_code == 409
+            assert second.post(f"/api/v1/price-changes/{r.json()['id']}/approve").status_code == 200
         cats = {x["code"]: x for x in c.get("/api/v1/categories").json()}
         assert cats["plastic-pet"]["rp_per_kg"] == 3_500  # the future price is not yet in force
         history = c.get("/api/v1/categories/plastic-pet/prices").json()

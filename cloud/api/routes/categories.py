@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from cloud import pricing
+from cloud import price_changes, pricing
 from cloud.api.deps import CurrentPrincipal, SessionDep, Staff
 from cloud.api.errors import ApiError, error_responses
+from cloud.api.routes.price_changes import PriceChangeOut
 from cloud.api.schemas import CategoryCode, CategoryCreate, CategoryOut, PriceCreate, PriceOut
 from cloud.models import Price, WasteCategory, utcnow
 
@@ -53,14 +54,13 @@ def list_categories(_: CurrentPrincipal, session: SessionDep) -> list[CategoryOu
 
 @router.post("", status_code=201, responses=error_responses(401, 403, 409, 422))
 def create_category(body: CategoryCreate, principal: Staff, session: SessionDep) -> CategoryOut:
-    if session.get(WasteCategory, body.code) is not None:
-        raise ApiError(409, "conflict", f"category {body.code!r} exists")
-    cat = pricing.ensure_category(
-        session, code=body.code, name_id=body.name_id, name_en=body.name_en
-    )
-    cat.colour = body.colour
-    if body.rp_per_kg is not None:
-        pricing.set_price(session, category=cat.code, rp_per_kg=body.rp_per_kg, by=principal.label)
+    cat = price_changes.create_category(
+        session, code=body.code, name_id=body.name_id, name_en=body.name_en, colour=body.colour,
+        by=principal.label,
+    )  # fmt: skip
+    if body.rp_per_kg is not None:  # a first price is a price change like any other
+        price_changes.propose(session, category=cat.code, rp_per_kg=body.rp_per_kg,
+                              effective_from=None, by=principal.label)  # fmt: skip
     session.commit()
     return _out(session, cat)
 
@@ -81,12 +81,15 @@ def price_history(code: Code, _: CurrentPrincipal, session: SessionDep) -> list[
 
 @router.post(
     "/{code}/prices", status_code=201, responses=error_responses(401, 403, 404, 409, 422),
-    summary="Add a price version (never edits an old one)",
+    summary="Propose a price version: in force once another person approves it "
+    "(POST /api/v1/price-changes/{id}/approve)",
 )  # fmt: skip
-def add_price(code: Code, body: PriceCreate, principal: Staff, session: SessionDep) -> PriceOut:
-    price = pricing.set_price(
+def add_price(
+    code: Code, body: PriceCreate, principal: Staff, session: SessionDep
+) -> PriceChangeOut:
+    change = price_changes.propose(
         session, category=code, rp_per_kg=body.rp_per_kg, effective_from=body.effective_from,
         by=principal.label,
     )  # fmt: skip
     session.commit()
-    return PriceOut.model_validate(price)
+    return PriceChangeOut.model_validate(change)

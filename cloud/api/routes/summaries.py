@@ -1,0 +1,84 @@
+"""Reports per household, site, collector, category or month: JSON (paged) and CSV."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from cloud import reporting
+from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.errors import ApiError, error_responses
+from cloud.api.paging import Page, PageQuery
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+By = Annotated[Literal["household", "site", "collector", "category", "month"], Query()]
+First = Annotated[date, Query(alias="from", description="first local day, YYYY-MM-DD")]
+Last = Annotated[date, Query(alias="to", description="last local day (inclusive)")]
+SiteQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+class SummaryOut(BaseModel):
+    key: str
+    label: str
+    weighins: int
+    net_g: int
+    amount_rp: int
+    payouts_rp: int
+    pickups: int
+
+
+def _rows(state: StateDep, session: SessionDep, by: str, first: date, last: date,
+          site_id: int | None) -> list[reporting.SummaryRow]:  # fmt: skip
+    if last < first or (last - first).days > 731:
+        raise ApiError(422, "validation", "need from <= to, at most two years apart")
+    return reporting.summary(session, by=by, first=first, last=last, zone=state.settings.zone,
+                             site_id=site_id)  # fmt: skip
+
+
+@router.get(
+    "/summary", responses=error_responses(401, 403, 422),
+    summary="Kg, rupiah credited, paid out and pickups per household/site/collector/category/month",
+)  # fmt: skip
+def summary(
+    _: Staff, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
+    page: PageQuery, site_id: SiteQ = None,
+) -> Page[SummaryOut]:  # fmt: skip
+    rows = _rows(state, session, by, first, last, site_id)
+    items = [SummaryOut(**asdict(r)) for r in rows[page.offset : page.offset + page.limit]]
+    return Page(items=items, total=len(rows), limit=page.limit, offset=page.offset)
+
+
+def _safe(cell: object) -> object:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+@router.get(
+    "/summary.csv", response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422)},
+    summary="The same report as CSV (every row)",
+)  # fmt: skip
+def summary_csv(
+    _: Staff, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
+    site_id: SiteQ = None,
+) -> Response:  # fmt: skip
+    import csv
+    import io
+
+    rows = _rows(state, session, by, first, last, site_id)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["key", "label", "weighins", "net_g", "amount_rp", "payouts_rp", "pickups"])
+    for r in rows:
+        w.writerow([_safe(v) for v in asdict(r).values()])
+    name = f"report_{by}_{first}_{last}.csv"
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
