@@ -88,7 +88,7 @@ def _report(r: onboarding.Report, dry_run: bool) -> ImportReport:
     "with any bad row imports nothing (409 with every problem)",
 )  # fmt: skip
 def import_households(
-    data: Upload, filename: FileName, principal: Staff, session: SessionDep,
+    principal: Staff, data: Upload, filename: FileName, session: SessionDep,
     dry_run: bool = True,
 ) -> Response:  # fmt: skip
     if dry_run:
