@@ -14,7 +14,7 @@ link in ONE transaction (bulk inserts: 7,000 rows take seconds, ``bench/onboardi
 and writes one audit row for the import.
 
 What makes a row bad: no name; a phone that is not an Indonesian mobile number
-(:func:`cloud.phones.normalise_phone`, the one normaliser); an unknown site (or one
+(:func:`cloud.notifications.phone.normalise_phone`, the one normaliser); an unknown site (or one
 outside the caller's reach); a card number that is malformed, repeated in the file or
 already linked to a household; a member number that is malformed or taken; the same
 household twice (same name and address in the file or already registered).
@@ -41,7 +41,7 @@ from cloud import audit
 from cloud.db import chunks
 from cloud.errors import LedgerError
 from cloud.models import Account, Household, MemberCard, Site
-from cloud.phones import InvalidPhone, normalise_phone
+from cloud.notifications.phone import InvalidPhone, normalise_phone
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000

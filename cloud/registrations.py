@@ -23,8 +23,8 @@ from cloud.auth import hash_secret, set_household_pin_hash
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, Site, utcnow
 from cloud.models.admin import RegistrationRequest
+from cloud.notifications.phone import InvalidPhone, normalise_phone
 from cloud.onboarding import _next_numbers
-from cloud.phones import InvalidPhone, normalise_phone
 
 PER_ADDRESS_PER_DAY = 5
 MAX_PENDING = 2000

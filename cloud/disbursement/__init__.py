@@ -35,7 +35,7 @@ from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, utcnow
 from cloud.models.disbursement import Disbursement, DisbursementBatch
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
-from cloud.phones import InvalidPhone, normalise_phone
+from cloud.notifications.phone import InvalidPhone, normalise_phone
 
 
 class DisbursementError(LedgerError):

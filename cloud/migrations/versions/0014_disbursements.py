@@ -1,7 +1,7 @@
 """payouts by bank transfer file or payment provider (e-wallets, bills)
 
-Revision ID: 0010_disbursements
-Revises: 0009_cashbox
+Revision ID: 0014_disbursements
+Revises: 0013_cashbox
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_disbursements"
-down_revision = "0009_cashbox"
+revision = "0014_disbursements"
+down_revision = "0013_cashbox"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """each site's cash box per day (float, movements, count, difference)
 
-Revision ID: 0009_cashbox
-Revises: 0008_onboarding
+Revision ID: 0013_cashbox
+Revises: 0012_onboarding
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_cashbox"
-down_revision = "0008_onboarding"
+revision = "0013_cashbox"
+down_revision = "0012_onboarding"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """onboarding: self-registration requests, card enrolment, one-time device config links
 
-Revision ID: 0008_onboarding
-Revises: 0007_price_changes
+Revision ID: 0012_onboarding
+Revises: 0011_price_changes
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_onboarding"
-down_revision = "0007_price_changes"
+revision = "0012_onboarding"
+down_revision = "0011_price_changes"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the audit log: one row per operator action (who, when, what, before, after)
 
-Revision ID: 0006_audit_log
-Revises: 0005_ingest_workers
+Revision ID: 0010_audit_log
+Revises: 0006_notifications
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_audit_log"
-down_revision = "0005_ingest_workers"
+revision = "0010_audit_log"
+down_revision = "0006_notifications"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """price changes awaiting a second person's approval
 
-Revision ID: 0007_price_changes
-Revises: 0006_audit_log
+Revision ID: 0011_price_changes
+Revises: 0010_audit_log
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_price_changes"
-down_revision = "0006_audit_log"
+revision = "0011_price_changes"
+down_revision = "0010_audit_log"
 branch_labels = None
 depends_on = None
 
