@@ -17,6 +17,7 @@ from cloud import audit
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, MemberCard, Site, utcnow
+from cloud.notifications.phone import InvalidPhone, normalise_phone
 
 #: what the audit log keeps of a household before and after a change
 HOUSEHOLD_FIELDS = ("member_no", "name", "site_id", "active", "phone", "address")
@@ -76,13 +77,29 @@ def household_account_values(household_id: int, name: str) -> dict[str, object]:
     }
 
 
+class InvalidHouseholdField(LedgerError):
+    """A household field breaks a rule (the API answers 422 naming ``field``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def update_household(
     session: Session, *, household: Household, changes: dict[str, object], by: str | None
 ) -> Household:
-    """Change a household's name, phone or address (only those). Audited with before/after."""
+    """Change a household's name, phone or address (only those). Audited with before/after.
+
+    A phone is stored as E.164 (the one normaliser, as the import does); a bad one is refused.
+    """
     unknown = set(changes) - {"name", "phone", "address"}
     if unknown:
         raise LedgerError(f"cannot change {', '.join(sorted(unknown))} this way")
+    if isinstance(changes.get("phone"), str):
+        try:
+            changes = {**changes, "phone": normalise_phone(str(changes["phone"]))}
+        except InvalidPhone as exc:
+            raise InvalidHouseholdField("phone", str(exc)) from None
     before = audit.snapshot(household, changes)
     for name, value in changes.items():
         setattr(household, name, value)

@@ -99,7 +99,7 @@ def summary(
             select(Household.site_id, func.sum(Payout.amount_rp))
             .join(Household, Household.id == Payout.household_id)
             .where(*_paid(start, end)).group_by(Household.site_id)
-        ).tuples().all())  # fmt: skip
+        ).all())  # fmt: skip
         return [SummaryRow(str(s or "-"), f"{code} · {name}" if code else "(tanpa lokasi)", c,
                            int(g), int(a), int(paid_by_site.get(s, 0) or 0))
                 for s, code, name, c, g, a in rows]  # fmt: skip

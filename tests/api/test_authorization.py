@@ -79,7 +79,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/imports/households"): None,
 }  # fmt: skip
 
-UNDOCUMENTED = {"/api/v1/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+UNDOCUMENTED = {"/api/v1/openapi.json", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, str]]:

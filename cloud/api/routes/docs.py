@@ -3,14 +3,18 @@
 Both are served from the package (``static/vendor/swagger-ui``, ``static/vendor/redoc``,
 vendored from npm by ``scripts/vendor-frontend``): nothing comes from a CDN, so the pages
 work on a site without internet. No inline script (the start-up code is
-``static/js/docs-swagger.js``), so a Content-Security-Policy of ``script-src 'self'``
-holds; Swagger UI's online validator is switched off (it would call out).
+``static/js/docs-swagger.js``, ``static/js/docs-redoc.js``), so a Content-Security-Policy
+of ``script-src 'self'`` holds; Swagger UI's online validator and ReDoc's telemetry are
+switched off (they would call out). The one thing left that tries the internet is ReDoc's
+"API docs by Redocly" logo, an image that hides itself when it cannot load.
+``/openapi.json`` (where tools look first) redirects to the real document,
+``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,8 +46,8 @@ REDOC = f"""<!doctype html>
   <link rel="icon" href="data:,">
 </head>
 <body>
-  <redoc spec-url="{OPENAPI_URL}" hide-download-button="false"></redoc>
-  <script src="/vendor/redoc/redoc.standalone.js"></script>
+  <div id="redoc-root" data-openapi-url="{OPENAPI_URL}"></div>
+  <script type="module" src="/js/docs-redoc.js"></script>
 </body>
 </html>
 """
@@ -57,3 +61,9 @@ def swagger_ui() -> HTMLResponse:
 @router.get("/redoc", response_class=HTMLResponse)
 def redoc() -> HTMLResponse:
     return HTMLResponse(REDOC)
+
+
+@router.get("/openapi.json")
+def openapi_redirect() -> RedirectResponse:
+    """Where tools look for the document by default: the versioned one is the real one."""
+    return RedirectResponse(OPENAPI_URL, status_code=308)

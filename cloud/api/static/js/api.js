@@ -50,10 +50,11 @@ export function onUnauthorized(fn) {
 }
 
 /**
- * Call the API. `path` starts with "/api/...". Options: method, body (JSON), query
- * (object), idempotencyKey, auth (default true), raw (return the Response).
+ * Call the API. `path` starts with "/api/...". Options: method, body (JSON), file (a File
+ * or Blob sent as the raw body, e.g. an import), query (object), idempotencyKey, auth
+ * (default true), raw (return the Response).
  */
-export async function api(path, { method = "GET", body, query, idempotencyKey, auth = true, raw = false } = {}) {
+export async function api(path, { method = "GET", body, file, query, idempotencyKey, auth = true, raw = false } = {}) {
   const url = new URL(API_BASE + path, window.location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v === undefined || v === null || v === "") continue;
@@ -62,11 +63,12 @@ export async function api(path, { method = "GET", body, query, idempotencyKey, a
   }
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (file !== undefined) headers["Content-Type"] = file.type || "application/octet-stream";
   if (auth && token()) headers.Authorization = `Bearer ${token()}`;
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   let res;
   try {
-    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(url, { method, headers, body: file !== undefined ? file : body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
     throw new ApiError(0, { detail: String(e) });
   }

@@ -59,6 +59,33 @@ export const E = {
   /** kg and rupiah per category per local day: [{day, category, net_g, amount_rp, weighins}] */
   categoryDays: (start) => api(`${V}/telemetry/category-days`, { query: { start } }),
 
+  // administration (js/admin/*): paged lists answer {items, total, limit, offset}
+  sites: () => api(`${V}/sites`),
+  directory: (query = {}) => api(`${V}/directory/households`, { query: { limit: 25, ...query } }),
+  updateHousehold: (id, changes) => api(`${V}/households/${id}`, { method: "PATCH", body: changes }),
+  deactivateHousehold: (id) => api(`${V}/households/${id}/deactivate`, { method: "POST" }),
+  /** Check (dryRun) or import a household list; resolves to {status, report} (409 = refused). */
+  importHouseholds: async (file, dryRun) => {
+    const res = await api(`${V}/imports/households`, { method: "POST", file, query: { filename: file.name, dry_run: dryRun }, raw: true });
+    const report = await res.json().catch(() => ({}));
+    if (!res.ok && res.status !== 409) throw new ApiError(res.status, report);
+    return { status: res.status, report };
+  },
+  priceChanges: (query = {}) => api(`${V}/price-changes`, { query: { limit: 50, ...query } }),
+  proposePrice: (body) => api(`${V}/price-changes`, { method: "POST", body }),
+  approvePrice: (id) => api(`${V}/price-changes/${id}/approve`, { method: "POST" }),
+  rejectPrice: (id, reason) => api(`${V}/price-changes/${id}/reject`, { method: "POST", body: { reason } }),
+  provisionDevice: (body) => api(`${V}/devices`, { method: "POST", body }),
+  revokeDevice: (id) => api(`${V}/devices/${encodeURIComponent(id)}/revoke`, { method: "POST" }),
+  configLink: (id) => api(`${V}/devices/${encodeURIComponent(id)}/config-link`, { method: "POST" }),
+  cashDay: (siteId, day) => api(`${V}/cashbox/${siteId}/${day}`),
+  cashDays: (query = {}) => api(`${V}/cashbox`, { query: { limit: 10, ...query } }),
+  openCash: (siteId, day, opening_float_rp) => api(`${V}/cashbox/${siteId}/${day}/open`, { method: "POST", body: { opening_float_rp } }),
+  cashMovement: (siteId, day, body) => api(`${V}/cashbox/${siteId}/${day}/movements`, { method: "POST", body }),
+  closeCash: (siteId, day, counted_rp, reason) => api(`${V}/cashbox/${siteId}/${day}/close`, { method: "POST", body: { counted_rp, reason: reason || undefined } }),
+  reopenCash: (siteId, day, reason) => api(`${V}/cashbox/${siteId}/${day}/reopen`, { method: "POST", body: { reason } }),
+  audit: (query = {}) => api(`${V}/audit`, { query: { limit: 50, ...query } }),
+
   // live
   stream: (handlers, onState) => liveStream(`${V}/stream`, handlers, onState),
 };
