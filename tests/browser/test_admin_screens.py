@@ -51,6 +51,12 @@ def household_list(n: int, bad: bool) -> str:
     return HEADER + "".join(rows)
 
 
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot from the top (a scrolled page would show the sticky bar mid-page)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, name)
+
+
 def login(page: Page, user: str, password: str) -> None:
     page.goto("/")
     page.get_by_label("Nama pengguna").fill(user)
@@ -85,14 +91,15 @@ def admin(
 
 
 def phone_shot(
-    browser: Browser, stack: BrowserStack, errors: ConsoleErrors, hash_: str, name: str
-) -> None:
+    browser: Browser, stack: BrowserStack, errors: ConsoleErrors, hash_: str, name: str,
+    ready: str = ".table-wrap table",
+) -> None:  # fmt: skip
     p = new_page(browser, errors, stack.base_url, phone=True)
     try:
         login(p, *stack.operator)
         view(p, hash_)
-        expect(p.locator(f'[data-view="{hash_}"] .table-wrap table').first).to_be_visible()
-        screenshot(p, name)
+        expect(p.locator(f'[data-view="{hash_}"] {ready}').first).to_be_visible()
+        shot(p, name)
     finally:
         p.context.close()
 
@@ -115,7 +122,7 @@ def test_import_checks_every_row_then_imports(
     lines = admin.locator("#imp-report tbody tr td:first-child")
     expect(lines).to_have_text(["3", "5", "7"])
     expect(admin.get_by_role("button", name="Impor sekarang")).to_be_disabled()
-    screenshot(admin, "admin-import-dryrun")
+    shot(admin, "admin-import-dryrun")
     with shared_stack.api() as api:
         assert (
             api.get("/api/v1/directory/households", params={"q": "Warga Uji"}).json()["total"] == 0
@@ -147,7 +154,7 @@ def test_import_checks_every_row_then_imports(
     )
     admin.get_by_role("button", name="Simpan").click()
     expect(admin.locator("#dir-table tbody tr").first).to_contain_text("+6281311112222")
-    screenshot(admin, "admin-directory")
+    shot(admin, "admin-directory")
     phone_shot(browser, shared_stack, console_errors, "directory", "admin-directory-phone")
 
 
@@ -179,7 +186,7 @@ def test_price_change_needs_a_second_person(
         mine.get_by_role("button", name="Setujui").click()
         expect(mine).to_have_attribute("data-status", "approved")
         expect(other.locator("#price-current")).to_contain_text("Rp 2.750")
-        screenshot(other, "admin-prices")
+        shot(other, "admin-prices")
     finally:
         other.context.close()
     phone_shot(browser, shared_stack, console_errors, "prices", "admin-prices-phone")
@@ -201,7 +208,7 @@ def test_provision_a_device_and_download_its_config_once(
     expect(link).to_be_visible()
     expect(admin.locator("#dev-link img.qr")).to_be_visible()
     expect(admin.locator('#dev-table tr[data-device="st-admin01"]')).to_be_visible()
-    screenshot(admin, "admin-devices")
+    shot(admin, "admin-devices")
     url = link.get_attribute("href")
     assert url
     first = admin.request.get(url)
@@ -239,7 +246,7 @@ def test_end_of_day_cash_box(
     admin.get_by_role("button", name="Tutup kas").click()
     expect(status).to_have_attribute("data-status", "closed")
     expect(admin.locator("#cash-difference")).to_have_text(re.compile(r"−Rp 1\.000"))
-    screenshot(admin, "admin-cashbox")
+    shot(admin, "admin-cashbox")
     other = new_page(browser, console_errors, shared_stack.base_url)
     console_errors.allow("403")  # the operator's refused reopen
     try:
@@ -260,7 +267,8 @@ def test_end_of_day_cash_box(
     admin.once("dialog", lambda d: d.accept("salah hitung"))
     admin.get_by_role("button", name="Buka kembali (administrator)").click()
     expect(status).to_have_attribute("data-status", "open")
-    phone_shot(browser, shared_stack, console_errors, "cashbox", "admin-cashbox-phone")
+    phone_shot(browser, shared_stack, console_errors, "cashbox", "admin-cashbox-phone",
+               ready="#cash-tally table")  # fmt: skip
 
 
 def test_the_audit_log_shows_the_actions(
@@ -278,7 +286,7 @@ def test_the_audit_log_shows_the_actions(
     row = admin.locator('#audit-table tr[data-action="household.update"]').first
     expect(row).to_contain_text("RT 01 / RW 02")
     expect(row).to_contain_text("user:admin")
-    screenshot(admin, "admin-audit")
+    shot(admin, "admin-audit")
     phone_shot(browser, shared_stack, console_errors, "audit", "admin-audit-phone")
 
 
@@ -308,10 +316,10 @@ def test_api_docs_render_offline(
         title = page.locator("#swagger-ui").get_by_role("heading", level=1)
         expect(title).to_contain_text("Salinmas API", timeout=30_000)
         expect(page.get_by_text("/api/v1/imports/households").first).to_be_attached()
-        screenshot(page, "admin-docs-offline")
+        shot(page, "admin-docs-offline")
         page.goto("/redoc")
         expect(page.locator("h1").first).to_contain_text("Salinmas API", timeout=30_000)
-        screenshot(page, "admin-redoc-offline")
+        shot(page, "admin-redoc-offline")
         # nothing else even tried to leave: ReDoc 3's "API docs by Redocly" logo is an
         # <img> from its CDN that hides itself when it cannot load (no option turns it off)
         assert [u for u in refused if u != REDOCLY_LOGO] == []

@@ -11,7 +11,7 @@ export async function showCashbox() {
   const site = $("#cash-site");
   if (!site.options.length) fill(site, siteOptions());
   if (!$("#cash-day").value) $("#cash-day").value = localDay(new Date());
-  await loadDay();
+  await Promise.all([loadDay(), loadRecent()]);
 }
 
 function money(id, label, placeholder = "0") {
@@ -98,4 +98,3 @@ export function bindCashbox() {
   });
 }
 
-export { loadRecent as showCashRecent };

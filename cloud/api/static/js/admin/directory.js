@@ -58,6 +58,7 @@ function editHousehold(hh) {
         if (out) editHousehold(out);
       } })));
   fill(box, h("header", {}, h("h2", { text: t("dir.edit_title", { member: hh.member_no }) })), form);
+  box.scrollIntoView({ block: "nearest" });
   name.focus({ preventScroll: true });
 }
 

@@ -8,14 +8,14 @@ import { onLangChange } from "../i18n.js";
 import { bindDirectory, showDirectory } from "./directory.js";
 import { bindPrices, showPrices } from "./prices.js";
 import { bindDevices, showDevices } from "./devices.js";
-import { bindCashbox, showCashbox, showCashRecent } from "./cashbox.js";
+import { bindCashbox, showCashbox } from "./cashbox.js";
 import { bindAudit, showAudit } from "./audit.js";
 
 const VIEWS = {
   directory: showDirectory,
   prices: showPrices,
   "device-admin": showDevices,
-  cashbox: () => Promise.all([showCashbox(), showCashRecent()]),
+  cashbox: showCashbox,
   audit: () => showAudit(0),
 };
 

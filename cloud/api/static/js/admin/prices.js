@@ -34,7 +34,7 @@ async function loadChanges() {
     const page = await E.priceChanges();
     fill(box, page.items.length
       ? cardTable(
-          [{ label: t("prices.category") }, { label: t("prices.rp"), num: true }, { label: t("prices.from") },
+          [{ label: t("prices.category") }, { label: t("prices.rp"), num: true }, { label: t("prices.from_col") },
            { label: t("prices.by") }, { label: t("prices.status") }, { label: "" }],
           page.items.map((c) => [catName(c.category_code), rupiah(c.rp_per_kg),
             c.effective_from ? dateTime(c.effective_from) : t("prices.now"),
