@@ -8,6 +8,7 @@ mutant: price_changes.approve without the proposer check -> the self-approval pa
 mutant: close_day accepting a difference without a reason -> the reasonless close passes.
 mutant: reopen_day without the administrator check -> the operator's reopen passes.
 mutant: audit.record committing on its own -> the rolled-back edit leaves an audit row.
+mutant: update_household storing the phone as typed -> the audit row's phone is not E.164.
 """
 
 from __future__ import annotations
