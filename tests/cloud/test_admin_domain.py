@@ -19,11 +19,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud import cashbox, households, onboarding, price_changes, pricing
+from cloud import cashbox, disbursement, households, onboarding, payouts, price_changes, pricing
+from cloud.crediting import credit_many
 from cloud.models import Household, Site, utcnow
 from cloud.models.audit import AuditEntry
+from cloud.models.money import Payout
 from cloud.onboarding import ImportRefused
+from cloud.postings import funds
 from cloud.price_changes import PriceChangeError
+from tests.cloud.factories import weighin
 from tests.support.household_lists import household_list
 
 pytestmark = pytest.mark.integration
@@ -134,3 +138,33 @@ def test_the_audit_row_is_in_the_actions_transaction(session: Session, household
     with pytest.raises(households.InvalidHouseholdField):
         households.update_household(session, household=hh, changes={"phone": "021 555"},
                                     by="user:admin")  # fmt: skip
+
+
+def test_an_ewallet_payout_is_paid_once_and_only_when_confirmed(
+    session: Session, household_id: int
+) -> None:
+    """mutant: settle() not recognising a repeated "succeeded" -> the repeated callback fails.
+    mutant: mark_sent() without the "approved" check -> a requested payout goes out."""
+    credit_many(session, [weighin(net_g=10_000)], [utcnow()])  # Rp 30.000
+    session.commit()
+    p = payouts.request_payout(session, household_id=household_id, amount_rp=25_000,
+                               by="household")  # fmt: skip
+    d = disbursement.attach(
+        session, payout_id=p.id, method="ewallet", provider="dana", account="0812 3456 7890",
+        account_name=None, by="user:admin",
+    )  # fmt: skip
+    session.commit()
+    assert d.account == "+6281234567890"
+    with pytest.raises(disbursement.DisbursementError, match="not approved"):
+        disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir", callback_url="x")
+    session.rollback()
+    payouts.approve_payout(session, payout_id=p.id, by="user:admin")
+    req = disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir",
+                                 callback_url="http://127.0.0.1/cb")  # fmt: skip
+    session.commit()
+    assert funds(session, household_id=household_id).balance_rp == 30_000  # not paid yet
+    for _ in range(2):  # the provider's callback, repeated
+        disbursement.settle(session, reference=req.reference, status="succeeded")
+        session.commit()
+    assert funds(session, household_id=household_id).balance_rp == 5_000
+    assert session.get(Payout, p.id).status == "paid"  # type: ignore[union-attr]
