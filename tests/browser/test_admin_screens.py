@@ -268,7 +268,7 @@ def test_end_of_day_cash_box(
     admin.get_by_role("button", name="Buka kembali (administrator)").click()
     expect(status).to_have_attribute("data-status", "open")
     phone_shot(browser, shared_stack, console_errors, "cashbox", "admin-cashbox-phone",
-               ready="#cash-tally table")  # fmt: skip
+               ready="#cash-status")  # fmt: skip
 
 
 def test_the_audit_log_shows_the_actions(

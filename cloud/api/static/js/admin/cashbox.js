@@ -73,7 +73,8 @@ async function loadDay() {
   fill(box,
     h("p", {}, `${siteName(siteId)} · ${dateOnly(`${day}T12:00:00Z`)} `,
       h("span", { id: "cash-status", "data-status": st, "data-day": day, class: `badge ${st === "closed" ? "ok" : st === "open" ? "warn" : "off"}`, text: t(`cash.status.${st}`) })),
-    cardTable([{ label: "" }, { label: t("cash.amount"), num: true }], rows),
+    // two columns fit a phone: a plain table (not cardTable)
+    h("table", { class: "tally" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", { class: "num" }, v))))),
     forms.map((f) => h("div", { style: "margin-top:.75rem" }, f)));
 }
 
