@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from cloud import audit
 from cloud.db import chunks
 from cloud.errors import LedgerError
+from cloud.households import household_account_values
 from cloud.models import Account, Household, MemberCard, Site
 from cloud.notifications.phone import InvalidPhone, normalise_phone
 
@@ -399,8 +400,7 @@ def _bulk_insert(session: Session, rows: Sequence[Row], by: str) -> list[int]:
     ids = [hid for hid, _ in created]
     session.execute(
         insert(Account),
-        [{"code": f"household:{hid}", "kind": "household", "name": r.name, "household_id": hid}
-         for hid, r in zip(ids, rows, strict=True)],
+        [household_account_values(hid, r.name) for hid, r in zip(ids, rows, strict=True)],
     )  # fmt: skip
     cards = [{"card_id": r.card, "household_id": hid, "active": True, "linked_by": by}
              for hid, r in zip(ids, rows, strict=True) if r.card]  # fmt: skip

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from salinmas.demo import SITE
+from stack.demo import SITE
 from tests.browser.conftest import ConsoleErrors, new_page, screenshot
 from tests.browser.stack import BrowserStack
 
