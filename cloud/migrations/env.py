@@ -33,6 +33,12 @@ def run_migrations_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
+                # SQLite: the whole run in one transaction (its first statement takes
+                # the write lock, BEGIN IMMEDIATE, see cloud.db.make_engine), so processes
+                # starting together read the version one after the other, as PostgreSQL's
+                # advisory lock makes them; Alembic otherwise runs SQLite DDL outside a
+                # transaction and two processes both apply the same step
+                transactional_ddl=True,
                 compare_type=True,
                 include_name=include_name,
             )
