@@ -48,13 +48,12 @@ def drain_session(
     drained = False
     try:
         if worker.wait_subscribed(min(30.0, timeout_s)):
-            seen, quiet_since = -1, time.monotonic()
+            # drained: everything received is processed AND acknowledged, and nothing new
+            # came for idle_s after the last ack (a batch still in hand, however slow,
+            # or acks not sent yet hold the broker's queue back: never "quiet")
             while time.monotonic() < deadline and worker.connection.alive:
                 time.sleep(0.1)
-                now_seen = worker.processed + worker.waiting
-                if now_seen != seen:
-                    seen, quiet_since = now_seen, time.monotonic()
-                elif time.monotonic() - quiet_since >= idle_s and not worker.waiting:
+                if worker.settled and worker.quiet_s >= idle_s:
                     drained = worker.connection.connected
                     break
     finally:

@@ -149,6 +149,10 @@ class IngestWorker:
         self._queue: deque[_Item] = deque()
         #: durable batches not acknowledged yet, oldest first (processing thread only)
         self._unacked: deque[_Unacked] = deque()
+        #: messages taken into the batch in hand (0 between batches)
+        self._in_hand = 0
+        #: time.monotonic() of the last message received or acknowledged (see :attr:`quiet_s`)
+        self._last_traffic = time.monotonic()
         self._arrived = threading.Event()
         self._stop = threading.Event()
         self._subscribed = threading.Event()
@@ -228,6 +232,18 @@ class IngestWorker:
         return len(self._queue)
 
     @property
+    def settled(self) -> bool:
+        """Nothing received is waiting, in hand or unacknowledged."""
+        return not self._queue and not self._in_hand and not self._unacked
+
+    @property
+    def quiet_s(self) -> float:
+        """Seconds since a message last arrived or was acknowledged. The broker sends a
+        session's queued messages as acknowledgements free its in-flight window, so a
+        settled worker quiet for a while has been given everything queued for it."""
+        return time.monotonic() - self._last_traffic
+
+    @property
     def connected(self) -> bool:
         return self._connected
 
@@ -304,6 +320,7 @@ class IngestWorker:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # the network thread's share of every message: keep it small
+        self._last_traffic = time.monotonic()
         self._queue.append(
             _Item(
                 msg.topic,
@@ -367,7 +384,11 @@ class IngestWorker:
         while not self._stop.is_set():
             batch = self._next_batch()
             if batch:
-                self._handle(batch)
+                self._in_hand = len(batch)
+                try:
+                    self._handle(batch)
+                finally:
+                    self._in_hand = 0
             else:
                 self.processor.write_behind()  # an idle moment: write the due levels
             self._ack_ready()
@@ -498,3 +519,4 @@ class IngestWorker:
             current = [i for i in current if i.qos != 1]
         for item in current:
             client.ack(item.mid, item.qos)
+        self._last_traffic = time.monotonic()

@@ -3,12 +3,16 @@
 Mosquitto keeps a stopped worker's persistent session in the shared subscription and
 queues its share of the messages for it. ``retire`` drains that queue through the ingest
 and ends the session; from then on the remaining worker receives every message.
+
+mutant: drained = "processed count unchanged for idle_s" (a slow batch in hand, the rest
+        of the queue held back by the in-flight window) -> test_a_slow_drain_loses_nothing
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -38,6 +42,36 @@ def _stored(path: Path) -> int:
 
 def test_retire_drains_the_session_then_the_other_worker_gets_everything(
     mosquitto: MosquittoServer, ledger_url: str, engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    _retire_under_a_stream(mosquitto, ledger_url, session, tmp_path)
+
+
+def test_a_slow_drain_loses_nothing(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    engine: Engine,
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A drain whose batches take longer than its idle bound (a loaded host), with the
+    broker holding most of the queue back (a small in-flight window): the session is
+    ended only once every queued message was processed and acknowledged."""
+    _retire_under_a_stream(
+        mosquitto, ledger_url, session, tmp_path, slow_s=1.5, receive_maximum=4,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+
+
+def _retire_under_a_stream(
+    mosquitto: MosquittoServer,
+    ledger_url: str,
+    session: Session,
+    tmp_path: Path,
+    *,
+    slow_s: float = 0.0,
+    receive_maximum: int | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
 ) -> None:
     bin_id = unique_id("bn")
     register_device(session, device_id=bin_id, kind="bin")
@@ -76,6 +110,18 @@ def test_retire_drains_the_session_then_the_other_worker_gets_everything(
         queued = 40 - settled[0]
         assert queued > 0  # Mosquitto queued part of the stream for the stopped worker
 
+        if monkeypatch is not None:
+            handle = IngestWorker._handle
+
+            def slow_handle(self: IngestWorker, batch: list[Any]) -> None:
+                time.sleep(slow_s)
+                handle(self, batch)
+
+            monkeypatch.setattr(IngestWorker, "_handle", slow_handle)
+        if receive_maximum is not None:
+            limit = {"receive_maximum": receive_maximum, "batch_max": receive_maximum}
+            old = old.model_copy(update=limit)
+            assert queued > 2 * receive_maximum  # most of the queue held back at first
         assert retire(old, idle_s=1.0) == 0
         assert _stored(old_db) == queued  # drained through the ingest, nothing lost
         dev.publish_many(Kind.FILL, [fill(bin_id, seq=i) for i in range(41, 61)])
