@@ -39,7 +39,7 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 
-from edge.firmware_bridge.base import Mode, Reading, Status
+from protocols.base import Mode, Reading, Status
 
 #: Most raw frames kept with one weigh-in (the wire contract allows 32).
 FRAMES_KEPT = 16

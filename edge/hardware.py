@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from edge.bins import BinMonitor
 from edge.config import BinSettings, EdgeSettings, StationSettings
-from edge.firmware_bridge.base import get_protocol
 from edge.firmware_bridge.transport import ScaleTransport, detect_line
 from edge.station import LogFeedback
+from protocols.base import get_protocol
 
 if TYPE_CHECKING:  # gpiozero and the card driver load only on a Pi that uses them
     from edge.firmware_bridge.cards import CardReader

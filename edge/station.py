@@ -27,7 +27,7 @@ from typing import Protocol
 
 from edge.capture import CapturedWeight, WeighinCapture
 from edge.config import StationSettings
-from edge.firmware_bridge.base import Reading
+from protocols.base import Reading
 
 log = logging.getLogger("salinmas.edge.station")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.capture import FRAMES_KEPT, CapturedWeight, WeighinCapture
-from edge.firmware_bridge.base import Mode, Reading, Status, get_protocol
+from protocols.base import Mode, Reading, Status, get_protocol
 
 D = 10  # g
 
@@ -219,8 +219,8 @@ def test_constructor_rejects_nonsense(kwargs: dict[str, int]) -> None:
 
 def test_from_indicator_frames_to_a_weighin() -> None:
     """Toledo frames carry d = 50 g: the capture uses it, and keeps the exact frames."""
-    from edge.firmware_bridge.base import get_protocol
-    from edge.firmware_bridge.protocols.toledo import checksum
+    from protocols.base import get_protocol
+    from protocols.toledo import checksum
 
     def frame(swb: int, digits: bytes) -> bytes:
         body = b"\x02" + bytes([0x3C, swb, 0x20]) + digits + b"000000\r"

@@ -1,10 +1,11 @@
-"""Serial protocols of weighing indicators and card readers, and sensor drivers.
+"""The edge's hardware: serial transports, card readers and sensor drivers.
 
-Parsers are pure (``bytes -> Reading``, no I/O) and registered by name; transports own
-a serial port or pins. See :mod:`edge.firmware_bridge.base`.
+The indicator parsers themselves are pure and live in the top-level :mod:`protocols`
+package (the cloud re-parses frames with them); their names are re-exported here for
+the transports' users.
 """
 
-from edge.firmware_bridge.base import (
+from protocols.base import (
     FrameBuffer,
     Mode,
     Reading,

@@ -1,7 +1,7 @@
 """The scale transport: one weighing indicator on one serial port.
 
 :class:`ScaleTransport` joins a :class:`~edge.firmware_bridge.serialport.ReconnectingPort`
-(open, back off, reopen) to a pure :class:`~edge.firmware_bridge.base.ScaleProtocol`
+(open, back off, reopen) to a pure :class:`~protocols.base.ScaleProtocol`
 (framing and parsing). It never raises on I/O or on bad bytes.
 
 Modes:
@@ -31,8 +31,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from edge.firmware_bridge.base import FrameBuffer, Reading, ScaleProtocol, Status
 from edge.firmware_bridge.serialport import LineSettings, Opener, ReconnectingPort
+from protocols.base import FrameBuffer, Reading, ScaleProtocol, Status
 
 #: How many rejected frames are kept for diagnostics.
 REJECTED_KEPT = 32

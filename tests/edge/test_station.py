@@ -11,10 +11,10 @@ import pytest
 
 from edge.capture import CapturedWeight
 from edge.config import StationSettings
-from edge.firmware_bridge.base import get_protocol
 from edge.firmware_bridge.cards import CardReader
 from edge.firmware_bridge.transport import ScaleTransport
 from edge.station import LogFeedback, Station
+from protocols.base import get_protocol
 from simulators.cards import CardReaderSimulator, card_id_from_tag
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.firmware_bridge.base import FrameBuffer
 from edge.firmware_bridge.cards import CardReader, get_card_protocol
 from edge.firmware_bridge.cards.parsers import printed_number
+from protocols.base import FrameBuffer
 from simulators.pty import PtyDevice
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cards"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from edge.firmware_bridge.base import FrameBuffer, Reading, get_protocol, protocol_names
 from edge.firmware_bridge.transport import parse_safely
+from protocols.base import FrameBuffer, Reading, get_protocol, protocol_names
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CASES = sorted(p for p in DATA.glob("*/*") if (p / "input.bin").is_file())

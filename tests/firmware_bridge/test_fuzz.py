@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.firmware_bridge.base import FrameBuffer, Reading, Status, get_protocol, protocol_names
-from edge.firmware_bridge.protocols.toledo import checksum
+from protocols.base import FrameBuffer, Reading, Status, get_protocol, protocol_names
+from protocols.toledo import checksum
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = {

@@ -10,8 +10,8 @@ import pytest
 import serial
 
 from edge.firmware_bridge import get_protocol
-from edge.firmware_bridge.base import Reading, Status
 from edge.firmware_bridge.transport import ScaleTransport, detect_line
+from protocols.base import Reading, Status
 from simulators.pty import PtyDevice
 
 

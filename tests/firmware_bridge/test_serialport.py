@@ -7,8 +7,8 @@ from itertools import pairwise
 import pytest
 import serial
 
-from edge.firmware_bridge.base import get_protocol, protocol_names
 from edge.firmware_bridge.serialport import LineSettings, ReconnectingPort, SerialLike
+from protocols.base import get_protocol, protocol_names
 
 
 class Clock:

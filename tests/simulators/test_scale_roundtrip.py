@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.firmware_bridge.base import Mode, Reading, Status, get_protocol
 from edge.firmware_bridge.transport import ScaleTransport, detect_line
+from protocols.base import Mode, Reading, Status, get_protocol
 from simulators.pty import PtyDevice
 from simulators.scales import Dynamics, ScaleSimulator
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from edge.firmware_bridge.base import FrameBuffer
+from protocols.base import FrameBuffer
 
 #: What a card id may look like (the wire contract's ``Weighin.card_id``).
 CARD_ID_PATTERN = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")

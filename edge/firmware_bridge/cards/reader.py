@@ -19,9 +19,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from edge.firmware_bridge.base import FrameBuffer
 from edge.firmware_bridge.cards.parsers import get_card_protocol
 from edge.firmware_bridge.serialport import LineSettings, Opener, ReconnectingPort
+from protocols.base import FrameBuffer
 
 
 class CardReader:

@@ -1,6 +1,6 @@
 """Frame encoders, one module per indicator protocol; importing this registers them all.
 
-The names are the bridge's parser names (``edge.firmware_bridge.protocols``), so a
+The names are the bridge's parser names (``protocols``), so a
 simulator of protocol ``x`` is read by the bridge's driver ``x``.
 """
 

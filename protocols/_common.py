@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from edge.firmware_bridge.base import Mode, Reading, Status, to_grams
+from protocols.base import Mode, Reading, Status, to_grams
 
 #: A signed decimal number as indicators print it; spaces may sit between sign and digits.
 _NUMBER = re.compile(r"^([+-]?)\s*(\d+\.?\d*|\.\d+)$")

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import re
 
-from edge.firmware_bridge.base import Mode, Reading, ScaleProtocol, Status, register
-from edge.firmware_bridge.protocols._common import ascii_text, error, weight_reading
+from protocols._common import ascii_text, error, weight_reading
+from protocols.base import Mode, Reading, ScaleProtocol, Status, register
 
 _DIGITS = re.compile(r"^(\d+\.?\d*|\.\d+)$")
 _SPECIAL = re.compile(r"^\s*(HH|H|LL|L|C|--)\s*$")

@@ -1,4 +1,9 @@
-"""Built-in indicator protocols; importing this package registers them all.
+"""Weighing-indicator protocols: pure frame parsers, one module each, registered by name.
+
+The ground floor beside ``contract`` (standard library only): the edge agent reads its
+scale through them (``edge.firmware_bridge.transport``) and the cloud re-parses the raw
+frames of every signed weigh-in with the same module before crediting it. Importing
+this package registers the built-ins; :mod:`protocols.base` holds the shared types.
 
 Adding a protocol means adding one module here (and its ``tests/data/<name>/`` cases).
 
@@ -17,6 +22,34 @@ name               indicator family
 =================  =============================================================
 """
 
-from edge.firmware_bridge.protocols import and_, cas, generic, mtsics, ohaus, sartorius, toledo
+from protocols import and_, cas, generic, mtsics, ohaus, sartorius, toledo
+from protocols.base import (
+    FrameBuffer,
+    Mode,
+    Reading,
+    ScaleProtocol,
+    Status,
+    get_protocol,
+    protocol_names,
+    register,
+    to_grams,
+)
 
-__all__ = ["and_", "cas", "generic", "mtsics", "ohaus", "sartorius", "toledo"]
+__all__ = [
+    "FrameBuffer",
+    "Mode",
+    "Reading",
+    "ScaleProtocol",
+    "Status",
+    "and_",
+    "cas",
+    "generic",
+    "get_protocol",
+    "mtsics",
+    "ohaus",
+    "protocol_names",
+    "register",
+    "sartorius",
+    "to_grams",
+    "toledo",
+]

@@ -1,4 +1,8 @@
-"""Shared types of the firmware bridge: readings, frame parsers and their registry.
+"""Shared types of the indicator protocols: readings, frame parsers and their registry.
+
+Pure (``bytes -> Reading``, no I/O, standard library only), so the edge agent reads its
+scale with these parsers and the cloud re-parses a weigh-in's raw frames with the very
+same ones before crediting it (:mod:`cloud.integrity`).
 
 A protocol module defines a :class:`ScaleProtocol` subclass and registers it::
 
@@ -136,7 +140,7 @@ def get_protocol(name: str, **options: Any) -> ScaleProtocol:
     ``options`` go to the protocol's constructor (e.g. ``checksum=True`` for "toledo",
     ``pattern=...`` for "generic"); a wrong option raises ``ValueError``.
     """
-    from edge.firmware_bridge import protocols  # noqa: F401  (registers the built-ins)
+    import protocols  # noqa: F401  (registers the built-ins)
 
     try:
         cls = REGISTRY[name]
@@ -151,7 +155,7 @@ def get_protocol(name: str, **options: Any) -> ScaleProtocol:
 
 def protocol_names() -> list[str]:
     """Names of all registered protocols (imports the built-in ones)."""
-    from edge.firmware_bridge import protocols  # noqa: F401  (registers the built-ins)
+    import protocols  # noqa: F401  (registers the built-ins)
 
     return sorted(REGISTRY)
 
@@ -160,7 +164,7 @@ def to_grams(value: float | str, unit: str) -> int:
     """Convert a weight in ``unit`` (g, kg, t, mg, lb, oz, ozt, ct) to integer grams, half up.
 
     Raises ``KeyError`` for an unknown unit and ``decimal.InvalidOperation`` for a value
-    that is not a number; parsers use :func:`edge.firmware_bridge.protocols._common.grams`,
+    that is not a number; parsers use :func:`protocols._common.grams`,
     which returns ``None`` instead.
     """
     from decimal import ROUND_HALF_UP, Decimal

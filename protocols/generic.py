@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from edge.firmware_bridge.base import Mode, Reading, ScaleProtocol, Status, register
-from edge.firmware_bridge.protocols._common import ascii_text, error, weight_reading
+from protocols._common import ascii_text, error, weight_reading
+from protocols.base import Mode, Reading, ScaleProtocol, Status, register
 
 DEFAULT_PATTERN = (
     r"^(?P<status>ST|US|OL),(?:(?P<mode>GS|NT|TR),)?"

@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from edge.firmware_bridge.base import FrameBuffer, Mode, Reading, ScaleProtocol, Status, register
-from edge.firmware_bridge.protocols._common import error, grams
+from protocols._common import error, grams
+from protocols.base import FrameBuffer, Mode, Reading, ScaleProtocol, Status, register
 
 STX = 0x02
 CR = 0x0D

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
-from edge.firmware_bridge.base import Mode, Reading, ScaleProtocol, Status, register
-from edge.firmware_bridge.protocols._common import ascii_text, error, weight_reading
+from protocols._common import ascii_text, error, weight_reading
+from protocols.base import Mode, Reading, ScaleProtocol, Status, register
 
 _LINE = re.compile(
     r"^\s*(-?)\s*(\d+\.?\d*|\.\d+)\s+([A-Za-z]{1,3})\b\s*(\?)?\s*(G|B/G|N|NET|Net|T|Tare)?\s*$"

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import re
 
-from edge.firmware_bridge.base import Mode, Reading, ScaleProtocol, Status, register
-from edge.firmware_bridge.protocols._common import ascii_text, error, grams, weight_reading
+from protocols._common import ascii_text, error, grams, weight_reading
+from protocols.base import Mode, Reading, ScaleProtocol, Status, register
 
 _WEIGHT = re.compile(r"^(S|SI|SIR) ([SD]) +(-?\d+(?:\.\d+)?) +([A-Za-z]{1,3})$")
 _LIMIT = re.compile(r"^(S|SI|SIR) ([+\-I])$")
