@@ -10,7 +10,16 @@ its card) and writes it in a fixed number of statements per batch; it returns a
 
 Idempotent on ``event_id``: the ``weighins.event_id`` and ``processed_events.event_id``
 unique constraints are written in the same transaction as the postings, and a
-redelivered weigh-in gets the stored receipt, byte for byte. A weigh-in whose card is
+redelivered weigh-in gets the stored receipt, byte for byte — unless its content differs
+from what was stored under that event id (its :func:`contract.signing.record_hash`):
+such a *conflict* is written nowhere and reported to the caller, which refuses it.
+
+Verification before money: the ingest passes an ``inspect`` callable
+(:class:`cloud.integrity.Inspector`) that checks the batch's *new* weigh-ins (signature,
+chain, frames, approved build, clock) and says when each counts; one that fails is
+written with status ``held`` and a :class:`cloud.models.Hold` row, and moves no money
+until :mod:`cloud.holds` releases it. Every weigh-in gets a verification code (its
+receipt's ``verify_code``) for the public verification page. A weigh-in whose card is
 unknown is kept ``unassigned`` (no money moves) until an operator assigns it; a wrong
 credit is reversed, never edited (:mod:`cloud.corrections`, through :func:`post_credits`
 and the same locks).
@@ -23,14 +32,16 @@ two of them) surface as a unique violation; the retry rule is
 :func:`cloud.db.commit_retrying`.
 
 Functions write in the caller's transaction and never commit, except
-:func:`credit_batch`, which owns its transactions.
+:func:`credit_batch`, which owns its transactions. One module past the usual size on
+purpose: deciding a weigh-in and writing it (new, replayed or released from a hold) is
+the one crediting rule, and splitting it would put half of that rule elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -39,11 +50,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from cloud import ledger_chain
 from cloud.clock import event_time
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
 from cloud.models import (
     Device,
+    Hold,
     Household,
     JournalEntry,
     Posting,
@@ -56,7 +69,9 @@ from cloud.models import (
 from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
+from cloud.verification import code_digest, new_verify_code
 from contract import Receipt, ReceiptStatus, Weighin
+from contract.signing import record_hash
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +88,28 @@ class WeighinResult:
     site_code: str | None
     household_id: int | None
     replay: bool
+    #: a replay whose content differs from what was stored under its event id
+    conflict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What verification says about a new weigh-in (:class:`cloud.integrity.Verdict`)."""
+
+    provenance: str  # signed | unsigned | collector
+    hold: tuple[str, str] | None  # (kind, detail)
+    effective_at: datetime
+    record_hash: str
+
+
+#: checks the new weigh-ins of a batch: (session, [(event, received_at)]) -> one each
+Inspect = Callable[[Session, Sequence[tuple[Weighin, datetime]]], Sequence[Checked]]
+
+
+def unchecked(event: Weighin, received_at: datetime) -> Checked:
+    """No verification (direct callers, tests): unsigned, dated by the clock rule."""
+    eff = event_time(event.device_time, event.clock_synced, received_at)
+    return Checked("signed" if event.signed else "unsigned", None, eff, record_hash(event))
 
 
 # --------------------------------------------------------------------------- deciding
@@ -113,6 +150,7 @@ class _NewWeighin:
 
     row: dict[str, Any]
     result: WeighinResult
+    hold: tuple[str, str] | None = None
 
     @property
     def credits_money(self) -> bool:
@@ -124,13 +162,21 @@ class _NewWeighin:
         )
 
 
-def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> _NewWeighin:
+def _decide(
+    lk: _Lookups,
+    event: Weighin,
+    received_at: datetime,
+    checked: Checked,
+    verify_code: str | None = None,
+) -> _NewWeighin:
     """The row (with its receipt) of one new weigh-in; nothing written yet."""
-    eff = event_time(event.device_time, event.clock_synced, received_at)
+    eff = checked.effective_at
     status, reason = ReceiptStatus.CREDITED, None
     household: Household | None = None
     price = in_force(lk.prices.get(event.category, ()), eff)
-    if event.category not in lk.categories:
+    if checked.hold is not None:
+        status, reason = ReceiptStatus.HELD, f"{checked.hold[0]}: {checked.hold[1]}"[:200]
+    elif event.category not in lk.categories:
         status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
     elif price is None:
         status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
@@ -140,19 +186,24 @@ def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> _NewWeighin:
         household = lk.households.get(event.card_id)
         if household is None:
             status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive card"
+    if checked.hold is not None and event.card_id is not None:
+        household = lk.households.get(event.card_id)  # held: whom it would go to
     rp_per_kg = price.rp_per_kg if price is not None else None
     amount = amount_for(event.net_g, rp_per_kg) if rp_per_kg is not None else 0
+    code = verify_code or new_verify_code()
+    held = status is ReceiptStatus.HELD
     receipt = Receipt(
         device_id=event.device_id,
         event_id=event.event_id,
         seq=event.seq,
         status=status,
         amount_rp=amount if status is ReceiptStatus.CREDITED else 0,
-        price_rp_per_kg=rp_per_kg,
+        price_rp_per_kg=None if held else rp_per_kg,
         net_g=event.net_g,
-        member_no=household.member_no if household is not None else None,
+        member_no=household.member_no if household is not None and not held else None,
         reason=reason,
         processed_at=utcnow(),
+        verify_code=code,
     )
     receipt_json = receipt.model_dump_json()  # the one serialisation: stored and sent
     site_id, site_code = lk.sites.get(event.device_id, (None, None))
@@ -183,9 +234,19 @@ def _decide(lk: _Lookups, event: Weighin, received_at: datetime) -> _NewWeighin:
         reason=reason,
         household_id=household_id,
         receipt_json=receipt_json,
+        provenance=checked.provenance,
+        public_key=event.public_key,
+        chain_pos=event.chain_pos,
+        prev_hash=event.prev_hash,
+        record_hash=checked.record_hash,
+        sw_hash=event.sw_hash,
+        config_hash=event.config_hash,
+        signature=event.signature,
+        verify_code=code,
+        verify_digest=code_digest(code),
     )
     result = WeighinResult(receipt, receipt_json, eff, site_code, household_id, replay=False)
-    return _NewWeighin(row, result)
+    return _NewWeighin(row, result, checked.hold)
 
 
 # --------------------------------------------------------------------------- writing
@@ -217,17 +278,24 @@ def post_credits(
     caller's (a bulk UPDATE, or the ORM row at hand).
     """
     purchases = programme_account(session, PURCHASES_ACCOUNT).id
+    now = utcnow()
+    rows = [
+        ledger_chain.new_row(
+            kind="weighin_credit",
+            description=c.description,
+            effective_at=c.effective_at,
+            created_at=now,
+            weighin_id=c.weighin_id,
+        )
+        for c in credits
+    ]
+    ledger_chain.link(
+        session,
+        rows,
+        [((purchases, c.amount_rp), (accounts[c.household_id], -c.amount_rp)) for c in credits],
+    )
     entries = session.execute(
-        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id),
-        [
-            {
-                "kind": "weighin_credit",
-                "description": c.description,
-                "effective_at": c.effective_at,
-                "weighin_id": c.weighin_id,
-            }
-            for c in credits
-        ],
+        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id), rows
     )
     entry_ids: dict[int, int] = {wid: eid for wid, eid in entries if wid is not None}
     postings: list[dict[str, int]] = []
@@ -275,6 +343,19 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         [n.row for n in new],
     )
     weighin_ids = {event_id: weighin_id for event_id, weighin_id in inserted}
+    holds = [
+        {
+            "weighin_id": weighin_ids[n.row["event_id"]],
+            "device_id": n.row["device_id"],
+            "kind": n.hold[0],
+            "detail": n.hold[1][:200],
+            "held_at": n.result.receipt.processed_at,
+        }
+        for n in new
+        if n.hold is not None
+    ]
+    if holds:
+        session.execute(insert(Hold), holds)
     session.execute(
         insert(ProcessedEvent),
         [
@@ -321,42 +402,99 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
 
 
 def credit_many(
-    session: Session, events: Sequence[Weighin], times: Sequence[datetime]
+    session: Session,
+    events: Sequence[Weighin],
+    times: Sequence[datetime],
+    *,
+    inspect: Inspect | None = None,
 ) -> list[WeighinResult]:
     """Credit many weigh-ins inside the caller's transaction (writes, never commits).
 
     ``times`` are the receive times, one per event. Duplicates inside ``events`` and
-    events processed before get their stored result (``replay``). A concurrent writer of
-    the same event surfaces as a unique violation at the insert or at commit
-    (:func:`cloud.db.is_race`): roll back and redo. A constant number of statements per
-    batch (see :func:`_write_new`).
+    events processed before get their stored result (``replay``); one whose content
+    differs from the stored record gets it with ``conflict`` set (the caller refuses it;
+    nothing is written for it). ``inspect`` checks the new ones (see the module docs).
+    A concurrent writer of the same event surfaces as a unique violation at the insert or
+    at commit (:func:`cloud.db.is_race`): roll back and redo. A constant number of
+    statements per batch (see :func:`_write_new`).
     """
     stored: dict[str, WeighinResult] = {}
+    hashes: dict[str, str | None] = {}
     W = WeighinRecord
     for chunk in chunks(e.event_id for e in events):
-        for event_id, receipt_json, effective_at, household_id, site_code in session.execute(
-            select(W.event_id, W.receipt_json, W.effective_at, W.household_id, Site.code)
+        for event_id, receipt_json, eff, household_id, site_code, digest in session.execute(
+            select(
+                W.event_id, W.receipt_json, W.effective_at, W.household_id, Site.code,
+                W.record_hash,
+            )
             .outerjoin(Site, Site.id == W.site_id)
             .where(W.event_id.in_(chunk))
-        ):
+        ):  # fmt: skip
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),
                 receipt_json,
-                effective_at,
+                eff,
                 site_code,
                 household_id,
                 replay=True,
             )
-    lk = _Lookups(session, [e for e in events if e.event_id not in stored])
+            hashes[event_id] = digest
+    pairs = sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id)
+    fresh: dict[str, tuple[Weighin, datetime]] = {}
+    for ev, t in pairs:  # new events in event-id order: one lock order for every batch
+        if ev.event_id not in stored and ev.event_id not in fresh:
+            fresh[ev.event_id] = (ev, t.astimezone(UTC))
+    todo = list(fresh.values())
+    verdicts = (
+        list(inspect(session, todo)) if inspect is not None else [unchecked(e, t) for e, t in todo]
+    )
+    lk = _Lookups(session, [e for e, _ in todo])
     new: list[_NewWeighin] = []
-    # new events in event-id order, so concurrent batches take locks in the same order
-    for ev, t in sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id):
-        if ev.event_id not in stored:
-            decided = _decide(lk, ev, t.astimezone(UTC))
-            stored[ev.event_id] = decided.result
-            new.append(decided)
+    for (ev, t), checked in zip(todo, verdicts, strict=True):
+        decided = _decide(lk, ev, t, checked)
+        stored[ev.event_id] = decided.result
+        hashes[ev.event_id] = checked.record_hash
+        new.append(decided)
     _write_new(session, new)
-    return [stored[ev.event_id] for ev in events]
+    out = []
+    for ev in events:
+        result = stored[ev.event_id]
+        digest = hashes.get(ev.event_id)
+        first = ev.event_id in fresh and fresh[ev.event_id][0] is ev
+        if not first and digest is not None and digest != record_hash(ev):
+            result = replace(result, conflict=True)  # same event id, other content
+        out.append(result)
+    return out
+
+
+def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: Checked) -> None:
+    """Decide a held weigh-in again as if its checks had passed (``checked`` says when
+    it counts) and credit it through the same steps as a new one: its row takes the
+    decision (credited, unassigned or rejected; same verification code, a new stored
+    receipt), and a credit posts its entry. The caller locked the row and resolves the
+    hold (:mod:`cloud.holds`). Flushes."""
+    lk = _Lookups(session, [event])
+    decided = _decide(
+        lk, event, rec.received_at, replace(checked, hold=None), verify_code=rec.verify_code
+    )
+    for name in (
+        "effective_at", "price_id", "price_rp_per_kg", "amount_rp", "status", "reason",
+        "household_id", "receipt_json",
+    ):  # fmt: skip
+        setattr(rec, name, decided.row[name])
+    session.flush()
+    if decided.credits_money:
+        assert rec.household_id is not None
+        accounts = lock_household_accounts(session, [rec.household_id])
+        credit = Credit(
+            rec.id,
+            rec.household_id,
+            rec.amount_rp,
+            credit_description(rec.net_g, rec.category_code, rec.price_rp_per_kg, rec.event_id),
+            rec.effective_at,
+        )
+        rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
+    session.flush()
 
 
 def credit_weighin(session: Session, *, event: Weighin, received_at: datetime) -> Receipt:

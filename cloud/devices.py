@@ -136,6 +136,8 @@ def apply_health(session: Session, *, health: Health, received_at: datetime) -> 
         dev.uptime_s = health.uptime_s
         dev.outbox_depth = health.outbox_depth
         dev.outbox_capacity = health.outbox_capacity
+        if health.sw_hash is not None:
+            dev.sw_hash, dev.config_hash = health.sw_hash, health.config_hash
     session.flush()
     return dev
 

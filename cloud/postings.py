@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from cloud import ledger_chain
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, JournalEntry, Posting, utcnow
@@ -100,19 +101,26 @@ def post_entry(
     weighin_id: int | None = None,
     reverses_entry_id: int | None = None,
 ) -> JournalEntry:
-    """Write one balanced journal entry; ``postings`` are ``(account_id, amount_rp)``."""
+    """Write one balanced journal entry; ``postings`` are ``(account_id, amount_rp)``.
+
+    It joins the journal's hash chain (:func:`cloud.ledger_chain.link`, the head lock).
+    """
     if sum(a for _, a in postings) != 0:
         raise LedgerError("postings of an entry must sum to 0")
     if any(a == 0 for _, a in postings) or len(postings) < 2:
         raise LedgerError("an entry needs at least two non-zero postings")
-    entry = JournalEntry(
+    now = utcnow()
+    row = ledger_chain.new_row(
         kind=kind,
-        description=description[:300],
-        effective_at=effective_at or utcnow(),
+        description=description,
+        effective_at=effective_at or now,
+        created_at=now,
         created_by=by,
         weighin_id=weighin_id,
         reverses_entry_id=reverses_entry_id,
     )
+    ledger_chain.link(session, [row], [postings])
+    entry = JournalEntry(**row)
     session.add(entry)
     session.flush()
     session.add_all(Posting(entry_id=entry.id, account_id=a, amount_rp=amt) for a, amt in postings)

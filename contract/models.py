@@ -11,6 +11,10 @@ Every upstream *event* (weigh-in, fill, health) carries:
 - ``event_id`` — ``"{device_id}:{seq}"``, the idempotency key;
 - ``device_time`` and ``clock_synced`` — the device clock, and whether NTP had synced it;
 - ``boot_id`` and ``mono_ms`` — which boot, and the monotonic clock within it.
+
+A station's weigh-in is signed by the device (Ed25519) and hash-chained per device key:
+``public_key``, ``chain_pos``, ``prev_hash``, ``sw_hash``, ``config_hash`` and
+``signature`` (all six or none); the exact bytes signed are :func:`contract.signing.signed_bytes`.
 """
 
 from __future__ import annotations
@@ -124,6 +128,18 @@ EventId = Annotated[
     str, Field(max_length=80, pattern=DEVICE_ID_PATTERN[:-1] + r":[1-9][0-9]{0,18}$")
 ]
 CmdId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+#: 32 bytes in lower-case hex: an Ed25519 public key, a SHA-256 digest
+Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+#: 64 bytes in lower-case hex: an Ed25519 signature
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+#: a receipt's verification code: 12 characters of Crockford base32 (60 bits), upper case
+#: without separators on the wire (printed as ``XXXX-XXXX-XXXX``; :mod:`contract.codes`)
+VerifyCode = Annotated[str, Field(pattern=r"^[0-9A-HJKMNP-TV-Z]{12}$")]
+
+#: ``prev_hash`` of the first record of a chain
+GENESIS_HASH = "0" * 64
+#: the fields that sign a weigh-in: all of them or none
+SIGNING_FIELDS = ("public_key", "chain_pos", "prev_hash", "sw_hash", "config_hash", "signature")
 #: ``"v": 1`` — an integer (``Literal[1]`` would also let ``true`` and ``1.0`` through)
 Version = Annotated[int, Field(ge=1, le=1), WithJsonSchema({"const": 1, "type": "integer"})]
 
@@ -186,6 +202,37 @@ class Weighin(EventBase):
         default_factory=list, max_length=MAX_FRAMES, description="raw frames (hex) behind it"
     )
     stable_ms: int = Field(default=0, ge=0, le=INT32_MAX, description="length of the stable window")
+    # -- the device's signature (contract.signing); all of these or none --------------
+    public_key: Hex32 | None = Field(
+        default=None, description="the device's Ed25519 public key (hex) that signed it"
+    )
+    chain_pos: int | None = Field(
+        default=None, ge=1, lt=INT64_LIMIT, description="position in the key's weigh-in chain"
+    )
+    prev_hash: Hex32 | None = Field(
+        default=None, description="record hash of the key's previous weigh-in (zeros at 1)"
+    )
+    sw_hash: Hex32 | None = Field(default=None, description="hash of the agent's installed code")
+    config_hash: Hex32 | None = Field(
+        default=None, description="hash of the station's metrological configuration"
+    )
+    signature: Hex64 | None = Field(
+        default=None, description="Ed25519 signature of contract.signing.signed_bytes"
+    )
+
+    @model_validator(mode="after")
+    def _signed_whole(self) -> Weighin:
+        given = [getattr(self, name) is not None for name in SIGNING_FIELDS]
+        if any(given) and not all(given):
+            missing = [n for n, g in zip(SIGNING_FIELDS, given, strict=True) if not g]
+            raise ValueError(f"a signed weigh-in needs all of {', '.join(missing)}")
+        if self.chain_pos is not None and (self.chain_pos == 1) != (self.prev_hash == GENESIS_HASH):
+            raise ValueError("prev_hash is all zeros exactly at chain_pos 1")
+        return self
+
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
 
 
 class SensorFault(StrEnum):
@@ -238,9 +285,38 @@ class Health(EventBase):
         description="telemetry events dropped under outbox pressure",
     )
     in_reply_to: CmdId | None = Field(default=None, description="cmd_id of a ping")
+    sw_hash: Hex32 | None = Field(default=None, description="hash of the agent's installed code")
+    config_hash: Hex32 | None = Field(
+        default=None, description="hash of the station's metrological configuration"
+    )
+    public_key: Hex32 | None = Field(default=None, description="the device's Ed25519 public key")
 
 
-UpstreamEvent = Annotated[Weighin | Fill | Health, Field(discriminator="kind")]
+class DeviceConfig(EventBase):
+    """An entry of the device's configuration log (alibi memory in spirit): sent when the
+    agent starts with, or reloads, a software build or metrological configuration that
+    differs from the last entry. ``config_hash`` is :func:`contract.signing.config_hash`
+    of the station fields below (null fields for a device without a scale)."""
+
+    kind: Literal["config"] = "config"
+    log_pos: int = Field(ge=1, lt=INT64_LIMIT, description="position in the device's log")
+    change: Text = Field(max_length=200, description="what changed since the previous entry")
+    sw_version: Text = Field(max_length=40)
+    sw_hash: Hex32
+    config_hash: Hex32
+    public_key: Hex32 | None = None
+    protocol: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    division_g: int | None = Field(default=None, gt=0, le=100_000)
+    capacity_g: int | None = Field(default=None, gt=0, le=MAX_WEIGHT_G)
+    min_divisions: int | None = Field(default=None, ge=1, le=100_000)
+    stable_window_ms: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    min_stable_samples: int | None = Field(default=None, ge=1, le=100_000)
+    calibration: Text | None = Field(
+        default=None, max_length=120, description="the scale's legal verification mark"
+    )
+
+
+UpstreamEvent = Annotated[Weighin | Fill | Health | DeviceConfig, Field(discriminator="kind")]
 
 
 class DeviceStatus(_Model):
@@ -252,12 +328,21 @@ class DeviceStatus(_Model):
     sw_version: Text | None = Field(default=None, max_length=40)
     boot_id: UUID | None = None
     at: UtcDatetime | None = None
+    mono_ms: int | None = Field(
+        default=None,
+        ge=0,
+        lt=INT64_LIMIT,
+        description="monotonic ms of the boot when published (the cloud dates the boot by it)",
+    )
 
 
 class ReceiptStatus(StrEnum):
     CREDITED = "credited"
     UNASSIGNED = "unassigned"  # kept for an operator: unknown card or no card
     REJECTED = "rejected"
+    #: kept for an operator, not credited: its signature, chain, frames, build or
+    #: configuration did not check out (``reason`` says which), or its time is not known yet
+    HELD = "held"
 
 
 class Receipt(_Model):
@@ -274,6 +359,9 @@ class Receipt(_Model):
     member_no: Text | None = Field(default=None, max_length=40)
     reason: Text | None = Field(default=None, max_length=200)
     processed_at: UtcDatetime
+    verify_code: VerifyCode | None = Field(
+        default=None, description="the code a household checks the record with (public page)"
+    )
 
 
 class CommandAction(StrEnum):
@@ -367,6 +455,7 @@ _MODELS: dict[Kind, type[_Model]] = {
     Kind.WEIGHIN: Weighin,
     Kind.FILL: Fill,
     Kind.HEALTH: Health,
+    Kind.CONFIG: DeviceConfig,
     Kind.STATUS: DeviceStatus,
     Kind.RECEIPT: Receipt,
     Kind.CMD: DeviceCommand,

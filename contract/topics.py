@@ -2,12 +2,12 @@
 
 Every topic is scoped to one device so the broker's ACL can confine it::
 
-    salinmas/v1/dev/{device_id}/{weighin|fill|health|status}   device -> cloud
-    salinmas/v1/dev/{device_id}/{receipt|cmd|ack}              cloud  -> device
+    salinmas/v1/dev/{device_id}/{weighin|fill|health|config|status}   device -> cloud
+    salinmas/v1/dev/{device_id}/{receipt|cmd|ack}                     cloud  -> device
 
 and one fleet-wide topic every device may read (never write)::
 
-    salinmas/v1/cloud/ingest                                   cloud  -> every device
+    salinmas/v1/cloud/ingest                                          cloud  -> every device
 
 >>> device_topic("st-bank01", Kind.WEIGHIN)
 'salinmas/v1/dev/st-bank01/weighin'
@@ -35,6 +35,7 @@ class Kind(StrEnum):
     WEIGHIN = "weighin"
     FILL = "fill"
     HEALTH = "health"
+    CONFIG = "config"
     STATUS = "status"
     RECEIPT = "receipt"
     CMD = "cmd"
@@ -54,6 +55,9 @@ TOPIC_SPECS: dict[Kind, TopicSpec] = {
     Kind.WEIGHIN: TopicSpec(Kind.WEIGHIN, True, 1, False, "a stable weigh-in at a scale station"),
     Kind.FILL: TopicSpec(Kind.FILL, True, 1, False, "a bin's fill level (or sensor fault)"),
     Kind.HEALTH: TopicSpec(Kind.HEALTH, True, 1, False, "the device's periodic heartbeat"),
+    Kind.CONFIG: TopicSpec(
+        Kind.CONFIG, True, 1, False, "a change of the device's software or configuration"
+    ),
     Kind.STATUS: TopicSpec(
         Kind.STATUS, True, 1, True, "online/offline; retained; Last Will is offline"
     ),

@@ -29,12 +29,14 @@ from typing import Any
 
 from contract.models import DeviceCommand, EventBase, Receipt, ReceiptStatus
 from edge import __version__, hardware
+from edge.alibi import ConfigLog
 from edge.bins import BinMonitor, FillReport
 from edge.capture import CapturedWeight
 from edge.clock import Clock
 from edge.config import EdgeSettings
 from edge.events import EventFactory
 from edge.health import HealthProbe
+from edge.identity import DeviceKey, Signer, station_config
 from edge.link import MqttLink
 from edge.outbox import Outbox, OutboxFull
 from edge.sdnotify import SystemdNotifier
@@ -50,6 +52,7 @@ RECEIPT_SIGNALS = {
     ReceiptStatus.CREDITED: "ok",
     ReceiptStatus.UNASSIGNED: "unassigned",
     ReceiptStatus.REJECTED: "error",
+    ReceiptStatus.HELD: "unassigned",  # not credited now: kept for an operator
 }
 
 
@@ -70,6 +73,15 @@ class Agent:
             sync_flag=settings.clock_sync_flag,
         )
         self.events = EventFactory(settings.device_id, self.clock)
+        self.key, created = DeviceKey.load_or_create(settings.key_path)
+        if created:
+            log.warning(
+                "made this device's signing key %s (public key %s) in %s: an operator must "
+                "approve it before its weigh-ins are credited",
+                self.key.key_id, self.key.public_hex, settings.key_path,
+            )  # fmt: skip
+        self.signer = Signer.for_station(self.key, settings.station)
+        self.config_log = ConfigLog(settings.key_path.parent / "config-log.jsonl")
         self.outbox = Outbox(
             settings.outbox.path,
             capacity=settings.outbox.capacity,
@@ -115,8 +127,10 @@ class Agent:
     def submit_weighin(
         self, weight: CapturedWeight, card_id: str | None, category: str, protocol: str
     ) -> int | None:
-        """Durably queue a weigh-in; ``None`` when the outbox refused it (full)."""
-        build = self.events.weighin(
+        """Durably queue a signed weigh-in; ``None`` when the outbox refused it (full)."""
+        signer = self.signer
+        build = self.events.signed_weighin(
+            signer,
             net_g=weight.net_g,
             tare_g=weight.tare_g,
             division_g=weight.division_g,
@@ -127,8 +141,7 @@ class Agent:
             stable_ms=weight.stable_ms,
         )
         try:
-            seq = self.outbox.append("weighin", build)
-            assert seq is not None  # weigh-ins are refused, never dropped
+            seq = self.outbox.append_chained("weighin", signer.chain, build)
         except OutboxFull as exc:
             log.error("%s (refused so far: %d)", exc, self.outbox.stats().refused)
             return None
@@ -175,8 +188,31 @@ class Agent:
             "weighins_refused": stats.refused,
             "telemetry_thinned": stats.thinned,
             "in_reply_to": in_reply_to,
+            "sw_hash": self.signer.sw_hash,
+            "config_hash": self.signer.config_hash,
+            "public_key": self.key.public_hex,
         }
         return self._append_telemetry("health", self.events.health(fields))
+
+    def record_config(self) -> int | None:
+        """Log the software and configuration if they changed (and ship the entry)."""
+        fields = {
+            "sw_version": __version__,
+            "sw_hash": self.signer.sw_hash,
+            "config_hash": self.signer.config_hash,
+            "public_key": self.key.public_hex,
+            **station_config(self.settings.station),
+        }
+        stamp = self.clock.stamp()
+        entry = self.config_log.record(
+            fields, at=stamp.device_time.isoformat(), boot_id=str(stamp.boot_id)
+        )
+        if entry is None:
+            return None
+        log.warning("configuration log entry %d: %s", entry.pos, entry.change)
+        return self._append_telemetry(
+            "config", self.events.config({"log_pos": entry.pos, "change": entry.change, **fields})
+        )
 
     # -- callbacks from the link thread ------------------------------------------------
 
@@ -219,6 +255,7 @@ class Agent:
         self._open_devices()
         if self.tickets is not None:
             self.tickets.start()
+        self.record_config()
         self.link.start()
         log.info(
             "agent %s started (device %s, outbox %s: %d queued)",
@@ -292,13 +329,15 @@ class Agent:
         except Exception as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
             return
-        for name in ("device_id", "mqtt", "outbox", "pin_factory"):
+        for name in ("device_id", "mqtt", "outbox", "pin_factory", "key_file"):
             if getattr(new, name) != getattr(self.settings, name):
                 log.warning("reload: %s changed; it takes effect after a restart", name)
                 new = new.model_copy(update={name: getattr(self.settings, name)})
         new._source_file = path
         self._close_devices()
         self.settings = new
+        self.signer = Signer.for_station(self.key, new.station)
+        self.record_config()
         self._open_devices()
         log.info("configuration reloaded from %s", path)
 

@@ -85,6 +85,12 @@ class StationSettings(_Section):
     #: seconds between polls for polled protocols; ``None`` for a streaming indicator
     poll_interval_s: float | None = Field(default=None, gt=0)
     division_g: int = Field(default=10, gt=0)
+    #: the scale's capacity (Max) in grams, as on its data plate (part of the configuration
+    #: the station reports and the cloud approves)
+    capacity_g: int | None = Field(default=None, gt=0, le=10_000_000)
+    #: the scale's legal verification mark (tera), e.g. "UPTD Metrologi Banyumas 2026-03 #0412";
+    #: changing it is a calibration event in the device's configuration log
+    calibration: str | None = Field(default=None, max_length=120, pattern=r"^[ -~]*$")
     min_divisions: int = Field(default=20, ge=1)
     #: the software stability window (with the indicator's stable flag)
     stable_window_s: float = Field(default=1.0, gt=0)
@@ -190,6 +196,9 @@ class EdgeSettings(ProcessSettings):
     outbox: OutboxSettings = OutboxSettings()
     station: StationSettings | None = None
     bins: list[BinSettings] = Field(default_factory=list)
+    #: the device's Ed25519 key (made here on first start, mode 0600, never leaves the
+    #: device) and its configuration log; default: beside the outbox
+    key_file: Path | None = None
     health_interval_s: float = Field(default=300.0, gt=0)
     #: an event the broker acknowledged but the cloud has not confirmed (receipt or ack)
     #: after this long, counted while connected, is published again; each further attempt
@@ -225,6 +234,11 @@ class EdgeSettings(ProcessSettings):
         path = config_file or os.environ.get("SALINMAS_CONFIG") or None
         settings._source_file = Path(path) if path else None
         return settings
+
+    @property
+    def key_path(self) -> Path:
+        """Where the device key lives (``key_file``, else ``device.key`` beside the outbox)."""
+        return self.key_file or self.outbox.path.parent / "device.key"
 
     @property
     def source_file(self) -> Path | None:

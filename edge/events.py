@@ -10,11 +10,27 @@ fits :meth:`edge.outbox.Outbox.append` directly::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from contract.models import MAX_FRAMES, EventBase, Fill, Health, SensorFault, Weighin, to_json
+from contract.models import (
+    MAX_FRAMES,
+    DeviceConfig,
+    EventBase,
+    Fill,
+    Health,
+    SensorFault,
+    Weighin,
+    to_json,
+)
 from edge.clock import Clock
+from edge.outbox import ChainHead
+
+if TYPE_CHECKING:
+    from edge.identity import Signer
 
 Builder = Callable[[int], bytes]
+#: a signed weigh-in's builder: (seq, chain head) -> (payload, new head)
+ChainedBuilder = Callable[[int, ChainHead], tuple[bytes, ChainHead]]
 
 
 class EventFactory:
@@ -48,22 +64,42 @@ class EventFactory:
         frames: Sequence[bytes] = (),
         stable_ms: int = 0,
     ) -> Builder:
-        hex_frames = [f.hex() for f in frames if 0 < len(f) <= 256][-MAX_FRAMES:]
+        """An unsigned weigh-in (a device without a key; tests)."""
+        fields = _weighin_fields(net_g, division_g, protocol, category, card_id, tare_g, frames)
 
         def build(seq: int) -> bytes:
-            return to_json(
-                Weighin(
-                    **self._base(seq),
-                    card_id=card_id,
-                    category=category,
-                    net_g=net_g,
-                    tare_g=tare_g,
-                    division_g=division_g,
-                    protocol=protocol,
-                    frames=hex_frames,
-                    stable_ms=stable_ms,
-                )
-            )
+            return to_json(Weighin(**self._base(seq), stable_ms=stable_ms, **fields))
+
+        return build
+
+    def signed_weighin(
+        self,
+        signer: Signer,
+        *,
+        net_g: int,
+        division_g: int,
+        protocol: str,
+        category: str,
+        card_id: str | None = None,
+        tare_g: int = 0,
+        frames: Sequence[bytes] = (),
+        stable_ms: int = 0,
+    ) -> ChainedBuilder:
+        """A weigh-in sealed by ``signer`` as the next record of its chain
+        (for :meth:`edge.outbox.Outbox.append_chained`)."""
+        fields = _weighin_fields(net_g, division_g, protocol, category, card_id, tare_g, frames)
+
+        def build(seq: int, head: ChainHead) -> tuple[bytes, ChainHead]:
+            weighin = Weighin(**self._base(seq), stable_ms=stable_ms, **fields)
+            return signer.seal(weighin, head)
+
+        return build
+
+    def config(self, fields: dict[str, Any]) -> Builder:
+        """An entry of the configuration log (:class:`contract.models.DeviceConfig`)."""
+
+        def build(seq: int) -> bytes:
+            return to_json(DeviceConfig(**self._base(seq), **fields))
 
         return build
 
@@ -97,3 +133,23 @@ class EventFactory:
             return to_json(Health(**self._base(seq), **fields))
 
         return build
+
+
+def _weighin_fields(
+    net_g: int,
+    division_g: int,
+    protocol: str,
+    category: str,
+    card_id: str | None,
+    tare_g: int,
+    frames: Sequence[bytes],
+) -> dict[str, Any]:
+    return {
+        "card_id": card_id,
+        "category": category,
+        "net_g": net_g,
+        "tare_g": tare_g,
+        "division_g": division_g,
+        "protocol": protocol,
+        "frames": [f.hex() for f in frames if 0 < len(f) <= 256][-MAX_FRAMES:],
+    }

@@ -21,7 +21,7 @@ Bounds (``capacity`` events in all):
 
 - a weigh-in that would exceed the capacity is **refused**: :class:`OutboxFull` is raised,
   the refusal is counted (persisted) and the station shows it; nothing is dropped;
-- telemetry (fill, health) may use at most ``telemetry_share`` of the capacity; beyond it
+- telemetry (fill, health, config) may use at most ``telemetry_share`` of the capacity; beyond it
   the *oldest* telemetry is deleted to make room (*thinned*, counted). Weigh-ins are never
   thinned.
 
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WEIGHIN = "weighin"
-TELEMETRY_KINDS = frozenset({"fill", "health"})
+TELEMETRY_KINDS = frozenset({"fill", "health", "config"})
 KINDS = TELEMETRY_KINDS | {WEIGHIN}
 
 #: receipts kept for the station's display and log
@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS events (
     attempts   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
+CREATE TABLE IF NOT EXISTS chains (
+    name     TEXT    PRIMARY KEY,
+    position INTEGER NOT NULL,
+    digest   TEXT    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS receipts (
     event_id    TEXT    PRIMARY KEY,
     seq         INTEGER NOT NULL,
@@ -77,6 +82,14 @@ CREATE TABLE IF NOT EXISTS receipts (
     received_at REAL    NOT NULL
 );
 """
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last record of a hash chain: its position (0: none yet) and its hash (hex)."""
+
+    position: int
+    digest: str
 
 
 class OutboxFull(Exception):
@@ -198,6 +211,41 @@ class Outbox:
             else:
                 self._telemetry += 1 - thinned
             return int(seq)
+
+    def append_chained(
+        self, kind: str, chain: str, build: Callable[[int, ChainHead], tuple[bytes, ChainHead]]
+    ) -> int:
+        """:meth:`append` for an event that links into the hash chain ``chain``.
+
+        ``build(seq, head)`` gets the chain's head (position 0 before its first record)
+        and returns the payload and the new head; both are stored in the transaction that
+        stores the event, so the chain on disk never skips nor repeats a position, across
+        crashes and restarts (a replay re-sends the stored bytes). Raises as :meth:`append`.
+        """
+
+        def linked(seq: int) -> bytes:  # runs inside append's transaction, under the lock
+            row = self._db.execute(
+                "SELECT position, digest FROM chains WHERE name = ?", (chain,)
+            ).fetchone()
+            head = ChainHead(int(row[0]), str(row[1])) if row else ChainHead(0, "")
+            payload, new = build(seq, head)
+            self._db.execute(
+                "INSERT OR REPLACE INTO chains (name, position, digest) VALUES (?, ?, ?)",
+                (chain, new.position, new.digest),
+            )
+            return payload
+
+        seq = self.append(kind, linked)
+        assert seq is not None  # a chained event is a weigh-in: refused, never dropped
+        return seq
+
+    def chain_head(self, chain: str) -> ChainHead:
+        """The head of the hash chain ``chain`` (position 0 before its first record)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position, digest FROM chains WHERE name = ?", (chain,)
+            ).fetchone()
+        return ChainHead(int(row[0]), str(row[1])) if row else ChainHead(0, "")
 
     # -- consuming ---------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
     salinmas demo                         the whole system with simulated devices
     salinmas edge run --config F          the Raspberry Pi agent (scale station and/or bins)
     salinmas edge reprint --config F      print the last (or one) ticket again
+    salinmas edge identity --config F     the device's key (made if missing), code and config hashes
     salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
     salinmas ingest retire --config F     drain a worker's broker session, then end it
     salinmas api run --config F           cloud API and operator dashboard
@@ -74,6 +75,14 @@ def _run_edge(ns: argparse.Namespace) -> int:
 def _reprint(ns: argparse.Namespace) -> int:
     settings = _call("edge.config:EdgeSettings.load", ns.config)
     return int(_call("edge.tickets:reprint_cli", settings, ns.event_id) or 0)
+
+
+def _edge_identity(ns: argparse.Namespace) -> int:
+    import json
+
+    settings = _call("edge.config:EdgeSettings.load", ns.config)
+    print(json.dumps(_call("edge.identity:describe_identity", settings), indent=2))
+    return 0
 
 
 def _run_ingest(ns: argparse.Namespace) -> int:
@@ -185,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(edge_reprint)
     edge_reprint.add_argument("--event-id", help="the weigh-in's event id (default: the last)")
     edge_reprint.set_defaults(func=_reprint)
+    edge_id = edge_sub.add_parser(
+        "identity",
+        help="print the device's public key, software hash and configuration hash",
+        description="Make the device's Ed25519 key if there is none yet (provisioning; the "
+        "private key stays in key_file, mode 0600) and print what an operator compares "
+        "with the dashboard before approving the device: key id and public key, the hash "
+        "of the installed code and of the station's metrological configuration.",
+    )
+    _config_arg(edge_id)
+    edge_id.set_defaults(func=_edge_identity)
 
     ingest = sub.add_parser("ingest", help="cloud ingest worker")
     ingest_sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="ACTION")

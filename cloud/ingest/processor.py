@@ -29,6 +29,15 @@ scale (``over_capacity``). A refused weigh-in from a verified station — regist
 revoked, its own id in the payload — is answered with a ``rejected`` receipt naming the
 reason (when its ``device_id``, ``seq`` and ``event_id`` can be read), so the station stops
 sending it; it is kept only as the dead letter (no weigh-in row, nothing credited).
+
+Verification before money (:mod:`cloud.integrity`): a new weigh-in is checked — the
+station's signature and key, its chain, its raw frames re-parsed, its build and
+configuration approved, its time — before :func:`cloud.crediting.credit_many` credits it;
+one that fails is kept ``held`` (its station gets a ``held`` receipt, an alert is
+raised) for :mod:`cloud.holds`. Every message that carries a ``boot_id`` dates its boot
+(:mod:`cloud.boots`). A weigh-in whose event id was already received with *other*
+content (a changed weight under a known id) is a ``conflict`` dead letter: nothing of it
+is written, not even its telemetry point, and the station gets the stored receipt.
 """
 
 from __future__ import annotations
@@ -41,11 +50,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud import crediting, deadletters, devices, pickups
-from cloud.clock import MAX_CLOCK_AHEAD, event_time
+from cloud import crediting, deadletters, devicekeys, devices, holds, pickups
+from cloud.boots import BootClocks
+from cloud.clock import CLOCK_WAIT, MAX_CLOCK_AHEAD, event_time
 from cloud.db import is_race
 from cloud.errors import LedgerError
 from cloud.ingest.state import BinCache, DeviceCache, DeviceInfo
+from cloud.integrity import Inspector
 from cloud.models import Bin, utcnow
 from cloud.telemetry import (
     TelemetryPoint,
@@ -57,6 +68,7 @@ from cloud.telemetry import (
 from contract import (
     MAX_PAYLOAD_BYTES,
     ContractError,
+    DeviceConfig,
     DeviceStatus,
     Fill,
     Health,
@@ -116,7 +128,7 @@ def _dead_letter(session: Session, out: Outcome, msg: Message, reason: str, deta
     out.dead_letters[reason] = out.dead_letters.get(reason, 0) + 1
 
 
-Event = Weighin | Fill | Health | DeviceStatus
+Event = Weighin | Fill | Health | DeviceConfig | DeviceStatus
 
 
 def _is_race(exc: Exception) -> bool:
@@ -163,6 +175,8 @@ class Processor:
         seen_write_interval_s: float = 15.0,
         state_ttl_s: float = 10.0,
         max_clock_ahead: timedelta = MAX_CLOCK_AHEAD,
+        enforce_integrity: bool = False,
+        clock_wait: timedelta = CLOCK_WAIT,
     ) -> None:
         self.sessions = sessions
         #: a synchronised device clock further ahead of the receive time is refused
@@ -173,6 +187,14 @@ class Processor:
         self._topics: dict[str, tuple[str, Kind] | str] = {}
         #: batches redone because another worker committed a conflicting change first
         self.races = 0
+        #: production: unsigned weigh-ins and unapproved keys/builds are held; else
+        #: (development) they are trusted on first use (:mod:`cloud.devicekeys`)
+        self.enforce_integrity = enforce_integrity
+        self.clock_wait = clock_wait
+
+    def inspector(self, clocks: BootClocks | None = None) -> Inspector:
+        """The checks of new weigh-ins, as configured (:mod:`cloud.integrity`)."""
+        return Inspector(self.enforce_integrity, clocks or BootClocks(), self.clock_wait)
 
     # ----------------------------------------------------------------- entry
 
@@ -292,6 +314,7 @@ class Processor:
             if event is not None:  # None: an empty retained status (a cleared topic)
                 checked.append((msg, event, info))
         self.bins.load(session, (e.bin_id for _, e, _ in checked if isinstance(e, Fill)))
+        clocks = self._boot_clocks(session, checked)
 
         weighins: list[tuple[Weighin, Message]] = []
         for msg, event, info in checked:
@@ -302,19 +325,48 @@ class Processor:
                 weighins.append((event, msg))
             elif isinstance(event, Health):
                 devices.apply_health(session, health=event, received_at=msg.received_at)
+                if event.public_key is not None:
+                    devicekeys.announce_key(
+                        session,
+                        device_id=event.device_id,
+                        public_key=event.public_key,
+                        trust_first_use=not self.enforce_integrity,
+                    )
+                anchor = clocks.get((event.device_id, str(event.boot_id))).best()
                 out.points.append(
                     health_point(
                         event,
-                        at=event_time(event.device_time, event.clock_synced, msg.received_at),
+                        at=event_time(
+                            event.device_time,
+                            event.clock_synced,
+                            msg.received_at,
+                            mono_ms=event.mono_ms,
+                            anchor=anchor,
+                        ),
                         site=info.site_code,
                     )
+                )
+            elif isinstance(event, DeviceConfig):
+                devicekeys.apply_config(
+                    session,
+                    event=event,
+                    received_at=msg.received_at,
+                    trust_first_use=not self.enforce_integrity,
                 )
             else:
                 devices.apply_status(session, status=event, received_at=msg.received_at)
             out.accepted += 1
             self.devices.touch(info, msg.received_at)
+        anchored = clocks.save(session)
         if weighins:
-            self._credit(session, out, weighins)
+            self._credit(session, out, weighins, clocks)
+        if anchored or any(w.signed for w, _ in weighins):
+            holds.resolve_automatic(
+                session,
+                self.inspector(clocks),
+                now=utcnow(),
+                device_ids={d for d, _ in anchored} | {w.device_id for w, _ in weighins},
+            )
         self.bins.write_behind(session)
         self.devices.write_behind(session)
         session.flush()
@@ -353,16 +405,69 @@ class Processor:
         out.points.append(fill_point(event, at=at, site=info.site_code, category=st.category_code))
         return True
 
+    def _boot_clocks(
+        self, session: Session, checked: list[tuple[Message, Event, DeviceInfo]]
+    ) -> BootClocks:
+        """What the batch's messages tell of their boots' clocks (:mod:`cloud.clock`)."""
+        clocks = BootClocks()
+        seen: list[tuple[tuple[str, str], Message, Event]] = []
+        for msg, event, _ in checked:
+            if isinstance(event, DeviceStatus):
+                if event.boot_id is not None and event.mono_ms is not None:
+                    seen.append(((event.device_id, str(event.boot_id)), msg, event))
+            else:
+                seen.append(((event.device_id, str(event.boot_id)), msg, event))
+        clocks.load(session, (key for key, _, _ in seen))
+        for key, msg, event in seen:
+            clock = clocks.get(key)
+            if isinstance(event, DeviceStatus):
+                assert event.mono_ms is not None
+                clock.saw_status(msg.received_at, event.mono_ms)
+            else:
+                clock.saw_event(
+                    event.device_time, event.clock_synced, event.mono_ms, msg.received_at
+                )
+        return clocks
+
     def _credit(
-        self, session: Session, out: Outcome, weighins: list[tuple[Weighin, Message]]
+        self,
+        session: Session,
+        out: Outcome,
+        weighins: list[tuple[Weighin, Message]],
+        clocks: BootClocks,
     ) -> None:
         results = crediting.credit_many(
-            session, [w for w, _ in weighins], [m.received_at for _, m in weighins]
+            session,
+            [w for w, _ in weighins],
+            [m.received_at for _, m in weighins],
+            inspect=self.inspector(clocks),
         )
-        for (event, _), r in zip(weighins, results, strict=True):
+        for (event, msg), r in zip(weighins, results, strict=True):
             out.receipts.append(
                 (device_topic(event.device_id, Kind.RECEIPT), r.receipt_json.encode())
             )
+            if r.conflict:  # a known event id with other content: written nowhere
+                _dead_letter(
+                    session, out, msg, "conflict",
+                    f"{event.event_id} was received before with other content "
+                    f"(credited as first received: {r.receipt.net_g} g)",
+                )  # fmt: skip
+                self._alert(
+                    session,
+                    event.device_id,
+                    "weighin_conflict",
+                    f"{event.event_id} re-sent with other content (tampering?)",
+                )
+                continue
+            if r.receipt.status is ReceiptStatus.HELD:
+                if not r.replay:
+                    self._alert(
+                        session,
+                        event.device_id,
+                        "weighin_held",
+                        f"{event.event_id} held: {r.receipt.reason}",
+                    )
+                continue  # an unverified weight opens no telemetry either
             out.points.append(
                 weighin_point(
                     event,
@@ -374,6 +479,16 @@ class Processor:
                     household_id=r.household_id,
                 )
             )
+
+    def _alert(self, session: Session, device_id: str, kind: str, message: str) -> None:
+        info = self.devices.get(device_id)
+        pickups.raise_alert(
+            session,
+            kind=kind,
+            subject=device_id,
+            site_id=info.site_id if info is not None else None,
+            message=message,
+        )
 
     def _refuse(self, session: Session, out: Outcome, msg: Message, rej: _Reject) -> None:
         """Keep a refused message as a dead letter; answer a verified station's weigh-in."""
@@ -427,7 +542,7 @@ class Processor:
             raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send weigh-ins")
         if kind is Kind.FILL and info.kind != "bin":
             raise _Reject("wrong_kind", f"{info.kind} {device_id!r} cannot send fill levels")
-        assert isinstance(event, Weighin | Fill | Health | DeviceStatus)
+        assert isinstance(event, Weighin | Fill | Health | DeviceConfig | DeviceStatus)
         if isinstance(event, DeviceStatus):
             return event, info
         answer = (

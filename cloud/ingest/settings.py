@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from cloud.telemetry import TelemetrySettings
@@ -83,7 +83,27 @@ class IngestSettings(ProcessSettings):
     #: dead letters older than this are deleted (0 keeps them forever)
     dead_letter_retention_days: int = Field(default=90, ge=0)
     log_level: str = "INFO"
+    #: verification before money (cloud/integrity.py): "enforce" holds unsigned weigh-ins
+    #: and whatever a key, build or configuration an operator has not approved signed;
+    #: "trust_first_use" (development, the demo) credits unsigned weigh-ins of stations
+    #: without a key and approves a station's first key and new builds when first seen.
+    #: Default: enforce in production, trust_first_use in development.
+    integrity: Literal["enforce", "trust_first_use"] | None = None
+    #: an unsynchronised weigh-in waits this long for its boot's time (cloud/clock.py)
+    clock_wait_s: float = Field(default=3600.0, ge=0)
 
     @property
     def share(self) -> str | None:
         return self.share_group or None
+
+    @property
+    def enforce_integrity(self) -> bool:
+        if self.integrity is None:
+            return self.environment == "production"
+        return self.integrity == "enforce"
+
+    @model_validator(mode="after")
+    def _enforced_in_production(self) -> Self:
+        if self.environment == "production" and self.integrity == "trust_first_use":
+            raise ValueError("integrity = 'trust_first_use' is for development only")
+        return self

@@ -61,6 +61,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from cloud.db import make_engine, migrate, session_factory
 from cloud.deadletters import prune_dead_letters
 from cloud.devices import sweep_silent_devices
+from cloud.holds import resolve_automatic
 from cloud.ingest.confirmations import Confirmations
 from cloud.ingest.processor import Message, Outcome, Processor
 from cloud.ingest.readahead import ReadAheadClient
@@ -199,6 +200,8 @@ class IngestWorker:
             # last_seen feeds the silent-device sweep: write it well within its limit
             seen_write_interval_s=min(15.0, s.silent_after_s / 4 if s.silent_after_s else 15.0),
             max_clock_ahead=timedelta(seconds=s.max_clock_ahead_s),
+            enforce_integrity=s.enforce_integrity,
+            clock_wait=timedelta(seconds=s.clock_wait_s),
         )
         if not self.retiring:  # a drain must never beat as the worker it drains
             peers = Peers(sessions, s.client_id, s.share, s.takeover_after_s)
@@ -418,6 +421,8 @@ class IngestWorker:
                     )
                     if silent:
                         log.warning("silent devices marked offline: %s", ", ".join(silent))
+                # holds whose missing piece arrived (or whose clock waited long enough)
+                resolve_automatic(session, self.processor.inspector(), now=now)
                 if s.dead_letter_retention_days:
                     prune_dead_letters(
                         session, older_than=now - timedelta(days=s.dead_letter_retention_days)

@@ -12,6 +12,14 @@ from cloud.models.base import Base, UtcDateTime, utcnow
 from cloud.models.bins import OPEN_PICKUP_STATES, Alert, Bin, FillSample, Pickup
 from cloud.models.deadletters import MAX_KEPT_PAYLOAD, DeadLetter
 from cloud.models.devices import DEFAULT_CAPACITY_G, Device
+from cloud.models.integrity import (
+    Approval,
+    ConfigLogEntry,
+    DeviceBoot,
+    DeviceKey,
+    Hold,
+    LedgerChainHead,
+)
 from cloud.models.ledger import (
     Account,
     AppendOnlyError,
@@ -33,13 +41,19 @@ __all__ = [
     "Account",
     "Alert",
     "AppendOnlyError",
+    "Approval",
     "Base",
     "Bin",
+    "ConfigLogEntry",
     "DeadLetter",
     "Device",
+    "DeviceBoot",
+    "DeviceKey",
     "FillSample",
+    "Hold",
     "Household",
     "JournalEntry",
+    "LedgerChainHead",
     "MemberCard",
     "Pickup",
     "Posting",

@@ -43,3 +43,6 @@ class Device(Base):
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     outbox_capacity: Mapped[int | None] = mapped_column(Integer)
     health_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the software and configuration hashes it last reported (health or config log)
+    sw_hash: Mapped[str | None] = mapped_column(String(64))
+    config_hash: Mapped[str | None] = mapped_column(String(64))

@@ -120,7 +120,12 @@ class Account(Base):
 
 
 class JournalEntry(Base):
-    """One balanced transaction. ``kind``: weighin_credit | reversal | payout | adjustment."""
+    """One balanced transaction. ``kind``: weighin_credit | reversal | payout | adjustment.
+
+    Hash-chained (:mod:`cloud.ledger_chain`): ``entry_hash`` covers the entry, its
+    postings, its position ``chain_pos`` and the previous entry's hash ``prev_hash``.
+    Neither entries nor postings can be updated or deleted (database triggers).
+    """
 
     __tablename__ = "journal_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -133,6 +138,11 @@ class JournalEntry(Base):
     reverses_entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("journal_entries.id"), unique=True
     )
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("uq_journal_entries_chain_pos", "chain_pos", unique=True),)
 
 
 class Posting(Base):
@@ -154,11 +164,15 @@ class ProcessedEvent(Base):
 
 
 class WeighinRecord(Base):
-    """Every weigh-in received, whatever became of it (credited, unassigned, rejected).
+    """Every weigh-in received, whatever became of it (credited, unassigned, rejected, held).
 
-    ``effective_at`` is the device time when its clock was NTP-synchronised (and not in
-    the future), else the receive time; it selects the price. ``receipt_json`` is the
-    receipt sent to the device, so a redelivery gets byte-identical receipts.
+    ``effective_at`` is when it counts (:mod:`cloud.clock`); it selects the price.
+    ``receipt_json`` is the receipt sent to the device, so a redelivery gets
+    byte-identical receipts. The signing fields are the record as the station signed
+    it (``provenance`` signed; ``record_hash`` is computed for every weigh-in, so a
+    replay with other content under the same event id is recognised).
+    ``verify_digest`` is the SHA-256 of ``verify_code``: the public page looks codes up
+    by it.
     """
 
     __tablename__ = "weighins"
@@ -192,8 +206,25 @@ class WeighinRecord(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     assigned_by: Mapped[str | None] = mapped_column(String(80))
     reversal_entry_id: Mapped[int | None] = mapped_column(Integer)
+    #: signed (a verified station signature) | unsigned | collector (entered at the door)
+    provenance: Mapped[str] = mapped_column(
+        String(12), default="unsigned", server_default="unsigned"
+    )
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    record_hash: Mapped[str | None] = mapped_column(String(64))
+    sw_hash: Mapped[str | None] = mapped_column(String(64))
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(128))
+    verify_code: Mapped[str | None] = mapped_column(String(12))
+    verify_digest: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (CheckConstraint("amount_rp >= 0", name="amount_nonneg"),)
+    __table_args__ = (
+        CheckConstraint("amount_rp >= 0", name="amount_nonneg"),
+        Index("ix_weighins_chain", "public_key", "chain_pos"),
+        Index("uq_weighins_verify_digest", "verify_digest", unique=True),
+    )
 
 
 class AppendOnlyError(RuntimeError):

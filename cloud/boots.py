@@ -1,0 +1,66 @@
+"""The anchors of each device boot (:class:`cloud.clock.BootClock`), kept in ``device_boots``.
+
+The ingest feeds every message of a batch (:meth:`BootClocks.saw_event`,
+:meth:`BootClocks.saw_status`) before it credits the batch's weigh-ins, so a weigh-in is
+dated with whatever its boot's messages told so far, in this batch or before; what
+changed is written back in the batch's transaction (:meth:`BootClocks.save`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from cloud.clock import Anchor, BootClock
+from cloud.db import IN_LIST_MAX
+from cloud.models import DeviceBoot
+
+Key = tuple[str, str]  # (device_id, boot_id)
+
+
+class BootClocks:
+    """The boot clocks one batch touches."""
+
+    def __init__(self) -> None:
+        self.clocks: dict[Key, BootClock] = {}
+
+    def load(self, session: Session, keys: Iterable[Key]) -> None:
+        """Read the stored anchors of ``keys`` (one query per :data:`IN_LIST_MAX`)."""
+        wanted = sorted(set(keys) - self.clocks.keys())
+        for start in range(0, len(wanted), IN_LIST_MAX):
+            chunk = wanted[start : start + IN_LIST_MAX]
+            for key in chunk:
+                self.clocks[key] = BootClock()
+            for row in session.scalars(
+                select(DeviceBoot).where(
+                    tuple_(DeviceBoot.device_id, DeviceBoot.boot_id).in_(chunk)
+                )
+            ):
+                clock = self.clocks[(row.device_id, row.boot_id)]
+                if row.synced_time is not None and row.synced_mono_ms is not None:
+                    clock.synced = Anchor(row.synced_time, row.synced_mono_ms)
+                if row.prompt_time is not None and row.prompt_mono_ms is not None:
+                    clock.prompt = Anchor(row.prompt_time, row.prompt_mono_ms)
+
+    def get(self, key: Key) -> BootClock:
+        return self.clocks.setdefault(key, BootClock())
+
+    def save(self, session: Session) -> list[Key]:
+        """Write the changed anchors (upserts, in key order); the keys that changed."""
+        changed = sorted(k for k, c in self.clocks.items() if c.dirty)
+        for key in changed:
+            clock = self.clocks[key]
+            row = session.get(DeviceBoot, key)
+            if row is None:
+                row = DeviceBoot(device_id=key[0], boot_id=key[1])
+                session.add(row)
+            if clock.synced is not None:
+                row.synced_time, row.synced_mono_ms = clock.synced.time, clock.synced.mono_ms
+            if clock.prompt is not None:
+                row.prompt_time, row.prompt_mono_ms = clock.prompt.time, clock.prompt.mono_ms
+            clock.dirty = False
+        if changed:
+            session.flush()
+        return changed
