@@ -439,9 +439,8 @@ def credit_many(
                 replay=True,
             )
             hashes[event_id] = digest
-    pairs = sorted(zip(events, times, strict=True), key=lambda p: p[0].event_id)
     fresh: dict[str, tuple[Weighin, datetime]] = {}
-    for ev, t in pairs:  # new events in event-id order: one lock order for every batch
+    for ev, t in zip(events, times, strict=True):  # in arrival order: the first one counts
         if ev.event_id not in stored and ev.event_id not in fresh:
             fresh[ev.event_id] = (ev, t.astimezone(UTC))
     todo = list(fresh.values())
@@ -450,11 +449,13 @@ def credit_many(
     )
     lk = _Lookups(session, [e for e, _ in todo])
     new: list[_NewWeighin] = []
-    for (ev, t), checked in zip(todo, verdicts, strict=True):
-        decided = _decide(lk, ev, t, checked)
-        stored[ev.event_id] = decided.result
+    # written in event-id order: one lock order for every batch
+    decided = sorted(zip(todo, verdicts, strict=True), key=lambda p: p[0][0].event_id)
+    for (ev, t), checked in decided:
+        one = _decide(lk, ev, t, checked)
+        stored[ev.event_id] = one.result
         hashes[ev.event_id] = checked.record_hash
-        new.append(decided)
+        new.append(one)
     _write_new(session, new)
     out = []
     for ev in events:

@@ -114,7 +114,7 @@ def open_holds(
     )
     if device_id is not None:
         q = q.where(Hold.device_id == device_id)
-    return [(w, h) for w, h in session.execute(q).tuples()]
+    return [(w, h) for w, h in session.execute(q)]
 
 
 def resolve_automatic(
@@ -126,8 +126,8 @@ def resolve_automatic(
     limit: int = 500,
 ) -> list[int]:
     """Check the open ``chain_gap`` and ``clock`` holds again (of ``device_ids``, or all);
-    release those that pass now; ids of the weigh-ins released. A ``clock`` hold past
-    the inspector's ``clock_wait`` counts at its receive time."""
+    release those that pass now; ids of the weigh-ins released. A ``clock`` hold held
+    longer than the inspector's ``clock_wait`` counts at its receive time."""
     q = (
         select(Hold.weighin_id)
         .where(Hold.kind.in_(sorted(AUTOMATIC)), Hold.resolved_at.is_(None))
@@ -146,7 +146,7 @@ def resolve_automatic(
         inspector.clocks.load(session, [(rec.device_id, rec.boot_id)])
         checked = inspector(session, [(event, rec.received_at)])[0]
         why = checked.hold
-        if why is not None and why[0] == "clock" and rec.received_at < now - inspector.clock_wait:
+        if why is not None and why[0] == "clock" and hold.held_at < now - inspector.clock_wait:
             why = None  # waited long enough: it counts at its receive time
         if why is None:
             credit_held(session, rec, event, checked)

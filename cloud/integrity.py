@@ -136,7 +136,18 @@ class Inspector:
         signed = [w for w, _ in new if w.signed]
         keys = self._keys(session, {(w.device_id, w.public_key) for w in signed})
         approvals = devicekeys.approved_digests(session, sorted({w.device_id for w, _ in new}))
-        signing_devices = {k.device_id for k in keys.values() if k.status == "approved"}
+        unsigned = sorted({w.device_id for w, _ in new if not w.signed})
+        signing_devices = (
+            set(
+                session.scalars(
+                    select(DeviceKey.device_id).where(
+                        DeviceKey.device_id.in_(unsigned), DeviceKey.status == "approved"
+                    )
+                )
+            )
+            if unsigned
+            else set()
+        )
         chain = _ChainView(session, signed)
         divisions = self._divisions(session, {w.config_hash for w in signed})
         # in chain order: a batch may carry a record and its successor

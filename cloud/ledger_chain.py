@@ -10,7 +10,7 @@ One chain over all journal entries, in the order they were written (``chain_pos`
 
 with times as :func:`contract.signing.canonical_time`. Changing an amount, moving a
 posting to another entry, deleting or inserting an entry breaks the chain from there on;
-``salinmas audit`` (:mod:`cloud.audit`) walks it and prints the first break. Besides,
+``salinmas audit`` (:mod:`cloud.chain_audit`) walks it and prints the first break. Besides,
 PostgreSQL and SQLite refuse ``UPDATE``/``DELETE`` on ``journal_entries`` and ``postings``
 outright (triggers, migration ``0005_integrity``). A hash chain proves nothing against
 someone who rewrites the *whole* chain from a point on: an auditor records the head

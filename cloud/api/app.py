@@ -38,11 +38,13 @@ from cloud.api.routes import (
     disbursements,
     docs,
     households,
+    integrity,
     notifications,
     onboarding,
     operations,
     pickups,
     price_changes,
+    public,
     reports,
     stream,
     summaries,
@@ -63,7 +65,7 @@ DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
 #: routes are matched in this order: the hottest (balance lookups) first
 ROUTERS = (
     accounts, auth, users, households, categories, weighins, bins, pickups, devices,
-    telemetry, operations, reports, stream, dashboard, notifications,
+    telemetry, operations, reports, stream, dashboard, notifications, integrity, public,
     audit_log, onboarding, price_changes, device_config, cashbox, disbursements, summaries, docs,
 )  # fmt: skip
 

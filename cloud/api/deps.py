@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cloud.api.errors import ApiError
 from cloud.api.state import ApiState
 from cloud.auth import AuthError, Role, TokenCache, TokenClaims, decode_token
-from cloud.models import Household, Pickup
+from cloud.models import Household, Pickup, WeighinRecord
 from cloud.models.auth import User
 
 STAFF_ROLES: tuple[Role, ...] = ("admin", "operator")
@@ -229,6 +229,25 @@ def own_pickup(
 
 
 OwnPickup = Annotated[Pickup, Depends(own_pickup)]
+
+
+def own_weighin(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    weighin_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> WeighinRecord:
+    """The weigh-in in the path: staff (of its site), or the household it was credited to."""
+    w = session.get(WeighinRecord, weighin_id)
+    if w is None:
+        raise _not_yours("weigh-in")
+    if principal.is_staff and _staff_sees(principal, w.site_id):
+        return w
+    if principal.kind == "household" and w.household_id == principal.id:
+        return w
+    raise _not_yours("weigh-in")
+
+
+OwnWeighin = Annotated[WeighinRecord, Depends(own_weighin)]
 
 
 def own_collector(

@@ -233,12 +233,21 @@ class WeighinOut(_Out):
     division_g: int
     price_rp_per_kg: int | None
     amount_rp: int
-    status: str = Field(examples=["credited"], description="credited | unassigned | rejected")
+    status: str = Field(
+        examples=["credited"], description="credited | unassigned | rejected | held"
+    )
     reason: str | None
     household_id: int | None
     assigned_at: datetime | None
     assigned_by: str | None
     reversed: bool
+    protocol: str
+    frames: list[str] = Field(description="the raw indicator frames (hex) behind the weight")
+    provenance: str = Field(examples=["signed"], description="signed | unsigned | collector")
+    chain_pos: int | None = Field(description="position in the station key's chain")
+    verify_code: str | None = Field(
+        examples=["7K3Q-X9M2-PA4T"], description="checked on the public page /verify.html"
+    )
 
 
 class AssignRequest(_In):

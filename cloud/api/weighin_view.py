@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cloud.api.schemas import WeighinOut
 from cloud.models import WeighinRecord
+from contract.codes import format_code
 
 
 def weighin_out(w: WeighinRecord) -> WeighinOut:
@@ -14,5 +15,7 @@ def weighin_out(w: WeighinRecord) -> WeighinOut:
         division_g=w.division_g, price_rp_per_kg=w.price_rp_per_kg, amount_rp=w.amount_rp,
         status=w.status, reason=w.reason, household_id=w.household_id,
         assigned_at=w.assigned_at, assigned_by=w.assigned_by,
-        reversed=w.reversal_entry_id is not None,
+        reversed=w.reversal_entry_id is not None, protocol=w.protocol, frames=list(w.frames),
+        provenance=w.provenance, chain_pos=w.chain_pos,
+        verify_code=format_code(w.verify_code) if w.verify_code else None,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from cloud import corrections
-from cloud.api.deps import Limit, SessionDep, Staff, StateDep
+from cloud.api.deps import Limit, OwnWeighin, SessionDep, Staff, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.schemas import (
@@ -43,7 +43,7 @@ def list_weighins(
     device_id: Annotated[DeviceIdStr | None, Query(description="the station")] = None,
     household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(pattern="^(credited|unassigned|rejected)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(credited|unassigned|rejected|held)$")] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     since: Annotated[Instant | None, Query(description="UTC, inclusive")] = None,
     until: Annotated[Instant | None, Query(description="UTC, exclusive")] = None,
@@ -69,9 +69,12 @@ def list_weighins(
     return [weighin_out(w) for w in session.scalars(q)]
 
 
-@router.get("/{weighin_id}", responses=error_responses(401, 403, 404))
-def get_weighin(weighin_id: DbId, _: Staff, session: SessionDep) -> WeighinOut:
-    return weighin_out(corrections.get_weighin(session, weighin_id=weighin_id))
+@router.get(
+    "/{weighin_id}", responses=error_responses(401, 404),
+    summary="One weigh-in with its raw frames (staff, or the household it was credited to)",
+)  # fmt: skip
+def get_weighin(weighin: OwnWeighin) -> WeighinOut:
+    return weighin_out(weighin)
 
 
 @router.post(

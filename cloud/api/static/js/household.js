@@ -89,6 +89,9 @@ function render() {
     ? lines.map((l) => h("li", {},
         h("div", {}, h("div", { text: t(`stmt.kind.${l.kind}`) }),
           l.weighin ? h("div", { class: "small", text: `${categoryName(l.weighin.category_code)} · ${kg(l.weighin.net_g)}` }) : null,
+          l.weighin && l.weighin.verify_code
+            ? h("a", { class: "small mono", href: `verify.html#${l.weighin.verify_code}`, "data-verify": l.weighin.verify_code, text: l.weighin.verify_code })
+            : null,
           h("div", { class: "small muted", text: dateTime(l.at) })),
         h("div", { class: `amt ${l.amount_rp >= 0 ? "pos" : "neg"}`, text: (l.amount_rp > 0 ? "+" : "") + rupiah(l.amount_rp) })))
     : h("li", { class: "empty", text: t("stmt.none") }));
