@@ -12,6 +12,7 @@
     salinmas sim {scale,cards,bin,fleet,load,printer} ...   hardware simulators
     salinmas broker config|accounts       production Mosquitto configuration and accounts
     salinmas db migrate --url URL         create/upgrade the ledger schema
+    salinmas audit --url URL              check the journal's and the stations' hash chains
     salinmas admin create-user ...        the first operator/admin account
     salinmas contract schemas [DIR]       export the wire contract's JSON Schemas
 
@@ -120,6 +121,14 @@ def _run_migrate(ns: argparse.Namespace) -> int:
     _call("cloud.db:migrate", ns.url)
     print(f"ledger schema is at head: {ns.url}")
     return 0
+
+
+def _run_audit(ns: argparse.Namespace) -> int:
+    head = None
+    if ns.head:
+        pos, _, digest = ns.head.partition(":")
+        head = (int(pos), digest)
+    return int(_call("cloud.audit:main", ns.url, head=head))
 
 
 def _run_create_user(ns: argparse.Namespace) -> int:
@@ -298,6 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = db_sub.add_parser("migrate", help="create or upgrade the ledger schema")
     migrate.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. sqlite:///ledger.db")
     migrate.set_defaults(func=_run_migrate)
+
+    aud = sub.add_parser(
+        "audit",
+        help="check that nothing in the ledger or the weigh-ins was rewritten",
+        description="Walk the journal's hash chain (every entry and its postings), every "
+        "station key's weigh-in chain (signatures checked again from the stored columns) "
+        "and the weigh-ins' credits; print the first break and exit 1 if there is one. "
+        "Read-only: run it on a copy of the database too.",
+    )
+    aud.add_argument("--url", required=True, help="ledger database URL")
+    aud.add_argument(
+        "--head", help="POS:HASH of a journal head recorded earlier, checked to be unchanged"
+    )
+    aud.set_defaults(func=_run_audit)
 
     admin = sub.add_parser("admin", help="administration")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
