@@ -13,6 +13,7 @@ minute (:data:`OVERALL` for everyone together, per API process) before it gets 4
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections import OrderedDict
@@ -101,5 +102,8 @@ def qr(code: Code, request: Request, state: StateDep) -> Response:
     if normal is None:
         raise ApiError(404, "not-found", "no such code", title="Not found")
     url = f"{str(request.base_url).rstrip('/')}/verify.html#{format_code(normal)}"
-    svg = segno.make(url, error="m").svg_inline(scale=4, border=2)
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False)
+    return Response(
+        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
