@@ -21,7 +21,9 @@ from contract.topics import Kind, device_topic
 #: a device can only mislead the confirmations of its own events)
 _SEQ = re.compile(rb'"seq"\s*:\s*(\d{1,19})[,}\s]')
 #: upstream kinds confirmed with an ``ack`` unless a receipt answered them
-_EVENT_KINDS = frozenset({Kind.WEIGHIN.value, Kind.FILL.value, Kind.HEALTH.value})
+_EVENT_KINDS = frozenset(
+    {Kind.WEIGHIN.value, Kind.FILL.value, Kind.HEALTH.value, Kind.CONFIG.value}
+)
 
 
 def event_seq(payload: bytes) -> int | None:

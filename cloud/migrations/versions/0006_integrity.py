@@ -1,8 +1,8 @@
 """Integrity: signed weigh-ins (keys, approvals, holds, boot clocks, configuration log),
 verification codes, the journal's hash chain and append-only ledger triggers
 
-Revision ID: 0005_integrity
-Revises: 0004_device_capacity
+Revision ID: 0006_integrity
+Revises: 0005_ingest_workers
 Create Date: 2026-12-10 09:00:00
 
 The journal entries written before this revision are chained here, in id order, before
@@ -17,8 +17,8 @@ from datetime import UTC
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_integrity"
-down_revision = "0004_device_capacity"
+revision = "0006_integrity"
+down_revision = "0005_ingest_workers"
 branch_labels = None
 depends_on = None
 
