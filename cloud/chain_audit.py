@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -107,19 +108,25 @@ def audit(session: Session, *, head: tuple[int, str] | None = None) -> AuditRepo
 # --------------------------------------------------------------------------- journal
 
 
-def _entries(session: Session) -> Iterator[tuple[JournalEntry, list[tuple[int, int]]]]:
+_Row = TypeVar("_Row", JournalEntry, WeighinRecord)
+
+
+def _pages(session: Session, model: type[_Row]) -> Iterator[list[_Row]]:
+    """Every row of ``model`` in id order, a page at a time (memory stays flat)."""
     last = 0
     while True:
         page = list(
-            session.scalars(
-                select(JournalEntry)
-                .where(JournalEntry.id > last)
-                .order_by(JournalEntry.id)
-                .limit(PAGE)
-            )
+            session.scalars(select(model).where(model.id > last).order_by(model.id).limit(PAGE))
         )
         if not page:
             return
+        yield page
+        last = page[-1].id
+        session.expunge_all()
+
+
+def _entries(session: Session) -> Iterator[tuple[JournalEntry, list[tuple[int, int]]]]:
+    for page in _pages(session, JournalEntry):
         postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for chunk in chunks(e.id for e in page):
             for entry_id, account_id, amount in session.execute(
@@ -130,8 +137,6 @@ def _entries(session: Session) -> Iterator[tuple[JournalEntry, list[tuple[int, i
                 postings[entry_id].append((account_id, amount))
         for e in page:
             yield e, postings[e.id]
-        last = page[-1].id
-        session.expunge_all()
 
 
 def _journal(session: Session, report: AuditReport, head: tuple[int, str] | None) -> None:
@@ -199,18 +204,7 @@ def _weighins(session: Session, report: AuditReport) -> None:
         else:
             breaks.append((rec.id, Break(f"weigh-in {rec.id} ({rec.event_id})", detail)))
 
-    last = 0
-    while True:
-        page = list(
-            session.scalars(
-                select(WeighinRecord)
-                .where(WeighinRecord.id > last)
-                .order_by(WeighinRecord.id)
-                .limit(PAGE)
-            )
-        )
-        if not page:
-            break
+    for page in _pages(session, WeighinRecord):
         for rec in page:
             report.weighins += 1
             record = weighin_of(rec)
@@ -225,8 +219,6 @@ def _weighins(session: Session, report: AuditReport) -> None:
                     chains[(rec.public_key, rec.device_id)][rec.chain_pos].append(
                         (rec.prev_hash, rec.record_hash or "", rec.id)
                     )
-        last = page[-1].id
-        session.expunge_all()
     report.keys = len({k for k, _ in chains})
     for positions in chains.values():
         for pos in sorted(positions):
