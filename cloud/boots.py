@@ -8,7 +8,8 @@ changed is written back in the batch's transaction (:meth:`BootClocks.save`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Session
 from cloud.clock import Anchor, BootClock
 from cloud.db import IN_LIST_MAX
 from cloud.models import DeviceBoot
+from contract import DeviceConfig, DeviceStatus, Fill, Health, Weighin
+
+Event = Weighin | Fill | Health | DeviceConfig | DeviceStatus
 
 Key = tuple[str, str]  # (device_id, boot_id)
 
@@ -25,6 +29,25 @@ class BootClocks:
 
     def __init__(self) -> None:
         self.clocks: dict[Key, BootClock] = {}
+
+    @classmethod
+    def of(cls, session: Session, received: Sequence[tuple[datetime, Event]]) -> BootClocks:
+        """The clocks of the boots of ``(received_at, event)``, with what each tells."""
+        clocks = cls()
+        seen = [
+            ((e.device_id, str(e.boot_id)), at, e)
+            for at, e in received
+            if not isinstance(e, DeviceStatus) or (e.boot_id is not None and e.mono_ms is not None)
+        ]
+        clocks.load(session, (key for key, _, _ in seen))
+        for key, at, e in seen:
+            clock = clocks.get(key)
+            if isinstance(e, DeviceStatus):
+                assert e.mono_ms is not None
+                clock.saw_status(at, e.mono_ms)
+            else:
+                clock.saw_event(e.device_time, e.clock_synced, e.mono_ms, at)
+        return clocks
 
     def load(self, session: Session, keys: Iterable[Key]) -> None:
         """Read the stored anchors of ``keys`` (one query per :data:`IN_LIST_MAX`)."""

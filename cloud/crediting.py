@@ -107,9 +107,10 @@ Inspect = Callable[[Session, Sequence[tuple[Weighin, datetime]]], Sequence[Check
 
 
 def unchecked(event: Weighin, received_at: datetime) -> Checked:
-    """No verification (direct callers, tests): unsigned, dated by the clock rule."""
+    """No verification (direct callers, tests): dated by the clock rule, ``provenance``
+    unsigned whatever the event carries (``signed`` means a signature ingest verified)."""
     eff = event_time(event.device_time, event.clock_synced, received_at)
-    return Checked("signed" if event.signed else "unsigned", None, eff, record_hash(event))
+    return Checked("unsigned", None, eff, record_hash(event))
 
 
 # --------------------------------------------------------------------------- deciding

@@ -465,6 +465,8 @@ class DeviceOut(_Out):
     outbox_depth: int | None
     outbox_capacity: int | None
     health_at: datetime | None
+    sw_hash: str | None = Field(default=None, description="installed code it last reported")
+    config_hash: str | None = Field(default=None, description="configuration it last reported")
 
 
 class CommandRequest(_In):

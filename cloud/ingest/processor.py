@@ -38,6 +38,9 @@ raised) for :mod:`cloud.holds`. Every message that carries a ``boot_id`` dates i
 (:mod:`cloud.boots`). A weigh-in whose event id was already received with *other*
 content (a changed weight under a known id) is a ``conflict`` dead letter: nothing of it
 is written, not even its telemetry point, and the station gets the stored receipt.
+
+One module past the usual size: what a batch of messages may do — validated, identified,
+verified, dispatched by kind, in one transaction with one retry rule — is one piece.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import crediting, deadletters, devicekeys, devices, holds, pickups
-from cloud.boots import BootClocks
+from cloud.boots import BootClocks, Event
 from cloud.clock import CLOCK_WAIT, MAX_CLOCK_AHEAD, event_time
 from cloud.db import is_race
 from cloud.errors import LedgerError
@@ -126,9 +129,6 @@ def _dead_letter(session: Session, out: Outcome, msg: Message, reason: str, deta
         received_at=msg.received_at,
     )
     out.dead_letters[reason] = out.dead_letters.get(reason, 0) + 1
-
-
-Event = Weighin | Fill | Health | DeviceConfig | DeviceStatus
 
 
 def _is_race(exc: Exception) -> bool:
@@ -314,7 +314,7 @@ class Processor:
             if event is not None:  # None: an empty retained status (a cleared topic)
                 checked.append((msg, event, info))
         self.bins.load(session, (e.bin_id for _, e, _ in checked if isinstance(e, Fill)))
-        clocks = self._boot_clocks(session, checked)
+        clocks = BootClocks.of(session, [(m.received_at, e) for m, e, _ in checked])
 
         weighins: list[tuple[Weighin, Message]] = []
         for msg, event, info in checked:
@@ -404,30 +404,6 @@ class Processor:
             self.bins.adopt(b, result.sampled_at)
         out.points.append(fill_point(event, at=at, site=info.site_code, category=st.category_code))
         return True
-
-    def _boot_clocks(
-        self, session: Session, checked: list[tuple[Message, Event, DeviceInfo]]
-    ) -> BootClocks:
-        """What the batch's messages tell of their boots' clocks (:mod:`cloud.clock`)."""
-        clocks = BootClocks()
-        seen: list[tuple[tuple[str, str], Message, Event]] = []
-        for msg, event, _ in checked:
-            if isinstance(event, DeviceStatus):
-                if event.boot_id is not None and event.mono_ms is not None:
-                    seen.append(((event.device_id, str(event.boot_id)), msg, event))
-            else:
-                seen.append(((event.device_id, str(event.boot_id)), msg, event))
-        clocks.load(session, (key for key, _, _ in seen))
-        for key, msg, event in seen:
-            clock = clocks.get(key)
-            if isinstance(event, DeviceStatus):
-                assert event.mono_ms is not None
-                clock.saw_status(msg.received_at, event.mono_ms)
-            else:
-                clock.saw_event(
-                    event.device_time, event.clock_synced, event.mono_ms, msg.received_at
-                )
-        return clocks
 
     def _credit(
         self,
