@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
-from cloud.crediting import Credit, credit_description, post_credits
+from cloud.crediting import Credit, credit_description, credit_facts, post_credits
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
-from cloud.notifications.events import CreditFacts, weighin_reversed, weighins_credited
+from cloud.notifications.events import weighin_reversed, weighins_credited
 from cloud.postings import lock_household_account, post_entry
 from contract import ReceiptStatus
 
@@ -77,10 +77,7 @@ def assign_weighin(
             rec.effective_at,
         )
         rec.entry_id = post_credits(session, [credit], {household_id: account_id})[rec.id]
-        weighins_credited(session, [CreditFacts(
-            rec.event_id, household_id, rec.site_id, rec.net_g, rec.category_code,
-            rec.amount_rp, rec.price_rp_per_kg, rec.effective_at,
-        )])  # fmt: skip
+        weighins_credited(session, [credit_facts(rec)])
     session.flush()
     audit.record(session, actor=by, action="weighin.assign", subject=f"weighin:{rec.id}",
                  before={"status": ReceiptStatus.UNASSIGNED.value, "household_id": None},

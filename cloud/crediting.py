@@ -40,7 +40,7 @@ the one crediting rule, and splitting it would put half of that rule elsewhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -314,11 +314,16 @@ def post_credits(
     return entry_ids
 
 
-def credit_facts(row: dict[str, Any]) -> CreditFacts:
-    """What a household is told of a credit, from its ``weighins`` row (dict or ORM)."""
+def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
+    """What a household is told of a credit, from its ``weighins`` row (a dict of its
+    columns, or the ORM row), with the receipt's verification code."""
+    get: Callable[[str], Any] = (
+        row.__getitem__ if isinstance(row, Mapping) else partial(getattr, row)
+    )
     return CreditFacts(
-        row["event_id"], row["household_id"], row["site_id"], row["net_g"],
-        row["category_code"], row["amount_rp"], row["price_rp_per_kg"], row["effective_at"],
+        get("event_id"), get("household_id"), get("site_id"), get("net_g"),
+        get("category_code"), get("amount_rp"), get("price_rp_per_kg"), get("effective_at"),
+        get("verify_code"),
     )  # fmt: skip
 
 
@@ -473,8 +478,9 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
     """Decide a held weigh-in again as if its checks had passed (``checked`` says when
     it counts) and credit it through the same steps as a new one: its row takes the
     decision (credited, unassigned or rejected; same verification code, a new stored
-    receipt), and a credit posts its entry. The caller locked the row and resolves the
-    hold (:mod:`cloud.holds`). Flushes."""
+    receipt), and a credit posts its entry and tells the household (in this transaction,
+    as :func:`_write_new` does; a held weigh-in was told nothing). The caller locked the
+    row and resolves the hold (:mod:`cloud.holds`). Flushes."""
     lk = _Lookups(session, [event])
     decided = _decide(
         lk, event, rec.received_at, replace(checked, hold=None), verify_code=rec.verify_code
@@ -496,6 +502,7 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
             rec.effective_at,
         )
         rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
+        weighins_credited(session, [credit_facts(rec)])  # told now, not when it was held
     session.flush()
 
 

@@ -12,7 +12,7 @@ with times as :func:`contract.signing.canonical_time`. Changing an amount, movin
 posting to another entry, deleting or inserting an entry breaks the chain from there on;
 ``salinmas audit`` (:mod:`cloud.chain_audit`) walks it and prints the first break. Besides,
 PostgreSQL and SQLite refuse ``UPDATE``/``DELETE`` on ``journal_entries`` and ``postings``
-outright (triggers, migration ``0006_integrity``). A hash chain proves nothing against
+outright (triggers, migration ``0007_integrity``). A hash chain proves nothing against
 someone who rewrites the *whole* chain from a point on: an auditor records the head
 (``salinmas audit`` prints it) and the next audit checks that this head is still there.
 

@@ -24,6 +24,7 @@ from cloud.models.money import Payout
 from cloud.notifications.outbox import Outgoing, enqueue_many
 from cloud.notifications.templates import load_templates
 from cloud.postings import balances_rp, funds
+from contract.codes import format_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class CreditFacts:
     amount_rp: int
     price_rp_per_kg: int | None
     effective_at: datetime
+    #: the receipt's verification code (the public verification page), told with it
+    verification_code: str | None = None
 
 
 def weighins_credited(session: Session, credits: Sequence[CreditFacts]) -> None:
@@ -61,6 +64,8 @@ def weighins_credited(session: Session, credits: Sequence[CreditFacts]) -> None:
             "amount_rp": c.amount_rp, "price_rp_per_kg": c.price_rp_per_kg,
             "balance_rp": after, "at": c.effective_at.isoformat(),
         }  # fmt: skip
+        if c.verification_code is not None:
+            data["verification_code"] = format_code(c.verification_code)
         key = f"weighin_credited:{c.event_id}"
         items.append(Outgoing("weighin_credited", key, data, c.household_id, c.site_id))
     enqueue_many(session, items[::-1])

@@ -14,6 +14,9 @@ mutant: the processor writes the telemetry point of a conflict -> test_a_replay_
 mutant: unsigned weigh-ins credited under enforce -> test_enforce_holds_unsigned...
 mutant: a station with an approved key may send unsigned -> test_enforce_holds_unsigned...
 mutant: holds.release skips the operator's note / holds.reject moves money -> test_an_operator...
+mutant: _write_new tells every new weigh-in (held too) -> test_an_operator...
+mutant: credit_held posts the credit but tells nobody -> test_an_operator...
+mutant: credit_facts leaves out the verification code -> test_an_operator...
 mutant: announce_key lets another device's key through -> test_a_key_copied...
 """
 
@@ -24,10 +27,12 @@ from sqlalchemy import Engine, func, select
 
 from cloud import holds, postings
 from cloud.db import session_factory
-from cloud.ingest import Message, Outcome, Processor
+from cloud.ingest import Processor
 from cloud.integrity import Inspector
 from cloud.models import Alert, DeadLetter, DeviceKey, Hold, WeighinRecord
+from cloud.models.notifications import Notification
 from contract import Kind
+from contract.codes import normalise_code
 from contract.models import Receipt
 from tests.cloud.conftest import PET_RP_PER_KG, seed_programme
 from tests.cloud.factories import weighin as unsigned_weighin
@@ -227,7 +232,10 @@ def test_an_operator_releases_or_rejects_a_hold(
     hh, a, _ = ready
     w1, w2 = a.weighin(1_000), a.weighin(2_000, frames=and_frames(200))
     w3 = a.weighin(3_000, frames=and_frames(300))
-    _processor(engine).process([message(p) for p in (w1, w2, w3)])
+    proc = _processor(engine)
+    proc.process([message(w) for w in (w1, w2, w3)])
+    proc.process([message(w1)])  # a replay tells nothing again
+    assert _told(engine) == {f"{ST}:1"}  # the held ones are not told
     with session_factory(engine)() as s:
         ids = {w.event_id: w.id for w in s.scalars(select(WeighinRecord))}
         with pytest.raises(Exception, match="note"):
@@ -247,7 +255,17 @@ def test_an_operator_releases_or_rejects_a_hold(
     assert got[f"{ST}:2"][0] == "credited"
     assert got[f"{ST}:3"][0] == "rejected"
     assert _balance(engine, hh) == _rp(1_000, 2_000)
+    assert _told(engine) == {f"{ST}:1", f"{ST}:2"}  # told when the release credited it
 
 
-def _unused(out: Outcome, msgs: list[Message]) -> None:  # pragma: no cover - typing aid
-    del out, msgs
+def _told(engine: Engine) -> set[str]:
+    """Event ids of the credits told to households (each with its verification code)."""
+    with session_factory(engine)() as s:
+        rows = list(s.scalars(select(Notification).where(Notification.event == "weighin_credited")))
+        codes = {
+            e: c for e, c in s.execute(select(WeighinRecord.event_id, WeighinRecord.verify_code))
+        }
+    assert all(
+        normalise_code(n.data["verification_code"]) == codes[n.data["event_id"]] for n in rows
+    )
+    return {n.data["event_id"] for n in rows}

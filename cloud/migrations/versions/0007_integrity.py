@@ -1,8 +1,8 @@
 """Integrity: signed weigh-ins (keys, approvals, holds, boot clocks, configuration log),
 verification codes, the journal's hash chain and append-only ledger triggers
 
-Revision ID: 0006_integrity
-Revises: 0005_ingest_workers
+Revision ID: 0007_integrity
+Revises: 0006_notifications
 Create Date: 2026-12-10 09:00:00
 
 The journal entries written before this revision are chained here, in id order, before
@@ -17,8 +17,8 @@ from datetime import UTC
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_integrity"
-down_revision = "0005_ingest_workers"
+revision = "0007_integrity"
+down_revision = "0006_notifications"
 branch_labels = None
 depends_on = None
 
