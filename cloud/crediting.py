@@ -69,7 +69,7 @@ from cloud.models import (
 from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
-from cloud.verification import code_digest, new_verify_code
+from cloud.verification import code_digest, new_verify_code, weighin_of
 from contract import Receipt, ReceiptStatus, Weighin
 from contract.signing import record_hash
 
@@ -445,6 +445,7 @@ def credit_many(
                 replay=True,
             )
             hashes[event_id] = digest
+    _hash_legacy(session, hashes)
     fresh: dict[str, tuple[Weighin, datetime]] = {}
     for ev, t in zip(events, times, strict=True):  # in arrival order: the first one counts
         if ev.event_id not in stored and ev.event_id not in fresh:
@@ -468,10 +469,20 @@ def credit_many(
         result = stored[ev.event_id]
         digest = hashes.get(ev.event_id)
         first = ev.event_id in fresh and fresh[ev.event_id][0] is ev
-        if not first and digest is not None and digest != record_hash(ev):
+        if not first and digest != record_hash(ev):
             result = replace(result, conflict=True)  # same event id, other content
         out.append(result)
     return out
+
+
+def _hash_legacy(session: Session, hashes: dict[str, str | None]) -> None:
+    """Fill in the record hash of stored weigh-ins that have none (rows written before
+    migration ``0007_integrity``), from their columns, so a replay of one with other
+    content is a conflict too (and does not overwrite its telemetry point)."""
+    legacy = [event_id for event_id, digest in hashes.items() if digest is None]
+    for chunk in chunks(legacy):
+        for rec in session.scalars(select(WeighinRecord).where(WeighinRecord.event_id.in_(chunk))):
+            hashes[rec.event_id] = record_hash(weighin_of(rec))
 
 
 def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: Checked) -> None:

@@ -11,6 +11,7 @@ mutant: check_frames compares the first frame only / skips the weight -> test_fr
 mutant: unapproved sw_hash not held (approvals check removed) -> test_an_unapproved_build...
 mutant: credit_many drops the record-hash comparison of replays -> test_a_replay_with_...
 mutant: the processor writes the telemetry point of a conflict -> test_a_replay_with_...
+mutant: a stored row without a record hash (before 0007) skips the comparison -> test_a_replay...
 mutant: unsigned weigh-ins credited under enforce -> test_enforce_holds_unsigned...
 mutant: a station with an approved key may send unsigned -> test_enforce_holds_unsigned...
 mutant: holds.release skips the operator's note / holds.reject moves money -> test_an_operator...
@@ -23,7 +24,7 @@ mutant: announce_key lets another device's key through -> test_a_key_copied...
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from cloud import holds, postings
 from cloud.db import session_factory
@@ -184,6 +185,17 @@ def test_a_replay_with_another_weight_is_refused_and_overwrites_nothing(
     with session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(DeadLetter)) == 2
         assert s.scalar(select(Alert).where(Alert.kind == "weighin_conflict")) is not None
+    # a row stored before record hashes existed (migration 0007_integrity) is compared too
+    w2 = a.weighin(2_000)
+    p.process([message(w2)])
+    with session_factory(engine)() as s:
+        s.execute(update(WeighinRecord).where(WeighinRecord.event_id == f"{ST}:2")
+                  .values(record_hash=None))  # fmt: skip
+        s.commit()
+    assert len(p.process([message(w2)]).points) == 1
+    changed = p.process([message(tamper(w2, net_g=60_000))])
+    assert (changed.points, changed.dead_letters) == ([], {"conflict": 1})
+    assert _balance(engine, hh) == _rp(1_000, 2_000)
 
 
 def test_enforce_holds_unsigned_and_a_signing_station_cannot_go_unsigned(
