@@ -15,11 +15,12 @@ Example::
     printer = TicketPrinter(PrinterSettings(port="/dev/salinmas-printer"))
     printer.print_lines(ticket_lines(ticket, settings, device_id="st-bank01"))
 
-What the receipt does not carry (wire contract v1) and the ticket would show: the
-member's name (``Receipt.member_name``), the balance after the credit
-(``Receipt.balance_rp``) and the verification code (``Receipt.verification_code``,
-issue 16). They are printed when the receipt has them; until then the ticket shows the
-member number, no balance line, and a blank verification-code line.
+The verification code (``Receipt.verify_code``, checked on the public verification
+page) is printed as ``7K3Q-X9M2-PA4T``; a receipt without one (an older cloud) leaves a
+blank line for it. What the receipt does not carry (wire contract v1) and the ticket
+would show: the member's name (``Receipt.member_name``) and the balance after the credit
+(``Receipt.balance_rp``). They are printed when the receipt has them; until then the
+ticket shows the member number and no balance line.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from contract.codes import format_code
 from contract.models import Receipt, ReceiptStatus
 from edge.config import PrinterSettings
 from salinmas.formats import kilograms, local_time, rupiah
@@ -105,8 +107,8 @@ def ticket_lines(
         out += [(ln, style) for ln in _pair(label, value, w)]
     out.append(("-" * w, "rule"))
     out += [(ln, "normal") for ln in _pair("ID", t.event_id, w)]
-    code = getattr(r, "verification_code", None)
-    out += [(ln, "normal") for ln in _pair("Kode cek", str(code) if code else "_" * 10, w)]
+    code = r.verify_code if r is not None else None  # the public page's code
+    out += [(ln, "normal") for ln in _pair("Kode cek", format_code(code) if code else "_" * 10, w)]
     out.append(("-" * w, "rule"))
     status = STATUS_TEXT.get(r.status, r.status.value) if r is not None else "MENUNGGU / PENDING"
     out.append((status[:w], "center"))

@@ -17,7 +17,8 @@ from salinmas.formats import kilograms, local_time, rupiah
 SAMPLE = {
     "member_no": "BMS-0012", "kg": "12,34 kg", "category": "Plastik PET (botol)",
     "rupiah": "Rp 37.020", "balance": "Rp 1.234.560", "time": "01-12-2026 17:53 WIB",
-    "verification": " Kode: 7K3Q-9PXA", "event_id": "st-demo-01:123456", "reason": "salah kartu",
+    "verification": " Kode: 7K3Q-X9M2-PA4T", "event_id": "st-demo-01:123456",
+    "reason": "salah kartu",
     "due": "02-12-2026 09:00 WIB", "pickup_id": "1234", "collector": "Pak Slamet",
     "site": "Bank Sampah Sokaraja", "device": "st-demo-01", "since": "01-12-2026 17:53 WIB",
     "bin": "bin-demo-03", "fill": "85%", "count": "120", "window": "15 menit",

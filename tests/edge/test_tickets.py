@@ -42,7 +42,7 @@ Harga/kg  Rp 3.000
 Jumlah    Rp 2.640
 --------------------------------
 ID        st-bank01:17
-Kode cek  __________
+Kode cek  7K3Q-X9M2-PA4T
 --------------------------------
       TERCATAT / CREDITED
          Terima kasih!"""
@@ -52,7 +52,7 @@ def receipt(seq: int = 17, **kw: object) -> Receipt:
     fields: dict[str, object] = dict(
         device_id="st-bank01", event_id=f"st-bank01:{seq}", seq=seq,
         status=ReceiptStatus.CREDITED, amount_rp=2640, price_rp_per_kg=3000, net_g=880,
-        member_no="BMS-0001", processed_at=WEIGHED,
+        member_no="BMS-0001", processed_at=WEIGHED, verify_code="7K3QX9M2PA4T",
     )  # fmt: skip
     fields.update(kw)
     return Receipt.model_validate(fields)
@@ -103,7 +103,8 @@ def test_the_decoder_reads_what_python_escpos_writes_in_any_chunks() -> None:
 def test_a_ticket_has_the_right_figures(
     tmp_path: Path, printer_dev: tuple[PtyDevice, PrinterSimulator]
 ) -> None:
-    """mutant: every receipt re-queues the ticket -> a repeated receipt prints it again."""
+    """mutant: every receipt re-queues the ticket -> a repeated receipt prints it again.
+    mutant: the receipt's verification code not printed (blank line) -> EXPECTED differs."""
     dev, sim = printer_dev
     desk = desk_for(tmp_path, dev.path)
     try:
