@@ -59,7 +59,9 @@ CARD = "0A1B2C3D4E"
 
 
 class Capture:
-    """What the station publishes on its own broker, in order (service account)."""
+    """What the station publishes on its own broker, in order: its weigh-ins and its
+    configuration log, read with the ingest's account (which may subscribe to each
+    upstream kind, not to ``+/+``)."""
 
     def __init__(self, broker: MosquittoServer) -> None:
         user, password = broker.service("ingest")
@@ -72,7 +74,7 @@ class Capture:
         c.on_subscribe = lambda *_a: subscribed.set()
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
-        c.subscribe("salinmas/v1/dev/+/+", qos=1)
+        c.subscribe([(f"salinmas/v1/dev/+/{kind}", 1) for kind in ("weighin", "config")])
         assert subscribed.wait(10)
         self.client = c
 
@@ -99,11 +101,15 @@ class Capture:
 
 
 def _publisher(broker: MosquittoServer, device_id: str, password: str) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique_id(f"relay-{device_id}"))
+    """A relay holding the station's account (bound to its own client id by the broker)."""
+    connected = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
     c.username_pw_set(device_id, password)
+    c.on_connect = lambda _c, _u, _f, rc, _p=None: rc == 0 and connected.set()
     c.max_inflight_messages_set(100)
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
+    assert connected.wait(10), f"the broker refused {device_id}'s account"
     return c
 
 
@@ -143,7 +149,7 @@ def _station_weighs(own_broker: MosquittoServer, tmp_path: Path) -> tuple[Captur
         config = write_config(
             tmp_path / "station.toml", device_id=A, password=password,
             mqtt_port=own_broker.port, scale_port=scale.path, outbox=tmp_path / "outbox.db",
-            receipt_timeout_s=3600, health_interval_s=3600,
+            confirm_timeout_s=3600, health_interval_s=3600,
         )  # fmt: skip
         config.write_text(
             config.read_text().replace(
