@@ -50,7 +50,7 @@ from tests.cloud.mqtt_support import ingest_config, spawn_ingest, unique_id
 from tests.cloud.signing_support import SigningStation
 from tests.edge.harness import AgentProcess, Scale, write_config
 from tests.support.services import MosquittoServer, PostgresServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import PROCESS_START_S, wait_until
 
 pytestmark = pytest.mark.integration
 A, B = "st-tamper01", "st-tamper02"
@@ -159,12 +159,13 @@ def _station_weighs(own_broker: MosquittoServer, tmp_path: Path) -> tuple[Captur
         )
         agent = AgentProcess(config, tmp_path / "agent.log").start()
         try:
-            wait_until(lambda: "scale connected" in agent.run_text(), 20, "the agent up")
+            up = "scale connected"
+            wait_until(lambda: up in agent.run_text(), PROCESS_START_S, "the agent up")
             cards.present(CARD)
             wait_until(lambda: "card presented" in agent.run_text(), 10, "the card read")
             for grams in (1_000, 2_000, 3_000, 4_000, 5_000, 6_000):
                 scale.weigh(grams, agent)
-            wait_until(lambda: len(capture.weighins()) == 6, 20, "six signed weigh-ins")
+            wait_until(lambda: len(capture.weighins()) == 6, 60, "six signed weigh-ins")
         finally:
             assert agent.stop() == 0
         key = DeviceKey.load(tmp_path / "device.key")
@@ -184,11 +185,12 @@ def _station_weighs(own_broker: MosquittoServer, tmp_path: Path) -> tuple[Captur
                 )  # fmt: skip
         agent.start()
         try:
-            wait_until(lambda: "scale connected" in agent.run_text(), 20, "the agent up again")
+            up = "scale connected"
+            wait_until(lambda: up in agent.run_text(), PROCESS_START_S, "the agent up again")
             cards.present(CARD)
             wait_until(lambda: "card presented" in agent.run_text(), 10, "the card read again")
             scale.weigh(9_000, agent)
-            wait_until(lambda: len(capture.weighins()) == 9, 20, "nine weigh-ins")
+            wait_until(lambda: len(capture.weighins()) == 9, 60, "nine weigh-ins")
         finally:
             assert agent.stop() == 0
     finally:
@@ -242,7 +244,7 @@ def test_tampered_records_are_held_and_the_untouched_ones_credited_once(
                     dev = s.get(Device, B)
                     return dev is not None and dev.online
 
-            wait_until(listening, 60, "the ingest subscribed")
+            wait_until(listening, PROCESS_START_S, "the ingest subscribed")
             for payload in capture.of("config"):
                 _send(relay_a, f"salinmas/v1/dev/{A}/config", payload)
             for pos in (1, 2, 3, 5, 6, 7, 8, 9):  # 4 removed from the middle
