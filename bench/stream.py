@@ -23,12 +23,8 @@ from __future__ import annotations
 
 import calendar
 import functools
-import hashlib
 import time
-import uuid
-from collections import deque
 from datetime import UTC, datetime
-from typing import Any
 
 from contract.models import parse_payload  # noqa: F401  (used by the doctest)
 from contract.topics import Kind, device_topic
@@ -39,8 +35,6 @@ BOOT_ID = "6f1c2b1e-8a4e-4a1b-9c1d-2b3c4d5e6f70"
 #: latency is sampled on the devices whose index is a multiple of this (1 % of them)
 PROBE_EVERY = 100
 CATEGORY = "plastic-pet"
-#: the A&D indicator frames of 1,250 g a signed bench weigh-in carries (re-parsed by ingest)
-SIGNED_FRAMES = [b"ST,GS,+001.250kg".hex()] * 3
 
 
 def fleet_ids(kind: str, n: int) -> list[str]:
@@ -53,22 +47,6 @@ def probe_ids(ids: list[str]) -> list[str]:
     return ids[::PROBE_EVERY]
 
 
-#: what a signed bench weigh-in names as its build and configuration (approved in the ledger)
-SW_HASH = "b" * 64
-CONFIG_HASH = "c" * 64
-
-
-def bench_key(device_id: str) -> Any:
-    """The device's signing key (``edge.identity.DeviceKey``), derived from its id, so the
-    fleet and the ledger's preparation agree without talking."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from edge.identity import DeviceKey
-
-    seed = hashlib.sha256(f"salinmas-bench:{device_id}".encode()).digest()
-    return DeviceKey(Ed25519PrivateKey.from_private_bytes(seed))
-
-
 def card_for(index: int) -> str:
     """The member card used by station ``index`` (one household per station)."""
     return f"CARD{index:06d}"
@@ -77,20 +55,10 @@ def card_for(index: int) -> str:
 class EventEncoder:
     """Encodes the next event for a device; keeps per-device ``seq``."""
 
-    def __init__(
-        self, kind: str, device_ids: list[str], *, seq_base: int, signed: bool = False
-    ) -> None:
+    def __init__(self, kind: str, device_ids: list[str], *, seq_base: int) -> None:
         if kind not in ("fill", "weighin"):
             raise ValueError(f"unsupported kind {kind!r}")
         self.kind = kind
-        self.signed = signed and kind == "weighin"
-        if self.signed:  # each station signs with its key, chained (edge.identity.Signer)
-            from edge.identity import Signer
-            from edge.outbox import ChainHead
-
-            self._signers = [Signer(bench_key(d), SW_HASH, CONFIG_HASH) for d in device_ids]
-            self._heads = [ChainHead(0, "")] * len(device_ids)
-            self._ready: list[deque[bytes]] = [deque() for _ in device_ids]
         self.ids = device_ids
         self.topics = [device_topic(d, Kind(kind)).encode() for d in device_ids]
         self.seq = [seq_base] * len(device_ids)
@@ -112,37 +80,8 @@ class EventEncoder:
             self._prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return f"{self._prefix}.{int((t - sec) * 1e6):06d}Z"
 
-    def prepare(self, count: int) -> None:
-        """Sign the next ``count`` weigh-ins ahead (round robin), outside the timed part:
-        signing is the station's work, not the publisher's. No-op unsigned."""
-        if not self.signed:
-            return
-        per = count // len(self.ids) + 1
-        now = time.time()
-        for i in range(len(self.ids)):
-            while len(self._ready[i]) < per:
-                self._ready[i].append(self._sign(i, now))
-
-    def _sign(self, index: int, t: float) -> bytes:
-        from contract.models import Weighin
-
-        self.seq[index] = seq = self.seq[index] + 1
-        d = self.ids[index]
-        w = Weighin(
-            device_id=d, seq=seq, event_id=f"{d}:{seq}",
-            device_time=datetime.fromisoformat(self._time_text(t)), clock_synced=True,
-            boot_id=uuid.UUID(BOOT_ID), mono_ms=seq, card_id=card_for(index), category=CATEGORY,
-            net_g=1250, division_g=5, protocol="and_indicator", frames=SIGNED_FRAMES,
-            stable_ms=800,
-        )  # fmt: skip
-        payload, self._heads[index] = self._signers[index].seal(w, self._heads[index])
-        return payload
-
     def encode(self, index: int, t: float) -> bytes:
         """The next event of device ``index``, stamped with publish time ``t``."""
-        if self.signed:
-            ready = self._ready[index]
-            return ready.popleft() if ready else self._sign(index, t)
         self.seq[index] = seq = self.seq[index] + 1
         d = self.ids[index]
         head = (

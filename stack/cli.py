@@ -128,7 +128,7 @@ def _run_audit(ns: argparse.Namespace) -> int:
     if ns.head:
         pos, _, digest = ns.head.partition(":")
         head = (int(pos), digest)
-    return int(_call("cloud.audit:main", ns.url, head=head))
+    return int(_call("cloud.chain_audit:main", ns.url, head=head))
 
 
 def _run_create_user(ns: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 verification codes, the journal's hash chain and append-only ledger triggers
 
 Revision ID: 0007_integrity
-Revises: 0006_notifications
+Revises: 0014_disbursements
 Create Date: 2026-12-10 09:00:00
 
 The journal entries written before this revision are chained here, in id order, before
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_integrity"
-down_revision = "0006_notifications"
+down_revision = "0014_disbursements"
 branch_labels = None
 depends_on = None
 
