@@ -60,7 +60,9 @@ class WireEncoder:
         _, head = self._head(i, t, "weighin")
         return (
             f'{head},"card_id":"{card_id}","category":"{category}","net_g":{net_g},'
-            '"tare_g":0,"division_g":10,"protocol":"mtsics","frames":[],"stable_ms":1200}'
+            '"tare_g":0,"division_g":10,"protocol":"mtsics","frames":[],"stable_ms":1200,'
+            '"public_key":null,"chain_pos":null,"prev_hash":null,"sw_hash":null,'
+            '"config_hash":null,"signature":null}'  # unsigned: the signing fields null
         ).encode()
 
     def fill(self, i: int, t: float, fill_pct: float, distance_mm: int) -> bytes:
@@ -79,7 +81,8 @@ class WireEncoder:
             f'{head},"sw_version":"{SW_VERSION}","uptime_s":{uptime},"load1":0.2,'
             '"mem_used_pct":38.5,"disk_free_pct":71.0,"cpu_temp_c":null,"outbox_depth":0,'
             f'"outbox_capacity":{OUTBOX_CAPACITY},"weighins_refused":null,'
-            '"telemetry_thinned":null,"in_reply_to":null}'
+            '"telemetry_thinned":null,"in_reply_to":null,"sw_hash":null,"config_hash":null,'
+            '"public_key":null}'
         ).encode()
 
     def last_seq(self, i: int) -> int:
