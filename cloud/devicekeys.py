@@ -30,6 +30,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Approval, ConfigLogEntry, Device, DeviceKey, utcnow
 from cloud.pickups import raise_alert
@@ -101,6 +102,7 @@ def approve_key(session: Session, *, device_id: str, key: str, by: str) -> Devic
     if row.status != "approved":
         row.status, row.approved_at, row.approved_by = "approved", now, by
     session.flush()
+    _audit(session, by, "device.key_approve", device_id, {"key": row.key_id})
     return row
 
 
@@ -109,7 +111,15 @@ def retire_key(session: Session, *, device_id: str, key: str, by: str) -> Device
     row = _key(session, device_id, key)
     row.status, row.retired_at, row.retired_by = "retired", utcnow(), by
     session.flush()
+    _audit(session, by, "device.key_retire", device_id, {"key": row.key_id})
     return row
+
+
+def _audit(session: Session, by: str, action: str, device_id: str, after: dict[str, str]) -> None:
+    """One audit row for an operator's decision on a station's key or approvals."""
+    dev = session.get(Device, device_id)
+    audit.record(session, actor=by, action=action, subject=f"device:{device_id}", after=after,
+                 site_id=dev.site_id if dev is not None else None)  # fmt: skip
 
 
 def _key(session: Session, device_id: str, key: str) -> DeviceKey:
@@ -159,6 +169,7 @@ def approve(
         row.withdrawn_at, row.withdrawn_by = None, None
         row.approved_at, row.approved_by, row.note = utcnow(), by, note
     session.flush()
+    _audit(session, by, "device.approve", device_id, {"kind": kind, "digest": digest})
     return row
 
 
@@ -175,6 +186,7 @@ def withdraw(
         raise NotFound(f"{device_id} has no {kind} approval {digest[:12]}")
     row.withdrawn_at, row.withdrawn_by = utcnow(), by
     session.flush()
+    _audit(session, by, "device.approval_withdraw", device_id, {"kind": kind, "digest": digest})
     return row
 
 

@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import audit
 from cloud.crediting import credit_held
 from cloud.errors import LedgerError, NotFound
 from cloud.integrity import AUTOMATIC, Inspector
@@ -56,7 +57,12 @@ def release(
     if not note.strip():
         raise LedgerError("a release needs a note (why it may be credited)")
     rec, hold = _locked(session, weighin_id)
+    kind = hold.kind
     _credit(session, rec, hold, inspector, by=by, note=note)
+    audit.record(session, actor=by, action="weighin.release", subject=f"weighin:{rec.id}",
+                 before={"status": "held", "hold": kind},
+                 after={"status": rec.status, "amount_rp": rec.amount_rp, "note": note[:200]},
+                 site_id=rec.site_id)  # fmt: skip
     return rec
 
 
@@ -73,6 +79,10 @@ def reject(session: Session, *, weighin_id: int, by: str, reason: str) -> Weighi
     ).model_dump_json()
     _resolve(hold, "rejected", by, reason)
     session.flush()
+    audit.record(session, actor=by, action="weighin.reject_held", subject=f"weighin:{rec.id}",
+                 before={"status": "held", "hold": hold.kind},
+                 after={"status": rec.status, "reason": reason[:200]},
+                 site_id=rec.site_id)  # fmt: skip
     _maybe_clear_alert(session, rec.device_id)
     return rec
 

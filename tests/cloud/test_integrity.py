@@ -18,6 +18,7 @@ mutant: holds.release skips the operator's note / holds.reject moves money -> te
 mutant: _write_new tells every new weigh-in (held too) -> test_an_operator...
 mutant: credit_held posts the credit but tells nobody -> test_an_operator...
 mutant: credit_facts leaves out the verification code -> test_an_operator...
+mutant: holds.release / holds.reject write no audit row -> test_an_operator...
 mutant: announce_key lets another device's key through -> test_a_key_copied...
 """
 
@@ -31,6 +32,7 @@ from cloud.db import session_factory
 from cloud.ingest import Processor
 from cloud.integrity import Inspector
 from cloud.models import Alert, DeadLetter, DeviceKey, Hold, WeighinRecord
+from cloud.models.audit import AuditEntry
 from cloud.models.notifications import Notification
 from contract import Kind
 from contract.codes import normalise_code
@@ -263,6 +265,10 @@ def test_an_operator_releases_or_rejects_a_hold(
             "released", "user:op",
         )  # fmt: skip
         assert done[ids[f"{ST}:3"]].resolution == "rejected"
+        audited = {(e.action, e.subject, e.actor) for e in s.scalars(select(AuditEntry))}
+        released, rejected = ids[f"{ST}:2"], ids[f"{ST}:3"]
+        assert ("weighin.release", f"weighin:{released}", "user:op") in audited
+        assert ("weighin.reject_held", f"weighin:{rejected}", "user:op") in audited
     got = _status(engine)
     assert got[f"{ST}:2"][0] == "credited"
     assert got[f"{ST}:3"][0] == "rejected"
