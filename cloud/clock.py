@@ -21,6 +21,10 @@
    arrives, at most ``clock_wait`` (default an hour); then it counts at its receive
    time, as telemetry without an anchor always does.
 3. Anything else: the receive time.
+4. Whatever the rules above give, an event never counts before a time the caller knows
+   it cannot precede (``not_before``: a weigh-in at a household's door cannot happen
+   before the household asked for the pickup, :mod:`cloud.doorstep`); an earlier time
+   counts at that bound (:func:`not_before_bound`).
 
 How far back this reaches: the whole boot. A station that booted without network, weighed
 for three hours (or three days) and then came online dates every one of those weigh-ins
@@ -42,6 +46,9 @@ True
 True
 >>> a = Anchor(rx, 10_800_000)  # at 12:00 the boot was 3 h old
 >>> event_time(rx, False, rx, mono_ms=1_000, anchor=a) == rx - timedelta(hours=3, seconds=-1)
+True
+>>> asked = rx - timedelta(minutes=30)
+>>> event_time(rx - timedelta(days=3), True, rx, not_before=asked) == asked  # too far back
 True
 """
 
@@ -80,13 +87,21 @@ def event_time(
     *,
     mono_ms: int | None = None,
     anchor: Anchor | None = None,
+    not_before: datetime | None = None,
 ) -> datetime:
     """When an event happened (see the module docs); ``anchor``: its boot's best."""
     if trusted(device_time, clock_synced, received_at):
-        return device_time
-    if anchor is not None and mono_ms is not None:
-        return min(anchor.date(mono_ms), received_at)
-    return received_at
+        at = device_time
+    elif anchor is not None and mono_ms is not None:
+        at = min(anchor.date(mono_ms), received_at)
+    else:
+        at = received_at
+    return not_before_bound(at, not_before)
+
+
+def not_before_bound(at: datetime, not_before: datetime | None) -> datetime:
+    """Rule 4: ``at``, or ``not_before`` if ``at`` is earlier."""
+    return not_before if not_before is not None and at < not_before else at
 
 
 def prompt_key(received_at: datetime, mono_ms: int) -> datetime:

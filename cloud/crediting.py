@@ -4,9 +4,10 @@ The one crediting path: every weigh-in — a station's, a collector's at the doo
 replay — goes through :func:`credit_many` (:func:`credit_weighin` and
 :func:`credit_batch` are that with one event, and with its own transactions). It
 decides each new weigh-in (category, price in force at its event time, the household of
-its card) and writes it in a fixed number of statements per batch; it returns a
-:class:`WeighinResult` per event that callers use as is (the ingest publishes its
-``receipt_json`` and writes its telemetry point from it, reading nothing again).
+its card — or, at a household's door, the :class:`Payee` the caller names) and writes
+it in a fixed number of statements per batch; it returns a :class:`WeighinResult` per
+event that callers use as is (the ingest publishes its ``receipt_json`` and writes its
+telemetry point from it, reading nothing again).
 
 Idempotent on ``event_id``: the ``weighins.event_id`` and ``processed_events.event_id``
 unique constraints are written in the same transaction as the postings, and a
@@ -51,7 +52,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain
-from cloud.clock import event_time
+from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
 from cloud.models import (
@@ -116,6 +117,22 @@ def unchecked(event: Weighin, received_at: datetime) -> Checked:
 # --------------------------------------------------------------------------- deciding
 
 
+@dataclass(frozen=True, slots=True)
+class Payee:
+    """Whom a weigh-in credits when no card says it: the household at whose door a
+    collector weighed (:mod:`cloud.doorstep`), and where and since when it counts.
+
+    The weigh-in is then priced and dated by the clock rule with ``not_before`` (a bag
+    cannot be weighed before the household asked for the pickup), booked at ``site_id``
+    (the collector's waste bank), and credited to the household if it is active, else
+    kept unassigned like a weigh-in with an unknown card.
+    """
+
+    household_id: int
+    site_id: int | None
+    not_before: datetime
+
+
 class _Lookups:
     """What deciding a batch of weigh-ins reads (categories, prices, cards, devices).
 
@@ -125,7 +142,10 @@ class _Lookups:
     credits.
     """
 
-    def __init__(self, session: Session, events: Sequence[Weighin]) -> None:
+    def __init__(
+        self, session: Session, events: Sequence[Weighin], payees: Mapping[str, Payee]
+    ) -> None:
+        self.payees = {e.event_id: payees[e.event_id] for e in events if e.event_id in payees}
         self.categories: set[str] = set()
         for chunk in chunks(e.category for e in events):
             self.categories.update(
@@ -133,8 +153,19 @@ class _Lookups:
             )
         self.prices = price_versions(session, (e.category for e in events))
         self.households = households_by_card(
-            session, (e.card_id for e in events if e.card_id is not None)
+            session,
+            (e.card_id for e in events if e.card_id is not None and e.event_id not in payees),
         )
+        self.payee_households: dict[int, Household] = {}
+        for hh_ids in chunks({p.household_id for p in self.payees.values()}):
+            self.payee_households.update(
+                (h.id, h)
+                for h in session.scalars(select(Household).where(Household.id.in_(hh_ids)))
+            )
+        self.site_codes: dict[int, str] = {}
+        for site_ids in chunks({p.site_id for p in self.payees.values() if p.site_id is not None}):
+            codes = session.execute(select(Site.id, Site.code).where(Site.id.in_(site_ids)))
+            self.site_codes.update((sid, code) for sid, code in codes)
         self.sites: dict[str, tuple[int | None, str | None]] = {}
         for chunk in chunks(e.device_id for e in events):
             rows = session.execute(
@@ -171,7 +202,8 @@ def _decide(
     verify_code: str | None = None,
 ) -> _NewWeighin:
     """The row (with its receipt) of one new weigh-in; nothing written yet."""
-    eff = checked.effective_at
+    payee = lk.payees.get(event.event_id)
+    eff = not_before_bound(checked.effective_at, payee.not_before if payee else None)
     status, reason = ReceiptStatus.CREDITED, None
     household: Household | None = None
     price = in_force(lk.prices.get(event.category, ()), eff)
@@ -181,6 +213,11 @@ def _decide(
         status, reason = ReceiptStatus.REJECTED, f"unknown waste category {event.category!r}"
     elif price is None:
         status, reason = ReceiptStatus.REJECTED, f"no price for {event.category!r} at {eff:%F %T}Z"
+    elif payee is not None:
+        household = lk.payee_households.get(payee.household_id)
+        if household is None or not household.active:
+            household = None
+            status, reason = ReceiptStatus.UNASSIGNED, "unknown or inactive household"
     elif event.card_id is None:
         status, reason = ReceiptStatus.UNASSIGNED, "no card presented"
     else:
@@ -208,6 +245,9 @@ def _decide(
     )
     receipt_json = receipt.model_dump_json()  # the one serialisation: stored and sent
     site_id, site_code = lk.sites.get(event.device_id, (None, None))
+    if payee is not None:
+        site_id = payee.site_id
+        site_code = lk.site_codes.get(site_id) if site_id is not None else None
     household_id = household.id if household is not None else None
     row = dict(
         event_id=event.event_id,
@@ -413,16 +453,19 @@ def credit_many(
     times: Sequence[datetime],
     *,
     inspect: Inspect | None = None,
+    payees: Mapping[str, Payee] | None = None,
 ) -> list[WeighinResult]:
     """Credit many weigh-ins inside the caller's transaction (writes, never commits).
 
-    ``times`` are the receive times, one per event. Duplicates inside ``events`` and
-    events processed before get their stored result (``replay``); one whose content
-    differs from the stored record gets it with ``conflict`` set (the caller refuses it;
-    nothing is written for it). ``inspect`` checks the new ones (see the module docs).
-    A concurrent writer of the same event surfaces as a unique violation at the insert or
-    at commit (:func:`cloud.db.is_race`): roll back and redo. A constant number of
-    statements per batch (see :func:`_write_new`).
+    ``times`` are the receive times, one per event. ``payees`` names, by event id, the
+    household of weigh-ins that carry no card (a collector's at a door, see
+    :class:`Payee`). Duplicates inside ``events`` and events processed before get their
+    stored result (``replay``); one whose content differs from the stored record gets it
+    with ``conflict`` set (the caller refuses it; nothing is written for it). ``inspect``
+    checks the new ones (see the module docs). A concurrent writer of the same event
+    surfaces as a unique violation at the insert or at commit (:func:`cloud.db.is_race`):
+    roll back and redo. A constant number of statements per batch (see
+    :func:`_write_new`).
     """
     stored: dict[str, WeighinResult] = {}
     hashes: dict[str, str | None] = {}
@@ -454,7 +497,7 @@ def credit_many(
     verdicts = (
         list(inspect(session, todo)) if inspect is not None else [unchecked(e, t) for e, t in todo]
     )
-    lk = _Lookups(session, [e for e, _ in todo])
+    lk = _Lookups(session, [e for e, _ in todo], payees or {})
     new: list[_NewWeighin] = []
     # written in event-id order: one lock order for every batch
     decided = sorted(zip(todo, verdicts, strict=True), key=lambda p: p[0][0].event_id)
@@ -492,7 +535,8 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
     receipt), and a credit posts its entry and tells the household (in this transaction,
     as :func:`_write_new` does; a held weigh-in was told nothing). The caller locked the
     row and resolves the hold (:mod:`cloud.holds`). Flushes."""
-    lk = _Lookups(session, [event])
+    # held weigh-ins come from stations; doorstep ones are never held (no payee here)
+    lk = _Lookups(session, [event], {})
     decided = _decide(
         lk, event, rec.received_at, replace(checked, hold=None), verify_code=rec.verify_code
     )

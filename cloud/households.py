@@ -92,7 +92,7 @@ def update_household(
 
     A phone is stored as E.164 (the one normaliser, as the import does); a bad one is refused.
     """
-    unknown = set(changes) - {"name", "phone", "address"}
+    unknown = set(changes) - {"name", "phone", "address", "lat", "lon"}
     if unknown:
         raise LedgerError(f"cannot change {', '.join(sorted(unknown))} this way")
     if isinstance(changes.get("phone"), str):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select
@@ -348,27 +348,6 @@ def _audit(session: Session, p: Pickup, action: str, by: str | None, was: str | 
                  site_id=p.site_id)  # fmt: skip
 
 
-def request_household_pickup(
-    session: Session,
-    *,
-    household_id: int,
-    category: str | None = None,
-    note: str | None = None,
-    due_at: datetime | None = None,
-    requested_by: str | None = None,
-) -> Pickup:
-    """A household asks for a pickup at the door (the plastic buy-back by motorbike)."""
-    return open_pickup(
-        session,
-        kind="household",
-        household_id=household_id,
-        category=category,
-        note=note,
-        due_at=due_at or utcnow() + timedelta(days=1),
-        requested_by=requested_by,
-    )
-
-
 def _pickup(session: Session, pickup_id: int) -> Pickup:
     p = session.scalar(select(Pickup).where(Pickup.id == pickup_id).with_for_update())
     if p is None:
@@ -391,12 +370,24 @@ def assign_pickup(
 
 
 def complete_pickup(
-    session: Session, *, pickup_id: int, collected_g: int | None = None, note: str | None = None,
+    session: Session,
+    *,
+    pickup_id: int,
+    collected_g: int | None = None,
+    note: str | None = None,
     by: str | None = None,
-) -> Pickup:  # fmt: skip
+    weighed: bool = False,
+) -> Pickup:
+    """Mark a pickup done. A household's pickup is done only with its weigh-ins, which
+    pay the household (:func:`cloud.doorstep.complete_at_door` says ``weighed``)."""
     p = _pickup(session, pickup_id)
     if p.status not in OPEN_PICKUP_STATES:
         raise LedgerError(f"pickup {pickup_id} is {p.status}")
+    if p.household_id is not None and not weighed:
+        raise LedgerError(
+            f"pickup {pickup_id} is a household's: complete it at the door with its "
+            "weigh-ins, which credit the household"
+        )
     if collected_g is not None and collected_g < 0:
         raise LedgerError("collected_g must be >= 0")
     was = p.status

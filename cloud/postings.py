@@ -35,9 +35,11 @@ from cloud.models.money import HELD_PAYOUT_STATES, Payout
 
 PURCHASES_ACCOUNT = "programme:purchases"  # expense: what the programme paid for waste
 CASH_ACCOUNT = "programme:cash"  # asset: cash paid out at the waste bank
+FLOAT_DIFFERENCES_ACCOUNT = "programme:float-differences"  # expense: floats short (or over)
 PROGRAMME_ACCOUNTS = {
     PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
     CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
+    FLOAT_DIFFERENCES_ACCOUNT: ("expense", "Collectors' cash floats short or over (selisih kas)"),
 }
 
 # --------------------------------------------------------------------------- accounts
@@ -52,6 +54,28 @@ def programme_account(session: Session, code: str) -> Account:
         session.add(acc)
         session.flush()
     return acc
+
+
+def collector_float_account(session: Session, *, collector_id: int) -> Account:
+    """The cash a collector carries to pay at doors (an asset), created on first use."""
+    code = f"collector:{collector_id}:float"
+    acc = session.scalar(select(Account).where(Account.code == code))
+    if acc is None:
+        acc = Account(code=code, kind="asset", name=f"Cash float of collector {collector_id}")
+        session.add(acc)
+        session.flush()
+    return acc
+
+
+def account_total_rp(session: Session, *, account_id: int) -> int:
+    """Sum of an account's postings (debits positive): an asset's balance, a
+    liability's negated. Households' balances are :func:`funds`."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_rp), 0)).where(
+            Posting.account_id == account_id
+        )
+    )
+    return int(total or 0)
 
 
 def household_account(session: Session, *, household_id: int) -> Account:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +37,9 @@ from cloud.api.routes import (
     device_config,
     devices,
     disbursements,
+    dispatch,
     docs,
+    doorstep,
     households,
     integrity,
     notifications,
@@ -56,6 +59,8 @@ from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
 from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
+from cloud.dispatch import Dispatcher
+from cloud.routing import matrix_provider, warm_up
 from cloud.telemetry import open_reader
 from salinmas import __version__
 
@@ -67,6 +72,7 @@ ROUTERS = (
     accounts, auth, users, households, categories, weighins, bins, pickups, devices,
     telemetry, operations, reports, stream, dashboard, notifications, integrity, public,
     audit_log, onboarding, price_changes, device_config, cashbox, disbursements, summaries, docs,
+    doorstep, dispatch,
 )  # fmt: skip
 
 DESCRIPTION = """
@@ -108,9 +114,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         tokens=TokenCache(settings.jwt_secret.get_secret_value()),
     )
     state.telemetry = open_reader(settings.telemetry)  # read-only: no buffer, no thread
+    state.dispatcher = Dispatcher(
+        read_sessions, sessions, matrix=matrix_provider(settings.routing), routing=settings.routing,
+        settings=settings.doorstep,
+    )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the route solver's worker process (~2 s to start): on a thread, not in the way
+        threading.Thread(
+            target=warm_up, args=(settings.routing,), name="routing-warm-up", daemon=True
+        ).start()
         await state.hub.start()
         if settings.mqtt.enabled:
             state.mqtt = MqttLink(settings.mqtt, on_message=state.hub.on_mqtt)
@@ -122,6 +136,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 state.mqtt.stop()
                 state.mqtt = None
             await state.hub.stop()
+            if state.dispatcher is not None:
+                state.dispatcher.close()
             if state.telemetry is not None:
                 state.telemetry.close()
             engine.dispose()

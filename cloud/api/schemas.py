@@ -119,6 +119,8 @@ class UserOut(_Out):
 class SiteCreate(_In):
     code: SiteCode = Field(examples=["bank-karanglewas"])
     name: Text = Field(examples=["Bank Sampah Karanglewas"])
+    lat: Latitude | None = Field(default=None, description="the depot of collectors' routes")
+    lon: Longitude | None = None
 
 
 class SiteOut(_Out):
@@ -126,6 +128,8 @@ class SiteOut(_Out):
     code: str
     name: str
     timezone: str
+    lat: float | None = None
+    lon: float | None = None
 
 
 # --------------------------------------------------------------------------- households
@@ -144,6 +148,8 @@ class HouseholdUpdate(_In):
     name: Text | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    lat: Latitude | None = Field(default=None, description="the household's door (a pin)")
+    lon: Longitude | None = None
 
 
 class HouseholdOut(_Out):
@@ -154,6 +160,8 @@ class HouseholdOut(_Out):
     active: bool
     phone: str | None
     address: str | None
+    lat: float | None = None
+    lon: float | None = None
     created_at: datetime
     cards: list[str] = Field(default_factory=list, description="active card ids")
 
@@ -371,7 +379,23 @@ class PickupCreate(_In):
 
 
 class HouseholdPickupRequest(_In):
-    category: CategoryCode | None = Field(default=None, examples=["plastic-pet"])
+    """A household's request for a pickup at its door (JEKNYONG, cloud.doorstep)."""
+
+    categories: list[CategoryCode] = Field(
+        default_factory=list, max_length=10, examples=[["plastic-pet", "plastic-mixed"]],
+        description="the categories the household has",
+    )  # fmt: skip
+    category: CategoryCode | None = Field(
+        default=None, description="one category (older clients); added to `categories`"
+    )
+    estimated_kg: float | None = Field(
+        default=None, gt=0, le=200, description="about how much; default per category"
+    )
+    window_start: Instant | None = Field(default=None, description="come from (with window_end)")
+    window_end: Instant | None = None
+    lat: Latitude | None = Field(default=None, description="a pin at the door")
+    lon: Longitude | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
     note: Note | None = Field(default=None, examples=["2 karung, rumah cat hijau"])
 
 
@@ -416,6 +440,14 @@ class PickupOut(_Out):
     bin_name: str | None = None
     lat: float | None = None
     lon: float | None = None
+    # a household's request at the door, and who comes when (cloud.doorstep, dispatch)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    categories: list[str] | None = None
+    estimated_g: int | None = None
+    eta_at: datetime | None = Field(default=None, description="planned start of service")
+    route_seq: int | None = Field(default=None, description="its place on the route (0 first)")
+    collector_name: str | None = None
 
 
 # --------------------------------------------------------------------------- devices

@@ -24,6 +24,13 @@ Example ``salinmas.toml``::
     tiles_url = "http://tiles.bank.local/{z}/{x}/{y}.png"
     attribution = "© OpenStreetMap contributors"
 
+    [api.routing]                      # collectors' motorbike routes (docs/routing.md)
+    matrix = "osrm"                    # "straight" (default) | "osrm" | "valhalla"
+    url = "http://osrm.local:5000"
+
+    [api.doorstep]                     # households' pickups at the door (JEKNYONG)
+    min_pickup_g = 2000                # the least a household may ask to be picked up
+
     [api.broker]                       # device accounts: Mosquitto's dynamic-security
     username = "salinmas-admin"        # plugin, through its control topic
     password = "..."                   # or SALINMAS_API_BROKER__PASSWORD
@@ -42,6 +49,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from cloud.doorstep import DoorstepSettings
+from cloud.routing import RoutingSettings
 from cloud.telemetry import TelemetrySettings
 from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings
 
@@ -169,6 +178,10 @@ class ApiSettings(ProcessSettings):
     disbursement: DisbursementSettings = Field(default_factory=DisbursementSettings)
     #: the operator's map (tile server)
     map: MapSettings = Field(default_factory=MapSettings)
+    #: collectors' routes: travel times and the engine (cloud.routing)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    #: households' pickups at the door: minimum weight, estimates, lateness
+    doorstep: DoorstepSettings = Field(default_factory=DoorstepSettings)
     #: the dashboard's files (served at ``/`` when the directory exists)
     static_dir: Path | None = None
 

@@ -20,6 +20,7 @@ from cloud.telemetry import TelemetryReader
 if TYPE_CHECKING:
     from cloud.api.live import LiveHub
     from cloud.api.mqtt import MqttLink
+    from cloud.dispatch import Dispatcher
 
 
 @dataclass
@@ -35,5 +36,7 @@ class ApiState:
     hub: LiveHub
     mqtt: MqttLink | None = None
     telemetry: TelemetryReader | None = None
+    #: keeps each site's collector routes planned (cloud.dispatch)
+    dispatcher: Dispatcher | None = None
     jwt_secret: str = field(default="", repr=False)
     tokens: TokenCache | None = field(default=None, repr=False)

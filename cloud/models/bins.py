@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -95,6 +96,20 @@ class Pickup(Base):
     collected_g: Mapped[int | None] = mapped_column(BigInteger)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    # a household's request at the door (cloud.doorstep) and its place on a route
+    #: when the household asked the collector to come (service may start in it)
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the categories the household has (codes), and its estimate of the weight
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    estimated_g: Mapped[int | None] = mapped_column(BigInteger)
+    #: where to go for this request (the household's pin or address when it asked)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    #: the planned start of service and the stop's place on its route (cloud.dispatch)
+    eta_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    route_seq: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index(

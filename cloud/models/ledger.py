@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -39,6 +40,9 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(60), default="Asia/Jakarta")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: where the site is (WGS84): the depot collectors' routes start and end at
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
 
 class Household(Base):
@@ -51,6 +55,9 @@ class Household(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: the household's door (WGS84), for pickups at the door; None = address only
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
 
 class MemberCard(Base):

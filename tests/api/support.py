@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, households, pickups, pricing
+from cloud import corrections, crediting, doorstep, households, pickups, pricing
 from cloud.api.app import create_app
 from cloud.api.settings import ApiSettings
 from cloud.auth import create_user, set_household_pin
@@ -124,7 +124,10 @@ def seed(session: Session) -> World:
     bin_pickup = pickups.open_pickup(session, kind="bin_full", bin_id="bn-bin01", priority=1)
     pickups.assign_pickup(session, pickup_id=bin_pickup.id, collector_id=w.ids["collector-a"])
     w.ids["pickup-a"] = bin_pickup.id
-    hh_pickup = pickups.request_household_pickup(session, household_id=w.ids["household-a"])
+    hh_pickup = doorstep.request_pickup(
+        session, household_id=w.ids["household-a"], categories=["plastic-pet"],
+        address="Jl. Mawar 3", settings=doorstep.DoorstepSettings(),
+    )  # fmt: skip
     pickups.assign_pickup(session, pickup_id=hh_pickup.id, collector_id=w.ids["collector-a"])
     w.ids["household-pickup-a"] = hh_pickup.id
     p = request_payout(session, household_id=w.ids["household-a"], amount_rp=1_000, by="seed")

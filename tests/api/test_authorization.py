@@ -85,6 +85,15 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/devices/{device_id}/approvals"): {"kind": "software", "digest": "0" * 64},
     ("POST", "/api/v1/devices/{device_id}/approvals/withdraw"): {"kind": "software",
                                                                   "digest": "0" * 64},
+    ("POST", "/api/v1/pickups/{pickup_id}/doorstep"): {
+        "phone_id": "ph-intruder0", "seq": 1, "completed_at": "2026-12-01T03:00:00Z",
+        "clock_synced": True, "boot_id": "00000000-0000-4000-8000-000000000009",
+        "mono_ms": 1, "lines": [{"seq": 2, "category": "plastic-pet", "net_g": 1000,
+                                 "weighed_at": "2026-12-01T03:00:00Z"}]},
+    ("PUT", "/api/v1/collectors/{user_id}/profile"): {"capacity_kg": 1},
+    ("POST", "/api/v1/collectors/{user_id}/float"): {"amount_rp": 1},
+    ("POST", "/api/v1/collectors/{user_id}/depot"): {"counted_cash_rp": 0},
+    ("PUT", "/api/v1/sites/{site_id}/location"): {"lat": 0, "lon": 0},
 }  # fmt: skip
 
 UNDOCUMENTED = {"/api/v1/openapi.json", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -177,6 +186,7 @@ def test_every_route_refuses_another_household_and_another_collector(
                     "/cancel",
                     "/send",
                     "/config-link",
+                    "/plan",
                 )
             )
         ):
@@ -222,6 +232,7 @@ OPERATOR_GETS = {
     "/api/v1/device-config/{token}": {410},  # an unknown link
     "/api/v1/public/verify/{code}": {404},  # a made-up receipt code
     "/api/v1/public/verify/{code}/qr.svg": {404},
+    "/api/v1/weighins/{weighin_id}/photo": {200, 404},  # a weigh-in may have no photo
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from simulators.phone import Phone
 from tests.api.support import ApiServer, World, household_login, login, serve, settings_for
 
 pytestmark = pytest.mark.integration
@@ -63,12 +64,19 @@ def test_household_requests_a_pickup_and_its_collector_completes_it(
         hh = household_login(c, "M-A", world.pins["M-A"])
         op = login(c, "operator")
         col_a, col_b = login(c, "collector-a"), login(c, "collector-b")
+    with api.client(op) as c:  # the seeded request is cancelled: one open request at a time
+        pid0 = world.ids["household-pickup-a"]
+        assert (
+            c.post(f"/api/v1/pickups/{pid0}/cancel", json={"reason": "asked twice"}).status_code
+            == 200
+        )
     with api.client(hh) as c:
         r = c.post(f"/api/v1/households/{a}/pickups", json={"category": "plastic-pet",
                                                             "note": "2 karung"})  # fmt: skip
-        assert r.status_code == 201
+        assert r.status_code == 201, r.text
         pid = r.json()["id"]
         assert r.json()["kind"] == "household"
+        assert r.json()["address"] == "Jl. Mawar 3"  # the household's, from its first request
     with api.client(op) as c:
         board = c.get("/api/v1/pickups", params={"status": ["open"]}).json()
         assert pid in {p["id"] for p in board}
@@ -77,17 +85,20 @@ def test_household_requests_a_pickup_and_its_collector_completes_it(
         not_a_collector = c.post(f"/api/v1/pickups/{pid}/assign",
                                  json={"collector_id": world.ids["operator"]})  # fmt: skip
         assert not_a_collector.status_code == 422
+    body = Phone().completion([("plastic-pet", 4_250)])
     with api.client(col_a) as c:  # not hers
-        assert c.post(f"/api/v1/pickups/{pid}/complete", json={"collected_g": 1}).status_code == 404
+        assert c.post(f"/api/v1/pickups/{pid}/doorstep", json=body).status_code == 404
     with api.client(col_b) as c:
         mine = c.get(f"/api/v1/collectors/{world.ids['collector-b']}/pickups").json()
         assert [p["id"] for p in mine] == [pid]
         # where to go: the household's details travel with the pickup
         assert (mine[0]["member_no"], mine[0]["household_name"]) == ("M-A", "HH a")
-        done = c.post(f"/api/v1/pickups/{pid}/complete", json={"collected_g": 4_250})
-        assert done.status_code == 200
-        assert (done.json()["status"], done.json()["collected_g"]) == ("done", 4_250)
-        assert c.post(f"/api/v1/pickups/{pid}/complete", json={}).status_code == 409
+        # weighed, not just marked done: a household's pickup pays the household
+        assert c.post(f"/api/v1/pickups/{pid}/complete", json={"collected_g": 1}).status_code == 409
+        done = c.post(f"/api/v1/pickups/{pid}/doorstep", json=body)
+        assert done.status_code == 201, done.text
+        assert (done.json()["total_g"], done.json()["total_rp"]) == (4_250, 12_750)
+        assert c.get(f"/api/v1/pickups/{pid}").json()["status"] == "done"
     with api.client(hh) as c:
         mine = c.get(f"/api/v1/households/{a}/pickups").json()
         assert {p["id"]: p["status"] for p in mine}[pid] == "done"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import errors, households
+from cloud import errors, households, pricing
 from cloud.devices import (
     apply_health,
     apply_status,
@@ -16,6 +16,7 @@ from cloud.devices import (
     register_device,
     sweep_silent_devices,
 )
+from cloud.doorstep import DoorstepSettings, request_pickup
 from cloud.fill_policy import fill_rate_pct_per_h
 from cloud.models import Pickup
 from cloud.pickups import (
@@ -29,7 +30,6 @@ from cloud.pickups import (
     list_pickups,
     open_pickup,
     register_bin,
-    request_household_pickup,
 )
 from contract import DeviceStatus, SensorFault
 from tests.cloud.factories import T0, fill, health
@@ -135,19 +135,27 @@ def test_fault_lid_and_tilt_raise_and_clear_alerts(session: Session, bin_ready: 
 
 
 def test_pickup_lifecycle_and_household_requests(session: Session, bin_ready: str) -> None:
+    """mutant: a household's pickup completed without weigh-ins -> the LedgerError is missed"""
     hh = households.register_household(session, member_no="M-9", name="Ibu Ani", site="bank01")
-    req = request_household_pickup(session, household_id=hh.id, category=None, note="3 bags")
+    pricing.ensure_category(session, code="plastic-pet", name_id="PET", name_en="PET")
+    req = request_pickup(
+        session, household_id=hh.id, categories=["plastic-pet"], note="3 bags",
+        address="Jl. Mawar 3", settings=DoorstepSettings(),
+    )  # fmt: skip
     manual = open_pickup(session, bin_id=BIN, kind="manual", due_at=T0)
     with pytest.raises(errors.LedgerError):
         open_pickup(session, bin_id=BIN, kind="manual")  # one open per bin
     assign_pickup(session, pickup_id=req.id, collector_id=7)
-    assert [p.id for p in list_pickups(session, collector_id=7)] == [req.id]
+    assign_pickup(session, pickup_id=manual.id, collector_id=7)
+    assert [p.id for p in list_pickups(session, collector_id=7)] == [manual.id, req.id]
     assert [p.id for p in list_pickups(session, status=("open", "assigned"))] == [manual.id, req.id]
-    done = complete_pickup(session, pickup_id=req.id, collected_g=3_500)
-    assert (done.status, done.collected_g) == ("done", 3_500)
+    with pytest.raises(errors.LedgerError, match="weigh-ins"):
+        complete_pickup(session, pickup_id=req.id, collected_g=3_500)  # it would pay nobody
+    done = complete_pickup(session, pickup_id=manual.id, collected_g=42_000)
+    assert (done.status, done.collected_g) == ("done", 42_000)
     with pytest.raises(errors.LedgerError):
-        complete_pickup(session, pickup_id=req.id, collected_g=1)
-    assert list_pickups(session, household_id=hh.id)[0].status == "done"
+        complete_pickup(session, pickup_id=manual.id, collected_g=1)
+    assert list_pickups(session, household_id=hh.id)[0].status == "assigned"
 
 
 def test_silent_devices_are_marked_offline(session: Session, bin_ready: str) -> None:

@@ -43,6 +43,7 @@ def list_sites(_: Staff, session: SessionDep) -> list[SiteOut]:
 @router.post("/sites", status_code=201, responses=error_responses(401, 403, 409, 422))
 def create_site(body: SiteCreate, principal: Staff, session: SessionDep) -> SiteOut:
     site = households.create_site(session, code=body.code, name=body.name, by=principal.label)
+    site.lat, site.lon = body.lat, body.lon
     session.commit()
     return SiteOut.model_validate(site)
 
@@ -95,7 +96,7 @@ def get_household(household: OwnHousehold, session: SessionDep) -> HouseholdOut:
 def update_household(
     body: HouseholdUpdate, principal: Staff, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
-    changes = body.model_dump(exclude_none=True, include={"name", "phone", "address"})
+    changes = body.model_dump(exclude_none=True, include={"name", "phone", "address", "lat", "lon"})
     households.update_household(session, household=household, changes=changes, by=principal.label)
     session.commit()
     return _out(session, household)

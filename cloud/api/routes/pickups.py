@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import pickups
+from cloud import doorstep, pickups
 from cloud.api.deps import (
     CurrentPrincipal,
     Limit,
@@ -51,12 +51,17 @@ def pickups_out(session: Session, rows: Sequence[Pickup]) -> list[PickupOut]:
         if bin_ids
         else {}
     )
+    collector_ids = {p.collector_id for p in rows if p.collector_id is not None}
+    names: dict[int, str] = {}
+    if collector_ids:
+        q = select(User.id, User.display_name).where(User.id.in_(collector_ids))
+        names = {uid: name for uid, name in session.execute(q)}
     out = []
     for p in rows:
-        extra: dict[str, object] = {}
+        extra: dict[str, object] = {"collector_name": names.get(p.collector_id or -1)}
         if (h := households.get(p.household_id or -1)) is not None:
             extra |= {"member_no": h.member_no, "household_name": h.name,
-                      "address": h.address, "phone": h.phone}  # fmt: skip
+                      "address": p.address or h.address, "phone": h.phone}  # fmt: skip
         if (b := bins.get(p.bin_id or "")) is not None:
             extra |= {"bin_name": b.name, "lat": b.lat, "lon": b.lon}
         out.append(PickupOut.model_validate(p).model_copy(update=extra))
@@ -182,9 +187,18 @@ def request_pickup(
     body: HouseholdPickupRequest, principal: CurrentPrincipal, household: OwnHousehold,
     session: SessionDep, state: StateDep,
 ) -> PickupOut:  # fmt: skip
-    p = pickups.request_household_pickup(
-        session, household_id=household.id, category=body.category, note=body.note,
+    if (body.window_start is None) != (body.window_end is None):
+        raise ApiError(422, "validation", "give both window_start and window_end, or neither")
+    p = doorstep.request_pickup(
+        session, household_id=household.id, settings=state.settings.doorstep,
+        categories=[*body.categories, *([body.category] if body.category else [])],
+        window=(body.window_start, body.window_end) if body.window_start and body.window_end
+        else None,
+        estimated_g=round(body.estimated_kg * 1000) if body.estimated_kg else None,
+        lat=body.lat, lon=body.lon, address=body.address, note=body.note,
         requested_by=principal.label,
     )  # fmt: skip
     session.commit()
+    if p.site_id is not None and state.dispatcher is not None:
+        state.dispatcher.refresh_soon(p.site_id, "changed")  # a stop was added
     return _changed(state, session, p)

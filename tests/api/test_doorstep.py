@@ -1,0 +1,276 @@
+"""JEKNYONG end to end through the real API (uvicorn), on SQLite and PostgreSQL: a
+household asks, the routes plan themselves, the collector's phone completes the pickup
+with its weigh-ins, and the household's balance and statement change by exactly the
+priced sum — once, however often the phone sends it — at the price in force when each
+bag was weighed.
+
+mutant: doorstep completion keeps collected_g only (no crediting) -> balance unchanged, fails
+mutant: a doorstep weigh-in priced at its receive time (payee ignored) -> mixed at 2000, fails
+mutant: no replay lookup of the completion's event id -> the second sending is refused 409, fails
+mutant: replay lookup ignores the body digest -> the altered resend answers 200, fails
+mutant: cash at the door not posted (cash_rp recorded only) -> the float stays, fails
+mutant: settle_float without the difference entry -> the float is not back at Rp 0, fails
+mutant: the phone not bound to its collector -> collector B's use of A's phone id passes, fails
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from cloud import postings, pricing
+from cloud.db import make_engine, session_factory
+from cloud.models import JournalEntry, Site, WeighinRecord
+from cloud.models.doorstep import CollectorProfile
+from simulators.phone import Phone
+from tests.api.support import (
+    PRICES_FROM,
+    ApiServer,
+    World,
+    household_login,
+    login,
+    serve,
+    settings_for,
+)
+
+pytestmark = pytest.mark.integration
+
+DEPOT = (-7.4581, 109.2869)
+DOOR_B = (-7.4632, 109.2911)
+
+
+def prepare(url: str, world: World) -> None:
+    """The site at its coordinates, a second category, collector A on shift now."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            site = s.get(Site, world.ids["site"])
+            assert site is not None
+            site.lat, site.lon = DEPOT
+            pricing.ensure_category(s, code="plastic-mixed", name_id="Campur", name_en="Mixed")
+            pricing.set_price(
+                s, category="plastic-mixed", rp_per_kg=1_500, effective_from=PRICES_FROM
+            )
+            local = datetime.now(ZoneInfo("Asia/Jakarta")) - timedelta(hours=1)
+            s.add(
+                CollectorProfile(
+                    user_id=world.ids["collector-a"], site_id=site.id, capacity_g=60_000,
+                    shift_start=f"{local:%H}:00", shift_hours=10, empties_bins=False,
+                    on_duty=True,
+                )
+            )  # fmt: skip
+            s.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def door_api(
+    seeded_ledger_url: tuple[str, World], tmp_path: Path
+) -> Iterator[tuple[ApiServer, World, str]]:
+    url, world = seeded_ledger_url
+    prepare(url, world)
+    with serve(settings_for(url, tmp_path)) as server:
+        yield server, world, url
+
+
+def tokens(api: ApiServer, world: World) -> dict[str, str]:
+    with api.client() as c:
+        return {
+            "hh": household_login(c, "M-B", world.pins["M-B"]),
+            "op": login(c, "operator"),
+            "col": login(c, "collector-a"),
+            "col_b": login(c, "collector-b"),
+        }
+
+
+def count(url: str, stmt: Any) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            return int(s.scalar(stmt) or 0)
+    finally:
+        engine.dispose()
+
+
+def request_pickup(c: httpx.Client, hh: int) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    r = c.post(
+        f"/api/v1/households/{hh}/pickups",
+        json={"categories": ["plastic-pet", "plastic-mixed"], "estimated_kg": 6,
+              "window_start": now.isoformat(), "window_end": (now + timedelta(hours=3)).isoformat(),
+              "lat": DOOR_B[0], "lon": DOOR_B[1], "note": "2 karung di teras"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_request_route_complete_credits_the_priced_sum_once(
+    door_api: tuple[ApiServer, World, str],
+) -> None:
+    api, world, url = door_api
+    hh, site = world.ids["household-b"], world.ids["site"]
+    t = tokens(api, world)
+    with api.client(t["hh"]) as c:
+        before = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+        lines_before = len(c.get(f"/api/v1/households/{hh}/statement").json()["lines"])
+        pickup = request_pickup(c, hh)
+        assert (pickup["estimated_g"], pickup["categories"]) == (
+            6_000,
+            ["plastic-pet", "plastic-mixed"],
+        )
+        small = c.post(f"/api/v1/households/{hh}/pickups", json={"categories": ["plastic-pet"],
+                                                                "estimated_kg": 1})  # fmt: skip
+        assert small.status_code == 422, small.text  # under the 2 kg minimum
+    pid = pickup["id"]
+
+    # the route: the operator sees collector A's route with the stop, the collector too
+    with api.client(t["op"]) as c:
+        routes = c.get(f"/api/v1/sites/{site}/routes").json()
+        assert routes["problem"] is None, routes
+        mine = [r for r in routes["routes"] if r["collector_id"] == world.ids["collector-a"]]
+        assert [s["pickup_id"] for s in mine[0]["stops"]] == [pid]
+        # the price of PET goes up after the request, before the collector weighs
+        r = c.post("/api/v1/categories/plastic-pet/prices", json={"rp_per_kg": 3_500})
+        assert r.status_code == 201, r.text
+    with api.client(t["col"]) as c:
+        day = c.get(f"/api/v1/collectors/{world.ids['collector-a']}/route").json()
+        stop = day["stops"][0]
+        assert (stop["pickup_id"], stop["household_name"]) == (pid, "HH b")
+        assert stop["maps_url"].startswith(f"geo:{DOOR_B[0]},{DOOR_B[1]}")
+        assert datetime.fromisoformat(stop["eta"]) >= datetime.fromisoformat(day["depart"])
+
+    # weighed at the door (the phone's clock), sent later: the mixed price changes between
+    phone = Phone()
+    weighed = datetime.now(UTC)
+    body = phone.completion(
+        [("plastic-pet", 1_250), ("plastic-pet", 2_000), ("plastic-mixed", 3_100)],
+        weighed_at=weighed,
+    )
+    with api.client(t["op"]) as c:
+        r = c.post("/api/v1/categories/plastic-mixed/prices", json={"rp_per_kg": 2_000})
+        assert r.status_code == 201, r.text
+    # 1250 g and 2000 g of PET at Rp 3,500; 3100 g of mixed at Rp 1,500 (when weighed)
+    expected = [4_375, 7_000, 4_650]
+    with api.client(t["col"]) as c:
+        first = c.post(f"/api/v1/pickups/{pid}/doorstep", json=body)
+        assert first.status_code == 201, first.text
+        done = first.json()
+        assert [ln["amount_rp"] for ln in done["lines"]] == expected
+        assert [ln["price_rp_per_kg"] for ln in done["lines"]] == [3_500, 3_500, 1_500]
+        assert (done["total_rp"], done["total_g"], done["replay"]) == (16_025, 6_350, False)
+        for _ in range(3):  # the phone did not see the answer: it sends again
+            again = c.post(f"/api/v1/pickups/{pid}/doorstep", json=body)
+            assert again.status_code == 200, again.text
+            assert again.json()["replay"] is True
+            assert again.json()["lines"] == done["lines"]
+        altered = {**body, "lines": [{**body["lines"][0], "net_g": 9_999}, *body["lines"][1:]]}
+        assert c.post(f"/api/v1/pickups/{pid}/doorstep", json=altered).status_code == 409
+        later = phone.completion([("plastic-pet", 500)])  # a new completion of a done pickup
+        assert c.post(f"/api/v1/pickups/{pid}/doorstep", json=later).status_code == 409
+
+    with api.client(t["hh"]) as c:
+        after = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+        assert after - before == sum(expected)
+        statement = c.get(f"/api/v1/households/{hh}/statement").json()["lines"]
+        new = statement[lines_before:]
+        assert [(ln["kind"], ln["amount_rp"]) for ln in new] == [
+            ("weighin_credit", a) for a in expected
+        ]
+        mine = {p["id"]: p for p in c.get(f"/api/v1/households/{hh}/pickups").json()}
+        assert (mine[pid]["status"], mine[pid]["collected_g"]) == ("done", 6_350)
+        assert mine[pid]["collector_name"] is not None
+    event_ids = [f"{phone.phone_id}:{ln['seq']}" for ln in body["lines"]]
+    assert count(url, select(func.count()).where(WeighinRecord.event_id.in_(event_ids))) == 3
+    theirs = select(WeighinRecord.id).where(WeighinRecord.event_id.in_(event_ids))
+    credits = select(func.count()).select_from(JournalEntry)
+    credits = credits.where(
+        JournalEntry.kind == "weighin_credit", JournalEntry.weighin_id.in_(theirs)
+    )
+    assert count(url, credits) == 3
+
+    # an operator reverses one line (corrections.py): the balance drops by exactly it
+    with api.client(t["op"]) as c:
+        wid = done["lines"][2]["weighin_id"]
+        r = c.post(f"/api/v1/weighins/{wid}/reverse", json={"reason": "wet plastic, weighed twice"},
+                   headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        assert r.status_code == 200, r.text
+    with api.client(t["hh"]) as c:
+        final = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+        assert final - before == sum(expected) - expected[2]
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            assert postings.postings_total(s) == 0
+    finally:
+        engine.dispose()
+
+
+def test_cash_at_the_door_against_the_float_and_who_may_complete(
+    door_api: tuple[ApiServer, World, str],
+) -> None:
+    api, world, url = door_api
+    hh, col_a = world.ids["household-b"], world.ids["collector-a"]
+    t = tokens(api, world)
+    with api.client(t["hh"]) as c:
+        pid = request_pickup(c, hh)["id"]
+        before = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+    with api.client(t["op"]) as c:
+        r = c.post(f"/api/v1/collectors/{col_a}/float", json={"amount_rp": 50_000},
+                   headers={"Idempotency-Key": "float-2026-12-02-a"})  # fmt: skip
+        assert (r.status_code, r.json()["float_rp"]) == (200, 50_000)
+        # the route assigns the request to collector A
+        assert c.get(f"/api/v1/sites/{world.ids['site']}/routes").status_code == 200
+    phone = Phone()
+    body = phone.completion([("plastic-pet", 3_250)], payment="cash")
+    with api.client(t["hh"]) as c:  # a household does not weigh its own bags
+        assert c.post(f"/api/v1/pickups/{pid}/doorstep", json=body).status_code == 403
+    with api.client(t["col_b"]) as c:  # nor does a collector it was not given to
+        assert c.post(f"/api/v1/pickups/{pid}/doorstep", json=body).status_code == 404
+    with api.client(t["col"]) as c:
+        r = c.post(f"/api/v1/pickups/{pid}/doorstep", json=body)
+        assert r.status_code == 201, r.text
+        assert (r.json()["total_rp"], r.json()["cash_rp"]) == (9_750, 9_750)
+        assert c.get(f"/api/v1/collectors/{col_a}/float").json()["float_rp"] == 50_000 - 9_750
+    with api.client(t["hh"]) as c:
+        assert c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"] == before
+        kinds = [
+            (ln["kind"], ln["amount_rp"])
+            for ln in c.get(f"/api/v1/households/{hh}/statement").json()["lines"][-2:]
+        ]
+        assert kinds == [("weighin_credit", 9_750), ("doorstep_cash", -9_750)]
+    # back at the depot: Rp 40,000 counted of the Rp 40,250 expected
+    with api.client(t["op"]) as c:
+        r = c.post(f"/api/v1/collectors/{col_a}/depot", json={"counted_cash_rp": 40_000},
+                   headers={"Idempotency-Key": "depot-2026-12-02-a"})  # fmt: skip
+        assert (r.status_code, r.json()["float_rp"]) == (200, 0), r.text
+    diff = select(JournalEntry.description).where(JournalEntry.kind == "float_difference")
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            assert "short by Rp 250" in (s.scalar(diff) or "")
+            assert postings.postings_total(s) == 0
+    finally:
+        engine.dispose()
+    # collector B cannot send with collector A's phone (event ids are per phone)
+    with api.client(t["hh"]) as c:
+        pid2 = request_pickup(c, hh)["id"]
+    with api.client(t["op"]) as c:
+        r = c.post(
+            f"/api/v1/pickups/{pid2}/assign", json={"collector_id": world.ids["collector-b"]}
+        )
+        assert r.status_code == 200, r.text
+    with api.client(t["col_b"]) as c:
+        stolen = c.post(f"/api/v1/pickups/{pid2}/doorstep",
+                        json=phone.completion([("plastic-pet", 1_000)]))  # fmt: skip
+        assert stolen.status_code == 409, stolen.text
+        assert "another collector" in stolen.json()["detail"]
