@@ -576,3 +576,6 @@ class UiConfig(BaseModel):
 
     timezone: str
     map: MapConfig
+    min_pickup_g: int = Field(
+        default=0, description="the least a household may ask to be picked up"
+    )

@@ -20,56 +20,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from cloud import postings, pricing
+from cloud import postings
 from cloud.db import make_engine, session_factory
-from cloud.models import JournalEntry, Site, WeighinRecord
-from cloud.models.doorstep import CollectorProfile
+from cloud.models import JournalEntry, WeighinRecord
 from simulators.phone import Phone
-from tests.api.support import (
-    PRICES_FROM,
-    ApiServer,
-    World,
-    household_login,
-    login,
-    serve,
-    settings_for,
-)
+from tests.api.doorstep_support import DOOR_B, prepare
+from tests.api.support import ApiServer, World, household_login, login, serve, settings_for
 
 pytestmark = pytest.mark.integration
-
-DEPOT = (-7.4581, 109.2869)
-DOOR_B = (-7.4632, 109.2911)
-
-
-def prepare(url: str, world: World) -> None:
-    """The site at its coordinates, a second category, collector A on shift now."""
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as s:
-            site = s.get(Site, world.ids["site"])
-            assert site is not None
-            site.lat, site.lon = DEPOT
-            pricing.ensure_category(s, code="plastic-mixed", name_id="Campur", name_en="Mixed")
-            pricing.set_price(
-                s, category="plastic-mixed", rp_per_kg=1_500, effective_from=PRICES_FROM
-            )
-            local = datetime.now(ZoneInfo("Asia/Jakarta")) - timedelta(hours=1)
-            s.add(
-                CollectorProfile(
-                    user_id=world.ids["collector-a"], site_id=site.id, capacity_g=60_000,
-                    shift_start=f"{local:%H}:00", shift_hours=10, empties_bins=False,
-                    on_duty=True,
-                )
-            )  # fmt: skip
-            s.commit()
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -24,4 +24,5 @@ def ui_config(_: CurrentPrincipal, state: StateDep) -> UiConfig:
             tiles_url=m.tiles_url, attribution=m.attribution, max_zoom=m.max_zoom,
             center=(m.center_lat, m.center_lon), zoom=m.zoom,
         ),
+        min_pickup_g=s.doorstep.min_pickup_g,
     )  # fmt: skip

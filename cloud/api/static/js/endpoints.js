@@ -34,6 +34,12 @@ export const E = {
   assignPickup: (id, collector_id) => api(`${V}/pickups/${id}/assign`, { method: "POST", body: { collector_id } }),
   completePickup: (id, collected_g, note) => api(`${V}/pickups/${id}/complete`, { method: "POST", body: { collected_g, note: note || undefined } }),
   myPickups: (collectorId) => api(`${V}/collectors/${collectorId}/pickups`, { query: { include_done: true } }),
+  cancelPickup: (id, reason) => api(`${V}/pickups/${id}/cancel`, { method: "POST", body: { reason } }),
+  // JEKNYONG: routes (completions at the door are sent by js/collector/outbox.js)
+  collectorRoute: (collectorId) => api(`${V}/collectors/${collectorId}/route`),
+  siteRoutes: (siteId) => api(`${V}/sites/${siteId}/routes`),
+  planRoutes: (siteId) => api(`${V}/sites/${siteId}/routes/plan`, { method: "POST" }),
+  sites: () => api(`${V}/sites`),
 
   // households and money
   households: (q) => api(`${V}/households`, { query: { q, limit: 25 } }),

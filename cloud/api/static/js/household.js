@@ -2,16 +2,21 @@
 // plastic pickup at the door. It re-reads when the live stream says something of its
 // own happened (a credit, a payout, a pickup) and says when it last did; while the
 // stream is not open it checks every POLL_MS instead.
+import "./doorstep_strings.js";
 import { E } from "./endpoints.js";
 import { initShell } from "./shell.js";
 import { lang, onLangChange, t } from "./i18n.js";
-import { $, h, fill, rupiah, kg, dateTime, relative, errorText } from "./util.js";
+import { $, h, fill, rupiah, kg, clock, dateTime, relative, errorText, localDay, dayStartUtc, parseKgToGrams } from "./util.js";
+import { createMap, mapAvailable } from "./map.js";
 
 /** Only while the live stream is not open (refused, or the network is away). */
 const POLL_MS = 15000;
 let me = null;
 let lastData = null;
 let categories = [];
+let uiConfig = null;
+let pin = null;
+let pinMap = null;
 let loadedAt = null;
 let liveState = "off";
 let loading = null;
@@ -22,15 +27,40 @@ function categoryName(code) {
   return c ? (lang() === "en" ? c.name_en : c.name_id) : code;
 }
 
-/** The categories a door pickup can be for: the plastics when there are any. */
+/** The categories a door pickup can be for (the plastics first), as check boxes. */
 function renderCategories() {
-  const sel = $("#request-category");
-  const current = sel.value;
-  const plastics = categories.filter((c) => c.active !== false && /plasti/i.test(`${c.code} ${c.name_en}`));
-  const shown = plastics.length ? plastics : categories.filter((c) => c.active !== false);
-  fill(sel, shown.map((c) => h("option", { value: c.code, text: lang() === "en" ? c.name_en : c.name_id })));
-  if (current) sel.value = current;
-  sel.closest("form").querySelector("label[for=request-category]").hidden = sel.hidden = shown.length === 0;
+  const box = $("#request-categories");
+  const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
+  const plastic = (c) => /plasti/i.test(`${c.code} ${c.name_en}`);
+  const shown = categories.filter((c) => c.active !== false).sort((a, b) => plastic(b) - plastic(a));
+  fill(box, shown.map((c, i) => h("label", {},
+    h("input", { type: "checkbox", name: "categories", value: c.code, checked: checked.size ? checked.has(c.code) : i === 0 }),
+    lang() === "en" ? c.name_en : c.name_id)));
+  const min = uiConfig ? uiConfig.min_pickup_g : 0;
+  $("#request-min").textContent = min ? t("home.request.min", { kg: kg(min) }) : "";
+}
+
+/** The pin of the household's door: a tap on the map (when the map can be shown). */
+function renderPin() {
+  const el = $("#pin-map");
+  if (!mapAvailable()) return;
+  el.hidden = false;
+  if (!pinMap) {
+    pinMap = createMap(el, { config: (uiConfig && uiConfig.map) || {}, label: t("home.request.pin"), cluster: false });
+    pinMap.leaflet.on("click", (ev) => {
+      pin = { lat: Math.round(ev.latlng.lat * 1e6) / 1e6, lon: Math.round(ev.latlng.lng * 1e6) / 1e6 };
+      renderPin();
+    });
+  }
+  pinMap.update(pin ? [{ id: "door", kind: "home", lat: pin.lat, lon: pin.lon, label: t("home.request.home"), title: t("home.request.pin") }] : []);
+  $("#pin-note").textContent = pin ? t("home.request.pin_set", { lat: pin.lat, lon: pin.lon }) : t("home.request.pin_help");
+}
+
+/** A day "YYYY-MM-DD" and "HH:MM" in the programme's time zone, as an ISO instant. */
+function instant(day, hm) {
+  const [hours, minutes] = String(hm || "").split(":").map(Number);
+  if (!Number.isFinite(hours) || !Number.isFinite(minutes)) return null;
+  return new Date(Date.parse(dayStartUtc(day)) + (hours * 60 + minutes) * 60000).toISOString();
 }
 
 /** Re-read everything; calls while a read is under way make one more read after it. */
@@ -80,6 +110,11 @@ function render() {
   if (!lastData) return;
   const { hh, bal, stmt, pickups } = lastData;
   $("#hello").textContent = t("home.hello", { name: hh.name });
+  if (!pin && hh.lat != null && hh.lon != null) {
+    pin = { lat: hh.lat, lon: hh.lon };
+    renderPin();
+  }
+  if (!$("#request-address").value && hh.address) $("#request-address").value = hh.address;
   const balance = $("#balance");
   balance.textContent = rupiah(bal.balance_rp);
   balance.dataset.rp = String(bal.balance_rp);
@@ -96,22 +131,67 @@ function render() {
         h("div", { class: `amt ${l.amount_rp >= 0 ? "pos" : "neg"}`, text: (l.amount_rp > 0 ? "+" : "") + rupiah(l.amount_rp) })))
     : h("li", { class: "empty", text: t("stmt.none") }));
   const mine = pickups.filter((p) => p.status !== "cancelled").slice(0, 10);
-  fill($("#my-pickups"), mine.length
-    ? mine.map((p) => h("li", { "data-pickup": p.id, "data-status": p.status },
-        h("span", { class: `badge ${p.status === "done" ? "ok" : "warn"}`, text: t(`home.request.status.${p.status}`) }), " ",
-        h("span", { class: "small", text: p.status === "done" ? `${dateTime(p.completed_at)}${p.collected_g ? " · " + kg(p.collected_g) : ""}` : `${dateTime(p.opened_at)} · ${relative(p.opened_at)}` })))
-    : h("li", { class: "empty", text: t("pickups.none") }));
+  fill($("#my-pickups"), mine.length ? mine.map(pickupEl) : h("li", { class: "empty", text: t("pickups.none") }));
+}
+
+/** One of the household's requests: status, who comes when, what was asked; cancel. */
+function pickupEl(p) {
+  const active = p.status === "open" || p.status === "assigned";
+  return h("li", { "data-pickup": p.id, "data-status": p.status },
+    h("span", { class: `badge ${p.status === "done" ? "ok" : "warn"}`, text: t(`home.request.status.${p.status}`) }), " ",
+    h("span", { class: "small", text: p.status === "done" ? `${dateTime(p.completed_at)}${p.collected_g ? " · " + kg(p.collected_g) : ""}` : `${dateTime(p.opened_at)} · ${relative(p.opened_at)}` }),
+    active && p.collector_name && p.eta_at ? h("div", { class: "coming", text: t("home.request.coming", { name: p.collector_name, when: `${clock(p.eta_at)} (${relative(p.eta_at)})` }) }) : null,
+    active && p.window_start ? h("div", { class: "small muted", text: t("home.request.window", { when: `${dateTime(p.window_start)}–${clock(p.window_end)}` }) }) : null,
+    p.categories ? h("div", { class: "small muted", text: p.categories.map(categoryName).join(", ") + (p.estimated_g ? ` · ${kg(p.estimated_g)}` : "") }) : null,
+    active ? h("button", { type: "button", class: "secondary small cancel", text: t("home.request.cancel"), onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        await E.cancelPickup(p.id, t("home.request.cancel_reason"));
+        $("#request-msg").className = "notice ok";
+        $("#request-msg").textContent = t("home.request.cancelled");
+        await load();
+      } catch (err) {
+        $("#request-msg").className = "notice bad";
+        $("#request-msg").textContent = errorText(err);
+        ev.target.disabled = false;
+      }
+    } }) : null);
 }
 
 $("#request-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const button = ev.target.querySelector("button");
+  const button = ev.target.querySelector("button[type=submit]");
   const msg = $("#request-msg");
+  const cats = [...document.querySelectorAll("#request-categories input:checked")].map((i) => i.value);
+  if (!cats.length) {
+    msg.className = "notice bad";
+    msg.textContent = t("home.request.pick_one");
+    return;
+  }
+  const kgText = $("#request-kg").value.trim();
+  const grams = kgText ? parseKgToGrams(kgText) : null;
+  if (kgText && grams === null) {
+    msg.className = "notice bad";
+    msg.textContent = t("pickups.weight_invalid");
+    return;
+  }
+  const day = $("#request-day").value;
+  const from = day ? instant(day, $("#request-from").value) : null;
+  const to = day ? instant(day, $("#request-to").value) : null;
   button.disabled = true;
   try {
     const note = $("#request-note").value.trim();
-    const category = $("#request-category").value || undefined;
-    await E.requestHouseholdPickup(me.id, { category, note: note || undefined });
+    const address = $("#request-address").value.trim();
+    await E.requestHouseholdPickup(me.id, {
+      categories: cats,
+      estimated_kg: grams ? grams / 1000 : undefined,
+      window_start: from || undefined,
+      window_end: to || undefined,
+      lat: pin ? pin.lat : undefined,
+      lon: pin ? pin.lon : undefined,
+      address: address || undefined,
+      note: note || undefined,
+    });
     $("#request-note").value = "";
     msg.className = "notice ok";
     msg.textContent = t("home.request.ok");
@@ -135,8 +215,10 @@ initShell({
   login: (form) => E.householdLogin(String(form.get("member_no")).trim(), String(form.get("pin")).trim()),
   start: async (who) => {
     me = who;
-    categories = await E.categories().catch(() => []);
+    [categories, uiConfig] = await Promise.all([E.categories().catch(() => []), E.uiConfig().catch(() => null)]);
+    if (!$("#request-day").value) $("#request-day").value = localDay(new Date());
     renderCategories();
+    renderPin();
     await load();
     const live = E.stream(
       {
@@ -163,6 +245,9 @@ initShell({
       lastData = null;
       loadedAt = null;
       liveState = "off";
+      pin = null;
+      if (pinMap) pinMap.destroy();
+      pinMap = null;
     };
   },
 });

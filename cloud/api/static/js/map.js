@@ -4,6 +4,7 @@
 //
 //   const map = createMap(el, { config: uiConfig.map, label: "Peta tong" });
 //   map.update([{ id, kind, lat, lon, label, className, title, popup: () => Node }]);
+//   map.lines([{ id, points: [[lat, lon], ...], className }]);   // e.g. routes
 //
 // Tiles come from the installation's tile server (`config.tiles_url`, from
 // GET /api/v1/ui-config). With none configured, or when none of its tiles load, the map
@@ -25,7 +26,7 @@ export function mapAvailable() {
 /**
  * A map in `el`. Options: config ({tiles_url, attribution, max_zoom, center, zoom}),
  * label (accessible name), cluster (default true), onSelect(point) (popup button).
- * Returns {update(points), fit(), invalidate(), destroy(), leaflet}.
+ * Returns {update(points), lines(polylines), fit(), invalidate(), destroy(), leaflet}.
  */
 export function createMap(el, { config = {}, label = "", cluster = true } = {}) {
   const L = window.L;
@@ -54,6 +55,7 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
       })
     : L.layerGroup();
   layer.addTo(map);
+  const lineLayer = L.layerGroup().addTo(map);
   const markers = new Map();
   let fitted = "";
 
@@ -89,6 +91,15 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
     }
     requestAnimationFrame(declutter);
     return located.length;
+  }
+
+  /** Replace the map's lines (a route per collector): [{id, points, className}]. */
+  function lines(list) {
+    lineLayer.clearLayers();
+    for (const l of list) {
+      if (l.points.length < 2) continue;
+      L.polyline(l.points, { className: `map-line ${l.className || ""}`, interactive: false, weight: 4 }).addTo(lineLayer);
+    }
   }
 
   let pendingFit = false;
@@ -147,6 +158,7 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
 
   return {
     update,
+    lines,
     fit,
     invalidate: () => map.invalidateSize({ animate: false }),
     destroy() {

@@ -8,6 +8,7 @@ import { initShell, setLiveState, syncNav } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
 import { renderKpis, renderBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
 import { renderPickups, upsertPickup } from "./operator/pickups.js";
+import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
 import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
 
@@ -33,6 +34,7 @@ function route(ev) {
     initReports();
   }
   if (current === "households") renderPendingPayouts();
+  if (current === "pickups") showRoutes();
   // a view changed by the operator: move focus to its heading (screen readers announce it)
   if (ev && ev.type === "hashchange") {
     const heading = $(`[data-view="${current}"] h1`);
@@ -101,6 +103,7 @@ async function pickupEvent(ev) {
     }
   }
   upsertPickup(full);
+  routesMayHaveChanged();
 }
 
 /**
@@ -206,6 +209,7 @@ $("#chart-bin").addEventListener("change", () => showBinChart());
 $("#chart-fill-period").addEventListener("change", () => showBinChart());
 $("#chart-day-period").addEventListener("change", () => showDailyCharts());
 bindReportDates();
+bindRoutes();
 watchChartSizes();
 $("#report-weighins").addEventListener("click", () => downloadReport("weighins"));
 $("#report-payouts").addEventListener("click", () => downloadReport("payouts"));
