@@ -180,7 +180,10 @@ def test_offline_completions_are_queued_survive_a_reload_and_are_credited_once(
         page.evaluate(
             """async () => {
                 const { outbox, putOutbox } = await import('./js/collector/store.js');
-                for (const item of await outbox()) { item.status = 'queued'; await putOutbox(item); }
+                for (const item of await outbox()) {
+                    item.status = 'queued';
+                    await putOutbox(item);
+                }
             }"""
         )
         page.get_by_role("button", name="Muat ulang").click()
