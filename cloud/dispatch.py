@@ -311,29 +311,35 @@ def plan_json(board: Board, plan: Plan) -> dict[str, Any]:
 def apply_plan(session: Session, board: Board, plan: Plan, *, reason: str) -> RoutePlan:
     """Assign the planned pickups, write their ETAs and keep the plan. Flushes.
 
-    A pickup done or cancelled since the board was read is left as it is.
+    A pickup done or cancelled since the board was read is left as it is. The pickups
+    whose collector or ETA changed are in ``row.plan["changed"]``.
     """
     planned: set[int] = set()
+    changed: list[int] = []
     for r in plan.routes:
         for seq, s in enumerate(r.stops):
             pid = pickup_of(s.stop_id)
             p = session.get(Pickup, pid, with_for_update=True)
             if p is None or p.status not in OPEN_PICKUP_STATES:
                 continue
+            before = (p.status, p.collector_id, p.eta_at)
             if p.status == "open" or p.collector_id != int(r.collector_id):
                 pickups.assign_pickup(session, pickup_id=pid, collector_id=int(r.collector_id))
             p.eta_at, p.route_seq = s.start, seq
             planned.add(pid)
+            if (p.status, p.collector_id, p.eta_at) != before:
+                changed.append(pid)
     for u in plan.unserved:
         p = session.get(Pickup, pickup_of(u.stop_id))
-        if p is not None and p.id not in planned:
+        if p is not None and p.id not in planned and p.eta_at is not None:
             p.eta_at, p.route_seq = None, None
+            changed.append(p.id)
     row = RoutePlan(
         site_id=board.site_id,
         created_at=board.now,
         reason=reason,
         fingerprint=_digest(board.digests()),
-        plan=plan_json(board, plan),
+        plan={**plan_json(board, plan), "changed": changed},
         matrix_source=plan.matrix_source[:200],
         solve_s=plan.solve_s,
     )
@@ -370,7 +376,8 @@ class Dispatcher:
     """Keeps each site's plan fresh for the API: one plan at a time per site (per
     process), solved outside any transaction, written in a short one.
 
-    ``read_sessions`` and ``sessions`` open a read and a write session (the API's).
+    ``read_sessions`` and ``sessions`` open a read and a write session (the API's);
+    ``on_plan`` is told of each new plan (the API streams the pickups it changed).
     Failures of the engine or the matrix leave the previous plan in force (logged).
     """
 
@@ -382,12 +389,14 @@ class Dispatcher:
         matrix: MatrixProvider,
         routing: RoutingSettings,
         settings: DoorstepSettings,
+        on_plan: Callable[[RoutePlan], None] | None = None,
     ) -> None:
         self._read_sessions = read_sessions
         self._sessions = sessions
         self._matrix = matrix
         self._routing = routing
         self._settings = settings
+        self._on_plan = on_plan
         self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
         self._pending: set[int] = set()
@@ -439,6 +448,8 @@ class Dispatcher:
                 session.commit()
                 session.refresh(row)
                 session.expunge(row)
+            if self._on_plan is not None:
+                self._on_plan(row)
             log.info(
                 "site %s routes planned (%s): %d routes, %d unserved, %.2f s, %s",
                 site_id,

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import signal
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 log = logging.getLogger("stack.demo")
 
@@ -49,6 +51,7 @@ HOUSEHOLD_NAMES = [
     "Wati Suryani", "Bambang Hartono", "Nur Hidayah", "Slamet Riyadi", "Ratna Sari",
     "Teguh Wibowo", "Lastri Handayani", "Dwi Cahyono", "Endang Kurniasih", "Parno Sutrisno",
 ]  # fmt: skip
+STREETS = ["Mawar", "Melati", "Kenanga", "Anggrek", "Flamboyan", "Cempaka", "Dahlia"]
 BROKER_ADMIN = "salinmas-admin"
 #: the demo's waste bank in Sokaraja (Banyumas; Purwokerto is ~-7.42, 109.23): stations
 #: stand at the bank, bins in the streets around it
@@ -60,6 +63,15 @@ def place(spot: tuple[float, float], n: int) -> tuple[float, float]:
     """The n-th device around ``spot``: a few hundred metres apart on a loose grid."""
     lat, lon = spot
     return round(lat - 0.0021 * (n // 4) - 0.0007 * (n % 2), 6), round(lon + 0.0024 * (n % 4), 6)
+
+
+def home_of(index: int) -> tuple[float, float, str]:
+    """Where household ``index`` lives: around the bank (within ~1.5 km), with an address."""
+    angle = 2.399963 * index  # the golden angle: homes spread evenly, none on top of another
+    r = 0.004 + 0.0025 * (index % 4)
+    lat = round(STATION_SPOT[0] + r * math.sin(angle), 6)
+    lon = round(STATION_SPOT[1] + r * math.cos(angle), 6)
+    return lat, lon, f"Jl. {STREETS[index % len(STREETS)]} {index + 1}, Sokaraja"
 
 
 def card_of(index: int) -> str:
@@ -128,11 +140,17 @@ class DemoStack:
     broker: str = "auto"  # auto | embedded | mosquitto
     #: how often (real seconds) the simulated households arrive at each station
     visit_every_s: float = 8.0
+    #: JEKNYONG: households ask for pickups at their door and the collector rides its
+    #: route (simulators.doorstep); off, the collector only serves what tests ask for
+    doorstep: bool = True
+    #: how often (real seconds) a household asks for a pickup at its door
+    request_every_s: float = 15.0
     quiet: bool = False
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _embedded: Any = None
     _mosquitto: subprocess.Popen[bytes] | None = None
     _fleet: Any = None
+    _doorstep: Any = None
     household_ids: list[int] = field(default_factory=list)
 
     # ------------------------------------------------------------------ naming
@@ -179,11 +197,17 @@ class DemoStack:
             self.start_process("ingest")
             self.start_process("api")
             self._start_fleet()
+            if self.doorstep:
+                self._start_doorstep()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
+        if self._doorstep is not None:
+            with contextlib.suppress(Exception):
+                self._doorstep.stop()
+            self._doorstep = None
         if self._fleet is not None:
             with contextlib.suppress(Exception):
                 self._fleet.stop()
@@ -232,12 +256,14 @@ class DemoStack:
         from cloud import auth, devices, households, pickups, pricing
         from cloud.db import make_engine, migrate, session_factory
         from cloud.models.auth import User
+        from cloud.models.doorstep import CollectorProfile
 
         migrate(self.ledger_url)
         engine = make_engine(self.ledger_url)
         try:
             with session_factory(engine)() as s, s.begin():
-                households.ensure_site(s, code=SITE, name=SITE_NAME)
+                site = households.ensure_site(s, code=SITE, name=SITE_NAME)
+                site.lat, site.lon = STATION_SPOT  # the depot of the collector's routes
                 for code, name_id, name_en, price in CATEGORIES:
                     pricing.ensure_category(s, code=code, name_id=name_id, name_en=name_en)
                     current = pricing.price_at(s, category=code, at=datetime.now(UTC))
@@ -255,9 +281,12 @@ class DemoStack:
                     if existing is not None:
                         self.household_ids.append(existing.id)
                         continue
+                    lat, lon, address = home_of(i)
                     hh = households.register_household(
-                        s, member_no=member_no(i), name=HOUSEHOLD_NAMES[i % 20], site=SITE
-                    )
+                        s, member_no=member_no(i), name=HOUSEHOLD_NAMES[i % 20], site=SITE,
+                        address=address,
+                    )  # fmt: skip
+                    hh.lat, hh.lon = lat, lon
                     s.flush()
                     self.household_ids.append(hh.id)
                     households.link_card(s, card_id=card_of(i), household_id=hh.id, by="demo")
@@ -293,6 +322,17 @@ class DemoStack:
                             s, username=username, password=password, role=role,
                             display_name=display,
                         )  # fmt: skip
+                # the collector's motorbike: 60 kg, on shift from an hour ago for 12 hours
+                collector = s.scalar(select(User).where(User.username == "kolektor1"))
+                assert collector is not None
+                profile = s.get(CollectorProfile, collector.id) or CollectorProfile(
+                    user_id=collector.id
+                )
+                local = datetime.now(ZoneInfo("Asia/Jakarta")) - timedelta(hours=1)
+                profile.site_id, profile.capacity_g = site.id, 60_000
+                profile.shift_start, profile.shift_hours = f"{local:%H}:00", 12.0
+                profile.empties_bins, profile.on_duty = self.doorstep, True
+                s.add(profile)
         finally:
             engine.dispose()
 
@@ -430,6 +470,22 @@ class DemoStack:
         """Where the stations' simulated ticket printers write what they print."""
         return self.data_dir / "tickets.txt"
 
+    def _start_doorstep(self) -> None:
+        from simulators.doorstep import DoorstepSim, Home
+
+        homes = [
+            Home(member_no(i), self.secrets.household_pin, *home_of(i))
+            for i in range(self.households)
+        ]
+        self._doorstep = DoorstepSim(
+            api_url=self.api_url,
+            homes=homes,
+            collector=("kolektor1", self.secrets.collector_password),
+            operator=("operator", self.secrets.operator_password),
+            speed=self.speed,
+            request_every_s=self.request_every_s,
+        ).start()
+
     # ------------------------------------------------------------------ banner
 
     def banner(self) -> str:
@@ -450,6 +506,10 @@ class DemoStack:
                 f"  devices        {', '.join(self.station_ids + self.bin_device_ids)}",
                 f"  state, logs    {self.data_dir}/",
                 f"  ticket printer {self.tickets_file} (the stations' simulated printers)",
+                "",
+                "JEKNYONG: households ask for plastic pickups at their door; the collector's",
+                f"  route and phone page: {self.api_url}/collector.html (kolektor1), the routes",
+                "  on the dashboard's Penjemputan view; each doorstep weigh-in is credited.",
                 "",
                 f"Watch {member_no(0)}'s balance grow:",
                 f"  TOKEN=$(curl -s -X POST {self.api_url}/api/v1/auth/household-login "
@@ -515,7 +575,7 @@ def main(ns: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
-    for noisy in ("alembic", "amqtt", "transitions"):
+    for noisy in ("alembic", "amqtt", "transitions", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     print("Starting the Salinmas demo ...", flush=True)
     try:

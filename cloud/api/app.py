@@ -116,7 +116,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     state.telemetry = open_reader(settings.telemetry)  # read-only: no buffer, no thread
     state.dispatcher = Dispatcher(
         read_sessions, sessions, matrix=matrix_provider(settings.routing), routing=settings.routing,
-        settings=settings.doorstep,
+        settings=settings.doorstep, on_plan=lambda plan: dispatch.pickups_replanned(state, plan),
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

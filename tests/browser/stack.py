@@ -134,6 +134,7 @@ def browser_stack(
         visit_every_s=visit_every_s,
         households=4,
         quiet=True,
+        doorstep=False,  # the tests ask for pickups themselves
     )
     with demo:
         yield BrowserStack(demo)

@@ -2,9 +2,9 @@
 
 Operators log in, see a simulated station's weigh-in arrive live, see a bin cross its
 threshold and its pickup appear, assign and complete it; a household asks for a pickup
-at its door, a collector completes it and weighs at the door, and the household sees
-its balance grow. Screenshots of the main pages (desktop and phone) are saved under
-``artifacts/screenshots/``.
+at its door, the route plans itself, the collector weighs at the door on the phone, and
+the household sees its balance grow. Screenshots of the main pages (desktop and phone)
+are saved under ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -187,7 +187,6 @@ def test_household_pickup_at_the_door_and_the_balance_grows(
     quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]
 ) -> None:
     stack = quiet_stack
-    _member_no, _pin, card = stack.household
     operator = new_page(browser, console_errors, stack.base_url)
     home = new_page(browser, console_errors, stack.base_url, phone=True)
     col = new_page(browser, console_errors, stack.base_url, phone=True)
@@ -200,44 +199,46 @@ def test_household_pickup_at_the_door_and_the_balance_grows(
     household_login(home, stack)
     balance = home.locator("#balance")
     before = int(balance.get_attribute("data-rp") or "0")
-    home.get_by_label("Jenis").select_option(value="plastic-pet")
+    home.get_by_label("Plastik PET (botol)").check()
     home.get_by_label("Catatan untuk petugas (opsional)").fill("2 karung, rumah cat hijau")
     home.get_by_role("button", name="Kirim permintaan").click()
-    mine = home.locator("#my-pickups li[data-status='open']").first
+    mine = home.locator("#my-pickups li:is([data-status='open'], [data-status='assigned'])").first
     expect(mine).to_be_visible()
     pickup_id = mine.get_attribute("data-pickup")
+
+    # the route plans itself: the household is told who comes and when
+    coming = home.locator(f"#my-pickups li[data-pickup='{pickup_id}'] .coming")
+    expect(coming).to_contain_text(stack.collector_name, timeout=LIVE_TIMEOUT_MS)
     screenshot(home, "household-phone")
+    # the operator sees it assigned on the board and on the collector's route
+    assigned = operator.locator(f"#pickups-assigned article[data-pickup='{pickup_id}']")
+    expect(assigned).to_contain_text("2 karung", timeout=LIVE_TIMEOUT_MS)
+    expect(assigned).to_contain_text(stack.collector_name)
+    operator.get_by_role("button", name="Rencanakan ulang").click()
+    expect(operator.locator(f"#routes-list li[data-pickup='{pickup_id}']")).to_be_visible(
+        timeout=LIVE_TIMEOUT_MS
+    )
 
-    # the operator sees it arrive live on the board and assigns it
-    card_open = operator.locator(f"#pickups-open article[data-pickup='{pickup_id}']")
-    expect(card_open).to_contain_text("2 karung", timeout=LIVE_TIMEOUT_MS)
-    card_open.get_by_label("Petugas").select_option(label=stack.collector_name)
-    card_open.get_by_role("button", name="Tugaskan").click()
-    expect(
-        operator.locator(f"#pickups-assigned article[data-pickup='{pickup_id}']")
-    ).to_be_visible()
-
-    # the collector finds it on the phone, weighs at the door, marks it done
+    # the collector finds it on the phone's route and weighs at the door
     collector_login(col, stack)
     stop = col.locator(f"#stops li[data-pickup='{pickup_id}']")
     expect(stop).to_contain_text("2 karung")
     screenshot(col, "collector-phone")
-    weighed = stack.weigh(
-        card_id=card, category="plastic-pet", net_g=2500, station=stack.door_station_id
-    )
-    stop.get_by_label("Berat (kg)").fill(kg(weighed["net_g"]).removesuffix(" kg"))
-    stop.get_by_role("button", name="Tandai selesai").click()
-    expect(col.locator(f"#done li[data-pickup='{pickup_id}']")).to_contain_text(
-        kg(weighed["net_g"])
-    )
+    with stack.api() as api:
+        prices = {c["code"]: c["rp_per_kg"] for c in api.get("/api/v1/categories").json()}
+    amount = amount_for(2500, prices["plastic-pet"])
+    stop.get_by_role("button", name="Timbang").click()
+    stop.locator("select.cat").first.select_option("plastic-pet")
+    stop.locator("input.kg").first.fill("2,5")
+    stop.get_by_role("button", name="Simpan & selesai").click()
+    credit = col.locator(f"#done li[data-pickup='{pickup_id}'] .credit")
+    expect(credit).to_have_text(f"{rupiah(amount)} masuk ke tabungan Anda", timeout=LIVE_TIMEOUT_MS)
     screenshot(col, "collector-done-phone")
 
-    # the household sees the request done and the balance grown by the door weigh-in
-    assert weighed["status"] == "credited"
-    assert weighed["amount_rp"] == amount_for(weighed["net_g"], weighed["price_rp_per_kg"])
+    # the household sees the request done and the balance grown by the doorstep weigh-in
     home.get_by_role("button", name="Muat ulang").click()
-    expect(balance).to_have_attribute("data-rp", str(before + weighed["amount_rp"]))
-    expect(balance).to_have_text(rupiah(before + weighed["amount_rp"]))
+    expect(balance).to_have_attribute("data-rp", str(before + amount))
+    expect(balance).to_have_text(rupiah(before + amount))
     expect(home.locator(f"#my-pickups li[data-pickup='{pickup_id}']")).to_have_attribute(
         "data-status", "done"
     )

@@ -91,6 +91,21 @@ def test_demo_balance_grows_and_ctrl_c_stops_everything(tmp_path: Path, broker: 
         # the first simulated household is the first to visit a station
         wait_until(lambda: household_balance() > 0, 90, "BMS-0001's balance to grow")
         seen.update(_descendants(proc.pid))
+
+        # JEKNYONG: a household asked for a pickup at its door, the route planned itself
+        # and the simulated collector weighed there: credited, through the API
+        op = _call(f"{api}/auth/login",
+                   {"username": "operator", "password": secrets["operator_password"]})  # fmt: skip
+
+        def door_credits() -> int:
+            done = _call(f"{api}/pickups?status=done&limit=1000", token=op["access_token"])
+            return sum(
+                _call(f"{api}/pickups/{p['id']}/doorstep", token=op["access_token"])["total_rp"]
+                for p in done
+                if p["kind"] == "household"
+            )
+
+        wait_until(lambda: door_credits() > 0, 90, "a pickup at a door to be credited")
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)

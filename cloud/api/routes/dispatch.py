@@ -29,13 +29,25 @@ from cloud.api.doorstep_schemas import (
     UnservedOut,
 )
 from cloud.api.errors import ApiError, error_responses
+from cloud.api.live import pickup_event
 from cloud.api.schemas import DbId
 from cloud.api.state import ApiState
 from cloud.dispatch import current_plan
 from cloud.models import Bin, Household, Pickup, Site
-from cloud.models.doorstep import CollectorProfile, DoorstepCompletion
+from cloud.models.doorstep import CollectorProfile, DoorstepCompletion, RoutePlan
 
 router = APIRouter(prefix="/api/v1", tags=["routes"])
+
+
+def pickups_replanned(state: ApiState, plan: RoutePlan) -> None:
+    """Stream the pickups a new plan changed (collector, ETA) as ``pickup`` events (the
+    dispatcher's ``on_plan``: a plan made on its own thread reaches open pages too)."""
+    changed = plan.plan.get("changed") or []
+    if not changed:
+        return
+    with state.read_sessions() as session:
+        for p in session.scalars(select(Pickup).where(Pickup.id.in_(changed))):
+            state.hub.publish("pickup", pickup_event(p))
 
 
 def _site(session: Session, principal: Principal, site_id: int) -> Site:

@@ -262,6 +262,7 @@ function weighForm(s) {
     const lines = [];
     for (const row of rows.children) {
       const input = $("input.kg", row);
+      if (!input.value.trim()) continue; // a category the household did not have after all
       const grams = parseKgToGrams(input.value);
       if (grams === null) {
         toast(t("pickups.weight_invalid"), "bad");
@@ -275,6 +276,11 @@ function weighForm(s) {
         frames: row.dataset.frames ? JSON.parse(row.dataset.frames) : [],
         photo: file ? await shrink(file) : undefined,
       });
+    }
+    if (!lines.length) {
+      toast(t("pickups.weight_invalid"), "bad");
+      $("input.kg", rows).focus();
+      return;
     }
     button.disabled = true;
     const pay = $(`input[name="pay-${s.pickup_id}"]:checked`, form).value;

@@ -56,6 +56,18 @@ function renderPin() {
   $("#pin-note").textContent = pin ? t("home.request.pin_set", { lat: pin.lat, lon: pin.lon }) : t("home.request.pin_help");
 }
 
+/** The window offered first: from the next half hour, for three hours. */
+function defaultWindow() {
+  const now = new Date();
+  const day = localDay(now);
+  const minutes = Math.floor((now.getTime() - Date.parse(dayStartUtc(day))) / 60000);
+  const from = Math.ceil((minutes + 1) / 30) * 30;
+  const hm = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+  $("#request-day").value = from >= 24 * 60 ? localDay(new Date(now.getTime() + 86400000)) : day;
+  $("#request-from").value = hm(from);
+  $("#request-to").value = hm(from + 180);
+}
+
 /** A day "YYYY-MM-DD" and "HH:MM" in the programme's time zone, as an ISO instant. */
 function instant(day, hm) {
   const [hours, minutes] = String(hm || "").split(":").map(Number);
@@ -177,7 +189,8 @@ $("#request-form").addEventListener("submit", async (ev) => {
   }
   const day = $("#request-day").value;
   const from = day ? instant(day, $("#request-from").value) : null;
-  const to = day ? instant(day, $("#request-to").value) : null;
+  let to = day ? instant(day, $("#request-to").value) : null;
+  if (from && to && to <= from) to = new Date(Date.parse(to) + 86400000).toISOString(); // past midnight
   button.disabled = true;
   try {
     const note = $("#request-note").value.trim();
@@ -216,7 +229,7 @@ initShell({
   start: async (who) => {
     me = who;
     [categories, uiConfig] = await Promise.all([E.categories().catch(() => []), E.uiConfig().catch(() => null)]);
-    if (!$("#request-day").value) $("#request-day").value = localDay(new Date());
+    if (!$("#request-day").value) defaultWindow();
     renderCategories();
     renderPin();
     await load();

@@ -1,4 +1,5 @@
 // The pickup board: open requests by due time, assign to a collector, mark done.
+import "../doorstep_strings.js";
 import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, toast, errorText, parseKgToGrams, toDate } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
@@ -38,9 +39,14 @@ export function pickupCard(p) {
       state.collectors.map((c) => h("option", { value: c.id, text: c.display_name || c.username, selected: c.id === p.collector_id })));
     actions.append(h("div", { class: "row" }, sel,
       h("button", { type: "button", class: "small", text: t("pickups.assign"), onclick: () => assign(p.id, sel.value) })));
-    const w = h("input", { id: `weight-${p.id}`, inputmode: "decimal", placeholder: "kg", "aria-label": t("pickups.weight") });
-    actions.append(h("div", { class: "row", style: "margin-top:.4rem" }, w,
-      h("button", { type: "button", class: "small secondary", text: t("pickups.complete"), onclick: () => complete(p.id, w.value) })));
+    if (p.household_id) {
+      // weighed at the door by the collector's phone: that is what pays the household
+      actions.append(h("div", { class: "small muted", text: t("pickups.at_door") }));
+    } else {
+      const w = h("input", { id: `weight-${p.id}`, inputmode: "decimal", placeholder: "kg", "aria-label": t("pickups.weight") });
+      actions.append(h("div", { class: "row", style: "margin-top:.4rem" }, w,
+        h("button", { type: "button", class: "small secondary", text: t("pickups.complete"), onclick: () => complete(p.id, w.value) })));
+    }
   } else if (p.status === "done") {
     actions.append(h("div", { class: "small", text: t("pickups.completed", { when: clock(p.completed_at), kg: kg(p.collected_g) }) }));
   }
