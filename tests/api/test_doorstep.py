@@ -15,6 +15,7 @@ mutant: the phone not bound to its collector -> collector B's use of A's phone i
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -237,3 +238,43 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
                         json=phone.completion([("plastic-pet", 1_000)]))  # fmt: skip
         assert stolen.status_code == 409, stolen.text
         assert "another collector" in stolen.json()["detail"]
+
+
+def test_the_same_completion_sent_at_once_from_four_threads_credits_once(
+    door_api: tuple[ApiServer, World, str],
+) -> None:
+    """A phone that retries while its first sending is still under way: the pickup row's
+    lock (then the stored completion) makes every other sending a replay.
+
+    mutant: the pickup row not locked (plain SELECT) -> on PostgreSQL the other sendings
+      race the first and are refused 409 instead of answered as replays, fails
+      (run: [201, 409, 409, 409]; SQLite's BEGIN IMMEDIATE queues them either way)
+    """
+    api, world, url = door_api
+    hh = world.ids["household-b"]
+    t = tokens(api, world)
+    with api.client(t["hh"]) as c:
+        pid = request_pickup(c, hh)["id"]
+        before = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+    with api.client(t["op"]) as c:  # planned: assigned to collector A
+        assert c.get(f"/api/v1/sites/{world.ids['site']}/routes").status_code == 200
+    body = Phone().completion([("plastic-pet", 2_000), ("plastic-mixed", 1_000)])
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def send() -> None:
+        with api.client(t["col"]) as c:
+            barrier.wait()
+            codes.append(c.post(f"/api/v1/pickups/{pid}/doorstep", json=body).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert sorted(codes) == [200, 200, 200, 201]
+    with api.client(t["hh"]) as c:
+        after = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
+    assert after - before == 6_000 + 1_500
+    ids = [f"{body['phone_id']}:{ln['seq']}" for ln in body["lines"]]
+    assert count(url, select(func.count()).where(WeighinRecord.event_id.in_(ids))) == 2
