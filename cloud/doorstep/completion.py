@@ -23,6 +23,7 @@ from cloud.models.doorstep import (
     DoorstepPhoto,
     DoorstepWeighin,
 )
+from cloud.notifications.events import cash_paid_at_door
 from cloud.postings import funds
 from contract import ReceiptStatus, Weighin
 
@@ -284,6 +285,9 @@ def complete_at_door(
             by=by,
         )
         row.cash_rp, row.cash_entry_id = credited, entry.id
+        cash_paid_at_door(
+            session, p, event_id=completion.event_id, amount_rp=credited, at=entry.effective_at
+        )
     session.flush()
     pickups.complete_pickup(
         session, pickup_id=p.id, collected_g=total_g, note=completion.note, weighed=True, by=by

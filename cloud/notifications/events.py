@@ -1,5 +1,6 @@
 """Which domain events are told to whom: one function per event, called by the domain
-inside the event's own transaction (crediting, corrections, payouts, pickups, alerts).
+inside the event's own transaction (crediting, corrections, payouts, pickups, alerts,
+cash at the door).
 
 Each builds the notification's idempotency key from the event's identity —
 ``weighin_credited:<event id>``, ``reversal:<event id>``, ``payout_paid:<payout id>``,
@@ -126,6 +127,21 @@ def pickup_completed(session: Session, p: Pickup) -> None:
         return
     data = _pickup_data(p, collected_g=p.collected_g)
     enqueue_many(session, [Outgoing("pickup_completed", f"pickup_completed:{p.id}", data,
+                                    p.household_id, p.site_id)])  # fmt: skip
+
+
+def cash_paid_at_door(
+    session: Session, p: Pickup, *, event_id: str, amount_rp: int, at: datetime
+) -> None:
+    """The household took its doorstep credit in cash (told after that credit's own
+    notice, with the balance once the cash is out; keyed by the completion's event id)."""
+    if p.household_id is None:
+        return
+    balance = funds(session, household_id=p.household_id).balance_rp
+    data = _pickup_data(
+        p, event_id=event_id, amount_rp=amount_rp, at=at.isoformat(), balance_rp=balance
+    )
+    enqueue_many(session, [Outgoing("doorstep_cash", f"doorstep_cash:{event_id}", data,
                                     p.household_id, p.site_id)])  # fmt: skip
 
 

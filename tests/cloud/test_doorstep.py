@@ -12,6 +12,7 @@ mutant: entry/collector/phone not written to doorstep_weighins -> test_provenanc
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,8 @@ from cloud.auth import create_user
 from cloud.errors import LedgerError
 from cloud.models import Pickup, WeighinRecord
 from cloud.models.doorstep import DoorstepWeighin
+from cloud.models.notifications import Notification
+from cloud.postings import funds
 from tests.cloud.conftest import seed_programme
 
 pytestmark = pytest.mark.integration
@@ -137,3 +140,43 @@ def test_provenance(session: Session, door: tuple[int, int, int]) -> None:
         col,
         "ph-provenance1",
     )
+
+
+def test_told_once(session: Session, door: tuple[int, int, int]) -> None:
+    """The household is told of its request, each weigh-in credited at its door, the
+    cash it took and the pickup done: once each, however often the phone sends.
+
+    mutant: cash_paid_at_door not called -> no doorstep_cash notice, fails
+    mutant: cash notice told before pay_at_door (balance before the cash) -> fails
+    (tried too: complete_at_door telling the credits a second time itself -> still 3:
+    the outbox's keys, ``weighin_credited:<event id>``, drop the repeat)
+    """
+    hh, col, _ = door
+    now = datetime.now(UTC)
+    saved = request(session, hh)
+    body = completion("ph-toldonce01", 1, [1_000, 2_000], now)
+    for _ in range(3):  # the first sending and two replays
+        doorstep.complete_at_door(session, pickup_id=saved.id, completion=body, user_id=col,
+                                  by="t")  # fmt: skip
+        session.commit()
+    cash = request(session, hh)
+    before = funds(session, household_id=hh).balance_rp
+    paid = replace(completion("ph-toldonce01", 10, [1_500], now), payment="cash")
+    for _ in range(2):
+        doorstep.complete_at_door(session, pickup_id=cash.id, completion=paid, user_id=col,
+                                  by="t")  # fmt: skip
+        session.commit()
+    told = list(
+        session.scalars(
+            select(Notification).where(Notification.household_id == hh).order_by(Notification.id)
+        )
+    )
+    assert Counter(n.event for n in told) == {
+        "pickup_scheduled": 2, "weighin_credited": 3, "pickup_completed": 2, "doorstep_cash": 1,
+    }  # fmt: skip
+    (credit,) = [n.data for n in told if n.data.get("event_id") == "ph-toldonce01:11"]
+    (cash_note,) = [n.data for n in told if n.event == "doorstep_cash"]
+    assert (credit["amount_rp"], credit["balance_rp"]) == (4_500, before + 4_500)
+    assert (cash_note["amount_rp"], cash_note["balance_rp"]) == (4_500, before)
+    assert (cash_note["pickup_id"], cash_note["event_id"]) == (cash.id, "ph-toldonce01:10")
+    assert funds(session, household_id=hh).balance_rp == before
