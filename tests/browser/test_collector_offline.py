@@ -127,6 +127,9 @@ def test_screenshots_of_the_route_and_the_household_view(
                 f"#my-pickups li[data-pickup='{door.world.ids['pickup-b']}'] .coming"
             )
             expect(coming).to_contain_text("datang sekitar", timeout=TIMEOUT_MS)
+            # one request at a time: the form waits until this one is done or cancelled
+            expect(page.get_by_role("button", name="Permintaan Anda sedang berjalan (batalkan "
+                                    "untuk meminta lagi)")).to_be_disabled()  # fmt: skip
             screenshot(page, f"jeknyong-household-{size}")
         finally:
             page.context.close()

@@ -117,6 +117,8 @@ function mine(ev) {
   return !!me && ev && ev.household_id === me.id;
 }
 
+let requestOpen = false;
+
 function render() {
   renderUpdated();
   if (!lastData) return;
@@ -142,6 +144,12 @@ function render() {
           h("div", { class: "small muted", text: dateTime(l.at) })),
         h("div", { class: `amt ${l.amount_rp >= 0 ? "pos" : "neg"}`, text: (l.amount_rp > 0 ? "+" : "") + rupiah(l.amount_rp) })))
     : h("li", { class: "empty", text: t("stmt.none") }));
+  // one open request at a time (the API refuses a second): cancel it to ask again
+  requestOpen = pickups.some((p) => p.status === "open" || p.status === "assigned");
+  const send = $("#request-form button[type=submit]");
+  send.disabled = requestOpen;
+  send.dataset.i18n = requestOpen ? "home.request.send_open" : "home.request.send";
+  send.textContent = t(send.dataset.i18n);
   const mine = pickups.filter((p) => p.status !== "cancelled").slice(0, 10);
   fill($("#my-pickups"), mine.length ? mine.map(pickupEl) : h("li", { class: "empty", text: t("pickups.none") }));
 }
@@ -213,7 +221,7 @@ $("#request-form").addEventListener("submit", async (ev) => {
     msg.className = "notice bad";
     msg.textContent = errorText(err);
   } finally {
-    button.disabled = false;
+    button.disabled = requestOpen;
   }
 });
 
