@@ -33,7 +33,7 @@ from cloud.api.live import pickup_event
 from cloud.api.schemas import DbId
 from cloud.api.state import ApiState
 from cloud.dispatch import current_plan
-from cloud.models import Bin, Household, Pickup, Site
+from cloud.models import OPEN_PICKUP_STATES, Bin, Household, Pickup, Site
 from cloud.models.doorstep import CollectorProfile, DoorstepCompletion, RoutePlan
 
 router = APIRouter(prefix="/api/v1", tags=["routes"])
@@ -75,26 +75,31 @@ def _title(p: Pickup, hh: Household | None, b: Bin | None) -> str:
     return f"#{p.id}"
 
 
-def _stops(session: Session, planned: Sequence[dict[str, Any]]) -> list[RouteStopOut]:
-    """The plan's stops that are still to do, with where to go and whom to see."""
-    ids = [s["pickup_id"] for s in planned]
-    rows = {
+def _still_to_do(
+    session: Session, items: Sequence[dict[str, Any]]
+) -> dict[int, tuple[Pickup, Household | None, Bin | None]]:
+    """The plan's pickups (by ``pickup_id``) still open or assigned, with whom and where."""
+    ids = [i["pickup_id"] for i in items]
+    return {
         p.id: (p, hh, b)
         for p, hh, b in session.execute(
             select(Pickup, Household, Bin)
             .outerjoin(Household, Household.id == Pickup.household_id)
             .outerjoin(Bin, Bin.bin_id == Pickup.bin_id)
-            .where(Pickup.id.in_(ids))
+            .where(Pickup.id.in_(ids), Pickup.status.in_(OPEN_PICKUP_STATES))
         )
     }
+
+
+def _stops(session: Session, planned: Sequence[dict[str, Any]]) -> list[RouteStopOut]:
+    """The plan's stops that are still to do, with where to go and whom to see."""
+    rows = _still_to_do(session, planned)
     out = []
     for seq, s in enumerate(planned):
         found = rows.get(s["pickup_id"])
         if found is None:
             continue
         p, hh, b = found
-        if p.status not in ("open", "assigned"):
-            continue
         lat, lon = s["lat"], s["lon"]
         label = quote(_title(p, hh, b))
         out.append(
@@ -127,16 +132,7 @@ def _stops(session: Session, planned: Sequence[dict[str, Any]]) -> list[RouteSto
 
 
 def _unserved(session: Session, items: Sequence[dict[str, Any]]) -> list[UnservedOut]:
-    ids = [u["pickup_id"] for u in items]
-    rows = {
-        p.id: (p, hh, b)
-        for p, hh, b in session.execute(
-            select(Pickup, Household, Bin)
-            .outerjoin(Household, Household.id == Pickup.household_id)
-            .outerjoin(Bin, Bin.bin_id == Pickup.bin_id)
-            .where(Pickup.id.in_(ids), Pickup.status.in_(("open", "assigned")))
-        )
-    }
+    rows = _still_to_do(session, items)
     return [
         UnservedOut(
             pickup_id=u["pickup_id"],
