@@ -15,6 +15,9 @@ changed (a new request, a bin full), or a collector is late
 (:attr:`~cloud.doorstep.DoorstepSettings.late_after_s` behind the next planned start).
 :class:`Dispatcher` does that for the API, one plan at a time per site and never inside
 a database transaction (a solve takes up to the engine's time limit).
+
+One module of ~460 lines on purpose: the board's shape, the rule of when a plan is
+stale (a digest of that board) and the dispatcher that applies it change together.
 """
 
 from __future__ import annotations
