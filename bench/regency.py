@@ -139,12 +139,14 @@ class Desk(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from cloud import payouts, pickups
+        from cloud import doorstep, payouts, pickups
         from cloud.db import make_engine, session_factory
         from cloud.errors import LedgerError
         from cloud.postings import funds
 
         p, r = self.plan, self.r
+        # the plan's bags as they are (no minimum: the model decides what is asked)
+        any_weight = doorstep.DoorstepSettings(min_pickup_g=0)
         start, end = (datetime.fromtimestamp(x, UTC) for x in (p.start, p.end))
         todo: list[tuple[float, str, Any]] = [
             (d.requested, "ask", d) for d in r.doorstep(start, end)
@@ -161,10 +163,12 @@ class Desk(threading.Thread):
                 with session_factory(engine)() as s:
                     try:
                         if what == "ask":
-                            pk = pickups.request_household_pickup(
+                            pk = doorstep.request_pickup(
                                 s,
                                 household_id=item.household + 1,
-                                category="plastic-pet",
+                                categories=[cat for cat, _ in item.bags],
+                                estimated_g=sum(g for _, g in item.bags),
+                                settings=any_weight,
                                 requested_by="regency-desk",
                             )
                             pickups.assign_pickup(
@@ -174,8 +178,13 @@ class Desk(threading.Thread):
                             self.done["asked"] += 1
                         elif what == "done" and item.household in pickup_of:
                             grams = sum(g for _, g in item.bags)
+                            # the bags were credited by the collector's scale, with the
+                            # household's card (bench.regency_fleet): weighed, not by the phone
                             pickups.complete_pickup(
-                                s, pickup_id=pickup_of.pop(item.household), collected_g=grams
+                                s,
+                                pickup_id=pickup_of.pop(item.household),
+                                collected_g=grams,
+                                weighed=True,
                             )
                             self.done["pickups"] += 1
                         elif what == "payout":
