@@ -53,7 +53,18 @@ def tokens(api: ApiServer, world: World) -> dict[str, str]:
             "op": login(c, "operator"),
             "col": login(c, "collector-a"),
             "col_b": login(c, "collector-b"),
+            "admin": login(c, "admin"),
         }
+
+
+def new_price(api: ApiServer, t: dict[str, str], category: str, rp_per_kg: int) -> None:
+    """A price in force from now: proposed by the operator, approved by the admin."""
+    with api.client(t["op"]) as c:
+        r = c.post(f"/api/v1/categories/{category}/prices", json={"rp_per_kg": rp_per_kg})
+        assert r.status_code == 201, r.text
+    with api.client(t["admin"]) as c:
+        r = c.post(f"/api/v1/price-changes/{r.json()['id']}/approve")
+        assert r.status_code == 200, r.text
 
 
 def count(url: str, stmt: Any) -> int:
@@ -103,9 +114,8 @@ def test_request_route_complete_credits_the_priced_sum_once(
         assert routes["problem"] is None, routes
         mine = [r for r in routes["routes"] if r["collector_id"] == world.ids["collector-a"]]
         assert [s["pickup_id"] for s in mine[0]["stops"]] == [pid]
-        # the price of PET goes up after the request, before the collector weighs
-        r = c.post("/api/v1/categories/plastic-pet/prices", json={"rp_per_kg": 3_500})
-        assert r.status_code == 201, r.text
+    # the price of PET goes up after the request, before the collector weighs
+    new_price(api, t, "plastic-pet", 3_500)
     with api.client(t["col"]) as c:
         day = c.get(f"/api/v1/collectors/{world.ids['collector-a']}/route").json()
         stop = day["stops"][0]
@@ -120,9 +130,7 @@ def test_request_route_complete_credits_the_priced_sum_once(
         [("plastic-pet", 1_250), ("plastic-pet", 2_000), ("plastic-mixed", 3_100)],
         weighed_at=weighed,
     )
-    with api.client(t["op"]) as c:
-        r = c.post("/api/v1/categories/plastic-mixed/prices", json={"rp_per_kg": 2_000})
-        assert r.status_code == 201, r.text
+    new_price(api, t, "plastic-mixed", 2_000)
     # 1250 g and 2000 g of PET at Rp 3,500; 3100 g of mixed at Rp 1,500 (when weighed)
     expected = [4_375, 7_000, 4_650]
     with api.client(t["col"]) as c:
