@@ -3,7 +3,7 @@ categories and a place on a route; collectors' settings and phones; doorstep
 completions and weigh-ins (provenance, photos); route plans
 
 Revision ID: 0008_doorstep_routes
-Revises: 0014_disbursements
+Revises: 0007_integrity
 Create Date: 2026-12-02 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_doorstep_routes"
-down_revision = "0014_disbursements"
+down_revision = "0007_integrity"
 branch_labels = None
 depends_on = None
 
