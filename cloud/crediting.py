@@ -71,6 +71,7 @@ from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
 from cloud.verification import code_digest, new_verify_code, weighin_of
+from cloud.stock import weighins_into_stock
 from contract import Receipt, ReceiptStatus, Weighin
 from contract.signing import record_hash
 
@@ -424,24 +425,30 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         )
         for r in (n.row for n in new if n.credits_money)
     ]
-    if not to_credit:
-        return
-    accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
-    post_credits(session, to_credit, accounts)
-    # told in this transaction, with the accounts still locked (cloud.notifications)
-    weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
-    credit_entry_of_row = (
-        select(JournalEntry.id)
-        .where(JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit")
-        .scalar_subquery()
-    )
-    for chunk in chunks(c.weighin_id for c in to_credit):
-        session.execute(
-            update(WeighinRecord)
-            .where(WeighinRecord.id.in_(chunk))
-            .values(entry_id=credit_entry_of_row)
-            .execution_options(synchronize_session=False)
+    if to_credit:
+        accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
+        post_credits(session, to_credit, accounts)
+        credit_entry_of_row = (
+            select(JournalEntry.id)
+            .where(
+                JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit"
+            )
+            .scalar_subquery()
         )
+        for chunk in chunks(c.weighin_id for c in to_credit):
+            session.execute(
+                update(WeighinRecord)
+                .where(WeighinRecord.id.in_(chunk))
+                .values(entry_id=credit_entry_of_row)
+                .execution_options(synchronize_session=False)
+            )
+    # what a credit sets off, in this transaction with the accounts still locked: the
+    # household is told (cloud.notifications) and the kilos credited to a household enter
+    # their station's stock (cloud.stock; a Rp 0 credit too: the kilos are there)
+    weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
+    weighins_into_stock(
+        session, (weighin_ids[n.row["event_id"]] for n in new if n.row["household_id"] is not None)
+    )
 
 
 # --------------------------------------------------------------------------- crediting

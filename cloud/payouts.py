@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cloud import audit, cashbox
 from cloud.errors import LedgerError, NotFound
+from cloud.fraud.holds import refuse_if_held
 from cloud.models import Household, JournalEntry, utcnow
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
 from cloud.notifications import events
@@ -76,6 +77,7 @@ def request_payout(
     if not hh.active:
         raise PayoutError(f"household {household_id} is deactivated")
     lock_household_account(session, household_id=household_id)
+    refuse_if_held(session, household_id=household_id)  # a confirmed fraud case holds payouts
     f = funds(session, household_id=household_id)
     if amount_rp > f.available_rp:
         raise InsufficientFunds(requested=amount_rp, available=f.available_rp)
@@ -103,6 +105,7 @@ def approve_payout(session: Session, *, payout_id: int, by: str) -> Payout:
     if p.status != "requested":
         raise PayoutError(f"payout {payout_id} is {p.status}, not requested")
     lock_household_account(session, household_id=p.household_id)
+    refuse_if_held(session, household_id=p.household_id)
     # the balance may have dropped since the request (a reversal): re-check, self excluded
     f = funds(session, household_id=p.household_id)
     if f.available_rp < 0:
@@ -138,6 +141,7 @@ def pay_payout(session: Session, *, payout_id: int, by: str, cash: bool = True) 
     if cash:  # a closed cash box takes no more cash out (cloud.cashbox)
         cashbox.ensure_open_for_cash(session, household_id=p.household_id, at=utcnow())
     account_id = lock_household_account(session, household_id=p.household_id)
+    refuse_if_held(session, household_id=p.household_id)
     f = funds(session, household_id=p.household_id)
     # this payout is part of `held`: paying it must leave available >= 0
     if f.available_rp < 0 or p.amount_rp > f.balance_rp:

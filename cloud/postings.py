@@ -36,10 +36,12 @@ from cloud.models.money import HELD_PAYOUT_STATES, Payout
 PURCHASES_ACCOUNT = "programme:purchases"  # expense: what the programme paid for waste
 CASH_ACCOUNT = "programme:cash"  # asset: cash paid out at the waste bank
 FLOAT_DIFFERENCES_ACCOUNT = "programme:float-differences"  # expense: floats short (or over)
+SALES_ACCOUNT = "programme:sales"  # revenue: waste sold to offtakers (cloud.sales)
 PROGRAMME_ACCOUNTS = {
     PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
     CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
     FLOAT_DIFFERENCES_ACCOUNT: ("expense", "Collectors' cash floats short or over (selisih kas)"),
+    SALES_ACCOUNT: ("revenue", "Waste sales (penjualan sampah)"),
 }
 
 # --------------------------------------------------------------------------- accounts
