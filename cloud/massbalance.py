@@ -10,15 +10,15 @@ what the movements do not prove by themselves:
 
 * ``loss_over_allowance`` — what was lost (losses plus count shortfalls) exceeds the
   category's allowance (:class:`~cloud.models.stock.CategoryStockRule`, e.g. organic
-  loses water) on what came in, plus :data:`TOLERANCE_G`: kilos credited that never
-  existed, or walked off.
+  loses water) on what the site held (opening stock and arrivals), plus
+  :data:`TOLERANCE_G`: kilos credited that never existed, or walked off.
 * ``doorstep_gap`` — the doorstep weigh-ins a depot delivery carried weighed more at the
   door than at the depot, beyond the same allowance.
 * ``credit_not_in_stock`` — a station's kilos credited to households in the period
   differ from the station kilos that entered stock (should be exactly equal).
 * ``negative_stock`` — the closing stock is below zero (a reversal of sold kilos).
 
-Figures are grams; allowances basis points of the kilos that came in.
+Figures are grams; allowances basis points of the kilos held.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class Balance:
 
     @property
     def allowed_loss_g(self) -> int:
-        return max(self.came_in_g, 0) * self.allowed_loss_bp // 10_000
+        """The allowance on what the site held in the period (opening stock and arrivals)."""
+        return max(self.opening_g + self.came_in_g, 0) * self.allowed_loss_bp // 10_000
 
     @property
     def doorstep_gap_g(self) -> int:

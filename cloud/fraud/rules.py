@@ -55,7 +55,7 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     ),
     RuleDefault(
         "household_outlier",
-        {"days": 30, "factor": 6, "min_kg": 50},
+        {"days": 30, "factor": 8, "min_kg": 50},
         "Satu nasabah menyetor lebih dari {factor} kali median tetangganya di lokasi yang "
         "sama dalam {days} hari (dan minimal {min_kg} kg).",
         "One household brought more than {factor} times the median of its neighbours at "

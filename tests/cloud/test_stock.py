@@ -58,9 +58,16 @@ def _credit(session: Session, seq: int, **kw: Any) -> int:
 
 def _sell(session: Session, qty_g: int, at: object = SOLD_AT, **kw: object) -> Sale:
     args: dict[str, object] = dict(
-        site_id=_site(session), category="plastic-pet", buyer="CV Daur Ulang", qty_g=qty_g,
-        rp_per_kg=4_500, amount_rp=qty_g * 4_500 // 1000, ticket_no="WB-7", by="op", sold_at=at,
-    )  # fmt: skip
+        site_id=_site(session),
+        category="plastic-pet",
+        buyer="CV Daur Ulang",
+        qty_g=qty_g,
+        rp_per_kg=4_500,
+        amount_rp=qty_g * 4_500 // 1000,
+        ticket_no="WB-7",
+        by="op",
+        sold_at=at,
+    )
     args.update(kw)
     return sales.record_sale(session, **args)  # type: ignore[arg-type]
 
@@ -121,21 +128,38 @@ def test_doorstep_weighin_enters_stock_at_the_depot_once(
 
     def deliver() -> DepotDelivery:
         return stock.deliver_to_depot(
-            session, site_id=_site(session), collector_id=7, by="user:col",
-            delivered_g={"plastic-pet": 4600}, weighin_ids=[door], event_id="ph-col01:d1",
-        )  # fmt: skip
+            session,
+            site_id=_site(session),
+            collector_id=7,
+            by="user:col",
+            delivered_g={"plastic-pet": 4600},
+            weighin_ids=[door],
+            event_id="ph-col01:d1",
+        )
 
     d, again = deliver(), deliver()  # a retry from the phone is the same delivery
     session.commit()
     assert again.id == d.id
     assert _level(session) == 5600
     with pytest.raises(LedgerError, match="delivered already"):
-        stock.deliver_to_depot(session, site_id=_site(session), collector_id=7, by="c",
-                               delivered_g={"plastic-pet": 1}, weighin_ids=[door])  # fmt: skip
+        stock.deliver_to_depot(
+            session,
+            site_id=_site(session),
+            collector_id=7,
+            by="c",
+            delivered_g={"plastic-pet": 1},
+            weighin_ids=[door],
+        )
     session.rollback()
     with pytest.raises(LedgerError, match="station's"):
-        stock.deliver_to_depot(session, site_id=_site(session), collector_id=7, by="c",
-                               delivered_g={"plastic-pet": 1}, weighin_ids=[station])  # fmt: skip
+        stock.deliver_to_depot(
+            session,
+            site_id=_site(session),
+            collector_id=7,
+            by="c",
+            delivered_g={"plastic-pet": 1},
+            weighin_ids=[station],
+        )
 
 
 def test_a_sale_never_takes_stock_below_zero(session: Session, household_id: int) -> None:
@@ -182,15 +206,24 @@ def test_a_sale_posts_its_revenue_and_margin_is_a_query(
     assert postings_total(session) == 0
     (m,) = sales.margins(session, months=[T0.date()], tz=ZoneInfo("Asia/Jakarta"))
     assert (m.category, m.bought_g, m.purchases_rp, m.sold_g, m.revenue_rp, m.margin_rp) == (
-        "plastic-pet", 4000, 12_000, 4000, 17_500, 5_500)  # fmt: skip
+        "plastic-pet",
+        4000,
+        12_000,
+        4000,
+        17_500,
+        5_500,
+    )
 
 
 def test_sale_input_is_checked(session: Session, household_id: int) -> None:
     _credit(session, 1, net_g=3000)
-    for kw, field in (({"buyer": " "}, "buyer"), ({"ticket_no": None}, "ticket_no"),
-                      ({"scale_device_id": "st-bank01"}, "ticket_no"),
-                      ({"ticket_no": None, "scale_device_id": "st-elsewhere"}, "scale_device_id"),
-                      ({"amount_rp": -1}, "amount_rp")):  # fmt: skip
+    for kw, field in (
+        ({"buyer": " "}, "buyer"),
+        ({"ticket_no": None}, "ticket_no"),
+        ({"scale_device_id": "st-bank01"}, "ticket_no"),
+        ({"ticket_no": None, "scale_device_id": "st-elsewhere"}, "scale_device_id"),
+        ({"amount_rp": -1}, "amount_rp"),
+    ):
         with pytest.raises(sales.SaleError) as err:
             _sell(session, 100, **kw)
         assert err.value.field == field
@@ -238,8 +271,15 @@ def test_losses_transfers_and_counts(session: Session, household_id: int) -> Non
 
 
 def test_the_database_checks_each_kinds_sign(session: Session, household_id: int) -> None:
-    session.add(StockMovement(site_id=_site(session), category_code="plastic-pet", kind="sale",
-                              qty_g=500, effective_at=T0))  # fmt: skip
+    session.add(
+        StockMovement(
+            site_id=_site(session),
+            category_code="plastic-pet",
+            kind="sale",
+            qty_g=500,
+            effective_at=T0,
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
 
