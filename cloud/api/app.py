@@ -31,6 +31,7 @@ from cloud.api.routes import (
     audit_log,
     auth,
     bins,
+    cases,
     cashbox,
     categories,
     dashboard,
@@ -42,13 +43,16 @@ from cloud.api.routes import (
     doorstep,
     households,
     integrity,
+    massbalance,
     notifications,
     onboarding,
     operations,
     pickups,
     price_changes,
     public,
+    programme,
     reports,
+    stock,
     stream,
     summaries,
     telemetry,
@@ -73,6 +77,7 @@ ROUTERS = (
     telemetry, operations, reports, stream, dashboard, notifications, integrity, public,
     audit_log, onboarding, price_changes, device_config, cashbox, disbursements, summaries, docs,
     doorstep, dispatch,
+    stock, massbalance, cases, programme,
 )  # fmt: skip
 
 DESCRIPTION = """

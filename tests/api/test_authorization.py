@@ -94,6 +94,20 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/collectors/{user_id}/float"): {"amount_rp": 1},
     ("POST", "/api/v1/collectors/{user_id}/depot"): {"counted_cash_rp": 0},
     ("PUT", "/api/v1/sites/{site_id}/location"): {"lat": 0, "lon": 0},
+    ("POST", "/api/v1/sales"): {"site_id": 1, "category": "plastic-pet", "buyer": "Evil",
+                                "qty_g": 1, "rp_per_kg": 1, "amount_rp": 0, "ticket_no": "X"},
+    ("POST", "/api/v1/stock/losses"): {"site_id": 1, "category": "plastic-pet", "qty_g": 1,
+                                       "reason": "other"},
+    ("POST", "/api/v1/stock/transfers"): {"from_site_id": 1, "to_site_id": 1,
+                                          "category": "plastic-pet", "qty_g": 1},
+    ("POST", "/api/v1/stock/counts"): {"site_id": 1, "category": "plastic-pet", "counted_g": 0},
+    ("PUT", "/api/v1/stock/loss-allowances"): {"category": "plastic-pet", "allowed_loss_bp": 1},
+    ("POST", "/api/v1/cases/{case_id}/dismiss"): {"note": "not mine to dismiss"},
+    ("POST", "/api/v1/cases/{case_id}/confirm"): {"note": "not mine to confirm"},
+    ("PUT", "/api/v1/fraud-rules/{rule}"): {"enabled": False},
+    ("POST", "/api/v1/fraud/scan"): {},
+    ("POST", "/api/v1/payout-holds/{hold_id}/release"): {"note": "not mine to release"},
+    ("PUT", "/api/v1/opening-hours"): {"site_id": 1, "days": []},
 }  # fmt: skip
 
 UNDOCUMENTED = {"/api/v1/openapi.json", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -139,6 +153,9 @@ def victim_params(world: World) -> dict[str, Any]:
         "day": "2026-12-01",
         "token": "x" * 32,
         "key": "0" * 16,
+        "case_id": 1,
+        "hold_id": 1,
+        "rule": "card_two_stations",
     }
 
 
