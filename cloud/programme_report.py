@@ -91,11 +91,7 @@ def monthly_report(
     rep.households_active, rep.weighins = session.execute(
         select(func.count(func.distinct(W.household_id)), func.count()).where(*credited)
     ).one()
-    hh = (
-        select(func.count())
-        .select_from(Household)
-        .where(Household.active, Household.created_at < end)
-    )
+    hh = select(func.count()).select_from(Household).where(Household.active)
     rep.households_registered = int(
         session.scalar(hh.where(Household.site_id == site_id) if site_id else hh) or 0
     )

@@ -127,7 +127,8 @@ h1 { font-size: 16pt; margin: 0 0 2pt; color: #0b6e4f; } h2 { font-size: 11.5pt;
 table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
 th, td { border-bottom: .6pt solid #d5ddd9; padding: 2.5pt 4pt; text-align: left;
          vertical-align: top; }
-th { background: #e3f2ec; font-weight: 700; } td.n, th.n { text-align: right; white-space: nowrap; }
+th { background: #e3f2ec; font-weight: 700; } td.n, th.n { text-align: right; }
+td.n { white-space: nowrap; } .mb th, .mb td { padding: 2pt 2.5pt; font-size: 8pt; }
 tr.total td { font-weight: 700; border-top: 1pt solid #1b2420; }
 .flag { color: #b3261e; font-weight: 700; } .ok { color: #1d7a3e; }
 .legend span { display: inline-block; margin-right: 10pt; font-size: 8pt; }
@@ -278,7 +279,7 @@ def _categories(rep: ProgrammeReport, t: dict[str, str], name: dict[str, str], l
 def _balances(rep: ProgrammeReport, t: dict[str, str], name: dict[str, str], lang: str) -> str:
     heads = ("opening", "in_station", "in_door", "door", "sold", "lost", "allowed", "closing")
     p = [
-        f"<section><h2>{escape(t['mb'])}</h2><table><thead><tr><th>{t['site']}</th>"
+        f"<section><h2>{escape(t['mb'])}</h2><table class='mb'><thead><tr><th>{t['site']}</th>"
         f"<th>{t['category']}</th>",
         _cells([t[k] for k in heads], tag="th"),
         f"<th>{t['flags']}</th></tr></thead><tbody>",

@@ -14,6 +14,8 @@
     salinmas db migrate --url URL         create/upgrade the ledger schema
     salinmas audit --url URL              check the journal's and the stations' hash chains
     salinmas admin create-user ...        the first operator/admin account
+    salinmas fraud scan --url URL         raise fraud cases (idempotent; run from a timer)
+    salinmas report monthly --url URL     the monthly programme report as print-ready HTML
     salinmas contract schemas [DIR]       export the wire contract's JSON Schemas
 
 Every subcommand has ``--help``. Imports happen inside the subcommand, so a Pi with only
@@ -27,6 +29,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +142,31 @@ def _run_create_user(ns: argparse.Namespace) -> int:
         role=ns.role,
         password=ns.password,
     )
+    return 0
+
+
+def _run_fraud_scan(ns: argparse.Namespace) -> int:
+    r = _call("cloud.stock_commands:fraud_scan", url=ns.url, days=ns.days, last=ns.last, tz=ns.tz)
+    print(
+        f"scanned {r.first}..{r.last}: {r.hits} hits, {r.raised} new cases "
+        f"{dict(sorted(r.raised_by_rule.items()))}, {r.extended} extended, {r.known} known"
+    )
+    return 0
+
+
+def _run_report_monthly(ns: argparse.Namespace) -> int:
+    month = date.fromisoformat(f"{ns.month}-01")
+    out = ns.out or Path(f"salinmas-report-{ns.month}{'-' + ns.site if ns.site else ''}.html")
+    path = _call(
+        "cloud.stock_commands:monthly_html",
+        url=ns.url,
+        month=month,
+        out=out,
+        lang=ns.lang,
+        site=ns.site,
+        tz=ns.tz,
+    )
+    print(path)
     return 0
 
 
@@ -330,6 +358,37 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--role", choices=["admin", "operator", "collector"], default="admin")
     cu.add_argument("--password", help="the password (prompted when omitted)")
     cu.set_defaults(func=_run_create_user)
+
+    fraud = sub.add_parser("fraud", help="fraud signals")
+    fraud_sub = fraud.add_subparsers(dest="fraud_command", required=True, metavar="ACTION")
+    fs = fraud_sub.add_parser(
+        "scan",
+        help="run every fraud rule over recent days and raise cases (idempotent)",
+        description="Run the fraud rules (thresholds from the fraud_rules table) over the last "
+        "--days local days and raise a case for an operator per new hit. Re-running raises "
+        "no duplicate case: run it from a timer (e.g. hourly).",
+    )
+    fs.add_argument("--url", required=True, help="ledger database URL")
+    fs.add_argument("--days", type=int, default=35, help="local days to judge (35)")
+    fs.add_argument("--last", type=date.fromisoformat, help="last local day (default today)")
+    fs.add_argument("--tz", default="Asia/Jakarta", help="the programme's time zone")
+    fs.set_defaults(func=_run_fraud_scan)
+
+    report = sub.add_parser("report", help="programme reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="ACTION")
+    rm = report_sub.add_parser(
+        "monthly",
+        help="the monthly programme report as a print-ready HTML page",
+        description="kg by category, households active, rupiah credited and paid, sales, "
+        "mass balance and open cases of one month; print it (or chromium --print-to-pdf).",
+    )
+    rm.add_argument("--url", required=True, help="ledger database URL")
+    rm.add_argument("--month", required=True, help="YYYY-MM")
+    rm.add_argument("--site", help="one site's code (default: the whole programme)")
+    rm.add_argument("--lang", choices=["id", "en"], default="id")
+    rm.add_argument("--out", type=Path, help="output file (default salinmas-report-MONTH.html)")
+    rm.add_argument("--tz", default="Asia/Jakarta", help="the programme's time zone")
+    rm.set_defaults(func=_run_report_monthly)
 
     contract = sub.add_parser("contract", help="the wire contract")
     contract_sub = contract.add_subparsers(dest="contract_command", required=True)

@@ -91,6 +91,23 @@ export const E = {
   closeCash: (siteId, day, counted_rp, reason) => api(`${V}/cashbox/${siteId}/${day}/close`, { method: "POST", body: { counted_rp, reason: reason || undefined } }),
   reopenCash: (siteId, day, reason) => api(`${V}/cashbox/${siteId}/${day}/reopen`, { method: "POST", body: { reason } }),
   audit: (query = {}) => api(`${V}/audit`, { query: { limit: 50, ...query } }),
+  // stock, sales, mass balance, fraud cases (routes/stock.py, massbalance.py, cases.py, programme.py)
+  stock: (site_id) => api(`${V}/stock`, { query: { site_id } }),
+  sales: (query = {}) => api(`${V}/sales`, { query }),
+  createSale: (body, key) => api(`${V}/sales`, { method: "POST", body, idempotencyKey: key }),
+  recordLoss: (body, key) => api(`${V}/stock/losses`, { method: "POST", body, idempotencyKey: key }),
+  recordCount: (body, key) => api(`${V}/stock/counts`, { method: "POST", body, idempotencyKey: key }),
+  massBalance: (query = {}) => api(`${V}/mass-balance`, { query }),
+  cases: (query = {}) => api(`${V}/cases`, { query }),
+  decideCase: (id, action, note, key) => api(`${V}/cases/${id}/${action}`, { method: "POST", body: { note }, idempotencyKey: key }),
+  fraudRules: () => api(`${V}/fraud-rules`),
+  payoutHolds: () => api(`${V}/payout-holds`),
+  /** The monthly programme report as an HTML Blob (month "YYYY-MM"). */
+  programmeReport: async (month, lang, site_id) => {
+    const res = await api(`${V}/reports/programme.html`, { query: { month, lang, site_id }, raw: true });
+    if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})));
+    return res.blob();
+  },
 
   // live
   stream: (handlers, onState) => liveStream(`${V}/stream`, handlers, onState),

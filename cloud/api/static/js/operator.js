@@ -11,6 +11,8 @@ import { renderPickups, upsertPickup } from "./operator/pickups.js";
 import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
 import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
+import { showStock } from "./operator/stock.js";
+import { showCases } from "./operator/cases.js";
 
 /** How long after the stream opens to re-read (the API's hub baselines within a poll). */
 const SETTLE_MS = 2500;
@@ -35,6 +37,8 @@ function route(ev) {
   }
   if (current === "households") renderPendingPayouts();
   if (current === "pickups") showRoutes();
+  if (current === "stock") showStock();
+  if (current === "cases") showCases();
   // a view changed by the operator: move focus to its heading (screen readers announce it)
   if (ev && ev.type === "hashchange") {
     const heading = $(`[data-view="${current}"] h1`);

@@ -127,9 +127,8 @@ export function initReports() {
   if (!dateFieldValue($("#report-from")) && !$("#report-from").value) reportMonth(0);
 }
 
-export async function downloadReport(kind) {
-  const from = dateFieldValue($("#report-from"));
-  const to = dateFieldValue($("#report-to"));
+/** A CSV report of local days ``from``..``to`` (default: the report view's two fields). */
+export async function downloadReport(kind, from = dateFieldValue($("#report-from")), to = dateFieldValue($("#report-to"))) {
   if (!from || !to) {
     toast(t("date.invalid"), "bad");
     return;

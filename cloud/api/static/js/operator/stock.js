@@ -1,0 +1,236 @@
+// Stock and mass balance per site (chart + tables), sales entry, losses and counts,
+// CSV exports and the monthly programme report.
+import "./stock_strings.js";
+import { $, h, s, fill, kg, rupiah, num, dateTime, localDay, toast, errorText, newKey, parseKgToGrams } from "../util.js";
+import { t } from "../i18n.js";
+import { E } from "../endpoints.js";
+import { PALETTE } from "../charts.js";
+import { state, categoryName } from "./state.js";
+import { downloadReport } from "./trends.js";
+import { buildStockView } from "./stock_view.js";
+
+const view = { sites: [], started: false };
+
+function selectedSite() {
+  const v = $("#stock-site").value;
+  return v ? Number(v) : undefined;
+}
+
+/** The chosen local days; a start after the end starts at the end's month instead. */
+function period() {
+  const to = $("#stock-to").value || undefined;
+  let from = $("#stock-from").value || undefined;
+  if (from && to && from > to) $("#stock-from").value = from = `${to.slice(0, 8)}01`;
+  return { from, to };
+}
+
+function siteCode(id) {
+  const site = view.sites.find((x) => x.id === id);
+  return site ? site.code : `#${id}`;
+}
+
+function table(headers, rows, numeric = []) {
+  return h("div", { class: "table-wrap" }, h("table", {},
+    h("thead", {}, h("tr", {}, headers.map((x, i) => h("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: x })))),
+    h("tbody", {}, rows)));
+}
+
+function td(text, numeric = false) {
+  return h("td", { class: numeric ? "num nowrap" : null, text });
+}
+
+// ------------------------------------------------------------------ chart
+
+/** Grouped bars per category: came in, sold, lost, closing stock (kg). */
+export function balanceChart(rows, { width = 640, height = 240 } = {}) {
+  const series = [["in", (r) => r.came_in_g], ["sold", (r) => -r.sold_g], ["lost", (r) => r.loss_total_g], ["closing", (r) => r.closing_g]];
+  const cats = [...new Set(rows.map((r) => r.category))].sort();
+  const sum = (cat, f) => rows.filter((r) => r.category === cat).reduce((a, r) => a + f(r), 0) / 1000;
+  const values = cats.map((c) => series.map(([, f]) => Math.max(0, sum(c, f))));
+  const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("stock.chart") });
+  if (!cats.length) {
+    svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", text: t("stock.mb.none") }));
+    return svg;
+  }
+  const raw = Math.max(1, ...values.flat());
+  const p = 10 ** Math.floor(Math.log10(raw / 4));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((st) => raw / st <= 4);
+  const top = step * 4;
+  const m = { l: 12 + 7 * String(num(top)).length, r: 8, t: 10, b: 30 };
+  const W = width - m.l - m.r;
+  const H = height - m.t - m.b;
+  const Y = (v) => m.t + H - (v / top) * H;
+  for (let i = 0; i <= 4; i++) {
+    svg.append(s("line", { class: "gridline", x1: m.l, x2: m.l + W, y1: Y(step * i), y2: Y(step * i) }));
+    svg.append(s("text", { x: m.l - 6, y: Y(step * i) + 4, "text-anchor": "end", text: num(step * i) }));
+  }
+  const slot = W / cats.length;
+  const bw = Math.min(22, (slot * 0.8) / series.length);
+  cats.forEach((c, ci) => {
+    const x0 = m.l + slot * ci + (slot - bw * series.length) / 2;
+    series.forEach(([name], si) => {
+      const v = values[ci][si];
+      const rect = s("rect", { x: x0 + si * bw, y: Y(v), width: bw - 1, height: Math.max(0.5, Y(0) - Y(v)), fill: PALETTE[si] });
+      rect.append(s("title", { text: `${categoryName(c)} – ${t(`series.${name}`)}: ${num(v, 1)} kg` }));
+      svg.append(rect);
+    });
+    svg.append(s("text", { x: m.l + slot * ci + slot / 2, y: height - 10, "text-anchor": "middle", text: categoryName(c) }));
+  });
+  return svg;
+}
+
+// ------------------------------------------------------------------ render
+
+function renderStock(levels) {
+  const rows = levels.map((l) => h("tr", { "data-category": l.category },
+    td(siteCode(l.site_id)), td(categoryName(l.category)), td(kg(l.qty_g, 1), true), td(l.unassigned_g ? kg(l.unassigned_g, 1) : "–", true)));
+  fill($("#stock-now"), levels.length ? table([t("stock.site"), t("stock.category"), t("stock.qty"), t("stock.unassigned")], rows, [2, 3])
+    : h("p", { class: "empty", text: t("stock.none") }));
+}
+
+function renderBalance(rows) {
+  fill($("#stock-chart"), balanceChart(rows),
+    h("div", { class: "chart-legend" }, ["in", "sold", "lost", "closing"].map((k, i) => h("span", {}, h("i", { style: `background:${PALETTE[i]}` }), t(`series.${k}`)))));
+  const body = rows.map((r) => h("tr", { "data-flags": r.flags.join(" ") },
+    td(r.site_code), td(categoryName(r.category)), td(kg(r.opening_g, 1), true), td(kg(r.came_in_g, 1), true),
+    td(kg(r.door_g, 1), true), td(kg(-r.sold_g, 1), true), td(kg(r.loss_total_g, 1), true),
+    td(kg(r.allowed_loss_g, 1), true), td(kg(r.closing_g, 1), true),
+    h("td", {}, r.flags.length ? r.flags.map((f) => h("span", { class: "badge bad", text: t(`flag.${f}`) })) : h("span", { class: "badge ok", text: t("stock.mb.ok") }))));
+  fill($("#stock-balance"), rows.length
+    ? table([t("stock.site"), t("stock.category"), t("stock.mb.opening"), t("stock.mb.in"), t("stock.mb.door"), t("stock.mb.sold"),
+      t("stock.mb.lost"), t("stock.mb.allowed"), t("stock.mb.closing"), t("stock.mb.flags")], body, [2, 3, 4, 5, 6, 7, 8])
+    : h("p", { class: "empty", text: t("stock.mb.none") }));
+}
+
+function renderSales(sales) {
+  fill($("#stock-sales"), sales.length
+    ? table([t("feed.time"), t("stock.site"), t("stock.category"), t("sale.buyer"), t("sale.kg"), t("sale.amount")],
+      sales.map((x) => h("tr", {}, td(dateTime(x.sold_at)), td(siteCode(x.site_id)), td(categoryName(x.category_code)), td(x.buyer),
+        td(kg(x.qty_g, 1), true), td(rupiah(x.amount_rp), true))), [4, 5])
+    : h("p", { class: "empty", text: t("sale.none") }));
+}
+
+// ------------------------------------------------------------------ forms
+
+function fillSelects() {
+  const sites = view.sites.map((x) => h("option", { value: x.id, text: `${x.code} · ${x.name}` }));
+  fill($("#stock-site"), h("option", { value: "", text: t("stock.all_sites") }), sites);
+  for (const id of ["#sale-site", "#move-site"]) fill($(id), view.sites.map((x) => h("option", { value: x.id, text: x.code })));
+  const cats = [...state.categories.values()].map((c) => h("option", { value: c.code, text: categoryName(c.code) }));
+  fill($("#sale-category"), cats);
+  fill($("#move-category"), [...state.categories.values()].map((c) => h("option", { value: c.code, text: categoryName(c.code) })));
+  fillScales();
+}
+
+function fillScales() {
+  const site = Number($("#sale-site").value);
+  const scales = [...state.devices.values()].filter((d) => d.kind === "station" && d.site_id === site);
+  fill($("#sale-scale"), h("option", { value: "", text: t("sale.ticket") }), scales.map((d) => h("option", { value: d.device_id, text: d.name || d.device_id })));
+  $("#sale-ticket").disabled = Boolean($("#sale-scale").value);
+}
+
+function suggestAmount() {
+  const g = parseKgToGrams($("#sale-kg").value);
+  const price = Number(String($("#sale-price").value).replace(/\D/g, ""));
+  if (g && price && !$("#sale-amount").dataset.touched) $("#sale-amount").value = String(Math.floor((g * price + 500) / 1000));
+}
+
+async function submitSale(ev) {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const qty_g = parseKgToGrams($("#sale-kg").value);
+  if (!qty_g) return toast(t("sale.bad_kg"), "bad");
+  const scale = $("#sale-scale").value;
+  const body = {
+    site_id: Number($("#sale-site").value), category: $("#sale-category").value, buyer: $("#sale-buyer").value.trim(), qty_g,
+    rp_per_kg: Number(String($("#sale-price").value).replace(/\D/g, "")) || 0,
+    amount_rp: Number(String($("#sale-amount").value).replace(/\D/g, "")) || 0,
+    scale_device_id: scale || undefined, ticket_no: scale ? undefined : $("#sale-ticket").value.trim() || undefined,
+  };
+  try {
+    await E.createSale(body, form.dataset.key);
+    form.dataset.key = newKey();
+    form.reset();
+    delete $("#sale-amount").dataset.touched;
+    toast(t("sale.ok"));
+    showStock();
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
+}
+
+async function submitMove(ev) {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const grams = parseKgToGrams($("#move-kg").value) ?? ($("#move-kg").value.trim() === "0" ? 0 : null);
+  if (grams === null) return toast(t("sale.bad_kg"), "bad");
+  const base = { site_id: Number($("#move-site").value), category: $("#move-category").value, note: $("#move-note").value.trim() || undefined };
+  try {
+    if ($("#move-kind").value === "count") await E.recordCount({ ...base, counted_g: grams }, form.dataset.key);
+    else await E.recordLoss({ ...base, qty_g: grams, reason: $("#move-reason").value }, form.dataset.key);
+    form.dataset.key = newKey();
+    form.reset();
+    toast(t("move.ok"));
+    showStock();
+  } catch (err) {
+    toast(errorText(err), "bad");
+  }
+}
+
+async function openReport() {
+  const month = ($("#stock-to").value || localDay(new Date())).slice(0, 7);
+  const tab = window.open("", "_blank");
+  try {
+    const blob = await E.programmeReport(month, document.documentElement.lang === "en" ? "en" : "id", selectedSite());
+    const url = URL.createObjectURL(blob);
+    if (tab) tab.location = url;
+    else window.location.assign(url);
+  } catch (err) {
+    if (tab) tab.close();
+    toast(errorText(err), "bad");
+  }
+}
+
+function bindOnce() {
+  if (view.started) return;
+  view.started = true;
+  buildStockView($("#view-stock"));
+  const today = localDay(new Date());
+  $("#stock-from").value = `${today.slice(0, 8)}01`;
+  $("#stock-to").value = today;
+  $("#stock-filter").addEventListener("submit", (ev) => (ev.preventDefault(), showStock()));
+  $("#sale-form").dataset.key = newKey();
+  $("#move-form").dataset.key = newKey();
+  $("#sale-form").addEventListener("submit", submitSale);
+  $("#move-form").addEventListener("submit", submitMove);
+  $("#sale-site").addEventListener("change", fillScales);
+  $("#sale-scale").addEventListener("change", () => ($("#sale-ticket").disabled = Boolean($("#sale-scale").value)));
+  for (const id of ["#sale-kg", "#sale-price"]) $(id).addEventListener("input", suggestAmount);
+  $("#sale-amount").addEventListener("input", () => ($("#sale-amount").dataset.touched = "1"));
+  $("#move-kind").addEventListener("change", () => ($("#move-reason").disabled = $("#move-kind").value === "count"));
+  const csv = (kind) => () => downloadReport(kind, $("#stock-from").value, $("#stock-to").value);
+  $("#export-movements").addEventListener("click", csv("stock-movements"));
+  $("#export-sales").addEventListener("click", csv("sales"));
+  $("#export-mb").addEventListener("click", csv("mass-balance"));
+  $("#export-report").addEventListener("click", openReport);
+}
+
+/** Show the stock view: read stock, mass balance and sales of the chosen site and period. */
+export async function showStock() {
+  bindOnce();
+  try {
+    if (!view.sites.length) {
+      view.sites = await E.sites();
+      fillSelects();
+    }
+    const site_id = selectedSite();
+    const [levels, balance, sales] = await Promise.all([
+      E.stock(site_id), E.massBalance({ site_id, ...period() }), E.sales({ site_id, ...period(), limit: 20 }),
+    ]);
+    renderStock(levels);
+    renderBalance(balance);
+    renderSales(sales);
+  } catch (err) {
+    fill($("#stock-now"), h("p", { class: "form-error", text: errorText(err) }));
+  }
+}
