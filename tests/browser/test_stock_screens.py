@@ -29,6 +29,8 @@ from tests.cloud.factories import weighin
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
+#: the API answers in milliseconds; a loaded 2-core host can stretch that to seconds
+WAIT = 20_000
 CFG = MonthConfig(households=120, days=21, stations_per_site=1, seed=1, frauds=FRAUDS)
 
 
@@ -71,7 +73,7 @@ def page(month_api: ApiServer, browser: Browser, console_errors: ConsoleErrors) 
     p.get_by_label("Nama pengguna").fill("operator")
     p.get_by_label("Kata sandi").fill(PASSWORD)
     p.get_by_role("button", name="Masuk").click()
-    expect(p.locator("#main")).to_be_visible()
+    expect(p.locator("#main")).to_be_visible(timeout=WAIT)
     yield p
     p.context.close()
     console_errors.allow("409 (Conflict)")  # the refused sale, answered with its reason
@@ -80,15 +82,15 @@ def page(month_api: ApiServer, browser: Browser, console_errors: ConsoleErrors) 
 
 def test_stock_mass_balance_and_a_sale(page: Page) -> None:
     page.get_by_role("link", name="Stok").click()
-    expect(page.locator("#stock-now tbody tr").first).to_be_visible()
-    page.locator("#stock-from").fill(CFG.first_day.isoformat())
+    expect(page.locator("#stock-now tbody tr").first).to_be_visible(timeout=WAIT)
+    page.locator("#stock-from").fill(CFG.first_day.strftime("%d/%m/%Y"))
     page.get_by_role("button", name="Tampilkan").click()
     flagged = page.locator("#stock-balance tbody tr[data-flags*='loss_over_allowance']")
-    expect(flagged.first).to_contain_text("bank01")
+    expect(flagged.first).to_contain_text("bank01", timeout=WAIT)
     expect(
         page.locator("#stock-balance tbody tr[data-flags*='doorstep_gap']").first
-    ).to_contain_text("bank02")
-    expect(page.locator("#stock-chart svg rect").first).to_be_attached()
+    ).to_contain_text("bank02", timeout=WAIT)
+    expect(page.locator("#stock-chart svg rect").first).to_be_attached(timeout=WAIT)
     audit_ok(page)
     screenshot(page, "stock-desktop")
 
@@ -98,18 +100,22 @@ def test_stock_mass_balance_and_a_sale(page: Page) -> None:
     form.get_by_label("Pembeli (offtaker)").fill("CV Daur Ulang Banyumas")
     form.get_by_label("Berat (kg)").fill("500")
     form.get_by_label("Harga per kg (Rp)").fill("4500")
-    expect(form.get_by_label("Uang diterima (Rp)")).to_have_value("2250000")
+    expect(form.get_by_label("Uang diterima (Rp)")).to_have_value("2250000", timeout=WAIT)
     form.get_by_label("No. tiket jembatan timbang").fill("WB-0099")
     form.get_by_role("button", name="Simpan penjualan").click()
-    expect(page.locator(".toast.bad")).to_contain_text("in stock")  # refused, with the reason
+    expect(page.locator(".toast.bad")).to_contain_text(
+        "in stock", timeout=WAIT
+    )  # refused, with the reason
     form.get_by_label("Berat (kg)").fill("4,5")
     form.get_by_label("Uang diterima (Rp)").fill("20000")
     form.get_by_role("button", name="Simpan penjualan").click()
-    expect(page.locator(".toast:not(.bad)")).to_contain_text("Penjualan disimpan")
-    page.locator("#stock-to").fill(datetime.now(TZ).date().isoformat())
+    expect(page.locator(".toast:not(.bad)")).to_contain_text("Penjualan disimpan", timeout=WAIT)
+    page.locator("#stock-to").fill(datetime.now(TZ).date().strftime("%d/%m/%Y"))
     page.get_by_role("button", name="Tampilkan").click()
-    expect(page.locator("#stock-sales tbody tr").first).to_contain_text("CV Daur Ulang Banyumas")
-    expect(page.locator("#stock-sales tbody tr").first).to_contain_text("Rp 20.000")
+    expect(page.locator("#stock-sales tbody tr").first).to_contain_text(
+        "CV Daur Ulang Banyumas", timeout=WAIT
+    )
+    expect(page.locator("#stock-sales tbody tr").first).to_contain_text("Rp 20.000", timeout=WAIT)
 
 
 def test_cases_confirm_holds_payouts_and_the_monthly_report(
@@ -117,35 +123,37 @@ def test_cases_confirm_holds_payouts_and_the_monthly_report(
 ) -> None:
     page.get_by_role("link", name="Kasus").click()
     items = page.locator("#cases-list li[data-case]")
-    expect(items).to_have_count(3)
+    expect(items).to_have_count(3, timeout=WAIT)
     card = page.locator("#cases-list li[data-rule='card_two_stations']")
-    expect(card).to_contain_text("Kartu di dua lokasi")
-    expect(card).to_contain_text("dalam 30 menit")
+    expect(card).to_contain_text("Kartu di dua lokasi", timeout=WAIT)
+    expect(card).to_contain_text("dalam 30 menit", timeout=WAIT)
     audit_ok(page)
     screenshot(page, "cases-desktop")
     card.get_by_role("button", name="Konfirmasi (tahan pembayaran)").click()
-    expect(page.locator(".toast.bad")).to_contain_text("catatan")  # a note is required
+    expect(page.locator(".toast.bad")).to_contain_text(
+        "catatan", timeout=WAIT
+    )  # a note is required
     card.get_by_label("Catatan keputusan").fill("kartu digandakan; sudah dicek di bank02")
     card.get_by_role("button", name="Konfirmasi (tahan pembayaran)").click()
     expect(page.locator("#cases-list li[data-rule='card_two_stations']")).to_have_count(
-        0
+        0, timeout=WAIT
     )  # left the open list
-    expect(page.locator("#cases-holds li")).to_contain_text("case")
+    expect(page.locator("#cases-holds li")).to_contain_text("case", timeout=WAIT)
     page.get_by_label("Status").select_option("confirmed")
     expect(page.locator("#cases-list li[data-status='confirmed']")).to_contain_text(
-        "kartu digandakan"
+        "kartu digandakan", timeout=WAIT
     )
 
     page.get_by_role("link", name="Stok").click()
-    expect(page.locator("#stock-now tbody tr").first).to_be_visible()
-    page.locator("#stock-from").fill(CFG.first_day.isoformat())
-    page.locator("#stock-to").fill((CFG.first_day + timedelta(days=5)).isoformat())
+    expect(page.locator("#stock-now tbody tr").first).to_be_visible(timeout=WAIT)
+    page.locator("#stock-from").fill(CFG.first_day.strftime("%d/%m/%Y"))
+    page.locator("#stock-to").fill((CFG.first_day + timedelta(days=5)).strftime("%d/%m/%Y"))
     with page.expect_popup() as popup:
         page.get_by_role("button", name="Laporan bulanan (cetak/PDF)").click()
     report = popup.value
     report.wait_for_load_state()
-    expect(report.locator("h1")).to_have_text("Laporan Bulanan Program Bank Sampah")
-    expect(report.locator("body")).to_contain_text("November 2026")
+    expect(report.locator("h1")).to_have_text("Laporan Bulanan Program Bank Sampah", timeout=WAIT)
+    expect(report.locator("body")).to_contain_text("November 2026", timeout=WAIT)
     screenshot(report, "monthly-report")
     report.close()
 
@@ -159,12 +167,12 @@ def test_the_screens_on_a_phone(
     p.get_by_label("Kata sandi").fill(PASSWORD)
     p.get_by_role("button", name="Masuk").click()
     p.goto("/#stock")
-    expect(p.locator("#stock-now tbody tr").first).to_be_visible()
+    expect(p.locator("#stock-now tbody tr").first).to_be_visible(timeout=WAIT)
     width = p.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, f"the stock view scrolls sideways on a phone ({width} px)"
     screenshot(p, "stock-phone")
     p.goto("/#cases")
-    expect(p.locator("#cases-list li").first).to_be_visible()
+    expect(p.locator("#cases-list li").first).to_be_visible(timeout=WAIT)
     screenshot(p, "cases-phone")
     p.context.close()
     assert console_errors.errors == []

@@ -1,10 +1,11 @@
 // Stock and mass balance per site (chart + tables), sales entry, losses and counts,
 // CSV exports and the monthly programme report.
 import "./stock_strings.js";
-import { $, h, s, fill, kg, rupiah, num, dateTime, localDay, toast, errorText, newKey, parseKgToGrams } from "../util.js";
+import { $, h, s, fill, cardTable, kg, rupiah, num, dateTime, localDay, toast, errorText, newKey, parseKgToGrams } from "../util.js";
+import { bindDateField, dateFieldValue, setDateField } from "../datefield.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
-import { PALETTE } from "../charts.js";
+import { chartWidth } from "../charts.js";
 import { state, categoryName } from "./state.js";
 import { downloadReport } from "./trends.js";
 import { buildStockView } from "./stock_view.js";
@@ -18,9 +19,9 @@ function selectedSite() {
 
 /** The chosen local days; a start after the end starts at the end's month instead. */
 function period() {
-  const to = $("#stock-to").value || undefined;
-  let from = $("#stock-from").value || undefined;
-  if (from && to && from > to) $("#stock-from").value = from = `${to.slice(0, 8)}01`;
+  const to = dateFieldValue($("#stock-to")) || undefined;
+  let from = dateFieldValue($("#stock-from")) || undefined;
+  if (from && to && from > to) setDateField($("#stock-from"), (from = `${to.slice(0, 8)}01`));
   return { from, to };
 }
 
@@ -29,21 +30,22 @@ function siteCode(id) {
   return site ? site.code : `#${id}`;
 }
 
-function table(headers, rows, numeric = []) {
-  return h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, headers.map((x, i) => h("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: x })))),
-    h("tbody", {}, rows)));
-}
-
-function td(text, numeric = false) {
-  return h("td", { class: numeric ? "num nowrap" : null, text });
+/** Columns for cardTable(): [label key, numeric?]. */
+function columns(...spec) {
+  return spec.map(([key, numeric]) => ({ label: t(key), num: Boolean(numeric) }));
 }
 
 // ------------------------------------------------------------------ chart
 
+/** The chart's four series and their colours (Okabe-Ito, readable with colour blindness). */
+const SERIES = [
+  ["in", "#0072b2", (r) => r.came_in_g], ["sold", "#d55e00", (r) => -r.sold_g],
+  ["lost", "#cc79a7", (r) => r.loss_total_g], ["closing", "#009e73", (r) => r.closing_g],
+];
+
 /** Grouped bars per category: came in, sold, lost, closing stock (kg). */
 export function balanceChart(rows, { width = 640, height = 240 } = {}) {
-  const series = [["in", (r) => r.came_in_g], ["sold", (r) => -r.sold_g], ["lost", (r) => r.loss_total_g], ["closing", (r) => r.closing_g]];
+  const series = SERIES.map(([name, , f]) => [name, f]);
   const cats = [...new Set(rows.map((r) => r.category))].sort();
   const sum = (cat, f) => rows.filter((r) => r.category === cat).reduce((a, r) => a + f(r), 0) / 1000;
   const values = cats.map((c) => series.map(([, f]) => Math.max(0, sum(c, f))));
@@ -70,7 +72,7 @@ export function balanceChart(rows, { width = 640, height = 240 } = {}) {
     const x0 = m.l + slot * ci + (slot - bw * series.length) / 2;
     series.forEach(([name], si) => {
       const v = values[ci][si];
-      const rect = s("rect", { x: x0 + si * bw, y: Y(v), width: bw - 1, height: Math.max(0.5, Y(0) - Y(v)), fill: PALETTE[si] });
+      const rect = s("rect", { x: x0 + si * bw, y: Y(v), width: bw - 1, height: Math.max(0.5, Y(0) - Y(v)), fill: SERIES[si][1] });
       rect.append(s("title", { text: `${categoryName(c)} – ${t(`series.${name}`)}: ${num(v, 1)} kg` }));
       svg.append(rect);
     });
@@ -81,32 +83,33 @@ export function balanceChart(rows, { width = 640, height = 240 } = {}) {
 
 // ------------------------------------------------------------------ render
 
-function renderStock(levels) {
-  const rows = levels.map((l) => h("tr", { "data-category": l.category },
-    td(siteCode(l.site_id)), td(categoryName(l.category)), td(kg(l.qty_g, 1), true), td(l.unassigned_g ? kg(l.unassigned_g, 1) : "–", true)));
-  fill($("#stock-now"), levels.length ? table([t("stock.site"), t("stock.category"), t("stock.qty"), t("stock.unassigned")], rows, [2, 3])
+function renderStock(all) {
+  const levels = all.filter((l) => l.qty_g !== 0 || l.unassigned_g !== 0); // empty stores say nothing
+  const rows = levels.map((l) => [siteCode(l.site_id), categoryName(l.category), kg(l.qty_g, 1), l.unassigned_g ? kg(l.unassigned_g, 1) : "–"]);
+  fill($("#stock-now"), levels.length
+    ? cardTable(columns(["stock.site"], ["stock.category"], ["stock.qty", 1], ["stock.unassigned", 1]), rows, (i) => ({ "data-category": levels[i].category }))
     : h("p", { class: "empty", text: t("stock.none") }));
 }
 
 function renderBalance(rows) {
-  fill($("#stock-chart"), balanceChart(rows),
-    h("div", { class: "chart-legend" }, ["in", "sold", "lost", "closing"].map((k, i) => h("span", {}, h("i", { style: `background:${PALETTE[i]}` }), t(`series.${k}`)))));
-  const body = rows.map((r) => h("tr", { "data-flags": r.flags.join(" ") },
-    td(r.site_code), td(categoryName(r.category)), td(kg(r.opening_g, 1), true), td(kg(r.came_in_g, 1), true),
-    td(kg(r.door_g, 1), true), td(kg(-r.sold_g, 1), true), td(kg(r.loss_total_g, 1), true),
-    td(kg(r.allowed_loss_g, 1), true), td(kg(r.closing_g, 1), true),
-    h("td", {}, r.flags.length ? r.flags.map((f) => h("span", { class: "badge bad", text: t(`flag.${f}`) })) : h("span", { class: "badge ok", text: t("stock.mb.ok") }))));
+  fill($("#stock-chart"), balanceChart(rows, { width: chartWidth($("#stock-chart")) }),
+    h("div", { class: "chart-legend" }, SERIES.map(([k, colour]) => h("span", {}, h("i", { style: `background:${colour}` }), t(`series.${k}`)))));
+  const flags = (r) => r.flags.length
+    ? r.flags.map((f) => h("span", { class: "badge bad", text: t(`flag.${f}`) }))
+    : h("span", { class: "badge ok", text: t("stock.mb.ok") });
+  const cells = rows.map((r) => [r.site_code, categoryName(r.category), kg(r.opening_g, 1), kg(r.came_in_g, 1), kg(r.door_g, 1),
+    kg(-r.sold_g, 1), kg(r.loss_total_g, 1), kg(r.allowed_loss_g, 1), kg(r.closing_g, 1), h("span", {}, flags(r))]);
   fill($("#stock-balance"), rows.length
-    ? table([t("stock.site"), t("stock.category"), t("stock.mb.opening"), t("stock.mb.in"), t("stock.mb.door"), t("stock.mb.sold"),
-      t("stock.mb.lost"), t("stock.mb.allowed"), t("stock.mb.closing"), t("stock.mb.flags")], body, [2, 3, 4, 5, 6, 7, 8])
+    ? cardTable(columns(["stock.site"], ["stock.category"], ["stock.mb.opening", 1], ["stock.mb.in", 1], ["stock.mb.door", 1],
+      ["stock.mb.sold", 1], ["stock.mb.lost", 1], ["stock.mb.allowed", 1], ["stock.mb.closing", 1], ["stock.mb.flags"]),
+    cells, (i) => ({ "data-flags": rows[i].flags.join(" ") }))
     : h("p", { class: "empty", text: t("stock.mb.none") }));
 }
 
 function renderSales(sales) {
   fill($("#stock-sales"), sales.length
-    ? table([t("feed.time"), t("stock.site"), t("stock.category"), t("sale.buyer"), t("sale.kg"), t("sale.amount")],
-      sales.map((x) => h("tr", {}, td(dateTime(x.sold_at)), td(siteCode(x.site_id)), td(categoryName(x.category_code)), td(x.buyer),
-        td(kg(x.qty_g, 1), true), td(rupiah(x.amount_rp), true))), [4, 5])
+    ? cardTable(columns(["feed.time"], ["stock.site"], ["stock.category"], ["sale.buyer"], ["sale.kg", 1], ["sale.amount", 1]),
+      sales.map((x) => [dateTime(x.sold_at), siteCode(x.site_id), categoryName(x.category_code), x.buyer, kg(x.qty_g, 1), rupiah(x.amount_rp)]))
     : h("p", { class: "empty", text: t("sale.none") }));
 }
 
@@ -178,7 +181,7 @@ async function submitMove(ev) {
 }
 
 async function openReport() {
-  const month = ($("#stock-to").value || localDay(new Date())).slice(0, 7);
+  const month = (period().to || localDay(new Date())).slice(0, 7);
   const tab = window.open("", "_blank");
   try {
     const blob = await E.programmeReport(month, document.documentElement.lang === "en" ? "en" : "id", selectedSite());
@@ -196,8 +199,9 @@ function bindOnce() {
   view.started = true;
   buildStockView($("#view-stock"));
   const today = localDay(new Date());
-  $("#stock-from").value = `${today.slice(0, 8)}01`;
-  $("#stock-to").value = today;
+  for (const id of ["stock-from", "stock-to"]) bindDateField($(`#${id}`), $(`#${id}-hint`));
+  setDateField($("#stock-from"), `${today.slice(0, 8)}01`);
+  setDateField($("#stock-to"), today);
   $("#stock-filter").addEventListener("submit", (ev) => (ev.preventDefault(), showStock()));
   $("#sale-form").dataset.key = newKey();
   $("#move-form").dataset.key = newKey();
@@ -208,7 +212,7 @@ function bindOnce() {
   for (const id of ["#sale-kg", "#sale-price"]) $(id).addEventListener("input", suggestAmount);
   $("#sale-amount").addEventListener("input", () => ($("#sale-amount").dataset.touched = "1"));
   $("#move-kind").addEventListener("change", () => ($("#move-reason").disabled = $("#move-kind").value === "count"));
-  const csv = (kind) => () => downloadReport(kind, $("#stock-from").value, $("#stock-to").value);
+  const csv = (kind) => () => downloadReport(kind, period().from, period().to);
   $("#export-movements").addEventListener("click", csv("stock-movements"));
   $("#export-sales").addEventListener("click", csv("sales"));
   $("#export-mb").addEventListener("click", csv("mass-balance"));

@@ -18,6 +18,13 @@ function input(id, attrs = {}) {
   return h("input", { id, autocomplete: "off", ...attrs });
 }
 
+/** A day typed dd/mm/yyyy (bound by datefield.js), with the day in words under it. */
+function dateField(id, key) {
+  return h("div", {}, h("label", { for: id, ...i18n(key) }),
+    input(id, { class: "date-field", "aria-describedby": `${id}-hint` }),
+    h("p", { id: `${id}-hint`, class: "small muted date-hint" }));
+}
+
 function card(id, key, ...children) {
   return h("section", { class: "card", "aria-labelledby": id }, h("header", {}, h("h2", { id, ...i18n(key) })), ...children);
 }
@@ -35,8 +42,8 @@ export function buildStockView(section) {
     h("h1", { id: "h-stock", ...i18n("stock.title") }),
     h("form", { id: "stock-filter", class: "card row" },
       field("stock-site", "stock.site", select("stock-site")),
-      field("stock-from", "stock.from", input("stock-from", { type: "date" })),
-      field("stock-to", "stock.to", input("stock-to", { type: "date" })),
+      dateField("stock-from", "stock.from"),
+      dateField("stock-to", "stock.to"),
       h("button", { type: "submit", ...i18n("stock.show") })),
     h("div", { class: "grid two", style: "margin-top:1rem" },
       card("h-stock-now", "stock.now", h("div", { id: "stock-now" })),
