@@ -250,15 +250,15 @@ def _collector(
 def test_a_collector_whose_door_kilos_do_not_reach_the_depot(
     session: Session, world: dict[str, Any]
 ) -> None:
-    _collector(session, world, 10_000, 9_500, MONDAY)  # 5 %: drying, a torn sack
+    _collector(session, world, 100_000, 95_000, MONDAY)  # 5 %: drying, a torn sack
     assert hits(session, "collector_gap") == []
-    _collector(session, world, 20_000, 15_000, MONDAY + timedelta(days=1))
+    _collector(session, world, 30_000, 15_000, MONDAY + timedelta(days=1))  # now 15 % short
     (h,) = hits(session, "collector_gap")
     assert (h.subject_key, h.day, h.figures["door_kg"], h.figures["depot_kg"]) == (
         "42",
         MONDAY + timedelta(days=1),
-        30.0,
-        24.5,
+        130.0,
+        110.0,
     )
 
 

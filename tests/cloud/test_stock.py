@@ -2,7 +2,7 @@
 
 mutant: crediting._write_new without its weighins_into_stock call -> station_weighin fails
 mutant: weighins_into_stock without the station-kind filter -> doorstep test fails (in twice)
-mutant: weighins_into_stock without the status filter -> unassigned test fails
+mutant: weighins_into_stock without its credited/household filters -> unassigned test fails
 mutant: assign_weighin without its weighins_into_stock call -> unassigned test fails
 mutant: reverse_weighin without its reversal_out_of_stock call -> reversal test fails
 mutant: take_out with ``>=`` instead of ``>`` -> selling exactly the stock fails
@@ -34,7 +34,8 @@ from cloud.models.stock import DepotDelivery, Sale, StockMovement
 from cloud.postings import SALES_ACCOUNT, postings_total, programme_account
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import T0, weighin
-from tests.support.services import PostgresServer, wait_for
+from tests.support.services import PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +96,7 @@ def test_unassigned_waits_then_enters_when_assigned(session: Session, household_
     wid = _credit(session, 2, card_id="UNKNOWN", net_g=800)
     _credit(session, 3, category="no-such-category")  # rejected: never in stock
     session.commit()
+    stock.weighins_into_stock(session, [wid])  # the hook itself leaves it out, whoever calls
     assert _level(session) == 0
     assert stock.unassigned_waiting(session) == {(_site(session), "plastic-pet"): 800}
     corrections.assign_weighin(session, weighin_id=wid, household_id=household_id, by="op")
@@ -317,7 +319,7 @@ def test_two_sales_of_the_same_kilos_one_waits_and_is_refused(postgres: Postgres
             _sell(first, 2000)
             thread = threading.Thread(target=second)
             thread.start()
-            wait_for(lambda: done.is_set() or _waiting_for_sites(engine), 30, "the second sale")
+            wait_until(lambda: done.is_set() or _waiting_for_sites(engine), 30, "the second sale")
             assert not done.is_set(), outcome  # it waited ...
             first.commit()
         thread.join(30)
