@@ -11,9 +11,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from cloud import massbalance, sales
-from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.deps import SessionDep
 from cloud.api.routes.reports import CSV, _csv
-from cloud.api.routes.stock import READ, FromQ, SiteQ, ToQ, list_sales, period, site_in_reach
+from cloud.api.routes.stock import READ, InReach, Reach, list_sales
 from cloud.api.stock_schemas import BalanceRowOut, MarginOut
 from cloud.models import Site
 from cloud.models.stock import StockMovement
@@ -22,56 +22,36 @@ router = APIRouter(prefix="/api/v1", tags=["stock"])
 
 
 @router.get("/mass-balance", responses=READ, summary="Mass balance per site and category")
-def get_mass_balance(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-) -> list[BalanceRowOut]:
-    start, end = period(state, first, last)
+def get_mass_balance(where: InReach, session: SessionDep) -> list[BalanceRowOut]:
     rows = massbalance.mass_balance(
-        session, start=start, end=end, site_id=site_in_reach(principal, site_id)
+        session, start=where.start, end=where.end, site_id=where.site_id
     )
     return [BalanceRowOut(**b.as_dict()) for b in rows]
 
 
 @router.get("/stock/margins", responses=READ, summary="Margin per category per month (ledger)")
-def get_margins(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-) -> list[MarginOut]:
-    start, end = period(state, first, last)
-    tz = state.settings.zone
-    months, m = [], start.astimezone(tz).date().replace(day=1)
-    while datetime.combine(m, time(), tz) < end:
+def get_margins(where: InReach, session: SessionDep) -> list[MarginOut]:
+    months, m = [], where.start.astimezone(where.tz).date().replace(day=1)
+    while datetime.combine(m, time(), where.tz) < where.end:
         months.append(m)
         m = (m + timedelta(days=32)).replace(day=1)
-    rows = sales.margins(session, months=months, tz=tz, site_id=site_in_reach(principal, site_id))
+    rows = sales.margins(session, months=months, tz=where.tz, site_id=where.site_id)
     return [
-        MarginOut(
-            month=r.month,
-            category=r.category,
-            bought_g=r.bought_g,
-            purchases_rp=r.purchases_rp,
-            sold_g=r.sold_g,
-            revenue_rp=r.revenue_rp,
-            margin_rp=r.margin_rp,
-        )
-        for r in rows
+        MarginOut(margin_rp=r.margin_rp, **{f: getattr(r, f) for f in MARGIN_FIELDS}) for r in rows
     ]
 
+
+MARGIN_FIELDS = ("month", "category", "bought_g", "purchases_rp", "sold_g", "revenue_rp")
 
 # --------------------------------------------------------------------------- CSV
 
 
-def _g(v: int) -> str:
+def _kg(v: int) -> str:
     return f"{v / 1000:.3f}"
+
+
+def _day(t: datetime, where: Reach) -> str:
+    return t.astimezone(where.tz).date().isoformat()
 
 
 @router.get(
@@ -80,38 +60,25 @@ def _g(v: int) -> str:
     responses={**CSV, **READ},
     summary="Stock movements of a period as CSV",
 )
-def movements_csv(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-) -> StreamingResponse:
+def movements_csv(where: InReach, session: SessionDep) -> StreamingResponse:
     M = StockMovement
-    start, end = period(state, first, last)
-    q = (
-        select(M, Site.code)
-        .join(Site, Site.id == M.site_id)
-        .where(M.effective_at >= start, M.effective_at < end)
-    )
-    site = site_in_reach(principal, site_id)
-    if site is not None:
-        q = q.where(M.site_id == site)
+    q = select(M, Site.code).join(Site, Site.id == M.site_id)
+    q = q.where(M.effective_at >= where.start, M.effective_at < where.end)
+    if where.site_id is not None:
+        q = q.where(M.site_id == where.site_id)
     rows = session.execute(q.order_by(M.effective_at, M.id)).all()
-    tz = state.settings.zone
 
     def gen() -> Iterator[list[object]]:
         for m, code in rows:
             yield [
                 m.id,
                 m.effective_at.isoformat(),
-                m.effective_at.astimezone(tz).date().isoformat(),
+                _day(m.effective_at, where),
                 code,
                 m.category_code,
                 m.kind,
                 m.qty_g,
-                _g(m.qty_g),
+                _kg(m.qty_g),
                 m.reason or "",
                 m.weighin_id or "",
                 m.sale_id or "",
@@ -136,7 +103,7 @@ def movements_csv(
         "by",
         "note",
     ]
-    return _csv(header, gen(), f"stock-movements_{start.astimezone(tz):%Y-%m-%d}.csv")
+    return _csv(header, gen(), "stock-movements.csv")
 
 
 @router.get(
@@ -145,34 +112,26 @@ def movements_csv(
     responses={**CSV, **READ},
     summary="Sales of a period as CSV",
 )
-def sales_csv(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-) -> StreamingResponse:
-    rows = list_sales(principal, session, state, site_id, first, last, limit=1000)
-    tz = state.settings.zone
+def sales_csv(where: InReach, session: SessionDep) -> StreamingResponse:
+    rows = list_sales(where, session, limit=1000)
 
     def gen() -> Iterator[list[object]]:
-        for s in reversed(rows):
+        for x in reversed(rows):
             yield [
-                s.id,
-                s.sold_at.isoformat(),
-                s.sold_at.astimezone(tz).date().isoformat(),
-                s.site_id,
-                s.category_code,
-                s.buyer,
-                s.qty_g,
-                _g(s.qty_g),
-                s.scale_device_id or "",
-                s.ticket_no or "",
-                s.rp_per_kg,
-                s.amount_rp,
-                s.created_by,
-                s.entry_id or "",
+                x.id,
+                x.sold_at.isoformat(),
+                _day(x.sold_at, where),
+                x.site_id,
+                x.category_code,
+                x.buyer,
+                x.qty_g,
+                _kg(x.qty_g),
+                x.scale_device_id or "",
+                x.ticket_no or "",
+                x.rp_per_kg,
+                x.amount_rp,
+                x.created_by,
+                x.entry_id or "",
             ]
 
     header = [
@@ -200,15 +159,8 @@ def sales_csv(
     responses={**CSV, **READ},
     summary="Mass balance of a period as CSV",
 )
-def mass_balance_csv(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-) -> StreamingResponse:
-    rows = get_mass_balance(principal, session, state, site_id, first, last)
+def mass_balance_csv(where: InReach, session: SessionDep) -> StreamingResponse:
+    rows = get_mass_balance(where, session)
     fields = [f for f in BalanceRowOut.model_fields if f not in ("start", "end", "flags")]
 
     def gen() -> Iterator[list[object]]:

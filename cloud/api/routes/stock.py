@@ -7,10 +7,12 @@ Every write carries an ``Idempotency-Key`` (a retried sale never sells twice).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from cloud import massbalance, sales, stock
@@ -76,6 +78,29 @@ def period(state: StateDep, first: date | None, last: date | None) -> tuple[date
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a read of these routes is about: a site (None: every site) and a period."""
+
+    site_id: int | None
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+
+
+def reach(
+    principal: Staff, state: StateDep, site_id: SiteQ = None, first: FromQ = None,
+    last: ToQ = None,
+) -> Reach:  # fmt: skip
+    """Staff only; the site after :func:`site_in_reach`, the local days as UTC bounds."""
+    start, end = period(state, first, last)
+    return Reach(site_in_reach(principal, site_id), start, end, state.settings.zone)
+
+
+#: the site and period of a read, within the caller's reach (staff only)
+InReach = Annotated[Reach, Depends(reach)]
+
+
 # --------------------------------------------------------------------------- stock
 
 
@@ -105,32 +130,23 @@ def get_stock(principal: Staff, session: SessionDep, site_id: SiteQ = None) -> l
 
 @router.get("/stock/movements", responses=READ, summary="Stock movements, newest first")
 def list_movements(
-    principal: Staff,
+    where: InReach,
     session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(pattern="^(" + "|".join(MOVEMENT_KINDS) + ")$")] = None,
-    first: FromQ = None,
-    last: ToQ = None,
     before_id: BeforeId = None,
     limit: Limit = 200,
 ) -> list[MovementOut]:
     M = StockMovement
-    start, end = period(state, first, last)
-    q = (
-        select(M)
-        .where(M.effective_at >= start, M.effective_at < end)
-        .order_by(M.id.desc())
-        .limit(limit)
-    )
-    site = site_in_reach(principal, site_id)
-    for col, value in ((M.site_id, site), (M.category_code, category), (M.kind, kind)):
+    q = select(M).where(M.effective_at >= where.start, M.effective_at < where.end)
+    for col, value in ((M.site_id, where.site_id), (M.category_code, category), (M.kind, kind)):
         if value is not None:
             q = q.where(col == value)
     if before_id is not None:
         q = q.where(M.id < before_id)
-    return [MovementOut.model_validate(m) for m in session.scalars(q)]
+    return [
+        MovementOut.model_validate(m) for m in session.scalars(q.order_by(M.id.desc()).limit(limit))
+    ]
 
 
 @router.post(
@@ -227,26 +243,13 @@ def record_count(
 
 
 @router.get("/sales", responses=READ, summary="Sales to offtakers, newest first")
-def list_sales(
-    principal: Staff,
-    session: SessionDep,
-    state: StateDep,
-    site_id: SiteQ = None,
-    first: FromQ = None,
-    last: ToQ = None,
-    limit: Limit = 200,
-) -> list[SaleOut]:
-    start, end = period(state, first, last)
-    q = (
-        select(Sale)
-        .where(Sale.sold_at >= start, Sale.sold_at < end)
-        .order_by(Sale.id.desc())
-        .limit(limit)
-    )
-    site = site_in_reach(principal, site_id)
-    if site is not None:
-        q = q.where(Sale.site_id == site)
-    return [SaleOut.model_validate(s) for s in session.scalars(q)]
+def list_sales(where: InReach, session: SessionDep, limit: Limit = 200) -> list[SaleOut]:
+    q = select(Sale).where(Sale.sold_at >= where.start, Sale.sold_at < where.end)
+    if where.site_id is not None:
+        q = q.where(Sale.site_id == where.site_id)
+    return [
+        SaleOut.model_validate(x) for x in session.scalars(q.order_by(Sale.id.desc()).limit(limit))
+    ]
 
 
 @router.post(
