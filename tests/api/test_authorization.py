@@ -102,8 +102,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
                                           "category": "plastic-pet", "qty_g": 1},
     ("POST", "/api/v1/stock/counts"): {"site_id": 1, "category": "plastic-pet", "counted_g": 0},
     ("PUT", "/api/v1/stock/loss-allowances"): {"category": "plastic-pet", "allowed_loss_bp": 1},
-    ("POST", "/api/v1/cases/{case_id}/dismiss"): {"note": "not mine to dismiss"},
-    ("POST", "/api/v1/cases/{case_id}/confirm"): {"note": "not mine to confirm"},
+    ("POST", "/api/v1/cases/{case_id}/{decision}"): {"note": "not mine to decide"},
     ("PUT", "/api/v1/fraud-rules/{rule}"): {"enabled": False},
     ("POST", "/api/v1/fraud/scan"): {},
     ("POST", "/api/v1/payout-holds/{hold_id}/release"): {"note": "not mine to release"},
@@ -154,6 +153,7 @@ def victim_params(world: World) -> dict[str, Any]:
         "token": "x" * 32,
         "key": "0" * 16,
         "case_id": 1,
+        "decision": "confirm",
         "hold_id": 1,
         "rule": "card_two_stations",
     }

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from cloud.api.deps import Admin, BeforeId, Limit, Principal, SessionDep, Staff, StateDep
+from cloud.api.deps import Admin, BeforeId, Limit, SessionDep, Staff, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.routes.reports import CSV, _csv
@@ -96,12 +96,19 @@ def list_cases(
     return _explained(session, found)
 
 
-def _decide(
-    case_id: int,
-    action: str,
+@router.post(
+    "/cases/{case_id}/{decision}",
+    responses=WRITE,
+    response_model=CaseOut,
+    summary="Decide a case: dismiss it as harmless, or confirm it (a household's payouts "
+    "are then held); with a note",
+)
+def decide(
+    case_id: DbId,
+    decision: Annotated[Literal["dismiss", "confirm"], Path(description="dismiss | confirm")],
     body: CaseDecision,
-    principal: Principal,
-    key: str,
+    principal: Staff,
+    key: IdempotencyKey,
     request: Request,
     session: SessionDep,
 ) -> Response:
@@ -112,45 +119,12 @@ def _decide(
         site_in_reach(principal, found.site_id)  # another site's case: 404
 
     def act() -> CaseOut:
-        decide = cases.confirm_case if action == "confirm" else cases.dismiss_case
-        c = decide(session, case_id=case_id, note=body.note, by=principal.label)
-        return _explained(session, [c])[0]
+        by = cases.confirm_case if decision == "confirm" else cases.dismiss_case
+        return _explained(
+            session, [by(session, case_id=case_id, note=body.note, by=principal.label)]
+        )[0]
 
     return idempotent(session, request, principal, key, body, act)
-
-
-@router.post(
-    "/cases/{case_id}/dismiss",
-    responses=WRITE,
-    response_model=CaseOut,
-    summary="Close a case as harmless (with a note)",
-)
-def dismiss(
-    case_id: DbId,
-    body: CaseDecision,
-    principal: Staff,
-    key: IdempotencyKey,
-    request: Request,
-    session: SessionDep,
-) -> Response:
-    return _decide(case_id, "dismiss", body, principal, key, request, session)
-
-
-@router.post(
-    "/cases/{case_id}/confirm",
-    responses=WRITE,
-    response_model=CaseOut,
-    summary="Confirm a case; against a household, its payouts are held",
-)
-def confirm(
-    case_id: DbId,
-    body: CaseDecision,
-    principal: Staff,
-    key: IdempotencyKey,
-    request: Request,
-    session: SessionDep,
-) -> Response:
-    return _decide(case_id, "confirm", body, principal, key, request, session)
 
 
 @router.get(
