@@ -10,7 +10,8 @@ per event that moves waste:
   reversed (:func:`reversal_out_of_stock`). A weigh-in that is only *unassigned* is not in
   stock until assigned (the mass balance shows it as waiting).
 * ``doorstep`` — a weigh-in at the door (any device that is not a station) enters stock
-  when the collector's load is weighed in at the depot (:func:`deliver_to_depot`), at
+  when the collector's load is weighed in at the depot
+  (:func:`cloud.deliveries.deliver_to_depot`), at
   the depot's weight: the gap between door and depot is what the mass balance and the
   ``collector_gap`` fraud rule look at.
 * ``transfer_out`` / ``transfer_in`` (:func:`transfer`), ``sale``
@@ -27,7 +28,7 @@ Functions flush, never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,8 +40,6 @@ from cloud.errors import LedgerError, NotFound
 from cloud.models import Device, Site, UtcDateTime, WasteCategory, WeighinRecord, utcnow
 from cloud.models.stock import (
     LOSS_REASONS,
-    DepotDelivery,
-    DepotDeliveryWeighin,
     StockMovement,
 )
 from contract import ReceiptStatus
@@ -403,94 +402,3 @@ def record_count(
     session.add(mv)
     session.flush()
     return mv
-
-
-# --------------------------------------------------------------------------- doorstep
-
-
-def deliver_to_depot(
-    session: Session,
-    *,
-    site_id: int,
-    collector_id: int,
-    delivered_g: Mapping[str, int],
-    weighin_ids: Sequence[int] = (),
-    by: str,
-    at: datetime | None = None,
-    event_id: str | None = None,
-    note: str | None = None,
-) -> DepotDelivery:
-    """A collector's load weighed in at the depot: it enters the site's stock.
-
-    ``delivered_g`` is the depot's weight per category; ``weighin_ids`` the doorstep
-    weigh-ins (credited, from a device that is not a station) the load carries, each
-    delivered at most once. ``event_id`` makes a retry from the collector's phone the
-    same delivery (returned as it is).
-    """
-    if event_id is not None:
-        done = session.scalar(select(DepotDelivery).where(DepotDelivery.event_id == event_id))
-        if done is not None:
-            if (done.site_id, done.collector_id) != (site_id, collector_id):
-                raise LedgerError(
-                    f"delivery {event_id!r} was recorded for another site or collector"
-                )
-            return done
-    if not delivered_g:
-        raise LedgerError("a delivery needs at least one category's weight")
-    for code, g in delivered_g.items():
-        check_qty(g, f"delivered_g[{code}]")
-        require_category(session, code)
-    t = when(at)
-    if session.get(Site, site_id) is None:
-        raise NotFound(f"unknown site {site_id}")
-    _check_doorstep(session, weighin_ids)
-    delivery = DepotDelivery(
-        site_id=site_id,
-        collector_id=collector_id,
-        event_id=event_id,
-        delivered_at=t,
-        created_by=by,
-        note=note,
-    )
-    session.add(delivery)
-    session.flush()
-    if weighin_ids:
-        session.execute(
-            insert(DepotDeliveryWeighin),
-            [{"weighin_id": w, "delivery_id": delivery.id} for w in sorted(set(weighin_ids))],
-        )
-    session.add_all(
-        StockMovement(
-            site_id=site_id,
-            category_code=code,
-            kind="doorstep",
-            qty_g=g,
-            effective_at=t,
-            created_by=by,
-            delivery_id=delivery.id,
-        )
-        for code, g in sorted(delivered_g.items())
-    )
-    session.flush()
-    return delivery
-
-
-def _check_doorstep(session: Session, weighin_ids: Sequence[int]) -> None:
-    W = WeighinRecord
-    for chunk in chunks(weighin_ids):
-        rows = session.execute(
-            select(W.id, W.status, W.household_id, Device.kind, DepotDeliveryWeighin.delivery_id)
-            .outerjoin(Device, Device.device_id == W.device_id)
-            .outerjoin(DepotDeliveryWeighin, DepotDeliveryWeighin.weighin_id == W.id)
-            .where(W.id.in_(chunk))
-        ).all()
-        found = {r[0] for r in rows}
-        if set(chunk) - found:
-            raise NotFound(f"unknown weigh-in {min(set(chunk) - found)}")
-        for wid, status, household_id, kind, delivered_in in rows:
-            if kind in STATION_KINDS:
-                raise LedgerError(f"weigh-in {wid} is a station's: it entered stock when credited")
-            if status != CREDITED or household_id is None:
-                raise LedgerError(f"weigh-in {wid} is {status}, not credited to a household")
-            if delivered_in is not None:
-                raise LedgerError(f"weigh-in {wid} was delivered already (delivery {delivered_in})")

@@ -22,22 +22,18 @@ a station of the other site minutes after the household's own visit, twice),
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, households, payouts, pricing, sales, stock
+from cloud import corrections, crediting, deliveries, households, payouts, pricing, sales, stock
 from cloud.auth import create_user
 from cloud.devices import register_device
 from cloud.massbalance import set_allowed_loss
@@ -275,7 +271,7 @@ class Month:
             }
             for c, g in delivered.items():
                 self.physical[site][c] += g
-            stock.deliver_to_depot(
+            deliveries.deliver_to_depot(
                 self.s,
                 site_id=self.site_ids[site],
                 collector_id=self.collectors[site],
@@ -394,44 +390,3 @@ class Month:
 def simulate(session: Session, cfg: MonthConfig) -> MonthResult:
     """Run one month (see the module docstring) on ``session``'s empty, migrated ledger."""
     return Month(session, cfg).run()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from cloud.db import make_engine, migrate, session_factory
-    from cloud.fraud.cases import scan
-    from simulators.month_checks import reconcile
-
-    ap = argparse.ArgumentParser(
-        prog="python -m simulators.month", description=__doc__.split("\n\n")[0]
-    )
-    ap.add_argument(
-        "--url", required=True, help="an EMPTY ledger database, e.g. sqlite:///month.db"
-    )
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--households", type=int, default=600)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--clean", action="store_true", help="inject no fraud")
-    ns = ap.parse_args(argv)
-    cfg = MonthConfig(
-        days=ns.days, households=ns.households, seed=ns.seed, frauds=() if ns.clean else FRAUDS
-    )
-    migrate(ns.url)
-    engine = make_engine(ns.url)
-    with session_factory(engine)() as s:
-        res = simulate(s, cfg)
-        last = cfg.first_day + timedelta(days=cfg.days - 1)
-        found = scan(s, first=cfg.first_day, last=last, tz=TZ)
-        s.commit()
-        out: dict[str, Any] = {
-            "result": asdict(res),
-            "scan": asdict(found),
-            "checks": reconcile(s),
-        }
-    engine.dispose()
-    json.dump(out, sys.stdout, indent=1, default=str)
-    print()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,12 +7,21 @@ the cases raised on anything else (false positives), the stock and ledger checks
 
 False-positive rates are stated per subject and month: household rules per 1,000
 households, station rules per station, the collector rule per collector.
+
+    .venv/bin/python -m simulators.month_frauds --url sqlite:///month.db [--clean]
+
+keeps the simulated month in that (empty) ledger, to look at on the dashboard or in a
+monthly report, and prints what the rules found and the checks as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +33,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.fraud.cases import scan
 from cloud.massbalance import mass_balance
 from cloud.models.fraud import FraudCase
-from simulators.month import TZ, MonthConfig, MonthResult, simulate
+from simulators.month import FRAUDS, TZ, MonthConfig, MonthResult, simulate
 from simulators.month_checks import reconcile
 
 #: what each injected fraud must raise: (rule, subject kind)
@@ -35,11 +44,14 @@ EXPECTED = {
 }
 #: the subjects each rule judges, for false-positive rates
 SUBJECTS = {
-    "card_two_stations": "households", "outside_hours": "stations",
-    "repeated_weights": "households", "household_outlier": "households",
-    "station_jump": "stations", "unassigned_assigned": "households",
+    "card_two_stations": "households",
+    "outside_hours": "stations",
+    "repeated_weights": "households",
+    "household_outlier": "households",
+    "station_jump": "stations",
+    "unassigned_assigned": "households",
     "collector_gap": "collectors",
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -54,8 +66,11 @@ class MonthRun:
     @property
     def subjects(self) -> dict[str, int]:
         c = self.cfg
-        return {"households": c.households, "stations": len(c.sites) * c.stations_per_site,
-                "collectors": len(c.sites)}  # fmt: skip
+        return {
+            "households": c.households,
+            "stations": len(c.sites) * c.stations_per_site,
+            "collectors": len(c.sites),
+        }
 
 
 def judge(session: Session, cfg: MonthConfig, result: MonthResult) -> MonthRun:
@@ -80,9 +95,14 @@ def judge(session: Session, cfg: MonthConfig, result: MonthResult) -> MonthRun:
             for fraud in EXPECTED
         )
         if not hit:
-            run.false_cases.append({"rule": c.rule_code, "subject": c.subject_key,
-                                    "days": f"{c.first_day}..{c.last_day}",
-                                    "summary": c.summary})  # fmt: skip
+            run.false_cases.append(
+                {
+                    "rule": c.rule_code,
+                    "subject": c.subject_key,
+                    "days": f"{c.first_day}..{c.last_day}",
+                    "summary": c.summary,
+                }
+            )
     run.checks = reconcile(session)
     start = datetime.combine(cfg.first_day, time(), TZ)
     for b in mass_balance(session, start=start, end=start + timedelta(days=cfg.days)):
@@ -110,6 +130,36 @@ def false_positive_rates(runs: list[MonthRun]) -> dict[str, dict[str, float]]:
     for rule, kind in SUBJECTS.items():
         cases = sum(1 for r in runs for c in r.false_cases if c["rule"] == rule)
         subjects = sum(r.subjects[kind] for r in runs)
-        out[rule] = {"cases": cases, "subject_months": subjects,
-                     "rate": cases / subjects if subjects else 0.0}  # fmt: skip
+        out[rule] = {
+            "cases": cases,
+            "subject_months": subjects,
+            "rate": cases / subjects if subjects else 0.0,
+        }
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m simulators.month_frauds", description=__doc__)
+    ap.add_argument("--url", required=True, help="an EMPTY ledger, e.g. sqlite:///month.db")
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--households", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--clean", action="store_true", help="inject no fraud")
+    ns = ap.parse_args(argv)
+    frauds = () if ns.clean else FRAUDS
+    cfg = MonthConfig(days=ns.days, households=ns.households, seed=ns.seed, frauds=frauds)
+    run = run_month(cfg, ns.url)
+    out = {
+        "result": asdict(run.result),
+        "detected": run.detected,
+        "false_cases": run.false_cases,
+        "flagged_balances": run.flagged_balances,
+        "checks": run.checks,
+    }
+    json.dump(out, sys.stdout, indent=1, default=str)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

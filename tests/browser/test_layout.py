@@ -48,7 +48,7 @@ def operator_pages(page: Page, stack: BrowserStack, size: str, check_: Check) ->
     expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("#feed tbody tr").first).to_be_attached(timeout=LIVE_TIMEOUT_MS)
     check_(f"overview-{size}")
-    for view in ("pickups", "charts", "households"):
+    for view in ("pickups", "charts", "households", "stock", "cases"):
         page.goto(f"/#{view}")
         expect(page.locator(f"[data-view='{view}']")).to_be_visible()
         if view == "charts":
@@ -60,6 +60,11 @@ def operator_pages(page: Page, stack: BrowserStack, size: str, check_: Check) ->
             page.locator("#hh-search button[type=submit]").click()
             page.locator("#hh-results button").first.click()
             expect(page.locator("#hh-detail table").first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        if view == "stock":
+            expect(page.locator("#stock-now tbody tr").first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+            expect(page.locator("#stock-chart svg").first).to_be_attached(timeout=LIVE_TIMEOUT_MS)
+        if view == "cases":
+            expect(page.locator("#cases-rules li").first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
         check_(f"{view}-{size}")
 
 

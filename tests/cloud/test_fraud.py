@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, households, payouts, stock
+from cloud import corrections, crediting, deliveries, households, payouts
 from cloud.devices import register_device
 from cloud.errors import LedgerError
 from cloud.fraud import cases, rules
@@ -236,7 +236,7 @@ def _collector(
         session.add(Device(device_id="ph-col01", kind="collector", site_id=site, revoked=False))
     ids = credit(session, [("ph-col01", at(day, 9), "CARD-2", door_g)])
     site_id = int(session.scalar(select(Device.site_id).where(Device.device_id == "ph-col01")) or 0)
-    stock.deliver_to_depot(
+    deliveries.deliver_to_depot(
         session,
         site_id=site_id,
         collector_id=42,

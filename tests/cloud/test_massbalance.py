@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, sales, stock
+from cloud import corrections, crediting, deliveries, sales, stock
 from cloud.massbalance import mass_balance, set_allowed_loss
 from cloud.models import Device, Site, WeighinRecord
 from tests.cloud.factories import T0, weighin
@@ -45,7 +45,7 @@ def test_a_period_balances_and_flags_what_the_movements_do_not_explain(
     door = [_credit(session, 20 + i, device_id="ph-col01", net_g=10_000) for i in range(2)]
     session.commit()
     start, end = T0 + timedelta(minutes=2), T0 + 7 * DAY
-    stock.deliver_to_depot(
+    deliveries.deliver_to_depot(
         session,
         site_id=site,
         collector_id=9,

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, sales, stock
+from cloud import corrections, crediting, deliveries, sales, stock
 from cloud.db import make_engine, migrate, session_factory
 from cloud.errors import LedgerError
 from cloud.households import ensure_site
@@ -129,7 +129,7 @@ def test_doorstep_weighin_enters_stock_at_the_depot_once(
     assert _level(session) == 1000  # the door's kilos are with the collector
 
     def deliver() -> DepotDelivery:
-        return stock.deliver_to_depot(
+        return deliveries.deliver_to_depot(
             session,
             site_id=_site(session),
             collector_id=7,
@@ -144,7 +144,7 @@ def test_doorstep_weighin_enters_stock_at_the_depot_once(
     assert again.id == d.id
     assert _level(session) == 5600
     with pytest.raises(LedgerError, match="delivered already"):
-        stock.deliver_to_depot(
+        deliveries.deliver_to_depot(
             session,
             site_id=_site(session),
             collector_id=7,
@@ -154,7 +154,7 @@ def test_doorstep_weighin_enters_stock_at_the_depot_once(
         )
     session.rollback()
     with pytest.raises(LedgerError, match="station's"):
-        stock.deliver_to_depot(
+        deliveries.deliver_to_depot(
             session,
             site_id=_site(session),
             collector_id=7,
