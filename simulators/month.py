@@ -187,7 +187,8 @@ class Month:
         )
         events, times, cards = [], [], []
         for v in sorted(visits + clones):
-            forgot = v not in clones and self.rng.random() < 0.03  # no card: kept unassigned
+            # a forgotten card keeps the weigh-ins unassigned; the copied card's owner has it
+            forgot = self.rng.random() < 0.03 and v not in clones and v.household != self.victim
             for i, (cat, grams) in enumerate(v.items):
                 at = v.at + timedelta(seconds=40 * i)
                 g = max(DIVISION_G, round(grams / DIVISION_G) * DIVISION_G)
