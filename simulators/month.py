@@ -355,8 +355,10 @@ class Month:
         """Saturday: some households take their savings in cash."""
         for h in self.people.households:
             hh = self.hh_ids[h.card_id]
-            if self.rng.random() < 0.3 and funds(self.s, household_id=hh).available_rp >= 20_000:
-                amount = funds(self.s, household_id=hh).available_rp
+            if self.rng.random() >= 0.3:
+                continue
+            amount = funds(self.s, household_id=hh).available_rp
+            if amount >= 20_000:
                 p = payouts.request_payout(
                     self.s, household_id=hh, amount_rp=amount, by="user:cashier"
                 )
