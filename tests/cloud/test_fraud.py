@@ -10,6 +10,7 @@ mutant: apply_hits without the "covers the day" check -> the rescan raises again
 mutant: apply_hits without merging (MERGE_DAYS = 0) -> the running days give several cases
 mutant: payouts.request_payout without refuse_if_held -> the hold test fails
 mutant: confirm_case without the PayoutHold -> the hold test fails
+mutant: approve_payout checking the hold after telling the household -> the hold test fails
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cloud.fraud.detectors import DETECTORS
 from cloud.fraud.holds import PayoutsHeld, release_hold
 from cloud.models import Device, WeighinRecord
 from cloud.models.fraud import FraudCase, PayoutHold
+from cloud.models.notifications import Notification
 from cloud.models.stock import SiteOpeningHours
 from contract import Weighin
 from tests.cloud.factories import weighin
@@ -323,6 +325,8 @@ def test_a_confirmed_case_holds_the_households_payouts(
         payouts.approve_payout(session, payout_id=requested.id, by="op")
     with pytest.raises(PayoutsHeld):
         payouts.pay_payout(session, payout_id=approved.id, by="cashier")
+    # refused before the household is told: not even in the failed transaction
+    assert told(session, "payout") == [f"payout_ready:{approved.id}"]
     with pytest.raises(LedgerError, match="confirmed already"):
         cases.dismiss_case(session, case_id=c.id, note="changed my mind", by="op")
     session.rollback()
@@ -333,6 +337,13 @@ def test_a_confirmed_case_holds_the_households_payouts(
     release_hold(session, hold_id=hold.id, note="card replaced, household cleared", by="admin")
     payouts.pay_payout(session, payout_id=approved.id, by="cashier")
     session.commit()
+    assert told(session, "payout") == [f"payout_paid:{approved.id}", f"payout_ready:{approved.id}"]
+
+
+def told(session: Session, prefix: str) -> list[str]:
+    """The notification keys written so far that start with ``prefix``."""
+    rows = session.scalars(select(Notification.key).where(Notification.key.startswith(prefix)))
+    return sorted(rows)
 
 
 def test_rules_are_data(session: Session) -> None:
