@@ -255,3 +255,38 @@ def test_chart_time_ticks_fall_on_round_local_hours(page: Page) -> None:
 def test_fill_levels_round_down_so_below_threshold_never_reads_as_at_it(page: Page) -> None:
     got = run(page, "util.js", "return [m.pct(79.6), m.pct(80), m.pct(0), m.pct(null)];")
     assert got == ["79 %", "80 %", "0 %", "–"]
+
+
+def test_the_stock_chart_wraps_category_names_instead_of_overlapping_them(page: Page) -> None:
+    """mutant: category labels drawn on one line (no labelLines) -> the overlap at phone width
+    mutant: the bottom margin not grown for the extra lines -> a label leaves the chart"""
+    page.add_style_tag(url="/css/app.css")
+    names = {"glass": "Kaca", "metal": "Logam", "organic": "Organik", "paper": "Kertas",
+             "plastic-mixed": "Plastik campur", "plastic-pet": "Plastik PET"}  # fmt: skip
+    got = run(
+        page,
+        "operator/stock.js",
+        "const st = await import('/js/operator/state.js');"
+        " for (const [code, name] of Object.entries(arg)) st.state.categories.set(code,"
+        " {code, name_id: name, name_en: name});"
+        " const rows = Object.keys(arg).map((category) => ({category, came_in_g: 6000,"
+        " sold_g: -4500, loss_total_g: 0, closing_g: 1500}));"
+        " const out = {};"
+        " for (const width of [330, 900]) {"
+        "  const svg = m.balanceChart(rows, {width});"
+        "  svg.style.width = `${width}px`; document.body.replaceChildren(svg);"
+        "  const box = svg.getBoundingClientRect();"
+        "  const labels = [...svg.querySelectorAll('text.category-label')]"
+        ".map((l) => l.getBoundingClientRect());"
+        "  let overlaps = 0; for (let i = 1; i < labels.length; i++)"
+        " if (labels[i].left < labels[i - 1].right) overlaps++;"
+        "  out[width] = {n: labels.length, overlaps,"
+        " outside: labels.filter((l) => l.bottom > box.bottom || l.left < box.left"
+        " || l.right > box.right).length,"
+        " lines: Math.max(...[...svg.querySelectorAll('text.category-label')]"
+        ".map((l) => l.querySelectorAll('tspan').length))}; }"
+        " return out;",
+        names,
+    )
+    assert got["330"] == {"n": 6, "overlaps": 0, "outside": 0, "lines": 2}  # "Plastik / campur"
+    assert got["900"] == {"n": 6, "overlaps": 0, "outside": 0, "lines": 1}

@@ -1,9 +1,9 @@
 """The stock, sales and cases screens against the real API on a simulated month.
 
-Two weeks and a half of a small programme with the three injected frauds (simulators/
-month.py, run through the domain), scanned; then an operator looks at the stock and
-mass balance (the inflating station's site is flagged), is refused a sale beyond the
-stock with the reason shown, sells what is there, confirms the copied card's case
+Three weeks of a small programme (80 households) with the three injected frauds
+(simulators/month.py, run through the domain), scanned; then an operator looks at the
+stock and mass balance (the inflating station's site is flagged), is refused a sale
+beyond the stock with the reason shown, sells what is there, confirms the copied card's case
 (the household's payouts are held), and opens the monthly report. Screenshots (desktop
 and phone) go to ``artifacts/screenshots/``; the basic accessibility audit runs on
 each screen.
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 #: the API answers in milliseconds; a loaded 2-core host can stretch that to seconds
 WAIT = 20_000
-CFG = MonthConfig(households=120, days=21, stations_per_site=1, seed=1, frauds=FRAUDS)
+CFG = MonthConfig(households=80, days=21, stations_per_site=1, seed=1, frauds=FRAUDS)
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,19 @@ const SERIES = [
   ["lost", "#cc79a7", (r) => r.loss_total_g], ["closing", "#009e73", (r) => r.closing_g],
 ];
 
+/** A category's axis label as lines that fit `room` px of 12 px text (7.2 px a
+ * character, as charts.js reckons): words wrapped, a word too long cut with "…". */
+export function labelLines(text, room) {
+  const fits = Math.max(3, Math.floor(room / 7.2));
+  const lines = [];
+  for (const word of text.split(" ")) {
+    const joined = lines.length ? `${lines[lines.length - 1]} ${word}` : null;
+    if (joined !== null && joined.length <= fits) lines[lines.length - 1] = joined;
+    else lines.push(word);
+  }
+  return lines.map((l) => (l.length <= fits ? l : `${l.slice(0, fits - 1)}…`));
+}
+
 /** Grouped bars per category: came in, sold, lost, closing stock (kg). */
 export function balanceChart(rows, { width = 640, height = 240 } = {}) {
   const series = SERIES.map(([name, , f]) => [name, f]);
@@ -60,13 +73,16 @@ export function balanceChart(rows, { width = 640, height = 240 } = {}) {
   const top = step * 4;
   const m = { l: 12 + 7 * String(num(top)).length, r: 8, t: 10, b: 30 };
   const W = width - m.l - m.r;
+  const slot = W / cats.length;
+  // a narrow chart (a phone) wraps long category names instead of overlapping them
+  const labels = cats.map((c) => labelLines(categoryName(c), slot - 4));
+  m.b += 14 * (Math.max(...labels.map((l) => l.length)) - 1);
   const H = height - m.t - m.b;
   const Y = (v) => m.t + H - (v / top) * H;
   for (let i = 0; i <= 4; i++) {
     svg.append(s("line", { class: "gridline", x1: m.l, x2: m.l + W, y1: Y(step * i), y2: Y(step * i) }));
     svg.append(s("text", { x: m.l - 6, y: Y(step * i) + 4, "text-anchor": "end", text: num(step * i) }));
   }
-  const slot = W / cats.length;
   const bw = Math.min(22, (slot * 0.8) / series.length);
   cats.forEach((c, ci) => {
     const x0 = m.l + slot * ci + (slot - bw * series.length) / 2;
@@ -76,7 +92,10 @@ export function balanceChart(rows, { width = 640, height = 240 } = {}) {
       rect.append(s("title", { text: `${categoryName(c)} – ${t(`series.${name}`)}: ${num(v, 1)} kg` }));
       svg.append(rect);
     });
-    svg.append(s("text", { x: m.l + slot * ci + slot / 2, y: height - 10, "text-anchor": "middle", text: categoryName(c) }));
+    const x = m.l + slot * ci + slot / 2;
+    svg.append(s("text", { x, y: Y(0) + 20, "text-anchor": "middle", class: "category-label" },
+      labels[ci].map((line, li) => s("tspan", { x, dy: li ? 14 : 0, text: line })),
+      s("title", { text: categoryName(c) })));
   });
   return svg;
 }
