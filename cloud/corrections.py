@@ -19,7 +19,7 @@ from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
 from cloud.notifications.events import weighin_reversed, weighins_credited
 from cloud.postings import lock_household_account, post_entry
-from cloud.stock import reversal_out_of_stock, weighins_into_stock
+from cloud.stock import reversal_out_of_stock, weighin_into_stock
 from contract import ReceiptStatus
 
 
@@ -84,7 +84,7 @@ def assign_weighin(
                  before={"status": ReceiptStatus.UNASSIGNED.value, "household_id": None},
                  after={"status": rec.status, "household_id": household_id,
                         "amount_rp": rec.amount_rp}, site_id=rec.site_id)  # fmt: skip
-    weighins_into_stock(session, [rec.id])  # a station's kilos enter stock once credited
+    weighin_into_stock(session, rec)  # a station's kilos enter stock once credited
     return rec
 
 

@@ -70,8 +70,8 @@ from cloud.models import (
 from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
+from cloud.stock import WeighedIn, weighins_into_stock
 from cloud.verification import code_digest, new_verify_code, weighin_of
-from cloud.stock import weighins_into_stock
 from contract import Receipt, ReceiptStatus, Weighin
 from contract.signing import record_hash
 
@@ -168,13 +168,16 @@ class _Lookups:
             codes = session.execute(select(Site.id, Site.code).where(Site.id.in_(site_ids)))
             self.site_codes.update((sid, code) for sid, code in codes)
         self.sites: dict[str, tuple[int | None, str | None]] = {}
+        self.device_kinds: dict[str, str] = {}
         for chunk in chunks(e.device_id for e in events):
             rows = session.execute(
-                select(Device.device_id, Device.site_id, Site.code)
+                select(Device.device_id, Device.site_id, Site.code, Device.kind)
                 .outerjoin(Site, Site.id == Device.site_id)
                 .where(Device.device_id.in_(chunk))
             )
-            self.sites.update((device_id, (sid, code)) for device_id, sid, code in rows)
+            for device_id, sid, code, kind in rows:
+                self.sites[device_id] = (sid, code)
+                self.device_kinds[device_id] = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,7 @@ class _NewWeighin:
 
     row: dict[str, Any]
     result: WeighinResult
+    device_kind: str | None
     hold: tuple[str, str] | None = None
 
     @property
@@ -288,7 +292,7 @@ def _decide(
         verify_digest=code_digest(code),
     )
     result = WeighinResult(receipt, receipt_json, eff, site_code, household_id, replay=False)
-    return _NewWeighin(row, result, checked.hold)
+    return _NewWeighin(row, result, lk.device_kinds.get(event.device_id), checked.hold)
 
 
 # --------------------------------------------------------------------------- writing
@@ -446,9 +450,16 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     # household is told (cloud.notifications) and the kilos credited to a household enter
     # their station's stock (cloud.stock; a Rp 0 credit too: the kilos are there)
     weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
-    weighins_into_stock(
-        session, (weighin_ids[n.row["event_id"]] for n in new if n.row["household_id"] is not None)
-    )
+    weighins_into_stock(session, (weighed_in(weighin_ids[n.row["event_id"]], n) for n in new))
+
+
+def weighed_in(weighin_id: int, n: _NewWeighin) -> WeighedIn:
+    """What stock needs to know of a weigh-in just written (:mod:`cloud.stock`)."""
+    r = n.row
+    return WeighedIn(
+        weighin_id, r["status"], r["household_id"], r["site_id"], r["category_code"],
+        r["net_g"], r["effective_at"], n.device_kind,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- crediting
@@ -565,6 +576,11 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
         )
         rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
         weighins_credited(session, [credit_facts(rec)])  # told now, not when it was held
+    # and its kilos enter stock now (a held weigh-in entered nothing: cloud.stock's rule)
+    kind = lk.device_kinds.get(event.device_id)
+    weighins_into_stock(
+        session, [weighed_in(rec.id, _NewWeighin(decided.row, decided.result, kind))]
+    )
     session.flush()
 
 

@@ -32,12 +32,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
-from cloud.models import Device, Site, UtcDateTime, WasteCategory, WeighinRecord, utcnow
+from cloud.models import Device, Site, WasteCategory, WeighinRecord, utcnow
 from cloud.models.stock import (
     LOSS_REASONS,
     StockMovement,
@@ -193,41 +192,73 @@ def unassigned_waiting(
 # --------------------------------------------------------------------------- weigh-ins
 
 
-def weighins_into_stock(session: Session, weighin_ids: Iterable[int]) -> None:
+@dataclass(frozen=True, slots=True)
+class WeighedIn:
+    """A weigh-in as stock sees it: its ``weighins`` row's figures and its device's kind."""
+
+    weighin_id: int
+    status: str
+    household_id: int | None
+    site_id: int | None
+    category: str
+    net_g: int
+    effective_at: datetime
+    device_kind: str | None
+
+    @property
+    def enters_stock(self) -> bool:
+        """THE rule: credited to a household, at a site, on a :data:`STATION_KINDS` scale.
+
+        Anything else stays out: an unassigned weigh-in until it is assigned, a doorstep
+        weigh-in until its load is delivered to the depot (:mod:`cloud.deliveries`).
+        """
+        return (
+            self.status == CREDITED
+            and self.household_id is not None
+            and self.site_id is not None
+            and self.net_g > 0
+            and self.device_kind in STATION_KINDS
+        )
+
+
+def weighins_into_stock(session: Session, weighins: Iterable[WeighedIn]) -> None:
     """Credited weigh-ins of stations enter their site's stock (the crediting hook).
 
-    One ``INSERT ... SELECT`` per chunk of ids, in the caller's transaction: the rows of
-    weigh-ins that are credited to a household, at a site, from a :data:`STATION_KINDS`
-    device. Anything else is left out (unassigned: until assigned; doorstep: until
-    delivered). The unique ``(weighin_id, kind)`` makes a second entry impossible.
+    In the caller's transaction, with one multi-row INSERT for the whole batch (none if
+    nothing enters): :mod:`cloud.crediting` passes what it has just decided, so stock
+    costs the ingest one statement per batch. The unique ``(weighin_id, kind)`` makes a
+    second entry impossible.
     """
-    W, D, M = WeighinRecord, Device, StockMovement
-    now = literal(utcnow(), UtcDateTime())
-    columns = [
-        "site_id",
-        "category_code",
-        "kind",
-        "qty_g",
-        "effective_at",
-        "created_at",
-        "weighin_id",
+    now = utcnow()
+    rows = [
+        {
+            "site_id": w.site_id,
+            "category_code": w.category,
+            "kind": "weighin",
+            "qty_g": w.net_g,
+            "effective_at": w.effective_at,
+            "created_at": now,
+            "weighin_id": w.weighin_id,
+        }
+        for w in weighins
+        if w.enters_stock
     ]
-    for chunk in chunks(weighin_ids):
-        rows = (
-            select(
-                W.site_id, W.category_code, literal("weighin"), W.net_g, W.effective_at, now, W.id
+    if rows:
+        session.execute(insert(StockMovement), rows)
+
+
+def weighin_into_stock(session: Session, rec: WeighinRecord) -> None:
+    """One weigh-in just credited by an operator (:func:`cloud.corrections.assign_weighin`)."""
+    kind = session.scalar(select(Device.kind).where(Device.device_id == rec.device_id))
+    weighins_into_stock(
+        session,
+        [
+            WeighedIn(
+                rec.id, rec.status, rec.household_id, rec.site_id, rec.category_code,
+                rec.net_g, rec.effective_at, kind,
             )
-            .join(D, D.device_id == W.device_id)
-            .where(
-                W.id.in_(chunk),
-                W.status == CREDITED,
-                W.household_id.is_not(None),
-                W.site_id.is_not(None),
-                W.net_g > 0,
-                D.kind.in_(STATION_KINDS),
-            )
-        )
-        session.execute(insert(M).from_select(columns, rows))
+        ],
+    )  # fmt: skip
 
 
 def reversal_out_of_stock(

@@ -1,9 +1,9 @@
 """Stock moved only by events, on SQLite and PostgreSQL (``session`` is parametrised).
 
 mutant: crediting._write_new without its weighins_into_stock call -> station_weighin fails
-mutant: weighins_into_stock without the station-kind filter -> doorstep test fails (in twice)
-mutant: weighins_into_stock without its credited/household filters -> unassigned test fails
-mutant: assign_weighin without its weighins_into_stock call -> unassigned test fails
+mutant: WeighedIn.enters_stock without the station-kind test -> doorstep test fails (in twice)
+mutant: WeighedIn.enters_stock without its credited/household tests -> unassigned test fails
+mutant: assign_weighin without its weighin_into_stock call -> unassigned test fails
 mutant: reverse_weighin without its reversal_out_of_stock call -> reversal test fails
 mutant: take_out with ``>=`` instead of ``>`` -> selling exactly the stock fails
 mutant: available_from ignoring later movements -> back-dated sale test fails
@@ -96,7 +96,9 @@ def test_unassigned_waits_then_enters_when_assigned(session: Session, household_
     wid = _credit(session, 2, card_id="UNKNOWN", net_g=800)
     _credit(session, 3, category="no-such-category")  # rejected: never in stock
     session.commit()
-    stock.weighins_into_stock(session, [wid])  # the hook itself leaves it out, whoever calls
+    unassigned = session.get(WeighinRecord, wid)
+    assert unassigned is not None
+    stock.weighin_into_stock(session, unassigned)  # the hook itself leaves it out, whoever calls
     assert _level(session) == 0
     assert stock.unassigned_waiting(session) == {(_site(session), "plastic-pet"): 800}
     corrections.assign_weighin(session, weighin_id=wid, household_id=household_id, by="op")
