@@ -1,5 +1,5 @@
 """The command-line side of stock and fraud: ``salinmas fraud scan`` and
-``salinmas report monthly`` (what :mod:`salinmas.cli` calls).
+``salinmas report monthly`` (what :mod:`stack.cli` calls).
 
 The scan is a command run by a timer (systemd, cron), not a loop inside the ingest
 workers: those scale out and answer devices within milliseconds, while a scan reads a

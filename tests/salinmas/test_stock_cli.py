@@ -14,7 +14,7 @@ import pytest
 from cloud import crediting
 from cloud.db import make_engine, migrate, session_factory
 from cloud.devices import register_device
-from salinmas.cli import main
+from stack.cli import main
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import T0, weighin
 
