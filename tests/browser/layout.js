@@ -12,6 +12,8 @@
     for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
       const st = getComputedStyle(e);
       if (st.display === "none" || st.visibility === "hidden" || Number(st.opacity) === 0) return false;
+      // clipped away whole: the visually-hidden pattern (e.g. a card table's header on a phone)
+      if (st.position === "absolute" && st.clip === "rect(0px, 0px, 0px, 0px)") return false;
     }
     return true;
   };

@@ -243,7 +243,10 @@ export async function showStock() {
   bindOnce();
   try {
     if (!view.sites.length) {
-      view.sites = await E.sites();
+      const [sites, cats] = await Promise.all([E.sites(), state.categories.size ? null : E.categories()]);
+      // the dashboard may still be loading its categories (operator.js): the selects need them now
+      if (cats && !state.categories.size) state.categories = new Map(cats.map((c) => [c.code, c]));
+      view.sites = sites;
       fillSelects();
     }
     const site_id = selectedSite();
