@@ -141,7 +141,8 @@ def pay_payout(session: Session, *, payout_id: int, by: str, cash: bool = True) 
     if cash:  # a closed cash box takes no more cash out (cloud.cashbox)
         cashbox.ensure_open_for_cash(session, household_id=p.household_id, at=utcnow())
     account_id = lock_household_account(session, household_id=p.household_id)
-    refuse_if_held(session, household_id=p.household_id)
+    if cash:  # a confirmed transfer is recorded anyway: the hold stopped it before it was sent
+        refuse_if_held(session, household_id=p.household_id)
     f = funds(session, household_id=p.household_id)
     # this payout is part of `held`: paying it must leave available >= 0
     if f.available_rp < 0 or p.amount_rp > f.balance_rp:

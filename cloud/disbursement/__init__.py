@@ -32,10 +32,12 @@ from cloud import audit, payouts
 from cloud.disbursement.bank_file import BANKS, Transfer, mandiri_mcm
 from cloud.disbursement.providers import BILLERS, EWALLETS, TransferRequest
 from cloud.errors import LedgerError, NotFound
+from cloud.fraud.holds import refuse_if_held
 from cloud.models import Household, utcnow
 from cloud.models.disbursement import Disbursement, DisbursementBatch
 from cloud.models.money import HELD_PAYOUT_STATES, Payout
 from cloud.notifications.phone import InvalidPhone, normalise_phone
+from cloud.postings import lock_household_account
 
 
 class DisbursementError(LedgerError):
@@ -121,6 +123,9 @@ def mark_sent(
     if p.status != "approved":
         raise DisbursementError(f"payout {p.id} is {p.status}, not approved")
     first = d.status == "pending"
+    if first:  # a confirmed fraud case holds the money before it leaves (cloud.fraud.holds)
+        lock_household_account(session, household_id=p.household_id)
+        refuse_if_held(session, household_id=p.household_id)
     d.status, d.sent_by, d.sent_at = "sent", d.sent_by or by, d.sent_at or utcnow()
     session.flush()
     if first:
@@ -199,6 +204,8 @@ def bank_batch(
             raise DisbursementError(
                 f"disbursement {d.id} is not an approved bank transfer waiting to be sent"
             )
+        lock_household_account(session, household_id=p.household_id)
+        refuse_if_held(session, household_id=p.household_id)  # before the money leaves
     try:
         content = mandiri_mcm(_transfers(session, rows), debit_account=debit_account, on=on)
     except ValueError as exc:

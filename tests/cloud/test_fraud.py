@@ -11,6 +11,7 @@ mutant: apply_hits without merging (MERGE_DAYS = 0) -> the running days give sev
 mutant: payouts.request_payout without refuse_if_held -> the hold test fails
 mutant: confirm_case without the PayoutHold -> the hold test fails
 mutant: approve_payout checking the hold after telling the household -> the hold test fails
+mutant: disbursement.mark_sent without refuse_if_held -> the transfer hold test fails
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import corrections, crediting, deliveries, households, payouts
+from cloud import corrections, crediting, deliveries, disbursement, households, payouts
 from cloud.devices import register_device
 from cloud.errors import LedgerError
 from cloud.fraud import cases, rules
@@ -32,6 +33,7 @@ from cloud.fraud.detectors import DETECTORS
 from cloud.fraud.holds import PayoutsHeld, release_hold
 from cloud.models import Device, WeighinRecord
 from cloud.models.fraud import FraudCase, PayoutHold
+from cloud.models.money import Payout
 from cloud.models.notifications import Notification
 from cloud.models.stock import SiteOpeningHours
 from contract import Weighin
@@ -338,6 +340,52 @@ def test_a_confirmed_case_holds_the_households_payouts(
     payouts.pay_payout(session, payout_id=approved.id, by="cashier")
     session.commit()
     assert told(session, "payout") == [f"payout_paid:{approved.id}", f"payout_ready:{approved.id}"]
+
+
+def test_a_hold_stops_a_transfer_before_it_leaves_not_after(
+    session: Session, world: dict[str, Any]
+) -> None:
+    """An e-wallet payout not sent yet is held; one sent before the case was confirmed is
+    recorded when the provider confirms it (the money has left: the ledger must say so).
+
+    mutant: disbursement.mark_sent without refuse_if_held -> the held one goes out
+    mutant: pay_payout refusing a held household for a confirmed transfer too -> the
+    settlement of the one already sent raises PayoutsHeld"""
+    hh = world["CARD-1"]
+    credit(
+        session,
+        [
+            ("st-bank01", at(MONDAY, 9), "CARD-1", 10_000),
+            ("st-bank02", at(MONDAY, 9, 5), "CARD-1", 10_000),
+        ],
+    )
+    sent, waiting = (
+        payouts.request_payout(session, household_id=hh, amount_rp=1000, by="cashier")
+        for _ in range(2)
+    )
+    out = {}
+    for p in (sent, waiting):
+        payouts.approve_payout(session, payout_id=p.id, by="op")
+        out[p.id] = disbursement.attach(
+            session, payout_id=p.id, method="ewallet", provider="dana",
+            account="0812 3456 7890", account_name=None, by="admin",
+        )  # fmt: skip
+    req = disbursement.mark_sent(
+        session, disbursement_id=out[sent.id].id, by="op", callback_url="x"
+    )
+    cases.scan(session, first=MONDAY, last=MONDAY, tz=TZ)
+    (c,) = session.scalars(select(FraudCase)).all()
+    cases.confirm_case(session, case_id=c.id, note="card copied, police report filed", by="op")
+    session.commit()
+    with pytest.raises(PayoutsHeld):
+        disbursement.mark_sent(
+            session, disbursement_id=out[waiting.id].id, by="op", callback_url="x"
+        )
+    session.rollback()
+    disbursement.settle(session, reference=req.reference, status="succeeded")
+    session.commit()
+    assert session.get(Payout, sent.id).status == "paid"  # type: ignore[union-attr]
+    assert session.get(Payout, waiting.id).status == "approved"  # type: ignore[union-attr]
 
 
 def told(session: Session, prefix: str) -> list[str]:
