@@ -100,7 +100,7 @@ def test_collector_visits_overdue_first_then_by_due_time_and_priority(page: Page
 
 
 #: modules that add their screens' strings to the dictionary when they load
-STRING_MODULES = ("operator/stock_strings.js",)
+STRING_MODULES = ("operator/stock_strings.js", "admin/text.js")  # each adds its strings
 
 
 def load_strings(page: Page) -> None:
