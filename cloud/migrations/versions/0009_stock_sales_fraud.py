@@ -1,7 +1,7 @@
 """stock, sales, depot deliveries, fraud rules and cases, payout holds
 
 Revision ID: 0009_stock_sales_fraud
-Revises: 0014_disbursements
+Revises: 0008_doorstep_routes
 Create Date: 2026-12-01 11:53:13.406183
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_stock_sales_fraud"
-down_revision = "0014_disbursements"
+down_revision = "0008_doorstep_routes"
 branch_labels = None
 depends_on = None
 
