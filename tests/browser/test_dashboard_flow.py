@@ -199,6 +199,9 @@ def test_household_pickup_at_the_door_and_the_balance_grows(
     household_login(home, stack)
     balance = home.locator("#balance")
     before = int(balance.get_attribute("data-rp") or "0")
+    # the window is written the app's way (day first, 24-hour), not the browser's
+    expect(home.locator("#request-day")).to_have_value(re.compile(r"^\d{2}/\d{2}/\d{4}$"))
+    expect(home.locator("#request-from")).to_have_value(re.compile(r"^\d{2}:\d{2}$"))
     home.get_by_label("Plastik PET (botol)").check()
     home.get_by_label("Catatan untuk petugas (opsional)").fill("2 karung, rumah cat hijau")
     home.get_by_role("button", name="Kirim permintaan").click()

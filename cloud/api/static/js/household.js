@@ -8,6 +8,7 @@ import { initShell } from "./shell.js";
 import { lang, onLangChange, t } from "./i18n.js";
 import { $, h, fill, rupiah, kg, clock, dateTime, relative, errorText, localDay, dayStartUtc, parseKgToGrams } from "./util.js";
 import { createMap, mapAvailable } from "./map.js";
+import { bindDateField, dateFieldValue, setDateField } from "./datefield.js";
 
 /** Only while the live stream is not open (refused, or the network is away). */
 const POLL_MS = 15000;
@@ -63,15 +64,19 @@ function defaultWindow() {
   const minutes = Math.floor((now.getTime() - Date.parse(dayStartUtc(day))) / 60000);
   const from = Math.ceil((minutes + 1) / 30) * 30;
   const hm = (m) => `${String(Math.floor(m / 60) % 24).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-  $("#request-day").value = from >= 24 * 60 ? localDay(new Date(now.getTime() + 86400000)) : day;
+  setDateField($("#request-day"), from >= 24 * 60 ? localDay(new Date(now.getTime() + 86400000)) : day);
   $("#request-from").value = hm(from);
   $("#request-to").value = hm(from + 180);
 }
 
-/** A day "YYYY-MM-DD" and "HH:MM" in the programme's time zone, as an ISO instant. */
+/** A day "YYYY-MM-DD" and a 24-hour "HH:MM" (or "H.MM") in the programme's time zone,
+ *  as an ISO instant; null when the time is not one. (Times are typed the app's way,
+ *  24-hour, whatever the browser's locale: a native time input shows AM/PM in some.) */
 function instant(day, hm) {
-  const [hours, minutes] = String(hm || "").split(":").map(Number);
-  if (!Number.isFinite(hours) || !Number.isFinite(minutes)) return null;
+  const match = /^(\d{1,2})[:.](\d{2})$/.exec(String(hm || "").trim());
+  if (!match) return null;
+  const [hours, minutes] = [Number(match[1]), Number(match[2])];
+  if (hours > 23 || minutes > 59) return null;
   return new Date(Date.parse(dayStartUtc(day)) + (hours * 60 + minutes) * 60000).toISOString();
 }
 
@@ -195,9 +200,14 @@ $("#request-form").addEventListener("submit", async (ev) => {
     msg.textContent = t("pickups.weight_invalid");
     return;
   }
-  const day = $("#request-day").value;
+  const day = dateFieldValue($("#request-day"));
   const from = day ? instant(day, $("#request-from").value) : null;
   let to = day ? instant(day, $("#request-to").value) : null;
+  if (($("#request-day").value.trim() && !day) || (day && (!from || !to))) {
+    msg.className = "notice bad";
+    msg.textContent = t("home.request.when_invalid");
+    return;
+  }
   if (from && to && to <= from) to = new Date(Date.parse(to) + 86400000).toISOString(); // past midnight
   button.disabled = true;
   try {
@@ -237,6 +247,7 @@ initShell({
   start: async (who) => {
     me = who;
     [categories, uiConfig] = await Promise.all([E.categories().catch(() => []), E.uiConfig().catch(() => null)]);
+    bindDateField($("#request-day"), $("#request-day-hint"));
     if (!$("#request-day").value) defaultWindow();
     renderCategories();
     renderPin();
