@@ -10,6 +10,7 @@ under 90 s on two cores.
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 import pytest
@@ -29,13 +30,18 @@ from tests.api.support import ApiServer, World, login
 
 pytestmark = pytest.mark.integration
 
-#: generated examples per operation (bounded: the run must stay under 90 s)
-EXAMPLES = 10
+#: generated examples per operation and mode (bounded: ~170 operations on a 2-core host)
+EXAMPLES = 6
+#: only the operations whose path contains this (a developer's focus; unset in CI)
+ONLY = os.environ.get("SALINMAS_FUZZ_ONLY", "")
 
 #: 503 problems the API documents on purpose: the device-command route answers
 #: broker-unavailable when the API runs without a broker connection (as here); anything
 #: else in 5xx is a defect.
-UNAVAILABLE = {"https://salinmas.org/problems/broker-unavailable"}
+UNAVAILABLE = {
+    "https://salinmas.org/problems/broker-unavailable",
+    "https://salinmas.org/problems/no-provider",  # no payment provider configured (as here)
+}
 
 
 def _problem_type(response: Any) -> object:
@@ -69,6 +75,7 @@ def operator_token(api: ApiServer) -> str:
         return login(c, "admin")
 
 
+@pytest.mark.timeout(1200)
 def test_api_conforms_to_its_openapi_document(
     api: ApiServer, world: World, operator_token: str
 ) -> None:
@@ -78,7 +85,7 @@ def test_api_conforms_to_its_openapi_document(
     operations = 0
     for result, mode in itertools.product(schema.get_all_operations(), list(GenerationMode)):
         op = result.ok()
-        if op.path == "/api/v1/stream":
+        if op.path == "/api/v1/stream" or ONLY not in op.path:
             continue  # endless by design; tested in test_stream.py
         operations += 1
 
@@ -100,6 +107,9 @@ def test_api_conforms_to_its_openapi_document(
         except BaseException as exc:  # collect every operation's failure, then report all
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            failures.append(f"{op.method.upper()} {op.path} ({mode.value}): {str(exc)[:800]}")
-    assert operations > 2 * 40
+            cause = "".join(f"; {e!r}"[:400] for e in getattr(exc, "exceptions", ()))
+            failures.append(
+                f"{op.method.upper()} {op.path} ({mode.value}): {str(exc)[:800]}{cause}"
+            )
+    assert ONLY or operations > 2 * 40
     assert not failures, "\n\n".join(failures)

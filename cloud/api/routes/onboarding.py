@@ -124,7 +124,8 @@ def member_cards(
     q = (select(Household, Site.name).outerjoin(Site, Site.id == Household.site_id)
          .where(Household.active).order_by(Household.member_no).limit(limit))  # fmt: skip
     if household_id:
-        q = q.where(Household.id.in_(household_id))
+        # ids no row can have (out of the column's range) simply match nothing
+        q = q.where(Household.id.in_([i for i in household_id if 0 < i < 2**63]))
     if site_id is not None:
         q = q.where(Household.site_id == site_id)
     if member_from:
