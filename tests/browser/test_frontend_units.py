@@ -100,7 +100,11 @@ def test_collector_visits_overdue_first_then_by_due_time_and_priority(page: Page
 
 
 #: modules that add their screens' strings to the dictionary when they load
-STRING_MODULES = ("operator/stock_strings.js", "admin/text.js")  # each adds its strings
+STRING_MODULES = (  # each adds its strings to the one table
+    "operator/stock_strings.js",
+    "admin/text.js",
+    "doorstep_strings.js",
+)
 
 
 def load_strings(page: Page) -> None:

@@ -62,6 +62,10 @@ class StandIn:
             answer = []
         elif path == f"/households/{ME}/inbox":
             answer = {"unread": 0, "items": []}
+        elif path == "/ui-config":
+            answer = {"timezone": "Asia/Jakarta", "min_pickup_g": 2000,
+                      "map": {"tiles_url": None, "attribution": "", "max_zoom": 18,
+                              "center": [-7.45, 109.29], "zoom": 13}}  # fmt: skip
         else:
             route.fulfill(status=404, json={"title": "not here"})
             return
