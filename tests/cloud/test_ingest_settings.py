@@ -38,6 +38,7 @@ def test_subscriptions_shared_or_plain() -> None:
         "$share/ingest/salinmas/v1/dev/+/weighin",
         "$share/ingest/salinmas/v1/dev/+/fill",
         "$share/ingest/salinmas/v1/dev/+/health",
+        "$share/ingest/salinmas/v1/dev/+/config",  # a station's configuration log
         "$share/ingest/salinmas/v1/dev/+/status",
     ]
     assert subscriptions(None)[0] == "salinmas/v1/dev/+/weighin"
