@@ -189,8 +189,9 @@ def test_full_outbox_refuses_visibly_and_loses_nothing_it_accepted(rig: Rig) -> 
     from edge.outbox import Outbox
     from tests.support.services import free_port
 
-    # no broker reachable (nothing listens on that port): the weigh-ins pile up
-    offline = rig.agent(mqtt_port=free_port(), capacity=5, health_interval_s=3600).start()
+    # no broker reachable (nothing listens on that port): the weigh-ins pile up; of the
+    # six places, the station's first configuration log entry (signed weigh-ins) takes one
+    offline = rig.agent(mqtt_port=free_port(), capacity=6, health_interval_s=3600).start()
     try:
         for i in range(7):
             rig.scale.weigh(1_000 + 10 * i, offline)
@@ -200,18 +201,18 @@ def test_full_outbox_refuses_visibly_and_loses_nothing_it_accepted(rig: Rig) -> 
         assert len(accepted) == 5
     finally:
         _stop(offline)
-    with Outbox(rig.outbox, capacity=5) as box:
+    with Outbox(rig.outbox, capacity=6) as box:
         st = box.stats()
-        assert (st.depth, st.weighins, st.refused) == (5, 5, 2)
+        assert (st.depth, st.weighins, st.refused) == (6, 5, 2)
     # the link comes back: every accepted weigh-in is delivered, the outbox drains
-    agent = rig.agent(capacity=5, health_interval_s=3600).start()
+    agent = rig.agent(capacity=6, health_interval_s=3600).start()
     try:
         wait_until(
             lambda: set(rig.cloud.weighin_seqs(rig.device_id)) == set(accepted), 30, "delivery"
         )
 
         def drained() -> bool:
-            with Outbox(rig.outbox, capacity=5) as box:
+            with Outbox(rig.outbox, capacity=6) as box:
                 return box.depth == 0
 
         wait_until(drained, 30, "receipts for all five")
