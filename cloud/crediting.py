@@ -577,10 +577,7 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
         rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
         weighins_credited(session, [credit_facts(rec)])  # told now, not when it was held
     # and its kilos enter stock now (a held weigh-in entered nothing: cloud.stock's rule)
-    kind = lk.device_kinds.get(event.device_id)
-    weighins_into_stock(
-        session, [weighed_in(rec.id, _NewWeighin(decided.row, decided.result, kind))]
-    )
+    weighins_into_stock(session, [weighed_in(rec.id, decided)])
     session.flush()
 
 
