@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain
@@ -182,9 +191,11 @@ def _funds_statement() -> Select[Any]:
         .where(Account.household_id == hh)
         .scalar_subquery()
     )
+    # the held states as constants in the SQL: compiled once, no list expanded per call
+    held_state = or_(*(Payout.status == literal_column(f"'{s}'") for s in HELD_PAYOUT_STATES))
     held = (
         select(func.coalesce(func.sum(Payout.amount_rp), 0))
-        .where(Payout.household_id == hh, Payout.status.in_(HELD_PAYOUT_STATES))
+        .where(Payout.household_id == hh, held_state)
         .scalar_subquery()
     )
     return select(posted, held)
@@ -194,12 +205,14 @@ def _funds_statement() -> Select[Any]:
 _FUNDS = _funds_statement()
 
 
-def funds(session: Session, *, household_id: int) -> Funds:
+def funds(session: Session | Connection, *, household_id: int) -> Funds:
     """Balance (what the programme owes the household) and held amount, in one round trip.
 
-    A household without postings (or unknown) has ``Funds(0, 0)``.
+    A household without postings (or unknown) has ``Funds(0, 0)``. A bare connection
+    will do (the API's balance read runs it outside any ORM session).
     """
-    row = session.connection().execute(_FUNDS, {"household_id": household_id}).one()
+    conn = session.connection() if isinstance(session, Session) else session
+    row = conn.execute(_FUNDS, {"household_id": household_id}).one()
     return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
 
 

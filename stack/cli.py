@@ -100,9 +100,10 @@ def _retire_ingest(ns: argparse.Namespace) -> int:
 
 
 def _run_api(ns: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("host", ns.host), ("port", ns.port)) if v is not None}
+    given = (("host", ns.host), ("port", ns.port), ("workers", ns.workers))
+    overrides = {k: v for k, v in given if v is not None}
     settings = _call("cloud.api.settings:ApiSettings.load", ns.config, **overrides)
-    return int(_call("cloud.api.app:run", settings) or 0)
+    return int(_call("cloud.api.app:run", settings, config_file=ns.config) or 0)
 
 
 def _run_notify(ns: argparse.Namespace) -> int:
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(api_run)
     api_run.add_argument("--host", help="bind address (default from settings)")
     api_run.add_argument("--port", type=int, help="port (default from settings)")
+    api_run.add_argument("--workers", type=int, help="worker processes (default from settings)")
     api_run.set_defaults(func=_run_api)
 
     notify = sub.add_parser("notify", help="notifications to households and operators")

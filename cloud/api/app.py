@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from cloud.api import errors, openapi
+from cloud.api.gate import AdmissionMiddleware, Gate, size_thread_pool
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
+from cloud.api.principals import PrincipalCache, watch_changes
 from cloud.api.routes import (
     accounts,
     audit_log,
@@ -96,18 +100,32 @@ def create_app(settings: ApiSettings) -> FastAPI:
     """Build the API for ``settings`` (engine, broker control, hub); nothing starts yet."""
     if settings.migrate_on_start:
         migrate(settings.ledger_url)
-    engine = make_engine(settings.ledger_url)
+    db = settings.db
+    pool: dict[str, Any] = {
+        "pool_size": db.pool_size, "max_overflow": db.max_overflow,
+        "pool_timeout": db.pool_timeout_s, "pool_pre_ping": db.pre_ping,
+    }  # fmt: skip
+    engine = make_engine(settings.ledger_url, **pool)
     sessions = session_factory(engine)
     read_engine = (
-        make_engine(settings.ledger_url, write=False) if is_sqlite(settings.ledger_url) else engine
+        make_engine(settings.ledger_url, write=False, **pool)
+        if is_sqlite(settings.ledger_url)
+        else engine
     )
     read_sessions = session_factory(read_engine)
+    principals = PrincipalCache(settings.principal_cache_ttl_s)
+    for maker in (sessions, read_sessions):
+        watch_changes(maker, principals)
     lt = settings.login_throttle
+    adm = settings.admission
     state = ApiState(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        read_engine=read_engine,
         read_sessions=read_sessions,
+        gate=Gate(settings.threads, wait_s=adm.queue_wait_s, max_queue=adm.max_queue),
+        principals=principals,
         broker=account_store(settings),
         throttle=ThrottlePolicy(
             max_failures=lt.max_failures,
@@ -126,6 +144,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        size_thread_pool(settings.threads)
         # the route solver's worker process (~2 s to start): on a thread, not in the way
         threading.Thread(
             target=warm_up, args=(settings.routing,), name="routing-warm-up", daemon=True
@@ -158,6 +177,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.api = state
+    app.state.retry_after_s = adm.retry_after_s
     errors.install(app)
     openapi.install(app)
     if settings.cors_origins:
@@ -167,6 +187,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.add_middleware(AdmissionMiddleware, gate=state.gate, retry_after_s=adm.retry_after_s)
     for module in ROUTERS:
         app.include_router(module.router)
     static = settings.static_dir or DEFAULT_STATIC
@@ -175,21 +196,41 @@ def create_app(settings: ApiSettings) -> FastAPI:
     return app
 
 
-def run(settings: ApiSettings) -> int:
-    """Serve the API with uvicorn (one worker; scale out with more processes)."""
+def app_from_environment() -> FastAPI:
+    """The app of one of several uvicorn workers (``api run`` with ``workers > 1``).
+
+    Each worker builds its own settings the way the parent did: from ``SALINMAS_CONFIG``
+    and ``SALINMAS_API_*`` (the parent sets them) and the defaults.
+    """
+    return create_app(ApiSettings.load())
+
+
+def run(settings: ApiSettings, *, config_file: str | None = None) -> int:
+    """Serve the API with uvicorn: ``settings.workers`` processes on one port."""
     import uvicorn
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=settings.trust_forwarded_for,
+    common: dict[str, Any] = {
+        "host": settings.host, "port": settings.port,
+        # client addresses come from trusted proxies only (cloud/api/clientaddr.py)
+        "proxy_headers": False,
         # open live streams never end by themselves: cut them on shutdown
-        timeout_graceful_shutdown=5,
-        log_level="info",
-        access_log=settings.access_log,
+        "timeout_graceful_shutdown": 5,
+        "log_level": "info", "access_log": settings.access_log,
+    }  # fmt: skip
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return 0
+    if settings.migrate_on_start:
+        migrate(settings.ledger_url)  # once, before the workers start
+    if config_file:
+        os.environ["SALINMAS_CONFIG"] = str(config_file)
+    os.environ["SALINMAS_API_HOST"] = settings.host
+    os.environ["SALINMAS_API_PORT"] = str(settings.port)
+    os.environ["SALINMAS_API_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "cloud.api.app:app_from_environment", factory=True, workers=settings.workers, **common
     )
     return 0

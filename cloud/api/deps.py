@@ -3,18 +3,21 @@
 This module is the ONE place where roles and ownership are decided. Routes declare
 what they need with the ``Annotated`` aliases below, e.g.::
 
-    @router.get("/{household_id}/balance")
-    def balance(household: OwnHousehold, session: SessionDep) -> Balance: ...
+    @router.get("/{household_id}/statement")
+    def statement(household: OwnHousehold, session: SessionDep) -> StatementOut: ...
 
 Roles: ``admin`` (everything), ``operator`` (the waste bank's daily work), ``collector``
 (its own pickups), ``household`` (its own account). Object-level rules answer 404 for
 someone else's object, so ids cannot be probed; role rules answer 403.
+
+Nothing here touches the database on the event loop: async dependencies either need no
+database (a cached caller) or hand the work to a worker thread (:func:`run_db`); sync
+dependencies run on worker threads anyway (see :mod:`cloud.api.gate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -23,12 +26,17 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import ApiError
+from cloud.api.gate import run_db
+from cloud.api.principals import Principal, principal_for
 from cloud.api.state import ApiState
-from cloud.auth import AuthError, Role, TokenCache, TokenClaims, decode_token
+from cloud.auth import AuthError, Role
 from cloud.models import Household, Pickup, WeighinRecord
 from cloud.models.auth import User
 
+__all__ = ["Principal"]
+
 STAFF_ROLES: tuple[Role, ...] = ("admin", "operator")
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
 
@@ -41,102 +49,56 @@ async def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
-    """The request's read session (one per request, shared by every dependency).
-
-    On SQLite a deferred transaction: it never waits for, nor holds, the write lock, so
-    short primary-key reads can run on the event loop (see :func:`get_principal`).
-    Creating a session does no I/O and the final rollback is one short statement.
-    """
-    with state.read_sessions() as session:  # closing ends (rolls back) the read
-        yield session
-
-
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
-
-
-async def get_session(
-    state: StateDep, request: Request, read: ReadSessionDep
-) -> AsyncIterator[Session]:
-    """The request's session: the read session for GET/HEAD, else a write session.
-
-    A write session on SQLite starts with ``BEGIN IMMEDIATE`` at its first statement, so
-    routes that write are sync functions (run on a worker thread, never on the loop).
-    """
-    if request.method in ("GET", "HEAD"):
-        yield read
-        return
-    with state.sessions() as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a staff user or a household."""
-
-    kind: str  # "user" | "household"
-    id: int
-    role: Role
-    name: str
-    site_id: int | None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
-
-    @property
-    def label(self) -> str:
-        """Who did it, for audit columns: ``user:alice`` or ``household:M-0001``."""
-        return f"{self.kind}:{self.name}"
-
-
-_USER = select(User.username, User.role, User.active, User.site_id).where(
-    User.id == bindparam("id")
-)
-_HOUSEHOLD = select(Household.member_no, Household.active, Household.site_id).where(
-    Household.id == bindparam("id")
-)
-
-
-def principal_from_token(
-    session: Session, token: str, secret: str, cache: TokenCache | None = None
-) -> Principal:
-    """Verify the token and re-read its subject (deactivation takes effect at once)."""
-    claims: TokenClaims = cache.decode(token) if cache else decode_token(token, secret=secret)
-    if claims.kind == "user":
-        row = session.connection().execute(_USER, {"id": claims.ident}).first()
-        if row is None or not row.active or row.role != claims.role:
-            raise AuthError("the token's user is unknown or deactivated")
-        return Principal("user", claims.ident, claims.role, row.username, row.site_id)
-    hh = session.connection().execute(_HOUSEHOLD, {"id": claims.ident}).first()
-    if hh is None or not hh.active or claims.role != "household":
-        raise AuthError("the token's household is unknown or deactivated")
-    return Principal("household", claims.ident, "household", hh.member_no, hh.site_id)
-
-
 async def get_principal(
+    request: Request,
     state: StateDep,
-    read: ReadSessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from the bearer token, re-checked against the database.
+    """The caller, from the bearer token, checked against its subject's row.
 
-    Runs on the event loop: the lookup is one primary-key read on a read session (on
-    SQLite a deferred transaction that never waits for the write lock), cheaper than
-    the hop to a worker thread that a sync dependency costs (measured: bench/).
+    A read may use the row cached for at most ``principal_cache_ttl_s`` (no database
+    round trip on the hot path); a write re-reads it, on a worker thread.
     """
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthError("missing bearer token")
-    return principal_from_token(read, creds.credentials, state.jwt_secret, state.tokens)
+    return await principal_from_token(state, creds.credentials, fresh=request.method
+                                      not in SAFE_METHODS)  # fmt: skip
+
+
+async def principal_from_token(state: ApiState, token: str, *, fresh: bool) -> Principal:
+    claims = state.tokens.decode(token)
+    key = (claims.kind, claims.ident)
+    row = None if fresh else state.principals.get(key)
+    if row is None:
+        row = await run_db(state.load_subject, claims.kind, claims.ident)
+        if row is not None:
+            state.principals.put(key, row)
+    return principal_for(claims, row)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_session(state: StateDep, request: Request) -> AsyncIterator[Session]:
+    """The request's session: a read session for GET/HEAD, else a write session.
+
+    Creating it does no I/O; only sync routes and dependencies (worker threads) use it.
+    On SQLite a write session starts with ``BEGIN IMMEDIATE`` at its first statement; a
+    read session is a deferred transaction that never waits for the write lock.
+    Closing it (rollback, connection back to the pool) happens on a worker thread too.
+    """
+    maker = state.read_sessions if request.method in SAFE_METHODS else state.sessions
+    session = maker()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_db(session.close)
+        else:
+            session.close()  # it never began: nothing to send
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -187,21 +149,25 @@ def own_household(
 _HOUSEHOLD_SITE = select(Household.site_id).where(Household.id == bindparam("id"))
 
 
+def _household_site(state: ApiState, household_id: int) -> tuple[int | None] | None:
+    with state.read_engine.connect() as conn:
+        row = conn.execute(_HOUSEHOLD_SITE, {"id": household_id}).first()
+    return None if row is None else (row.site_id,)
+
+
 async def own_household_id(
     principal: CurrentPrincipal,
-    read: ReadSessionDep,
+    state: StateDep,
     household_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> int:
-    """Like :func:`own_household` but only the id; no query for the household itself.
-
-    On the event loop like :func:`get_principal` (one primary-key read, staff only).
-    """
+    """Like :func:`own_household` but only the id: a household asking for itself costs
+    no query; staff cost one primary-key read (on a worker thread)."""
     if principal.kind == "household":
         if principal.id != household_id:
             raise _not_yours("household")
         return household_id  # its own, active household (checked with the token)
-    row = read.connection().execute(_HOUSEHOLD_SITE, {"id": household_id}).first()
-    if row is None or not _may_see_household(principal, household_id, row.site_id):
+    found = await run_db(_household_site, state, household_id)
+    if found is None or not _may_see_household(principal, household_id, found[0]):
         raise _not_yours("household")
     return household_id
 
@@ -283,9 +249,7 @@ async def stream_principal(
     token = creds.credentials if creds is not None else access_token
     if not token:
         raise AuthError("missing bearer token")
-    # a short session of its own: the stream lives long and must hold no transaction
-    with state.read_sessions() as session:
-        principal = principal_from_token(session, token, state.jwt_secret, state.tokens)
+    principal = await principal_from_token(state, token, fresh=True)
     if not principal.is_staff:
         raise ApiError(403, "forbidden", "the live stream is for operators")
     return principal

@@ -20,7 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud.auth import AuthError, InvalidInput, Throttled
@@ -164,6 +165,28 @@ def install(app: FastAPI) -> None:
             title="Conflicts with the current state",
         )  # fmt: skip
 
+    retry_after = {"Retry-After": str(getattr(app.state, "retry_after_s", 1))}
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection came free in time: %s", exc)
+        return problem(503, "overloaded", "the API is busy; retry after the given seconds",
+                       title="Overloaded", headers=retry_after)  # fmt: skip
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # connection lost (database restart), lock wait timed out, server shutting down
+        log.warning("database unavailable: %s", exc.orig)
+        return problem(503, "database-unavailable", "the database is unavailable; retry",
+                       title="Database unavailable", headers=retry_after)  # fmt: skip
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await _db_unavailable(request, exc)  # type: ignore[arg-type]
+        log.exception("database error", exc_info=exc)
+        return problem(500, "internal", "an internal error occurred; it has been logged")
+
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
@@ -179,7 +202,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state",
         422: "Invalid input; `errors` names each field at fault",
         429: "Too many failed logins; see Retry-After",
-        503: "A backing service (the broker) is unavailable",
+        503: "Busy or a backing service is unavailable; see Retry-After",
     }
     return {
         c: {"model": Problem, "description": desc[c], "content": {PROBLEM_JSON: {}}} for c in codes

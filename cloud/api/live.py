@@ -87,19 +87,24 @@ class LiveHub:
 
     # ------------------------------------------------------------------ subscribers
 
-    def subscribe(self) -> asyncio.Queue[LiveEvent]:
+    async def subscribe(self) -> asyncio.Queue[LiveEvent]:
         """A queue of live events from now on.
 
         The first subscriber takes the ledger baseline right here (four indexed max-id
-        reads), so rows written between subscribing and the poller's next tick are
-        streamed too, not silently taken into the baseline.
+        reads, on a worker thread), so rows written between subscribing and the poller's
+        next tick are streamed too, not silently taken into the baseline.
         """
         if self._cursor is None:
-            with self.sessions() as s:
-                self._cursor = self._baseline(s)
+            cursor = await anyio.to_thread.run_sync(self._take_baseline)
+            if self._cursor is None:
+                self._cursor = cursor
         q: asyncio.Queue[LiveEvent] = asyncio.Queue(self.queue_size)
         self._subscribers.add(q)
         return q
+
+    def _take_baseline(self) -> _Cursor:
+        with self.sessions() as s:
+            return self._baseline(s)
 
     @staticmethod
     def _baseline(s: Session) -> _Cursor:

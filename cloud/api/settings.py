@@ -106,6 +106,44 @@ class BrokerAccountsSettings(_Section):
     timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
+class DatabaseSettings(_Section):
+    """The API's connection pool to the ledger database (per worker process)."""
+
+    #: connections kept open
+    pool_size: int = Field(default=10, ge=1, le=500)
+    #: extra connections opened under load (closed again when idle)
+    max_overflow: int = Field(default=5, ge=0, le=500)
+    #: seconds a thread waits for a pooled connection before the request answers 503
+    #: (a safety net: admission control keeps the pool from running dry)
+    pool_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    #: test each pooled connection before use (one extra round trip per checkout);
+    #: off, a connection broken by a database restart fails one request with 503
+    pre_ping: bool = False
+
+    @property
+    def capacity(self) -> int:
+        return self.pool_size + self.max_overflow
+
+
+class AdmissionSettings(_Section):
+    """How many requests a worker serves at once, and how long the rest may wait.
+
+    Every request that may touch the database holds one of ``threads`` slots (default:
+    the pool's capacity less ``reserved_connections``); it waits at most
+    ``queue_wait_s`` for one, else answers 503 with ``Retry-After``. Database work runs on
+    a thread pool of the same size, never on the event loop, so ``/health`` and the live
+    streams keep answering however busy the database is.
+    """
+
+    threads: int | None = Field(default=None, ge=1, le=1000)
+    #: connections kept free of requests (the live stream's poller and re-checks)
+    reserved_connections: int = Field(default=2, ge=0, le=50)
+    queue_wait_s: float = Field(default=2.0, ge=0, le=60)
+    #: requests waiting beyond this many answer 503 at once
+    max_queue: int = Field(default=1000, ge=0, le=100_000)
+    retry_after_s: int = Field(default=1, ge=1, le=3600)
+
+
 class LoginThrottleSettings(_Section):
     max_failures: int = Field(default=5, ge=1)
     window_s: int = Field(default=900, ge=1)
@@ -165,6 +203,13 @@ class ApiSettings(ProcessSettings):
     stream_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: seconds between SSE keep-alive comments
     stream_keepalive_s: float = Field(default=15.0, gt=0, le=300)
+    #: API worker processes (uvicorn workers) on ``host:port``
+    workers: int = Field(default=1, ge=1, le=64)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    #: seconds a verified caller (user or household row) is cached for reads; writes
+    #: and the live stream always re-read it; changes made through this worker drop it
+    principal_cache_ttl_s: float = Field(default=2.0, ge=0, le=60)
     #: uvicorn's per-request access log (a reverse proxy usually keeps one already)
     access_log: bool = True
     #: behind a reverse proxy, trust X-Forwarded-For for the login throttle
@@ -208,6 +253,12 @@ class ApiSettings(ProcessSettings):
         if self.mqtt.enabled and self.mqtt.password.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("mqtt.password is empty or a placeholder")
         return self
+
+    @property
+    def threads(self) -> int:
+        """Database threads (= admission slots) of one worker."""
+        a = self.admission
+        return a.threads or max(1, self.db.capacity - a.reserved_connections)
 
     @property
     def zone(self) -> ZoneInfo:

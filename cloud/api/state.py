@@ -7,11 +7,14 @@ Built by :func:`cloud.api.app.create_app` (never at import time) and kept on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.api.gate import Gate
+from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
 from cloud.api.settings import ApiSettings
 from cloud.auth import ThrottlePolicy, TokenCache
 from cloud.broker_accounts import AccountStore
@@ -28,15 +31,32 @@ class ApiState:
     settings: ApiSettings
     engine: Engine
     sessions: sessionmaker[Session]
-    #: sessions for GET requests: on SQLite a deferred BEGIN, so reads never queue behind
-    #: the write lock (same as ``sessions`` on PostgreSQL)
+    #: the engine of reads: on SQLite one with deferred BEGINs, so reads never queue
+    #: behind the write lock (the same engine as ``engine`` on PostgreSQL)
+    read_engine: Engine
+    #: sessions for GET requests (on ``read_engine``)
     read_sessions: sessionmaker[Session]
     broker: AccountStore
     throttle: ThrottlePolicy
     hub: LiveHub
+    gate: Gate
+    principals: PrincipalCache
     mqtt: MqttLink | None = None
     telemetry: TelemetryReader | None = None
     #: keeps each site's collector routes planned (cloud.dispatch)
     dispatcher: Dispatcher | None = None
     jwt_secret: str = field(default="", repr=False)
-    tokens: TokenCache | None = field(default=None, repr=False)
+    tokens: TokenCache = field(default_factory=lambda: TokenCache(""), repr=False)
+
+    @cached_property
+    def fast_reads(self) -> Engine:
+        """``read_engine`` for single-statement reads: autocommit on PostgreSQL, so giving
+        the connection back costs no ROLLBACK round trip (same pool)."""
+        if self.read_engine.dialect.name == "postgresql":
+            return self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self.read_engine
+
+    def load_subject(self, kind: str, ident: int) -> SubjectRow | None:
+        """A token subject's row, read on its own short connection (worker thread)."""
+        with self.fast_reads.connect() as conn:
+            return load_subject(conn, kind, ident)

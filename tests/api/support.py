@@ -39,7 +39,7 @@ class ApiServer:
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        return httpx.Client(base_url=self.url, headers=headers, **{"timeout": 30, **kw})
 
 
 @contextmanager

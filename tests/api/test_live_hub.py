@@ -22,7 +22,7 @@ def test_rows_written_right_after_subscribing_are_streamed(tmp_path: Path) -> No
         hub = LiveHub(sessions, poll_s=0.5)
         await hub.start()
         try:
-            q = hub.subscribe()
+            q = await hub.subscribe()
             # written before the poller's first tick after the subscription
             with sessions() as s, s.begin():
                 add_dead_letter(s, topic="x/new", payload=b"{", reason="malformed", detail="new")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cloud import deadletters
 from cloud.api.deps import Limit, SessionDep, Staff, StateDep
@@ -23,15 +24,23 @@ class HealthOut(BaseModel):
     status: str
     broker_connected: bool | None
     stream_subscribers: int
+    db_threads: int = Field(description="worker threads for database work (= admission slots)")
+    requests_in_flight: int = Field(description="admitted requests not finished yet")
+    requests_waiting: int
+    requests_refused: int = Field(description="503s for overload since the worker started")
 
 
-@router.get("/health", summary="Liveness of the API (no authentication)")
+@router.get("/health", summary="Liveness of the API (no authentication, no database)")
 async def health(state: StateDep) -> HealthOut:
+    gate = state.gate
     return HealthOut(
         status="ok",
         broker_connected=state.mqtt.connected if state.mqtt is not None else None,
         stream_subscribers=state.hub.subscribers,
-    )
+        db_threads=int(anyio.to_thread.current_default_thread_limiter().total_tokens),
+        requests_in_flight=gate.in_use, requests_waiting=gate.waiting,
+        requests_refused=gate.refused,
+    )  # fmt: skip
 
 
 @router.get("/alerts", responses=error_responses(401, 403), summary="Alerts, newest first")

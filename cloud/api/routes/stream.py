@@ -48,7 +48,7 @@ async def stream(
 ) -> StreamingResponse:
     wanted = set(types or EVENT_TYPES)
     hub = state.hub
-    queue = hub.subscribe()
+    queue = await hub.subscribe()
     keepalive = state.settings.stream_keepalive_s
 
     async def gen() -> AsyncIterator[str]:
