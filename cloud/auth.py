@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 
 from cloud import audit
 from cloud.models import Household, utcnow
-from cloud.models.auth import USER_ROLES, HouseholdPin, LoginThrottle, User
+from cloud.models.auth import SITE_USER_ROLES, USER_ROLES, HouseholdPin, LoginThrottle, User
 
-Role = Literal["admin", "operator", "collector", "household"]
+Role = Literal["admin", "operator", "cashier", "collector", "auditor", "household"]
 
 #: shortest password accepted for a user
 MIN_PASSWORD_LEN = 10
@@ -101,9 +101,13 @@ def create_user(
     phone: str | None = None,
     by: str | None = None,
 ) -> User:
-    """Create a staff user (``role``: admin | operator | collector). Flushes, no commit."""
+    """Create a staff user (``role``: one of :data:`USER_ROLES`). Flushes, no commit.
+
+    Operators, cashiers and collectors belong to one site; admins and auditors to none.
+    """
     if role not in USER_ROLES:
         raise InvalidInput("role", f"role must be one of {', '.join(USER_ROLES)}")
+    check_site_of_role(role, site_id)
     if not re.fullmatch(r"[A-Za-z0-9._@-]{3,80}", username):
         raise InvalidInput("username", "3-80 letters, digits or . _ @ -")
     _check_password(password)
@@ -150,6 +154,14 @@ def update_user(session: Session, *, user: User, changes: dict[str, Any], by: st
     audit.record(session, actor=by, action="user.update", subject=f"user:{user.id}",
                  before=old, after=new, site_id=user.site_id)  # fmt: skip
     return user
+
+
+def check_site_of_role(role: str, site_id: int | None) -> None:
+    """A site role needs a site; a programme-wide role has none."""
+    if role in SITE_USER_ROLES and site_id is None:
+        raise InvalidInput("site_id", f"a user with role {role} belongs to a site")
+    if role not in SITE_USER_ROLES and site_id is not None:
+        raise InvalidInput("site_id", f"a user with role {role} spans every site: no site_id")
 
 
 def set_user_password(session: Session, *, user: User, password: str) -> None:

@@ -320,7 +320,7 @@ class DemoStack:
                     if s.scalar(select(User.id).where(User.username == username)) is None:
                         auth.create_user(
                             s, username=username, password=password, role=role,
-                            display_name=display,
+                            display_name=display, site_id=None if role == "admin" else site.id,
                         )  # fmt: skip
                 # the collector's motorbike: 60 kg, on shift from an hour ago for 12 hours
                 collector = s.scalar(select(User).where(User.username == "kolektor1"))

@@ -13,6 +13,7 @@ stops them again. The dashboard's files, when ``cloud/api/static/index.html`` ex
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -25,7 +26,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from cloud.api import errors, openapi
+from cloud.api import errors, openapi, scope
 from cloud.api.gate import AdmissionMiddleware, Gate, size_thread_pool
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
@@ -115,6 +116,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     read_sessions = session_factory(read_engine)
     principals = PrincipalCache(settings.principal_cache_ttl_s)
     for maker in (sessions, read_sessions):
+        scope.install(maker)  # every API session is confined to its caller's reach
         watch_changes(maker, principals)
     lt = settings.login_throttle
     adm = settings.admission
@@ -132,7 +134,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
             window=timedelta(seconds=lt.window_s),
             block=timedelta(seconds=lt.block_s),
         ),
-        hub=LiveHub(read_sessions, poll_s=settings.stream_poll_s),
+        hub=LiveHub(
+            functools.partial(read_sessions, info={"scope": scope.SYSTEM}),
+            poll_s=settings.stream_poll_s,
+        ),
         jwt_secret=settings.jwt_secret.get_secret_value(),
         tokens=TokenCache(settings.jwt_secret.get_secret_value()),
     )

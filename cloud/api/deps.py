@@ -1,14 +1,19 @@
 """Dependencies every route declares: the session, the caller and the access rules.
 
-This module is the ONE place where roles and ownership are decided. Routes declare
-what they need with the ``Annotated`` aliases below, e.g.::
+Routes declare what they need with the ``Annotated`` aliases below, e.g.::
 
     @router.get("/{household_id}/statement")
-    def statement(household: OwnHousehold, session: SessionDep) -> StatementOut: ...
+    def statement(_: AccountReader, household: OwnHousehold, session: SessionDep): ...
 
-Roles: ``admin`` (everything), ``operator`` (the waste bank's daily work), ``collector``
-(its own pickups), ``household`` (its own account). Object-level rules answer 404 for
-someone else's object, so ids cannot be probed; role rules answer 403.
+Two kinds of rule, each decided in one place:
+
+* **role rules** (403): the aliases built with :func:`require_role` (``Admin``,
+  ``Operator``, ``SiteReader``, ``Counter``, ...), declared first so they answer before
+  any object is looked up. ``admin`` passes every role rule; an ``auditor`` reads
+  everything and never writes (a write session refuses it, :func:`get_session`).
+* **reach** (404, so ids cannot be probed): every session carries the caller's scope
+  and :mod:`cloud.api.scope` confines every query and every write to it; the ``Own*``
+  lookups below are plain ``session.get`` calls that find nothing out of reach.
 
 Nothing here touches the database on the event loop: async dependencies either need no
 database (a cached caller) or hand the work to a worker thread (:func:`run_db`); sync
@@ -17,25 +22,26 @@ dependencies run on worker threads anyway (see :mod:`cloud.api.gate`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import ApiError
 from cloud.api.gate import run_db
 from cloud.api.principals import Principal, principal_for
+from cloud.api.scope import SYSTEM, Scope
 from cloud.api.state import ApiState
 from cloud.auth import AuthError, Role
-from cloud.models import Household, Pickup, WeighinRecord
+from cloud.models import Household, Pickup, Site
 from cloud.models.auth import User
 
 __all__ = ["Principal"]
 
-STAFF_ROLES: tuple[Role, ...] = ("admin", "operator")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
@@ -79,16 +85,28 @@ async def principal_from_token(state: ApiState, token: str, *, fresh: bool) -> P
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_session(state: StateDep, request: Request) -> AsyncIterator[Session]:
-    """The request's session: a read session for GET/HEAD, else a write session.
+async def get_session(
+    state: StateDep, request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[Session]:
+    """The request's session, confined to the caller's reach (:mod:`cloud.api.scope`).
 
-    Creating it does no I/O; only sync routes and dependencies (worker threads) use it.
-    On SQLite a write session starts with ``BEGIN IMMEDIATE`` at its first statement; a
-    read session is a deferred transaction that never waits for the write lock.
-    Closing it (rollback, connection back to the pool) happens on a worker thread too.
+    A read session for GET/HEAD, else a write session (refused to an auditor). Creating
+    it does no I/O; only sync routes and dependencies (worker threads) use it. On SQLite
+    a write session starts with ``BEGIN IMMEDIATE`` at its first statement; a read
+    session is a deferred transaction that never waits for the write lock. Closing it
+    (rollback, connection back to the pool) happens on a worker thread too.
     """
-    maker = state.read_sessions if request.method in SAFE_METHODS else state.sessions
-    session = maker()
+    write = request.method not in SAFE_METHODS
+    if write and principal.role == "auditor":
+        raise ApiError(403, "forbidden", "the auditor reads; it never writes")
+    async with _session(state, principal.scope, write=write) as session:
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def _session(state: ApiState, scope: Scope, *, write: bool) -> AsyncIterator[Session]:
+    maker = state.sessions if write else state.read_sessions
+    session = maker(info={"scope": scope})
     try:
         yield session
     finally:
@@ -98,7 +116,14 @@ async def get_session(state: StateDep, request: Request) -> AsyncIterator[Sessio
             session.close()  # it never began: nothing to send
 
 
+async def get_system_session(state: StateDep, request: Request) -> AsyncIterator[Session]:
+    """A session for the routes that come before a caller is known (logging in)."""
+    async with _session(state, SYSTEM, write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+SystemSessionDep = Annotated[Session, Depends(get_system_session)]
 
 
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -113,46 +138,39 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return dep
 
 
+#: programme administration: users, sites, device provisioning
 Admin = Annotated[Principal, Depends(require_role("admin"))]
-Staff = Annotated[Principal, Depends(require_role(*STAFF_ROLES))]
-StaffOrCollector = Annotated[Principal, Depends(require_role(*STAFF_ROLES, "collector"))]
+#: a site's daily administration (households, cards, weigh-ins, bins, pickups, prices)
+Operator = Annotated[Principal, Depends(require_role("operator"))]
+#: reading a site's data (weigh-ins, bins, devices, pickups, alerts, telemetry, users)
+SiteReader = Annotated[Principal, Depends(require_role("operator", "auditor"))]
+#: payouts at the counter
+Counter = Annotated[Principal, Depends(require_role("operator", "cashier"))]
+#: finding households and their payouts at the counter
+CounterReader = Annotated[Principal, Depends(require_role("operator", "cashier", "auditor"))]
+#: a household's own pages: its account, statement, cards (staff of its site too)
+AccountReader = Annotated[
+    Principal, Depends(require_role("operator", "cashier", "auditor", "household"))
+]
 
 
 def _not_yours(what: str) -> ApiError:
     return ApiError(404, "not-found", f"no such {what}", title="Not found")
 
 
-def _staff_sees(principal: Principal, site_id: int | None) -> bool:
-    """A staff user tied to a site sees that site's objects only."""
-    return principal.site_id is None or site_id is None or principal.site_id == site_id
-
-
-def _may_see_household(principal: Principal, household_id: int, site_id: int | None) -> bool:
-    """THE household rule: staff (of its site), or the household itself."""
-    if principal.is_staff:
-        return _staff_sees(principal, site_id)
-    return principal.kind == "household" and principal.id == household_id
-
-
 def own_household(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    household_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep, household_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> Household:
-    """The household in the path, if the caller is staff or that household itself."""
+    """The household in the path, if within the caller's reach."""
     hh = session.get(Household, household_id)
-    if hh is None or not _may_see_household(principal, hh.id, hh.site_id):
+    if hh is None:
         raise _not_yours("household")
     return hh
 
 
-_HOUSEHOLD_SITE = select(Household.site_id).where(Household.id == bindparam("id"))
-
-
-def _household_site(state: ApiState, household_id: int) -> tuple[int | None] | None:
-    with state.read_engine.connect() as conn:
-        row = conn.execute(_HOUSEHOLD_SITE, {"id": household_id}).first()
-    return None if row is None else (row.site_id,)
+def _reaches_household(state: ApiState, scope: Scope, household_id: int) -> bool:
+    with state.read_sessions(info={"scope": scope}) as session:
+        return session.get(Household, household_id) is not None
 
 
 async def own_household_id(
@@ -161,13 +179,13 @@ async def own_household_id(
     household_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> int:
     """Like :func:`own_household` but only the id: a household asking for itself costs
-    no query; staff cost one primary-key read (on a worker thread)."""
-    if principal.kind == "household":
-        if principal.id != household_id:
+    no query (the same rule in its Python form); staff cost one scoped read."""
+    scope = principal.scope
+    if scope.role == "household":
+        if not scope.admits(household_id=household_id):
             raise _not_yours("household")
         return household_id  # its own, active household (checked with the token)
-    found = await run_db(_household_site, state, household_id)
-    if found is None or not _may_see_household(principal, household_id, found[0]):
+    if not await run_db(_reaches_household, state, scope, household_id):
         raise _not_yours("household")
     return household_id
 
@@ -176,61 +194,35 @@ OwnHouseholdId = Annotated[int, Depends(own_household_id)]
 OwnHousehold = Annotated[Household, Depends(own_household)]
 
 
-def own_pickup(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    pickup_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-) -> Pickup:
-    """The pickup in the path: staff, its assigned collector, or its household."""
+def own_pickup(session: SessionDep, pickup_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Pickup:
+    """The pickup in the path: within the site's reach, its collector's or its household's."""
     p = session.get(Pickup, pickup_id)
     if p is None:
         raise _not_yours("pickup")
-    if principal.is_staff and _staff_sees(principal, p.site_id):
-        return p
-    if principal.role == "collector" and p.collector_id == principal.id:
-        return p
-    if principal.kind == "household" and p.household_id == principal.id:
-        return p
-    raise _not_yours("pickup")
+    return p
 
 
 OwnPickup = Annotated[Pickup, Depends(own_pickup)]
 
 
-def own_weighin(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    weighin_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-) -> WeighinRecord:
-    """The weigh-in in the path: staff (of its site), or the household it was credited to."""
-    w = session.get(WeighinRecord, weighin_id)
-    if w is None:
-        raise _not_yours("weigh-in")
-    if principal.is_staff and _staff_sees(principal, w.site_id):
-        return w
-    if principal.kind == "household" and w.household_id == principal.id:
-        return w
-    raise _not_yours("weigh-in")
-
-
-OwnWeighin = Annotated[WeighinRecord, Depends(own_weighin)]
-
-
-def own_collector(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-) -> User:
-    """The collector in the path: staff, or that collector itself."""
+def own_collector(session: SessionDep, user_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> User:
+    """The collector in the path (its site's staff, or that collector itself)."""
     user = session.get(User, user_id)
     if user is None or user.role != "collector":
         raise _not_yours("collector")
-    if principal.is_staff or (principal.role == "collector" and principal.id == user.id):
-        return user
-    raise _not_yours("collector")
+    return user
 
 
 OwnCollector = Annotated[User, Depends(own_collector)]
+
+
+def own_site_code(session: Session, principal: Principal) -> str | None:
+    """The code of the caller's site (None for a programme-wide caller)."""
+    if principal.site_id is None:
+        return None
+    code: str | None = session.scalar(select(Site.code).where(Site.id == principal.site_id))
+    return code
+
 
 #: paging parameters shared by list routes
 Limit = Annotated[int, Query(ge=1, le=1000, description="most rows returned")]
@@ -245,18 +237,11 @@ async def stream_principal(
         Query(description="the access token (EventSource cannot send headers)"),
     ] = None,
 ) -> Principal:
-    """Staff only; the token may come in the ``access_token`` query parameter."""
+    """Any role: the stream carries only events within the caller's reach."""
     token = creds.credentials if creds is not None else access_token
     if not token:
         raise AuthError("missing bearer token")
-    principal = await principal_from_token(state, token, fresh=True)
-    if not principal.is_staff:
-        raise ApiError(403, "forbidden", "the live stream is for operators")
-    return principal
+    return await principal_from_token(state, token, fresh=True)
 
 
 StreamPrincipal = Annotated[Principal, Depends(stream_principal)]
-
-
-def audit(principal: Principal) -> dict[str, Any]:
-    return {"by": principal.label}

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.api.scope import OutOfReach
 from cloud.auth import AuthError, InvalidInput, Throttled
 from cloud.errors import LedgerError, NotFound
 
@@ -142,6 +143,10 @@ def install(app: FastAPI) -> None:
             422, "validation", str(exc), title="Invalid request",
             errors=[FieldError(field=f"body.{exc.field}", message=str(exc))],
         )  # fmt: skip
+
+    @app.exception_handler(OutOfReach)
+    async def _out_of_reach(_: Request, exc: OutOfReach) -> JSONResponse:
+        return problem(404, "not-found", "no such object (or not yours)", title="Not found")
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

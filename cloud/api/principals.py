@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.api.scope import Scope
 from cloud.auth import AuthError, Role, TokenClaims
 from cloud.models import Household
 from cloud.models.auth import HouseholdPin, User
@@ -35,8 +36,11 @@ class Principal:
     site_id: int | None
 
     @property
-    def is_staff(self) -> bool:
-        return self.role in ("admin", "operator")
+    def scope(self) -> Scope:
+        """What this caller reaches (:mod:`cloud.api.scope`)."""
+        if self.kind == "household":
+            return Scope("household", site_id=self.site_id, household_id=self.id)
+        return Scope(self.role, site_id=self.site_id, user_id=self.id)
 
     @property
     def label(self) -> str:

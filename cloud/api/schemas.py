@@ -29,6 +29,7 @@ Rupiah = Annotated[int, Field(ge=0, le=10**12)]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
+StaffRole = Literal["admin", "operator", "cashier", "collector", "auditor"]
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
@@ -87,7 +88,7 @@ class MeOut(BaseModel):
 class UserCreate(_In):
     username: Username = Field(examples=["collector7"])
     password: Password
-    role: Literal["admin", "operator", "collector"] = Field(examples=["collector"])
+    role: StaffRole = Field(examples=["collector"])
     display_name: Text | None = Field(default=None, examples=["Pak Budi"])
     site_id: DbId | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
@@ -95,7 +96,7 @@ class UserCreate(_In):
 
 class UserUpdate(_In):
     display_name: Text | None = None
-    role: Literal["admin", "operator", "collector"] | None = None
+    role: StaffRole | None = None
     active: bool | None = None
     password: Password | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None

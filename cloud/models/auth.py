@@ -1,4 +1,4 @@
-"""The API's people: staff users (admin, operator, collector), household PINs, login throttle.
+"""The API's people: staff users (by role), household PINs, login throttle.
 
 Households log in with their member number and a PIN (:class:`HouseholdPin`); everyone
 else is a :class:`User` with a role. Passwords and PINs are stored as argon2id hashes
@@ -15,8 +15,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base, UtcDateTime, utcnow
 
-#: staff roles; ``admin`` can do everything an ``operator`` can, and manage users
-USER_ROLES = ("admin", "operator", "collector")
+#: staff roles: ``admin`` (programme-wide, everything), ``operator`` (one site's daily
+#: work), ``cashier`` (one site's counter: payouts), ``collector`` (its own pickups),
+#: ``auditor`` (programme-wide, reads everything, never writes)
+USER_ROLES = ("admin", "operator", "cashier", "collector", "auditor")
+#: roles that belong to one site (``users.site_id`` set); the others span every site
+SITE_USER_ROLES = ("operator", "cashier", "collector")
 
 
 class User(Base):
@@ -35,7 +39,9 @@ class User(Base):
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'operator', 'collector')", name="role_known"),
+        CheckConstraint(
+            "role IN ('admin', 'operator', 'cashier', 'collector', 'auditor')", name="role_known"
+        ),
     )
 
 

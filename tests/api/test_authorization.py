@@ -37,6 +37,7 @@ SHARED = {
     ("POST", "/api/v1/disbursements/callback"): "the provider's callback, HMAC-signed",
     ("GET", "/api/v1/public/verify/{code}"): "public: a receipt's record, nothing personal",
     ("GET", "/api/v1/public/verify/{code}/qr.svg"): "public: the QR of the verify page",
+    ("GET", "/api/v1/stream"): "open to every role, filtered to its reach: test_role_matrix",
 }
 
 #: a valid body for every route that takes one (so a refusal is not a 422)

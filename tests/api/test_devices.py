@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.api.support import ApiServer, login
+from tests.api.support import ApiServer, World, login
 from tests.support.services import MosquittoServer
 from tests.support.waiting import wait_until
 
@@ -121,14 +121,15 @@ def test_provision_then_revoke_at_the_real_broker(
 
 
 def test_commands_reach_the_device_over_mqtt(
-    api_with_broker: ApiServer, mosquitto: MosquittoServer
+    api_with_broker: ApiServer, mosquitto: MosquittoServer, world: World
 ) -> None:
     api = api_with_broker
     with api.client() as anon:
         admin = login(anon, "admin")
         operator = login(anon, "operator")
-    with api.client(admin) as c:
-        creds = c.post("/api/v1/devices", json={"device_id": "st-cmd01", "kind": "station"}).json()
+    with api.client(admin) as c:  # a station of the operator's site
+        creds = c.post("/api/v1/devices", json={"device_id": "st-cmd01", "kind": "station",
+                                                "site_id": world.ids["site"]}).json()  # fmt: skip
     device = Probe(mosquitto.port, "st-cmd01", creds["mqtt_password"])
     wait_until(lambda: device.connect() == 0, 10, "the device to connect")
     device.subscribe("salinmas/v1/dev/st-cmd01/cmd")

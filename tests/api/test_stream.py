@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
+import contextlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -19,62 +14,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud import crediting
 from cloud.db import make_engine, session_factory
 from contract.models import to_json
-from tests.api.support import ApiServer, World, household_login, login
+from tests.api.support import (
+    ApiServer,
+    World,
+    credit,
+    household_login,
+    listen,
+    login,
+    next_of,
+    until_event,
+)
 from tests.cloud.factories import fill, weighin
 from tests.support.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def listen(api: ApiServer, token: str, **params: Any) -> Iterator[queue.Queue[tuple[str, Any]]]:
-    """Read the stream in a thread; yields a queue of (event type, data)."""
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    stop = threading.Event()
-
-    client = httpx.Client(base_url=api.url, timeout=httpx.Timeout(30, read=60))
-
-    def run() -> None:
-        try:
-            with client.stream(
-                "GET", "/api/v1/stream", params={"access_token": token, **params}
-            ) as r:
-                events.put(("status", r.status_code))
-                kind = None
-                for line in r.iter_lines():  # keep-alives (0.5 s in tests) wake it up
-                    if stop.is_set():
-                        return
-                    if line.startswith("event: "):
-                        kind = line[7:]
-                    elif line.startswith("data: ") and kind:
-                        events.put((kind, json.loads(line[6:])))
-        except (httpx.HTTPError, RuntimeError):
-            if not stop.is_set():
-                raise
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert events.get(timeout=10) == ("status", 200)
-    hub = api.app.state.api.hub
-    deadline = time.monotonic() + 10
-    while not hub.polling and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert hub.polling
-    try:
-        yield events
-    finally:
-        stop.set()
-        t.join(20)
-        client.close()
-
-
-def next_of(events: queue.Queue[tuple[str, Any]], kind: str, timeout_s: float = 10) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0:
-        k, data = events.get(timeout=left)
-        if k == kind:
-            return data
-    raise AssertionError(f"no {kind} event within {timeout_s} s")
 
 
 def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -> None:
@@ -108,13 +61,60 @@ def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -
                                                              world.ids["collector-b"])  # fmt: skip
 
 
-def test_the_stream_is_for_operators_only(api: ApiServer, world: World) -> None:
+def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) -> None:
+    """The stream is open to every role and carries only events within the caller's reach.
+
+    Each stream waits for a closing event published after the others (the hub hands
+    every event to every queue in publish order, one connection each), so whatever it
+    did not get before that, it was never sent.
+    mutant: stream.py drops the ``scope.admits`` filter -> operators and households see
+            the other site's weigh-in -> fails
+    mutant: Scope.admits lets site staff through on household_id alone -> fails
+    """
+    ids = world.ids
     with api.client() as c:
-        hh = household_login(c, "M-A", world.pins["M-A"])
-        col = login(c, "collector-a")
+        tokens = {
+            "admin": login(c, "admin"), "operator": login(c, "operator"),
+            "operator-2": login(c, "operator-2"), "collector-a": login(c, "collector-a"),
+            "household-a": household_login(c, "M-A", world.pins["M-A"]),
+            "household-c": household_login(c, "M-C", world.pins["M-C"]),
+        }  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        streams = {who: stack.enter_context(listen(api, tok)) for who, tok in tokens.items()}
+        credit(api, weighin(seq=77, card_id="CARD-A"),
+                weighin(device_id="st-bank02", seq=77, card_id="CARD-C"))  # fmt: skip
+        seen = until_event(
+            streams["admin"], lambda e: e[0] == "weighin" and e[1]["member_no"] == "M-C"
+        )
+        assert {d["member_no"] for k, d in seen if k == "weighin"} >= {"M-A", "M-C"}
+        with api.client(tokens["household-a"]) as c:
+            p1 = c.post(f"/api/v1/households/{ids['household-a']}/pickups", json={}).json()["id"]
+        with api.client(tokens["household-c"]) as c:
+            p2 = c.post(f"/api/v1/households/{ids['household-c']}/pickups", json={}).json()["id"]
+        with api.client(tokens["operator"]) as c:
+            r = c.post(f"/api/v1/pickups/{p1}/assign", json={"collector_id": ids["collector-a"]})
+            assert r.status_code == 200, r.text
+
+        def closing(pid: int, status: str) -> Any:
+            return lambda e: e[0] == "pickup" and e[1]["id"] == pid and e[1]["status"] == status
+
+        def summary(got: list[Any]) -> set[tuple[str, Any]]:
+            return {(k, d.get("member_no") if k == "weighin" else d["id"]) for k, d in got
+                    if k in ("weighin", "pickup")}  # fmt: skip
+
+        site1 = {("weighin", "M-A"), ("pickup", p1)}
+        site2 = {("weighin", "M-C"), ("pickup", p2)}
+        for who in ("operator", "household-a"):
+            assert summary(until_event(streams[who], closing(p1, "assigned"))) == site1, who
+        for who in ("operator-2", "household-c"):
+            assert summary(until_event(streams[who], closing(p2, "open"))) == site2, who
+        assert summary(until_event(streams["collector-a"], closing(p1, "assigned"))) == {
+            ("pickup", p1)}  # fmt: skip
+
+
+def test_the_stream_refuses_missing_and_forged_tokens(api: ApiServer) -> None:
+    with api.client() as c:
         assert c.get("/api/v1/stream").status_code == 401
-        for token in (hh, col):
-            assert c.get("/api/v1/stream", params={"access_token": token}).status_code == 403
         assert c.get("/api/v1/stream", params={"access_token": "forged"}).status_code == 401
 
 
@@ -153,7 +153,7 @@ def test_fills_from_the_broker_reach_the_stream(
     dev.loop_stop()
 
 
-def test_alerts_and_dead_letters_reach_the_stream(api: ApiServer) -> None:
+def test_alerts_and_dead_letters_reach_the_stream(api: ApiServer, world: World) -> None:
     from cloud.deadletters import add_dead_letter
     from cloud.pickups import raise_alert
 
@@ -163,15 +163,18 @@ def test_alerts_and_dead_letters_reach_the_stream(api: ApiServer) -> None:
         engine = make_engine(api.app.state.api.settings.ledger_url)
         try:
             with session_factory(engine)() as s:
-                add_dead_letter(s, topic="salinmas/v1/dev/st-x/weighin", payload=b"{oops",
-                                reason="malformed", detail="not JSON")  # fmt: skip
-                raise_alert(s, kind="lid_open", subject="bn-bin01", message="lid open")
+                # from a device of the operator's site, about a bin of its site
+                add_dead_letter(s, topic="salinmas/v1/dev/st-bank01/weighin", payload=b"{oops",
+                                reason="malformed", detail="not JSON",
+                                client_hint="st-bank01")  # fmt: skip
+                raise_alert(s, kind="tilt", subject="bn-bin01", message="tilted",
+                            site_id=world.ids["site"])  # fmt: skip
                 s.commit()
         finally:
             engine.dispose()
         got = dict([events.get(timeout=10), events.get(timeout=10)])
         assert (got["dead_letter"]["reason"], got["dead_letter"]["topic"]) == (
             "malformed",
-            "salinmas/v1/dev/st-x/weighin",
+            "salinmas/v1/dev/st-bank01/weighin",
         )
-        assert (got["alert"]["kind"], got["alert"]["subject"]) == ("lid_open", "bn-bin01")
+        assert (got["alert"]["kind"], got["alert"]["subject"]) == ("tilt", "bn-bin01")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from cloud import payouts as pay
 from cloud.api.deps import (
-    CurrentPrincipal,
+    AccountReader,
+    Counter,
+    CounterReader,
     Limit,
     OwnHousehold,
     OwnHouseholdId,
     Principal,
     SessionDep,
-    Staff,
     StateDep,
+    require_role,
 )
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.gate import run_db
@@ -33,20 +35,22 @@ from cloud.api.schemas import (
 )
 from cloud.api.state import ApiState
 from cloud.api.weighin_view import weighin_out
-from cloud.models import WeighinRecord
+from cloud.models import Household, WeighinRecord
 from cloud.models.money import PAYOUT_STATES, Payout
 from cloud.postings import funds, statement
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 MONEY = error_responses(401, 403, 404, 409, 422)
+#: who may ask for a household's payout: its site's counter, or the household itself
+PayoutRequester = Annotated[Principal, Depends(require_role("operator", "cashier", "household"))]
 
 
 @router.get(
-    "/households/{household_id}/balance", responses=error_responses(401, 404),
+    "/households/{household_id}/balance", responses=error_responses(401, 403, 404),
     response_model=BalanceOut, summary="Balance, held payouts and what is available",
 )  # fmt: skip
-async def get_balance(household_id: OwnHouseholdId, state: StateDep) -> Response:
+async def get_balance(_: AccountReader, household_id: OwnHouseholdId, state: StateDep) -> Response:
     # the hottest read of the API: one aggregate query, on a worker thread; the model is
     # built here, so the response skips FastAPI's second validation pass
     body = await run_db(_balance_json, state, household_id)
@@ -63,10 +67,11 @@ def _balance_json(state: ApiState, household_id: int) -> str:
 
 
 @router.get(
-    "/households/{household_id}/statement", responses=error_responses(401, 404, 422),
+    "/households/{household_id}/statement", responses=error_responses(401, 403, 404, 422),
     summary="Every posting of the account with the weigh-in behind each credit",
 )  # fmt: skip
 def get_statement(
+    _: AccountReader,
     household: OwnHousehold,
     session: SessionDep,
     since: Annotated[Instant | None, Query(description="UTC, inclusive")] = None,
@@ -101,11 +106,11 @@ def get_statement(
 
 
 @router.get(
-    "/households/{household_id}/payouts", responses=error_responses(401, 404),
+    "/households/{household_id}/payouts", responses=error_responses(401, 403, 404),
     summary="A household's payouts, newest first",
 )  # fmt: skip
 def household_payouts(
-    household: OwnHousehold, session: SessionDep, limit: Limit = 100
+    _: AccountReader, household: OwnHousehold, session: SessionDep, limit: Limit = 100
 ) -> list[PayoutOut]:
     rows = session.scalars(
         select(Payout).where(Payout.household_id == household.id)
@@ -120,7 +125,7 @@ def household_payouts(
     summary="Request a cash payout (held until paid; never beyond the available balance)",
 )  # fmt: skip
 def request_payout(
-    body: PayoutCreate, household: OwnHousehold, who: CurrentPrincipal, key: IdempotencyKey,
+    who: PayoutRequester, body: PayoutCreate, household: OwnHousehold, key: IdempotencyKey,
     request: Request, session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     def act() -> PayoutOut:
@@ -131,13 +136,14 @@ def request_payout(
         return PayoutOut.model_validate(p)
 
     resp = idempotent(session, request, who, key, body, act, status_code=201)
-    state.hub.publish("payout", {"household_id": household.id, "status": "requested"})
+    state.hub.publish("payout", {"household_id": household.id, "status": "requested"},
+                      site_id=household.site_id, household_id=household.id)  # fmt: skip
     return resp
 
 
 @router.get("/payouts", responses=error_responses(401, 403, 422), summary="Payouts to decide")
 def list_payouts(
-    _: Staff,
+    _: CounterReader,
     session: SessionDep,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(PAYOUT_STATES) + ")$")] = None,
     household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -168,7 +174,11 @@ def _decide(
         return PayoutOut.model_validate(p)
 
     resp = idempotent(session, request, principal, key, body, act)
-    state.hub.publish("payout", {"id": payout_id, "status": action})
+    p = session.get(Payout, payout_id)  # within reach: it was just decided (or replayed)
+    hh = session.get(Household, p.household_id) if p is not None else None
+    if hh is not None:
+        state.hub.publish("payout", {"id": payout_id, "status": action},
+                          site_id=hh.site_id, household_id=hh.id)  # fmt: skip
     return resp
 
 
@@ -177,7 +187,7 @@ def _decide(
     summary="Approve a requested payout (re-checks the balance)",
 )  # fmt: skip
 def approve(
-    payout_id: DbId, principal: Staff, key: IdempotencyKey, request: Request,
+    principal: Counter, payout_id: DbId, key: IdempotencyKey, request: Request,
     session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     return _decide(payout_id, "approve", principal, key, request, session, state)
@@ -188,7 +198,7 @@ def approve(
     summary="Hand out the cash: posts the payout to the ledger",
 )  # fmt: skip
 def pay_out(
-    payout_id: DbId, principal: Staff, key: IdempotencyKey, request: Request,
+    principal: Counter, payout_id: DbId, key: IdempotencyKey, request: Request,
     session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     return _decide(payout_id, "pay", principal, key, request, session, state)
@@ -199,7 +209,7 @@ def pay_out(
     summary="Reject a requested or approved payout (releases the hold)",
 )  # fmt: skip
 def reject(
-    payout_id: DbId, body: PayoutReject, principal: Staff, key: IdempotencyKey,
+    principal: Counter, payout_id: DbId, body: PayoutReject, key: IdempotencyKey,
     request: Request, session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     return _decide(payout_id, "reject", principal, key, request, session, state, body)

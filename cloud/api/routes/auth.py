@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from cloud import auth
-from cloud.api.deps import CurrentPrincipal, SessionDep, StateDep
+from cloud.api.deps import CurrentPrincipal, StateDep, SystemSessionDep
 from cloud.api.errors import error_responses
 from cloud.api.schemas import HouseholdLoginRequest, LoginRequest, MeOut, TokenOut
 from cloud.api.state import ApiState
@@ -30,7 +30,9 @@ def _policy(state: ApiState) -> auth.ThrottlePolicy:
     responses=error_responses(401, 422, 429),
     summary="Staff login: an access token for the Authorization header",
 )
-def login(body: LoginRequest, request: Request, session: SessionDep, state: StateDep) -> TokenOut:
+def login(
+    body: LoginRequest, request: Request, session: SystemSessionDep, state: StateDep
+) -> TokenOut:
     key = auth.throttle_key("user:" + body.username, _client(request, state))
     auth.check_throttle(session, key=key)
     try:
@@ -56,7 +58,7 @@ def login(body: LoginRequest, request: Request, session: SessionDep, state: Stat
     summary="Household login with member number and PIN",
 )
 def household_login(
-    body: HouseholdLoginRequest, request: Request, session: SessionDep, state: StateDep
+    body: HouseholdLoginRequest, request: Request, session: SystemSessionDep, state: StateDep
 ) -> TokenOut:
     key = auth.throttle_key("household:" + body.member_no, _client(request, state))
     auth.check_throttle(session, key=key)

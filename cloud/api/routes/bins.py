@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from cloud import pickups
-from cloud.api.deps import SessionDep, Staff
+from cloud.api.deps import Operator, SessionDep, SiteReader, own_site_code
 from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.schemas import BinCreate, BinOut, DeviceIdStr
 
@@ -17,7 +17,7 @@ BinId = Annotated[DeviceIdStr, Path(description="bin id")]
 
 
 @router.get("", responses=error_responses(401, 403), summary="Bins with their latest state")
-def list_bins(_: Staff, session: SessionDep) -> list[BinOut]:
+def list_bins(_: SiteReader, session: SessionDep) -> list[BinOut]:
     return [BinOut.model_validate(b) for b in pickups.list_bins(session)]
 
 
@@ -25,14 +25,15 @@ def list_bins(_: Staff, session: SessionDep) -> list[BinOut]:
     "", responses=error_responses(401, 403, 409, 422),
     summary="Register a bin or update its registry entry",
 )  # fmt: skip
-def upsert_bin(body: BinCreate, principal: Staff, session: SessionDep) -> BinOut:
+def upsert_bin(body: BinCreate, principal: Operator, session: SessionDep) -> BinOut:
     if body.hysteresis_pct >= body.threshold_pct:
         raise ApiError(
             422, "validation", "hysteresis_pct must be below threshold_pct",
             errors=[FieldError(field="body.hysteresis_pct", message="must be < threshold_pct")],
         )  # fmt: skip
     b = pickups.register_bin(
-        session, bin_id=body.bin_id, site=body.site, device_id=body.device_id,
+        session, bin_id=body.bin_id, site=body.site or own_site_code(session, principal),
+        device_id=body.device_id,
         category=body.category, name=body.name, x=body.x, y=body.y, lat=body.lat, lon=body.lon,
         empty_depth_mm=body.empty_depth_mm, threshold_pct=body.threshold_pct,
         hysteresis_pct=body.hysteresis_pct, by=principal.label,
@@ -42,5 +43,5 @@ def upsert_bin(body: BinCreate, principal: Staff, session: SessionDep) -> BinOut
 
 
 @router.get("/{bin_id}", responses=error_responses(401, 403, 404))
-def get_bin(bin_id: BinId, _: Staff, session: SessionDep) -> BinOut:
+def get_bin(_: SiteReader, bin_id: BinId, session: SessionDep) -> BinOut:
     return BinOut.model_validate(pickups.get_bin(session, bin_id=bin_id))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from cloud import audit, provisioning
-from cloud.api.deps import Admin, SessionDep, Staff, StateDep
+from cloud.api.deps import Admin, Operator, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.mqtt import BrokerUnavailable
 from cloud.api.schemas import (
@@ -31,12 +31,12 @@ DeviceId = Annotated[DeviceIdStr, Path(description="device id (= its MQTT userna
 
 
 @router.get("", responses=error_responses(401, 403), summary="Devices with online status")
-def devices(_: Staff, session: SessionDep) -> list[DeviceOut]:
+def devices(_: SiteReader, session: SessionDep) -> list[DeviceOut]:
     return [DeviceOut.model_validate(d) for d in list_devices(session)]
 
 
 @router.get("/{device_id}", responses=error_responses(401, 403, 404))
-def device(device_id: DeviceId, _: Staff, session: SessionDep) -> DeviceOut:
+def device(_: SiteReader, device_id: DeviceId, session: SessionDep) -> DeviceOut:
     dev = get_device(session, device_id=device_id)
     if dev is None:
         raise ApiError(404, "not-found", f"no device {device_id!r}")
@@ -102,7 +102,7 @@ def revoke(
     summary="Send a command (tare, zero, reload, ping) over MQTT",
 )  # fmt: skip
 def command(
-    device_id: DeviceId, body: CommandRequest, principal: Staff, session: SessionDep,
+    device_id: DeviceId, body: CommandRequest, principal: Operator, session: SessionDep,
     state: StateDep,
 ) -> CommandOut:  # fmt: skip
     dev = get_device(session, device_id=device_id)

@@ -8,8 +8,17 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import or_, select
 
 from cloud import auth, households
-from cloud.api.deps import Limit, OwnHousehold, SessionDep, Staff
-from cloud.api.errors import ApiError, error_responses
+from cloud.api.deps import (
+    AccountReader,
+    Admin,
+    CounterReader,
+    Limit,
+    Operator,
+    OwnHousehold,
+    SessionDep,
+    own_site_code,
+)
+from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.schemas import (
     CardId,
     CardLink,
@@ -36,12 +45,12 @@ def _out(session: SessionDep, hh: Household) -> HouseholdOut:
 
 
 @router.get("/sites", responses=error_responses(401, 403), summary="Waste banks and points")
-def list_sites(_: Staff, session: SessionDep) -> list[SiteOut]:
+def list_sites(_: CounterReader, session: SessionDep) -> list[SiteOut]:
     return [SiteOut.model_validate(s) for s in session.scalars(select(Site).order_by(Site.id))]
 
 
 @router.post("/sites", status_code=201, responses=error_responses(401, 403, 409, 422))
-def create_site(body: SiteCreate, principal: Staff, session: SessionDep) -> SiteOut:
+def create_site(body: SiteCreate, principal: Admin, session: SessionDep) -> SiteOut:
     site = households.create_site(session, code=body.code, name=body.name, by=principal.label)
     site.lat, site.lon = body.lat, body.lon
     session.commit()
@@ -50,7 +59,7 @@ def create_site(body: SiteCreate, principal: Staff, session: SessionDep) -> Site
 
 @router.get("/households", responses=error_responses(401, 403), summary="Find households")
 def list_households(
-    _: Staff,
+    _: CounterReader,
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=100, description="member no or name")] = None,
     active: bool | None = None,
@@ -73,12 +82,21 @@ def list_households(
     summary="Register a household (and its ledger account)",
 )  # fmt: skip
 def register_household(
-    body: HouseholdCreate, principal: Staff, session: SessionDep
+    body: HouseholdCreate, principal: Operator, session: SessionDep
 ) -> HouseholdOut:
-    if session.scalar(select(Household).where(Household.member_no == body.member_no)):
+    site = body.site or own_site_code(session, principal)  # an operator: its own site
+    # a site within reach (only an administrator's unknown code creates a site)
+    known = site is None or session.scalar(select(Site.id).where(Site.code == site)) is not None
+    if not known and principal.role != "admin":
+        raise ApiError(
+            422, "validation", f"no site {site!r}",
+            errors=[FieldError(field="body.site", message="unknown site")],
+        )  # fmt: skip
+    # (a number taken in a site out of reach is refused by the unique constraint: 409)
+    if session.scalar(select(Household.id).where(Household.member_no == body.member_no)):
         raise ApiError(409, "conflict", f"member number {body.member_no!r} is taken")
     hh = households.register_household(
-        session, member_no=body.member_no, name=body.name, site=body.site,
+        session, member_no=body.member_no, name=body.name, site=site,
         phone=body.phone, address=body.address, by=principal.label,
     )  # fmt: skip
     if body.pin is not None:
@@ -87,14 +105,14 @@ def register_household(
     return _out(session, hh)
 
 
-@router.get("/households/{household_id}", responses=error_responses(401, 404))
-def get_household(household: OwnHousehold, session: SessionDep) -> HouseholdOut:
+@router.get("/households/{household_id}", responses=error_responses(401, 403, 404))
+def get_household(_: AccountReader, household: OwnHousehold, session: SessionDep) -> HouseholdOut:
     return _out(session, household)
 
 
 @router.patch("/households/{household_id}", responses=error_responses(401, 403, 404, 422))
 def update_household(
-    body: HouseholdUpdate, principal: Staff, household: OwnHousehold, session: SessionDep
+    body: HouseholdUpdate, principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
     changes = body.model_dump(exclude_none=True, include={"name", "phone", "address", "lat", "lon"})
     households.update_household(session, household=household, changes=changes, by=principal.label)
@@ -107,7 +125,7 @@ def update_household(
     summary="Deactivate: no more credits by card, logins or payouts; history is kept",
 )  # fmt: skip
 def deactivate_household(
-    principal: Staff, household: OwnHousehold, session: SessionDep
+    principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
     households.deactivate_household(session, household=household, by=principal.label)
     session.commit()
@@ -118,16 +136,18 @@ def deactivate_household(
     "/households/{household_id}/pin", status_code=204, responses=error_responses(401, 403, 404),
     summary="Set or replace the household's login PIN",
 )  # fmt: skip
-def set_pin(body: PinSet, principal: Staff, household: OwnHousehold, session: SessionDep) -> None:
+def set_pin(
+    body: PinSet, principal: Operator, household: OwnHousehold, session: SessionDep
+) -> None:
     auth.set_household_pin(session, household_id=household.id, pin=body.pin, by=principal.label)
     session.commit()
 
 
 @router.get(
-    "/households/{household_id}/cards", responses=error_responses(401, 404),
+    "/households/{household_id}/cards", responses=error_responses(401, 403, 404),
     summary="Card links of a household, current and past",
 )  # fmt: skip
-def list_cards(household: OwnHousehold, session: SessionDep) -> list[CardOut]:
+def list_cards(_: AccountReader, household: OwnHousehold, session: SessionDep) -> list[CardOut]:
     rows = session.scalars(
         select(MemberCard).where(MemberCard.household_id == household.id).order_by(MemberCard.id)
     )
@@ -140,7 +160,7 @@ def list_cards(household: OwnHousehold, session: SessionDep) -> list[CardOut]:
     summary="Link a card (an earlier link of the same card elsewhere is ended)",
 )  # fmt: skip
 def link_card(
-    body: CardLink, principal: Staff, household: OwnHousehold, session: SessionDep
+    body: CardLink, principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> CardOut:
     if not household.active:
         raise ApiError(409, "conflict", "the household is deactivated")
@@ -157,7 +177,7 @@ def link_card(
     summary="Unlink a card from this household",
 )  # fmt: skip
 def unlink_card(
-    card_id: Annotated[CardId, Path()], principal: Staff, household: OwnHousehold,
+    principal: Operator, card_id: Annotated[CardId, Path()], household: OwnHousehold,
     session: SessionDep,
 ) -> None:  # fmt: skip
     linked = session.scalar(

@@ -12,10 +12,12 @@ from cloud.api.deps import (
     BeforeId,
     CurrentPrincipal,
     Limit,
+    Operator,
     OwnHousehold,
     OwnHouseholdId,
+    Principal,
     SessionDep,
-    Staff,
+    SiteReader,
     StateDep,
 )
 from cloud.api.errors import ApiError, error_responses
@@ -200,7 +202,7 @@ def put_preferences(
     summary="Deliveries (sent, failed, pending), newest first",
 )  # fmt: skip
 def list_deliveries(
-    principal: Staff, session: SessionDep,
+    principal: SiteReader, session: SessionDep,
     status: Annotated[Literal[DELIVERY_STATES] | None, Query()] = None,  # type: ignore[valid-type]
     channel: Annotated[ChannelName | None, Query()] = None,
     event: Annotated[str | None, Query(max_length=40)] = None,
@@ -217,11 +219,11 @@ def list_deliveries(
     "/notifications/counters", responses=error_responses(401, 403),
     summary="Per channel: deliveries in each state; sent and dead in the last 24 h",
 )  # fmt: skip
-def delivery_counters(principal: Staff, session: SessionDep) -> dict[str, dict[str, int]]:
+def delivery_counters(principal: SiteReader, session: SessionDep) -> dict[str, dict[str, int]]:
     return views.counters(session, now=utcnow(), site_id=principal.site_id)
 
 
-def _own_delivery(principal: Staff, session: SessionDep, delivery_id: int) -> DeliveryOut:
+def _own_delivery(principal: Principal, session: SessionDep, delivery_id: int) -> DeliveryOut:
     row = views.delivery_of(session, delivery_id=delivery_id, site_id=principal.site_id)
     if row is None:
         raise ApiError(404, "not-found", "no such notification delivery", title="Not found")
@@ -232,7 +234,9 @@ def _own_delivery(principal: Staff, session: SessionDep, delivery_id: int) -> De
     "/notifications/{delivery_id}/attempts", responses=error_responses(401, 403, 404),
     summary="Every try of a delivery and every resend, with who did it",
 )  # fmt: skip
-def delivery_attempts(delivery_id: DbId, principal: Staff, session: SessionDep) -> list[AttemptOut]:
+def delivery_attempts(
+    principal: SiteReader, delivery_id: DbId, session: SessionDep
+) -> list[AttemptOut]:
     _own_delivery(principal, session, delivery_id)
     return [AttemptOut.model_validate(a) for a in views.attempts(session, delivery_id=delivery_id)]
 
@@ -241,7 +245,7 @@ def delivery_attempts(delivery_id: DbId, principal: Staff, session: SessionDep) 
     "/notifications/{delivery_id}/resend", responses=error_responses(401, 403, 404, 409),
     summary="Send a dead or sent message again, or retry a waiting one now (audited)",
 )  # fmt: skip
-def resend_delivery(delivery_id: DbId, principal: Staff, session: SessionDep) -> DeliveryOut:
+def resend_delivery(principal: Operator, delivery_id: DbId, session: SessionDep) -> DeliveryOut:
     _own_delivery(principal, session, delivery_id)
     try:
         resend(session, delivery_id=delivery_id, by=principal.label, now=utcnow())

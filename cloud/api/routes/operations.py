@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cloud import deadletters
-from cloud.api.deps import Limit, SessionDep, Staff, StateDep
+from cloud.api.deps import Limit, Operator, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import AlertOut, DbId, DeadLetterCounts, DeadLetterOut, Instant
 from cloud.models import DeadLetter
@@ -45,14 +45,14 @@ async def health(state: StateDep) -> HealthOut:
 
 @router.get("/alerts", responses=error_responses(401, 403), summary="Alerts, newest first")
 def alerts(
-    _: Staff, session: SessionDep, active_only: bool = True, limit: Limit = 200
+    _: SiteReader, session: SessionDep, active_only: bool = True, limit: Limit = 200
 ) -> list[AlertOut]:
     return [AlertOut.model_validate(a) for a in list_alerts(session, active_only=active_only,
                                                               limit=limit)]  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/acknowledge", responses=error_responses(401, 403, 404))
-def acknowledge(alert_id: DbId, principal: Staff, session: SessionDep) -> AlertOut:
+def acknowledge(principal: Operator, alert_id: DbId, session: SessionDep) -> AlertOut:
     a = acknowledge_alert(session, alert_id=alert_id, by=principal.label)
     session.commit()
     return AlertOut.model_validate(a)
@@ -69,7 +69,7 @@ def _dl_out(d: DeadLetter) -> DeadLetterOut:
 
 @router.get("/dead-letters", responses=error_responses(401, 403, 422), summary="Refused messages")
 def dead_letter_list(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     reason: Annotated[str | None, Query(max_length=40)] = None,
     before_id: Annotated[
@@ -86,7 +86,7 @@ def dead_letter_list(
     summary="Dead letters counted by reason",
 )  # fmt: skip
 def dead_letter_counts(
-    _: Staff, session: SessionDep, since: Annotated[Instant | None, Query()] = None
+    _: SiteReader, session: SessionDep, since: Annotated[Instant | None, Query()] = None
 ) -> DeadLetterCounts:
     if since is not None and since.tzinfo is None:
         raise ApiError(422, "validation", "since needs a time zone (e.g. Z)")

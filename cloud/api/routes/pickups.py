@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import doorstep, pickups
 from cloud.api.deps import (
-    CurrentPrincipal,
     Limit,
+    Operator,
     OwnHousehold,
     OwnPickup,
+    Principal,
     SessionDep,
-    Staff,
+    SiteReader,
     StateDep,
+    require_role,
 )
 from cloud.api.errors import ApiError, error_responses
-from cloud.api.live import pickup_event
+from cloud.api.live import pickup_event, pickup_reach
 from cloud.api.schemas import (
     HouseholdPickupRequest,
     PickupAssign,
@@ -34,6 +36,18 @@ from cloud.models import Bin, Household, Pickup
 from cloud.models.auth import User
 
 router = APIRouter(prefix="/api/v1", tags=["pickups"])
+
+#: reads one pickup: its site's staff, its collector, its household
+PickupReader = Annotated[
+    Principal, Depends(require_role("operator", "auditor", "collector", "household"))
+]
+#: marks a pickup done: its site's operator or its collector
+PickupWorker = Annotated[Principal, Depends(require_role("operator", "collector"))]
+#: asks for (or cancels) a pickup at a household's door: its site's operator or itself
+PickupRequester = Annotated[Principal, Depends(require_role("operator", "household"))]
+PickupRequesterReader = Annotated[
+    Principal, Depends(require_role("operator", "auditor", "household"))
+]
 STATUS = "^(open|assigned|done|cancelled)$"
 
 
@@ -73,13 +87,13 @@ def pickup_out(session: Session, p: Pickup) -> PickupOut:
 
 
 def _changed(state: ApiState, session: Session, p: Pickup) -> PickupOut:
-    state.hub.publish("pickup", pickup_event(p))
+    state.hub.publish("pickup", pickup_event(p), **pickup_reach(session, p))
     return pickup_out(session, p)
 
 
 @router.get("/pickups", responses=error_responses(401, 403, 422), summary="The pickup board")
 def list_pickups(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     status: Annotated[list[str] | None, Query(description="open|assigned|done|cancelled")] = None,
     collector_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -100,7 +114,7 @@ def list_pickups(
     summary="Open a pickup by hand (for a bin or a household)",
 )  # fmt: skip
 def create_pickup(
-    body: PickupCreate, principal: Staff, session: SessionDep, state: StateDep
+    principal: Operator, body: PickupCreate, session: SessionDep, state: StateDep
 ) -> PickupOut:
     p = pickups.open_pickup(
         session, kind="manual", bin_id=body.bin_id, household_id=body.household_id,
@@ -111,8 +125,8 @@ def create_pickup(
     return _changed(state, session, p)
 
 
-@router.get("/pickups/{pickup_id}", responses=error_responses(401, 404))
-def get_pickup(pickup: OwnPickup, session: SessionDep) -> PickupOut:
+@router.get("/pickups/{pickup_id}", responses=error_responses(401, 403, 404))
+def get_pickup(_: PickupReader, pickup: OwnPickup, session: SessionDep) -> PickupOut:
     return pickup_out(session, pickup)
 
 
@@ -121,10 +135,10 @@ def get_pickup(pickup: OwnPickup, session: SessionDep) -> PickupOut:
     summary="Assign (or re-assign) a pickup to a collector",
 )  # fmt: skip
 def assign_pickup(
-    body: PickupAssign, principal: Staff, pickup: OwnPickup, session: SessionDep,
+    body: PickupAssign, principal: Operator, pickup: OwnPickup, session: SessionDep,
     state: StateDep,
 ) -> PickupOut:  # fmt: skip
-    collector = session.get(User, body.collector_id)
+    collector = session.get(User, body.collector_id)  # a collector of the caller's site
     if collector is None or collector.role != "collector" or not collector.active:
         raise ApiError(422, "validation", f"user {body.collector_id} is not an active collector")
     p = pickups.assign_pickup(
@@ -139,11 +153,9 @@ def assign_pickup(
     summary="Mark done with the collected weight (its collector, or an operator)",
 )  # fmt: skip
 def complete_pickup(
-    body: PickupComplete, principal: CurrentPrincipal, pickup: OwnPickup,
+    principal: PickupWorker, body: PickupComplete, pickup: OwnPickup,
     session: SessionDep, state: StateDep,
 ) -> PickupOut:  # fmt: skip
-    if principal.kind == "household":
-        raise ApiError(403, "forbidden", "a household cannot complete a pickup")
     p = pickups.complete_pickup(
         session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note,
         by=principal.label,
@@ -157,22 +169,20 @@ def complete_pickup(
     summary="Cancel an open pickup (operators; a household its own request)",
 )  # fmt: skip
 def cancel_pickup(
-    body: PickupCancel, principal: CurrentPrincipal, pickup: OwnPickup,
+    principal: PickupRequester, body: PickupCancel, pickup: OwnPickup,
     session: SessionDep, state: StateDep,
 ) -> PickupOut:  # fmt: skip
-    if principal.role == "collector":
-        raise ApiError(403, "forbidden", "a collector cannot cancel a pickup")
     p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason, by=principal.label)
     session.commit()
     return _changed(state, session, p)
 
 
 @router.get(
-    "/households/{household_id}/pickups", responses=error_responses(401, 404),
+    "/households/{household_id}/pickups", responses=error_responses(401, 403, 404),
     summary="A household's pickup requests",
 )  # fmt: skip
 def household_pickups(
-    household: OwnHousehold, session: SessionDep, limit: Limit = 50
+    _: PickupRequesterReader, household: OwnHousehold, session: SessionDep, limit: Limit = 50
 ) -> list[PickupOut]:
     rows = pickups.list_pickups(session, household_id=household.id, limit=limit)
     return pickups_out(session, rows)
@@ -180,11 +190,11 @@ def household_pickups(
 
 @router.post(
     "/households/{household_id}/pickups", status_code=201,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="A household asks for a pickup at its door",
 )  # fmt: skip
 def request_pickup(
-    body: HouseholdPickupRequest, principal: CurrentPrincipal, household: OwnHousehold,
+    principal: PickupRequester, body: HouseholdPickupRequest, household: OwnHousehold,
     session: SessionDep, state: StateDep,
 ) -> PickupOut:  # fmt: skip
     if (body.window_start is None) != (body.window_end is None):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.deps import CounterReader, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.models import Household, WeighinRecord
 from cloud.models.money import Payout
@@ -58,7 +58,7 @@ def _csv(header: list[str], rows: Iterator[list[object]], name: str) -> Streamin
     responses={**CSV, **error_responses(401, 403, 422)}, summary="Weigh-ins of a period as CSV",
 )  # fmt: skip
 def weighins_csv(
-    _: Staff, session: SessionDep, state: StateDep, first: From, last: To
+    _: SiteReader, session: SessionDep, state: StateDep, first: From, last: To
 ) -> StreamingResponse:
     start, end = _bounds(state, first, last)
     tz = state.settings.zone
@@ -90,7 +90,7 @@ def weighins_csv(
     summary="Payouts requested in a period as CSV",
 )  # fmt: skip
 def payouts_csv(
-    _: Staff, session: SessionDep, state: StateDep, first: From, last: To
+    _: CounterReader, session: SessionDep, state: StateDep, first: From, last: To
 ) -> StreamingResponse:
     start, end = _bounds(state, first, last)
     rows = session.execute(

@@ -47,6 +47,7 @@ async def stream(
     ] = None,
 ) -> StreamingResponse:
     wanted = set(types or EVENT_TYPES)
+    scope = principal.scope
     hub = state.hub
     queue = await hub.subscribe()
     keepalive = state.settings.stream_keepalive_s
@@ -63,7 +64,10 @@ async def stream(
                         return
                     yield ": keep-alive\n\n"
                     continue
-                if ev.type in wanted:
+                if ev.type in wanted and scope.admits(
+                    site_ids=ev.site_ids, household_id=ev.household_id,
+                    collector_id=ev.collector_id,
+                ):  # fmt: skip
                     sent += 1
                     yield ev.encode()
         finally:

@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from cloud.api.deps import Staff, StateDep
+from cloud import pickups
+from cloud.api.deps import SessionDep, SiteReader, StateDep, own_site_code
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import DeviceIdStr, FillPoint, Instant
+from cloud.devices import get_device
 from cloud.models import utcnow
 from cloud.telemetry import TelemetryReader
 
@@ -57,12 +59,14 @@ def _store(state: StateDep) -> TelemetryReader:
 
 
 @router.get(
-    "/bins/{bin_id}/fill", responses=error_responses(401, 403, 422, 503),
+    "/bins/{bin_id}/fill", responses=error_responses(401, 403, 404, 422, 503),
     summary="Fill level history of a bin (default: the last 7 days)",
 )  # fmt: skip
 def fill_history(
-    bin_id: DeviceIdStr, _: Staff, state: StateDep, start: Start = None, end: End = None
-) -> list[FillPoint]:
+    _: SiteReader, bin_id: DeviceIdStr, session: SessionDep, state: StateDep,
+    start: Start = None, end: End = None,
+) -> list[FillPoint]:  # fmt: skip
+    pickups.get_bin(session, bin_id=bin_id)  # 404 unless within the caller's reach
     s, e = _range(start, end, timedelta(days=7))
     rows = _store(state).fill_history(bin_id=bin_id, start=s, end=e)
     return [FillPoint(at=r.time, fill_pct=r.fill_pct) for r in rows]
@@ -73,7 +77,8 @@ def fill_history(
     summary="kg and rupiah per category per local day (optionally per station or site)",
 )  # fmt: skip
 def category_days(
-    _: Staff,
+    principal: SiteReader,
+    session: SessionDep,
     state: StateDep,
     start: Start = None,
     end: End = None,
@@ -81,7 +86,11 @@ def category_days(
     device: Annotated[DeviceIdStr | None, Query(description="one station")] = None,
 ) -> list[CategoryDayOut]:
     s, e = _range(start, end, timedelta(days=30))
-    rows = _store(state).category_days(start=s, end=e, by=by, device=device)
+    # a site's staff see their site's figures only (the store tags points by site code)
+    site = own_site_code(session, principal) if principal.site_id is not None else None
+    if principal.site_id is not None and site is None:
+        return []
+    rows = _store(state).category_days(start=s, end=e, by=by, site=site, device=device)
     return [
         CategoryDayOut(
             day=r.day.isoformat(), category=r.category, net_g=r.net_g, amount_rp=r.amount_rp,
@@ -92,12 +101,15 @@ def category_days(
 
 
 @router.get(
-    "/devices/{device_id}/health", responses=error_responses(401, 403, 422, 503),
+    "/devices/{device_id}/health", responses=error_responses(401, 403, 404, 422, 503),
     summary="Heartbeat history of a device (default: the last 24 hours)",
 )  # fmt: skip
 def device_health(
-    device_id: DeviceIdStr, _: Staff, state: StateDep, start: Start = None, end: End = None
-) -> list[HealthPointOut]:
+    _: SiteReader, device_id: DeviceIdStr, session: SessionDep, state: StateDep,
+    start: Start = None, end: End = None,
+) -> list[HealthPointOut]:  # fmt: skip
+    if get_device(session, device_id=device_id) is None:  # None out of the caller's reach
+        raise ApiError(404, "not-found", f"no device {device_id!r}")
     s, e = _range(start, end, timedelta(days=1))
     rows = _store(state).device_health(device_id=device_id, start=s, end=e)
     return [HealthPointOut(at=r.time, values=dict(r.values)) for r in rows]

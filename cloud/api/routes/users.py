@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from cloud import auth
-from cloud.api.deps import Admin, Limit, OwnCollector, SessionDep, Staff
+from cloud.api.deps import (
+    Admin,
+    Limit,
+    OwnCollector,
+    Principal,
+    SessionDep,
+    SiteReader,
+    require_role,
+)
 from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.routes.pickups import pickups_out
 from cloud.api.schemas import DbId, PickupOut, UserCreate, UserOut, UserUpdate
@@ -15,6 +25,9 @@ from cloud.models.auth import User
 from cloud.pickups import list_pickups
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
+
+#: a collector's list: its site's staff, or the collector itself
+CollectorReader = Annotated[Principal, Depends(require_role("operator", "auditor", "collector"))]
 
 
 def _check_site(session: SessionDep, site_id: int | None) -> None:
@@ -26,7 +39,7 @@ def _check_site(session: SessionDep, site_id: int | None) -> None:
 
 
 @router.get("/users", responses=error_responses(401, 403), summary="List staff accounts")
-def list_users(_: Staff, session: SessionDep, role: str | None = None) -> list[UserOut]:
+def list_users(_: SiteReader, session: SessionDep, role: str | None = None) -> list[UserOut]:
     q = select(User).order_by(User.id)
     if role is not None:
         q = q.where(User.role == role)
@@ -35,7 +48,7 @@ def list_users(_: Staff, session: SessionDep, role: str | None = None) -> list[U
 
 @router.post(
     "/users", status_code=201, responses=error_responses(401, 403, 422),
-    summary="Create an admin, operator or collector",
+    summary="Create a user: admin or auditor (no site); operator, cashier or collector (a site)",
 )  # fmt: skip
 def create_user(body: UserCreate, principal: Admin, session: SessionDep) -> UserOut:
     _check_site(session, body.site_id)
@@ -57,19 +70,26 @@ def update_user(user_id: DbId, body: UserUpdate, principal: Admin, session: Sess
     if user is None:
         raise ApiError(404, "not-found", f"no user {user_id}")
     _check_site(session, body.site_id)
-    auth.update_user(
-        session, user=user, changes=body.model_dump(exclude_none=True), by=principal.label
-    )
+    changes = body.model_dump(exclude_none=True)
+    for name in ("phone", "site_id"):  # these may be cleared with an explicit null
+        if name in body.model_fields_set:
+            changes[name] = getattr(body, name)
+    auth.update_user(session, user=user, changes=changes, by=principal.label)
+    auth.check_site_of_role(user.role, user.site_id)
     session.commit()
     return UserOut.model_validate(user)
 
 
 @router.get(
-    "/collectors/{user_id}/pickups", responses=error_responses(401, 404),
+    "/collectors/{user_id}/pickups", responses=error_responses(401, 403, 404),
     summary="A collector's pickups (open and assigned first, by due time)",
 )  # fmt: skip
 def collector_pickups(
-    collector: OwnCollector, session: SessionDep, include_done: bool = False, limit: Limit = 200
+    _: CollectorReader,
+    collector: OwnCollector,
+    session: SessionDep,
+    include_done: bool = False,
+    limit: Limit = 200,
 ) -> list[PickupOut]:
     status = None if include_done else ("open", "assigned")
     rows = list_pickups(session, collector_id=collector.id, status=status, limit=limit)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from cloud import corrections
-from cloud.api.deps import Limit, OwnWeighin, SessionDep, Staff, StateDep
+from cloud.api.deps import Limit, Operator, SessionDep, SiteReader, StateDep, require_role
+from cloud.api.principals import Principal
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.schemas import (
@@ -38,7 +39,7 @@ def aware(name: str, t: datetime | None) -> datetime | None:
 
 @router.get("", responses=error_responses(401, 403, 422), summary="List and filter weigh-ins")
 def list_weighins(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     device_id: Annotated[DeviceIdStr | None, Query(description="the station")] = None,
     household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -69,12 +70,16 @@ def list_weighins(
     return [weighin_out(w) for w in session.scalars(q)]
 
 
+#: one weigh-in with its raw frames: its site's staff, or the household it was credited to
+WeighinReader = Annotated[Principal, Depends(require_role("operator", "auditor", "household"))]
+
+
 @router.get(
-    "/{weighin_id}", responses=error_responses(401, 404),
+    "/{weighin_id}", responses=error_responses(401, 403, 404),
     summary="One weigh-in with its raw frames (staff, or the household it was credited to)",
 )  # fmt: skip
-def get_weighin(weighin: OwnWeighin) -> WeighinOut:
-    return weighin_out(weighin)
+def get_weighin(_: WeighinReader, weighin_id: DbId, session: SessionDep) -> WeighinOut:
+    return weighin_out(corrections.get_weighin(session, weighin_id=weighin_id))
 
 
 @router.post(
@@ -82,7 +87,7 @@ def get_weighin(weighin: OwnWeighin) -> WeighinOut:
     summary="Credit an unassigned weigh-in to a household (at its stored price)",
 )  # fmt: skip
 def assign(
-    weighin_id: DbId, body: AssignRequest, principal: Staff, key: IdempotencyKey,
+    principal: Operator, weighin_id: DbId, body: AssignRequest, key: IdempotencyKey,
     request: Request, session: SessionDep, state: StateDep,
 ) -> Response:  # fmt: skip
     def act() -> WeighinOut:
@@ -99,7 +104,7 @@ def assign(
     summary="Reverse a credited weigh-in with reversing postings (operator, with a reason)",
 )  # fmt: skip
 def reverse(
-    weighin_id: DbId, body: ReverseRequest, principal: Staff, key: IdempotencyKey,
+    principal: Operator, weighin_id: DbId, body: ReverseRequest, key: IdempotencyKey,
     request: Request, session: SessionDep,
 ) -> Response:  # fmt: skip
     def act() -> ReversalOut:
