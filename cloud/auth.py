@@ -1,9 +1,9 @@
-"""Authentication domain: users, household PINs, access tokens and the login throttle.
+"""Authentication domain: users, household PINs, who a token's subject is now.
 
-Passwords and PINs are hashed with argon2id (``argon2-cffi``); access tokens are
-HS256 JWTs that expire. A token's subject is ``user:<id>`` or ``household:<id>``; the
-API re-reads the subject on every request, so deactivating a user or a household takes
-effect at once, tokens notwithstanding.
+Passwords and PINs are hashed with argon2id (``argon2-cffi``). Users and households
+carry a *token version*: changing a password or PIN, a user's role or site, or
+deactivating either bumps it, which ends every token the subject holds (sessions and
+tokens: :mod:`cloud.tokens`; the login throttle: :mod:`cloud.throttle`).
 
 Creating the first admin (what ``salinmas admin create-user`` calls)::
 
@@ -17,13 +17,13 @@ Creating the first admin (what ``salinmas admin create-user`` calls)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
@@ -38,13 +38,18 @@ Role = Literal["admin", "operator", "cashier", "collector", "auditor", "househol
 #: shortest password accepted for a user
 MIN_PASSWORD_LEN = 10
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
-JWT_ALGORITHM = "HS256"
-JWT_AUDIENCE = "salinmas-api"
 
 # argon2id with the library's defaults (RFC 9106 "second recommended" profile)
 _hasher = PasswordHasher()
-# verified against when the user is unknown, so timing does not reveal usernames
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so timing does not reveal usernames.
+
+    Made on first use, not at import (an argon2 hash costs tens of milliseconds).
+    """
+    return _hasher.hash("not-a-real-password")
 
 
 class AuthError(ValueError):
@@ -77,7 +82,7 @@ def hash_secret(secret: str) -> str:
 def verify_secret(secret: str, encoded: str | None) -> bool:
     """True if ``secret`` matches; always spends one argon2 verification."""
     try:
-        return _hasher.verify(encoded or _DUMMY_HASH, secret) and encoded is not None
+        return _hasher.verify(encoded or _dummy_hash(), secret) and encoded is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -135,7 +140,8 @@ USER_FIELDS = ("username", "display_name", "role", "site_id", "phone", "active")
 
 def update_user(session: Session, *, user: User, changes: dict[str, Any], by: str | None) -> User:
     """Change a user's name, role, site, phone, activity or password; one audit row
-    (a new password shows as ``"password": "changed"``, never the value)."""
+    (a new password shows as ``"password": "changed"``, never the value). A change of
+    role, site, activity or password ends every token the user holds."""
     before = audit.snapshot(user, USER_FIELDS)
     password = changes.pop("password", None)
     unknown = set(changes) - {"display_name", "role", "active", "phone", "site_id"}
@@ -143,8 +149,12 @@ def update_user(session: Session, *, user: User, changes: dict[str, Any], by: st
         raise InvalidInput(sorted(unknown)[0], "cannot be changed")
     if "role" in changes and changes["role"] not in USER_ROLES:
         raise InvalidInput("role", f"role must be one of {', '.join(USER_ROLES)}")
+    access = (user.role, user.site_id, user.active)
+    check_site_of_role(changes.get("role", user.role), changes.get("site_id", user.site_id))
     for name, value in changes.items():
         setattr(user, name, value)
+    if (user.role, user.site_id, user.active) != access:
+        user.token_version += 1
     if password is not None:
         set_user_password(session, user=user, password=password)
     session.flush()
@@ -165,14 +175,59 @@ def check_site_of_role(role: str, site_id: int | None) -> None:
 
 
 def set_user_password(session: Session, *, user: User, password: str) -> None:
+    """A new password; every token of the user stops working."""
     _check_password(password)
     user.password_hash = hash_secret(password)
     user.password_changed_at = utcnow()
+    user.token_version += 1
     session.flush()
 
 
+def revoke_household_tokens(session: Session, *, household_id: int) -> None:
+    """End every token of a household (deactivation); its PIN stays as it was."""
+    row = session.get(HouseholdPin, household_id)
+    if row is not None:
+        row.token_version += 1
+        session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """What decides whether a subject's tokens still hold."""
+
+    role: str
+    version: int
+    active: bool
+
+
+def subject_state(session: Session, subject: str) -> SubjectState | None:
+    """The current role, token version and activity of ``user:<id>`` / ``household:<id>``."""
+    kind, _, ident = subject.partition(":")
+    if kind == "user" and ident.isdigit():
+        u = session.get(User, int(ident))
+        return None if u is None else SubjectState(u.role, u.token_version, u.active)
+    if kind == "household" and ident.isdigit():
+        hh = session.get(Household, int(ident))
+        pin = session.get(HouseholdPin, int(ident))
+        if hh is None or pin is None:
+            return None
+        return SubjectState("household", pin.token_version, hh.active)
+    return None
+
+
+def subject_name(session: Session, subject: str) -> str:
+    """The name a subject logs in with (username or member number)."""
+    kind, _, ident = subject.partition(":")
+    if kind == "user":
+        u = session.get(User, int(ident))
+        return u.username if u is not None else subject
+    hh = session.get(Household, int(ident))
+    return hh.member_no if hh is not None else subject
+
+
 def set_household_pin(session: Session, *, household_id: int, pin: str, by: str | None) -> None:
-    """Set (or replace) the login PIN of a household: 4-8 digits."""
+    """Set (or replace) the login PIN of a household: 4-8 digits. A replaced PIN ends every
+    token the household holds."""
     if not PIN_RE.fullmatch(pin):
         raise InvalidInput("pin", "a PIN is 4 to 8 digits")
     set_household_pin_hash(session, household_id=household_id, pin_hash=hash_secret(pin), by=by)
@@ -184,9 +239,11 @@ def set_household_pin_hash(
     """Set a household's PIN from its argon2 hash (audited; the hash is not logged)."""
     row = session.get(HouseholdPin, household_id)
     if row is None:
-        session.add(HouseholdPin(household_id=household_id, pin_hash=pin_hash, set_by=by))
+        session.add(HouseholdPin(household_id=household_id, pin_hash=pin_hash, set_by=by,
+                                 token_version=0))  # fmt: skip
     else:
         row.pin_hash, row.set_at, row.set_by = pin_hash, utcnow(), by
+        row.token_version += 1
     session.flush()
     hh = session.get(Household, household_id)
     audit.record(session, actor=by, action="household.pin", subject=f"household:{household_id}",
@@ -262,63 +319,6 @@ def authenticate_household(session: Session, *, member_no: str, pin: str) -> Hou
     return hh
 
 
-# --------------------------------------------------------------------------- tokens
-
-
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
-    subject: str  # "user:<id>" | "household:<id>"
-    role: Role
-    expires_at: datetime
-
-    @property
-    def kind(self) -> str:
-        return self.subject.partition(":")[0]
-
-    @property
-    def ident(self) -> int:
-        return int(self.subject.partition(":")[2])
-
-
-def issue_token(
-    *, subject: str, role: Role, secret: str, lifetime: timedelta, now: datetime | None = None
-) -> tuple[str, datetime]:
-    """A signed access token and its expiry time."""
-    now = now or datetime.now(UTC)
-    exp = now + lifetime
-    payload: dict[str, Any] = {
-        "sub": subject,
-        "role": role,
-        "aud": JWT_AUDIENCE,
-        "iat": int(now.timestamp()),
-        "exp": int(exp.timestamp()),
-    }
-    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), exp
-
-
-def decode_token(token: str, *, secret: str) -> TokenClaims:
-    """Verify signature, audience and expiry; :class:`AuthError` otherwise."""
-    try:
-        data = jwt.decode(
-            token,
-            secret,
-            algorithms=[JWT_ALGORITHM],
-            audience=JWT_AUDIENCE,
-            options={"require": ["sub", "exp", "role", "aud"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
-    sub, role = data.get("sub"), data.get("role")
-    kind, _, ident = str(sub).partition(":")
-    if kind not in ("user", "household") or not ident.isdigit():
-        raise AuthError("invalid token subject")
-    if role not in (*USER_ROLES, "household"):
-        raise AuthError("invalid token role")
-    return TokenClaims(
-        subject=str(sub), role=role, expires_at=datetime.fromtimestamp(int(data["exp"]), UTC)
-    )
-
-
 def create_user_cli(
     *, url: str, username: str, role: str = "admin", password: str | None = None
 ) -> int:
@@ -345,28 +345,3 @@ def create_user_cli(
             return user.id
     finally:
         engine.dispose()
-
-
-class TokenCache:
-    """Verified tokens by their text, so a repeated token skips the signature check.
-
-    A hit is re-checked for expiry; at most ``size`` tokens are kept (oldest dropped).
-    The subject is still re-read from the database on every request.
-    """
-
-    def __init__(self, secret: str, size: int = 10_000) -> None:
-        self._secret = secret
-        self._size = size
-        self._claims: dict[str, TokenClaims] = {}
-
-    def decode(self, token: str) -> TokenClaims:
-        claims = self._claims.get(token)
-        if claims is None:
-            claims = decode_token(token, secret=self._secret)
-            if len(self._claims) >= self._size:
-                self._claims.pop(next(iter(self._claims)))
-            self._claims[token] = claims
-        elif claims.expires_at <= datetime.now(UTC):
-            self._claims.pop(token, None)
-            raise AuthError("invalid token: Signature has expired")
-        return claims

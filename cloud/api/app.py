@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -66,11 +67,12 @@ from cloud.api.routes import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
-from cloud.auth import ThrottlePolicy, TokenCache
+from cloud.auth import ThrottlePolicy
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.dispatch import Dispatcher
 from cloud.routing import matrix_provider, warm_up
 from cloud.telemetry import open_reader
+from cloud.tokens import TokenCache
 from salinmas import __version__
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,10 @@ The Salinmas cloud API: households, member cards, prices, accounts and payouts,
 weigh-ins, bins and pickups, devices, telemetry and a live event stream.
 
 **Auth**: `POST /api/v1/auth/login` (staff) or `/api/v1/auth/household-login` returns an
-access token; send it as `Authorization: Bearer <token>` (the live stream also accepts
-`?access_token=`). **Money** is integer rupiah, **weights** integer grams, **times**
+access token (minutes) and a refresh token (single use, `POST /api/v1/auth/refresh`);
+send the access token as `Authorization: Bearer <token>`. The live stream opens with a
+single-use ticket (`POST /api/v1/auth/stream-ticket`, then `GET /api/v1/stream?ticket=`).
+**Money** is integer rupiah, **weights** integer grams, **times**
 UTC ISO-8601; money-moving POSTs need an `Idempotency-Key` header. Errors are
 `application/problem+json`.
 """
@@ -138,8 +142,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             functools.partial(read_sessions, info={"scope": scope.SYSTEM}),
             poll_s=settings.stream_poll_s,
         ),
-        jwt_secret=settings.jwt_secret.get_secret_value(),
-        tokens=TokenCache(settings.jwt_secret.get_secret_value()),
+        jwt_secret=settings.token_secret,
+        tokens=TokenCache(settings.token_secret),
     )
     state.telemetry = open_reader(settings.telemetry)  # read-only: no buffer, no thread
     state.dispatcher = Dispatcher(
@@ -201,6 +205,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
     return app
 
 
+class RedactSecrets(logging.Filter):
+    """Keeps credentials out of the access log (a stream ticket is single use, but still)."""
+
+    PATTERN = re.compile(r"((?:ticket|access_token|refresh_token|token)=)[^&\s]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def app_from_environment() -> FastAPI:
     """The app of one of several uvicorn workers (``api run`` with ``workers > 1``).
 
@@ -217,6 +234,7 @@ def run(settings: ApiSettings, *, config_file: str | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     common: dict[str, Any] = {
         "host": settings.host, "port": settings.port,
         # client addresses come from trusted proxies only (cloud/api/clientaddr.py)

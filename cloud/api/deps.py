@@ -31,14 +31,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import tokens
 from cloud.api.errors import ApiError
 from cloud.api.gate import run_db
 from cloud.api.principals import Principal, principal_for
 from cloud.api.scope import SYSTEM, Scope
 from cloud.api.state import ApiState
 from cloud.auth import AuthError, Role
-from cloud.models import Household, Pickup, Site
+from cloud.models import Household, Pickup, Site, utcnow
 from cloud.models.auth import User
+from cloud.tokens import TokenClaims
 
 __all__ = ["Principal"]
 
@@ -72,11 +74,15 @@ async def get_principal(
 
 
 async def principal_from_token(state: ApiState, token: str, *, fresh: bool) -> Principal:
-    claims = state.tokens.decode(token)
-    key = (claims.kind, claims.ident)
+    return await principal_from_claims(state, state.token_cache.decode(token), fresh=fresh)
+
+
+async def principal_from_claims(state: ApiState, claims: TokenClaims, *, fresh: bool) -> Principal:
+    """The principal behind verified ``claims``: its row (cached for reads unless ``fresh``)."""
+    key = (claims.kind, claims.ident, claims.session_id)
     row = None if fresh else state.principals.get(key)
     if row is None:
-        row = await run_db(state.load_subject, claims.kind, claims.ident)
+        row = await run_db(state.load_subject, claims.kind, claims.ident, claims.session_id)
         if row is not None:
             state.principals.put(key, row)
     return principal_for(claims, row)
@@ -229,19 +235,36 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="most rows returned")]
 BeforeId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this")]
 
 
+def _redeem(state: ApiState, ticket: str) -> TokenClaims:
+    with state.sessions(info={"scope": SYSTEM}) as session:
+        claims = tokens.redeem_stream_ticket(session, ticket=ticket)
+        session.commit()
+        return claims
+
+
 async def stream_principal(
     state: StateDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[
+    ticket: Annotated[
         str | None,
-        Query(description="the access token (EventSource cannot send headers)"),
+        Query(max_length=100, description="a single-use ticket from POST /auth/stream-ticket "
+              "(EventSource cannot send headers; tokens never travel in URLs)"),
     ] = None,
-) -> Principal:
-    """Any role: the stream carries only events within the caller's reach."""
-    token = creds.credentials if creds is not None else access_token
-    if not token:
-        raise AuthError("missing bearer token")
-    return await principal_from_token(state, token, fresh=True)
+) -> Principal:  # fmt: skip
+    """Any role (the stream carries only events within the caller's reach): a bearer token
+    in the header, or a stream ticket, which is used up here."""
+    if creds is not None:
+        return await principal_from_token(state, creds.credentials, fresh=True)
+    if not ticket:
+        raise AuthError("missing bearer token or stream ticket")
+    return await principal_from_claims(state, await run_db(_redeem, state, ticket), fresh=True)
+
+
+def claims_of(principal: Principal) -> TokenClaims:
+    """What a principal's token said (to check again later, e.g. from an open stream)."""
+    return TokenClaims(subject=f"{principal.kind}:{principal.id}", role=principal.role,
+                       version=principal.version, session_id=principal.session_id,
+                       expires_at=utcnow())  # fmt: skip
 
 
 StreamPrincipal = Annotated[Principal, Depends(stream_principal)]

@@ -1,11 +1,13 @@
 """Who is calling: the principal behind a token, and a short cache of verified callers.
 
-A token names its subject (``user:<id>`` or ``household:<id>``); the subject's row (role,
-site, active) is re-read from the database so that deactivation and role changes take
-effect. Reads (``GET``) may use a copy of that row at most ``principal_cache_ttl_s``
-old (:class:`PrincipalCache`, one per worker process, dropped at once when a change is
-committed through this worker, see :func:`watch_changes`); writes and the live stream
-always re-read it. That makes the hot read path (a household's balance) one query.
+A token names its subject (``user:<id>`` or ``household:<id>``), the subject's token
+version and its session (:mod:`cloud.tokens`). The subject's row (role, site, active,
+token version) and whether the session is still open are read in one statement, so a
+logout, a new password, a role change or a deactivation takes effect. Reads (``GET``)
+may use that answer at most ``principal_cache_ttl_s`` old (:class:`PrincipalCache`,
+one per worker process, dropped at once when a change is committed through this worker,
+see :func:`watch_changes`); writes and the live stream always re-read it. That keeps
+the hot read path (a household's balance) at one query.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, select
+from sqlalchemy import Connection, bindparam, event, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.scope import Scope
-from cloud.auth import AuthError, Role, TokenClaims
-from cloud.models import Household
-from cloud.models.auth import HouseholdPin, User
+from cloud.auth import AuthError, Role
+from cloud.models import Household, UtcDateTime, utcnow
+from cloud.models.auth import AuthSession, HouseholdPin, User
+from cloud.tokens import TokenClaims
 
 Key = tuple[str, int]
+SessionKey = tuple[str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,9 @@ class Principal:
     role: Role
     name: str
     site_id: int | None
+    #: the login session the token belongs to (logout ends it) and its token version
+    session_id: str = ""
+    version: int = 0
 
     @property
     def scope(self) -> Scope:
@@ -50,49 +57,69 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class SubjectRow:
-    """The database's word on a token's subject."""
+    """The database's word on a token's subject and session."""
 
     role: str
     name: str
     site_id: int | None
     active: bool
+    version: int
+    session_open: bool
 
 
-_USER = select(User.username, User.role, User.active, User.site_id).where(
-    User.id == bindparam("id")
-)
-_HOUSEHOLD = select(Household.member_no, Household.active, Household.site_id).where(
-    Household.id == bindparam("id")
-)
+_OPEN = exists().where(
+    AuthSession.id == bindparam("sid"), AuthSession.revoked_at.is_(None),
+    AuthSession.expires_at > bindparam("now", type_=UtcDateTime),
+)  # fmt: skip
+_USER = select(
+    User.username, User.role, User.active, User.site_id, User.token_version,
+    _OPEN.label("session_open"),
+).where(User.id == bindparam("id"))  # fmt: skip
+_HOUSEHOLD = (
+    select(Household.member_no, Household.active, Household.site_id, HouseholdPin.token_version,
+           _OPEN.label("session_open"))
+    .join(HouseholdPin, HouseholdPin.household_id == Household.id)
+    .where(Household.id == bindparam("id"))
+)  # fmt: skip
 
 
-def load_subject(conn: Connection, kind: str, ident: int) -> SubjectRow | None:
-    """One primary-key read (Core: no ORM, no site rule: this is who the caller *is*)."""
+def load_subject(conn: Connection, kind: str, ident: int, sid: str) -> SubjectRow | None:
+    """One statement: the subject's row and whether session ``sid`` is open (Core: no ORM,
+    no site rule: this is who the caller *is*)."""
+    args = {"id": ident, "sid": sid, "now": utcnow()}
     if kind == "user":
-        u = conn.execute(_USER, {"id": ident}).first()
-        return None if u is None else SubjectRow(u.role, u.username, u.site_id, bool(u.active))
-    h = conn.execute(_HOUSEHOLD, {"id": ident}).first()
-    if h is None:
-        return None
-    return SubjectRow("household", h.member_no, h.site_id, bool(h.active))
+        u = conn.execute(_USER, args).first()
+        if u is None:
+            return None
+        return SubjectRow(u.role, u.username, u.site_id, bool(u.active), u.token_version,
+                          bool(u.session_open))  # fmt: skip
+    h = conn.execute(_HOUSEHOLD, args).first()
+    return None if h is None else SubjectRow(
+        "household", h.member_no, h.site_id, bool(h.active), h.token_version,
+        bool(h.session_open))  # fmt: skip
 
 
 def principal_for(claims: TokenClaims, row: SubjectRow | None) -> Principal:
-    """The principal if the token still matches its subject's row, else :class:`AuthError`."""
-    if row is None or not row.active or row.role != claims.role:
+    """The principal if the token still matches its subject and session, else
+    :class:`AuthError` (unknown, deactivated, role or token version changed, logged out)."""
+    if row is None or not row.active or row.role != claims.role or row.version != claims.version:
         raise AuthError(f"the token's {claims.kind} is unknown, changed or deactivated")
-    return Principal(claims.kind, claims.ident, claims.role, row.name, row.site_id)
+    if not row.session_open:
+        raise AuthError("the token's session has ended (logged out or expired)")
+    return Principal(claims.kind, claims.ident, claims.role, row.name, row.site_id,
+                     claims.session_id, claims.version)  # fmt: skip
 
 
 class PrincipalCache:
-    """Subject rows by ``(kind, id)``, each kept ``ttl_s`` seconds (0 = no caching)."""
+    """Subject rows by ``(kind, id, session)``, each kept ``ttl_s`` seconds (0 = none)."""
 
     def __init__(self, ttl_s: float, size: int = 50_000) -> None:
         self.ttl_s = ttl_s
         self._size = size
-        self._rows: dict[Key, tuple[float, SubjectRow]] = {}
+        self._rows: dict[SessionKey, tuple[float, SubjectRow]] = {}
+        self._sessions: dict[Key, set[SessionKey]] = {}
 
-    def get(self, key: Key) -> SubjectRow | None:
+    def get(self, key: SessionKey) -> SubjectRow | None:
         hit = self._rows.get(key)
         if hit is None:
             return None
@@ -101,15 +128,20 @@ class PrincipalCache:
             return None
         return hit[1]
 
-    def put(self, key: Key, row: SubjectRow) -> None:
+    def put(self, key: SessionKey, row: SubjectRow) -> None:
         if self.ttl_s <= 0:
             return
         if len(self._rows) >= self._size:
-            self._rows.pop(next(iter(self._rows)))
+            old = next(iter(self._rows))
+            self._rows.pop(old)
+            self._sessions.get((old[0], old[1]), set()).discard(old)
         self._rows[key] = (time.monotonic() + self.ttl_s, row)
+        self._sessions.setdefault((key[0], key[1]), set()).add(key)
 
-    def drop(self, key: Key) -> None:
-        self._rows.pop(key, None)
+    def drop(self, subject: Key) -> None:
+        """Forget every cached session of ``subject``."""
+        for key in self._sessions.pop(subject, set()):
+            self._rows.pop(key, None)
 
 
 def _subject_key(obj: Any) -> Key | None:
@@ -119,6 +151,9 @@ def _subject_key(obj: Any) -> Key | None:
         return ("household", obj.id)
     if isinstance(obj, HouseholdPin):
         return ("household", obj.household_id)
+    if isinstance(obj, AuthSession):
+        kind, _, ident = obj.subject.partition(":")
+        return (kind, int(ident)) if ident.isdigit() else None
     return None
 
 

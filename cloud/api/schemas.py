@@ -69,12 +69,28 @@ class HouseholdLoginRequest(_In):
 
 
 class TokenOut(BaseModel):
-    access_token: str
+    access_token: str = Field(description="send as `Authorization: Bearer`; lives minutes")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
-    expires_at: datetime
+    expires_at: datetime = Field(description="when the access token expires")
+    refresh_token: str = Field(
+        description="single use: `POST /api/v1/auth/refresh` returns the next pair (also "
+        "set as an HttpOnly cookie for the dashboard)"
+    )
+    refresh_expires_at: datetime = Field(description="when the login ends at the latest")
     role: str = Field(examples=["operator"])
     subject_id: int
     name: str
+
+
+class RefreshRequest(_In):
+    refresh_token: Annotated[str, StringConstraints(min_length=10, max_length=200)] | None = Field(
+        default=None, description="omit to use the HttpOnly cookie"
+    )
+
+
+class StreamTicketOut(BaseModel):
+    ticket: str = Field(description="open `GET /api/v1/stream?ticket=...` with it, once")
+    expires_at: datetime
 
 
 class MeOut(BaseModel):

@@ -35,8 +35,9 @@ Example ``salinmas.toml``::
     username = "salinmas-admin"        # plugin, through its control topic
     password = "..."                   # or SALINMAS_API_BROKER__PASSWORD
 
-Outside ``environment = "development"`` a placeholder ``jwt_secret`` (or MQTT password)
-is refused at start-up.
+There is no built-in ``jwt_secret``: the API refuses to start without one of at least 32
+characters (in every environment; the demo generates one into its data directory).
+Outside ``environment = "development"`` a placeholder MQTT password is refused too.
 """
 
 from __future__ import annotations
@@ -192,10 +193,20 @@ class ApiSettings(ProcessSettings):
     migrate_on_start: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    jwt_secret: SecretStr = SecretStr("dev-only-insecure-jwt-secret-not-for-production")
-    token_lifetime_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
-    #: a household's token lives shorter (shared phones)
-    household_token_lifetime_s: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+    #: signs access tokens; required, at least 32 characters (never committed)
+    jwt_secret: SecretStr | None = None
+    #: an access token's life; a refresh (``POST /auth/refresh``) gets the next one
+    access_token_lifetime_s: int = Field(default=900, ge=30, le=24 * 3600)
+    #: how long a staff login lasts (its refresh token), at most
+    session_lifetime_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    #: a household's login lasts shorter (shared phones)
+    household_session_lifetime_s: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+    #: a live-stream ticket must be used within this many seconds (and only once)
+    stream_ticket_lifetime_s: int = Field(default=30, ge=1, le=600)
+    #: an open stream re-checks its caller (logged out, deactivated, ...) this often
+    stream_recheck_s: float = Field(default=5.0, gt=0, le=300)
+    #: the refresh-token cookie carries ``Secure`` (default: in production)
+    cookie_secure: bool | None = None
     timezone: str = "Asia/Jakarta"
     #: origins allowed by CORS; empty = CORS off (the dashboard is served same-origin)
     cors_origins: list[str] = Field(default_factory=list)
@@ -241,18 +252,25 @@ class ApiSettings(ProcessSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:
+        secret = self.jwt_secret.get_secret_value().strip() if self.jwt_secret else ""
+        if len(secret) < 32 or secret.lower() in PLACEHOLDER_SECRETS or "dev-only" in secret:
+            raise ValueError(
+                "jwt_secret must be set to a real secret of at least 32 characters (e.g. "
+                "SALINMAS_API_JWT_SECRET=$(python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'))"
+            )
+        if self.admission.threads is not None and self.admission.threads > self.db.capacity:
+            raise ValueError("admission.threads may not exceed db.pool_size + db.max_overflow")
         if self.environment == "development":
             return self
-        secret = self.jwt_secret.get_secret_value()
-        if (
-            secret.lower() in PLACEHOLDER_SECRETS
-            or secret.startswith("dev-only")
-            or (len(secret) < 32)
-        ):
-            raise ValueError("jwt_secret must be a real secret of at least 32 characters")
         if self.mqtt.enabled and self.mqtt.password.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("mqtt.password is empty or a placeholder")
         return self
+
+    @property
+    def token_secret(self) -> str:
+        assert self.jwt_secret is not None  # the validator refuses a missing one
+        return self.jwt_secret.get_secret_value()
 
     @property
     def threads(self) -> int:
@@ -264,10 +282,16 @@ class ApiSettings(ProcessSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def token_lifetime(self) -> timedelta:
-        return timedelta(seconds=self.token_lifetime_s)
+    def session_lifetime(self, kind: str) -> timedelta:
+        """How long a login of a ``user`` or a ``household`` lasts."""
+        s = self.household_session_lifetime_s if kind == "household" else self.session_lifetime_s
+        return timedelta(seconds=s)
 
     @property
-    def household_token_lifetime(self) -> timedelta:
-        return timedelta(seconds=self.household_token_lifetime_s)
+    def access_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.access_token_lifetime_s)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else (
+            self.environment == "production")  # fmt: skip

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.api.gate import Gate
 from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
 from cloud.api.settings import ApiSettings
-from cloud.auth import ThrottlePolicy, TokenCache
+from cloud.auth import ThrottlePolicy
 from cloud.broker_accounts import AccountStore
 from cloud.telemetry import TelemetryReader
+from cloud.tokens import TokenCache
 
 if TYPE_CHECKING:
     from cloud.api.live import LiveHub
@@ -46,7 +47,7 @@ class ApiState:
     #: keeps each site's collector routes planned (cloud.dispatch)
     dispatcher: Dispatcher | None = None
     jwt_secret: str = field(default="", repr=False)
-    tokens: TokenCache = field(default_factory=lambda: TokenCache(""), repr=False)
+    tokens: TokenCache | None = field(default=None, repr=False)
 
     @cached_property
     def fast_reads(self) -> Engine:
@@ -56,7 +57,12 @@ class ApiState:
             return self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
         return self.read_engine
 
-    def load_subject(self, kind: str, ident: int) -> SubjectRow | None:
-        """A token subject's row, read on its own short connection (worker thread)."""
+    def load_subject(self, kind: str, ident: int, sid: str) -> SubjectRow | None:
+        """A token subject's row and session, read on its own short connection (thread)."""
         with self.fast_reads.connect() as conn:
-            return load_subject(conn, kind, ident)
+            return load_subject(conn, kind, ident, sid)
+
+    @property
+    def token_cache(self) -> TokenCache:
+        assert self.tokens is not None
+        return self.tokens

@@ -81,6 +81,7 @@ def settings_for(ledger_url: str, tmp: Any, **kw: Any) -> ApiSettings:
         "broker": {"backend": "file", "path": str(tmp / "broker-accounts.json")},
         "stream_poll_s": 0.1,
         "stream_keepalive_s": 0.5,
+        "stream_recheck_s": 0.2,
     }  # fmt: skip
     base.update(kw)
     return ApiSettings(**base)
@@ -213,19 +214,26 @@ def household_login(client: httpx.Client, member_no: str, pin: str) -> str:
     return token
 
 
+def stream_ticket(client: httpx.Client, token: str) -> str:
+    r = client.post("/api/v1/auth/stream-ticket", headers={"Authorization": f"Bearer {token}"})
+    r.raise_for_status()
+    ticket: str = r.json()["ticket"]
+    return ticket
+
+
 @contextmanager
 def listen(api: ApiServer, token: str, **params: Any) -> Iterator[queue.Queue[tuple[str, Any]]]:
-    """Read the stream in a thread; yields a queue of (event type, data)."""
+    """Read the stream in a thread (opened with a stream ticket, as the dashboard does);
+    yields a queue of (event type, data)."""
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     stop = threading.Event()
 
     client = httpx.Client(base_url=api.url, timeout=httpx.Timeout(30, read=60))
+    ticket = stream_ticket(client, token)
 
     def run() -> None:
         try:
-            with client.stream(
-                "GET", "/api/v1/stream", params={"access_token": token, **params}
-            ) as r:
+            with client.stream("GET", "/api/v1/stream", params={"ticket": ticket, **params}) as r:
                 events.put(("status", r.status_code))
                 kind = None
                 for line in r.iter_lines():  # keep-alives (0.5 s in tests) wake it up

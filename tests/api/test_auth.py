@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cloud.api.settings import ApiSettings
-from cloud.auth import issue_token
+from cloud.tokens import decode_access_token, issue_access_token
 from tests.api.support import PASSWORD, ApiServer, World, household_login, login
 
 pytestmark = pytest.mark.integration
@@ -44,13 +44,15 @@ def test_wrong_credentials_are_401_problems(api: ApiServer, body: dict[str, str]
 def test_missing_expired_and_forged_tokens_are_refused(api: ApiServer, world: World) -> None:
     secret = api.app.state.api.jwt_secret
     uid = world.ids["operator"]
-    expired, _ = issue_token(subject=f"user:{uid}", role="operator", secret=secret,
-                             lifetime=timedelta(minutes=5),
-                             now=datetime.now(UTC) - timedelta(hours=1))  # fmt: skip
-    forged, _ = issue_token(subject=f"user:{uid}", role="operator", secret="not-the-secret" * 3,
-                            lifetime=timedelta(hours=1))  # fmt: skip
-    escalated, _ = issue_token(subject=f"user:{uid}", role="admin", secret=secret,
-                               lifetime=timedelta(hours=1))  # fmt: skip
+    with api.client() as c:  # a real session, so only the altered claim is wrong
+        real = decode_access_token(login(c, "operator"), secret=secret)
+    same = {"subject": f"user:{uid}", "version": real.version, "session_id": real.session_id}
+    expired, _ = issue_access_token(role="operator", secret=secret, lifetime=timedelta(minutes=5),
+                                    now=datetime.now(UTC) - timedelta(hours=1), **same)  # fmt: skip
+    forged, _ = issue_access_token(role="operator", secret="not-the-secret" * 3,
+                                   lifetime=timedelta(hours=1), **same)  # fmt: skip
+    escalated, _ = issue_access_token(role="admin", secret=secret, lifetime=timedelta(hours=1),
+                                      **same)  # fmt: skip
     url = f"/api/v1/households/{world.ids['household-a']}/balance"
     with api.client() as c:
         assert c.get(url).status_code == 401
@@ -113,16 +115,21 @@ def test_login_throttle_answers_429_with_retry_after(api: ApiServer, world: Worl
         assert household_login(c, "M-B", world.pins["M-B"])
 
 
-def test_placeholder_jwt_secret_is_refused_in_production(tmp_path: Path) -> None:
-    for secret in ("changeme", "dev-only-insecure-jwt-secret-not-for-production", "short"):
+def test_there_is_no_built_in_jwt_secret(tmp_path: Path) -> None:
+    """No secret, a placeholder or a short one: the API refuses to start, in development
+    too (mutant: a default secret in ApiSettings -> the first case passes -> fails)."""
+    for env in ("development", "production"):
         with pytest.raises(ValidationError, match="jwt_secret"):
-            ApiSettings(environment="production", jwt_secret=secret,
-                        mqtt={"password": "a-real-broker-password"})  # fmt: skip
+            ApiSettings(environment=env, mqtt={"password": "a-real-broker-password"})
+        for secret in ("changeme", "dev-only-insecure-jwt-secret-not-for-production", "short"):
+            with pytest.raises(ValidationError, match="jwt_secret"):
+                ApiSettings(environment=env, jwt_secret=secret,
+                            mqtt={"password": "a-real-broker-password"})  # fmt: skip
     ok = ApiSettings(environment="production", jwt_secret="x" * 40,
                      mqtt={"password": "a-real-broker-password"})  # fmt: skip
     assert ok.redacted()["jwt_secret"] == "**********"
-    assert ApiSettings().cors_origins == []  # CORS off by default
-    assert ApiSettings().timezone == "Asia/Jakarta"
+    assert ok.cors_origins == []  # CORS off by default
+    assert ok.timezone == "Asia/Jakarta"
 
 
 def test_settings_come_from_the_api_table_and_the_environment(
@@ -130,7 +137,8 @@ def test_settings_come_from_the_api_table_and_the_environment(
 ) -> None:
     conf = tmp_path / "salinmas.toml"
     conf.write_text('[api]\nport = 9000\ntimezone = "Asia/Makassar"\n[api.mqtt]\nhost = "b"\n')
-    monkeypatch.setenv("SALINMAS_API_TOKEN_LIFETIME_S", "600")
+    monkeypatch.setenv("SALINMAS_API_ACCESS_TOKEN_LIFETIME_S", "600")
+    monkeypatch.setenv("SALINMAS_API_JWT_SECRET", "y" * 40)
     s = ApiSettings.load(conf)
-    assert (s.port, s.timezone, s.mqtt.host, s.token_lifetime_s) == (9000, "Asia/Makassar",
-                                                                    "b", 600)  # fmt: skip
+    assert (s.port, s.timezone, s.mqtt.host, s.access_token_lifetime_s) == (
+        9000, "Asia/Makassar", "b", 600)  # fmt: skip

@@ -71,6 +71,8 @@ OUTSIDE = {
     ("GET", "/api/v1/health"): "liveness, no authentication, no data",
     ("POST", "/api/v1/auth/login"): "logging in",
     ("POST", "/api/v1/auth/household-login"): "logging in",
+    ("POST", "/api/v1/auth/refresh"): "a refresh token, no caller yet (test_tokens.py)",
+    ("POST", "/api/v1/auth/logout"): "ends the caller's own session (test_tokens.py)",
 }
 
 SITE_READ = "A:YY U:YY O:YN C:33 L:33 H:33"
@@ -84,6 +86,7 @@ V = "/api/v1"
 
 TABLE: dict[tuple[str, str], str] = {
     ("GET", f"{V}/auth/me"): EVERYONE,
+    ("POST", f"{V}/auth/stream-ticket"): EVERYONE,
     ("GET", f"{V}/categories"): EVERYONE,
     ("GET", f"{V}/categories/{{code}}/prices"): EVERYONE,
     ("POST", f"{V}/categories"): "A:YY U:33 O:YY C:33 L:33 H:33",  # programme-wide prices
@@ -250,6 +253,7 @@ def markers(world: World) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
         ("GET", f"{V}/reports/payouts.csv"): ("M-A", "M-C", text),
         ("GET", f"{V}/categories"): ("plastic-pet", "plastic-pet", ids("code")),
         ("GET", f"{V}/auth/me"): (None, None, lambda r: {None}),
+        ("POST", f"{V}/auth/stream-ticket"): (None, None, lambda r: {None}),
     }
 
 

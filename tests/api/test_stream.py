@@ -115,7 +115,9 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
 def test_the_stream_refuses_missing_and_forged_tokens(api: ApiServer) -> None:
     with api.client() as c:
         assert c.get("/api/v1/stream").status_code == 401
-        assert c.get("/api/v1/stream", params={"access_token": "forged"}).status_code == 401
+        assert c.get("/api/v1/stream", params={"ticket": "forged"}).status_code == 401
+        token = login(c, "operator")  # an access token in the URL is no way in
+        assert c.get("/api/v1/stream", params={"access_token": token}).status_code == 401
 
 
 def test_fills_from_the_broker_reach_the_stream(

@@ -1,16 +1,37 @@
-"""Log in (staff: username + password; households: member number + PIN) and who am I."""
+"""Logging in and out: sessions with short access tokens, rotating refresh tokens, tickets.
+
+Staff log in with username + password, households with member number + PIN; both get
+an access token (minutes) and a refresh token (single use, also set as an HttpOnly
+cookie scoped to ``/api/v1/auth``). ``/refresh`` trades a refresh token for the next
+pair, ``/logout`` ends the session, ``/stream-ticket`` gives the single-use ticket that
+opens the live stream (no token ever travels in a URL). See :mod:`cloud.tokens`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from datetime import timedelta
+from typing import Annotated
 
-from cloud import auth
+from fastapi import APIRouter, Cookie, Request, Response
+
+from cloud import auth, tokens
 from cloud.api.deps import CurrentPrincipal, StateDep, SystemSessionDep
 from cloud.api.errors import error_responses
-from cloud.api.schemas import HouseholdLoginRequest, LoginRequest, MeOut, TokenOut
+from cloud.api.schemas import (
+    HouseholdLoginRequest,
+    LoginRequest,
+    MeOut,
+    RefreshRequest,
+    StreamTicketOut,
+    TokenOut,
+)
 from cloud.api.state import ApiState
+from cloud.models import utcnow
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+REFRESH_COOKIE = "salinmas_refresh"
+COOKIE_PATH = "/api/v1/auth"
 
 
 def _client(request: Request, state: ApiState) -> str:
@@ -25,14 +46,39 @@ def _policy(state: ApiState) -> auth.ThrottlePolicy:
     return state.throttle
 
 
+def _token_out(issued: tokens.Issued, name: str, response: Response, state: ApiState) -> TokenOut:
+    response.set_cookie(
+        REFRESH_COOKIE, issued.refresh_token, path=COOKIE_PATH, httponly=True, samesite="strict",
+        secure=state.settings.secure_cookies,
+        max_age=max(1, int((issued.refresh_expires_at - utcnow()).total_seconds())),
+    )  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(
+        access_token=issued.access_token, expires_at=issued.access_expires_at,
+        refresh_token=issued.refresh_token, refresh_expires_at=issued.refresh_expires_at,
+        role=issued.role, subject_id=issued.subject_id, name=name,
+    )  # fmt: skip
+
+
+def _start(session: SystemSessionDep, state: ApiState, subject: str, role: str,
+           version: int) -> tokens.Issued:  # fmt: skip
+    kind = subject.partition(":")[0]
+    return tokens.start_session(
+        session, subject=subject, role=role, version=version, secret=state.jwt_secret,
+        access_lifetime=state.settings.access_lifetime,
+        session_lifetime=state.settings.session_lifetime(kind),
+    )  # fmt: skip
+
+
 @router.post(
     "/login",
     responses=error_responses(401, 422, 429),
-    summary="Staff login: an access token for the Authorization header",
+    summary="Staff login: an access token (minutes) and a refresh token",
 )
 def login(
-    body: LoginRequest, request: Request, session: SystemSessionDep, state: StateDep
-) -> TokenOut:
+    body: LoginRequest, request: Request, response: Response, session: SystemSessionDep,
+    state: StateDep,
+) -> TokenOut:  # fmt: skip
     key = auth.throttle_key("user:" + body.username, _client(request, state))
     auth.check_throttle(session, key=key)
     try:
@@ -42,14 +88,9 @@ def login(
         session.commit()
         raise
     auth.clear_failures(session, key=key)
+    issued = _start(session, state, f"user:{user.id}", user.role, user.token_version)
     session.commit()
-    token, exp = auth.issue_token(
-        subject=f"user:{user.id}", role=user.role,  # type: ignore[arg-type]
-        secret=state.jwt_secret, lifetime=state.settings.token_lifetime,
-    )  # fmt: skip
-    return TokenOut(
-        access_token=token, expires_at=exp, role=user.role, subject_id=user.id, name=user.username
-    )
+    return _token_out(issued, user.username, response, state)
 
 
 @router.post(
@@ -58,8 +99,9 @@ def login(
     summary="Household login with member number and PIN",
 )
 def household_login(
-    body: HouseholdLoginRequest, request: Request, session: SystemSessionDep, state: StateDep
-) -> TokenOut:
+    body: HouseholdLoginRequest, request: Request, response: Response,
+    session: SystemSessionDep, state: StateDep,
+) -> TokenOut:  # fmt: skip
     key = auth.throttle_key("household:" + body.member_no, _client(request, state))
     auth.check_throttle(session, key=key)
     try:
@@ -69,14 +111,60 @@ def household_login(
         session.commit()
         raise
     auth.clear_failures(session, key=key)
+    state_now = auth.subject_state(session, f"household:{hh.id}")
+    assert state_now is not None
+    issued = _start(session, state, f"household:{hh.id}", "household", state_now.version)
     session.commit()
-    token, exp = auth.issue_token(
-        subject=f"household:{hh.id}", role="household",
-        secret=state.jwt_secret, lifetime=state.settings.household_token_lifetime,
+    return _token_out(issued, hh.member_no, response, state)
+
+
+@router.post(
+    "/refresh",
+    responses=error_responses(401, 422),
+    summary="Trade a refresh token (body or cookie) for the next access + refresh pair",
+)
+def refresh(
+    body: RefreshRequest, response: Response, session: SystemSessionDep, state: StateDep,
+    cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)] = None,
+) -> TokenOut:  # fmt: skip
+    presented = body.refresh_token or cookie or ""
+    try:
+        issued = tokens.refresh_session(
+            session, refresh_token=presented, secret=state.jwt_secret,
+            access_lifetime=state.settings.access_lifetime,
+        )  # fmt: skip
+    except auth.AuthError:
+        session.commit()  # a replayed token ended its session: keep that
+        raise
+    name = auth.subject_name(session, issued.subject)
+    session.commit()
+    return _token_out(issued, name, response, state)
+
+
+@router.post(
+    "/logout", status_code=204, responses=error_responses(401),
+    summary="End this login: its access and refresh tokens stop working",
+)  # fmt: skip
+def logout(principal: CurrentPrincipal, response: Response, session: SystemSessionDep) -> None:
+    tokens.end_session(session, session_id=principal.session_id)
+    session.commit()
+    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
+
+
+@router.post(
+    "/stream-ticket", responses=error_responses(401),
+    summary="A single-use ticket (seconds) to open the live stream with",
+)  # fmt: skip
+def stream_ticket(
+    principal: CurrentPrincipal, session: SystemSessionDep, state: StateDep
+) -> StreamTicketOut:
+    ticket, expires = tokens.issue_stream_ticket(
+        session, subject=f"{principal.kind}:{principal.id}", role=principal.role,
+        session_id=principal.session_id, version=principal.version,
+        lifetime=timedelta(seconds=state.settings.stream_ticket_lifetime_s),
     )  # fmt: skip
-    return TokenOut(
-        access_token=token, expires_at=exp, role="household", subject_id=hh.id, name=hh.member_no
-    )
+    session.commit()
+    return StreamTicketOut(ticket=ticket, expires_at=expires)
 
 
 @router.get("/me", responses=error_responses(401), summary="Who the token belongs to")

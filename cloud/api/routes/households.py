@@ -128,6 +128,7 @@ def deactivate_household(
     principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
     households.deactivate_household(session, household=household, by=principal.label)
+    auth.revoke_household_tokens(session, household_id=household.id)
     session.commit()
     return _out(session, household)
 

@@ -74,8 +74,8 @@ def update_user(user_id: DbId, body: UserUpdate, principal: Admin, session: Sess
     for name in ("phone", "site_id"):  # these may be cleared with an explicit null
         if name in body.model_fields_set:
             changes[name] = getattr(body, name)
+    # a role, site, activity or password change ends every token the user holds
     auth.update_user(session, user=user, changes=changes, by=principal.label)
-    auth.check_site_of_role(user.role, user.site_id)
     session.commit()
     return UserOut.model_validate(user)
 

@@ -1,6 +1,7 @@
 // The API client: one fetch wrapper, the session token, and the live stream.
 //
-// The token lives in sessionStorage (gone when the tab closes). Every error body is
+// The access token lives in sessionStorage (gone when the tab closes) and expires in
+// minutes; a 401 trades the refresh token (an HttpOnly cookie) for a new one. Every error body is
 // problem+json (RFC 9457) and is thrown as ApiError {status, title, detail, errors}.
 // Every money-moving POST carries an Idempotency-Key, kept per action so a retry of the
 // same click cannot move money twice.
@@ -39,6 +40,11 @@ export function saveSession(accessToken, principal) {
 }
 
 export function clearSession() {
+  const tok = token();
+  if (tok) {
+    // end the login on the server too (its refresh token stops working); best effort
+    fetch(API_BASE + "/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${tok}` } }).catch(() => {});
+  }
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(WHO_KEY);
 }
@@ -54,7 +60,7 @@ export function onUnauthorized(fn) {
  * or Blob sent as the raw body, e.g. an import), query (object), idempotencyKey, auth
  * (default true), raw (return the Response).
  */
-export async function api(path, { method = "GET", body, file, query, idempotencyKey, auth = true, raw = false } = {}) {
+export async function api(path, { method = "GET", body, file, query, idempotencyKey, auth = true, raw = false, retried = false } = {}) {
   const url = new URL(API_BASE + path, window.location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v === undefined || v === null || v === "") continue;
@@ -72,6 +78,9 @@ export async function api(path, { method = "GET", body, file, query, idempotency
   } catch (e) {
     throw new ApiError(0, { detail: String(e) });
   }
+  if (res.status === 401 && auth && token() && !retried && (await refreshSession())) {
+    return api(path, { method, body, file, query, idempotencyKey, auth, raw, retried: true });
+  }
   if (raw) return res;
   const type = res.headers.get("content-type") || "";
   const data = type.includes("json") ? await res.json().catch(() => null) : null;
@@ -80,6 +89,26 @@ export async function api(path, { method = "GET", body, file, query, idempotency
     throw new ApiError(res.status, data || {});
   }
   return data;
+}
+
+let refreshing = null;
+/**
+ * Access tokens live minutes: trade the refresh token (an HttpOnly cookie the login set)
+ * for a new pair, once for all callers waiting at the same moment. True if it worked.
+ */
+function refreshSession() {
+  refreshing ||= fetch(API_BASE + "/api/v1/auth/refresh", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+  })
+    .then(async (res) => {
+      if (!res.ok) return false;
+      const tok = await res.json();
+      saveSession(tok.access_token, { ...(who() || {}), expires_at: tok.refresh_expires_at });
+      return true;
+    })
+    .catch(() => false)
+    .finally(() => setTimeout(() => (refreshing = null), 0));
+  return refreshing;
 }
 
 // ------------------------------------------------------------------ live stream
@@ -103,30 +132,40 @@ export function liveStream(path, handlers, onState = () => {}) {
   let delay = 1000;
   let timer = null;
 
-  function connect() {
+  async function connect() {
+    if (closed) return;
+    onState("connecting");
+    // a single-use ticket opens the stream (no token in the URL); a new one per connection
+    let ticket;
+    try {
+      ticket = (await api("/api/v1/auth/stream-ticket", { method: "POST" })).ticket;
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) return; // logged out: handlers ran
+      onState("error");
+      schedule();
+      return;
+    }
     if (closed) return;
     const url = new URL(API_BASE + path, window.location.origin);
-    url.searchParams.set("access_token", token() || "");
-    onState("connecting");
+    url.searchParams.set("ticket", ticket);
     es = new EventSource(url);
+    // the server ends the stream when the login is no longer valid: reconnect (a new
+    // ticket re-checks the login; a 401 there goes back to the login form)
+    es.addEventListener("end", () => {
+      es.close();
+      onState("error");
+      schedule();
+    });
     es.onopen = () => {
       delay = 1000;
       onState("open");
     };
     es.onerror = () => {
       if (closed) return;
-      if (es.readyState === EventSource.CLOSED) {
-        // The browser will not retry (HTTP error or wrong content type): check the
-        // token, then schedule our own reconnect.
-        onState("error");
-        es.close();
-        api("/api/v1/auth/me").then(
-          () => schedule(),
-          (err) => (err.status === 401 || err.status === 403 ? unauthorizedHandlers.forEach((fn) => fn()) : schedule()),
-        );
-      } else {
-        onState("connecting");
-      }
+      // the browser's own retry would reuse the spent ticket: always reconnect ourselves
+      onState("error");
+      es.close();
+      schedule();
     };
     for (const [name, fn] of Object.entries(handlers)) {
       es.addEventListener(name, (ev) => {
