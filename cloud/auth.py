@@ -18,10 +18,8 @@ Creating the first admin (what ``salinmas admin create-user`` calls)::
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -31,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from cloud import audit
 from cloud.models import Household, utcnow
-from cloud.models.auth import SITE_USER_ROLES, USER_ROLES, HouseholdPin, LoginThrottle, User
+from cloud.models.auth import SITE_USER_ROLES, USER_ROLES, HouseholdPin, User
 
 Role = Literal["admin", "operator", "cashier", "collector", "auditor", "household"]
 
@@ -255,68 +253,37 @@ def set_household_pin_hash(
 
 
 @dataclass(frozen=True, slots=True)
-class ThrottlePolicy:
-    """``max_failures`` failed logins per key within ``window`` block it for ``block``."""
+class Credentials:
+    """What a login checks, read before (and apart from) the slow hash verification."""
 
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    block: timedelta = timedelta(minutes=5)
-
-
-def throttle_key(login: str, client: str) -> str:
-    digest = hashlib.sha256(f"{login.lower()}|{client}".encode()).hexdigest()
-    return digest  # fixed length, no personal data stored in clear
+    subject: str  # "user:<id>" | "household:<id>"
+    role: str
+    name: str
+    version: int
+    active: bool
+    secret_hash: str | None
 
 
-def check_throttle(session: Session, *, key: str, now: datetime | None = None) -> None:
-    """Raise :class:`Throttled` if ``key`` is currently blocked."""
-    now = now or utcnow()
-    row = session.get(LoginThrottle, key)
-    if row is not None and row.blocked_until is not None and row.blocked_until > now:
-        raise Throttled(max(1, int((row.blocked_until - now).total_seconds() + 0.999)))
+def user_credentials(session: Session, *, username: str) -> Credentials | None:
+    u = session.scalar(select(User).where(User.username == username))
+    if u is None:
+        return None
+    return Credentials(f"user:{u.id}", u.role, u.username, u.token_version, u.active,
+                       u.password_hash)  # fmt: skip
 
 
-def record_failure(
-    session: Session, *, key: str, policy: ThrottlePolicy, now: datetime | None = None
-) -> None:
-    now = now or utcnow()
-    row = session.get(LoginThrottle, key)
+def household_credentials(session: Session, *, member_no: str) -> Credentials | None:
+    row = session.execute(
+        select(Household, HouseholdPin)
+        .outerjoin(HouseholdPin, HouseholdPin.household_id == Household.id)
+        .where(Household.member_no == member_no)
+    ).first()
     if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=now)
-        session.add(row)
-    if now - row.window_start > policy.window:
-        row.failures, row.window_start, row.blocked_until = 0, now, None
-    row.failures += 1
-    if row.failures >= policy.max_failures:
-        row.blocked_until = now + policy.block
-        row.failures, row.window_start = 0, now
-    session.flush()
-
-
-def clear_failures(session: Session, *, key: str) -> None:
-    row = session.get(LoginThrottle, key)
-    if row is not None:
-        session.delete(row)
-        session.flush()
-
-
-def authenticate_user(session: Session, *, username: str, password: str) -> User:
-    """The active user with these credentials, else :class:`AuthError`."""
-    user = session.scalar(select(User).where(User.username == username))
-    ok = verify_secret(password, user.password_hash if user is not None else None)
-    if user is None or not ok or not user.active:
-        raise AuthError("wrong username or password")
-    return user
-
-
-def authenticate_household(session: Session, *, member_no: str, pin: str) -> Household:
-    """The active household with this member number and PIN, else :class:`AuthError`."""
-    hh = session.scalar(select(Household).where(Household.member_no == member_no))
-    row = session.get(HouseholdPin, hh.id) if hh is not None else None
-    ok = verify_secret(pin, row.pin_hash if row is not None else None)
-    if hh is None or row is None or not ok or not hh.active:
-        raise AuthError("wrong member number or PIN")
-    return hh
+        return None
+    hh, pin = row
+    return Credentials(f"household:{hh.id}", "household", hh.member_no,
+                       pin.token_version if pin else 0, hh.active,
+                       pin.pin_hash if pin else None)  # fmt: skip
 
 
 def create_user_cli(

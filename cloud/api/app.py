@@ -19,7 +19,6 @@ import os
 import re
 import threading
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from cloud.api import errors, openapi, scope
+from cloud.api.clientaddr import parse_networks
 from cloud.api.gate import AdmissionMiddleware, Gate, size_thread_pool
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
@@ -67,7 +67,6 @@ from cloud.api.routes import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
-from cloud.auth import ThrottlePolicy
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.dispatch import Dispatcher
 from cloud.routing import matrix_provider, warm_up
@@ -122,7 +121,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for maker in (sessions, read_sessions):
         scope.install(maker)  # every API session is confined to its caller's reach
         watch_changes(maker, principals)
-    lt = settings.login_throttle
     adm = settings.admission
     state = ApiState(
         settings=settings,
@@ -133,11 +131,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         gate=Gate(settings.threads, wait_s=adm.queue_wait_s, max_queue=adm.max_queue),
         principals=principals,
         broker=account_store(settings),
-        throttle=ThrottlePolicy(
-            max_failures=lt.max_failures,
-            window=timedelta(seconds=lt.window_s),
-            block=timedelta(seconds=lt.block_s),
-        ),
+        throttle=settings.login_throttle.policy(),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
         hub=LiveHub(
             functools.partial(read_sessions, info={"scope": scope.SYSTEM}),
             poll_s=settings.stream_poll_s,

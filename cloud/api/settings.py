@@ -50,9 +50,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from cloud.api.clientaddr import parse_networks
 from cloud.doorstep import DoorstepSettings
 from cloud.routing import RoutingSettings
 from cloud.telemetry import TelemetrySettings
+from cloud.throttle import Limit, ThrottlePolicy
 from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings
 
 
@@ -146,9 +148,41 @@ class AdmissionSettings(_Section):
 
 
 class LoginThrottleSettings(_Section):
-    max_failures: int = Field(default=5, ge=1)
+    """Login attempts counted per key before they are checked (:mod:`cloud.throttle`).
+
+    Each key allows ``*_free`` failures within ``window_s``; then every failure doubles
+    the wait before the key's next attempt, from ``base_delay_s`` up to ``*_max_delay_s``.
+    The account's cap is low on purpose: strangers cannot lock the real user out.
+    """
+
     window_s: int = Field(default=900, ge=1)
-    block_s: int = Field(default=300, ge=1)
+    base_delay_s: float = Field(default=1.0, gt=0, le=3600)
+    #: one account from one address
+    pair_free: int = Field(default=5, ge=1)
+    pair_max_delay_s: int = Field(default=900, ge=1)
+    #: one account from anywhere
+    account_free: int = Field(default=10, ge=1)
+    account_max_delay_s: int = Field(default=60, ge=1)
+    #: one address, any account (PIN spraying)
+    source_free: int = Field(default=20, ge=1)
+    source_max_delay_s: int = Field(default=3600, ge=1)
+    #: one IPv4 /24 or IPv6 /64
+    network_free: int = Field(default=100, ge=1)
+    network_max_delay_s: int = Field(default=3600, ge=1)
+
+    def policy(self) -> ThrottlePolicy:
+        base = timedelta(seconds=self.base_delay_s)
+
+        def limit(free: int, cap_s: int) -> Limit:
+            return Limit(free, timedelta(seconds=cap_s), base)
+
+        return ThrottlePolicy(
+            window=timedelta(seconds=self.window_s),
+            pair=limit(self.pair_free, self.pair_max_delay_s),
+            account=limit(self.account_free, self.account_max_delay_s),
+            source=limit(self.source_free, self.source_max_delay_s),
+            network=limit(self.network_free, self.network_max_delay_s),
+        )
 
 
 class MapSettings(_Section):
@@ -223,8 +257,9 @@ class ApiSettings(ProcessSettings):
     principal_cache_ttl_s: float = Field(default=2.0, ge=0, le=60)
     #: uvicorn's per-request access log (a reverse proxy usually keeps one already)
     access_log: bool = True
-    #: behind a reverse proxy, trust X-Forwarded-For for the login throttle
-    trust_forwarded_for: bool = False
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the
+    #: client is the rightmost hop that is not one of them (empty: the peer is the client)
+    trusted_proxies: list[str] = Field(default_factory=list)
     mqtt: ApiMqttSettings = Field(default_factory=ApiMqttSettings)
     broker: BrokerAccountsSettings = Field(default_factory=BrokerAccountsSettings)
     login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
@@ -240,6 +275,15 @@ class ApiSettings(ProcessSettings):
     doorstep: DoorstepSettings = Field(default_factory=DoorstepSettings)
     #: the dashboard's files (served at ``/`` when the directory exists)
     static_dir: Path | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        try:
+            parse_networks(v)
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies: {exc}") from None
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,7 @@ Built by :func:`cloud.api.app.create_app` (never at import time) and kept on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -13,12 +14,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.api.clientaddr import Network
 from cloud.api.gate import Gate
 from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
 from cloud.api.settings import ApiSettings
-from cloud.auth import ThrottlePolicy
+from cloud.auth import verify_secret
 from cloud.broker_accounts import AccountStore
 from cloud.telemetry import TelemetryReader
+from cloud.throttle import ThrottlePolicy
 from cloud.tokens import TokenCache
 
 if TYPE_CHECKING:
@@ -42,6 +45,10 @@ class ApiState:
     hub: LiveHub
     gate: Gate
     principals: PrincipalCache
+    #: the proxies whose X-Forwarded-For is believed (:mod:`cloud.api.clientaddr`)
+    trusted_proxies: list[Network] = field(default_factory=list)
+    #: checks a password or PIN against its hash (argon2; injectable for tests)
+    verify: Callable[[str, str | None], bool] = verify_secret
     mqtt: MqttLink | None = None
     telemetry: TelemetryReader | None = None
     #: keeps each site's collector routes planned (cloud.dispatch)

@@ -9,12 +9,15 @@ opens the live stream (no token ever travels in a URL). See :mod:`cloud.tokens`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Request, Response
+from sqlalchemy.orm import Session
 
-from cloud import auth, tokens
+from cloud import auth, throttle, tokens
+from cloud.api.clientaddr import client_address
 from cloud.api.deps import CurrentPrincipal, StateDep, SystemSessionDep
 from cloud.api.errors import error_responses
 from cloud.api.schemas import (
@@ -25,6 +28,7 @@ from cloud.api.schemas import (
     StreamTicketOut,
     TokenOut,
 )
+from cloud.api.scope import SYSTEM
 from cloud.api.state import ApiState
 from cloud.models import utcnow
 
@@ -32,18 +36,6 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 REFRESH_COOKIE = "salinmas_refresh"
 COOKIE_PATH = "/api/v1/auth"
-
-
-def _client(request: Request, state: ApiState) -> str:
-    if state.settings.trust_forwarded_for:
-        fwd = request.headers.get("x-forwarded-for", "")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
-
-
-def _policy(state: ApiState) -> auth.ThrottlePolicy:
-    return state.throttle
 
 
 def _token_out(issued: tokens.Issued, name: str, response: Response, state: ApiState) -> TokenOut:
@@ -60,7 +52,7 @@ def _token_out(issued: tokens.Issued, name: str, response: Response, state: ApiS
     )  # fmt: skip
 
 
-def _start(session: SystemSessionDep, state: ApiState, subject: str, role: str,
+def _start(session: Session, state: ApiState, subject: str, role: str,
            version: int) -> tokens.Issued:  # fmt: skip
     kind = subject.partition(":")[0]
     return tokens.start_session(
@@ -70,27 +62,50 @@ def _start(session: SystemSessionDep, state: ApiState, subject: str, role: str,
     )  # fmt: skip
 
 
+def _login(
+    state: ApiState, request: Request, response: Response, login: str,
+    lookup: Callable[[Session], auth.Credentials | None], secret: str,
+) -> TokenOut:  # fmt: skip
+    """Count the attempt, check the secret outside any transaction, then open a session.
+
+    Three short steps: (1) the attempt is counted against its throttle keys and
+    committed, or refused with 429 before anything is checked; (2) the subject is read
+    and the secret verified with no transaction open (argon2 takes tens of ms; on SQLite
+    a write transaction would stall every writer meanwhile); (3) on success the attempt
+    is given back and the session started, in one short write transaction.
+    """
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
+    keys = throttle.keys_for(login, address)
+    with state.sessions(info={"scope": SYSTEM}) as session:
+        try:
+            throttle.reserve(session, keys, state.throttle)
+        finally:
+            session.commit()
+    with state.read_sessions(info={"scope": SYSTEM}) as session:
+        creds = lookup(session)
+    # no transaction is open here; an unknown name costs one verification too (against a
+    # dummy hash), so timing does not tell which names exist
+    ok = state.verify(secret, creds.secret_hash if creds is not None else None)
+    if creds is None or not ok or not creds.active:
+        raise auth.AuthError("wrong name, password or PIN")
+    with state.sessions(info={"scope": SYSTEM}) as session:
+        throttle.succeeded(session, keys)
+        issued = _start(session, state, creds.subject, creds.role, creds.version)
+        session.commit()
+    return _token_out(issued, creds.name, response, state)
+
+
 @router.post(
     "/login",
     responses=error_responses(401, 422, 429),
     summary="Staff login: an access token (minutes) and a refresh token",
 )
-def login(
-    body: LoginRequest, request: Request, response: Response, session: SystemSessionDep,
-    state: StateDep,
-) -> TokenOut:  # fmt: skip
-    key = auth.throttle_key("user:" + body.username, _client(request, state))
-    auth.check_throttle(session, key=key)
-    try:
-        user = auth.authenticate_user(session, username=body.username, password=body.password)
-    except auth.AuthError:
-        auth.record_failure(session, key=key, policy=_policy(state))
-        session.commit()
-        raise
-    auth.clear_failures(session, key=key)
-    issued = _start(session, state, f"user:{user.id}", user.role, user.token_version)
-    session.commit()
-    return _token_out(issued, user.username, response, state)
+def login(body: LoginRequest, request: Request, response: Response, state: StateDep) -> TokenOut:
+    return _login(
+        state, request, response, f"user:{body.username}",
+        lambda s: auth.user_credentials(s, username=body.username), body.password,
+    )  # fmt: skip
 
 
 @router.post(
@@ -99,23 +114,12 @@ def login(
     summary="Household login with member number and PIN",
 )
 def household_login(
-    body: HouseholdLoginRequest, request: Request, response: Response,
-    session: SystemSessionDep, state: StateDep,
-) -> TokenOut:  # fmt: skip
-    key = auth.throttle_key("household:" + body.member_no, _client(request, state))
-    auth.check_throttle(session, key=key)
-    try:
-        hh = auth.authenticate_household(session, member_no=body.member_no, pin=body.pin)
-    except auth.AuthError:
-        auth.record_failure(session, key=key, policy=_policy(state))
-        session.commit()
-        raise
-    auth.clear_failures(session, key=key)
-    state_now = auth.subject_state(session, f"household:{hh.id}")
-    assert state_now is not None
-    issued = _start(session, state, f"household:{hh.id}", "household", state_now.version)
-    session.commit()
-    return _token_out(issued, hh.member_no, response, state)
+    body: HouseholdLoginRequest, request: Request, response: Response, state: StateDep
+) -> TokenOut:
+    return _login(
+        state, request, response, f"household:{body.member_no}",
+        lambda s: auth.household_credentials(s, member_no=body.member_no), body.pin,
+    )  # fmt: skip
 
 
 @router.post(
