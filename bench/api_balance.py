@@ -33,7 +33,7 @@ from tests.support.services import PostgresServer, free_port
 FLOOR = False
 
 
-def seed(url: str, households: int) -> list[tuple[int, str, str]]:
+def seed(url: str, count: int) -> list[tuple[int, str, str]]:
     """Households with 3 credits each; returns (id, member_no, pin)."""
     from cloud import crediting, households, pricing
     from cloud.auth import set_household_pin
@@ -51,7 +51,7 @@ def seed(url: str, households: int) -> list[tuple[int, str, str]]:
                              effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
             now = datetime.now(UTC)
             seq = 0
-            for i in range(households):
+            for i in range(count):
                 hh = households.register_household(s, member_no=f"B-{i:05d}", name=f"HH {i}")
                 households.link_card(s, card_id=f"C{i:05d}", household_id=hh.id)
                 set_household_pin(s, household_id=hh.id, pin="2468", by="bench")

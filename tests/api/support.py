@@ -27,6 +27,7 @@ from cloud.deadletters import add_dead_letter
 from cloud.devices import register_device
 from cloud.models import WeighinRecord
 from cloud.models.auth import User
+from cloud.models.notifications import Notification, NotificationDelivery
 from cloud.payouts import request_payout
 from cloud.pickups import raise_alert
 from tests.cloud.factories import weighin
@@ -194,6 +195,13 @@ def seed(session: Session) -> World:
                                        amount_rp=1_000, by="seed").id  # fmt: skip
     w.ids["payout-c"] = request_payout(session, household_id=w.ids["household-c"],
                                        amount_rp=1_000, by="seed").id  # fmt: skip
+    for tag, hh_key in (("a", "household-a"), ("2", "household-c")):  # in-app messages
+        w.ids[f"delivery-{tag}"] = session.scalars(
+            select(NotificationDelivery.id)
+            .join(Notification, Notification.id == NotificationDelivery.notification_id)
+            .where(Notification.household_id == w.ids[hh_key])
+            .order_by(NotificationDelivery.id)
+        ).first()
     w.ids["site"] = site.id
     w.ids["site-2"] = site2.id
     session.commit()

@@ -35,7 +35,7 @@ from sqlalchemy import text
 
 from cloud.db import is_sqlite, make_engine
 from tests.api.support import ApiServer, World, household_login, login, serve, settings_for
-from tests.support.services import wait_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def test_a_stalled_database_answers_503_and_health_stays_up(
     try:
         with stalled_payouts(url):
             blocked = [pool.submit(payout) for _ in range(2)]
-            wait_for(lambda: gate.in_use == 2 or any(f.done() for f in blocked), 20,
+            wait_until(lambda: gate.in_use == 2 or any(f.done() for f in blocked), 20,
                      "both slots taken by stalled payouts")  # fmt: skip
             assert not any(f.done() for f in blocked), [f.result() for f in blocked if f.done()]
             # the event loop is free: /health answers at once, again and again
@@ -114,7 +114,7 @@ def test_a_stalled_database_answers_503_and_health_stays_up(
             assert all(not f.done() for f in blocked)
         # the lock is gone: the two waiting payouts complete normally
         assert sorted(f.result(timeout=60) for f in blocked) == [201, 201]
-        wait_for(lambda: gate.in_use == 0, 10, "slots released")
+        wait_until(lambda: gate.in_use == 0, 10, "slots released")
         with api.client(household, timeout=10) as c:
             assert c.get(f"/api/v1/households/{hh}/balance").status_code == 200
     finally:

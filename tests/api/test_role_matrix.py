@@ -47,6 +47,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cloud.api.scope import SYSTEM
+from cloud.models import utcnow
+from cloud.models.notifications import DELIVERY_STATES
+from cloud.notifications import views
 from cloud.telemetry.base import weighin_point
 from tests.api.support import (
     ApiServer,
@@ -144,6 +148,17 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", f"{V}/reports/weighins.csv"): SITE_READ,
     ("GET", f"{V}/reports/payouts.csv"): COUNTER_READ,
     ("GET", f"{V}/stream"): "A:YY U:YY O:YN C:YN L:YN H:YN",
+    ("GET", f"{V}/ui-config"): EVERYONE,
+    ("GET", f"{V}/households/{{household_id}}/inbox"): ACCOUNT_READ,
+    ("POST", f"{V}/households/{{household_id}}/inbox/read"): "A:YY U:33 O:33 C:33 L:33 H:YN",
+    ("GET", f"{V}/households/{{household_id}}/notification-preferences"): ACCOUNT_READ,
+    ("PUT", f"{V}/households/{{household_id}}/notification-preferences"): (
+        "A:YY U:33 O:YN C:33 L:33 H:YN"
+    ),
+    ("GET", f"{V}/notifications"): SITE_READ,
+    ("GET", f"{V}/notifications/counters"): SITE_READ,
+    ("GET", f"{V}/notifications/{{delivery_id}}/attempts"): SITE_READ,
+    ("POST", f"{V}/notifications/{{delivery_id}}/resend"): OPERATE,
 }
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
@@ -170,6 +185,7 @@ def targets(world: World, side: str, route: tuple[str, str], role: str) -> dict[
         "bin_id": "bn-bin01" if own else "bn-bin02",
         "device_id": "st-bank01" if own else "st-bank02",
         "alert_id": i["alert-a"] if own else i["alert-2"],
+        "delivery_id": i["delivery-a"] if own else i["delivery-2"],
         "code": "plastic-pet",
         "card_id": f"MX-{role}-{side}",  # linked by the same role's POST .../cards
     }
@@ -217,11 +233,13 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
             "site_id": site_id,
         },
         ("POST", f"{V}/devices/{{device_id}}/commands"): {"action": "ping"},
+        ("POST", f"{V}/households/{{household_id}}/inbox/read"): {},
+        ("PUT", f"{V}/households/{{household_id}}/notification-preferences"): {"lang": "en"},
     }
     return bodies.get(route)
 
 
-def markers(world: World) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
+def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
     """List routes: (own marker, other marker, rows -> markers found)."""
     i = world.ids
 
@@ -236,7 +254,16 @@ def markers(world: World) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
             {"own", "other"} if r.json()["total"] >= 2 else {"own"} if r.json()["total"] else set()
         )
 
+    def deliveries(r: httpx.Response) -> set[str]:
+        """Site 1's deliveries counted: own; every site's counted: other too (the totals
+        of this moment, read past the API)."""
+        got = sum(n for row in r.json().values() for k, n in row.items() if k in DELIVERY_STATES)
+        everywhere, site1 = delivery_totals(api, world)
+        assert everywhere > site1 > 0
+        return {"own", "other"} if got == everywhere else {"own"} if got == site1 else set()
+
     return {
+        ("GET", f"{V}/notifications/counters"): ("own", "other", deliveries),
         ("GET", f"{V}/sites"): (i["site"], i["site-2"], ids("id")),
         ("GET", f"{V}/users"): (i["collector-a"], i["collector-2"], ids("id")),
         ("GET", f"{V}/households"): (i["household-a"], i["household-c"], ids("id")),
@@ -252,6 +279,8 @@ def markers(world: World) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
         ("GET", f"{V}/reports/weighins.csv"): ("st-bank01:1", "st-bank02:1", text),
         ("GET", f"{V}/reports/payouts.csv"): ("M-A", "M-C", text),
         ("GET", f"{V}/categories"): ("plastic-pet", "plastic-pet", ids("code")),
+        ("GET", f"{V}/notifications"): (i["delivery-a"], i["delivery-2"], ids("id")),
+        ("GET", f"{V}/ui-config"): (None, None, lambda r: {None}),
         ("GET", f"{V}/auth/me"): (None, None, lambda r: {None}),
         ("POST", f"{V}/auth/stream-ticket"): (None, None, lambda r: {None}),
     }
@@ -259,6 +288,17 @@ def markers(world: World) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
 
 LIST_QUERY = {"from": "2026-01-01", "to": "2026-12-31", "by": "site",
               "start": "2026-10-01T00:00:00Z", "active_only": "false"}  # fmt: skip
+
+
+def delivery_totals(api: ApiServer, world: World) -> tuple[int, int]:
+    """Notification deliveries now: of every site, and of site 1."""
+    with api.app.state.api.read_sessions(info={"scope": SYSTEM}) as s:
+        totals = [
+            sum(n for row in views.counters(s, now=utcnow(), site_id=site).values()
+                for k, n in row.items() if k in DELIVERY_STATES)
+            for site in (None, world.ids["site"])
+        ]  # fmt: skip
+    return totals[0], totals[1]
 
 
 def fill(path: str, params: dict[str, Any]) -> str:
@@ -297,7 +337,7 @@ def test_every_route_has_a_row(api: ApiServer) -> None:
 def test_role_matrix(api: ApiServer, world: World) -> None:
     seed_telemetry(api)
     toks = tokens(api, world)
-    lists = markers(world)
+    lists = markers(world, api)
     failures: list[str] = []
     tried = 0
     for role in ROLES:

@@ -25,11 +25,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud import ledger
+from cloud import corrections, households
 from cloud.api import scope as scope_mod
 from cloud.api.deps import SessionDep
 from cloud.api.scope import SYSTEM, OutOfReach, Scope
 from cloud.db import make_engine, session_factory
+from cloud.errors import NotFound
 from cloud.models import Household, MemberCard, Site
 from tests.api.support import World, login, serve, settings_for
 
@@ -55,11 +56,11 @@ def test_rows_land_only_in_the_callers_site(
     w = world_sqlite
     op = operator_of(w)
     with scoped(info={"scope": op}) as s:  # its own site: fine
-        hh = ledger.register_household(s, member_no="M-OWN", name="Own", site="bank01")
+        hh = households.register_household(s, member_no="M-OWN", name="Own", site="bank01")
         assert hh.site_id == w.ids["site"]
         s.rollback()
     with scoped(info={"scope": op}) as s, pytest.raises(OutOfReach):
-        ledger.register_household(s, member_no="M-NOWHERE", name="No site")  # no site
+        households.register_household(s, member_no="M-NOWHERE", name="No site")  # no site
     with scoped(info={"scope": op}) as s:
         hh = s.get(Household, w.ids["household-a"])
         assert hh is not None
@@ -85,8 +86,8 @@ def test_reads_see_only_the_reach(scoped: sessionmaker[Session], world_sqlite: W
     with scoped(info={"scope": operator_of(w)}) as s:
         assert s.get(Household, w.ids["household-c"]) is None
         assert set(s.scalars(select(Site.code))) == {"bank01"}
-        with pytest.raises(ledger.NotFound):  # site 2's unassigned weigh-in does not exist
-            ledger.assign_weighin(s, weighin_id=w.ids["weighin-unassigned-2"],
+        with pytest.raises(NotFound):  # site 2's unassigned weigh-in does not exist
+            corrections.assign_weighin(s, weighin_id=w.ids["weighin-unassigned-2"],
                                   household_id=w.ids["household-a"], by="t")  # fmt: skip
     household = Scope("household", site_id=w.ids["site"], household_id=w.ids["household-a"])
     with scoped(info={"scope": household}) as s:

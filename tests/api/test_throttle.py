@@ -37,7 +37,7 @@ import pytest
 from cloud.api.clientaddr import client_address, parse_networks
 from cloud.auth import verify_secret
 from tests.api.support import ApiServer, World, serve, settings_for
-from tests.support.services import wait_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_strangers_cannot_lock_the_owner_out(throttled: tuple[ApiServer, World, 
     r = attempt(api, "M-A", world.pins["M-A"], "192.0.2.10")  # the owner, at home
     if r.status_code == 429:  # slowed down at most by the account's cap, never locked out
         assert 1 <= int(r.headers["retry-after"]) <= 2
-        wait_for(lambda: attempt(api, "M-A", world.pins["M-A"], "192.0.2.10").status_code
+        wait_until(lambda: attempt(api, "M-A", world.pins["M-A"], "192.0.2.10").status_code
                  == 200, 10, "the owner's login")  # fmt: skip
     else:
         assert r.status_code == 200

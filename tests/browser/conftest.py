@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -70,12 +69,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 class ConsoleErrors:
     """Collects console errors and uncaught exceptions of the pages it watches."""
 
-    #: ASSUMPTION until the API scopes the live stream per caller (engineer "api"): today
-    #: it refuses a household (403), and the household page falls back to a timer
-    HOUSEHOLD_STREAM_REFUSED = re.compile(
-        r"403 \(Forbidden\) @ http://127\.0\.0\.1:\d+/api/v1/stream\?"
-    )
-
     def __init__(self) -> None:
         self._errors: list[str] = []
         self._allowed: list[str] = []
@@ -86,12 +79,7 @@ class ConsoleErrors:
 
     @property
     def errors(self) -> list[str]:
-        return [
-            e
-            for e in self._errors
-            if not any(a in e for a in self._allowed)
-            and not self.HOUSEHOLD_STREAM_REFUSED.search(e)
-        ]
+        return [e for e in self._errors if not any(a in e for a in self._allowed)]
 
     def watch(self, page: Page) -> Page:
         page.on("console", self._on_console)

@@ -3,7 +3,7 @@ households' events do not, and it says when it last updated.
 
 The page runs from the static files against a stand-in API (Playwright routes): the
 stream's events are exactly the ones this test sends, whatever the API's stream does
-for households today (see js/api.js: it is being scoped per caller).
+for households (the API sends a household only its own; the page checks again).
 
 mutant: the household page reloads on every weigh-in event (no ownership check) -> test_other fails
 mutant: the household page ignores its own weigh-in events -> test_own fails

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud.api.deps import (
+    AccountReader,
     BeforeId,
-    CurrentPrincipal,
     Limit,
     Operator,
     OwnHousehold,
@@ -19,6 +19,7 @@ from cloud.api.deps import (
     SessionDep,
     SiteReader,
     StateDep,
+    require_role,
 )
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import DbId
@@ -40,6 +41,11 @@ from cloud.notifications.preferences import (
 from cloud.notifications.queue import ResendError, resend
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+#: the household itself (the administrator too): marking its own messages read
+HouseholdSelf = Annotated[Principal, Depends(require_role("household"))]
+#: changing how a household is told: the household, or an operator of its site
+PreferenceWriter = Annotated[Principal, Depends(require_role("operator", "household"))]
 
 Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
@@ -125,11 +131,11 @@ def _delivery_out(d: NotificationDelivery, n: Notification) -> DeliveryOut:
 
 
 @router.get(
-    "/households/{household_id}/inbox", responses=error_responses(401, 404, 422),
+    "/households/{household_id}/inbox", responses=error_responses(401, 403, 404, 422),
     summary="The household's in-app messages, newest first",
 )  # fmt: skip
 def get_inbox(
-    household_id: OwnHouseholdId, session: SessionDep, state: StateDep,
+    _: AccountReader, household_id: OwnHouseholdId, session: SessionDep, state: StateDep,
     limit: Limit = 50, before_id: BeforeId = None,
 ) -> InboxOut:  # fmt: skip
     items, unread = views.inbox(
@@ -140,10 +146,12 @@ def get_inbox(
 
 
 @router.post(
-    "/households/{household_id}/inbox/read", responses=error_responses(401, 404, 422),
+    "/households/{household_id}/inbox/read", responses=error_responses(401, 403, 404, 422),
     summary="Mark in-app messages read (all when no ids are given)",
 )  # fmt: skip
-def read_inbox(household: OwnHousehold, body: MarkRead, session: SessionDep) -> dict[str, int]:
+def read_inbox(
+    _: HouseholdSelf, household: OwnHousehold, body: MarkRead, session: SessionDep
+) -> dict[str, int]:
     changed = views.mark_read(session, household_id=household.id, ids=body.ids, now=utcnow())
     session.commit()
     return {"marked": changed}
@@ -165,20 +173,22 @@ def _preference_out(session: SessionDep, household_id: int) -> PreferenceOut:
 
 @router.get(
     "/households/{household_id}/notification-preferences",
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 403, 404),
     summary="How the household is told (channels, language, quiet hours)",
 )  # fmt: skip
-def get_preferences(household: OwnHousehold, session: SessionDep) -> PreferenceOut:
+def get_preferences(
+    _: AccountReader, household: OwnHousehold, session: SessionDep
+) -> PreferenceOut:
     return _preference_out(session, household.id)
 
 
 @router.put(
     "/households/{household_id}/notification-preferences",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
     summary="Change channels, language, quiet hours or opt out (the household or staff)",
 )  # fmt: skip
 def put_preferences(
-    body: PreferenceUpdate, household: OwnHousehold, principal: CurrentPrincipal,
+    principal: PreferenceWriter, body: PreferenceUpdate, household: OwnHousehold,
     session: SessionDep,
 ) -> PreferenceOut:  # fmt: skip
     try:

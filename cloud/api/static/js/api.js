@@ -115,11 +115,11 @@ function refreshSession() {
 
 /**
  * Subscribe to the live stream (server-sent events). This is the ONE place the pages
- * open an EventSource: how the stream is authenticated (today `?access_token=`; a
- * short-lived stream ticket next) changes here and nowhere else. Operators get every
- * event; a household page subscribes too and, until the API scopes the stream to the
- * caller, is refused (it then checks on a timer) - it keeps only its own events either
- * way. `handlers` maps an event
+ * open an EventSource: how the stream is authenticated (a single-use stream ticket in
+ * the URL, never the token) changes here and nowhere else. The API sends each caller
+ * only the events within its reach: an operator its site's, a household its own (the
+ * household page still keeps only its own, and checks on a timer while the stream is
+ * not open). `handlers` maps an event
  * name ("weighin", "fill", "alert", ...) to a function of the parsed data. `onState`
  * gets "connecting" | "open" | "error". EventSource retries by itself after a network
  * error; when the server closes the stream for good (e.g. the token expired) we
