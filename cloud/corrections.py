@@ -6,6 +6,11 @@ reversing entry (:func:`cloud.postings.post_entry`) — never by editing a posti
 lock the weigh-in row first, then the household's account (the lock order of
 :mod:`cloud.postings`), so two operators cannot both act on one weigh-in and a payout
 of that household waits for the correction and sees it. Flush, never commit.
+
+No balance goes below zero through a correction: a reversal that would take more than
+the household has available (its balance less what payouts hold) is refused
+(:class:`ReversalExceedsFunds`, answered 409): the money has been spent or is being
+paid out, and must be recovered before the credit is reversed.
 """
 
 from __future__ import annotations
@@ -18,9 +23,22 @@ from cloud.crediting import Credit, credit_description, credit_facts, post_credi
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
 from cloud.notifications.events import weighin_reversed, weighins_credited
-from cloud.postings import lock_household_account, post_entry
+from cloud.postings import funds, lock_household_account, post_entry
 from cloud.stock import reversal_out_of_stock, weighin_into_stock
 from contract import ReceiptStatus
+
+
+class ReversalExceedsFunds(LedgerError):
+    """Reversing the credit would take the household's balance below zero."""
+
+    def __init__(self, *, weighin_id: int, amount_rp: int, available_rp: int) -> None:
+        super().__init__(
+            f"reversing weigh-in {weighin_id} takes back Rp {amount_rp} but the household has "
+            f"only Rp {available_rp} available (spent or held for payouts): recover the "
+            "money (or reject its pending payouts) first"
+        )
+        self.amount_rp = amount_rp
+        self.available_rp = available_rp
 
 
 def get_weighin(session: Session, *, weighin_id: int) -> WeighinRecord:
@@ -99,6 +117,12 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
         raise LedgerError("a reversal needs a reason")
     if rec.household_id is not None:
         lock_household_account(session, household_id=rec.household_id)
+        # the account is locked: no payout or credit of this household moves meanwhile
+        available = funds(session, household_id=rec.household_id).available_rp
+        if rec.amount_rp > available:
+            raise ReversalExceedsFunds(
+                weighin_id=rec.id, amount_rp=rec.amount_rp, available_rp=available
+            )
     original = session.scalars(select(Posting).where(Posting.entry_id == rec.entry_id)).all()
     entry = post_entry(
         session,

@@ -54,11 +54,12 @@ def propose(
     effective_from: datetime | None,
     by: str,
     note: str | None = None,
+    max_rp_per_kg: int = pricing.MAX_RP_PER_KG,
 ) -> PriceChange:
+    """A pending price change; the bounds of :func:`cloud.pricing.check_price` hold."""
     if session.get(WasteCategory, category) is None:
         raise NotFound(f"unknown waste category {category!r}")
-    if rp_per_kg < 0:
-        raise PriceChangeError("rp_per_kg must be >= 0", field="rp_per_kg")
+    pricing.check_price(rp_per_kg, max_rp_per_kg)
     if effective_from is not None:
         if effective_from.tzinfo is None:
             raise PriceChangeError("effective_from needs a time zone", field="effective_from")
@@ -85,7 +86,9 @@ def _pending(session: Session, change_id: int) -> PriceChange:
     return c
 
 
-def approve(session: Session, *, change_id: int, by: str) -> PriceChange:
+def approve(
+    session: Session, *, change_id: int, by: str, max_rp_per_kg: int = pricing.MAX_RP_PER_KG
+) -> PriceChange:
     """The second person's approval: writes the price version. Never the proposer's own."""
     c = _pending(session, change_id)
     if by == c.proposed_by:
@@ -97,6 +100,7 @@ def approve(session: Session, *, change_id: int, by: str) -> PriceChange:
     price = pricing.set_price(
         session, category=c.category_code, rp_per_kg=c.rp_per_kg,
         effective_from=c.effective_from or now, by=f"{c.proposed_by} + {by}"[:80],
+        max_rp_per_kg=max_rp_per_kg,
     )  # fmt: skip
     c.status, c.decided_by, c.decided_at, c.price_id = "approved", by, now, price.id
     session.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from contract.models import MAX_WEIGHT_G
 from contract.topics import DEVICE_ID_PATTERN
@@ -25,7 +25,8 @@ DeviceIdStr = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=200)]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{3,80}$")]
-Rupiah = Annotated[int, Field(ge=0, le=10**12)]
+#: money in: whole rupiah as a JSON integer (``true``, ``"7"`` and ``1.0`` are refused)
+Rupiah = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -322,7 +323,7 @@ class StatementOut(BaseModel):
 
 
 class PayoutCreate(_In):
-    amount_rp: Annotated[int, Field(gt=0, le=100_000_000)] = Field(examples=[25000])
+    amount_rp: Annotated[int, Strict(), Field(gt=0, le=100_000_000)] = Field(examples=[25000])
     note: Note | None = None
 
 
@@ -421,7 +422,7 @@ class PickupAssign(_In):
 
 
 class PickupComplete(_In):
-    collected_g: int | None = Field(default=None, ge=0, le=10_000_000)
+    collected_g: Annotated[int, Strict()] | None = Field(default=None, ge=0, le=10_000_000)
     note: Note | None = None
 
 
@@ -477,7 +478,7 @@ class DeviceCreate(_In):
     site_id: DbId | None = None
     lat: Latitude | None = Field(default=None, description="where it stands (WGS 84)")
     lon: Longitude | None = None
-    capacity_g: Annotated[int, Field(gt=0, le=MAX_WEIGHT_G)] | None = Field(
+    capacity_g: Annotated[int, Strict(), Field(gt=0, le=MAX_WEIGHT_G)] | None = Field(
         default=None,
         examples=[150_000],
         description="capacity (Max) of a station's scale in grams; default 300 kg. Ingest "

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from cloud import price_changes, pricing
-from cloud.api.deps import CurrentPrincipal, Operator, SessionDep
+from cloud.api.deps import CurrentPrincipal, Operator, SessionDep, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.routes.price_changes import PriceChangeOut
 from cloud.api.schemas import CategoryCode, CategoryCreate, CategoryOut, PriceCreate, PriceOut
@@ -53,14 +53,17 @@ def list_categories(_: CurrentPrincipal, session: SessionDep) -> list[CategoryOu
 
 
 @router.post("", status_code=201, responses=error_responses(401, 403, 409, 422))
-def create_category(body: CategoryCreate, principal: Operator, session: SessionDep) -> CategoryOut:
+def create_category(
+    body: CategoryCreate, principal: Operator, session: SessionDep, state: StateDep
+) -> CategoryOut:
     cat = price_changes.create_category(
         session, code=body.code, name_id=body.name_id, name_en=body.name_en, colour=body.colour,
         by=principal.label,
     )  # fmt: skip
     if body.rp_per_kg is not None:  # a first price is a price change like any other
         price_changes.propose(session, category=cat.code, rp_per_kg=body.rp_per_kg,
-                              effective_from=None, by=principal.label)  # fmt: skip
+                              effective_from=None, by=principal.label,
+                              max_rp_per_kg=state.settings.max_price_rp_per_kg)  # fmt: skip
     session.commit()
     return _out(session, cat)
 
@@ -85,11 +88,11 @@ def price_history(code: Code, _: CurrentPrincipal, session: SessionDep) -> list[
     "(POST /api/v1/price-changes/{id}/approve)",
 )  # fmt: skip
 def add_price(
-    code: Code, body: PriceCreate, principal: Operator, session: SessionDep
+    code: Code, body: PriceCreate, principal: Operator, session: SessionDep, state: StateDep
 ) -> PriceChangeOut:
     change = price_changes.propose(
         session, category=code, rp_per_kg=body.rp_per_kg, effective_from=body.effective_from,
-        by=principal.label,
+        by=principal.label, max_rp_per_kg=state.settings.max_price_rp_per_kg,
     )  # fmt: skip
     session.commit()
     return PriceChangeOut.model_validate(change)
