@@ -1,11 +1,12 @@
 """Many clients at once on the API: a mix of reads and writes, with /health probed throughout.
 
     .venv/bin/python -m bench.api_load [--clients 200] [--seconds 60] [--workers 1]
-        [--overload]
+        [--db postgresql|sqlite] [--overload]
 
-Seeds a PostgreSQL ledger (households with credits, an operator), starts ``salinmas api
-run`` as its own process (MQTT off), logs everyone in, then runs ``--clients`` keep-alive
-HTTP/1.1 clients for ``--seconds``, each looping over a mix of requests:
+Seeds a ledger (PostgreSQL by default, or SQLite; households with credits, an
+operator), starts ``salinmas api run`` as its own process (MQTT off), logs everyone in,
+then runs ``--clients`` keep-alive HTTP/1.1 clients for ``--seconds``, each looping
+over a mix of requests:
 
 ======  ==========================================================  =====
 share   request                                                     who
@@ -266,15 +267,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--overload", action="store_true", help="tiny admission: expect 503s")
+    ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="sal-bench-load-") as tmp, PostgresServer() as pg:
-        pg.start()
-        url = pg.create_database("load")
-        hhs = prepare(url, args.households)
-        res = run_load(url, Path(tmp), hhs, clients=args.clients, seconds=args.seconds,
-                       workers=args.workers, overload=args.overload)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sal-bench-load-") as tmp:
+        pg = PostgresServer().start() if args.db == "postgresql" else None
+        try:
+            url = pg.create_database("load") if pg else f"sqlite:///{Path(tmp) / 'ledger.db'}"
+            hhs = prepare(url, args.households)
+            res = run_load(url, Path(tmp), hhs, clients=args.clients, seconds=args.seconds,
+                           workers=args.workers, overload=args.overload)  # fmt: skip
+        finally:
+            if pg is not None:
+                pg.stop()
     summary = res.summary()
-    print(f"{args.clients} clients, {args.workers} worker(s), PostgreSQL, "
+    db = "PostgreSQL" if args.db == "postgresql" else "SQLite"
+    print(f"{args.clients} clients, {args.workers} worker(s), {db}, "
           f"{'OVERLOAD (tiny admission)' if args.overload else 'normal admission'}:")  # fmt: skip
     print(f"  {summary['req_per_s']:,} req/s ({summary['requests']:,} in {summary['seconds']} s)")
     for kind, k in summary["by_kind"].items():
@@ -294,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         print("   ", e)
     OUT_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {"bench": "api_load", "clients": args.clients, "workers": args.workers,
+    record = {"bench": "api_load", "db": args.db, "clients": args.clients, "workers": args.workers,
               "overload": args.overload, **summary, "machine": machine()}  # fmt: skip
     (OUT_DIR / f"api_load-{stamp}.json").write_text(json.dumps(record, indent=2))
     return 0 if not res.server_errors and not res.health_failures else 1
