@@ -95,7 +95,9 @@ def start_api(
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"API did not start; see {workdir / 'api.log'}")
+    proc.wait(10)
+    tail = (workdir / "api.log").read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"API did not start in 60 s; its log ends:\n{tail}")
 
 
 def server_pids(pid: int) -> list[int]:
