@@ -62,7 +62,7 @@ async def _async(url: str, hids: list[int], seconds: float, conc: int) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from cloud.db import normalise_url
-    from cloud.payouts import _FUNDS
+    from cloud.postings import _FUNDS
 
     engine = create_async_engine(normalise_url(url), pool_size=conc, max_overflow=0)
     sessions = async_sessionmaker(engine)
