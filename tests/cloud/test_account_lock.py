@@ -11,7 +11,8 @@ The explicit lock does not lean on that.)
 mutant: corrections.reverse_weighin without its lock_household_account -> [reverse] fails
 mutant: corrections.assign_weighin without its lock_household_account -> [assign] fails
 mutant: postings.lock_household_accounts without with_for_update -> every case fails
-mutant: payouts.pay_payout checking funds before locking the account -> the payout test fails
+mutant: payouts.request_payout checking funds before locking the account -> the payout test
+        fails
 """
 
 from __future__ import annotations
@@ -122,22 +123,21 @@ def test_every_money_step_waits_for_the_account_lock(pg: Engine, step: str) -> N
 
 
 def test_a_payout_waits_for_an_uncommitted_reversal(pg: Engine) -> None:
-    """A reversal in progress, then the cash for the same money: the payout is refused."""
+    """A reversal in progress, then a payout of the same money: the payout is refused.
+
+    (Money already held by a payout cannot be reversed at all: test_money_bounds.)
+    """
     factory = session_factory(pg)
     with factory() as s:
         hh = seed_programme(s)
     credited = _credit(pg, 1)
-    with factory() as s:
-        p = payouts.request_payout(s, household_id=hh, amount_rp=3750, by="t")
-        payouts.approve_payout(s, payout_id=p.id, by="op")
-        s.commit()
     outcome: list[BaseException | None] = []
     done = threading.Event()
 
     def pay() -> None:
         try:
             with factory() as s:
-                payouts.pay_payout(s, payout_id=p.id, by="op")
+                payouts.request_payout(s, household_id=hh, amount_rp=3750, by="t")
                 s.commit()
             outcome.append(None)
         except BaseException as exc:
