@@ -40,6 +40,7 @@ def prepared(postgres: PostgresServer) -> tuple[str, list[tuple[int, str, str]]]
     return url, prepare(url, 30)
 
 
+@pytest.mark.timeout(900)  # 60 s of load plus seeding and start-up, on a shared 2-core host
 def test_200_clients_for_60_seconds_no_5xx_and_health_answers(
     prepared: tuple[str, list[tuple[int, str, str]]], tmp_path: Path
 ) -> None:
