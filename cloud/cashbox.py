@@ -105,6 +105,7 @@ def add_movement(
         raise CashboxError(f"kind must be one of {', '.join(MOVEMENT_SIGN)}", field="kind")
     if amount_rp == 0 or abs(amount_rp) > MAX_RP or (MOVEMENT_SIGN[kind] and amount_rp < 0):
         raise CashboxError("a positive amount in rupiah (other: signed)", field="amount_rp")
+    _site(session, site_id)  # (a site out of the caller's reach: not found)
     row = _day(session, site_id, day, lock=True)
     if row is None or row.status != "open":
         raise CashboxError(f"the cash box of {day} is not open")
@@ -152,6 +153,7 @@ def close_day(
     session: Session, *, site_id: int, day: date, counted_rp: int, reason: str | None, by: str,
 ) -> CashDay:  # fmt: skip
     """Close with the counted cash; a difference from the expected needs a reason."""
+    _site(session, site_id)  # (a site out of the caller's reach: not found)
     row = _day(session, site_id, day, lock=True)
     if row is None:
         raise CashboxError(f"the cash box of {day} was never opened")

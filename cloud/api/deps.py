@@ -154,6 +154,8 @@ SiteReader = Annotated[Principal, Depends(require_role("operator", "auditor"))]
 Counter = Annotated[Principal, Depends(require_role("operator", "cashier"))]
 #: finding households and their payouts at the counter
 CounterReader = Annotated[Principal, Depends(require_role("operator", "cashier", "auditor"))]
+#: programme-wide reading: the audit log, bank transfer files
+ProgrammeReader = Annotated[Principal, Depends(require_role("auditor"))]
 #: a household's own pages: its account, statement, cards (staff of its site too)
 AccountReader = Annotated[
     Principal, Depends(require_role("operator", "cashier", "auditor", "household"))

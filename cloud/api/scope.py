@@ -22,7 +22,9 @@ Reach by role (a user row carries its site; admin and auditor have none):
 admin      everything, every site
 auditor    everything, every site (reads only: sessions of writes refuse it)
 operator   its site: households (and their cards, accounts, payouts), weigh-ins,
-cashier    pickups, bins, devices, alerts and dead letters of its devices, users
+cashier    pickups, bins, devices, alerts and dead letters of its devices, users,
+           disbursements of its payouts, its cash days, registration requests,
+           card enrolments, audit rows of its site
 collector  its own pickups, and the households and bins those pickups go to
 household  itself: its account, cards, weigh-ins, payouts, pickups
 =========  ===============================================================
@@ -50,7 +52,10 @@ from cloud.models import (
     Site,
     WeighinRecord,
 )
+from cloud.models.admin import CardEnrolment, CashDay, CashMovement, RegistrationRequest
+from cloud.models.audit import AuditEntry
 from cloud.models.auth import User
+from cloud.models.disbursement import Disbursement
 from cloud.models.money import Payout
 
 #: roles that reach every site
@@ -119,6 +124,14 @@ class Scope:
                     select(Device.device_id).where(Device.site_id == s)
                 ),
                 User: lambda c: c.site_id == s,
+                Disbursement: lambda c: c.payout_id.in_(
+                    select(Payout.id).where(Payout.household_id.in_(site_households()))
+                ),
+                CashDay: lambda c: c.site_id == s,
+                CashMovement: lambda c: c.site_id == s,
+                RegistrationRequest: lambda c: c.site_id == s,
+                CardEnrolment: lambda c: c.household_id.in_(site_households()),
+                AuditEntry: lambda c: c.site_id == s,
             }
         if self.role == "household":
             h = self.household_id if self.household_id is not None else -1
@@ -151,8 +164,8 @@ class Scope:
         its household (likewise) one the caller reaches; only the administrator creates
         sites.
         """
-        if self.everything:
-            return True
+        if self.everything or isinstance(obj, AuditEntry):
+            return True  # (an audit row records an action the rule already let through)
         if isinstance(obj, Site):
             return False
         if _changed(obj, "site_id") and (self.role == "collector" or obj.site_id != self.site_id):
@@ -189,7 +202,8 @@ SYSTEM = Scope("system")
 #: every table the rule confines
 SCOPED: tuple[type[Any], ...] = (
     Site, Household, MemberCard, Account, WeighinRecord, Payout, Pickup, Bin, Device, Alert,
-    DeadLetter, User,
+    DeadLetter, User, Disbursement, CashDay, CashMovement, RegistrationRequest, CardEnrolment,
+    AuditEntry,
 )  # fmt: skip
 
 

@@ -7,7 +7,9 @@ objects are site 1's (for the household: its own; for the collector: its own pic
 "other" objects site 2's.
 
 A TABLE cell per role is two letters, own then other: ``Y`` allowed, ``N`` out of
-reach, or ``3`` for a role refused outright (403, both sides). What they mean:
+reach, or ``3`` for a role refused outright (403, both sides); ``G`` (programme-wide
+objects the world does not hold, e.g. a bank batch) only says the role passes the gate
+(neither 401 nor 403). What they mean:
 
 * an action or a lookup by id: ``Y`` = neither 401, 403 nor 404 (a 409 from the state
   the earlier rows left is fine: the rule let it through), ``N`` = 404 (or 422 when the
@@ -32,25 +34,37 @@ a pass. Mutants (each applied by hand, each fails here):
           the ORM) -> site 2's payout listed to the operator and cashier -> fails
   mutant: the Operator alias admits "cashier" -> cashier's writes allowed -> fails
   mutant: stream.py forgets ``scope.admits`` -> operator streams site 2's weigh-in -> fails
+  mutant: scope.py without the CashDay rule -> the operator's GET /cashbox lists site 2's
+          day -> fails
+  mutant: the cash box reopen route takes Counter instead of Admin -> operator and
+          cashier reopen -> fails
+  mutant: the audit log route takes SiteReader instead of ProgrammeReader -> the operator
+          reads it -> fails
+  mutant: price approval takes Operator instead of Admin -> the operator approves -> fails
 (The write guard and the auditor's refusal at the session are below every route's own
 check; test_scope.py has their mutants.)
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import re
-from datetime import UTC, datetime
+import zlib
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from cloud import cashbox, disbursement, enrolment, price_changes, registrations
 from cloud.api.scope import SYSTEM
+from cloud.devices import register_device
 from cloud.models import utcnow
 from cloud.models.notifications import DELIVERY_STATES
 from cloud.notifications import views
+from cloud.payouts import request_payout
 from cloud.telemetry import open_writer
 from cloud.telemetry.base import weighin_point
 from tests.api.support import (
@@ -64,6 +78,7 @@ from tests.api.support import (
 )
 from tests.api.test_authorization import app_routes
 from tests.cloud.factories import weighin
+from tests.support.household_lists import household_list
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +93,11 @@ OUTSIDE = {
     ("POST", "/api/v1/auth/household-login"): "logging in",
     ("POST", "/api/v1/auth/refresh"): "a refresh token, no caller yet (test_tokens.py)",
     ("POST", "/api/v1/auth/logout"): "ends the caller's own session (test_tokens.py)",
+    ("GET", "/api/v1/registrations/sites"): "public: the sites a household may ask to join",
+    ("POST", "/api/v1/registrations"): "public: a household asks to join (capped per address)",
+    ("GET", "/api/v1/registrations/status"): "public: by the requester's secret reference",
+    ("GET", "/api/v1/device-config/{token}"): "the one-time link is its own credential",
+    ("POST", "/api/v1/disbursements/callback"): "the provider's callback, HMAC-signed",
 }
 
 SITE_READ = "A:YY U:YY O:YN C:33 L:33 H:33"
@@ -86,6 +106,7 @@ ACCOUNT_READ = "A:YY U:YY O:YN C:YN L:33 H:YN"
 OPERATE = "A:YY U:33 O:YN C:33 L:33 H:33"
 COUNTER = "A:YY U:33 O:YN C:YN L:33 H:33"
 ADMIN = "A:YY U:33 O:33 C:33 L:33 H:33"
+PROGRAMME_READ = "A:YY U:YY O:33 C:33 L:33 H:33"
 EVERYONE = "A:YY U:YY O:YY C:YY L:YY H:YY"
 V = "/api/v1"
 
@@ -160,6 +181,40 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", f"{V}/notifications/counters"): SITE_READ,
     ("GET", f"{V}/notifications/{{delivery_id}}/attempts"): SITE_READ,
     ("POST", f"{V}/notifications/{{delivery_id}}/resend"): OPERATE,
+    # the administration work: the audit log, prices, onboarding, devices, cash, payouts
+    ("GET", f"{V}/audit"): PROGRAMME_READ,
+    ("GET", f"{V}/price-changes"): EVERYONE,  # the public price list's pending changes
+    ("POST", f"{V}/price-changes"): "A:YY U:33 O:YY C:33 L:33 H:33",  # programme-wide
+    ("POST", f"{V}/price-changes/{{change_id}}/approve"): "A:YY U:33 O:33 C:33 L:33 H:33",
+    ("POST", f"{V}/price-changes/{{change_id}}/reject"): "A:YY U:33 O:YY C:33 L:33 H:33",
+    ("POST", f"{V}/imports/households"): OPERATE,
+    ("GET", f"{V}/member-cards.pdf"): SITE_READ,
+    ("GET", f"{V}/directory/households"): COUNTER_READ,
+    ("GET", f"{V}/registrations"): SITE_READ,
+    ("POST", f"{V}/registrations/{{request_id}}/approve"): OPERATE,
+    ("POST", f"{V}/registrations/{{request_id}}/reject"): OPERATE,
+    ("POST", f"{V}/enrolments"): OPERATE,
+    ("GET", f"{V}/enrolments/{{enrolment_id}}"): SITE_READ,
+    ("POST", f"{V}/enrolments/{{enrolment_id}}/check"): OPERATE,
+    ("POST", f"{V}/enrolments/{{enrolment_id}}/cancel"): OPERATE,
+    ("POST", f"{V}/devices/{{device_id}}/config-link"): ADMIN,
+    ("GET", f"{V}/cashbox"): COUNTER_READ,
+    ("GET", f"{V}/cashbox/{{site_id}}/{{day}}"): COUNTER_READ,
+    ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/open"): COUNTER,
+    ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/movements"): COUNTER,
+    ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/close"): COUNTER,
+    ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/reopen"): ADMIN,
+    ("POST", f"{V}/payouts/{{payout_id}}/destination"): COUNTER,
+    ("GET", f"{V}/payouts/{{payout_id}}/slip"): COUNTER_READ,
+    ("GET", f"{V}/disbursements"): COUNTER_READ,
+    ("POST", f"{V}/disbursements/{{disbursement_id}}/send"): COUNTER,
+    ("POST", f"{V}/disbursements/bank-batches"): ADMIN,  # a transfer file spans sites
+    ("GET", f"{V}/disbursements/bank-batches/{{batch_id}}/file"): "A:GG U:GG O:33 C:33 L:33 H:33",
+    ("POST", f"{V}/disbursements/bank-batches/{{batch_id}}/settle"): (
+        "A:GG U:33 O:33 C:33 L:33 H:33"
+    ),
+    ("GET", f"{V}/reports/summary"): COUNTER_READ,
+    ("GET", f"{V}/reports/summary.csv"): COUNTER_READ,
 }
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
@@ -189,12 +244,23 @@ def targets(world: World, side: str, route: tuple[str, str], role: str) -> dict[
         "delivery_id": i["delivery-a"] if own else i["delivery-2"],
         "code": "plastic-pet",
         "card_id": f"MX-{role}-{side}",  # linked by the same role's POST .../cards
+        "change_id": i["price-change"],
+        "request_id": i["registration-a"] if own else i["registration-2"],
+        "enrolment_id": i["enrolment-a"] if own else i["enrolment-2"],
+        "disbursement_id": i["disbursement-a"] if own else i["disbursement-2"],
+        "batch_id": 1,
+        "site_id": i["site"] if own else i["site-2"],
+        "day": CASH_DAY,
     }
     path = route[1]
     if path.endswith(("/deactivate", "/pin")) or (route[0] == "PATCH" and "households" in path):
         p["household_id"] = i["household-b"] if own else i["household-d"]
     if path.endswith("/assign") and "weighins" in path:
         p["weighin_id"] = i["weighin-unassigned"] if own else i["weighin-unassigned-2"]
+    if path.endswith(("/destination", "/slip")):
+        p["payout_id"] = i["payout-cash-a"] if own else i["payout-cash-2"]
+    if path.endswith("/open"):
+        p["day"] = "2026-11-02"  # not yet opened (the seed opened CASH_DAY)
     return p
 
 
@@ -236,6 +302,30 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
         ("POST", f"{V}/devices/{{device_id}}/commands"): {"action": "ping"},
         ("POST", f"{V}/households/{{household_id}}/inbox/read"): {},
         ("PUT", f"{V}/households/{{household_id}}/notification-preferences"): {"lang": "en"},
+        ("POST", f"{V}/price-changes"): {"category": "plastic-pet", "rp_per_kg": 3_100},
+        ("POST", f"{V}/price-changes/{{change_id}}/reject"): {"reason": "matrix rejects"},
+        ("POST", f"{V}/registrations/{{request_id}}/reject"): {"reason": "matrix rejects"},
+        ("POST", f"{V}/enrolments"): {
+            "device_id": "st-enrola" if own else "st-enrol2",  # (the st-bank0x are revoked)
+            "household_id": i["household-a" if own else "household-c"],
+        },
+        ("POST", f"{V}/imports/households"): household_list(
+            1, site=site_code, taken_card="-", planted=False, prefix=f"{role[:2]}{side[:2]}{n}"
+        )[0],
+        ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/open"): {"opening_float_rp": 1_000},
+        ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/movements"): {"kind": "sale", "amount_rp": 5},
+        ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/close"): {"counted_rp": 0, "reason": "mx"},
+        ("POST", f"{V}/cashbox/{{site_id}}/{{day}}/reopen"): {"reason": "matrix reopens"},
+        ("POST", f"{V}/payouts/{{payout_id}}/destination"): {
+            "method": "bill",
+            "provider": "pln",
+            "account": "12345678",
+        },
+        ("POST", f"{V}/disbursements/bank-batches"): {
+            "disbursement_ids": [i["disbursement-a" if own else "disbursement-2"]],
+            "on": "2026-11-30",
+        },
+        ("POST", f"{V}/disbursements/bank-batches/{{batch_id}}/settle"): {},
     }
     return bodies.get(route)
 
@@ -246,6 +336,12 @@ def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, An
 
     def ids(key: str) -> Any:
         return lambda r: {x[key] for x in r.json()}
+
+    def items(key: str) -> Any:
+        return lambda r: {x[key] for x in r.json()["items"]}
+
+    def sites(r: httpx.Response) -> set[str]:
+        return set(re.findall(r"Bank 0[12]", r.text))
 
     def text(r: httpx.Response) -> set[str]:
         return set(re.findall(r"st-bank0[12]:1\b|M-[AC]\b", r.text))
@@ -284,11 +380,78 @@ def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, An
         ("GET", f"{V}/ui-config"): (None, None, lambda r: {None}),
         ("GET", f"{V}/auth/me"): (None, None, lambda r: {None}),
         ("POST", f"{V}/auth/stream-ticket"): (None, None, lambda r: {None}),
+        ("GET", f"{V}/audit"): ("site 1", "site 2", audit_sites(world)),
+        ("GET", f"{V}/price-changes"): (i["price-change"], i["price-change"], items("id")),
+        ("GET", f"{V}/directory/households"): (i["household-a"], i["household-c"], items("id")),
+        ("GET", f"{V}/registrations"): (i["registration-a"], i["registration-2"], items("id")),
+        ("GET", f"{V}/cashbox"): (i["site"], i["site-2"], items("site_id")),
+        ("GET", f"{V}/disbursements"): (i["disbursement-a"], i["disbursement-2"], items("id")),
+        ("GET", f"{V}/reports/summary"): ("Bank 01", "Bank 02", sites),
+        ("GET", f"{V}/reports/summary.csv"): ("Bank 01", "Bank 02", sites),
+        ("GET", f"{V}/member-cards.pdf"): ("M-A", "M-C", pdf_members),
     }
 
 
 LIST_QUERY = {"from": "2026-01-01", "to": "2026-12-31", "by": "site",
-              "start": "2026-10-01T00:00:00Z", "active_only": "false"}  # fmt: skip
+              "start": "2026-10-01T00:00:00Z", "active_only": "false",
+              "limit": 500, "on": "2026-11-30", "filename": "list.csv",
+              "dry_run": "false"}  # fmt: skip
+#: the cash day the seed opens in both sites
+CASH_DAY = "2026-11-01"
+#: the import's answer when its rows name a site out of reach
+IMPORT = ("POST", f"{V}/imports/households")
+
+
+def audit_sites(world: World) -> Any:
+    """Which sites' rows an audit page holds (the seed audits actions in both)."""
+
+    def found(r: httpx.Response) -> set[str]:
+        sites = {row.get("site_id") for row in r.json()["items"]}
+        names = {world.ids["site"]: "site 1", world.ids["site-2"]: "site 2"}
+        return {name for n, name in names.items() if n in sites}
+
+    return found
+
+
+def pdf_members(r: httpx.Response) -> set[str]:
+    """The member numbers printed on a card sheet (in its page streams: ASCII85 + deflate)."""
+    assert r.content.startswith(b"%PDF"), r.content[:40]
+    text = b""
+    for raw in re.findall(rb"stream\r?\n(.*?)endstream", r.content, re.S):
+        with contextlib.suppress(ValueError, zlib.error):  # ASCII85, then deflate
+            text += zlib.decompress(base64.a85decode(raw.strip(), adobe=True))
+    return {m.decode() for m in re.findall(rb"M-[AC]\b", text + r.content)}
+
+
+def seed_admin(api: ApiServer, world: World) -> None:
+    """The administration objects of both sites: a registration request, a card enrolment,
+    a cash day and a payout with a bill destination each; one pending price change."""
+    i = world.ids
+    with api.app.state.api.sessions(info={"scope": SYSTEM}) as s:
+        for tag, site, hh, dev in (("a", "site", "household-a", "st-bank01"),
+                                   ("2", "site-2", "household-c", "st-bank02")):  # fmt: skip
+            _, req = registrations.request(
+                s, name=f"Calon {tag}", address=None, phone="081234567890",
+                site_id=i[site], pin="1234", client=f"seed-{tag}",
+            )  # fmt: skip
+            i[f"registration-{tag}"] = req.id
+            i[f"enrolment-{tag}"] = enrolment.start(s, device_id=dev, household_id=i[hh],
+                                                    by="seed").id  # fmt: skip
+            register_device(s, device_id=f"st-enrol{tag}", kind="station",
+                            site="bank01" if tag == "a" else "bank02")  # fmt: skip
+            cashbox.open_day(s, site_id=i[site], day=date.fromisoformat(CASH_DAY), float_rp=0,
+                             by="seed")  # fmt: skip
+            held = request_payout(s, household_id=i[hh], amount_rp=200, by="seed")
+            i[f"disbursement-{tag}"] = disbursement.attach(
+                s, payout_id=held.id, method="bill", provider="pln", account="98765432",
+                account_name=None, by="seed",
+            ).id  # fmt: skip
+            i[f"payout-cash-{tag}"] = request_payout(s, household_id=i[hh], amount_rp=100,
+                                                     by="seed").id  # fmt: skip
+        i["price-change"] = price_changes.propose(
+            s, category="plastic-pet", rp_per_kg=3_050, effective_from=None, by="user:seed"
+        ).id
+        s.commit()
 
 
 def delivery_totals(api: ApiServer, world: World) -> tuple[int, int]:
@@ -337,6 +500,7 @@ def test_every_route_has_a_row(api: ApiServer) -> None:
 
 def test_role_matrix(api: ApiServer, world: World) -> None:
     seed_telemetry(api)
+    seed_admin(api, world)
     toks = tokens(api, world)
     lists = markers(world, api)
     failures: list[str] = []
@@ -351,8 +515,10 @@ def test_role_matrix(api: ApiServer, world: World) -> None:
                     url = fill(path, targets(world, side, route, role))
                     headers = {"Authorization": f"Bearer {toks[role]}",
                                "Idempotency-Key": f"matrix-{next(_seq)}"}  # fmt: skip
-                    r = c.request(method, url, json=body(world, side, route, role),
-                                  headers=headers, params=LIST_QUERY)  # fmt: skip
+                    b = body(world, side, route, role)
+                    payload = {"content": b} if isinstance(b, bytes) else {"json": b}
+                    r = c.request(method, url, headers=headers, params=LIST_QUERY,
+                                  **payload)  # fmt: skip
                     c.cookies.clear()  # no refresh cookie carried from one role to the next
                     tried += 1
                     problem = judge(route, role, side, want, r, lists)
@@ -377,6 +543,11 @@ def judge(
             return f"rows {sorted(map(str, got))[:8]}, want own {want[0]} other {want[1]}"
         return None
     letter = want[0] if side == "own" else want[1]
+    if letter == "G":
+        return None if r.status_code not in (401, 403) else f"{r.status_code}, want the gate"
+    if route == IMPORT and letter == "N":  # the file names a site out of reach: refused whole
+        codes = {p["code"] for p in r.json().get("problems", [])} if r.status_code == 409 else ()
+        return None if "unknown_site" in codes else f"{r.status_code}, want 409 unknown_site"
     if letter == "Y":
         ok = r.status_code in ALLOWED
         return None if ok else f"{r.status_code}, want allowed {r.text[:160]}"

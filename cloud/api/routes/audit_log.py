@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from cloud import audit
-from cloud.api.deps import Admin, SessionDep
+from cloud.api.deps import ProgrammeReader, SessionDep
 from cloud.api.errors import error_responses
 from cloud.api.paging import Page, PageQuery
 from cloud.api.schemas import Instant
@@ -34,7 +34,7 @@ class AuditOut(BaseModel):
     summary="Operator actions: who, when, what, before and after (newest first)",
 )  # fmt: skip
 def audit_entries(
-    _: Admin,
+    _: ProgrammeReader,
     session: SessionDep,
     page: PageQuery,
     actor: Annotated[str | None, Query(max_length=80, description="e.g. user:alice")] = None,

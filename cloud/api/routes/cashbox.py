@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import cashbox
-from cloud.api.deps import Admin, SessionDep, Staff
+from cloud.api.deps import Admin, Counter, CounterReader, SessionDep
 from cloud.api.errors import error_responses
 from cloud.api.paging import Page, PageQuery
 from cloud.api.schemas import Note, Reason, Rupiah
@@ -97,7 +97,7 @@ def _tally(session: SessionDep, site_id: int, day: date) -> TallyOut:
 
 @router.get("", responses=error_responses(401, 403, 422), summary="Cash days, newest first")
 def list_days(
-    _: Staff, session: SessionDep, page: PageQuery,
+    _: CounterReader, session: SessionDep, page: PageQuery,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Page[CashDayOut]:  # fmt: skip
     rows, total = cashbox.days(session, site_id=site_id, limit=page.limit, offset=page.offset)
@@ -109,7 +109,7 @@ def list_days(
     "/{site_id}/{day}", responses=error_responses(401, 403, 404),
     summary="The day's tally: float + cash in - cash out - cash payouts = expected",
 )  # fmt: skip
-def get_day(site_id: SiteId, day: Day, _: Staff, session: SessionDep) -> TallyOut:
+def get_day(site_id: SiteId, day: Day, _: CounterReader, session: SessionDep) -> TallyOut:
     return _tally(session, site_id, day)
 
 
@@ -117,7 +117,7 @@ def get_day(site_id: SiteId, day: Day, _: Staff, session: SessionDep) -> TallyOu
     "/{site_id}/{day}/open", status_code=201, responses=error_responses(401, 403, 404, 409, 422)
 )
 def open_day(
-    site_id: SiteId, day: Day, body: OpenIn, principal: Staff, session: SessionDep
+    site_id: SiteId, day: Day, body: OpenIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
     cashbox.open_day(session, site_id=site_id, day=day, float_rp=body.opening_float_rp,
                      by=principal.label)  # fmt: skip
@@ -131,7 +131,7 @@ def open_day(
     summary="Cash in (sale, top_up) or out (bank_deposit; other is signed)",
 )  # fmt: skip
 def add_movement(
-    site_id: SiteId, day: Day, body: MovementIn, principal: Staff, session: SessionDep
+    site_id: SiteId, day: Day, body: MovementIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
     cashbox.add_movement(session, site_id=site_id, day=day, kind=body.kind,
                          amount_rp=body.amount_rp, note=body.note, by=principal.label)  # fmt: skip
@@ -144,7 +144,7 @@ def add_movement(
     summary="Close with the counted cash (a difference needs a reason)",
 )  # fmt: skip
 def close_day(
-    site_id: SiteId, day: Day, body: CloseIn, principal: Staff, session: SessionDep
+    site_id: SiteId, day: Day, body: CloseIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
     cashbox.close_day(session, site_id=site_id, day=day, counted_rp=body.counted_rp,
                       reason=body.reason, by=principal.label)  # fmt: skip

@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cloud import disbursement as disb
-from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.deps import (
+    Admin,
+    Counter,
+    CounterReader,
+    ProgrammeReader,
+    SessionDep,
+    StateDep,
+    SystemSessionDep,
+)
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.paging import Page, PageQuery, paginate
 from cloud.api.schemas import DbId, PayoutOut
@@ -82,7 +90,7 @@ class SlipOut(BaseModel):
     summary="Pay this payout by bank transfer, e-wallet or bill instead of cash",
 )  # fmt: skip
 def set_destination(
-    payout_id: DbId, body: DestinationIn, principal: Staff, session: SessionDep
+    payout_id: DbId, body: DestinationIn, principal: Counter, session: SessionDep
 ) -> DisbursementOut:
     d = disb.attach(session, payout_id=payout_id, method=body.method, provider=body.provider,
                     account=body.account, account_name=body.account_name,
@@ -93,7 +101,7 @@ def set_destination(
 
 @router.get("/disbursements", responses=error_responses(401, 403, 422), summary="Transfers")
 def list_disbursements(
-    _: Staff, session: SessionDep, page: PageQuery,
+    _: CounterReader, session: SessionDep, page: PageQuery,
     status: Annotated[str | None, Query(pattern="^(pending|sent|succeeded|failed)$")] = None,
     method: Annotated[str | None, Query(pattern="^(bank|ewallet|bill)$")] = None,
 ) -> Page[DisbursementOut]:  # fmt: skip
@@ -116,8 +124,10 @@ def list_disbursements(
     summary="Send an approved e-wallet or bill payout to the provider (safe to retry)",
 )  # fmt: skip
 def send(
-    disbursement_id: DbId, principal: Staff, session: SessionDep, state: StateDep
+    disbursement_id: DbId, principal: Counter, session: SessionDep, state: StateDep
 ) -> DisbursementOut:
+    if session.get(Disbursement, disbursement_id) is None:  # within the caller's reach
+        raise ApiError(404, "not-found", f"no disbursement {disbursement_id}")
     cfg = state.settings.disbursement
     if not cfg.provider_url:
         raise ApiError(503, "no-provider", "no payment provider is configured")
@@ -150,7 +160,7 @@ async def raw_body(request: Request) -> bytes:
 
 
 #: the provider's callback comes before any login: a session without a caller
-ProviderSession = SessionDep
+ProviderSession = SystemSessionDep
 
 
 class CallbackIn(BaseModel):
@@ -183,7 +193,7 @@ def provider_callback(
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Approved bank transfers into one transfer file (Mandiri MCM bulk CSV)",
 )  # fmt: skip
-def make_batch(body: BatchIn, principal: Staff, session: SessionDep, state: StateDep,
+def make_batch(body: BatchIn, principal: Admin, session: SessionDep, state: StateDep,
                request: Request) -> BatchOut:  # fmt: skip
     account = state.settings.disbursement.debit_account
     if not account:
@@ -202,7 +212,11 @@ def make_batch(body: BatchIn, principal: Staff, session: SessionDep, state: Stat
     summary="The batch's transfer file, to upload at the bank",
 )  # fmt: skip
 def batch_file(
-    batch_id: DbId, on: Annotated[date, Query()], _: Staff, session: SessionDep, state: StateDep
+    batch_id: DbId,
+    on: Annotated[date, Query()],
+    _: ProgrammeReader,
+    session: SessionDep,
+    state: StateDep,
 ) -> Response:
     account = state.settings.disbursement.debit_account
     content = disb.batch_file(session, batch_id=batch_id, debit_account=account, on=on)
@@ -216,7 +230,7 @@ def batch_file(
     summary="The bank executed the file: pay all but the transfers it returned",
 )  # fmt: skip
 def settle_batch(
-    batch_id: DbId, body: SettleIn, principal: Staff, session: SessionDep
+    batch_id: DbId, body: SettleIn, principal: Admin, session: SessionDep
 ) -> dict[str, int]:
     try:
         failed = {int(k): v for k, v in body.failed.items()}
@@ -231,7 +245,7 @@ def settle_batch(
     "/payouts/{payout_id}/slip", responses=error_responses(401, 403, 404),
     summary="What the printed cash slip of a payout shows",
 )  # fmt: skip
-def payout_slip(payout_id: DbId, _: Staff, session: SessionDep) -> SlipOut:
+def payout_slip(payout_id: DbId, _: CounterReader, session: SessionDep) -> SlipOut:
     row = session.execute(
         select(Payout, Household.member_no, Household.name, Site.name)
         .join(Household, Household.id == Payout.household_id)

@@ -11,10 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from cloud import enrolment, onboarding, registrations
-from cloud.api.deps import SessionDep, Staff
+from cloud.api.clientaddr import client_address
+from cloud.api.deps import (
+    CounterReader,
+    Operator,
+    SessionDep,
+    SiteReader,
+    StateDep,
+    SystemSessionDep,
+)
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.paging import Page, PageQuery, paginate
 from cloud.api.schemas import DbId, DeviceIdStr, HouseholdOut, Pin, Reason, Text
+from cloud.api.state import ApiState
 from cloud.member_cards import MemberCardFace, card_sheet
 from cloud.models import Household, MemberCard, Site
 from cloud.models.admin import CardEnrolment, RegistrationRequest
@@ -88,7 +97,7 @@ def _report(r: onboarding.Report, dry_run: bool) -> ImportReport:
     "with any bad row imports nothing (409 with every problem)",
 )  # fmt: skip
 def import_households(
-    principal: Staff, data: Upload, filename: FileName, session: SessionDep,
+    principal: Operator, data: Upload, filename: FileName, session: SessionDep,
     dry_run: bool = True,
 ) -> Response:  # fmt: skip
     if dry_run:
@@ -113,7 +122,7 @@ def import_households(
     summary="Member cards of households as a printable PDF sheet (10 per A4 page)",
 )  # fmt: skip
 def member_cards(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     household_id: Annotated[list[int] | None, Query(max_length=500)] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -146,7 +155,7 @@ def member_cards(
     summary="Households, searched and paged on the server (with the total)",
 )  # fmt: skip
 def household_directory(
-    _: Staff,
+    _: CounterReader,
     session: SessionDep,
     page: PageQuery,
     q: Annotated[str | None, Query(max_length=100, description="member no, name, phone")] = None,
@@ -224,12 +233,15 @@ class PublicSite(BaseModel):
     name: str
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _client(request: Request, state: ApiState) -> str:
+    """The requester's address, by the rule logins use (forwarded only by trusted proxies)."""
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
+    return address or "unknown"
 
 
 #: routes before any login (the public registration form): a session without a caller
-PublicSession = SessionDep
+PublicSession = SystemSessionDep
 
 
 @router.get("/registrations/sites", summary="Sites a household can ask to join (public)")
@@ -244,12 +256,12 @@ def registration_sites(session: PublicSession) -> list[PublicSite]:
     summary="A household asks to join (public: the household page's form)",
 )  # fmt: skip
 def request_registration(
-    body: RegistrationCreate, request: Request, session: PublicSession
+    body: RegistrationCreate, request: Request, session: PublicSession, state: StateDep
 ) -> RegistrationReceipt:
     try:
         ref, row = registrations.request(
             session, name=body.name, address=body.address, phone=body.phone,
-            site_id=body.site_id, pin=body.pin, client=_client(request),
+            site_id=body.site_id, pin=body.pin, client=_client(request, state),
         )  # fmt: skip
     except registrations.TooManyRequests as exc:
         raise ApiError(
@@ -275,7 +287,7 @@ def registration_status(
     summary="Registration requests of the caller's reach (pending first)",
 )  # fmt: skip
 def list_registrations(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     page: PageQuery,
     status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = None,
@@ -300,7 +312,9 @@ class ReasonIn(BaseModel):
     "/registrations/{request_id}/approve", responses=error_responses(401, 403, 404, 409),
     summary="Approve: the household is registered with a new member number and its PIN",
 )  # fmt: skip
-def approve_registration(request_id: DbId, principal: Staff, session: SessionDep) -> HouseholdOut:
+def approve_registration(
+    request_id: DbId, principal: Operator, session: SessionDep
+) -> HouseholdOut:
     hh = registrations.approve(session, request_id=request_id, by=principal.label)
     session.commit()
     return HouseholdOut.model_validate(hh)
@@ -311,7 +325,7 @@ def approve_registration(request_id: DbId, principal: Staff, session: SessionDep
     summary="Reject a registration request, saying why",
 )  # fmt: skip
 def reject_registration(
-    request_id: DbId, body: ReasonIn, principal: Staff, session: SessionDep
+    request_id: DbId, body: ReasonIn, principal: Operator, session: SessionDep
 ) -> RegistrationOut:
     row = registrations.reject(session, request_id=request_id, by=principal.label,
                                reason=body.reason)  # fmt: skip
@@ -346,7 +360,9 @@ class EnrolmentOut(BaseModel):
     summary="Put a station in enrol mode for a household (the next unknown card weighed "
     "there is linked to it and that bag credited)",
 )  # fmt: skip
-def start_enrolment(body: EnrolmentCreate, principal: Staff, session: SessionDep) -> EnrolmentOut:
+def start_enrolment(
+    body: EnrolmentCreate, principal: Operator, session: SessionDep
+) -> EnrolmentOut:
     row = enrolment.start(session, device_id=body.device_id, household_id=body.household_id,
                           by=principal.label)  # fmt: skip
     session.commit()
@@ -357,7 +373,7 @@ def start_enrolment(body: EnrolmentCreate, principal: Staff, session: SessionDep
     "/enrolments/{enrolment_id}/check", responses=error_responses(401, 403, 404),
     summary="Look for the card at the station now (the screen calls this while it waits)",
 )  # fmt: skip
-def check_enrolment(enrolment_id: DbId, principal: Staff, session: SessionDep) -> EnrolmentOut:
+def check_enrolment(enrolment_id: DbId, principal: Operator, session: SessionDep) -> EnrolmentOut:
     row = enrolment.resolve(session, enrolment_id=enrolment_id, by=principal.label)
     session.commit()
     return EnrolmentOut.model_validate(row)
@@ -367,14 +383,14 @@ def check_enrolment(enrolment_id: DbId, principal: Staff, session: SessionDep) -
     "/enrolments/{enrolment_id}/cancel", responses=error_responses(401, 403, 404, 409),
     summary="Leave enrol mode",
 )  # fmt: skip
-def cancel_enrolment(enrolment_id: DbId, principal: Staff, session: SessionDep) -> EnrolmentOut:
+def cancel_enrolment(enrolment_id: DbId, principal: Operator, session: SessionDep) -> EnrolmentOut:
     row = enrolment.cancel(session, enrolment_id=enrolment_id, by=principal.label)
     session.commit()
     return EnrolmentOut.model_validate(row)
 
 
 @router.get("/enrolments/{enrolment_id}", responses=error_responses(401, 403, 404))
-def get_enrolment(enrolment_id: DbId, _: Staff, session: SessionDep) -> EnrolmentOut:
+def get_enrolment(enrolment_id: DbId, _: SiteReader, session: SessionDep) -> EnrolmentOut:
     row = session.get(CardEnrolment, enrolment_id)
     if row is None:
         raise ApiError(404, "not-found", "no such enrolment")

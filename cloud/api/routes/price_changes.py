@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from cloud import price_changes
-from cloud.api.deps import CurrentPrincipal, SessionDep, Staff
+from cloud.api.deps import Admin, CurrentPrincipal, Operator, SessionDep, StateDep
 from cloud.api.errors import error_responses
 from cloud.api.paging import Page, PageQuery, paginate
 from cloud.api.schemas import CategoryCode, DbId, Instant, Note, Reason, Rupiah
@@ -70,10 +70,13 @@ def list_changes(
     "", status_code=201, responses=error_responses(401, 403, 404, 422),
     summary="Propose a price version (in force only once another person approves it)",
 )  # fmt: skip
-def propose(body: PriceChangeCreate, principal: Staff, session: SessionDep) -> PriceChangeOut:
+def propose(
+    body: PriceChangeCreate, principal: Operator, session: SessionDep, state: StateDep
+) -> PriceChangeOut:
     c = price_changes.propose(
         session, category=body.category, rp_per_kg=body.rp_per_kg,
         effective_from=body.effective_from, by=principal.label, note=body.note,
+        max_rp_per_kg=state.settings.max_price_rp_per_kg,
     )  # fmt: skip
     session.commit()
     return PriceChangeOut.model_validate(c)
@@ -83,8 +86,11 @@ def propose(body: PriceChangeCreate, principal: Staff, session: SessionDep) -> P
     "/{change_id}/approve", responses=error_responses(401, 403, 404, 409),
     summary="Approve someone else's proposal: the price version is written",
 )  # fmt: skip
-def approve(change_id: DbId, principal: Staff, session: SessionDep) -> PriceChangeOut:
-    c = price_changes.approve(session, change_id=change_id, by=principal.label)
+def approve(
+    change_id: DbId, principal: Admin, session: SessionDep, state: StateDep
+) -> PriceChangeOut:
+    c = price_changes.approve(session, change_id=change_id, by=principal.label,
+                              max_rp_per_kg=state.settings.max_price_rp_per_kg)  # fmt: skip
     session.commit()
     return PriceChangeOut.model_validate(c)
 
@@ -94,7 +100,7 @@ def approve(change_id: DbId, principal: Staff, session: SessionDep) -> PriceChan
     summary="Reject a proposal (or withdraw one's own)",
 )  # fmt: skip
 def reject(
-    change_id: DbId, body: ReasonIn, principal: Staff, session: SessionDep
+    change_id: DbId, body: ReasonIn, principal: Operator, session: SessionDep
 ) -> PriceChangeOut:
     c = price_changes.reject(session, change_id=change_id, by=principal.label, reason=body.reason)
     session.commit()

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from cloud import reporting
-from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.deps import CounterReader, SessionDep, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.paging import Page, PageQuery
 
@@ -46,7 +46,7 @@ def _rows(state: StateDep, session: SessionDep, by: str, first: date, last: date
     summary="Kg, rupiah credited, paid out and pickups per household/site/collector/category/month",
 )  # fmt: skip
 def summary(
-    _: Staff, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
+    _: CounterReader, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
     page: PageQuery, site_id: SiteQ = None,
 ) -> Page[SummaryOut]:  # fmt: skip
     rows = _rows(state, session, by, first, last, site_id)
@@ -67,7 +67,7 @@ def _safe(cell: object) -> object:
     summary="The same report as CSV (every row)",
 )  # fmt: skip
 def summary_csv(
-    _: Staff, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
+    _: CounterReader, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
     site_id: SiteQ = None,
 ) -> Response:  # fmt: skip
     import csv

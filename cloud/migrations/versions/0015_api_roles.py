@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_api_roles"
-down_revision = "0006_notifications"
+down_revision = "0014_disbursements"
 branch_labels = None
 depends_on = None
 
