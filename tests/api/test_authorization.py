@@ -248,7 +248,7 @@ OPERATOR_GETS = {
     "/api/v1/alerts/{alert_id}": {200, 404},
     "/api/v1/audit": {403},  # the administrator's (and auditor's) only
     "/api/v1/enrolments/{enrolment_id}": {404},  # none started
-    "/api/v1/disbursements/bank-batches/{batch_id}/file": {422},  # needs ?on=
+    "/api/v1/disbursements/bank-batches/{batch_id}/file": {403},  # spans sites: admin, auditor
     "/api/v1/registrations/status": {422},  # needs ?ref=
     "/api/v1/device-config/{token}": {410},  # an unknown link
     "/api/v1/public/verify/{code}": {404},  # a made-up receipt code

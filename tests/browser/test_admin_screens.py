@@ -1,6 +1,7 @@
 """The administration screens against the running demo stack: a household list checked
 (every bad row listed, nothing imported) then imported; a price change proposed and
-approved by a second person (the proposer's own approval is refused); a device
+approved by a second person, another administrator (the proposer's own approval is
+refused); a device
 provisioned and its one-time config downloaded (a second download is refused); a cash
 day opened, counted with a difference and a reason, closed, reopened only by the
 administrator; the audit log showing those actions. Screenshots at 1366x900 and 390x844
@@ -31,6 +32,7 @@ from tests.browser.stack import BrowserStack
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 SECOND = ("operator2", "operator2-secret-pw")
+SECOND_ADMIN = ("admin2", "admin2-secret-pw")
 REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini-full.svg"
 HEADER = "nama;rt;rw;desa;kecamatan;telepon;bank_sampah;kartu\n"
 
@@ -72,11 +74,26 @@ def view(page: Page, hash_: str) -> None:
 
 @pytest.fixture(scope="module")
 def second_operator(shared_stack: BrowserStack) -> tuple[str, str]:
+    """An operator of the demo site (an operator belongs to a site)."""
     with shared_stack.api() as api:
+        site_id = next(s["id"] for s in api.get("/api/v1/sites").json() if s["code"] == SITE)
         r = api.post("/api/v1/users", json={"username": SECOND[0], "password": SECOND[1],
-                                            "role": "operator"})  # fmt: skip
-        assert r.status_code in (201, 409), r.text
+                                            "role": "operator", "site_id": site_id})  # fmt: skip
+        assert r.status_code in (201, 409, 422), r.text
+        assert r.status_code != 422 or "taken" in r.text, r.text
     return SECOND
+
+
+@pytest.fixture(scope="module")
+def second_admin(shared_stack: BrowserStack) -> tuple[str, str]:
+    """A second administrator: price approvals are an administrator's."""
+    with shared_stack.api() as api:
+        user, password = SECOND_ADMIN
+        r = api.post("/api/v1/users",
+                     json={"username": user, "password": password, "role": "admin"})  # fmt: skip
+        assert r.status_code in (201, 409, 422), r.text
+        assert r.status_code != 422 or "taken" in r.text, r.text
+    return SECOND_ADMIN
 
 
 @pytest.fixture
@@ -159,7 +176,7 @@ def test_import_checks_every_row_then_imports(
 
 
 def test_price_change_needs_a_second_person(
-    admin: Page, shared_stack: BrowserStack, second_operator: tuple[str, str],
+    admin: Page, shared_stack: BrowserStack, second_admin: tuple[str, str],
     browser: Browser, console_errors: ConsoleErrors,
 ) -> None:  # fmt: skip
     view(admin, "prices")
@@ -180,7 +197,7 @@ def test_price_change_needs_a_second_person(
     expect(row).to_have_attribute("data-status", "pending")
     other = new_page(browser, console_errors, shared_stack.base_url)
     try:
-        login(other, *second_operator)
+        login(other, *second_admin)
         view(other, "prices")
         mine = other.locator("#price-changes tbody tr").first
         mine.get_by_role("button", name="Setujui").click()
