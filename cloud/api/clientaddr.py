@@ -1,4 +1,5 @@
-"""The caller's address, for the login throttle: forwarded headers only from trusted proxies.
+"""The caller's address (login throttle, public rate limits): forwarded headers only from
+trusted proxies.
 
 Behind a reverse proxy every request comes from the proxy; the proxy appends the address
 it saw to ``X-Forwarded-For``. Anything to the left of that was written by the client
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+
+from starlette.requests import Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -58,3 +61,9 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
             return str(ip)
         nearest = str(ip)
     return nearest
+
+
+def request_address(request: Request, trusted: Sequence[Network]) -> str:
+    """:func:`client_address` of a request (its peer and its ``X-Forwarded-For``)."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)

@@ -24,7 +24,8 @@ auditor    everything, every site (reads only: sessions of writes refuse it)
 operator   its site: households (and their cards, accounts, payouts), weigh-ins,
 cashier    pickups, bins, devices, alerts and dead letters of its devices, users,
            disbursements of its payouts, its cash days, registration requests,
-           card enrolments, audit rows of its site
+           card enrolments, audit rows, station keys, approvals, configuration
+           logs and holds of its site's devices
 collector  its own pickups, and the households and bins those pickups go to
 household  itself: its account, cards, weigh-ins, payouts, pickups
 =========  ===============================================================
@@ -56,6 +57,7 @@ from cloud.models.admin import CardEnrolment, CashDay, CashMovement, Registratio
 from cloud.models.audit import AuditEntry
 from cloud.models.auth import User
 from cloud.models.disbursement import Disbursement
+from cloud.models.integrity import Approval, ConfigLogEntry, DeviceKey, Hold
 from cloud.models.money import Payout
 
 #: roles that reach every site
@@ -107,6 +109,9 @@ class Scope:
             def site_households() -> Any:
                 return select(Household.id).where(Household.site_id == s)
 
+            def site_devices() -> Any:
+                return select(Device.device_id).where(Device.site_id == s)
+
             return {
                 Site: lambda c: c.id == s,
                 Household: lambda c: c.site_id == s,
@@ -132,6 +137,10 @@ class Scope:
                 RegistrationRequest: lambda c: c.site_id == s,
                 CardEnrolment: lambda c: c.household_id.in_(site_households()),
                 AuditEntry: lambda c: c.site_id == s,
+                DeviceKey: lambda c: c.device_id.in_(site_devices()),
+                Approval: lambda c: c.device_id.in_(site_devices()),
+                ConfigLogEntry: lambda c: c.device_id.in_(site_devices()),
+                Hold: lambda c: c.device_id.in_(site_devices()),
             }
         if self.role == "household":
             h = self.household_id if self.household_id is not None else -1
@@ -203,7 +212,7 @@ SYSTEM = Scope("system")
 SCOPED: tuple[type[Any], ...] = (
     Site, Household, MemberCard, Account, WeighinRecord, Payout, Pickup, Bin, Device, Alert,
     DeadLetter, User, Disbursement, CashDay, CashMovement, RegistrationRequest, CardEnrolment,
-    AuditEntry,
+    AuditEntry, DeviceKey, Approval, ConfigLogEntry, Hold,
 )  # fmt: skip
 
 

@@ -57,11 +57,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from cloud import cashbox, disbursement, enrolment, price_changes, registrations
+from cloud import cashbox, crediting, disbursement, enrolment, price_changes, registrations
 from cloud.api.scope import SYSTEM
 from cloud.devices import register_device
-from cloud.models import utcnow
+from cloud.models import Hold, WeighinRecord, utcnow
 from cloud.models.notifications import DELIVERY_STATES
 from cloud.notifications import views
 from cloud.payouts import request_payout
@@ -98,6 +99,8 @@ OUTSIDE = {
     ("GET", "/api/v1/registrations/status"): "public: by the requester's secret reference",
     ("GET", "/api/v1/device-config/{token}"): "the one-time link is its own credential",
     ("POST", "/api/v1/disbursements/callback"): "the provider's callback, HMAC-signed",
+    ("GET", "/api/v1/public/verify/{code}"): "public: a receipt's record, nothing personal",
+    ("GET", "/api/v1/public/verify/{code}/qr.svg"): "public: the QR of the verify page",
 }
 
 SITE_READ = "A:YY U:YY O:YN C:33 L:33 H:33"
@@ -143,7 +146,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", f"{V}/payouts/{{payout_id}}/pay"): COUNTER,
     ("POST", f"{V}/payouts/{{payout_id}}/reject"): COUNTER,
     ("GET", f"{V}/weighins"): SITE_READ,
-    ("GET", f"{V}/weighins/{{weighin_id}}"): SITE_READ,
+    ("GET", f"{V}/weighins/{{weighin_id}}"): "A:YY U:YY O:YN C:33 L:33 H:YN",
     ("POST", f"{V}/weighins/{{weighin_id}}/assign"): OPERATE,
     ("POST", f"{V}/weighins/{{weighin_id}}/reverse"): OPERATE,
     ("GET", f"{V}/bins"): SITE_READ,
@@ -215,6 +218,17 @@ TABLE: dict[tuple[str, str], str] = {
     ),
     ("GET", f"{V}/reports/summary"): COUNTER_READ,
     ("GET", f"{V}/reports/summary.csv"): COUNTER_READ,
+    # integrity: holds are the site's; a station's trust (keys, builds) is programme-wide
+    ("GET", f"{V}/holds"): SITE_READ,
+    ("POST", f"{V}/holds/{{weighin_id}}/release"): OPERATE,
+    ("POST", f"{V}/holds/{{weighin_id}}/reject"): OPERATE,
+    ("GET", f"{V}/devices/{{device_id}}/keys"): SITE_READ,
+    ("POST", f"{V}/devices/{{device_id}}/keys/{{key}}/approve"): "A:GG U:33 O:33 C:33 L:33 H:33",
+    ("POST", f"{V}/devices/{{device_id}}/keys/{{key}}/retire"): "A:GG U:33 O:33 C:33 L:33 H:33",
+    ("GET", f"{V}/devices/{{device_id}}/approvals"): SITE_READ,
+    ("POST", f"{V}/devices/{{device_id}}/approvals"): ADMIN,
+    ("POST", f"{V}/devices/{{device_id}}/approvals/withdraw"): ADMIN,
+    ("GET", f"{V}/devices/{{device_id}}/config-log"): SITE_READ,
 }
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
@@ -251,12 +265,15 @@ def targets(world: World, side: str, route: tuple[str, str], role: str) -> dict[
         "batch_id": 1,
         "site_id": i["site"] if own else i["site-2"],
         "day": CASH_DAY,
+        "key": "0123456789abcdef",  # no such key (the gate only)
     }
     path = route[1]
     if path.endswith(("/deactivate", "/pin")) or (route[0] == "PATCH" and "households" in path):
         p["household_id"] = i["household-b"] if own else i["household-d"]
     if path.endswith("/assign") and "weighins" in path:
         p["weighin_id"] = i["weighin-unassigned"] if own else i["weighin-unassigned-2"]
+    if path.startswith(f"{V}/holds/"):
+        p["weighin_id"] = i["held-a"] if own else i["held-2"]
     if path.endswith(("/destination", "/slip")):
         p["payout_id"] = i["payout-cash-a"] if own else i["payout-cash-2"]
     if path.endswith("/open"):
@@ -326,6 +343,10 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
             "on": "2026-11-30",
         },
         ("POST", f"{V}/disbursements/bank-batches/{{batch_id}}/settle"): {},
+        ("POST", f"{V}/holds/{{weighin_id}}/release"): {"note": "matrix releases"},
+        ("POST", f"{V}/holds/{{weighin_id}}/reject"): {"note": "matrix rejects"},
+        ("POST", f"{V}/devices/{{device_id}}/approvals"): APPROVAL,
+        ("POST", f"{V}/devices/{{device_id}}/approvals/withdraw"): APPROVAL,
     }
     return bodies.get(route)
 
@@ -389,6 +410,11 @@ def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, An
         ("GET", f"{V}/reports/summary"): ("Bank 01", "Bank 02", sites),
         ("GET", f"{V}/reports/summary.csv"): ("Bank 01", "Bank 02", sites),
         ("GET", f"{V}/member-cards.pdf"): ("M-A", "M-C", pdf_members),
+        ("GET", f"{V}/holds"): (
+            i["held-a"],
+            i["held-2"],
+            lambda r: {x["weighin"]["id"] for x in r.json()},
+        ),
     }
 
 
@@ -396,6 +422,8 @@ LIST_QUERY = {"from": "2026-01-01", "to": "2026-12-31", "by": "site",
               "start": "2026-10-01T00:00:00Z", "active_only": "false",
               "limit": 500, "on": "2026-11-30", "filename": "list.csv",
               "dry_run": "false"}  # fmt: skip
+#: a build approved (then withdrawn) on a station
+APPROVAL = {"kind": "software", "digest": "ab" * 32}
 #: the cash day the seed opens in both sites
 CASH_DAY = "2026-11-01"
 #: the import's answer when its rows name a site out of reach
@@ -448,6 +476,12 @@ def seed_admin(api: ApiServer, world: World) -> None:
             ).id  # fmt: skip
             i[f"payout-cash-{tag}"] = request_payout(s, household_id=i[hh], amount_rp=100,
                                                      by="seed").id  # fmt: skip
+        for tag, dev in (("a", "st-bank01"), ("2", "st-bank02")):  # an open hold each
+            crediting.credit_weighin(s, event=weighin(device_id=dev, seq=40, card_id="NONE"),
+                                     received_at=utcnow())  # fmt: skip
+            held = s.scalar(select(WeighinRecord.id).where(WeighinRecord.event_id == f"{dev}:40"))
+            s.add(Hold(weighin_id=held, device_id=dev, kind="signature", detail="seed"))
+            i[f"held-{tag}"] = held
         i["price-change"] = price_changes.propose(
             s, category="plastic-pet", rp_per_kg=3_050, effective_from=None, by="user:seed"
         ).id

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Cookie, Request, Response
 from sqlalchemy.orm import Session
 
 from cloud import auth, throttle, tokens
-from cloud.api.clientaddr import client_address
+from cloud.api.clientaddr import request_address
 from cloud.api.deps import CurrentPrincipal, StateDep, SystemSessionDep
 from cloud.api.errors import error_responses
 from cloud.api.schemas import (
@@ -74,8 +74,7 @@ def _login(
     a write transaction would stall every writer meanwhile); (3) on success the attempt
     is given back and the session started, in one short write transaction.
     """
-    peer = request.client.host if request.client else None
-    address = client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
+    address = request_address(request, state.trusted_proxies)
     keys = throttle.keys_for(login, address)
     with state.sessions(info={"scope": SYSTEM}) as session:
         try:

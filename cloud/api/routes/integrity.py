@@ -1,6 +1,7 @@
-"""Integrity: held weigh-ins (release, reject), station keys, approved builds and
-configurations, and the stations' configuration logs (operators; every action names
-who did it)."""
+"""Integrity: held weigh-ins (release, reject: the site's operator), station keys and
+approved builds and configurations (the administrator: device trust is programme-wide),
+and the stations' configuration logs (read by the site's staff and the auditor); every
+action names who did it."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cloud import devicekeys, holds
-from cloud.api.deps import Limit, SessionDep, Staff
-from cloud.api.errors import error_responses
+from cloud.api.deps import Admin, Limit, Operator, SessionDep, SiteReader
+from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import DbId, DeviceIdStr, Reason, WeighinOut
 from cloud.api.weighin_view import weighin_out
 from cloud.integrity import Inspector
-from cloud.models import Approval, ConfigLogEntry, DeviceKey, Hold
+from cloud.models import Approval, ConfigLogEntry, Device, DeviceKey, Hold
 
 router = APIRouter(prefix="/api/v1", tags=["integrity"])
 
@@ -87,6 +88,12 @@ class ConfigEntryOut(BaseModel):
     approved_config: bool
 
 
+def _reach(session: SessionDep, device_id: str) -> None:
+    """404 for a station out of the caller's reach (or none): its rows are empty to it."""
+    if session.get(Device, device_id) is None:
+        raise ApiError(404, "not-found", f"no device {device_id!r}")
+
+
 def _hold_out(pair: tuple[object, Hold]) -> HoldOut:
     rec, hold = pair
     return HoldOut(
@@ -100,7 +107,7 @@ def _hold_out(pair: tuple[object, Hold]) -> HoldOut:
 
 @router.get("/holds", responses=error_responses(401, 403), summary="Held weigh-ins, oldest first")
 def list_holds(
-    _: Staff,
+    _: SiteReader,
     session: SessionDep,
     device_id: Annotated[DeviceIdStr | None, Query()] = None,
     limit: Limit = 100,
@@ -113,7 +120,7 @@ def list_holds(
     summary="Credit a held weigh-in through the normal path (with a note; audited)",
 )  # fmt: skip
 def release(
-    weighin_id: DbId, body: ResolveRequest, principal: Staff, session: SessionDep
+    weighin_id: DbId, body: ResolveRequest, principal: Operator, session: SessionDep
 ) -> WeighinOut:
     rec = holds.release(
         session, weighin_id=weighin_id, by=principal.label, note=body.note,
@@ -128,7 +135,7 @@ def release(
     summary="Refuse a held weigh-in for good (with a reason; audited)",
 )  # fmt: skip
 def reject(
-    weighin_id: DbId, body: ResolveRequest, principal: Staff, session: SessionDep
+    weighin_id: DbId, body: ResolveRequest, principal: Operator, session: SessionDep
 ) -> WeighinOut:
     rec = holds.reject(session, weighin_id=weighin_id, by=principal.label, reason=body.note)
     session.commit()
@@ -136,7 +143,8 @@ def reject(
 
 
 @router.get("/devices/{device_id}/keys", responses=error_responses(401, 403))
-def keys(device_id: DeviceId, _: Staff, session: SessionDep) -> list[KeyOut]:
+def keys(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[KeyOut]:
+    _reach(session, device_id)
     return [
         KeyOut.model_validate(k, from_attributes=True)
         for k in devicekeys.keys_of(session, device_id=device_id)
@@ -147,21 +155,22 @@ def keys(device_id: DeviceId, _: Staff, session: SessionDep) -> list[KeyOut]:
     "/devices/{device_id}/keys/{key}/approve", responses=error_responses(401, 403, 404, 409),
     summary="Approve the station's key (compare its key id with the station's first)",
 )  # fmt: skip
-def approve_key(device_id: DeviceId, key: Hex, principal: Staff, session: SessionDep) -> KeyOut:
+def approve_key(device_id: DeviceId, key: Hex, principal: Admin, session: SessionDep) -> KeyOut:
     row = devicekeys.approve_key(session, device_id=device_id, key=key, by=principal.label)
     session.commit()
     return KeyOut.model_validate(row, from_attributes=True)
 
 
 @router.post("/devices/{device_id}/keys/{key}/retire", responses=error_responses(401, 403, 404))
-def retire_key(device_id: DeviceId, key: Hex, principal: Staff, session: SessionDep) -> KeyOut:
+def retire_key(device_id: DeviceId, key: Hex, principal: Admin, session: SessionDep) -> KeyOut:
     row = devicekeys.retire_key(session, device_id=device_id, key=key, by=principal.label)
     session.commit()
     return KeyOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/devices/{device_id}/approvals", responses=error_responses(401, 403))
-def approvals(device_id: DeviceId, _: Staff, session: SessionDep) -> list[ApprovalOut]:
+def approvals(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[ApprovalOut]:
+    _reach(session, device_id)
     rows = session.scalars(
         select(Approval).where(Approval.device_id == device_id).order_by(Approval.id)
     )
@@ -174,7 +183,7 @@ def approvals(device_id: DeviceId, _: Staff, session: SessionDep) -> list[Approv
     summary="Approve a software build or a configuration (by hash) for this station",
 )  # fmt: skip
 def approve(
-    device_id: DeviceId, body: ApprovalIn, principal: Staff, session: SessionDep
+    device_id: DeviceId, body: ApprovalIn, principal: Admin, session: SessionDep
 ) -> ApprovalOut:
     row = devicekeys.approve(
         session, device_id=device_id, kind=body.kind, digest=body.digest, by=principal.label,
@@ -186,7 +195,7 @@ def approve(
 
 @router.post("/devices/{device_id}/approvals/withdraw", responses=error_responses(401, 403, 404))
 def withdraw(
-    device_id: DeviceId, body: ApprovalIn, principal: Staff, session: SessionDep
+    device_id: DeviceId, body: ApprovalIn, principal: Admin, session: SessionDep
 ) -> ApprovalOut:
     row = devicekeys.withdraw(
         session, device_id=device_id, kind=body.kind, digest=body.digest, by=principal.label
@@ -199,7 +208,8 @@ def withdraw(
     "/devices/{device_id}/config-log", responses=error_responses(401, 403),
     summary="The station's configuration log (software and metrological changes)",
 )  # fmt: skip
-def config_log(device_id: DeviceId, _: Staff, session: SessionDep) -> list[ConfigEntryOut]:
+def config_log(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[ConfigEntryOut]:
+    _reach(session, device_id)
     have = devicekeys.approved_digests(session, [device_id])
     rows = session.scalars(
         select(ConfigLogEntry)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from cloud import enrolment, onboarding, registrations
-from cloud.api.clientaddr import client_address
+from cloud.api.clientaddr import request_address
 from cloud.api.deps import (
     CounterReader,
     Operator,
@@ -235,9 +235,7 @@ class PublicSite(BaseModel):
 
 def _client(request: Request, state: ApiState) -> str:
     """The requester's address, by the rule logins use (forwarded only by trusted proxies)."""
-    peer = request.client.host if request.client else None
-    address = client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
-    return address or "unknown"
+    return request_address(request, state.trusted_proxies)
 
 
 #: routes before any login (the public registration form): a session without a caller

@@ -22,9 +22,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from cloud import verification
-from cloud.api.deps import ReadSessionDep, StateDep
+from cloud.api.clientaddr import request_address
+from cloud.api.deps import StateDep, SystemSessionDep
 from cloud.api.errors import ApiError, error_responses
-from cloud.api.routes.auth import _client as client_address
 from contract.codes import format_code, normalise_code
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
@@ -69,7 +69,7 @@ _limits = RateLimit(PER_CLIENT, OVERALL)
 
 
 def _limited(request: Request, state: StateDep) -> None:
-    if not _limits.allow(client_address(request, state)):
+    if not _limits.allow(request_address(request, state.trusted_proxies)):
         raise ApiError(
             429, "too-many-requests", "too many lookups; try again in a minute",
             headers={"Retry-After": "60"},
@@ -81,7 +81,7 @@ def _limited(request: Request, state: StateDep) -> None:
     summary="The signed weigh-in record behind a receipt's verification code (no login)",
 )  # fmt: skip
 def verify(
-    code: Code, request: Request, state: StateDep, session: ReadSessionDep
+    code: Code, request: Request, state: StateDep, session: SystemSessionDep
 ) -> dict[str, Any]:
     _limited(request, state)
     rec = verification.find(session, code)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from cloud import corrections
 from cloud.api.deps import Limit, Operator, SessionDep, SiteReader, StateDep, require_role
-from cloud.api.principals import Principal
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
+from cloud.api.principals import Principal
 from cloud.api.schemas import (
     AssignRequest,
     DbId,
