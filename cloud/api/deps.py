@@ -132,6 +132,16 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SystemSessionDep = Annotated[Session, Depends(get_system_session)]
 
 
+async def get_system_write_session(state: StateDep) -> AsyncIterator[Session]:
+    """A write session before a caller is known, for the rare GET that writes (a one-time
+    link marked used as it is downloaded)."""
+    async with _session(state, SYSTEM, write=True) as session:
+        yield session
+
+
+SystemWriteSessionDep = Annotated[Session, Depends(get_system_write_session)]
+
+
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits only ``roles`` (``admin`` is admitted everywhere)."""
     allowed = {*roles, "admin"}

@@ -4,7 +4,7 @@ household opening its own weigh-in record with frames.
 
 mutant: the public route answers differently for a malformed and an unknown code -> test_public
 mutant: RateLimit.allow always True -> test_public_verification...
-mutant: own_weighin admits any household -> test_a_household_opens_only_its_own...
+mutant: scope.py Household rule for WeighinRecord admits any row -> test_a_household_opens_only_its_own...
 mutant: holds.release credits without the operator's note -> test_operators_release...
 mutant: approve_key does not record who approved -> test_operators_release...
 """
@@ -102,7 +102,7 @@ def test_operators_release_reject_and_approve(
     assert len(held) == 2
     with api.client() as anon:
         hh = household_login(anon, "M-B", world.pins["M-B"])
-        op = login(anon, "operator")
+        op, admin = login(anon, "operator"), login(anon, "admin")
     with api.client(hh) as c:
         assert c.get("/api/v1/holds").status_code == 403
     with api.client(op) as c:
@@ -118,12 +118,15 @@ def test_operators_release_reject_and_approve(
         assert c.get("/api/v1/holds").json() == []
         [key] = c.get("/api/v1/devices/st-bank01/keys").json()
         assert key["status"] == "pending"
-        r = c.post(f"/api/v1/devices/st-bank01/keys/{key['key_id']}/approve")
-        assert (r.json()["status"], r.json()["approved_by"]) == ("approved", "user:operator")
+        approve = f"/api/v1/devices/st-bank01/keys/{key['key_id']}/approve"
+        assert c.post(approve).status_code == 403  # a station's trust is the administrator's
+    with api.client(admin) as c:
+        r = c.post(approve)
+        assert (r.json()["status"], r.json()["approved_by"]) == ("approved", "user:admin")
         r = c.post(
             "/api/v1/devices/st-bank01/approvals", json={"kind": "config", "digest": "c" * 64}
         )
         assert r.status_code == 201
-        assert r.json()["approved_by"] == "user:operator"
+        assert r.json()["approved_by"] == "user:admin"
     balance = api.client(hh).get(f"/api/v1/households/{world.ids['household-b']}/balance").json()
     assert balance["balance_rp"] == 3_750  # the released one, once

@@ -27,7 +27,8 @@ def test_prices_are_versioned_with_history(api: ApiServer) -> None:
             r = c.post(prices, json=body)
             assert r.status_code == 201
             assert r.json()["status"] == "pending"
-            assert c.post(f"/api/v1/price-changes/{r.json()['id']}/approve").status_code == 409
+            # an operator proposes, never approves (test_admin_domain: not the proposer)
+            assert c.post(f"/api/v1/price-changes/{r.json()['id']}/approve").status_code == 403
             assert second.post(f"/api/v1/price-changes/{r.json()['id']}/approve").status_code == 200
         cats = {x["code"]: x for x in c.get("/api/v1/categories").json()}
         assert cats["plastic-pet"]["rp_per_kg"] == 3_500  # the future price is not yet in force

@@ -13,7 +13,7 @@ from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 
 from cloud import device_config
-from cloud.api.deps import Admin, SessionDep, StateDep, SystemSessionDep
+from cloud.api.deps import Admin, SessionDep, StateDep, SystemWriteSessionDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.schemas import DeviceIdStr
 from cloud.broker_accounts import BrokerAccountError
@@ -65,7 +65,7 @@ def config_link(
 )  # fmt: skip
 def device_config_file(
     token: Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
-    session: SystemSessionDep, state: StateDep,
+    session: SystemWriteSessionDep, state: StateDep,
 ) -> PlainTextResponse:  # fmt: skip
     mqtt = state.settings.mqtt
     try:
