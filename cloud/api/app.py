@@ -141,8 +141,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         tokens=TokenCache(settings.token_secret),
     )
     state.telemetry = open_reader(settings.telemetry)  # read-only: no buffer, no thread
-    state.dispatcher = Dispatcher(
-        read_sessions, sessions, matrix=matrix_provider(settings.routing), routing=settings.routing,
+    state.dispatcher = Dispatcher(  # its own background work: reaches every site
+        functools.partial(read_sessions, info={"scope": scope.SYSTEM}),
+        functools.partial(sessions, info={"scope": scope.SYSTEM}),
+        matrix=matrix_provider(settings.routing), routing=settings.routing,
         settings=settings.doorstep, on_plan=lambda plan: dispatch.pickups_replanned(state, plan),
     )  # fmt: skip
 

@@ -154,7 +154,9 @@ class Scope:
             }
         if self.role == "collector":
             u = self.user_id if self.user_id is not None else -1
+            site = self.site_id if self.site_id is not None else -1
             return {
+                Site: lambda c: c.id == site,  # its own site (its depot, its name)
                 Pickup: lambda c: c.collector_id == u,
                 Household: lambda c: c.id.in_(
                     select(Pickup.household_id).where(Pickup.collector_id == u)

@@ -63,6 +63,7 @@ from cloud import cashbox, crediting, disbursement, enrolment, price_changes, re
 from cloud.api.scope import SYSTEM
 from cloud.devices import register_device
 from cloud.models import Hold, WeighinRecord, utcnow
+from cloud.models.doorstep import DoorstepPhoto
 from cloud.models.notifications import DELIVERY_STATES
 from cloud.notifications import views
 from cloud.payouts import request_payout
@@ -229,6 +230,19 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", f"{V}/devices/{{device_id}}/approvals"): ADMIN,
     ("POST", f"{V}/devices/{{device_id}}/approvals/withdraw"): ADMIN,
     ("GET", f"{V}/devices/{{device_id}}/config-log"): SITE_READ,
+    # doorstep pickups and the collectors' routes
+    ("GET", f"{V}/pickups/{{pickup_id}}/doorstep"): "A:YY U:YY O:YN C:33 L:YN H:YN",
+    ("POST", f"{V}/pickups/{{pickup_id}}/doorstep"): "A:YY U:33 O:YN C:33 L:YN H:33",
+    ("GET", f"{V}/weighins/{{weighin_id}}/photo"): SITE_READ,
+    ("GET", f"{V}/collectors/{{user_id}}/profile"): "A:YY U:YY O:YN C:33 L:YN H:33",
+    ("PUT", f"{V}/collectors/{{user_id}}/profile"): OPERATE,
+    ("GET", f"{V}/collectors/{{user_id}}/route"): "A:YY U:YY O:YN C:33 L:YN H:33",
+    ("GET", f"{V}/collectors/{{user_id}}/float"): "A:YY U:YY O:YN C:YN L:YN H:33",
+    ("POST", f"{V}/collectors/{{user_id}}/float"): COUNTER,
+    ("POST", f"{V}/collectors/{{user_id}}/depot"): COUNTER,
+    ("GET", f"{V}/sites/{{site_id}}/routes"): SITE_READ,
+    ("POST", f"{V}/sites/{{site_id}}/routes/plan"): OPERATE,
+    ("PUT", f"{V}/sites/{{site_id}}/location"): ADMIN,  # a site's settings
 }
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
@@ -300,7 +314,10 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
         ("PUT", f"{V}/households/{{household_id}}/pin"): {"pin": "4321"},
         ("POST", f"{V}/households/{{household_id}}/cards"): {"card_id": f"MX-{role}-{side}"},
         ("POST", f"{V}/households/{{household_id}}/payouts"): {"amount_rp": 100},
-        ("POST", f"{V}/households/{{household_id}}/pickups"): {"note": "matrix"},
+        ("POST", f"{V}/households/{{household_id}}/pickups"): {
+            "note": "matrix",
+            "categories": ["plastic-pet"],
+        },
         ("POST", f"{V}/payouts/{{payout_id}}/reject"): {"reason": "matrix rejects"},
         ("POST", f"{V}/weighins/{{weighin_id}}/assign"): {"household_id": i["household-a"]},
         ("POST", f"{V}/weighins/{{weighin_id}}/reverse"): {"reason": "matrix reverses"},
@@ -347,6 +364,28 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
         ("POST", f"{V}/holds/{{weighin_id}}/reject"): {"note": "matrix rejects"},
         ("POST", f"{V}/devices/{{device_id}}/approvals"): APPROVAL,
         ("POST", f"{V}/devices/{{device_id}}/approvals/withdraw"): APPROVAL,
+        ("POST", f"{V}/pickups/{{pickup_id}}/doorstep"): {
+            "phone_id": f"ph-matrix{n:04d}",
+            "seq": 1,
+            "completed_at": "2026-11-30T03:00:00Z",
+            "clock_synced": True,
+            "boot_id": "6f1c2a8e-0000-4000-8000-000000000001",
+            "mono_ms": 1_000,
+            "payment": "savings",
+            "lines": [
+                {
+                    "seq": 2,
+                    "category": "plastic-pet",
+                    "net_g": 1_000,
+                    "weighed_at": "2026-11-30T02:59:00Z",
+                    "entry": "typed",
+                }
+            ],
+        },
+        ("PUT", f"{V}/collectors/{{user_id}}/profile"): {"site_id": site_id, "capacity_kg": 60},
+        ("POST", f"{V}/collectors/{{user_id}}/float"): {"amount_rp": 1_000},
+        ("POST", f"{V}/collectors/{{user_id}}/depot"): {},
+        ("PUT", f"{V}/sites/{{site_id}}/location"): {"lat": -7.45, "lon": 109.3},
     }
     return bodies.get(route)
 
@@ -482,6 +521,8 @@ def seed_admin(api: ApiServer, world: World) -> None:
             held = s.scalar(select(WeighinRecord.id).where(WeighinRecord.event_id == f"{dev}:40"))
             s.add(Hold(weighin_id=held, device_id=dev, kind="signature", detail="seed"))
             i[f"held-{tag}"] = held
+        for w in ("weighin-a", "weighin-c"):  # a doorstep photo of each site's weigh-in
+            s.add(DoorstepPhoto(weighin_id=i[w], media_type="image/png", data=b"\x89PNG"))
         i["price-change"] = price_changes.propose(
             s, category="plastic-pet", rp_per_kg=3_050, effective_from=None, by="user:seed"
         ).id
@@ -625,7 +666,12 @@ def test_stream_matrix(api: ApiServer, world: World) -> None:
             r = c.post(f"{V}/pickups/{i['pickup-2']}/assign",
                        json={"collector_id": i["collector-2"]})  # fmt: skip
             assert r.status_code == 200, r.text
-            r = c.post(f"{V}/households/{i['household-a']}/pickups", json={})
+            r = c.post(f"{V}/pickups/{i['household-pickup-a']}/cancel",
+                       json={"reason": "one open request per household"})  # fmt: skip
+            assert r.status_code == 200, r.text
+            r = c.post(f"{V}/households/{i['household-a']}/pickups",
+                       json={"categories": ["plastic-pet"]})  # fmt: skip
+            assert r.status_code == 201, r.text
             closing = r.json()["id"]
             r = c.post(f"{V}/pickups/{closing}/assign", json={"collector_id": i["collector-a"]})
             assert r.status_code == 200, r.text

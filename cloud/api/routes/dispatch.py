@@ -18,7 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import cash_float
-from cloud.api.deps import OwnCollector, Principal, SessionDep, Staff, StateDep
+from cloud.api.deps import (
+    Admin,
+    Operator,
+    OwnCollector,
+    Principal,
+    SessionDep,
+    SiteReader,
+    StateDep,
+)
 from cloud.api.doorstep_schemas import (
     CollectorRouteOut,
     RouteDoneOut,
@@ -30,7 +38,9 @@ from cloud.api.doorstep_schemas import (
 )
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.live import pickup_event
+from cloud.api.routes.users import CollectorReader
 from cloud.api.schemas import DbId
+from cloud.api.scope import SYSTEM
 from cloud.api.state import ApiState
 from cloud.dispatch import current_plan
 from cloud.models import OPEN_PICKUP_STATES, Bin, Household, Pickup, Site
@@ -45,7 +55,7 @@ def pickups_replanned(state: ApiState, plan: RoutePlan) -> None:
     changed = plan.plan.get("changed") or []
     if not changed:
         return
-    with state.read_sessions() as session:
+    with state.read_sessions(info={"scope": SYSTEM}) as session:
         for p in session.scalars(select(Pickup).where(Pickup.id.in_(changed))):
             state.hub.publish("pickup", pickup_event(p))
 
@@ -159,7 +169,7 @@ def _depot(site: Site) -> SiteLocation | None:
     summary="Every collector's route of a site (the plan in force, refreshed)",
 )
 def site_routes(
-    site_id: DbId, principal: Staff, session: SessionDep, state: StateDep
+    site_id: DbId, principal: SiteReader, session: SessionDep, state: StateDep
 ) -> SiteRoutesOut:
     site = _site(session, principal, site_id)
     _refresh(state, session, site.id)
@@ -172,7 +182,7 @@ def site_routes(
     summary="Plan the site's routes again now",
 )
 def plan_site(
-    site_id: DbId, principal: Staff, session: SessionDep, state: StateDep
+    site_id: DbId, principal: Operator, session: SessionDep, state: StateDep
 ) -> SiteRoutesOut:
     site = _site(session, principal, site_id)
     _refresh(state, session, site.id, "manual")
@@ -185,7 +195,7 @@ def plan_site(
     summary="Where the site is: the depot of its collectors' routes",
 )
 def set_site_location(
-    site_id: DbId, body: SiteLocation, principal: Staff, session: SessionDep
+    site_id: DbId, body: SiteLocation, principal: Admin, session: SessionDep
 ) -> SiteLocation:
     site = _site(session, principal, site_id)
     site.lat, site.lon = body.lat, body.lon
@@ -244,7 +254,7 @@ def _site_routes(session: Session, site: Site) -> SiteRoutesOut:
     summary="A collector's day: ordered stops with ETAs, done, the depot",
 )
 def collector_route(
-    collector: OwnCollector, session: SessionDep, state: StateDep
+    _: CollectorReader, collector: OwnCollector, session: SessionDep, state: StateDep
 ) -> CollectorRouteOut:
     prof = session.get(CollectorProfile, collector.id)
     site_id = prof.site_id if prof is not None else collector.site_id

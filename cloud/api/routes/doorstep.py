@@ -12,18 +12,22 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from cloud import cash_float, doorstep
 from cloud.api.deps import (
-    CurrentPrincipal,
+    Counter,
+    Operator,
     OwnCollector,
     OwnPickup,
+    Principal,
     SessionDep,
-    Staff,
+    SiteReader,
     StateDep,
+    require_role,
 )
 from cloud.api.doorstep_schemas import (
     CollectorProfileIn,
@@ -38,9 +42,18 @@ from cloud.api.doorstep_schemas import (
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.live import pickup_event
+from cloud.api.routes.pickups import PickupReader, PickupWorker
+from cloud.api.routes.users import CollectorReader
 from cloud.api.schemas import DbId
-from cloud.models import Site, utcnow
+from cloud.models import Site, WeighinRecord, utcnow
 from cloud.models.doorstep import CollectorProfile, DoorstepPhoto
+
+#: weighing at the door: the pickup's collector, or an operator of its site
+DoorWeigher = PickupWorker
+#: a collector's cash float: the collector, its site's counter staff, the auditor
+FloatReader = Annotated[
+    Principal, Depends(require_role("operator", "cashier", "auditor", "collector"))
+]
 
 router = APIRouter(prefix="/api/v1", tags=["doorstep"])
 
@@ -109,14 +122,12 @@ def completion_in(body: DoorstepIn) -> doorstep.CompletionIn:
 )
 def complete_at_door(
     body: DoorstepIn,
-    principal: CurrentPrincipal,
+    principal: DoorWeigher,
     pickup: OwnPickup,
     session: SessionDep,
     state: StateDep,
     response: Response,
 ) -> DoorstepOut:
-    if principal.kind == "household" or principal.role not in ("collector", "operator", "admin"):
-        raise ApiError(403, "forbidden", "only a collector or an operator weighs at the door")
     result = doorstep.complete_at_door(
         session,
         pickup_id=pickup.id,
@@ -136,7 +147,7 @@ def complete_at_door(
     responses=error_responses(401, 404),
     summary="How a household's pickup was completed: its weigh-ins and amounts (null: not yet)",
 )
-def get_completion(pickup: OwnPickup, session: SessionDep) -> DoorstepOut | None:
+def get_completion(_: PickupReader, pickup: OwnPickup, session: SessionDep) -> DoorstepOut | None:
     row = doorstep.completion_of(session, pickup_id=pickup.id)
     return _out(doorstep.stored_result(session, row, replay=True)) if row is not None else None
 
@@ -147,7 +158,9 @@ def get_completion(pickup: OwnPickup, session: SessionDep) -> DoorstepOut | None
     summary="The photo a collector took of a weighed bag",
     response_class=Response,
 )
-def weighin_photo(weighin_id: DbId, _: Staff, session: SessionDep) -> Response:
+def weighin_photo(weighin_id: DbId, _: SiteReader, session: SessionDep) -> Response:
+    if session.get(WeighinRecord, weighin_id) is None:  # out of the caller's reach: none
+        raise ApiError(404, "not-found", "no photo for this weigh-in")
     photo = session.get(DoorstepPhoto, weighin_id)
     if photo is None:
         raise ApiError(404, "not-found", "no photo for this weigh-in")
@@ -188,7 +201,9 @@ def _profile_out(user_id: int, prof: CollectorProfile | None) -> CollectorProfil
     responses=error_responses(401, 404),
     summary="A collector's motorbike box and shift",
 )
-def get_profile(collector: OwnCollector, session: SessionDep) -> CollectorProfileOut:
+def get_profile(
+    _: CollectorReader, collector: OwnCollector, session: SessionDep
+) -> CollectorProfileOut:
     return _profile_out(collector.id, session.get(CollectorProfile, collector.id))
 
 
@@ -198,7 +213,7 @@ def get_profile(collector: OwnCollector, session: SessionDep) -> CollectorProfil
     summary="Set a collector's site, box (kg, litres), shift and whether it empties bins",
 )
 def set_profile(
-    body: CollectorProfileIn, principal: Staff, collector: OwnCollector, session: SessionDep
+    body: CollectorProfileIn, principal: Operator, collector: OwnCollector, session: SessionDep
 ) -> CollectorProfileOut:
     site_id = body.site_id if body.site_id is not None else collector.site_id
     if site_id is not None and session.get(Site, site_id) is None:
@@ -227,7 +242,7 @@ def _float(session: Session, collector_id: int) -> FloatOut:
     responses=error_responses(401, 404),
     summary="The cash a collector should be carrying",
 )
-def get_float(collector: OwnCollector, session: SessionDep) -> FloatOut:
+def get_float(_: FloatReader, collector: OwnCollector, session: SessionDep) -> FloatOut:
     return _float(session, collector.id)
 
 
@@ -239,7 +254,7 @@ def get_float(collector: OwnCollector, session: SessionDep) -> FloatOut:
 )
 def issue_float(
     body: FloatIssue,
-    principal: Staff,
+    principal: Counter,
     collector: OwnCollector,
     key: IdempotencyKey,
     request: Request,
@@ -262,7 +277,7 @@ def issue_float(
 )
 def back_at_depot(
     body: DepotIn,
-    principal: Staff,
+    principal: Counter,
     collector: OwnCollector,
     key: IdempotencyKey,
     request: Request,
