@@ -234,6 +234,12 @@ def own_collector(session: SessionDep, user_id: Annotated[int, Path(ge=1, le=2**
 OwnCollector = Annotated[User, Depends(own_collector)]
 
 
+def _staff_sees(principal: Principal, site_id: int | None) -> bool:
+    """Whether the caller reaches ``site_id`` (for a route that takes the site as a
+    parameter and reads tables outside :mod:`cloud.api.scope`): the same rule of reach."""
+    return principal.scope.everything or (site_id is not None and principal.site_id == site_id)
+
+
 def own_site_code(session: Session, principal: Principal) -> str | None:
     """The code of the caller's site (None for a programme-wide caller)."""
     if principal.site_id is None:

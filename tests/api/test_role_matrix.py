@@ -111,6 +111,9 @@ OPERATE = "A:YY U:33 O:YN C:33 L:33 H:33"
 COUNTER = "A:YY U:33 O:YN C:YN L:33 H:33"
 ADMIN = "A:YY U:33 O:33 C:33 L:33 H:33"
 PROGRAMME_READ = "A:YY U:YY O:33 C:33 L:33 H:33"
+GATE_SITE_READ = "A:GG U:GG O:GG C:33 L:33 H:33"
+GATE_OPERATE = "A:GG U:33 O:GG C:33 L:33 H:33"
+GATE_ADMIN = "A:GG U:33 O:33 C:33 L:33 H:33"
 EVERYONE = "A:YY U:YY O:YY C:YY L:YY H:YY"
 V = "/api/v1"
 
@@ -243,7 +246,42 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", f"{V}/sites/{{site_id}}/routes"): SITE_READ,
     ("POST", f"{V}/sites/{{site_id}}/routes/plan"): OPERATE,
     ("PUT", f"{V}/sites/{{site_id}}/location"): ADMIN,  # a site's settings
+    # stock, sales, mass balance, fraud cases: reads take ?site_id= (own / other site)
+    ("GET", f"{V}/stock"): SITE_READ,
+    ("GET", f"{V}/stock/movements"): SITE_READ,
+    ("GET", f"{V}/sales"): SITE_READ,
+    ("GET", f"{V}/mass-balance"): SITE_READ,
+    ("GET", f"{V}/stock/margins"): SITE_READ,
+    ("GET", f"{V}/reports/stock-movements.csv"): SITE_READ,
+    ("GET", f"{V}/reports/sales.csv"): SITE_READ,
+    ("GET", f"{V}/reports/mass-balance.csv"): SITE_READ,
+    ("GET", f"{V}/reports/programme"): SITE_READ,
+    ("GET", f"{V}/reports/programme.html"): SITE_READ,
+    ("GET", f"{V}/cases"): SITE_READ,
+    ("GET", f"{V}/reports/cases.csv"): SITE_READ,
+    ("GET", f"{V}/opening-hours"): SITE_READ,
+    # (the gate only: no stock, cases or payout holds are seeded)
+    ("GET", f"{V}/stock/loss-allowances"): GATE_SITE_READ,
+    ("GET", f"{V}/fraud-rules"): GATE_SITE_READ,
+    ("GET", f"{V}/payout-holds"): GATE_SITE_READ,
+    ("POST", f"{V}/sales"): GATE_OPERATE,
+    ("POST", f"{V}/stock/counts"): GATE_OPERATE,
+    ("POST", f"{V}/stock/losses"): GATE_OPERATE,
+    ("POST", f"{V}/stock/transfers"): GATE_OPERATE,
+    ("POST", f"{V}/cases/{{case_id}}/{{decision}}"): GATE_OPERATE,
+    ("PUT", f"{V}/stock/loss-allowances"): GATE_ADMIN,
+    ("PUT", f"{V}/fraud-rules/{{rule}}"): GATE_ADMIN,
+    ("POST", f"{V}/fraud/scan"): GATE_ADMIN,
+    ("POST", f"{V}/payout-holds/{{hold_id}}/release"): GATE_ADMIN,
+    ("PUT", f"{V}/opening-hours"): GATE_ADMIN,
 }
+#: routes that take the site as ``?site_id=``: own site, then the other
+SITE_PARAM = {
+    r for r, spec in TABLE.items() if spec == SITE_READ and r[0] == "GET"
+    and r[1].split("/api/v1/")[1].split("/")[0] in ("stock", "sales", "mass-balance", "cases",
+                                                    "opening-hours", "reports")
+    and not r[1].endswith(("weighins.csv", "payouts.csv", "summary", "summary.csv"))
+}  # fmt: skip
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
 ALLOWED = {200, 201, 202, 204, 409, 503}
@@ -280,6 +318,10 @@ def targets(world: World, side: str, route: tuple[str, str], role: str) -> dict[
         "site_id": i["site"] if own else i["site-2"],
         "day": CASH_DAY,
         "key": "0123456789abcdef",  # no such key (the gate only)
+        "case_id": 1,
+        "decision": "dismiss",
+        "rule": "station_jump",
+        "hold_id": 1,
     }
     path = route[1]
     if path.endswith(("/deactivate", "/pin")) or (route[0] == "PATCH" and "households" in path):
@@ -586,13 +628,17 @@ def test_role_matrix(api: ApiServer, world: World) -> None:
                 method, path = route
                 want = spec(route, role)
                 sides = ["own"] if want == "33" or route in lists else ["own", "other"]
+                sides = ["own", "other"] if route in SITE_PARAM and want != "33" else sides
                 for side in sides:
                     url = fill(path, targets(world, side, route, role))
                     headers = {"Authorization": f"Bearer {toks[role]}",
                                "Idempotency-Key": f"matrix-{next(_seq)}"}  # fmt: skip
                     b = body(world, side, route, role)
                     payload = {"content": b} if isinstance(b, bytes) else {"json": b}
-                    r = c.request(method, url, headers=headers, params=LIST_QUERY,
+                    params: dict[str, Any] = dict(LIST_QUERY)
+                    if route in SITE_PARAM:
+                        params["site_id"] = world.ids["site" if side == "own" else "site-2"]
+                    r = c.request(method, url, headers=headers, params=params,
                                   **payload)  # fmt: skip
                     c.cookies.clear()  # no refresh cookie carried from one role to the next
                     tried += 1

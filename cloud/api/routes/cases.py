@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from cloud.api.deps import Admin, BeforeId, Limit, SessionDep, Staff, StateDep
+from cloud.api.deps import Admin, BeforeId, Limit, Operator, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
 from cloud.api.routes.reports import CSV, _csv
@@ -77,7 +77,7 @@ def _rule_out(r: FraudRule) -> RuleOut:
 
 @router.get("/cases", responses=READ, summary="Fraud cases, newest first")
 def list_cases(
-    principal: Staff,
+    principal: SiteReader,
     session: SessionDep,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(CASE_STATES) + ")$")] = None,
     rule: Annotated[str | None, Query(max_length=40)] = None,
@@ -107,7 +107,7 @@ def decide(
     case_id: DbId,
     decision: Annotated[Literal["dismiss", "confirm"], Path(description="dismiss | confirm")],
     body: CaseDecision,
-    principal: Staff,
+    principal: Operator,
     key: IdempotencyKey,
     request: Request,
     session: SessionDep,
@@ -133,7 +133,9 @@ def decide(
     responses={**CSV, **READ},
     summary="Fraud cases as CSV",
 )
-def cases_csv(principal: Staff, session: SessionDep, site_id: SiteQ = None) -> StreamingResponse:
+def cases_csv(
+    principal: SiteReader, session: SessionDep, site_id: SiteQ = None
+) -> StreamingResponse:
     found = list_cases(principal, session, site_id=site_id, limit=1000)
 
     def gen() -> Iterator[list[object]]:
@@ -180,7 +182,7 @@ def cases_csv(principal: Staff, session: SessionDep, site_id: SiteQ = None) -> S
 
 
 @router.get("/fraud-rules", responses=READ, summary="The fraud rules: thresholds and explanations")
-def list_rules(_: Staff, session: SessionDep) -> list[RuleOut]:
+def list_rules(_: SiteReader, session: SessionDep) -> list[RuleOut]:
     return [_rule_out(r) for _, r in sorted(rules.ensure_rules(session).items())]
 
 
@@ -221,7 +223,7 @@ def run_scan(body: ScanRequest, _: Admin, session: SessionDep, state: StateDep) 
 
 
 @router.get("/payout-holds", responses=READ, summary="Payout holds (active first)")
-def list_holds(_: Staff, session: SessionDep, limit: Limit = 200) -> list[HoldOut]:
+def list_holds(_: SiteReader, session: SessionDep, limit: Limit = 200) -> list[HoldOut]:
     q = (
         select(PayoutHold)
         .order_by(PayoutHold.released_at.is_not(None), PayoutHold.id.desc())
@@ -266,7 +268,7 @@ def _minutes(hm: str) -> int:
 
 @router.get("/opening-hours", responses=READ, summary="A site's opening hours")
 def get_hours(
-    principal: Staff, session: SessionDep, site_id: SiteQ = None
+    principal: SiteReader, session: SessionDep, site_id: SiteQ = None
 ) -> list[OpeningHoursOut]:
     from cloud.models import Site
 

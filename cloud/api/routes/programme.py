@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from cloud.api.deps import SessionDep, Staff, StateDep
+from cloud.api.deps import SessionDep, SiteReader, StateDep
 from cloud.api.errors import error_responses
 from cloud.api.routes.cases import _explained
 from cloud.api.routes.stock import SiteQ, site_in_reach
@@ -61,7 +61,11 @@ class ProgrammeReportOut(BaseModel):
 
 
 def _report(
-    principal: Staff, session: SessionDep, state: StateDep, month: str | None, site_id: int | None
+    principal: SiteReader,
+    session: SessionDep,
+    state: StateDep,
+    month: str | None,
+    site_id: int | None,
 ) -> ProgrammeReport:
     tz = state.settings.zone
     first = date.fromisoformat(f"{month}-01") if month else datetime.now(tz).date().replace(day=1)
@@ -74,7 +78,7 @@ def _report(
     summary="The monthly programme report (figures)",
 )
 def programme(
-    principal: Staff,
+    principal: SiteReader,
     session: SessionDep,
     state: StateDep,
     month: MonthQ = None,
@@ -127,7 +131,7 @@ def programme(
     summary="The monthly programme report as a print-ready page (print it to PDF)",
 )
 def programme_html(
-    principal: Staff,
+    principal: SiteReader,
     session: SessionDep,
     state: StateDep,
     month: MonthQ = None,

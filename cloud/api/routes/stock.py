@@ -1,7 +1,8 @@
 """Stock per site and category, its movements, sales, mass balance, margins; CSV exports.
 
-Staff (operators of the site, admins) read and write; a staff user tied to a site
-reaches that site only (:func:`site_in_reach`, on the rule of :mod:`cloud.api.deps`).
+The site's operator writes, its staff and the auditor read (loss allowances: the
+administrator); a user tied to a site reaches that site only (:func:`site_in_reach`).
+
 Every write carries an ``Idempotency-Key`` (a retried sale never sells twice).
 """
 
@@ -20,9 +21,10 @@ from cloud.api.deps import (
     Admin,
     BeforeId,
     Limit,
+    Operator,
     Principal,
     SessionDep,
-    Staff,
+    SiteReader,
     StateDep,
     _staff_sees,
 )
@@ -89,10 +91,10 @@ class Reach:
 
 
 def reach(
-    principal: Staff, state: StateDep, site_id: SiteQ = None, first: FromQ = None,
+    principal: SiteReader, state: StateDep, site_id: SiteQ = None, first: FromQ = None,
     last: ToQ = None,
 ) -> Reach:  # fmt: skip
-    """Staff only; the site after :func:`site_in_reach`, the local days as UTC bounds."""
+    """SiteReader only; the site after :func:`site_in_reach`, the local days as UTC bounds."""
     start, end = period(state, first, last)
     return Reach(site_in_reach(principal, site_id), start, end, state.settings.zone)
 
@@ -105,7 +107,9 @@ InReach = Annotated[Reach, Depends(reach)]
 
 
 @router.get("/stock", responses=READ, summary="Stock per site and category now")
-def get_stock(principal: Staff, session: SessionDep, site_id: SiteQ = None) -> list[StockLevelOut]:
+def get_stock(
+    principal: SiteReader, session: SessionDep, site_id: SiteQ = None
+) -> list[StockLevelOut]:
     site = site_in_reach(principal, site_id)
     waiting = stock.unassigned_waiting(session, site_id=site)
     out = [
@@ -157,7 +161,11 @@ def list_movements(
     summary="Record waste lost from stock (drying, sorting rejects, ...)",
 )
 def record_loss(
-    body: LossCreate, principal: Staff, key: IdempotencyKey, request: Request, session: SessionDep
+    body: LossCreate,
+    principal: Operator,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
 ) -> Response:
     site_in_reach(principal, body.site_id)
 
@@ -186,7 +194,7 @@ def record_loss(
 )
 def transfer(
     body: TransferCreate,
-    principal: Staff,
+    principal: Operator,
     key: IdempotencyKey,
     request: Request,
     session: SessionDep,
@@ -219,7 +227,11 @@ def transfer(
     summary="Record a physical count; the difference to the stock is a movement",
 )
 def record_count(
-    body: CountCreate, principal: Staff, key: IdempotencyKey, request: Request, session: SessionDep
+    body: CountCreate,
+    principal: Operator,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
 ) -> Response:
     site_in_reach(principal, body.site_id)
 
@@ -260,7 +272,11 @@ def list_sales(where: InReach, session: SessionDep, limit: Limit = 200) -> list[
     summary="Sell waste to an offtaker: out of stock, revenue into the ledger",
 )
 def create_sale(
-    body: SaleCreate, principal: Staff, key: IdempotencyKey, request: Request, session: SessionDep
+    body: SaleCreate,
+    principal: Operator,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
 ) -> Response:
     site_in_reach(principal, body.site_id)
 
@@ -285,7 +301,7 @@ def create_sale(
 
 
 @router.get("/stock/loss-allowances", responses=READ, summary="Allowed loss per category")
-def get_allowances(_: Staff, session: SessionDep) -> list[LossAllowanceOut]:
+def get_allowances(_: SiteReader, session: SessionDep) -> list[LossAllowanceOut]:
     from cloud.models import WasteCategory
 
     set_ = massbalance.allowed_losses(session)

@@ -1,7 +1,7 @@
 """API roles: cashier and auditor join admin, operator and collector
 
 Revision ID: 0015_api_roles
-Revises: 0008_doorstep_routes
+Revises: 0009_stock_sales_fraud
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_api_roles"
-down_revision = "0008_doorstep_routes"
+down_revision = "0009_stock_sales_fraud"
 branch_labels = None
 depends_on = None
 
