@@ -26,7 +26,8 @@ cashier    pickups, bins, devices, alerts and dead letters of its devices, users
            disbursements of its payouts, its cash days, registration requests,
            card enrolments, audit rows, station keys, approvals, configuration
            logs and holds of its site's devices
-collector  its own pickups, and the households and bins those pickups go to
+collector  its own pickups, and the households (their accounts and weigh-ins) and
+           bins those pickups go to
 household  itself: its account, cards, weigh-ins, payouts, pickups
 =========  ===============================================================
 """
@@ -151,14 +152,28 @@ class Scope:
                 WeighinRecord: lambda c: c.household_id == h,
                 Payout: lambda c: c.household_id == h,
                 Pickup: lambda c: c.household_id == h,
+                # the collectors of its pickups (their names on its pickup list)
+                User: lambda c: c.id.in_(
+                    select(Pickup.collector_id).where(Pickup.household_id == h)
+                ),
             }
         if self.role == "collector":
             u = self.user_id if self.user_id is not None else -1
+
             site = self.site_id if self.site_id is not None else -1
             return {
                 Site: lambda c: c.id == site,  # its own site (its depot, its name)
                 Pickup: lambda c: c.collector_id == u,
                 Household: lambda c: c.id.in_(
+                    select(Pickup.household_id).where(Pickup.collector_id == u)
+                ),
+                # what weighing at the door credits: the accounts and weigh-ins of the
+                # households its pickups go to (and the programme's own accounts)
+                Account: lambda c: or_(
+                    c.household_id.is_(None),
+                    c.household_id.in_(select(Pickup.household_id).where(Pickup.collector_id == u)),
+                ),
+                WeighinRecord: lambda c: c.household_id.in_(
                     select(Pickup.household_id).where(Pickup.collector_id == u)
                 ),
                 Bin: lambda c: c.bin_id.in_(select(Pickup.bin_id).where(Pickup.collector_id == u)),

@@ -62,6 +62,8 @@ class StandIn:
             answer = []
         elif path == f"/households/{ME}/inbox":
             answer = {"unread": 0, "items": []}
+        elif path == "/auth/stream-ticket":  # the stream opens with a single-use ticket
+            answer = {"ticket": "tk", "expires_at": "2999-01-01T00:00:00Z"}
         elif path == "/ui-config":
             answer = {"timezone": "Asia/Jakarta", "min_pickup_g": 2000,
                       "map": {"tiles_url": None, "attribution": "", "max_zoom": 18,
