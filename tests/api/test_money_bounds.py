@@ -15,7 +15,7 @@ Mutants (each applied by hand, each fails a test here):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -83,8 +83,8 @@ def test_prices_are_bounded_and_never_back_dated(api: ApiServer) -> None:
         r = c.post(
             prices,
             json={
-                "rp_per_kg": MAX_RP_PER_KG,
-                "effective_from": (latest + timedelta(minutes=1)).isoformat(),
+                "rp_per_kg": MAX_RP_PER_KG,  # (a proposal takes effect now or later)
+                "effective_from": (max(latest, datetime.now(UTC)) + timedelta(hours=1)).isoformat(),
             },
         )
         assert r.status_code == 201, r.text

@@ -41,7 +41,8 @@ def world(session: Session) -> dict[str, int]:
     ids = {"site": site.id}
     start = f"{datetime.now(ZoneInfo('Asia/Jakarta')) - timedelta(hours=1):%H}:00"
     for name, bins in (("a", True), ("b", False)):
-        u = create_user(session, username=f"col-{name}", password="x" * 12, role="collector")
+        u = create_user(session, username=f"col-{name}", password="x" * 12, role="collector",
+                        site_id=site.id)  # fmt: skip
         session.add(CollectorProfile(user_id=u.id, site_id=site.id, capacity_g=60_000,
                                      shift_start=start, shift_hours=10, empties_bins=bins,
                                      on_duty=True))  # fmt: skip

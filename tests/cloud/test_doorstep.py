@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cloud import doorstep, households, pricing
 from cloud.auth import create_user
 from cloud.errors import LedgerError
-from cloud.models import Pickup, WeighinRecord
+from cloud.models import Household, Pickup, WeighinRecord
 from cloud.models.doorstep import DoorstepWeighin
 from cloud.models.notifications import Notification
 from cloud.postings import funds
@@ -60,8 +60,11 @@ def completion(
 def door(session: Session) -> tuple[int, int, int]:
     """A household (with card CARD-1), two collectors."""
     hh = seed_programme(session)
-    a = create_user(session, username="col-a", password="x" * 12, role="collector").id
-    b = create_user(session, username="col-b", password="x" * 12, role="collector").id
+    site = session.get(Household, hh).site_id  # a collector belongs to a site
+    a = create_user(session, username="col-a", password="x" * 12, role="collector",
+                    site_id=site).id  # fmt: skip
+    b = create_user(session, username="col-b", password="x" * 12, role="collector",
+                    site_id=site).id  # fmt: skip
     session.commit()
     return hh, a, b
 
