@@ -141,7 +141,8 @@ def test_a_case_confirmed_holds_payouts_until_released(
     with api.client(admin) as c:
         scan = c.post(f"{V}/fraud/scan", json={}).json()
         assert scan["raised_by_rule"].get("card_two_stations") == 1, scan
-    with api.client(op) as c:
+    # the case spans two sites (a site-1 card at a site-2 station): the administrator decides
+    with api.client(admin) as c:
         (case,) = [
             k
             for k in c.get(f"{V}/cases", params={"status": "open"}).json()
@@ -157,6 +158,7 @@ def test_a_case_confirmed_holds_payouts_until_released(
         )
         assert r.status_code == 200
         assert r.json()["status"] == "confirmed"
+    with api.client(op) as c:
         hh = world.ids["household-a"]
         held = c.post(
             f"{V}/households/{hh}/payouts",
