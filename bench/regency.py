@@ -198,8 +198,13 @@ class Desk(threading.Thread):
                                 amount_rp=amount,
                                 by="regency-desk",
                             )
-                            payouts.approve_payout(s, payout_id=po.id, by="regency-desk")
-                            payouts.pay_payout(s, payout_id=po.id, by="regency-desk")
+                            # one desk does it all: the bench measures volume, not duties
+                            payouts.approve_payout(
+                                s, payout_id=po.id, by="regency-desk", two_person_from_rp=None
+                            )
+                            payouts.pay_payout(
+                                s, payout_id=po.id, by="regency-desk", two_person_from_rp=None
+                            )
                             self.done["payouts"] += 1
                         s.commit()
                     except LedgerError:

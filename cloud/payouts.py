@@ -14,6 +14,13 @@ the one balance) with the household's account row locked first (the account lock
 both spend the same rupiah, and a reversal or credit of the same household waits or is
 waited for.
 
+**Two people** (separation of duties): a payout of at least ``two_person_from_rp`` (a
+setting of the API, :attr:`cloud.api.settings.ApiSettings.two_person_payout_rp`) is
+approved by someone other than who requested it, and handed out in cash by someone
+other than who approved it (:func:`refuse_same_person`). Below it, one cashier of a
+small waste bank may do all three. ``None`` switches the rule off (tests of other rules,
+scripts).
+
 Functions flush but do not commit (the API commits once per request).
 """
 
@@ -38,6 +45,8 @@ from cloud.postings import (
 
 #: the largest single payout accepted (a sanity bound: Rp 100 million)
 MAX_PAYOUT_RP = 100_000_000
+#: from this amount on, two people (the API's default for ``two_person_payout_rp``)
+DEFAULT_TWO_PERSON_RP = 200_000
 
 
 class PayoutError(LedgerError):
@@ -56,6 +65,23 @@ class InsufficientFunds(PayoutError):
         )
         self.requested = requested
         self.available = available
+
+
+class SamePerson(PayoutError):
+    """A second person must do this step (:func:`refuse_same_person`)."""
+
+
+def refuse_same_person(p: Payout, *, step: str, by: str, two_person_from_rp: int | None) -> None:
+    """Above the threshold, the approver is not the requester and the payer not the approver."""
+    if two_person_from_rp is None or p.amount_rp < two_person_from_rp:
+        return
+    earlier = p.requested_by if step == "approve" else p.decided_by
+    if by == earlier:
+        did = "requested" if step == "approve" else "approved"
+        raise SamePerson(
+            f"payout {p.id} of Rp {p.amount_rp:,} needs a second person: {by} {did} it, "
+            f"so someone else must {step} it (two people from Rp {two_person_from_rp:,})"
+        )
 
 
 def _locked_payout(session: Session, payout_id: int) -> Payout:
@@ -100,10 +126,13 @@ def _audit(session: Session, p: Payout, action: str, by: str, was: str | None) -
                  site_id=hh.site_id if hh else None)  # fmt: skip
 
 
-def approve_payout(session: Session, *, payout_id: int, by: str) -> Payout:
+def approve_payout(
+    session: Session, *, payout_id: int, by: str, two_person_from_rp: int | None
+) -> Payout:
     p = _locked_payout(session, payout_id)
     if p.status != "requested":
         raise PayoutError(f"payout {payout_id} is {p.status}, not requested")
+    refuse_same_person(p, step="approve", by=by, two_person_from_rp=two_person_from_rp)
     lock_household_account(session, household_id=p.household_id)
     refuse_if_held(session, household_id=p.household_id)
     # the balance may have dropped since the request (a reversal): re-check, self excluded
@@ -130,14 +159,20 @@ def reject_payout(session: Session, *, payout_id: int, by: str, reason: str) -> 
     return p
 
 
-def pay_payout(session: Session, *, payout_id: int, by: str, cash: bool = True) -> Payout:
+def pay_payout(
+    session: Session, *, payout_id: int, by: str, two_person_from_rp: int | None,
+    cash: bool = True,
+) -> Payout:  # fmt: skip
     """Hand out the cash: post the payout entry. Only an approved payout can be paid.
 
     ``cash=False``: the money left by a confirmed transfer (:mod:`cloud.disbursement`),
-    not from the site's cash box."""
+    not from the site's cash box: it went to the household's own destination, recorded
+    by whoever confirms the transfer, so the two-person rule is the approval's only."""
     p = _locked_payout(session, payout_id)
     if p.status != "approved":
         raise PayoutError(f"payout {payout_id} is {p.status}, not approved")
+    if cash:
+        refuse_same_person(p, step="pay", by=by, two_person_from_rp=two_person_from_rp)
     if cash:  # a closed cash box takes no more cash out (cloud.cashbox)
         cashbox.ensure_open_for_cash(session, household_id=p.household_id, at=utcnow())
     account_id = lock_household_account(session, household_id=p.household_id)

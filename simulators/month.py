@@ -362,8 +362,18 @@ class Month:
                 p = payouts.request_payout(
                     self.s, household_id=hh, amount_rp=amount, by="user:cashier"
                 )
-                payouts.approve_payout(self.s, payout_id=p.id, by="user:operator")
-                payouts.pay_payout(self.s, payout_id=p.id, by="user:cashier")
+                payouts.approve_payout(
+                    self.s,
+                    payout_id=p.id,
+                    by="user:operator",
+                    two_person_from_rp=payouts.DEFAULT_TWO_PERSON_RP,
+                )
+                payouts.pay_payout(
+                    self.s,
+                    payout_id=p.id,
+                    by="user:cashier",
+                    two_person_from_rp=payouts.DEFAULT_TWO_PERSON_RP,
+                )
                 self.result.payouts += 1
 
     # ------------------------------------------------------------------ run

@@ -39,6 +39,8 @@ log = logging.getLogger("stack.demo")
 
 SITE = "bank-sokaraja"
 SITE_NAME = "Bank Sampah Sokaraja"
+#: the demo's two-person payout threshold (cloud.payouts; a setting of the API)
+DEMO_TWO_PERSON_RP = 50_000
 CATEGORIES = [  # code, Indonesian, English, rupiah per kg
     ("organic", "Sampah organik", "Organic waste", 500),
     ("plastic-pet", "Plastik PET (botol)", "PET plastic (bottles)", 3000),
@@ -399,6 +401,9 @@ class DemoStack:
                 "ledger_url": self.ledger_url,
                 "port": self.api_port,
                 "jwt_secret": self.secrets.jwt_secret,
+                # low enough that the demo's bags reach it: a payout from Rp 50.000 on is
+                # approved by a second person (production's default is Rp 200.000)
+                "two_person_payout_rp": DEMO_TWO_PERSON_RP,
                 "mqtt": {
                     "port": self.mqtt_port,
                     "host": "127.0.0.1",

@@ -597,3 +597,8 @@ class UiConfig(BaseModel):
     min_pickup_g: int = Field(
         default=0, description="the least a household may ask to be picked up"
     )
+    two_person_payout_rp: int | None = Field(
+        default=None,
+        description="payouts from this amount on are approved, and paid in cash, by a "
+        "second person (not who requested, resp. approved, it)",
+    )

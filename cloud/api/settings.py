@@ -52,6 +52,7 @@ from pydantic_settings import SettingsConfigDict
 
 from cloud.api.clientaddr import parse_networks
 from cloud.doorstep import DoorstepSettings
+from cloud.payouts import DEFAULT_TWO_PERSON_RP
 from cloud.pricing import MAX_RP_PER_KG
 from cloud.routing import RoutingSettings
 from cloud.telemetry import TelemetrySettings
@@ -256,6 +257,9 @@ class ApiSettings(ProcessSettings):
     #: seconds a verified caller (user or household row) is cached for reads; writes
     #: and the live stream always re-read it; changes made through this worker drop it
     principal_cache_ttl_s: float = Field(default=2.0, ge=0, le=60)
+    #: payouts from this amount on need two people: the approver is not the requester,
+    #: the cashier who hands out the cash not the approver (:mod:`cloud.payouts`)
+    two_person_payout_rp: int = Field(default=DEFAULT_TWO_PERSON_RP, ge=1, le=10**9)
     #: the highest price per kg an operator may set (:func:`cloud.pricing.set_price`)
     max_price_rp_per_kg: int = Field(default=MAX_RP_PER_KG, ge=1, le=10**9)
     #: uvicorn's per-request access log (a reverse proxy usually keeps one already)

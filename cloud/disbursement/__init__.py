@@ -157,7 +157,9 @@ def settle(
         raise DisbursementError(f"disbursement of {reference} is {d.status}; cannot be {status}")
     payer = d.sent_by or d.created_by
     if status == "succeeded":
-        payouts.pay_payout(session, payout_id=d.payout_id, by=payer, cash=False)
+        payouts.pay_payout(
+            session, payout_id=d.payout_id, by=payer, two_person_from_rp=None, cash=False
+        )
     else:
         why = f"transfer failed: {failure or 'no reason given'}"
         payouts.reject_payout(session, payout_id=d.payout_id, by=payer, reason=why)
@@ -263,7 +265,9 @@ def settle_batch(
             payouts.reject_payout(session, payout_id=d.payout_id, by=by, reason=why)
             d.status, d.failure = "failed", failed[d.id][:300] or "returned by the bank"
         else:
-            payouts.pay_payout(session, payout_id=d.payout_id, by=by, cash=False)
+            payouts.pay_payout(
+                session, payout_id=d.payout_id, by=by, two_person_from_rp=None, cash=False
+            )
             d.status = "succeeded"
         d.settled_at = now
     batch.status, batch.settled_by, batch.settled_at = "settled", by, now

@@ -13,6 +13,8 @@ mutant: price_changes.approve without the proposer check -> the admin's own appr
 mutant: device_config.redeem does not mark the link used -> the second download is 200.
 mutant: the reopen route for any staff (Staff for Admin) -> the operator's reopen passes.
 mutant: docs page loads Swagger UI from a CDN -> the title never renders offline.
+mutant: the approve route passing no two-person threshold -> the requester's own approval
+        passes (a payout of Rp 50.000 in the demo).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from stack.demo import SITE
+from stack.demo import DEMO_TWO_PERSON_RP, SITE, card_of, member_no
 from tests.browser.conftest import ConsoleErrors, new_page, screenshot
 from tests.browser.stack import BrowserStack
 
@@ -286,6 +288,59 @@ def test_end_of_day_cash_box(
     expect(status).to_have_attribute("data-status", "open")
     phone_shot(browser, shared_stack, console_errors, "cashbox", "admin-cashbox-phone",
                ready="#cash-status")  # fmt: skip
+
+
+def test_a_large_payout_is_approved_by_a_second_person(
+    admin: Page, shared_stack: BrowserStack, second_operator: tuple[str, str],
+    browser: Browser, console_errors: ConsoleErrors,
+) -> None:  # fmt: skip
+    """The administrator asks for a payout at the threshold and cannot approve it; the
+    site's operator approves it, and cannot pay out what it approved; the administrator
+    hands out the cash. The payout shows who did each step."""
+    weighed = shared_stack.weigh(card_id=card_of(3), category="plastic-pet", net_g=20_000)
+    assert weighed["amount_rp"] >= DEMO_TWO_PERSON_RP  # Rp 60.000
+    amount = f"{DEMO_TWO_PERSON_RP:,}".replace(",", ".")
+
+    def open_household(page: Page) -> None:
+        view(page, "households")
+        page.get_by_label("Nomor anggota atau nama").fill(member_no(3))
+        page.get_by_role("button", name="Cari").click()
+        page.locator("#hh-results button").first.click()
+
+    open_household(admin)
+    detail = admin.locator("#hh-detail")
+    detail.get_by_label("Jumlah (Rp)").fill(amount)
+    detail.get_by_role("button", name="Ajukan penarikan").click()
+    requested = detail.locator("li[data-payout][data-status='requested']")
+    expect(requested).to_contain_text(f"Rp {amount}")
+    expect(requested.locator("[data-two-person]")).to_have_text("2 orang")
+    console_errors.allow("409")  # the refused self-approval
+    requested.get_by_role("button", name="Setujui").click()
+    expect(admin.locator(".toast.bad")).to_contain_text("second person")
+    expect(requested).to_be_visible()  # still requested
+    shot(admin, "admin-payout-two-person")
+
+    other = new_page(browser, console_errors, shared_stack.base_url)
+    try:
+        login(other, *second_operator)
+        open_household(other)
+        theirs = other.locator("#hh-detail li[data-payout][data-status='requested']")
+        theirs.get_by_role("button", name="Setujui").click()
+        approved = other.locator("#hh-detail li[data-payout][data-status='approved']")
+        expect(approved).to_contain_text(f"disetujui oleh user:{second_operator[0]}")
+        approved.get_by_role("button", name="Bayarkan").click()
+        expect(other.locator(".toast.bad")).to_contain_text("second person")
+        expect(approved).to_be_visible()  # not paid by its approver
+    finally:
+        other.context.close()
+
+    open_household(admin)
+    approved = detail.locator("li[data-payout][data-status='approved']")
+    approved.get_by_role("button", name="Bayarkan").click()
+    paid = detail.locator("li[data-payout][data-status='paid']")
+    expect(paid).to_contain_text(f"dibayarkan oleh user:{shared_stack.operator[0]}")
+    expect(paid.locator("[data-two-person]")).to_have_count(0)
+    shot(admin, "admin-payout-paid")
 
 
 def test_the_audit_log_shows_the_actions(

@@ -158,7 +158,7 @@ def test_an_ewallet_payout_is_paid_once_and_only_when_confirmed(
     with pytest.raises(disbursement.DisbursementError, match="not approved"):
         disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir", callback_url="x")
     session.rollback()
-    payouts.approve_payout(session, payout_id=p.id, by="user:admin")
+    payouts.approve_payout(session, payout_id=p.id, by="user:admin", two_person_from_rp=None)
     req = disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir",
                                  callback_url="http://127.0.0.1/cb")  # fmt: skip
     session.commit()

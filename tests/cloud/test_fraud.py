@@ -313,7 +313,7 @@ def test_a_confirmed_case_holds_the_households_payouts(
         ],
     )
     approved = payouts.request_payout(session, household_id=hh, amount_rp=1000, by="cashier")
-    payouts.approve_payout(session, payout_id=approved.id, by="op")
+    payouts.approve_payout(session, payout_id=approved.id, by="op", two_person_from_rp=None)
     requested = payouts.request_payout(session, household_id=hh, amount_rp=1000, by="cashier")
     cases.scan(session, first=MONDAY, last=MONDAY, tz=TZ)
     (c,) = session.scalars(select(FraudCase)).all()
@@ -324,9 +324,9 @@ def test_a_confirmed_case_holds_the_households_payouts(
     with pytest.raises(PayoutsHeld, match=f"case {c.id}"):
         payouts.request_payout(session, household_id=hh, amount_rp=1000, by="cashier")
     with pytest.raises(PayoutsHeld):
-        payouts.approve_payout(session, payout_id=requested.id, by="op")
+        payouts.approve_payout(session, payout_id=requested.id, by="op", two_person_from_rp=None)
     with pytest.raises(PayoutsHeld):
-        payouts.pay_payout(session, payout_id=approved.id, by="cashier")
+        payouts.pay_payout(session, payout_id=approved.id, by="cashier", two_person_from_rp=None)
     # refused before the household is told: not even in the failed transaction
     assert told(session, "payout") == [f"payout_ready:{approved.id}"]
     with pytest.raises(LedgerError, match="confirmed already"):
@@ -337,7 +337,7 @@ def test_a_confirmed_case_holds_the_households_payouts(
     payouts.request_payout(session, household_id=other, amount_rp=1000, by="cashier")
     hold = session.scalars(select(PayoutHold)).one()
     release_hold(session, hold_id=hold.id, note="card replaced, household cleared", by="admin")
-    payouts.pay_payout(session, payout_id=approved.id, by="cashier")
+    payouts.pay_payout(session, payout_id=approved.id, by="cashier", two_person_from_rp=None)
     session.commit()
     assert told(session, "payout") == [f"payout_paid:{approved.id}", f"payout_ready:{approved.id}"]
 
@@ -365,7 +365,7 @@ def test_a_hold_stops_a_transfer_before_it_leaves_not_after(
     )
     out = {}
     for p in (sent, waiting):
-        payouts.approve_payout(session, payout_id=p.id, by="op")
+        payouts.approve_payout(session, payout_id=p.id, by="op", two_person_from_rp=None)
         out[p.id] = disbursement.attach(
             session, payout_id=p.id, method="ewallet", provider="dana",
             account="0812 3456 7890", account_name=None, by="admin",

@@ -48,8 +48,8 @@ def ledger(engine: Engine) -> int:
         assert first is not None
         corrections.reverse_weighin(s, weighin_id=first, reason="wrong bag", by="user:op")
         p = payouts.request_payout(s, household_id=hh, amount_rp=1_000, by="household:M-0001")
-        payouts.approve_payout(s, payout_id=p.id, by="user:op")
-        payouts.pay_payout(s, payout_id=p.id, by="user:op")
+        payouts.approve_payout(s, payout_id=p.id, by="user:op", two_person_from_rp=None)
+        payouts.pay_payout(s, payout_id=p.id, by="user:op", two_person_from_rp=None)
         s.commit()
     return hh
 

@@ -161,11 +161,15 @@ def _decide(
     payout_id: int, action: str, principal: Principal, key: str, request: Request,
     session: SessionDep, state: StateDep, body: PayoutReject | None = None,
 ) -> Response:  # fmt: skip
+    two_person = state.settings.two_person_payout_rp
+
     def act() -> PayoutOut:
         if action == "approve":
-            p = pay.approve_payout(session, payout_id=payout_id, by=principal.label)
+            p = pay.approve_payout(session, payout_id=payout_id, by=principal.label,
+                                   two_person_from_rp=two_person)  # fmt: skip
         elif action == "pay":
-            p = pay.pay_payout(session, payout_id=payout_id, by=principal.label)
+            p = pay.pay_payout(session, payout_id=payout_id, by=principal.label,
+                               two_person_from_rp=two_person)  # fmt: skip
         else:
             assert body is not None
             p = pay.reject_payout(

@@ -24,5 +24,5 @@ def ui_config(_: CurrentPrincipal, state: StateDep) -> UiConfig:
             tiles_url=m.tiles_url, attribution=m.attribution, max_zoom=m.max_zoom,
             center=(m.center_lat, m.center_lon), zoom=m.zoom,
         ),
-        min_pickup_g=s.doorstep.min_pickup_g,
+        min_pickup_g=s.doorstep.min_pickup_g, two_person_payout_rp=s.two_person_payout_rp,
     )  # fmt: skip

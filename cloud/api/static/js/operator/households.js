@@ -2,7 +2,7 @@
 import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
-import { categoryName, fillHouseholdCell } from "./state.js";
+import { categoryName, fillHouseholdCell, state } from "./state.js";
 
 // ------------------------------------------------------------------ households
 
@@ -44,9 +44,16 @@ export function payoutItem(p, onChange) {
     } }));
   }
   if (p.status === "approved") buttons.push(h("button", { type: "button", class: "small", text: t("hh.payout.pay"), onclick: act(() => E.payPayout(p.id, newKey())) }));
+  // who did what so far, and whether a second person must do the next step (cloud.payouts)
+  const who = [`${t("hh.payout.by.requested")} ${p.requested_by}`];
+  if (p.decided_by) who.push(`${t(`hh.payout.by.${p.status === "rejected" ? "rejected" : "approved"}`)} ${p.decided_by}`);
+  if (p.paid_by) who.push(`${t("hh.payout.by.paid")} ${p.paid_by}`);
+  const limit = state.config && state.config.two_person_payout_rp;
+  const twoPeople = limit != null && p.amount_rp >= limit && (p.status === "requested" || p.status === "approved");
   return h("li", { "data-payout": p.id, "data-status": p.status, class: "alert-item" },
     h("div", { class: "what" }, h("strong", { text: rupiah(p.amount_rp) }), " ", h("span", { class: "badge", text: t(`hh.payout.status.${p.status}`) }),
-      h("div", { class: "small muted", text: `${dateTime(p.requested_at)}${p.household_id ? "" : ""}` })),
+      twoPeople ? h("span", { class: "badge warn", "data-two-person": "", title: t("hh.payout.two_person_hint"), text: t("hh.payout.two_person") }) : null,
+      h("div", { class: "small muted", text: `${dateTime(p.requested_at)} · ${who.join(" · ")}` })),
     h("div", { class: "row" }, buttons));
 }
 
