@@ -247,13 +247,26 @@ class StatementLine:
     weighin_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """The account over ``[since, until)``: the balance before it, its postings, the
+    balance after it (both right when the window holds no posting at all)."""
+
+    opening_rp: int
+    lines: list[StatementLine]
+
+    @property
+    def closing_rp(self) -> int:
+        return self.lines[-1].balance_rp if self.lines else self.opening_rp
+
+
 def statement(
     session: Session,
     *,
     household_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[StatementLine]:
+) -> Statement:
     """Every posting of the household's account (oldest first) with the running balance.
 
     The running balance includes everything before ``since``.
@@ -291,4 +304,4 @@ def statement(
                 weighin_id=entry.weighin_id,
             )
         )
-    return lines
+    return Statement(opening_rp=opening, lines=lines)

@@ -198,6 +198,13 @@ def test_statement_shows_the_weighin_behind_each_credit(api: ApiServer, world: W
         token = login(anon, "operator")
     with api.client(token) as c:
         st = c.get(f"/api/v1/households/{hh}/statement").json()
+        # a window after every posting: nothing in it, and the balance on both ends
+        empty = c.get(f"/api/v1/households/{hh}/statement",
+                      params={"since": "2199-01-01T00:00:00Z",
+                              "until": "2199-02-01T00:00:00Z"}).json()  # fmt: skip
+    assert (empty["opening_balance_rp"], empty["lines"], empty["closing_balance_rp"]) == (
+        11_250, [], 11_250,
+    )  # fmt: skip
     credits = [ln for ln in st["lines"] if ln["kind"] == "weighin_credit"]
     assert len(credits) == 3
     for ln in credits:

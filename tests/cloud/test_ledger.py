@@ -145,7 +145,7 @@ def test_reversal_restores_balance_exactly(session: Session, household_id: int) 
     assert session.scalar(select(func.count()).select_from(Posting)) == (n_postings or 0) + 2
     with pytest.raises(errors.LedgerError):
         corrections.reverse_weighin(session, weighin_id=wrong.id, reason="again", by="op")
-    lines = postings.statement(session, household_id=household_id)
+    lines = postings.statement(session, household_id=household_id).lines
     assert [ln.amount_rp for ln in lines] == [6000, 3750, -6000]
     assert [ln.balance_rp for ln in lines] == [6000, 9750, 3750]
     assert lines[0].weighin_id == wrong.id
@@ -287,3 +287,31 @@ def test_ledger_rows_are_append_only(session: Session, household_id: int) -> Non
         session.flush()
     session.rollback()
     assert postings.funds(session, household_id=household_id).balance_rp == 3750
+
+
+def test_a_statement_window_without_postings_still_has_its_balances(
+    session: Session, household_id: int
+) -> None:
+    """Opening = balance before the window, closing = after it, even when it is empty.
+
+    mutant: statement's opening left at 0 when ``since`` is given -> the empty future
+    window opens at Rp 0.
+    mutant: closing_rp = 0 for an empty window -> the empty windows close at Rp 0.
+    """
+    crediting.credit_weighin(session, event=weighin(seq=1, net_g=1000), received_at=RECEIVED)
+    session.commit()
+    mid = datetime.now(UTC)
+    crediting.credit_weighin(session, event=weighin(seq=2, net_g=2000), received_at=RECEIVED)
+    session.commit()
+    hour = timedelta(hours=1)
+
+    def window(since: datetime | None, until: datetime | None) -> tuple[int, int, int]:
+        s = postings.statement(session, household_id=household_id, since=since, until=until)
+        return s.opening_rp, len(s.lines), s.closing_rp
+
+    first, total = 3000, 9000  # Rp 3,000/kg PET
+    assert window(mid + hour, mid + 2 * hour) == (total, 0, total)  # nothing since
+    assert window(mid - 2 * hour, mid - hour) == (0, 0, 0)  # nothing yet
+    assert window(mid, mid + hour) == (first, 1, total)  # the second credit only
+    assert window(None, mid) == (0, 1, first)
+    assert window(None, None) == (0, 2, total)

@@ -80,7 +80,8 @@ def get_statement(
     for name, t in (("since", since), ("until", until)):
         if t is not None and t.tzinfo is None:
             raise ApiError(422, "validation", f"{name} needs a time zone (e.g. Z)")
-    lines = statement(session, household_id=household.id, since=since, until=until)
+    stmt = statement(session, household_id=household.id, since=since, until=until)
+    lines = stmt.lines
     ids = {ln.weighin_id for ln in lines if ln.weighin_id is not None}
     recs = {
         w.id: weighin_out(w)
@@ -94,14 +95,9 @@ def get_statement(
         )
         for ln in lines
     ]  # fmt: skip
-    opening = lines[0].balance_rp - lines[0].amount_rp if lines else None
-    closing = lines[-1].balance_rp if lines else None
-    if opening is None or closing is None:
-        bal = funds(session, household_id=household.id).balance_rp
-        opening = closing = bal if since is None or until is None else 0
     return StatementOut(
-        household_id=household.id, opening_balance_rp=opening, closing_balance_rp=closing,
-        lines=out,
+        household_id=household.id, opening_balance_rp=stmt.opening_rp,
+        closing_balance_rp=stmt.closing_rp, lines=out,
     )  # fmt: skip
 
 
