@@ -9,6 +9,10 @@ open/assigned pickup per bin.
 
 Alerts (``kind``): ``sensor_fault``, ``lid_open``, ``tilt``, ``bin_full``,
 ``device_offline``; at most one uncleared alert per (kind, subject).
+
+One module of ~440 lines on purpose: a bin's state, its pickup and its alerts change
+in the same transaction for one reading, and the one-message and batch paths must
+read the same helpers (the policy itself is :mod:`cloud.fill_policy`).
 """
 
 from __future__ import annotations

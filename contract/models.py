@@ -15,6 +15,10 @@ Every upstream *event* (weigh-in, fill, health) carries:
 A station's weigh-in is signed by the device (Ed25519) and hash-chained per device key:
 ``public_key``, ``chain_pos``, ``prev_hash``, ``sw_hash``, ``config_hash`` and
 ``signature`` (all six or none); the exact bytes signed are :func:`contract.signing.signed_bytes`.
+
+One module of ~600 lines on purpose: the wire contract v1 is one document, versioned
+as a whole; its models share the field types and the strict base (``contract/`` is
+published as the JSON Schemas of ``salinmas contract schemas``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Start it with ``python -m edge --config /etc/salinmas/station.toml`` (or
 
     settings = EdgeSettings.load("station.toml")
     raise SystemExit(run(settings))
+
+One module of ~440 lines on purpose: it wires the threads together and owns their
+lifecycle (start, reload, watchdog, clean stop); each thread's work lives elsewhere
+(:mod:`edge.station`, :mod:`edge.link`, :mod:`edge.bins`, :mod:`edge.outbox`).
 """
 
 from __future__ import annotations

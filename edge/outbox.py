@@ -34,6 +34,10 @@ Example::
     seq = box.append("weighin", lambda seq: make_payload(seq))
     for entry in box.pending(limit=20):
         publish(entry)
+
+One module of ~430 lines on purpose: one class over one SQLite file, whose every
+method takes the same lock and keeps the same invariants (seq never repeats, weigh-ins
+never thinned); the invariants are easier to check in one place.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@
 
 Every subcommand has ``--help``. Imports happen inside the subcommand, so a Pi with only
 the ``edge`` extra installed can run ``salinmas edge`` without the cloud packages.
+
+One module of ~420 lines on purpose: the command table (every parser) is read in one
+place, and each handler is a few lines that import its subsystem lazily.
 """
 
 from __future__ import annotations

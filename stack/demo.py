@@ -10,6 +10,10 @@ bins running as real edge agents. Browser tests and benchmarks use the same clas
 Every child runs in its own process group; :meth:`DemoStack.stop` (and Ctrl-C) ends each
 group, so no process is left behind. Passwords are generated per data directory
 (``var/demo/secrets.json``, never committed) and printed in the banner.
+
+One module of ~600 lines on purpose: the start order, the generated secrets, the
+configuration each child reads and the stop in reverse order are one sequence; the
+pieces it starts live in their own packages.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ retiring and supervising a worker are in :mod:`cloud.ingest.lifecycle`.
 The module is one piece because its two threads share one broker session: a message id
 is only valid on the connection it came on (``generation``), and the acknowledgement must
 follow the durable commit on the same client.
+
+One module of ~530 lines on purpose: the order "commit, hand over the receipts, then
+acknowledge" is the delivery guarantee, and every piece that takes part in it (the
+receive queue, the batcher, the ack queue, the epoch, the drain) is in view here.
 """
 
 from __future__ import annotations
