@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Device, Site, WeighinRecord
+from cloud.models.doorstep import DoorstepWeighin
 from cloud.models.stock import DepotDelivery, DepotDeliveryWeighin, StockMovement
 from cloud.stock import CREDITED, STATION_KINDS, check_qty, require_category, when
 
@@ -89,6 +90,21 @@ def deliver_to_depot(
     )
     session.flush()
     return delivery
+
+
+def undelivered_doorstep(session: Session, *, collector_id: int) -> list[int]:
+    """The collector's credited weigh-ins at the door that no depot delivery carries yet:
+    what is on the motorbike (or was lost on the way) since the last unloading."""
+    W, D = WeighinRecord, DoorstepWeighin
+    q = (
+        select(W.id)
+        .join(D, D.weighin_id == W.id)
+        .outerjoin(DepotDeliveryWeighin, DepotDeliveryWeighin.weighin_id == W.id)
+        .where(D.collector_id == collector_id, W.status == CREDITED,
+               W.household_id.is_not(None), DepotDeliveryWeighin.weighin_id.is_(None))
+        .order_by(W.id)
+    )  # fmt: skip
+    return list(session.scalars(q))
 
 
 def _check_doorstep(session: Session, weighin_ids: Sequence[int]) -> None:

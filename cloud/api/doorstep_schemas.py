@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from cloud.api.schemas import CategoryCode, Instant, Latitude, Longitude, Note, _In
 from cloud.doorstep import MAX_LINE_G, MAX_LINES, MAX_PHOTO_BYTES
+from cloud.stock import MAX_QTY_G
 
 PhoneId = Annotated[str, StringConstraints(pattern=r"^ph-[a-z0-9]{8,40}$")]
 Seq = Annotated[int, Field(ge=1, lt=2**63)]
@@ -122,6 +123,16 @@ class DepotIn(_In):
     counted_cash_rp: int | None = Field(
         default=None, ge=0, le=100_000_000, description="cash handed back, counted; settles"
     )
+    delivered_g: dict[CategoryCode, Annotated[int, Field(gt=0, le=MAX_QTY_G)]] | None = Field(
+        default=None, max_length=50, examples=[{"plastic-pet": 6200}],
+        description="the unloaded box weighed at the depot, grams per category: it enters "
+        "the site's stock with the collector's doorstep weigh-ins not yet delivered",
+    )  # fmt: skip
+
+
+class DepotOut(FloatOut):
+    delivery_id: int | None = Field(description="the depot delivery recorded, if weighed")
+    delivered_weighins: int = Field(description="doorstep weigh-ins the delivery carries")
 
 
 class SiteLocation(_In):

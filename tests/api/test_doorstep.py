@@ -11,6 +11,9 @@ mutant: replay lookup ignores the body digest -> the altered resend answers 200,
 mutant: cash at the door not posted (cash_rp recorded only) -> the float stays, fails
 mutant: settle_float without the difference entry -> the float is not back at Rp 0, fails
 mutant: the phone not bound to its collector -> collector B's use of A's phone id passes, fails
+mutant: back_at_depot ignoring delivered_g -> no doorstep stock movement, fails
+mutant: undelivered_doorstep without the "not yet delivered" filter -> the second unloading
+  carries the weigh-in again (deliver_to_depot refuses it: 409), fails
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy import func, select
 from cloud import postings
 from cloud.db import make_engine, session_factory
 from cloud.models import JournalEntry, WeighinRecord
+from cloud.models.stock import DepotDeliveryWeighin, StockMovement
 from simulators.phone import Phone
 from tests.api.doorstep_support import DOOR_B, prepare
 from tests.api.support import ApiServer, World, household_login, login, serve, settings_for
@@ -220,17 +224,36 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
             for ln in c.get(f"/api/v1/households/{hh}/statement").json()["lines"][-2:]
         ]
         assert kinds == [("weighin_credit", 9_750), ("doorstep_cash", -9_750)]
-    # back at the depot: Rp 40,000 counted of the Rp 40,250 expected
+    # back at the depot: Rp 40,000 counted of the Rp 40,250 expected; the box weighs
+    # 3.2 kg at the depot (3.25 kg at the door) and enters the site's stock
     with api.client(t["op"]) as c:
-        r = c.post(f"/api/v1/collectors/{col_a}/depot", json={"counted_cash_rp": 40_000},
+        r = c.post(f"/api/v1/collectors/{col_a}/depot",
+                   json={"counted_cash_rp": 40_000, "delivered_g": {"plastic-pet": 3_200}},
                    headers={"Idempotency-Key": "depot-2026-12-02-a"})  # fmt: skip
-        assert (r.status_code, r.json()["float_rp"]) == (200, 0), r.text
+        assert r.status_code == 200, r.text
+        assert (r.json()["float_rp"], r.json()["delivered_weighins"]) == (0, 1)
+        first_delivery = r.json()["delivery_id"]
+        # the next unloading carries only what is new (nothing): the weigh-in went once
+        r = c.post(f"/api/v1/collectors/{col_a}/depot", json={"delivered_g": {"plastic-pet": 100}},
+                   headers={"Idempotency-Key": "depot-2026-12-02-b"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()["delivered_weighins"] == 0
+        assert r.json()["delivery_id"] != first_delivery
     diff = select(JournalEntry.description).where(JournalEntry.kind == "float_difference")
+    door = select(StockMovement.delivery_id, StockMovement.category_code, StockMovement.qty_g)
+    door = door.where(StockMovement.kind == "doorstep").order_by(StockMovement.id)
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
             assert "short by Rp 250" in (s.scalar(diff) or "")
             assert postings.postings_total(s) == 0
+            assert [tuple(m) for m in s.execute(door)] == [
+                (first_delivery, "plastic-pet", 3_200), (first_delivery + 1, "plastic-pet", 100),
+            ]  # fmt: skip
+            carried = select(DepotDeliveryWeighin.delivery_id, WeighinRecord.net_g).join(
+                WeighinRecord, WeighinRecord.id == DepotDeliveryWeighin.weighin_id
+            )
+            assert [tuple(x) for x in s.execute(carried)] == [(first_delivery, 3_250)]
     finally:
         engine.dispose()
     # collector B cannot send with collector A's phone (event ids are per phone)

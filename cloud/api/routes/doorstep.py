@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from cloud import cash_float, doorstep
+from cloud import cash_float, deliveries, doorstep
 from cloud.api.deps import (
     Counter,
     Operator,
@@ -33,6 +33,7 @@ from cloud.api.doorstep_schemas import (
     CollectorProfileIn,
     CollectorProfileOut,
     DepotIn,
+    DepotOut,
     DoorstepIn,
     DoorstepLineOut,
     DoorstepOut,
@@ -272,8 +273,9 @@ def issue_float(
 @router.post(
     "/collectors/{user_id}/depot",
     responses=error_responses(401, 403, 404, 409, 422),
-    response_model=FloatOut,
-    summary="The collector is back at the depot: the box is unloaded, the cash counted",
+    response_model=DepotOut,
+    summary="The collector is back at the depot: the box is unloaded and weighed into "
+    "stock, the cash counted",
 )
 def back_at_depot(
     body: DepotIn,
@@ -288,13 +290,19 @@ def back_at_depot(
     if prof is None:
         raise ApiError(409, "conflict", "this collector has no settings yet")
 
-    def act() -> FloatOut:
+    def act() -> DepotOut:
         assert prof is not None
         prof.unloaded_at = utcnow()  # the next plan counts the box from empty, at the depot
-        # STOCK (engineer "stock"): the one call site for the doorstep kilos entering the
-        # site's stock - cloud.stock.deliver_to_depot(site_id=prof.site_id, collector_id=
-        # ..., delivered_g=..., weighin_ids=<the collector's undelivered doorstep
-        # weigh-ins>) once it is on main; until then those kilos are in the weigh-ins only.
+        delivery_id, carried = None, 0
+        if body.delivered_g:  # the box weighed at the depot enters the site's stock
+            if prof.site_id is None:
+                raise ApiError(409, "conflict", "this collector belongs to no site")
+            carried_ids = deliveries.undelivered_doorstep(session, collector_id=collector.id)
+            delivery = deliveries.deliver_to_depot(
+                session, site_id=prof.site_id, collector_id=collector.id,
+                delivered_g=body.delivered_g, weighin_ids=carried_ids, by=principal.label,
+            )  # fmt: skip
+            delivery_id, carried = delivery.id, len(carried_ids)
         if body.counted_cash_rp is not None:
             cash_float.settle_float(
                 session,
@@ -302,7 +310,9 @@ def back_at_depot(
                 counted_rp=body.counted_cash_rp,
                 by=principal.label,
             )
-        return _float(session, collector.id)
+        f = _float(session, collector.id)
+        return DepotOut(collector_id=f.collector_id, float_rp=f.float_rp,
+                        delivery_id=delivery_id, delivered_weighins=carried)  # fmt: skip
 
     resp = idempotent(session, request, principal, key, body, act)
     if prof.site_id is not None and state.dispatcher is not None:
