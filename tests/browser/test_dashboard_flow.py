@@ -247,6 +247,25 @@ def test_household_pickup_at_the_door_and_the_balance_grows(
     )
     screenshot(home, "household-after-phone")
 
+    # back at the waste bank the counter weighs the box into stock: 2.4 kg at the depot
+    # (2.5 at the door), and the doorstep weigh-in is delivered with it
+    route = operator.locator("#routes-list section.route").filter(has_text=stack.collector_name)
+    route.locator("details.depot summary").click()
+    expect(route.locator("[data-float]")).to_contain_text("Rp 0")
+    route.get_by_label("Plastik PET (botol) (kg)").fill("2,4")
+    route.get_by_label("Uang dihitung (Rp)").fill("0")
+    route.get_by_role("button", name="Catat kedatangan").click()
+    delivered = operator.locator(".toast", has_text="muatan masuk stok dengan 1 timbangan")
+    expect(delivered).to_be_visible()
+    operator.get_by_role("button", name="Rencanakan ulang").click()  # the routes re-render
+    expect(operator.locator("#routes-summary")).to_contain_text("manual")
+    expect(route.locator("details.depot")).to_have_attribute("open", "")  # still open
+    operator.evaluate("window.scrollTo(0, 0)")
+    screenshot(operator, "routes-depot-desktop")
+    with stack.api() as api:
+        door = api.get("/api/v1/stock/movements", params={"kind": "doorstep"}).json()
+    assert [(m["category_code"], m["qty_g"]) for m in door][:1] == [("plastic-pet", 2_400)]
+
 
 def test_operator_approves_and_pays_out_a_household(
     quiet_stack: BrowserStack, browser: Browser, console_errors: ConsoleErrors, pages: list[Page]

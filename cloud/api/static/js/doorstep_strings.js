@@ -87,6 +87,17 @@ const id = {
   "routes.none": "Belum ada rute.",
   "routes.unserved": "Tidak terlayani",
   "routes.collector": "{name}: {n} tempat, {km} km, kembali {back}",
+  "depot.title": "Uang dan kedatangan di bank sampah",
+  "depot.float": "Uang yang dibawa petugas: {rp}",
+  "depot.float.give": "Beri modal (Rp)",
+  "depot.float.button": "Serahkan modal",
+  "depot.float.ok": "Modal dicatat.",
+  "depot.back": "Kembali ke bank sampah",
+  "depot.cash": "Uang dihitung (Rp)",
+  "depot.button": "Catat kedatangan",
+  "depot.ok": "Kedatangan dicatat.",
+  "depot.ok.delivered": "Kedatangan dicatat: muatan masuk stok dengan {n} timbangan di rumah warga.",
+  "depot.bad_kg": "Berat tidak terbaca: {what}",
 };
 
 const en = {
@@ -173,6 +184,17 @@ const en = {
   "routes.none": "No routes yet.",
   "routes.unserved": "Not served",
   "routes.collector": "{name}: {n} stops, {km} km, back {back}",
+  "depot.title": "Cash and return to the waste bank",
+  "depot.float": "Cash the collector carries: {rp}",
+  "depot.float.give": "Hand out cash (Rp)",
+  "depot.float.button": "Hand out",
+  "depot.float.ok": "Cash handed out recorded.",
+  "depot.back": "Back at the waste bank",
+  "depot.cash": "Cash counted (Rp)",
+  "depot.button": "Record the return",
+  "depot.ok": "Return recorded.",
+  "depot.ok.delivered": "Return recorded: the load entered stock with {n} weigh-ins from the doors.",
+  "depot.bad_kg": "Weight not readable: {what}",
 };
 
 Object.assign(STRINGS.id, id);

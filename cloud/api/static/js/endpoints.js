@@ -37,6 +37,9 @@ export const E = {
   cancelPickup: (id, reason) => api(`${V}/pickups/${id}/cancel`, { method: "POST", body: { reason } }),
   // JEKNYONG: routes (completions at the door are sent by js/collector/outbox.js)
   collectorRoute: (collectorId) => api(`${V}/collectors/${collectorId}/route`),
+  collectorFloat: (collectorId) => api(`${V}/collectors/${collectorId}/float`),
+  issueFloat: (collectorId, amount_rp, key) => api(`${V}/collectors/${collectorId}/float`, { method: "POST", body: { amount_rp }, idempotencyKey: key }),
+  backAtDepot: (collectorId, body, key) => api(`${V}/collectors/${collectorId}/depot`, { method: "POST", body, idempotencyKey: key }),
   siteRoutes: (siteId) => api(`${V}/sites/${siteId}/routes`),
   planRoutes: (siteId) => api(`${V}/sites/${siteId}/routes/plan`, { method: "POST" }),
   sites: () => api(`${V}/sites`),

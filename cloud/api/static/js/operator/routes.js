@@ -4,11 +4,11 @@
 // routes keeps them fresh (the API plans again when a stop was added or a collector is
 // late); "Plan again" asks for a new plan now.
 import "../doorstep_strings.js";
-import { $, h, fill, clock, dateTime, toast, errorText } from "../util.js";
+import { $, h, fill, clock, dateTime, toast, errorText, rupiah, parseKgToGrams, newKey } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { createMap, mapAvailable } from "../map.js";
-import { state } from "./state.js";
+import { state, categoryName } from "./state.js";
 
 const LINE_CLASSES = ["", "other", "third"];
 let map = null;
@@ -68,11 +68,88 @@ function render(data) {
     r.stops.length ? h("ol", {}, r.stops.map((s) => h("li", { "data-pickup": s.pickup_id },
       h("strong", { text: clock(s.eta) }), " ", s.household_name || s.bin_name || `#${s.pickup_id}`,
       s.window_start ? h("span", { class: "small muted", text: ` (${clock(s.window_start)}–${clock(s.window_end)})` }) : null))) : h("p", { class: "empty", text: t("pickups.none") }),
-    h("span", { class: `swatch line-${i % LINE_CLASSES.length}` }))));
+    h("span", { class: `swatch line-${i % LINE_CLASSES.length}` }),
+    depotCounter(r))));
   fill($("#routes-unserved"), data.unserved.length
     ? [h("h3", { text: t("routes.unserved") }), ...data.unserved.map((u) => h("p", { class: "notice small", "data-pickup": u.pickup_id, text: `${u.title || "#" + u.pickup_id}: ${u.detail}` }))]
     : []);
   renderMap(data);
+}
+
+const rupiahIn = (el) => {
+  const digits = String(el.value).replace(/\D/g, "");
+  return digits ? Number(digits) : null;
+};
+
+// one per collector, kept across re-renders of the routes (which come with every pickup
+// change), so a form being filled in stays open and keeps what was typed
+const counters = new Map();
+
+/** The counter's side of a collector's day: cash handed out (the float), and the return
+ * to the waste bank: the box weighed per category into stock, the cash counted back. */
+function depotCounter(r) {
+  if (!counters.has(r.collector_id)) counters.set(r.collector_id, newDepotCounter(r.collector_id));
+  return counters.get(r.collector_id);
+}
+
+function newDepotCounter(id) {
+  const floatText = h("p", { class: "small", "data-float": "" });
+  const refresh = async () => {
+    try {
+      floatText.textContent = t("depot.float", { rp: rupiah((await E.collectorFloat(id)).float_rp) });
+    } catch (err) {
+      floatText.textContent = errorText(err);
+    }
+  };
+  const give = h("input", { id: `float-${id}`, inputmode: "numeric", autocomplete: "off" });
+  const giveForm = h("form", { class: "row", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const rp = rupiahIn(give);
+    if (!rp) return;
+    try {
+      await E.issueFloat(id, rp, giveForm.dataset.key);
+      giveForm.dataset.key = newKey();
+      give.value = "";
+      toast(t("depot.float.ok"));
+      refresh();
+    } catch (err) {
+      toast(errorText(err), "bad");
+    }
+  } }, h("div", {}, h("label", { for: `float-${id}`, text: t("depot.float.give") }), give), h("button", { type: "submit", class: "secondary", text: t("depot.float.button") }));
+  giveForm.dataset.key = newKey();
+  const kgInputs = [...state.categories.values()].map((c) => {
+    const input = h("input", { id: `depot-${id}-${c.code}`, inputmode: "decimal", autocomplete: "off", "data-category": c.code });
+    return h("div", {}, h("label", { for: input.id, text: `${categoryName(c.code)} (kg)` }), input);
+  });
+  const cash = h("input", { id: `depot-cash-${id}`, inputmode: "numeric", autocomplete: "off" });
+  const backForm = h("form", { class: "depot-form", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const delivered = {};
+    for (const input of backForm.querySelectorAll("input[data-category]")) {
+      if (!input.value.trim()) continue;
+      const g = parseKgToGrams(input.value);
+      if (g === null) return toast(t("depot.bad_kg", { what: input.previousSibling.textContent }), "bad");
+      delivered[input.dataset.category] = g;
+    }
+    const body = {};
+    if (Object.keys(delivered).length) body.delivered_g = delivered;
+    const counted = rupiahIn(cash);
+    if (counted !== null) body.counted_cash_rp = counted;
+    try {
+      const out = await E.backAtDepot(id, body, backForm.dataset.key);
+      backForm.dataset.key = newKey();
+      backForm.reset();
+      toast(out.delivery_id ? t("depot.ok.delivered", { n: out.delivered_weighins }) : t("depot.ok"));
+      refresh();
+    } catch (err) {
+      toast(errorText(err), "bad");
+    }
+  } }, h("div", { class: "depot-grid" }, kgInputs, h("div", {}, h("label", { for: cash.id, text: t("depot.cash") }), cash)),
+  h("button", { type: "submit", text: t("depot.button") }));
+  backForm.dataset.key = newKey();
+  const box = h("details", { class: "depot", "data-depot": id, ontoggle: (ev) => { if (ev.currentTarget.open) refresh(); } },
+    h("summary", { text: t("depot.title") }), floatText, giveForm, h("h4", { text: t("depot.back") }), backForm);
+  return box;
 }
 
 function renderMap(data) {
