@@ -414,9 +414,15 @@ class Agent:
         log.info("agent stopped")
 
 
+def apply_log_level(level: str) -> None:
+    """The station's ``log_level`` for the agent's own modules and the ground floor's."""
+    for name in ("edge", "salinmas"):
+        logging.getLogger(name).setLevel(level)
+
+
 def run(settings: EdgeSettings, *, display: DisplayHook | None = None) -> int:
     """Run the agent in this process until SIGTERM/SIGINT (SIGHUP reloads the config)."""
-    logging.getLogger("salinmas").setLevel(settings.log_level)
+    apply_log_level(settings.log_level)
     try:
         agent = Agent(settings, display=display)
     except (OSError, ValueError, ImportError, sqlite3.Error) as exc:  # a CA file, a hook...

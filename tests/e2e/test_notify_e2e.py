@@ -247,10 +247,9 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
             _publish_as(mosquitto, device_id, password, sniffer.payloads[0])
             _publish_as(mosquitto, device_id, password, sniffer.payloads[0])
             replays = f"repeated receipt for {first}"
-            try:
-                wait_until(lambda: agent.run_text().count(replays) >= 2, 60, "the replays answered")
-            except WaitTimeout:  # KNOWN (2026-12-01): seen since the signed weigh-ins landed
-                pytest.xfail("the station's log shows no repeated receipt for the replays")
+            # (an agent whose log_level reached only the "salinmas" loggers, not its own
+            # "edge" ones, logged nothing at DEBUG: this waited in vain)
+            wait_until(lambda: agent.run_text().count(replays) >= 2, 60, "the replays answered")
 
             # a sender killed while its hand-over waits on a lock, then one that works
             cfg = notify_config(tmp_path / "notify.toml", url, sms_channel)

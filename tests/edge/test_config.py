@@ -62,3 +62,23 @@ def test_redacted_hides_the_password() -> None:
     s = EdgeSettings(device_id="st-x1", station={}, mqtt={"password": "s3cret-pw"})
     assert "s3cret-pw" not in repr(s.redacted())
     assert s.redacted()["mqtt"]["password"] == "**********"
+
+
+def test_log_level_reaches_the_agents_own_loggers() -> None:
+    """mutant: the level set on the "salinmas" logger only (as before) -> the agent's
+    "edge.*" modules stay at INFO and a station's DEBUG shows nothing, fails."""
+    import logging
+
+    from edge.agent import apply_log_level
+
+    saved = {n: logging.getLogger(n).level for n in ("edge", "salinmas")}
+    try:
+        apply_log_level("DEBUG")
+        assert logging.getLogger("edge.agent").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("edge.link").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("salinmas.mqtt").isEnabledFor(logging.DEBUG)
+        apply_log_level("WARNING")
+        assert not logging.getLogger("edge.agent").isEnabledFor(logging.INFO)
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
