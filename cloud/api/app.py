@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from cloud.api import errors, openapi, scope
 from cloud.api.clientaddr import parse_networks
 from cloud.api.gate import AdmissionMiddleware, Gate, size_thread_pool
+from cloud.api.headers import SecurityHeaders, content_security_policy
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
 from cloud.api.principals import PrincipalCache, watch_changes
@@ -194,6 +195,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(AdmissionMiddleware, gate=state.gate, retry_after_s=adm.retry_after_s)
+    # outermost: the gate's 503 and every other response get the security headers
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.map.tiles_url))
     for module in ROUTERS:
         app.include_router(module.router)
     static = settings.static_dir or DEFAULT_STATIC
