@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -68,6 +68,7 @@ from cloud.api.routes import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
+from cloud.api.textguard import refuse_nul
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.dispatch import Dispatcher
 from cloud.routing import matrix_provider, warm_up
@@ -182,6 +183,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # served offline by routes/docs.py (/docs, /redoc)
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],  # no NUL in any field of any request: 422
     )
     app.state.api = state
     app.state.retry_after_s = adm.retry_after_s
