@@ -9,8 +9,8 @@ public QR code is ``no-store``; the dashboard's files may be cached.
 
 mutant: SecurityHeaders not added in create_app -> every check fails.
 mutant: SecurityHeaders added inside AdmissionMiddleware (before it) -> the 503 has none -> fails.
-mutant: no-store only when a route sets no Cache-Control of its own -> the 500/balance still
-        pass but a route's own max-age outside /public/ survives -> test_own_cache fails.
+mutant: a route's own Cache-Control kept outside /public/ -> its max-age survives ->
+        test_own_cache_outside_public_is_overridden fails.
 mutant: no-store on every path (the /api/ check dropped) -> the static file check fails.
 mutant: img-src without the tile server -> fails; script-src with 'unsafe-inline' -> fails.
 mutant: the unhandled-exception answer dropped (bare 500 from Starlette) -> the 500 check fails.
