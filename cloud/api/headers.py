@@ -9,7 +9,10 @@ admission gate's 503, the problem+json errors, the dashboard's files, ``/docs``,
   own origin only (no inline script, no ``eval``), nothing from a CDN; images also from
   the configured tile server (``[api.map] tiles_url``), if any; no framing.
 - ``X-Frame-Options: DENY`` (what ``frame-ancestors 'none'`` says, for old browsers),
-  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``.
+  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: strict-origin`` (another
+  origin learns at most the dashboard's origin, never a path or query; not
+  ``no-referrer``: public tile servers such as OpenStreetMap's refuse tiles without
+  a referrer).
 - ``Cache-Control: no-store`` on every ``/api/`` response (balances, names, statements
   and CSVs are personal or money data; no browser or proxy keeps them). Only
   :data:`PUBLIC_CACHEABLE` routes (no personal data) keep a ``Cache-Control`` of their
@@ -88,7 +91,7 @@ class SecurityHeaders:
             ("Content-Security-Policy", csp),
             ("X-Frame-Options", "DENY"),
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
+            ("Referrer-Policy", "strict-origin"),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

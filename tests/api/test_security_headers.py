@@ -76,7 +76,7 @@ def assert_secured(r: httpx.Response, *, api: bool = True) -> None:
     assert others == [], (what, csp)  # no CDN, nowhere
     assert r.headers.get("x-frame-options") == "DENY", what
     assert r.headers.get("x-content-type-options") == "nosniff", what
-    assert r.headers.get("referrer-policy") == "no-referrer", what
+    assert r.headers.get("referrer-policy") == "strict-origin", what
     if api:
         assert r.headers.get("cache-control") == "no-store", what
 
