@@ -22,13 +22,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from cloud.api import errors, openapi, scope
 from cloud.api.clientaddr import parse_networks
 from cloud.api.gate import AdmissionMiddleware, Gate, size_thread_pool
+from cloud.api.headers import SecurityHeaders, content_security_policy
 from cloud.api.live import LiveHub
 from cloud.api.mqtt import MqttLink, account_store
 from cloud.api.principals import PrincipalCache, watch_changes
@@ -67,6 +68,7 @@ from cloud.api.routes import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.api.state import ApiState
+from cloud.api.textguard import refuse_nul
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.dispatch import Dispatcher
 from cloud.routing import matrix_provider, warm_up
@@ -181,6 +183,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # served offline by routes/docs.py (/docs, /redoc)
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],  # no NUL in any field of any request: 422
     )
     app.state.api = state
     app.state.retry_after_s = adm.retry_after_s
@@ -194,6 +197,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(AdmissionMiddleware, gate=state.gate, retry_after_s=adm.retry_after_s)
+    # outermost: the gate's 503 and every other response get the security headers
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.map.tiles_url))
     for module in ROUTERS:
         app.include_router(module.router)
     static = settings.static_dir or DEFAULT_STATIC

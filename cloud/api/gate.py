@@ -124,7 +124,6 @@ class AdmissionMiddleware:
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"retry-after", self.retry_after),
-                (b"cache-control", b"no-store"),
             ],
         })  # fmt: skip
         await send({"type": "http.response.body", "body": body})

@@ -46,8 +46,13 @@ class Transfer:
 
 
 def _clean(text: str, width: int) -> str:
-    """Bank files take plain ASCII: no commas inside fields, nothing a spreadsheet runs."""
-    return _UNSAFE.sub("", text.replace(",", " ")).strip()[:width]
+    """Bank files take plain ASCII: no commas inside fields, nothing a spreadsheet runs.
+
+    Not :func:`cloud.api.csvfile.safe_cell`: the bank's system would keep its ``'`` as
+    part of the name. The allow-list leaves no ``=``, ``+``, ``@``, tab or CR, and a
+    leading ``-`` (the one formula start it lets through) is dropped.
+    """
+    return _UNSAFE.sub("", text.replace(",", " ")).strip().lstrip("- ")[:width]
 
 
 def mandiri_mcm(transfers: Sequence[Transfer], *, debit_account: str, on: date) -> bytes:

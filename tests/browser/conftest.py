@@ -66,22 +66,49 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         b.close()
 
 
+#: reports every Content-Security-Policy violation of a page as a console error
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}`);
+});
+"""
+#: how Chromium's own messages and :data:`CSP_WATCH`'s name a CSP violation
+CSP_MARKERS = ("Content Security Policy", "CSP violation:")
+
+
 class ConsoleErrors:
-    """Collects console errors and uncaught exceptions of the pages it watches."""
+    """Collects console errors, uncaught exceptions and CSP violations of the pages it watches.
+
+    A CSP violation (the API's policy refused a script, style, image, connection, ...)
+    is an error :meth:`allow` cannot excuse: only :meth:`allow_blocked` names one
+    resource the policy is meant to refuse.
+    """
 
     def __init__(self) -> None:
         self._errors: list[str] = []
         self._allowed: list[str] = []
+        self._blocked: list[str] = []
 
     def allow(self, fragment: str) -> None:
         """Expect browser messages containing ``fragment`` (e.g. a network error a test causes)."""
         self._allowed.append(fragment)
 
+    def allow_blocked(self, url: str) -> None:
+        """Expect the page's CSP to refuse ``url`` (something that must not load)."""
+        self._blocked.append(url)
+
     @property
     def errors(self) -> list[str]:
-        return [e for e in self._errors if not any(a in e for a in self._allowed)]
+        def excused(e: str) -> bool:
+            if any(m in e for m in CSP_MARKERS):
+                return any(b in e for b in self._blocked)
+            return any(a in e for a in self._allowed)
+
+        return [e for e in self._errors if not excused(e)]
 
     def watch(self, page: Page) -> Page:
+        page.add_init_script(CSP_WATCH)
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self._errors.append(f"pageerror: {exc}"))
         return page

@@ -6,6 +6,7 @@ mutant: bin labels drawn at their raw positions (no collision rule) -> overview 
 mutant: the phone menu shown as a row of tabs again -> every operator view fails (overflow)
 mutant: the statement table not turned into cards on a phone -> households fails (overflow)
 mutant: the fill chart's threshold label drawn inside the plot -> charts fails (overlap)
+mutant: the API's CSP without style-src 'unsafe-inline' -> 104 CSP violations -> fails
 """
 
 from __future__ import annotations

@@ -44,7 +44,6 @@ def _token_out(issued: tokens.Issued, name: str, response: Response, state: ApiS
         secure=state.settings.secure_cookies,
         max_age=max(1, int((issued.refresh_expires_at - utcnow()).total_seconds())),
     )  # fmt: skip
-    response.headers["Cache-Control"] = "no-store"
     return TokenOut(
         access_token=issued.access_token, expires_at=issued.access_expires_at,
         refresh_token=issued.refresh_token, refresh_expires_at=issued.refresh_expires_at,

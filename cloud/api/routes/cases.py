@@ -15,10 +15,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from cloud.api.csvfile import CSV, csv_response
 from cloud.api.deps import Admin, BeforeId, Limit, Operator, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
-from cloud.api.routes.reports import CSV, _csv
 from cloud.api.routes.stock import SiteQ, site_in_reach
 from cloud.api.schemas import DbId
 from cloud.api.stock_schemas import (
@@ -175,7 +175,7 @@ def cases_csv(
         "note",
         "rule_explanation",
     ]
-    return _csv(header, gen(), "cases.csv")
+    return csv_response(header, gen(), "cases.csv")
 
 
 # --------------------------------------------------------------------------- rules and scans

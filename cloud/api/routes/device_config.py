@@ -80,6 +80,5 @@ def device_config_file(
         raise ApiError(503, "broker-unavailable", f"broker account not set: {exc}") from None
     session.commit()
     return PlainTextResponse(
-        text, headers={"Content-Disposition": 'attachment; filename="edge.env"',
-                       "Cache-Control": "no-store"},
+        text, headers={"Content-Disposition": 'attachment; filename="edge.env"'},
     )  # fmt: skip

@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from cloud import massbalance, sales
+from cloud.api.csvfile import CSV, csv_response
 from cloud.api.deps import SessionDep
-from cloud.api.routes.reports import CSV, _csv
 from cloud.api.routes.stock import READ, InReach, Reach, list_sales
 from cloud.api.stock_schemas import BalanceRowOut, MarginOut
 from cloud.models import Site
@@ -103,7 +103,7 @@ def movements_csv(where: InReach, session: SessionDep) -> StreamingResponse:
         "by",
         "note",
     ]
-    return _csv(header, gen(), "stock-movements.csv")
+    return csv_response(header, gen(), "stock-movements.csv")
 
 
 @router.get(
@@ -150,7 +150,7 @@ def sales_csv(where: InReach, session: SessionDep) -> StreamingResponse:
         "by",
         "entry_id",
     ]
-    return _csv(header, gen(), "sales.csv")
+    return csv_response(header, gen(), "sales.csv")
 
 
 @router.get(
@@ -173,4 +173,4 @@ def mass_balance_csv(where: InReach, session: SessionDep) -> StreamingResponse:
                 " ".join(r.flags),
             ]
 
-    return _csv(["start_utc", "end_utc", *fields, "flags"], gen(), "mass-balance.csv")
+    return csv_response(["start_utc", "end_utc", *fields, "flags"], gen(), "mass-balance.csv")

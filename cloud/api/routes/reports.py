@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from cloud.api.csvfile import CSV, csv_response
 from cloud.api.deps import CounterReader, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.models import Household, WeighinRecord
@@ -21,9 +20,6 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 From = Annotated[date, Query(alias="from", description="first local day, YYYY-MM-DD")]
 To = Annotated[date, Query(alias="to", description="last local day (inclusive)")]
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8, header row first"}
-}
 
 
 def _bounds(state: StateDep, first: date, last: date) -> tuple[datetime, datetime]:
@@ -32,25 +28,6 @@ def _bounds(state: StateDep, first: date, last: date) -> tuple[datetime, datetim
     tz = state.settings.zone
     return (datetime.combine(first, time(), tz),
             datetime.combine(last + timedelta(days=1), time(), tz))  # fmt: skip
-
-
-def _csv(header: list[str], rows: Iterator[list[object]], name: str) -> StreamingResponse:
-    def gen() -> Iterator[str]:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(header)
-        for r in rows:
-            w.writerow(r)
-            if buf.tell() > 64_000:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
-
-    return StreamingResponse(
-        gen(), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )  # fmt: skip
 
 
 @router.get(
@@ -81,7 +58,7 @@ def weighins_csv(
     header = ["id", "effective_at_utc", "local_day", "station", "site_id", "category", "net_g",
               "price_rp_per_kg", "amount_rp", "status", "household_id", "member_no", "reversed",
               "event_id"]  # fmt: skip
-    return _csv(header, gen(), f"weighins_{first}_{last}.csv")
+    return csv_response(header, gen(), f"weighins_{first}_{last}.csv")
 
 
 @router.get(
@@ -110,4 +87,4 @@ def payouts_csv(
 
     header = ["id", "household_id", "member_no", "amount_rp", "status", "requested_at_utc",
               "requested_by", "paid_at_utc", "paid_by", "reason"]  # fmt: skip
-    return _csv(header, gen(), f"payouts_{first}_{last}.csv")
+    return csv_response(header, gen(), f"payouts_{first}_{last}.csv")

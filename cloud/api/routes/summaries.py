@@ -7,10 +7,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from cloud import reporting
+from cloud.api.csvfile import CSV, csv_response
 from cloud.api.deps import CounterReader, SessionDep, StateDep
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.paging import Page, PageQuery
@@ -54,31 +55,16 @@ def summary(
     return Page(items=items, total=len(rows), limit=page.limit, offset=page.offset)
 
 
-def _safe(cell: object) -> object:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
-
-
 @router.get(
-    "/summary.csv", response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422)},
+    "/summary.csv", response_class=StreamingResponse,
+    responses={**CSV, **error_responses(401, 403, 422)},
     summary="The same report as CSV (every row)",
 )  # fmt: skip
 def summary_csv(
     _: CounterReader, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
     site_id: SiteQ = None,
-) -> Response:  # fmt: skip
-    import csv
-    import io
-
+) -> StreamingResponse:  # fmt: skip
     rows = _rows(state, session, by, first, last, site_id)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["key", "label", "weighins", "net_g", "amount_rp", "payouts_rp", "pickups"])
-    for r in rows:
-        w.writerow([_safe(v) for v in asdict(r).values()])
-    name = f"report_{by}_{first}_{last}.csv"
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    header = ["key", "label", "weighins", "net_g", "amount_rp", "payouts_rp", "pickups"]
+    cells = (asdict(r).values() for r in rows)
+    return csv_response(header, cells, f"report_{by}_{first}_{last}.csv")
