@@ -29,6 +29,9 @@ from tests.support.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
 
+#: a household asks for a pickup of a category it has
+PET = {"categories": ["plastic-pet"]}
+
 
 def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -> None:
     with api.client() as c:
@@ -79,6 +82,14 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
             "household-a": household_login(c, "M-A", world.pins["M-A"]),
             "household-c": household_login(c, "M-C", world.pins["M-C"]),
         }  # fmt: skip
+    # one open request per household: the seeded ones are withdrawn before the streams open
+    for who, seeded in (
+        ("household-a", "household-pickup-a"),
+        ("household-c", "household-pickup-2"),
+    ):
+        with api.client(tokens[who]) as c:
+            r = c.post(f"/api/v1/pickups/{ids[seeded]}/cancel", json={"reason": "not needed"})
+            assert r.status_code == 200, r.text
     with contextlib.ExitStack() as stack:
         streams = {who: stack.enter_context(listen(api, tok)) for who, tok in tokens.items()}
         credit(api, weighin(seq=77, card_id="CARD-A"),
@@ -88,9 +99,13 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
         )
         assert {d["member_no"] for k, d in seen if k == "weighin"} >= {"M-A", "M-C"}
         with api.client(tokens["household-a"]) as c:
-            p1 = c.post(f"/api/v1/households/{ids['household-a']}/pickups", json={}).json()["id"]
+            r = c.post(f"/api/v1/households/{ids['household-a']}/pickups", json=PET)
+            assert r.status_code == 201, r.text
+            p1 = r.json()["id"]
         with api.client(tokens["household-c"]) as c:
-            p2 = c.post(f"/api/v1/households/{ids['household-c']}/pickups", json={}).json()["id"]
+            r = c.post(f"/api/v1/households/{ids['household-c']}/pickups", json=PET)
+            assert r.status_code == 201, r.text
+            p2 = r.json()["id"]
         with api.client(tokens["operator"]) as c:
             r = c.post(f"/api/v1/pickups/{p1}/assign", json={"collector_id": ids["collector-a"]})
             assert r.status_code == 200, r.text
