@@ -1,7 +1,7 @@
 """The stock, sales and cases screens against the real API on a simulated month.
 
 Three weeks of a small programme (80 households) with the three injected frauds
-(simulators/month.py, run through the domain), scanned; then an operator looks at the
+(simulators/month.py, run through the domain), scanned; then the administrator looks at the
 stock and mass balance (the inflating station's site is flagged), is refused a sale
 beyond the stock with the reason shown, sells what is there, confirms the copied card's case
 (the household's payouts are held), and opens the monthly report. Screenshots (desktop
@@ -43,7 +43,9 @@ def month_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     with session_factory(engine)() as s:
         result = simulate(s, CFG)
         scan(s, first=CFG.first_day, last=CFG.first_day + timedelta(days=CFG.days - 1), tz=TZ)
-        create_user(s, username="operator", password=PASSWORD, role="operator")
+        # the programme's administrator: the screens span both sites, and the copied
+        # card's case (a site-1 card at a site-2 station) is the administrator's to decide
+        create_user(s, username="administrator", password=PASSWORD, role="admin")
         now = datetime.now(UTC)  # 6 kg of PET on hand at bank01 today (the month sold out)
         victim_card = result.injected["card_clone"].split(":", 1)[1]
         crediting.credit_batch(
@@ -70,7 +72,7 @@ def month_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 def page(month_api: ApiServer, browser: Browser, console_errors: ConsoleErrors) -> Iterator[Page]:
     p = new_page(browser, console_errors, month_api.url)
     p.goto("/")
-    p.get_by_label("Nama pengguna").fill("operator")
+    p.get_by_label("Nama pengguna").fill("administrator")
     p.get_by_label("Kata sandi").fill(PASSWORD)
     p.get_by_role("button", name="Masuk").click()
     expect(p.locator("#main")).to_be_visible(timeout=WAIT)
@@ -163,7 +165,7 @@ def test_the_screens_on_a_phone(
 ) -> None:
     p = new_page(browser, console_errors, month_api.url, phone=True)
     p.goto("/")
-    p.get_by_label("Nama pengguna").fill("operator")
+    p.get_by_label("Nama pengguna").fill("administrator")
     p.get_by_label("Kata sandi").fill(PASSWORD)
     p.get_by_role("button", name="Masuk").click()
     p.goto("/#stock")
