@@ -319,7 +319,8 @@ def test_operator_approves_and_pays_out_a_household(
     assert download.value.suggested_filename.endswith(".csv")
     with download.value.path().open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert sorted((r["amount_rp"], r["status"]) for r in rows) == [
+    # this household's (the stack is shared: other tests pay out other households)
+    assert sorted((r["amount_rp"], r["status"]) for r in rows if r["member_no"] == member_no) == [
         ("1000", "rejected"),
         ("5000", "paid"),
     ]
@@ -339,8 +340,14 @@ def test_live_stream_reconnects_and_catches_up(
     pill = page.locator("#live")
 
     stack.stop_api()
-    expect(pill).to_have_attribute("data-state", "connecting", timeout=LIVE_TIMEOUT_MS)
-    stack.start_api()
+    try:
+        # the page asks for a new stream ticket with backoff: "connecting" while it asks,
+        # "error" between the refused attempts (mostly the latter: a refusal is instant)
+        expect(pill).to_have_attribute(
+            "data-state", re.compile("^(connecting|error)$"), timeout=LIVE_TIMEOUT_MS
+        )
+    finally:  # the stack is shared: never leave it without its API
+        stack.start_api()
     expect(pill).to_have_attribute("data-state", "open", timeout=LIVE_TIMEOUT_MS)
     weighed = stack.weigh(card_id=card, category="plastic-pet", net_g=780)
     row = page.locator(f"#feed tbody tr[data-weighin='{weighed['id']}']")
