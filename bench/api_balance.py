@@ -47,8 +47,12 @@ def seed(url: str, count: int) -> list[tuple[int, str, str]]:
     try:
         with session_factory(engine)() as s:
             pricing.ensure_category(s, code="plastic-pet", name_id="PET", name_en="PET")
-            pricing.set_price(s, category="plastic-pet", rp_per_kg=3_000,
-                             effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+            pricing.set_price(
+                s,
+                category="plastic-pet",
+                rp_per_kg=3_000,
+                effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+            )
             now = datetime.now(UTC)
             seq = 0
             for i in range(count):
@@ -57,8 +61,9 @@ def seed(url: str, count: int) -> list[tuple[int, str, str]]:
                 set_household_pin(s, household_id=hh.id, pin="2468", by="bench")
                 for _ in range(3):
                     seq += 1
-                    crediting.credit_weighin(s, event=weighin(seq=seq, card_id=f"C{i:05d}"),
-                                          received_at=now)  # fmt: skip
+                    crediting.credit_weighin(
+                        s, event=weighin(seq=seq, card_id=f"C{i:05d}"), received_at=now
+                    )
                 request_payout(s, household_id=hh.id, amount_rp=1_000, by="bench")
                 out.append((hh.id, hh.member_no, "2468"))
             s.commit()
@@ -83,8 +88,10 @@ def start_api(
     log = (workdir / "api.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "salinmas", "api", "run", "--config", str(conf)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -107,8 +114,9 @@ def server_pids(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             kids += [int(k) for k in (task / "children").read_text().split()]
     # uvicorn's multiprocess supervisor also starts a resource tracker: skip non-workers
-    workers = [k for k in kids if "multiprocessing" not in _cmdline(k) or "spawn_main" in
-               _cmdline(k)]  # fmt: skip
+    workers = [
+        k for k in kids if "multiprocessing" not in _cmdline(k) or "spawn_main" in _cmdline(k)
+    ]
     return [*workers, pid]
 
 
@@ -136,8 +144,9 @@ def tokens(port: int, hhs: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
     return out
 
 
-async def _worker(port: int, reqs: list[bytes], until: float, lat: list[float],
-                  errors: list[int], offset: int) -> int:  # fmt: skip
+async def _worker(
+    port: int, reqs: list[bytes], until: float, lat: list[float], errors: list[int], offset: int
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     n, i = 0, offset
     try:
@@ -161,14 +170,17 @@ async def _worker(port: int, reqs: list[bytes], until: float, lat: list[float],
     return n
 
 
-async def drive(port: int, toks: list[tuple[int, str]], seconds: float, conns: int
-                ) -> tuple[int, list[float], list[int], float]:  # fmt: skip
+async def drive(
+    port: int, toks: list[tuple[int, str]], seconds: float, conns: int
+) -> tuple[int, list[float], list[int], float]:
     path = "/api/v1/households/{hid}/balance" if not FLOOR else "/api/v1/health"
     reqs = [
-        (f"GET {path.format(hid=hid)} HTTP/1.1\r\nHost: bench\r\n"
-         f"Authorization: Bearer {tok}\r\n\r\n").encode()
+        (
+            f"GET {path.format(hid=hid)} HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Bearer {tok}\r\n\r\n"
+        ).encode()
         for hid, tok in toks
-    ]  # fmt: skip
+    ]
     lat: list[float] = []
     errors: list[int] = []
     t0 = time.perf_counter()
@@ -185,11 +197,24 @@ def _spy(pid: int, seconds: float, work: Path) -> subprocess.Popen[bytes]:
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     OUT_DIR.mkdir(exist_ok=True)
     return subprocess.Popen(
-        [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-         "--duration", str(int(seconds)), "--output", str(OUT_DIR / "api_balance.folded"),
-         "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            pyspy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--duration",
+            str(int(seconds)),
+            "--output",
+            str(OUT_DIR / "api_balance.folded"),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--households", type=int, default=200)
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    ap.add_argument("--floor", action="store_true",
-                    help="hit /api/v1/health instead: the framework's own cost")  # fmt: skip
+    ap.add_argument(
+        "--floor", action="store_true", help="hit /api/v1/health instead: the framework's own cost"
+    )
     ap.add_argument("--workers", type=int, default=1, help="API worker processes")
     ap.add_argument("--profile", action="store_true", help="py-spy the first worker")
     args = ap.parse_args(argv)
@@ -258,12 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
     }
     what = "health checks" if args.floor else "balance lookups"
-    print(f"{what}, {args.workers} uvicorn worker(s), {args.db}, {args.connections} "
-          "connections:")  # fmt: skip
-    print(f"  {result['req_per_s']:,} req/s over {result['seconds']} s ({n:,} requests, "
-          f"{len(errors)} not 200, of which {errors.count(503)} were 503)")  # fmt: skip
-    print(f"  latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
-          f"max {result['max_ms']} ms")  # fmt: skip
+    print(f"{what}, {args.workers} uvicorn worker(s), {args.db}, {args.connections} connections:")
+    print(
+        f"  {result['req_per_s']:,} req/s over {result['seconds']} s ({n:,} requests, "
+        f"{len(errors)} not 200, of which {errors.count(503)} were 503)"
+    )
+    print(
+        f"  latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms"
+    )
     print(f"  server CPU {result['server_cpu_us_per_req']} us/request (target >= 2,000 req/s)")
     OUT_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

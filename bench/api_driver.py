@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             cpu0, t0 = cpu_seconds(os.getpid()), time.perf_counter()
             n = asyncio.run(fn(url, hids, args.seconds, args.concurrency))
             wall, cpu = time.perf_counter() - t0, cpu_seconds(os.getpid()) - cpu0
-            print(f"{name:8} {n / wall:8,.0f} queries/s   {cpu / n * 1e6:6.0f} us client CPU/query"
-                  f"   ({n:,} in {wall:.1f} s, {args.concurrency} concurrent)")  # fmt: skip
+            print(
+                f"{name:8} {n / wall:8,.0f} queries/s   {cpu / n * 1e6:6.0f} us client CPU/query"
+                f"   ({n:,} in {wall:.1f} s, {args.concurrency} concurrent)"
+            )
     return 0
 
 

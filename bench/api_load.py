@@ -46,8 +46,12 @@ from tests.support.services import PostgresServer, free_port
 
 PASSWORD = "load-operator-password"
 MIX = (
-    ("balance", 55), ("statement", 15), ("households", 10), ("payouts", 5), ("payout", 15),
-)  # fmt: skip
+    ("balance", 55),
+    ("statement", 15),
+    ("households", 10),
+    ("payouts", 5),
+    ("payout", 15),
+)
 OVERLOAD_SETTINGS = "[api.admission]\nthreads = 2\nqueue_wait_s = 0.05\nretry_after_s = 1\n"
 
 
@@ -101,9 +105,13 @@ class Http:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
-        self, method: str, path: str, token: str | None = None, body: Any = None,
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
@@ -134,9 +142,13 @@ class Http:
 
 
 async def _client(
-    port: int, k: int, households: list[tuple[int, str]], operator: str, until: float,
+    port: int,
+    k: int,
+    households: list[tuple[int, str]],
+    operator: str,
+    until: float,
     res: LoadResult,
-) -> None:  # fmt: skip
+) -> None:
     rnd = random.Random(k)
     http = Http(port)
     kinds = [kind for kind, share in MIX for _ in range(share)]
@@ -153,8 +165,13 @@ async def _client(
             elif kind == "payouts":
                 req = ("GET", f"/api/v1/households/{hid}/payouts?limit=20", operator)
             else:
-                req = ("POST", f"/api/v1/households/{hid}/payouts", token, {"amount_rp": 100},
-                       {"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+                req = (
+                    "POST",
+                    f"/api/v1/households/{hid}/payouts",
+                    token,
+                    {"amount_rp": 100},
+                    {"Idempotency-Key": str(uuid.uuid4())},
+                )
             t0 = time.monotonic()
             try:
                 status, hdrs, body = await http.request(*req)
@@ -193,9 +210,14 @@ async def _probe(port: int, until: float, res: LoadResult, bound_s: float) -> No
 
 
 async def _drive(
-    port: int, households: list[tuple[int, str]], operator: str, *, clients: int,
-    seconds: float, health_bound_s: float,
-) -> LoadResult:  # fmt: skip
+    port: int,
+    households: list[tuple[int, str]],
+    operator: str,
+    *,
+    clients: int,
+    seconds: float,
+    health_bound_s: float,
+) -> LoadResult:
     res = LoadResult(seconds=seconds)
     until = time.monotonic() + seconds
     t0 = time.monotonic()
@@ -227,18 +249,27 @@ def _login(port: int, path: str, body: dict[str, str]) -> str:
     import urllib.request
 
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         token: str = json.loads(r.read())["access_token"]
         return token
 
 
 def run_load(
-    url: str, workdir: Path, hhs: list[tuple[int, str, str]], *, clients: int, seconds: float,
-    workers: int = 1, overload: bool = False, health_bound_s: float = 5.0, settings: str = "",
-) -> LoadResult:  # fmt: skip
+    url: str,
+    workdir: Path,
+    hhs: list[tuple[int, str, str]],
+    *,
+    clients: int,
+    seconds: float,
+    workers: int = 1,
+    overload: bool = False,
+    health_bound_s: float = 5.0,
+    settings: str = "",
+) -> LoadResult:
     """Start the API on ``url`` (already prepared), drive it, stop it; the result.
 
     ``settings`` is extra TOML for the ``[api]`` table (e.g. ``"[api.admission]\n..."``).
@@ -246,13 +277,24 @@ def run_load(
     port = free_port()
     proc = start_api(url, workdir, port, workers, OVERLOAD_SETTINGS if overload else settings)
     try:
-        toks = [(hid, _login(port, "/api/v1/auth/household-login",
-                             {"member_no": m, "pin": pin})) for hid, m, pin in hhs]  # fmt: skip
-        operator = _login(port, "/api/v1/auth/login",
-                          {"username": "load-operator", "password": PASSWORD})  # fmt: skip
+        toks = [
+            (hid, _login(port, "/api/v1/auth/household-login", {"member_no": m, "pin": pin}))
+            for hid, m, pin in hhs
+        ]
+        operator = _login(
+            port, "/api/v1/auth/login", {"username": "load-operator", "password": PASSWORD}
+        )
         cpu0 = sum(cpu_seconds(p) for p in server_pids(proc.pid))
-        res = asyncio.run(_drive(port, toks, operator, clients=clients, seconds=seconds,
-                                 health_bound_s=health_bound_s))  # fmt: skip
+        res = asyncio.run(
+            _drive(
+                port,
+                toks,
+                operator,
+                clients=clients,
+                seconds=seconds,
+                health_bound_s=health_bound_s,
+            )
+        )
         res.server_cpu_s = sum(cpu_seconds(p) for p in server_pids(proc.pid)) - cpu0
         return res
     finally:
@@ -274,19 +316,30 @@ def main(argv: list[str] | None = None) -> int:
         try:
             url = pg.create_database("load") if pg else f"sqlite:///{Path(tmp) / 'ledger.db'}"
             hhs = prepare(url, args.households)
-            res = run_load(url, Path(tmp), hhs, clients=args.clients, seconds=args.seconds,
-                           workers=args.workers, overload=args.overload)  # fmt: skip
+            res = run_load(
+                url,
+                Path(tmp),
+                hhs,
+                clients=args.clients,
+                seconds=args.seconds,
+                workers=args.workers,
+                overload=args.overload,
+            )
         finally:
             if pg is not None:
                 pg.stop()
     summary = res.summary()
     db = "PostgreSQL" if args.db == "postgresql" else "SQLite"
-    print(f"{args.clients} clients, {args.workers} worker(s), {db}, "
-          f"{'OVERLOAD (tiny admission)' if args.overload else 'normal admission'}:")  # fmt: skip
+    print(
+        f"{args.clients} clients, {args.workers} worker(s), {db}, "
+        f"{'OVERLOAD (tiny admission)' if args.overload else 'normal admission'}:"
+    )
     print(f"  {summary['req_per_s']:,} req/s ({summary['requests']:,} in {summary['seconds']} s)")
     for kind, k in summary["by_kind"].items():
-        print(f"    {kind:11} {k['req_per_s']:8,.1f}/s  p50 {k['p50_ms']:7.1f} ms  "
-              f"p99 {k['p99_ms']:7.1f} ms")  # fmt: skip
+        print(
+            f"    {kind:11} {k['req_per_s']:8,.1f}/s  p50 {k['p50_ms']:7.1f} ms  "
+            f"p99 {k['p99_ms']:7.1f} ms"
+        )
     print(f"  statuses: {summary['statuses']}")
     print(
         f"  5xx other than 503: {summary['server_errors_not_503']}; 503 with Retry-After "
@@ -301,8 +354,15 @@ def main(argv: list[str] | None = None) -> int:
         print("   ", e)
     OUT_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {"bench": "api_load", "db": args.db, "clients": args.clients, "workers": args.workers,
-              "overload": args.overload, **summary, "machine": machine()}  # fmt: skip
+    record = {
+        "bench": "api_load",
+        "db": args.db,
+        "clients": args.clients,
+        "workers": args.workers,
+        "overload": args.overload,
+        **summary,
+        "machine": machine(),
+    }
     (OUT_DIR / f"api_load-{stamp}.json").write_text(json.dumps(record, indent=2))
     return 0 if not res.server_errors and not res.health_failures else 1
 

@@ -113,8 +113,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def _version(cmd: list[str], pattern: str) -> str:
-    exe = shutil.which(cmd[0]) or (f"/usr/sbin/{cmd[0]}" if Path(f"/usr/sbin/{cmd[0]}").exists()
-                                   else cmd[0])  # fmt: skip
+    exe = shutil.which(cmd[0]) or (
+        f"/usr/sbin/{cmd[0]}" if Path(f"/usr/sbin/{cmd[0]}").exists() else cmd[0]
+    )
     try:
         out = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):

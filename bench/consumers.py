@@ -69,9 +69,24 @@ class MosquittoSub:
 
     def __init__(self, port: int, qos: int, user: str, password: str, workdir: Path) -> None:
         self.args = [
-            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password,
-            "-t", FILL_TOPIC, "-q", str(qos), "-F", "%U %p", "-i", "bench-l0",
-        ]  # fmt: skip
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-u",
+            user,
+            "-P",
+            password,
+            "-t",
+            FILL_TOPIC,
+            "-q",
+            str(qos),
+            "-F",
+            "%U %p",
+            "-i",
+            "bench-l0",
+        ]
         self.path = workdir / f"l0-q{qos}.out"
         self.proc: subprocess.Popen[bytes] | None = None
         self._lines = 0

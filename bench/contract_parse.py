@@ -35,8 +35,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50_000, help="calls per timing run")
     n = ap.parse_args().n
     t = time.time()
-    print(f"{'payload':10} {'bytes':>5}  {'lax (before)':>12} {'strict':>8} {'parse_payload':>13} "
-          f"{'quote count':>11} {'re-parse':>8}  us per message")  # fmt: skip
+    print(
+        f"{'payload':10} {'bytes':>5}  {'lax (before)':>12} {'strict':>8} {'parse_payload':>13} "
+        f"{'quote count':>11} {'re-parse':>8}  us per message"
+    )
     for kind in ("fill", "weighin"):
         raw = EventEncoder(kind, fleet_ids(kind, 1), seq_base=0).encode(0, t)
         model = model_for(kind)
@@ -51,8 +53,10 @@ def main() -> None:
             ),
             _per_call_us(lambda: json.loads(raw, object_pairs_hook=_keep_pairs), n),  # noqa: B023
         ]
-        print(f"{kind:10} {len(raw):5}  " + " ".join(f"{f:>{w}.2f}" for f, w in
-              zip(figures, (12, 8, 13, 11, 8), strict=True)))  # fmt: skip
+        print(
+            f"{kind:10} {len(raw):5}  "
+            + " ".join(f"{f:>{w}.2f}" for f, w in zip(figures, (12, 8, 13, 11, 8), strict=True))
+        )
     dup = b'{"a":1,"a":2}'
     try:
         _refuse_duplicate_keys(dup)

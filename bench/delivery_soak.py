@@ -97,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         names = ["soak-ingest-0", "soak-ingest-1"]
         workers = ingest_workers(work, broker, ledger, names, takeover_after_s=30.0)
         fleet = LinkFleet(
-            work / "fleet", broker.port, devices, rate_per_device=args.rate,
+            work / "fleet",
+            broker.port,
+            devices,
+            rate_per_device=args.rate,
             confirm_timeout_s=15.0,
             outbox_class=PubackIsDone if args.puback_is_done else Outbox,
-        )  # fmt: skip
+        )
         try:
             assert wait(lambda: all("subscribing" in w.log_text() for w in workers), 30)
             fleet.start()
@@ -113,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(down_s)
                 broker.start()
                 took = wait(lambda: fleet.first_unconfirmed_reached(cut), 300)
-                print(f"  {label}: {awaiting} awaiting confirmation at the stop; every event "
-                      f"before it confirmed {took:.1f} s after the restart" if took is not None
-                      else f"  {label}: NOT recovered within 300 s")  # fmt: skip
+                print(
+                    f"  {label}: {awaiting} awaiting confirmation at the stop; every event "
+                    f"before it confirmed {took:.1f} s after the restart"
+                    if took is not None
+                    else f"  {label}: NOT recovered within 300 s"
+                )
                 if took is not None:
                     recoveries.append(took)
 
@@ -138,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                 killed = time.monotonic()
                 took = wait(lambda: "ended its session" in workers[1].log_text(), 180)
                 takeover = took
-                print(f"  takeover: session ended {took:.1f} s after the kill" if took
-                      else "  takeover: NOT within 180 s")  # fmt: skip
+                print(
+                    f"  takeover: session ended {took:.1f} s after the kill"
+                    if took
+                    else "  takeover: NOT within 180 s"
+                )
                 time.sleep(max(0.0, args.every - (time.monotonic() - killed)))
             fleet.stop_producing()
             drained = wait(lambda: fleet.unconfirmed() == 0, 300)
@@ -159,17 +168,22 @@ def main(argv: list[str] | None = None) -> int:
             n_credited, distinct, processed = credited(ledger)
             print("result:")
             print(f"  fills: produced {n_fills}, stored {n_fills - lost}, LOST {lost}")
-            print(f"  weigh-ins: produced {n_weighins}, credited {n_credited} "
-                  f"({distinct} distinct, {processed} processed events)")  # fmt: skip
-            print(f"  outboxes drained: {'yes' if drained is not None else 'NO'}; devices "
-                  f"re-sent {fleet.stat('requeued_for_epoch')} events after an ingest "
-                  f"announcement and published {fleet.stat('republished_for_receipt')} "
-                  f"again in all ({fleet.stat('confirmed')} acks, "
-                  f"{fleet.stat('receipts')} receipts; {n_dev} devices)")  # fmt: skip
+            print(
+                f"  weigh-ins: produced {n_weighins}, credited {n_credited} "
+                f"({distinct} distinct, {processed} processed events)"
+            )
+            print(
+                f"  outboxes drained: {'yes' if drained is not None else 'NO'}; devices "
+                f"re-sent {fleet.stat('requeued_for_epoch')} events after an ingest "
+                f"announcement and published {fleet.stat('republished_for_receipt')} "
+                f"again in all ({fleet.stat('confirmed')} acks, "
+                f"{fleet.stat('receipts')} receipts; {n_dev} devices)"
+            )
             if recoveries:
                 median, worst = statistics.median(recoveries), max(recoveries)
-                print(f"  recovery after a broker restart: median {median:.1f} s, "
-                      f"max {worst:.1f} s")  # fmt: skip
+                print(
+                    f"  recovery after a broker restart: median {median:.1f} s, max {worst:.1f} s"
+                )
             if takeover is not None:
                 print(f"  dead worker's session taken over after {takeover:.1f} s")
         finally:

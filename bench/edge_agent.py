@@ -103,11 +103,15 @@ def footprint(broker: MosquittoServer, work: Path, seconds: float) -> None:
         roll = rollup_mb(pid)
         uss = roll.get("Private_Dirty", 0) + roll.get("Private_Clean", 0)
         print(f"  RSS now {rss_mb(pid):.1f} MB, peak {peak:.1f} MB   (target <= 40 MB)")
-        print(f"    of which private {uss:.1f} MB, shared library pages "
-              f"{roll.get('Shared_Clean', 0):.1f} MB; PSS {roll.get('Pss', 0):.1f} MB")  # fmt: skip
+        print(
+            f"    of which private {uss:.1f} MB, shared library pages "
+            f"{roll.get('Shared_Clean', 0):.1f} MB; PSS {roll.get('Pss', 0):.1f} MB"
+        )
         print(f"  CPU {cpu:.2f} % of one core                  (target <= 2 %)")
-        print(f"  weigh-ins during the run: {weighins}, received: "
-              f"{len(set(cloud.weighin_seqs(device_id)))}")  # fmt: skip
+        print(
+            f"  weigh-ins during the run: {weighins}, received: "
+            f"{len(set(cloud.weighin_seqs(device_id)))}"
+        )
     finally:
         agent.stop()
         cloud.close()
@@ -126,9 +130,14 @@ def drain(broker: MosquittoServer, work: Path, queued: int) -> None:
         for i in range(queued):
             box.append(
                 "weighin",
-                events.weighin(net_g=200 + i, division_g=10, protocol="and_indicator",
-                               category="plastic-pet", card_id=f"C{i:05d}"),
-            )  # fmt: skip
+                events.weighin(
+                    net_g=200 + i,
+                    division_g=10,
+                    protocol="and_indicator",
+                    category="plastic-pet",
+                    card_id=f"C{i:05d}",
+                ),
+            )
     enqueue_s = time.perf_counter() - t
     config = write_config(
         work / "station.toml",
@@ -157,10 +166,14 @@ def drain(broker: MosquittoServer, work: Path, queued: int) -> None:
         print(f"drain of {queued} queued weigh-ins after reconnect:")
         print(f"  enqueue (fsync per event): {queued / enqueue_s:,.0f} events/s")
         in_order = seqs == sorted(seqs)
-        print(f"  all delivered (PUBACKed) in {delivered_s:.2f} s = "
-              f"{queued / delivered_s:,.0f} events/s; in seq order: {in_order}")  # fmt: skip
-        print(f"  all receipts back, outbox empty in {receipted_s:.2f} s = "
-              f"{queued / receipted_s:,.0f} events/s")  # fmt: skip
+        print(
+            f"  all delivered (PUBACKed) in {delivered_s:.2f} s = "
+            f"{queued / delivered_s:,.0f} events/s; in seq order: {in_order}"
+        )
+        print(
+            f"  all receipts back, outbox empty in {receipted_s:.2f} s = "
+            f"{queued / receipted_s:,.0f} events/s"
+        )
     finally:
         agent.stop()
         cloud.close()

@@ -87,9 +87,15 @@ class ProbePoller:
     """
 
     def __init__(
-        self, url: str, db: str, *, kind: str = "fill", n_devices: int = 1000,
-        interval_s: float = 0.04, window_s: float = 3.0,
-    ) -> None:  # fmt: skip
+        self,
+        url: str,
+        db: str,
+        *,
+        kind: str = "fill",
+        n_devices: int = 1000,
+        interval_s: float = 0.04,
+        window_s: float = 3.0,
+    ) -> None:
         self.http = _Http(url, db)
         self.measurement = kind
         self.ids = fleet_ids(kind, n_devices)

@@ -58,8 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--levels", default=",".join(LEVELS), help="comma list (default: all)")
     ap.add_argument("--qos", help="comma list of QoS levels (default: 1,0; --quick: 1)")
     ap.add_argument("--devices", type=int, default=1000, help="fleet size (default 1000)")
-    ap.add_argument("--ledger", choices=("postgres", "sqlite"), default="postgres",
-                    help="ledger database of L3 (default postgres)")  # fmt: skip
+    ap.add_argument(
+        "--ledger",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="ledger database of L3 (default postgres)",
+    )
     ap.add_argument("--step-s", type=float, help="seconds per full-length step")
     ap.add_argument("--start-rate", type=float, help="first ramp rate (msg/s)")
     ap.add_argument("--max-rate", type=float, default=400_000.0, help="highest rate tried")
@@ -77,12 +81,25 @@ def plan_for(args: argparse.Namespace) -> Plan:
     """Quick: 1-s ramp steps x2.5 from 100/s, no bisection, 2-s steps, no 80 % check.
     Full: 1-s ramp steps x2 from 250/s, four bisections (to ~4 %), 5-s steps."""
     if args.quick:
-        return Plan(ramp_s=1.0, step_s=args.step_s or 2.0, start_rate=args.start_rate or 100,
-                    ramp_factor=2.5, bisect_rounds=0, max_rate=args.max_rate,
-                    stall_s=3.0, check_80=False)  # fmt: skip
-    return Plan(ramp_s=1.0, step_s=args.step_s or 5.0, start_rate=args.start_rate or 250,
-                ramp_factor=2.0, bisect_rounds=4, max_rate=args.max_rate,
-                budget_s=120.0)  # fmt: skip
+        return Plan(
+            ramp_s=1.0,
+            step_s=args.step_s or 2.0,
+            start_rate=args.start_rate or 100,
+            ramp_factor=2.5,
+            bisect_rounds=0,
+            max_rate=args.max_rate,
+            stall_s=3.0,
+            check_80=False,
+        )
+    return Plan(
+        ramp_s=1.0,
+        step_s=args.step_s or 5.0,
+        start_rate=args.start_rate or 250,
+        ramp_factor=2.0,
+        bisect_rounds=4,
+        max_rate=args.max_rate,
+        budget_s=120.0,
+    )
 
 
 class Services:
@@ -146,10 +163,15 @@ class Services:
         from bench.ingest_proc import IngestWorkers
 
         return IngestWorkers(
-            level, 2 if level == "L3x2" else 1, port=port, password=pw,
-            ledger_url=self.fresh_ledger(db), influx_url=self.influx.url, database=db,
+            level,
+            2 if level == "L3x2" else 1,
+            port=port,
+            password=pw,
+            ledger_url=self.fresh_ledger(db),
+            influx_url=self.influx.url,
+            database=db,
             workdir=self.workdir,
-        )  # fmt: skip
+        )
 
     def stop(self) -> None:
         for s in (self.pg, self.influx, self.mqtt):
@@ -172,11 +194,15 @@ def run(args: argparse.Namespace) -> list[Search]:
                     consumer.start()
                     try:
                         runner = Runner(
-                            fleet, consumer, level=level, qos=qos,
-                            allow_lag_s=FLUSH_S[level] + SLACK_S + (0.05 if level in FAST
-                                                                    else 0.2),
-                            flush_s=FLUSH_S[level], broker_pid=services.mqtt.proc.pid, plan=plan,
-                        )  # fmt: skip
+                            fleet,
+                            consumer,
+                            level=level,
+                            qos=qos,
+                            allow_lag_s=FLUSH_S[level] + SLACK_S + (0.05 if level in FAST else 0.2),
+                            flush_s=FLUSH_S[level],
+                            broker_pid=services.mqtt.proc.pid,
+                            plan=plan,
+                        )
                         if level.startswith("L3"):
                             wait_stored(runner)
                         runner.log = False

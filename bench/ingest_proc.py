@@ -68,9 +68,16 @@ def _worker_main(settings: IngestSettings) -> None:
 
 
 def ingest_settings(
-    *, port: int, password: str, ledger_url: str, influx_url: str, database: str,
-    workdir: Path, index: int, **overrides: Any,
-) -> IngestSettings:  # fmt: skip
+    *,
+    port: int,
+    password: str,
+    ledger_url: str,
+    influx_url: str,
+    database: str,
+    workdir: Path,
+    index: int,
+    **overrides: Any,
+) -> IngestSettings:
     return IngestSettings(
         mqtt_port=port,
         mqtt_password=SecretStr(password),
@@ -96,10 +103,19 @@ class IngestWorkers:
     are :class:`~cloud.ingest.IngestSettings` fields (e.g. ``batch_gap_s``)."""
 
     def __init__(
-        self, name: str, workers: int, *, port: int, password: str, ledger_url: str,
-        influx_url: str, database: str, workdir: Path, kind: str = "fill",
+        self,
+        name: str,
+        workers: int,
+        *,
+        port: int,
+        password: str,
+        ledger_url: str,
+        influx_url: str,
+        database: str,
+        workdir: Path,
+        kind: str = "fill",
         **overrides: Any,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.name = name
         self.settings = [
             ingest_settings(

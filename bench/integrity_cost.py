@@ -64,9 +64,14 @@ def cpu_costs(n: int) -> dict[str, float]:
     events = EventFactory("st-bench01", Clock(boot_id=uuid.uuid4(), synced=lambda: True))
     frames = [b"ST,GS,+001.250kg"] * 3
     kw: dict[str, Any] = dict(
-        net_g=1250, division_g=10, protocol="and_indicator", category="organic",
-        card_id="0A1B2C3D4E", frames=frames, stable_ms=1200,
-    )  # fmt: skip
+        net_g=1250,
+        division_g=10,
+        protocol="and_indicator",
+        category="organic",
+        card_id="0A1B2C3D4E",
+        frames=frames,
+        stable_ms=1200,
+    )
     out: dict[str, float] = {}
     unsigned = events.weighin(**kw)
     signed = events.signed_weighin(signer, **kw)
@@ -93,10 +98,16 @@ def cpu_costs(n: int) -> dict[str, float]:
     out["cloud: record hash (us)"] = _per_call(lambda: record_hash(w), n)
     now = datetime.now(UTC)
     row = {
-        "chain_pos": 1, "prev_hash": "0" * 64, "kind": "weighin_credit", "created_at": now,
-        "effective_at": now, "description": "1250 g organic @ Rp 500/kg (st-1:7)",
-        "created_by": None, "weighin_id": 7, "reverses_entry_id": None,
-    }  # fmt: skip
+        "chain_pos": 1,
+        "prev_hash": "0" * 64,
+        "kind": "weighin_credit",
+        "created_at": now,
+        "effective_at": now,
+        "description": "1250 g organic @ Rp 500/kg (st-1:7)",
+        "created_by": None,
+        "weighin_id": 7,
+        "reverses_entry_id": None,
+    }
     out["cloud: journal entry hash (us)"] = _per_call(
         lambda: entry_hash(row, [(1, 625), (2, -625)]), n
     )
@@ -116,8 +127,9 @@ def _seed(url: str, stations: int) -> None:
     engine = make_engine(url)
     with session_factory(engine)() as s:
         pricing.ensure_category(s, code="organic", name_id="Organik", name_en="Organic")
-        pricing.set_price(s, category="organic", rp_per_kg=500,
-                          effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+        pricing.set_price(
+            s, category="organic", rp_per_kg=500, effective_from=datetime(2026, 1, 1, tzinfo=UTC)
+        )
         for i in range(stations):
             register_device(s, device_id=f"st-{i:04d}", kind="station", site="bench")
             hh = households.register_household(s, member_no=f"M{i:05d}", name=f"HH {i}")
@@ -155,11 +167,19 @@ def _worker(
             seq[st] += 1
             dev = f"st-{st:04d}"
             w = Weighin(
-                device_id=dev, seq=seq[st], event_id=f"{dev}:{seq[st]}",
-                device_time=t0 - timedelta(seconds=1), clock_synced=True, boot_id=boot,
-                mono_ms=seq[st], card_id=f"C{st:05d}", category="organic", net_g=1250,
-                division_g=10, protocol="and_indicator",
-            )  # fmt: skip
+                device_id=dev,
+                seq=seq[st],
+                event_id=f"{dev}:{seq[st]}",
+                device_time=t0 - timedelta(seconds=1),
+                clock_synced=True,
+                boot_id=boot,
+                mono_ms=seq[st],
+                card_id=f"C{st:05d}",
+                category="organic",
+                net_g=1250,
+                division_g=10,
+                protocol="and_indicator",
+            )
             batch.append(Message(device_topic(dev, Kind.WEIGHIN), to_json(w), t0))
         msgs.append(batch)
     q.put("ready")

@@ -53,22 +53,31 @@ def main(argv: list[str] | None = None) -> int:
     with sessions() as s:
         seed(s, channels=[ChannelSpec("wa", "apprise", household_default=True)])
         ids = [
-            households.register_household(s, member_no=f"B-{i:03d}", name="b",
-                                          phone=f"0812-0000-{i:04d}").id
+            households.register_household(
+                s, member_no=f"B-{i:03d}", name="b", phone=f"0812-0000-{i:04d}"
+            ).id
             for i in range(ns.households)
-        ]  # fmt: skip
-        enqueue_many(s, [
-            Outgoing("weighin_credited", f"w:{n}", credit_data(n), ids[n % len(ids)])
-            for n in range(1, ns.messages + 1)
-        ])  # fmt: skip
+        ]
+        enqueue_many(
+            s,
+            [
+                Outgoing("weighin_credited", f"w:{n}", credit_data(n), ids[n % len(ids)])
+                for n in range(1, ns.messages + 1)
+            ],
+        )
         s.commit()
     gateway = HttpGateway().start()
     refused = {"n": 0}
     settings = NotifySettings(
-        ledger_url=url, migrate_on_start=False, quiet_hours="", poll_interval_s=0.2,
-        backoff_base_s=1.0, backoff_max_s=ns.backoff_max_s, max_attempts=10_000,
+        ledger_url=url,
+        migrate_on_start=False,
+        quiet_hours="",
+        poll_interval_s=0.2,
+        backoff_base_s=1.0,
+        backoff_max_s=ns.backoff_max_s,
+        max_attempts=10_000,
         channels={"wa": AppriseChannelSettings(url=gateway.url, timeout_s=2)},
-    )  # fmt: skip
+    )
     sender = Sender(settings, engine=engine)
     original = sender.channels["wa"].deliver
 
@@ -84,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     thread = threading.Thread(target=sender.run, args=(stop,), daemon=True)
     started = time.monotonic()
     thread.start()
-    print(f"gateway down for {ns.outage_s:.0f} s with {ns.messages} messages waiting ...",
-          flush=True)  # fmt: skip
+    print(
+        f"gateway down for {ns.outage_s:.0f} s with {ns.messages} messages waiting ...", flush=True
+    )
     time.sleep(ns.outage_s)
     with sessions() as s:
         waiting = s.query(NotificationDelivery).filter_by(channel="wa", status="pending").count()
@@ -107,10 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     in_order = all(v == sorted(v) for v in per_hh.values())
     print(f"machine: {machine()}")
     print(f"outage: {ns.outage_s:.0f} s; waiting at its end: {waiting} of {ns.messages}")
-    print(f"refused tries during the outage: {refused['n']} (backoff capped at "
-          f"{ns.backoff_max_s:.0f} s; one head-of-line try per household at a time)")  # fmt: skip
-    print(f"after the gateway came back: {len(got)} received in {drained:.1f} s "
-          f"(run {time.monotonic() - started:.0f} s)")  # fmt: skip
+    print(
+        f"refused tries during the outage: {refused['n']} (backoff capped at "
+        f"{ns.backoff_max_s:.0f} s; one head-of-line try per household at a time)"
+    )
+    print(
+        f"after the gateway came back: {len(got)} received in {drained:.1f} s "
+        f"(run {time.monotonic() - started:.0f} s)"
+    )
     print(f"duplicates: {len(keys) - len(set(keys))}; in order per household: {in_order}")
     ok = len(got) == ns.messages and len(set(keys)) == ns.messages and in_order
     engine.dispose()

@@ -40,8 +40,9 @@ def main() -> int:
         engine = make_engine(url)
         try:
             with session_factory(engine)() as s:
-                hh = households.register_household(s, member_no="M-0001", name="Ibu Sari",
-                                                   site=SITE)  # fmt: skip
+                hh = households.register_household(
+                    s, member_no="M-0001", name="Ibu Sari", site=SITE
+                )
                 households.link_card(s, card_id="CARD-1", household_id=hh.id, by="bench")
                 s.commit()
             bad, planted = household_list(args.rows, site=SITE, taken_card="CARD-1")
@@ -64,10 +65,14 @@ def main() -> int:
     print(f"rows              {args.rows} ({len(bad) / 1e6:.2f} MB CSV)")
     verdict = "exactly the planted ones" if found == planted else f"EXPECTED {planted}"
     print(f"dry run           {dry_s:.2f} s: {len(found)} bad rows ({verdict})")
-    print(f"import (fixed)    {import_s:.2f} s: {done.households} households, {done.cards} "
-          f"cards, one transaction ({total} households in the ledger)")  # fmt: skip
-    print(f"load average      {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cores (a loaded machine makes these figures noisy)")  # fmt: skip
+    print(
+        f"import (fixed)    {import_s:.2f} s: {done.households} households, {done.cards} "
+        f"cards, one transaction ({total} households in the ledger)"
+    )
+    print(
+        f"load average      {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cores (a loaded machine makes these figures noisy)"
+    )
     m = machine()
     print(f"machine           {m['cpu']}, {m['cores']} cores, {m['ram']}, Python {m['python']}")
     return 0 if found == planted and done.households == args.rows else 1

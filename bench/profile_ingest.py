@@ -38,8 +38,16 @@ from bench.publisher import FleetProcess
 from bench.stream import DEVICE_PASSWORD, fleet_ids
 
 #: frames that mean "waiting", not working
-IDLE = ("wait (threading.py", "_wait_for_tstate_lock", "select (selectors.py", "get (queue.py",
-        "_loop (paho", "loop_forever", "_next_batch", "recv_into")  # fmt: skip
+IDLE = (
+    "wait (threading.py",
+    "_wait_for_tstate_lock",
+    "select (selectors.py",
+    "get (queue.py",
+    "_loop (paho",
+    "loop_forever",
+    "_next_batch",
+    "recv_into",
+)
 
 
 #: (category, substrings of a frame): the first category whose substring appears in a
@@ -215,21 +223,41 @@ def main(argv: list[str] | None = None) -> int:
                 url = f"sqlite:///{workdir / 'ledger.db'}"
             prepare_ledger(url, args.kind, args.devices)
             workers = IngestWorkers(
-                "L3", args.workers, port=mqtt.port, password=mqtt.service("ingest")[1],
+                "L3",
+                args.workers,
+                port=mqtt.port,
+                password=mqtt.service("ingest")[1],
                 ledger_url=url,
-                influx_url=influx.url, database="prof", workdir=workdir, kind=args.kind,
-            )  # fmt: skip
+                influx_url=influx.url,
+                database="prof",
+                workdir=workdir,
+                kind=args.kind,
+            )
             workers.start()
             with FleetProcess("127.0.0.1", mqtt.port, args.kind, args.devices) as fleet:
                 fleet.run(rate=50, count=100, qos=args.qos)  # warm up
                 time.sleep(3)
                 pid = workers.pids()[0]
                 spy = subprocess.Popen(
-                    [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
-                     "--duration", str(int(args.seconds)), "--output", f"{stem}.folded",
-                     "--nonblocking", *(["--idle", "--threads"] if args.wall else [])],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                )  # fmt: skip
+                    [
+                        pyspy,
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "200",
+                        "--duration",
+                        str(int(args.seconds)),
+                        "--output",
+                        f"{stem}.folded",
+                        "--nonblocking",
+                        *(["--idle", "--threads"] if args.wall else []),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
                 time.sleep(1)
                 waits = PgWaits(url) if pg is not None else None
                 cpu0 = sum(cpu_seconds(p) for p in workers.pids())
@@ -247,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
             workers.stop()
             if pg is not None:
                 log = (pg.workdir / "server.log").read_text(errors="replace")
-                print(f"postgres: {log.count('deadlock detected')} deadlocks, "
-                      f"{log.count('could not serialize')} serialization failures, "
-                      f"{log.count('duplicate key')} unique violations")  # fmt: skip
+                print(
+                    f"postgres: {log.count('deadlock detected')} deadlocks, "
+                    f"{log.count('could not serialize')} serialization failures, "
+                    f"{log.count('duplicate key')} unique violations"
+                )
         finally:
             if pg is not None:
                 pg.stop()

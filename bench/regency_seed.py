@@ -48,9 +48,14 @@ from simulators.regency import EMPTY_DEPTH_MM, Regency
 #: every simulated collector's password (a private, short-lived database)
 COLLECTOR_PASSWORD = "kolektor-bench-pw"
 SEEDED_BY = "regency-seed"
-_NAMES = {"organic": ("Organik", "Organic"), "plastic-pet": ("Plastik PET", "PET plastic"),
-          "plastic-mixed": ("Plastik campur", "Mixed plastic"), "paper": ("Kertas", "Paper"),
-          "metal": ("Logam", "Metal"), "glass": ("Kaca", "Glass")}  # fmt: skip
+_NAMES = {
+    "organic": ("Organik", "Organic"),
+    "plastic-pet": ("Plastik PET", "PET plastic"),
+    "plastic-mixed": ("Plastik campur", "Mixed plastic"),
+    "paper": ("Kertas", "Paper"),
+    "metal": ("Logam", "Metal"),
+    "glass": ("Kaca", "Glass"),
+}
 
 
 @dataclass
@@ -136,8 +141,10 @@ def seed(url: str, r: Regency, *, now: datetime, opening_balances: bool = True) 
         t = time.monotonic()
         report.rows[name] = fn()
         report.seconds[name] = time.monotonic() - t
-        print(f"  seeded {name}: {report.rows[name]:,} rows in {report.seconds[name]:.1f}s",
-              flush=True)  # fmt: skip
+        print(
+            f"  seeded {name}: {report.rows[name]:,} rows in {report.seconds[name]:.1f}s",
+            flush=True,
+        )
 
     t = time.monotonic()
     migrate(url)
@@ -151,8 +158,15 @@ def seed(url: str, r: Regency, *, now: datetime, opening_balances: bool = True) 
         pg_url = url.replace("postgresql+psycopg", "postgresql")
         with psycopg.connect(pg_url) as conn:
             site_id = {s.index: s.index + 1 for s in r.sites}
-            step("sites", lambda: copy_model(conn, Site, ["id", "code", "name"],
-                 ((site_id[s.index], s.code, s.name) for s in r.sites)))  # fmt: skip
+            step(
+                "sites",
+                lambda: copy_model(
+                    conn,
+                    Site,
+                    ["id", "code", "name"],
+                    ((site_id[s.index], s.code, s.name) for s in r.sites),
+                ),
+            )
             names: list[str] = []
 
             def households() -> Iterator[tuple[Any, ...]]:
@@ -160,30 +174,95 @@ def seed(url: str, r: Regency, *, now: datetime, opening_balances: bool = True) 
                     names.append(name)
                     yield (i + 1, member_no, name, site_id[site], True, address)
 
-            step("households", lambda: copy_model(
-                conn, Household, ["id", "member_no", "name", "site_id", "active", "address"],
-                households()))  # fmt: skip
+            step(
+                "households",
+                lambda: copy_model(
+                    conn,
+                    Household,
+                    ["id", "member_no", "name", "site_id", "active", "address"],
+                    households(),
+                ),
+            )
             acc_cols = ["id", *household_account_values(0, "").keys()]
-            step("accounts", lambda: copy_model(conn, Account, acc_cols, (
-                (acc_base + i + 1, *household_account_values(i + 1, names[i]).values())
-                for i in range(len(names)))))  # fmt: skip
-            step("member_cards", lambda: copy_model(
-                conn, MemberCard, ["card_id", "household_id", "active", "linked_by"],
-                ((r.card_id(i), i + 1, True, SEEDED_BY) for i in range(len(names)))))  # fmt: skip
+            step(
+                "accounts",
+                lambda: copy_model(
+                    conn,
+                    Account,
+                    acc_cols,
+                    (
+                        (acc_base + i + 1, *household_account_values(i + 1, names[i]).values())
+                        for i in range(len(names))
+                    ),
+                ),
+            )
+            step(
+                "member_cards",
+                lambda: copy_model(
+                    conn,
+                    MemberCard,
+                    ["card_id", "household_id", "active", "linked_by"],
+                    ((r.card_id(i), i + 1, True, SEEDED_BY) for i in range(len(names))),
+                ),
+            )
             if opening_balances:
                 _opening_balances(conn, r, step, purchases, acc_base, now)
-            step("devices", lambda: copy_model(
-                conn, Device, ["device_id", "kind", "site_id", "name", "lat", "lon", "revoked"],
-                _devices(r, site_id)))  # fmt: skip
-            step("bins", lambda: copy_model(
-                conn, Bin, ["bin_id", "site_id", "device_id", "category_code", "name", "lat",
-                            "lon", "empty_depth_mm"], _bins(r, site_id)))  # fmt: skip
+            step(
+                "devices",
+                lambda: copy_model(
+                    conn,
+                    Device,
+                    ["device_id", "kind", "site_id", "name", "lat", "lon", "revoked"],
+                    _devices(r, site_id),
+                ),
+            )
+            step(
+                "bins",
+                lambda: copy_model(
+                    conn,
+                    Bin,
+                    [
+                        "bin_id",
+                        "site_id",
+                        "device_id",
+                        "category_code",
+                        "name",
+                        "lat",
+                        "lon",
+                        "empty_depth_mm",
+                    ],
+                    _bins(r, site_id),
+                ),
+            )
             pw_hash = hash_secret(COLLECTOR_PASSWORD)
-            step("users (collectors)", lambda: copy_model(
-                conn, User, ["id", "username", "display_name", "role", "password_hash",
-                             "site_id", "active"],
-                ((c + 1, r.collector_username(c), f"Kolektor {c + 1}", "collector", pw_hash,
-                  site_id[s], True) for c, s in enumerate(r.collector_site))))  # fmt: skip
+            step(
+                "users (collectors)",
+                lambda: copy_model(
+                    conn,
+                    User,
+                    [
+                        "id",
+                        "username",
+                        "display_name",
+                        "role",
+                        "password_hash",
+                        "site_id",
+                        "active",
+                    ],
+                    (
+                        (
+                            c + 1,
+                            r.collector_username(c),
+                            f"Kolektor {c + 1}",
+                            "collector",
+                            pw_hash,
+                            site_id[s],
+                            True,
+                        )
+                        for c, s in enumerate(r.collector_site)
+                    ),
+                ),
+            )
             _reset_sequences(conn, ["sites", "households", "accounts", "journal_entries", "users"])
             conn.commit()
             t = time.monotonic()
@@ -203,18 +282,30 @@ def seed(url: str, r: Regency, *, now: datetime, opening_balances: bool = True) 
 
 
 def _opening_balances(
-    conn: psycopg.Connection[Any], r: Regency, step: Callable[[str, Callable[[], int]], None],
-    purchases: int, acc_base: int, now: datetime,
-) -> None:  # fmt: skip
+    conn: psycopg.Connection[Any],
+    r: Regency,
+    step: Callable[[str, Callable[[], int]], None],
+    purchases: int,
+    acc_base: int,
+    now: datetime,
+) -> None:
     """One balanced ``adjustment`` entry per household with savings: the programme's
     purchases account debited, the household's account credited (its balance)."""
     amounts = [(i, r.opening_balance(i)) for i in range(r.config.households)]
     amounts = [(i, a) for i, a in amounts if a > 0]
     at = now.astimezone(UTC)
-    step("journal_entries (opening balances)", lambda: copy_model(
-        conn, JournalEntry, ["id", "kind", "effective_at", "description", "created_by"],
-        ((n + 1, "adjustment", at, "saldo awal / opening balance", SEEDED_BY)
-         for n in range(len(amounts)))))  # fmt: skip
+    step(
+        "journal_entries (opening balances)",
+        lambda: copy_model(
+            conn,
+            JournalEntry,
+            ["id", "kind", "effective_at", "description", "created_by"],
+            (
+                (n + 1, "adjustment", at, "saldo awal / opening balance", SEEDED_BY)
+                for n in range(len(amounts))
+            ),
+        ),
+    )
 
     def postings() -> Iterator[tuple[int, int, int]]:
         for n, (i, amount) in enumerate(amounts):
@@ -228,16 +319,37 @@ def _opening_balances(
 def _devices(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
     for s in r.sites:
         for n, j in enumerate(s.stations):
-            yield (r.station_id(j), "station", site_id[s.index], f"Timbangan {s.name} #{n + 1}",
-                   s.lat + 0.001 * n, s.lon, False)  # fmt: skip
+            yield (
+                r.station_id(j),
+                "station",
+                site_id[s.index],
+                f"Timbangan {s.name} #{n + 1}",
+                s.lat + 0.001 * n,
+                s.lon,
+                False,
+            )
     for c, site in enumerate(r.collector_site):
         s = r.sites[site]
-        yield (r.collector_device(c), "station", site_id[s.index],
-               f"Timbangan keliling {r.collector_username(c)}", s.lat, s.lon, False)  # fmt: skip
+        yield (
+            r.collector_device(c),
+            "station",
+            site_id[s.index],
+            f"Timbangan keliling {r.collector_username(c)}",
+            s.lat,
+            s.lon,
+            False,
+        )
     for s in r.sites:
         for n, k in enumerate(s.bins):
-            yield (r.bin_id(k), "bin", site_id[s.index], f"Sensor tong {n + 1}, {s.name}",
-                   s.lat + 0.0002 * (n % 30), s.lon + 0.0002 * (n // 30), False)  # fmt: skip
+            yield (
+                r.bin_id(k),
+                "bin",
+                site_id[s.index],
+                f"Sensor tong {n + 1}, {s.name}",
+                s.lat + 0.0002 * (n % 30),
+                s.lon + 0.0002 * (n // 30),
+                False,
+            )
 
 
 def _bins(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
@@ -245,5 +357,13 @@ def _bins(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
         for n, k in enumerate(s.bins):
             bid = r.bin_id(k)
             lat, lon = s.lat + 0.0002 * (n % 30), s.lon + 0.0002 * (n // 30)
-            yield (bid, site_id[s.index], bid, r.bins[k].category, f"Tong {n + 1}, {s.name}",
-                   lat, lon, EMPTY_DEPTH_MM)  # fmt: skip
+            yield (
+                bid,
+                site_id[s.index],
+                bid,
+                r.bins[k].category,
+                f"Tong {n + 1}, {s.name}",
+                lat,
+                lon,
+                EMPTY_DEPTH_MM,
+            )

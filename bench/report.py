@@ -83,8 +83,14 @@ def plot(results: list[Search], path: Path, title: str) -> Path | None:
         print("matplotlib is not installed: no plot (pip install matplotlib)")
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2))
-    colors = {"L0": "tab:gray", "L1": "tab:blue", "L1r": "tab:cyan", "L2": "tab:green",
-              "L3": "tab:red", "L3x2": "tab:purple"}  # fmt: skip
+    colors = {
+        "L0": "tab:gray",
+        "L1": "tab:blue",
+        "L1r": "tab:cyan",
+        "L2": "tab:green",
+        "L3": "tab:red",
+        "L3x2": "tab:purple",
+    }
     for r in results:
         steps = sorted(r.steps, key=lambda s: s.offered)
         x = [s.offered for s in steps]

@@ -66,17 +66,32 @@ def wait_receipts(
 
 
 def measure(
-    ledger: str, url: str, args: argparse.Namespace, mqtt_port: int, pw: str, influx_url: str,
+    ledger: str,
+    url: str,
+    args: argparse.Namespace,
+    mqtt_port: int,
+    pw: str,
+    influx_url: str,
     workdir: Path,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     t = time.monotonic()
     prepare_ledger(url, "weighin", args.devices)
-    print(f"{ledger}: ledger with {args.devices} stations/households ready "
-          f"in {time.monotonic() - t:.1f}s", flush=True)  # fmt: skip
+    print(
+        f"{ledger}: ledger with {args.devices} stations/households ready "
+        f"in {time.monotonic() - t:.1f}s",
+        flush=True,
+    )
     workers = IngestWorkers(
-        f"weighin-{ledger}", 1, port=mqtt_port, password=pw, ledger_url=url,
-        influx_url=influx_url, database=f"weighin_{ledger}", workdir=workdir, kind="weighin",
-    )  # fmt: skip
+        f"weighin-{ledger}",
+        1,
+        port=mqtt_port,
+        password=pw,
+        ledger_url=url,
+        influx_url=influx_url,
+        database=f"weighin_{ledger}",
+        workdir=workdir,
+        kind="weighin",
+    )
     workers.start()
     out: dict[str, object] = {"ledger": ledger}
     try:
@@ -189,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                     url = pg.create_database("bench_weighin")
                 else:
                     url = f"sqlite:///{workdir / 'ledger.db'}"
-                r = measure(ledger, url, args, mqtt.port, mqtt.service("ingest")[1],
-                            influx.url, workdir)  # fmt: skip
+                r = measure(
+                    ledger, url, args, mqtt.port, mqtt.service("ingest")[1], influx.url, workdir
+                )
                 print(json.dumps(r), flush=True)
                 results.append(r)
         finally:

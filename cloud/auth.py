@@ -127,8 +127,14 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=by, action="user.create", subject=f"user:{user.id}",
-                 after=audit.snapshot(user, USER_FIELDS), site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="user.create",
+        subject=f"user:{user.id}",
+        after=audit.snapshot(user, USER_FIELDS),
+        site_id=site_id,
+    )
     return user
 
 
@@ -159,8 +165,15 @@ def update_user(session: Session, *, user: User, changes: dict[str, Any], by: st
     old, new = audit.changed(before, audit.snapshot(user, USER_FIELDS))
     if password is not None:
         old["password"], new["password"] = "unchanged", "changed"
-    audit.record(session, actor=by, action="user.update", subject=f"user:{user.id}",
-                 before=old, after=new, site_id=user.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="user.update",
+        subject=f"user:{user.id}",
+        before=old,
+        after=new,
+        site_id=user.site_id,
+    )
     return user
 
 
@@ -237,16 +250,23 @@ def set_household_pin_hash(
     """Set a household's PIN from its argon2 hash (audited; the hash is not logged)."""
     row = session.get(HouseholdPin, household_id)
     if row is None:
-        session.add(HouseholdPin(household_id=household_id, pin_hash=pin_hash, set_by=by,
-                                 token_version=0))  # fmt: skip
+        session.add(
+            HouseholdPin(household_id=household_id, pin_hash=pin_hash, set_by=by, token_version=0)
+        )
     else:
         row.pin_hash, row.set_at, row.set_by = pin_hash, utcnow(), by
         row.token_version += 1
     session.flush()
     hh = session.get(Household, household_id)
-    audit.record(session, actor=by, action="household.pin", subject=f"household:{household_id}",
-                 before={"pin": "set" if row is not None else None}, after={"pin": "set"},
-                 site_id=hh.site_id if hh else None)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="household.pin",
+        subject=f"household:{household_id}",
+        before={"pin": "set" if row is not None else None},
+        after={"pin": "set"},
+        site_id=hh.site_id if hh else None,
+    )
 
 
 # --------------------------------------------------------------------------- login
@@ -268,8 +288,9 @@ def user_credentials(session: Session, *, username: str) -> Credentials | None:
     u = session.scalar(select(User).where(User.username == username))
     if u is None:
         return None
-    return Credentials(f"user:{u.id}", u.role, u.username, u.token_version, u.active,
-                       u.password_hash)  # fmt: skip
+    return Credentials(
+        f"user:{u.id}", u.role, u.username, u.token_version, u.active, u.password_hash
+    )
 
 
 def household_credentials(session: Session, *, member_no: str) -> Credentials | None:
@@ -281,9 +302,14 @@ def household_credentials(session: Session, *, member_no: str) -> Credentials | 
     if row is None:
         return None
     hh, pin = row
-    return Credentials(f"household:{hh.id}", "household", hh.member_no,
-                       pin.token_version if pin else 0, hh.active,
-                       pin.pin_hash if pin else None)  # fmt: skip
+    return Credentials(
+        f"household:{hh.id}",
+        "household",
+        hh.member_no,
+        pin.token_version if pin else 0,
+        hh.active,
+        pin.pin_hash if pin else None,
+    )
 
 
 def create_user_cli(

@@ -90,15 +90,27 @@ def open_day(session: Session, *, site_id: int, day: date, float_rp: int, by: st
     row = CashDay(site_id=site_id, day=day, status="open", opening_float_rp=float_rp, opened_by=by)
     session.add(row)
     session.flush()
-    audit.record(session, actor=by, action="cashbox.open", subject=f"cashday:{row.id}",
-                 after={"day": day, "opening_float_rp": float_rp}, site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="cashbox.open",
+        subject=f"cashday:{row.id}",
+        after={"day": day, "opening_float_rp": float_rp},
+        site_id=site_id,
+    )
     return row
 
 
 def add_movement(
-    session: Session, *, site_id: int, day: date, kind: str, amount_rp: int, note: str | None,
+    session: Session,
+    *,
+    site_id: int,
+    day: date,
+    kind: str,
+    amount_rp: int,
+    note: str | None,
     by: str,
-) -> CashMovement:  # fmt: skip
+) -> CashMovement:
     """Cash into (``sale``, ``top_up``) or out of (``bank_deposit``) the box; ``other`` is
     signed by the caller. Only on an open day."""
     if kind not in MOVEMENT_SIGN:
@@ -113,9 +125,14 @@ def add_movement(
     mv = CashMovement(site_id=site_id, day=day, kind=kind, amount_rp=signed, note=note, by=by)
     session.add(mv)
     session.flush()
-    audit.record(session, actor=by, action="cashbox.movement", subject=f"cashday:{row.id}",
-                 after={"kind": kind, "amount_rp": signed, "note": note},
-                 site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="cashbox.movement",
+        subject=f"cashday:{row.id}",
+        after={"kind": kind, "amount_rp": signed, "note": note},
+        site_id=site_id,
+    )
     return mv
 
 
@@ -133,15 +150,24 @@ def tally(session: Session, *, site_id: int, day: date) -> Tally:
     paid = session.execute(
         select(func.coalesce(func.sum(Payout.amount_rp), 0), func.count(Payout.id))
         .join(Household, Household.id == Payout.household_id)
-        .where(Household.site_id == site_id, Payout.status == "paid",
-               Payout.paid_at >= start, Payout.paid_at < end, _is_cash())
-    ).one()  # fmt: skip
+        .where(
+            Household.site_id == site_id,
+            Payout.status == "paid",
+            Payout.paid_at >= start,
+            Payout.paid_at < end,
+            _is_cash(),
+        )
+    ).one()
     return Tally(
-        site_id=site_id, day=day, status=row.status if row else None,
+        site_id=site_id,
+        day=day,
+        status=row.status if row else None,
         opening_float_rp=row.opening_float_rp if row else 0,
-        cash_in_rp=int(moves[0]), cash_out_rp=-int(moves[1]),
-        payouts_rp=int(paid[0]), payouts=int(paid[1]),
-    )  # fmt: skip
+        cash_in_rp=int(moves[0]),
+        cash_out_rp=-int(moves[1]),
+        payouts_rp=int(paid[0]),
+        payouts=int(paid[1]),
+    )
 
 
 def _is_cash() -> ColumnElement[bool]:
@@ -150,8 +176,14 @@ def _is_cash() -> ColumnElement[bool]:
 
 
 def close_day(
-    session: Session, *, site_id: int, day: date, counted_rp: int, reason: str | None, by: str,
-) -> CashDay:  # fmt: skip
+    session: Session,
+    *,
+    site_id: int,
+    day: date,
+    counted_rp: int,
+    reason: str | None,
+    by: str,
+) -> CashDay:
     """Close with the counted cash; a difference from the expected needs a reason."""
     _site(session, site_id)  # (a site out of the caller's reach: not found)
     row = _day(session, site_id, day, lock=True)
@@ -166,17 +198,28 @@ def close_day(
     if difference and not (reason and reason.strip()):
         raise CashboxError(
             f"the count differs from the expected Rp {t.expected_rp} by Rp {difference}: "
-            "give the reason", field="reason",
-        )  # fmt: skip
+            "give the reason",
+            field="reason",
+        )
     row.status, row.expected_rp, row.counted_rp = "closed", t.expected_rp, counted_rp
     row.difference_rp, row.reason = difference, (reason or "").strip()[:300] or None
     row.closed_by, row.closed_at = by, utcnow()
     session.flush()
-    audit.record(session, actor=by, action="cashbox.close", subject=f"cashday:{row.id}",
-                 before={"status": "open"},
-                 after={"status": "closed", "expected_rp": t.expected_rp, "counted_rp": counted_rp,
-                        "difference_rp": difference, "reason": row.reason},
-                 site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="cashbox.close",
+        subject=f"cashday:{row.id}",
+        before={"status": "open"},
+        after={
+            "status": "closed",
+            "expected_rp": t.expected_rp,
+            "counted_rp": counted_rp,
+            "difference_rp": difference,
+            "reason": row.reason,
+        },
+        site_id=site_id,
+    )
     return row
 
 
@@ -191,15 +234,25 @@ def reopen_day(
         raise CashboxError(f"the cash box of {day} is not closed")
     if not reason.strip():
         raise CashboxError("reopening needs a reason", field="reason")
-    before = {"status": "closed", "counted_rp": row.counted_rp, "difference_rp": row.difference_rp,
-              "reason": row.reason}  # fmt: skip
+    before = {
+        "status": "closed",
+        "counted_rp": row.counted_rp,
+        "difference_rp": row.difference_rp,
+        "reason": row.reason,
+    }
     row.status = "open"
     row.expected_rp = row.counted_rp = row.difference_rp = row.closed_at = None
     row.closed_by = row.reason = None
     session.flush()
-    audit.record(session, actor=by, action="cashbox.reopen", subject=f"cashday:{row.id}",
-                 before=before, after={"status": "open", "reason": reason.strip()[:300]},
-                 site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="cashbox.reopen",
+        subject=f"cashday:{row.id}",
+        before=before,
+        after={"status": "open", "reason": reason.strip()[:300]},
+        site_id=site_id,
+    )
     return row
 
 
@@ -213,7 +266,7 @@ def ensure_open_for_cash(session: Session, *, household_id: int, at: datetime) -
         raise CashboxError(
             f"the cash box of {row.day} is closed: no cash payout until the administrator "
             "reopens it"
-        )  # fmt: skip
+        )
 
 
 def days(

@@ -45,9 +45,16 @@ from contract.signing import record_hash
 PAGE = 2000
 
 _ENTRY_COLUMNS = (
-    "chain_pos", "prev_hash", "kind", "created_at", "effective_at", "description",
-    "created_by", "weighin_id", "reverses_entry_id",
-)  # fmt: skip
+    "chain_pos",
+    "prev_hash",
+    "kind",
+    "created_at",
+    "effective_at",
+    "description",
+    "created_by",
+    "weighin_id",
+    "reverses_entry_id",
+)
 #: breaks a hold of this kind explains (ingest saw it and held the weigh-in)
 _EXPLAINED = {
     "signature": {"signature", "key"},

@@ -98,10 +98,15 @@ def assign_weighin(
         rec.entry_id = post_credits(session, [credit], {household_id: account_id})[rec.id]
         weighins_credited(session, [credit_facts(rec)])
     session.flush()
-    audit.record(session, actor=by, action="weighin.assign", subject=f"weighin:{rec.id}",
-                 before={"status": ReceiptStatus.UNASSIGNED.value, "household_id": None},
-                 after={"status": rec.status, "household_id": household_id,
-                        "amount_rp": rec.amount_rp}, site_id=rec.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="weighin.assign",
+        subject=f"weighin:{rec.id}",
+        before={"status": ReceiptStatus.UNASSIGNED.value, "household_id": None},
+        after={"status": rec.status, "household_id": household_id, "amount_rp": rec.amount_rp},
+        site_id=rec.site_id,
+    )
     weighin_into_stock(session, rec)  # a station's kilos enter stock once credited
     return rec
 
@@ -136,10 +141,19 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
     rec.reversal_entry_id = entry.id
     session.flush()
     weighin_reversed(session, rec, reason=reason)
-    audit.record(session, actor=by, action="weighin.reverse", subject=f"weighin:{rec.id}",
-                 before={"reversal_entry_id": None},
-                 after={"reversal_entry_id": entry.id, "amount_rp": rec.amount_rp,
-                        "household_id": rec.household_id, "reason": reason},
-                 site_id=rec.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="weighin.reverse",
+        subject=f"weighin:{rec.id}",
+        before={"reversal_entry_id": None},
+        after={
+            "reversal_entry_id": entry.id,
+            "amount_rp": rec.amount_rp,
+            "household_id": rec.household_id,
+            "reason": reason,
+        },
+        site_id=rec.site_id,
+    )
     reversal_out_of_stock(session, weighin_id=rec.id, at=entry.effective_at, by=by)
     return entry

@@ -371,10 +371,16 @@ def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
         row.__getitem__ if isinstance(row, Mapping) else partial(getattr, row)
     )
     return CreditFacts(
-        get("event_id"), get("household_id"), get("site_id"), get("net_g"),
-        get("category_code"), get("amount_rp"), get("price_rp_per_kg"), get("effective_at"),
+        get("event_id"),
+        get("household_id"),
+        get("site_id"),
+        get("net_g"),
+        get("category_code"),
+        get("amount_rp"),
+        get("price_rp_per_kg"),
+        get("effective_at"),
         get("verify_code"),
-    )  # fmt: skip
+    )
 
 
 def _write_new(session: Session, new: list[_NewWeighin]) -> None:
@@ -462,9 +468,15 @@ def weighed_in(weighin_id: int, n: _NewWeighin) -> WeighedIn:
     """What stock needs to know of a weigh-in just written (:mod:`cloud.stock`)."""
     r = n.row
     return WeighedIn(
-        weighin_id, r["status"], r["household_id"], r["site_id"], r["category_code"],
-        r["net_g"], r["effective_at"], n.device_kind,
-    )  # fmt: skip
+        weighin_id,
+        r["status"],
+        r["household_id"],
+        r["site_id"],
+        r["category_code"],
+        r["net_g"],
+        r["effective_at"],
+        n.device_kind,
+    )
 
 
 # --------------------------------------------------------------------------- crediting
@@ -496,12 +508,16 @@ def credit_many(
     for chunk in chunks(e.event_id for e in events):
         for event_id, receipt_json, eff, household_id, site_code, digest in session.execute(
             select(
-                W.event_id, W.receipt_json, W.effective_at, W.household_id, Site.code,
+                W.event_id,
+                W.receipt_json,
+                W.effective_at,
+                W.household_id,
+                Site.code,
                 W.record_hash,
             )
             .outerjoin(Site, Site.id == W.site_id)
             .where(W.event_id.in_(chunk))
-        ):  # fmt: skip
+        ):
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),
                 receipt_json,
@@ -564,9 +580,15 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
         lk, event, rec.received_at, replace(checked, hold=None), verify_code=rec.verify_code
     )
     for name in (
-        "effective_at", "price_id", "price_rp_per_kg", "amount_rp", "status", "reason",
-        "household_id", "receipt_json",
-    ):  # fmt: skip
+        "effective_at",
+        "price_id",
+        "price_rp_per_kg",
+        "amount_rp",
+        "status",
+        "reason",
+        "household_id",
+        "receipt_json",
+    ):
         setattr(rec, name, decided.row[name])
     session.flush()
     if decided.credits_money:

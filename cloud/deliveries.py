@@ -100,10 +100,14 @@ def undelivered_doorstep(session: Session, *, collector_id: int) -> list[int]:
         select(W.id)
         .join(D, D.weighin_id == W.id)
         .outerjoin(DepotDeliveryWeighin, DepotDeliveryWeighin.weighin_id == W.id)
-        .where(D.collector_id == collector_id, W.status == CREDITED,
-               W.household_id.is_not(None), DepotDeliveryWeighin.weighin_id.is_(None))
+        .where(
+            D.collector_id == collector_id,
+            W.status == CREDITED,
+            W.household_id.is_not(None),
+            DepotDeliveryWeighin.weighin_id.is_(None),
+        )
         .order_by(W.id)
-    )  # fmt: skip
+    )
     return list(session.scalars(q))
 
 

@@ -77,9 +77,14 @@ def issue_link(
     )
     session.add(link)
     session.flush()
-    audit.record(session, actor=by, action="device.config_link", subject=f"device:{device_id}",
-                 after={"link_id": link.id, "expires_at": link.expires_at},
-                 site_id=dev.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="device.config_link",
+        subject=f"device:{device_id}",
+        after={"link_id": link.id, "expires_at": link.expires_at},
+        site_id=dev.site_id,
+    )
     return token, link
 
 
@@ -110,9 +115,14 @@ def redeem(session: Session, accounts: AccountStore, *, token: str, broker: Brok
             raise
     accounts.add_device(dev.device_id, password)
     site = session.get(Site, dev.site_id) if dev.site_id is not None else None
-    audit.record(session, actor=f"device:{dev.device_id}", action="device.config_download",
-                 subject=f"device:{dev.device_id}", after={"link_id": link.id},
-                 site_id=dev.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=f"device:{dev.device_id}",
+        action="device.config_download",
+        subject=f"device:{dev.device_id}",
+        after={"link_id": link.id},
+        site_id=dev.site_id,
+    )
     lines = [
         "# /etc/salinmas/edge.env: this device's identity and broker account (keep it 0600)",
         f"SALINMAS_EDGE_DEVICE_ID={dev.device_id}",

@@ -118,8 +118,14 @@ def retire_key(session: Session, *, device_id: str, key: str, by: str) -> Device
 def _audit(session: Session, by: str, action: str, device_id: str, after: dict[str, str]) -> None:
     """One audit row for an operator's decision on a station's key or approvals."""
     dev = session.get(Device, device_id)
-    audit.record(session, actor=by, action=action, subject=f"device:{device_id}", after=after,
-                 site_id=dev.site_id if dev is not None else None)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject=f"device:{device_id}",
+        after=after,
+        site_id=dev.site_id if dev is not None else None,
+    )
 
 
 def _key(session: Session, device_id: str, key: str) -> DeviceKey:
@@ -218,12 +224,24 @@ def apply_config(
     fields = {
         k: getattr(event, k)
         for k in (
-            "event_id", "device_id", "log_pos", "change", "sw_version", "sw_hash",
-            "config_hash", "public_key", "protocol", "division_g", "capacity_g",
-            "min_divisions", "stable_window_ms", "min_stable_samples", "calibration",
+            "event_id",
+            "device_id",
+            "log_pos",
+            "change",
+            "sw_version",
+            "sw_hash",
+            "config_hash",
+            "public_key",
+            "protocol",
+            "division_g",
+            "capacity_g",
+            "min_divisions",
+            "stable_window_ms",
+            "min_stable_samples",
+            "calibration",
             "device_time",
         )
-    }  # fmt: skip
+    }
     session.add(ConfigLogEntry(**fields, received_at=received_at))
     dev = session.get(Device, event.device_id)
     if dev is not None:

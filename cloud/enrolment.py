@@ -39,20 +39,30 @@ def start(session: Session, *, device_id: str, household_id: int, by: str) -> Ca
         raise NotFound(f"unknown or inactive household {household_id}")
     now = utcnow()
     for old in session.scalars(
-        select(CardEnrolment).where(CardEnrolment.device_id == device_id,
-                                    CardEnrolment.status == "waiting").with_for_update()
-    ):  # fmt: skip
+        select(CardEnrolment)
+        .where(CardEnrolment.device_id == device_id, CardEnrolment.status == "waiting")
+        .with_for_update()
+    ):
         old.status, old.ended_at = ("expired" if old.expires_at <= now else "cancelled"), now
     session.flush()
     row = CardEnrolment(
-        device_id=device_id, household_id=household_id, status="waiting", started_by=by,
-        started_at=now, expires_at=now + WINDOW,
-    )  # fmt: skip
+        device_id=device_id,
+        household_id=household_id,
+        status="waiting",
+        started_by=by,
+        started_at=now,
+        expires_at=now + WINDOW,
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor=by, action="card.enrol_start", subject=f"enrolment:{row.id}",
-                 after={"device_id": device_id, "household_id": household_id},
-                 site_id=hh.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="card.enrol_start",
+        subject=f"enrolment:{row.id}",
+        after={"device_id": device_id, "household_id": household_id},
+        site_id=hh.site_id,
+    )
     return row
 
 
@@ -68,12 +78,16 @@ def resolve(session: Session, *, enrolment_id: int, by: str) -> CardEnrolment:
     linked = select(MemberCard.card_id).where(MemberCard.active)
     rec = session.scalar(
         select(WeighinRecord)
-        .where(WeighinRecord.device_id == row.device_id,
-               WeighinRecord.status == ReceiptStatus.UNASSIGNED.value,
-               WeighinRecord.received_at >= row.started_at,
-               WeighinRecord.card_id.is_not(None), WeighinRecord.card_id.not_in(linked))
-        .order_by(WeighinRecord.id).limit(1)
-    )  # fmt: skip
+        .where(
+            WeighinRecord.device_id == row.device_id,
+            WeighinRecord.status == ReceiptStatus.UNASSIGNED.value,
+            WeighinRecord.received_at >= row.started_at,
+            WeighinRecord.card_id.is_not(None),
+            WeighinRecord.card_id.not_in(linked),
+        )
+        .order_by(WeighinRecord.id)
+        .limit(1)
+    )
     now = utcnow()
     if rec is None:
         if row.expires_at <= now:
@@ -86,11 +100,20 @@ def resolve(session: Session, *, enrolment_id: int, by: str) -> CardEnrolment:
         corrections.assign_weighin(session, weighin_id=rec.id, household_id=row.household_id, by=by)
     row.status, row.card_id, row.weighin_id, row.ended_at = "enrolled", rec.card_id, rec.id, now
     session.flush()
-    audit.record(session, actor=by, action="card.enrol", subject=f"card:{rec.card_id}",
-                 before={"household_id": None},
-                 after={"household_id": row.household_id, "enrolment_id": row.id,
-                        "weighin_id": rec.id, "amount_rp": rec.amount_rp},
-                 site_id=rec.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="card.enrol",
+        subject=f"card:{rec.card_id}",
+        before={"household_id": None},
+        after={
+            "household_id": row.household_id,
+            "enrolment_id": row.id,
+            "weighin_id": rec.id,
+            "amount_rp": rec.amount_rp,
+        },
+        site_id=rec.site_id,
+    )
     return row
 
 
@@ -104,6 +127,12 @@ def cancel(session: Session, *, enrolment_id: int, by: str) -> CardEnrolment:
         raise LedgerError(f"enrolment {enrolment_id} is {row.status}")
     row.status, row.ended_at = "cancelled", utcnow()
     session.flush()
-    audit.record(session, actor=by, action="card.enrol_cancel", subject=f"enrolment:{row.id}",
-                 before={"status": "waiting"}, after={"status": "cancelled"})  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="card.enrol_cancel",
+        subject=f"enrolment:{row.id}",
+        before={"status": "waiting"},
+        after={"status": "cancelled"},
+    )
     return row

@@ -119,9 +119,20 @@ def decide(
         fault = fill.fault.value
         raised += (("sensor_fault", f"fill sensor of bin {b}: {fault}"),)
         return FillDecision(
-            fill.seq, at, lid, tilt, fault, None, None, state.armed, False,
-            raised, cleared, None, routine=False,
-        )  # fmt: skip
+            fill.seq,
+            at,
+            lid,
+            tilt,
+            fault,
+            None,
+            None,
+            state.armed,
+            False,
+            raised,
+            cleared,
+            None,
+            routine=False,
+        )
     if state.fault is not None:
         cleared += ("sensor_fault",)
     level = fill.fill_pct
@@ -136,9 +147,20 @@ def decide(
     sample = sampled_at is None or at >= sampled_at + SAMPLE_EVERY
     routine = not changed and state.fault is None and armed == state.armed
     return FillDecision(
-        fill.seq, at, lid, tilt, None, level, fill.distance_mm, armed, sample,
-        raised, cleared, priority, routine,
-    )  # fmt: skip
+        fill.seq,
+        at,
+        lid,
+        tilt,
+        None,
+        level,
+        fill.distance_mm,
+        armed,
+        sample,
+        raised,
+        cleared,
+        priority,
+        routine,
+    )
 
 
 def fill_rate_pct_per_h(samples: Sequence[tuple[datetime, float]]) -> float | None:

@@ -59,10 +59,15 @@ def release(
     rec, hold = _locked(session, weighin_id)
     kind = hold.kind
     _credit(session, rec, hold, inspector, by=by, note=note)
-    audit.record(session, actor=by, action="weighin.release", subject=f"weighin:{rec.id}",
-                 before={"status": "held", "hold": kind},
-                 after={"status": rec.status, "amount_rp": rec.amount_rp, "note": note[:200]},
-                 site_id=rec.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="weighin.release",
+        subject=f"weighin:{rec.id}",
+        before={"status": "held", "hold": kind},
+        after={"status": rec.status, "amount_rp": rec.amount_rp, "note": note[:200]},
+        site_id=rec.site_id,
+    )
     return rec
 
 
@@ -79,10 +84,15 @@ def reject(session: Session, *, weighin_id: int, by: str, reason: str) -> Weighi
     ).model_dump_json()
     _resolve(hold, "rejected", by, reason)
     session.flush()
-    audit.record(session, actor=by, action="weighin.reject_held", subject=f"weighin:{rec.id}",
-                 before={"status": "held", "hold": hold.kind},
-                 after={"status": rec.status, "reason": reason[:200]},
-                 site_id=rec.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="weighin.reject_held",
+        subject=f"weighin:{rec.id}",
+        before={"status": "held", "hold": hold.kind},
+        after={"status": rec.status, "reason": reason[:200]},
+        site_id=rec.site_id,
+    )
     _maybe_clear_alert(session, rec.device_id)
     return rec
 

@@ -38,8 +38,14 @@ def create_site(session: Session, *, code: str, name: str, by: str | None) -> Si
     if session.scalar(select(Site.id).where(Site.code == code)) is not None:
         raise LedgerError(f"site {code!r} exists")
     site = ensure_site(session, code=code, name=name)
-    audit.record(session, actor=by, action="site.create", subject=f"site:{site.id}",
-                 after={"code": code, "name": name}, site_id=site.id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="site.create",
+        subject=f"site:{site.id}",
+        after={"code": code, "name": name},
+        site_id=site.id,
+    )
     return site
 
 
@@ -62,8 +68,14 @@ def register_household(
     session.flush()
     session.add(Account(**household_account_values(hh.id, name)))
     session.flush()
-    audit.record(session, actor=by, action="household.create", subject=f"household:{hh.id}",
-                 after=audit.snapshot(hh, HOUSEHOLD_FIELDS), site_id=hh.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="household.create",
+        subject=f"household:{hh.id}",
+        after=audit.snapshot(hh, HOUSEHOLD_FIELDS),
+        site_id=hh.site_id,
+    )
     return hh
 
 
@@ -105,8 +117,15 @@ def update_household(
         setattr(household, name, value)
     session.flush()
     old, new = audit.changed(before, audit.snapshot(household, changes))
-    audit.record(session, actor=by, action="household.update", subject=f"household:{household.id}",
-                 before=old, after=new, site_id=household.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="household.update",
+        subject=f"household:{household.id}",
+        before=old,
+        after=new,
+        site_id=household.site_id,
+    )
     return household
 
 
@@ -115,9 +134,15 @@ def deactivate_household(session: Session, *, household: Household, by: str | No
     was = household.active
     household.active = False
     session.flush()
-    audit.record(session, actor=by, action="household.deactivate",
-                 subject=f"household:{household.id}", before={"active": was},
-                 after={"active": False}, site_id=household.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="household.deactivate",
+        subject=f"household:{household.id}",
+        before={"active": was},
+        after={"active": False},
+        site_id=household.site_id,
+    )
     return household
 
 
@@ -132,9 +157,15 @@ def link_card(
     card = MemberCard(card_id=card_id, household_id=household_id, active=True, linked_by=by)
     session.add(card)
     session.flush()
-    audit.record(session, actor=by, action="card.link", subject=f"card:{card_id}",
-                 before={"household_id": ended[0]} if ended else None,
-                 after={"household_id": household_id}, site_id=hh.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="card.link",
+        subject=f"card:{card_id}",
+        before={"household_id": ended[0]} if ended else None,
+        after={"household_id": household_id},
+        site_id=hh.site_id,
+    )
     return card
 
 
@@ -155,9 +186,15 @@ def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> boo
     ended = _end_links(session, card_id=card_id, by=by)
     if ended:
         hh = session.get(Household, ended[0])
-        audit.record(session, actor=by, action="card.unlink", subject=f"card:{card_id}",
-                     before={"household_id": ended[0]}, after={"household_id": None},
-                     site_id=hh.site_id if hh else None)  # fmt: skip
+        audit.record(
+            session,
+            actor=by,
+            action="card.unlink",
+            subject=f"card:{card_id}",
+            before={"household_id": ended[0]},
+            after={"household_id": None},
+            site_id=hh.site_id if hh else None,
+        )
     return bool(ended)
 
 

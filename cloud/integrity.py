@@ -54,9 +54,16 @@ from contract.signing import record_hash, signed_bytes
 from protocols import Status, get_protocol
 
 HOLD_KINDS = (
-    "unsigned", "key", "signature", "chain_fork", "chain_gap", "frames", "software",
-    "config", "clock",
-)  # fmt: skip
+    "unsigned",
+    "key",
+    "signature",
+    "chain_fork",
+    "chain_gap",
+    "frames",
+    "software",
+    "config",
+    "clock",
+)
 #: holds that resolve themselves when the missing piece arrives
 AUTOMATIC = frozenset({"chain_gap", "clock"})
 
@@ -208,9 +215,12 @@ class Inspector:
             if (w.device_id, kind, digest) not in approvals:
                 if trust:
                     devicekeys.note_build(
-                        session, device_id=w.device_id, sw_hash=w.sw_hash,
-                        config_hash=w.config_hash, trust_first_use=True,
-                    )  # fmt: skip
+                        session,
+                        device_id=w.device_id,
+                        sw_hash=w.sw_hash,
+                        config_hash=w.config_hash,
+                        trust_first_use=True,
+                    )
                     approvals.update(
                         {
                             (w.device_id, "software", w.sw_hash),
@@ -243,9 +253,11 @@ class Inspector:
         for device_id, public_key in sorted(pairs, key=lambda p: (p[0], p[1] or "")):
             if public_key is not None and public_key not in out:
                 row = devicekeys.announce_key(
-                    session, device_id=device_id, public_key=public_key,
+                    session,
+                    device_id=device_id,
+                    public_key=public_key,
                     trust_first_use=not self.enforce,
-                )  # fmt: skip
+                )
                 if row is not None:
                     out[public_key] = row
         return out

@@ -186,8 +186,9 @@ def read_table(data: bytes, filename: str) -> Iterator[tuple[int, dict[str, str]
     if missing:
         raise ImportFileError(
             f"the header row has no {' or '.join(missing)} column (accepted names: "
-            + "; ".join(f"{c}: {', '.join(COLUMNS[c])}" for c in missing) + ")"
-        )  # fmt: skip
+            + "; ".join(f"{c}: {', '.join(COLUMNS[c])}" for c in missing)
+            + ")"
+        )
     for n, raw in enumerate(rows, start=2):
         if n - 1 > MAX_ROWS:
             raise ImportFileError(f"more than {MAX_ROWS} rows: split the file")
@@ -259,8 +260,11 @@ def check(session: Session, data: bytes, filename: str) -> Report:
                 bad("phone", "bad_phone", str(exc))
         site = sites.get(cells.get("site", "").lower())
         if site is None:
-            bad("site", "unknown_site", f"no site {cells.get('site', '')!r}" if cells.get("site")
-                else "no site given")  # fmt: skip
+            bad(
+                "site",
+                "unknown_site",
+                f"no site {cells.get('site', '')!r}" if cells.get("site") else "no site given",
+            )
         card = cells.get("card") or None
         if card is not None:
             if not CARD_RE.match(card):
@@ -274,15 +278,17 @@ def check(session: Session, data: bytes, filename: str) -> Report:
             if not MEMBER_RE.match(member):
                 bad("member_no", "bad_member_no", "a member number is 1-40 letters, digits, . _ -")
             elif member in seen_members:
-                bad("member_no", "duplicate_member",
-                    f"member number {member} is also on line {seen_members[member]}")  # fmt: skip
+                bad(
+                    "member_no",
+                    "duplicate_member",
+                    f"member number {member} is also on line {seen_members[member]}",
+                )
             else:
                 seen_members[member] = line
         address = compose_address(cells)
         who = _identity(name, address)
         if name and who in seen_people:
-            bad("name", "duplicate_member",
-                f"the same name and address as line {seen_people[who]}")  # fmt: skip
+            bad("name", "duplicate_member", f"the same name and address as line {seen_people[who]}")
         elif name:
             seen_people[who] = line
         if problems:
@@ -299,9 +305,11 @@ def _check_against_ledger(session: Session, rows: list[Row], report: Report) -> 
     """What the file cannot see itself: cards, member numbers and people already known."""
     taken_cards: set[str] = set()
     for chunk in chunks(r.card for r in rows if r.card):
-        taken_cards.update(session.scalars(
-            select(MemberCard.card_id).where(MemberCard.card_id.in_(chunk), MemberCard.active)
-        ))  # fmt: skip
+        taken_cards.update(
+            session.scalars(
+                select(MemberCard.card_id).where(MemberCard.card_id.in_(chunk), MemberCard.active)
+            )
+        )
     taken_members: set[str] = set()
     for chunk in chunks(r.member_no for r in rows if r.member_no):
         taken_members.update(
@@ -318,14 +326,26 @@ def _check_against_ledger(session: Session, rows: list[Row], report: Report) -> 
     for r in rows:
         problems = []
         if r.card and r.card in taken_cards:
-            problems.append(Problem(r.line, "card", "duplicate_card",
-                                    f"card {r.card} is already linked to a household"))  # fmt: skip
+            problems.append(
+                Problem(
+                    r.line,
+                    "card",
+                    "duplicate_card",
+                    f"card {r.card} is already linked to a household",
+                )
+            )
         if r.member_no and r.member_no in taken_members:
-            problems.append(Problem(r.line, "member_no", "duplicate_member",
-                                    f"member number {r.member_no} is taken"))  # fmt: skip
+            problems.append(
+                Problem(
+                    r.line, "member_no", "duplicate_member", f"member number {r.member_no} is taken"
+                )
+            )
         if _identity(r.name, r.address) in known:
-            problems.append(Problem(r.line, "name", "duplicate_member",
-                                    "already registered (same name and address)"))  # fmt: skip
+            problems.append(
+                Problem(
+                    r.line, "name", "duplicate_member", "already registered (same name and address)"
+                )
+            )
         if problems:
             report.problems.extend(problems)
             report.sites[r.site_code] -= 1
@@ -368,25 +388,36 @@ def import_households(session: Session, data: bytes, filename: str, *, by: str) 
         if r.member_no is None:
             by_site.setdefault(r.site_code, []).append(r)
     for code, pending in by_site.items():
-        for r, number in zip(pending, _next_numbers(session, code.upper(), len(pending), given),
-                             strict=True):  # fmt: skip
+        for r, number in zip(
+            pending, _next_numbers(session, code.upper(), len(pending), given), strict=True
+        ):
             r.member_no = number
     ids = _bulk_insert(session, rows, by)
     sha = hashlib.sha256(data).hexdigest()
     members = [r.member_no for r in rows if r.member_no]
     audit.record(
-        session, actor=by, action="household.import", subject=f"import:{sha[:16]}",
-        after={"filename": filename[:200], "sha256": sha, "households": len(rows),
-               "cards": sum(1 for r in rows if r.card), "sites": dict(report.sites),
-               "first_member_no": members[0] if members else None,
-               "last_member_no": members[-1] if members else None},
+        session,
+        actor=by,
+        action="household.import",
+        subject=f"import:{sha[:16]}",
+        after={
+            "filename": filename[:200],
+            "sha256": sha,
+            "households": len(rows),
+            "cards": sum(1 for r in rows if r.card),
+            "sites": dict(report.sites),
+            "first_member_no": members[0] if members else None,
+            "last_member_no": members[-1] if members else None,
+        },
         site_id=rows[0].site_id if len({r.site_id for r in rows}) == 1 else None,
-    )  # fmt: skip
+    )
     return Imported(
-        households=len(rows), cards=sum(1 for r in rows if r.card),
+        households=len(rows),
+        cards=sum(1 for r in rows if r.card),
         first_member_no=members[0] if members else None,
-        last_member_no=members[-1] if members else None, household_ids=ids,
-    )  # fmt: skip
+        last_member_no=members[-1] if members else None,
+        household_ids=ids,
+    )
 
 
 def _bulk_insert(session: Session, rows: Sequence[Row], by: str) -> list[int]:
@@ -397,16 +428,28 @@ def _bulk_insert(session: Session, rows: Sequence[Row], by: str) -> list[int]:
         insert(Household).returning(
             Household.id, Household.member_no, sort_by_parameter_order=True
         ),
-        [{"member_no": r.member_no, "name": r.name, "site_id": r.site_id, "active": True,
-          "phone": r.phone, "address": r.address} for r in rows],
-    ).all()  # fmt: skip
+        [
+            {
+                "member_no": r.member_no,
+                "name": r.name,
+                "site_id": r.site_id,
+                "active": True,
+                "phone": r.phone,
+                "address": r.address,
+            }
+            for r in rows
+        ],
+    ).all()
     ids = [hid for hid, _ in created]
     session.execute(
         insert(Account),
         [household_account_values(hid, r.name) for hid, r in zip(ids, rows, strict=True)],
-    )  # fmt: skip
-    cards = [{"card_id": r.card, "household_id": hid, "active": True, "linked_by": by}
-             for hid, r in zip(ids, rows, strict=True) if r.card]  # fmt: skip
+    )
+    cards = [
+        {"card_id": r.card, "household_id": hid, "active": True, "linked_by": by}
+        for hid, r in zip(ids, rows, strict=True)
+        if r.card
+    ]
     if cards:
         session.execute(insert(MemberCard), cards)
     session.flush()

@@ -108,9 +108,12 @@ def request_payout(
     if amount_rp > f.available_rp:
         raise InsufficientFunds(requested=amount_rp, available=f.available_rp)
     p = Payout(
-        household_id=household_id, amount_rp=amount_rp, status="requested",
-        requested_by=by, note=note,
-    )  # fmt: skip
+        household_id=household_id,
+        amount_rp=amount_rp,
+        status="requested",
+        requested_by=by,
+        note=note,
+    )
     session.add(p)
     session.flush()
     _audit(session, p, "payout.request", by, None)
@@ -119,11 +122,20 @@ def request_payout(
 
 def _audit(session: Session, p: Payout, action: str, by: str, was: str | None) -> None:
     hh = session.get(Household, p.household_id)
-    audit.record(session, actor=by, action=action, subject=f"payout:{p.id}",
-                 before={"status": was} if was else None,
-                 after={"status": p.status, "amount_rp": p.amount_rp,
-                        "household_id": p.household_id, "reason": p.reason},
-                 site_id=hh.site_id if hh else None)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject=f"payout:{p.id}",
+        before={"status": was} if was else None,
+        after={
+            "status": p.status,
+            "amount_rp": p.amount_rp,
+            "household_id": p.household_id,
+            "reason": p.reason,
+        },
+        site_id=hh.site_id if hh else None,
+    )
 
 
 def approve_payout(
@@ -160,9 +172,13 @@ def reject_payout(session: Session, *, payout_id: int, by: str, reason: str) -> 
 
 
 def pay_payout(
-    session: Session, *, payout_id: int, by: str, two_person_from_rp: int | None,
+    session: Session,
+    *,
+    payout_id: int,
+    by: str,
+    two_person_from_rp: int | None,
     cash: bool = True,
-) -> Payout:  # fmt: skip
+) -> Payout:
     """Hand out the cash: post the payout entry. Only an approved payout can be paid.
 
     ``cash=False``: the money left by a confirmed transfer (:mod:`cloud.disbursement`),

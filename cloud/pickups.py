@@ -48,9 +48,14 @@ _SAMPLES: Table = FillSample.__table__  # type: ignore[assignment]
 
 
 def raise_alert(
-    session: Session, *, kind: str, subject: str, message: str, site_id: int | None = None,
+    session: Session,
+    *,
+    kind: str,
+    subject: str,
+    message: str,
+    site_id: int | None = None,
     details: Mapping[str, Any] | None = None,
-) -> Alert | None:  # fmt: skip
+) -> Alert | None:
     """Raise an alert unless the same (kind, subject) is already active; returns a new one.
 
     A new one is told to the site's operators when its kind has a notification template
@@ -90,9 +95,15 @@ def acknowledge_alert(session: Session, *, alert_id: int, by: str) -> Alert:
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by = utcnow(), by
         session.flush()
-        audit.record(session, actor=by, action="alert.acknowledge", subject=f"alert:{alert.id}",
-                     before={"acknowledged": False}, after={"acknowledged": True},
-                     site_id=alert.site_id)  # fmt: skip
+        audit.record(
+            session,
+            actor=by,
+            action="alert.acknowledge",
+            subject=f"alert:{alert.id}",
+            before={"acknowledged": False},
+            after={"acknowledged": True},
+            site_id=alert.site_id,
+        )
     return alert
 
 
@@ -141,14 +152,29 @@ def register_bin(
     b.empty_depth_mm = empty_depth_mm
     b.threshold_pct, b.hysteresis_pct = threshold_pct, hysteresis_pct
     session.flush()
-    audit.record(session, actor=by, action="bin.update" if before else "bin.create",
-                 subject=f"bin:{bin_id}", before=before, after=audit.snapshot(b, BIN_FIELDS),
-                 site_id=b.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="bin.update" if before else "bin.create",
+        subject=f"bin:{bin_id}",
+        before=before,
+        after=audit.snapshot(b, BIN_FIELDS),
+        site_id=b.site_id,
+    )
     return b
 
 
-BIN_FIELDS = ("site_id", "device_id", "category_code", "name", "lat", "lon", "empty_depth_mm",
-              "threshold_pct", "hysteresis_pct")  # fmt: skip
+BIN_FIELDS = (
+    "site_id",
+    "device_id",
+    "category_code",
+    "name",
+    "lat",
+    "lon",
+    "empty_depth_mm",
+    "threshold_pct",
+    "hysteresis_pct",
+)
 
 
 def get_bin(session: Session, *, bin_id: str) -> Bin:
@@ -250,12 +276,22 @@ def apply_fill(session: Session, *, fill: Fill, received_at: datetime) -> FillOu
         return out  # replay or out-of-order: the state already reflects newer data
     out.applied = True
     b.last_seq, b.state_at, b.lid_open, b.tilted, b.armed = (
-        d.seq, d.at, d.lid_open, d.tilted, d.armed
-    )  # fmt: skip
+        d.seq,
+        d.at,
+        d.lid_open,
+        d.tilted,
+        d.armed,
+    )
     for kind, message in d.raise_alerts:
         details = {"fill_pct": d.level} if kind == "bin_full" else None
-        if raise_alert(session, kind=kind, subject=b.bin_id, message=message, site_id=b.site_id,
-                       details=details):  # fmt: skip
+        if raise_alert(
+            session,
+            kind=kind,
+            subject=b.bin_id,
+            message=message,
+            site_id=b.site_id,
+            details=details,
+        ):
             out.alerts.append(kind)
     for kind in d.clear_alerts:
         clear_alert(session, kind=kind, subject=b.bin_id)
@@ -345,11 +381,20 @@ def open_pickup(
 
 
 def _audit(session: Session, p: Pickup, action: str, by: str | None, was: str | None) -> None:
-    audit.record(session, actor=by, action=action, subject=f"pickup:{p.id}",
-                 before={"status": was} if was else None,
-                 after={"status": p.status, "collector_id": p.collector_id,
-                        "collected_g": p.collected_g, "reason": p.cancel_reason},
-                 site_id=p.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject=f"pickup:{p.id}",
+        before={"status": was} if was else None,
+        after={
+            "status": p.status,
+            "collector_id": p.collector_id,
+            "collected_g": p.collected_g,
+            "reason": p.cancel_reason,
+        },
+        site_id=p.site_id,
+    )
 
 
 def _pickup(session: Session, pickup_id: int) -> Pickup:

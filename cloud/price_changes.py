@@ -28,8 +28,12 @@ class PriceChangeError(LedgerError):
 
 
 def _after(c: PriceChange) -> dict[str, object]:
-    return {"category": c.category_code, "rp_per_kg": c.rp_per_kg,
-            "effective_from": c.effective_from, "status": c.status}  # fmt: skip
+    return {
+        "category": c.category_code,
+        "rp_per_kg": c.rp_per_kg,
+        "effective_from": c.effective_from,
+        "status": c.status,
+    }
 
 
 def create_category(
@@ -41,8 +45,13 @@ def create_category(
     cat = pricing.ensure_category(session, code=code, name_id=name_id, name_en=name_en)
     cat.colour = colour
     session.flush()
-    audit.record(session, actor=by, action="category.create", subject=f"category:{code}",
-                 after={"name_id": name_id, "name_en": name_en, "colour": colour})  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="category.create",
+        subject=f"category:{code}",
+        after={"name_id": name_id, "name_en": name_en, "colour": colour},
+    )
     return cat
 
 
@@ -64,16 +73,26 @@ def propose(
         if effective_from.tzinfo is None:
             raise PriceChangeError("effective_from needs a time zone", field="effective_from")
         if effective_from < utcnow():
-            raise PriceChangeError("a price change takes effect now or later, never earlier",
-                                   field="effective_from")  # fmt: skip
+            raise PriceChangeError(
+                "a price change takes effect now or later, never earlier", field="effective_from"
+            )
     change = PriceChange(
-        category_code=category, rp_per_kg=rp_per_kg, effective_from=effective_from,
-        status="pending", proposed_by=by, note=note,
-    )  # fmt: skip
+        category_code=category,
+        rp_per_kg=rp_per_kg,
+        effective_from=effective_from,
+        status="pending",
+        proposed_by=by,
+        note=note,
+    )
     session.add(change)
     session.flush()
-    audit.record(session, actor=by, action="price.propose", subject=f"price-change:{change.id}",
-                 after=_after(change))  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="price.propose",
+        subject=f"price-change:{change.id}",
+        after=_after(change),
+    )
     return change
 
 
@@ -92,22 +111,30 @@ def approve(
     """The second person's approval: writes the price version. Never the proposer's own."""
     c = _pending(session, change_id)
     if by == c.proposed_by:
-        raise PriceChangeError("a price change needs a second person: the proposer cannot "
-                               "approve it")  # fmt: skip
+        raise PriceChangeError(
+            "a price change needs a second person: the proposer cannot approve it"
+        )
     now = utcnow()
     if c.effective_from is not None and c.effective_from < now:
         raise PriceChangeError("its effective time has passed: reject it and propose again")
     price = pricing.set_price(
-        session, category=c.category_code, rp_per_kg=c.rp_per_kg,
-        effective_from=c.effective_from or now, by=f"{c.proposed_by} + {by}"[:80],
+        session,
+        category=c.category_code,
+        rp_per_kg=c.rp_per_kg,
+        effective_from=c.effective_from or now,
+        by=f"{c.proposed_by} + {by}"[:80],
         max_rp_per_kg=max_rp_per_kg,
-    )  # fmt: skip
+    )
     c.status, c.decided_by, c.decided_at, c.price_id = "approved", by, now, price.id
     session.flush()
-    audit.record(session, actor=by, action="price.approve", subject=f"price-change:{c.id}",
-                 before={"status": "pending"},
-                 after={**_after(c), "price_id": price.id,
-                        "effective_from": price.effective_from})  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="price.approve",
+        subject=f"price-change:{c.id}",
+        before={"status": "pending"},
+        after={**_after(c), "price_id": price.id, "effective_from": price.effective_from},
+    )
     return c
 
 
@@ -120,7 +147,12 @@ def reject(session: Session, *, change_id: int, by: str, reason: str) -> PriceCh
     c.decided_by, c.decided_at, c.reason = by, utcnow(), reason[:300]
     session.flush()
     verb = "withdraw" if c.status == "cancelled" else "reject"
-    audit.record(session, actor=by, action=f"price.{verb}",
-                 subject=f"price-change:{c.id}", before={"status": "pending"},
-                 after={**_after(c), "reason": c.reason})  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action=f"price.{verb}",
+        subject=f"price-change:{c.id}",
+        before={"status": "pending"},
+        after={**_after(c), "reason": c.reason},
+    )
     return c

@@ -92,9 +92,14 @@ def provision_device(
                 f"the broker already has an account named {device_id!r}", field="device_id"
             ) from None
         raise
-    audit.record(session, actor=by, action="device.provision", subject=f"device:{device_id}",
-                 after={"kind": kind, "name": dev.name, "site_id": dev.site_id},
-                 site_id=dev.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="device.provision",
+        subject=f"device:{device_id}",
+        after={"kind": kind, "name": dev.name, "site_id": dev.site_id},
+        site_id=dev.site_id,
+    )
     return Credentials(device_id=device_id, username=device_id, password=password)
 
 
@@ -111,9 +116,15 @@ def revoke_device(
         raise NotFound(f"unknown device {device_id}")
     if not dev.revoked:
         dev.revoked, dev.revoked_at = True, utcnow()
-        audit.record(session, actor=by, action="device.revoke", subject=f"device:{device_id}",
-                     before={"revoked": False}, after={"revoked": True},
-                     site_id=dev.site_id)  # fmt: skip
+        audit.record(
+            session,
+            actor=by,
+            action="device.revoke",
+            subject=f"device:{device_id}",
+            before={"revoked": False},
+            after={"revoked": True},
+            site_id=dev.site_id,
+        )
     session.flush()
     accounts.remove_device(device_id)
     return dev

@@ -45,9 +45,15 @@ def _sha(text: str) -> str:
 
 
 def request(
-    session: Session, *, name: str, address: str | None, phone: str, site_id: int, pin: str,
+    session: Session,
+    *,
+    name: str,
+    address: str | None,
+    phone: str,
+    site_id: int,
+    pin: str,
     client: str,
-) -> tuple[str, RegistrationRequest]:  # fmt: skip
+) -> tuple[str, RegistrationRequest]:
     """Keep a request; returns the reference for the requester (shown once) and the row."""
     try:
         e164 = normalise_phone(phone)
@@ -58,22 +64,34 @@ def request(
     key = _sha(f"registration|{client}")
     since = utcnow() - timedelta(days=1)
     recent = session.scalar(
-        select(func.count()).where(RegistrationRequest.client_key == key,
-                                   RegistrationRequest.created_at >= since)
-    )  # fmt: skip
+        select(func.count()).where(
+            RegistrationRequest.client_key == key, RegistrationRequest.created_at >= since
+        )
+    )
     pending = session.scalar(select(func.count()).where(RegistrationRequest.status == "pending"))
     if (recent or 0) >= PER_ADDRESS_PER_DAY or (pending or 0) >= MAX_PENDING:
         raise TooManyRequests("too many registration requests: try again tomorrow")
     ref = secrets.token_urlsafe(9)
     row = RegistrationRequest(
-        name=" ".join(name.split())[:200], address=address, phone=e164, site_id=site_id,
-        pin_hash=hash_secret(pin), ref_hash=_sha(ref), client_key=key, status="pending",
-    )  # fmt: skip
+        name=" ".join(name.split())[:200],
+        address=address,
+        phone=e164,
+        site_id=site_id,
+        pin_hash=hash_secret(pin),
+        ref_hash=_sha(ref),
+        client_key=key,
+        status="pending",
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor="public", action="registration.request",
-                 subject=f"registration:{row.id}",
-                 after={"name": row.name, "site_id": site_id}, site_id=site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor="public",
+        action="registration.request",
+        subject=f"registration:{row.id}",
+        after={"name": row.name, "site_id": site_id},
+        site_id=site_id,
+    )
     return ref, row
 
 
@@ -108,17 +126,26 @@ def approve(session: Session, *, request_id: int, by: str) -> Household:
     member_no = _next_numbers(session, site.code.upper(), 1, set())[0]
     with audit.inner(session):  # one audit row: registration.approve
         hh = households.register_household(
-            session, member_no=member_no, name=row.name, site=site.code, phone=row.phone,
-            address=row.address, by=by,
-        )  # fmt: skip
+            session,
+            member_no=member_no,
+            name=row.name,
+            site=site.code,
+            phone=row.phone,
+            address=row.address,
+            by=by,
+        )
         set_household_pin_hash(session, household_id=hh.id, pin_hash=row.pin_hash, by=by)
     row.status, row.decided_by, row.decided_at, row.household_id = "approved", by, utcnow(), hh.id
     session.flush()
-    audit.record(session, actor=by, action="registration.approve",
-                 subject=f"registration:{row.id}", before={"status": "pending"},
-                 after={"status": "approved", "household_id": hh.id, "member_no": member_no,
-                        "pin": "set"},
-                 site_id=row.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="registration.approve",
+        subject=f"registration:{row.id}",
+        before={"status": "pending"},
+        after={"status": "approved", "household_id": hh.id, "member_no": member_no, "pin": "set"},
+        site_id=row.site_id,
+    )
     return hh
 
 
@@ -128,8 +155,13 @@ def reject(session: Session, *, request_id: int, by: str, reason: str) -> Regist
         raise RegistrationError("a rejection needs a reason", field="reason")
     row.status, row.decided_by, row.decided_at, row.reason = "rejected", by, utcnow(), reason[:300]
     session.flush()
-    audit.record(session, actor=by, action="registration.reject",
-                 subject=f"registration:{row.id}", before={"status": "pending"},
-                 after={"status": "rejected", "reason": row.reason},
-                 site_id=row.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="registration.reject",
+        subject=f"registration:{row.id}",
+        before={"status": "pending"},
+        after={"status": "rejected", "reason": row.reason},
+        site_id=row.site_id,
+    )
     return row

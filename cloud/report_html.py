@@ -63,8 +63,11 @@ _TEXTS = (
     ("revenue", "Hasil penjualan", "Sales revenue"),
     ("margin", "Selisih (margin)", "Margin"),
     ("open_cases", "Kasus terbuka", "Open cases"),
-    ("chart", "Sampah ditabung per hari dan kategori (kg)",
-     "Waste credited per day and category (kg)"),
+    (
+        "chart",
+        "Sampah ditabung per hari dan kategori (kg)",
+        "Waste credited per day and category (kg)",
+    ),
     ("by_cat", "Per kategori", "By category"),
     ("category", "Kategori", "Category"),
     ("credited", "Ditabung (kg)", "Credited (kg)"),
@@ -90,27 +93,34 @@ _TEXTS = (
     ("days", "Hari", "Days"),
     ("what", "Temuan", "Finding"),
     ("none", "Tidak ada.", "None."),
-    ("cases_month",
-     "Bulan ini: {raised} kasus baru, {confirmed} dikonfirmasi; "
-     "{holds} penahanan pembayaran aktif.",
-     "This month: {raised} new cases, {confirmed} confirmed; {holds} payout holds active."),
-    ("notes",
-     "Catatan: kg dari timbangan stasiun dan petugas jemput (JEKNYONG), dikurangi koreksi; stok "
-     "dihitung dari pergerakan (masuk, jual, susut, hitung fisik), tidak diketik. Batas susut per "
-     "kategori berlaku atas stok yang disimpan (mis. organik kehilangan air).",
-     "Notes: kg from station scales and doorstep collectors (JEKNYONG), net of corrections; "
-     "stock is derived from movements (in, sold, lost, physical counts), never typed. The "
-     "allowed loss per category applies to the stock held (e.g. organic waste loses water)."),
+    (
+        "cases_month",
+        "Bulan ini: {raised} kasus baru, {confirmed} dikonfirmasi; "
+        "{holds} penahanan pembayaran aktif.",
+        "This month: {raised} new cases, {confirmed} confirmed; {holds} payout holds active.",
+    ),
+    (
+        "notes",
+        "Catatan: kg dari timbangan stasiun dan petugas jemput (JEKNYONG), dikurangi koreksi; "
+        "stok dihitung dari pergerakan (masuk, jual, susut, hitung fisik), tidak diketik. "
+        "Batas susut per kategori berlaku atas stok yang disimpan (mis. organik kehilangan air).",
+        "Notes: kg from station scales and doorstep collectors (JEKNYONG), net of corrections; "
+        "stock is derived from movements (in, sold, lost, physical counts), never typed. The "
+        "allowed loss per category applies to the stock held (e.g. organic waste loses water).",
+    ),
     ("sign_made", "Dibuat oleh,", "Prepared by,"),
     ("sign_known", "Mengetahui,", "Acknowledged,"),
     ("sign_role_1", "Pengelola Bank Sampah", "Waste bank manager"),
-    ("sign_role_2", "Dinas Lingkungan Hidup Kab. Banyumas",
-     "Environment Agency (DLH), Banyumas Regency"),
+    (
+        "sign_role_2",
+        "Dinas Lingkungan Hidup Kab. Banyumas",
+        "Environment Agency (DLH), Banyumas Regency",
+    ),
     ("flag.loss_over_allowance", "susut melebihi batas", "loss over allowance"),
     ("flag.doorstep_gap", "selisih jemput", "doorstep gap"),
     ("flag.credit_not_in_stock", "kredit tidak masuk stok", "credit not in stock"),
     ("flag.negative_stock", "stok negatif", "negative stock"),
-)  # fmt: skip
+)
 L = {"id": {k: i for k, i, _ in _TEXTS}, "en": {k: en for k, _, en in _TEXTS}}
 
 CSS = """

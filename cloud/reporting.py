@@ -37,14 +37,20 @@ class SummaryRow:
 
 
 def bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    return (datetime.combine(first, time(), zone).astimezone(UTC),
-            datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC))  # fmt: skip
+    return (
+        datetime.combine(first, time(), zone).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC),
+    )
 
 
 def _credited(start: datetime, end: datetime, site_id: int | None) -> Any:
     W = WeighinRecord
-    where = [W.status == "credited", W.reversal_entry_id.is_(None),
-             W.effective_at >= start, W.effective_at < end]  # fmt: skip
+    where = [
+        W.status == "credited",
+        W.reversal_entry_id.is_(None),
+        W.effective_at >= start,
+        W.effective_at < end,
+    ]
     if site_id is not None:
         where.append(W.site_id == site_id)
     return where
@@ -52,8 +58,11 @@ def _credited(start: datetime, end: datetime, site_id: int | None) -> Any:
 
 def _sums() -> tuple[Any, ...]:
     W = WeighinRecord
-    return (func.count(W.id), func.coalesce(func.sum(W.net_g), 0),
-            func.coalesce(func.sum(W.amount_rp), 0))  # fmt: skip
+    return (
+        func.count(W.id),
+        func.coalesce(func.sum(W.net_g), 0),
+        func.coalesce(func.sum(W.amount_rp), 0),
+    )
 
 
 def _paid(start: datetime, end: datetime) -> Any:
@@ -61,67 +70,99 @@ def _paid(start: datetime, end: datetime) -> Any:
 
 
 def summary(
-    session: Session, *, by: str, first: date, last: date, zone: ZoneInfo,
+    session: Session,
+    *,
+    by: str,
+    first: date,
+    last: date,
+    zone: ZoneInfo,
     site_id: int | None = None,
-) -> list[SummaryRow]:  # fmt: skip
+) -> list[SummaryRow]:
     start, end = bounds(first, last, zone)
     W = WeighinRecord
     if by == "household":
         rows = session.execute(
             select(W.household_id, Household.member_no, Household.name, *_sums())
             .join(Household, Household.id == W.household_id)
-            .where(*_credited(start, end, site_id)).group_by(W.household_id, Household.member_no,
-                                                             Household.name)
-        ).all()  # fmt: skip
+            .where(*_credited(start, end, site_id))
+            .group_by(W.household_id, Household.member_no, Household.name)
+        ).all()
         paid_q = (
             select(Payout.household_id, func.sum(Payout.amount_rp))
             .join(Household, Household.id == Payout.household_id)
-            .where(*_paid(start, end)).group_by(Payout.household_id)
-        )  # fmt: skip
+            .where(*_paid(start, end))
+            .group_by(Payout.household_id)
+        )
         if site_id is not None:
             paid_q = paid_q.where(Household.site_id == site_id)
         paid: dict[int, int] = {h: int(v or 0) for h, v in session.execute(paid_q)}
-        out = {str(h): SummaryRow(str(h), f"{m} · {n}", c, int(g), int(a), int(paid.pop(h, 0) or 0))
-               for h, m, n, c, g, a in rows}  # fmt: skip
+        out = {
+            str(h): SummaryRow(str(h), f"{m} · {n}", c, int(g), int(a), int(paid.pop(h, 0) or 0))
+            for h, m, n, c, g, a in rows
+        }
         if paid:
             for h, m, n in session.execute(
                 select(Household.id, Household.member_no, Household.name).where(
-                    Household.id.in_(list(paid)))
-            ):  # fmt: skip
+                    Household.id.in_(list(paid))
+                )
+            ):
                 out[str(h)] = SummaryRow(str(h), f"{m} · {n}", payouts_rp=int(paid[h] or 0))
         return sorted(out.values(), key=lambda r: r.label)
     if by == "site":
         rows = session.execute(
-            select(W.site_id, Site.code, Site.name, *_sums()).outerjoin(Site, Site.id == W.site_id)
-            .where(*_credited(start, end, site_id)).group_by(W.site_id, Site.code, Site.name)
-        ).all()  # fmt: skip
-        paid_by_site: dict[int | None, Any] = dict(session.execute(
-            select(Household.site_id, func.sum(Payout.amount_rp))
-            .join(Household, Household.id == Payout.household_id)
-            .where(*_paid(start, end)).group_by(Household.site_id)
-        ).all())  # fmt: skip
-        return [SummaryRow(str(s or "-"), f"{code} · {name}" if code else "(tanpa lokasi)", c,
-                           int(g), int(a), int(paid_by_site.get(s, 0) or 0))
-                for s, code, name, c, g, a in rows]  # fmt: skip
+            select(W.site_id, Site.code, Site.name, *_sums())
+            .outerjoin(Site, Site.id == W.site_id)
+            .where(*_credited(start, end, site_id))
+            .group_by(W.site_id, Site.code, Site.name)
+        ).all()
+        paid_by_site: dict[int | None, Any] = dict(
+            session.execute(
+                select(Household.site_id, func.sum(Payout.amount_rp))
+                .join(Household, Household.id == Payout.household_id)
+                .where(*_paid(start, end))
+                .group_by(Household.site_id)
+            ).all()
+        )
+        return [
+            SummaryRow(
+                str(s or "-"),
+                f"{code} · {name}" if code else "(tanpa lokasi)",
+                c,
+                int(g),
+                int(a),
+                int(paid_by_site.get(s, 0) or 0),
+            )
+            for s, code, name, c, g, a in rows
+        ]
     if by == "category":
         rows = session.execute(
             select(W.category_code, WasteCategory.name_id, *_sums())
             .outerjoin(WasteCategory, WasteCategory.code == W.category_code)
             .where(*_credited(start, end, site_id))
-            .group_by(W.category_code, WasteCategory.name_id).order_by(W.category_code)
-        ).all()  # fmt: skip
+            .group_by(W.category_code, WasteCategory.name_id)
+            .order_by(W.category_code)
+        ).all()
         return [SummaryRow(code, name or code, c, int(g), int(a)) for code, name, c, g, a in rows]
     if by == "collector":
         P = Pickup
-        q = (select(P.collector_id, User.display_name, func.count(P.id),
-                    func.coalesce(func.sum(P.collected_g), 0))
-             .join(User, User.id == P.collector_id)
-             .where(P.status == "done", P.completed_at >= start, P.completed_at < end)
-             .group_by(P.collector_id, User.display_name).order_by(User.display_name))  # fmt: skip
+        q = (
+            select(
+                P.collector_id,
+                User.display_name,
+                func.count(P.id),
+                func.coalesce(func.sum(P.collected_g), 0),
+            )
+            .join(User, User.id == P.collector_id)
+            .where(P.status == "done", P.completed_at >= start, P.completed_at < end)
+            .group_by(P.collector_id, User.display_name)
+            .order_by(User.display_name)
+        )
         if site_id is not None:
             q = q.where(Pickup.site_id == site_id)
-        return [SummaryRow(str(u), name, net_g=int(g or 0), pickups=int(n or 0))
-                for u, name, n, g in session.execute(q)]  # fmt: skip
+        return [
+            SummaryRow(str(u), name, net_g=int(g or 0), pickups=int(n or 0))
+            for u, name, n, g in session.execute(q)
+        ]
     if by == "month":
         out_m = []
         month = date(first.year, first.month, 1)
@@ -135,8 +176,9 @@ def summary(
                     Household.site_id == site_id
                 )
             paid_rp = int(session.scalar(pq) or 0)
-            out_m.append(SummaryRow(f"{month:%Y-%m}", f"{month:%Y-%m}", int(c), int(g), int(a),
-                                    paid_rp))  # fmt: skip
+            out_m.append(
+                SummaryRow(f"{month:%Y-%m}", f"{month:%Y-%m}", int(c), int(g), int(a), paid_rp)
+            )
             month = nxt
         return out_m
     raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")

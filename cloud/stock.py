@@ -258,11 +258,17 @@ def weighin_into_stock(session: Session, rec: WeighinRecord) -> None:
         session,
         [
             WeighedIn(
-                rec.id, rec.status, rec.household_id, rec.site_id, rec.category_code,
-                rec.net_g, rec.effective_at, kind,
+                rec.id,
+                rec.status,
+                rec.household_id,
+                rec.site_id,
+                rec.category_code,
+                rec.net_g,
+                rec.effective_at,
+                kind,
             )
         ],
-    )  # fmt: skip
+    )
 
 
 def reversal_out_of_stock(

@@ -99,9 +99,11 @@ def keys_for(login: str, address: str) -> list[Key]:
         return Key(kind, hashlib.sha256(f"{kind}|{text}".encode()).hexdigest())
 
     return [
-        key("pair", f"{login}|{address}"), key("account", login), key("source", address),
+        key("pair", f"{login}|{address}"),
+        key("account", login),
+        key("source", address),
         key("network", network_of(address)),
-    ]  # fmt: skip
+    ]
 
 
 def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
@@ -117,9 +119,11 @@ def _locked_rows(session: Session, keys: list[Key], now: datetime) -> dict[str, 
         .on_conflict_do_nothing(index_elements=["key"])
     )
     rows = session.scalars(
-        select(LoginThrottle).where(LoginThrottle.key.in_(digests))
-        .order_by(LoginThrottle.key).with_for_update()
-    )  # fmt: skip
+        select(LoginThrottle)
+        .where(LoginThrottle.key.in_(digests))
+        .order_by(LoginThrottle.key)
+        .with_for_update()
+    )
     return {r.key: r for r in rows}
 
 
@@ -152,10 +156,15 @@ def reserve(
 
 def succeeded(session: Session, keys: list[Key]) -> None:
     """The attempt was right: clear its pair, give the other keys their failure back."""
-    rows = {r.key: r for r in session.scalars(
-        select(LoginThrottle).where(LoginThrottle.key.in_([k.digest for k in keys]))
-        .order_by(LoginThrottle.key).with_for_update()
-    )}  # fmt: skip
+    rows = {
+        r.key: r
+        for r in session.scalars(
+            select(LoginThrottle)
+            .where(LoginThrottle.key.in_([k.digest for k in keys]))
+            .order_by(LoginThrottle.key)
+            .with_for_update()
+        )
+    }
     for k in keys:
         row = rows.get(k.digest)
         if row is None:

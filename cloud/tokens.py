@@ -72,16 +72,28 @@ class TokenClaims:
 
 
 def issue_access_token(
-    *, subject: str, role: str, version: int, session_id: str, secret: str,
-    lifetime: timedelta, now: datetime | None = None,
-) -> tuple[str, datetime]:  # fmt: skip
+    *,
+    subject: str,
+    role: str,
+    version: int,
+    session_id: str,
+    secret: str,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> tuple[str, datetime]:
     """A signed access token and its expiry time."""
     now = now or datetime.now(UTC)
     exp = now + lifetime
     payload: dict[str, Any] = {
-        "sub": subject, "role": role, "ver": version, "sid": session_id, "typ": "access",
-        "aud": JWT_AUDIENCE, "iat": int(now.timestamp()), "exp": int(exp.timestamp()),
-    }  # fmt: skip
+        "sub": subject,
+        "role": role,
+        "ver": version,
+        "sid": session_id,
+        "typ": "access",
+        "aud": JWT_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int(exp.timestamp()),
+    }
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), exp
 
 
@@ -89,9 +101,12 @@ def decode_access_token(token: str, *, secret: str) -> TokenClaims:
     """Verify signature, audience, type and expiry; :class:`AuthError` otherwise."""
     try:
         data = jwt.decode(
-            token, secret, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE,
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            audience=JWT_AUDIENCE,
             options={"require": ["sub", "exp", "role", "aud", "ver", "sid", "typ"]},
-        )  # fmt: skip
+        )
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid token: {exc}") from None
     sub, role, ver, sid = data.get("sub"), data.get("role"), data.get("ver"), data.get("sid")
@@ -101,9 +116,12 @@ def decode_access_token(token: str, *, secret: str) -> TokenClaims:
     if role not in (*USER_ROLES, "household") or type(ver) is not int or not isinstance(sid, str):
         raise AuthError("invalid token claims")
     return TokenClaims(
-        subject=str(sub), role=role, version=ver, session_id=sid,
+        subject=str(sub),
+        role=role,
+        version=ver,
+        session_id=sid,
         expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
-    )  # fmt: skip
+    )
 
 
 class TokenCache:
@@ -154,17 +172,28 @@ class Issued:
 
 
 def start_session(
-    session: Session, *, subject: str, role: str, version: int, secret: str,
-    access_lifetime: timedelta, session_lifetime: timedelta,
-) -> Issued:  # fmt: skip
+    session: Session,
+    *,
+    subject: str,
+    role: str,
+    version: int,
+    secret: str,
+    access_lifetime: timedelta,
+    session_lifetime: timedelta,
+) -> Issued:
     """Open a session for a subject who just proved who it is. Flushes, no commit."""
     sid = secrets.token_urlsafe(16)
     refresh_secret = secrets.token_urlsafe(32)
     now = utcnow()
     row = AuthSession(
-        id=sid, subject=subject, token_version=version, refresh_hash=_digest(refresh_secret),
-        created_at=now, refreshed_at=now, expires_at=now + session_lifetime,
-    )  # fmt: skip
+        id=sid,
+        subject=subject,
+        token_version=version,
+        refresh_hash=_digest(refresh_secret),
+        created_at=now,
+        refreshed_at=now,
+        expires_at=now + session_lifetime,
+    )
     session.add(row)
     session.flush()
     return _issue(row, role, refresh_secret, secret, access_lifetime)
@@ -174,11 +203,16 @@ def _issue(
     row: AuthSession, role: str, refresh_secret: str, secret: str, lifetime: timedelta
 ) -> Issued:
     token, exp = issue_access_token(
-        subject=row.subject, role=role, version=row.token_version, session_id=row.id,
-        secret=secret, lifetime=min(lifetime, row.expires_at - utcnow()),
-    )  # fmt: skip
-    return Issued(token, exp, f"{row.id}.{refresh_secret}", row.expires_at, row.id, role,
-                  row.subject)  # fmt: skip
+        subject=row.subject,
+        role=role,
+        version=row.token_version,
+        session_id=row.id,
+        secret=secret,
+        lifetime=min(lifetime, row.expires_at - utcnow()),
+    )
+    return Issued(
+        token, exp, f"{row.id}.{refresh_secret}", row.expires_at, row.id, role, row.subject
+    )
 
 
 def _locked_session(session: Session, sid: str) -> AuthSession | None:
@@ -227,16 +261,28 @@ def end_session(session: Session, *, session_id: str, reason: str = "logout") ->
 
 
 def issue_stream_ticket(
-    session: Session, *, subject: str, role: str, session_id: str, version: int,
+    session: Session,
+    *,
+    subject: str,
+    role: str,
+    session_id: str,
+    version: int,
     lifetime: timedelta,
-) -> tuple[str, datetime]:  # fmt: skip
+) -> tuple[str, datetime]:
     """A single-use ticket for the live stream, bound to the caller's session. Flushes."""
     ticket = secrets.token_urlsafe(24)
     expires = utcnow() + lifetime
     session.execute(delete(StreamTicket).where(StreamTicket.expires_at < utcnow()))
-    session.add(StreamTicket(ticket_hash=_digest(ticket), subject=subject, role=role,
-                             session_id=session_id, token_version=version,
-                             expires_at=expires))  # fmt: skip
+    session.add(
+        StreamTicket(
+            ticket_hash=_digest(ticket),
+            subject=subject,
+            role=role,
+            session_id=session_id,
+            token_version=version,
+            expires_at=expires,
+        )
+    )
     session.flush()
     return ticket, expires
 
@@ -248,12 +294,23 @@ def redeem_stream_ticket(session: Session, *, ticket: str) -> TokenClaims:
     gets it (``DELETE ... RETURNING``, atomic on SQLite and PostgreSQL).
     """
     row = session.execute(
-        delete(StreamTicket).where(StreamTicket.ticket_hash == _digest(ticket))
-        .returning(StreamTicket.subject, StreamTicket.role, StreamTicket.session_id,
-                   StreamTicket.token_version, StreamTicket.expires_at)
-    ).first()  # fmt: skip
+        delete(StreamTicket)
+        .where(StreamTicket.ticket_hash == _digest(ticket))
+        .returning(
+            StreamTicket.subject,
+            StreamTicket.role,
+            StreamTicket.session_id,
+            StreamTicket.token_version,
+            StreamTicket.expires_at,
+        )
+    ).first()
     session.flush()
     if row is None or row.expires_at <= utcnow():
         raise AuthError("unknown, used or expired stream ticket")
-    return TokenClaims(subject=row.subject, role=row.role, version=row.token_version,
-                       session_id=row.session_id, expires_at=row.expires_at)  # fmt: skip
+    return TokenClaims(
+        subject=row.subject,
+        role=row.role,
+        version=row.token_version,
+        session_id=row.session_id,
+        expires_at=row.expires_at,
+    )

@@ -111,10 +111,20 @@ def ledger_match(session: Session, rec: WeighinRecord) -> LedgerMatch:
     if sorted(abs(a) for _, a in postings) != [rec.amount_rp, rec.amount_rp] or total != 0:
         return LedgerMatch(False, "the credit entry's postings are not the amount recorded")
     if entry.chain_pos is not None:
-        row = {c: getattr(entry, c) for c in (
-            "chain_pos", "prev_hash", "kind", "created_at", "effective_at", "description",
-            "created_by", "weighin_id", "reverses_entry_id",
-        )}  # fmt: skip
+        row = {
+            c: getattr(entry, c)
+            for c in (
+                "chain_pos",
+                "prev_hash",
+                "kind",
+                "created_at",
+                "effective_at",
+                "description",
+                "created_by",
+                "weighin_id",
+                "reverses_entry_id",
+            )
+        }
         if entry_hash(row, postings) != entry.entry_hash:
             return LedgerMatch(False, "the credit entry does not match its hash in the journal")
     reversed_ = " (since reversed)" if rec.reversal_entry_id is not None else ""

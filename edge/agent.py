@@ -82,8 +82,10 @@ class Agent:
             log.warning(
                 "made this device's signing key %s (public key %s) in %s: an operator must "
                 "approve it before its weigh-ins are credited",
-                self.key.key_id, self.key.public_hex, settings.key_path,
-            )  # fmt: skip
+                self.key.key_id,
+                self.key.public_hex,
+                settings.key_path,
+            )
         self.signer = Signer.for_station(self.key, settings.station)
         self.config_log = ConfigLog(settings.key_path.parent / "config-log.jsonl")
         self.outbox = Outbox(
@@ -295,9 +297,11 @@ class Agent:
             )
             self._station_thread.start()
             if self.tickets is not None and s.printer and s.printer.reprint_button_pin is not None:
-                self._devices.append(open_reprint_button(
-                    s.printer.reprint_button_pin, self._pin_factory, self.tickets
-                ))  # fmt: skip
+                self._devices.append(
+                    open_reprint_button(
+                        s.printer.reprint_button_pin, self._pin_factory, self.tickets
+                    )
+                )
         for b in s.bins:
             monitor, devices = hardware.open_bin(b, self._pin_factory)
             self.bins.append(monitor)

@@ -24,9 +24,17 @@ from typing import Any
 
 #: the fields compared between entries (a change of any is a new entry)
 TRACKED = (
-    "sw_hash", "config_hash", "public_key", "protocol", "division_g", "capacity_g",
-    "min_divisions", "stable_window_ms", "min_stable_samples", "calibration",
-)  # fmt: skip
+    "sw_hash",
+    "config_hash",
+    "public_key",
+    "protocol",
+    "division_g",
+    "capacity_g",
+    "min_divisions",
+    "stable_window_ms",
+    "min_stable_samples",
+    "calibration",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,15 @@ class StationDisplay:
                     self._mcp_gpio = 0x09
                     self.bus.write_byte_data(self._address, 0x00, 0x00)
 
-        self._lcd = _Lcd(s.i2c_expander, s.address, port=s.bus, cols=s.cols, rows=s.rows,
-                         charmap="A00", auto_linebreaks=False)  # fmt: skip
+        self._lcd = _Lcd(
+            s.i2c_expander,
+            s.address,
+            port=s.bus,
+            cols=s.cols,
+            rows=s.rows,
+            charmap="A00",
+            auto_linebreaks=False,
+        )
         return self._lcd
 
     def show(self, *lines: str) -> bool:

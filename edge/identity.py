@@ -161,10 +161,15 @@ def station_config(station: StationSettings | None) -> dict[str, Any]:
     if station is None:
         return dict.fromkeys(
             (
-                "protocol", "division_g", "capacity_g", "min_divisions", "stable_window_ms",
-                "min_stable_samples", "calibration",
+                "protocol",
+                "division_g",
+                "capacity_g",
+                "min_divisions",
+                "stable_window_ms",
+                "min_stable_samples",
+                "calibration",
             )
-        )  # fmt: skip
+        )
     return {
         "protocol": station.protocol,
         "division_g": station.division_g,

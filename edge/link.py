@@ -252,9 +252,14 @@ class MqttLink:
         self, client: mqtt.Client, state: Literal["online", "offline"]
     ) -> mqtt.MQTTMessageInfo:
         # mono_ms: the cloud dates this boot's unsynchronised events by it (cloud/clock.py)
-        status = DeviceStatus(device_id=self.device_id, state=state, sw_version=self.sw_version,
-                              boot_id=self.boot_id, at=datetime.now(UTC),
-                              mono_ms=time.monotonic_ns() // 1_000_000)  # fmt: skip
+        status = DeviceStatus(
+            device_id=self.device_id,
+            state=state,
+            sw_version=self.sw_version,
+            boot_id=self.boot_id,
+            at=datetime.now(UTC),
+            mono_ms=time.monotonic_ns() // 1_000_000,
+        )
         return client.publish(self._topics[Kind.STATUS], to_json(status), qos=1, retain=True)
 
     def _pump(self) -> None:

@@ -136,8 +136,9 @@ class TicketPrinter:
         s = self.settings
         try:
             if s.connection == "serial":
-                p = Serial(devfile=s.port, baudrate=s.baudrate, timeout=2, dsrdtr=False,
-                           profile=s.profile)  # fmt: skip
+                p = Serial(
+                    devfile=s.port, baudrate=s.baudrate, timeout=2, dsrdtr=False, profile=s.profile
+                )
                 p.open()
                 p.device.write_timeout = 5  # a stuck line must not hang the print thread
             else:

@@ -65,8 +65,9 @@ class TicketSpool:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=10)  # fmt: skip
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10
+        )
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -162,8 +163,9 @@ class TicketSpool:
 def _ticket(row: tuple[Any, ...]) -> TicketData:
     event_id, weighed_at, category, net_g, receipt, _ = row
     r = Receipt.model_validate_json(receipt) if receipt is not None else None
-    return TicketData(str(event_id), datetime.fromtimestamp(float(weighed_at), UTC),
-                      str(category), int(net_g), r)  # fmt: skip
+    return TicketData(
+        str(event_id), datetime.fromtimestamp(float(weighed_at), UTC), str(category), int(net_g), r
+    )
 
 
 class TicketDesk:
@@ -193,11 +195,13 @@ class TicketDesk:
 
     def weighed(self, *, seq: int, event_id: str, category: str, net_g: int) -> None:
         try:
-            self.spool.weighed(seq=seq, event_id=event_id, category=category, net_g=net_g,
-                               at=self._clock())  # fmt: skip
+            self.spool.weighed(
+                seq=seq, event_id=event_id, category=category, net_g=net_g, at=self._clock()
+            )
         except sqlite3.Error as exc:
-            log.error("ticket spool write failed (%s); the ticket for %s prints without it",
-                      exc, event_id)  # fmt: skip
+            log.error(
+                "ticket spool write failed (%s); the ticket for %s prints without it", exc, event_id
+            )
 
     def receipt(self, r: Receipt) -> None:
         try:
@@ -221,8 +225,9 @@ class TicketDesk:
         """Print what is due; stops at the first failure (the printer is not ready)."""
         done = 0
         for ticket, prints in self.spool.due():
-            lines = ticket_lines(ticket, self.settings, device_id=self.device_id,
-                                 reprint=prints > 0)  # fmt: skip
+            lines = ticket_lines(
+                ticket, self.settings, device_id=self.device_id, reprint=prints > 0
+            )
             try:
                 self.printer.print_lines(lines)
             except PrinterError as exc:

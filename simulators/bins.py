@@ -66,9 +66,31 @@ Fault = Literal["no_echo", "out_of_range", "unstable"]
 #: relative amount of waste thrown in per local hour (0..23): quiet nights, busy
 #: mornings before work and school, a second peak after the evening meal
 DAILY_PATTERN: tuple[float, ...] = (
-    0.1, 0.1, 0.1, 0.1, 0.3, 1.0, 2.2, 2.6, 1.8, 1.2, 1.0, 1.1,
-    1.3, 1.0, 0.9, 1.0, 1.4, 2.0, 2.4, 2.0, 1.2, 0.6, 0.3, 0.2,
-)  # fmt: skip
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.3,
+    1.0,
+    2.2,
+    2.6,
+    1.8,
+    1.2,
+    1.0,
+    1.1,
+    1.3,
+    1.0,
+    0.9,
+    1.0,
+    1.4,
+    2.0,
+    2.4,
+    2.0,
+    1.2,
+    0.6,
+    0.3,
+    0.2,
+)
 
 
 class BinModel:

@@ -113,8 +113,9 @@ class DoorstepSim:
         return self._tokens[key]
 
     def _staff(self, who: tuple[str, str]) -> tuple[str, int]:
-        return self._login(f"user:{who[0]}", "/api/v1/auth/login",
-                           {"username": who[0], "password": who[1]})  # fmt: skip
+        return self._login(
+            f"user:{who[0]}", "/api/v1/auth/login", {"username": who[0], "password": who[1]}
+        )
 
     def _call(self, key: str, login: Any, method: str, path: str, **kw: Any) -> httpx.Response:
         """One call with the token of ``key`` (logged in again once on a 401)."""
@@ -146,18 +147,23 @@ class DoorstepSim:
         key = f"household:{home.member_no}"
 
         def login() -> tuple[str, int]:
-            return self._login(key, "/api/v1/auth/household-login",
-                               {"member_no": home.member_no, "pin": home.pin})  # fmt: skip
+            return self._login(
+                key, "/api/v1/auth/household-login", {"member_no": home.member_no, "pin": home.pin}
+            )
 
         _token, hh = login()
         now = datetime.now(UTC)
         cats = self._rng.sample(self.categories, self._rng.randint(1, len(self.categories)))
         body = {
-            "categories": cats, "estimated_kg": round(self._rng.uniform(3, 8), 1),
-            "window_start": now.isoformat(), "window_end": (now + timedelta(hours=3)).isoformat(),
-            "lat": home.lat, "lon": home.lon, "address": home.address,
+            "categories": cats,
+            "estimated_kg": round(self._rng.uniform(3, 8), 1),
+            "window_start": now.isoformat(),
+            "window_end": (now + timedelta(hours=3)).isoformat(),
+            "lat": home.lat,
+            "lon": home.lon,
+            "address": home.address,
             "note": self._rng.choice([None, "di teras", "karung biru", "rumah cat hijau"]),
-        }  # fmt: skip
+        }
         r = self._call(key, login, "POST", f"/api/v1/households/{hh}/pickups", json=body)
         if r.status_code == 201:
             self.stats.requests += 1
@@ -183,16 +189,22 @@ class DoorstepSim:
     def _issue_float(self) -> bool:
         _t, cid = self._staff(self.collector)
         key = {"Idempotency-Key": f"demo-float-{cid}-{time.time_ns()}"}
-        r = self._call(f"user:{self.operator[0]}", lambda: self._staff(self.operator), "POST",
-                       f"/api/v1/collectors/{cid}/float", json={"amount_rp": self.float_rp},
-                       headers=key)  # fmt: skip
+        r = self._call(
+            f"user:{self.operator[0]}",
+            lambda: self._staff(self.operator),
+            "POST",
+            f"/api/v1/collectors/{cid}/float",
+            json={"amount_rp": self.float_rp},
+            headers=key,
+        )
         return r.status_code == 200
 
     def _ride(self, following: _Following) -> None:
         key = f"user:{self.collector[0]}"
         _t, cid = self._staff(self.collector)
-        r = self._call(key, lambda: self._staff(self.collector), "GET",
-                       f"/api/v1/collectors/{cid}/route")  # fmt: skip
+        r = self._call(
+            key, lambda: self._staff(self.collector), "GET", f"/api/v1/collectors/{cid}/route"
+        )
         r.raise_for_status()
         day = r.json()
         if day.get("plan_id") != following.plan_id and day.get("depart"):
@@ -219,8 +231,9 @@ class DoorstepSim:
         pid = stop["pickup_id"]
         if stop.get("household_id") is None:  # a full bin: emptied into the box
             grams = self._rng.randint(8_000, 20_000)
-            r = self._call(key, login, "POST", f"/api/v1/pickups/{pid}/complete",
-                           json={"collected_g": grams})  # fmt: skip
+            r = self._call(
+                key, login, "POST", f"/api/v1/pickups/{pid}/complete", json={"collected_g": grams}
+            )
             self.stats.bins += r.status_code == 200
             return
         cats = stop.get("categories") or [self.categories[0]]
@@ -233,8 +246,7 @@ class DoorstepSim:
             self.stats.completions += 1
             self.stats.credited_rp += int(r.json()["total_rp"])
             if self._rng.random() < 0.1:  # the answer was lost on the way: sent again
-                again = self._call(key, login, "POST", f"/api/v1/pickups/{pid}/doorstep",
-                                   json=body)  # fmt: skip
+                again = self._call(key, login, "POST", f"/api/v1/pickups/{pid}/doorstep", json=body)
                 self.stats.replays += again.status_code == 200
         else:
             self.stats.errors += 1
@@ -246,8 +258,14 @@ class DoorstepSim:
         staff = lambda: self._staff(self.operator)  # noqa: E731
         fl = self._call(op, staff, "GET", f"/api/v1/collectors/{cid}/float").json()["float_rp"]
         key = {"Idempotency-Key": f"demo-depot-{cid}-{time.time_ns()}"}
-        r = self._call(op, staff, "POST", f"/api/v1/collectors/{cid}/depot",
-                       json={"counted_cash_rp": max(0, fl)}, headers=key)  # fmt: skip
+        r = self._call(
+            op,
+            staff,
+            "POST",
+            f"/api/v1/collectors/{cid}/depot",
+            json={"counted_cash_rp": max(0, fl)},
+            headers=key,
+        )
         if r.status_code == 200:
             self.stats.depot_visits += 1
             self._issue_float()

@@ -354,8 +354,9 @@ class Fleet:
         if self.tickets is not None:
             printer_dev = PtyDevice(devdir, name="usb-Sim_Printer-if00")
             printer = PrinterSimulator(printer_dev, out=self.tickets).start()
-            names = ", ".join(f"{json.dumps(c)} = {json.dumps(n)}" for c, n in
-                              self.category_names.items())  # fmt: skip
+            names = ", ".join(
+                f"{json.dumps(c)} = {json.dumps(n)}" for c, n in self.category_names.items()
+            )
             body += (
                 "\n[edge.printer]\n"
                 f'port = "{printer_dev.path}"\n'
@@ -365,8 +366,9 @@ class Fleet:
                 f"category_names = {{ {names} }}\n"
             )
         agent = self._agent(device_id, password, body, {})
-        return _Station(agent, scale_dev, card_dev, scale, cards, printer_dev=printer_dev,
-                        printer=printer)  # fmt: skip
+        return _Station(
+            agent, scale_dev, card_dev, scale, cards, printer_dev=printer_dev, printer=printer
+        )
 
     def _start_bin_node(self, i: int, device_id: str, password: str) -> _Agent:
         real_interval = max(2.0, 300.0 / self.speed)  # every 5 simulated minutes, >= 2 s

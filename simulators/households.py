@@ -44,14 +44,53 @@ BAGS: dict[str, tuple[float, float, float]] = {
 
 #: visits per local opening hour (07:00-15:59): mornings before the heat, and after Asr
 OPENING_HOURS: dict[int, float] = {
-    7: 1.0, 8: 2.2, 9: 2.0, 10: 1.4, 11: 0.8, 12: 0.4, 13: 0.6, 14: 1.2, 15: 1.5,
-}  # fmt: skip
+    7: 1.0,
+    8: 2.2,
+    9: 2.0,
+    10: 1.4,
+    11: 0.8,
+    12: 0.4,
+    13: 0.6,
+    14: 1.2,
+    15: 1.5,
+}
 
-_GIVEN = ("Sari", "Budi", "Wati", "Agus", "Siti", "Joko", "Dewi", "Eko", "Rina", "Bambang",
-          "Yuli", "Hadi", "Tuti", "Slamet", "Ani", "Teguh", "Endang", "Wahyu", "Lestari",
-          "Darto")  # fmt: skip
-_FAMILY = ("Susanto", "Wibowo", "Rahayu", "Prasetyo", "Nugroho", "Utami", "Santoso",
-           "Purnomo", "Hartono", "Kusuma", "Setiawan", "Handayani")  # fmt: skip
+_GIVEN = (
+    "Sari",
+    "Budi",
+    "Wati",
+    "Agus",
+    "Siti",
+    "Joko",
+    "Dewi",
+    "Eko",
+    "Rina",
+    "Bambang",
+    "Yuli",
+    "Hadi",
+    "Tuti",
+    "Slamet",
+    "Ani",
+    "Teguh",
+    "Endang",
+    "Wahyu",
+    "Lestari",
+    "Darto",
+)
+_FAMILY = (
+    "Susanto",
+    "Wibowo",
+    "Rahayu",
+    "Prasetyo",
+    "Nugroho",
+    "Utami",
+    "Santoso",
+    "Purnomo",
+    "Hartono",
+    "Kusuma",
+    "Setiawan",
+    "Handayani",
+)
 
 
 def sample_grams(category: str, rng: random.Random) -> int:

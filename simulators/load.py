@@ -208,9 +208,13 @@ def _client(device_id: str, password: str, cfg: LoadConfig, counters: _Counters)
             counters.acked += 1
 
     endpoint = Endpoint(
-        cfg.host, cfg.port, device_id, password, tls=cfg.tls,
+        cfg.host,
+        cfg.port,
+        device_id,
+        password,
+        tls=cfg.tls,
         ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
-    )  # fmt: skip
+    )
     return Connection(
         endpoint,
         device_id,

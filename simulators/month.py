@@ -134,9 +134,12 @@ class Month:
                 for d in range(6)
             )
             user = create_user(
-                s, username=f"jeknyong-{site}", password="collector-password",
-                role="collector", site_id=sid,
-            )  # fmt: skip
+                s,
+                username=f"jeknyong-{site}",
+                password="collector-password",
+                role="collector",
+                site_id=sid,
+            )
             self.collectors[site] = user.id
             # a collector's phone scale: not a station, so its weigh-ins enter stock at the depot
             s.add(Device(device_id=f"ph-{site}", kind="collector", site_id=sid, revoked=False))

@@ -53,8 +53,14 @@ BIN_REPORT_S = 300
 #: what a bin sensor's empty depth reads (mm), for ``distance_mm``
 EMPTY_DEPTH_MM = 1000
 #: base price (rupiah per kg) of each category a year ago
-BASE_PRICES = {"organic": 500, "plastic-pet": 3500, "plastic-mixed": 1500, "paper": 1800,
-               "metal": 4000, "glass": 300}  # fmt: skip
+BASE_PRICES = {
+    "organic": 500,
+    "plastic-pet": 3500,
+    "plastic-mixed": 1500,
+    "paper": 1800,
+    "metal": 4000,
+    "glass": 300,
+}
 #: JEKNYONG collects plastic only
 DOORSTEP_CATEGORIES = ("plastic-pet", "plastic-mixed")
 #: a station's scale division (grams); the edge captures nothing below 20 d
@@ -171,10 +177,18 @@ class Regency:
             kec = KECAMATAN[k]
             code = f"{_slug(kec.name)[:16]}-{_slug(desa)[:20]}"
             self.sites.append(
-                Site(i, code, f"Bank Sampah {desa}, {kec.name}", k,
-                     round(kec.lat + rng.uniform(-0.03, 0.03), 5),
-                     round(kec.lon + rng.uniform(-0.03, 0.03), 5), h, s, b)
-            )  # fmt: skip
+                Site(
+                    i,
+                    code,
+                    f"Bank Sampah {desa}, {kec.name}",
+                    k,
+                    round(kec.lat + rng.uniform(-0.03, 0.03), 5),
+                    round(kec.lon + rng.uniform(-0.03, 0.03), 5),
+                    h,
+                    s,
+                    b,
+                )
+            )
         if len({s.code for s in self.sites}) != len(self.sites):
             raise ValueError("site codes are not unique")
         self._hh_starts = [s.households.start for s in self.sites]
@@ -247,8 +261,11 @@ class Regency:
         names = [f"{g} {f}" for g in _GIVEN for f in _FAMILY]
         for s in self.sites:
             desa = KECAMATAN[s.kecamatan].desa[s.index - self._first_site(s.kecamatan)]
-            places = [f"RT {rt:02d}/RW {rw:02d}, {desa}, {KECAMATAN[s.kecamatan].name}"
-                      for rt in range(1, 13) for rw in range(1, 9)]  # fmt: skip
+            places = [
+                f"RT {rt:02d}/RW {rw:02d}, {desa}, {KECAMATAN[s.kecamatan].name}"
+                for rt in range(1, 13)
+                for rw in range(1, 9)
+            ]
             for i in s.households:
                 name = names[int(rand() * len(names))]
                 address = places[int(rand() * len(places))]

@@ -130,8 +130,10 @@ class _Broker(Broker):  # type: ignore[misc]
         if message is not None and len(message.data or b"") > MAX_PAYLOAD_BYTES:
             log.warning(
                 "dropped a %d-byte publish from %s (cap %d)",
-                len(message.data), client_session.client_id, MAX_PAYLOAD_BYTES,
-            )  # fmt: skip
+                len(message.data),
+                client_session.client_id,
+                MAX_PAYLOAD_BYTES,
+            )
             return True
         result: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
         return result

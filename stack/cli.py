@@ -210,9 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="state (var/demo)")
     demo.add_argument("--seconds", type=float, default=0, help="stop after N s (0: Ctrl-C)")
     demo.add_argument(
-        "--broker", choices=["auto", "embedded", "mosquitto"], default="auto",
+        "--broker",
+        choices=["auto", "embedded", "mosquitto"],
+        default="auto",
         help="auto: Mosquitto when installed, else the embedded amqtt broker",
-    )  # fmt: skip
+    )
     demo.set_defaults(func=_run_demo)
 
     edge = sub.add_parser("edge", help="the edge agent that runs on a Raspberry Pi")
@@ -321,8 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     bconf = broker_sub.add_parser("config", help="print the production mosquitto.conf")
     bconf.add_argument("--port", type=int, default=8883)
     bconf.add_argument("--data-dir", type=Path, default=Path("/var/lib/mosquitto"))
-    bconf.add_argument("--tls-dir", type=Path, default=Path("/etc/mosquitto/certs"),
-                       help="holds ca.crt, server.crt, server.key")  # fmt: skip
+    bconf.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=Path("/etc/mosquitto/certs"),
+        help="holds ca.crt, server.crt, server.key",
+    )
     bconf.add_argument("--plugin", type=Path, help="dynamic-security plugin (found if omitted)")
     bconf.set_defaults(func=lambda ns: int(_call("stack.mosquitto:cli_config", ns)))
     bacc = broker_sub.add_parser(

@@ -52,11 +52,27 @@ CATEGORIES = [  # code, Indonesian, English, rupiah per kg
     ("paper", "Kertas & kardus", "Paper & cardboard", 1800),
 ]
 HOUSEHOLD_NAMES = [
-    "Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Riyanto", "Sri Wahyuni",
-    "Joko Susilo", "Rina Marlina", "Eko Prasetyo", "Yuni Astuti", "Heru Purnomo",
-    "Wati Suryani", "Bambang Hartono", "Nur Hidayah", "Slamet Riyadi", "Ratna Sari",
-    "Teguh Wibowo", "Lastri Handayani", "Dwi Cahyono", "Endang Kurniasih", "Parno Sutrisno",
-]  # fmt: skip
+    "Siti Aminah",
+    "Budi Santoso",
+    "Dewi Lestari",
+    "Agus Riyanto",
+    "Sri Wahyuni",
+    "Joko Susilo",
+    "Rina Marlina",
+    "Eko Prasetyo",
+    "Yuni Astuti",
+    "Heru Purnomo",
+    "Wati Suryani",
+    "Bambang Hartono",
+    "Nur Hidayah",
+    "Slamet Riyadi",
+    "Ratna Sari",
+    "Teguh Wibowo",
+    "Lastri Handayani",
+    "Dwi Cahyono",
+    "Endang Kurniasih",
+    "Parno Sutrisno",
+]
 STREETS = ["Mawar", "Melati", "Kenanga", "Anggrek", "Flamboyan", "Cempaka", "Dahlia"]
 BROKER_ADMIN = "salinmas-admin"
 #: the demo's waste bank in Sokaraja (Banyumas; Purwokerto is ~-7.42, 109.23): stations
@@ -289,9 +305,12 @@ class DemoStack:
                         continue
                     lat, lon, address = home_of(i)
                     hh = households.register_household(
-                        s, member_no=member_no(i), name=HOUSEHOLD_NAMES[i % 20], site=SITE,
+                        s,
+                        member_no=member_no(i),
+                        name=HOUSEHOLD_NAMES[i % 20],
+                        site=SITE,
                         address=address,
-                    )  # fmt: skip
+                    )
                     hh.lat, hh.lon = lat, lon
                     s.flush()
                     self.household_ids.append(hh.id)
@@ -325,9 +344,13 @@ class DemoStack:
                 for username, password, role, display in users:
                     if s.scalar(select(User.id).where(User.username == username)) is None:
                         auth.create_user(
-                            s, username=username, password=password, role=role,
-                            display_name=display, site_id=None if role == "admin" else site.id,
-                        )  # fmt: skip
+                            s,
+                            username=username,
+                            password=password,
+                            role=role,
+                            display_name=display,
+                            site_id=None if role == "admin" else site.id,
+                        )
                 # the collector's motorbike: 60 kg, on shift from an hour ago for 12 hours
                 collector = s.scalar(select(User).where(User.username == "kolektor1"))
                 assert collector is not None

@@ -197,8 +197,10 @@ def cli_accounts(ns: argparse.Namespace) -> int:
             return 2
         services[user] = (role, password)
     if ns.out.exists() and not ns.force:
-        print(f"{ns.out} exists (it holds the provisioned devices); --force replaces it",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{ns.out} exists (it holds the provisioned devices); --force replaces it",
+            file=sys.stderr,
+        )
         return 2
     DynsecFile(ns.out).write(initial_document(services))
     print(f"wrote {ns.out}: {', '.join(SERVICE_ACCOUNTS)}")

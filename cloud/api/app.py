@@ -48,6 +48,7 @@ from cloud.api.routes import (
     dispatch,
     docs,
     doorstep,
+    enrolments,
     households,
     integrity,
     massbalance,
@@ -81,12 +82,39 @@ log = logging.getLogger(__name__)
 DEFAULT_STATIC = Path(__file__).resolve().parent / "static"
 #: routes are matched in this order: the hottest (balance lookups) first
 ROUTERS = (
-    accounts, auth, users, households, categories, weighins, bins, pickups, devices,
-    telemetry, operations, reports, stream, dashboard, notifications, integrity, public,
-    audit_log, onboarding, price_changes, device_config, cashbox, disbursements, summaries, docs,
-    doorstep, dispatch,
-    stock, massbalance, cases, programme,
-)  # fmt: skip
+    accounts,
+    auth,
+    users,
+    households,
+    categories,
+    weighins,
+    bins,
+    pickups,
+    devices,
+    telemetry,
+    operations,
+    reports,
+    stream,
+    dashboard,
+    notifications,
+    integrity,
+    public,
+    audit_log,
+    onboarding,
+    enrolments,
+    price_changes,
+    device_config,
+    cashbox,
+    disbursements,
+    summaries,
+    docs,
+    doorstep,
+    dispatch,
+    stock,
+    massbalance,
+    cases,
+    programme,
+)
 
 DESCRIPTION = """
 The Salinmas cloud API: households, member cards, prices, accounts and payouts,
@@ -108,9 +136,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         migrate(settings.ledger_url)
     db = settings.db
     pool: dict[str, Any] = {
-        "pool_size": db.pool_size, "max_overflow": db.max_overflow,
-        "pool_timeout": db.pool_timeout_s, "pool_pre_ping": db.pre_ping,
-    }  # fmt: skip
+        "pool_size": db.pool_size,
+        "max_overflow": db.max_overflow,
+        "pool_timeout": db.pool_timeout_s,
+        "pool_pre_ping": db.pre_ping,
+    }
     engine = make_engine(settings.ledger_url, **pool)
     sessions = session_factory(engine)
     read_engine = (
@@ -146,9 +176,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     state.dispatcher = Dispatcher(  # its own background work: reaches every site
         functools.partial(read_sessions, info={"scope": scope.SYSTEM}),
         functools.partial(sessions, info={"scope": scope.SYSTEM}),
-        matrix=matrix_provider(settings.routing), routing=settings.routing,
-        settings=settings.doorstep, on_plan=lambda plan: dispatch.pickups_replanned(state, plan),
-    )  # fmt: skip
+        matrix=matrix_provider(settings.routing),
+        routing=settings.routing,
+        settings=settings.doorstep,
+        on_plan=lambda plan: dispatch.pickups_replanned(state, plan),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -238,13 +270,15 @@ def run(settings: ApiSettings, *, config_file: str | None = None) -> int:
     )
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     common: dict[str, Any] = {
-        "host": settings.host, "port": settings.port,
+        "host": settings.host,
+        "port": settings.port,
         # client addresses come from trusted proxies only (cloud/api/clientaddr.py)
         "proxy_headers": False,
         # open live streams never end by themselves: cut them on shutdown
         "timeout_graceful_shutdown": 5,
-        "log_level": "info", "access_log": settings.access_log,
-    }  # fmt: skip
+        "log_level": "info",
+        "access_log": settings.access_log,
+    }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)
         return 0

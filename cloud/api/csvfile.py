@@ -55,6 +55,7 @@ def csv_response(
         yield buf.getvalue()
 
     return StreamingResponse(
-        gen(), media_type="text/csv; charset=utf-8",
+        gen(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )  # fmt: skip
+    )

@@ -69,8 +69,9 @@ async def get_principal(
     """
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthError("missing bearer token")
-    return await principal_from_token(state, creds.credentials, fresh=request.method
-                                      not in SAFE_METHODS)  # fmt: skip
+    return await principal_from_token(
+        state, creds.credentials, fresh=request.method not in SAFE_METHODS
+    )
 
 
 async def principal_from_token(state: ApiState, token: str, *, fresh: bool) -> Principal:
@@ -265,10 +266,13 @@ async def stream_principal(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ticket: Annotated[
         str | None,
-        Query(max_length=100, description="a single-use ticket from POST /auth/stream-ticket "
-              "(EventSource cannot send headers; tokens never travel in URLs)"),
+        Query(
+            max_length=100,
+            description="a single-use ticket from POST /auth/stream-ticket "
+            "(EventSource cannot send headers; tokens never travel in URLs)",
+        ),
     ] = None,
-) -> Principal:  # fmt: skip
+) -> Principal:
     """Any role (the stream carries only events within the caller's reach): a bearer token
     in the header, or a stream ticket, which is used up here."""
     if creds is not None:
@@ -280,9 +284,13 @@ async def stream_principal(
 
 def claims_of(principal: Principal) -> TokenClaims:
     """What a principal's token said (to check again later, e.g. from an open stream)."""
-    return TokenClaims(subject=f"{principal.kind}:{principal.id}", role=principal.role,
-                       version=principal.version, session_id=principal.session_id,
-                       expires_at=utcnow())  # fmt: skip
+    return TokenClaims(
+        subject=f"{principal.kind}:{principal.id}",
+        role=principal.role,
+        version=principal.version,
+        session_id=principal.session_id,
+        expires_at=utcnow(),
+    )
 
 
 StreamPrincipal = Annotated[Principal, Depends(stream_principal)]

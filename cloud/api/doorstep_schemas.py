@@ -124,10 +124,12 @@ class DepotIn(_In):
         default=None, ge=0, le=100_000_000, description="cash handed back, counted; settles"
     )
     delivered_g: dict[CategoryCode, Annotated[int, Field(gt=0, le=MAX_QTY_G)]] | None = Field(
-        default=None, max_length=50, examples=[{"plastic-pet": 6200}],
+        default=None,
+        max_length=50,
+        examples=[{"plastic-pet": 6200}],
         description="the unloaded box weighed at the depot, grams per category: it enters "
         "the site's stock with the collector's doorstep weigh-ins not yet delivered",
-    )  # fmt: skip
+    )
 
 
 class DepotOut(FloatOut):

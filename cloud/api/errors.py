@@ -100,49 +100,69 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return problem(
-            exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors,
+            exc.status,
+            exc.slug,
+            exc.detail,
+            title=exc.title,
+            errors=exc.errors,
             headers=exc.headers,
-        )  # fmt: skip
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [FieldError(field=_loc(e.get("loc", ())), message=str(e.get("msg", ""))) for e in
-                  exc.errors()]  # fmt: skip
+        errors = [
+            FieldError(field=_loc(e.get("loc", ())), message=str(e.get("msg", "")))
+            for e in exc.errors()
+        ]
         n = len(errors)
         return problem(
-            422, "validation", f"{n} field{'s are' if n != 1 else ' is'} invalid",
-            title="Invalid request", errors=errors,
-        )  # fmt: skip
+            422,
+            "validation",
+            f"{n} field{'s are' if n != 1 else ' is'} invalid",
+            title="Invalid request",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}
         headers = dict(exc.headers) if exc.headers else None
         return problem(
-            exc.status_code, slug.get(exc.status_code, "http-error"), str(exc.detail),
+            exc.status_code,
+            slug.get(exc.status_code, "http-error"),
+            str(exc.detail),
             headers=headers,
-        )  # fmt: skip
+        )
 
     @app.exception_handler(Throttled)
     async def _throttled(_: Request, exc: Throttled) -> JSONResponse:
         return problem(
-            429, "too-many-logins", str(exc), title="Too many failed logins",
+            429,
+            "too-many-logins",
+            str(exc),
+            title="Too many failed logins",
             headers={"Retry-After": str(exc.retry_after_s)},
-        )  # fmt: skip
+        )
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
         return problem(
-            401, "unauthorized", str(exc), title="Not authenticated",
+            401,
+            "unauthorized",
+            str(exc),
+            title="Not authenticated",
             headers={"WWW-Authenticate": "Bearer"},
-        )  # fmt: skip
+        )
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return problem(
-            422, "validation", str(exc), title="Invalid request",
+            422,
+            "validation",
+            str(exc),
+            title="Invalid request",
             errors=[FieldError(field=f"body.{exc.field}", message=str(exc))],
-        )  # fmt: skip
+        )
 
     @app.exception_handler(OutOfReach)
     async def _out_of_reach(_: Request, exc: OutOfReach) -> JSONResponse:
@@ -157,33 +177,48 @@ def install(app: FastAPI) -> None:
         field = getattr(exc, "field", None)
         if field:
             return problem(
-                422, "rule-violated", str(exc), title="Refused by a business rule",
+                422,
+                "rule-violated",
+                str(exc),
+                title="Refused by a business rule",
                 errors=[FieldError(field=f"body.{field}", message=str(exc))],
-            )  # fmt: skip
+            )
         return problem(409, "conflict", str(exc), title="Conflicts with the current state")
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error mapped to 409: %s", exc.orig)
         return problem(
-            409, "conflict", "conflicts with existing data (duplicate or missing reference)",
+            409,
+            "conflict",
+            "conflicts with existing data (duplicate or missing reference)",
             title="Conflicts with the current state",
-        )  # fmt: skip
+        )
 
     retry_after = {"Retry-After": str(getattr(app.state, "retry_after_s", 1))}
 
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
         log.warning("no database connection came free in time: %s", exc)
-        return problem(503, "overloaded", "the API is busy; retry after the given seconds",
-                       title="Overloaded", headers=retry_after)  # fmt: skip
+        return problem(
+            503,
+            "overloaded",
+            "the API is busy; retry after the given seconds",
+            title="Overloaded",
+            headers=retry_after,
+        )
 
     @app.exception_handler(OperationalError)
     async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
         # connection lost (database restart), lock wait timed out, server shutting down
         log.warning("database unavailable: %s", exc.orig)
-        return problem(503, "database-unavailable", "the database is unavailable; retry",
-                       title="Database unavailable", headers=retry_after)  # fmt: skip
+        return problem(
+            503,
+            "database-unavailable",
+            "the database is unavailable; retry",
+            title="Database unavailable",
+            headers=retry_after,
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -113,19 +113,26 @@ class AdmissionMiddleware:
             self.gate.release()
 
     async def _overloaded(self, send: Send) -> None:
-        body = json.dumps({
-            "type": "https://salinmas.org/problems/overloaded", "title": "Overloaded",
-            "status": 503, "detail": "the API is busy; retry after the given seconds",
-            "errors": [],
-        }).encode()  # fmt: skip
-        await send({
-            "type": "http.response.start", "status": 503,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", self.retry_after),
-            ],
-        })  # fmt: skip
+        body = json.dumps(
+            {
+                "type": "https://salinmas.org/problems/overloaded",
+                "title": "Overloaded",
+                "status": 503,
+                "detail": "the API is busy; retry after the given seconds",
+                "errors": [],
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", self.retry_after),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -148,10 +148,15 @@ class LiveHub:
             q.put_nowait(ev)
 
     def publish(
-        self, type_: str, data: dict[str, Any], *, site_id: int | None = None,
-        household_id: int | None = None, collector_id: int | None = None,
+        self,
+        type_: str,
+        data: dict[str, Any],
+        *,
+        site_id: int | None = None,
+        household_id: int | None = None,
+        collector_id: int | None = None,
         household_site_id: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Send an event to the subscribers it concerns; callable from any thread."""
         reach = _reach(site_id, household_id, collector_id, household_site_id)
         loop = self._loop
@@ -175,8 +180,11 @@ class LiveHub:
         if kind is Kind.FILL:
             self.publish("fill", data, site_id=site)
         elif kind is Kind.STATUS:
-            self.publish("device", {"device_id": device_id, "online": data["state"] == "online",
-                                    **data}, site_id=site)  # fmt: skip
+            self.publish(
+                "device",
+                {"device_id": device_id, "online": data["state"] == "online", **data},
+                site_id=site,
+            )
         elif kind is Kind.HEALTH:
             self.publish("device", {"device_id": device_id, "online": True, **data}, site_id=site)
 
@@ -216,28 +224,60 @@ class LiveHub:
             for w, member_no, hh_name, hh_site in rows:
                 c.weighin = w.id
                 reach = {"site_ids": (w.site_id, hh_site), "household_id": w.household_id}
-                out.append(("weighin", {
-                    "id": w.id, "device_id": w.device_id, "site_id": w.site_id,
-                    "effective_at": w.effective_at.isoformat(), "category_code": w.category_code,
-                    "net_g": w.net_g, "amount_rp": w.amount_rp, "status": w.status,
-                    "reason": w.reason, "household_id": w.household_id,
-                    "member_no": member_no, "household_name": hh_name,
-                }, reach))  # fmt: skip
+                out.append(
+                    (
+                        "weighin",
+                        {
+                            "id": w.id,
+                            "device_id": w.device_id,
+                            "site_id": w.site_id,
+                            "effective_at": w.effective_at.isoformat(),
+                            "category_code": w.category_code,
+                            "net_g": w.net_g,
+                            "amount_rp": w.amount_rp,
+                            "status": w.status,
+                            "reason": w.reason,
+                            "household_id": w.household_id,
+                            "member_no": member_no,
+                            "household_name": hh_name,
+                        },
+                        reach,
+                    )
+                )
             for a in s.scalars(select(Alert).where(Alert.id > c.alert).order_by(Alert.id)):
                 c.alert = a.id
-                out.append(("alert", {
-                    "id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message,
-                    "site_id": a.site_id, "raised_at": a.raised_at.isoformat(),
-                }, {"site_ids": (a.site_id,)}))  # fmt: skip
+                out.append(
+                    (
+                        "alert",
+                        {
+                            "id": a.id,
+                            "kind": a.kind,
+                            "subject": a.subject,
+                            "message": a.message,
+                            "site_id": a.site_id,
+                            "raised_at": a.raised_at.isoformat(),
+                        },
+                        {"site_ids": (a.site_id,)},
+                    )
+                )
             for d in s.scalars(
                 select(DeadLetter).where(DeadLetter.id > c.dead_letter).order_by(DeadLetter.id)
             ):
                 c.dead_letter = d.id
                 site = self._device_sites.get(d.client_hint or "")
-                out.append(("dead_letter", {
-                    "id": d.id, "reason": d.reason, "topic": d.topic, "detail": d.detail,
-                    "received_at": d.received_at.isoformat(),
-                }, {"site_ids": (site,)}))  # fmt: skip
+                out.append(
+                    (
+                        "dead_letter",
+                        {
+                            "id": d.id,
+                            "reason": d.reason,
+                            "topic": d.topic,
+                            "detail": d.detail,
+                            "received_at": d.received_at.isoformat(),
+                        },
+                        {"site_ids": (site,)},
+                    )
+                )
             for p in s.scalars(select(Pickup).where(Pickup.id > c.pickup).order_by(Pickup.id)):
                 c.pickup = p.id
                 out.append(("pickup", pickup_event(p), _reach(**pickup_reach(s, p))))
@@ -245,12 +285,17 @@ class LiveHub:
 
 
 def _reach(
-    site_id: int | None = None, household_id: int | None = None,
-    collector_id: int | None = None, household_site_id: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    site_id: int | None = None,
+    household_id: int | None = None,
+    collector_id: int | None = None,
+    household_site_id: int | None = None,
+) -> dict[str, Any]:
     """The ``LiveEvent`` fields saying whom an event concerns."""
-    return {"site_ids": (site_id, household_site_id), "household_id": household_id,
-            "collector_id": collector_id}  # fmt: skip
+    return {
+        "site_ids": (site_id, household_site_id),
+        "household_id": household_id,
+        "collector_id": collector_id,
+    }
 
 
 def _device_sites(s: Session) -> dict[str, int | None]:
@@ -259,10 +304,17 @@ def _device_sites(s: Session) -> dict[str, int | None]:
 
 def pickup_reach(s: Session, p: Pickup) -> dict[str, Any]:
     """Whom a pickup event concerns (its site, its household's site, household, collector)."""
-    hh_site = s.scalar(select(Household.site_id).where(Household.id == p.household_id)) if (
-        p.household_id is not None) else None  # fmt: skip
-    return {"site_id": p.site_id, "household_site_id": hh_site,
-            "household_id": p.household_id, "collector_id": p.collector_id}  # fmt: skip
+    hh_site = (
+        s.scalar(select(Household.site_id).where(Household.id == p.household_id))
+        if (p.household_id is not None)
+        else None
+    )
+    return {
+        "site_id": p.site_id,
+        "household_site_id": hh_site,
+        "household_id": p.household_id,
+        "collector_id": p.collector_id,
+    }
 
 
 def _max_id(s: Session, col: Any) -> int:
@@ -271,8 +323,13 @@ def _max_id(s: Session, col: Any) -> int:
 
 def pickup_event(p: Pickup) -> dict[str, Any]:
     return {
-        "id": p.id, "kind": p.kind, "status": p.status, "bin_id": p.bin_id,
-        "household_id": p.household_id, "collector_id": p.collector_id,
-        "due_at": p.due_at.isoformat() if p.due_at else None, "priority": p.priority,
+        "id": p.id,
+        "kind": p.kind,
+        "status": p.status,
+        "bin_id": p.bin_id,
+        "household_id": p.household_id,
+        "collector_id": p.collector_id,
+        "due_at": p.due_at.isoformat() if p.due_at else None,
+        "priority": p.priority,
         "collected_g": p.collected_g,
-    }  # fmt: skip
+    }

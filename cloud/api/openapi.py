@@ -37,9 +37,12 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         doc = get_openapi(
-            title=app.title, version=app.version, description=app.description,
-            routes=app.routes, tags=app.openapi_tags,
-        )  # fmt: skip
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
         for ops in doc.get("paths", {}).values():
             for op in ops.values():
                 responses: dict[str, Any] = op.setdefault("responses", {})

@@ -68,19 +68,29 @@ class SubjectRow:
 
 
 _OPEN = exists().where(
-    AuthSession.id == bindparam("sid"), AuthSession.revoked_at.is_(None),
+    AuthSession.id == bindparam("sid"),
+    AuthSession.revoked_at.is_(None),
     AuthSession.expires_at > bindparam("now", type_=UtcDateTime),
-)  # fmt: skip
+)
 _USER = select(
-    User.username, User.role, User.active, User.site_id, User.token_version,
+    User.username,
+    User.role,
+    User.active,
+    User.site_id,
+    User.token_version,
     _OPEN.label("session_open"),
-).where(User.id == bindparam("id"))  # fmt: skip
+).where(User.id == bindparam("id"))
 _HOUSEHOLD = (
-    select(Household.member_no, Household.active, Household.site_id, HouseholdPin.token_version,
-           _OPEN.label("session_open"))
+    select(
+        Household.member_no,
+        Household.active,
+        Household.site_id,
+        HouseholdPin.token_version,
+        _OPEN.label("session_open"),
+    )
     .join(HouseholdPin, HouseholdPin.household_id == Household.id)
     .where(Household.id == bindparam("id"))
-)  # fmt: skip
+)
 
 
 def load_subject(conn: Connection, kind: str, ident: int, sid: str) -> SubjectRow | None:
@@ -91,12 +101,22 @@ def load_subject(conn: Connection, kind: str, ident: int, sid: str) -> SubjectRo
         u = conn.execute(_USER, args).first()
         if u is None:
             return None
-        return SubjectRow(u.role, u.username, u.site_id, bool(u.active), u.token_version,
-                          bool(u.session_open))  # fmt: skip
+        return SubjectRow(
+            u.role, u.username, u.site_id, bool(u.active), u.token_version, bool(u.session_open)
+        )
     h = conn.execute(_HOUSEHOLD, args).first()
-    return None if h is None else SubjectRow(
-        "household", h.member_no, h.site_id, bool(h.active), h.token_version,
-        bool(h.session_open))  # fmt: skip
+    return (
+        None
+        if h is None
+        else SubjectRow(
+            "household",
+            h.member_no,
+            h.site_id,
+            bool(h.active),
+            h.token_version,
+            bool(h.session_open),
+        )
+    )
 
 
 def principal_for(claims: TokenClaims, row: SubjectRow | None) -> Principal:
@@ -106,8 +126,15 @@ def principal_for(claims: TokenClaims, row: SubjectRow | None) -> Principal:
         raise AuthError(f"the token's {claims.kind} is unknown, changed or deactivated")
     if not row.session_open:
         raise AuthError("the token's session has ended (logged out or expired)")
-    return Principal(claims.kind, claims.ident, claims.role, row.name, row.site_id,
-                     claims.session_id, claims.version)  # fmt: skip
+    return Principal(
+        claims.kind,
+        claims.ident,
+        claims.role,
+        row.name,
+        row.site_id,
+        claims.session_id,
+        claims.version,
+    )
 
 
 class PrincipalCache:

@@ -405,9 +405,11 @@ class HouseholdPickupRequest(_In):
     """A household's request for a pickup at its door (JEKNYONG, cloud.doorstep)."""
 
     categories: list[CategoryCode] = Field(
-        default_factory=list, max_length=10, examples=[["plastic-pet", "plastic-mixed"]],
+        default_factory=list,
+        max_length=10,
+        examples=[["plastic-pet", "plastic-mixed"]],
         description="the categories the household has",
-    )  # fmt: skip
+    )
     category: CategoryCode | None = Field(
         default=None, description="one category (older clients); added to `categories`"
     )

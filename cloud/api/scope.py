@@ -207,9 +207,12 @@ class Scope:
     # ------------------------------------------------------------------ events
 
     def admits(
-        self, *, site_ids: Sequence[int | None] = (), household_id: int | None = None,
+        self,
+        *,
+        site_ids: Sequence[int | None] = (),
+        household_id: int | None = None,
         collector_id: int | None = None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """The same rule for a live event: its sites, household and collector."""
         if self.everything:
             return True
@@ -227,10 +230,29 @@ SYSTEM = Scope("system")
 
 #: every table the rule confines
 SCOPED: tuple[type[Any], ...] = (
-    Site, Household, MemberCard, Account, WeighinRecord, Payout, Pickup, Bin, Device, Alert,
-    DeadLetter, User, Disbursement, CashDay, CashMovement, RegistrationRequest, CardEnrolment,
-    AuditEntry, DeviceKey, Approval, ConfigLogEntry, Hold,
-)  # fmt: skip
+    Site,
+    Household,
+    MemberCard,
+    Account,
+    WeighinRecord,
+    Payout,
+    Pickup,
+    Bin,
+    Device,
+    Alert,
+    DeadLetter,
+    User,
+    Disbursement,
+    CashDay,
+    CashMovement,
+    RegistrationRequest,
+    CardEnrolment,
+    AuditEntry,
+    DeviceKey,
+    Approval,
+    ConfigLogEntry,
+    Hold,
+)
 
 
 def _nothing(_cls: Any) -> ColumnElement[bool]:

@@ -344,5 +344,8 @@ class ApiSettings(ProcessSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.cookie_secure if self.cookie_secure is not None else (
-            self.environment == "production")  # fmt: skip
+        return (
+            self.cookie_secure
+            if self.cookie_secure is not None
+            else (self.environment == "production")
+        )

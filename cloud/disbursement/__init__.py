@@ -51,9 +51,15 @@ def _site(session: Session, payout: Payout) -> int | None:
 
 
 def attach(
-    session: Session, *, payout_id: int, method: str, provider: str, account: str,
-    account_name: str | None, by: str,
-) -> Disbursement:  # fmt: skip
+    session: Session,
+    *,
+    payout_id: int,
+    method: str,
+    provider: str,
+    account: str,
+    account_name: str | None,
+    by: str,
+) -> Disbursement:
     """Say where a held payout goes (bank account, e-wallet, biller). Once per payout."""
     p = session.get(Payout, payout_id)
     if p is None:
@@ -85,15 +91,30 @@ def attach(
     else:
         raise DisbursementError("method is bank, ewallet or bill", field="method")
     d = Disbursement(
-        payout_id=payout_id, method=method, provider=provider, account=account,
-        account_name=(account_name or "").strip()[:200] or None, status="pending",
-        idempotency_key=f"salinmas-payout-{payout_id}-{secrets.token_hex(8)}", created_by=by,
-    )  # fmt: skip
+        payout_id=payout_id,
+        method=method,
+        provider=provider,
+        account=account,
+        account_name=(account_name or "").strip()[:200] or None,
+        status="pending",
+        idempotency_key=f"salinmas-payout-{payout_id}-{secrets.token_hex(8)}",
+        created_by=by,
+    )
     session.add(d)
     session.flush()
-    audit.record(session, actor=by, action="disbursement.create", subject=f"payout:{payout_id}",
-                 after={"method": method, "provider": provider, "account": account,
-                        "amount_rp": p.amount_rp}, site_id=_site(session, p))  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="disbursement.create",
+        subject=f"payout:{payout_id}",
+        after={
+            "method": method,
+            "provider": provider,
+            "account": account,
+            "amount_rp": p.amount_rp,
+        },
+        site_id=_site(session, p),
+    )
     return d
 
 
@@ -129,26 +150,44 @@ def mark_sent(
     d.status, d.sent_by, d.sent_at = "sent", d.sent_by or by, d.sent_at or utcnow()
     session.flush()
     if first:
-        audit.record(session, actor=by, action="disbursement.send",
-                     subject=f"payout:{p.id}", before={"status": "pending"},
-                     after={"status": "sent", "provider": d.provider},
-                     site_id=_site(session, p))  # fmt: skip
+        audit.record(
+            session,
+            actor=by,
+            action="disbursement.send",
+            subject=f"payout:{p.id}",
+            before={"status": "pending"},
+            after={"status": "sent", "provider": d.provider},
+            site_id=_site(session, p),
+        )
     return TransferRequest(
-        reference=f"payout-{p.id}", idempotency_key=d.idempotency_key, kind=d.method,
-        provider=d.provider, account=d.account, amount_rp=p.amount_rp,
-        description=f"Salinmas payout #{p.id}", callback_url=callback_url,
-    )  # fmt: skip
+        reference=f"payout-{p.id}",
+        idempotency_key=d.idempotency_key,
+        kind=d.method,
+        provider=d.provider,
+        account=d.account,
+        amount_rp=p.amount_rp,
+        description=f"Salinmas payout #{p.id}",
+        callback_url=callback_url,
+    )
 
 
 def settle(
-    session: Session, *, reference: str, status: str, provider_ref: str | None = None,
+    session: Session,
+    *,
+    reference: str,
+    status: str,
+    provider_ref: str | None = None,
     failure: str | None = None,
-) -> Disbursement:  # fmt: skip
+) -> Disbursement:
     """Apply a provider's outcome (callback or immediate answer): exactly once."""
     m = re.fullmatch(r"payout-(\d{1,10})", reference)
-    d = None if m is None else session.scalar(
-        select(Disbursement).where(Disbursement.payout_id == int(m.group(1))).with_for_update()
-    )  # fmt: skip
+    d = (
+        None
+        if m is None
+        else session.scalar(
+            select(Disbursement).where(Disbursement.payout_id == int(m.group(1))).with_for_update()
+        )
+    )
     if d is None:
         raise NotFound(f"no disbursement for {reference!r}")
     if status == "pending" or d.status == status:
@@ -183,10 +222,16 @@ def _transfers(session: Session, rows: list[Disbursement]) -> list[Transfer]:
     for d in rows:
         p = session.get(Payout, d.payout_id)
         assert p is not None
-        out.append(Transfer(account=d.account, account_name=d.account_name or "",
-                            amount_rp=p.amount_rp, bank_code=d.provider,
-                            reference=f"payout-{p.id}",
-                            remark=f"Salinmas payout {p.id}"))  # fmt: skip
+        out.append(
+            Transfer(
+                account=d.account,
+                account_name=d.account_name or "",
+                amount_rp=p.amount_rp,
+                bank_code=d.provider,
+                reference=f"payout-{p.id}",
+                remark=f"Salinmas payout {p.id}",
+            )
+        )
     return out
 
 
@@ -194,10 +239,14 @@ def bank_batch(
     session: Session, *, disbursement_ids: list[int], debit_account: str, on: date, by: str
 ) -> BatchFile:
     """Approved bank disbursements into one transfer file; they are ``sent`` from now on."""
-    rows = list(session.scalars(
-        select(Disbursement).where(Disbursement.id.in_(disbursement_ids))
-        .order_by(Disbursement.id).with_for_update()
-    ))  # fmt: skip
+    rows = list(
+        session.scalars(
+            select(Disbursement)
+            .where(Disbursement.id.in_(disbursement_ids))
+            .order_by(Disbursement.id)
+            .with_for_update()
+        )
+    )
     if not rows or len(rows) != len(set(disbursement_ids)):
         raise NotFound("unknown disbursement in the batch")
     for d in rows:
@@ -212,18 +261,29 @@ def bank_batch(
         content = mandiri_mcm(_transfers(session, rows), debit_account=debit_account, on=on)
     except ValueError as exc:
         raise DisbursementError(str(exc), field="debit_account") from None
-    batch = DisbursementBatch(bank_format="mandiri-mcm", created_by=by, status="generated",
-                              file_sha256=hashlib.sha256(content).hexdigest())  # fmt: skip
+    batch = DisbursementBatch(
+        bank_format="mandiri-mcm",
+        created_by=by,
+        status="generated",
+        file_sha256=hashlib.sha256(content).hexdigest(),
+    )
     session.add(batch)
     session.flush()
     now = utcnow()
     for d in rows:
         d.status, d.batch_id, d.sent_by, d.sent_at = "sent", batch.id, by, now
     session.flush()
-    audit.record(session, actor=by, action="disbursement.batch", subject=f"batch:{batch.id}",
-                 after={"disbursements": [d.id for d in rows], "file_sha256": batch.file_sha256,
-                        "total_rp": sum(t.amount_rp for t in _transfers(session, rows))},
-                 )  # fmt: skip
+    audit.record(
+        session,
+        actor=by,
+        action="disbursement.batch",
+        subject=f"batch:{batch.id}",
+        after={
+            "disbursements": [d.id for d in rows],
+            "file_sha256": batch.file_sha256,
+            "total_rp": sum(t.amount_rp for t in _transfers(session, rows)),
+        },
+    )
     return BatchFile(batch, content)
 
 
@@ -232,9 +292,11 @@ def batch_file(session: Session, *, batch_id: int, debit_account: str, on: date)
     batch = session.get(DisbursementBatch, batch_id)
     if batch is None:
         raise NotFound(f"unknown batch {batch_id}")
-    rows = list(session.scalars(
-        select(Disbursement).where(Disbursement.batch_id == batch_id).order_by(Disbursement.id)
-    ))  # fmt: skip
+    rows = list(
+        session.scalars(
+            select(Disbursement).where(Disbursement.batch_id == batch_id).order_by(Disbursement.id)
+        )
+    )
     content = mandiri_mcm(_transfers(session, rows), debit_account=debit_account, on=on)
     if hashlib.sha256(content).hexdigest() != batch.file_sha256:
         raise DisbursementError("give the same debit account and date as when it was made")
@@ -252,9 +314,11 @@ def settle_batch(
         raise NotFound(f"unknown batch {batch_id}")
     if batch.status != "generated":
         raise DisbursementError(f"batch {batch_id} is already settled")
-    rows = list(session.scalars(
-        select(Disbursement).where(Disbursement.batch_id == batch_id).order_by(Disbursement.id)
-    ))  # fmt: skip
+    rows = list(
+        session.scalars(
+            select(Disbursement).where(Disbursement.batch_id == batch_id).order_by(Disbursement.id)
+        )
+    )
     unknown = set(failed) - {d.id for d in rows}
     if unknown:
         raise DisbursementError(f"disbursement {min(unknown)} is not in batch {batch_id}")

@@ -29,9 +29,14 @@ from datetime import date
 MANDIRI = "008"
 #: a few common bank codes (Bank Indonesia clearing codes) and their names
 BANKS = {
-    "002": "BANK BRI", "008": "BANK MANDIRI", "009": "BANK BNI", "014": "BANK BCA",
-    "022": "BANK CIMB NIAGA", "451": "BANK SYARIAH INDONESIA", "200": "BANK BTN",
-}  # fmt: skip
+    "002": "BANK BRI",
+    "008": "BANK MANDIRI",
+    "009": "BANK BNI",
+    "014": "BANK BCA",
+    "022": "BANK CIMB NIAGA",
+    "451": "BANK SYARIAH INDONESIA",
+    "200": "BANK BTN",
+}
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,/()-]")
 
 
@@ -68,10 +73,20 @@ def mandiri_mcm(transfers: Sequence[Transfer], *, debit_account: str, on: date) 
         if not re.fullmatch(r"\d{5,35}", t.account) or t.amount_rp <= 0:
             raise ValueError(f"transfer {t.reference}: bad account or amount")
         service = "IBU" if t.bank_code == MANDIRI else "BAU"
-        w.writerow([
-            t.account, _clean(t.account_name, 40), "", "", "", "IDR", f"{t.amount_rp}.00",
-            _clean(t.remark, 140), _clean(t.reference, 19), service,
-            "" if service == "IBU" else t.bank_code,
-            "" if service == "IBU" else BANKS.get(t.bank_code, ""),
-        ])  # fmt: skip
+        w.writerow(
+            [
+                t.account,
+                _clean(t.account_name, 40),
+                "",
+                "",
+                "",
+                "IDR",
+                f"{t.amount_rp}.00",
+                _clean(t.remark, 140),
+                _clean(t.reference, 19),
+                service,
+                "" if service == "IBU" else t.bank_code,
+                "" if service == "IBU" else BANKS.get(t.bank_code, ""),
+            ]
+        )
     return buf.getvalue().encode("ascii")

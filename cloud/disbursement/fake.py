@@ -74,11 +74,18 @@ class FakeProvider:
         t = self.by_key[key]
         failed = t.body["account"] in self.fail_accounts
         t.status, t.failure = ("failed", "account not found") if failed else ("succeeded", None)
-        raw = json.dumps({"reference": t.body["reference"], "id": t.id, "status": t.status,
-                          "failure": t.failure}).encode()  # fmt: skip
-        r = httpx.post(t.body["callback_url"], content=raw, timeout=10,
-                       headers={"Content-Type": "application/json",
-                                "X-Signature": sign(self.callback_secret, raw)})  # fmt: skip
+        raw = json.dumps(
+            {"reference": t.body["reference"], "id": t.id, "status": t.status, "failure": t.failure}
+        ).encode()
+        r = httpx.post(
+            t.body["callback_url"],
+            content=raw,
+            timeout=10,
+            headers={
+                "Content-Type": "application/json",
+                "X-Signature": sign(self.callback_secret, raw),
+            },
+        )
         self.callbacks.append(r.status_code)
         return r.status_code
 

@@ -56,16 +56,21 @@ class Provider(Protocol):
 class HttpProvider:
     def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 10.0) -> None:
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout_s,
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_s,
             headers={"Authorization": f"Bearer {api_key}"},
-        )  # fmt: skip
+        )
 
     def send(self, req: TransferRequest) -> TransferAnswer:
         body = {
-            "reference": req.reference, "kind": req.kind, "provider": req.provider,
-            "account": req.account, "amount_rp": req.amount_rp,
-            "description": req.description, "callback_url": req.callback_url,
-        }  # fmt: skip
+            "reference": req.reference,
+            "kind": req.kind,
+            "provider": req.provider,
+            "account": req.account,
+            "amount_rp": req.amount_rp,
+            "description": req.description,
+            "callback_url": req.callback_url,
+        }
         try:
             r = self._client.post(
                 "/disbursements", json=body, headers={"Idempotency-Key": req.idempotency_key}

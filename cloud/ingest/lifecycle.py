@@ -41,8 +41,9 @@ def drain_session(
     timeout_s: float = 3600.0,
 ) -> Drained:
     """Connect as ``settings.client_id`` without subscribing; process what was queued."""
-    worker = IngestWorker(settings.model_copy(update={"announce": False}), store=store,
-                          retiring=True)  # fmt: skip
+    worker = IngestWorker(
+        settings.model_copy(update={"announce": False}), store=store, retiring=True
+    )
     worker.start()
     deadline = time.monotonic() + timeout_s
     drained = False
@@ -68,8 +69,13 @@ def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
     expiry 0 (MQTT 5) or a clean session (3.1.1) nothing is kept after it disconnects.
     Returns whether the broker accepted the connection.
     """
-    conn = Connection(endpoint(settings), settings.client_id, reconnect=False, tick_s=0.1,
-                      name="ingest-end-session").start()  # fmt: skip
+    conn = Connection(
+        endpoint(settings),
+        settings.client_id,
+        reconnect=False,
+        tick_s=0.1,
+        name="ingest-end-session",
+    ).start()
     try:
         return conn.wait_connected(timeout_s)
     finally:
@@ -85,8 +91,9 @@ def retire(settings: IngestSettings, *, idle_s: float = 5.0, timeout_s: float = 
     """
     result = drain_session(settings, idle_s=idle_s, timeout_s=timeout_s)
     if not result.drained:
-        log.error("%s not drained (still receiving, or taken back): session kept",
-                  settings.client_id)  # fmt: skip
+        log.error(
+            "%s not drained (still receiving, or taken back): session kept", settings.client_id
+        )
         return 1
     if not end_session(settings):
         log.error("could not end the session of %s", settings.client_id)
@@ -99,8 +106,11 @@ def supervise(worker: IngestWorker, stop: threading.Event, poll_s: float = 1.0) 
     """Wait until ``stop`` is set (0) or one of the worker's threads died (1)."""
     while not stop.wait(poll_s):
         if not worker.healthy:
-            log.critical("ingest %s: a worker thread died (%r); exiting for a restart",
-                         worker.settings.client_id, worker.failure)  # fmt: skip
+            log.critical(
+                "ingest %s: a worker thread died (%r); exiting for a restart",
+                worker.settings.client_id,
+                worker.failure,
+            )
             return 1
     return 0
 
@@ -124,15 +134,23 @@ def run(settings: IngestSettings, stop_event: threading.Event | None = None) -> 
     worker.start()
     log.info(
         "ingest %s: mqtt %s:%d (MQTT %s, share %s), ledger %s, telemetry %s",
-        settings.client_id, settings.mqtt_host, settings.mqtt_port, settings.mqtt_protocol,
-        settings.share or "off", settings.ledger_url.split("@")[-1], settings.telemetry.backend,
-    )  # fmt: skip
+        settings.client_id,
+        settings.mqtt_host,
+        settings.mqtt_port,
+        settings.mqtt_protocol,
+        settings.share or "off",
+        settings.ledger_url.split("@")[-1],
+        settings.telemetry.backend,
+    )
     try:
         code = supervise(worker, stop)
     finally:
         worker.stop()
         log.info(
             "ingest stopped: %d messages, %d dead letters, %d receipts, %d acks",
-            worker.processed, worker.dead_letters, worker.receipts_sent, worker.acks_sent,
-        )  # fmt: skip
+            worker.processed,
+            worker.dead_letters,
+            worker.receipts_sent,
+            worker.acks_sent,
+        )
     return code

@@ -428,10 +428,13 @@ class Processor:
             )
             if r.conflict:  # a known event id with other content: written nowhere
                 _dead_letter(
-                    session, out, msg, "conflict",
+                    session,
+                    out,
+                    msg,
+                    "conflict",
                     f"{event.event_id} was received before with other content "
                     f"(credited as first received: {r.receipt.net_g} g)",
-                )  # fmt: skip
+                )
                 self._alert(
                     session,
                     event.device_id,

@@ -178,10 +178,23 @@ class DeviceCache:
 #: what a bin's cached state is loaded from: every field of :class:`BinState` named in
 #: ``bins``, and the time of the bin's newest forecast sample
 _BIN_FIELDS = (
-    "bin_id", "device_id", "site_id", "category_code", "threshold_pct", "hysteresis_pct",
-    "armed", "fault", "lid_open", "tilted", "last_seq", "fill_pct", "distance_mm",
-    "state_at", "fill_rate_pct_per_h", "forecast_full_at",
-)  # fmt: skip
+    "bin_id",
+    "device_id",
+    "site_id",
+    "category_code",
+    "threshold_pct",
+    "hysteresis_pct",
+    "armed",
+    "fault",
+    "lid_open",
+    "tilted",
+    "last_seq",
+    "fill_pct",
+    "distance_mm",
+    "state_at",
+    "fill_rate_pct_per_h",
+    "forecast_full_at",
+)
 _NEWEST_SAMPLE = (
     select(func.max(FillSample.at))
     .where(FillSample.bin_id == _BIN.c.bin_id)
@@ -266,11 +279,15 @@ class BinCache:
         if old.last_seq is not None and (fresh.last_seq is None or old.last_seq > fresh.last_seq):
             # this worker holds a newer level than the database (written behind): keep it
             fresh.last_seq, fresh.fill_pct, fresh.distance_mm = (
-                old.last_seq, old.fill_pct, old.distance_mm
-            )  # fmt: skip
+                old.last_seq,
+                old.fill_pct,
+                old.distance_mm,
+            )
             fresh.state_at, fresh.fill_rate_pct_per_h, fresh.forecast_full_at = (
-                old.state_at, old.fill_rate_pct_per_h, old.forecast_full_at
-            )  # fmt: skip
+                old.state_at,
+                old.fill_rate_pct_per_h,
+                old.forecast_full_at,
+            )
             fresh.dirty = old.dirty
         if old.sampled_at is not None and (
             fresh.sampled_at is None or old.sampled_at > fresh.sampled_at
@@ -305,8 +322,11 @@ class BinCache:
         assert d.routine
         assert d.level is not None
         st.last_seq, st.state_at, st.fill_pct, st.distance_mm = (
-            d.seq, d.at, d.level, d.distance_mm
-        )  # fmt: skip
+            d.seq,
+            d.at,
+            d.level,
+            d.distance_mm,
+        )
         if d.sample:
             st.samples.append((d.at, d.level))
             st.sampled_at = d.at

@@ -437,10 +437,16 @@ class IngestWorker:
         log.info(
             "ingest %s: %d messages in %d batches (%d redone after a race), %d dead letters, "
             "%d receipts, %d acks, %d takeovers, %d telemetry points waiting",
-            s.client_id, self.processed, self.batches, self.processor.races, self.dead_letters,
-            self.receipts_sent, self.acks_sent, self.takeover.count if self.takeover else 0,
+            s.client_id,
+            self.processed,
+            self.batches,
+            self.processor.races,
+            self.dead_letters,
+            self.receipts_sent,
+            self.acks_sent,
+            self.takeover.count if self.takeover else 0,
             self.store.pending(),
-        )  # fmt: skip
+        )
 
     def _handle(self, batch: list[_Item]) -> None:
         backoff = Backoff(0.5, 5.0)

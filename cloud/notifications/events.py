@@ -61,10 +61,14 @@ def weighins_credited(session: Session, credits: Sequence[CreditFacts]) -> None:
         after = balance[c.household_id] - later[c.household_id]
         later[c.household_id] += c.amount_rp
         data = {
-            "event_id": c.event_id, "net_g": c.net_g, "category": c.category,
-            "amount_rp": c.amount_rp, "price_rp_per_kg": c.price_rp_per_kg,
-            "balance_rp": after, "at": c.effective_at.isoformat(),
-        }  # fmt: skip
+            "event_id": c.event_id,
+            "net_g": c.net_g,
+            "category": c.category,
+            "amount_rp": c.amount_rp,
+            "price_rp_per_kg": c.price_rp_per_kg,
+            "balance_rp": after,
+            "at": c.effective_at.isoformat(),
+        }
         if c.verification_code is not None:
             data["verification_code"] = format_code(c.verification_code)
         key = f"weighin_credited:{c.event_id}"
@@ -76,11 +80,15 @@ def weighin_reversed(session: Session, rec: WeighinRecord, *, reason: str) -> No
     if rec.household_id is None:
         return
     data = {
-        "event_id": rec.event_id, "amount_rp": rec.amount_rp, "reason": reason[:120],
+        "event_id": rec.event_id,
+        "amount_rp": rec.amount_rp,
+        "reason": reason[:120],
         "balance_rp": funds(session, household_id=rec.household_id).balance_rp,
-    }  # fmt: skip
-    enqueue_many(session, [Outgoing("reversal", f"reversal:{rec.event_id}", data,
-                                    rec.household_id, rec.site_id)])  # fmt: skip
+    }
+    enqueue_many(
+        session,
+        [Outgoing("reversal", f"reversal:{rec.event_id}", data, rec.household_id, rec.site_id)],
+    )
 
 
 def payout_approved(session: Session, p: Payout) -> None:
@@ -90,10 +98,11 @@ def payout_approved(session: Session, p: Payout) -> None:
 
 def payout_paid(session: Session, p: Payout) -> None:
     data = {
-        "payout_id": p.id, "amount_rp": p.amount_rp,
+        "payout_id": p.id,
+        "amount_rp": p.amount_rp,
         "balance_rp": funds(session, household_id=p.household_id).balance_rp,
         "at": (p.paid_at.isoformat() if p.paid_at else None),
-    }  # fmt: skip
+    }
     enqueue_many(session, [Outgoing("payout_paid", f"payout_paid:{p.id}", data, p.household_id)])
 
 
@@ -118,16 +127,24 @@ def pickup_assigned(session: Session, p: Pickup) -> None:
     collector = session.get(User, p.collector_id)
     name = collector.display_name if collector is not None else "-"
     key = f"pickup_on_the_way:{p.id}:{p.collector_id}"
-    enqueue_many(session, [Outgoing("pickup_on_the_way", key, _pickup_data(p, collector=name),
-                                    p.household_id, p.site_id)])  # fmt: skip
+    enqueue_many(
+        session,
+        [
+            Outgoing(
+                "pickup_on_the_way", key, _pickup_data(p, collector=name), p.household_id, p.site_id
+            )
+        ],
+    )
 
 
 def pickup_completed(session: Session, p: Pickup) -> None:
     if p.household_id is None:
         return
     data = _pickup_data(p, collected_g=p.collected_g)
-    enqueue_many(session, [Outgoing("pickup_completed", f"pickup_completed:{p.id}", data,
-                                    p.household_id, p.site_id)])  # fmt: skip
+    enqueue_many(
+        session,
+        [Outgoing("pickup_completed", f"pickup_completed:{p.id}", data, p.household_id, p.site_id)],
+    )
 
 
 def cash_paid_at_door(
@@ -141,8 +158,10 @@ def cash_paid_at_door(
     data = _pickup_data(
         p, event_id=event_id, amount_rp=amount_rp, at=at.isoformat(), balance_rp=balance
     )
-    enqueue_many(session, [Outgoing("doorstep_cash", f"doorstep_cash:{event_id}", data,
-                                    p.household_id, p.site_id)])  # fmt: skip
+    enqueue_many(
+        session,
+        [Outgoing("doorstep_cash", f"doorstep_cash:{event_id}", data, p.household_id, p.site_id)],
+    )
 
 
 def alert_raised(session: Session, alert: Alert, details: Mapping[str, Any] | None = None) -> None:

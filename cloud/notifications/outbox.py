@@ -109,9 +109,10 @@ def enqueue_many(
             # a channel that needs an address the household lacks is left out
             contacts = (pref.contacts if pref is not None else None) or {}
             channels = [
-                c for c in channels
+                c
+                for c in channels
                 if c == INAPP or not registry[c].needs_address or phone or contacts.get(c)
-            ]  # fmt: skip
+            ]
             if not active:
                 suppressed, channels = "inactive", []
             elif pref is not None and pref.opt_out:

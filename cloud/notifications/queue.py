@@ -79,8 +79,9 @@ class Job:
     message: Message
 
 
-def _close_attempt(session: Session, delivery_id: int, outcome: str, error: str | None,
-                   now: datetime) -> None:  # fmt: skip
+def _close_attempt(
+    session: Session, delivery_id: int, outcome: str, error: str | None, now: datetime
+) -> None:
     session.execute(
         update(NotificationAttempt)
         .where(
@@ -93,9 +94,15 @@ def _close_attempt(session: Session, delivery_id: int, outcome: str, error: str 
 
 
 def apply_outcome(
-    session: Session, d: NotificationDelivery, outcome: Outcome, *, policy: Policy,
-    now: datetime, body: str | None = None, counted: bool = True,
-) -> str:  # fmt: skip
+    session: Session,
+    d: NotificationDelivery,
+    outcome: Outcome,
+    *,
+    policy: Policy,
+    now: datetime,
+    body: str | None = None,
+    counted: bool = True,
+) -> str:
     """Move ``d`` on after a try; returns its new status. ``counted``: a new try."""
     if counted:
         d.attempts += 1
@@ -121,9 +128,12 @@ def apply_outcome(
 
 
 def _address(
-    channel: Channel, d: NotificationDelivery, n: Notification,
-    phone: str | None, contacts: Mapping[str, str],
-) -> str | None:  # fmt: skip
+    channel: Channel,
+    d: NotificationDelivery,
+    n: Notification,
+    phone: str | None,
+    contacts: Mapping[str, str],
+) -> str | None:
     """The household's address for this channel (phones normalised), or InvalidPhone."""
     if not channel.needs_address() or n.household_id is None:
         return None
@@ -135,9 +145,14 @@ def _address(
 
 
 def claim(
-    session: Session, *, channels: Mapping[str, Channel], policy: Policy, now: datetime,
-    limit: int = 50, templates: Templates | None = None,
-) -> tuple[list[Job], int]:  # fmt: skip
+    session: Session,
+    *,
+    channels: Mapping[str, Channel],
+    policy: Policy,
+    now: datetime,
+    limit: int = 50,
+    templates: Templates | None = None,
+) -> tuple[list[Job], int]:
     """Take due deliveries (see the module docs); the caller commits.
 
     Returns the remote jobs to send and how many deliveries were taken in all.
@@ -147,9 +162,11 @@ def claim(
     templates = templates or load_templates()
     earlier = aliased(NotificationDelivery)
     blocked = exists().where(
-        earlier.channel == D.channel, earlier.recipient == D.recipient, earlier.id < D.id,
+        earlier.channel == D.channel,
+        earlier.recipient == D.recipient,
+        earlier.id < D.id,
         earlier.status.in_(IN_FLIGHT_STATES),
-    )  # fmt: skip
+    )
     due = or_(
         and_(D.status == "pending", D.next_attempt_at <= now),
         and_(D.status == "sending", D.claimed_until < now),
@@ -175,8 +192,16 @@ def claim(
         channel = channels[d.channel]
         if d.status == "sending":  # a sender died holding it: that try counts
             log.warning("delivery %d: claim of %s expired; taking it again", d.id, d.claimed_by)
-            if apply_outcome(session, d, Outcome("retry", error="sender stopped mid-send"),
-                             policy=policy, now=now) == "dead":  # fmt: skip
+            if (
+                apply_outcome(
+                    session,
+                    d,
+                    Outcome("retry", error="sender stopped mid-send"),
+                    policy=policy,
+                    now=now,
+                )
+                == "dead"
+            ):
                 continue
             if d.next_attempt_at > now:
                 continue
@@ -186,8 +211,15 @@ def claim(
             if until is not None:
                 d.next_attempt_at = until
                 d.last_error = f"quiet hours until {local_time(until, policy.timezone)}"
-                session.add(NotificationAttempt(delivery_id=d.id, started_at=now, finished_at=now,
-                                                outcome="deferred", by=policy.sender))  # fmt: skip
+                session.add(
+                    NotificationAttempt(
+                        delivery_id=d.id,
+                        started_at=now,
+                        finished_at=now,
+                        outcome="deferred",
+                        by=policy.sender,
+                    )
+                )
                 continue
         session.add(NotificationAttempt(delivery_id=d.id, started_at=now, by=policy.sender))
         try:
@@ -198,8 +230,9 @@ def claim(
             session.flush()
             apply_outcome(session, d, Outcome("dead", error=str(exc)), policy=policy, now=now)
             continue
-        msg = Message(d.id, f"{n.key}:{d.channel}:{d.resends}", d.channel, address,
-                      text.title, text.text)  # fmt: skip
+        msg = Message(
+            d.id, f"{n.key}:{d.channel}:{d.resends}", d.channel, address, text.title, text.text
+        )
         if channel.transactional:
             session.flush()
             outcome = _deliver_in(session, channel, msg)
@@ -229,8 +262,9 @@ def finish(
     session: Session, job: Job, outcome: Outcome, *, policy: Policy, now: datetime
 ) -> str | None:
     """Record a remote send's outcome; None if the claim was lost meanwhile."""
-    stmt = select(D).where(D.id == job.delivery_id, D.status == "sending",
-                           D.claimed_by == policy.sender)  # fmt: skip
+    stmt = select(D).where(
+        D.id == job.delivery_id, D.status == "sending", D.claimed_by == policy.sender
+    )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     d = session.scalar(stmt)
@@ -241,17 +275,23 @@ def finish(
 
 
 def settle_queued(
-    session: Session, *, channels: Mapping[str, Channel], policy: Policy, now: datetime,
+    session: Session,
+    *,
+    channels: Mapping[str, Channel],
+    policy: Policy,
+    now: datetime,
     limit: int = 500,
-) -> int:  # fmt: skip
+) -> int:
     """Read back the gateways' results of ``queued`` deliveries; how many settled."""
     settled = 0
     for name, channel in channels.items():
         if not channel.transactional:
             continue
-        rows = list(session.scalars(
-            select(D).where(D.channel == name, D.status == "queued").order_by(D.id).limit(limit)
-        ))  # fmt: skip
+        rows = list(
+            session.scalars(
+                select(D).where(D.channel == name, D.status == "queued").order_by(D.id).limit(limit)
+            )
+        )
         if not rows:
             continue
         outcomes = channel.poll(session, [(d.id, d.external_id or "0") for d in rows])
@@ -285,8 +325,11 @@ def resend(session: Session, *, delivery_id: int, by: str, now: datetime) -> Not
         d.attempts = 0
     d.status, d.next_attempt_at, d.last_error = "pending", now, None
     d.claimed_by = d.claimed_until = None
-    session.add(NotificationAttempt(delivery_id=d.id, started_at=now, finished_at=now,
-                                    outcome="resend", by=by))  # fmt: skip
+    session.add(
+        NotificationAttempt(
+            delivery_id=d.id, started_at=now, finished_at=now, outcome="resend", by=by
+        )
+    )
     session.flush()
     return d
 

@@ -86,21 +86,34 @@ class Sender:
         specs = []
         for name, ch in self.channels.items():
             cfg = self.settings.channels.get(name)
-            specs.append(ChannelSpec(
-                name, ch.kind, household_default=bool(cfg and cfg.household_default),
-                operators=bool(cfg and cfg.operators), needs_address=ch.needs_address(),
-            ))  # fmt: skip
+            specs.append(
+                ChannelSpec(
+                    name,
+                    ch.kind,
+                    household_default=bool(cfg and cfg.household_default),
+                    operators=bool(cfg and cfg.operators),
+                    needs_address=ch.needs_address(),
+                )
+            )
         with self.sessions() as s:
             register_channels(s, specs)
             s.commit()
-        log.info("sender %s serving channels: %s", self.policy.sender,
-                 ", ".join(sorted(self.channels)) or "(none: in-app only)")  # fmt: skip
+        log.info(
+            "sender %s serving channels: %s",
+            self.policy.sender,
+            ", ".join(sorted(self.channels)) or "(none: in-app only)",
+        )
 
     def run_once(self) -> int:
         """One round; how many deliveries it moved on."""
         with self.sessions() as s:
-            jobs, taken = claim(s, channels=self.channels, policy=self.policy, now=self.clock(),
-                                limit=self.settings.batch_size)  # fmt: skip
+            jobs, taken = claim(
+                s,
+                channels=self.channels,
+                policy=self.policy,
+                now=self.clock(),
+                limit=self.settings.batch_size,
+            )
             s.commit()
         for job in jobs:
             channel = self.channels[job.message.channel]
@@ -116,8 +129,13 @@ class Sender:
                 self.sent += 1
             elif status is not None:
                 self.failed += 1
-                log.warning("delivery %d on %s: %s (%s)", job.delivery_id, channel.name,
-                            status, outcome.error)  # fmt: skip
+                log.warning(
+                    "delivery %d on %s: %s (%s)",
+                    job.delivery_id,
+                    channel.name,
+                    status,
+                    outcome.error,
+                )
         with self.sessions() as s:
             settled = settle_queued(s, channels=self.channels, policy=self.policy, now=self.clock())
             s.commit()

@@ -24,9 +24,14 @@ from cloud.telemetry.influx import (
 )
 
 HEALTH_FIELDS = (
-    "uptime_s", "outbox_depth", "outbox_capacity", "load1", "mem_used_pct", "disk_free_pct",
+    "uptime_s",
+    "outbox_depth",
+    "outbox_capacity",
+    "load1",
+    "mem_used_pct",
+    "disk_free_pct",
     "cpu_temp_c",
-)  # fmt: skip
+)
 
 
 class InfluxReader:

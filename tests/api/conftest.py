@@ -57,11 +57,17 @@ def api_with_broker(
     user, password = mosquitto.service("api")
     admin, admin_pw = mosquitto.service("admin")
     settings = settings_for(
-        sqlite_url, tmp_path,
-        mqtt={"enabled": True, "host": "127.0.0.1", "port": mosquitto.port,
-              "username": user, "password": password},
+        sqlite_url,
+        tmp_path,
+        mqtt={
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": mosquitto.port,
+            "username": user,
+            "password": password,
+        },
         broker={"backend": "mosquitto", "username": admin, "password": admin_pw},
-    )  # fmt: skip
+    )
     with serve(settings) as server:
         link = server.app.state.api.mqtt
         assert link is not None

@@ -31,11 +31,15 @@ def prepare(url: str, world: World) -> None:
             local = datetime.now(ZoneInfo("Asia/Jakarta")) - timedelta(hours=1)
             s.add(
                 CollectorProfile(
-                    user_id=world.ids["collector-a"], site_id=site.id, capacity_g=60_000,
-                    shift_start=f"{local:%H}:00", shift_hours=10, empties_bins=False,
+                    user_id=world.ids["collector-a"],
+                    site_id=site.id,
+                    capacity_g=60_000,
+                    shift_start=f"{local:%H}:00",
+                    shift_hours=10,
+                    empties_bins=False,
                     on_duty=True,
                 )
-            )  # fmt: skip
+            )
             s.commit()
     finally:
         engine.dispose()

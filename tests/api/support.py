@@ -55,9 +55,13 @@ def serve(settings: ApiSettings, app: FastAPI | None = None) -> Iterator[ApiServ
     app = app or create_app(settings)
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
         timeout_graceful_shutdown=2,  # open SSE streams end with the server
-    )  # fmt: skip
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
     thread.start()
@@ -83,7 +87,7 @@ def settings_for(ledger_url: str, tmp: Any, **kw: Any) -> ApiSettings:
         "stream_poll_s": 0.1,
         "stream_keepalive_s": 0.5,
         "stream_recheck_s": 0.2,
-    }  # fmt: skip
+    }
     base.update(kw)
     return ApiSettings(**base)
 
@@ -104,12 +108,16 @@ class World:
 
 #: (username, role, site tag or None)
 USERS = (
-    ("admin", "admin", None), ("auditor", "auditor", None),
-    ("operator", "operator", "1"), ("cashier", "cashier", "1"),
-    ("collector-a", "collector", "1"), ("collector-b", "collector", "1"),
-    ("operator-2", "operator", "2"), ("cashier-2", "cashier", "2"),
+    ("admin", "admin", None),
+    ("auditor", "auditor", None),
+    ("operator", "operator", "1"),
+    ("cashier", "cashier", "1"),
+    ("collector-a", "collector", "1"),
+    ("collector-b", "collector", "1"),
+    ("operator-2", "operator", "2"),
+    ("cashier-2", "cashier", "2"),
     ("collector-2", "collector", "2"),
-)  # fmt: skip
+)
 
 
 def _users(session: Session, w: World, sites: dict[str, int]) -> None:
@@ -118,12 +126,19 @@ def _users(session: Session, w: World, sites: dict[str, int]) -> None:
     for name, role, tag in USERS:
         site_id = sites[tag] if tag else None
         if first is None:
-            first = create_user(session, username=name, password=PASSWORD, role=role,
-                                site_id=site_id)  # fmt: skip
+            first = create_user(
+                session, username=name, password=PASSWORD, role=role, site_id=site_id
+            )
             u = first
         else:
-            u = User(username=name, display_name=name, role=role, site_id=site_id,
-                     password_hash=first.password_hash, active=True)  # fmt: skip
+            u = User(
+                username=name,
+                display_name=name,
+                role=role,
+                site_id=site_id,
+                password_hash=first.password_hash,
+                active=True,
+            )
             session.add(u)
             session.flush()
         w.ids[name] = u.id
@@ -137,11 +152,14 @@ def seed(session: Session) -> World:
     site2 = households.ensure_site(session, code="bank02", name="Bank 02")
     _users(session, w, {"1": site.id, "2": site2.id})
     for tag, card, pin, code in (
-        ("a", "CARD-A", "1234", "bank01"), ("b", "CARD-B", "5678", "bank01"),
-        ("c", "CARD-C", "2468", "bank02"), ("d", "CARD-D", "1357", "bank02"),
-    ):  # fmt: skip
-        hh = households.register_household(session, member_no=f"M-{tag.upper()}", name=f"HH {tag}",
-                                       site=code)  # fmt: skip
+        ("a", "CARD-A", "1234", "bank01"),
+        ("b", "CARD-B", "5678", "bank01"),
+        ("c", "CARD-C", "2468", "bank02"),
+        ("d", "CARD-D", "1357", "bank02"),
+    ):
+        hh = households.register_household(
+            session, member_no=f"M-{tag.upper()}", name=f"HH {tag}", site=code
+        )
         households.link_card(session, card_id=card, household_id=hh.id, by="seed")
         set_household_pin(session, household_id=hh.id, pin=pin, by="seed")
         w.ids[f"household-{tag}"] = hh.id
@@ -149,52 +167,78 @@ def seed(session: Session) -> World:
     for n, code in (("", "bank01"), ("2", "bank02")):
         register_device(session, device_id=f"st-bank0{n or 1}", kind="station", site=code)
         register_device(session, device_id=f"bn-bin0{n or 1}", kind="bin", site=code)
-        pickups.register_bin(session, bin_id=f"bn-bin0{n or 1}", device_id=f"bn-bin0{n or 1}",
-                             site=code, category="plastic-pet")  # fmt: skip
+        pickups.register_bin(
+            session,
+            bin_id=f"bn-bin0{n or 1}",
+            device_id=f"bn-bin0{n or 1}",
+            site=code,
+            category="plastic-pet",
+        )
     now = datetime.now(UTC)
     for seq in range(1, 4):  # household A's credited weigh-ins: 3 x Rp 3,750
         crediting.credit_weighin(session, event=weighin(seq=seq, card_id="CARD-A"), received_at=now)
     crediting.credit_weighin(session, event=weighin(seq=10, card_id="UNKNOWN"), received_at=now)
     for seq in range(1, 3):  # household C's, at its own station
-        crediting.credit_weighin(session, event=weighin(device_id="st-bank02", seq=seq,
-                              card_id="CARD-C"), received_at=now)  # fmt: skip
-    crediting.credit_weighin(session, event=weighin(device_id="st-bank02", seq=10,
-                          card_id="UNKNOWN-2"), received_at=now)  # fmt: skip
+        crediting.credit_weighin(
+            session,
+            event=weighin(device_id="st-bank02", seq=seq, card_id="CARD-C"),
+            received_at=now,
+        )
+    crediting.credit_weighin(
+        session, event=weighin(device_id="st-bank02", seq=10, card_id="UNKNOWN-2"), received_at=now
+    )
     session.flush()
     W = WeighinRecord
     first = {
         (dev, status): session.scalars(
             select(W.id).where(W.device_id == dev, W.status == status).order_by(W.id)
         ).first()
-        for dev in ("st-bank01", "st-bank02") for status in ("credited", "unassigned")
-    }  # fmt: skip
+        for dev in ("st-bank01", "st-bank02")
+        for status in ("credited", "unassigned")
+    }
     w.ids["weighin-unassigned"] = first["st-bank01", "unassigned"]
     w.ids["weighin-a"] = first["st-bank01", "credited"]
     w.ids["weighin-unassigned-2"] = first["st-bank02", "unassigned"]
     w.ids["weighin-c"] = first["st-bank02", "credited"]
     for n, hh, col in (("", "household-a", "collector-a"), ("2", "household-c", "collector-2")):
-        bin_pickup = pickups.open_pickup(session, kind="bin_full", bin_id=f"bn-bin0{n or 1}",
-                                         priority=1)  # fmt: skip
+        bin_pickup = pickups.open_pickup(
+            session, kind="bin_full", bin_id=f"bn-bin0{n or 1}", priority=1
+        )
         pickups.assign_pickup(session, pickup_id=bin_pickup.id, collector_id=w.ids[col])
         hh_pickup = doorstep.request_pickup(
-            session, household_id=w.ids[hh], categories=["plastic-pet"],
-            address="Jl. Mawar 3", settings=doorstep.DoorstepSettings(),
-        )  # fmt: skip
+            session,
+            household_id=w.ids[hh],
+            categories=["plastic-pet"],
+            address="Jl. Mawar 3",
+            settings=doorstep.DoorstepSettings(),
+        )
         pickups.assign_pickup(session, pickup_id=hh_pickup.id, collector_id=w.ids[col])
         suffix = "-2" if n else "-a"
         w.ids[f"pickup{suffix}"] = bin_pickup.id
         w.ids[f"household-pickup{suffix}"] = hh_pickup.id
-        alert = raise_alert(session, kind="lid_open", subject=f"bn-bin0{n or 1}",
-                            message="lid open", site_id=site2.id if n else site.id)  # fmt: skip
+        alert = raise_alert(
+            session,
+            kind="lid_open",
+            subject=f"bn-bin0{n or 1}",
+            message="lid open",
+            site_id=site2.id if n else site.id,
+        )
         w.ids[f"alert{suffix}"] = alert.id if alert is not None else None
-        dl = add_dead_letter(session, topic=f"salinmas/v1/dev/st-bank0{n or 1}/weighin",
-                             payload=b"{", reason="malformed", detail="seed",
-                             client_hint=f"st-bank0{n or 1}")  # fmt: skip
+        dl = add_dead_letter(
+            session,
+            topic=f"salinmas/v1/dev/st-bank0{n or 1}/weighin",
+            payload=b"{",
+            reason="malformed",
+            detail="seed",
+            client_hint=f"st-bank0{n or 1}",
+        )
         w.ids[f"dead-letter{suffix}"] = dl.id
-    w.ids["payout-a"] = request_payout(session, household_id=w.ids["household-a"],
-                                       amount_rp=1_000, by="seed").id  # fmt: skip
-    w.ids["payout-c"] = request_payout(session, household_id=w.ids["household-c"],
-                                       amount_rp=1_000, by="seed").id  # fmt: skip
+    w.ids["payout-a"] = request_payout(
+        session, household_id=w.ids["household-a"], amount_rp=1_000, by="seed"
+    ).id
+    w.ids["payout-c"] = request_payout(
+        session, household_id=w.ids["household-c"], amount_rp=1_000, by="seed"
+    ).id
     for tag, hh_key in (("a", "household-a"), ("2", "household-c")):  # in-app messages
         w.ids[f"delivery-{tag}"] = session.scalars(
             select(NotificationDelivery.id)

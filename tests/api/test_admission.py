@@ -84,15 +84,21 @@ def test_a_stalled_database_answers_503_and_health_stays_up(
 
     def payout() -> int:
         with api.client(operator, timeout=60) as c:
-            r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 100},
-                       headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+            r = c.post(
+                f"/api/v1/households/{hh}/payouts",
+                json={"amount_rp": 100},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
             return r.status_code
 
     try:
         with stalled_payouts(url):
             blocked = [pool.submit(payout) for _ in range(2)]
-            wait_until(lambda: gate.in_use == 2 or any(f.done() for f in blocked), 20,
-                     "both slots taken by stalled payouts")  # fmt: skip
+            wait_until(
+                lambda: gate.in_use == 2 or any(f.done() for f in blocked),
+                20,
+                "both slots taken by stalled payouts",
+            )
             assert not any(f.done() for f in blocked), [f.result() for f in blocked if f.done()]
             # the event loop is free: /health answers at once, again and again
             with api.client(timeout=5) as c:
@@ -106,8 +112,12 @@ def test_a_stalled_database_answers_503_and_health_stays_up(
                 (operator, "POST", f"/api/v1/households/{hh}/payouts"),
             ):
                 with api.client(token, timeout=5) as c:
-                    r = c.request(method, path, json={"amount_rp": 100},
-                                  headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+                    r = c.request(
+                        method,
+                        path,
+                        json={"amount_rp": 100},
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
                 assert r.status_code == 503, (path, r.status_code, r.text)
                 assert r.headers["retry-after"] == "2"
                 assert r.headers["content-type"].startswith("application/problem+json")

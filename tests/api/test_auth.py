@@ -32,15 +32,20 @@ def test_staff_and_household_logins_and_me(api: ApiServer, world: World) -> None
         assert (me["kind"], me["role"], me["name"]) == ("user", "operator", "operator")
     with api.client(hh) as c:
         me = c.get("/api/v1/auth/me").json()
-        assert (me["kind"], me["role"], me["id"]) == ("household", "household",
-                                                     world.ids["household-a"])  # fmt: skip
+        assert (me["kind"], me["role"], me["id"]) == (
+            "household",
+            "household",
+            world.ids["household-a"],
+        )
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"username": "operator", "password": "wrong password"},
-     {"username": "nobody", "password": PASSWORD}],
-)  # fmt: skip
+    [
+        {"username": "operator", "password": "wrong password"},
+        {"username": "nobody", "password": PASSWORD},
+    ],
+)
 def test_wrong_credentials_are_401_problems(api: ApiServer, body: dict[str, str]) -> None:
     with api.client() as c:
         r = c.post("/api/v1/auth/login", json=body)
@@ -55,12 +60,19 @@ def test_missing_expired_and_forged_tokens_are_refused(api: ApiServer, world: Wo
     with api.client() as c:  # a real session, so only the altered claim is wrong
         real = decode_access_token(login(c, "operator"), secret=secret)
     same = {"subject": f"user:{uid}", "version": real.version, "session_id": real.session_id}
-    expired, _ = issue_access_token(role="operator", secret=secret, lifetime=timedelta(minutes=5),
-                                    now=datetime.now(UTC) - timedelta(hours=1), **same)  # fmt: skip
-    forged, _ = issue_access_token(role="operator", secret="not-the-secret" * 3,
-                                   lifetime=timedelta(hours=1), **same)  # fmt: skip
-    escalated, _ = issue_access_token(role="admin", secret=secret, lifetime=timedelta(hours=1),
-                                      **same)  # fmt: skip
+    expired, _ = issue_access_token(
+        role="operator",
+        secret=secret,
+        lifetime=timedelta(minutes=5),
+        now=datetime.now(UTC) - timedelta(hours=1),
+        **same,
+    )
+    forged, _ = issue_access_token(
+        role="operator", secret="not-the-secret" * 3, lifetime=timedelta(hours=1), **same
+    )
+    escalated, _ = issue_access_token(
+        role="admin", secret=secret, lifetime=timedelta(hours=1), **same
+    )
     url = f"/api/v1/households/{world.ids['household-a']}/balance"
     with api.client() as c:
         assert c.get(url).status_code == 401
@@ -78,11 +90,14 @@ def test_roles_are_enforced(api: ApiServer, world: World) -> None:
     with api.client(collector) as c:
         assert c.get("/api/v1/households").status_code == 403
     with api.client(operator) as c:  # operators may not create users or provision devices
-        r = c.post("/api/v1/users", json={"username": "x-user", "password": PASSWORD,
-                                          "role": "admin"})  # fmt: skip
+        r = c.post(
+            "/api/v1/users", json={"username": "x-user", "password": PASSWORD, "role": "admin"}
+        )
         assert r.status_code == 403
-        assert c.post("/api/v1/devices", json={"device_id": "st-x1", "kind": "station"}
-                      ).status_code == 403  # fmt: skip
+        assert (
+            c.post("/api/v1/devices", json={"device_id": "st-x1", "kind": "station"}).status_code
+            == 403
+        )
 
 
 def test_deactivating_a_user_or_household_ends_its_tokens_at_once(
@@ -116,11 +131,11 @@ def test_login_throttle_answers_429_with_retry_after(
     with serve(settings) as api, api.client() as c:
         limit = api.app.state.api.throttle.pair.free
         bad = {"member_no": "M-A", "pin": "0000"}
-        codes = [c.post("/api/v1/auth/household-login", json=bad).status_code
-                 for _ in range(limit)]  # fmt: skip
+        codes = [c.post("/api/v1/auth/household-login", json=bad).status_code for _ in range(limit)]
         assert codes == [401] * limit
-        r = c.post("/api/v1/auth/household-login",
-                   json={"member_no": "M-A", "pin": world.pins["M-A"]})  # fmt: skip
+        r = c.post(
+            "/api/v1/auth/household-login", json={"member_no": "M-A", "pin": world.pins["M-A"]}
+        )
         assert r.status_code == 429  # even the right PIN waits out the delay
         assert 1 <= int(r.headers["retry-after"]) <= 60
         assert r.json()["type"].endswith("/too-many-logins")
@@ -136,10 +151,12 @@ def test_there_is_no_built_in_jwt_secret(tmp_path: Path) -> None:
             ApiSettings(environment=env, mqtt={"password": "a-real-broker-password"})
         for secret in ("changeme", "dev-only-insecure-jwt-secret-not-for-production", "short"):
             with pytest.raises(ValidationError, match="jwt_secret"):
-                ApiSettings(environment=env, jwt_secret=secret,
-                            mqtt={"password": "a-real-broker-password"})  # fmt: skip
-    ok = ApiSettings(environment="production", jwt_secret="x" * 40,
-                     mqtt={"password": "a-real-broker-password"})  # fmt: skip
+                ApiSettings(
+                    environment=env, jwt_secret=secret, mqtt={"password": "a-real-broker-password"}
+                )
+    ok = ApiSettings(
+        environment="production", jwt_secret="x" * 40, mqtt={"password": "a-real-broker-password"}
+    )
     assert ok.redacted()["jwt_secret"] == "**********"
     assert ok.cors_origins == []  # CORS off by default
     assert ok.timezone == "Asia/Jakarta"
@@ -154,4 +171,8 @@ def test_settings_come_from_the_api_table_and_the_environment(
     monkeypatch.setenv("SALINMAS_API_JWT_SECRET", "y" * 40)
     s = ApiSettings.load(conf)
     assert (s.port, s.timezone, s.mqtt.host, s.access_token_lifetime_s) == (
-        9000, "Asia/Makassar", "b", 600)  # fmt: skip
+        9000,
+        "Asia/Makassar",
+        "b",
+        600,
+    )

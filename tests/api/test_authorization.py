@@ -45,8 +45,7 @@ SHARED = {
 
 #: a valid body for every route that takes one (so a refusal is not a 422)
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
-    ("POST", "/api/v1/users"): {"username": "intruder", "password": "x" * 12,
-                                "role": "admin"},
+    ("POST", "/api/v1/users"): {"username": "intruder", "password": "x" * 12, "role": "admin"},
     ("PATCH", "/api/v1/users/{user_id}"): {"active": False},
     ("POST", "/api/v1/sites"): {"code": "evil", "name": "Evil"},
     ("POST", "/api/v1/households"): {"member_no": "M-EVIL", "name": "Evil"},
@@ -74,8 +73,11 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/price-changes/{change_id}/reject"): {"reason": "not mine to reject"},
     ("POST", "/api/v1/registrations/{request_id}/reject"): {"reason": "not mine to reject"},
     ("POST", "/api/v1/enrolments"): {"device_id": "st-bank01", "household_id": 1},
-    ("POST", "/api/v1/payouts/{payout_id}/destination"): {"method": "ewallet", "provider": "dana",
-                                                          "account": "081234567890"},
+    ("POST", "/api/v1/payouts/{payout_id}/destination"): {
+        "method": "ewallet",
+        "provider": "dana",
+        "account": "081234567890",
+    },
     ("POST", "/api/v1/disbursements/bank-batches"): {"disbursement_ids": [1], "on": "2026-12-01"},
     ("POST", "/api/v1/disbursements/bank-batches/{batch_id}/settle"): {"failed": {}},
     ("POST", "/api/v1/cashbox/{site_id}/{day}/open"): {"opening_float_rp": 0},
@@ -87,23 +89,51 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/holds/{weighin_id}/reject"): {"note": "not mine to reject"},
     ("POST", "/api/v1/devices/{device_id}/keys/{key}/retire"): {},
     ("POST", "/api/v1/devices/{device_id}/approvals"): {"kind": "software", "digest": "0" * 64},
-    ("POST", "/api/v1/devices/{device_id}/approvals/withdraw"): {"kind": "software",
-                                                                  "digest": "0" * 64},
+    ("POST", "/api/v1/devices/{device_id}/approvals/withdraw"): {
+        "kind": "software",
+        "digest": "0" * 64,
+    },
     ("POST", "/api/v1/pickups/{pickup_id}/doorstep"): {
-        "phone_id": "ph-intruder0", "seq": 1, "completed_at": "2026-12-01T03:00:00Z",
-        "clock_synced": True, "boot_id": "00000000-0000-4000-8000-000000000009",
-        "mono_ms": 1, "lines": [{"seq": 2, "category": "plastic-pet", "net_g": 1000,
-                                 "weighed_at": "2026-12-01T03:00:00Z"}]},
+        "phone_id": "ph-intruder0",
+        "seq": 1,
+        "completed_at": "2026-12-01T03:00:00Z",
+        "clock_synced": True,
+        "boot_id": "00000000-0000-4000-8000-000000000009",
+        "mono_ms": 1,
+        "lines": [
+            {
+                "seq": 2,
+                "category": "plastic-pet",
+                "net_g": 1000,
+                "weighed_at": "2026-12-01T03:00:00Z",
+            }
+        ],
+    },
     ("PUT", "/api/v1/collectors/{user_id}/profile"): {"capacity_kg": 1},
     ("POST", "/api/v1/collectors/{user_id}/float"): {"amount_rp": 1},
     ("POST", "/api/v1/collectors/{user_id}/depot"): {"counted_cash_rp": 0},
     ("PUT", "/api/v1/sites/{site_id}/location"): {"lat": 0, "lon": 0},
-    ("POST", "/api/v1/sales"): {"site_id": 1, "category": "plastic-pet", "buyer": "Evil",
-                                "qty_g": 1, "rp_per_kg": 1, "amount_rp": 0, "ticket_no": "X"},
-    ("POST", "/api/v1/stock/losses"): {"site_id": 1, "category": "plastic-pet", "qty_g": 1,
-                                       "reason": "other"},
-    ("POST", "/api/v1/stock/transfers"): {"from_site_id": 1, "to_site_id": 1,
-                                          "category": "plastic-pet", "qty_g": 1},
+    ("POST", "/api/v1/sales"): {
+        "site_id": 1,
+        "category": "plastic-pet",
+        "buyer": "Evil",
+        "qty_g": 1,
+        "rp_per_kg": 1,
+        "amount_rp": 0,
+        "ticket_no": "X",
+    },
+    ("POST", "/api/v1/stock/losses"): {
+        "site_id": 1,
+        "category": "plastic-pet",
+        "qty_g": 1,
+        "reason": "other",
+    },
+    ("POST", "/api/v1/stock/transfers"): {
+        "from_site_id": 1,
+        "to_site_id": 1,
+        "category": "plastic-pet",
+        "qty_g": 1,
+    },
     ("POST", "/api/v1/stock/counts"): {"site_id": 1, "category": "plastic-pet", "counted_g": 0},
     ("PUT", "/api/v1/stock/loss-allowances"): {"category": "plastic-pet", "allowed_loss_bp": 1},
     ("POST", "/api/v1/cases/{case_id}/{decision}"): {"note": "not mine to decide"},
@@ -111,7 +141,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/fraud/scan"): {},
     ("POST", "/api/v1/payout-holds/{hold_id}/release"): {"note": "not mine to release"},
     ("PUT", "/api/v1/opening-hours"): {"site_id": 1, "days": []},
-}  # fmt: skip
+}
 
 UNDOCUMENTED = {"/api/v1/openapi.json", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -217,8 +247,13 @@ def test_every_route_refuses_another_household_and_another_collector(
         for who, token in attackers.items():
             headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"authz-{tried}"}
             with api.client() as c:
-                r = c.request(method, url, json=body, headers=headers,
-                              params={"from": "2026-01-01", "to": "2026-01-02"})  # fmt: skip
+                r = c.request(
+                    method,
+                    url,
+                    json=body,
+                    headers=headers,
+                    params={"from": "2026-01-01", "to": "2026-01-02"},
+                )
             tried += 1
             if r.status_code not in (403, 404):
                 failures.append(f"{who}: {method} {url} -> {r.status_code} {r.text[:120]}")

@@ -51,7 +51,7 @@ def csv_routes(doc: dict[str, Any]) -> dict[str, list[str]]:
         for path, ops in doc["paths"].items()
         for method, op in ops.items()
         if method == "get" and "text/csv" in op["responses"].get("200", {}).get("content", {})
-    }  # fmt: skip
+    }
 
 
 def formula_cells(body: str) -> list[str]:
@@ -63,19 +63,28 @@ def test_no_csv_cell_is_a_formula(api: ApiServer, world_sqlite: World, sqlite_ur
     engine = make_engine(sqlite_url)
     with engine.begin() as db:
         for tag, name in zip("abcd", HOSTILE, strict=True):
-            db.execute(text("UPDATE households SET name = :n WHERE id = :i"),
-                       {"n": name, "i": world_sqlite.ids[f"household-{tag}"]})  # fmt: skip
+            db.execute(
+                text("UPDATE households SET name = :n WHERE id = :i"),
+                {"n": name, "i": world_sqlite.ids[f"household-{tag}"]},
+            )
         # and at the start of cells: payouts' reasons and requester, weigh-ins' event ids
         for payout, reason in (("payout-a", HOSTILE[0]), ("payout-c", HOSTILE[1])):
-            db.execute(text("UPDATE payouts SET reason = :r, requested_by = :b WHERE id = :i"),
-                       {"r": reason, "b": TAB, "i": world_sqlite.ids[payout]})  # fmt: skip
+            db.execute(
+                text("UPDATE payouts SET reason = :r, requested_by = :b WHERE id = :i"),
+                {"r": reason, "b": TAB, "i": world_sqlite.ids[payout]},
+            )
         for weighin, event in (("weighin-a", HOSTILE[2]), ("weighin-c", HOSTILE[3])):
-            db.execute(text("UPDATE weighins SET event_id = :e WHERE id = :i"),
-                       {"e": event, "i": world_sqlite.ids[weighin]})  # fmt: skip
+            db.execute(
+                text("UPDATE weighins SET event_id = :e WHERE id = :i"),
+                {"e": event, "i": world_sqlite.ids[weighin]},
+            )
     engine.dispose()
     today = date.today()
-    values = {"from": (today - timedelta(days=90)).isoformat(),
-              "to": (today + timedelta(days=1)).isoformat(), "by": "household"}  # fmt: skip
+    values = {
+        "from": (today - timedelta(days=90)).isoformat(),
+        "to": (today + timedelta(days=1)).isoformat(),
+        "by": "household",
+    }
     seen: set[str] = set()
     with api.client() as c:
         c.headers["Authorization"] = f"Bearer {login(c, 'admin')}"
@@ -98,16 +107,22 @@ def test_only_the_csv_home_writes_csv() -> None:
         str(p.relative_to(REPO))
         for p in (REPO / "cloud").rglob("*.py")
         if re.search(r"csv\.(writer|DictWriter)\(", p.read_text())
-    )  # fmt: skip
+    )
     assert set(writers) <= CSV_WRITERS, writers
 
 
 def test_the_transfer_file_has_no_formula() -> None:
     transfers = [
-        Transfer(account=f"1234567890{i}", account_name=name, amount_rp=10_000 * (i + 1),
-                 bank_code="008", reference=f"payout-{i + 1}", remark=f"-{name}")
+        Transfer(
+            account=f"1234567890{i}",
+            account_name=name,
+            amount_rp=10_000 * (i + 1),
+            bank_code="008",
+            reference=f"payout-{i + 1}",
+            remark=f"-{name}",
+        )
         for i, name in enumerate([*HOSTILE, "\tcmd", "- -2+3"])
-    ]  # fmt: skip
+    ]
     body = mandiri_mcm(transfers, debit_account="1370001234567", on=date(2026, 12, 1)).decode()
     assert formula_cells(body) == [], body
     rows = list(csv.reader(io.StringIO(body)))

@@ -74,8 +74,10 @@ def test_provision_then_revoke_at_the_real_broker(
         assert len(creds["mqtt_password"]) >= 24
         # the password is shown once: neither the listing nor a second provision reveal it
         assert creds["mqtt_password"] not in c.get("/api/v1/devices").text
-        assert c.post("/api/v1/devices", json={"device_id": "st-new01", "kind": "station"}
-                      ).status_code == 409  # fmt: skip
+        assert (
+            c.post("/api/v1/devices", json={"device_id": "st-new01", "kind": "station"}).status_code
+            == 409
+        )
 
     # the account exists once the API answered (dynsec's control topic is synchronous)
     def connects() -> bool:
@@ -128,8 +130,10 @@ def test_commands_reach_the_device_over_mqtt(
         admin = login(anon, "admin")
         operator = login(anon, "operator")
     with api.client(admin) as c:  # a station of the operator's site
-        creds = c.post("/api/v1/devices", json={"device_id": "st-cmd01", "kind": "station",
-                                                "site_id": world.ids["site"]}).json()  # fmt: skip
+        creds = c.post(
+            "/api/v1/devices",
+            json={"device_id": "st-cmd01", "kind": "station", "site_id": world.ids["site"]},
+        ).json()
     device = Probe(mosquitto.port, "st-cmd01", creds["mqtt_password"])
     wait_until(lambda: device.connect() == 0, 10, "the device to connect")
     device.subscribe("salinmas/v1/dev/st-cmd01/cmd")
@@ -137,8 +141,9 @@ def test_commands_reach_the_device_over_mqtt(
         r = c.post("/api/v1/devices/st-cmd01/commands", json={"action": "tare"})
         assert r.status_code == 202, r.text
         cmd_id = r.json()["cmd_id"]
-        assert c.post("/api/v1/devices/st-nope/commands", json={"action": "tare"}
-                      ).status_code == 404  # fmt: skip
+        assert (
+            c.post("/api/v1/devices/st-nope/commands", json={"action": "tare"}).status_code == 404
+        )
         bad = c.post("/api/v1/devices/st-cmd01/commands", json={"action": "explode"})
         assert bad.status_code == 422
     wait_until(lambda: device.messages, 10, "the command to arrive")
@@ -160,11 +165,15 @@ def test_a_station_is_provisioned_with_its_scale_capacity(api_with_broker: ApiSe
         admin = login(anon, "admin")
     with api_with_broker.client(admin) as c:
         for bad in (0, 10_000_001, -5):
-            r = c.post("/api/v1/devices", json={"device_id": "st-cap01", "kind": "station",
-                                                "capacity_g": bad})  # fmt: skip
+            r = c.post(
+                "/api/v1/devices",
+                json={"device_id": "st-cap01", "kind": "station", "capacity_g": bad},
+            )
             assert r.status_code == 422, r.text
-        r = c.post("/api/v1/devices", json={"device_id": "st-cap01", "kind": "station",
-                                            "capacity_g": 30_000})  # fmt: skip
+        r = c.post(
+            "/api/v1/devices",
+            json={"device_id": "st-cap01", "kind": "station", "capacity_g": 30_000},
+        )
         assert r.status_code == 201, r.text
         assert c.get("/api/v1/devices/st-cap01").json()["capacity_g"] == 30_000
         r = c.post("/api/v1/devices", json={"device_id": "st-cap02", "kind": "station"})

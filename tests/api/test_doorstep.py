@@ -84,10 +84,16 @@ def request_pickup(c: httpx.Client, hh: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     r = c.post(
         f"/api/v1/households/{hh}/pickups",
-        json={"categories": ["plastic-pet", "plastic-mixed"], "estimated_kg": 6,
-              "window_start": now.isoformat(), "window_end": (now + timedelta(hours=3)).isoformat(),
-              "lat": DOOR_B[0], "lon": DOOR_B[1], "note": "2 karung di teras"},
-    )  # fmt: skip
+        json={
+            "categories": ["plastic-pet", "plastic-mixed"],
+            "estimated_kg": 6,
+            "window_start": now.isoformat(),
+            "window_end": (now + timedelta(hours=3)).isoformat(),
+            "lat": DOOR_B[0],
+            "lon": DOOR_B[1],
+            "note": "2 karung di teras",
+        },
+    )
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -107,8 +113,10 @@ def test_request_route_complete_credits_the_priced_sum_once(
             6_000,
             ["plastic-pet", "plastic-mixed"],
         )
-        small = c.post(f"/api/v1/households/{hh}/pickups", json={"categories": ["plastic-pet"],
-                                                                "estimated_kg": 1})  # fmt: skip
+        small = c.post(
+            f"/api/v1/households/{hh}/pickups",
+            json={"categories": ["plastic-pet"], "estimated_kg": 1},
+        )
         assert small.status_code == 422, small.text  # under the 2 kg minimum
     pid = pickup["id"]
 
@@ -177,8 +185,11 @@ def test_request_route_complete_credits_the_priced_sum_once(
     # an operator reverses one line (corrections.py): the balance drops by exactly it
     with api.client(t["op"]) as c:
         wid = done["lines"][2]["weighin_id"]
-        r = c.post(f"/api/v1/weighins/{wid}/reverse", json={"reason": "wet plastic, weighed twice"},
-                   headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        r = c.post(
+            f"/api/v1/weighins/{wid}/reverse",
+            json={"reason": "wet plastic, weighed twice"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
         assert r.status_code == 200, r.text
     with api.client(t["hh"]) as c:
         final = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
@@ -201,8 +212,11 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
         pid = request_pickup(c, hh)["id"]
         before = c.get(f"/api/v1/households/{hh}/balance").json()["balance_rp"]
     with api.client(t["op"]) as c:
-        r = c.post(f"/api/v1/collectors/{col_a}/float", json={"amount_rp": 50_000},
-                   headers={"Idempotency-Key": "float-2026-12-02-a"})  # fmt: skip
+        r = c.post(
+            f"/api/v1/collectors/{col_a}/float",
+            json={"amount_rp": 50_000},
+            headers={"Idempotency-Key": "float-2026-12-02-a"},
+        )
         assert (r.status_code, r.json()["float_rp"]) == (200, 50_000)
         # the route assigns the request to collector A
         assert c.get(f"/api/v1/sites/{world.ids['site']}/routes").status_code == 200
@@ -227,15 +241,20 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
     # back at the depot: Rp 40,000 counted of the Rp 40,250 expected; the box weighs
     # 3.2 kg at the depot (3.25 kg at the door) and enters the site's stock
     with api.client(t["op"]) as c:
-        r = c.post(f"/api/v1/collectors/{col_a}/depot",
-                   json={"counted_cash_rp": 40_000, "delivered_g": {"plastic-pet": 3_200}},
-                   headers={"Idempotency-Key": "depot-2026-12-02-a"})  # fmt: skip
+        r = c.post(
+            f"/api/v1/collectors/{col_a}/depot",
+            json={"counted_cash_rp": 40_000, "delivered_g": {"plastic-pet": 3_200}},
+            headers={"Idempotency-Key": "depot-2026-12-02-a"},
+        )
         assert r.status_code == 200, r.text
         assert (r.json()["float_rp"], r.json()["delivered_weighins"]) == (0, 1)
         first_delivery = r.json()["delivery_id"]
         # the next unloading carries only what is new (nothing): the weigh-in went once
-        r = c.post(f"/api/v1/collectors/{col_a}/depot", json={"delivered_g": {"plastic-pet": 100}},
-                   headers={"Idempotency-Key": "depot-2026-12-02-b"})  # fmt: skip
+        r = c.post(
+            f"/api/v1/collectors/{col_a}/depot",
+            json={"delivered_g": {"plastic-pet": 100}},
+            headers={"Idempotency-Key": "depot-2026-12-02-b"},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["delivered_weighins"] == 0
         assert r.json()["delivery_id"] != first_delivery
@@ -248,8 +267,9 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
             assert "short by Rp 250" in (s.scalar(diff) or "")
             assert postings.postings_total(s) == 0
             assert [tuple(m) for m in s.execute(door)] == [
-                (first_delivery, "plastic-pet", 3_200), (first_delivery + 1, "plastic-pet", 100),
-            ]  # fmt: skip
+                (first_delivery, "plastic-pet", 3_200),
+                (first_delivery + 1, "plastic-pet", 100),
+            ]
             carried = select(DepotDeliveryWeighin.delivery_id, WeighinRecord.net_g).join(
                 WeighinRecord, WeighinRecord.id == DepotDeliveryWeighin.weighin_id
             )
@@ -265,8 +285,9 @@ def test_cash_at_the_door_against_the_float_and_who_may_complete(
         )
         assert r.status_code == 200, r.text
     with api.client(t["col_b"]) as c:
-        stolen = c.post(f"/api/v1/pickups/{pid2}/doorstep",
-                        json=phone.completion([("plastic-pet", 1_000)]))  # fmt: skip
+        stolen = c.post(
+            f"/api/v1/pickups/{pid2}/doorstep", json=phone.completion([("plastic-pet", 1_000)])
+        )
         assert stolen.status_code == 409, stolen.text
         assert "another collector" in stolen.json()["detail"]
 

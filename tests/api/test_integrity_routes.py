@@ -88,8 +88,9 @@ def test_operators_release_reject_and_approve(
 ) -> None:
     engine = make_engine(sqlite_url)
     p = Processor(session_factory(engine), None, enforce_integrity=True)
-    p.process([message(weighin(seq=s, card_id="CARD-B").model_dump_json().encode())
-               for s in (20, 21)])  # fmt: skip
+    p.process(
+        [message(weighin(seq=s, card_id="CARD-B").model_dump_json().encode()) for s in (20, 21)]
+    )
     with session_factory(engine)() as s:
         held = s.scalars(
             select(WeighinRecord.id)

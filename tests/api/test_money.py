@@ -54,8 +54,12 @@ def test_concurrent_payouts_never_drive_a_balance_negative(money_api) -> None:  
         token = login(anon, "operator")
     with api.client(token) as c:
         start = _balance(c, hh)
-    assert start == {"household_id": hh, "balance_rp": 11_250, "held_rp": 1_000,
-                     "available_rp": 10_250}  # fmt: skip
+    assert start == {
+        "household_id": hh,
+        "balance_rp": 11_250,
+        "held_rp": 1_000,
+        "available_rp": 10_250,
+    }
 
     amount, threads_n = 3_000, 8
     barrier = threading.Barrier(threads_n)
@@ -65,8 +69,9 @@ def test_concurrent_payouts_never_drive_a_balance_negative(money_api) -> None:  
     def request_one() -> None:
         with api.client(token) as c:
             barrier.wait()
-            r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": amount},
-                       headers=_key())  # fmt: skip
+            r = c.post(
+                f"/api/v1/households/{hh}/payouts", json={"amount_rp": amount}, headers=_key()
+            )
             with lock:
                 results.append(r.status_code)
 
@@ -100,8 +105,12 @@ def test_concurrent_payouts_never_drive_a_balance_negative(money_api) -> None:  
     with api.client(token) as c:
         final = _balance(c, hh)
     paid = 1_000 + 3 * amount
-    assert final == {"household_id": hh, "balance_rp": 11_250 - paid, "held_rp": 0,
-                     "available_rp": 11_250 - paid}  # fmt: skip
+    assert final == {
+        "household_id": hh,
+        "balance_rp": 11_250 - paid,
+        "held_rp": 0,
+        "available_rp": 11_250 - paid,
+    }
     assert final["balance_rp"] >= 0
     assert _postings_total(url) == 0
 
@@ -118,8 +127,9 @@ def test_the_same_idempotency_key_returns_the_same_result(money_api) -> None:  #
         assert first.status_code == again.status_code == 201
         assert again.content == first.content
         assert again.headers.get("Idempotent-Replayed") == "true"
-        mine = [p for p in c.get(f"/api/v1/households/{hh}/payouts").json()
-                if p["amount_rp"] == 2_500]  # fmt: skip
+        mine = [
+            p for p in c.get(f"/api/v1/households/{hh}/payouts").json() if p["amount_rp"] == 2_500
+        ]
         assert len(mine) == 1  # one payout, not two
         assert _balance(c, hh)["held_rp"] == 1_000 + 2_500
 
@@ -155,16 +165,19 @@ def test_a_reversal_restores_the_balance_exactly(money_api) -> None:  # type: ig
         assert _balance(c, hh)["balance_rp"] == before + credit
 
         key = _key()
-        rev = c.post(f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"},
-                     headers=key)  # fmt: skip
+        rev = c.post(
+            f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"}, headers=key
+        )
         assert rev.status_code == 200, rev.text
         assert rev.json()["balance_rp"] == before
         assert _balance(c, hh)["balance_rp"] == before
-        replay = c.post(f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"},
-                        headers=key)  # fmt: skip
+        replay = c.post(
+            f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"}, headers=key
+        )
         assert replay.content == rev.content
-        again = c.post(f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"},
-                       headers=_key())  # fmt: skip
+        again = c.post(
+            f"/api/v1/weighins/{wid}/reverse", json={"reason": "wrong household"}, headers=_key()
+        )
         assert again.status_code == 409
         assert _balance(c, hh)["balance_rp"] == before
 
@@ -182,12 +195,10 @@ def test_payout_beyond_the_available_balance_is_refused_with_the_field(money_api
     with api.client() as anon:
         token = login(anon, "operator")
     with api.client(token) as c:
-        r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 10_251},
-                   headers=_key())  # fmt: skip
+        r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 10_251}, headers=_key())
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "body.amount_rp"
-        r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 10_250},
-                   headers=_key())  # fmt: skip
+        r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 10_250}, headers=_key())
         assert r.status_code == 201
         assert _balance(c, hh)["available_rp"] == 0
 
@@ -199,12 +210,15 @@ def test_statement_shows_the_weighin_behind_each_credit(api: ApiServer, world: W
     with api.client(token) as c:
         st = c.get(f"/api/v1/households/{hh}/statement").json()
         # a window after every posting: nothing in it, and the balance on both ends
-        empty = c.get(f"/api/v1/households/{hh}/statement",
-                      params={"since": "2199-01-01T00:00:00Z",
-                              "until": "2199-02-01T00:00:00Z"}).json()  # fmt: skip
+        empty = c.get(
+            f"/api/v1/households/{hh}/statement",
+            params={"since": "2199-01-01T00:00:00Z", "until": "2199-02-01T00:00:00Z"},
+        ).json()
     assert (empty["opening_balance_rp"], empty["lines"], empty["closing_balance_rp"]) == (
-        11_250, [], 11_250,
-    )  # fmt: skip
+        11_250,
+        [],
+        11_250,
+    )
     credits = [ln for ln in st["lines"] if ln["kind"] == "weighin_credit"]
     assert len(credits) == 3
     for ln in credits:

@@ -33,26 +33,36 @@ def test_a_reversal_may_not_overdraw(api: ApiServer, world: World) -> None:
         token = login(c, "admin")
     with api.client(token) as c:
         # hold almost everything for a payout: Rp 11,250 - 1,000 - 10,000 = 250 available
-        r = c.post(f"{V}/households/{a}/payouts", json={"amount_rp": 10_000},
-                   headers={"Idempotency-Key": "bounds-hold"})  # fmt: skip
+        r = c.post(
+            f"{V}/households/{a}/payouts",
+            json={"amount_rp": 10_000},
+            headers={"Idempotency-Key": "bounds-hold"},
+        )
         assert r.status_code == 201, r.text
         big = r.json()["id"]
         before = c.get(f"{V}/households/{a}/balance").json()
         assert before["available_rp"] == 250
-        r = c.post(f"{V}/weighins/{world.ids['weighin-a']}/reverse",
-                   json={"reason": "card of the neighbour"},
-                   headers={"Idempotency-Key": "bounds-reverse"})  # fmt: skip
+        r = c.post(
+            f"{V}/weighins/{world.ids['weighin-a']}/reverse",
+            json={"reason": "card of the neighbour"},
+            headers={"Idempotency-Key": "bounds-reverse"},
+        )
         assert r.status_code == 409, r.text
         assert "available" in r.json()["detail"]
         assert c.get(f"{V}/households/{a}/balance").json() == before  # nothing moved
         # once the held payout is rejected, the same reversal fits
         for payout in (world.ids["payout-a"], big):
-            r = c.post(f"{V}/payouts/{payout}/reject", json={"reason": "not now"},
-                       headers={"Idempotency-Key": f"bounds-reject-{payout}"})  # fmt: skip
+            r = c.post(
+                f"{V}/payouts/{payout}/reject",
+                json={"reason": "not now"},
+                headers={"Idempotency-Key": f"bounds-reject-{payout}"},
+            )
             assert r.status_code == 200, r.text
-        r = c.post(f"{V}/weighins/{world.ids['weighin-a']}/reverse",
-                   json={"reason": "card of the neighbour"},
-                   headers={"Idempotency-Key": "bounds-reverse-2"})  # fmt: skip
+        r = c.post(
+            f"{V}/weighins/{world.ids['weighin-a']}/reverse",
+            json={"reason": "card of the neighbour"},
+            headers={"Idempotency-Key": "bounds-reverse-2"},
+        )
         assert r.status_code == 200, r.text
         assert c.get(f"{V}/households/{a}/balance").json()["balance_rp"] == 7_500
 

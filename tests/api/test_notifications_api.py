@@ -24,8 +24,14 @@ AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
 
 def _credit(n: int) -> dict[str, object]:
-    return {"event_id": f"st-bank01:{n}", "net_g": 880, "category": "plastic-pet",
-            "amount_rp": 2640, "balance_rp": 2640 * n, "at": AT.isoformat()}  # fmt: skip
+    return {
+        "event_id": f"st-bank01:{n}",
+        "net_g": 880,
+        "category": "plastic-pet",
+        "amount_rp": 2640,
+        "balance_rp": 2640 * n,
+        "at": AT.isoformat(),
+    }
 
 
 def _session(api: ApiServer) -> Session:
@@ -40,24 +46,36 @@ def told(api: ApiServer, world: World) -> dict[str, int]:
         inapp = s.query(NotificationDelivery).filter_by(channel="inapp")
         # (what bank01's operator sees: the seed has another site's deliveries too)
         site1 = views.counters(s, now=AT, site_id=world.ids["site"]).get("inapp", {})
-        before = {"a_before": inapp.filter_by(recipient=f"household:{a}").count(),
-                  "inapp_before": site1.get("sent", 0)}  # fmt: skip
+        before = {
+            "a_before": inapp.filter_by(recipient=f"household:{a}").count(),
+            "inapp_before": site1.get("sent", 0),
+        }
         s.rollback()
-        register_channels(s, [ChannelSpec("wa", "apprise", household_default=True,
-                                          needs_address=False)])  # fmt: skip
-        enqueue_many(s, [
-            Outgoing("weighin_credited", "w:a1", _credit(1), a),
-            Outgoing("weighin_credited", "w:a2", _credit(2), a),
-            Outgoing("weighin_credited", "w:b1", _credit(1), b),
-        ], at=AT)  # fmt: skip
+        register_channels(
+            s, [ChannelSpec("wa", "apprise", household_default=True, needs_address=False)]
+        )
+        enqueue_many(
+            s,
+            [
+                Outgoing("weighin_credited", "w:a1", _credit(1), a),
+                Outgoing("weighin_credited", "w:a2", _credit(2), a),
+                Outgoing("weighin_credited", "w:b1", _credit(1), b),
+            ],
+            at=AT,
+        )
         s.flush()
         wa = s.query(NotificationDelivery).filter_by(channel="wa").order_by(NotificationDelivery.id)
         dead = wa.first()
         assert dead is not None
         s.add(NotificationAttempt(delivery_id=dead.id, started_at=AT, by="test"))
         s.flush()
-        apply_outcome(s, dead, Outcome("dead", error="wa: gateway refused or unreachable"),
-                      policy=Policy(sender="test"), now=AT)  # fmt: skip
+        apply_outcome(
+            s,
+            dead,
+            Outcome("dead", error="wa: gateway refused or unreachable"),
+            policy=Policy(sender="test"),
+            now=AT,
+        )
         s.commit()
         return {"dead": dead.id, **before}
 
@@ -105,9 +123,13 @@ def test_preferences_opt_out_and_validation(
     with api.client(token_a) as c:
         r = c.get(url)
         assert r.json() == {
-            "opt_out": False, "channels": ["inapp", "wa"], "chosen_channels": None,
-            "lang": "id", "quiet_hours": None, "available": ["inapp", "wa"],
-        }  # fmt: skip
+            "opt_out": False,
+            "channels": ["inapp", "wa"],
+            "chosen_channels": None,
+            "lang": "id",
+            "quiet_hours": None,
+            "available": ["inapp", "wa"],
+        }
         r = c.put(url, json={"channels": ["sms-nope"]})
         assert r.status_code == 422
         assert "unknown channel(s) sms-nope" in r.text
@@ -120,8 +142,12 @@ def test_preferences_opt_out_and_validation(
         assert c.put(url, json={"quiet_hours": ["25:00", "05:30"]}).status_code == 422
         r = c.put(url, json={"opt_out": True})
         assert (r.json()["opt_out"], r.json()["channels"]) == (True, [])
-        assert c.put(f"/api/v1/households/{b}/notification-preferences",
-                     json={"opt_out": True}).status_code == 404  # fmt: skip
+        assert (
+            c.put(
+                f"/api/v1/households/{b}/notification-preferences", json={"opt_out": True}
+            ).status_code
+            == 404
+        )
     with _session(api) as s:
         enqueue_many(s, [Outgoing("payout_paid", "p:a", {"amount_rp": 1000}, a)], at=AT)
         s.commit()
@@ -165,8 +191,9 @@ def test_an_operator_of_another_site_sees_none_of_it(
         from cloud import households
 
         other = households.ensure_site(s, code="bank03", name="Bank 03")
-        auth.create_user(s, username="op-bank03", password=PASSWORD, role="operator",
-                         site_id=other.id)  # fmt: skip
+        auth.create_user(
+            s, username="op-bank03", password=PASSWORD, role="operator", site_id=other.id
+        )
         s.commit()
     with api.client() as anon:
         token = login(anon, "op-bank03")

@@ -51,8 +51,10 @@ def test_nul_is_refused_with_422_naming_the_field(any_api: tuple[ApiServer, Worl
         pickup: dict[str, Any] = {"categories": ["plastic-pet"], "address": "Jl. Melati 1"}
         r = c.post(f"/api/v1/households/{hh}/pickups", json={**pickup, "note": "2 karung\x00"})
         refused(r, "body.note")
-        r = c.post(f"/api/v1/households/{hh}/pickups",
-                   json={**pickup, "categories": ["plastic-pet", "\x00"]})  # fmt: skip
+        r = c.post(
+            f"/api/v1/households/{hh}/pickups",
+            json={**pickup, "categories": ["plastic-pet", "\x00"]},
+        )
         refused(r, "body.categories.1")
         r = c.post(f"/api/v1/households/{hh}/pickups", json={**pickup, "note": "2 karung"})
         assert r.status_code == 201, r.text

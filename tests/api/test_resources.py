@@ -34,8 +34,10 @@ def test_prices_are_versioned_with_history(api: ApiServer) -> None:
         assert cats["plastic-pet"]["rp_per_kg"] == 3_500  # the future price is not yet in force
         history = c.get("/api/v1/categories/plastic-pet/prices").json()
         assert [p["rp_per_kg"] for p in history] == [4_000, 3_500, 3_000]
-        naive = c.post("/api/v1/categories/plastic-pet/prices",
-                       json={"rp_per_kg": 1, "effective_from": "2026-12-01T00:00:00"})  # fmt: skip
+        naive = c.post(
+            "/api/v1/categories/plastic-pet/prices",
+            json={"rp_per_kg": 1, "effective_from": "2026-12-01T00:00:00"},
+        )
         assert naive.status_code == 422
         assert naive.json()["errors"][0]["field"] == "body.effective_from"
 
@@ -72,8 +74,9 @@ def test_household_requests_a_pickup_and_its_collector_completes_it(
             == 200
         )
     with api.client(hh) as c:
-        r = c.post(f"/api/v1/households/{a}/pickups", json={"category": "plastic-pet",
-                                                            "note": "2 karung"})  # fmt: skip
+        r = c.post(
+            f"/api/v1/households/{a}/pickups", json={"category": "plastic-pet", "note": "2 karung"}
+        )
         assert r.status_code == 201, r.text
         pid = r.json()["id"]
         assert r.json()["kind"] == "household"
@@ -83,8 +86,9 @@ def test_household_requests_a_pickup_and_its_collector_completes_it(
         assert pid in {p["id"] for p in board}
         to_b = {"collector_id": world.ids["collector-b"]}
         assert c.post(f"/api/v1/pickups/{pid}/assign", json=to_b).status_code == 200
-        not_a_collector = c.post(f"/api/v1/pickups/{pid}/assign",
-                                 json={"collector_id": world.ids["operator"]})  # fmt: skip
+        not_a_collector = c.post(
+            f"/api/v1/pickups/{pid}/assign", json={"collector_id": world.ids["operator"]}
+        )
         assert not_a_collector.status_code == 422
     body = Phone().completion([("plastic-pet", 4_250)])
     with api.client(col_a) as c:  # not hers

@@ -85,8 +85,14 @@ from tests.support.household_lists import household_list
 pytestmark = pytest.mark.integration
 
 ROLES = ("household", "collector", "cashier", "operator", "auditor", "admin")
-LETTER = {"admin": "A", "auditor": "U", "operator": "O", "cashier": "C", "collector": "L",
-          "household": "H"}  # fmt: skip
+LETTER = {
+    "admin": "A",
+    "auditor": "U",
+    "operator": "O",
+    "cashier": "C",
+    "collector": "L",
+    "household": "H",
+}
 
 #: routes open to everyone, or before logging in: not part of the matrix
 OUTSIDE = {
@@ -277,11 +283,14 @@ TABLE: dict[tuple[str, str], str] = {
 }
 #: routes that take the site as ``?site_id=``: own site, then the other
 SITE_PARAM = {
-    r for r, spec in TABLE.items() if spec == SITE_READ and r[0] == "GET"
-    and r[1].split("/api/v1/")[1].split("/")[0] in ("stock", "sales", "mass-balance", "cases",
-                                                    "opening-hours", "reports")
+    r
+    for r, spec in TABLE.items()
+    if spec == SITE_READ
+    and r[0] == "GET"
+    and r[1].split("/api/v1/")[1].split("/")[0]
+    in ("stock", "sales", "mass-balance", "cases", "opening-hours", "reports")
     and not r[1].endswith(("weighins.csv", "payouts.csv", "summary", "summary.csv"))
-}  # fmt: skip
+}
 
 #: the statuses that mean "the rule let it through" (503: no broker in this test)
 ALLOWED = {200, 201, 202, 204, 409, 503}
@@ -499,10 +508,17 @@ def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, An
     }
 
 
-LIST_QUERY = {"from": "2026-01-01", "to": "2026-12-31", "by": "site",
-              "start": "2026-10-01T00:00:00Z", "active_only": "false",
-              "limit": 500, "on": "2026-11-30", "filename": "list.csv",
-              "dry_run": "false"}  # fmt: skip
+LIST_QUERY = {
+    "from": "2026-01-01",
+    "to": "2026-12-31",
+    "by": "site",
+    "start": "2026-10-01T00:00:00Z",
+    "active_only": "false",
+    "limit": 500,
+    "on": "2026-11-30",
+    "filename": "list.csv",
+    "dry_run": "false",
+}
 #: a build approved (then withdrawn) on a station
 APPROVAL = {"kind": "software", "digest": "ab" * 32}
 #: the cash day the seed opens in both sites
@@ -537,29 +553,49 @@ def seed_admin(api: ApiServer, world: World) -> None:
     a cash day and a payout with a bill destination each; one pending price change."""
     i = world.ids
     with api.app.state.api.sessions(info={"scope": SYSTEM}) as s:
-        for tag, site, hh, dev in (("a", "site", "household-a", "st-bank01"),
-                                   ("2", "site-2", "household-c", "st-bank02")):  # fmt: skip
+        for tag, site, hh, dev in (
+            ("a", "site", "household-a", "st-bank01"),
+            ("2", "site-2", "household-c", "st-bank02"),
+        ):
             _, req = registrations.request(
-                s, name=f"Calon {tag}", address=None, phone="081234567890",
-                site_id=i[site], pin="1234", client=f"seed-{tag}",
-            )  # fmt: skip
+                s,
+                name=f"Calon {tag}",
+                address=None,
+                phone="081234567890",
+                site_id=i[site],
+                pin="1234",
+                client=f"seed-{tag}",
+            )
             i[f"registration-{tag}"] = req.id
-            i[f"enrolment-{tag}"] = enrolment.start(s, device_id=dev, household_id=i[hh],
-                                                    by="seed").id  # fmt: skip
-            register_device(s, device_id=f"st-enrol{tag}", kind="station",
-                            site="bank01" if tag == "a" else "bank02")  # fmt: skip
-            cashbox.open_day(s, site_id=i[site], day=date.fromisoformat(CASH_DAY), float_rp=0,
-                             by="seed")  # fmt: skip
+            i[f"enrolment-{tag}"] = enrolment.start(
+                s, device_id=dev, household_id=i[hh], by="seed"
+            ).id
+            register_device(
+                s,
+                device_id=f"st-enrol{tag}",
+                kind="station",
+                site="bank01" if tag == "a" else "bank02",
+            )
+            cashbox.open_day(
+                s, site_id=i[site], day=date.fromisoformat(CASH_DAY), float_rp=0, by="seed"
+            )
             held = request_payout(s, household_id=i[hh], amount_rp=200, by="seed")
             i[f"disbursement-{tag}"] = disbursement.attach(
-                s, payout_id=held.id, method="bill", provider="pln", account="98765432",
-                account_name=None, by="seed",
-            ).id  # fmt: skip
-            i[f"payout-cash-{tag}"] = request_payout(s, household_id=i[hh], amount_rp=100,
-                                                     by="seed").id  # fmt: skip
+                s,
+                payout_id=held.id,
+                method="bill",
+                provider="pln",
+                account="98765432",
+                account_name=None,
+                by="seed",
+            ).id
+            i[f"payout-cash-{tag}"] = request_payout(
+                s, household_id=i[hh], amount_rp=100, by="seed"
+            ).id
         for tag, dev in (("a", "st-bank01"), ("2", "st-bank02")):  # an open hold each
-            crediting.credit_weighin(s, event=weighin(device_id=dev, seq=40, card_id="NONE"),
-                                     received_at=utcnow())  # fmt: skip
+            crediting.credit_weighin(
+                s, event=weighin(device_id=dev, seq=40, card_id="NONE"), received_at=utcnow()
+            )
             held = s.scalar(select(WeighinRecord.id).where(WeighinRecord.event_id == f"{dev}:40"))
             s.add(Hold(weighin_id=held, device_id=dev, kind="signature", detail="seed"))
             i[f"held-{tag}"] = held
@@ -575,10 +611,14 @@ def delivery_totals(api: ApiServer, world: World) -> tuple[int, int]:
     """Notification deliveries now: of every site, and of site 1."""
     with api.app.state.api.read_sessions(info={"scope": SYSTEM}) as s:
         totals = [
-            sum(n for row in views.counters(s, now=utcnow(), site_id=site).values()
-                for k, n in row.items() if k in DELIVERY_STATES)
+            sum(
+                n
+                for row in views.counters(s, now=utcnow(), site_id=site).values()
+                for k, n in row.items()
+                if k in DELIVERY_STATES
+            )
             for site in (None, world.ids["site"])
-        ]  # fmt: skip
+        ]
     return totals[0], totals[1]
 
 
@@ -631,15 +671,16 @@ def test_role_matrix(api: ApiServer, world: World) -> None:
                 sides = ["own", "other"] if route in SITE_PARAM and want != "33" else sides
                 for side in sides:
                     url = fill(path, targets(world, side, route, role))
-                    headers = {"Authorization": f"Bearer {toks[role]}",
-                               "Idempotency-Key": f"matrix-{next(_seq)}"}  # fmt: skip
+                    headers = {
+                        "Authorization": f"Bearer {toks[role]}",
+                        "Idempotency-Key": f"matrix-{next(_seq)}",
+                    }
                     b = body(world, side, route, role)
                     payload = {"content": b} if isinstance(b, bytes) else {"json": b}
                     params: dict[str, Any] = dict(LIST_QUERY)
                     if route in SITE_PARAM:
                         params["site_id"] = world.ids["site" if side == "own" else "site-2"]
-                    r = c.request(method, url, headers=headers, params=params,
-                                  **payload)  # fmt: skip
+                    r = c.request(method, url, headers=headers, params=params, **payload)
                     c.cookies.clear()  # no refresh cookie carried from one role to the next
                     tried += 1
                     problem = judge(route, role, side, want, r, lists)
@@ -650,9 +691,13 @@ def test_role_matrix(api: ApiServer, world: World) -> None:
 
 
 def judge(
-    route: tuple[str, str], role: str, side: str, want: str, r: httpx.Response,
+    route: tuple[str, str],
+    role: str,
+    side: str,
+    want: str,
+    r: httpx.Response,
     lists: dict[tuple[str, str], Any],
-) -> str | None:  # fmt: skip
+) -> str | None:
     if want == "33":
         return None if r.status_code == 403 else f"{r.status_code}, want 403 {r.text[:120]}"
     if route in lists:
@@ -682,11 +727,20 @@ def seed_telemetry(api: ApiServer) -> None:
     writer.start()
     at = datetime(2026, 11, 2, 3, tzinfo=UTC)
     try:
-        writer.write([
-            weighin_point(weighin(device_id=dev, seq=500), at=at, site=site, status="credited",
-                          amount_rp=1, price_rp_per_kg=1, household_id=None)
-            for dev, site in (("st-bank01", "bank01"), ("st-bank02", "bank02"))
-        ])  # fmt: skip
+        writer.write(
+            [
+                weighin_point(
+                    weighin(device_id=dev, seq=500),
+                    at=at,
+                    site=site,
+                    status="credited",
+                    amount_rp=1,
+                    price_rp_per_kg=1,
+                    household_id=None,
+                )
+                for dev, site in (("st-bank01", "bank01"), ("st-bank02", "bank02"))
+            ]
+        )
         assert writer.flush(60), "telemetry points not written"
     finally:
         writer.close()
@@ -704,27 +758,39 @@ def test_stream_matrix(api: ApiServer, world: World) -> None:
     want = {role: spec(("GET", f"{V}/stream"), role) for role in ROLES}
     with contextlib.ExitStack() as stack:
         streams = {role: stack.enter_context(listen(api, toks[role])) for role in ROLES}
-        credit(api, weighin(seq=88, card_id="CARD-A"),
-               weighin(device_id="st-bank02", seq=88, card_id="CARD-C"))  # fmt: skip
-        early = until_event(streams["admin"],
-                            lambda e: e[0] == "weighin" and e[1]["member_no"] == "M-C")  # fmt: skip
+        credit(
+            api,
+            weighin(seq=88, card_id="CARD-A"),
+            weighin(device_id="st-bank02", seq=88, card_id="CARD-C"),
+        )
+        early = until_event(
+            streams["admin"], lambda e: e[0] == "weighin" and e[1]["member_no"] == "M-C"
+        )
         with api.client(toks["admin"]) as c:
-            r = c.post(f"{V}/pickups/{i['pickup-2']}/assign",
-                       json={"collector_id": i["collector-2"]})  # fmt: skip
+            r = c.post(
+                f"{V}/pickups/{i['pickup-2']}/assign", json={"collector_id": i["collector-2"]}
+            )
             assert r.status_code == 200, r.text
-            r = c.post(f"{V}/pickups/{i['household-pickup-a']}/cancel",
-                       json={"reason": "one open request per household"})  # fmt: skip
+            r = c.post(
+                f"{V}/pickups/{i['household-pickup-a']}/cancel",
+                json={"reason": "one open request per household"},
+            )
             assert r.status_code == 200, r.text
-            r = c.post(f"{V}/households/{i['household-a']}/pickups",
-                       json={"categories": ["plastic-pet"]})  # fmt: skip
+            r = c.post(
+                f"{V}/households/{i['household-a']}/pickups", json={"categories": ["plastic-pet"]}
+            )
             assert r.status_code == 201, r.text
             closing = r.json()["id"]
             r = c.post(f"{V}/pickups/{closing}/assign", json={"collector_id": i["collector-a"]})
             assert r.status_code == 200, r.text
         failures = []
         for role in ROLES:
-            got = until_event(streams[role], lambda e: e[0] == "pickup" and e[1]["id"] == closing
-                              and e[1]["status"] == "assigned")  # fmt: skip
+            got = until_event(
+                streams[role],
+                lambda e: (
+                    e[0] == "pickup" and e[1]["id"] == closing and e[1]["status"] == "assigned"
+                ),
+            )
             got += early if role == "admin" else []
             members = {d["member_no"] for k, d in got if k == "weighin"}
             collectors = {d["collector_id"] for k, d in got if k == "pickup"}

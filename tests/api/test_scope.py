@@ -87,8 +87,12 @@ def test_reads_see_only_the_reach(scoped: sessionmaker[Session], world_sqlite: W
         assert s.get(Household, w.ids["household-c"]) is None
         assert set(s.scalars(select(Site.code))) == {"bank01"}
         with pytest.raises(NotFound):  # site 2's unassigned weigh-in does not exist
-            corrections.assign_weighin(s, weighin_id=w.ids["weighin-unassigned-2"],
-                                  household_id=w.ids["household-a"], by="t")  # fmt: skip
+            corrections.assign_weighin(
+                s,
+                weighin_id=w.ids["weighin-unassigned-2"],
+                household_id=w.ids["household-a"],
+                by="t",
+            )
     household = Scope("household", site_id=w.ids["site"], household_id=w.ids["household-a"])
     with scoped(info={"scope": household}) as s:
         assert set(s.scalars(select(Household.id))) == {w.ids["household-a"]}

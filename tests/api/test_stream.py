@@ -41,8 +41,11 @@ def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -
         engine = make_engine(api.app.state.api.settings.ledger_url)
         try:
             with session_factory(engine)() as s:
-                crediting.credit_weighin(s, event=weighin(seq=77, card_id="CARD-B", net_g=2_000),
-                                      received_at=datetime.now(UTC))  # fmt: skip
+                crediting.credit_weighin(
+                    s,
+                    event=weighin(seq=77, card_id="CARD-B", net_g=2_000),
+                    received_at=datetime.now(UTC),
+                )
                 s.commit()
         finally:
             engine.dispose()
@@ -56,12 +59,16 @@ def test_operator_sees_weighins_and_pickups_live(api: ApiServer, world: World) -
         # an operator assigns a pickup through the API: the board updates live
         with api.client(token) as c:
             pid = world.ids["pickup-a"]
-            r = c.post(f"/api/v1/pickups/{pid}/assign",
-                       json={"collector_id": world.ids["collector-b"]})  # fmt: skip
+            r = c.post(
+                f"/api/v1/pickups/{pid}/assign", json={"collector_id": world.ids["collector-b"]}
+            )
             assert r.status_code == 200
         p = next_of(events, "pickup")
-        assert (p["id"], p["status"], p["collector_id"]) == (pid, "assigned",
-                                                             world.ids["collector-b"])  # fmt: skip
+        assert (p["id"], p["status"], p["collector_id"]) == (
+            pid,
+            "assigned",
+            world.ids["collector-b"],
+        )
 
 
 def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) -> None:
@@ -77,11 +84,13 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
     ids = world.ids
     with api.client() as c:
         tokens = {
-            "admin": login(c, "admin"), "operator": login(c, "operator"),
-            "operator-2": login(c, "operator-2"), "collector-a": login(c, "collector-a"),
+            "admin": login(c, "admin"),
+            "operator": login(c, "operator"),
+            "operator-2": login(c, "operator-2"),
+            "collector-a": login(c, "collector-a"),
             "household-a": household_login(c, "M-A", world.pins["M-A"]),
             "household-c": household_login(c, "M-C", world.pins["M-C"]),
-        }  # fmt: skip
+        }
     # one open request per household: the seeded ones are withdrawn before the streams open
     for who, seeded in (
         ("household-a", "household-pickup-a"),
@@ -92,8 +101,11 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
             assert r.status_code == 200, r.text
     with contextlib.ExitStack() as stack:
         streams = {who: stack.enter_context(listen(api, tok)) for who, tok in tokens.items()}
-        credit(api, weighin(seq=77, card_id="CARD-A"),
-                weighin(device_id="st-bank02", seq=77, card_id="CARD-C"))  # fmt: skip
+        credit(
+            api,
+            weighin(seq=77, card_id="CARD-A"),
+            weighin(device_id="st-bank02", seq=77, card_id="CARD-C"),
+        )
         seen = until_event(
             streams["admin"], lambda e: e[0] == "weighin" and e[1]["member_no"] == "M-C"
         )
@@ -114,8 +126,11 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
             return lambda e: e[0] == "pickup" and e[1]["id"] == pid and e[1]["status"] == status
 
         def summary(got: list[Any]) -> set[tuple[str, Any]]:
-            return {(k, d.get("member_no") if k == "weighin" else d["id"]) for k, d in got
-                    if k in ("weighin", "pickup")}  # fmt: skip
+            return {
+                (k, d.get("member_no") if k == "weighin" else d["id"])
+                for k, d in got
+                if k in ("weighin", "pickup")
+            }
 
         site1 = {("weighin", "M-A"), ("pickup", p1)}
         site2 = {("weighin", "M-C"), ("pickup", p2)}
@@ -124,7 +139,8 @@ def test_each_caller_streams_only_what_it_reaches(api: ApiServer, world: World) 
         for who in ("operator-2", "household-c"):
             assert summary(until_event(streams[who], closing(p2, "open"))) == site2, who
         assert summary(until_event(streams["collector-a"], closing(p1, "assigned"))) == {
-            ("pickup", p1)}  # fmt: skip
+            ("pickup", p1)
+        }
 
 
 def test_the_stream_refuses_missing_and_forged_tokens(api: ApiServer) -> None:
@@ -181,11 +197,17 @@ def test_alerts_and_dead_letters_reach_the_stream(api: ApiServer, world: World) 
         try:
             with session_factory(engine)() as s:
                 # from a device of the operator's site, about a bin of its site
-                add_dead_letter(s, topic="salinmas/v1/dev/st-bank01/weighin", payload=b"{oops",
-                                reason="malformed", detail="not JSON",
-                                client_hint="st-bank01")  # fmt: skip
-                raise_alert(s, kind="tilt", subject="bn-bin01", message="tilted",
-                            site_id=world.ids["site"])  # fmt: skip
+                add_dead_letter(
+                    s,
+                    topic="salinmas/v1/dev/st-bank01/weighin",
+                    payload=b"{oops",
+                    reason="malformed",
+                    detail="not JSON",
+                    client_hint="st-bank01",
+                )
+                raise_alert(
+                    s, kind="tilt", subject="bn-bin01", message="tilted", site_id=world.ids["site"]
+                )
                 s.commit()
         finally:
             engine.dispose()

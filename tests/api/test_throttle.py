@@ -47,8 +47,11 @@ HH_LOGIN = "/api/v1/auth/household-login"
 
 def attempt(api: ApiServer, member_no: str, pin: str, address: str) -> httpx.Response:
     with api.client() as c:
-        return c.post(HH_LOGIN, json={"member_no": member_no, "pin": pin},
-                      headers={"X-Forwarded-For": address})  # fmt: skip
+        return c.post(
+            HH_LOGIN,
+            json={"member_no": member_no, "pin": pin},
+            headers={"X-Forwarded-For": address},
+        )
 
 
 @pytest.fixture
@@ -59,8 +62,9 @@ def throttled(
     # a long first delay, so no delay runs out while a test runs (exact counts)
     limits = {"base_delay_s": 60, **getattr(request, "param", {})}
     # a patient admission queue: argon2 on a busy 2-core box must not turn into 503s here
-    settings = settings_for(url, tmp_path, **PROXY, login_throttle=limits,
-                            admission={"queue_wait_s": 60})  # fmt: skip
+    settings = settings_for(
+        url, tmp_path, **PROXY, login_throttle=limits, admission={"queue_wait_s": 60}
+    )
     with serve(settings) as server:
         yield server, world, url
 
@@ -78,8 +82,10 @@ def test_pin_spraying_from_one_address_is_limited(
 
 
 @pytest.mark.parametrize(
-    "throttled", [{"pair_free": 3, "account_free": 4, "account_max_delay_s": 2,
-                   "base_delay_s": 1}], indirect=True)  # fmt: skip
+    "throttled",
+    [{"pair_free": 3, "account_free": 4, "account_max_delay_s": 2, "base_delay_s": 1}],
+    indirect=True,
+)
 def test_strangers_cannot_lock_the_owner_out(throttled: tuple[ApiServer, World, str]) -> None:
     api, world, _ = throttled
     for n in range(12):  # strangers, each from its own address, guess household A's PIN
@@ -88,8 +94,11 @@ def test_strangers_cannot_lock_the_owner_out(throttled: tuple[ApiServer, World, 
     r = attempt(api, "M-A", world.pins["M-A"], "192.0.2.10")  # the owner, at home
     if r.status_code == 429:  # slowed down at most by the account's cap, never locked out
         assert 1 <= int(r.headers["retry-after"]) <= 2
-        wait_until(lambda: attempt(api, "M-A", world.pins["M-A"], "192.0.2.10").status_code
-                 == 200, 10, "the owner's login")  # fmt: skip
+        wait_until(
+            lambda: attempt(api, "M-A", world.pins["M-A"], "192.0.2.10").status_code == 200,
+            10,
+            "the owner's login",
+        )
     else:
         assert r.status_code == 200
 
@@ -113,8 +122,11 @@ def test_parallel_guesses_are_counted_before_the_hash_is_checked(
     def guess(_: int) -> int:
         with api.client() as c:
             barrier.wait()
-            return c.post(HH_LOGIN, json={"member_no": "M-A", "pin": "0000"},
-                          headers={"X-Forwarded-For": "203.0.113.50"}).status_code  # fmt: skip
+            return c.post(
+                HH_LOGIN,
+                json={"member_no": "M-A", "pin": "0000"},
+                headers={"X-Forwarded-For": "203.0.113.50"},
+            ).status_code
 
     with cf.ThreadPoolExecutor(30) as pool:
         codes = Counter(pool.map(guess, range(30)))
@@ -129,8 +141,11 @@ def test_a_spoofed_leftmost_forwarded_hop_changes_nothing(
     codes = Counter()
     for i in range(30):  # the client invents a new leftmost hop each time
         with api.client() as c:
-            r = c.post(HH_LOGIN, json={"member_no": "M-A", "pin": "0000"},
-                       headers={"X-Forwarded-For": f"10.9.{i}.1, 203.0.113.99"})  # fmt: skip
+            r = c.post(
+                HH_LOGIN,
+                json={"member_no": "M-A", "pin": "0000"},
+                headers={"X-Forwarded-For": f"10.9.{i}.1, 203.0.113.99"},
+            )
         codes[r.status_code] += 1
     assert codes[429] > 0
     assert codes[401] == api.app.state.api.throttle.pair.free

@@ -72,9 +72,13 @@ def test_a_forged_token_with_the_old_built_in_secret_reads_nothing(
     api: ApiServer, world: World
 ) -> None:
     forged, _ = issue_access_token(
-        subject=f"user:{world.ids['admin']}", role="admin", version=0, session_id="x",
-        secret="dev-only-insecure-jwt-secret-not-for-production", lifetime=timedelta(hours=1),
-    )  # fmt: skip
+        subject=f"user:{world.ids['admin']}",
+        role="admin",
+        version=0,
+        session_id="x",
+        secret="dev-only-insecure-jwt-secret-not-for-production",
+        lifetime=timedelta(hours=1),
+    )
     assert status(api, forged, "/api/v1/users") == 401
 
 
@@ -203,10 +207,14 @@ def test_an_open_stream_closes_when_its_login_ends(api: ApiServer, world: World,
 
 def test_credentials_never_reach_the_access_log() -> None:
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
         ("127.0.0.1:5000", "GET", "/api/v1/stream?ticket=s3cr3t&types=fill", "1.1", 200),
         None,
-    )  # fmt: skip
+    )
     assert RedactSecrets().filter(record)
     assert "s3cr3t" not in record.getMessage()
     assert "ticket=***&types=fill" in record.getMessage()

@@ -32,12 +32,14 @@ def test_a_large_payout_needs_a_second_person_at_each_step(
             op, cashier = login(anon, "operator"), login(anon, "cashier")
         with api.client(op) as c:
             assert c.get("/api/v1/ui-config").json()["two_person_payout_rp"] == 5_000
-            small = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 4_999},
-                           headers=_key()).json()["id"]  # fmt: skip
+            small = c.post(
+                f"/api/v1/households/{hh}/payouts", json={"amount_rp": 4_999}, headers=_key()
+            ).json()["id"]
             assert c.post(f"/api/v1/payouts/{small}/approve", headers=_key()).status_code == 200
             assert c.post(f"/api/v1/payouts/{small}/pay", headers=_key()).status_code == 200
-            r = c.post(f"/api/v1/households/{hh}/payouts", json={"amount_rp": 5_000},
-                       headers=_key())  # fmt: skip
+            r = c.post(
+                f"/api/v1/households/{hh}/payouts", json={"amount_rp": 5_000}, headers=_key()
+            )
             assert r.status_code == 201, r.text
             big = r.json()["id"]
             r = c.post(f"/api/v1/payouts/{big}/approve", headers=_key())
@@ -52,13 +54,18 @@ def test_a_large_payout_needs_a_second_person_at_each_step(
             r = c.post(f"/api/v1/payouts/{big}/pay", headers=_key())
             assert r.status_code == 200, r.text
             assert (r.json()["requested_by"], r.json()["decided_by"], r.json()["paid_by"]) == (
-                "user:operator", "user:cashier", "user:operator",
-            )  # fmt: skip
+                "user:operator",
+                "user:cashier",
+                "user:operator",
+            )
         with api.client() as anon:
             auditor = login(anon, "auditor")
         with api.client(auditor) as c:  # the auditor sees who did each step
             r = c.get("/api/v1/audit", params={"subject": f"payout:{big}"})
             assert r.status_code == 200, r.text
             steps = sorted((e["action"], e["actor"]) for e in r.json()["items"])
-        assert steps == [("payout.approve", "user:cashier"), ("payout.pay", "user:operator"),
-                         ("payout.request", "user:operator")]  # fmt: skip
+        assert steps == [
+            ("payout.approve", "user:cashier"),
+            ("payout.pay", "user:operator"),
+            ("payout.request", "user:operator"),
+        ]

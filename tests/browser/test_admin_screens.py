@@ -79,8 +79,15 @@ def second_operator(shared_stack: BrowserStack) -> tuple[str, str]:
     """An operator of the demo site (an operator belongs to a site)."""
     with shared_stack.api() as api:
         site_id = next(s["id"] for s in api.get("/api/v1/sites").json() if s["code"] == SITE)
-        r = api.post("/api/v1/users", json={"username": SECOND[0], "password": SECOND[1],
-                                            "role": "operator", "site_id": site_id})  # fmt: skip
+        r = api.post(
+            "/api/v1/users",
+            json={
+                "username": SECOND[0],
+                "password": SECOND[1],
+                "role": "operator",
+                "site_id": site_id,
+            },
+        )
         assert r.status_code in (201, 409, 422), r.text
         assert r.status_code != 422 or "taken" in r.text, r.text
     return SECOND
@@ -91,8 +98,9 @@ def second_admin(shared_stack: BrowserStack) -> tuple[str, str]:
     """A second administrator: price approvals are an administrator's."""
     with shared_stack.api() as api:
         user, password = SECOND_ADMIN
-        r = api.post("/api/v1/users",
-                     json={"username": user, "password": password, "role": "admin"})  # fmt: skip
+        r = api.post(
+            "/api/v1/users", json={"username": user, "password": password, "role": "admin"}
+        )
         assert r.status_code in (201, 409, 422), r.text
         assert r.status_code != 422 or "taken" in r.text, r.text
     return SECOND_ADMIN
@@ -110,9 +118,13 @@ def admin(
 
 
 def phone_shot(
-    browser: Browser, stack: BrowserStack, errors: ConsoleErrors, hash_: str, name: str,
+    browser: Browser,
+    stack: BrowserStack,
+    errors: ConsoleErrors,
+    hash_: str,
+    name: str,
     ready: str = ".table-wrap table",
-) -> None:  # fmt: skip
+) -> None:
     p = new_page(browser, errors, stack.base_url, phone=True)
     try:
         login(p, *stack.operator)
@@ -124,9 +136,12 @@ def phone_shot(
 
 
 def test_import_checks_every_row_then_imports(
-    admin: Page, shared_stack: BrowserStack, tmp_path: Path, browser: Browser,
+    admin: Page,
+    shared_stack: BrowserStack,
+    tmp_path: Path,
+    browser: Browser,
     console_errors: ConsoleErrors,
-) -> None:  # fmt: skip
+) -> None:
     view(admin, "directory")
     expect(admin.locator("#dir-table tbody tr").first).to_be_visible()
     bad = tmp_path / "warga.csv"
@@ -178,9 +193,12 @@ def test_import_checks_every_row_then_imports(
 
 
 def test_price_change_needs_a_second_person(
-    admin: Page, shared_stack: BrowserStack, second_admin: tuple[str, str],
-    browser: Browser, console_errors: ConsoleErrors,
-) -> None:  # fmt: skip
+    admin: Page,
+    shared_stack: BrowserStack,
+    second_admin: tuple[str, str],
+    browser: Browser,
+    console_errors: ConsoleErrors,
+) -> None:
     view(admin, "prices")
     admin.locator('[data-view="prices"]').get_by_label("Kategori", exact=True).select_option(
         "paper"
@@ -240,9 +258,12 @@ def test_provision_a_device_and_download_its_config_once(
 
 
 def test_end_of_day_cash_box(
-    admin: Page, shared_stack: BrowserStack, second_operator: tuple[str, str],
-    browser: Browser, console_errors: ConsoleErrors,
-) -> None:  # fmt: skip
+    admin: Page,
+    shared_stack: BrowserStack,
+    second_operator: tuple[str, str],
+    browser: Browser,
+    console_errors: ConsoleErrors,
+) -> None:
     view(admin, "cashbox")
     day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()  # not the day shown first
     admin.locator('[data-view="cashbox"]').get_by_label("Tanggal (TTTT-BB-HH)", exact=True).fill(
@@ -286,14 +307,23 @@ def test_end_of_day_cash_box(
     admin.once("dialog", lambda d: d.accept("salah hitung"))
     admin.get_by_role("button", name="Buka kembali (administrator)").click()
     expect(status).to_have_attribute("data-status", "open")
-    phone_shot(browser, shared_stack, console_errors, "cashbox", "admin-cashbox-phone",
-               ready="#cash-status")  # fmt: skip
+    phone_shot(
+        browser,
+        shared_stack,
+        console_errors,
+        "cashbox",
+        "admin-cashbox-phone",
+        ready="#cash-status",
+    )
 
 
 def test_a_large_payout_is_approved_by_a_second_person(
-    admin: Page, shared_stack: BrowserStack, second_operator: tuple[str, str],
-    browser: Browser, console_errors: ConsoleErrors,
-) -> None:  # fmt: skip
+    admin: Page,
+    shared_stack: BrowserStack,
+    second_operator: tuple[str, str],
+    browser: Browser,
+    console_errors: ConsoleErrors,
+) -> None:
     """The administrator asks for a payout at the threshold and cannot approve it; the
     site's operator approves it, and cannot pay out what it approved; the administrator
     hands out the cash. The payout shows who did each step."""

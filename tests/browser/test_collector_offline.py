@@ -80,11 +80,16 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
             seeded.lat, seeded.lon = DOOR_A
             seeded.collector_id, seeded.status = None, "open"
             b = doorstep.request_pickup(
-                s, household_id=world.ids["household-b"], settings=doorstep.DoorstepSettings(),
-                categories=["plastic-pet", "plastic-mixed"], window=(now, now + timedelta(hours=4)),
-                lat=DOOR_B[0], lon=DOOR_B[1], address="Jl. Melati 7, Sokaraja",
+                s,
+                household_id=world.ids["household-b"],
+                settings=doorstep.DoorstepSettings(),
+                categories=["plastic-pet", "plastic-mixed"],
+                window=(now, now + timedelta(hours=4)),
+                lat=DOOR_B[0],
+                lon=DOOR_B[1],
+                address="Jl. Melati 7, Sokaraja",
                 note="2 karung di teras",
-            )  # fmt: skip
+            )
             world.ids["pickup-b"] = b.id
             s.commit()
     finally:
@@ -128,8 +133,11 @@ def test_screenshots_of_the_route_and_the_household_view(
             )
             expect(coming).to_contain_text("datang sekitar", timeout=TIMEOUT_MS)
             # one request at a time: the form waits until this one is done or cancelled
-            expect(page.get_by_role("button", name="Permintaan Anda sedang berjalan (batalkan "
-                                    "untuk meminta lagi)")).to_be_disabled()  # fmt: skip
+            expect(
+                page.get_by_role(
+                    "button", name="Permintaan Anda sedang berjalan (batalkan untuk meminta lagi)"
+                )
+            ).to_be_disabled()
             screenshot(page, f"jeknyong-household-{size}")
         finally:
             page.context.close()

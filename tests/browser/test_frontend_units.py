@@ -81,8 +81,12 @@ def test_times_are_shown_in_asia_jakarta(page: Page) -> None:
 
 
 def test_typed_weights_become_integer_grams(page: Page) -> None:
-    got = run(page, "util.js", "return arg.map((x) => m.parseKgToGrams(x));",
-              ["2,5", "2.5", " 12 ", "0", "abc", "-1", "0,0004", "1.2345"])  # fmt: skip
+    got = run(
+        page,
+        "util.js",
+        "return arg.map((x) => m.parseKgToGrams(x));",
+        ["2,5", "2.5", " 12 ", "0", "abc", "-1", "0,0004", "1.2345"],
+    )
     assert got == [2500, 2500, 12000, None, None, None, None, 1235]
 
 
@@ -167,11 +171,27 @@ def test_the_map_places_points_by_coordinates_without_tiles_and_never_overlaps_l
     map_page(page)
     # four bins a few metres apart (their labels cannot all fit) and one far to the east
     bins = [
-        {"id": f"b{i}", "kind": "bin", "lat": -7.4552 - 0.00003 * i, "lon": 109.2812,
-         "label": f"Tong {i} 100 %", "className": "fill-3", "priority": 1 + i}
+        {
+            "id": f"b{i}",
+            "kind": "bin",
+            "lat": -7.4552 - 0.00003 * i,
+            "lon": 109.2812,
+            "label": f"Tong {i} 100 %",
+            "className": "fill-3",
+            "priority": 1 + i,
+        }
         for i in range(4)
-    ] + [{"id": "east", "kind": "bin", "lat": -7.4600, "lon": 109.2900, "label": "Timur 10 %",
-          "className": "fill-0", "priority": 0}]  # fmt: skip
+    ] + [
+        {
+            "id": "east",
+            "kind": "bin",
+            "lat": -7.4600,
+            "lon": 109.2900,
+            "label": "Timur 10 %",
+            "className": "fill-0",
+            "priority": 0,
+        }
+    ]
     got = run(
         page,
         "map.js",
@@ -265,8 +285,14 @@ def test_the_stock_chart_wraps_category_names_instead_of_overlapping_them(page: 
     """mutant: category labels drawn on one line (no labelLines) -> the overlap at phone width
     mutant: the bottom margin not grown for the extra lines -> a label leaves the chart"""
     page.add_style_tag(url="/css/app.css")
-    names = {"glass": "Kaca", "metal": "Logam", "organic": "Organik", "paper": "Kertas",
-             "plastic-mixed": "Plastik campur", "plastic-pet": "Plastik PET"}  # fmt: skip
+    names = {
+        "glass": "Kaca",
+        "metal": "Logam",
+        "organic": "Organik",
+        "paper": "Kertas",
+        "plastic-mixed": "Plastik campur",
+        "plastic-pet": "Plastik PET",
+    }
     got = run(
         page,
         "operator/stock.js",

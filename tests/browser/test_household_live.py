@@ -48,8 +48,13 @@ class StandIn:
             return
         answer: Any
         if path == "/auth/household-login":
-            answer = {"access_token": "t", "role": "household", "subject_id": ME,
-                      "name": "Siti", "expires_at": "2999-01-01T00:00:00Z"}  # fmt: skip
+            answer = {
+                "access_token": "t",
+                "role": "household",
+                "subject_id": ME,
+                "name": "Siti",
+                "expires_at": "2999-01-01T00:00:00Z",
+            }
         elif path == f"/households/{ME}":
             answer = {"id": ME, "member_no": "BMS-0007", "name": "Siti Aminah"}
         elif path == f"/households/{ME}/balance":
@@ -65,9 +70,17 @@ class StandIn:
         elif path == "/auth/stream-ticket":  # the stream opens with a single-use ticket
             answer = {"ticket": "tk", "expires_at": "2999-01-01T00:00:00Z"}
         elif path == "/ui-config":
-            answer = {"timezone": "Asia/Jakarta", "min_pickup_g": 2000,
-                      "map": {"tiles_url": None, "attribution": "", "max_zoom": 18,
-                              "center": [-7.45, 109.29], "zoom": 13}}  # fmt: skip
+            answer = {
+                "timezone": "Asia/Jakarta",
+                "min_pickup_g": 2000,
+                "map": {
+                    "tiles_url": None,
+                    "attribution": "",
+                    "max_zoom": 18,
+                    "center": [-7.45, 109.29],
+                    "zoom": 13,
+                },
+            }
         else:
             route.fulfill(status=404, json={"title": "not here"})
             return
@@ -92,8 +105,14 @@ def open_home(page: Page, api: StandIn) -> None:
 
 
 def weighin(household_id: int) -> dict[str, Any]:
-    return {"id": 1, "household_id": household_id, "net_g": 1000, "amount_rp": 500,
-            "status": "credited", "category_code": "organic"}  # fmt: skip
+    return {
+        "id": 1,
+        "household_id": household_id,
+        "net_g": 1000,
+        "amount_rp": 500,
+        "status": "credited",
+        "category_code": "organic",
+    }
 
 
 def test_own(page: Page) -> None:

@@ -58,8 +58,11 @@ def test_the_inbox_fills_as_weighins_are_credited(page: Page, shared_stack: Brow
     page.get_by_role("button", name="Tandai sudah dibaca").click()
     expect(page.locator("#inbox li.unread")).to_have_count(0)
     tickets = shared_stack.demo.tickets_file
-    wait_until(lambda: tickets.exists() and f"ID        {weighed['event_id']}" in
-               tickets.read_text(), 20, "the station's ticket")  # fmt: skip
+    wait_until(
+        lambda: tickets.exists() and f"ID        {weighed['event_id']}" in tickets.read_text(),
+        20,
+        "the station's ticket",
+    )
 
 
 def test_operators_see_a_failed_notification_and_resend_it(
@@ -73,19 +76,34 @@ def test_operators_see_a_failed_notification_and_resend_it(
     engine = make_engine(shared_stack.demo.ledger_url)
     try:
         with session_factory(engine)() as s:
-            register_channels(s, [ChannelSpec("ops-test", "apprise", operators=True,
-                                              needs_address=False)])  # fmt: skip
-            (nid,) = enqueue_many(s, [Outgoing("bin_full", "browser:bin_full", {
-                "bin_id": "bin-demo-01", "fill_pct": 91})])  # fmt: skip
+            register_channels(
+                s, [ChannelSpec("ops-test", "apprise", operators=True, needs_address=False)]
+            )
+            (nid,) = enqueue_many(
+                s,
+                [
+                    Outgoing(
+                        "bin_full", "browser:bin_full", {"bin_id": "bin-demo-01", "fill_pct": 91}
+                    )
+                ],
+            )
             # later notifications of the shared stack do not go to this channel
             register_channels(s, [ChannelSpec("ops-test", "apprise", enabled=False)])
-            d = s.scalars(select(NotificationDelivery).where(
-                NotificationDelivery.notification_id == nid,
-                NotificationDelivery.channel == "ops-test")).one()  # fmt: skip
+            d = s.scalars(
+                select(NotificationDelivery).where(
+                    NotificationDelivery.notification_id == nid,
+                    NotificationDelivery.channel == "ops-test",
+                )
+            ).one()
             s.add(NotificationAttempt(delivery_id=d.id, by="browser-test"))
             s.flush()
-            apply_outcome(s, d, Outcome("dead", error="ops-test: gateway refused or unreachable"),
-                          policy=Policy(sender="browser-test"), now=d.created_at)  # fmt: skip
+            apply_outcome(
+                s,
+                d,
+                Outcome("dead", error="ops-test: gateway refused or unreachable"),
+                policy=Policy(sender="browser-test"),
+                now=d.created_at,
+            )
             s.commit()
             delivery_id = d.id
     finally:

@@ -48,15 +48,22 @@ def seed(session: Session, *, channels: Sequence[ChannelSpec] = ()) -> Programme
     """A site, a category with a price, four households, the given channels registered."""
     site = households.ensure_site(session, code="bank01", name="Bank Sampah Sokaraja")
     pricing.ensure_category(session, code="plastic-pet", name_id="Plastik PET", name_en="PET")
-    pricing.set_price(session, category="plastic-pet", rp_per_kg=3000,
-                     effective_from=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
-    a = households.register_household(session, member_no="BMS-0001", name="Siti", site="bank01",
-                                  phone=PHONE)  # fmt: skip
+    pricing.set_price(
+        session,
+        category="plastic-pet",
+        rp_per_kg=3000,
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    a = households.register_household(
+        session, member_no="BMS-0001", name="Siti", site="bank01", phone=PHONE
+    )
     b = households.register_household(session, member_no="BMS-0002", name="Budi", site="bank01")
-    c = households.register_household(session, member_no="BMS-0003", name="Dewi", site="bank01",
-                                  phone="081111111111")  # fmt: skip
-    d = households.register_household(session, member_no="BMS-0004", name="Agus", site="bank01",
-                                  phone="021 555 1234")  # fmt: skip
+    c = households.register_household(
+        session, member_no="BMS-0003", name="Dewi", site="bank01", phone="081111111111"
+    )
+    d = households.register_household(
+        session, member_no="BMS-0004", name="Agus", site="bank01", phone="021 555 1234"
+    )
     register_channels(session, channels)
     set_preference(session, household_id=c.id, by="test", opt_out=True)
     session.commit()
@@ -64,9 +71,15 @@ def seed(session: Session, *, channels: Sequence[ChannelSpec] = ()) -> Programme
 
 
 def credit_data(n: int = 1, amount_rp: int = 3750) -> dict[str, Any]:
-    return {"event_id": f"st-1:{n}", "net_g": 1250, "category": "plastic-pet",
-            "amount_rp": amount_rp, "price_rp_per_kg": 3000, "balance_rp": amount_rp * n,
-            "at": "2026-12-01T03:00:00+00:00"}  # fmt: skip
+    return {
+        "event_id": f"st-1:{n}",
+        "net_g": 1250,
+        "category": "plastic-pet",
+        "amount_rp": amount_rp,
+        "price_rp_per_kg": 3000,
+        "balance_rp": amount_rp * n,
+        "at": "2026-12-01T03:00:00+00:00",
+    }
 
 
 def _detached(session: Session, rows: list[Any]) -> list[Any]:
@@ -187,8 +200,14 @@ class HttpGateway:
 
 def notify_config(path: Path, ledger_url: str, channels: str, **options: object) -> Path:
     """A ``[notify]`` TOML for a sender process (channels: TOML text of the channel tables)."""
-    lines = ["[notify]", f'ledger_url = "{ledger_url}"', 'quiet_hours = ""',
-             "poll_interval_s = 0.1", "backoff_base_s = 0.5", "backoff_max_s = 2.0"]  # fmt: skip
+    lines = [
+        "[notify]",
+        f'ledger_url = "{ledger_url}"',
+        'quiet_hours = ""',
+        "poll_interval_s = 0.1",
+        "backoff_base_s = 0.5",
+        "backoff_max_s = 2.0",
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
     path.write_text("\n".join(lines) + "\n" + channels)
     return path
@@ -206,8 +225,10 @@ class SenderProcess:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "salinmas", "-v", "notify", "run", "--config", str(self.config)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def kill(self) -> None:

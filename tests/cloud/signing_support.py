@@ -93,27 +93,42 @@ class SigningStation:
         seq = self.next_seq()
         return to_json(
             DeviceConfig(
-                device_id=self.device_id, seq=seq, event_id=f"{self.device_id}:{seq}",
-                device_time=T0, clock_synced=self.synced, boot_id=self.boot, mono_ms=10,
-                log_pos=1, change="installed", sw_version="0.1.0", sw_hash=self.signer.sw_hash,
-                config_hash=self.signer.config_hash, public_key=self.key.public_hex, **CONFIG,
+                device_id=self.device_id,
+                seq=seq,
+                event_id=f"{self.device_id}:{seq}",
+                device_time=T0,
+                clock_synced=self.synced,
+                boot_id=self.boot,
+                mono_ms=10,
+                log_pos=1,
+                change="installed",
+                sw_version="0.1.0",
+                sw_hash=self.signer.sw_hash,
+                config_hash=self.signer.config_hash,
+                public_key=self.key.public_hex,
+                **CONFIG,
             )
-        )  # fmt: skip
+        )
 
     def status(self, mono_ms: int) -> bytes:
         return to_json(
             DeviceStatus(
-                device_id=self.device_id, state="online", boot_id=self.boot, at=T0,
+                device_id=self.device_id,
+                state="online",
+                boot_id=self.boot,
+                at=T0,
                 mono_ms=mono_ms,
             )
-        )  # fmt: skip
+        )
 
     def approve(self, session: Session, by: str = "user:operator") -> None:
         """What an operator does: approve this station's key, build and configuration."""
         devicekeys.announce_key(
-            session, device_id=self.device_id, public_key=self.key.public_hex,
+            session,
+            device_id=self.device_id,
+            public_key=self.key.public_hex,
             trust_first_use=False,
-        )  # fmt: skip
+        )
         devicekeys.approve_key(session, device_id=self.device_id, key=self.key.key_id, by=by)
         for kind, digest in (
             ("software", self.signer.sw_hash),

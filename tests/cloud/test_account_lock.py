@@ -117,9 +117,10 @@ def test_every_money_step_waits_for_the_account_lock(pg: Engine, step: str) -> N
     assert "FROM accounts" in waited_at, waited_at
     assert "FOR UPDATE" in waited_at, waited_at
     with session_factory(pg)() as s:  # and it did its work once the lock was free
-        assert funds(s, household_id=hh).balance_rp == {
-            "credit": 3750, "assign": 3750, "reverse": 0, "payout": 3750
-        }[step]  # fmt: skip
+        assert (
+            funds(s, household_id=hh).balance_rp
+            == {"credit": 3750, "assign": 3750, "reverse": 0, "payout": 3750}[step]
+        )
 
 
 def test_a_payout_waits_for_an_uncommitted_reversal(pg: Engine) -> None:

@@ -72,8 +72,9 @@ def test_import_lists_every_bad_row_and_is_all_or_nothing(
 
 
 def test_a_price_change_needs_a_second_person(session: Session, household_id: int) -> None:
-    change = price_changes.propose(session, category="plastic-pet", rp_per_kg=3_500,
-                                   effective_from=None, by="user:alice")  # fmt: skip
+    change = price_changes.propose(
+        session, category="plastic-pet", rp_per_kg=3_500, effective_from=None, by="user:alice"
+    )
     session.commit()
     with pytest.raises(PriceChangeError, match="second person"):
         price_changes.approve(session, change_id=change.id, by="user:alice")
@@ -89,55 +90,79 @@ def test_the_cash_day_balances_or_says_why(session: Session, household_id: int) 
     site_id = session.scalars(select(Site.id)).one()
     day = date(2026, 11, 30)
     cashbox.open_day(session, site_id=site_id, day=day, float_rp=100_000, by="user:kasir")
-    cashbox.add_movement(session, site_id=site_id, day=day, kind="sale", amount_rp=20_000,
-                         note=None, by="user:kasir")  # fmt: skip
+    cashbox.add_movement(
+        session, site_id=site_id, day=day, kind="sale", amount_rp=20_000, note=None, by="user:kasir"
+    )
     session.commit()
     assert cashbox.tally(session, site_id=site_id, day=day).expected_rp == 120_000
     with pytest.raises(cashbox.CashboxError, match="reason"):
-        cashbox.close_day(session, site_id=site_id, day=day, counted_rp=119_000, reason=None,
-                          by="user:kasir")  # fmt: skip
+        cashbox.close_day(
+            session, site_id=site_id, day=day, counted_rp=119_000, reason=None, by="user:kasir"
+        )
     session.rollback()
-    row = cashbox.close_day(session, site_id=site_id, day=day, counted_rp=119_000,
-                            reason="kembalian kurang", by="user:kasir")  # fmt: skip
+    row = cashbox.close_day(
+        session,
+        site_id=site_id,
+        day=day,
+        counted_rp=119_000,
+        reason="kembalian kurang",
+        by="user:kasir",
+    )
     session.commit()
     assert (row.expected_rp, row.difference_rp) == (120_000, -1_000)
     with pytest.raises(cashbox.CashboxError):  # no cash moves on a closed day
-        cashbox.add_movement(session, site_id=site_id, day=day, kind="sale", amount_rp=1,
-                             note=None, by="user:kasir")  # fmt: skip
+        cashbox.add_movement(
+            session, site_id=site_id, day=day, kind="sale", amount_rp=1, note=None, by="user:kasir"
+        )
     session.rollback()
     with pytest.raises(cashbox.CashboxError, match="administrator"):
-        cashbox.reopen_day(session, site_id=site_id, day=day, reason="salah hitung",
-                           by="user:kasir", by_role="operator")  # fmt: skip
+        cashbox.reopen_day(
+            session,
+            site_id=site_id,
+            day=day,
+            reason="salah hitung",
+            by="user:kasir",
+            by_role="operator",
+        )
     session.rollback()
-    cashbox.reopen_day(session, site_id=site_id, day=day, reason="salah hitung",
-                       by="user:admin", by_role="admin")  # fmt: skip
+    cashbox.reopen_day(
+        session, site_id=site_id, day=day, reason="salah hitung", by="user:admin", by_role="admin"
+    )
     session.commit()
     assert cashbox.tally(session, site_id=site_id, day=day).status == "open"
     assert audit_actions(session)[-4:] == [
-        "cashbox.open", "cashbox.movement", "cashbox.close", "cashbox.reopen",
-    ]  # fmt: skip
+        "cashbox.open",
+        "cashbox.movement",
+        "cashbox.close",
+        "cashbox.reopen",
+    ]
 
 
 def test_the_audit_row_is_in_the_actions_transaction(session: Session, household_id: int) -> None:
     hh = session.get(Household, household_id)
     assert hh is not None
     n = len(audit_actions(session))
-    households.update_household(session, household=hh, changes={"phone": "0812 3456 7890"},
-                                by="user:admin")  # fmt: skip
+    households.update_household(
+        session, household=hh, changes={"phone": "0812 3456 7890"}, by="user:admin"
+    )
     session.rollback()
     assert len(audit_actions(session)) == n  # the edit is gone, and so is its audit row
-    households.update_household(session, household=hh, changes={"phone": "0812 3456 7890"},
-                                by="user:admin")  # fmt: skip
+    households.update_household(
+        session, household=hh, changes={"phone": "0812 3456 7890"}, by="user:admin"
+    )
     session.commit()
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert last is not None
     assert (last.action, last.actor, last.subject) == (
-        "household.update", "user:admin", f"household:{household_id}",
-    )  # fmt: skip
+        "household.update",
+        "user:admin",
+        f"household:{household_id}",
+    )
     assert last.after == {"phone": "+6281234567890"}  # stored through the one normaliser
     with pytest.raises(households.InvalidHouseholdField):
-        households.update_household(session, household=hh, changes={"phone": "021 555"},
-                                    by="user:admin")  # fmt: skip
+        households.update_household(
+            session, household=hh, changes={"phone": "021 555"}, by="user:admin"
+        )
 
 
 def test_an_ewallet_payout_is_paid_once_and_only_when_confirmed(
@@ -147,20 +172,25 @@ def test_an_ewallet_payout_is_paid_once_and_only_when_confirmed(
     mutant: mark_sent() without the "approved" check -> a requested payout goes out."""
     credit_many(session, [weighin(net_g=10_000)], [utcnow()])  # Rp 30.000
     session.commit()
-    p = payouts.request_payout(session, household_id=household_id, amount_rp=25_000,
-                               by="household")  # fmt: skip
+    p = payouts.request_payout(session, household_id=household_id, amount_rp=25_000, by="household")
     d = disbursement.attach(
-        session, payout_id=p.id, method="ewallet", provider="dana", account="0812 3456 7890",
-        account_name=None, by="user:admin",
-    )  # fmt: skip
+        session,
+        payout_id=p.id,
+        method="ewallet",
+        provider="dana",
+        account="0812 3456 7890",
+        account_name=None,
+        by="user:admin",
+    )
     session.commit()
     assert d.account == "+6281234567890"
     with pytest.raises(disbursement.DisbursementError, match="not approved"):
         disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir", callback_url="x")
     session.rollback()
     payouts.approve_payout(session, payout_id=p.id, by="user:admin", two_person_from_rp=None)
-    req = disbursement.mark_sent(session, disbursement_id=d.id, by="user:kasir",
-                                 callback_url="http://127.0.0.1/cb")  # fmt: skip
+    req = disbursement.mark_sent(
+        session, disbursement_id=d.id, by="user:kasir", callback_url="http://127.0.0.1/cb"
+    )
     session.commit()
     assert funds(session, household_id=household_id).balance_rp == 30_000  # not paid yet
     for _ in range(2):  # the provider's callback, repeated

@@ -122,16 +122,21 @@ def _outcome(session: Session, bin_id: str) -> dict[str, Any]:
 
 
 def _step(dt_s: int, level: float | None, lid: bool | None = None) -> dict[str, Any]:
-    return {"dt_s": dt_s, "level": level, "lid": lid, "tilt": None, "replay": False,
-            "synced": True}  # fmt: skip
+    return {"dt_s": dt_s, "level": level, "lid": lid, "tilt": None, "replay": False, "synced": True}
 
 
 #: a crossing with a sample pending in memory, a routine reading under a minute after
 #: it, an emptied bin, a lid opened: in one batch, then in single ones
 _ONE_BATCH = [
-    _step(5, 50.0), _step(70, 60.0), _step(70, 85.0), _step(10, 86.0), _step(3600, 5.0),
-    _step(30, 10.0, lid=True), _step(20, 12.0, lid=True), _step(20, 13.0, lid=False),
-]  # fmt: skip
+    _step(5, 50.0),
+    _step(70, 60.0),
+    _step(70, 85.0),
+    _step(10, 86.0),
+    _step(3600, 5.0),
+    _step(30, 10.0, lid=True),
+    _step(20, 12.0, lid=True),
+    _step(20, 13.0, lid=False),
+]
 
 
 @settings(
@@ -165,9 +170,12 @@ def test_one_message_and_cached_batches_agree(
             s.commit()
 
     proc = Processor(
-        factory, None, state_write_interval_s=3600.0, seen_write_interval_s=3600.0,
+        factory,
+        None,
+        state_write_interval_s=3600.0,
+        seen_write_interval_s=3600.0,
         state_ttl_s=0.0 if reread else 3600.0,
-    )  # fmt: skip
+    )
     evs = _fills(batched, steps)
     start = 0
     for cut, write in zip(cuts, write_between, strict=True):

@@ -102,16 +102,21 @@ def ledger_url(tmp_path: Path) -> str:  # one ledger is enough here (SQLite)
 class Client:
     """A paho client recording what happens to it (CONNACK, SUBACKs, messages, drops)."""
 
-    def __init__(self, broker: Broker, username: str | None, password: str | None,
-                 client_id: str) -> None:  # fmt: skip
+    def __init__(
+        self, broker: Broker, username: str | None, password: str | None, client_id: str
+    ) -> None:
         self.connack: Any = None
         self.subacks: list[Any] = []
         self.messages: list[tuple[str, bytes]] = []
         self.disconnects = 0
         self._lock = threading.Lock()
         self._answered = threading.Event()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
-                        reconnect_on_failure=False)  # fmt: skip
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=True,
+            reconnect_on_failure=False,
+        )
         if username is not None:
             c.username_pw_set(username, password)
         c.on_connect = self._on_connect
@@ -280,11 +285,17 @@ def test_ingest_gets_every_message_of_a_victim_while_it_is_attacked(
     user, password = mosquitto.service("ingest")
     telemetry = tmp_path / "telemetry.db"
     settings = IngestSettings.load(
-        mqtt_port=mosquitto.port, mqtt_username=user, mqtt_password=SecretStr(password),
-        client_id=unique_id("salinmas-ingest"), share_group=group, session_expiry_s=300,
-        ledger_url=ledger_url, migrate_on_start=False, takeover_after_s=0,
+        mqtt_port=mosquitto.port,
+        mqtt_username=user,
+        mqtt_password=SecretStr(password),
+        client_id=unique_id("salinmas-ingest"),
+        share_group=group,
+        session_expiry_s=300,
+        ledger_url=ledger_url,
+        migrate_on_start=False,
+        takeover_after_s=0,
         telemetry=TelemetrySettings(backend="sqlite", sqlite_path=telemetry),
-    )  # fmt: skip
+    )
     n = 60
 
     def stored() -> set[int]:

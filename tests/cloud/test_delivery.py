@@ -106,12 +106,20 @@ def test_a_dead_workers_share_is_taken_over_without_an_operator(
     devices = seed_fleet(ledger, [unique_id("st") for _ in range(2)], bins)
     with MosquittoServer(devices={d: pw for d, (_, pw) in devices.items()}).start() as broker:
         names = [unique_id("ingest-doomed"), unique_id("ingest-survivor")]
-        workers = ingest_workers(tmp_path, broker, ledger, names, heartbeat_s=0.5,
-                                 takeover_after_s=3.0, takeover_idle_s=1.0)  # fmt: skip
+        workers = ingest_workers(
+            tmp_path,
+            broker,
+            ledger,
+            names,
+            heartbeat_s=0.5,
+            takeover_after_s=3.0,
+            takeover_idle_s=1.0,
+        )
         doomed, survivor = workers
         # the devices must not heal the loss themselves: only the takeover may deliver
-        fleet = LinkFleet(tmp_path / "fleet", broker.port, devices, rate_per_device=8.0,
-                          confirm_timeout_s=3600)  # fmt: skip
+        fleet = LinkFleet(
+            tmp_path / "fleet", broker.port, devices, rate_per_device=8.0, confirm_timeout_s=3600
+        )
         try:
             wait_until(
                 lambda: _subscribes(workers) >= 2, PROCESS_START_S, "both workers subscribed"

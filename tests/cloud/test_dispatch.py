@@ -41,15 +41,25 @@ def world(session: Session) -> dict[str, int]:
     ids = {"site": site.id}
     start = f"{datetime.now(ZoneInfo('Asia/Jakarta')) - timedelta(hours=1):%H}:00"
     for name, bins in (("a", True), ("b", False)):
-        u = create_user(session, username=f"col-{name}", password="x" * 12, role="collector",
-                        site_id=site.id)  # fmt: skip
-        session.add(CollectorProfile(user_id=u.id, site_id=site.id, capacity_g=60_000,
-                                     shift_start=start, shift_hours=10, empties_bins=bins,
-                                     on_duty=True))  # fmt: skip
+        u = create_user(
+            session, username=f"col-{name}", password="x" * 12, role="collector", site_id=site.id
+        )
+        session.add(
+            CollectorProfile(
+                user_id=u.id,
+                site_id=site.id,
+                capacity_g=60_000,
+                shift_start=start,
+                shift_hours=10,
+                empties_bins=bins,
+                on_duty=True,
+            )
+        )
         ids[name] = u.id
     for i, (lat, lon) in enumerate(((-7.4602, 109.2890), (-7.4550, 109.2840), (-7.4610, 109.2800))):
-        hh = households.register_household(session, member_no=f"M-{i}", name=f"HH {i}",
-                                           site="bank01")  # fmt: skip
+        hh = households.register_household(
+            session, member_no=f"M-{i}", name=f"HH {i}", site="bank01"
+        )
         ids[f"hh{i}"] = hh.id
         hh.lat, hh.lon = lat, lon
     session.flush()
@@ -57,8 +67,9 @@ def world(session: Session) -> dict[str, int]:
 
 
 def ask(session: Session, household_id: int, **kw: object) -> Pickup:
-    return doorstep.request_pickup(session, household_id=household_id, categories=["plastic-pet"],
-                                   settings=SETTINGS, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return doorstep.request_pickup(
+        session, household_id=household_id, categories=["plastic-pet"], settings=SETTINGS, **kw
+    )  # type: ignore[arg-type]
 
 
 @sqlite_only()
@@ -93,8 +104,9 @@ def test_replans(session: Session, engine: object) -> None:
     first = ask(session, ids["hh0"], window=(now, now + timedelta(hours=4)))
     session.commit()
     factory = sessionmaker(bind=engine)  # type: ignore[call-overload]
-    d = Dispatcher(factory, factory, matrix=matrix_provider(ROUTING), routing=ROUTING,
-                   settings=SETTINGS)  # fmt: skip
+    d = Dispatcher(
+        factory, factory, matrix=matrix_provider(ROUTING), routing=ROUTING, settings=SETTINGS
+    )
     plan = d.refresh(ids["site"])
     assert plan is not None
     assert plan.reason == "first"

@@ -36,9 +36,12 @@ BOOT = uuid.UUID("00000000-0000-4000-8000-00000000000d")
 
 def request(session: Session, household_id: int) -> Pickup:
     p = doorstep.request_pickup(
-        session, household_id=household_id, categories=["plastic-pet"],
-        settings=doorstep.DoorstepSettings(), address="Jl. Kenanga 4",
-    )  # fmt: skip
+        session,
+        household_id=household_id,
+        categories=["plastic-pet"],
+        settings=doorstep.DoorstepSettings(),
+        address="Jl. Kenanga 4",
+    )
     session.commit()
     return p
 
@@ -51,9 +54,14 @@ def completion(
         for i, g in enumerate(grams)
     )
     return doorstep.CompletionIn(
-        phone_id=phone, seq=seq, completed_at=at, clock_synced=synced, boot_id=BOOT,
-        mono_ms=1, lines=lines,
-    )  # fmt: skip
+        phone_id=phone,
+        seq=seq,
+        completed_at=at,
+        clock_synced=synced,
+        boot_id=BOOT,
+        mono_ms=1,
+        lines=lines,
+    )
 
 
 @pytest.fixture
@@ -61,10 +69,8 @@ def door(session: Session) -> tuple[int, int, int]:
     """A household (with card CARD-1), two collectors."""
     hh = seed_programme(session)
     site = session.get(Household, hh).site_id  # a collector belongs to a site
-    a = create_user(session, username="col-a", password="x" * 12, role="collector",
-                    site_id=site).id  # fmt: skip
-    b = create_user(session, username="col-b", password="x" * 12, role="collector",
-                    site_id=site).id  # fmt: skip
+    a = create_user(session, username="col-a", password="x" * 12, role="collector", site_id=site).id
+    b = create_user(session, username="col-b", password="x" * 12, role="collector", site_id=site).id
     session.commit()
     return hh, a, b
 
@@ -74,14 +80,19 @@ def test_phone_clock(session: Session, door: tuple[int, int, int]) -> None:
     p = request(session, hh)
     asked = p.opened_at
     # PET was Rp 3,000 since January; Rp 2,000 from a minute after the request
-    pricing.set_price(session, category="plastic-pet", rp_per_kg=2_000,
-                      effective_from=asked + timedelta(minutes=1))  # fmt: skip
+    pricing.set_price(
+        session,
+        category="plastic-pet",
+        rp_per_kg=2_000,
+        effective_from=asked + timedelta(minutes=1),
+    )
     session.commit()
     received = asked + timedelta(minutes=30)
     # a phone claiming it weighed a day before the household asked: counts when it asked
     early = completion("ph-clockcheck1", 1, [1_000], asked - timedelta(days=1))
-    r = doorstep.complete_at_door(session, pickup_id=p.id, completion=early, user_id=col,
-                                  by="t", received_at=received)  # fmt: skip
+    r = doorstep.complete_at_door(
+        session, pickup_id=p.id, completion=early, user_id=col, by="t", received_at=received
+    )
     session.commit()
     assert (r.lines[0].effective_at, r.lines[0].amount_rp) == (asked, 3_000)
 
@@ -89,8 +100,9 @@ def test_phone_clock(session: Session, door: tuple[int, int, int]) -> None:
     # a phone whose clock disagreed with the server's: counts when received
     unsynced = completion("ph-clockcheck1", 10, [1_000], p2.opened_at, synced=False)
     later = p2.opened_at + timedelta(minutes=5)
-    r2 = doorstep.complete_at_door(session, pickup_id=p2.id, completion=unsynced, user_id=col,
-                                   by="t", received_at=later)  # fmt: skip
+    r2 = doorstep.complete_at_door(
+        session, pickup_id=p2.id, completion=unsynced, user_id=col, by="t", received_at=later
+    )
     session.commit()
     assert (r2.lines[0].effective_at, r2.lines[0].amount_rp) == (later, 2_000)
 
@@ -99,22 +111,29 @@ def test_event_ids(session: Session, door: tuple[int, int, int]) -> None:
     hh, col_a, col_b = door
     now = datetime.now(UTC)
     first = request(session, hh)
-    doorstep.complete_at_door(session, pickup_id=first.id, user_id=col_a, by="t",
-                              completion=completion("ph-reuse000001", 1, [1_500], now))  # fmt: skip
+    doorstep.complete_at_door(
+        session,
+        pickup_id=first.id,
+        user_id=col_a,
+        by="t",
+        completion=completion("ph-reuse000001", 1, [1_500], now),
+    )
     session.commit()
     again = request(session, hh)
     # a new completion reusing a line's event id (seq 2 is the first's line)
     line = doorstep.LineIn(seq=2, category="plastic-pet", net_g=900, weighed_at=now)
     reuse = replace(completion("ph-reuse000001", 7, [900], now), lines=(line,))
     with pytest.raises(LedgerError, match="used before"):
-        doorstep.complete_at_door(session, pickup_id=again.id, completion=reuse, user_id=col_a,
-                                  by="t")  # fmt: skip
+        doorstep.complete_at_door(
+            session, pickup_id=again.id, completion=reuse, user_id=col_a, by="t"
+        )
     session.rollback()
     # collector B cannot send with collector A's phone
     stolen = completion("ph-reuse000001", 20, [900], now)
     with pytest.raises(LedgerError, match="another collector"):
-        doorstep.complete_at_door(session, pickup_id=again.id, user_id=col_b, by="t",
-                                  completion=stolen)  # fmt: skip
+        doorstep.complete_at_door(
+            session, pickup_id=again.id, user_id=col_b, by="t", completion=stolen
+        )
     session.rollback()
     assert session.scalar(select(Pickup.status).where(Pickup.id == again.id)) == "open"
 
@@ -123,8 +142,15 @@ def test_provenance(session: Session, door: tuple[int, int, int]) -> None:
     hh, col, _ = door
     households.link_card(session, card_id="CARD-9", household_id=hh, by="t")  # unrelated
     p = request(session, hh)
-    c = completion("ph-provenance1", 1, [2_000], datetime.now(UTC), entry="scale",
-                   scale="web-serial 403:6001", frames=("53542c47532c20322e30306b67",))  # fmt: skip
+    c = completion(
+        "ph-provenance1",
+        1,
+        [2_000],
+        datetime.now(UTC),
+        entry="scale",
+        scale="web-serial 403:6001",
+        frames=("53542c47532c20322e30306b67",),
+    )
     doorstep.complete_at_door(session, pickup_id=p.id, completion=c, user_id=col, by="t")
     session.commit()
     w = session.scalar(select(WeighinRecord).where(WeighinRecord.device_id == "ph-provenance1"))
@@ -159,15 +185,13 @@ def test_told_once(session: Session, door: tuple[int, int, int]) -> None:
     saved = request(session, hh)
     body = completion("ph-toldonce01", 1, [1_000, 2_000], now)
     for _ in range(3):  # the first sending and two replays
-        doorstep.complete_at_door(session, pickup_id=saved.id, completion=body, user_id=col,
-                                  by="t")  # fmt: skip
+        doorstep.complete_at_door(session, pickup_id=saved.id, completion=body, user_id=col, by="t")
         session.commit()
     cash = request(session, hh)
     before = funds(session, household_id=hh).balance_rp
     paid = replace(completion("ph-toldonce01", 10, [1_500], now), payment="cash")
     for _ in range(2):
-        doorstep.complete_at_door(session, pickup_id=cash.id, completion=paid, user_id=col,
-                                  by="t")  # fmt: skip
+        doorstep.complete_at_door(session, pickup_id=cash.id, completion=paid, user_id=col, by="t")
         session.commit()
     told = list(
         session.scalars(
@@ -175,8 +199,11 @@ def test_told_once(session: Session, door: tuple[int, int, int]) -> None:
         )
     )
     assert Counter(n.event for n in told) == {
-        "pickup_scheduled": 2, "weighin_credited": 3, "pickup_completed": 2, "doorstep_cash": 1,
-    }  # fmt: skip
+        "pickup_scheduled": 2,
+        "weighin_credited": 3,
+        "pickup_completed": 2,
+        "doorstep_cash": 1,
+    }
     (credit,) = [n.data for n in told if n.data.get("event_id") == "ph-toldonce01:11"]
     (cash_note,) = [n.data for n in told if n.event == "doorstep_cash"]
     assert (credit["amount_rp"], credit["balance_rp"]) == (4_500, before + 4_500)

@@ -367,9 +367,14 @@ def test_a_hold_stops_a_transfer_before_it_leaves_not_after(
     for p in (sent, waiting):
         payouts.approve_payout(session, payout_id=p.id, by="op", two_person_from_rp=None)
         out[p.id] = disbursement.attach(
-            session, payout_id=p.id, method="ewallet", provider="dana",
-            account="0812 3456 7890", account_name=None, by="admin",
-        )  # fmt: skip
+            session,
+            payout_id=p.id,
+            method="ewallet",
+            provider="dana",
+            account="0812 3456 7890",
+            account_name=None,
+            by="admin",
+        )
     req = disbursement.mark_sent(
         session, disbursement_id=out[sent.id].id, by="op", callback_url="x"
     )

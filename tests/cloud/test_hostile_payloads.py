@@ -187,9 +187,11 @@ def test_hostile_payloads_are_dead_letters_and_good_weighins_are_credited_once(
         device(mosquitto, bn) as bin_client,
     ):
         senders: dict[str, Device] = {
-            "station": station, "stranger": stranger_client, "revoked": revoked_client,
+            "station": station,
+            "stranger": stranger_client,
+            "revoked": revoked_client,
             "bin": bin_client,
-        }  # fmt: skip
+        }
         bin_client.publish(Kind.FILL, fill(bn, seq=1, fill_pct=20.0))
         for good, case in zip(goods, cases, strict=False):
             station.publish(Kind.WEIGHIN, good)

@@ -58,9 +58,14 @@ def test_a_slow_drain_loses_nothing(
     broker holding most of the queue back (a small in-flight window): the session is
     ended only once every queued message was processed and acknowledged."""
     _retire_under_a_stream(
-        mosquitto, ledger_url, session, tmp_path, slow_s=1.5, receive_maximum=4,
+        mosquitto,
+        ledger_url,
+        session,
+        tmp_path,
+        slow_s=1.5,
+        receive_maximum=4,
         monkeypatch=monkeypatch,
-    )  # fmt: skip
+    )
 
 
 def _retire_under_a_stream(

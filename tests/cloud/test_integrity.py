@@ -102,8 +102,13 @@ def test_a_changed_weight_a_foreign_record_and_frames_that_lie_are_held(
     assert _balance(engine, hh) == _rp(1_000, 3_000, 5_000)  # each credited once, nothing else
     receipts = [Receipt.model_validate_json(p) for _, p in out.receipts]
     assert [r.status.value for r in receipts] == [
-        "credited", "held", "credited", "held", "credited", "held",
-    ]  # fmt: skip
+        "credited",
+        "held",
+        "credited",
+        "held",
+        "credited",
+        "held",
+    ]
     assert all(r.verify_code for r in receipts)
     assert len(out.points) == 3  # held weights open no telemetry
     with session_factory(engine)() as s:
@@ -191,8 +196,11 @@ def test_a_replay_with_another_weight_is_refused_and_overwrites_nothing(
     w2 = a.weighin(2_000)
     p.process([message(w2)])
     with session_factory(engine)() as s:
-        s.execute(update(WeighinRecord).where(WeighinRecord.event_id == f"{ST}:2")
-                  .values(record_hash=None))  # fmt: skip
+        s.execute(
+            update(WeighinRecord)
+            .where(WeighinRecord.event_id == f"{ST}:2")
+            .values(record_hash=None)
+        )
         s.commit()
     assert len(p.process([message(w2)]).points) == 1
     changed = p.process([message(tamper(w2, net_g=60_000))])
@@ -253,17 +261,28 @@ def test_an_operator_releases_or_rejects_a_hold(
     with session_factory(engine)() as s:
         ids = {w.event_id: w.id for w in s.scalars(select(WeighinRecord))}
         with pytest.raises(Exception, match="note"):
-            holds.release(s, weighin_id=ids[f"{ST}:2"], by="user:op", note=" ",
-                          inspector=Inspector(enforce=True))  # fmt: skip
+            holds.release(
+                s,
+                weighin_id=ids[f"{ST}:2"],
+                by="user:op",
+                note=" ",
+                inspector=Inspector(enforce=True),
+            )
         s.rollback()
-        holds.release(s, weighin_id=ids[f"{ST}:2"], by="user:op", note="weighed again: 2 kg",
-                      inspector=Inspector(enforce=True))  # fmt: skip
+        holds.release(
+            s,
+            weighin_id=ids[f"{ST}:2"],
+            by="user:op",
+            note="weighed again: 2 kg",
+            inspector=Inspector(enforce=True),
+        )
         holds.reject(s, weighin_id=ids[f"{ST}:3"], by="user:op", reason="frames say 300 g")
         s.commit()
         done = {h.weighin_id: h for h in s.scalars(select(Hold))}
         assert (done[ids[f"{ST}:2"]].resolution, done[ids[f"{ST}:2"]].resolved_by) == (
-            "released", "user:op",
-        )  # fmt: skip
+            "released",
+            "user:op",
+        )
         assert done[ids[f"{ST}:3"]].resolution == "rejected"
         audited = {(e.action, e.subject, e.actor) for e in s.scalars(select(AuditEntry))}
         released, rejected = ids[f"{ST}:2"], ids[f"{ST}:3"]

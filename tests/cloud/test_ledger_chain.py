@@ -126,8 +126,11 @@ def test_audit_finds_an_edited_row_in_a_copied_database(
     eng.dispose()
     run = subprocess.run(
         [sys.executable, "-m", "salinmas", "audit", "--url", copy],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"FIRST BREAK: journal entry {entry}: at position 2: entry or postings changed" in (
         run.stdout
@@ -136,8 +139,11 @@ def test_audit_finds_an_edited_row_in_a_copied_database(
     original = engine.url.render_as_string(hide_password=False)
     clean = subprocess.run(
         [sys.executable, "-m", "salinmas", "audit", "--url", original],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "no break" in clean.stdout
 

@@ -95,8 +95,13 @@ def test_sms_go_through_gammu_once_and_come_back_sent(
     }
     enqueue(session, "pickup_on_the_way", key="p:7:otw", data=long, household_id=hh)
     session.commit()
-    settings = NotifySettings(ledger_url=ledger_url, migrate_on_start=False, quiet_hours="",
-                              poll_interval_s=0.1, channels={"sms": SMS})  # fmt: skip
+    settings = NotifySettings(
+        ledger_url=ledger_url,
+        migrate_on_start=False,
+        quiet_hours="",
+        poll_interval_s=0.1,
+        channels={"sms": SMS},
+    )
     sender = Sender(settings, engine=engine)
     sender.prepare()
     stop = threading.Event()
@@ -104,8 +109,11 @@ def test_sms_go_through_gammu_once_and_come_back_sent(
     with GammuSmsd(ledger_url, SMS) as gammu:
         thread.start()
         try:
-            wait_until(lambda: [d.status for d in deliveries(session, "sms")] == ["sent", "sent"],
-                     30, "both SMS sent")  # fmt: skip
+            wait_until(
+                lambda: [d.status for d in deliveries(session, "sms")] == ["sent", "sent"],
+                30,
+                "both SMS sent",
+            )
             monitor = gammu.monitor()
         finally:
             stop.set()

@@ -63,15 +63,23 @@ def test_gateway_down_messages_wait_then_go_in_order_once(
     url, engine = db
     with session_factory(engine)() as s:
         p = seed(s, channels=[ChannelSpec("wa", "apprise", household_default=True)])
-        items = [Outgoing("weighin_credited", f"w:{n}", credit_data(n), hh)
-                 for n in range(1, 6) for hh in (p.with_phone, p.opted_out)]  # fmt: skip
+        items = [
+            Outgoing("weighin_credited", f"w:{n}", credit_data(n), hh)
+            for n in range(1, 6)
+            for hh in (p.with_phone, p.opted_out)
+        ]
         enqueue_many(s, items)
         s.commit()
     settings = NotifySettings(
-        ledger_url=url, migrate_on_start=False, quiet_hours="", poll_interval_s=0.05,
-        backoff_base_s=0.2, backoff_max_s=1.0, max_attempts=1000,
+        ledger_url=url,
+        migrate_on_start=False,
+        quiet_hours="",
+        poll_interval_s=0.05,
+        backoff_base_s=0.2,
+        backoff_max_s=1.0,
+        max_attempts=1000,
         channels={"wa": AppriseChannelSettings(url=gateway.url, timeout_s=2)},
-    )  # fmt: skip
+    )
     sender = Sender(settings, engine=engine)
     gateway.stop()  # the gateway is down before the first message
     stop = threading.Event()

@@ -64,8 +64,14 @@ def _sender(
 
 def _tell(session: Session, household_id: int) -> None:
     """One credit told to ``household_id`` (committed)."""
-    enqueue(session, "weighin_credited", key="w:1", data=credit_data(), household_id=household_id,
-            at=DAY)  # fmt: skip
+    enqueue(
+        session,
+        "weighin_credited",
+        key="w:1",
+        data=credit_data(),
+        household_id=household_id,
+        at=DAY,
+    )
     session.commit()
 
 
@@ -80,10 +86,14 @@ def test_enqueue_is_idempotent_on_its_key(session: Session, programme: Programme
         session, "weighin_credited", key="w:st-1:1", data=credit_data(), household_id=hh, at=DAY
     )
     session.commit()
-    again = enqueue_many(session, [
-        Outgoing("weighin_credited", "w:st-1:1", credit_data(), hh),
-        Outgoing("weighin_credited", "w:st-1:1", credit_data(), hh),
-    ], at=DAY)  # fmt: skip
+    again = enqueue_many(
+        session,
+        [
+            Outgoing("weighin_credited", "w:st-1:1", credit_data(), hh),
+            Outgoing("weighin_credited", "w:st-1:1", credit_data(), hh),
+        ],
+        at=DAY,
+    )
     session.commit()
     assert first is not None
     assert again == [None, None]
@@ -117,8 +127,11 @@ def test_channels_follow_the_households_preferences(session: Session, programme:
             programme.bad_phone,
         )
     ]
-    items.append(Outgoing("bin_full", "bin:1", {"bin_id": "bin-1", "fill_pct": 85},
-                          site_id=programme.site_id))  # fmt: skip
+    items.append(
+        Outgoing(
+            "bin_full", "bin:1", {"bin_id": "bin-1", "fill_pct": 85}, site_id=programme.site_id
+        )
+    )
     enqueue_many(session, items, at=DAY)
     session.commit()
     by_note = {n.key: n for n in notifications(session)}
@@ -281,8 +294,9 @@ def test_two_senders_never_send_one_delivery_twice(
     )
     session.commit()
     wa = RecordingChannel()
-    senders = [_sender(engine, ledger_url, Clock(), wa, batch_size=5, sender_id=f"s{i}")
-               for i in range(2)]  # fmt: skip
+    senders = [
+        _sender(engine, ledger_url, Clock(), wa, batch_size=5, sender_id=f"s{i}") for i in range(2)
+    ]
     threads = [
         threading.Thread(target=lambda s=s: [s.run_once() for _ in range(10)]) for s in senders
     ]

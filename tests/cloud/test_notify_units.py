@@ -15,15 +15,27 @@ from salinmas.formats import kilograms, local_time, rupiah
 
 # realistic, long-ish values for every template field
 SAMPLE = {
-    "member_no": "BMS-0012", "kg": "12,34 kg", "category": "Plastik PET (botol)",
-    "rupiah": "Rp 37.020", "balance": "Rp 1.234.560", "time": "01-12-2026 17:53 WIB",
-    "verification": " Kode: 7K3Q-X9M2-PA4T", "event_id": "st-demo-01:123456",
+    "member_no": "BMS-0012",
+    "kg": "12,34 kg",
+    "category": "Plastik PET (botol)",
+    "rupiah": "Rp 37.020",
+    "balance": "Rp 1.234.560",
+    "time": "01-12-2026 17:53 WIB",
+    "verification": " Kode: 7K3Q-X9M2-PA4T",
+    "event_id": "st-demo-01:123456",
     "reason": "salah kartu",
-    "due": "02-12-2026 09:00 WIB", "pickup_id": "1234", "collector": "Pak Slamet",
-    "site": "Bank Sampah Sokaraja", "device": "st-demo-01", "since": "01-12-2026 17:53 WIB",
-    "bin": "bin-demo-03", "fill": "85%", "count": "120", "window": "15 menit",
+    "due": "02-12-2026 09:00 WIB",
+    "pickup_id": "1234",
+    "collector": "Pak Slamet",
+    "site": "Bank Sampah Sokaraja",
+    "device": "st-demo-01",
+    "since": "01-12-2026 17:53 WIB",
+    "bin": "bin-demo-03",
+    "fill": "85%",
+    "count": "120",
+    "window": "15 menit",
     "price": "Rp 3.000/kg",
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -91,9 +103,18 @@ def test_sms_extension_characters_count_double_and_stay_whole() -> None:
 
 def test_every_template_renders_in_both_languages() -> None:
     t = load_templates()
-    assert {"weighin_credited", "reversal", "pickup_scheduled", "pickup_on_the_way",
-            "pickup_completed", "payout_ready", "payout_paid", "device_offline", "bin_full",
-            "dead_letters_rising"} <= set(t.events)  # fmt: skip
+    assert {
+        "weighin_credited",
+        "reversal",
+        "pickup_scheduled",
+        "pickup_on_the_way",
+        "pickup_completed",
+        "payout_ready",
+        "payout_paid",
+        "device_offline",
+        "bin_full",
+        "dead_letters_rising",
+    } <= set(t.events)
     for event in t.events:
         for lang in ("id", "en"):
             r = t.render(event, lang, SAMPLE)

@@ -98,10 +98,18 @@ def test_without_a_status_they_wait_for_a_synchronised_event_of_their_boot(
     # a minute later NTP has synced: the next heartbeat of the same boot dates them
     seq = station.next_seq()
     beat = Health(
-        device_id=ST, seq=seq, event_id=f"{ST}:{seq}", device_time=ONLINE + timedelta(minutes=1),
-        clock_synced=True, boot_id=station.boot, mono_ms=3 * H + 60_000, sw_version="0.1.0",
-        uptime_s=3 * 3600 + 60, outbox_depth=0, outbox_capacity=50_000,
-    )  # fmt: skip
+        device_id=ST,
+        seq=seq,
+        event_id=f"{ST}:{seq}",
+        device_time=ONLINE + timedelta(minutes=1),
+        clock_synced=True,
+        boot_id=station.boot,
+        mono_ms=3 * H + 60_000,
+        sw_version="0.1.0",
+        uptime_s=3 * 3600 + 60,
+        outbox_depth=0,
+        outbox_capacity=50_000,
+    )
     p.process([message(to_json(beat), Kind.HEALTH, at=ONLINE + timedelta(minutes=1, seconds=1))])
     got = _priced(engine)
     assert [st for st, _, _ in got] == ["credited"] * 4

@@ -25,8 +25,9 @@ LIMIT = 20_000
 
 
 def _requested(session: Session, household_id: int, amount_rp: int) -> int:
-    p = payouts.request_payout(session, household_id=household_id, amount_rp=amount_rp,
-                               by="user:ani")  # fmt: skip
+    p = payouts.request_payout(
+        session, household_id=household_id, amount_rp=amount_rp, by="user:ani"
+    )
     session.commit()
     return p.id
 
@@ -50,8 +51,11 @@ def test_at_the_threshold_a_second_person_approves_and_a_third_pays(
     p = payouts.pay_payout(session, payout_id=pid, by="user:ani", two_person_from_rp=LIMIT)
     session.commit()
     assert (p.status, p.requested_by, p.decided_by, p.paid_by) == (
-        "paid", "user:ani", "user:budi", "user:ani",
-    )  # fmt: skip
+        "paid",
+        "user:ani",
+        "user:budi",
+        "user:ani",
+    )
     assert funds(session, household_id=household_id).balance_rp == 10_000
 
 
@@ -74,7 +78,8 @@ def test_a_confirmed_transfer_is_recorded_by_whoever_confirms_it(
     session.commit()
     pid = _requested(session, household_id, LIMIT)
     payouts.approve_payout(session, payout_id=pid, by="user:budi", two_person_from_rp=LIMIT)
-    p = payouts.pay_payout(session, payout_id=pid, by="user:budi", two_person_from_rp=LIMIT,
-                           cash=False)  # fmt: skip
+    p = payouts.pay_payout(
+        session, payout_id=pid, by="user:budi", two_person_from_rp=LIMIT, cash=False
+    )
     session.commit()
     assert p.status == "paid"

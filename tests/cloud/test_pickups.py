@@ -139,9 +139,13 @@ def test_pickup_lifecycle_and_household_requests(session: Session, bin_ready: st
     hh = households.register_household(session, member_no="M-9", name="Ibu Ani", site="bank01")
     pricing.ensure_category(session, code="plastic-pet", name_id="PET", name_en="PET")
     req = request_pickup(
-        session, household_id=hh.id, categories=["plastic-pet"], note="3 bags",
-        address="Jl. Mawar 3", settings=DoorstepSettings(),
-    )  # fmt: skip
+        session,
+        household_id=hh.id,
+        categories=["plastic-pet"],
+        note="3 bags",
+        address="Jl. Mawar 3",
+        settings=DoorstepSettings(),
+    )
     manual = open_pickup(session, bin_id=BIN, kind="manual", due_at=T0)
     with pytest.raises(errors.LedgerError):
         open_pickup(session, bin_id=BIN, kind="manual")  # one open per bin

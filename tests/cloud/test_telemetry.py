@@ -145,9 +145,14 @@ def test_kg_and_rupiah_per_category_per_local_day(store: Store) -> None:
     def wp(seq: int, at: datetime, device: str, category: str, status: str = "credited") -> object:
         ev = weighin(device, seq=seq, device_time=at, category=category, net_g=1000 * seq)
         return weighin_point(
-            ev, at=at, site="bank01" if device == "st-bank01" else "bank02", status=status,
-            amount_rp=ev.net_g * 3, price_rp_per_kg=3000, household_id=None,
-        )  # fmt: skip
+            ev,
+            at=at,
+            site="bank01" if device == "st-bank01" else "bank02",
+            status=status,
+            amount_rp=ev.net_g * 3,
+            price_rp_per_kg=3000,
+            household_id=None,
+        )
 
     store.write(
         [

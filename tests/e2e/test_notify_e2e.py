@@ -67,12 +67,18 @@ def _seed(url: str, device_id: str) -> tuple[int, int]:
         with session_factory(engine)() as s, s.begin():
             households.ensure_site(s, code="bank-n", name="Bank Sampah Notif")
             pricing.ensure_category(s, code="plastic-pet", name_id="Plastik PET", name_en="PET")
-            pricing.set_price(s, category="plastic-pet", rp_per_kg=PRICE,
-                              effective_from=datetime.now(UTC) - timedelta(days=1))  # fmt: skip
-            hh = households.register_household(s, member_no="BMS-9001", name="Siti Aminah",
-                                               site="bank-n", phone="0812-3456-7890")  # fmt: skip
-            out = households.register_household(s, member_no="BMS-9002", name="Joko",
-                                                site="bank-n", phone="0813-1111-2222")  # fmt: skip
+            pricing.set_price(
+                s,
+                category="plastic-pet",
+                rp_per_kg=PRICE,
+                effective_from=datetime.now(UTC) - timedelta(days=1),
+            )
+            hh = households.register_household(
+                s, member_no="BMS-9001", name="Siti Aminah", site="bank-n", phone="0812-3456-7890"
+            )
+            out = households.register_household(
+                s, member_no="BMS-9002", name="Joko", site="bank-n", phone="0813-1111-2222"
+            )
             s.flush()
             households.link_card(s, card_id=CARD, household_id=hh.id)
             households.link_card(s, card_id=CARD_OUT, household_id=out.id)
@@ -147,11 +153,16 @@ def ingest(
     user, password = mosquitto.service("ingest")
     tag = secrets.token_hex(3)
     settings = IngestSettings.load(
-        mqtt_port=mosquitto.port, mqtt_username=user, mqtt_password=password,
-        client_id=f"ingest-n-{tag}", share_group=f"n{tag}", session_expiry_s=0,
-        ledger_url=url, migrate_on_start=False,
+        mqtt_port=mosquitto.port,
+        mqtt_username=user,
+        mqtt_password=password,
+        client_id=f"ingest-n-{tag}",
+        share_group=f"n{tag}",
+        session_expiry_s=0,
+        ledger_url=url,
+        migrate_on_start=False,
         telemetry=TelemetrySettings(backend="sqlite", sqlite_path=tmp_path / "telemetry.db"),
-    )  # fmt: skip
+    )
     stop = threading.Event()
     worker = threading.Thread(target=run_ingest, args=(settings, stop), daemon=True)
     worker.start()
@@ -184,8 +195,12 @@ def _count(engine: Engine, model: type, *where: Any) -> int:
 
 
 def _sms_sent(engine: Engine) -> bool:
-    sent = _count(engine, NotificationDelivery, NotificationDelivery.channel == "sms",
-                  NotificationDelivery.status == "sent")  # fmt: skip
+    sent = _count(
+        engine,
+        NotificationDelivery,
+        NotificationDelivery.channel == "sms",
+        NotificationDelivery.status == "sent",
+    )
     return sent == 1 and len(sentitems(engine)) == 1
 
 
@@ -195,9 +210,12 @@ def _grows(items: list[Any]) -> Callable[[], bool]:
 
 
 def test_one_credit_one_sms_one_inbox_message_one_ticket(
-    url: str, mosquitto: MosquittoServer, station: tuple[str, str, int, int],
-    ingest: IngestSettings, tmp_path: Path,
-) -> None:  # fmt: skip
+    url: str,
+    mosquitto: MosquittoServer,
+    station: tuple[str, str, int, int],
+    ingest: IngestSettings,
+    tmp_path: Path,
+) -> None:
     """mutant: crediting tells nobody (its call to notifications removed) -> no SMS, no
     inbox message. (Each rule on the way has its own test and mutants: the outbox's key,
     the claim, Gammu's hand-over, the ticket spool.)"""
@@ -205,9 +223,13 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
     engine = make_engine(url)
     GammuChannel("sms", SMS).prepare(engine)
     sniffer = Sniffer(mosquitto, device_id)
-    api_settings = ApiSettings.load(ledger_url=url, migrate_on_start=False,
-                                    jwt_secret=secrets.token_urlsafe(32), mqtt={"enabled": False},
-                                    telemetry=ingest.telemetry)  # fmt: skip
+    api_settings = ApiSettings.load(
+        ledger_url=url,
+        migrate_on_start=False,
+        jwt_secret=secrets.token_urlsafe(32),
+        mqtt={"enabled": False},
+        telemetry=ingest.telemetry,
+    )
     sms_channel = '[notify.channels.sms]\nkind = "gammu"\nhousehold_default = true\n'
     with (
         PtyDevice(tmp_path, name="usb-Mettler_Toledo-if00") as scale_dev,
@@ -219,9 +241,15 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
         server.client() as api,
     ):
         cards = CardReaderSimulator(card_dev)
-        config = _agent_config(tmp_path / "station.toml", device_id=device_id,
-                               password=password, port=mosquitto.port, scale=scale_dev.path,
-                               card=card_dev.path, printer=printer_dev.path)  # fmt: skip
+        config = _agent_config(
+            tmp_path / "station.toml",
+            device_id=device_id,
+            password=password,
+            port=mosquitto.port,
+            scale=scale_dev.path,
+            card=card_dev.path,
+            printer=printer_dev.path,
+        )
         agent = AgentProcess(config, tmp_path / "agent.log").start()
         try:
             wait_until(lambda: scale.stats["commands"] > 0, 30, "the agent polling the scale")
@@ -233,15 +261,19 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
                 try:
                     wait_until(weighed, 60, "a weigh-in")
                 except WaitTimeout as exc:  # say what the station did (a loaded CI host)
-                    raise AssertionError(f"{exc}; scale {scale.stats}; agent log:\n"
-                                         + agent.run_text()[-4000:]) from None  # fmt: skip
+                    raise AssertionError(
+                        f"{exc}; scale {scale.stats}; agent log:\n" + agent.run_text()[-4000:]
+                    ) from None
                 scale.remove()
                 wait_until(printed, 45, "its ticket")
                 # the next load counts only after the station has seen the platter empty
                 # (stable at zero): printing the ticket held its loop for a moment
                 polled = scale.stats["commands"]
-                wait_until(lambda p=polled: scale.stats["commands"] >= p + 10, 30,
-                           "the station reading the empty platter")  # fmt: skip
+                wait_until(
+                    lambda p=polled: scale.stats["commands"] >= p + 10,
+                    30,
+                    "the station reading the empty platter",
+                )
             # the first weigh-in delivered twice more, as the station would on a resend
             first = json.loads(sniffer.payloads[0])["event_id"]
             _publish_as(mosquitto, device_id, password, sniffer.payloads[0])
@@ -262,8 +294,9 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
                 finally:
                     sender.stop()
 
-            login = api.post("/api/v1/auth/household-login",
-                             json={"member_no": "BMS-9001", "pin": PIN})  # fmt: skip
+            login = api.post(
+                "/api/v1/auth/household-login", json={"member_no": "BMS-9001", "pin": PIN}
+            )
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             inbox = api.get(f"/api/v1/households/{household_id}/inbox", headers=headers).json()
         finally:

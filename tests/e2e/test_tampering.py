@@ -147,10 +147,15 @@ def _station_weighs(own_broker: MosquittoServer, tmp_path: Path) -> tuple[Captur
     cards = CardReaderSimulator(card_dev)
     try:
         config = write_config(
-            tmp_path / "station.toml", device_id=A, password=password,
-            mqtt_port=own_broker.port, scale_port=scale.path, outbox=tmp_path / "outbox.db",
-            confirm_timeout_s=3600, health_interval_s=3600,
-        )  # fmt: skip
+            tmp_path / "station.toml",
+            device_id=A,
+            password=password,
+            mqtt_port=own_broker.port,
+            scale_port=scale.path,
+            outbox=tmp_path / "outbox.db",
+            confirm_timeout_s=3600,
+            health_interval_s=3600,
+        )
         config.write_text(
             config.read_text().replace(
                 "division_g = 10\n",
@@ -176,13 +181,18 @@ def _station_weighs(own_broker: MosquittoServer, tmp_path: Path) -> tuple[Captur
         with Outbox(tmp_path / "outbox.db") as box:  # what a modified agent would queue
             for signer, grams, shown in ((lying, 7_000, 700), (hacked, 8_000, 8_000)):
                 box.append_chained(
-                    "weighin", signer.chain,
+                    "weighin",
+                    signer.chain,
                     events.signed_weighin(
-                        signer, net_g=grams, division_g=10, protocol="and_indicator",
-                        category="mixed", card_id=CARD,
+                        signer,
+                        net_g=grams,
+                        division_g=10,
+                        protocol="and_indicator",
+                        category="mixed",
+                        card_id=CARD,
                         frames=[f"ST,GS,{shown / 1000:+08.3f}kg".encode()] * 4,
                     ),
-                )  # fmt: skip
+                )
         agent.start()
         try:
             up = "scale connected"
@@ -228,10 +238,16 @@ def test_tampered_records_are_held_and_the_untouched_ones_credited_once(
         # what the station signed under is what its configuration log says
         assert first["config_hash"] == config_hash(json.loads(capture.of("config")[0]))
         ingest = spawn_ingest(
-            ingest_config(tmp_path / "ingest.toml", mosquitto, ledger, unique_id("ingest-tamper"),
-                          integrity="enforce", migrate_on_start=False),
+            ingest_config(
+                tmp_path / "ingest.toml",
+                mosquitto,
+                ledger,
+                unique_id("ingest-tamper"),
+                integrity="enforce",
+                migrate_on_start=False,
+            ),
             tmp_path / "ingest.log",
-        )  # fmt: skip
+        )
         pw_a, pw_b = "pw-a-real-broker-0123", "pw-b-real-broker-0123"
         mosquitto.add_device(A, pw_a)
         mosquitto.add_device(B, pw_b)
@@ -263,10 +279,14 @@ def test_tampered_records_are_held_and_the_untouched_ones_credited_once(
             def status() -> dict[str, tuple[str, str | None]]:
                 with session_factory(engine)() as s:
                     rows = s.execute(
-                        select(WeighinRecord.event_id, WeighinRecord.chain_pos,
-                               WeighinRecord.device_id, WeighinRecord.status, Hold.kind)
-                        .outerjoin(Hold, Hold.weighin_id == WeighinRecord.id)
-                    )  # fmt: skip
+                        select(
+                            WeighinRecord.event_id,
+                            WeighinRecord.chain_pos,
+                            WeighinRecord.device_id,
+                            WeighinRecord.status,
+                            Hold.kind,
+                        ).outerjoin(Hold, Hold.weighin_id == WeighinRecord.id)
+                    )
                     return {f"{d}/{p}" if d == A else e: (st, k) for e, p, d, st, k in rows}
 
             wait_until(lambda: len(status()) == 10, 60, "ten weigh-ins processed")

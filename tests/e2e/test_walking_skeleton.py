@@ -67,8 +67,9 @@ def _seed(url: str, device_id: str) -> int:
         engine.dispose()
 
 
-def _agent_config(path: Path, *, device_id: str, password: str, port: int, scale: str,
-                  card: str) -> Path:  # fmt: skip
+def _agent_config(
+    path: Path, *, device_id: str, password: str, port: int, scale: str, card: str
+) -> Path:
     path.write_text(
         f"""
 [edge]

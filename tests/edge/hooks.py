@@ -36,9 +36,12 @@ SIMS: list[BinSimulator] = []
 def bins(factory: MockFactory) -> None:
     def model(bin_id: str) -> BinModel:
         return BinModel(
-            bin_id=bin_id, empty_depth_mm=1000, full_margin_mm=200,
-            daily_growth_pct=0, initial_fill_pct=50,
-        )  # fmt: skip
+            bin_id=bin_id,
+            empty_depth_mm=1000,
+            full_margin_mm=200,
+            daily_growth_pct=0,
+            initial_fill_pct=50,
+        )
 
     a = BinSimulator(model("bin-modes-a"), factory, surface_noise_mm=0, **BIN_A)
     b = BinSimulator(model("bin-modes-b"), factory, **BIN_B)

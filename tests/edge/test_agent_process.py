@@ -116,8 +116,15 @@ def test_broker_killed_and_restarted_mid_stream_loses_nothing(rig: Rig) -> None:
     for d in received:
         assert d == by_event[d["event_id"]]
     assert sorted(d["net_g"] for d in by_event.values()) == [
-        1_000, 1_010, 1_020, 2_000, 2_010, 2_020, 3_000, 3_010,
-    ]  # fmt: skip
+        1_000,
+        1_010,
+        1_020,
+        2_000,
+        2_010,
+        2_020,
+        3_000,
+        3_010,
+    ]
 
 
 def test_agent_sigkilled_mid_stream_and_restarted_loses_nothing_reuses_no_seq(rig: Rig) -> None:

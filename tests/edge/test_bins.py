@@ -71,9 +71,14 @@ class Scripted:
 def test_reports_first_change_and_heartbeat_only() -> None:
     source = Scripted()
     settings = BinSettings(
-        bin_id="bin-test-b", trigger_pin=1, echo_pin=2, empty_depth_mm=1000,
-        sample_interval_s=60, report_delta_pct=5, heartbeat_s=900,
-    )  # fmt: skip
+        bin_id="bin-test-b",
+        trigger_pin=1,
+        echo_pin=2,
+        empty_depth_mm=1000,
+        sample_interval_s=60,
+        report_delta_pct=5,
+        heartbeat_s=900,
+    )
     mon = BinMonitor(settings, source)
     first = mon.poll(0.0)
     assert first is not None

@@ -42,10 +42,21 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 def _link(broker: MosquittoServer, device_id: str, box: Outbox) -> MqttLink:
     password = f"pw-{device_id}-0123456789"
     broker.add_device(device_id, password)
-    settings = MqttSettings(host="127.0.0.1", port=broker.port, password=SecretStr(password),
-                            backoff_min_s=0.05, backoff_max_s=0.3)  # fmt: skip
-    return MqttLink(device_id=device_id, settings=settings, outbox=box, sw_version="t",
-                    boot_id=uuid.uuid4(), confirm_timeout_s=3600)  # fmt: skip
+    settings = MqttSettings(
+        host="127.0.0.1",
+        port=broker.port,
+        password=SecretStr(password),
+        backoff_min_s=0.05,
+        backoff_max_s=0.3,
+    )
+    return MqttLink(
+        device_id=device_id,
+        settings=settings,
+        outbox=box,
+        sw_version="t",
+        boot_id=uuid.uuid4(),
+        confirm_timeout_s=3600,
+    )
 
 
 def _fills(box: Outbox, device_id: str, n: int) -> list[int]:
@@ -133,14 +144,22 @@ def test_an_ingest_announcement_resends_what_may_have_been_dropped(
 
 
 def test_each_attempt_waits_twice_as_long_for_its_confirmation() -> None:
-    link = MqttLink(device_id="st-conf03", settings=MqttSettings(), outbox=None,  # type: ignore[arg-type]
-                    sw_version="t", boot_id=uuid.uuid4(), confirm_timeout_s=15,
-                    confirm_timeout_max_s=300)  # fmt: skip
+    link = MqttLink(
+        device_id="st-conf03",
+        settings=MqttSettings(),
+        outbox=None,  # type: ignore[arg-type]
+        sw_version="t",
+        boot_id=uuid.uuid4(),
+        confirm_timeout_s=15,
+        confirm_timeout_max_s=300,
+    )
     assert [link._timeout(n) for n in (1, 2, 3, 4, 5, 6, 9)] == [15, 30, 60, 120, 240, 300, 300]
 
 
 def test_the_old_setting_name_is_still_read() -> None:
-    base = {"device_id": "st-conf04", "bins": [{"bin_id": "bn-conf04", "trigger_pin": 1,
-            "echo_pin": 2, "empty_depth_mm": 1000}]}  # fmt: skip
+    base = {
+        "device_id": "st-conf04",
+        "bins": [{"bin_id": "bn-conf04", "trigger_pin": 1, "echo_pin": 2, "empty_depth_mm": 1000}],
+    }
     assert EdgeSettings(**base).confirm_timeout == 15
     assert EdgeSettings(**base, receipt_timeout_s=60).confirm_timeout == 60

@@ -51,9 +51,13 @@ def _factory(signer: Signer) -> EventFactory:
 
 def _weighin(events: EventFactory, signer: Signer, grams: int):  # type: ignore[no-untyped-def]
     return events.signed_weighin(
-        signer, net_g=grams, division_g=10, protocol="and_indicator", category="organic",
+        signer,
+        net_g=grams,
+        division_g=10,
+        protocol="and_indicator",
+        category="organic",
         frames=[f"ST,GS,{grams / 1000:+08.3f}kg".encode()],
-    )  # fmt: skip
+    )
 
 
 def test_weighins_chain_across_restarts_and_a_replay_resends_the_same_bytes(
@@ -63,8 +67,12 @@ def test_weighins_chain_across_restarts_and_a_replay_resends_the_same_bytes(
     signer = Signer(key, software_hash(), config_hash({}))
     events = _factory(signer)
     with Outbox(tmp_path / "outbox.db") as box:
-        box.append("health", events.health({"sw_version": "0.1.0", "uptime_s": 1,
-                                            "outbox_depth": 0, "outbox_capacity": 1}))  # fmt: skip
+        box.append(
+            "health",
+            events.health(
+                {"sw_version": "0.1.0", "uptime_s": 1, "outbox_depth": 0, "outbox_capacity": 1}
+            ),
+        )
         box.append_chained("weighin", signer.chain, _weighin(events, signer, 1_000))
         box.append_chained("weighin", signer.chain, _weighin(events, signer, 2_000))
         sent = [e.payload for e in box.pending(10) if e.kind == "weighin"]
@@ -143,7 +151,10 @@ def test_the_agent_refuses_to_start_with_an_exposed_key(tmp_path: Path) -> None:
     DeviceKey.load_or_create(key)
     os.chmod(key, 0o640)
     settings = EdgeSettings(
-        device_id="st-edge01", key_file=key, outbox={"path": tmp_path / "outbox.db"},
-        station={"scale_port": str(tmp_path / "none")}, pin_factory="mock",
-    )  # fmt: skip
+        device_id="st-edge01",
+        key_file=key,
+        outbox={"path": tmp_path / "outbox.db"},
+        station={"scale_port": str(tmp_path / "none")},
+        pin_factory="mock",
+    )
     assert run(settings) == 2

@@ -111,20 +111,39 @@ def test_bad_and_foreign_messages_are_counted_never_fatal(
             b"not json",
             b'{"v": 1}',
             # a receipt naming another device, and one whose event_id does not match seq
-            Receipt(device_id="st-other", event_id="st-other:1", seq=1, status="credited",
-                    processed_at="2026-11-29T00:00:00Z").model_dump_json().encode(),
-            Receipt(device_id=device_id, event_id=f"{device_id}:99", seq=seq, status="credited",
-                    processed_at="2026-11-29T00:00:00Z").model_dump_json().encode(),
+            Receipt(
+                device_id="st-other",
+                event_id="st-other:1",
+                seq=1,
+                status="credited",
+                processed_at="2026-11-29T00:00:00Z",
+            )
+            .model_dump_json()
+            .encode(),
+            Receipt(
+                device_id=device_id,
+                event_id=f"{device_id}:99",
+                seq=seq,
+                status="credited",
+                processed_at="2026-11-29T00:00:00Z",
+            )
+            .model_dump_json()
+            .encode(),
             b'{"v": 1, "cmd_id": "x", "device_id": "st-link02", "action": "selfdestruct"}',
-        ]  # fmt: skip
+        ]
         for payload in bad[:4]:
             cloud.client.publish(receipt_topic, payload, qos=1)
         cloud.client.publish(device_topic(device_id, Kind.CMD), bad[4], qos=1)
         wait_until(lambda: link.stats.bad_messages == 5, 10, "five bad messages counted")
         assert link.connected
         assert outbox.stats().awaiting == 1  # none of them completed the weigh-in
-        good = Receipt(device_id=device_id, event_id=f"{device_id}:{seq}", seq=seq,
-                       status="unassigned", processed_at="2026-11-29T00:00:00Z")  # fmt: skip
+        good = Receipt(
+            device_id=device_id,
+            event_id=f"{device_id}:{seq}",
+            seq=seq,
+            status="unassigned",
+            processed_at="2026-11-29T00:00:00Z",
+        )
         for _ in range(2):  # the cloud answers a redelivery with the same receipt
             cloud.client.publish(receipt_topic, good.model_dump_json().encode(), qos=1)
         wait_until(lambda: link.stats.receipts == 2, 10, "both receipts")

@@ -94,8 +94,11 @@ def test_requeue_all_unconfirmed_after_an_ingest_announcement(tmp_path: Path) ->
         box.mark_published(seqs[:3])
         assert box.requeue() == 3
         assert [(e.seq, e.attempts) for e in box.pending(10)] == [
-            (seqs[0], 1), (seqs[1], 1), (seqs[2], 1), (seqs[3], 0),
-        ]  # fmt: skip
+            (seqs[0], 1),
+            (seqs[1], 1),
+            (seqs[2], 1),
+            (seqs[3], 0),
+        ]
 
 
 def test_a_failed_transaction_is_rolled_back_and_the_outbox_stays_usable(tmp_path: Path) -> None:

@@ -50,10 +50,17 @@ Kode cek  7K3Q-X9M2-PA4T
 
 def receipt(seq: int = 17, **kw: object) -> Receipt:
     fields: dict[str, object] = dict(
-        device_id="st-bank01", event_id=f"st-bank01:{seq}", seq=seq,
-        status=ReceiptStatus.CREDITED, amount_rp=2640, price_rp_per_kg=3000, net_g=880,
-        member_no="BMS-0001", processed_at=WEIGHED, verify_code="7K3QX9M2PA4T",
-    )  # fmt: skip
+        device_id="st-bank01",
+        event_id=f"st-bank01:{seq}",
+        seq=seq,
+        status=ReceiptStatus.CREDITED,
+        amount_rp=2640,
+        price_rp_per_kg=3000,
+        net_g=880,
+        member_no="BMS-0001",
+        processed_at=WEIGHED,
+        verify_code="7K3QX9M2PA4T",
+    )
     fields.update(kw)
     return Receipt.model_validate(fields)
 
@@ -69,10 +76,13 @@ def printer_dev(tmp_path: Path) -> Iterator[tuple[PtyDevice, PrinterSimulator]]:
 
 def settings_for(tmp_path: Path, port: str) -> PrinterSettings:
     return PrinterSettings(
-        port=port, waste_bank="Bank Sampah Sokaraja", address="Jl. Raya Sokaraja 12, Banyumas",
-        category_names={"plastic-pet": "Plastik PET"}, spool=tmp_path / "tickets.db",
+        port=port,
+        waste_bank="Bank Sampah Sokaraja",
+        address="Jl. Raya Sokaraja 12, Banyumas",
+        category_names={"plastic-pet": "Plastik PET"},
+        spool=tmp_path / "tickets.db",
         retry_s=0.1,
-    )  # fmt: skip
+    )
 
 
 def desk_for(tmp_path: Path, port: str, **kw: object) -> TicketDesk:
@@ -174,8 +184,9 @@ def test_a_stuck_printer_never_holds_up_a_weighin_or_a_receipt(tmp_path: Path) -
     def station_and_link(seqs: tuple[int, ...]) -> threading.Thread:
         def run() -> None:
             for seq in seqs:
-                desk.weighed(seq=seq, event_id=f"st-bank01:{seq}", category="plastic-pet",
-                             net_g=880)  # fmt: skip
+                desk.weighed(
+                    seq=seq, event_id=f"st-bank01:{seq}", category="plastic-pet", net_g=880
+                )
                 desk.receipt(receipt(seq))
 
         t = threading.Thread(target=run)
@@ -212,8 +223,10 @@ def test_a_ticket_is_printed_again_from_another_process(
         )
         r = subprocess.run(
             [sys.executable, "-m", "salinmas", "edge", "reprint", "--config", str(config)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         assert "st-bank01:17 will be printed again" in r.stdout
         tickets = sim.wait_tickets(2)
@@ -245,13 +258,16 @@ def test_the_agent_wires_capture_receipt_ticket_and_display(
     shows it on the LCD and prints the ticket with the category it was weighed as."""
     dev, sim = printer_dev
     settings = EdgeSettings(
-        device_id="st-bank01", pin_factory="mock", station={"scale_port": str(dev.path)},
+        device_id="st-bank01",
+        pin_factory="mock",
+        station={"scale_port": str(dev.path)},
         outbox={"path": str(tmp_path / "outbox.db")},
         printer=settings_for(tmp_path, dev.path),
         display={"bus": 7, "bus_factory": "simulators.lcd:shared_bus"},
-        boot_id_file=tmp_path / "none", boot_id_fallback=tmp_path / "boot_id",
+        boot_id_file=tmp_path / "none",
+        boot_id_fallback=tmp_path / "boot_id",
         clock_sync_flag=tmp_path / "none",
-    )  # fmt: skip
+    )
     agent = Agent(settings)
     assert agent.tickets is not None
     try:
@@ -285,11 +301,19 @@ def test_a_real_agent_prints_tickets_and_weighs_on_while_the_paper_is_out(
     mosquitto.add_device(device_id, password)
     scale = Scale(tmp_path)
     cloud = FakeCloud(mosquitto, client_id="cloud-ticket-test")
-    tail = (f'[edge.printer]\nport = "{dev.path}"\nspool = "{tmp_path / "tickets.db"}"\n'
-            'retry_s = 0.2\nwaste_bank = "Bank Sampah Uji"\n')  # fmt: skip
-    config = write_config(tmp_path / "station.toml", device_id=device_id, password=password,
-                          mqtt_port=mosquitto.port, scale_port=scale.path,
-                          outbox=tmp_path / "outbox.db", tail=tail)  # fmt: skip
+    tail = (
+        f'[edge.printer]\nport = "{dev.path}"\nspool = "{tmp_path / "tickets.db"}"\n'
+        'retry_s = 0.2\nwaste_bank = "Bank Sampah Uji"\n'
+    )
+    config = write_config(
+        tmp_path / "station.toml",
+        device_id=device_id,
+        password=password,
+        mqtt_port=mosquitto.port,
+        scale_port=scale.path,
+        outbox=tmp_path / "outbox.db",
+        tail=tail,
+    )
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
         scale.weigh(1_250, agent)

@@ -49,8 +49,24 @@ def test_every_simulator_has_help(kind: str) -> None:
 def test_db_migrate_and_create_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert main(["-q", "db", "migrate", "--url", url]) == 0
-    assert main(["-q", "admin", "create-user", "--url", url, "--username", "kepala",
-                 "--role", "operator", "--password", "a long passphrase"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "-q",
+                "admin",
+                "create-user",
+                "--url",
+                url,
+                "--username",
+                "kepala",
+                "--role",
+                "operator",
+                "--password",
+                "a long passphrase",
+            ]
+        )
+        == 0
+    )
     assert "created operator 'kepala'" in capsys.readouterr().out
 
 

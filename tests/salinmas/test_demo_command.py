@@ -63,12 +63,22 @@ def test_demo_balance_grows_and_ctrl_c_stops_everything(tmp_path: Path, broker: 
     port = free_port()
     data = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "salinmas", "demo", "--data-dir", str(data), "--port", str(port),
-         "--broker", broker],
+        [
+            sys.executable,
+            "-m",
+            "salinmas",
+            "demo",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--broker",
+            broker,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    )
     seen: set[int] = set()
     try:
         api = f"http://127.0.0.1:{port}/api/v1"
@@ -80,10 +90,13 @@ def test_demo_balance_grows_and_ctrl_c_stops_everything(tmp_path: Path, broker: 
         def household_balance() -> int:
             seen.update(_descendants(proc.pid))
             try:  # one login (a PIN hash per poll would load the machine it waits on)
-                login.update(login or _call(
-                    f"{api}/auth/household-login",
-                    {"member_no": "BMS-0001", "pin": secrets["household_pin"]},
-                ))  # fmt: skip
+                login.update(
+                    login
+                    or _call(
+                        f"{api}/auth/household-login",
+                        {"member_no": "BMS-0001", "pin": secrets["household_pin"]},
+                    )
+                )
                 hid = login["subject_id"]
                 body = _call(f"{api}/households/{hid}/balance", token=login["access_token"])
             except OSError:  # not up yet, or busy
@@ -97,8 +110,9 @@ def test_demo_balance_grows_and_ctrl_c_stops_everything(tmp_path: Path, broker: 
 
         # JEKNYONG: a household asked for a pickup at its door, the route planned itself
         # and the simulated collector weighed there: credited, through the API
-        op = _call(f"{api}/auth/login",
-                   {"username": "operator", "password": secrets["operator_password"]})  # fmt: skip
+        op = _call(
+            f"{api}/auth/login", {"username": "operator", "password": secrets["operator_password"]}
+        )
 
         def door_credits() -> int:
             done = _call(f"{api}/pickups?status=done&limit=1000", token=op["access_token"])

@@ -185,8 +185,15 @@ def test_command_splitting() -> None:
 
 def test_decimals_for() -> None:
     assert [decimals_for(d, "kg") for d in (1, 2, 5, 10, 20, 50, 100, 1000)] == [
-        3, 3, 3, 2, 2, 2, 1, 0,
-    ]  # fmt: skip
+        3,
+        3,
+        3,
+        2,
+        2,
+        2,
+        1,
+        0,
+    ]
 
 
 def test_unknown_protocol() -> None:

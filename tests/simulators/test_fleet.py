@@ -173,8 +173,9 @@ def test_bin_emptied_when_its_pickup_is_done(mosquitto: MosquittoServer, tmp_pat
             assert time.monotonic() < deadline, "the fleet never read the pickup board"
             time.sleep(0.05)
         pickups[0]["status"] = "done"  # the collector marks it done in the API
-        emptied = inbox.wait(lambda e: isinstance(e, Fill) and e.fill_pct is not None
-                             and e.fill_pct < 10)  # fmt: skip
+        emptied = inbox.wait(
+            lambda e: isinstance(e, Fill) and e.fill_pct is not None and e.fill_pct < 10
+        )
         assert emptied.bin_id == f"{device}-a"
         assert fleet.stats["emptied"] == 1
         assert handler.logins == ["operator1"]

@@ -121,8 +121,13 @@ def test_a_second_run_never_reuses_a_seq(broker: MosquittoServer) -> None:
 
 @pytest.mark.integration
 def test_wrong_password_is_reported(broker: MosquittoServer) -> None:
-    bad = LoadConfig(accounts=[("ld-001", "wrong")], host="127.0.0.1", port=broker.port,
-                     count=1, connect_timeout_s=3)  # fmt: skip
+    bad = LoadConfig(
+        accounts=[("ld-001", "wrong")],
+        host="127.0.0.1",
+        port=broker.port,
+        count=1,
+        connect_timeout_s=3,
+    )
     with pytest.raises(ConnectionError, match="could connect"):
         run_load(bad)
 
@@ -132,8 +137,22 @@ def test_cli(broker: MosquittoServer, tmp_path: Any, capsys: pytest.CaptureFixtu
     accounts = tmp_path / "accounts.txt"
     accounts.write_text("# id:password\n" + "".join(f"{d}:{p}\n" for d, p in DEVICES[:2]))
     assert read_accounts(accounts) == DEVICES[:2]
-    code = main(["--port", str(broker.port), "--host", "127.0.0.1", "--accounts",
-                 str(accounts), "--count", "30", "--rate", "300", "--json", "--quiet"])  # fmt: skip
+    code = main(
+        [
+            "--port",
+            str(broker.port),
+            "--host",
+            "127.0.0.1",
+            "--accounts",
+            str(accounts),
+            "--count",
+            "30",
+            "--rate",
+            "300",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert '"acked": 30' in capsys.readouterr().out
 

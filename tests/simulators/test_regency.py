@@ -78,22 +78,48 @@ def test_wire_payloads_are_byte_for_byte_the_contracts_own() -> None:
     base = dict(clock_synced=True, device_time=dt, mono_ms=3725004, boot_id=bid)
     w = enc.weighin(0, t, "1B00005A17", "organic", 1230)
     assert w == to_json(
-        Weighin(**base, device_id="st-0001", seq=42, event_id="st-0001:42",
-                card_id="1B00005A17", category="organic", net_g=1230, division_g=10,
-                protocol="mtsics", stable_ms=1200)
-    )  # fmt: skip
+        Weighin(
+            **base,
+            device_id="st-0001",
+            seq=42,
+            event_id="st-0001:42",
+            card_id="1B00005A17",
+            category="organic",
+            net_g=1230,
+            division_g=10,
+            protocol="mtsics",
+            stable_ms=1200,
+        )
+    )
     h = enc.health(0, t)
     assert h == to_json(
-        Health(**base, device_id="st-0001", seq=43, event_id="st-0001:43", sw_version=SW_VERSION,
-               uptime_s=3725, load1=0.2, mem_used_pct=38.5, disk_free_pct=71.0,
-               outbox_depth=0, outbox_capacity=50_000)
-    )  # fmt: skip
+        Health(
+            **base,
+            device_id="st-0001",
+            seq=43,
+            event_id="st-0001:43",
+            sw_version=SW_VERSION,
+            uptime_s=3725,
+            load1=0.2,
+            mem_used_pct=38.5,
+            disk_free_pct=71.0,
+            outbox_depth=0,
+            outbox_capacity=50_000,
+        )
+    )
     f = enc.fill(1, t, 55.5, 445)
     base["boot_id"] = uuid.UUID(enc._boot[1])
     assert f == to_json(
-        Fill(**base, device_id="bin-00001", seq=42, event_id="bin-00001:42",
-             bin_id="bin-00001", fill_pct=55.5, distance_mm=445)
-    )  # fmt: skip
+        Fill(
+            **base,
+            device_id="bin-00001",
+            seq=42,
+            event_id="bin-00001:42",
+            bin_id="bin-00001",
+            fill_pct=55.5,
+            distance_mm=445,
+        )
+    )
     for kind, payload in (("weighin", w), ("health", h), ("fill", f)):
         parse_payload(kind, payload)  # the strict contract takes it
 

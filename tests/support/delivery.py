@@ -103,15 +103,24 @@ class LinkFleet:
         for device_id, (kind, password) in devices.items():
             box = outbox_class(workdir / f"{device_id}.db", capacity=1_000_000, telemetry_share=1.0)
             settings = MqttSettings(
-                host="127.0.0.1", port=port, password=SecretStr(password), keepalive_s=10,
-                max_inflight=50, backoff_min_s=0.1, backoff_max_s=1.0,
-            )  # fmt: skip
+                host="127.0.0.1",
+                port=port,
+                password=SecretStr(password),
+                keepalive_s=10,
+                max_inflight=50,
+                backoff_min_s=0.1,
+                backoff_max_s=1.0,
+            )
             boot = uuid.uuid4()
             link = MqttLink(
-                device_id=device_id, settings=settings, outbox=box, sw_version="soak",
-                boot_id=boot, confirm_timeout_s=confirm_timeout_s,
+                device_id=device_id,
+                settings=settings,
+                outbox=box,
+                sw_version="soak",
+                boot_id=boot,
+                confirm_timeout_s=confirm_timeout_s,
                 confirm_timeout_max_s=4 * confirm_timeout_s,
-            )  # fmt: skip
+            )
             events = EventFactory(device_id, Clock(boot_id=boot, synced=lambda: True))
             self.devices[device_id] = _Device(device_id, kind, box, link, events)
 
@@ -132,9 +141,12 @@ class LinkFleet:
                 for d in self.devices.values():
                     if d.kind == "station":
                         build = d.events.weighin(
-                            net_g=1000 + n % 500, division_g=5, protocol="mtsics",
-                            category="plastic-pet", card_id="CARD-1",
-                        )  # fmt: skip
+                            net_g=1000 + n % 500,
+                            division_g=5,
+                            protocol="mtsics",
+                            category="plastic-pet",
+                            card_id="CARD-1",
+                        )
                     else:
                         build = d.events.fill(bin_id=d.device_id, fill_pct=float(n % 70))
                     seq = d.outbox.append("weighin" if d.kind == "station" else "fill", build)
@@ -195,9 +207,17 @@ class IngestProcess:
     """``python -m cloud.ingest`` with its own config, log and SQLite telemetry store."""
 
     def __init__(
-        self, workdir: Path, *, port: int, user: str, password: str, ledger_url: str,
-        client_id: str, share_group: str, **settings: Any,
-    ) -> None:  # fmt: skip
+        self,
+        workdir: Path,
+        *,
+        port: int,
+        user: str,
+        password: str,
+        ledger_url: str,
+        client_id: str,
+        share_group: str,
+        **settings: Any,
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.client_id = client_id
         self.telemetry = workdir / "telemetry.db"
@@ -219,9 +239,10 @@ class IngestProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cloud.ingest", "--config", str(self.config)],
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
+            )
         return self
 
     def log_text(self) -> str:
@@ -258,11 +279,17 @@ def ingest_workers(
     group = f"g-{uuid.uuid4().hex[:8]}"
     return [
         IngestProcess(
-            workdir / name, port=broker.port, user=user, password=password,
-            ledger_url=ledger_url, client_id=name, share_group=group, **settings,
+            workdir / name,
+            port=broker.port,
+            user=user,
+            password=password,
+            ledger_url=ledger_url,
+            client_id=name,
+            share_group=group,
+            **settings,
         ).start()
         for name in names
-    ]  # fmt: skip
+    ]
 
 
 def _toml(value: Any) -> str:

@@ -28,8 +28,10 @@ from cloud.notifications.settings import GammuChannelSettings
 from tests.support.waiting import wait_until
 
 #: binary -> Debian package (libdbd-sqlite3: gammu-smsd's SQLite driver through libdbi)
-PACKAGES = {"gammu-smsd": "gammu-smsd", "/usr/lib/x86_64-linux-gnu/dbd/libdbdsqlite3.so":
-            "libdbd-sqlite3"}  # fmt: skip
+PACKAGES = {
+    "gammu-smsd": "gammu-smsd",
+    "/usr/lib/x86_64-linux-gnu/dbd/libdbdsqlite3.so": "libdbd-sqlite3",
+}
 
 
 def missing_packages() -> list[str]:
@@ -59,19 +61,25 @@ class GammuSmsd:
         self.config = self.workdir / "smsdrc"
         self.config.write_text(
             smsdrc(
-                self.ledger_url, self.settings, device=str(self.workdir / "phone"),
-                connection="none", model="dummy", phone_id=self.phone_id, logfile=self.log,
+                self.ledger_url,
+                self.settings,
+                device=str(self.workdir / "phone"),
+                connection="none",
+                model="dummy",
+                phone_id=self.phone_id,
+                logfile=self.log,
                 comm_timeout_s=1,
             ).replace("debuglevel = 0", f"debuglevel = {self.debug_level}")
-        )  # fmt: skip
+        )
 
     def start(self) -> Self:
         missing = missing_packages()
         if missing:
             raise RuntimeError(f"install {' '.join(missing)} (scripts/bootstrap dev does)")
         out = (self.workdir / "stdout.log").open("ab")
-        self.proc = subprocess.Popen(["gammu-smsd", "-c", str(self.config)], stdout=out,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            ["gammu-smsd", "-c", str(self.config)], stdout=out, stderr=subprocess.STDOUT
+        )
         wait_until(self._connected, 20, "gammu-smsd to reach its database")
         return self
 
@@ -86,8 +94,11 @@ class GammuSmsd:
         """``gammu-smsd-monitor`` once: PhoneID, Sent, Failed, ... (shared memory)."""
         out = subprocess.run(
             ["gammu-smsd-monitor", "-c", str(self.config), "-n", "1", "-d", "0"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
         return {
             k.strip(): v.strip()
             for k, _, v in (line.partition(":") for line in out.splitlines())

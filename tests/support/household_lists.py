@@ -7,14 +7,19 @@ HEADER = "nama;rt;rw;desa;kecamatan;telepon;bank_sampah;kartu\n"
 
 #: what is wrong with each planted row, in the order they are planted
 PLANTED = (
-    "bad_phone", "bad_phone", "bad_phone",  # a landline, letters, too short
-    "unknown_site", "unknown_site", "unknown_site",
-    "duplicate_card", "duplicate_card",  # a card also on an earlier line
+    "bad_phone",
+    "bad_phone",
+    "bad_phone",  # a landline, letters, too short
+    "unknown_site",
+    "unknown_site",
+    "unknown_site",
+    "duplicate_card",
+    "duplicate_card",  # a card also on an earlier line
     "taken_card",  # a card already linked to a registered household
     "missing_name",
     "duplicate_person",  # same name and address as an earlier line
     "bad_card",
-)  # fmt: skip
+)
 
 BAD_PHONES = ("021 555 1234", "08abc", "0812")
 

@@ -303,15 +303,30 @@ class PostgresServer(_Server):
             "-c fsync=on -c max_connections=200"
         )
         self._run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts,
-            "-l", str(self.workdir / "server.log"), "-w", "start",
-        )  # fmt: skip
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.workdir / "server.log"),
+            "-w",
+            "start",
+        )
         return self
 
     def create_database(self, name: str) -> str:
         """Create a fresh database and return its SQLAlchemy URL."""
-        self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                  "-U", "postgres", name)  # fmt: skip
+        self._run(
+            str(PG_BIN / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
+        )
         return self.url(name)
 
     def url(self, database: str = "postgres") -> str:
@@ -320,8 +335,7 @@ class PostgresServer(_Server):
     def crash(self) -> None:
         """Stop immediately, as in a power cut (recovery runs on the next start)."""
         with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
-                      "stop")  # fmt: skip
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):

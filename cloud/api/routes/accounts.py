@@ -47,9 +47,11 @@ PayoutRequester = Annotated[Principal, Depends(require_role("operator", "cashier
 
 
 @router.get(
-    "/households/{household_id}/balance", responses=error_responses(401, 403, 404),
-    response_model=BalanceOut, summary="Balance, held payouts and what is available",
-)  # fmt: skip
+    "/households/{household_id}/balance",
+    responses=error_responses(401, 403, 404),
+    response_model=BalanceOut,
+    summary="Balance, held payouts and what is available",
+)
 async def get_balance(_: AccountReader, household_id: OwnHouseholdId, state: StateDep) -> Response:
     # the hottest read of the API: one aggregate query, on a worker thread; the model is
     # built here, so the response skips FastAPI's second validation pass
@@ -61,15 +63,18 @@ def _balance_json(state: ApiState, household_id: int) -> str:
     with state.fast_reads.connect() as conn:  # one statement, no transaction to end
         f = funds(conn, household_id=household_id)
     return BalanceOut(
-        household_id=household_id, balance_rp=f.balance_rp, held_rp=f.held_rp,
+        household_id=household_id,
+        balance_rp=f.balance_rp,
+        held_rp=f.held_rp,
         available_rp=f.available_rp,
-    ).model_dump_json()  # fmt: skip
+    ).model_dump_json()
 
 
 @router.get(
-    "/households/{household_id}/statement", responses=error_responses(401, 403, 404, 422),
+    "/households/{household_id}/statement",
+    responses=error_responses(401, 403, 404, 422),
     summary="Every posting of the account with the weigh-in behind each credit",
-)  # fmt: skip
+)
 def get_statement(
     _: AccountReader,
     household: OwnHousehold,
@@ -83,57 +88,84 @@ def get_statement(
     stmt = statement(session, household_id=household.id, since=since, until=until)
     lines = stmt.lines
     ids = {ln.weighin_id for ln in lines if ln.weighin_id is not None}
-    recs = {
-        w.id: weighin_out(w)
-        for w in session.scalars(select(WeighinRecord).where(WeighinRecord.id.in_(ids)))
-    } if ids else {}  # fmt: skip
+    recs = (
+        {
+            w.id: weighin_out(w)
+            for w in session.scalars(select(WeighinRecord).where(WeighinRecord.id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
     out = [
         StatementLineOut(
-            entry_id=ln.entry_id, at=ln.at, kind=ln.kind, description=ln.description,
-            amount_rp=ln.amount_rp, balance_rp=ln.balance_rp,
+            entry_id=ln.entry_id,
+            at=ln.at,
+            kind=ln.kind,
+            description=ln.description,
+            amount_rp=ln.amount_rp,
+            balance_rp=ln.balance_rp,
             weighin=recs.get(ln.weighin_id) if ln.weighin_id is not None else None,
         )
         for ln in lines
-    ]  # fmt: skip
+    ]
     return StatementOut(
-        household_id=household.id, opening_balance_rp=stmt.opening_rp,
-        closing_balance_rp=stmt.closing_rp, lines=out,
-    )  # fmt: skip
+        household_id=household.id,
+        opening_balance_rp=stmt.opening_rp,
+        closing_balance_rp=stmt.closing_rp,
+        lines=out,
+    )
 
 
 @router.get(
-    "/households/{household_id}/payouts", responses=error_responses(401, 403, 404),
+    "/households/{household_id}/payouts",
+    responses=error_responses(401, 403, 404),
     summary="A household's payouts, newest first",
-)  # fmt: skip
+)
 def household_payouts(
     _: AccountReader, household: OwnHousehold, session: SessionDep, limit: Limit = 100
 ) -> list[PayoutOut]:
     rows = session.scalars(
-        select(Payout).where(Payout.household_id == household.id)
-        .order_by(Payout.id.desc()).limit(limit)
-    )  # fmt: skip
+        select(Payout)
+        .where(Payout.household_id == household.id)
+        .order_by(Payout.id.desc())
+        .limit(limit)
+    )
     return [PayoutOut.model_validate(p) for p in rows]
 
 
 @router.post(
-    "/households/{household_id}/payouts", status_code=201, responses=MONEY,
+    "/households/{household_id}/payouts",
+    status_code=201,
+    responses=MONEY,
     response_model=PayoutOut,
     summary="Request a cash payout (held until paid; never beyond the available balance)",
-)  # fmt: skip
+)
 def request_payout(
-    who: PayoutRequester, body: PayoutCreate, household: OwnHousehold, key: IdempotencyKey,
-    request: Request, session: SessionDep, state: StateDep,
-) -> Response:  # fmt: skip
+    who: PayoutRequester,
+    body: PayoutCreate,
+    household: OwnHousehold,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
     def act() -> PayoutOut:
         p = pay.request_payout(
-            session, household_id=household.id, amount_rp=body.amount_rp, by=who.label,
+            session,
+            household_id=household.id,
+            amount_rp=body.amount_rp,
+            by=who.label,
             note=body.note,
-        )  # fmt: skip
+        )
         return PayoutOut.model_validate(p)
 
     resp = idempotent(session, request, who, key, body, act, status_code=201)
-    state.hub.publish("payout", {"household_id": household.id, "status": "requested"},
-                      site_id=household.site_id, household_id=household.id)  # fmt: skip
+    state.hub.publish(
+        "payout",
+        {"household_id": household.id, "status": "requested"},
+        site_id=household.site_id,
+        household_id=household.id,
+    )
     return resp
 
 
@@ -154,18 +186,26 @@ def list_payouts(
 
 
 def _decide(
-    payout_id: int, action: str, principal: Principal, key: str, request: Request,
-    session: SessionDep, state: StateDep, body: PayoutReject | None = None,
-) -> Response:  # fmt: skip
+    payout_id: int,
+    action: str,
+    principal: Principal,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    body: PayoutReject | None = None,
+) -> Response:
     two_person = state.settings.two_person_payout_rp
 
     def act() -> PayoutOut:
         if action == "approve":
-            p = pay.approve_payout(session, payout_id=payout_id, by=principal.label,
-                                   two_person_from_rp=two_person)  # fmt: skip
+            p = pay.approve_payout(
+                session, payout_id=payout_id, by=principal.label, two_person_from_rp=two_person
+            )
         elif action == "pay":
-            p = pay.pay_payout(session, payout_id=payout_id, by=principal.label,
-                               two_person_from_rp=two_person)  # fmt: skip
+            p = pay.pay_payout(
+                session, payout_id=payout_id, by=principal.label, two_person_from_rp=two_person
+            )
         else:
             assert body is not None
             p = pay.reject_payout(
@@ -177,39 +217,59 @@ def _decide(
     p = session.get(Payout, payout_id)  # within reach: it was just decided (or replayed)
     hh = session.get(Household, p.household_id) if p is not None else None
     if hh is not None:
-        state.hub.publish("payout", {"id": payout_id, "status": action},
-                          site_id=hh.site_id, household_id=hh.id)  # fmt: skip
+        state.hub.publish(
+            "payout", {"id": payout_id, "status": action}, site_id=hh.site_id, household_id=hh.id
+        )
     return resp
 
 
 @router.post(
-    "/payouts/{payout_id}/approve", responses=MONEY, response_model=PayoutOut,
+    "/payouts/{payout_id}/approve",
+    responses=MONEY,
+    response_model=PayoutOut,
     summary="Approve a requested payout (re-checks the balance)",
-)  # fmt: skip
+)
 def approve(
-    principal: Counter, payout_id: DbId, key: IdempotencyKey, request: Request,
-    session: SessionDep, state: StateDep,
-) -> Response:  # fmt: skip
+    principal: Counter,
+    payout_id: DbId,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
     return _decide(payout_id, "approve", principal, key, request, session, state)
 
 
 @router.post(
-    "/payouts/{payout_id}/pay", responses=MONEY, response_model=PayoutOut,
+    "/payouts/{payout_id}/pay",
+    responses=MONEY,
+    response_model=PayoutOut,
     summary="Hand out the cash: posts the payout to the ledger",
-)  # fmt: skip
+)
 def pay_out(
-    principal: Counter, payout_id: DbId, key: IdempotencyKey, request: Request,
-    session: SessionDep, state: StateDep,
-) -> Response:  # fmt: skip
+    principal: Counter,
+    payout_id: DbId,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
     return _decide(payout_id, "pay", principal, key, request, session, state)
 
 
 @router.post(
-    "/payouts/{payout_id}/reject", responses=MONEY, response_model=PayoutOut,
+    "/payouts/{payout_id}/reject",
+    responses=MONEY,
+    response_model=PayoutOut,
     summary="Reject a requested or approved payout (releases the hold)",
-)  # fmt: skip
+)
 def reject(
-    principal: Counter, payout_id: DbId, body: PayoutReject, key: IdempotencyKey,
-    request: Request, session: SessionDep, state: StateDep,
-) -> Response:  # fmt: skip
+    principal: Counter,
+    payout_id: DbId,
+    body: PayoutReject,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
     return _decide(payout_id, "reject", principal, key, request, session, state, body)

@@ -30,9 +30,10 @@ class AuditOut(BaseModel):
 
 
 @router.get(
-    "/audit", responses=error_responses(401, 403, 422),
+    "/audit",
+    responses=error_responses(401, 403, 422),
     summary="Operator actions: who, when, what, before and after (newest first)",
-)  # fmt: skip
+)
 def audit_entries(
     _: ProgrammeReader,
     session: SessionDep,
@@ -46,8 +47,13 @@ def audit_entries(
     until: Annotated[Instant | None, Query(description="UTC, exclusive")] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Page[AuditOut]:
-    f = audit.AuditFilter(actor=actor, action=action, subject=subject, since=since, until=until,
-                          site_id=site_id)  # fmt: skip
+    f = audit.AuditFilter(
+        actor=actor, action=action, subject=subject, since=since, until=until, site_id=site_id
+    )
     rows, total = audit.entries(session, f, limit=page.limit, offset=page.offset)
-    return Page(items=[AuditOut.model_validate(r) for r in rows], total=total,
-                limit=page.limit, offset=page.offset)  # fmt: skip
+    return Page(
+        items=[AuditOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

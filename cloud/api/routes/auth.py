@@ -40,31 +40,48 @@ COOKIE_PATH = "/api/v1/auth"
 
 def _token_out(issued: tokens.Issued, name: str, response: Response, state: ApiState) -> TokenOut:
     response.set_cookie(
-        REFRESH_COOKIE, issued.refresh_token, path=COOKIE_PATH, httponly=True, samesite="strict",
+        REFRESH_COOKIE,
+        issued.refresh_token,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
         secure=state.settings.secure_cookies,
         max_age=max(1, int((issued.refresh_expires_at - utcnow()).total_seconds())),
-    )  # fmt: skip
+    )
     return TokenOut(
-        access_token=issued.access_token, expires_at=issued.access_expires_at,
-        refresh_token=issued.refresh_token, refresh_expires_at=issued.refresh_expires_at,
-        role=issued.role, subject_id=issued.subject_id, name=name,
-    )  # fmt: skip
+        access_token=issued.access_token,
+        expires_at=issued.access_expires_at,
+        refresh_token=issued.refresh_token,
+        refresh_expires_at=issued.refresh_expires_at,
+        role=issued.role,
+        subject_id=issued.subject_id,
+        name=name,
+    )
 
 
-def _start(session: Session, state: ApiState, subject: str, role: str,
-           version: int) -> tokens.Issued:  # fmt: skip
+def _start(
+    session: Session, state: ApiState, subject: str, role: str, version: int
+) -> tokens.Issued:
     kind = subject.partition(":")[0]
     return tokens.start_session(
-        session, subject=subject, role=role, version=version, secret=state.jwt_secret,
+        session,
+        subject=subject,
+        role=role,
+        version=version,
+        secret=state.jwt_secret,
         access_lifetime=state.settings.access_lifetime,
         session_lifetime=state.settings.session_lifetime(kind),
-    )  # fmt: skip
+    )
 
 
 def _login(
-    state: ApiState, request: Request, response: Response, login: str,
-    lookup: Callable[[Session], auth.Credentials | None], secret: str,
-) -> TokenOut:  # fmt: skip
+    state: ApiState,
+    request: Request,
+    response: Response,
+    login: str,
+    lookup: Callable[[Session], auth.Credentials | None],
+    secret: str,
+) -> TokenOut:
     """Count the attempt, check the secret outside any transaction, then open a session.
 
     Three short steps: (1) the attempt is counted against its throttle keys and
@@ -101,9 +118,13 @@ def _login(
 )
 def login(body: LoginRequest, request: Request, response: Response, state: StateDep) -> TokenOut:
     return _login(
-        state, request, response, f"user:{body.username}",
-        lambda s: auth.user_credentials(s, username=body.username), body.password,
-    )  # fmt: skip
+        state,
+        request,
+        response,
+        f"user:{body.username}",
+        lambda s: auth.user_credentials(s, username=body.username),
+        body.password,
+    )
 
 
 @router.post(
@@ -115,9 +136,13 @@ def household_login(
     body: HouseholdLoginRequest, request: Request, response: Response, state: StateDep
 ) -> TokenOut:
     return _login(
-        state, request, response, f"household:{body.member_no}",
-        lambda s: auth.household_credentials(s, member_no=body.member_no), body.pin,
-    )  # fmt: skip
+        state,
+        request,
+        response,
+        f"household:{body.member_no}",
+        lambda s: auth.household_credentials(s, member_no=body.member_no),
+        body.pin,
+    )
 
 
 @router.post(
@@ -126,15 +151,20 @@ def household_login(
     summary="Trade a refresh token (body or cookie) for the next access + refresh pair",
 )
 def refresh(
-    body: RefreshRequest, response: Response, session: SystemSessionDep, state: StateDep,
+    body: RefreshRequest,
+    response: Response,
+    session: SystemSessionDep,
+    state: StateDep,
     cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)] = None,
-) -> TokenOut:  # fmt: skip
+) -> TokenOut:
     presented = body.refresh_token or cookie or ""
     try:
         issued = tokens.refresh_session(
-            session, refresh_token=presented, secret=state.jwt_secret,
+            session,
+            refresh_token=presented,
+            secret=state.jwt_secret,
             access_lifetime=state.settings.access_lifetime,
-        )  # fmt: skip
+        )
     except auth.AuthError:
         session.commit()  # a replayed token ended its session: keep that
         raise
@@ -144,9 +174,11 @@ def refresh(
 
 
 @router.post(
-    "/logout", status_code=204, responses=error_responses(401),
+    "/logout",
+    status_code=204,
+    responses=error_responses(401),
     summary="End this login: its access and refresh tokens stop working",
-)  # fmt: skip
+)
 def logout(principal: CurrentPrincipal, response: Response, session: SystemSessionDep) -> None:
     tokens.end_session(session, session_id=principal.session_id)
     session.commit()
@@ -154,17 +186,21 @@ def logout(principal: CurrentPrincipal, response: Response, session: SystemSessi
 
 
 @router.post(
-    "/stream-ticket", responses=error_responses(401),
+    "/stream-ticket",
+    responses=error_responses(401),
     summary="A single-use ticket (seconds) to open the live stream with",
-)  # fmt: skip
+)
 def stream_ticket(
     principal: CurrentPrincipal, session: SystemSessionDep, state: StateDep
 ) -> StreamTicketOut:
     ticket, expires = tokens.issue_stream_ticket(
-        session, subject=f"{principal.kind}:{principal.id}", role=principal.role,
-        session_id=principal.session_id, version=principal.version,
+        session,
+        subject=f"{principal.kind}:{principal.id}",
+        role=principal.role,
+        session_id=principal.session_id,
+        version=principal.version,
         lifetime=timedelta(seconds=state.settings.stream_ticket_lifetime_s),
-    )  # fmt: skip
+    )
     session.commit()
     return StreamTicketOut(ticket=ticket, expires_at=expires)
 
@@ -173,5 +209,8 @@ def stream_ticket(
 def me(principal: CurrentPrincipal) -> MeOut:
     return MeOut(
         kind=principal.kind,
-        id=principal.id, role=principal.role, name=principal.name, site_id=principal.site_id,
-    )  # fmt: skip
+        id=principal.id,
+        role=principal.role,
+        name=principal.name,
+        site_id=principal.site_id,
+    )

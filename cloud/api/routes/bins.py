@@ -22,22 +22,34 @@ def list_bins(_: SiteReader, session: SessionDep) -> list[BinOut]:
 
 
 @router.put(
-    "", responses=error_responses(401, 403, 409, 422),
+    "",
+    responses=error_responses(401, 403, 409, 422),
     summary="Register a bin or update its registry entry",
-)  # fmt: skip
+)
 def upsert_bin(body: BinCreate, principal: Operator, session: SessionDep) -> BinOut:
     if body.hysteresis_pct >= body.threshold_pct:
         raise ApiError(
-            422, "validation", "hysteresis_pct must be below threshold_pct",
+            422,
+            "validation",
+            "hysteresis_pct must be below threshold_pct",
             errors=[FieldError(field="body.hysteresis_pct", message="must be < threshold_pct")],
-        )  # fmt: skip
+        )
     b = pickups.register_bin(
-        session, bin_id=body.bin_id, site=body.site or own_site_code(session, principal),
+        session,
+        bin_id=body.bin_id,
+        site=body.site or own_site_code(session, principal),
         device_id=body.device_id,
-        category=body.category, name=body.name, x=body.x, y=body.y, lat=body.lat, lon=body.lon,
-        empty_depth_mm=body.empty_depth_mm, threshold_pct=body.threshold_pct,
-        hysteresis_pct=body.hysteresis_pct, by=principal.label,
-    )  # fmt: skip
+        category=body.category,
+        name=body.name,
+        x=body.x,
+        y=body.y,
+        lat=body.lat,
+        lon=body.lon,
+        empty_depth_mm=body.empty_depth_mm,
+        threshold_pct=body.threshold_pct,
+        hysteresis_pct=body.hysteresis_pct,
+        by=principal.label,
+    )
     session.commit()
     return BinOut.model_validate(b)
 

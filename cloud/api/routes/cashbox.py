@@ -79,10 +79,16 @@ class ReopenIn(BaseModel):
 def _tally(session: SessionDep, site_id: int, day: date) -> TallyOut:
     t = cashbox.tally(session, site_id=site_id, day=day)
     out = TallyOut(
-        site_id=site_id, day=day, status=t.status, opening_float_rp=t.opening_float_rp,
-        cash_in_rp=t.cash_in_rp, cash_out_rp=t.cash_out_rp, payouts_rp=t.payouts_rp,
-        payouts=t.payouts, expected_rp=t.expected_rp,
-    )  # fmt: skip
+        site_id=site_id,
+        day=day,
+        status=t.status,
+        opening_float_rp=t.opening_float_rp,
+        cash_in_rp=t.cash_in_rp,
+        cash_out_rp=t.cash_out_rp,
+        payouts_rp=t.payouts_rp,
+        payouts=t.payouts,
+        expected_rp=t.expected_rp,
+    )
     row = cashbox._day(session, site_id, day)
     if row is not None and row.status == "closed":
         out.expected_rp = row.expected_rp if row.expected_rp is not None else out.expected_rp
@@ -97,18 +103,25 @@ def _tally(session: SessionDep, site_id: int, day: date) -> TallyOut:
 
 @router.get("", responses=error_responses(401, 403, 422), summary="Cash days, newest first")
 def list_days(
-    _: CounterReader, session: SessionDep, page: PageQuery,
+    _: CounterReader,
+    session: SessionDep,
+    page: PageQuery,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-) -> Page[CashDayOut]:  # fmt: skip
+) -> Page[CashDayOut]:
     rows, total = cashbox.days(session, site_id=site_id, limit=page.limit, offset=page.offset)
-    return Page(items=[CashDayOut.model_validate(r) for r in rows], total=total,
-                limit=page.limit, offset=page.offset)  # fmt: skip
+    return Page(
+        items=[CashDayOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
-    "/{site_id}/{day}", responses=error_responses(401, 403, 404),
+    "/{site_id}/{day}",
+    responses=error_responses(401, 403, 404),
     summary="The day's tally: float + cash in - cash out - cash payouts = expected",
-)  # fmt: skip
+)
 def get_day(site_id: SiteId, day: Day, _: CounterReader, session: SessionDep) -> TallyOut:
     return _tally(session, site_id, day)
 
@@ -119,47 +132,70 @@ def get_day(site_id: SiteId, day: Day, _: CounterReader, session: SessionDep) ->
 def open_day(
     site_id: SiteId, day: Day, body: OpenIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
-    cashbox.open_day(session, site_id=site_id, day=day, float_rp=body.opening_float_rp,
-                     by=principal.label)  # fmt: skip
+    cashbox.open_day(
+        session, site_id=site_id, day=day, float_rp=body.opening_float_rp, by=principal.label
+    )
     session.commit()
     return _tally(session, site_id, day)
 
 
 @router.post(
-    "/{site_id}/{day}/movements", status_code=201,
+    "/{site_id}/{day}/movements",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Cash in (sale, top_up) or out (bank_deposit; other is signed)",
-)  # fmt: skip
+)
 def add_movement(
     site_id: SiteId, day: Day, body: MovementIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
-    cashbox.add_movement(session, site_id=site_id, day=day, kind=body.kind,
-                         amount_rp=body.amount_rp, note=body.note, by=principal.label)  # fmt: skip
+    cashbox.add_movement(
+        session,
+        site_id=site_id,
+        day=day,
+        kind=body.kind,
+        amount_rp=body.amount_rp,
+        note=body.note,
+        by=principal.label,
+    )
     session.commit()
     return _tally(session, site_id, day)
 
 
 @router.post(
-    "/{site_id}/{day}/close", responses=error_responses(401, 403, 404, 409, 422),
+    "/{site_id}/{day}/close",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Close with the counted cash (a difference needs a reason)",
-)  # fmt: skip
+)
 def close_day(
     site_id: SiteId, day: Day, body: CloseIn, principal: Counter, session: SessionDep
 ) -> TallyOut:
-    cashbox.close_day(session, site_id=site_id, day=day, counted_rp=body.counted_rp,
-                      reason=body.reason, by=principal.label)  # fmt: skip
+    cashbox.close_day(
+        session,
+        site_id=site_id,
+        day=day,
+        counted_rp=body.counted_rp,
+        reason=body.reason,
+        by=principal.label,
+    )
     session.commit()
     return _tally(session, site_id, day)
 
 
 @router.post(
-    "/{site_id}/{day}/reopen", responses=error_responses(401, 403, 404, 409, 422),
+    "/{site_id}/{day}/reopen",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Reopen a closed day (administrator only, with a reason)",
-)  # fmt: skip
+)
 def reopen_day(
     site_id: SiteId, day: Day, body: ReopenIn, principal: Admin, session: SessionDep
 ) -> TallyOut:
-    cashbox.reopen_day(session, site_id=site_id, day=day, reason=body.reason,
-                       by=principal.label, by_role=principal.role)  # fmt: skip
+    cashbox.reopen_day(
+        session,
+        site_id=site_id,
+        day=day,
+        reason=body.reason,
+        by=principal.label,
+        by_role=principal.role,
+    )
     session.commit()
     return _tally(session, site_id, day)

@@ -12,17 +12,22 @@ router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
 
 @router.get(
-    "/ui-config", responses=error_responses(401),
+    "/ui-config",
+    responses=error_responses(401),
     summary="The dashboard's settings: the map's tile server (or none) and the time zone",
-)  # fmt: skip
+)
 def ui_config(_: CurrentPrincipal, state: StateDep) -> UiConfig:
     s = state.settings
     m = s.map
     return UiConfig(
         timezone=s.timezone,
         map=MapConfig(
-            tiles_url=m.tiles_url, attribution=m.attribution, max_zoom=m.max_zoom,
-            center=(m.center_lat, m.center_lon), zoom=m.zoom,
+            tiles_url=m.tiles_url,
+            attribution=m.attribution,
+            max_zoom=m.max_zoom,
+            center=(m.center_lat, m.center_lon),
+            zoom=m.zoom,
         ),
-        min_pickup_g=s.doorstep.min_pickup_g, two_person_payout_rp=s.two_person_payout_rp,
-    )  # fmt: skip
+        min_pickup_g=s.doorstep.min_pickup_g,
+        two_person_payout_rp=s.two_person_payout_rp,
+    )

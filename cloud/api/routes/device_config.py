@@ -39,40 +39,54 @@ def qr_svg(text: str, size: float = 220) -> str:
 
 
 @router.post(
-    "/devices/{device_id}/config-link", status_code=201,
+    "/devices/{device_id}/config-link",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409),
     summary="A one-time link to the device's edge.env (valid 24 h, one download)",
-)  # fmt: skip
+)
 def config_link(
-    device_id: Annotated[DeviceIdStr, Path()], principal: Admin, request: Request,
+    device_id: Annotated[DeviceIdStr, Path()],
+    principal: Admin,
+    request: Request,
     session: SessionDep,
-) -> ConfigLinkOut:  # fmt: skip
+) -> ConfigLinkOut:
     token, link = device_config.issue_link(session, device_id=device_id, by=principal.label)
     session.commit()
     url = str(request.url_for("device_config_file", token=token))
     return ConfigLinkOut(
-        device_id=device_id, url=url, expires_at=link.expires_at, qr_svg=qr_svg(url),
+        device_id=device_id,
+        url=url,
+        expires_at=link.expires_at,
+        qr_svg=qr_svg(url),
         command=f"sudo curl -fsS -o /etc/salinmas/edge.env {url} && sudo chmod 600 "
         "/etc/salinmas/edge.env",
-    )  # fmt: skip
+    )
 
 
 @router.get(
-    "/device-config/{token}", response_class=PlainTextResponse, name="device_config_file",
-    responses={200: {"content": {"text/plain": {}}}, 410: {"description": "Link used or expired"},
-               **error_responses(503)},
+    "/device-config/{token}",
+    response_class=PlainTextResponse,
+    name="device_config_file",
+    responses={
+        200: {"content": {"text/plain": {}}},
+        410: {"description": "Link used or expired"},
+        **error_responses(503),
+    },
     summary="The device's edge.env, once (the link is its credential; a fresh broker password)",
-)  # fmt: skip
+)
 def device_config_file(
     token: Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
-    session: SystemWriteSessionDep, state: StateDep,
-) -> PlainTextResponse:  # fmt: skip
+    session: SystemWriteSessionDep,
+    state: StateDep,
+) -> PlainTextResponse:
     mqtt = state.settings.mqtt
     try:
         text = device_config.redeem(
-            session, state.broker, token=token,
+            session,
+            state.broker,
+            token=token,
             broker=device_config.BrokerAddress(mqtt.host, mqtt.port, mqtt.tls),
-        )  # fmt: skip
+        )
     except device_config.LinkGone as exc:
         raise ApiError(410, "gone", str(exc)) from None
     except BrokerAccountError as exc:
@@ -80,5 +94,6 @@ def device_config_file(
         raise ApiError(503, "broker-unavailable", f"broker account not set: {exc}") from None
     session.commit()
     return PlainTextResponse(
-        text, headers={"Content-Disposition": 'attachment; filename="edge.env"'},
-    )  # fmt: skip
+        text,
+        headers={"Content-Disposition": 'attachment; filename="edge.env"'},
+    )

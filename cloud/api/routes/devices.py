@@ -44,22 +44,31 @@ def device(_: SiteReader, device_id: DeviceId, session: SessionDep) -> DeviceOut
 
 
 @router.post(
-    "", status_code=201, responses=error_responses(401, 403, 409, 422, 503),
+    "",
+    status_code=201,
+    responses=error_responses(401, 403, 409, 422, 503),
     summary="Provision a device: registry entry + broker account; the password is shown ONCE",
-)  # fmt: skip
+)
 def provision(
     body: DeviceCreate, principal: Admin, session: SessionDep, state: StateDep
 ) -> DeviceCredentials:
     if body.site_id is not None and session.get(Site, body.site_id) is None:
         raise ApiError(
-            422, "validation", f"no site {body.site_id}",
+            422,
+            "validation",
+            f"no site {body.site_id}",
             errors=[FieldError(field="body.site_id", message="unknown site")],
-        )  # fmt: skip
+        )
     try:
         creds = provisioning.provision_device(
-            session, state.broker, device_id=body.device_id, kind=body.kind, name=body.name,
-            site_id=body.site_id, by=principal.label,
-        )  # fmt: skip
+            session,
+            state.broker,
+            device_id=body.device_id,
+            kind=body.kind,
+            name=body.name,
+            site_id=body.site_id,
+            by=principal.label,
+        )
     except BrokerAccountError as exc:
         raise ApiError(503, "broker-unavailable", f"broker account not created: {exc}") from None
     if body.lat is not None and body.lon is not None:
@@ -71,15 +80,19 @@ def provision(
     session.commit()
     mqtt = state.settings.mqtt
     return DeviceCredentials(
-        device_id=creds.device_id, mqtt_username=creds.username, mqtt_password=creds.password,
-        mqtt_host=mqtt.host, mqtt_port=mqtt.port,
-    )  # fmt: skip
+        device_id=creds.device_id,
+        mqtt_username=creds.username,
+        mqtt_password=creds.password,
+        mqtt_host=mqtt.host,
+        mqtt_port=mqtt.port,
+    )
 
 
 @router.post(
-    "/{device_id}/revoke", responses=error_responses(401, 403, 404, 503),
+    "/{device_id}/revoke",
+    responses=error_responses(401, 403, 404, 503),
     summary="Revoke: the broker account is deleted and the device disconnected at once",
-)  # fmt: skip
+)
 def revoke(
     device_id: DeviceId, principal: Admin, session: SessionDep, state: StateDep
 ) -> DeviceOut:
@@ -90,39 +103,52 @@ def revoke(
     except BrokerAccountError as exc:
         session.commit()  # revoked in the registry: ingest refuses the device from now on
         raise ApiError(
-            503, "broker-unavailable",
+            503,
+            "broker-unavailable",
             f"revoked in the registry, but the broker account is not deleted ({exc}): retry",
-        ) from None  # fmt: skip
+        ) from None
     session.commit()
     return DeviceOut.model_validate(dev)
 
 
 @router.post(
-    "/{device_id}/commands", status_code=202, responses=error_responses(401, 403, 404, 409, 503),
+    "/{device_id}/commands",
+    status_code=202,
+    responses=error_responses(401, 403, 404, 409, 503),
     summary="Send a command (tare, zero, reload, ping) over MQTT",
-)  # fmt: skip
+)
 def command(
-    device_id: DeviceId, body: CommandRequest, principal: Operator, session: SessionDep,
+    device_id: DeviceId,
+    body: CommandRequest,
+    principal: Operator,
+    session: SessionDep,
     state: StateDep,
-) -> CommandOut:  # fmt: skip
+) -> CommandOut:
     dev = get_device(session, device_id=device_id)
     if dev is None:
         raise ApiError(404, "not-found", f"no device {device_id!r}")
     if dev.revoked:
         raise ApiError(409, "conflict", f"device {device_id!r} is revoked")
     cmd = DeviceCommand(
-        cmd_id=secrets.token_hex(8), device_id=device_id, action=CommandAction(body.action),
+        cmd_id=secrets.token_hex(8),
+        device_id=device_id,
+        action=CommandAction(body.action),
         issued_at=utcnow(),
-    )  # fmt: skip
+    )
     if state.mqtt is None:
         raise ApiError(503, "broker-unavailable", "the API has no broker connection configured")
     try:
         state.mqtt.send_command(cmd)
     except BrokerUnavailable as exc:
         raise ApiError(503, "broker-unavailable", str(exc)) from None
-    audit.record(session, actor=principal.label, action="device.command",
-                 subject=f"device:{device_id}", after={"action": body.action, "cmd_id": cmd.cmd_id},
-                 site_id=dev.site_id)  # fmt: skip
+    audit.record(
+        session,
+        actor=principal.label,
+        action="device.command",
+        subject=f"device:{device_id}",
+        after={"action": body.action, "cmd_id": cmd.cmd_id},
+        site_id=dev.site_id,
+    )
     session.commit()
     return CommandOut(
         cmd_id=cmd.cmd_id, device_id=device_id, action=body.action, issued_at=cmd.issued_at

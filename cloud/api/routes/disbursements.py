@@ -85,26 +85,35 @@ class SlipOut(BaseModel):
 
 
 @router.post(
-    "/payouts/{payout_id}/destination", status_code=201,
+    "/payouts/{payout_id}/destination",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Pay this payout by bank transfer, e-wallet or bill instead of cash",
-)  # fmt: skip
+)
 def set_destination(
     payout_id: DbId, body: DestinationIn, principal: Counter, session: SessionDep
 ) -> DisbursementOut:
-    d = disb.attach(session, payout_id=payout_id, method=body.method, provider=body.provider,
-                    account=body.account, account_name=body.account_name,
-                    by=principal.label)  # fmt: skip
+    d = disb.attach(
+        session,
+        payout_id=payout_id,
+        method=body.method,
+        provider=body.provider,
+        account=body.account,
+        account_name=body.account_name,
+        by=principal.label,
+    )
     session.commit()
     return DisbursementOut.model_validate(d)
 
 
 @router.get("/disbursements", responses=error_responses(401, 403, 422), summary="Transfers")
 def list_disbursements(
-    _: CounterReader, session: SessionDep, page: PageQuery,
+    _: CounterReader,
+    session: SessionDep,
+    page: PageQuery,
     status: Annotated[str | None, Query(pattern="^(pending|sent|succeeded|failed)$")] = None,
     method: Annotated[str | None, Query(pattern="^(bank|ewallet|bill)$")] = None,
-) -> Page[DisbursementOut]:  # fmt: skip
+) -> Page[DisbursementOut]:
     stmt = (
         select(Disbursement)
         .join(Payout, Payout.id == Disbursement.payout_id)
@@ -115,14 +124,19 @@ def list_disbursements(
     if method is not None:
         stmt = stmt.where(Disbursement.method == method)
     rows, total = paginate(session, stmt, page)
-    return Page(items=[DisbursementOut.model_validate(d) for d in rows], total=total,
-                limit=page.limit, offset=page.offset)  # fmt: skip
+    return Page(
+        items=[DisbursementOut.model_validate(d) for d in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.post(
-    "/disbursements/{disbursement_id}/send", responses=error_responses(401, 403, 404, 409, 503),
+    "/disbursements/{disbursement_id}/send",
+    responses=error_responses(401, 403, 404, 409, 503),
     summary="Send an approved e-wallet or bill payout to the provider (safe to retry)",
-)  # fmt: skip
+)
 def send(
     disbursement_id: DbId, principal: Counter, session: SessionDep, state: StateDep
 ) -> DisbursementOut:
@@ -131,8 +145,9 @@ def send(
     cfg = state.settings.disbursement
     if not cfg.provider_url:
         raise ApiError(503, "no-provider", "no payment provider is configured")
-    req = disb.mark_sent(session, disbursement_id=disbursement_id, by=principal.label,
-                         callback_url=cfg.callback_url)  # fmt: skip
+    req = disb.mark_sent(
+        session, disbursement_id=disbursement_id, by=principal.label, callback_url=cfg.callback_url
+    )
     session.commit()  # "sent" is on record before the provider hears of it
     provider = HttpProvider(cfg.provider_url, cfg.provider_key.get_secret_value())
     try:
@@ -146,8 +161,9 @@ def send(
     if d.provider_ref is None:
         d.provider_ref = answer.provider_ref
     if answer.status != "pending":
-        disb.settle(session, reference=req.reference, status=answer.status,
-                    provider_ref=answer.provider_ref)  # fmt: skip
+        disb.settle(
+            session, reference=req.reference, status=answer.status, provider_ref=answer.provider_ref
+        )
     session.commit()
     return DisbursementOut.model_validate(d)
 
@@ -171,46 +187,68 @@ class CallbackIn(BaseModel):
 
 
 @router.post(
-    "/disbursements/callback", status_code=204, responses=error_responses(401, 404, 409, 422),
+    "/disbursements/callback",
+    status_code=204,
+    responses=error_responses(401, 404, 409, 422),
     summary="The provider's signed outcome of a transfer (X-Signature: HMAC-SHA256 of the body)",
-)  # fmt: skip
+)
 def provider_callback(
-    raw: Annotated[bytes, Depends(raw_body)], request: Request, session: ProviderSession,
+    raw: Annotated[bytes, Depends(raw_body)],
+    request: Request,
+    session: ProviderSession,
     state: StateDep,
-) -> Response:  # fmt: skip
+) -> Response:
     secret = state.settings.disbursement.callback_secret.get_secret_value()
     if not verify_signature(secret, raw, request.headers.get("x-signature")):
         raise ApiError(401, "bad-signature", "the callback's signature does not match")
     body = CallbackIn.model_validate_json(raw)
-    disb.settle(session, reference=body.reference, status=body.status, provider_ref=body.id,
-                failure=body.failure)  # fmt: skip
+    disb.settle(
+        session,
+        reference=body.reference,
+        status=body.status,
+        provider_ref=body.id,
+        failure=body.failure,
+    )
     session.commit()
     return Response(status_code=204)
 
 
 @router.post(
-    "/disbursements/bank-batches", status_code=201,
+    "/disbursements/bank-batches",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Approved bank transfers into one transfer file (Mandiri MCM bulk CSV)",
-)  # fmt: skip
-def make_batch(body: BatchIn, principal: Admin, session: SessionDep, state: StateDep,
-               request: Request) -> BatchOut:  # fmt: skip
+)
+def make_batch(
+    body: BatchIn, principal: Admin, session: SessionDep, state: StateDep, request: Request
+) -> BatchOut:
     account = state.settings.disbursement.debit_account
     if not account:
         raise ApiError(409, "conflict", "no debit account configured ([api.disbursement])")
-    made = disb.bank_batch(session, disbursement_ids=body.disbursement_ids,
-                           debit_account=account, on=body.on, by=principal.label)  # fmt: skip
+    made = disb.bank_batch(
+        session,
+        disbursement_ids=body.disbursement_ids,
+        debit_account=account,
+        on=body.on,
+        by=principal.label,
+    )
     session.commit()
     url = str(request.url_for("batch_file", batch_id=made.batch.id)) + f"?on={body.on}"
-    return BatchOut(batch_id=made.batch.id, file_sha256=made.batch.file_sha256,
-                    transfers=len(body.disbursement_ids), file_url=url)  # fmt: skip
+    return BatchOut(
+        batch_id=made.batch.id,
+        file_sha256=made.batch.file_sha256,
+        transfers=len(body.disbursement_ids),
+        file_url=url,
+    )
 
 
 @router.get(
-    "/disbursements/bank-batches/{batch_id}/file", name="batch_file", response_class=Response,
+    "/disbursements/bank-batches/{batch_id}/file",
+    name="batch_file",
+    response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 404, 409)},
     summary="The batch's transfer file, to upload at the bank",
-)  # fmt: skip
+)
 def batch_file(
     batch_id: DbId,
     on: Annotated[date, Query()],
@@ -221,14 +259,14 @@ def batch_file(
     account = state.settings.disbursement.debit_account
     content = disb.batch_file(session, batch_id=batch_id, debit_account=account, on=on)
     disposition = f'attachment; filename="mcm-{batch_id}.csv"'
-    return Response(content, media_type="text/csv",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(content, media_type="text/csv", headers={"Content-Disposition": disposition})
 
 
 @router.post(
-    "/disbursements/bank-batches/{batch_id}/settle", responses=error_responses(401, 403, 404, 409),
+    "/disbursements/bank-batches/{batch_id}/settle",
+    responses=error_responses(401, 403, 404, 409),
     summary="The bank executed the file: pay all but the transfers it returned",
-)  # fmt: skip
+)
 def settle_batch(
     batch_id: DbId, body: SettleIn, principal: Admin, session: SessionDep
 ) -> dict[str, int]:
@@ -242,18 +280,25 @@ def settle_batch(
 
 
 @router.get(
-    "/payouts/{payout_id}/slip", responses=error_responses(401, 403, 404),
+    "/payouts/{payout_id}/slip",
+    responses=error_responses(401, 403, 404),
     summary="What the printed cash slip of a payout shows",
-)  # fmt: skip
+)
 def payout_slip(payout_id: DbId, _: CounterReader, session: SessionDep) -> SlipOut:
     row = session.execute(
         select(Payout, Household.member_no, Household.name, Site.name)
         .join(Household, Household.id == Payout.household_id)
-        .outerjoin(Site, Site.id == Household.site_id).where(Payout.id == payout_id)
-    ).first()  # fmt: skip
+        .outerjoin(Site, Site.id == Household.site_id)
+        .where(Payout.id == payout_id)
+    ).first()
     if row is None:
         raise ApiError(404, "not-found", "no such payout")
     p, member_no, name, site = row
     method = session.scalar(select(Disbursement.method).where(Disbursement.payout_id == p.id))
-    return SlipOut(payout=PayoutOut.model_validate(p), member_no=member_no, name=name, site=site,
-                   method=method or "cash")  # fmt: skip
+    return SlipOut(
+        payout=PayoutOut.model_validate(p),
+        member_no=member_no,
+        name=name,
+        site=site,
+        method=method or "cash",
+    )

@@ -299,9 +299,13 @@ def back_at_depot(
                 raise ApiError(409, "conflict", "this collector belongs to no site")
             carried_ids = deliveries.undelivered_doorstep(session, collector_id=collector.id)
             delivery = deliveries.deliver_to_depot(
-                session, site_id=prof.site_id, collector_id=collector.id,
-                delivered_g=body.delivered_g, weighin_ids=carried_ids, by=principal.label,
-            )  # fmt: skip
+                session,
+                site_id=prof.site_id,
+                collector_id=collector.id,
+                delivered_g=body.delivered_g,
+                weighin_ids=carried_ids,
+                by=principal.label,
+            )
             delivery_id, carried = delivery.id, len(carried_ids)
         if body.counted_cash_rp is not None:
             cash_float.settle_float(
@@ -311,8 +315,12 @@ def back_at_depot(
                 by=principal.label,
             )
         f = _float(session, collector.id)
-        return DepotOut(collector_id=f.collector_id, float_rp=f.float_rp,
-                        delivery_id=delivery_id, delivered_weighins=carried)  # fmt: skip
+        return DepotOut(
+            collector_id=f.collector_id,
+            float_rp=f.float_rp,
+            delivery_id=delivery_id,
+            delivered_weighins=carried,
+        )
 
     resp = idempotent(session, request, principal, key, body, act)
     if prof.site_id is not None and state.dispatcher is not None:

@@ -78,9 +78,11 @@ def list_households(
 
 
 @router.post(
-    "/households", status_code=201, responses=error_responses(401, 403, 409, 422),
+    "/households",
+    status_code=201,
+    responses=error_responses(401, 403, 409, 422),
     summary="Register a household (and its ledger account)",
-)  # fmt: skip
+)
 def register_household(
     body: HouseholdCreate, principal: Operator, session: SessionDep
 ) -> HouseholdOut:
@@ -89,16 +91,23 @@ def register_household(
     known = site is None or session.scalar(select(Site.id).where(Site.code == site)) is not None
     if not known and principal.role != "admin":
         raise ApiError(
-            422, "validation", f"no site {site!r}",
+            422,
+            "validation",
+            f"no site {site!r}",
             errors=[FieldError(field="body.site", message="unknown site")],
-        )  # fmt: skip
+        )
     # (a number taken in a site out of reach is refused by the unique constraint: 409)
     if session.scalar(select(Household.id).where(Household.member_no == body.member_no)):
         raise ApiError(409, "conflict", f"member number {body.member_no!r} is taken")
     hh = households.register_household(
-        session, member_no=body.member_no, name=body.name, site=site,
-        phone=body.phone, address=body.address, by=principal.label,
-    )  # fmt: skip
+        session,
+        member_no=body.member_no,
+        name=body.name,
+        site=site,
+        phone=body.phone,
+        address=body.address,
+        by=principal.label,
+    )
     if body.pin is not None:
         auth.set_household_pin(session, household_id=hh.id, pin=body.pin, by=principal.label)
     session.commit()
@@ -121,9 +130,10 @@ def update_household(
 
 
 @router.post(
-    "/households/{household_id}/deactivate", responses=error_responses(401, 403, 404),
+    "/households/{household_id}/deactivate",
+    responses=error_responses(401, 403, 404),
     summary="Deactivate: no more credits by card, logins or payouts; history is kept",
-)  # fmt: skip
+)
 def deactivate_household(
     principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> HouseholdOut:
@@ -134,9 +144,11 @@ def deactivate_household(
 
 
 @router.put(
-    "/households/{household_id}/pin", status_code=204, responses=error_responses(401, 403, 404),
+    "/households/{household_id}/pin",
+    status_code=204,
+    responses=error_responses(401, 403, 404),
     summary="Set or replace the household's login PIN",
-)  # fmt: skip
+)
 def set_pin(
     body: PinSet, principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> None:
@@ -145,9 +157,10 @@ def set_pin(
 
 
 @router.get(
-    "/households/{household_id}/cards", responses=error_responses(401, 403, 404),
+    "/households/{household_id}/cards",
+    responses=error_responses(401, 403, 404),
     summary="Card links of a household, current and past",
-)  # fmt: skip
+)
 def list_cards(_: AccountReader, household: OwnHousehold, session: SessionDep) -> list[CardOut]:
     rows = session.scalars(
         select(MemberCard).where(MemberCard.household_id == household.id).order_by(MemberCard.id)
@@ -156,10 +169,11 @@ def list_cards(_: AccountReader, household: OwnHousehold, session: SessionDep) -
 
 
 @router.post(
-    "/households/{household_id}/cards", status_code=201,
+    "/households/{household_id}/cards",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Link a card (an earlier link of the same card elsewhere is ended)",
-)  # fmt: skip
+)
 def link_card(
     body: CardLink, principal: Operator, household: OwnHousehold, session: SessionDep
 ) -> CardOut:
@@ -173,20 +187,24 @@ def link_card(
 
 
 @router.delete(
-    "/households/{household_id}/cards/{card_id}", status_code=204,
+    "/households/{household_id}/cards/{card_id}",
+    status_code=204,
     responses=error_responses(401, 403, 404),
     summary="Unlink a card from this household",
-)  # fmt: skip
+)
 def unlink_card(
-    principal: Operator, card_id: Annotated[CardId, Path()], household: OwnHousehold,
+    principal: Operator,
+    card_id: Annotated[CardId, Path()],
+    household: OwnHousehold,
     session: SessionDep,
-) -> None:  # fmt: skip
+) -> None:
     linked = session.scalar(
         select(MemberCard).where(
-            MemberCard.card_id == card_id, MemberCard.household_id == household.id,
+            MemberCard.card_id == card_id,
+            MemberCard.household_id == household.id,
             MemberCard.active,
         )
-    )  # fmt: skip
+    )
     if linked is None:
         raise ApiError(404, "not-found", f"card {card_id!r} is not linked to this household")
     households.unlink_card(session, card_id=card_id, by=principal.label)

@@ -116,24 +116,29 @@ def list_holds(
 
 
 @router.post(
-    "/holds/{weighin_id}/release", responses=error_responses(401, 403, 404, 409, 422),
+    "/holds/{weighin_id}/release",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Credit a held weigh-in through the normal path (with a note; audited)",
-)  # fmt: skip
+)
 def release(
     weighin_id: DbId, body: ResolveRequest, principal: Operator, session: SessionDep
 ) -> WeighinOut:
     rec = holds.release(
-        session, weighin_id=weighin_id, by=principal.label, note=body.note,
+        session,
+        weighin_id=weighin_id,
+        by=principal.label,
+        note=body.note,
         inspector=Inspector(enforce=True),
-    )  # fmt: skip
+    )
     session.commit()
     return weighin_out(rec)
 
 
 @router.post(
-    "/holds/{weighin_id}/reject", responses=error_responses(401, 403, 404, 409, 422),
+    "/holds/{weighin_id}/reject",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Refuse a held weigh-in for good (with a reason; audited)",
-)  # fmt: skip
+)
 def reject(
     weighin_id: DbId, body: ResolveRequest, principal: Operator, session: SessionDep
 ) -> WeighinOut:
@@ -152,9 +157,10 @@ def keys(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[KeyOut
 
 
 @router.post(
-    "/devices/{device_id}/keys/{key}/approve", responses=error_responses(401, 403, 404, 409),
+    "/devices/{device_id}/keys/{key}/approve",
+    responses=error_responses(401, 403, 404, 409),
     summary="Approve the station's key (compare its key id with the station's first)",
-)  # fmt: skip
+)
 def approve_key(device_id: DeviceId, key: Hex, principal: Admin, session: SessionDep) -> KeyOut:
     row = devicekeys.approve_key(session, device_id=device_id, key=key, by=principal.label)
     session.commit()
@@ -178,17 +184,22 @@ def approvals(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[A
 
 
 @router.post(
-    "/devices/{device_id}/approvals", status_code=201,
+    "/devices/{device_id}/approvals",
+    status_code=201,
     responses=error_responses(401, 403, 404, 422),
     summary="Approve a software build or a configuration (by hash) for this station",
-)  # fmt: skip
+)
 def approve(
     device_id: DeviceId, body: ApprovalIn, principal: Admin, session: SessionDep
 ) -> ApprovalOut:
     row = devicekeys.approve(
-        session, device_id=device_id, kind=body.kind, digest=body.digest, by=principal.label,
+        session,
+        device_id=device_id,
+        kind=body.kind,
+        digest=body.digest,
+        by=principal.label,
         note=body.note,
-    )  # fmt: skip
+    )
     session.commit()
     return ApprovalOut.model_validate(row, from_attributes=True)
 
@@ -205,9 +216,10 @@ def withdraw(
 
 
 @router.get(
-    "/devices/{device_id}/config-log", responses=error_responses(401, 403),
+    "/devices/{device_id}/config-log",
+    responses=error_responses(401, 403),
     summary="The station's configuration log (software and metrological changes)",
-)  # fmt: skip
+)
 def config_log(device_id: DeviceId, _: SiteReader, session: SessionDep) -> list[ConfigEntryOut]:
     _reach(session, device_id)
     have = devicekeys.approved_digests(session, [device_id])

@@ -119,36 +119,57 @@ class AttemptOut(BaseModel):
 
 def _delivery_out(d: NotificationDelivery, n: Notification) -> DeliveryOut:
     return DeliveryOut(
-        id=d.id, notification_id=n.id, event=n.event, audience=n.audience,
-        household_id=n.household_id, site_id=n.site_id, channel=d.channel,
-        recipient=d.recipient, status=d.status, attempts=d.attempts, resends=d.resends,
-        next_attempt_at=d.next_attempt_at, created_at=d.created_at, sent_at=d.sent_at,
-        last_error=d.last_error, body=d.body, suppressed=n.suppressed,
-    )  # fmt: skip
+        id=d.id,
+        notification_id=n.id,
+        event=n.event,
+        audience=n.audience,
+        household_id=n.household_id,
+        site_id=n.site_id,
+        channel=d.channel,
+        recipient=d.recipient,
+        status=d.status,
+        attempts=d.attempts,
+        resends=d.resends,
+        next_attempt_at=d.next_attempt_at,
+        created_at=d.created_at,
+        sent_at=d.sent_at,
+        last_error=d.last_error,
+        body=d.body,
+        suppressed=n.suppressed,
+    )
 
 
 # -- the household's own ---------------------------------------------------------------
 
 
 @router.get(
-    "/households/{household_id}/inbox", responses=error_responses(401, 403, 404, 422),
+    "/households/{household_id}/inbox",
+    responses=error_responses(401, 403, 404, 422),
     summary="The household's in-app messages, newest first",
-)  # fmt: skip
+)
 def get_inbox(
-    _: AccountReader, household_id: OwnHouseholdId, session: SessionDep, state: StateDep,
-    limit: Limit = 50, before_id: BeforeId = None,
-) -> InboxOut:  # fmt: skip
+    _: AccountReader,
+    household_id: OwnHouseholdId,
+    session: SessionDep,
+    state: StateDep,
+    limit: Limit = 50,
+    before_id: BeforeId = None,
+) -> InboxOut:
     items, unread = views.inbox(
-        session, household_id=household_id, tz=state.settings.timezone, limit=limit,
+        session,
+        household_id=household_id,
+        tz=state.settings.timezone,
+        limit=limit,
         before_id=before_id,
-    )  # fmt: skip
+    )
     return InboxOut(unread=unread, items=items)
 
 
 @router.post(
-    "/households/{household_id}/inbox/read", responses=error_responses(401, 403, 404, 422),
+    "/households/{household_id}/inbox/read",
+    responses=error_responses(401, 403, 404, 422),
     summary="Mark in-app messages read (all when no ids are given)",
-)  # fmt: skip
+)
 def read_inbox(
     _: HouseholdSelf, household: OwnHousehold, body: MarkRead, session: SessionDep
 ) -> dict[str, int]:
@@ -165,17 +186,20 @@ def _preference_out(session: SessionDep, household_id: int) -> PreferenceOut:
         quiet = [pref.quiet_start, pref.quiet_end]
     lang: Literal["id", "en"] = "en" if pref is not None and pref.lang == "en" else "id"
     return PreferenceOut(
-        opt_out=bool(pref and pref.opt_out), channels=household_channels(pref, registry),
-        chosen_channels=pref.channels if pref is not None else None, lang=lang,
-        quiet_hours=quiet, available=[INAPP, *sorted(registry)],
-    )  # fmt: skip
+        opt_out=bool(pref and pref.opt_out),
+        channels=household_channels(pref, registry),
+        chosen_channels=pref.channels if pref is not None else None,
+        lang=lang,
+        quiet_hours=quiet,
+        available=[INAPP, *sorted(registry)],
+    )
 
 
 @router.get(
     "/households/{household_id}/notification-preferences",
     responses=error_responses(401, 403, 404),
     summary="How the household is told (channels, language, quiet hours)",
-)  # fmt: skip
+)
 def get_preferences(
     _: AccountReader, household: OwnHousehold, session: SessionDep
 ) -> PreferenceOut:
@@ -186,18 +210,25 @@ def get_preferences(
     "/households/{household_id}/notification-preferences",
     responses=error_responses(401, 403, 404, 422),
     summary="Change channels, language, quiet hours or opt out (the household or staff)",
-)  # fmt: skip
+)
 def put_preferences(
-    principal: PreferenceWriter, body: PreferenceUpdate, household: OwnHousehold,
+    principal: PreferenceWriter,
+    body: PreferenceUpdate,
+    household: OwnHousehold,
     session: SessionDep,
-) -> PreferenceOut:  # fmt: skip
+) -> PreferenceOut:
     try:
         set_preference(
-            session, household_id=household.id, by=principal.label, opt_out=body.opt_out,
-            channels=body.channels, reset_channels=body.default_channels, lang=body.lang,
+            session,
+            household_id=household.id,
+            by=principal.label,
+            opt_out=body.opt_out,
+            channels=body.channels,
+            reset_channels=body.default_channels,
+            lang=body.lang,
             quiet_hours=(body.quiet_hours[0], body.quiet_hours[1]) if body.quiet_hours else None,
             reset_quiet_hours=body.default_quiet_hours,
-        )  # fmt: skip
+        )
     except PreferenceError as exc:
         raise ApiError(422, "validation", str(exc)) from None
     session.commit()
@@ -208,27 +239,36 @@ def put_preferences(
 
 
 @router.get(
-    "/notifications", responses=error_responses(401, 403, 422),
+    "/notifications",
+    responses=error_responses(401, 403, 422),
     summary="Deliveries (sent, failed, pending), newest first",
-)  # fmt: skip
+)
 def list_deliveries(
-    principal: SiteReader, session: SessionDep,
+    principal: SiteReader,
+    session: SessionDep,
     status: Annotated[Literal[DELIVERY_STATES] | None, Query()] = None,  # type: ignore[valid-type]
     channel: Annotated[ChannelName | None, Query()] = None,
     event: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Limit = 100, before_id: BeforeId = None,
-) -> list[DeliveryOut]:  # fmt: skip
+    limit: Limit = 100,
+    before_id: BeforeId = None,
+) -> list[DeliveryOut]:
     rows = views.deliveries(
-        session, site_id=principal.site_id, status=status, channel=channel, event=event,
-        limit=limit, before_id=before_id,
-    )  # fmt: skip
+        session,
+        site_id=principal.site_id,
+        status=status,
+        channel=channel,
+        event=event,
+        limit=limit,
+        before_id=before_id,
+    )
     return [_delivery_out(d, n) for d, n in rows]
 
 
 @router.get(
-    "/notifications/counters", responses=error_responses(401, 403),
+    "/notifications/counters",
+    responses=error_responses(401, 403),
     summary="Per channel: deliveries in each state; sent and dead in the last 24 h",
-)  # fmt: skip
+)
 def delivery_counters(principal: SiteReader, session: SessionDep) -> dict[str, dict[str, int]]:
     return views.counters(session, now=utcnow(), site_id=principal.site_id)
 
@@ -241,9 +281,10 @@ def _own_delivery(principal: Principal, session: SessionDep, delivery_id: int) -
 
 
 @router.get(
-    "/notifications/{delivery_id}/attempts", responses=error_responses(401, 403, 404),
+    "/notifications/{delivery_id}/attempts",
+    responses=error_responses(401, 403, 404),
     summary="Every try of a delivery and every resend, with who did it",
-)  # fmt: skip
+)
 def delivery_attempts(
     principal: SiteReader, delivery_id: DbId, session: SessionDep
 ) -> list[AttemptOut]:
@@ -252,9 +293,10 @@ def delivery_attempts(
 
 
 @router.post(
-    "/notifications/{delivery_id}/resend", responses=error_responses(401, 403, 404, 409),
+    "/notifications/{delivery_id}/resend",
+    responses=error_responses(401, 403, 404, 409),
     summary="Send a dead or sent message again, or retry a waiting one now (audited)",
-)  # fmt: skip
+)
 def resend_delivery(principal: Operator, delivery_id: DbId, session: SessionDep) -> DeliveryOut:
     _own_delivery(principal, session, delivery_id)
     try:

@@ -1,5 +1,6 @@
 """Onboarding: household lists imported in bulk, member card sheets, the households
-directory (paged), self-registration requests and card enrolment at a station."""
+directory (paged) and self-registration requests (card enrolment at a station:
+:mod:`cloud.api.routes.enrolments`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from cloud import enrolment, onboarding, registrations
+from cloud import onboarding, registrations
 from cloud.api.clientaddr import request_address
 from cloud.api.deps import (
     CounterReader,
@@ -22,11 +23,11 @@ from cloud.api.deps import (
 )
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.paging import Page, PageQuery, paginate
-from cloud.api.schemas import DbId, DeviceIdStr, HouseholdOut, Pin, Reason, Text
+from cloud.api.schemas import DbId, HouseholdOut, Pin, Reason, Text
 from cloud.api.state import ApiState
 from cloud.member_cards import MemberCardFace, card_sheet
 from cloud.models import Household, MemberCard, Site
-from cloud.models.admin import CardEnrolment, RegistrationRequest
+from cloud.models.admin import RegistrationRequest
 
 router = APIRouter(prefix="/api/v1", tags=["onboarding"])
 
@@ -82,11 +83,15 @@ class ImportReport(BaseModel):
 
 def _report(r: onboarding.Report, dry_run: bool) -> ImportReport:
     return ImportReport(
-        dry_run=dry_run, rows=r.rows, bad_rows=len(r.bad_lines),
-        problems=[ProblemOut(line=p.line, column=p.column, code=p.code, message=p.message)
-                  for p in r.problems],
+        dry_run=dry_run,
+        rows=r.rows,
+        bad_rows=len(r.bad_lines),
+        problems=[
+            ProblemOut(line=p.line, column=p.column, code=p.code, message=p.message)
+            for p in r.problems
+        ],
         sites={k: v for k, v in r.sites.items() if v > 0},
-    )  # fmt: skip
+    )
 
 
 @router.post(
@@ -95,11 +100,14 @@ def _report(r: onboarding.Report, dry_run: bool) -> ImportReport:
     openapi_extra=UPLOAD,
     summary="Import a household list (CSV or XLSX body). dry_run=true only checks; a file "
     "with any bad row imports nothing (409 with every problem)",
-)  # fmt: skip
+)
 def import_households(
-    principal: Operator, data: Upload, filename: FileName, session: SessionDep,
+    principal: Operator,
+    data: Upload,
+    filename: FileName,
+    session: SessionDep,
     dry_run: bool = True,
-) -> Response:  # fmt: skip
+) -> Response:
     if dry_run:
         report = onboarding.check(session, data, filename)
         return Response(_report(report, True).model_dump_json(), media_type="application/json")
@@ -110,17 +118,25 @@ def import_households(
         body = _report(refused.report, False).model_dump_json()
         return Response(body, status_code=409, media_type="application/json")
     session.commit()
-    out = ImportReport(dry_run=False, rows=done.households, bad_rows=0, problems=[], sites={},
-                       imported=done.households, first_member_no=done.first_member_no,
-                       last_member_no=done.last_member_no)  # fmt: skip
+    out = ImportReport(
+        dry_run=False,
+        rows=done.households,
+        bad_rows=0,
+        problems=[],
+        sites={},
+        imported=done.households,
+        first_member_no=done.first_member_no,
+        last_member_no=done.last_member_no,
+    )
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
 
 @router.get(
-    "/member-cards.pdf", response_class=Response,
+    "/member-cards.pdf",
+    response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}, **error_responses(401, 403, 422)},
     summary="Member cards of households as a printable PDF sheet (10 per A4 page)",
-)  # fmt: skip
+)
 def member_cards(
     _: SiteReader,
     session: SessionDep,
@@ -130,8 +146,13 @@ def member_cards(
     member_to: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> Response:
-    q = (select(Household, Site.name).outerjoin(Site, Site.id == Household.site_id)
-         .where(Household.active).order_by(Household.member_no).limit(limit))  # fmt: skip
+    q = (
+        select(Household, Site.name)
+        .outerjoin(Site, Site.id == Household.site_id)
+        .where(Household.active)
+        .order_by(Household.member_no)
+        .limit(limit)
+    )
     if household_id:
         # ids no row can have (out of the column's range) simply match nothing
         q = q.where(Household.id.in_([i for i in household_id if 0 < i < 2**63]))
@@ -143,17 +164,21 @@ def member_cards(
         q = q.where(Household.member_no <= member_to)
     faces = [MemberCardFace(h.member_no, h.name, s) for h, s in session.execute(q)]
     disposition = 'inline; filename="kartu-anggota.pdf"'
-    return Response(card_sheet(faces), media_type="application/pdf",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        card_sheet(faces),
+        media_type="application/pdf",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 # --------------------------------------------------------------------------- directory
 
 
 @router.get(
-    "/directory/households", responses=error_responses(401, 403, 422),
+    "/directory/households",
+    responses=error_responses(401, 403, 422),
     summary="Households, searched and paged on the server (with the total)",
-)  # fmt: skip
+)
 def household_directory(
     _: CounterReader,
     session: SessionDep,
@@ -166,8 +191,14 @@ def household_directory(
     if q:
         like = f"%{q}%"
         H = Household
-        stmt = stmt.where(or_(H.member_no.ilike(like), H.name.ilike(like),
-                              H.phone.ilike(like), H.address.ilike(like)))  # fmt: skip
+        stmt = stmt.where(
+            or_(
+                H.member_no.ilike(like),
+                H.name.ilike(like),
+                H.phone.ilike(like),
+                H.address.ilike(like),
+            )
+        )
     if site_id is not None:
         stmt = stmt.where(Household.site_id == site_id)
     if active is not None:
@@ -250,17 +281,24 @@ def registration_sites(session: PublicSession) -> list[PublicSite]:
 
 
 @router.post(
-    "/registrations", status_code=201, responses=error_responses(409, 422, 429),
+    "/registrations",
+    status_code=201,
+    responses=error_responses(409, 422, 429),
     summary="A household asks to join (public: the household page's form)",
-)  # fmt: skip
+)
 def request_registration(
     body: RegistrationCreate, request: Request, session: PublicSession, state: StateDep
 ) -> RegistrationReceipt:
     try:
         ref, row = registrations.request(
-            session, name=body.name, address=body.address, phone=body.phone,
-            site_id=body.site_id, pin=body.pin, client=_client(request, state),
-        )  # fmt: skip
+            session,
+            name=body.name,
+            address=body.address,
+            phone=body.phone,
+            site_id=body.site_id,
+            pin=body.pin,
+            client=_client(request, state),
+        )
     except registrations.TooManyRequests as exc:
         raise ApiError(
             429, "too-many-requests", str(exc), headers={"Retry-After": "3600"}
@@ -270,9 +308,10 @@ def request_registration(
 
 
 @router.get(
-    "/registrations/status", responses=error_responses(404, 422),
+    "/registrations/status",
+    responses=error_responses(404, 422),
     summary="The status of one's own request, by its reference (public)",
-)  # fmt: skip
+)
 def registration_status(
     session: PublicSession, ref: Annotated[str, Query(min_length=8, max_length=40)]
 ) -> RegistrationStatus:
@@ -281,9 +320,10 @@ def registration_status(
 
 
 @router.get(
-    "/registrations", responses=error_responses(401, 403, 422),
+    "/registrations",
+    responses=error_responses(401, 403, 422),
     summary="Registration requests of the caller's reach (pending first)",
-)  # fmt: skip
+)
 def list_registrations(
     _: SiteReader,
     session: SessionDep,
@@ -297,8 +337,12 @@ def list_registrations(
     if site_id is not None:
         stmt = stmt.where(RegistrationRequest.site_id == site_id)
     rows, total = paginate(session, stmt, page)
-    return Page(items=[RegistrationOut.model_validate(r) for r in rows], total=total,
-                limit=page.limit, offset=page.offset)  # fmt: skip
+    return Page(
+        items=[RegistrationOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 class ReasonIn(BaseModel):
@@ -307,9 +351,10 @@ class ReasonIn(BaseModel):
 
 
 @router.post(
-    "/registrations/{request_id}/approve", responses=error_responses(401, 403, 404, 409),
+    "/registrations/{request_id}/approve",
+    responses=error_responses(401, 403, 404, 409),
     summary="Approve: the household is registered with a new member number and its PIN",
-)  # fmt: skip
+)
 def approve_registration(
     request_id: DbId, principal: Operator, session: SessionDep
 ) -> HouseholdOut:
@@ -319,77 +364,15 @@ def approve_registration(
 
 
 @router.post(
-    "/registrations/{request_id}/reject", responses=error_responses(401, 403, 404, 409, 422),
+    "/registrations/{request_id}/reject",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Reject a registration request, saying why",
-)  # fmt: skip
+)
 def reject_registration(
     request_id: DbId, body: ReasonIn, principal: Operator, session: SessionDep
 ) -> RegistrationOut:
-    row = registrations.reject(session, request_id=request_id, by=principal.label,
-                               reason=body.reason)  # fmt: skip
+    row = registrations.reject(
+        session, request_id=request_id, by=principal.label, reason=body.reason
+    )
     session.commit()
     return RegistrationOut.model_validate(row)
-
-
-# --------------------------------------------------------------------------- enrolment
-
-
-class EnrolmentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    device_id: DeviceIdStr
-    household_id: DbId
-
-
-class EnrolmentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    device_id: str
-    household_id: int
-    status: str
-    started_by: str
-    started_at: datetime
-    expires_at: datetime
-    card_id: str | None
-    weighin_id: int | None
-
-
-@router.post(
-    "/enrolments", status_code=201, responses=error_responses(401, 403, 404, 422),
-    summary="Put a station in enrol mode for a household (the next unknown card weighed "
-    "there is linked to it and that bag credited)",
-)  # fmt: skip
-def start_enrolment(
-    body: EnrolmentCreate, principal: Operator, session: SessionDep
-) -> EnrolmentOut:
-    row = enrolment.start(session, device_id=body.device_id, household_id=body.household_id,
-                          by=principal.label)  # fmt: skip
-    session.commit()
-    return EnrolmentOut.model_validate(row)
-
-
-@router.post(
-    "/enrolments/{enrolment_id}/check", responses=error_responses(401, 403, 404),
-    summary="Look for the card at the station now (the screen calls this while it waits)",
-)  # fmt: skip
-def check_enrolment(enrolment_id: DbId, principal: Operator, session: SessionDep) -> EnrolmentOut:
-    row = enrolment.resolve(session, enrolment_id=enrolment_id, by=principal.label)
-    session.commit()
-    return EnrolmentOut.model_validate(row)
-
-
-@router.post(
-    "/enrolments/{enrolment_id}/cancel", responses=error_responses(401, 403, 404, 409),
-    summary="Leave enrol mode",
-)  # fmt: skip
-def cancel_enrolment(enrolment_id: DbId, principal: Operator, session: SessionDep) -> EnrolmentOut:
-    row = enrolment.cancel(session, enrolment_id=enrolment_id, by=principal.label)
-    session.commit()
-    return EnrolmentOut.model_validate(row)
-
-
-@router.get("/enrolments/{enrolment_id}", responses=error_responses(401, 403, 404))
-def get_enrolment(enrolment_id: DbId, _: SiteReader, session: SessionDep) -> EnrolmentOut:
-    row = session.get(CardEnrolment, enrolment_id)
-    if row is None:
-        raise ApiError(404, "not-found", "no such enrolment")
-    return EnrolmentOut.model_validate(row)

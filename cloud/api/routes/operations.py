@@ -38,17 +38,20 @@ async def health(state: StateDep) -> HealthOut:
         broker_connected=state.mqtt.connected if state.mqtt is not None else None,
         stream_subscribers=state.hub.subscribers,
         db_threads=int(anyio.to_thread.current_default_thread_limiter().total_tokens),
-        requests_in_flight=gate.in_use, requests_waiting=gate.waiting,
+        requests_in_flight=gate.in_use,
+        requests_waiting=gate.waiting,
         requests_refused=gate.refused,
-    )  # fmt: skip
+    )
 
 
 @router.get("/alerts", responses=error_responses(401, 403), summary="Alerts, newest first")
 def alerts(
     _: SiteReader, session: SessionDep, active_only: bool = True, limit: Limit = 200
 ) -> list[AlertOut]:
-    return [AlertOut.model_validate(a) for a in list_alerts(session, active_only=active_only,
-                                                              limit=limit)]  # fmt: skip
+    return [
+        AlertOut.model_validate(a)
+        for a in list_alerts(session, active_only=active_only, limit=limit)
+    ]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", responses=error_responses(401, 403, 404))
@@ -60,11 +63,16 @@ def acknowledge(principal: Operator, alert_id: DbId, session: SessionDep) -> Ale
 
 def _dl_out(d: DeadLetter) -> DeadLetterOut:
     return DeadLetterOut(
-        id=d.id, received_at=d.received_at, topic=d.topic, client_hint=d.client_hint,
-        reason=d.reason, detail=d.detail,
+        id=d.id,
+        received_at=d.received_at,
+        topic=d.topic,
+        client_hint=d.client_hint,
+        reason=d.reason,
+        detail=d.detail,
         payload_preview=d.payload[:PREVIEW_BYTES].decode("utf-8", "backslashreplace"),
-        payload_size=d.payload_size, truncated=d.truncated,
-    )  # fmt: skip
+        payload_size=d.payload_size,
+        truncated=d.truncated,
+    )
 
 
 @router.get("/dead-letters", responses=error_responses(401, 403, 422), summary="Refused messages")
@@ -82,9 +90,10 @@ def dead_letter_list(
 
 
 @router.get(
-    "/dead-letters/counts", responses=error_responses(401, 403, 422),
+    "/dead-letters/counts",
+    responses=error_responses(401, 403, 422),
     summary="Dead letters counted by reason",
-)  # fmt: skip
+)
 def dead_letter_counts(
     _: SiteReader, session: SessionDep, since: Annotated[Instant | None, Query()] = None
 ) -> DeadLetterCounts:

@@ -74,8 +74,12 @@ def pickups_out(session: Session, rows: Sequence[Pickup]) -> list[PickupOut]:
     for p in rows:
         extra: dict[str, object] = {"collector_name": names.get(p.collector_id or -1)}
         if (h := households.get(p.household_id or -1)) is not None:
-            extra |= {"member_no": h.member_no, "household_name": h.name,
-                      "address": p.address or h.address, "phone": h.phone}  # fmt: skip
+            extra |= {
+                "member_no": h.member_no,
+                "household_name": h.name,
+                "address": p.address or h.address,
+                "phone": h.phone,
+            }
         if (b := bins.get(p.bin_id or "")) is not None:
             extra |= {"bin_name": b.name, "lat": b.lat, "lon": b.lon}
         out.append(PickupOut.model_validate(p).model_copy(update=extra))
@@ -110,17 +114,24 @@ def list_pickups(
 
 
 @router.post(
-    "/pickups", status_code=201, responses=error_responses(401, 403, 404, 409, 422),
+    "/pickups",
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Open a pickup by hand (for a bin or a household)",
-)  # fmt: skip
+)
 def create_pickup(
     principal: Operator, body: PickupCreate, session: SessionDep, state: StateDep
 ) -> PickupOut:
     p = pickups.open_pickup(
-        session, kind="manual", bin_id=body.bin_id, household_id=body.household_id,
-        due_at=body.due_at, priority=body.priority, note=body.note,
+        session,
+        kind="manual",
+        bin_id=body.bin_id,
+        household_id=body.household_id,
+        due_at=body.due_at,
+        priority=body.priority,
+        note=body.note,
         requested_by=principal.label,
-    )  # fmt: skip
+    )
     session.commit()
     return _changed(state, session, p)
 
@@ -131,13 +142,17 @@ def get_pickup(_: PickupReader, pickup: OwnPickup, session: SessionDep) -> Picku
 
 
 @router.post(
-    "/pickups/{pickup_id}/assign", responses=error_responses(401, 403, 404, 409, 422),
+    "/pickups/{pickup_id}/assign",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Assign (or re-assign) a pickup to a collector",
-)  # fmt: skip
+)
 def assign_pickup(
-    body: PickupAssign, principal: Operator, pickup: OwnPickup, session: SessionDep,
+    body: PickupAssign,
+    principal: Operator,
+    pickup: OwnPickup,
+    session: SessionDep,
     state: StateDep,
-) -> PickupOut:  # fmt: skip
+) -> PickupOut:
     collector = session.get(User, body.collector_id)  # a collector of the caller's site
     if collector is None or collector.role != "collector" or not collector.active:
         raise ApiError(422, "validation", f"user {body.collector_id} is not an active collector")
@@ -149,38 +164,50 @@ def assign_pickup(
 
 
 @router.post(
-    "/pickups/{pickup_id}/complete", responses=error_responses(401, 403, 404, 409, 422),
+    "/pickups/{pickup_id}/complete",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Mark done with the collected weight (its collector, or an operator)",
-)  # fmt: skip
+)
 def complete_pickup(
-    principal: PickupWorker, body: PickupComplete, pickup: OwnPickup,
-    session: SessionDep, state: StateDep,
-) -> PickupOut:  # fmt: skip
+    principal: PickupWorker,
+    body: PickupComplete,
+    pickup: OwnPickup,
+    session: SessionDep,
+    state: StateDep,
+) -> PickupOut:
     p = pickups.complete_pickup(
-        session, pickup_id=pickup.id, collected_g=body.collected_g, note=body.note,
+        session,
+        pickup_id=pickup.id,
+        collected_g=body.collected_g,
+        note=body.note,
         by=principal.label,
-    )  # fmt: skip
+    )
     session.commit()
     return _changed(state, session, p)
 
 
 @router.post(
-    "/pickups/{pickup_id}/cancel", responses=error_responses(401, 403, 404, 409, 422),
+    "/pickups/{pickup_id}/cancel",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Cancel an open pickup (operators; a household its own request)",
-)  # fmt: skip
+)
 def cancel_pickup(
-    principal: PickupRequester, body: PickupCancel, pickup: OwnPickup,
-    session: SessionDep, state: StateDep,
-) -> PickupOut:  # fmt: skip
+    principal: PickupRequester,
+    body: PickupCancel,
+    pickup: OwnPickup,
+    session: SessionDep,
+    state: StateDep,
+) -> PickupOut:
     p = pickups.cancel_pickup(session, pickup_id=pickup.id, reason=body.reason, by=principal.label)
     session.commit()
     return _changed(state, session, p)
 
 
 @router.get(
-    "/households/{household_id}/pickups", responses=error_responses(401, 403, 404),
+    "/households/{household_id}/pickups",
+    responses=error_responses(401, 403, 404),
     summary="A household's pickup requests",
-)  # fmt: skip
+)
 def household_pickups(
     _: PickupRequesterReader, household: OwnHousehold, session: SessionDep, limit: Limit = 50
 ) -> list[PickupOut]:
@@ -189,25 +216,35 @@ def household_pickups(
 
 
 @router.post(
-    "/households/{household_id}/pickups", status_code=201,
+    "/households/{household_id}/pickups",
+    status_code=201,
     responses=error_responses(401, 403, 404, 409, 422),
     summary="A household asks for a pickup at its door",
-)  # fmt: skip
+)
 def request_pickup(
-    principal: PickupRequester, body: HouseholdPickupRequest, household: OwnHousehold,
-    session: SessionDep, state: StateDep,
-) -> PickupOut:  # fmt: skip
+    principal: PickupRequester,
+    body: HouseholdPickupRequest,
+    household: OwnHousehold,
+    session: SessionDep,
+    state: StateDep,
+) -> PickupOut:
     if (body.window_start is None) != (body.window_end is None):
         raise ApiError(422, "validation", "give both window_start and window_end, or neither")
     p = doorstep.request_pickup(
-        session, household_id=household.id, settings=state.settings.doorstep,
+        session,
+        household_id=household.id,
+        settings=state.settings.doorstep,
         categories=[*body.categories, *([body.category] if body.category else [])],
-        window=(body.window_start, body.window_end) if body.window_start and body.window_end
+        window=(body.window_start, body.window_end)
+        if body.window_start and body.window_end
         else None,
         estimated_g=round(body.estimated_kg * 1000) if body.estimated_kg else None,
-        lat=body.lat, lon=body.lon, address=body.address, note=body.note,
+        lat=body.lat,
+        lon=body.lon,
+        address=body.address,
+        note=body.note,
         requested_by=principal.label,
-    )  # fmt: skip
+    )
     session.commit()
     if p.site_id is not None and state.dispatcher is not None:
         state.dispatcher.refresh_soon(p.site_id, "changed")  # a stop was added

@@ -62,43 +62,59 @@ def list_changes(
     if category is not None:
         stmt = stmt.where(PriceChange.category_code == category)
     rows, total = paginate(session, stmt, page)
-    return Page(items=[PriceChangeOut.model_validate(r) for r in rows], total=total,
-                limit=page.limit, offset=page.offset)  # fmt: skip
+    return Page(
+        items=[PriceChangeOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.post(
-    "", status_code=201, responses=error_responses(401, 403, 404, 422),
+    "",
+    status_code=201,
+    responses=error_responses(401, 403, 404, 422),
     summary="Propose a price version (in force only once another person approves it)",
-)  # fmt: skip
+)
 def propose(
     body: PriceChangeCreate, principal: Operator, session: SessionDep, state: StateDep
 ) -> PriceChangeOut:
     c = price_changes.propose(
-        session, category=body.category, rp_per_kg=body.rp_per_kg,
-        effective_from=body.effective_from, by=principal.label, note=body.note,
+        session,
+        category=body.category,
+        rp_per_kg=body.rp_per_kg,
+        effective_from=body.effective_from,
+        by=principal.label,
+        note=body.note,
         max_rp_per_kg=state.settings.max_price_rp_per_kg,
-    )  # fmt: skip
+    )
     session.commit()
     return PriceChangeOut.model_validate(c)
 
 
 @router.post(
-    "/{change_id}/approve", responses=error_responses(401, 403, 404, 409),
+    "/{change_id}/approve",
+    responses=error_responses(401, 403, 404, 409),
     summary="Approve someone else's proposal: the price version is written",
-)  # fmt: skip
+)
 def approve(
     change_id: DbId, principal: Admin, session: SessionDep, state: StateDep
 ) -> PriceChangeOut:
-    c = price_changes.approve(session, change_id=change_id, by=principal.label,
-                              max_rp_per_kg=state.settings.max_price_rp_per_kg)  # fmt: skip
+    c = price_changes.approve(
+        session,
+        change_id=change_id,
+        by=principal.label,
+        max_rp_per_kg=state.settings.max_price_rp_per_kg,
+    )
     session.commit()
     return PriceChangeOut.model_validate(c)
 
 
 @router.post(
-    "/{change_id}/reject", responses=error_responses(401, 403, 404, 409, 422),
+    "/{change_id}/reject",
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Reject a proposal (or withdraw one's own)",
-)  # fmt: skip
+)
 def reject(
     change_id: DbId, body: ReasonIn, principal: Operator, session: SessionDep
 ) -> PriceChangeOut:

@@ -71,15 +71,18 @@ _limits = RateLimit(PER_CLIENT, OVERALL)
 def _limited(request: Request, state: StateDep) -> None:
     if not _limits.allow(request_address(request, state.trusted_proxies)):
         raise ApiError(
-            429, "too-many-requests", "too many lookups; try again in a minute",
+            429,
+            "too-many-requests",
+            "too many lookups; try again in a minute",
             headers={"Retry-After": "60"},
-        )  # fmt: skip
+        )
 
 
 @router.get(
-    "/verify/{code}", responses=error_responses(404, 429),
+    "/verify/{code}",
+    responses=error_responses(404, 429),
     summary="The signed weigh-in record behind a receipt's verification code (no login)",
-)  # fmt: skip
+)
 def verify(
     code: Code, request: Request, state: StateDep, session: SystemSessionDep
 ) -> dict[str, Any]:
@@ -91,9 +94,11 @@ def verify(
 
 
 @router.get(
-    "/verify/{code}/qr.svg", responses=error_responses(404, 429),
-    response_class=Response, summary="QR code of the verification page for a code",
-)  # fmt: skip
+    "/verify/{code}/qr.svg",
+    responses=error_responses(404, 429),
+    response_class=Response,
+    summary="QR code of the verification page for a code",
+)
 def qr(code: Code, request: Request, state: StateDep) -> Response:
     import segno
 

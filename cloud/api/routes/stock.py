@@ -91,9 +91,12 @@ class Reach:
 
 
 def reach(
-    principal: SiteReader, state: StateDep, site_id: SiteQ = None, first: FromQ = None,
+    principal: SiteReader,
+    state: StateDep,
+    site_id: SiteQ = None,
+    first: FromQ = None,
     last: ToQ = None,
-) -> Reach:  # fmt: skip
+) -> Reach:
     """SiteReader only; the site after :func:`site_in_reach`, the local days as UTC bounds."""
     start, end = period(state, first, last)
     return Reach(site_in_reach(principal, site_id), start, end, state.settings.zone)

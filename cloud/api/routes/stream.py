@@ -92,15 +92,17 @@ async def stream(
                     yield ": keep-alive\n\n"
                     continue
                 if ev.type in wanted and scope.admits(
-                    site_ids=ev.site_ids, household_id=ev.household_id,
+                    site_ids=ev.site_ids,
+                    household_id=ev.household_id,
                     collector_id=ev.collector_id,
-                ):  # fmt: skip
+                ):
                     sent += 1
                     yield ev.encode()
         finally:
             hub.unsubscribe(queue)
 
     return StreamingResponse(
-        gen(), media_type="text/event-stream",
+        gen(),
+        media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
-    )  # fmt: skip
+    )

@@ -34,36 +34,51 @@ class SummaryOut(BaseModel):
     pickups: int
 
 
-def _rows(state: StateDep, session: SessionDep, by: str, first: date, last: date,
-          site_id: int | None) -> list[reporting.SummaryRow]:  # fmt: skip
+def _rows(
+    state: StateDep, session: SessionDep, by: str, first: date, last: date, site_id: int | None
+) -> list[reporting.SummaryRow]:
     if last < first or (last - first).days > 731:
         raise ApiError(422, "validation", "need from <= to, at most two years apart")
-    return reporting.summary(session, by=by, first=first, last=last, zone=state.settings.zone,
-                             site_id=site_id)  # fmt: skip
+    return reporting.summary(
+        session, by=by, first=first, last=last, zone=state.settings.zone, site_id=site_id
+    )
 
 
 @router.get(
-    "/summary", responses=error_responses(401, 403, 422),
+    "/summary",
+    responses=error_responses(401, 403, 422),
     summary="Kg, rupiah credited, paid out and pickups per household/site/collector/category/month",
-)  # fmt: skip
+)
 def summary(
-    _: CounterReader, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
-    page: PageQuery, site_id: SiteQ = None,
-) -> Page[SummaryOut]:  # fmt: skip
+    _: CounterReader,
+    session: SessionDep,
+    state: StateDep,
+    by: By,
+    first: First,
+    last: Last,
+    page: PageQuery,
+    site_id: SiteQ = None,
+) -> Page[SummaryOut]:
     rows = _rows(state, session, by, first, last, site_id)
     items = [SummaryOut(**asdict(r)) for r in rows[page.offset : page.offset + page.limit]]
     return Page(items=items, total=len(rows), limit=page.limit, offset=page.offset)
 
 
 @router.get(
-    "/summary.csv", response_class=StreamingResponse,
+    "/summary.csv",
+    response_class=StreamingResponse,
     responses={**CSV, **error_responses(401, 403, 422)},
     summary="The same report as CSV (every row)",
-)  # fmt: skip
+)
 def summary_csv(
-    _: CounterReader, session: SessionDep, state: StateDep, by: By, first: First, last: Last,
+    _: CounterReader,
+    session: SessionDep,
+    state: StateDep,
+    by: By,
+    first: First,
+    last: Last,
     site_id: SiteQ = None,
-) -> StreamingResponse:  # fmt: skip
+) -> StreamingResponse:
     rows = _rows(state, session, by, first, last, site_id)
     header = ["key", "label", "weighins", "net_g", "amount_rp", "payouts_rp", "pickups"]
     cells = (asdict(r).values() for r in rows)

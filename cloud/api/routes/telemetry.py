@@ -59,13 +59,18 @@ def _store(state: StateDep) -> TelemetryReader:
 
 
 @router.get(
-    "/bins/{bin_id}/fill", responses=error_responses(401, 403, 404, 422, 503),
+    "/bins/{bin_id}/fill",
+    responses=error_responses(401, 403, 404, 422, 503),
     summary="Fill level history of a bin (default: the last 7 days)",
-)  # fmt: skip
+)
 def fill_history(
-    _: SiteReader, bin_id: DeviceIdStr, session: SessionDep, state: StateDep,
-    start: Start = None, end: End = None,
-) -> list[FillPoint]:  # fmt: skip
+    _: SiteReader,
+    bin_id: DeviceIdStr,
+    session: SessionDep,
+    state: StateDep,
+    start: Start = None,
+    end: End = None,
+) -> list[FillPoint]:
     pickups.get_bin(session, bin_id=bin_id)  # 404 unless within the caller's reach
     s, e = _range(start, end, timedelta(days=7))
     rows = _store(state).fill_history(bin_id=bin_id, start=s, end=e)
@@ -73,9 +78,10 @@ def fill_history(
 
 
 @router.get(
-    "/category-days", responses=error_responses(401, 403, 422, 503),
+    "/category-days",
+    responses=error_responses(401, 403, 422, 503),
     summary="kg and rupiah per category per local day (optionally per station or site)",
-)  # fmt: skip
+)
 def category_days(
     principal: SiteReader,
     session: SessionDep,
@@ -93,21 +99,31 @@ def category_days(
     rows = _store(state).category_days(start=s, end=e, by=by, site=site, device=device)
     return [
         CategoryDayOut(
-            day=r.day.isoformat(), category=r.category, net_g=r.net_g, amount_rp=r.amount_rp,
-            weighins=r.weighins, site=r.site, device=r.device,
+            day=r.day.isoformat(),
+            category=r.category,
+            net_g=r.net_g,
+            amount_rp=r.amount_rp,
+            weighins=r.weighins,
+            site=r.site,
+            device=r.device,
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @router.get(
-    "/devices/{device_id}/health", responses=error_responses(401, 403, 404, 422, 503),
+    "/devices/{device_id}/health",
+    responses=error_responses(401, 403, 404, 422, 503),
     summary="Heartbeat history of a device (default: the last 24 hours)",
-)  # fmt: skip
+)
 def device_health(
-    _: SiteReader, device_id: DeviceIdStr, session: SessionDep, state: StateDep,
-    start: Start = None, end: End = None,
-) -> list[HealthPointOut]:  # fmt: skip
+    _: SiteReader,
+    device_id: DeviceIdStr,
+    session: SessionDep,
+    state: StateDep,
+    start: Start = None,
+    end: End = None,
+) -> list[HealthPointOut]:
     if get_device(session, device_id=device_id) is None:  # None out of the caller's reach
         raise ApiError(404, "not-found", f"no device {device_id!r}")
     s, e = _range(start, end, timedelta(days=1))

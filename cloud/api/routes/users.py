@@ -33,9 +33,11 @@ CollectorReader = Annotated[Principal, Depends(require_role("operator", "auditor
 def _check_site(session: SessionDep, site_id: int | None) -> None:
     if site_id is not None and session.get(Site, site_id) is None:
         raise ApiError(
-            422, "validation", f"no site {site_id}",
+            422,
+            "validation",
+            f"no site {site_id}",
             errors=[FieldError(field="body.site_id", message="unknown site")],
-        )  # fmt: skip
+        )
 
 
 @router.get("/users", responses=error_responses(401, 403), summary="List staff accounts")
@@ -47,24 +49,32 @@ def list_users(_: SiteReader, session: SessionDep, role: str | None = None) -> l
 
 
 @router.post(
-    "/users", status_code=201, responses=error_responses(401, 403, 422),
+    "/users",
+    status_code=201,
+    responses=error_responses(401, 403, 422),
     summary="Create a user: admin or auditor (no site); operator, cashier or collector (a site)",
-)  # fmt: skip
+)
 def create_user(body: UserCreate, principal: Admin, session: SessionDep) -> UserOut:
     _check_site(session, body.site_id)
     user = auth.create_user(
-        session, username=body.username, password=body.password, role=body.role,
-        display_name=body.display_name, site_id=body.site_id, phone=body.phone,
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        display_name=body.display_name,
+        site_id=body.site_id,
+        phone=body.phone,
         by=principal.label,
-    )  # fmt: skip
+    )
     session.commit()
     return UserOut.model_validate(user)
 
 
 @router.patch(
-    "/users/{user_id}", responses=error_responses(401, 403, 404, 422),
+    "/users/{user_id}",
+    responses=error_responses(401, 403, 404, 422),
     summary="Change a user's name, role, password or deactivate it",
-)  # fmt: skip
+)
 def update_user(user_id: DbId, body: UserUpdate, principal: Admin, session: SessionDep) -> UserOut:
     user = session.get(User, user_id)
     if user is None:
@@ -81,9 +91,10 @@ def update_user(user_id: DbId, body: UserUpdate, principal: Admin, session: Sess
 
 
 @router.get(
-    "/collectors/{user_id}/pickups", responses=error_responses(401, 403, 404),
+    "/collectors/{user_id}/pickups",
+    responses=error_responses(401, 403, 404),
     summary="A collector's pickups (open and assigned first, by due time)",
-)  # fmt: skip
+)
 def collector_pickups(
     _: CollectorReader,
     collector: OwnCollector,

@@ -56,9 +56,12 @@ def list_weighins(
     q = select(WeighinRecord).order_by(WeighinRecord.id.desc()).limit(limit)
     W = WeighinRecord
     for col, value in (
-        (W.device_id, device_id), (W.household_id, household_id), (W.category_code, category),
-        (W.status, status), (W.site_id, site_id),
-    ):  # fmt: skip
+        (W.device_id, device_id),
+        (W.household_id, household_id),
+        (W.category_code, category),
+        (W.status, status),
+        (W.site_id, site_id),
+    ):
         if value is not None:
             q = q.where(col == value)
     if (t := aware("since", since)) is not None:
@@ -75,21 +78,29 @@ WeighinReader = Annotated[Principal, Depends(require_role("operator", "auditor",
 
 
 @router.get(
-    "/{weighin_id}", responses=error_responses(401, 403, 404),
+    "/{weighin_id}",
+    responses=error_responses(401, 403, 404),
     summary="One weigh-in with its raw frames (staff, or the household it was credited to)",
-)  # fmt: skip
+)
 def get_weighin(_: WeighinReader, weighin_id: DbId, session: SessionDep) -> WeighinOut:
     return weighin_out(corrections.get_weighin(session, weighin_id=weighin_id))
 
 
 @router.post(
-    "/{weighin_id}/assign", responses=MONEY, response_model=WeighinOut,
+    "/{weighin_id}/assign",
+    responses=MONEY,
+    response_model=WeighinOut,
     summary="Credit an unassigned weigh-in to a household (at its stored price)",
-)  # fmt: skip
+)
 def assign(
-    principal: Operator, weighin_id: DbId, body: AssignRequest, key: IdempotencyKey,
-    request: Request, session: SessionDep, state: StateDep,
-) -> Response:  # fmt: skip
+    principal: Operator,
+    weighin_id: DbId,
+    body: AssignRequest,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
     def act() -> WeighinOut:
         rec = corrections.assign_weighin(
             session, weighin_id=weighin_id, household_id=body.household_id, by=principal.label
@@ -100,13 +111,19 @@ def assign(
 
 
 @router.post(
-    "/{weighin_id}/reverse", responses=MONEY, response_model=ReversalOut,
+    "/{weighin_id}/reverse",
+    responses=MONEY,
+    response_model=ReversalOut,
     summary="Reverse a credited weigh-in with reversing postings (operator, with a reason)",
-)  # fmt: skip
+)
 def reverse(
-    principal: Operator, weighin_id: DbId, body: ReverseRequest, key: IdempotencyKey,
-    request: Request, session: SessionDep,
-) -> Response:  # fmt: skip
+    principal: Operator,
+    weighin_id: DbId,
+    body: ReverseRequest,
+    key: IdempotencyKey,
+    request: Request,
+    session: SessionDep,
+) -> Response:
     def act() -> ReversalOut:
         entry = corrections.reverse_weighin(
             session, weighin_id=weighin_id, reason=body.reason, by=principal.label
@@ -114,11 +131,15 @@ def reverse(
         rec = corrections.get_weighin(session, weighin_id=weighin_id)
         bal = (
             funds(session, household_id=rec.household_id).balance_rp
-            if rec.household_id is not None else None
-        )  # fmt: skip
+            if rec.household_id is not None
+            else None
+        )
         return ReversalOut(
-            weighin_id=rec.id, reversal_entry_id=entry.id, amount_rp=rec.amount_rp,
-            household_id=rec.household_id, balance_rp=bal,
-        )  # fmt: skip
+            weighin_id=rec.id,
+            reversal_entry_id=entry.id,
+            amount_rp=rec.amount_rp,
+            household_id=rec.household_id,
+            balance_rp=bal,
+        )
 
     return idempotent(session, request, principal, key, body, act)

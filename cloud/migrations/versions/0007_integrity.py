@@ -258,9 +258,17 @@ def downgrade() -> None:
         batch_op.drop_index("ix_weighins_chain")
         batch_op.drop_index("uq_weighins_verify_digest")
         for name in (
-            "verify_digest", "verify_code", "signature", "config_hash", "sw_hash",
-            "record_hash", "prev_hash", "chain_pos", "public_key", "provenance",
-        ):  # fmt: skip
+            "verify_digest",
+            "verify_code",
+            "signature",
+            "config_hash",
+            "sw_hash",
+            "record_hash",
+            "prev_hash",
+            "chain_pos",
+            "public_key",
+            "provenance",
+        ):
             batch_op.drop_column(name)
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_column("config_hash")

@@ -211,9 +211,16 @@ def downgrade() -> None:
     op.drop_table("collector_profiles")
     with op.batch_alter_table("pickups", schema=None) as batch_op:
         for column in (
-            "route_seq", "eta_at", "address", "lon", "lat", "estimated_g", "categories",
-            "window_end", "window_start",
-        ):  # fmt: skip
+            "route_seq",
+            "eta_at",
+            "address",
+            "lon",
+            "lat",
+            "estimated_g",
+            "categories",
+            "window_end",
+            "window_start",
+        ):
             batch_op.drop_column(column)
     for table in ("households", "sites"):
         with op.batch_alter_table(table, schema=None) as batch_op:

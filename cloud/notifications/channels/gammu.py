@@ -49,8 +49,9 @@ from cloud.notifications.channels.gammu_schema import ensure_schema, table_names
 from cloud.notifications.channels.sms import split_sms
 from cloud.notifications.settings import GammuChannelSettings
 
-SENT_OK = frozenset({"SendingOK", "SendingOKNoReport", "DeliveryOK", "DeliveryPending",
-                     "DeliveryUnknown"})  # fmt: skip
+SENT_OK = frozenset(
+    {"SendingOK", "SendingOKNoReport", "DeliveryOK", "DeliveryPending", "DeliveryUnknown"}
+)
 SENT_FAILED = frozenset({"SendingError", "Error", "DeliveryFailed"})
 CREATOR_PREFIX = "salinmas:"
 
@@ -77,24 +78,40 @@ def gammu_tables(prefix: str) -> tuple[Table, Table, Table]:
     md = MetaData()
     names = table_names(prefix)
     outbox = Table(
-        names["outbox"], md,
-        Column("ID", Integer, primary_key=True), Column("DestinationNumber", String),
-        Column("TextDecoded", Text), Column("Coding", String), Column("UDH", Text),
-        Column("MultiPart", _GammuBool), Column("CreatorID", Text), Column("SenderID", String),
-        Column("DeliveryReport", String), Column("Class", Integer),
-    )  # fmt: skip
-    multipart = Table(
-        names["outbox_multipart"], md,
-        Column("ID", Integer, primary_key=True), Column("SequencePosition", Integer),
-        Column("TextDecoded", Text), Column("Coding", String), Column("UDH", Text),
+        names["outbox"],
+        md,
+        Column("ID", Integer, primary_key=True),
+        Column("DestinationNumber", String),
+        Column("TextDecoded", Text),
+        Column("Coding", String),
+        Column("UDH", Text),
+        Column("MultiPart", _GammuBool),
+        Column("CreatorID", Text),
+        Column("SenderID", String),
+        Column("DeliveryReport", String),
         Column("Class", Integer),
-    )  # fmt: skip
+    )
+    multipart = Table(
+        names["outbox_multipart"],
+        md,
+        Column("ID", Integer, primary_key=True),
+        Column("SequencePosition", Integer),
+        Column("TextDecoded", Text),
+        Column("Coding", String),
+        Column("UDH", Text),
+        Column("Class", Integer),
+    )
     sentitems = Table(
-        names["sentitems"], md,
-        Column("ID", Integer), Column("SequencePosition", Integer), Column("Status", String),
-        Column("StatusError", Integer), Column("CreatorID", Text),
-        Column("DestinationNumber", String), Column("TextDecoded", Text),
-    )  # fmt: skip
+        names["sentitems"],
+        md,
+        Column("ID", Integer),
+        Column("SequencePosition", Integer),
+        Column("Status", String),
+        Column("StatusError", Integer),
+        Column("CreatorID", Text),
+        Column("DestinationNumber", String),
+        Column("TextDecoded", Text),
+    )
     return outbox, multipart, sentitems
 
 
@@ -141,13 +158,19 @@ class GammuChannel:
             session.execute(
                 insert(self.multipart),
                 [
-                    {"ID": outbox_id, "SequencePosition": i, "TextDecoded": part,
-                     "Coding": parts.coding, "UDH": udh, "Class": -1}
+                    {
+                        "ID": outbox_id,
+                        "SequencePosition": i,
+                        "TextDecoded": part,
+                        "Coding": parts.coding,
+                        "UDH": udh,
+                        "Class": -1,
+                    }
                     for i, (part, udh) in enumerate(
                         zip(parts.parts[1:], parts.udh[1:], strict=True), start=2
                     )
                 ],
-            )  # fmt: skip
+            )
         return Outcome("queued", external_id=str(outbox_id))
 
     def poll(self, session: Session, queued: Sequence[tuple[int, str]]) -> dict[int, Outcome]:
@@ -243,8 +266,10 @@ def smsdrc(
         "",
         "[tables]",
     ]
-    lines += [f"{logical} = {physical}" for logical, physical in
-              table_names(settings.table_prefix).items()]  # fmt: skip
+    lines += [
+        f"{logical} = {physical}"
+        for logical, physical in table_names(settings.table_prefix).items()
+    ]
     return "\n".join(lines) + "\n"
 
 

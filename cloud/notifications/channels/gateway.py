@@ -74,8 +74,9 @@ class AppriseChannel:
             raise ValueError("no address")
         digits = address.lstrip("+")
         values = {"phone": address, "phone_digits": digits, "to": address}
-        return _PLACEHOLDER.sub(lambda m: urllib.parse.quote(values[m.group(1)], safe="@+"),
-                                self._template)  # fmt: skip
+        return _PLACEHOLDER.sub(
+            lambda m: urllib.parse.quote(values[m.group(1)], safe="@+"), self._template
+        )
 
     def deliver(self, session: Session | None, msg: Message) -> Outcome:
         try:
