@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
-from cloud.models import Household, utcnow
+from cloud.models import Household, Site, utcnow
 from cloud.models.auth import SITE_USER_ROLES, USER_ROLES, HouseholdPin, User
 
 Role = Literal["admin", "operator", "cashier", "collector", "auditor", "household"]
@@ -313,12 +313,19 @@ def household_credentials(session: Session, *, member_no: str) -> Credentials | 
 
 
 def create_user_cli(
-    *, url: str, username: str, role: str = "admin", password: str | None = None
+    *,
+    url: str,
+    username: str,
+    role: str = "admin",
+    password: str | None = None,
+    site: str | None = None,
 ) -> int:
     """``salinmas admin create-user``: migrate the ledger, then create one user.
 
-    Prompts for the password (twice) when ``password`` is None. Returns the user's id;
-    raises :class:`InvalidInput` (a clear message) for a taken name or weak password.
+    ``site`` is the code of the user's site (every role of :data:`SITE_USER_ROLES`
+    belongs to one). Prompts for the password (twice) when ``password`` is None. Returns
+    the user's id; raises :class:`InvalidInput` (a clear message) for a taken name, a
+    weak password, an unknown site or a site role without one.
     """
     import getpass
 
@@ -332,9 +339,17 @@ def create_user_cli(
     engine = make_engine(url)
     try:
         with session_factory(engine)() as session:
-            user = create_user(session, username=username, password=password, role=role)
+            site_id = None
+            if site is not None:
+                site_id = session.scalar(select(Site.id).where(Site.code == site))
+                if site_id is None:
+                    raise InvalidInput("site", f"unknown site {site!r}")
+            user = create_user(
+                session, username=username, password=password, role=role, site_id=site_id
+            )
             session.commit()
-            print(f"created {role} {username!r} (id {user.id})")
+            at = f" at {site}" if site else ""
+            print(f"created {role} {username!r}{at} (id {user.id})")
             return user.id
     finally:
         engine.dispose()

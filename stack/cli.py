@@ -139,13 +139,18 @@ def _run_audit(ns: argparse.Namespace) -> int:
 
 
 def _run_create_user(ns: argparse.Namespace) -> int:
-    _call(
-        "cloud.auth:create_user_cli",
-        url=ns.url,
-        username=ns.username,
-        role=ns.role,
-        password=ns.password,
-    )
+    try:
+        _call(
+            "cloud.auth:create_user_cli",
+            url=ns.url,
+            username=ns.username,
+            role=ns.role,
+            password=ns.password,
+            site=ns.site,
+        )
+    except ValueError as exc:  # cloud.auth.InvalidInput: a rule the account breaks
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -363,10 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = sub.add_parser("admin", help="administration")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
-    cu = admin_sub.add_parser("create-user", help="create an operator/admin/collector account")
+    cu = admin_sub.add_parser("create-user", help="create a staff account (the first: admin)")
     cu.add_argument("--url", required=True, help="ledger database URL")
     cu.add_argument("--username", required=True)
-    cu.add_argument("--role", choices=["admin", "operator", "collector"], default="admin")
+    cu.add_argument(
+        "--role",
+        default="admin",
+        help="admin or auditor (every site), or operator, cashier or collector of --site",
+    )
+    cu.add_argument("--site", metavar="CODE", help="the site's code (for a site role)")
     cu.add_argument("--password", help="the password (prompted when omitted)")
     cu.set_defaults(func=_run_create_user)
 

@@ -47,27 +47,30 @@ def test_every_simulator_has_help(kind: str) -> None:
 
 
 def test_db_migrate_and_create_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first account is an administrator; a site role needs an existing site's code.
+
+    mutant: create_user_cli ignoring --site -> the operator is refused (exit 2), fails.
+    mutant: _run_create_user letting InvalidInput through -> a traceback instead of exit 2.
+    """
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert main(["-q", "db", "migrate", "--url", url]) == 0
-    assert (
-        main(
-            [
-                "-q",
-                "admin",
-                "create-user",
-                "--url",
-                url,
-                "--username",
-                "kepala",
-                "--role",
-                "operator",
-                "--password",
-                "a long passphrase",
-            ]
-        )
-        == 0
-    )
-    assert "created operator 'kepala'" in capsys.readouterr().out
+    user = ["-q", "admin", "create-user", "--url", url, "--password", "a long passphrase"]
+    assert main([*user, "--username", "kepala"]) == 0
+    assert "created admin 'kepala'" in capsys.readouterr().out
+    assert main([*user, "--username", "ani", "--role", "operator"]) == 2
+    assert "a user with role operator belongs to a site" in capsys.readouterr().err
+    assert main([*user, "--username", "ani", "--role", "operator", "--site", "bank99"]) == 2
+    assert "unknown site 'bank99'" in capsys.readouterr().err
+    from cloud.db import make_engine, session_factory
+    from cloud.households import ensure_site
+
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        ensure_site(s, code="bank01", name="Bank Sampah 01")
+        s.commit()
+    engine.dispose()
+    assert main([*user, "--username", "ani", "--role", "operator", "--site", "bank01"]) == 0
+    assert "created operator 'ani' at bank01" in capsys.readouterr().out
 
 
 def test_contract_schemas_export(tmp_path: Path) -> None:
