@@ -67,6 +67,12 @@ def test_kilograms_follow_the_language(page: Page) -> None:
         " const en = m.kg(1250); localStorage.removeItem('salinmas.lang'); return [id, en];",
     )
     assert got == ["1,25 kg", "1.25 kg"]
+    # nothing sold (minus zero grams) or a rounding crumb is 0, never "-0" (stock screen)
+    assert run(page, "util.js", "return [m.kg(-0, 1), m.kg(-20, 1), m.kg(-60, 1)];") == [
+        "0 kg",
+        "0 kg",
+        "-0,1 kg",
+    ]
 
 
 def test_times_are_shown_in_asia_jakarta(page: Page) -> None:

@@ -81,7 +81,9 @@ function numLocale() {
 export function kg(grams, digits = 2) {
   if (grams === null || grams === undefined) return "–";
   const f = new Intl.NumberFormat(numLocale(), { minimumFractionDigits: 0, maximumFractionDigits: digits });
-  return f.format(Number(grams) / 1000) + " kg";
+  const v = Number(grams) / 1000;
+  // what rounds to zero is 0, never "-0" (nothing sold is shown as -0 g otherwise)
+  return f.format(Math.abs(v) < 0.5 * 10 ** -digits ? 0 : v) + " kg";
 }
 
 /** A plain number in the current language, e.g. percentages. */
