@@ -25,6 +25,7 @@ configuration log (``contract.DeviceConfig``) tells the operator what a hash sta
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from sqlalchemy import select
@@ -35,6 +36,8 @@ from cloud.errors import LedgerError, NotFound
 from cloud.models import Approval, ConfigLogEntry, Device, DeviceKey, utcnow
 from cloud.pickups import raise_alert
 from contract import DeviceConfig
+
+log = logging.getLogger(__name__)
 
 ApprovalKind = Literal["software", "config"]
 FIRST_USE = "system:first-use"
@@ -75,13 +78,15 @@ def announce_key(
     session.add(row)
     session.flush()
     if trust_first_use and first:
+        # development: expected for every new station, so no alert for an operator to
+        # dismiss (ten of them on a fresh demo); the key row says who approved it
         row.status, row.approved_at, row.approved_by = "approved", utcnow(), FIRST_USE
-        message = f"{device_id}: key {row.key_id} trusted on first use (development)"
+        log.info("%s: key %s trusted on first use (development)", device_id, row.key_id)
     else:
         message = (
             f"{device_id} presented a new key {row.key_id}: approve it to credit its weigh-ins"
         )
-    raise_alert(session, kind="device_key", subject=device_id, site_id=site_id, message=message)
+        raise_alert(session, kind="device_key", subject=device_id, site_id=site_id, message=message)
     session.flush()
     return row
 
@@ -294,7 +299,10 @@ def note_build(
                 by=FIRST_USE,
                 note=change[:200] or None,
             )
-        message = f"{device_id}: {what} approved on first use (development)"
+        if not have:  # a new station: expected, no alert (the approvals record it)
+            log.info("%s: %s approved on first use (development)", device_id, what)
+            return
+        message = f"{device_id}: {what} changed, approved automatically (development)"
     else:
         message = f"{device_id} runs an unapproved {what}: its weigh-ins are held"
     raise_alert(
