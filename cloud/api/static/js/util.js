@@ -97,6 +97,12 @@ export function pct(x) {
   return x === null || x === undefined ? "–" : `${num(Math.floor(x), 0)} %`;
 }
 
+/** Rupiah typed by a person ("50.000", "Rp 50000") as an integer, or null when empty. */
+export function parseRupiah(text) {
+  const digits = String(text).replace(/\D/g, "");
+  return digits ? Number(digits) : null;
+}
+
 /** Parse a kg amount typed by a person ("1,5" or "1.5") into integer grams, or null. */
 export function parseKgToGrams(text) {
   const clean = String(text).trim().replace(/\s/g, "").replace(",", ".");

@@ -1,5 +1,5 @@
 // Household lookup: balance, statement, payouts (request, approve, pay).
-import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable } from "../util.js";
+import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable, parseRupiah } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { categoryName, fillHouseholdCell, state } from "./state.js";
@@ -65,7 +65,7 @@ export async function showHousehold(id) {
     const amount = h("input", { id: "payout-amount", inputmode: "numeric", autocomplete: "off" });
     const form = h("form", { class: "row", onsubmit: async (ev) => {
       ev.preventDefault();
-      const n = Number(String(amount.value).replace(/\D/g, ""));
+      const n = parseRupiah(amount.value) ?? 0;
       if (!(n > 0)) return;
       try {
         await E.requestPayout(id, n, form.dataset.key);

@@ -4,7 +4,7 @@
 // routes keeps them fresh (the API plans again when a stop was added or a collector is
 // late); "Plan again" asks for a new plan now.
 import "../doorstep_strings.js";
-import { $, h, fill, clock, dateTime, toast, errorText, rupiah, parseKgToGrams, newKey } from "../util.js";
+import { $, h, fill, clock, dateTime, toast, errorText, rupiah, parseRupiah, parseKgToGrams, newKey } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { createMap, mapAvailable } from "../map.js";
@@ -76,11 +76,6 @@ function render(data) {
   renderMap(data);
 }
 
-const rupiahIn = (el) => {
-  const digits = String(el.value).replace(/\D/g, "");
-  return digits ? Number(digits) : null;
-};
-
 // one per collector, kept across re-renders of the routes (which come with every pickup
 // change), so a form being filled in stays open and keeps what was typed
 const counters = new Map();
@@ -104,7 +99,7 @@ function newDepotCounter(id) {
   const give = h("input", { id: `float-${id}`, inputmode: "numeric", autocomplete: "off" });
   const giveForm = h("form", { class: "row", onsubmit: async (ev) => {
     ev.preventDefault();
-    const rp = rupiahIn(give);
+    const rp = parseRupiah(give.value);
     if (!rp) return;
     try {
       await E.issueFloat(id, rp, giveForm.dataset.key);
@@ -133,7 +128,7 @@ function newDepotCounter(id) {
     }
     const body = {};
     if (Object.keys(delivered).length) body.delivered_g = delivered;
-    const counted = rupiahIn(cash);
+    const counted = parseRupiah(cash.value);
     if (counted !== null) body.counted_cash_rp = counted;
     try {
       const out = await E.backAtDepot(id, body, backForm.dataset.key);

@@ -1,7 +1,7 @@
 // Stock and mass balance per site (chart + tables), sales entry, losses and counts,
 // CSV exports and the monthly programme report.
 import "./stock_strings.js";
-import { $, h, s, fill, cardTable, kg, rupiah, num, dateTime, localDay, toast, errorText, newKey, parseKgToGrams } from "../util.js";
+import { $, h, s, fill, cardTable, kg, rupiah, num, dateTime, localDay, toast, errorText, newKey, parseKgToGrams, parseRupiah } from "../util.js";
 import { bindDateField, dateFieldValue, setDateField } from "../datefield.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
@@ -153,7 +153,7 @@ function fillScales() {
 
 function suggestAmount() {
   const g = parseKgToGrams($("#sale-kg").value);
-  const price = Number(String($("#sale-price").value).replace(/\D/g, ""));
+  const price = parseRupiah($("#sale-price").value) ?? 0;
   if (g && price && !$("#sale-amount").dataset.touched) $("#sale-amount").value = String(Math.floor((g * price + 500) / 1000));
 }
 
@@ -165,8 +165,8 @@ async function submitSale(ev) {
   const scale = $("#sale-scale").value;
   const body = {
     site_id: Number($("#sale-site").value), category: $("#sale-category").value, buyer: $("#sale-buyer").value.trim(), qty_g,
-    rp_per_kg: Number(String($("#sale-price").value).replace(/\D/g, "")) || 0,
-    amount_rp: Number(String($("#sale-amount").value).replace(/\D/g, "")) || 0,
+    rp_per_kg: parseRupiah($("#sale-price").value) ?? 0,
+    amount_rp: parseRupiah($("#sale-amount").value) ?? 0,
     scale_device_id: scale || undefined, ticket_no: scale ? undefined : $("#sale-ticket").value.trim() || undefined,
   };
   try {
