@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cloud import deadletters
-from cloud.db import session_factory
+from cloud.db import make_engine, session_factory
 from cloud.ingest import IngestWorker
 from cloud.telemetry import TelemetrySettings, open_reader
 from contract import Kind
@@ -96,22 +96,35 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
 ) -> None:
     config = ingest_config(tmp_path / "ingest.toml", mosquitto, ledger_url, unique_id("ingest"))
     log = tmp_path / "ingest.log"
+    # the paused worker may hold SQLite's write lock: the test reads without taking it
+    reader = make_engine(ledger_url, write=False)
     proc = spawn_ingest(config, log)
     try:
         wait_until(lambda: "subscribing" in log.read_text(), PROCESS_START_S, "ingest subscribed")
-        per_device = 500
-        for dev in devices:
+        # the worker is paused while the stations publish, so the whole stream is queued at
+        # the broker when it resumes: the kill lands mid-stream even if this process is
+        # descheduled for seconds (CI once saw all 2,000 credited while the stations were
+        # still publishing one after another, before the kill)
+        per_device = 1000
+        first, rest = devices[0], devices
+        first.publish_many(Kind.WEIGHIN, [weighin(first.device_id, seq=1)])
+        wait_until(lambda: credited(reader) == 1, 60, "the subscription is in place")
+        proc.send_signal(signal.SIGSTOP)
+        for dev in rest:
+            start = 2 if dev is first else 1
             dev.publish_many(
-                Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(1, per_device + 1)]
+                Kind.WEIGHIN, [weighin(dev.device_id, seq=s) for s in range(start, per_device + 1)]
             )
         total = per_device * len(devices)
-        wait_until(lambda: credited(engine) >= 300, 60, "crediting under way")
+        assert credited(reader) == 1
+        proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: credited(reader) >= 51, 60, "crediting under way", interval_s=0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        at_kill = credited(engine)
+        at_kill = credited(reader)
         assert at_kill < total, "the worker finished before it could be killed"
         proc = spawn_ingest(config, log)  # same client id: the broker kept its session
-        wait_until(lambda: credited(engine) == total, 120, f"{total} credited after restart")
+        wait_until(lambda: credited(reader) == total, 120, f"{total} credited after restart")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert "ingest stopped" in log.read_text()
@@ -119,6 +132,7 @@ def test_sigkill_mid_batch_loses_nothing_and_credits_nothing_twice(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        reader.dispose()
     assert_credited_once(engine, stations[1], total, AMOUNT)
 
 
