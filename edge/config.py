@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from pydantic_settings import SettingsConfigDict
 
 from contract.topics import DEVICE_ID_PATTERN
-from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings, TimeZoneName
+from salinmas.settings import ProcessSettings, TimeZoneName, is_placeholder
 
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
@@ -261,11 +261,9 @@ class EdgeSettings(ProcessSettings):
 
     @model_validator(mode="after")
     def _real_password_in_production(self) -> Self:
-        if self.environment != "development":
-            secret = self.mqtt.password.get_secret_value().strip().lower()
-            if secret in PLACEHOLDER_SECRETS:
-                raise ValueError(
-                    "mqtt.password is empty or a placeholder; set the device's password "
-                    "(SALINMAS_EDGE_MQTT__PASSWORD) for environment='production'"
-                )
+        if self.environment != "development" and is_placeholder(self.mqtt.password):
+            raise ValueError(
+                "mqtt.password is empty or a placeholder; set the device's password "
+                "(SALINMAS_EDGE_MQTT__PASSWORD) for environment='production'"
+            )
         return self

@@ -7,18 +7,22 @@ environment variables (``SALINMAS_<PROCESS>_<FIELD>``, nested with ``__``), a TO
 time: call ``SettingsClass.load(...)``.
 
 Outside ``environment = "development"`` a secret that is empty or a known placeholder
-("changeme", "secret", ...) is refused with a clear error.
+("changeme", "secret", ...) is refused with a clear error, naming it; in a nested table
+(``[api.broker]``, ``[ingest.telemetry]`` ...) a placeholder is refused too, while an
+empty one is a feature not in use (each feature that needs its secret says so itself,
+with :func:`is_placeholder`). The one rule, for every process: :func:`placeholder_secrets`.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,6 +33,34 @@ from pydantic_settings import (
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "secret", "password", "admin", "test", "dev", "salinmas"}
 )
+
+
+def is_placeholder(secret: SecretStr | str) -> bool:
+    """An empty secret or a known placeholder, whatever its case and surrounding blanks."""
+    raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return raw.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def placeholder_secrets(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """Dotted names of the secrets of ``model`` and its nested tables that are placeholders
+    (top level: empty too; nested: an empty secret is a feature not in use)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, SecretStr):
+            if is_placeholder(value) and (not prefix or value.get_secret_value().strip()):
+                yield path
+        elif isinstance(value, BaseModel):
+            yield from placeholder_secrets(value, f"{path}.")
+
+
+def _redact(data: dict[str, Any], model: BaseModel) -> None:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            data[name] = "**********"
+        elif isinstance(value, BaseModel) and isinstance(data.get(name), dict):
+            _redact(data[name], value)
 
 
 def _known_zone(name: str) -> str:
@@ -105,21 +137,17 @@ class ProcessSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Self:
         if self.environment == "development":
             return self
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and (
-                value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
-            ):
-                raise ValueError(
-                    f"{name} is empty or a placeholder; set a real secret for "
-                    f"environment={self.environment!r}"
-                )
+        found = list(placeholder_secrets(self))
+        if found:
+            raise ValueError(
+                f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} empty or a "
+                f"placeholder; set a real secret for "
+                f"environment={self.environment!r}"
+            )
         return self
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as a dict with every secret replaced by ``'**********'``."""
+        """The settings as a dict with every secret (nested too) replaced by ``'**********'``."""
         out = self.model_dump(mode="json")
-        for name in type(self).model_fields:
-            if isinstance(getattr(self, name), SecretStr):
-                out[name] = "**********"
+        _redact(out, self)
         return out

@@ -187,12 +187,12 @@ def cli_accounts(ns: argparse.Namespace) -> int:
     git); devices are added later by provisioning, through the plugin's control topic.
     """
     from cloud.broker_accounts import DynsecFile, initial_document
-    from salinmas.settings import PLACEHOLDER_SECRETS
+    from salinmas.settings import is_placeholder
 
     services = {}
     for user, (role, var) in SERVICE_ACCOUNTS.items():
         password = os.environ.get(var, "")
-        if password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 16:
+        if is_placeholder(password) or len(password) < 16:
             print(f"set {var} (at least 16 characters) for {user}", file=sys.stderr)
             return 2
         services[user] = (role, password)

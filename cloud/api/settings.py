@@ -57,7 +57,7 @@ from cloud.pricing import MAX_RP_PER_KG
 from cloud.routing import RoutingSettings
 from cloud.telemetry import TelemetrySettings
 from cloud.throttle import Limit, ThrottlePolicy
-from salinmas.settings import PLACEHOLDER_SECRETS, ProcessSettings
+from salinmas.settings import ProcessSettings, is_placeholder
 
 
 class _Section(BaseModel):
@@ -304,7 +304,7 @@ class ApiSettings(ProcessSettings):
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:
         secret = self.jwt_secret.get_secret_value().strip() if self.jwt_secret else ""
-        if len(secret) < 32 or secret.lower() in PLACEHOLDER_SECRETS or "dev-only" in secret:
+        if len(secret) < 32 or is_placeholder(secret) or "dev-only" in secret:
             raise ValueError(
                 "jwt_secret must be set to a real secret of at least 32 characters (e.g. "
                 "SALINMAS_API_JWT_SECRET=$(python3 -c 'import secrets; "
@@ -314,7 +314,7 @@ class ApiSettings(ProcessSettings):
             raise ValueError("admission.threads may not exceed db.pool_size + db.max_overflow")
         if self.environment == "development":
             return self
-        if self.mqtt.enabled and self.mqtt.password.get_secret_value() in PLACEHOLDER_SECRETS:
+        if self.mqtt.enabled and is_placeholder(self.mqtt.password):
             raise ValueError("mqtt.password is empty or a placeholder")
         return self
 

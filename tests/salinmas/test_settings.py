@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from salinmas.settings import ProcessSettings
@@ -54,3 +54,33 @@ def test_real_secret_passes_and_is_redacted() -> None:
     s = DemoSettings.load(environment="production", password="k7#Lq9-vX2!rT4")
     assert s.redacted()["password"] == "**********"
     assert "k7#Lq9" not in repr(s)
+
+
+class _Broker(BaseModel):
+    host: str = "localhost"
+    password: SecretStr = SecretStr("")
+
+
+class NestedSettings(ProcessSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SALINMAS_TESTNEST_", extra="forbid", env_nested_delimiter="__"
+    )
+    toml_section: ClassVar[str] = "testnest"
+
+    password: SecretStr = SecretStr("k7#Lq9-vX2!rT4")
+    broker: _Broker = _Broker()
+
+
+@pytest.mark.parametrize("secret", ["changeme", " Secret "])
+def test_a_nested_placeholder_is_refused_by_its_dotted_name(secret: str) -> None:
+    """mutant: the check looks at the top level only -> a nested 'changeme' loads -> fails"""
+    assert NestedSettings.load(broker={"password": secret}).environment == "development"
+    with pytest.raises(ValidationError, match=r"broker\.password is empty or a placeholder"):
+        NestedSettings.load(environment="production", broker={"password": secret})
+
+
+def test_a_nested_empty_secret_is_a_feature_not_in_use_and_secrets_are_redacted() -> None:
+    s = NestedSettings.load(environment="production")
+    assert s.broker.password.get_secret_value() == ""
+    real = NestedSettings.load(environment="production", broker={"password": "u8$Wm2-pQ7!zK1"})
+    assert real.redacted()["broker"] == {"host": "localhost", "password": "**********"}
