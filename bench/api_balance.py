@@ -244,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 toks = tokens(port, hhs)
                 asyncio.run(drive(port, toks, args.warmup, args.connections))
-                spy = _spy(server_pids(proc.pid)[0], args.seconds, work) if args.profile else None
+                # one worker: uvicorn serves in the API process itself (its children are helpers)
+                first = server_pids(proc.pid)[0] if args.workers > 1 else proc.pid
+                spy = _spy(first, args.seconds, work) if args.profile else None
                 cpu0 = tree_cpu(proc.pid)
                 n, lat, errors, wall = asyncio.run(
                     drive(port, toks, args.seconds, args.connections)

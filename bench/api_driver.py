@@ -62,7 +62,7 @@ async def _async(url: str, hids: list[int], seconds: float, conc: int) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from cloud.db import normalise_url
-    from cloud.postings import _FUNDS
+    from cloud.postings import FUNDS
 
     engine = create_async_engine(normalise_url(url), pool_size=conc, max_overflow=0)
     sessions = async_sessionmaker(engine)
@@ -72,7 +72,7 @@ async def _async(url: str, hids: list[int], seconds: float, conc: int) -> int:
         while time.perf_counter() < until:
             async with sessions() as s:
                 conn = await s.connection()
-                row = await conn.execute(_FUNDS, {"household_id": hids[(k + n) % len(hids)]})
+                row = await conn.execute(FUNDS, {"household_id": hids[(k + n) % len(hids)]})
                 row.one()
             n += 1
         return n

@@ -201,19 +201,25 @@ def _funds_statement() -> Select[Any]:
     return select(posted, held)
 
 
-#: built once: a balance lookup is the API's hottest query
-_FUNDS = _funds_statement()
+#: built once: a balance lookup is the API's hottest query (bind: ``household_id``); the
+#: API runs it without an ORM session (:mod:`cloud.api.fastread`), always through
+#: :func:`funds_from_row`
+FUNDS = _funds_statement()
+
+
+def funds_from_row(row: Sequence[Any]) -> Funds:
+    """The :class:`Funds` of one row of :data:`FUNDS` (postings are the programme's view:
+    what it owes a household is the negated sum)."""
+    return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
 
 
 def funds(session: Session | Connection, *, household_id: int) -> Funds:
     """Balance (what the programme owes the household) and held amount, in one round trip.
 
-    A household without postings (or unknown) has ``Funds(0, 0)``. A bare connection
-    will do (the API's balance read runs it outside any ORM session).
+    A household without postings (or unknown) has ``Funds(0, 0)``.
     """
     conn = session.connection() if isinstance(session, Session) else session
-    row = conn.execute(_FUNDS, {"household_id": household_id}).one()
-    return Funds(balance_rp=-int(row[0] or 0), held_rp=int(row[1] or 0))
+    return funds_from_row(conn.execute(FUNDS, {"household_id": household_id}).one())
 
 
 def balances_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int]:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.clientaddr import Network
+from cloud.api.fastread import FastReads
 from cloud.api.gate import Gate
 from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
 from cloud.api.settings import ApiSettings
@@ -63,6 +64,20 @@ class ApiState:
         if self.read_engine.dialect.name == "postgresql":
             return self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
         return self.read_engine
+
+    @cached_property
+    def fast(self) -> FastReads:
+        """The hottest single-statement reads (a balance), on a pool of their own with one
+        connection per database thread at most (:mod:`cloud.api.fastread`)."""
+        return FastReads(
+            self.settings.ledger_url,
+            size=self.settings.threads,
+            timeout_s=self.settings.db.pool_timeout_s,
+        )
+
+    def close_fast_reads(self) -> None:
+        if "fast" in self.__dict__:
+            self.fast.dispose()
 
     def load_subject(self, kind: str, ident: int, sid: str) -> SubjectRow | None:
         """A token subject's row and session, read on its own short connection (thread)."""
