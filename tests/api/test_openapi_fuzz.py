@@ -60,12 +60,33 @@ def no_undocumented_server_error(ctx: Any, response: Any, case: Any) -> bool | N
     return not_a_server_error(ctx, response, case)  # type: ignore[no-any-return]
 
 
+#: what uvicorn answers itself to bytes that are not HTTP (a negative case's header
+#: ``content-length: q``): the request never reached the API, so nothing of the API's
+#: document applies (seen once in ~20 runs)
+NOT_HTTP = "Invalid HTTP request received."
+
+
+def _api_answered(check: Any) -> Any:
+    def wrapped(ctx: Any, response: Any, case: Any) -> bool | None:
+        if response.status_code == 400 and response.text == NOT_HTTP:
+            return None
+        return check(ctx, response, case)  # type: ignore[no-any-return]
+
+    wrapped.__name__ = f"{check.__name__}_when_the_api_answered"
+    return schemathesis.check(wrapped)
+
+
 CHECKS = [
     no_undocumented_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
+    *(
+        _api_answered(c)
+        for c in (
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        )
+    ),
 ]
 
 
