@@ -45,7 +45,8 @@ export const E = {
   sites: () => api(`${V}/sites`),
 
   // households and money
-  households: (q) => api(`${V}/households`, { query: { q, limit: 25 } }),
+  /** One page {items, total, total_exact, limit, offset} of the households matching q. */
+  households: (q, offset = 0) => api(`${V}/households`, { query: { q, limit: 25, offset } }),
   household: (id) => api(`${V}/households/${id}`),
   balance: (id) => api(`${V}/households/${id}/balance`),
   statement: (id) => api(`${V}/households/${id}/statement`),

@@ -9,7 +9,7 @@ import { categoryName, fillHouseholdCell, state } from "./state.js";
 export async function searchHouseholds(q) {
   const list = $("#hh-results");
   try {
-    const rows = await E.households(q);
+    const rows = (await E.households(q)).items;
     fill(list, rows.length
       ? rows.map((hh) => h("li", {}, h("button", {
           type: "button", class: "secondary hh-pick", "data-household": hh.id, "aria-pressed": "false",

@@ -128,7 +128,7 @@ function assignForm(w, cell) {
     ev.preventDefault();
     const wanted = input.value.trim().toLowerCase();
     try {
-      const hh = (await E.households(input.value.trim())).find((x) => x.member_no.toLowerCase() === wanted);
+      const hh = (await E.households(input.value.trim())).items.find((x) => x.member_no.toLowerCase() === wanted);
       if (!hh) {
         toast(t("feed.assign.notfound"), "bad");
         return;
