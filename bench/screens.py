@@ -1,6 +1,6 @@
 """The operator screens' requests at regency size, through the real API on PostgreSQL.
 
-    .venv/bin/python -m bench.screens [--households 550000] [--requests 200]
+    .venv/bin/python -m bench.screens [--households 550000] [--requests 200] [--url URL]
 
 Seeds a PostgreSQL ledger with the regency's households, cards, sites, stations and
 bins (:func:`bench.regency_seed.seed`, COPY; no opening balances: ~1.5 minutes for
@@ -11,6 +11,10 @@ requests one after another, as a person at a screen does (one keep-alive connect
 * ``search``: ``GET /households?q=`` with what people type: a name or part of one (common
   and rare), a member number or its digits, a card id, a prefix of two letters;
 * ``list``: ``GET /households`` pages (25 rows) at offsets up to the 1,000th row.
+
+``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
+with the same ``--households``, ``opening_balances=False``, on a server you keep running),
+without seeding it again.
 
 Prints p50/p99/max per request kind and role and writes a JSON record to ``bench/out/``.
 Target: household search p99 < 200 ms. Figures taken on a shared machine are noise in
@@ -30,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from sqlalchemy import select
 
 from bench.api_balance import start_api
 from bench.common import OUT_DIR, LoadSampler, exit_on_sigterm, machine, percentile
@@ -73,16 +79,18 @@ def staff(url: str, r: Regency) -> int:
     """An administrator and an operator of the largest site; returns that site's id."""
     from cloud.auth import create_user
     from cloud.db import make_engine, session_factory
+    from cloud.models.auth import User
 
     big = max(r.sites, key=lambda s: len(s.households)).index + 1
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            create_user(s, username="bench-admin", password=PASSWORD, role="admin")
-            create_user(
-                s, username="bench-operator", password=PASSWORD, role="operator", site_id=big
-            )
-            s.commit()
+            if s.scalar(select(User.id).where(User.username == "bench-admin")) is None:
+                create_user(s, username="bench-admin", password=PASSWORD, role="admin")
+                create_user(
+                    s, username="bench-operator", password=PASSWORD, role="operator", site_id=big
+                )
+                s.commit()
     finally:
         engine.dispose()
     return big
@@ -148,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households", type=int, default=550_000)
     ap.add_argument("--requests", type=int, default=200, help="per request kind and role")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument(
+        "--url",
+        help="a database already seeded by bench.regency_seed.seed (same --households): "
+        "measure without seeding",
+    )
     args = ap.parse_args(argv)
     exit_on_sigterm()
     from tests.support.services import PostgresServer, free_port
@@ -155,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     r = Regency(RegencyConfig(households=args.households))
     started = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="sal-bench-screens-"))
-    pg = PostgresServer().start()
+    pg = None if args.url else PostgresServer().start()
     api = None
     try:
-        url = pg.create_database("screens")
-        print(f"seeding {args.households:,} households ...", flush=True)
-        rep = seed(url, r, now=started, opening_balances=False)
-        print(f"seeded {rep.total_rows:,} rows in {rep.total_s:.0f}s", flush=True)
+        if pg is not None:
+            url = pg.create_database("screens")
+            print(f"seeding {args.households:,} households ...", flush=True)
+            rep = seed(url, r, now=started, opening_balances=False)
+            print(f"seeded {rep.total_rows:,} rows in {rep.total_s:.0f}s", flush=True)
+        else:
+            url = args.url
         site_id = staff(url, r)
         port = free_port()
         api = start_api(url, workdir, port)
@@ -171,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         if api is not None:
             api.terminate()
             api.wait(30)
-        pg.stop()
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     lines = [
         f"households {args.households:,}, sites {len(r.sites)}, bins {r.config.bins:,}, "

@@ -58,6 +58,11 @@ def paginate(session: Session, stmt: Select[Any], page: PageParams) -> tuple[lis
     return rows, total
 
 
+def capped_window(page: PageParams, cap: int) -> int:
+    """How many rows a capped count reads: ``cap``, or as far as the page asked for."""
+    return max(cap, page.offset + page.limit)
+
+
 def paginate_capped(
     session: Session, stmt: Select[Any], page: PageParams, cap: int
 ) -> tuple[list[Any], int, bool]:
@@ -65,7 +70,7 @@ def paginate_capped(
     page asked for, if further): ``(rows, total, exact)``; when more rows match, ``total``
     is that bound and ``exact`` is False. For searches over many rows, where an exact
     count of a common match costs more than the page itself."""
-    window = max(cap, page.offset + page.limit)
+    window = capped_window(page, cap)
     counted = int(
         session.scalar(
             select(func.count()).select_from(stmt.order_by(None).limit(window + 1).subquery())

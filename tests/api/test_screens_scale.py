@@ -2,12 +2,17 @@
 (PostgreSQL answers through the trigram indexes of migration 0017, SQLite scans).
 
 Mutants (applied by hand, each fails a test here):
-  mutant: the search's card lookup runs in an unscoped session (SYSTEM) -> an operator
-          finds another site's household by its card -> fails
+  mutant: the search reads its ids through ``session.connection()`` (Core: no scope
+          criteria) -> an operator counts and finds another site's households -> fails
+  mutant: the exact step (whole member number / card) skipped -> "w2-00" finds the
+          eleven W2-00x as well -> fails
+  mutant: the ``site_id`` filter dropped -> fails
   mutant: paginate_capped drops ``.offset(page.offset)`` -> page 3 repeats page 1 -> fails
   mutant: the capped count counts the page (``len(rows)``) not the matches -> wrong total
           -> fails
-  mutant: ``counted <= window`` written ``<`` -> an exact total is called "more than"
+  mutant: ``len(ids) <= window`` (or paginate_capped's ``counted <= window``) written
+          ``<`` -> an exact total is called "more than" -> fails
+  mutant: ``len(typed) >= SUBSTRING_FROM`` written ``>`` -> "rga" matched as a prefix
           -> fails
   mutant: short text matched as a substring (``%rg%``) -> "rg" finds "Warga" -> fails
   mutant: LIKE wildcards typed are not escaped -> "%" finds every household -> fails
@@ -35,7 +40,7 @@ V = "/api/v1"
 
 
 def _more_households(url: str) -> None:
-    """30 "Warga" households in site 1, 12 in site 2 (one with card CARD-W2-7)."""
+    """30 "Warga" households in site 1, 12 in site 2 (one with card CARD-W2-7), and W2-00."""
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
@@ -46,6 +51,8 @@ def _more_households(url: str) -> None:
                     )
                     if site == "bank02" and i == 7:
                         households.link_card(s, card_id="CARD-W2-7", household_id=hh.id)
+            # a member number that is the start of eleven others
+            households.register_household(s, member_no="W2-00", name="Ketua RT", site="bank02")
             s.commit()
     finally:
         engine.dispose()
@@ -68,21 +75,27 @@ def _get(api: ApiServer, token: str, **query: Any) -> dict[str, Any]:
 
 
 def test_search_pages_through_the_callers_site_with_the_total(
-    served: ApiServer, monkeypatch: pytest.MonkeyPatch
+    served: ApiServer, seeded_ledger_url: tuple[str, World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with served.client() as c:
         op, admin = login(c, "operator"), login(c, "admin")
+    site2 = seeded_ledger_url[1].ids["site-2"]
     pages = [_get(served, op, q="warga", limit=10, offset=o) for o in (0, 10, 20)]
     assert [(p["total"], p["total_exact"]) for p in pages] == [(30, True)] * 3
     got = [h["member_no"] for p in pages for h in p["items"]]
     assert got == [f"W1-{i:03d}" for i in range(30)]  # in order, every one once, site 1 only
     assert _get(served, admin, q="WARGA", limit=1)["total"] == 42
-    # a card: exact, and only within reach
+    assert _get(served, admin, q="warga", site_id=site2)["total"] == 12
+    # a card or a whole member number: that household only, and only within reach
     assert _get(served, op, q="card-w2-7")["total"] == 0
     assert [h["member_no"] for h in _get(served, admin, q="card-w2-7")["items"]] == ["W2-007"]
+    assert [h["member_no"] for h in _get(served, admin, q="w2-00")["items"]] == ["W2-00"]
+    assert _get(served, op, q="W2-00")["total"] == 0
+    assert _get(served, op, q="W2-007")["total"] == 0
     # typed digits of a member number (a substring), a name's inside (three letters or more)
     assert [h["member_no"] for h in _get(served, op, q="-021")["items"]] == ["W1-021"]
     assert _get(served, op, q="rga 01")["total"] == 10
+    assert _get(served, op, q="rga")["total"] == 30
     # fewer than three letters: a prefix only
     assert _get(served, op, q="wa")["total"] == 30
     assert _get(served, op, q="rg")["total"] == 0
@@ -90,8 +103,19 @@ def test_search_pages_through_the_callers_site_with_the_total(
     assert _get(served, admin, q="%")["total"] == 0
     assert _get(served, admin, q="W_-0")["total"] == 0
 
+    # the list without a search: every household within reach, page by page, in order
+    everyone = _get(served, op, limit=500)
+    assert everyone["total"] == len(everyone["items"]) >= 30
+    paged = [_get(served, op, limit=10, offset=o) for o in range(0, everyone["total"], 10)]
+    assert {p["total"] for p in paged} == {everyone["total"]}
+    assert [h["id"] for p in paged for h in p["items"]] == [h["id"] for h in everyone["items"]]
+
     # a common match is counted up to the cap ("more than"); a page past it to its end
+    monkeypatch.setattr(household_search, "COUNT_CAP", everyone["total"])
+    assert _get(served, op, limit=5)["total_exact"]  # (as many as the cap: exact)
     monkeypatch.setattr(household_search, "COUNT_CAP", 15)
+    listed = _get(served, op, limit=5)
+    assert (listed["total"], listed["total_exact"], len(listed["items"])) == (15, False, 5)
     capped = _get(served, op, q="warga", limit=5)
     assert (capped["total"], capped["total_exact"], len(capped["items"])) == (15, False, 5)
     far = _get(served, op, q="warga", limit=10, offset=20)
