@@ -129,7 +129,8 @@ def test_the_overview_aggregates_per_site_and_area_within_reach(
     sqlite_url: str, world_sqlite: World, tmp_path: Path
 ) -> None:
     """mutant: the full-bin rule counts every bin with a level -> fails;
-    mutant: weigh-ins of every day counted (no ``effective_at >= start``) -> fails"""
+    mutant: weigh-ins of every day counted (no ``effective_at >= start``) -> fails;
+    mutant: /bins ignores ``site_id`` -> the picked site shows every bin -> fails"""
     engine = make_engine(sqlite_url)
     try:
         with session_factory(engine)() as s:
@@ -150,6 +151,16 @@ def test_the_overview_aggregates_per_site_and_area_within_reach(
         op, admin = login(c, "operator"), login(c, "admin")
         mine = c.get(f"{V}/overview", headers={"Authorization": f"Bearer {op}"}).json()
         every = c.get(f"{V}/overview", headers={"Authorization": f"Bearer {admin}"}).json()
+        # the bins of the site picked on the overview
+        site2 = world_sqlite.ids["site-2"]
+        picked = c.get(
+            f"{V}/bins", params={"site_id": site2}, headers={"Authorization": f"Bearer {admin}"}
+        ).json()
+        theirs = c.get(
+            f"{V}/bins", params={"site_id": site2}, headers={"Authorization": f"Bearer {op}"}
+        ).json()
+    assert [b["bin_id"] for b in picked] == ["bn-bin02"]
+    assert theirs == []  # (another site's: out of the operator's reach)
     site1 = world_sqlite.ids["site"]
     assert [x["site_id"] for x in mine["sites"]] == [site1]
     figures = ("bins", "bins_full", "weighins_today", "pickups_open")

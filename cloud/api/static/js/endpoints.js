@@ -11,7 +11,10 @@ export const E = {
   uiConfig: () => api(`${V}/ui-config`),
 
   // overview
-  bins: () => api(`${V}/bins`),
+  /** The bins within reach, or one site's ({site_id}). */
+  bins: (query = {}) => api(`${V}/bins`, { query }),
+  /** The overview's figures per site and per kecamatan: {day, total, areas, sites}. */
+  overview: () => api(`${V}/overview`),
   weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
   devices: () => api(`${V}/devices`),
   alerts: (query = {}) => api(`${V}/alerts`, { query }),
