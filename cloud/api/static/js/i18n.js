@@ -89,6 +89,8 @@ export const STRINGS = {
     "sites.kg": "Ditimbang hari ini",
     "sites.pickups": "Penjemputan terbuka",
     "sites.show": "Lihat tong",
+    "sites.all": "Semua {n} kecamatan",
+    "sites.fewer": "Yang perlu perhatian saja",
 
     "feed.title": "Penimbangan langsung",
     "feed.none": "Belum ada penimbangan.",
@@ -134,6 +136,7 @@ export const STRINGS = {
 
     "devices.title": "Perangkat",
     "devices.none": "Belum ada perangkat.",
+    "devices.more": "… dan {n} perangkat lain",
     "devices.online": "daring",
     "devices.offline": "luring",
     "devices.revoked": "dicabut",
@@ -190,6 +193,7 @@ export const STRINGS = {
     "hh.search": "Nomor anggota atau nama",
     "hh.find": "Cari",
     "hh.none": "Tidak ditemukan.",
+    "hh.searching": "Mencari…",
     "hh.balance": "Saldo",
     "hh.available": "Tersedia",
     "hh.statement": "Mutasi",
@@ -260,6 +264,10 @@ export const STRINGS = {
     "err.forbidden": "Anda tidak berhak melakukan ini.",
 
     "unknown": "tidak diketahui",
+    "page.prev": "Sebelumnya",
+    "page.next": "Berikutnya",
+    "page.range": "{from}–{to} dari {total}",
+    "page.range_more": "{from}–{to} dari lebih dari {total}",
   },
   en: {
     "app.name": "Salinmas",
@@ -346,6 +354,8 @@ export const STRINGS = {
     "sites.kg": "Weighed today",
     "sites.pickups": "Open pickups",
     "sites.show": "Show bins",
+    "sites.all": "All {n} districts",
+    "sites.fewer": "Only those needing attention",
 
     "feed.title": "Live weigh-ins",
     "feed.none": "No weigh-ins yet.",
@@ -391,6 +401,7 @@ export const STRINGS = {
 
     "devices.title": "Devices",
     "devices.none": "No devices yet.",
+    "devices.more": "… and {n} more devices",
     "devices.online": "online",
     "devices.offline": "offline",
     "devices.revoked": "revoked",
@@ -447,6 +458,7 @@ export const STRINGS = {
     "hh.search": "Member number or name",
     "hh.find": "Search",
     "hh.none": "Nothing found.",
+    "hh.searching": "Searching…",
     "hh.balance": "Balance",
     "hh.available": "Available",
     "hh.statement": "Statement",
@@ -517,6 +529,10 @@ export const STRINGS = {
     "err.forbidden": "You are not allowed to do this.",
 
     "unknown": "unknown",
+    "page.prev": "Previous",
+    "page.next": "Next",
+    "page.range": "{from}–{to} of {total}",
+    "page.range_more": "{from}–{to} of more than {total}",
   },
 };
 

@@ -6,12 +6,12 @@ import { onLangChange } from "./i18n.js";
 import { E } from "./endpoints.js";
 import { initShell, setLiveState, syncNav } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
-import { renderKpis, renderBins, renderMap, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
+import { renderKpis, renderBins, renderMap, focusBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
 import { allBinsLoaded, bindSites, loadBins, loadOverview, overviewSoon, renderSites } from "./operator/sites.js";
 import { renderPickups, upsertPickup } from "./operator/pickups.js";
 import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
-import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
+import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts } from "./operator/households.js";
 import { showStock } from "./operator/stock.js";
 import { showCases } from "./operator/cases.js";
 
@@ -36,7 +36,10 @@ function route(ev) {
     showDailyCharts();
     initReports();
   }
-  if (current === "households") renderPendingPayouts();
+  if (current === "households") {
+    renderPendingPayouts();
+    showHouseholdList();
+  }
   if (current === "pickups") showRoutes();
   if (current === "stock") showStock();
   if (current === "cases") showCases();
@@ -120,6 +123,7 @@ async function pickSite(siteId) {
   renderSites();
   renderBins();
   renderBinSelect();
+  if (siteId != null) focusBins();
   $("#h-bins").scrollIntoView({ block: "nearest" });
 }
 
@@ -252,6 +256,7 @@ $("#hh-search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   searchHouseholds($("#hh-q").value.trim());
 });
+$("#hh-q").addEventListener("input", (ev) => searchWhileTyping(ev.target));
 
 onLangChange(() => {
   renderAll();

@@ -14,7 +14,7 @@ export function renderKpis() {
   const total = state.overview && state.overview.total;
   $("#kpi-bins-full").textContent = total ? `${num(total.bins_full)} / ${num(total.bins)}` : "–";
   const devices = [...state.devices.values()].filter((d) => !d.revoked);
-  $("#kpi-devices").textContent = `${devices.filter((d) => d.online).length} / ${devices.length}`;
+  $("#kpi-devices").textContent = `${num(devices.filter((d) => d.online).length)} / ${num(devices.length)}`;
   $("#kpi-pickups").textContent = total ? num(total.pickups_open) : "–";
   $("#kpi-kg").textContent = kg(state.today.net_g, 1);
   $("#kpi-rp").textContent = rupiah(state.today.amount_rp);
@@ -50,6 +50,12 @@ export function renderMap() {
   ]);
   const missing = sites.length + bins.length + stations.length - placed;
   $("#map-missing").textContent = missing > 0 ? t("map.missing", { n: missing }) : "";
+}
+
+/** Zoom the map onto the loaded bins (a site just picked). */
+export function focusBins() {
+  const pts = [...state.bins.values()].filter((b) => Number.isFinite(b.lat) && Number.isFinite(b.lon)).map((b) => [b.lat, b.lon]);
+  if (binMap && pts.length) binMap.leaflet.fitBounds(window.L.latLngBounds(pts), { padding: [36, 36], maxZoom: 17, animate: false });
 }
 
 function binPopup(b) {
@@ -258,14 +264,19 @@ export function ackDeadLetters() {
   renderAlerts();
 }
 
+/** The overview lists this many devices, offline first (a regency has 22,300). */
+const DEVICES_LISTED = 12;
+
 export function renderDevices() {
   renderMap();
   const list = $("#devices");
-  const devices = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
+  const all = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
+  const devices = all.slice(0, DEVICES_LISTED);
+  const rest = all.length - devices.length;
   fill(
     list,
     devices.length
-      ? devices.map((d) => {
+      ? [...devices.map((d) => {
           const status = d.revoked ? "revoked" : d.online ? "online" : "offline";
           const cls = d.revoked ? "off" : d.online ? "ok" : "bad";
           const extra = [t(`devices.kind.${d.kind}`), d.sw_version ? `v${d.sw_version}` : null,
@@ -274,7 +285,7 @@ export function renderDevices() {
           return h("li", { "data-device": d.device_id, "data-online": String(!!d.online) },
             h("div", { class: "alert-item" }, h("strong", { text: d.name || d.device_id }), h("span", { class: `badge ${cls}`, text: t(`devices.${status}`) })),
             h("div", { class: "small muted", text: extra }));
-        })
+        }), rest > 0 ? h("li", { class: "small muted", text: t("devices.more", { n: num(rest) }) }) : null]
       : h("li", { class: "empty", text: t("devices.none") }),
   );
 }

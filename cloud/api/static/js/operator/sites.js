@@ -13,8 +13,12 @@ export const BIN_LIST_MAX = 500;
 /** Live events ask for fresh figures at most this often. */
 const REFRESH_MS = 3000;
 
+/** The table shows this many areas, those needing attention first, until "all". */
+const AREAS_SHOWN = 8;
+
 let onPick = () => {};
 const openAreas = new Set();
+let allAreas = false;
 
 /** What to do when the operator picks a site (show its bins). */
 export function bindSites(pick) {
@@ -129,7 +133,10 @@ export function renderSites() {
   if (card.hidden) return;
   const rows = [];
   const attrs = [];
-  for (const a of ov.areas) {
+  // full bins first, then open pickups, then by name (the API's order)
+  const urgent = [...ov.areas].sort((a, b) => (b.bins_full - a.bins_full) || (b.pickups_open - a.pickups_open));
+  const areas = allAreas ? urgent : urgent.slice(0, AREAS_SHOWN);
+  for (const a of areas) {
     const key = a.area ?? "";
     const open = openAreas.has(key);
     const name = a.area ?? t("sites.noarea");
@@ -154,5 +161,13 @@ export function renderSites() {
   }
   const columns = [{ label: t("sites.area") }, { label: t("sites.bins_full"), num: true }, { label: t("sites.weighins"), num: true },
     { label: t("sites.kg"), num: true }, { label: t("sites.pickups"), num: true }];
-  fill(document.getElementById("sites"), cardTable(columns, rows, (i) => attrs[i]));
+  const more = ov.areas.length > AREAS_SHOWN
+    ? h("button", { type: "button", class: "small secondary", "aria-expanded": String(allAreas),
+      text: allAreas ? t("sites.fewer") : t("sites.all", { n: ov.areas.length }),
+      onclick: () => {
+        allAreas = !allAreas;
+        renderSites();
+      } })
+    : null;
+  fill(document.getElementById("sites"), cardTable(columns, rows, (i) => attrs[i]), more);
 }
