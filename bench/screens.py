@@ -10,7 +10,8 @@ requests one after another, as a person at a screen does (one keep-alive connect
 
 * ``search``: ``GET /households?q=`` with what people type: a name or part of one (common
   and rare), a member number or its digits, a card id, a prefix of two letters;
-* ``list``: ``GET /households`` pages (25 rows) at offsets up to the 1,000th row.
+* ``list``: ``GET /households`` pages (25 rows) at offsets up to the 1,000th row;
+* ``overview``: ``GET /overview``, the overview's figures per site and kecamatan.
 
 ``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
 with the same ``--households``, ``opening_balances=False``, on a server you keep running),
@@ -136,11 +137,12 @@ def run(port: int, r: Regency, site_id: int, requests: int) -> dict[str, dict[st
     results: dict[str, dict[str, float]] = {}
     for role, c in clients.items():
         c.get(f"{V}/households", {"limit": 25})  # (warm up the worker)
-        kinds: dict[str, list[float]] = {"search": [], "list": []}
+        kinds: dict[str, list[float]] = {"search": [], "list": [], "overview": []}
         for k in range(requests):
             kinds["search"].append(c.get(f"{V}/households", {"q": terms[k % len(terms)]})[0])
             offset = rng.randrange(0, 1000, 25)
             kinds["list"].append(c.get(f"{V}/households", {"limit": 25, "offset": offset})[0])
+            kinds["overview"].append(c.get(f"{V}/overview")[0])
         for kind, lat in kinds.items():
             results[f"{kind} ({role})"] = {
                 "n": len(lat),
