@@ -44,6 +44,7 @@ from cloud.models.auth import User
 from cloud.postings import PURCHASES_ACCOUNT, postings_total, programme_account
 from simulators.households import CATEGORIES
 from simulators.regency import EMPTY_DEPTH_MM, Regency
+from simulators.regency_names import KECAMATAN
 
 #: every simulated collector's password (a private, short-lived database)
 COLLECTOR_PASSWORD = "kolektor-bench-pw"
@@ -163,8 +164,18 @@ def seed(url: str, r: Regency, *, now: datetime, opening_balances: bool = True) 
                 lambda: copy_model(
                     conn,
                     Site,
-                    ["id", "code", "name"],
-                    ((site_id[s.index], s.code, s.name) for s in r.sites),
+                    ["id", "code", "name", "area", "lat", "lon"],
+                    (
+                        (
+                            site_id[s.index],
+                            s.code,
+                            s.name,
+                            KECAMATAN[s.kecamatan].name,
+                            s.lat,
+                            s.lon,
+                        )
+                        for s in r.sites
+                    ),
                 ),
             )
             names: list[str] = []

@@ -184,10 +184,14 @@ def get_bin(session: Session, *, bin_id: str) -> Bin:
     return b
 
 
-def list_bins(session: Session, *, site: str | None = None) -> list[Bin]:
+def list_bins(
+    session: Session, *, site: str | None = None, site_id: int | None = None
+) -> list[Bin]:
     q = select(Bin).order_by(Bin.bin_id)
     if site is not None:
         q = q.join(Site, Site.id == Bin.site_id).where(Site.code == site)
+    if site_id is not None:
+        q = q.where(Bin.site_id == site_id)
     return list(session.scalars(q))
 
 

@@ -28,6 +28,9 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+    #: False: ``total`` is a lower bound ("more than"), counted no further (see
+    #: :func:`paginate_capped`)
+    total_exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +56,26 @@ def paginate(session: Session, stmt: Select[Any], page: PageParams) -> tuple[lis
     )
     rows = list(session.scalars(stmt.limit(page.limit).offset(page.offset)))
     return rows, total
+
+
+def capped_window(page: PageParams, cap: int) -> int:
+    """How many rows a capped count reads: ``cap``, or as far as the page asked for."""
+    return max(cap, page.offset + page.limit)
+
+
+def paginate_capped(
+    session: Session, stmt: Select[Any], page: PageParams, cap: int
+) -> tuple[list[Any], int, bool]:
+    """Like :func:`paginate`, but counts no further than ``cap`` rows (or the end of the
+    page asked for, if further): ``(rows, total, exact)``; when more rows match, ``total``
+    is that bound and ``exact`` is False. For searches over many rows, where an exact
+    count of a common match costs more than the page itself."""
+    window = capped_window(page, cap)
+    counted = int(
+        session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).limit(window + 1).subquery())
+        )
+        or 0
+    )
+    rows = list(session.scalars(stmt.limit(page.limit).offset(page.offset)))
+    return rows, min(counted, window), counted <= window

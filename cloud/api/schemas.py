@@ -153,6 +153,7 @@ class SiteOut(_Out):
     timezone: str
     lat: float | None = None
     lon: float | None = None
+    area: str | None = Field(default=None, description="the kecamatan")
 
 
 # --------------------------------------------------------------------------- households

@@ -43,6 +43,8 @@ class Site(Base):
     #: where the site is (WGS84): the depot collectors' routes start and end at
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    #: the kecamatan (district) the site lies in: the overview sums its sites per area
+    area: Mapped[str | None] = mapped_column(String(100))
 
 
 class Household(Base):
@@ -58,6 +60,18 @@ class Household(Base):
     #: the household's door (WGS84), for pickups at the door; None = address only
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+
+    #: the search box's columns (:mod:`cloud.api.household_search`): trigram indexes on
+    #: PostgreSQL (substring and prefix ILIKE), plain ones on SQLite
+    __table_args__ = tuple(
+        Index(
+            f"ix_households_{col}_trgm",
+            col,
+            postgresql_using="gin",
+            postgresql_ops={col: "gin_trgm_ops"},
+        )
+        for col in ("member_no", "name", "phone")
+    )
 
 
 class MemberCard(Base):

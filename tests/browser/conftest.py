@@ -22,6 +22,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     ViewportSize,
+    expect,
     sync_playwright,
 )
 
@@ -143,6 +144,15 @@ def new_page(
             base_url=base_url, viewport=DESKTOP, locale="id-ID", timezone_id="Asia/Jakarta"
         )
     return errors.watch(ctx.new_page())
+
+
+def staff_login(page: Page, user: str, password: str, *, timeout_ms: float = 20_000) -> None:
+    """Sign in on the operator page (``/``) and wait until it shows."""
+    page.goto("/")
+    page.get_by_label("Nama pengguna").fill(user)
+    page.get_by_label("Kata sandi").fill(password)
+    page.get_by_role("button", name="Masuk").click()
+    expect(page.locator("#main")).to_be_visible(timeout=timeout_ms)
 
 
 def screenshot(page: Page, name: str) -> Path:

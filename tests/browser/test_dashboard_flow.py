@@ -276,7 +276,7 @@ def test_operator_approves_and_pays_out_a_household(
     pages.append(page)
     operator_login(page, stack)
     with stack.api() as api:
-        hh = api.get("/api/v1/households", params={"q": member_no}).json()[0]
+        hh = api.get("/api/v1/households", params={"q": member_no}).json()["items"][0]
         before = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
     weighed = stack.weigh(card_id=card, category="paper", net_g=4000)
     row = page.locator(f"#feed tbody tr[data-weighin='{weighed['id']}']")
@@ -399,7 +399,7 @@ def test_a_weighin_with_an_unknown_card_shows_as_unassigned(
     # the operator resolves it: credited to the household it belongs to, at its price
     member_no, _pin, _card = stack.household
     with stack.api() as api:
-        hh = api.get("/api/v1/households", params={"q": member_no}).json()[0]
+        hh = api.get("/api/v1/households", params={"q": member_no}).json()["items"][0]
         before = api.get(f"/api/v1/households/{hh['id']}/balance").json()["balance_rp"]
     row.get_by_role("button", name="Tetapkan").click()
     row.get_by_label("Nomor anggota penerima").fill(member_no)

@@ -24,7 +24,7 @@ from cloud.fraud.cases import scan
 from simulators.month import FRAUDS, TZ, MonthConfig, simulate
 from tests.api.support import PASSWORD, ApiServer, serve, settings_for
 from tests.browser.audit import audit
-from tests.browser.conftest import ConsoleErrors, new_page, screenshot
+from tests.browser.conftest import ConsoleErrors, new_page, screenshot, staff_login
 from tests.cloud.factories import weighin
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -71,11 +71,7 @@ def month_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 @pytest.fixture
 def page(month_api: ApiServer, browser: Browser, console_errors: ConsoleErrors) -> Iterator[Page]:
     p = new_page(browser, console_errors, month_api.url)
-    p.goto("/")
-    p.get_by_label("Nama pengguna").fill("administrator")
-    p.get_by_label("Kata sandi").fill(PASSWORD)
-    p.get_by_role("button", name="Masuk").click()
-    expect(p.locator("#main")).to_be_visible(timeout=WAIT)
+    staff_login(p, "administrator", PASSWORD, timeout_ms=WAIT)
     yield p
     p.context.close()
     console_errors.allow("409 (Conflict)")  # the refused sale, answered with its reason

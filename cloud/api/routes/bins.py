@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from cloud import pickups
 from cloud.api.deps import Operator, SessionDep, SiteReader, own_site_code
@@ -16,9 +16,15 @@ router = APIRouter(prefix="/api/v1/bins", tags=["bins"])
 BinId = Annotated[DeviceIdStr, Path(description="bin id")]
 
 
-@router.get("", responses=error_responses(401, 403), summary="Bins with their latest state")
-def list_bins(_: SiteReader, session: SessionDep) -> list[BinOut]:
-    return [BinOut.model_validate(b) for b in pickups.list_bins(session)]
+@router.get("", responses=error_responses(401, 403, 422), summary="Bins with their latest state")
+def list_bins(
+    _: SiteReader,
+    session: SessionDep,
+    site_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="one site's bins only")
+    ] = None,
+) -> list[BinOut]:
+    return [BinOut.model_validate(b) for b in pickups.list_bins(session, site_id=site_id)]
 
 
 @router.put(

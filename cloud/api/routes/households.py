@@ -5,20 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from cloud import auth, households
 from cloud.api.deps import (
     AccountReader,
     Admin,
     CounterReader,
-    Limit,
     Operator,
     OwnHousehold,
     SessionDep,
     own_site_code,
 )
 from cloud.api.errors import ApiError, FieldError, error_responses
+from cloud.api.household_search import SearchText, search_households
+from cloud.api.paging import Page, PageQuery
 from cloud.api.schemas import (
     CardId,
     CardLink,
@@ -57,24 +58,20 @@ def create_site(body: SiteCreate, principal: Admin, session: SessionDep) -> Site
     return SiteOut.model_validate(site)
 
 
-@router.get("/households", responses=error_responses(401, 403), summary="Find households")
+@router.get(
+    "/households",
+    responses=error_responses(401, 403, 422),
+    summary="Find households: searched and paged on the server (with the total)",
+)
 def list_households(
     _: CounterReader,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100, description="member no or name")] = None,
+    page: PageQuery,
+    q: SearchText = None,
     active: bool | None = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    limit: Limit = 100,
-) -> list[HouseholdOut]:
-    stmt = select(Household).order_by(Household.member_no).limit(limit)
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Household.member_no.ilike(like), Household.name.ilike(like)))
-    if active is not None:
-        stmt = stmt.where(Household.active == active)
-    if site_id is not None:
-        stmt = stmt.where(Household.site_id == site_id)
-    return [_out(session, h) for h in session.scalars(stmt)]
+) -> Page[HouseholdOut]:
+    return search_households(session, page, q=q, site_id=site_id, active=active)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from cloud import onboarding, registrations
 from cloud.api.clientaddr import request_address
@@ -22,11 +22,12 @@ from cloud.api.deps import (
     SystemSessionDep,
 )
 from cloud.api.errors import ApiError, error_responses
+from cloud.api.household_search import SearchText, search_households
 from cloud.api.paging import Page, PageQuery, paginate
 from cloud.api.schemas import DbId, HouseholdOut, Pin, Reason, Text
 from cloud.api.state import ApiState
 from cloud.member_cards import MemberCardFace, card_sheet
-from cloud.models import Household, MemberCard, Site
+from cloud.models import Household, Site
 from cloud.models.admin import RegistrationRequest
 
 router = APIRouter(prefix="/api/v1", tags=["onboarding"])
@@ -183,41 +184,11 @@ def household_directory(
     _: CounterReader,
     session: SessionDep,
     page: PageQuery,
-    q: Annotated[str | None, Query(max_length=100, description="member no, name, phone")] = None,
+    q: SearchText = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     active: bool | None = None,
 ) -> Page[HouseholdOut]:
-    stmt = select(Household).order_by(Household.member_no)
-    if q:
-        like = f"%{q}%"
-        H = Household
-        stmt = stmt.where(
-            or_(
-                H.member_no.ilike(like),
-                H.name.ilike(like),
-                H.phone.ilike(like),
-                H.address.ilike(like),
-            )
-        )
-    if site_id is not None:
-        stmt = stmt.where(Household.site_id == site_id)
-    if active is not None:
-        stmt = stmt.where(Household.active == active)
-    rows, total = paginate(session, stmt, page)
-    cards: dict[int, list[str]] = {}
-    if rows:
-        for card, hid in session.execute(
-            select(MemberCard.card_id, MemberCard.household_id).where(
-                MemberCard.household_id.in_([h.id for h in rows]), MemberCard.active
-            )
-        ):
-            cards.setdefault(hid, []).append(card)
-    items = []
-    for h in rows:
-        out = HouseholdOut.model_validate(h)
-        out.cards = cards.get(h.id, [])
-        items.append(out)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return search_households(session, page, q=q, site_id=site_id, active=active)
 
 
 # --------------------------------------------------------------------------- registrations

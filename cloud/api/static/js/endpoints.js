@@ -11,7 +11,10 @@ export const E = {
   uiConfig: () => api(`${V}/ui-config`),
 
   // overview
-  bins: () => api(`${V}/bins`),
+  /** The bins within reach, or one site's ({site_id}). */
+  bins: (query = {}) => api(`${V}/bins`, { query }),
+  /** The overview's figures per site and per kecamatan: {day, total, areas, sites}. */
+  overview: () => api(`${V}/overview`),
   weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
   devices: () => api(`${V}/devices`),
   alerts: (query = {}) => api(`${V}/alerts`, { query }),
@@ -45,7 +48,8 @@ export const E = {
   sites: () => api(`${V}/sites`),
 
   // households and money
-  households: (q) => api(`${V}/households`, { query: { q, limit: 25 } }),
+  /** One page {items, total, total_exact, limit, offset} of the households matching q. */
+  households: (q, offset = 0) => api(`${V}/households`, { query: { q, limit: 25, offset } }),
   household: (id) => api(`${V}/households/${id}`),
   balance: (id) => api(`${V}/households/${id}/balance`),
   statement: (id) => api(`${V}/households/${id}/statement`),

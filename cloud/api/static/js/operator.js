@@ -1,16 +1,17 @@
 // The operator dashboard: overview (bins, live weigh-ins, alerts, devices), pickup
 // board, charts and household lookup. Data comes from the API; changes arrive on the
 // live stream and are merged into `state`, then the affected parts are re-rendered.
-import { $, $$, fill, localDay, dayStartUtc } from "./util.js";
+import { $, $$, localDay } from "./util.js";
 import { onLangChange } from "./i18n.js";
 import { E } from "./endpoints.js";
 import { initShell, setLiveState, syncNav } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
-import { renderKpis, renderBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
+import { renderKpis, renderBins, renderMap, focusBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
+import { allBinsLoaded, bindSites, loadBins, loadOverview, overviewSoon, renderSites } from "./operator/sites.js";
 import { renderPickups, upsertPickup } from "./operator/pickups.js";
 import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
-import { searchHouseholds, renderPendingPayouts } from "./operator/households.js";
+import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts } from "./operator/households.js";
 import { showStock } from "./operator/stock.js";
 import { showCases } from "./operator/cases.js";
 
@@ -35,7 +36,10 @@ function route(ev) {
     showDailyCharts();
     initReports();
   }
-  if (current === "households") renderPendingPayouts();
+  if (current === "households") {
+    renderPendingPayouts();
+    showHouseholdList();
+  }
   if (current === "pickups") showRoutes();
   if (current === "stock") showStock();
   if (current === "cases") showCases();
@@ -52,35 +56,36 @@ function route(ev) {
 // ------------------------------------------------------------------ start
 
 async function loadAll() {
-  const today = localDay(new Date());
+  // today's kg and rupiah come with the overview's figures (./operator/sites.js)
+  state.today = { day: localDay(new Date()), net_g: 0, amount_rp: 0 };
   const results = await Promise.allSettled([
-    E.categories(), E.bins(), E.weighins(), E.devices(), E.alerts(),
+    E.categories(), loadOverview(), E.weighins(), E.devices(), E.alerts(),
     E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
-    E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined), E.categoryDays(dayStartUtc(today)),
+    E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined),
     E.uiConfig(),
   ]);
-  const [cats, bins, weighins, devices, alerts, openPickups, donePickups, collectors, dl, daily, config] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  const [cats, , weighins, devices, alerts, openPickups, donePickups, collectors, dl, config] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   state.config = config;
   const pickups = [...(openPickups || []), ...(donePickups || [])];
   for (const r of results) if (r.status === "rejected") console.warn("load failed:", r.reason && r.reason.message);
   state.categories = new Map((cats || []).map((c) => [c.code, c]));
-  state.bins = new Map((bins || []).map((b) => [b.bin_id, b]));
+  try {
+    await loadBins(); // every bin while they are few, else the picked site's
+  } catch (err) {
+    console.warn("load failed:", err.message);
+  }
   state.weighins = (weighins || []).slice(0, FEED_MAX);
   state.devices = new Map((devices || []).map((d) => [d.device_id, d]));
   state.alerts = new Map((alerts || []).map((a) => [a.id, a]));
   state.pickups = new Map(pickups.map((p) => [p.id, p]));
   state.collectors = collectors || [];
   state.deadLetters = dl || { total: 0, by_reason: {} };
-  state.today = { day: today, net_g: 0, amount_rp: 0 };
-  for (const r of daily || []) if (r.day === today) {
-    state.today.net_g += r.net_g;
-    state.today.amount_rp += r.amount_rp;
-  }
   renderAll();
 }
 
 function renderAll() {
   renderKpis();
+  renderSites();
   renderBins();
   renderFeed();
   renderAlerts();
@@ -89,10 +94,37 @@ function renderAll() {
   renderBinSelect();
 }
 
+/** The figures per site changed (a live event): re-read them soon, then redraw. */
+function figuresChanged() {
+  overviewSoon(() => {
+    renderKpis();
+    renderSites();
+    renderMap();
+  });
+}
+
+/** A bin's live state: shown if its bin is loaded (or every bin is); counted either way. */
 function mergeBin(id, patch) {
-  state.bins.set(id, { ...(state.bins.get(id) || { bin_id: id }), ...patch });
+  if (state.bins.has(id) || allBinsLoaded()) {
+    state.bins.set(id, { ...(state.bins.get(id) || { bin_id: id }), ...patch });
+    renderBins();
+  }
+  figuresChanged();
+}
+
+/** The operator picked a site (areas table, map): its bins are listed and drawn. */
+async function pickSite(siteId) {
+  state.site = siteId;
+  try {
+    await loadBins();
+  } catch (err) {
+    console.warn("load failed:", err.message);
+  }
+  renderSites();
   renderBins();
-  renderKpis();
+  renderBinSelect();
+  if (siteId != null) focusBins();
+  $("#h-bins").scrollIntoView({ block: "nearest" });
 }
 
 async function pickupEvent(ev) {
@@ -108,6 +140,7 @@ async function pickupEvent(ev) {
   }
   upsertPickup(full);
   routesMayHaveChanged();
+  figuresChanged();
 }
 
 /**
@@ -116,8 +149,8 @@ async function pickupEvent(ev) {
  * not streamed). New weigh-ins are added to the feed like live ones.
  */
 async function reconcile() {
-  const [weighins, alerts, bins, devices, open, done, dl] = await Promise.allSettled([
-    E.weighins(), E.alerts(), E.bins(), E.devices(),
+  const [weighins, alerts, figures, devices, open, done, dl] = await Promise.allSettled([
+    E.weighins(), E.alerts(), loadOverview().then(loadBins), E.devices(),
     E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
     E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined),
   ]);
@@ -126,7 +159,7 @@ async function reconcile() {
     for (const w of [...weighins.value].reverse()) if (w.id > shown) addWeighin(w);
   }
   if (alerts.status === "fulfilled") state.alerts = new Map(alerts.value.map((a) => [a.id, a]));
-  if (bins.status === "fulfilled") state.bins = new Map(bins.value.map((b) => [b.bin_id, b]));
+  if (figures.status === "rejected") console.warn("load failed:", figures.reason && figures.reason.message);
   if (devices.status === "fulfilled") state.devices = new Map(devices.value.map((d) => [d.device_id, d]));
   if (open.status === "fulfilled" && done.status === "fulfilled") {
     state.pickups = new Map([...open.value, ...done.value].map((p) => [p.id, p]));
@@ -134,6 +167,7 @@ async function reconcile() {
   }
   if (dl.status === "fulfilled") state.deadLetters = dl.value;
   renderAlerts();
+  renderSites();
   renderBins();
   renderDevices();
   renderKpis();
@@ -143,7 +177,7 @@ function startLive() {
   let settle = null;
   const stream = E.stream(
     {
-      weighin: (w) => addWeighin(w),
+      weighin: (w) => (addWeighin(w), figuresChanged()),
       fill: (f) => (sawDevice(f.device_id, f.device_time), mergeBin(f.bin_id, {
         fill_pct: f.fill_pct, fault: f.fault ?? null, lid_open: f.lid_open ?? null,
         tilted: f.tilted ?? null, state_at: f.device_time || new Date().toISOString(),
@@ -214,6 +248,7 @@ $("#chart-fill-period").addEventListener("change", () => showBinChart());
 $("#chart-day-period").addEventListener("change", () => showDailyCharts());
 bindReportDates();
 bindRoutes();
+bindSites(pickSite);
 watchChartSizes();
 $("#report-weighins").addEventListener("click", () => downloadReport("weighins"));
 $("#report-payouts").addEventListener("click", () => downloadReport("payouts"));
@@ -221,6 +256,7 @@ $("#hh-search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   searchHouseholds($("#hh-q").value.trim());
 });
+$("#hh-q").addEventListener("input", (ev) => searchWhileTyping(ev.target));
 
 onLangChange(() => {
   renderAll();

@@ -62,6 +62,24 @@ export function cardTable(columns, rows, rowAttrs = () => ({})) {
       cells.map((cell, j) => h("td", { class: columns[j].num ? "num" : "", "data-label": columns[j].label }, h("div", { class: "cell" }, cell)))))));
 }
 
+/**
+ * Previous/next for a server's page {items, total, total_exact, limit, offset}: "1–25 of
+ * 7.000", or "1–25 of more than 1.000" when the server counted no further (then "next"
+ * stays on while pages come back full). `go(offset)` loads that page.
+ */
+export function pager(page, go) {
+  const from = page.items.length ? page.offset + 1 : 0;
+  const to = page.offset + page.items.length;
+  const exact = page.total_exact !== false;
+  const more = exact ? to < page.total : page.items.length === page.limit;
+  return h("div", { class: "row pager", "data-total": page.total, "data-exact": String(exact) },
+    h("button", { type: "button", class: "small secondary", text: t("page.prev"), disabled: page.offset === 0,
+      onclick: () => go(Math.max(0, page.offset - page.limit)) }),
+    h("span", { class: "small muted", text: t(exact ? "page.range" : "page.range_more", { from: num(from), to: num(to), total: num(page.total) }) }),
+    h("button", { type: "button", class: "small secondary", text: t("page.next"), disabled: !more,
+      onclick: () => go(page.offset + page.limit) }));
+}
+
 // ------------------------------------------------------------------ numbers and money
 
 const idInt = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 0 });

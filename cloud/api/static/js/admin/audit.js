@@ -3,8 +3,7 @@
 // auditor role comes with the roles work.)
 import { E } from "../endpoints.js";
 import { t } from "../i18n.js";
-import { $, h, fill, cardTable, dateTime, errorText } from "../util.js";
-import { pager } from "./common.js";
+import { $, h, fill, cardTable, dateTime, errorText, pager } from "../util.js";
 
 const query = { actor: "", action: "", subject: "" };
 

@@ -1,8 +1,8 @@
-// Helpers shared by the administration screens: a pager for {items, total, limit, offset}
-// lists, the sites (cached), labelled form fields, and an action wrapper with toasts.
+// Helpers shared by the administration screens: the sites (cached), labelled form fields,
+// and an action wrapper with toasts. (Their pager is util.pager, the dashboard's one.)
 import { E } from "../endpoints.js";
 import { t } from "../i18n.js";
-import { h, num, toast, errorText } from "../util.js";
+import { h, toast, errorText } from "../util.js";
 
 let sites = null;
 
@@ -27,18 +27,6 @@ export function siteOptions(all = false, selected = null) {
 export function field(id, label, control) {
   control.id = id;
   return h("div", {}, h("label", { for: id, text: label }), control);
-}
-
-/** Previous/next with "1–25 of 7.000"; `go(offset)` loads that page. */
-export function pager(page, go) {
-  const from = page.total ? page.offset + 1 : 0;
-  const to = page.offset + page.items.length;
-  return h("div", { class: "row pager" },
-    h("button", { type: "button", class: "small secondary", text: t("adm.prev"), disabled: page.offset === 0,
-      onclick: () => go(Math.max(0, page.offset - page.limit)) }),
-    h("span", { class: "small muted", text: t("adm.range", { from: num(from), to: num(to), total: num(page.total) }) }),
-    h("button", { type: "button", class: "small secondary", text: t("adm.next"), disabled: to >= page.total,
-      onclick: () => go(page.offset + page.limit) }));
 }
 
 /** Run `fn`; toast its success (`ok`) or its error; then `after()`. Returns fn's value. */

@@ -2,8 +2,8 @@
 // deactivated; and the import of a household list (check first, import when clean).
 import { E } from "../endpoints.js";
 import { lang, t } from "../i18n.js";
-import { $, h, fill, cardTable, errorText, toast } from "../util.js";
-import { act, field, loadSites, pager, siteName, siteOptions } from "./common.js";
+import { $, h, fill, cardTable, errorText, pager, toast } from "../util.js";
+import { act, field, loadSites, siteName, siteOptions } from "./common.js";
 
 const query = { q: "", site_id: "", active: "", offset: 0 };
 

@@ -1,15 +1,31 @@
 // Household lookup: balance, statement, payouts (request, approve, pay).
-import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable, parseRupiah } from "../util.js";
+import { $, h, fill, rupiah, kg, dateTime, toast, errorText, newKey, cardTable, parseRupiah, pager } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { categoryName, fillHouseholdCell, state } from "./state.js";
 
 // ------------------------------------------------------------------ households
 
-export async function searchHouseholds(q) {
+/** What the household list shows: the text searched (on the server) and the page. */
+const shown = { q: null, offset: 0, seq: 0 };
+
+/**
+ * One page of the households matching `q` (every household when empty), searched and
+ * paged on the server, with previous/next and "1–25 of 12.345" ("of more than 1.000"
+ * when the server counted no further). Answers that arrive after a newer request are
+ * dropped (typing searches as it goes).
+ */
+export async function searchHouseholds(q, offset = 0) {
   const list = $("#hh-results");
+  const seq = ++shown.seq;
+  Object.assign(shown, { q, offset });
+  // (what was listed goes at once: a pick is never made on the previous answer)
+  fill(list, h("li", { class: "muted", text: t("hh.searching") }));
   try {
-    const rows = await E.households(q);
+    const page = await E.households(q, offset);
+    if (seq !== shown.seq) return;
+    const rows = page.items;
+    fill($("#hh-pager"), page.total || offset ? pager(page, (o) => searchHouseholds(shown.q, o)) : []);
     fill(list, rows.length
       ? rows.map((hh) => h("li", {}, h("button", {
           type: "button", class: "secondary hh-pick", "data-household": hh.id, "aria-pressed": "false",
@@ -21,8 +37,23 @@ export async function searchHouseholds(q) {
         })))
       : h("li", { class: "empty", text: t("hh.none") }));
   } catch (err) {
-    fill(list, h("li", { class: "form-error", text: errorText(err) }));
+    if (seq === shown.seq) fill(list, h("li", { class: "form-error", text: errorText(err) }));
   }
+}
+
+/** The list when the view opens: what was shown before, else the first page of all. */
+export function showHouseholdList() {
+  if (shown.q === null) searchHouseholds("");
+}
+
+let typing = null;
+/** Search as the operator types (a pause of 300 ms), as well as on "Find". */
+export function searchWhileTyping(input) {
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    const q = input.value.trim();
+    if (q !== shown.q) searchHouseholds(q);
+  }, 300);
 }
 
 export function payoutItem(p, onChange) {

@@ -1,35 +1,39 @@
 // The overview: KPIs, bins (plot and list), the live weigh-in feed, alerts and devices.
-import { $, h, fill, rupiah, kg, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey } from "../util.js";
+import { $, h, fill, rupiah, kg, num, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { createMap, mapAvailable } from "../map.js";
 import { DL_ACK_KEY, FEED_MAX, state, categoryName, binName, householdOf, householdLines } from "./state.js";
 import { showBinChart } from "./trends.js";
+import { binsCaption, binsShown, sitePoints } from "./sites.js";
 
 // ------------------------------------------------------------------ overview
 
+/** The KPIs: bins and pickups from the overview's figures (GET /overview, ./sites.js). */
 export function renderKpis() {
-  const bins = [...state.bins.values()];
-  const full = bins.filter((b) => b.fill_pct != null && b.fill_pct >= (b.threshold_pct ?? 80)).length;
-  $("#kpi-bins-full").textContent = `${full} / ${bins.length}`;
+  const total = state.overview && state.overview.total;
+  $("#kpi-bins-full").textContent = total ? `${num(total.bins_full)} / ${num(total.bins)}` : "–";
   const devices = [...state.devices.values()].filter((d) => !d.revoked);
-  $("#kpi-devices").textContent = `${devices.filter((d) => d.online).length} / ${devices.length}`;
-  const open = [...state.pickups.values()].filter((p) => p.status === "open" || p.status === "assigned").length;
-  $("#kpi-pickups").textContent = String(open);
+  $("#kpi-devices").textContent = `${num(devices.filter((d) => d.online).length)} / ${num(devices.length)}`;
+  $("#kpi-pickups").textContent = total ? num(total.pickups_open) : "–";
   $("#kpi-kg").textContent = kg(state.today.net_g, 1);
   $("#kpi-rp").textContent = rupiah(state.today.amount_rp);
 }
 
 let binMap = null;
 
-/** Bins (coloured by fill, fullest on top) and stations on the overview's map. */
+/** Sites (with several), the loaded bins (coloured by fill, fullest on top) and stations
+ * on the overview's map, clustered where they crowd. */
 export function renderMap() {
   const box = $("#bin-map");
   if (!box || !mapAvailable()) return;
   if (!binMap) binMap = createMap(box, { config: (state.config && state.config.map) || {}, label: t("bins.map") });
   const bins = [...state.bins.values()].filter((b) => b.active !== false);
   const stations = [...state.devices.values()].filter((d) => d.kind === "station" && !d.revoked);
+  const sites = sitePoints();
+  $("#legend-site").hidden = !sites.length;
   const placed = binMap.update([
+    ...sites,
     ...bins.map((b) => ({
       id: b.bin_id, kind: "bin", lat: b.lat, lon: b.lon, className: fillClass(b.fill_pct),
       label: `${b.name || b.bin_id} ${pct(b.fill_pct)}`, priority: 1 + (b.fill_pct ?? -1) / 1000,
@@ -44,8 +48,14 @@ export function renderMap() {
       popup: () => stationPopup(d),
     })),
   ]);
-  const missing = bins.length + stations.length - placed;
+  const missing = sites.length + bins.length + stations.length - placed;
   $("#map-missing").textContent = missing > 0 ? t("map.missing", { n: missing }) : "";
+}
+
+/** Zoom the map onto the loaded bins (a site just picked). */
+export function focusBins() {
+  const pts = [...state.bins.values()].filter((b) => Number.isFinite(b.lat) && Number.isFinite(b.lon)).map((b) => [b.lat, b.lon]);
+  if (binMap && pts.length) binMap.leaflet.fitBounds(window.L.latLngBounds(pts), { padding: [36, 36], maxZoom: 17, animate: false });
 }
 
 function binPopup(b) {
@@ -67,8 +77,9 @@ export function renderBins() {
   const bins = [...state.bins.values()].filter((b) => b.active !== false);
   renderMap();
   const list = $("#bin-list");
+  fill($("#bins-of"), binsCaption());
   if (!bins.length) {
-    fill(list, h("li", { class: "empty", text: t("bins.none") }));
+    fill(list, binsShown() ? h("li", { class: "empty", text: t("bins.none") }) : []);
     return;
   }
   bins.sort((a, b) => (b.fill_pct ?? -1) - (a.fill_pct ?? -1));
@@ -128,7 +139,7 @@ function assignForm(w, cell) {
     ev.preventDefault();
     const wanted = input.value.trim().toLowerCase();
     try {
-      const hh = (await E.households(input.value.trim())).find((x) => x.member_no.toLowerCase() === wanted);
+      const hh = (await E.households(input.value.trim())).items.find((x) => x.member_no.toLowerCase() === wanted);
       if (!hh) {
         toast(t("feed.assign.notfound"), "bad");
         return;
@@ -253,14 +264,19 @@ export function ackDeadLetters() {
   renderAlerts();
 }
 
+/** The overview lists this many devices, offline first (a regency has 22,300). */
+const DEVICES_LISTED = 12;
+
 export function renderDevices() {
   renderMap();
   const list = $("#devices");
-  const devices = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
+  const all = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
+  const devices = all.slice(0, DEVICES_LISTED);
+  const rest = all.length - devices.length;
   fill(
     list,
     devices.length
-      ? devices.map((d) => {
+      ? [...devices.map((d) => {
           const status = d.revoked ? "revoked" : d.online ? "online" : "offline";
           const cls = d.revoked ? "off" : d.online ? "ok" : "bad";
           const extra = [t(`devices.kind.${d.kind}`), d.sw_version ? `v${d.sw_version}` : null,
@@ -269,7 +285,7 @@ export function renderDevices() {
           return h("li", { "data-device": d.device_id, "data-online": String(!!d.online) },
             h("div", { class: "alert-item" }, h("strong", { text: d.name || d.device_id }), h("span", { class: `badge ${cls}`, text: t(`devices.${status}`) })),
             h("div", { class: "small muted", text: extra }));
-        })
+        }), rest > 0 ? h("li", { class: "small muted", text: t("devices.more", { n: num(rest) }) }) : null]
       : h("li", { class: "empty", text: t("devices.none") }),
   );
 }

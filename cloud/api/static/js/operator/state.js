@@ -11,6 +11,10 @@ export const FEED_MAX = 50;
 export const state = {
   /** GET /api/v1/ui-config: the map's tile server, the time zone */
   config: null,
+  /** GET /api/v1/overview: figures per site and kecamatan (./sites.js) */
+  overview: null,
+  /** the site whose bins are loaded when there are too many to load all (./sites.js) */
+  site: null,
   bins: new Map(),
   weighins: [],
   devices: new Map(),

@@ -1,0 +1,219 @@
+"""The operator screens' requests at regency size, through the real API on PostgreSQL.
+
+    .venv/bin/python -m bench.screens [--households 550000] [--requests 200] [--url URL]
+
+Seeds a PostgreSQL ledger with the regency's households, cards, sites, stations and
+bins (:func:`bench.regency_seed.seed`, COPY; no opening balances: ~1.5 minutes for
+550,000 households), starts ``salinmas api run`` (one worker, MQTT off), logs in an
+administrator (every site) and an operator (the largest site), then sends the screens'
+requests one after another, as a person at a screen does (one keep-alive connection):
+
+* ``search``: ``GET /households?q=`` with what people type: a name or part of one (common
+  and rare), a member number or its digits, a card id, a prefix of two letters;
+* ``list``: ``GET /households`` pages (25 rows) at offsets up to the 1,000th row;
+* ``overview``: ``GET /overview``, the overview's figures per site and kecamatan.
+
+``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
+with the same ``--households``, ``opening_balances=False``, on a server you keep running),
+without seeding it again.
+
+Prints p50/p99/max per request kind and role and writes a JSON record to ``bench/out/``.
+Target: household search p99 < 200 ms. Figures taken on a shared machine are noise in
+their tails: the load average during the run is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from bench.api_balance import start_api
+from bench.common import OUT_DIR, LoadSampler, exit_on_sigterm, machine, percentile
+from bench.regency_seed import seed
+from simulators.regency import Regency, RegencyConfig
+
+PASSWORD = "screens-bench-password"
+
+
+class Client:
+    """One keep-alive connection with a bearer token; times each GET."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.token = token
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> tuple[float, Any]:
+        url = path + ("?" + urlencode(query, doseq=True) if query else "")
+        t0 = time.perf_counter()
+        self.conn.request("GET", url, headers={"Authorization": f"Bearer {self.token}"})
+        r = self.conn.getresponse()
+        body = r.read()
+        ms = (time.perf_counter() - t0) * 1000
+        if r.status != 200:
+            raise RuntimeError(f"GET {url}: {r.status} {body[:300]!r}")
+        return ms, json.loads(body)
+
+
+def login(port: int, username: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"username": username, "password": PASSWORD})
+    conn.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = json.loads(r.read())
+    if r.status != 200:
+        raise RuntimeError(f"login {username}: {r.status} {data}")
+    return str(data["access_token"])
+
+
+def staff(url: str, r: Regency) -> int:
+    """An administrator and an operator of the largest site; returns that site's id."""
+    from cloud.auth import create_user
+    from cloud.db import make_engine, session_factory
+    from cloud.models.auth import User
+
+    big = max(r.sites, key=lambda s: len(s.households)).index + 1
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            if s.scalar(select(User.id).where(User.username == "bench-admin")) is None:
+                create_user(s, username="bench-admin", password=PASSWORD, role="admin")
+                create_user(
+                    s, username="bench-operator", password=PASSWORD, role="operator", site_id=big
+                )
+                s.commit()
+    finally:
+        engine.dispose()
+    return big
+
+
+def search_terms(r: Regency, site_id: int, n: int, rng: random.Random) -> list[str]:
+    """What people type: names and parts of them, member numbers (whole and digits), card
+    ids and two-letter prefixes, of households of the operator's site and of anywhere."""
+    site = r.sites[site_id - 1]
+    picks: list[tuple[int, str]] = []
+    wanted = set(rng.sample(range(r.config.households), n // 2))
+    wanted |= set(rng.sample(site.households, min(n - len(wanted), len(site.households))))
+    for i, member_no, name, card, _addr, _site in r.households():
+        if i in wanted:
+            kind = rng.randrange(6)
+            first, *rest = name.split()
+            picks.append(
+                (
+                    i,
+                    [
+                        name,
+                        rest[-1] if rest else first,  # a surname (common)
+                        name[1:6].lower(),  # part of a name
+                        member_no,
+                        member_no[-5:],  # the digits people read out
+                        card,
+                    ][kind],
+                )
+            )
+    picks += [(-1, first[:2]) for first in ("wa", "Sr", "bu", "an")]
+    rng.shuffle(picks)
+    return [t for _, t in picks]
+
+
+def run(port: int, r: Regency, site_id: int, requests: int) -> dict[str, dict[str, float]]:
+    rng = random.Random(21)
+    terms = search_terms(r, site_id, requests, rng)
+    clients = {
+        "admin": Client(port, login(port, "bench-admin")),
+        "operator": Client(port, login(port, "bench-operator")),
+    }
+    V = "/api/v1"
+    results: dict[str, dict[str, float]] = {}
+    for role, c in clients.items():
+        c.get(f"{V}/households", {"limit": 25})  # (warm up the worker)
+        kinds: dict[str, list[float]] = {"search": [], "list": [], "overview": []}
+        for k in range(requests):
+            kinds["search"].append(c.get(f"{V}/households", {"q": terms[k % len(terms)]})[0])
+            offset = rng.randrange(0, 1000, 25)
+            kinds["list"].append(c.get(f"{V}/households", {"limit": 25, "offset": offset})[0])
+            kinds["overview"].append(c.get(f"{V}/overview")[0])
+        for kind, lat in kinds.items():
+            results[f"{kind} ({role})"] = {
+                "n": len(lat),
+                "p50_ms": percentile(lat, 50) or 0.0,
+                "p99_ms": percentile(lat, 99) or 0.0,
+                "max_ms": max(lat),
+            }
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/screens.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--households", type=int, default=550_000)
+    ap.add_argument("--requests", type=int, default=200, help="per request kind and role")
+    ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument(
+        "--url",
+        help="a database already seeded by bench.regency_seed.seed (same --households): "
+        "measure without seeding",
+    )
+    args = ap.parse_args(argv)
+    exit_on_sigterm()
+    from tests.support.services import PostgresServer, free_port
+
+    r = Regency(RegencyConfig(households=args.households))
+    started = datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="sal-bench-screens-"))
+    pg = None if args.url else PostgresServer().start()
+    api = None
+    try:
+        if pg is not None:
+            url = pg.create_database("screens")
+            print(f"seeding {args.households:,} households ...", flush=True)
+            rep = seed(url, r, now=started, opening_balances=False)
+            print(f"seeded {rep.total_rows:,} rows in {rep.total_s:.0f}s", flush=True)
+        else:
+            url = args.url
+        site_id = staff(url, r)
+        port = free_port()
+        api = start_api(url, workdir, port)
+        with LoadSampler() as load:
+            results = run(port, r, site_id, args.requests)
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(30)
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    lines = [
+        f"households {args.households:,}, sites {len(r.sites)}, bins {r.config.bins:,}, "
+        f"one API worker, PostgreSQL; requests one after another",
+        "| request (role) | n | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {k} | {v['n']:.0f} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['max_ms']:.1f} |"
+            for k, v in results.items()
+        ),
+        load.summary(),
+    ]
+    print("\n".join(lines))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    (args.out / f"screens-{stamp}.json").write_text(
+        json.dumps(
+            {"machine": machine(), "households": args.households, "results": results},
+            indent=1,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

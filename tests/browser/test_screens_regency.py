@@ -1,0 +1,170 @@
+"""The operator screens with a regency's shape, small: 3,000 households in the regency's
+332 sites of 27 kecamatan, 700 bins (more than the overview lists at once), seeded by
+COPY (:func:`bench.regency_seed.seed`) into PostgreSQL in seconds, then today's figures
+made through the domain (weigh-ins credited, a pickup opened) and three bins filled.
+
+The administrator's overview shows the aggregates (KPIs, the kecamatan table, the sites
+on the clustered map) rather than 700 bins, and lists a site's bins once it is picked;
+the household list pages through the server ("1–25 of more than 1.000", next, a search
+with its exact total, a whole member number). Screenshots go to
+``artifacts/screenshots/regency-*.png``.
+
+mutant: the overview loads every bin whatever their number (BIN_LIST_MAX ignored) -> the
+        bin list holds 700 before a site is picked -> fails
+mutant: the pager's range ignores ``total_exact`` -> "1–25 dari 1.000" -> fails
+mutant: the household list ignores the offset -> page 2 repeats page 1 -> fails
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
+
+from bench.regency_seed import seed
+from cloud import crediting, pickups
+from cloud.auth import create_user
+from cloud.db import make_engine, session_factory
+from cloud.models import Bin
+from simulators.regency import Regency, RegencyConfig, Site
+from simulators.regency_names import KECAMATAN
+from tests.api.support import PASSWORD, ApiServer, serve, settings_for
+from tests.browser.conftest import ConsoleErrors, new_page, screenshot, staff_login
+from tests.cloud.factories import weighin
+from tests.support.services import PostgresServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+WAIT = 20_000
+CFG = RegencyConfig(households=3_000, stations=332, bins=700, collectors=3)
+FULL = 3  # bins filled past their threshold, at the site with the most bins (4)
+WEIGHED = 3  # weigh-ins credited today, at that site
+
+
+@pytest.fixture(scope="module")
+def regency() -> Regency:
+    return Regency(CFG)
+
+
+def busiest(r: Regency) -> Site:
+    return max(r.sites, key=lambda s: len(s.bins))
+
+
+@pytest.fixture(scope="module")
+def regency_api(
+    postgres: PostgresServer, regency: Regency, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    tmp: Path = tmp_path_factory.mktemp("regency")
+    url = postgres.create_database("screens_regency")
+    now = datetime.now(UTC)
+    seed(url, regency, now=now, opening_balances=False)
+    site = busiest(regency)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            create_user(s, username="administrator", password=PASSWORD, role="admin")
+            bins = [regency.bin_id(k) for k in site.bins]
+            s.execute(update(Bin).where(Bin.bin_id.in_(bins[:FULL])).values(fill_pct=91.0))
+            s.commit()
+            pickups.open_pickup(s, bin_id=bins[0], requested_by="test")
+            station = regency.station_id(site.stations[0])
+            crediting.credit_batch(
+                s,
+                [
+                    weighin(
+                        device_id=station,
+                        seq=i + 1,
+                        card_id=regency.card_id(site.households[i]),
+                        net_g=2_000,
+                        device_time=now - timedelta(minutes=5 - i),
+                    )
+                    for i in range(WEIGHED)
+                ],
+                received_at=now,
+            )
+            s.commit()
+    finally:
+        engine.dispose()
+    with serve(settings_for(url, tmp)) as server:
+        yield server
+
+
+@pytest.fixture
+def page(regency_api: ApiServer, browser: Browser, console_errors: ConsoleErrors) -> Iterator[Page]:
+    p = new_page(browser, console_errors, regency_api.url)
+    staff_login(p, "administrator", PASSWORD, timeout_ms=WAIT)
+    yield p
+    p.context.close()
+    assert console_errors.errors == []
+
+
+def test_the_overview_shows_aggregates_and_a_picked_sites_bins(
+    page: Page, regency: Regency
+) -> None:
+    site = busiest(regency)
+    area = KECAMATAN[site.kecamatan].name
+    expect(page.locator("#kpi-bins-full")).to_have_text(f"{FULL} / 700", timeout=WAIT)
+    expect(page.locator("#kpi-pickups")).to_have_text("1")
+    expect(page.locator("#kpi-kg")).to_have_text(re.compile(r"^6(,0)? kg$"))
+    # the kecamatan needing attention first (8 of 27 until "all")
+    areas = page.locator("#sites tr.area-row")
+    expect(areas).to_have_count(8)
+    expect(areas.first).to_have_attribute("data-area", area)
+    # too many bins to list: none until a site is picked
+    expect(page.locator("#bins-of")).to_contain_text("700 tong")
+    expect(page.locator("#bin-list li[data-bin]")).to_have_count(0)
+    # the 332 sites on the map, clustered; 12 of the 1,035 devices listed (offline first)
+    expect(page.locator("#bin-map .map-cluster").first).to_be_visible(timeout=WAIT)
+    expect(page.locator("#devices li[data-device]")).to_have_count(12)
+    screenshot(page, "regency-overview")
+    page.get_by_role("button", name=f"Semua {len(KECAMATAN)} kecamatan").click()
+    expect(areas).to_have_count(len(KECAMATAN))
+
+    row = page.locator(f'#sites tr.area-row[data-area="{area}"]')
+    expect(row.locator('td[data-label="Penimbangan hari ini"]')).to_have_text(str(WEIGHED))
+    row.get_by_role("button").click()
+    picked = page.locator(f'#sites tr.site-row[data-site="{site.index + 1}"]')
+    expect(picked).to_contain_text(site.name)
+    picked.get_by_role("button", name="Lihat tong").click()
+    expect(page.locator("#bins-of")).to_contain_text(site.name)
+    expect(page.locator("#bin-list li[data-bin]")).to_have_count(len(site.bins), timeout=WAIT)
+    expect(page.locator("#bin-list li.fill-2")).to_have_count(FULL)
+    screenshot(page, "regency-overview-site")
+
+
+def test_the_household_list_pages_through_the_server(page: Page, regency: Regency) -> None:
+    page.get_by_role("link", name="Nasabah").click()
+    items = page.locator("#hh-results button.hh-pick")
+    pager = page.locator("#hh-pager .pager")
+    expect(pager).to_contain_text("1–25 dari lebih dari 1.000", timeout=WAIT)
+    expect(items).to_have_count(25)
+    first = regency.member_no(0)
+    expect(items.first).to_contain_text(first)
+    pager.get_by_role("button", name="Berikutnya").click()
+    expect(pager).to_contain_text("26–50 dari lebih dari 1.000", timeout=WAIT)
+    expect(items.first).to_contain_text(regency.member_no(25))
+    screenshot(page, "regency-households")
+
+    # a surname: its matches counted exactly, paged
+    rows = list(regency.households())
+    surname = rows[0][2].split()[-1]
+    n = sum(surname.lower() in name.lower() for _i, _no, name, *_ in rows)
+    assert n > 25
+    page.get_by_label("Nomor anggota atau nama").fill(surname)
+    page.get_by_role("button", name="Cari").click()
+    expect(pager).to_contain_text(f"1–25 dari {n}", timeout=WAIT)
+    pager.get_by_role("button", name="Berikutnya").click()
+    expect(pager).to_contain_text(f"26–{min(50, n)} dari {n}", timeout=WAIT)
+    # a whole member number: that household only
+    page.get_by_label("Nomor anggota atau nama").fill(regency.member_no(1234))
+    page.get_by_role("button", name="Cari").click()
+    expect(pager).to_contain_text("1–1 dari 1", timeout=WAIT)
+    expect(items).to_have_count(1)
+    items.first.click()
+    expect(page.locator("#hh-detail")).to_contain_text(regency.member_no(1234), timeout=WAIT)
+    screenshot(page, "regency-household-found")
