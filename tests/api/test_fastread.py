@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from cloud import crediting, households, pricing
+from cloud import crediting, households
 from cloud.api.fastread import FastReads
 from cloud.api.gate import run_db, size_thread_pool
 from cloud.db import make_engine, migrate, session_factory
 from cloud.payouts import request_payout
 from cloud.postings import FUNDS, funds, funds_from_row
+from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
 from tests.support.services import PostgresServer
 
@@ -37,28 +38,23 @@ pytestmark = pytest.mark.integration
 
 
 def _seed(url: str) -> list[int]:
+    """Three households with 1, 2 and 3 credits; the third has a payout held."""
     migrate(url)
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            pricing.ensure_category(s, code="plastic-pet", name_id="PET", name_en="PET")
-            pricing.set_price(
-                s,
-                category="plastic-pet",
-                rp_per_kg=3_000,
-                effective_from=datetime(2026, 1, 1, tzinfo=UTC),
-            )
-            ids = []
-            for i in range(3):
+            ids = [seed_programme(s)]  # card CARD-1
+            for i in (1, 2):
                 hh = households.register_household(s, member_no=f"F-{i}", name=f"HH {i}")
                 households.link_card(s, card_id=f"F{i}", household_id=hh.id)
+                ids.append(hh.id)
+            for i, card in enumerate(("CARD-1", "F1", "F2")):
                 for seq in range(i + 1):
                     crediting.credit_weighin(
                         s,
-                        event=weighin(seq=10 * i + seq + 1, card_id=f"F{i}"),
+                        event=weighin(seq=10 * i + seq + 1, card_id=card),
                         received_at=datetime.now(UTC),
                     )
-                ids.append(hh.id)
             request_payout(s, household_id=ids[2], amount_rp=1_000, by="test")
             s.commit()
             return ids
