@@ -264,6 +264,12 @@ class ApiSettings(ProcessSettings):
     max_price_rp_per_kg: int = Field(default=MAX_RP_PER_KG, ge=1, le=10**9)
     #: uvicorn's per-request access log (a reverse proxy usually keeps one already)
     access_log: bool = True
+    #: answer a balance lookup's success without FastAPI's per-request machinery
+    #: (:mod:`cloud.api.hotpath`); every refusal still comes from the route
+    fast_balance: bool = True
+    #: FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers):
+    #: off, since nothing here sets a provider and the checks cost ~10 % of a request
+    opentelemetry: bool = False
     #: reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the
     #: client is the rightmost hop that is not one of them (empty: the peer is the client)
     trusted_proxies: list[str] = Field(default_factory=list)

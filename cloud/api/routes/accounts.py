@@ -58,11 +58,12 @@ async def get_balance(request: Request, household_id: ReadableAccount) -> Respon
     # the hottest read of the API: one dependency for the caller's rules, one aggregate
     # query on a worker thread; the model is built here, so the response skips FastAPI's
     # second validation pass
-    body = await run_db(_balance_json, request.app.state.api, household_id)
+    body = await run_db(balance_json, request.app.state.api, household_id)
     return Response(content=body, media_type="application/json")
 
 
-def _balance_json(state: ApiState, household_id: int) -> str:
+def balance_json(state: ApiState, household_id: int) -> str:
+    """The balance route's body (:mod:`cloud.api.hotpath` answers with it too)."""
     f = funds_from_row(state.fast.one(FUNDS, household_id=household_id))
     return BalanceOut(
         household_id=household_id,
