@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloud.errors import LedgerError, NotFound
@@ -80,11 +80,31 @@ def get_device(session: Session, *, device_id: str) -> Device | None:
     return session.get(Device, device_id)
 
 
-def list_devices(session: Session, *, site: str | None = None) -> list[Device]:
+def devices_query(
+    *,
+    site: str | None = None,
+    site_id: int | None = None,
+    kind: str | None = None,
+    online: bool | None = None,
+    revoked: bool | None = None,
+) -> Select[Device]:
+    """Devices by id (index ``ix_devices_site_device`` behind a site's), filtered."""
     q = select(Device).order_by(Device.device_id)
     if site is not None:
         q = q.join(Site, Site.id == Device.site_id).where(Site.code == site)
-    return list(session.scalars(q))
+    for col, value in (
+        (Device.site_id, site_id),
+        (Device.kind, kind),
+        (Device.online, online),
+        (Device.revoked, revoked),
+    ):
+        if value is not None:
+            q = q.where(col == value)
+    return q
+
+
+def list_devices(session: Session, *, site: str | None = None) -> list[Device]:
+    return list(session.scalars(devices_query(site=site)))
 
 
 def _seen(dev: Device, at: datetime) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from cloud import audit
@@ -184,15 +184,36 @@ def get_bin(session: Session, *, bin_id: str) -> Bin:
     return b
 
 
-def list_bins(
-    session: Session, *, site: str | None = None, site_id: int | None = None
-) -> list[Bin]:
+def bin_full() -> ColumnElement[bool]:
+    """A bin is full at or above its threshold (the overview's figures, the bin list)."""
+    return Bin.fill_pct >= Bin.threshold_pct
+
+
+def bins_query(
+    *,
+    site: str | None = None,
+    site_id: int | None = None,
+    full: bool | None = None,
+    fault: bool | None = None,
+) -> Select[Bin]:
+    """Bins by id (index ``ix_bins_site_bin`` behind a site's), filtered: ``full`` = at or
+    above the threshold (the overview's rule), ``fault`` = a sensor fault reported."""
     q = select(Bin).order_by(Bin.bin_id)
     if site is not None:
         q = q.join(Site, Site.id == Bin.site_id).where(Site.code == site)
     if site_id is not None:
         q = q.where(Bin.site_id == site_id)
-    return list(session.scalars(q))
+    if full is not None:
+        q = q.where(bin_full() if full else or_(Bin.fill_pct.is_(None), ~bin_full()))
+    if fault is not None:
+        q = q.where(Bin.fault.is_not(None) if fault else Bin.fault.is_(None))
+    return q
+
+
+def list_bins(
+    session: Session, *, site: str | None = None, site_id: int | None = None
+) -> list[Bin]:
+    return list(session.scalars(bins_query(site=site, site_id=site_id)))
 
 
 def newest_sample_at(session: Session, *, bin_id: str) -> datetime | None:
@@ -476,6 +497,22 @@ def list_pickups(
     limit: int = 200,
 ) -> list[Pickup]:
     """Pickups by due time (soonest first, undated last), then priority."""
+    q = pickups_query(
+        status=status, collector_id=collector_id, household_id=household_id, site_id=site_id
+    )
+    return list(session.scalars(q.limit(limit)))
+
+
+def pickups_query(
+    *,
+    status: str | Sequence[str] | None = None,
+    collector_id: int | None = None,
+    household_id: int | None = None,
+    site_id: int | None = None,
+    completed_since: datetime | None = None,
+) -> Select[Pickup]:
+    """:func:`list_pickups`'s statement (index ``ix_pickups_site_status_due`` behind a
+    site's board); ``completed_since``: done at or after that time (the board's "today")."""
     q = select(Pickup)
     if isinstance(status, str):
         q = q.where(Pickup.status == status)
@@ -487,5 +524,6 @@ def list_pickups(
         q = q.where(Pickup.household_id == household_id)
     if site_id is not None:
         q = q.where(Pickup.site_id == site_id)
-    q = q.order_by(Pickup.due_at.is_(None), Pickup.due_at, Pickup.priority.desc(), Pickup.id)
-    return list(session.scalars(q.limit(limit)))
+    if completed_since is not None:
+        q = q.where(Pickup.completed_at >= completed_since)
+    return q.order_by(Pickup.due_at.asc().nulls_last(), Pickup.priority.desc(), Pickup.id)

@@ -28,7 +28,7 @@ class Bin(Base):
 
     __tablename__ = "bins"
     bin_id: Mapped[str] = mapped_column(String(48), primary_key=True)
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.device_id"), index=True)
     category_code: Mapped[str | None] = mapped_column(ForeignKey("waste_categories.code"))
     name: Mapped[str | None] = mapped_column(String(200))
@@ -54,6 +54,9 @@ class Bin(Base):
     armed: Mapped[bool] = mapped_column(Boolean, default=True)
     forecast_full_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     fill_rate_pct_per_h: Mapped[float | None] = mapped_column(Float)
+
+    #: a site's bins in the list's order (by id)
+    __table_args__ = (Index("ix_bins_site_bin", "site_id", "bin_id"),)
 
 
 class FillSample(Base):
@@ -119,6 +122,8 @@ class Pickup(Base):
             sqlite_where=text("status IN ('open', 'assigned') AND bin_id IS NOT NULL"),
             postgresql_where=text("status IN ('open', 'assigned') AND bin_id IS NOT NULL"),
         ),
+        # a site's board by status, in the board's order (due time first)
+        Index("ix_pickups_site_status_due", "site_id", "status", "due_at"),
     )
 
 

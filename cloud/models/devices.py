@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base, UtcDateTime, utcnow
@@ -23,7 +23,7 @@ class Device(Base):
     __tablename__ = "devices"
     device_id: Mapped[str] = mapped_column(String(48), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     name: Mapped[str | None] = mapped_column(String(200))
     #: where the device stands (WGS 84), for the operator's map; bins keep their own
     lat: Mapped[float | None] = mapped_column(Float)
@@ -46,3 +46,6 @@ class Device(Base):
     #: the software and configuration hashes it last reported (health or config log)
     sw_hash: Mapped[str | None] = mapped_column(String(64))
     config_hash: Mapped[str | None] = mapped_column(String(64))
+
+    #: a site's devices in the list's order (by id)
+    __table_args__ = (Index("ix_devices_site_device", "site_id", "device_id"),)

@@ -199,7 +199,7 @@ class WeighinRecord(Base):
     __tablename__ = "weighins"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(80), unique=True)
-    device_id: Mapped[str] = mapped_column(String(48), index=True)
+    device_id: Mapped[str] = mapped_column(String(48))
     seq: Mapped[int] = mapped_column(BigInteger)
     boot_id: Mapped[str] = mapped_column(String(36))
     mono_ms: Mapped[int] = mapped_column(BigInteger)
@@ -207,7 +207,7 @@ class WeighinRecord(Base):
     clock_synced: Mapped[bool] = mapped_column(Boolean)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     effective_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     card_id: Mapped[str | None] = mapped_column(String(64))
     category_code: Mapped[str] = mapped_column(String(32))
     net_g: Mapped[int] = mapped_column(BigInteger)
@@ -219,9 +219,9 @@ class WeighinRecord(Base):
     price_id: Mapped[int | None] = mapped_column(ForeignKey("prices.id"))
     price_rp_per_kg: Mapped[int | None] = mapped_column(BigInteger)
     amount_rp: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(200))
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     entry_id: Mapped[int | None] = mapped_column(Integer)
     receipt_json: Mapped[str] = mapped_column(Text)
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -245,6 +245,11 @@ class WeighinRecord(Base):
         CheckConstraint("amount_rp >= 0", name="amount_nonneg"),
         Index("ix_weighins_chain", "public_key", "chain_pos"),
         Index("uq_weighins_verify_digest", "verify_digest", unique=True),
+        # the list's filters, each with the list's order (newest first, by id) behind it
+        Index("ix_weighins_site_id_id", "site_id", "id"),
+        Index("ix_weighins_device_id_id", "device_id", "id"),
+        Index("ix_weighins_household_id_id", "household_id", "id"),
+        Index("ix_weighins_status_id", "status", "id"),
     )
 
 

@@ -13,6 +13,13 @@ mutant: the overview loads every bin whatever their number (BIN_LIST_MAX ignored
         bin list holds 700 before a site is picked -> fails
 mutant: the pager's range ignores ``total_exact`` -> "1–25 dari 1.000" -> fails
 mutant: the household list ignores the offset -> page 2 repeats page 1 -> fails
+mutant: the overview loads every device (GET /devices without offset) -> no pager under
+        the devices -> fails
+mutant: loadBins asks for every bin of the picked site (no page) -> 100 + EXTRA listed -> fails
+mutant: the pickup board's pager ignores the offset -> page 2 shows the first 25 -> fails
+
+The picked site has EXTRA more bins than the regency gives it (a page and a bit), and
+OPENED bins have an open pickup (more than a column's page).
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ WAIT = 20_000
 CFG = RegencyConfig(households=3_000, stations=332, bins=700, collectors=3)
 FULL = 3  # bins filled past their threshold, at the site with the most bins (4)
 WEIGHED = 3  # weigh-ins credited today, at that site
+EXTRA = 110  # more bins at that site: past a page of the bin list (BIN_PAGE 100)
+OPENED = 30  # bins (elsewhere) with an open pickup: past a page of the board (25)
+BINS = CFG.bins + EXTRA
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +80,13 @@ def regency_api(
             create_user(s, username="administrator", password=PASSWORD, role="admin")
             bins = [regency.bin_id(k) for k in site.bins]
             s.execute(update(Bin).where(Bin.bin_id.in_(bins[:FULL])).values(fill_pct=91.0))
+            for i in range(EXTRA):
+                pickups.register_bin(s, bin_id=f"zz-extra-{i:03d}", site=site.code)
             s.commit()
             pickups.open_pickup(s, bin_id=bins[0], requested_by="test")
+            others = [regency.bin_id(k) for k in range(CFG.bins) if regency.bin_id(k) not in bins]
+            for b in others[: OPENED - 1]:
+                pickups.open_pickup(s, bin_id=b, requested_by="test")
             station = regency.station_id(site.stations[0])
             crediting.credit_batch(
                 s,
@@ -108,20 +123,32 @@ def test_the_overview_shows_aggregates_and_a_picked_sites_bins(
 ) -> None:
     site = busiest(regency)
     area = KECAMATAN[site.kecamatan].name
-    expect(page.locator("#kpi-bins-full")).to_have_text(f"{FULL} / 700", timeout=WAIT)
-    expect(page.locator("#kpi-pickups")).to_have_text("1")
+    expect(page.locator("#kpi-bins-full")).to_have_text(
+        f"{FULL} / {BINS:,}".replace(",", "."), timeout=WAIT
+    )
+    expect(page.locator("#kpi-pickups")).to_have_text(str(OPENED))
     expect(page.locator("#kpi-kg")).to_have_text(re.compile(r"^6(,0)? kg$"))
     # the kecamatan needing attention first (8 of 27 until "all")
     areas = page.locator("#sites tr.area-row")
     expect(areas).to_have_count(8)
     expect(areas.first).to_have_attribute("data-area", area)
     # too many bins to list: none until a site is picked
-    expect(page.locator("#bins-of")).to_contain_text("700 tong")
+    expect(page.locator("#bins-of")).to_contain_text(f"{BINS} tong")
     expect(page.locator("#bin-list li[data-bin]")).to_have_count(0)
-    # the 332 sites on the map, clustered; 12 of the 1,035 devices listed (offline first)
+    # the 332 sites on the map, clustered; the 1,035 devices counted, a page of the
+    # offline ones listed (all are: none has reported), the next page on asking
     expect(page.locator("#bin-map .map-cluster").first).to_be_visible(timeout=WAIT)
-    expect(page.locator("#devices li[data-device]")).to_have_count(12)
+    expect(page.locator("#kpi-devices")).to_have_text("0 / 1.035")
+    devices = page.locator("#devices li[data-device]")
+    expect(devices).to_have_count(12)
+    dev_pager = page.locator("#devices-pager .pager")
+    expect(dev_pager).to_contain_text("1–12 dari 1.035")
+    first_device = devices.first.get_attribute("data-device")
     screenshot(page, "regency-overview")
+    dev_pager.get_by_role("button", name="Berikutnya").click()
+    expect(dev_pager).to_contain_text("13–24 dari 1.035", timeout=WAIT)
+    expect(devices).to_have_count(12)
+    expect(devices.first).not_to_have_attribute("data-device", first_device or "")
     page.get_by_role("button", name=f"Semua {len(KECAMATAN)} kecamatan").click()
     expect(areas).to_have_count(len(KECAMATAN))
 
@@ -132,9 +159,35 @@ def test_the_overview_shows_aggregates_and_a_picked_sites_bins(
     expect(picked).to_contain_text(site.name)
     picked.get_by_role("button", name="Lihat tong").click()
     expect(page.locator("#bins-of")).to_contain_text(site.name)
-    expect(page.locator("#bin-list li[data-bin]")).to_have_count(len(site.bins), timeout=WAIT)
+    # the site's bins a page at a time (its stations and bins on the map)
+    listed = page.locator("#bin-list li[data-bin]")
+    bin_pager = page.locator("#bins-pager .pager")
+    total = len(site.bins) + EXTRA
+    expect(bin_pager).to_contain_text(f"1–100 dari {total}", timeout=WAIT)
+    expect(listed).to_have_count(100)
     expect(page.locator("#bin-list li.fill-2")).to_have_count(FULL)
     screenshot(page, "regency-overview-site")
+    bin_pager.get_by_role("button", name="Berikutnya").click()
+    expect(bin_pager).to_contain_text(f"101–{total} dari {total}", timeout=WAIT)
+    expect(listed).to_have_count(total - 100)
+    expect(page.locator('#bin-list li[data-bin="zz-extra-109"]')).to_have_count(1)
+    screenshot(page, "regency-overview-site-page2")
+
+
+def test_the_pickup_board_pages_each_column(page: Page) -> None:
+    page.get_by_role("link", name="Penjemputan").click()
+    cards = page.locator("#pickups-open article.pickup")
+    pager = page.locator("#pickups-open-pager .pager")
+    expect(page.locator("#count-open")).to_have_text(str(OPENED), timeout=WAIT)
+    expect(pager).to_contain_text(f"1–25 dari {OPENED}")
+    expect(cards).to_have_count(25)
+    first = cards.first.get_attribute("data-pickup")
+    screenshot(page, "regency-pickups")
+    pager.get_by_role("button", name="Berikutnya").click()
+    expect(pager).to_contain_text(f"26–{OPENED} dari {OPENED}", timeout=WAIT)
+    expect(cards).to_have_count(OPENED - 25)
+    expect(cards.first).not_to_have_attribute("data-pickup", first or "")
+    screenshot(page, "regency-pickups-page2")
 
 
 def test_the_household_list_pages_through_the_server(page: Page, regency: Regency) -> None:

@@ -9,22 +9,47 @@ from fastapi import APIRouter, Path, Query
 from cloud import pickups
 from cloud.api.deps import Operator, SessionDep, SiteReader, own_site_code
 from cloud.api.errors import ApiError, FieldError, error_responses
+from cloud.api.paging import AreaQuery, ListQuery, Page, listed
 from cloud.api.schemas import BinCreate, BinOut, DeviceIdStr
+from cloud.models import Bin
 
 router = APIRouter(prefix="/api/v1/bins", tags=["bins"])
 
 BinId = Annotated[DeviceIdStr, Path(description="bin id")]
 
 
-@router.get("", responses=error_responses(401, 403, 422), summary="Bins with their latest state")
+#: a bin page's total is counted this far ("more than" beyond)
+BIN_COUNT_CAP = 50_000
+
+
+@router.get(
+    "",
+    responses=error_responses(401, 403, 422),
+    summary="Bins with their latest state: a page with `offset`, else the bare list",
+    response_model=Page[BinOut] | list[BinOut],
+)
 def list_bins(
     _: SiteReader,
     session: SessionDep,
+    listing: ListQuery,
+    area: AreaQuery,
     site_id: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="one site's bins only")
     ] = None,
-) -> list[BinOut]:
-    return [BinOut.model_validate(b) for b in pickups.list_bins(session, site_id=site_id)]
+    full: Annotated[bool | None, Query(description="at or above the threshold")] = None,
+    fault: Annotated[bool | None, Query(description="a sensor fault reported")] = None,
+) -> Page[BinOut] | list[BinOut]:
+    q = pickups.bins_query(site_id=site_id, full=full, fault=fault)
+    if area is not None:
+        q = q.where(area.where(Bin.lat, Bin.lon))
+    return listed(
+        session,
+        q,
+        listing,
+        lambda rows: [BinOut.model_validate(b) for b in rows],
+        cap=BIN_COUNT_CAP,
+        default_limit=None,
+    )
 
 
 @router.put(

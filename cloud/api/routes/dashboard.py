@@ -14,7 +14,8 @@ from cloud.api.deps import CurrentPrincipal, SessionDep, SiteReader, StateDep
 from cloud.api.errors import error_responses
 from cloud.api.schemas import MapConfig, UiConfig
 from cloud.cashbox import day_bounds, local_day
-from cloud.models import Bin, Pickup, Site, WeighinRecord
+from cloud.models import Bin, Device, Pickup, Site, WeighinRecord
+from cloud.pickups import bin_full
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -50,6 +51,9 @@ class SiteFigures(BaseModel):
     net_g_today: int = 0
     amount_rp_today: int = 0
     pickups_open: int = 0
+    #: devices registered (not revoked) and of those the ones online
+    devices: int = 0
+    devices_online: int = 0
 
     def add(self, other: SiteFigures) -> None:
         for name in SiteFigures.model_fields:
@@ -84,8 +88,9 @@ class Overview(BaseModel):
 )
 def overview(_: SiteReader, session: SessionDep, state: StateDep) -> Overview:
     """Bins (full = at or above their threshold), today's credited weigh-ins (count, net
-    grams, rupiah) and open pickups (open or assigned), per site within the caller's reach,
-    summed per area and overall: a few grouped queries, whatever the number of bins."""
+    grams, rupiah), open pickups (open or assigned) and devices (online of registered),
+    per site within the caller's reach, summed per area and overall: a few grouped
+    queries, whatever the number of bins and devices."""
     zone = ZoneInfo(state.settings.timezone)
     day = local_day(datetime.now(UTC), zone)
     start, end = day_bounds(day, zone)
@@ -94,7 +99,7 @@ def overview(_: SiteReader, session: SessionDep, state: StateDep) -> Overview:
     def at(site_id: int | None) -> SiteFigures:
         return per.setdefault(site_id, SiteFigures())
 
-    full = case((Bin.fill_pct >= Bin.threshold_pct, 1), else_=0)
+    full = case((bin_full(), 1), else_=0)
     for sid, n, n_full in session.execute(
         select(Bin.site_id, func.count(), func.sum(full)).where(Bin.active).group_by(Bin.site_id)
     ):
@@ -113,6 +118,13 @@ def overview(_: SiteReader, session: SessionDep, state: StateDep) -> Overview:
         .group_by(Pickup.site_id)
     ):
         at(sid).pickups_open = int(n)
+    online = case((Device.online, 1), else_=0)
+    for sid, n, n_online in session.execute(
+        select(Device.site_id, func.count(), func.sum(online))
+        .where(Device.revoked.is_(False))
+        .group_by(Device.site_id)
+    ):
+        at(sid).devices, at(sid).devices_online = int(n), int(n_online or 0)
     sites = [
         OverviewSite(
             site_id=s.id,

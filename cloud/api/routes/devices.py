@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from cloud import audit, provisioning
 from cloud.api.deps import Admin, Operator, SessionDep, SiteReader, StateDep
 from cloud.api.errors import ApiError, FieldError, error_responses
 from cloud.api.mqtt import BrokerUnavailable
+from cloud.api.paging import AreaQuery, ListQuery, Page, listed
 from cloud.api.schemas import (
     CommandOut,
     CommandRequest,
@@ -20,8 +21,8 @@ from cloud.api.schemas import (
     DeviceOut,
 )
 from cloud.broker_accounts import BrokerAccountError
-from cloud.devices import get_device, list_devices, set_capacity
-from cloud.models import Site, utcnow
+from cloud.devices import devices_query, get_device, set_capacity
+from cloud.models import Device, Site, utcnow
 from contract import DeviceCommand
 from contract.models import CommandAction
 
@@ -30,9 +31,37 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 DeviceId = Annotated[DeviceIdStr, Path(description="device id (= its MQTT username)")]
 
 
-@router.get("", responses=error_responses(401, 403), summary="Devices with online status")
-def devices(_: SiteReader, session: SessionDep) -> list[DeviceOut]:
-    return [DeviceOut.model_validate(d) for d in list_devices(session)]
+#: a device page's total is counted this far ("more than" beyond)
+DEVICE_COUNT_CAP = 50_000
+
+
+@router.get(
+    "",
+    responses=error_responses(401, 403, 422),
+    summary="Devices with online status: a page with `offset`, else the bare list",
+    response_model=Page[DeviceOut] | list[DeviceOut],
+)
+def devices(
+    _: SiteReader,
+    session: SessionDep,
+    listing: ListQuery,
+    area: AreaQuery,
+    site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    kind: Annotated[str | None, Query(pattern="^(station|bin)$")] = None,
+    online: bool | None = None,
+    revoked: bool | None = None,
+) -> Page[DeviceOut] | list[DeviceOut]:
+    q = devices_query(site_id=site_id, kind=kind, online=online, revoked=revoked)
+    if area is not None:
+        q = q.where(area.where(Device.lat, Device.lon))
+    return listed(
+        session,
+        q,
+        listing,
+        lambda rows: [DeviceOut.model_validate(d) for d in rows],
+        cap=DEVICE_COUNT_CAP,
+        default_limit=None,
+    )
 
 
 @router.get("/{device_id}", responses=error_responses(401, 403, 404))

@@ -23,8 +23,10 @@ from cloud.api.deps import (
 )
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.live import pickup_event, pickup_reach
+from cloud.api.paging import ListQuery, Page, listed
 from cloud.api.schemas import (
     HouseholdPickupRequest,
+    Instant,
     PickupAssign,
     PickupCancel,
     PickupComplete,
@@ -95,22 +97,46 @@ def _changed(state: ApiState, session: Session, p: Pickup) -> PickupOut:
     return pickup_out(session, p)
 
 
-@router.get("/pickups", responses=error_responses(401, 403, 422), summary="The pickup board")
+#: a pickup page's total is counted this far ("more than" beyond)
+PICKUP_COUNT_CAP = 10_000
+
+
+@router.get(
+    "/pickups",
+    responses=error_responses(401, 403, 422),
+    summary="The pickup board: a page with `offset`, else the bare list",
+    response_model=Page[PickupOut] | list[PickupOut],
+)
 def list_pickups(
     _: SiteReader,
     session: SessionDep,
+    listing: ListQuery,
     status: Annotated[list[str] | None, Query(description="open|assigned|done|cancelled")] = None,
     collector_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    limit: Limit = 200,
-) -> list[PickupOut]:
+    household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    completed_since: Annotated[
+        Instant | None, Query(description="done at or after (UTC): the board's today")
+    ] = None,
+) -> Page[PickupOut] | list[PickupOut]:
     allowed = {"open", "assigned", "done", "cancelled"}
     if status and not set(status) <= allowed:
         raise ApiError(422, "validation", f"status must be among {sorted(allowed)}")
-    rows = pickups.list_pickups(
-        session, status=status or None, collector_id=collector_id, site_id=site_id, limit=limit
+    q = pickups.pickups_query(
+        status=status or None,
+        collector_id=collector_id,
+        site_id=site_id,
+        household_id=household_id,
+        completed_since=completed_since,
     )
-    return pickups_out(session, rows)
+    return listed(
+        session,
+        q,
+        listing,
+        lambda rows: pickups_out(session, rows),
+        cap=PICKUP_COUNT_CAP,
+        default_limit=200,
+    )
 
 
 @router.post(

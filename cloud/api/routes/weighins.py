@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from cloud import corrections
-from cloud.api.deps import Limit, Operator, SessionDep, SiteReader, StateDep, require_role
+from cloud.api.deps import Operator, SessionDep, SiteReader, StateDep, require_role
 from cloud.api.errors import ApiError, error_responses
 from cloud.api.idempotency import IdempotencyKey, idempotent
+from cloud.api.paging import ListQuery, Page, listed
 from cloud.api.principals import Principal
 from cloud.api.schemas import (
     AssignRequest,
@@ -37,10 +38,20 @@ def aware(name: str, t: datetime | None) -> datetime | None:
     return t
 
 
-@router.get("", responses=error_responses(401, 403, 422), summary="List and filter weigh-ins")
+#: a weigh-in page's total is counted this far ("more than" beyond): millions of rows
+WEIGHIN_COUNT_CAP = 10_000
+
+
+@router.get(
+    "",
+    responses=error_responses(401, 403, 422),
+    summary="List and filter weigh-ins, newest first: a page with `offset`, else the bare list",
+    response_model=Page[WeighinOut] | list[WeighinOut],
+)
 def list_weighins(
     _: SiteReader,
     session: SessionDep,
+    listing: ListQuery,
     device_id: Annotated[DeviceIdStr | None, Query(description="the station")] = None,
     household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
@@ -51,9 +62,9 @@ def list_weighins(
     before_id: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this")
     ] = None,
-    limit: Limit = 100,
-) -> list[WeighinOut]:
-    q = select(WeighinRecord).order_by(WeighinRecord.id.desc()).limit(limit)
+) -> Page[WeighinOut] | list[WeighinOut]:
+    """Newest first (by id; indexes ``ix_weighins_<filter>_id`` behind each filter)."""
+    q = select(WeighinRecord).order_by(WeighinRecord.id.desc())
     W = WeighinRecord
     for col, value in (
         (W.device_id, device_id),
@@ -70,7 +81,14 @@ def list_weighins(
         q = q.where(W.effective_at < t)
     if before_id is not None:
         q = q.where(W.id < before_id)
-    return [weighin_out(w) for w in session.scalars(q)]
+    return listed(
+        session,
+        q,
+        listing,
+        lambda rows: [weighin_out(w) for w in rows],
+        cap=WEIGHIN_COUNT_CAP,
+        default_limit=100,
+    )
 
 
 #: one weigh-in with its raw frames: its site's staff, or the household it was credited to

@@ -11,12 +11,18 @@ export const E = {
   uiConfig: () => api(`${V}/ui-config`),
 
   // overview
-  /** The bins within reach, or one site's ({site_id}). */
-  bins: (query = {}) => api(`${V}/bins`, { query }),
+  // the operational lists, one page {items, total, total_exact, limit, offset} at a time
+  // (filters as in cloud/api/routes/{bins,devices,pickups,weighins}.py; js/util.js pager)
+  /** A page of the bins within reach ({site_id, full, fault, bbox}). */
+  bins: (query = {}, offset = 0, limit = 50) => api(`${V}/bins`, { query: { ...query, limit, offset } }),
   /** The overview's figures per site and per kecamatan: {day, total, areas, sites}. */
   overview: () => api(`${V}/overview`),
+  /** The live feed's latest weigh-ins (a bare list, newest first). */
   weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
-  devices: () => api(`${V}/devices`),
+  /** A page of weigh-ins ({status, site_id, device_id, household_id, since, until}). */
+  weighinPage: (query = {}, offset = 0, limit = 25) => api(`${V}/weighins`, { query: { ...query, limit, offset } }),
+  /** A page of devices ({site_id, kind, online, revoked, bbox}). */
+  devices: (query = {}, offset = 0, limit = 50) => api(`${V}/devices`, { query: { ...query, limit, offset } }),
   alerts: (query = {}) => api(`${V}/alerts`, { query }),
   ackAlert: (id) => api(`${V}/alerts/${id}/acknowledge`, { method: "POST" }),
   deadLetterCounts: (since) => api(`${V}/dead-letters/counts`, { query: { since } }),
@@ -31,7 +37,8 @@ export const E = {
   },
 
   // pickups
-  pickups: (query = {}) => api(`${V}/pickups`, { query }),
+  /** A page of the pickup board ({status, site_id, collector_id, completed_since}). */
+  pickups: (query = {}, offset = 0, limit = 25) => api(`${V}/pickups`, { query: { ...query, limit, offset } }),
   collectors: () => api(`${V}/users`, { query: { role: "collector" } }),
   pickup: (id) => api(`${V}/pickups/${id}`),
   assignPickup: (id, collector_id) => api(`${V}/pickups/${id}/assign`, { method: "POST", body: { collector_id } }),

@@ -136,6 +136,7 @@ export const STRINGS = {
 
     "devices.title": "Perangkat",
     "devices.none": "Belum ada perangkat.",
+    "devices.all_online": "Semua perangkat daring.",
     "devices.more": "… dan {n} perangkat lain",
     "devices.online": "daring",
     "devices.offline": "luring",
@@ -401,6 +402,7 @@ export const STRINGS = {
 
     "devices.title": "Devices",
     "devices.none": "No devices yet.",
+    "devices.all_online": "Every device is online.",
     "devices.more": "… and {n} more devices",
     "devices.online": "online",
     "devices.offline": "offline",

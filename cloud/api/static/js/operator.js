@@ -6,9 +6,9 @@ import { onLangChange } from "./i18n.js";
 import { E } from "./endpoints.js";
 import { initShell, setLiveState, syncNav } from "./shell.js";
 import { DL_ACK_KEY, FEED_MAX, state } from "./operator/state.js";
-import { renderKpis, renderBins, renderMap, focusBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices } from "./operator/overview.js";
-import { allBinsLoaded, bindSites, loadBins, loadOverview, overviewSoon, renderSites } from "./operator/sites.js";
-import { renderPickups, upsertPickup } from "./operator/pickups.js";
+import { renderKpis, renderBins, renderMap, focusBins, renderFeed, sawDevice, addWeighin, renderAlerts, renderDevices, patchDevice } from "./operator/overview.js";
+import { allBinsLoaded, bindSites, loadBins, loadDevices, loadOverview, overviewSoon, renderSites } from "./operator/sites.js";
+import { loadPickups, pickupsSoon, renderPickups, upsertPickup } from "./operator/pickups.js";
 import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
 import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts } from "./operator/households.js";
@@ -59,25 +59,21 @@ async function loadAll() {
   // today's kg and rupiah come with the overview's figures (./operator/sites.js)
   state.today = { day: localDay(new Date()), net_g: 0, amount_rp: 0 };
   const results = await Promise.allSettled([
-    E.categories(), loadOverview(), E.weighins(), E.devices(), E.alerts(),
-    E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
+    E.categories(), loadOverview(), E.weighins(), loadDevices(), E.alerts(), loadPickups(),
     E.collectors(), E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined),
     E.uiConfig(),
   ]);
-  const [cats, , weighins, devices, alerts, openPickups, donePickups, collectors, dl, config] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  const [cats, , weighins, , alerts, , collectors, dl, config] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   state.config = config;
-  const pickups = [...(openPickups || []), ...(donePickups || [])];
   for (const r of results) if (r.status === "rejected") console.warn("load failed:", r.reason && r.reason.message);
   state.categories = new Map((cats || []).map((c) => [c.code, c]));
   try {
-    await loadBins(); // every bin while they are few, else the picked site's
+    await loadBins(); // every bin while they are few, else a page of the picked site's
   } catch (err) {
     console.warn("load failed:", err.message);
   }
   state.weighins = (weighins || []).slice(0, FEED_MAX);
-  state.devices = new Map((devices || []).map((d) => [d.device_id, d]));
   state.alerts = new Map((alerts || []).map((a) => [a.id, a]));
-  state.pickups = new Map(pickups.map((p) => [p.id, p]));
   state.collectors = collectors || [];
   state.deadLetters = dl || { total: 0, by_reason: {} };
   renderAll();
@@ -116,7 +112,7 @@ function mergeBin(id, patch) {
 async function pickSite(siteId) {
   state.site = siteId;
   try {
-    await loadBins();
+    await Promise.all([loadBins(), loadDevices().then(renderDevices)]);
   } catch (err) {
     console.warn("load failed:", err.message);
   }
@@ -139,6 +135,7 @@ async function pickupEvent(ev) {
     }
   }
   upsertPickup(full);
+  pickupsSoon();
   routesMayHaveChanged();
   figuresChanged();
 }
@@ -149,9 +146,10 @@ async function pickupEvent(ev) {
  * not streamed). New weigh-ins are added to the feed like live ones.
  */
 async function reconcile() {
-  const [weighins, alerts, figures, devices, open, done, dl] = await Promise.allSettled([
-    E.weighins(), E.alerts(), loadOverview().then(loadBins), E.devices(),
-    E.pickups({ status: ["open", "assigned"], limit: 1000 }), E.pickups({ status: "done", limit: 1000 }),
+  // (the pages shown are read again at their offsets: bins and pickups from the start)
+  const [weighins, alerts, figures, devices, board, dl] = await Promise.allSettled([
+    E.weighins(), E.alerts(), loadOverview().then(() => loadBins(state.binPage ? state.binPage.offset : 0)),
+    loadDevices(state.devicePage ? state.devicePage.offset : 0), loadPickups(),
     E.deadLetterCounts(localStorage.getItem(DL_ACK_KEY) || undefined),
   ]);
   if (weighins.status === "fulfilled") {
@@ -160,11 +158,8 @@ async function reconcile() {
   }
   if (alerts.status === "fulfilled") state.alerts = new Map(alerts.value.map((a) => [a.id, a]));
   if (figures.status === "rejected") console.warn("load failed:", figures.reason && figures.reason.message);
-  if (devices.status === "fulfilled") state.devices = new Map(devices.value.map((d) => [d.device_id, d]));
-  if (open.status === "fulfilled" && done.status === "fulfilled") {
-    state.pickups = new Map([...open.value, ...done.value].map((p) => [p.id, p]));
-    renderPickups();
-  }
+  if (devices.status === "rejected") console.warn("load failed:", devices.reason && devices.reason.message);
+  if (board.status === "fulfilled") renderPickups();
   if (dl.status === "fulfilled") state.deadLetters = dl.value;
   renderAlerts();
   renderSites();
@@ -190,13 +185,12 @@ function startLive() {
         renderAlerts();
       },
       device: (d) => {
-        const prev = state.devices.get(d.device_id) || { device_id: d.device_id, kind: "" };
+        // shown if loaded (a station on the map, an offline one listed); counted either way
         const patch = { online: d.online, last_seen: d.at || d.device_time || new Date().toISOString() };
         if (d.sw_version) patch.sw_version = d.sw_version;
         if (d.outbox_depth != null) patch.outbox_depth = d.outbox_depth;
-        state.devices.set(d.device_id, { ...prev, ...patch });
-        renderDevices();
-        renderKpis();
+        if (patchDevice(d.device_id, patch)) renderDevices();
+        figuresChanged();
       },
       pickup: (p) => pickupEvent(p),
       payout: () => {

@@ -2,16 +2,22 @@
 // for the Pi (QR + command), revoke; health (online, last seen, version, queue).
 import { E } from "../endpoints.js";
 import { t } from "../i18n.js";
-import { $, h, fill, cardTable, dateTime, relative, errorText } from "../util.js";
+import { $, h, fill, cardTable, dateTime, relative, errorText, pager } from "../util.js";
 import { act, loadSites, siteName, siteOptions } from "./common.js";
 
-export async function showDevices() {
+/** The device table: a page at a time (util.js pager; 22,300 devices in a regency). */
+const DEVICE_PAGE = 50;
+let shownOffset = 0;
+
+export async function showDevices(offset = shownOffset) {
   await loadSites().catch(() => []);
   const site = $("#dev-site");
   if (!site.options.length) fill(site, h("option", { value: "", text: "–" }), siteOptions());
   const box = $("#dev-table");
   try {
-    const devices = await E.devices();
+    const page = await E.devices({}, offset, DEVICE_PAGE);
+    shownOffset = offset;
+    const devices = page.items;
     const health = (d) => d.revoked
       ? h("span", { class: "badge off", text: t("dev.revoked") })
       : h("span", { class: `badge ${d.online ? "ok" : "bad"}`, text: t(d.online ? "dev.online" : "dev.offline") });
@@ -26,9 +32,10 @@ export async function showDevices() {
                 onclick: () => showLink(d.device_id) }),
               h("button", { type: "button", class: "small danger", text: t("dev.revoke"), "aria-label": `${t("dev.revoke")} ${d.device_id}`,
                 onclick: () => window.confirm(t("dev.revoke_confirm", { id: d.device_id }))
-                  && act(() => E.revokeDevice(d.device_id), t("dev.revoked"), showDevices) }))]),
+                  && act(() => E.revokeDevice(d.device_id), t("dev.revoked"), () => showDevices()) }))]),
           (i) => ({ "data-device": devices[i].device_id }))
-      : h("p", { class: "empty", text: t("adm.none") }));
+      : h("p", { class: "empty", text: t("adm.none") }),
+      page.total > page.items.length || offset ? pager(page, showDevices) : null);
   } catch (err) {
     fill(box, h("p", { class: "form-error", text: errorText(err) }));
   }
@@ -53,7 +60,7 @@ export function bindDevices() {
     ev.preventDefault();
     const body = { device_id: $("#dev-id").value.trim(), kind: $("#dev-kind").value,
       name: $("#dev-name").value.trim() || undefined, site_id: Number($("#dev-site").value) || undefined };
-    const creds = await act(() => E.provisionDevice(body), null, showDevices);
+    const creds = await act(() => E.provisionDevice(body), null, () => showDevices());
     if (!creds) return;
     $("#dev-form").reset();
     fill($("#dev-secret"), h("p", { class: "notice ok", role: "status",

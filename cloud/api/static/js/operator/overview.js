@@ -1,11 +1,11 @@
 // The overview: KPIs, bins (plot and list), the live weigh-in feed, alerts and devices.
-import { $, h, fill, rupiah, kg, num, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey } from "../util.js";
+import { $, h, fill, rupiah, kg, num, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey, pager } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { createMap, mapAvailable } from "../map.js";
 import { DL_ACK_KEY, FEED_MAX, state, categoryName, binName, householdOf, householdLines } from "./state.js";
 import { showBinChart } from "./trends.js";
-import { binsCaption, binsShown, sitePoints } from "./sites.js";
+import { binsCaption, binsShown, loadBins, loadDevices, sitePoints } from "./sites.js";
 
 // ------------------------------------------------------------------ overview
 
@@ -13,8 +13,7 @@ import { binsCaption, binsShown, sitePoints } from "./sites.js";
 export function renderKpis() {
   const total = state.overview && state.overview.total;
   $("#kpi-bins-full").textContent = total ? `${num(total.bins_full)} / ${num(total.bins)}` : "–";
-  const devices = [...state.devices.values()].filter((d) => !d.revoked);
-  $("#kpi-devices").textContent = `${num(devices.filter((d) => d.online).length)} / ${num(devices.length)}`;
+  $("#kpi-devices").textContent = total ? `${num(total.devices_online)} / ${num(total.devices)}` : "–";
   $("#kpi-pickups").textContent = total ? num(total.pickups_open) : "–";
   $("#kpi-kg").textContent = kg(state.today.net_g, 1);
   $("#kpi-rp").textContent = rupiah(state.today.amount_rp);
@@ -29,7 +28,7 @@ export function renderMap() {
   if (!box || !mapAvailable()) return;
   if (!binMap) binMap = createMap(box, { config: (state.config && state.config.map) || {}, label: t("bins.map") });
   const bins = [...state.bins.values()].filter((b) => b.active !== false);
-  const stations = [...state.devices.values()].filter((d) => d.kind === "station" && !d.revoked);
+  const stations = [...state.stations.values()];
   const sites = sitePoints();
   $("#legend-site").hidden = !sites.length;
   const placed = binMap.update([
@@ -78,6 +77,7 @@ export function renderBins() {
   renderMap();
   const list = $("#bin-list");
   fill($("#bins-of"), binsCaption());
+  renderBinPager();
   if (!bins.length) {
     fill(list, binsShown() ? h("li", { class: "empty", text: t("bins.none") }) : []);
     return;
@@ -163,13 +163,30 @@ export function renderFeed() {
   $("#feed-empty").hidden = state.weighins.length > 0;
 }
 
+/** A device loaded (drawn as a station, or listed as offline), or undefined. */
+export function deviceById(id) {
+  return state.stations.get(id) || ((state.devicePage && state.devicePage.items) || []).find((d) => d.device_id === id);
+}
+
+/** A device's live state, where it is shown; true when it is. */
+export function patchDevice(id, patch) {
+  let shown = false;
+  if (state.stations.has(id)) {
+    state.stations.set(id, { ...state.stations.get(id), ...patch });
+    shown = true;
+  }
+  if (state.devicePage) {
+    state.devicePage = { ...state.devicePage, items: state.devicePage.items.map((d) => (d.device_id === id ? ((shown = true), { ...d, ...patch }) : d)) };
+  }
+  return shown;
+}
+
 /** A device that just sent data is online, whatever the registry said a moment ago. */
 export function sawDevice(deviceId, at) {
-  const d = deviceId && state.devices.get(deviceId);
+  const d = deviceId && deviceById(deviceId);
   if (!d || (d.online && d.last_seen === at)) return;
-  state.devices.set(deviceId, { ...d, online: true, last_seen: at || new Date().toISOString() });
+  patchDevice(deviceId, { online: true, last_seen: at || new Date().toISOString() });
   renderDevices();
-  renderKpis();
 }
 
 export function addWeighin(w) {
@@ -191,7 +208,7 @@ export function addWeighin(w) {
 export function alertText(a) {
   const kind = t(`alerts.kind.${a.kind}`);
   const bin = state.bins.get(a.subject);
-  const device = state.devices.get(a.subject);
+  const device = deviceById(a.subject);
   const subject = bin ? binName(a.subject) : (device && device.name) || a.subject;
   // a description in the operator's language where the dashboard knows the facts
   let detail = a.message;
@@ -264,15 +281,13 @@ export function ackDeadLetters() {
   renderAlerts();
 }
 
-/** The overview lists this many devices, offline first (a regency has 22,300). */
-const DEVICES_LISTED = 12;
-
+/** The devices offline (a page of them, util.js pager); the overview counts them all. */
 export function renderDevices() {
   renderMap();
   const list = $("#devices");
-  const all = [...state.devices.values()].sort((a, b) => (a.online - b.online) || a.device_id.localeCompare(b.device_id));
-  const devices = all.slice(0, DEVICES_LISTED);
-  const rest = all.length - devices.length;
+  const page = state.devicePage;
+  const devices = page ? page.items : [];
+  const total = state.overview && state.overview.total;
   fill(
     list,
     devices.length
@@ -285,7 +300,14 @@ export function renderDevices() {
           return h("li", { "data-device": d.device_id, "data-online": String(!!d.online) },
             h("div", { class: "alert-item" }, h("strong", { text: d.name || d.device_id }), h("span", { class: `badge ${cls}`, text: t(`devices.${status}`) })),
             h("div", { class: "small muted", text: extra }));
-        }), rest > 0 ? h("li", { class: "small muted", text: t("devices.more", { n: num(rest) }) }) : null]
-      : h("li", { class: "empty", text: t("devices.none") }),
+        })]
+      : h("li", { class: "empty", text: total && total.devices ? t("devices.all_online") : t("devices.none") }),
   );
+  fill($("#devices-pager"), page && page.total > page.limit ? pager(page, (o) => loadDevices(o).then(renderDevices)) : []);
+}
+
+/** The bin list's pager: the picked site's bins a page at a time. */
+export function renderBinPager() {
+  const page = state.binPage;
+  fill($("#bins-pager"), page && page.total > page.items.length ? pager(page, (o) => loadBins(o).then(renderBins)) : []);
 }

@@ -1,6 +1,7 @@
-// The pickup board: open requests by due time, assign to a collector, mark done.
+// The pickup board: open requests by due time, assign to a collector, mark done. Each
+// column is a page of GET /pickups (the util.js pager under it; today's done ones only).
 import "../doorstep_strings.js";
-import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, toast, errorText, parseKgToGrams, toDate } from "../util.js";
+import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, dayStartUtc, toast, errorText, parseKgToGrams, toDate, pager } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { state, categoryName, binName, collectorName, fillHouseholdCell } from "./state.js";
@@ -54,22 +55,54 @@ export function pickupCard(p) {
   return card;
 }
 
+/** Each column of the board shows this many pickups at a time. */
+export const PICKUP_PAGE = 25;
+const COLUMNS = ["open", "assigned", "done"];
+const offsets = { open: 0, assigned: 0, done: 0 };
+
+/** Load the board's pages (the columns named, at their offsets) into `state`. */
+export async function loadPickups(columns = COLUMNS) {
+  const today = dayStartUtc(localDay(new Date()));
+  await Promise.all(columns.map(async (col) => {
+    const q = col === "done" ? { status: col, completed_since: today } : { status: col };
+    state.pickupPages[col] = await E.pickups(q, offsets[col], PICKUP_PAGE);
+  }));
+  state.pickups = new Map(COLUMNS.flatMap((c) => (state.pickupPages[c] ? state.pickupPages[c].items : [])).map((p) => [p.id, p]));
+}
+
+let reloading = null;
+/** Re-read the board soon (a pickup changed: it may move column, the counts change). */
+export function pickupsSoon() {
+  if (reloading) return;
+  reloading = setTimeout(async () => {
+    try {
+      await loadPickups();
+      renderPickups();
+    } catch {
+      /* the next change or the reconcile tries again */
+    } finally {
+      reloading = null;
+    }
+  }, 1000);
+}
+
 export function renderPickups() {
-  const all = [...state.pickups.values()];
-  const byDue = (a, b) => (a.due_at ? toDate(a.due_at).getTime() : Infinity) - (b.due_at ? toDate(b.due_at).getTime() : Infinity) || b.priority - a.priority || a.id - b.id;
-  const today = localDay(new Date());
-  const cols = {
-    open: all.filter((p) => p.status === "open").sort(byDue),
-    assigned: all.filter((p) => p.status === "assigned").sort(byDue),
-    done: all.filter((p) => p.status === "done" && localDay(p.completed_at) === today).sort((a, b) => toDate(b.completed_at) - toDate(a.completed_at)),
-  };
   // a live event re-renders the board: keep what the operator was choosing or typing
   const board = $("#view-pickups");
   const typed = new Map([...board.querySelectorAll("select[id], input[id]")].map((el) => [el.id, el.value]));
   const focused = document.activeElement && board.contains(document.activeElement) ? document.activeElement.id : "";
-  for (const [name, rows] of Object.entries(cols)) {
-    $(`#count-${name}`).textContent = String(rows.length);
+  for (const name of COLUMNS) {
+    const page = state.pickupPages[name];
+    // the freshest copy of each (live events), still in this column
+    const rows = (page ? page.items : []).map((p) => state.pickups.get(p.id) || p).filter((p) => p.status === name);
+    $(`#count-${name}`).textContent = page ? String(page.total) + (page.total_exact === false ? "+" : "") : "0";
     fill($(`#pickups-${name}`), rows.length ? rows.map(pickupCard) : h("p", { class: "empty", text: t("pickups.none") }));
+    fill($(`#pickups-${name}-pager`), page && (page.offset > 0 || page.total > page.items.length)
+      ? pager(page, (o) => {
+        offsets[name] = o;
+        loadPickups([name]).then(renderPickups).catch((err) => toast(errorText(err), "bad"));
+      })
+      : []);
   }
   for (const [id, value] of typed) {
     const el = document.getElementById(id);
@@ -82,6 +115,7 @@ export function renderPickups() {
 export function upsertPickup(p) {
   state.pickups.set(p.id, p);
   renderPickups();
+  pickupsSoon();
 }
 
 export async function assign(id, collectorId) {

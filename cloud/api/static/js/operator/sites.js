@@ -2,7 +2,8 @@
 // totals, the table of areas (each opens onto its sites) and the sites' points on the map.
 // The dashboard loads every bin within reach only while they are few (BIN_LIST_MAX);
 // beyond that (a regency: 20,000 bins) it loads the bins of the site the operator picks,
-// in the table or on the map, and shows the rest as these aggregates.
+// in the table or on the map, a page at a time, and shows the rest as these aggregates.
+// Devices are counted by the overview; only a page of those offline is listed.
 import { h, fill, kg, num, cardTable } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
@@ -47,11 +48,38 @@ export function binsWanted() {
   return state.site == null ? null : { site_id: state.site };
 }
 
-/** Load the bins `binsWanted()` names into `state.bins`. */
-export async function loadBins() {
+/** A picked site's bins are listed (and drawn) this many at a time (util.js pager). */
+export const BIN_PAGE = 100;
+/** The overview lists this many devices that are offline, a page at a time. */
+export const DEVICE_PAGE = 12;
+
+/**
+ * Load a page of the bins `binsWanted()` names into `state.bins` (`state.binPage` for
+ * the pager), and the stations to draw beside them: the picked site's, or while the bins
+ * are few every one within reach; none while only the sites' figures are shown.
+ */
+export async function loadBins(offset = 0) {
   const q = binsWanted();
-  const bins = q ? await E.bins(q) : [];
-  state.bins = new Map(bins.map((b) => [b.bin_id, b]));
+  if (!q) {
+    state.binPage = null;
+    state.bins = new Map();
+    state.stations = new Map();
+    return;
+  }
+  const all = q.site_id === undefined;
+  const [page, stations] = await Promise.all([
+    E.bins(q, offset, all ? BIN_LIST_MAX : BIN_PAGE),
+    E.devices({ ...q, kind: "station", revoked: false }, 0, BIN_LIST_MAX),
+  ]);
+  state.binPage = page;
+  state.bins = new Map(page.items.map((b) => [b.bin_id, b]));
+  state.stations = new Map(stations.items.map((d) => [d.device_id, d]));
+}
+
+/** A page of the devices offline (of the picked site, if any) for the overview's list. */
+export async function loadDevices(offset = 0) {
+  const q = { online: false, revoked: false, ...(state.site != null ? { site_id: state.site } : {}) };
+  state.devicePage = await E.devices(q, offset, DEVICE_PAGE);
 }
 
 /** True when the bins in `state.bins` are every bin within reach. */

@@ -15,9 +15,16 @@ export const state = {
   overview: null,
   /** the site whose bins are loaded when there are too many to load all (./sites.js) */
   site: null,
+  /** the page of bins loaded (GET /bins {items, total, ...}), for the list's pager */
+  binPage: null,
   bins: new Map(),
   weighins: [],
-  devices: new Map(),
+  /** the stations drawn on the map (the picked site's, or all while few: ./sites.js) */
+  stations: new Map(),
+  /** the page of offline devices listed on the overview */
+  devicePage: null,
+  /** the pickup board's pages per column (open, assigned, done today: ./pickups.js) */
+  pickupPages: { open: null, assigned: null, done: null },
   alerts: new Map(),
   pickups: new Map(),
   collectors: [],

@@ -144,9 +144,12 @@ function fillSelects() {
   fillScales();
 }
 
-function fillScales() {
+/** The sale form's scales: the stations of the site chosen (a page of up to 500). */
+async function fillScales() {
   const site = Number($("#sale-site").value);
-  const scales = [...state.devices.values()].filter((d) => d.kind === "station" && d.site_id === site);
+  const page = site ? await E.devices({ site_id: site, kind: "station", revoked: false }, 0, 500).catch(() => null) : null;
+  const scales = page ? page.items : [];
+  if (Number($("#sale-site").value) !== site) return; // chosen again meanwhile
   fill($("#sale-scale"), h("option", { value: "", text: t("sale.ticket") }), scales.map((d) => h("option", { value: d.device_id, text: d.name || d.device_id })));
   $("#sale-ticket").disabled = Boolean($("#sale-scale").value);
 }
