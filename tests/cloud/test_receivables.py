@@ -11,29 +11,39 @@ Mutants (each applied by hand, each fails a test here):
   mutant: post_credits without receivables.recover (settled after crediting, by a later
           step) -> test_the_next_credit_settles_first and test_an_assignment_settles
           fail (balance 3,750, owed 1,250 after the credit's commit)
-  mutant: recover settles min(owed, balance before the credit) (after the rest reached
-          the balance) -> settles 0 -> test_the_next_credit_settles_first fails
+  mutant: post_credits calls receivables.recover before writing the credit entries (the
+          recovery entry ahead of the credit: the statement dips to -1,250) ->
+          test_the_next_credit_settles_first fails
   mutant: write_off without the reason check -> test_write_off fails
   mutant: cashbox.tally without repaid_rp in expected_rp -> test_cash_repaid fails
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cloud import cashbox, chain_audit, corrections, crediting, households, payouts, postings
 from cloud import receivables as rcv
+from cloud.db import make_engine, migrate, session_factory
 from cloud.models import WeighinRecord, utcnow
 from cloud.models.audit import AuditEntry
+from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import T0, weighin
+from tests.cloud.test_account_lock import _waiting
+from tests.support.services import PostgresServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 RECEIVED = T0 + timedelta(seconds=30)
+_dbs = itertools.count(1)
 
 
 def _credit(session: Session, seq: int, **kw: object) -> int:
@@ -156,7 +166,9 @@ def test_write_off(session: Session, household_id: int) -> None:
     row = session.scalars(
         select(AuditEntry).where(AuditEntry.action == "receivable.write_off")
     ).one()
-    assert row.actor == "adm" and row.after is not None and row.after["reason"] == "moved away"
+    assert row.actor == "adm"
+    assert row.after is not None
+    assert row.after["reason"] == "moved away"
     _credit(session, 3)  # nothing owed any more: the whole credit stays
     assert postings.funds(session, household_id=household_id).balance_rp == 3_750
     _books_hold(session)
@@ -179,3 +191,89 @@ def test_cash_repaid(session: Session, household_id: int) -> None:
     session.rollback()
     assert isinstance(today, date)
     _books_hold(session)
+
+
+# --------------------------------------------------------------------------- races
+
+
+@pytest.fixture
+def pg(postgres: PostgresServer) -> Iterator[Engine]:
+    url = postgres.create_database(f"receivables_{next(_dbs)}")
+    migrate(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _while_held(
+    engine: Engine, hold: Callable[[Session], object], act: Callable[[Session], object]
+) -> None:
+    """``hold`` runs uncommitted in one session while ``act`` starts in a thread and
+    waits for the account lock; then ``hold`` commits and ``act`` finishes."""
+    factory = session_factory(engine)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            with factory() as s:
+                act(s)
+                s.commit()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    with factory() as holder:
+        hold(holder)
+        thread = threading.Thread(target=work)
+        thread.start()
+        wait_until(lambda: done.is_set() or _waiting(engine), 30, "the step to wait or end")
+        assert not done.is_set(), "the second step did not wait for the first"
+        holder.commit()
+    thread.join(30)
+    assert not failures, failures
+
+
+def test_a_reversal_racing_a_payout_never_overdraws(pg: Engine) -> None:
+    """A payout being requested and a reversal of the money it asks for: the reversal
+    waits at the account lock, then sees the hold and owes it (PostgreSQL).
+
+    mutant: reverse_weighin reads funds before lock_household_account -> it takes back
+            the Rp 3,750 the payout now holds -> available -3,750, nothing owed -> fails
+    """
+    factory = session_factory(pg)
+    with factory() as s:
+        hh = seed_programme(s)
+        first = _credit(s, 1)
+    _while_held(
+        pg,
+        lambda s: payouts.request_payout(s, household_id=hh, amount_rp=3_750, by="a"),
+        lambda s: corrections.reverse_weighin(s, weighin_id=first, reason="wrong", by="op"),
+    )
+    with factory() as s:
+        f = postings.funds(s, household_id=hh)
+        assert (f.balance_rp, f.held_rp, f.available_rp) == (3_750, 3_750, 0)
+        assert _owed(s, hh) == 3_750
+        _books_hold(s)
+
+
+def test_a_reversal_racing_a_credit_is_settled_by_it(pg: Engine) -> None:
+    """A reversal of spent money in progress, a credit of the same household meanwhile:
+    the credit waits, then settles what the reversal left owed (PostgreSQL).
+
+    mutant: post_credits without receivables.recover -> owed 3,750 stays -> fails
+    """
+    factory = session_factory(pg)
+    with factory() as s:
+        hh = seed_programme(s)
+        first = _credit(s, 1)
+        _pay(s, hh, 3_750)
+    _while_held(
+        pg,
+        lambda s: corrections.reverse_weighin(s, weighin_id=first, reason="wrong", by="op"),
+        lambda s: crediting.credit_many(s, [weighin(seq=2, net_g=2_500)], [RECEIVED]),
+    )
+    with factory() as s:
+        assert (postings.funds(s, household_id=hh).balance_rp, _owed(s, hh)) == (3_750, 0)
+        _books_hold(s)
