@@ -174,7 +174,22 @@ def recover(
     return done
 
 
-def _owed_locked(session: Session, household_id: int, amount_rp: int) -> tuple[Household, int]:
+def _bring_down(
+    session: Session,
+    *,
+    household_id: int,
+    amount_rp: int,
+    by: str,
+    kind: str,
+    to_account: str,
+    says: str,
+    tail: str,
+    action: str,
+    noted: dict[str, object],
+) -> JournalEntry:
+    """One entry that takes ``amount_rp`` off what the household owes (at most that),
+    against the programme account ``to_account``, with its audit row; its description
+    is ``says`` + the reversals it settles + ``tail``."""
     hh = session.get(Household, household_id)
     if hh is None:
         raise NotFound(f"unknown household {household_id}")
@@ -186,7 +201,24 @@ def _owed_locked(session: Session, household_id: int, amount_rp: int) -> tuple[H
         raise ReceivableError(
             f"household {household_id} owes Rp {owed}, not Rp {amount_rp}", field="amount_rp"
         )
-    return hh, owed
+    rec_acc = receivable_account_id(session, household_id=household_id)
+    entry = post_entry(
+        session,
+        kind=kind,
+        description=f"{says} {_against(session, rec_acc, amount_rp)}{tail}",
+        postings=[(programme_account(session, to_account).id, amount_rp), (rec_acc, -amount_rp)],
+        by=by,
+    )
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject=f"household:{household_id}",
+        before={"owed_rp": owed},
+        after={"owed_rp": owed - amount_rp, "amount_rp": amount_rp, "entry_id": entry.id, **noted},
+        site_id=hh.site_id,
+    )
+    return entry
 
 
 def repay(
@@ -194,27 +226,18 @@ def repay(
 ) -> JournalEntry:
     """Cash repaid at the counter: into the site's cash box (open day), off what is owed."""
     cashbox.ensure_open_for_cash(session, household_id=household_id, at=utcnow())
-    hh, owed = _owed_locked(session, household_id, amount_rp)
-    rec_acc = receivable_account_id(session, household_id=household_id)
-    what = _against(session, rec_acc, amount_rp)
-    cash = programme_account(session, CASH_ACCOUNT).id
-    entry = post_entry(
+    return _bring_down(
         session,
-        kind=REPAYMENT,
-        description=f"cash repaid against reversal of {what}" + (f": {note}" if note else ""),
-        postings=[(cash, amount_rp), (rec_acc, -amount_rp)],
+        household_id=household_id,
+        amount_rp=amount_rp,
         by=by,
-    )
-    audit.record(
-        session,
-        actor=by,
+        kind=REPAYMENT,
+        to_account=CASH_ACCOUNT,
+        says="cash repaid against reversal of",
+        tail=f": {note}" if note else "",
         action="receivable.repay",
-        subject=f"household:{household_id}",
-        before={"owed_rp": owed},
-        after={"owed_rp": owed - amount_rp, "repaid_rp": amount_rp, "entry_id": entry.id},
-        site_id=hh.site_id,
+        noted={"note": note},
     )
-    return entry
 
 
 def write_off(
@@ -223,27 +246,18 @@ def write_off(
     """Give up (part of) what a household owes: an expense of the programme, audited."""
     if not reason.strip():
         raise ReceivableError("a write-off needs a reason", field="reason")
-    hh, owed = _owed_locked(session, household_id, amount_rp)
-    rec_acc = receivable_account_id(session, household_id=household_id)
-    what = _against(session, rec_acc, amount_rp)
-    expense = programme_account(session, WRITTEN_OFF_ACCOUNT).id
-    entry = post_entry(
+    return _bring_down(
         session,
-        kind=WRITE_OFF,
-        description=f"written off against reversal of {what}: {reason.strip()}",
-        postings=[(expense, amount_rp), (rec_acc, -amount_rp)],
+        household_id=household_id,
+        amount_rp=amount_rp,
         by=by,
-    )
-    audit.record(
-        session,
-        actor=by,
+        kind=WRITE_OFF,
+        to_account=WRITTEN_OFF_ACCOUNT,
+        says="written off against reversal of",
+        tail=f": {reason.strip()}",
         action="receivable.write_off",
-        subject=f"household:{household_id}",
-        before={"owed_rp": owed},
-        after={"owed_rp": owed - amount_rp, "written_off_rp": amount_rp, "reason": reason},
-        site_id=hh.site_id,
+        noted={"reason": reason},
     )
-    return entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, Strict
+from sqlalchemy.orm import Session
 
 from cloud import receivables
 from cloud.api.deps import (
@@ -85,6 +86,15 @@ def _out(o: receivables.Owed) -> ReceivableOut:
     )
 
 
+def _entry_out(
+    session: Session, household_id: int, entry_id: int, amount_rp: int
+) -> ReceivableEntryOut:
+    owed = receivables.owed_rp(session, [household_id])[household_id]
+    return ReceivableEntryOut(
+        household_id=household_id, entry_id=entry_id, amount_rp=amount_rp, owed_rp=owed
+    )
+
+
 @router.get(
     "/receivables",
     responses=error_responses(401, 403, 422),
@@ -134,10 +144,7 @@ def repay(
             by=who.label,
             note=body.note,
         )
-        owed = receivables.owed_rp(session, [household.id])[household.id]
-        return ReceivableEntryOut(
-            household_id=household.id, entry_id=entry.id, amount_rp=body.amount_rp, owed_rp=owed
-        )
+        return _entry_out(session, household.id, entry.id, body.amount_rp)
 
     return idempotent(session, request, who, key, body, act, status_code=201)
 
@@ -165,9 +172,6 @@ def write_off(
             reason=body.reason,
             by=who.label,
         )
-        owed = receivables.owed_rp(session, [household.id])[household.id]
-        return ReceivableEntryOut(
-            household_id=household.id, entry_id=entry.id, amount_rp=body.amount_rp, owed_rp=owed
-        )
+        return _entry_out(session, household.id, entry.id, body.amount_rp)
 
     return idempotent(session, request, who, key, body, act, status_code=201)
