@@ -4,6 +4,8 @@ At the close of a day (local to the site: its ``timezone``, Asia/Jakarta by defa
 
     expected = opening float + cash in (sales, top-ups) - cash out (deposits, other)
                - cash payouts paid at the site that day
+               + cash repaid that day by the site's households that owed
+                 (:func:`cloud.receivables.repay`)
     difference = counted - expected            (a difference needs a reason)
 
 A closed day stays closed: only an administrator reopens it (with a reason, audited),
@@ -25,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from cloud import audit
 from cloud.errors import LedgerError, NotFound
-from cloud.models import Household, Site, utcnow
+from cloud.models import Household, JournalEntry, Posting, Site, utcnow
 from cloud.models.admin import CashDay, CashMovement
 from cloud.models.disbursement import Disbursement
-from cloud.models.money import Payout
+from cloud.models.money import Payout, Receivable
 
 MOVEMENT_SIGN = {"sale": 1, "top_up": 1, "bank_deposit": -1, "other": 0}
 MAX_RP = 10_000_000_000
@@ -50,10 +52,17 @@ class Tally:
     cash_out_rp: int
     payouts_rp: int
     payouts: int
+    repaid_rp: int = 0
 
     @property
     def expected_rp(self) -> int:
-        return self.opening_float_rp + self.cash_in_rp - self.cash_out_rp - self.payouts_rp
+        return (
+            self.opening_float_rp
+            + self.cash_in_rp
+            - self.cash_out_rp
+            - self.payouts_rp
+            + self.repaid_rp
+        )
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -158,6 +167,19 @@ def tally(session: Session, *, site_id: int, day: date) -> Tally:
             _is_cash(),
         )
     ).one()
+    # cash repaid: the repayment entries' credits to the receivables of the site's households
+    repaid = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_rp), 0))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Receivable, Receivable.account_id == Posting.account_id)
+        .join(Household, Household.id == Receivable.household_id)
+        .where(
+            Household.site_id == site_id,
+            JournalEntry.kind == "receivable_repayment",
+            JournalEntry.created_at >= start,
+            JournalEntry.created_at < end,
+        )
+    )
     return Tally(
         site_id=site_id,
         day=day,
@@ -167,6 +189,7 @@ def tally(session: Session, *, site_id: int, day: date) -> Tally:
         cash_out_rp=-int(moves[1]),
         payouts_rp=int(paid[0]),
         payouts=int(paid[1]),
+        repaid_rp=-int(repaid or 0),
     )
 
 

@@ -7,10 +7,10 @@ lock the weigh-in row first, then the household's account (the lock order of
 :mod:`cloud.postings`), so two operators cannot both act on one weigh-in and a payout
 of that household waits for the correction and sees it. Flush, never commit.
 
-No balance goes below zero through a correction: a reversal that would take more than
-the household has available (its balance less what payouts hold) is refused
-(:class:`ReversalExceedsFunds`, answered 409): the money has been spent or is being
-paid out, and must be recovered before the credit is reversed.
+No balance goes below zero through a correction: a reversal takes back from the
+household's account only what it has available (its balance less what payouts hold);
+the part already spent or held becomes a receivable, in the same entry — money the
+household owes the programme, recovered from its next credits (:mod:`cloud.receivables`).
 """
 
 from __future__ import annotations
@@ -24,21 +24,9 @@ from cloud.errors import LedgerError, NotFound
 from cloud.models import Household, JournalEntry, Posting, WeighinRecord, utcnow
 from cloud.notifications.events import weighin_reversed, weighins_credited
 from cloud.postings import funds, lock_household_account, post_entry
+from cloud.receivables import receivable_account_id, split_reversal
 from cloud.stock import reversal_out_of_stock, weighin_into_stock
 from contract import ReceiptStatus
-
-
-class ReversalExceedsFunds(LedgerError):
-    """Reversing the credit would take the household's balance below zero."""
-
-    def __init__(self, *, weighin_id: int, amount_rp: int, available_rp: int) -> None:
-        super().__init__(
-            f"reversing weigh-in {weighin_id} takes back Rp {amount_rp} but the household has "
-            f"only Rp {available_rp} available (spent or held for payouts): recover the "
-            "money (or reject its pending payouts) first"
-        )
-        self.amount_rp = amount_rp
-        self.available_rp = available_rp
 
 
 def get_weighin(session: Session, *, weighin_id: int) -> WeighinRecord:
@@ -112,7 +100,11 @@ def assign_weighin(
 
 
 def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) -> JournalEntry:
-    """Reverse a credited weigh-in with a reversing entry (the original stays)."""
+    """Reverse a credited weigh-in with a reversing entry (the original stays).
+
+    The household gives back what it has available; the rest (spent or held for a
+    payout) is posted, in the same entry, to its receivable (:mod:`cloud.receivables`).
+    """
     rec = _locked_weighin(session, weighin_id)
     if rec.entry_id is None:
         raise LedgerError(f"weigh-in {weighin_id} has no credit to reverse")
@@ -120,20 +112,27 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
         raise LedgerError(f"weigh-in {weighin_id} is already reversed")
     if not reason.strip():
         raise LedgerError("a reversal needs a reason")
+    postings: list[tuple[int, int]] = [
+        (p.account_id, -p.amount_rp)
+        for p in session.scalars(select(Posting).where(Posting.entry_id == rec.entry_id))
+    ]
+    owed = 0
     if rec.household_id is not None:
-        lock_household_account(session, household_id=rec.household_id)
-        # the account is locked: no payout or credit of this household moves meanwhile
+        account_id = lock_household_account(session, household_id=rec.household_id)
+        # the account is locked: no payout or credit of this household moves meanwhile;
+        # what is not available (spent, or held for a payout) is owed, never overdrawn
         available = funds(session, household_id=rec.household_id).available_rp
-        if rec.amount_rp > available:
-            raise ReversalExceedsFunds(
-                weighin_id=rec.id, amount_rp=rec.amount_rp, available_rp=available
-            )
-    original = session.scalars(select(Posting).where(Posting.entry_id == rec.entry_id)).all()
+        taken, owed = split_reversal(rec.amount_rp, available)
+        if owed:
+            receivable = receivable_account_id(session, household_id=rec.household_id)
+            postings = [(a, amt) for a, amt in postings if a != account_id]
+            postings += [(account_id, taken)] if taken else []
+            postings.append((receivable, owed))
     entry = post_entry(
         session,
         kind="reversal",
         description=f"reversal of weigh-in {rec.event_id}: {reason}",
-        postings=[(p.account_id, -p.amount_rp) for p in original],
+        postings=postings,
         by=by,
         weighin_id=rec.id,
         reverses_entry_id=rec.entry_id,
@@ -151,6 +150,7 @@ def reverse_weighin(session: Session, *, weighin_id: int, reason: str, by: str) 
             "reversal_entry_id": entry.id,
             "amount_rp": rec.amount_rp,
             "household_id": rec.household_id,
+            "owed_rp": owed,
             "reason": reason,
         },
         site_id=rec.site_id,

@@ -56,7 +56,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from cloud import ledger_chain
+from cloud import ledger_chain, receivables
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
@@ -324,7 +324,9 @@ def post_credits(
 ) -> dict[int, int]:
     """Insert the credit entries and their postings (accounts locked by the caller).
 
-    Two multi-row INSERTs for any number of credits (plus the purchases account once);
+    Two multi-row INSERTs for any number of credits (plus the purchases account once),
+    then what the credited households owe is recovered from them
+    (:func:`cloud.receivables.recover`: one query, and an entry per household that owes);
     returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
     caller's (a bulk UPDATE, or the ORM row at hand).
     """
@@ -361,6 +363,9 @@ def post_credits(
             }
         )
     session.execute(insert(Posting), postings)
+    # what a household owes the programme (a reversal of spent money) is settled from
+    # these credits first, in this transaction, under the accounts' locks
+    receivables.recover(session, [(c.household_id, c.amount_rp) for c in credits], accounts)
     return entry_ids
 
 

@@ -46,11 +46,15 @@ PURCHASES_ACCOUNT = "programme:purchases"  # expense: what the programme paid fo
 CASH_ACCOUNT = "programme:cash"  # asset: cash paid out at the waste bank
 FLOAT_DIFFERENCES_ACCOUNT = "programme:float-differences"  # expense: floats short (or over)
 SALES_ACCOUNT = "programme:sales"  # revenue: waste sold to offtakers (cloud.sales)
+#: expense: what households owed after a reversal and an administrator gave up
+#: (cloud.receivables; a household's receivable itself is an asset account of its own)
+WRITTEN_OFF_ACCOUNT = "programme:receivables-written-off"
 PROGRAMME_ACCOUNTS = {
     PURCHASES_ACCOUNT: ("expense", "Waste purchases (pembelian sampah)"),
     CASH_ACCOUNT: ("asset", "Cash at the waste bank (kas)"),
     FLOAT_DIFFERENCES_ACCOUNT: ("expense", "Collectors' cash floats short or over (selisih kas)"),
     SALES_ACCOUNT: ("revenue", "Waste sales (penjualan sampah)"),
+    WRITTEN_OFF_ACCOUNT: ("expense", "Receivables written off (piutang dihapus)"),
 }
 
 # --------------------------------------------------------------------------- accounts

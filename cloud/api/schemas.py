@@ -296,6 +296,9 @@ class ReversalOut(BaseModel):
     amount_rp: int
     household_id: int | None
     balance_rp: int | None
+    owed_rp: int | None = Field(
+        None, description="what the household owes after it (the part spent or held)"
+    )
 
 
 # --------------------------------------------------------------------------- accounts

@@ -21,14 +21,14 @@ Reach by role (a user row carries its site; admin and auditor have none):
 =========  ===============================================================
 admin      everything, every site
 auditor    everything, every site (reads only: sessions of writes refuse it)
-operator   its site: households (and their cards, accounts, payouts), weigh-ins,
+operator   its site: households (and their cards, accounts, payouts, receivables), weigh-ins,
 cashier    pickups, bins, devices, alerts and dead letters of its devices, users,
            disbursements of its payouts, its cash days, registration requests,
            card enrolments, audit rows, station keys, approvals, configuration
            logs and holds of its site's devices
 collector  its own pickups, and the households (their accounts and weigh-ins) and
            bins those pickups go to
-household  itself: its account, cards, weigh-ins, payouts, pickups
+household  itself: its account, receivable, cards, weigh-ins, payouts, pickups
 =========  ===============================================================
 """
 
@@ -59,7 +59,7 @@ from cloud.models.audit import AuditEntry
 from cloud.models.auth import User
 from cloud.models.disbursement import Disbursement
 from cloud.models.integrity import Approval, ConfigLogEntry, DeviceKey, Hold
-from cloud.models.money import Payout
+from cloud.models.money import Payout, Receivable
 
 #: roles that reach every site
 PROGRAMME_WIDE = frozenset({"admin", "auditor", "system"})
@@ -122,6 +122,7 @@ class Scope:
                 ),
                 WeighinRecord: lambda c: or_(c.site_id == s, c.household_id.in_(site_households())),
                 Payout: lambda c: c.household_id.in_(site_households()),
+                Receivable: lambda c: c.household_id.in_(site_households()),
                 Pickup: lambda c: or_(c.site_id == s, c.household_id.in_(site_households())),
                 Bin: lambda c: c.site_id == s,
                 Device: lambda c: c.site_id == s,
@@ -151,6 +152,7 @@ class Scope:
                 Account: lambda c: c.household_id == h,
                 WeighinRecord: lambda c: c.household_id == h,
                 Payout: lambda c: c.household_id == h,
+                Receivable: lambda c: c.household_id == h,
                 Pickup: lambda c: c.household_id == h,
                 # the collectors of its pickups (their names on its pickup list)
                 User: lambda c: c.id.in_(
@@ -174,6 +176,10 @@ class Scope:
                     c.household_id.in_(select(Pickup.household_id).where(Pickup.collector_id == u)),
                 ),
                 WeighinRecord: lambda c: c.household_id.in_(
+                    select(Pickup.household_id).where(Pickup.collector_id == u)
+                ),
+                # what they owe: weighing at their door recovers it (cloud.receivables)
+                Receivable: lambda c: c.household_id.in_(
                     select(Pickup.household_id).where(Pickup.collector_id == u)
                 ),
                 Bin: lambda c: c.bin_id.in_(select(Pickup.bin_id).where(Pickup.collector_id == u)),
@@ -236,6 +242,7 @@ SCOPED: tuple[type[Any], ...] = (
     Account,
     WeighinRecord,
     Payout,
+    Receivable,
     Pickup,
     Bin,
     Device,

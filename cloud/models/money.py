@@ -71,3 +71,19 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
+
+
+class Receivable(Base):
+    """What a household owes the programme: the link from a household to its receivable
+    account (an asset of the programme, :mod:`cloud.receivables`).
+
+    One row per household that ever owed anything, made by the first reversal of money
+    it had already spent or that pending payouts held. What it owes now is the sum of
+    that account's postings (the ledger is the one balance; this row stores no amount).
+    """
+
+    __tablename__ = "receivables"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

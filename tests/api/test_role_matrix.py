@@ -34,6 +34,8 @@ a pass. Mutants (each applied by hand, each fails here):
           the ORM) -> site 2's payout listed to the operator and cashier -> fails
   mutant: the Operator alias admits "cashier" -> cashier's writes allowed -> fails
   mutant: stream.py forgets ``scope.admits`` -> operator streams site 2's weigh-in -> fails
+  mutant: scope.py Receivable rule admits every row (``lambda c: c.id > 0``) -> the
+          operator's and cashier's GET /receivables list site 2's household -> fails
   mutant: scope.py without the CashDay rule -> the operator's GET /cashbox lists site 2's
           day -> fails
   mutant: the cash box reopen route takes Counter instead of Admin -> operator and
@@ -59,14 +61,22 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from cloud import cashbox, crediting, disbursement, enrolment, price_changes, registrations
+from cloud import (
+    cashbox,
+    corrections,
+    crediting,
+    disbursement,
+    enrolment,
+    price_changes,
+    registrations,
+)
 from cloud.api.scope import SYSTEM
 from cloud.devices import register_device
 from cloud.models import Hold, WeighinRecord, utcnow
 from cloud.models.doorstep import DoorstepPhoto
 from cloud.models.notifications import DELIVERY_STATES
 from cloud.notifications import views
-from cloud.payouts import request_payout
+from cloud.payouts import reject_payout, request_payout
 from cloud.telemetry import open_writer
 from cloud.telemetry.base import weighin_point
 from tests.api.support import (
@@ -148,6 +158,10 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", f"{V}/households/{{household_id}}/balance"): ACCOUNT_READ,
     ("GET", f"{V}/households/{{household_id}}/statement"): ACCOUNT_READ,
     ("GET", f"{V}/households/{{household_id}}/payouts"): ACCOUNT_READ,
+    ("GET", f"{V}/receivables"): COUNTER_READ,
+    ("GET", f"{V}/households/{{household_id}}/receivable"): ACCOUNT_READ,
+    ("POST", f"{V}/households/{{household_id}}/receivable/repayments"): COUNTER,
+    ("POST", f"{V}/households/{{household_id}}/receivable/write-off"): ADMIN,
     ("POST", f"{V}/households/{{household_id}}/payouts"): "A:YY U:33 O:YN C:YN L:33 H:YN",
     ("GET", f"{V}/households/{{household_id}}/pickups"): "A:YY U:YY O:YN C:33 L:33 H:YN",
     ("POST", f"{V}/households/{{household_id}}/pickups"): "A:YY U:33 O:YN C:33 L:33 H:YN",
@@ -336,6 +350,8 @@ def targets(world: World, side: str, route: tuple[str, str], role: str) -> dict[
     path = route[1]
     if path.endswith(("/deactivate", "/pin")) or (route[0] == "PATCH" and "households" in path):
         p["household_id"] = i["household-b"] if own else i["household-d"]
+    if "/receivable/" in path:  # the households the seed left owing
+        p["household_id"] = i["household-b"] if own else i["household-d"]
     if path.endswith("/assign") and "weighins" in path:
         p["weighin_id"] = i["weighin-unassigned"] if own else i["weighin-unassigned-2"]
     if path.startswith(f"{V}/holds/"):
@@ -371,6 +387,11 @@ def body(world: World, side: str, route: tuple[str, str], role: str) -> Any:
             "categories": ["plastic-pet"],
         },
         ("POST", f"{V}/payouts/{{payout_id}}/reject"): {"reason": "matrix rejects"},
+        ("POST", f"{V}/households/{{household_id}}/receivable/repayments"): {"amount_rp": 1},
+        ("POST", f"{V}/households/{{household_id}}/receivable/write-off"): {
+            "amount_rp": 1,
+            "reason": "matrix writes off",
+        },
         ("POST", f"{V}/weighins/{{weighin_id}}/assign"): {"household_id": i["household-a"]},
         ("POST", f"{V}/weighins/{{weighin_id}}/reverse"): {"reason": "matrix reverses"},
         ("PUT", f"{V}/bins"): {"bin_id": "bn-bin01" if own else "bn-bin02", "site": site_code},
@@ -477,6 +498,7 @@ def markers(world: World, api: ApiServer) -> dict[tuple[str, str], tuple[Any, An
         ("GET", f"{V}/users"): (i["collector-a"], i["collector-2"], ids("id")),
         ("GET", f"{V}/households"): (i["household-a"], i["household-c"], items("id")),
         ("GET", f"{V}/payouts"): (i["payout-a"], i["payout-c"], ids("id")),
+        ("GET", f"{V}/receivables"): (i["household-b"], i["household-d"], ids("household_id")),
         ("GET", f"{V}/weighins"): (i["weighin-a"], i["weighin-c"], ids("id")),
         ("GET", f"{V}/bins"): ("bn-bin01", "bn-bin02", ids("bin_id")),
         ("GET", f"{V}/overview"): (
@@ -598,6 +620,22 @@ def seed_admin(api: ApiServer, world: World) -> None:
             i[f"payout-cash-{tag}"] = request_payout(
                 s, household_id=i[hh], amount_rp=100, by="seed"
             ).id
+        for hh, dev, card in (
+            ("household-b", "st-bank01", "CARD-B"),
+            ("household-d", "st-bank02", "CARD-D"),
+        ):
+            # a receivable each (of households no later row credits): credited, the
+            # money held for a payout, the credit reversed, the payout rejected
+            crediting.credit_weighin(
+                s, event=weighin(device_id=dev, seq=60, card_id=card), received_at=utcnow()
+            )
+            hold = request_payout(s, household_id=i[hh], amount_rp=3_750, by="seed")
+            credited = s.scalar(
+                select(WeighinRecord.id).where(WeighinRecord.event_id == f"{dev}:60")
+            )
+            assert credited is not None
+            corrections.reverse_weighin(s, weighin_id=credited, reason="seed owes", by="seed")
+            reject_payout(s, payout_id=hold.id, by="seed", reason="seed")
         for tag, dev in (("a", "st-bank01"), ("2", "st-bank02")):  # an open hold each
             crediting.credit_weighin(
                 s, event=weighin(device_id=dev, seq=40, card_id="NONE"), received_at=utcnow()

@@ -63,6 +63,8 @@ class StandIn:
             answer = {"household_id": ME, "balance_rp": rp, "available_rp": rp, "held_rp": 0}
         elif path == f"/households/{ME}/statement":
             answer = {"lines": []}
+        elif path == f"/households/{ME}/receivable":
+            answer = {"household_id": ME, "owed_rp": 0, "reversals": []}
         elif path in (f"/households/{ME}/pickups", "/categories"):
             answer = []
         elif path == f"/households/{ME}/inbox":

@@ -126,7 +126,7 @@ def test_every_money_step_waits_for_the_account_lock(pg: Engine, step: str) -> N
 def test_a_payout_waits_for_an_uncommitted_reversal(pg: Engine) -> None:
     """A reversal in progress, then a payout of the same money: the payout is refused.
 
-    (Money already held by a payout cannot be reversed at all: test_money_bounds.)
+    (Money already held by a payout is owed, not taken back: test_receivables.)
     """
     factory = session_factory(pg)
     with factory() as s:

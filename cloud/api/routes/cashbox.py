@@ -29,6 +29,7 @@ class TallyOut(BaseModel):
     cash_out_rp: int
     payouts_rp: int
     payouts: int
+    repaid_rp: int = Field(0, description="cash repaid by households that owed (receivables)")
     expected_rp: int
     counted_rp: int | None = None
     difference_rp: int | None = None
@@ -87,6 +88,7 @@ def _tally(session: SessionDep, site_id: int, day: date) -> TallyOut:
         cash_out_rp=t.cash_out_rp,
         payouts_rp=t.payouts_rp,
         payouts=t.payouts,
+        repaid_rp=t.repaid_rp,
         expected_rp=t.expected_rp,
     )
     row = cashbox._day(session, site_id, day)

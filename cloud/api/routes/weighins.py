@@ -26,6 +26,7 @@ from cloud.api.schemas import (
 from cloud.api.weighin_view import weighin_out
 from cloud.models import WeighinRecord
 from cloud.postings import funds
+from cloud.receivables import owed_rp
 
 router = APIRouter(prefix="/api/v1/weighins", tags=["weigh-ins"])
 
@@ -132,7 +133,10 @@ def assign(
     "/{weighin_id}/reverse",
     responses=MONEY,
     response_model=ReversalOut,
-    summary="Reverse a credited weigh-in with reversing postings (operator, with a reason)",
+    summary=(
+        "Reverse a credited weigh-in with reversing postings (operator, with a reason);"
+        " what the household spent or holds becomes a receivable"
+    ),
 )
 def reverse(
     principal: Operator,
@@ -147,17 +151,14 @@ def reverse(
             session, weighin_id=weighin_id, reason=body.reason, by=principal.label
         )
         rec = corrections.get_weighin(session, weighin_id=weighin_id)
-        bal = (
-            funds(session, household_id=rec.household_id).balance_rp
-            if rec.household_id is not None
-            else None
-        )
+        hh = rec.household_id
         return ReversalOut(
             weighin_id=rec.id,
             reversal_entry_id=entry.id,
             amount_rp=rec.amount_rp,
-            household_id=rec.household_id,
-            balance_rp=bal,
+            household_id=hh,
+            balance_rp=funds(session, household_id=hh).balance_rp if hh is not None else None,
+            owed_rp=owed_rp(session, [hh])[hh] if hh is not None else None,
         )
 
     return idempotent(session, request, principal, key, body, act)

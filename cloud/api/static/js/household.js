@@ -89,8 +89,8 @@ function load() {
   }
   loading = (async () => {
     try {
-      const [hh, bal, stmt, pickups] = await Promise.all([E.household(me.id), E.balance(me.id), E.statement(me.id), E.householdPickups(me.id)]);
-      lastData = { hh, bal, stmt, pickups };
+      const [hh, bal, stmt, pickups, owed] = await Promise.all([E.household(me.id), E.balance(me.id), E.statement(me.id), E.householdPickups(me.id), E.owed(me.id)]);
+      lastData = { hh, bal, stmt, pickups, owed };
       loadedAt = Date.now();
       render();
     } catch (err) {
@@ -127,7 +127,7 @@ let requestOpen = false;
 function render() {
   renderUpdated();
   if (!lastData) return;
-  const { hh, bal, stmt, pickups } = lastData;
+  const { hh, bal, stmt, pickups, owed } = lastData;
   $("#hello").textContent = t("home.hello", { name: hh.name });
   if (!pin && hh.lat != null && hh.lon != null) {
     pin = { lat: hh.lat, lon: hh.lon };
@@ -137,7 +137,10 @@ function render() {
   const balance = $("#balance");
   balance.textContent = rupiah(bal.balance_rp);
   balance.dataset.rp = String(bal.balance_rp);
-  $("#balance-note").textContent = bal.held_rp ? `${t("hh.available")}: ${rupiah(bal.available_rp)}` : "";
+  const notes = [];
+  if (bal.held_rp) notes.push(`${t("hh.available")}: ${rupiah(bal.available_rp)}`);
+  if (owed.owed_rp) notes.push(`${t("hh.owed.yours")}: ${rupiah(owed.owed_rp)}`);
+  $("#balance-note").textContent = notes.join(" · ");
   const lines = [...stmt.lines].reverse().slice(0, 50);
   fill($("#statement"), lines.length
     ? lines.map((l) => h("li", {},

@@ -11,7 +11,7 @@ import { allBinsLoaded, bindSites, loadBins, loadDevices, loadOverview, overview
 import { loadPickups, pickupsSoon, renderPickups, upsertPickup } from "./operator/pickups.js";
 import { bindRoutes, routesMayHaveChanged, showRoutes } from "./operator/routes.js";
 import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadReport, bindReportDates, watchChartSizes } from "./operator/trends.js";
-import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts } from "./operator/households.js";
+import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts, renderReceivables } from "./operator/households.js";
 import { showStock } from "./operator/stock.js";
 import { showCases } from "./operator/cases.js";
 
@@ -38,6 +38,7 @@ function route(ev) {
   }
   if (current === "households") {
     renderPendingPayouts();
+    renderReceivables();
     showHouseholdList();
   }
   if (current === "pickups") showRoutes();

@@ -137,6 +137,24 @@ export function statementTable(lines) {
   ]));
 }
 
+/** Households that owe the programme (a reversal of money already spent or held). */
+export async function renderReceivables() {
+  const box = $("#receivables");
+  try {
+    const rows = await E.receivables();
+    const columns = [{ label: t("hh.owed.member") }, { label: t("hh.owed.reversals") }, { label: t("hh.owed.amount"), num: true }];
+    fill(box, rows.length
+      ? cardTable(columns, rows.map((r) => [
+          `${r.member_no} · ${r.name}`,
+          r.reversals.map((x) => `#${x.weighin_id}`).join(", "),
+          rupiah(r.owed_rp),
+        ]))
+      : h("p", { class: "empty", text: t("hh.owed.none") }));
+  } catch (err) {
+    fill(box, h("p", { class: "form-error", text: errorText(err) }));
+  }
+}
+
 export async function renderPendingPayouts() {
   const list = $("#pending-payouts");
   try {
