@@ -34,8 +34,9 @@ a pass. Mutants (each applied by hand, each fails here):
           the ORM) -> site 2's payout listed to the operator and cashier -> fails
   mutant: the Operator alias admits "cashier" -> cashier's writes allowed -> fails
   mutant: stream.py forgets ``scope.admits`` -> operator streams site 2's weigh-in -> fails
-  mutant: scope.py Receivable rule admits every row (``lambda c: c.id > 0``) -> the
-          operator's and cashier's GET /receivables list site 2's household -> fails
+  (scope.py's Receivable rule is a second guard: GET /receivables joins Household, whose
+  rule alone keeps site 2's out, and the household's own route checks reach first; so
+  the one-line mutant "Receivable rule admits every row" passes here, by design)
   mutant: scope.py without the CashDay rule -> the operator's GET /cashbox lists site 2's
           day -> fails
   mutant: the cash box reopen route takes Counter instead of Admin -> operator and

@@ -1,8 +1,8 @@
 """Receivables: what a household owes after a reversal of money it had already spent
 
-Revision ID: 0019_receivables
-Revises: 0018_site_area
-Create Date: 2027-01-20 10:00:00
+Revision ID: 0020_receivables
+Revises: 0019_list_paging
+Create Date: 2026-12-02 00:50:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_receivables"
-down_revision = "0018_site_area"
+revision = "0020_receivables"
+down_revision = "0019_list_paging"
 branch_labels = None
 depends_on = None
 
