@@ -13,10 +13,11 @@ the hot read path (a household's balance) at one query.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, exists, select
+from sqlalchemy import String, bindparam, event, exists, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.scope import Scope
@@ -83,6 +84,7 @@ _USER = select(
 _HOUSEHOLD = (
     select(
         Household.member_no,
+        literal_column("'household'", String()),
         Household.active,
         Household.site_id,
         HouseholdPin.token_version,
@@ -93,30 +95,17 @@ _HOUSEHOLD = (
 )
 
 
-def load_subject(conn: Connection, kind: str, ident: int, sid: str) -> SubjectRow | None:
-    """One statement: the subject's row and whether session ``sid`` is open (Core: no ORM,
-    no site rule: this is who the caller *is*)."""
-    args = {"id": ident, "sid": sid, "now": utcnow()}
-    if kind == "user":
-        u = conn.execute(_USER, args).first()
-        if u is None:
-            return None
-        return SubjectRow(
-            u.role, u.username, u.site_id, bool(u.active), u.token_version, bool(u.session_open)
-        )
-    h = conn.execute(_HOUSEHOLD, args).first()
-    return (
-        None
-        if h is None
-        else SubjectRow(
-            "household",
-            h.member_no,
-            h.site_id,
-            bool(h.active),
-            h.token_version,
-            bool(h.session_open),
-        )
-    )
+def load_subject(
+    rows: Callable[..., list[tuple[Any, ...]]], kind: str, ident: int, sid: str
+) -> SubjectRow | None:
+    """One statement: the subject's row and whether session ``sid`` is open (no ORM, no
+    site rule: this is who the caller *is*). ``rows(statement, **binds)`` runs it (the
+    API's own read pool, :meth:`cloud.api.fastread.FastReads.all`)."""
+    found = rows(_USER if kind == "user" else _HOUSEHOLD, id=ident, sid=sid, now=utcnow())
+    if not found:
+        return None
+    name, role, active, site_id, version, session_open = found[0]
+    return SubjectRow(role, name, site_id, bool(active), version, bool(session_open))
 
 
 def principal_for(claims: TokenClaims, row: SubjectRow | None) -> Principal:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.clientaddr import Network
-from cloud.api.fastread import FastReads
+from cloud.api.fastread import BalanceReads, FastReads
 from cloud.api.gate import Gate
 from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
 from cloud.api.settings import ApiSettings
@@ -58,14 +58,6 @@ class ApiState:
     tokens: TokenCache | None = field(default=None, repr=False)
 
     @cached_property
-    def fast_reads(self) -> Engine:
-        """``read_engine`` for single-statement reads: autocommit on PostgreSQL, so giving
-        the connection back costs no ROLLBACK round trip (same pool)."""
-        if self.read_engine.dialect.name == "postgresql":
-            return self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
-        return self.read_engine
-
-    @cached_property
     def fast(self) -> FastReads:
         """The hottest single-statement reads (a balance), on a pool of their own with one
         connection per database thread at most (:mod:`cloud.api.fastread`)."""
@@ -75,14 +67,18 @@ class ApiState:
             timeout_s=self.settings.db.pool_timeout_s,
         )
 
+    @cached_property
+    def balances(self) -> BalanceReads:
+        """Balance lookups, batched on PostgreSQL (:class:`BalanceReads`)."""
+        return BalanceReads(self.fast)
+
     def close_fast_reads(self) -> None:
         if "fast" in self.__dict__:
             self.fast.dispose()
 
     def load_subject(self, kind: str, ident: int, sid: str) -> SubjectRow | None:
-        """A token subject's row and session, read on its own short connection (thread)."""
-        with self.fast_reads.connect() as conn:
-            return load_subject(conn, kind, ident, sid)
+        """A token subject's row and session, read on the hot reads' pool (thread)."""
+        return load_subject(self.fast.all, kind, ident, sid)
 
     @property
     def token_cache(self) -> TokenCache:

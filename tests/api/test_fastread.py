@@ -5,13 +5,25 @@
 * a connection the database dropped (a restart, here ``pg_terminate_backend``) is met as
   an error, invalidated and the read answered on a fresh connection;
 * a request cancelled while its database work runs keeps waiting (and so keeps its gate
-  slot) until the thread is done: the thread still holds a connection.
+  slot) until the thread is done: the thread still holds a connection;
+* concurrent balance lookups (:class:`BalanceReads`) go to PostgreSQL in batches, each
+  answered with its own household's funds (ids shuffled, repeated, unknown); a failed
+  batch fails each of its lookups and the next ones are answered; a lookup cancelled
+  while it waits does not disturb the others;
+* a typed bind (``UtcDateTime``) is converted as SQLAlchemy would (naive UTC on SQLite).
 
 Mutants (each applied by hand, each fails here):
   mutant: no retry after a dropped connection (``for attempt in (1,)``) -> OperationalError
   mutant: the statement's constant binds left out of the arguments -> a missing parameter
   mutant: ``run_db`` awaits the executor's future unshielded -> the cancelled task ends
           while its thread still runs
+  mutant: every lookup of a batch handed the batch's first row -> households get each
+          other's funds (handing rows out by position is no mutant: PostgreSQL's unnest
+          keeps the array's order, so it passes)
+  mutant: the drain never reset when it ends (no ``finally``) -> the next lookups wait
+          for a drain that is gone (wait_for times out)
+  mutant: the binds' processors not applied -> an aware datetime reaches SQLite
+          (applied: the typed-bind test fails)
 """
 
 from __future__ import annotations
@@ -20,13 +32,15 @@ import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from cloud import crediting, households
-from cloud.api.fastread import FastReads
+from cloud.api.fastread import BalanceReads, FastReads
 from cloud.api.gate import run_db, size_thread_pool
+from cloud.api.principals import _HOUSEHOLD
 from cloud.db import make_engine, migrate, session_factory
 from cloud.payouts import request_payout
 from cloud.postings import FUNDS, funds, funds_from_row
@@ -122,3 +136,67 @@ def test_a_cancelled_request_waits_for_its_database_thread() -> None:
         assert finished.is_set()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_balance_lookups_go_in_batches_each_with_its_own_funds(
+    postgres: PostgresServer,
+) -> None:
+    ledger_url = postgres.create_database(f"batch_{uuid.uuid4().hex[:8]}")
+    ids = _seed(ledger_url)
+    fast = FastReads(ledger_url, size=2, timeout_s=5)
+    engine = make_engine(ledger_url)
+    try:
+        with session_factory(engine)() as s:
+            want = {hid: funds(s, household_id=hid) for hid in [*ids, 999_999]}
+        asked = [*reversed(ids), 999_999, ids[0], ids[2], ids[1], ids[2]] * 20
+        reads = BalanceReads(fast)
+
+        async def scenario() -> None:
+            size_thread_pool(2)
+            got = await asyncio.wait_for(
+                asyncio.gather(*(reads.funds_row(hid) for hid in asked)), 30
+            )
+            assert [funds_from_row(r) for r in got] == [want[hid] for hid in asked]
+            assert reads.lookups == len(asked)
+            assert reads.statements < len(asked) / 4  # batched, not one each
+
+            # a failed batch: each of its lookups fails, the next ones are answered
+            real = fast.all
+
+            def broken(*a: object, **k: object) -> list[tuple[object, ...]]:
+                raise OSError("the database went away")
+
+            fast.all = broken  # type: ignore[method-assign]
+            failed = await asyncio.wait_for(
+                asyncio.gather(*(reads.funds_row(hid) for hid in ids), return_exceptions=True),
+                10,
+            )
+            assert all(isinstance(f, OSError) for f in failed)
+            fast.all = real  # type: ignore[method-assign]
+            again = await asyncio.wait_for(reads.funds_row(ids[2]), 10)
+            assert funds_from_row(again) == want[ids[2]]
+
+            # one lookup cancelled while it waits: the others are answered
+            tasks = [asyncio.create_task(reads.funds_row(hid)) for hid in ids]
+            tasks[0].cancel()
+            rest = await asyncio.wait_for(asyncio.gather(*tasks[1:]), 10)
+            assert [funds_from_row(r) for r in rest] == [want[hid] for hid in ids[1:]]
+
+        asyncio.run(scenario())
+    finally:
+        fast.dispose()
+        engine.dispose()
+
+
+def test_a_typed_bind_is_converted_as_sqlalchemy_would(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    migrate(url)
+    fast = FastReads(url, size=1, timeout_s=5)
+    try:
+        now = datetime.now(UTC)
+        args = fast._compile(_HOUSEHOLD).args({"id": 1, "sid": "s", "now": now})
+        # UtcDateTime drops the zone, SQLite's DateTime writes its text form
+        assert str(now.replace(tzinfo=None)) in args
+        assert now not in args
+    finally:
+        fast.dispose()
