@@ -212,6 +212,8 @@ class Processor:
         self._topics: dict[str, tuple[str, Kind] | str] = {}
         #: batches redone because another worker committed a conflicting change first
         self.races = 0
+        #: batches that failed whole and were redone one message per transaction
+        self.fallbacks = 0
         #: production: unsigned weigh-ins and unapproved keys/builds are held; else
         #: (development) they are trusted on first use (:mod:`cloud.devicekeys`)
         self.enforce_integrity = enforce_integrity
@@ -245,6 +247,7 @@ class Processor:
                         continue
                     if not race:
                         log.exception("batch of %d failed; redoing one by one", len(messages))
+                    self.fallbacks += 1
                     out = self._one_by_one(session, messages)
                     break
         if self.store is not None and out.points:
