@@ -52,7 +52,7 @@ is written, not even its telemetry point, and the station gets the stored receip
 One module past the usual size: what a batch of messages may do — validated, identified,
 verified, dispatched by kind, in one transaction with one retry rule — is one piece.
 
-One module of ~550 lines on purpose: the batch transaction, its race retry, the
+One module of ~600 lines on purpose: the batch transaction, its race retry, the
 one-message fallback and the per-kind application share one session and one list of
 outcomes; the rules themselves live in the domain (crediting, pickups, devices).
 """

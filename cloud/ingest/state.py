@@ -45,7 +45,13 @@ reading itself is in the telemetry store before it is acknowledged, and every de
 shared subscription each see part of a bin's readings: cached policy state older than
 ``ttl_s`` is re-read from the database, so a decision another worker took is seen within
 that time; the partial unique index on open pickups keeps a stale worker from opening a
-second one. After a failed batch the worker drops both caches (the database is the truth).
+second one. After a failed batch the worker drops both caches (the database is the truth),
+but keeps the devices' pending last-seen times and heartbeats, which come from committed
+batches; a failed write-behind drops those too.
+
+One module of ~450 lines: the two caches are one piece — the same load / write-behind
+scan rules, dropped together after a failed batch, written by one
+:meth:`~cloud.ingest.processor.Processor.write_behind` in one lock order.
 """
 
 from __future__ import annotations
