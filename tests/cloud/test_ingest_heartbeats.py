@@ -12,6 +12,8 @@ mutant: Heartbeat.supersedes always true (the later arrival wins)
         -> test_the_newest_heartbeat_wins_through_the_cached_path
 mutant: the SQL guard of write_device_state without ``health_at <= h_at``
         -> test_the_newest_heartbeat_wins_through_the_cached_path (the other worker's)
+mutant: no pending state written before a status's device row (processor ``direct``)
+        -> test_a_status_after_a_pending_heartbeat_keeps_its_version
 mutant: the worker loop's final write_behind(force=True) skipped
         -> test_stop_writes_the_pending_heartbeats, test_retire_writes_the_pending_heartbeats
 mutant: main before this change (each heartbeat's row updated in the batch, in message
@@ -36,7 +38,7 @@ from cloud.ingest import IngestWorker, Message, Processor
 from cloud.ingest.lifecycle import retire
 from cloud.models import Device
 from cloud.pickups import register_bin
-from contract import Kind, device_topic
+from contract import DeviceStatus, Kind, device_topic
 from contract.models import to_json
 from tests.cloud.conftest import assert_credited_once, credited, seed_programme
 from tests.cloud.factories import T0, fill, health, weighin
@@ -99,6 +101,23 @@ def test_the_newest_heartbeat_wins_through_the_cached_path(
     p.write_behind(force=True)
     dev = _row(engine, st)
     assert (dev.uptime_s, dev.health_at) == (90, at + timedelta(seconds=90))
+
+
+def test_a_status_after_a_pending_heartbeat_keeps_its_version(
+    engine: Engine, session: Session
+) -> None:
+    """A status message goes the one-message path: what the cache holds for its device is
+    written first, so an older pending heartbeat never overwrites the status's version."""
+    (st,) = _stations(session, 1)
+    p = _processor(engine)
+    at = T0 + timedelta(days=30)
+    p.process([_hb(st, 10, at)])  # sw_version 0.1.0, pending
+    status = DeviceStatus(device_id=st, state="online", sw_version="0.2.0")
+    topic = device_topic(st, Kind.STATUS)
+    assert p.process([Message(topic, to_json(status), at + timedelta(seconds=5))]).accepted
+    p.write_behind(force=True)
+    dev = _row(engine, st)
+    assert (dev.sw_version, dev.uptime_s, dev.online) == ("0.2.0", 10, True)
 
 
 def test_pending_state_is_written_in_device_id_order_in_one_statement(
