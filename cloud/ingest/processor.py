@@ -3,7 +3,17 @@
 :class:`Processor` validates each message against the contract, checks the sender's
 identity, and applies it: weigh-ins are credited (:mod:`cloud.crediting`), fills update
 bins and pickups (:mod:`cloud.pickups`), health and status update the device registry
-(:mod:`cloud.devices`); refused messages become dead letters. One transaction per batch;
+(:mod:`cloud.devices`); refused messages become dead letters.
+
+Device rows, one lock order: a batch writes ``devices`` rows only for the devices of its
+status and configuration messages, and locks those rows first, in device-id order
+(:func:`cloud.devices.lock_devices`), before the one-message path writes them (what is
+pending for them in the cache first, then their heartbeats and statuses in message
+order). Every other heartbeat and every ``last_seen`` is kept by the device cache and
+written behind in a transaction of its own, sorted by device id
+(:meth:`Processor.write_behind`). So no transaction takes ``devices`` rows in message
+order, and two workers on a shared subscription wait instead of deadlocking; in every
+transaction ``devices`` rows come before ``bins`` rows. One transaction per batch;
 if it loses a race with another worker the batch is redone on what that worker
 committed (up to :data:`BATCH_ATTEMPTS` times); if it still fails, or anything else
 fails, it is redone one message per transaction, and a message that still fails is kept
@@ -42,7 +52,7 @@ is written, not even its telemetry point, and the station gets the stored receip
 One module past the usual size: what a batch of messages may do — validated, identified,
 verified, dispatched by kind, in one transaction with one retry rule — is one piece.
 
-One module of ~550 lines on purpose: the batch transaction, its race retry, the
+One module of ~600 lines on purpose: the batch transaction, its race retry, the
 one-message fallback and the per-kind application share one session and one list of
 outcomes; the rules themselves live in the domain (crediting, pickups, devices).
 """
@@ -112,6 +122,12 @@ class Outcome:
     points: list[TelemetryPoint] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     accepted: int = 0
+    #: for the device cache once committed: (device, receive time, heartbeat to write behind)
+    heard: list[tuple[str, datetime, devices.Heartbeat | None]] = field(
+        default_factory=list, repr=False
+    )
+    #: the cache's pending state this batch wrote (dropped from the cache once committed)
+    flushed: list[devices.DeviceState] = field(default_factory=list, repr=False)
 
 
 def topic_account(topic: str) -> str | None:
@@ -166,8 +182,9 @@ class Processor:
 
     Keeps the device registry and the bins' policy state cached between batches
     (:mod:`cloud.ingest.state`); ``state_write_interval_s`` bounds how long a bin's
-    latest level, ``seen_write_interval_s`` how long a device's ``last_seen`` may wait in
-    memory before being written; cached policy state is re-read after ``state_ttl_s``.
+    latest level and a device's newest heartbeat, ``seen_write_interval_s`` how long a
+    device's ``last_seen`` may wait in memory before being written; cached policy state
+    is re-read after ``state_ttl_s``.
     """
 
     def __init__(
@@ -186,11 +203,17 @@ class Processor:
         #: a synchronised device clock further ahead of the receive time is refused
         self.max_clock_ahead = max_clock_ahead
         self.store = store
-        self.devices = DeviceCache(ttl_s=3 * state_ttl_s, write_interval_s=seen_write_interval_s)
+        self.devices = DeviceCache(
+            ttl_s=3 * state_ttl_s,
+            write_interval_s=seen_write_interval_s,
+            health_interval_s=state_write_interval_s,
+        )
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
         self._topics: dict[str, tuple[str, Kind] | str] = {}
         #: batches redone because another worker committed a conflicting change first
         self.races = 0
+        #: batches that failed whole and were redone one message per transaction
+        self.fallbacks = 0
         #: production: unsigned weigh-ins and unapproved keys/builds are held; else
         #: (development) they are trusted on first use (:mod:`cloud.devicekeys`)
         self.enforce_integrity = enforce_integrity
@@ -224,22 +247,31 @@ class Processor:
                         continue
                     if not race:
                         log.exception("batch of %d failed; redoing one by one", len(messages))
+                    self.fallbacks += 1
                     out = self._one_by_one(session, messages)
                     break
         if self.store is not None and out.points:
             self.store.write(out.points)
+        self.write_behind()
         return out
 
     def write_behind(self, *, force: bool = False) -> None:
-        """Write the cached levels and last-seen times that are due (all with ``force``)."""
+        """Write the cached device state (last-seen times, heartbeats) and bin levels that
+        are due (all with ``force``), in a transaction of their own: devices, then bins,
+        each sorted by id."""
         try:
             with self.sessions() as session:
+                written = self.devices.write_behind(session, force=force)
                 self.bins.write_behind(session, force=force)
-                self.devices.write_behind(session, force=force)
                 session.commit()
+            self.devices.written(written)
         except Exception:
             self._forget()
-            log.warning("could not write the cached bin levels; dropped them", exc_info=True)
+            self.devices.drop_pending()
+            log.warning(
+                "could not write the cached device state and bin levels; dropped them",
+                exc_info=True,
+            )
 
     def _commit(self, session: Session, messages: Sequence[Message]) -> Outcome:
         """Apply ``messages`` in one transaction; on failure roll back and forget the caches."""
@@ -250,6 +282,9 @@ class Processor:
             session.rollback()
             self._forget()
             raise
+        self.devices.written(out.flushed)
+        for device_id, at, heartbeat in out.heard:
+            self.devices.note(device_id, at, heartbeat)
         return out
 
     def _forget(self) -> None:
@@ -317,18 +352,29 @@ class Processor:
                 continue
             if event is not None:  # None: an empty retained status (a cleared topic)
                 checked.append((msg, event, info))
+        # the devices whose rows this batch writes (the one-message path): locked in id
+        # order before anything else, with what the cache holds for them written first
+        direct = {e.device_id for _, e, _ in checked if isinstance(e, DeviceStatus | DeviceConfig)}
+        if direct:
+            devices.lock_devices(session, direct)
+            out.flushed = self.devices.pending(direct)
+            devices.write_device_state(session, out.flushed)
         self.bins.load(session, (e.bin_id for _, e, _ in checked if isinstance(e, Fill)))
         clocks = BootClocks.of(session, [(m.received_at, e) for m, e, _ in checked])
 
         weighins: list[tuple[Weighin, Message]] = []
         for msg, event, info in checked:
+            heartbeat: devices.Heartbeat | None = None
             if isinstance(event, Fill):
                 if not self._fill(session, out, msg, event, info):
                     continue
             elif isinstance(event, Weighin):
                 weighins.append((event, msg))
             elif isinstance(event, Health):
-                devices.apply_health(session, health=event, received_at=msg.received_at)
+                if event.device_id in direct:
+                    devices.apply_health(session, health=event, received_at=msg.received_at)
+                else:  # written behind (newest per device), like last_seen
+                    heartbeat = devices.Heartbeat.of(event, msg.received_at)
                 if event.public_key is not None:
                     devicekeys.announce_key(
                         session,
@@ -360,7 +406,7 @@ class Processor:
             else:
                 devices.apply_status(session, status=event, received_at=msg.received_at)
             out.accepted += 1
-            self.devices.touch(info, msg.received_at)
+            out.heard.append((info.device_id, msg.received_at, heartbeat))
         anchored = clocks.save(session)
         if weighins:
             self._credit(session, out, weighins, clocks)
@@ -372,7 +418,6 @@ class Processor:
                 device_ids={d for d, _ in anchored} | {w.device_id for w, _ in weighins},
             )
         self.bins.write_behind(session)
-        self.devices.write_behind(session)
         session.flush()
         return out
 

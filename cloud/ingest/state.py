@@ -11,9 +11,20 @@ registry (one aggregate query: number of devices, newest registration, number an
 of the revocations, sum of the capacities); when it changed — a device registered,
 revoked or re-activated, a capacity changed — the cache is dropped, so a revocation
 committed before a batch starts applies to that batch. Other edits (a device moved to
-another site) are seen within ``ttl_s``. ``last_seen`` is
-written behind, at most once per ``write_interval_s`` per device (the silent-device
-sweep works in minutes).
+another site) are seen within ``ttl_s``.
+
+What a device's row records of its messages — ``last_seen`` and the newest heartbeat
+(version, boot, uptime, outbox) — is written behind: the cache keeps the newest of each
+per device (the rule is :class:`cloud.devices.Heartbeat`'s: newer wins) and
+:meth:`Processor.write_behind <cloud.ingest.processor.Processor.write_behind>` writes
+what is due, in its own short transaction, sorted by device id, in one statement
+(:func:`cloud.devices.write_device_state`): a heartbeat within ``health_interval_s``
+(the worker's ``state_write_interval_s``), a ``last_seen`` within ``write_interval_s``
+(the silent-device sweep works in minutes). This is telemetry-like state, not money: a
+crash loses at most what was not written yet, and the device's next heartbeat (every
+few minutes) restores it; every heartbeat itself is in the telemetry store before it is
+acknowledged. A clean stop and a retirement write everything pending
+(``write_behind(force=True)`` at the end of the worker's loop).
 
 Bins (:class:`BinCache`): the pickup policy's state of each bin, with the time of its
 newest forecast sample. Every reading is decided by the one bin policy
@@ -34,7 +45,13 @@ reading itself is in the telemetry store before it is acknowledged, and every de
 shared subscription each see part of a bin's readings: cached policy state older than
 ``ttl_s`` is re-read from the database, so a decision another worker took is seen within
 that time; the partial unique index on open pickups keeps a stale worker from opening a
-second one. After a failed batch the worker drops both caches (the database is the truth).
+second one. After a failed batch the worker drops both caches (the database is the truth),
+but keeps the devices' pending last-seen times and heartbeats, which come from committed
+batches; a failed write-behind drops those too.
+
+One module of ~450 lines: the two caches are one piece — the same load / write-behind
+scan rules, dropped together after a failed batch, written by one
+:meth:`~cloud.ingest.processor.Processor.write_behind` in one lock order.
 """
 
 from __future__ import annotations
@@ -49,6 +66,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloud.db import chunks
+from cloud.devices import DeviceState, Heartbeat, write_device_state
 from cloud.fill_policy import FillDecision, decide, forecast_full_at
 from cloud.models import Bin, Device, FillSample, Site
 from cloud.pickups import keep_samples
@@ -72,23 +90,54 @@ class DeviceInfo:
     site_id: int | None
     site_code: str | None
     capacity_g: int
-    seen: datetime | None = None  # newest receive time not yet written
-    written_at: float = 0.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What this worker heard from a device and has not written yet."""
+
+    since: float  # time.monotonic() when the oldest of it arrived
+    seen: datetime | None = None
+    heartbeat: Heartbeat | None = None
 
 
 class DeviceCache:
-    def __init__(self, *, ttl_s: float = 10.0, write_interval_s: float = 2.0) -> None:
+    """The registry's view of each device, and each device's state waiting to be written.
+
+    ``write_interval_s`` bounds how long a ``last_seen`` waits, ``health_interval_s`` a
+    heartbeat (each device at most one write per interval). The pending state is kept
+    apart from the registry's view: dropping that view (:meth:`clear`, a changed
+    registry) keeps what was heard, since it comes from committed batches and is
+    written with guards (:func:`cloud.devices.write_device_state`).
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 10.0,
+        write_interval_s: float = 2.0,
+        health_interval_s: float | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
         self.write_interval_s = write_interval_s
+        self.health_interval_s = (
+            write_interval_s if health_interval_s is None else health_interval_s
+        )
         self._known: dict[str, DeviceInfo | None] = {}  # None: not registered
         self._loaded_at: dict[str, float] = {}
         self._fingerprint: tuple[Any, ...] | None = None
+        self._pending: dict[str, _Pending] = {}
         self._next_scan = 0.0
 
     def clear(self) -> None:
+        """Forget the registry's view (the pending state stays: see the class)."""
         self._known.clear()
         self._loaded_at.clear()
         self._fingerprint = None
+
+    def drop_pending(self) -> None:
+        """Forget what was not written (it could not be: a crash would lose it too)."""
+        self._pending.clear()
 
     def load(self, session: Session, device_ids: Iterable[str]) -> None:
         """Make sure the given ids are cached and fresh (one or two queries)."""
@@ -104,14 +153,11 @@ class DeviceCache:
             ).one()
         )
         if fp != self._fingerprint:
-            self.write_behind(session, force=True)
-            self._known.clear()
-            self._loaded_at.clear()
+            self.clear()
             self._fingerprint = fp
         now = time.monotonic()
         stale = [d for d in set(device_ids) if now - self._loaded_at.get(d, -1e9) > self.ttl_s]
         for chunk in chunks(stale):
-            old = {d: self._known.get(d) for d in chunk}
             for d in chunk:
                 self._known[d] = None
                 self._loaded_at[d] = now
@@ -128,49 +174,64 @@ class DeviceCache:
                 .where(_DEV.c.device_id.in_(chunk))
             )
             for dev_id, kind, revoked, site_id, code, capacity_g in rows:
-                info = DeviceInfo(
-                    dev_id, kind, bool(revoked), site_id, code, capacity_g, written_at=now
+                self._known[dev_id] = DeviceInfo(
+                    dev_id, kind, bool(revoked), site_id, code, capacity_g
                 )
-                prev = old.get(dev_id)
-                if prev is not None:  # keep a last_seen not yet written
-                    info.seen, info.written_at = prev.seen, prev.written_at
-                self._known[dev_id] = info
 
     def get(self, device_id: str) -> DeviceInfo | None:
         return self._known.get(device_id)
 
-    def touch(self, info: DeviceInfo, at: datetime) -> None:
-        if info.seen is None or at > info.seen:
-            info.seen = at
+    def note(self, device_id: str, at: datetime, heartbeat: Heartbeat | None = None) -> None:
+        """Note that ``device_id`` was heard from at ``at`` (with a heartbeat): kept
+        until written, the newest of each (:meth:`cloud.devices.Heartbeat.supersedes`)."""
+        p = self._pending.get(device_id)
+        if p is None:
+            p = self._pending[device_id] = _Pending(time.monotonic())
+        if p.seen is None or at > p.seen:
+            p.seen = at
+        if heartbeat is not None and heartbeat.supersedes(
+            p.heartbeat.received_at if p.heartbeat else None
+        ):
+            p.heartbeat = heartbeat
 
-    def write_behind(self, session: Session, *, force: bool = False) -> int:
-        """Write the due ``last_seen`` values (guarded: it only moves forward)."""
+    def pending(self, device_ids: Iterable[str]) -> list[DeviceState]:
+        """What is waiting for the given devices (to be written before their rows are)."""
+        return [
+            DeviceState(d, p.seen, p.heartbeat)
+            for d in sorted(set(device_ids))
+            if (p := self._pending.get(d)) is not None
+        ]
+
+    def due(self, *, force: bool = False) -> list[DeviceState]:
+        """The pending state whose interval has passed (all of it with ``force``)."""
         now = time.monotonic()
         if not force and now < self._next_scan:
-            return 0  # looked through every device a moment ago
-        self._next_scan = now + self.write_interval_s * SCAN_FRACTION
-        due = [
-            i
-            for i in self._known.values()
-            if i is not None
-            and i.seen is not None
-            and (force or now - i.written_at >= self.write_interval_s)
+            return []  # looked through every device a moment ago
+        self._next_scan = now + min(self.write_interval_s, self.health_interval_s) * SCAN_FRACTION
+        return [
+            DeviceState(d, p.seen, p.heartbeat)
+            for d, p in self._pending.items()
+            if force or now - p.since >= self._interval(p)
         ]
-        if not due:
-            return 0
-        due.sort(key=lambda i: i.device_id)  # one lock order for every worker
-        stmt = (
-            update(_DEV)
-            .where(
-                _DEV.c.device_id == bindparam("d_id"),
-                or_(_DEV.c.last_seen.is_(None), _DEV.c.last_seen < bindparam("d_seen")),
-            )
-            .values(last_seen=bindparam("d_seen"))
-        )
-        session.connection().execute(stmt, [{"d_id": i.device_id, "d_seen": i.seen} for i in due])
-        for i in due:
-            i.seen, i.written_at = None, now
-        return len(due)
+
+    def _interval(self, p: _Pending) -> float:
+        if p.heartbeat is None:
+            return self.write_interval_s
+        return min(self.write_interval_s, self.health_interval_s)
+
+    def written(self, states: Iterable[DeviceState]) -> None:
+        """Drop what was written (after its transaction committed), unless newer came."""
+        for st in states:
+            p = self._pending.get(st.device_id)
+            if p is not None and p.seen == st.seen and p.heartbeat is st.heartbeat:
+                del self._pending[st.device_id]
+
+    def write_behind(self, session: Session, *, force: bool = False) -> list[DeviceState]:
+        """Write the due state, sorted by device id, in one statement (the caller commits,
+        then calls :meth:`written`)."""
+        due = self.due(force=force)
+        write_device_state(session, due)
+        return due
 
 
 # --------------------------------------------------------------------------- bins
