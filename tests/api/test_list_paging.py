@@ -210,7 +210,7 @@ def test_weighins_by_member_number_and_day_within_reach(served: ApiServer) -> No
     mutant: ``member_no`` matched only as typed (no upper-casing) -> "m-b" finds 0 -> fails
     mutant: the ``member_no`` subquery and the weigh-ins out of scope (scope.py's
             WeighinRecord and Household rules admit every row) -> the operator finds M-C's
-            -> fails
+            -> fails (either rule alone passes here: the other still hides them)
     mutant: ``until`` dropped -> seq 110..112 in the day's range -> fails
     """
     with served.client() as c:
