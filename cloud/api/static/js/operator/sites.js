@@ -4,7 +4,7 @@
 // beyond that (a regency: 20,000 bins) it loads the bins of the site the operator picks,
 // in the table or on the map, a page at a time, and shows the rest as these aggregates.
 // Devices are counted by the overview; only a page of those offline is listed.
-import { h, fill, kg, num, cardTable } from "../util.js";
+import { h, fill, kg, num, cardTable, soon } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { state } from "./state.js";
@@ -93,21 +93,11 @@ export function binsShown() {
   return binsWanted() !== null;
 }
 
-let timer = null;
 /** Fresh figures soon (after a live event), at most every REFRESH_MS; then `render()`. */
-export function overviewSoon(render) {
-  if (timer) return;
-  timer = setTimeout(async () => {
-    try {
-      await loadOverview();
-      render();
-    } catch {
-      /* the next event or the reconcile tries again */
-    } finally {
-      timer = null;
-    }
-  }, REFRESH_MS);
-}
+export const overviewSoon = soon(REFRESH_MS, async (render) => {
+  await loadOverview();
+  render();
+});
 
 function siteName(id) {
   const s = state.overview && state.overview.sites.find((x) => x.site_id === id);
