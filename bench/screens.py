@@ -11,7 +11,12 @@ requests one after another, as a person at a screen does (one keep-alive connect
 * ``search``: ``GET /households?q=`` with what people type: a name or part of one (common
   and rare), a member number or its digits, a card id, a prefix of two letters;
 * ``list``: ``GET /households`` pages (25 rows) at offsets up to the 1,000th row;
-* ``overview``: ``GET /overview``, the overview's figures per site and kecamatan.
+* ``overview``: ``GET /overview``, the overview's figures per site and kecamatan;
+* the operational lists a page at a time (``offset``): ``bins site p1`` (the largest
+  site's first 100), ``bins deep`` (the last page of 100 within reach), ``devices
+  offline`` (12 of them), ``pickups open`` (25), ``weighins filtered`` (25 credited of
+  the largest site, then 25 of a member number: the weigh-in history's filters). The
+  seed writes no weigh-ins or pickups: those two measure the query on empty tables.
 
 ``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
 with the same ``--households``, ``opening_balances=False``, on a server you keep running),
@@ -138,7 +143,32 @@ def run(port: int, r: Regency, site_id: int, requests: int) -> dict[str, dict[st
     for role, c in clients.items():
         c.get(f"{V}/households", {"limit": 25})  # (warm up the worker)
         kinds: dict[str, list[float]] = {"search": [], "list": [], "overview": []}
+        bins_total = c.get(f"{V}/bins", {"offset": 0, "limit": 1})[1]["total"]
+        deep = max(0, (bins_total - 1) // 100 * 100)
+        paged: dict[str, tuple[str, dict[str, Any]]] = {
+            "bins site p1": ("bins", {"site_id": site_id, "offset": 0, "limit": 100}),
+            "bins deep": ("bins", {"offset": deep, "limit": 100}),
+            "devices offline": (
+                "devices",
+                {"online": "false", "revoked": "false", "offset": 0, "limit": 12},
+            ),
+            "pickups open": ("pickups", {"status": "open", "offset": 0, "limit": 25}),
+            "weighins filtered": (
+                "weighins",
+                {"status": "credited", "site_id": site_id, "offset": 0, "limit": 25},
+            ),
+        }
+        for kind in paged:
+            kinds[kind] = []
         for k in range(requests):
+            for kind, (path, query) in paged.items():
+                if kind == "weighins filtered" and k % 2:
+                    query = {
+                        "member_no": r.member_no(k % r.config.households),
+                        "offset": 0,
+                        "limit": 25,
+                    }
+                kinds[kind].append(c.get(f"{V}/{path}", query)[0])
             kinds["search"].append(c.get(f"{V}/households", {"q": terms[k % len(terms)]})[0])
             offset = rng.randrange(0, 1000, 25)
             kinds["list"].append(c.get(f"{V}/households", {"limit": 25, "offset": offset})[0])

@@ -35,7 +35,7 @@ from cloud.db import make_engine, session_factory
 from cloud.devices import register_device
 from cloud.models import Bin, Device
 from tests.api.support import ApiServer, World, login, serve, settings_for
-from tests.cloud.factories import weighin
+from tests.cloud.factories import T0, weighin
 
 pytestmark = pytest.mark.integration
 
@@ -199,6 +199,41 @@ def test_filters_and_capped_totals(
     monkeypatch.setattr(bins_route, "BIN_COUNT_CAP", 3)
     bins = _get(served, op, "bins", offset=0, limit=2)
     assert (bins["total"], bins["total_exact"]) == (3, False)
+
+
+def test_weighins_by_member_number_and_day_within_reach(served: ApiServer) -> None:
+    """The weigh-in history's filters: a household by its member number (as typed, in
+    lower case too), paged newest first, narrowed by a date range; another site's
+    household is not found by an operator (the administrator finds it).
+
+    mutant: the route ignores ``member_no`` -> every weigh-in within reach (18) -> fails
+    mutant: ``member_no`` matched only as typed (no upper-casing) -> "m-b" finds 0 -> fails
+    mutant: the ``member_no`` subquery and the weigh-ins out of scope (scope.py's
+            WeighinRecord and Household rules admit every row) -> the operator finds M-C's
+            -> fails (either rule alone passes here: the other still hides them)
+    mutant: ``until`` dropped -> seq 110..112 in the day's range -> fails
+    """
+    with served.client() as c:
+        op, admin = login(c, "operator"), login(c, "admin")
+    page1 = _get(served, op, "weighins", offset=0, limit=10, member_no="M-B")
+    assert (page1["total"], page1["total_exact"], len(page1["items"])) == (13, True, 10)
+    page2 = _get(served, op, "weighins", offset=10, limit=10, member_no="m-b")
+    assert (page2["total"], len(page2["items"])) == (13, 3)
+    ids = [w["id"] for w in page1["items"] + page2["items"]]
+    assert ids == sorted(set(ids), reverse=True)
+    # a date range [since, until): M-B's were weighed at T0 + 100 s .. T0 + 112 s
+    window = {
+        "since": (T0 + timedelta(seconds=105)).isoformat(),
+        "until": (T0 + timedelta(seconds=110)).isoformat(),
+    }
+    narrowed = _get(served, op, "weighins", offset=0, member_no="M-B", **window)
+    assert [w["seq"] for w in narrowed["items"]] == [109, 108, 107, 106, 105]
+    # another site's household: not found by the operator, found by the administrator
+    assert _get(served, op, "weighins", offset=0, member_no="M-C")["total"] == 0
+    assert _get(served, op, "weighins", offset=0, member_no="M-NOBODY")["total"] == 0
+    theirs = _get(served, admin, "weighins", offset=0, member_no="M-C")
+    assert theirs["total"] == 2
+    assert {w["device_id"] for w in theirs["items"]} == {"st-bank02"}
 
 
 def test_bad_paging_is_refused_and_the_bare_list_stays(api: ApiServer) -> None:

@@ -17,9 +17,17 @@ mutant: the overview loads every device (GET /devices without offset) -> no page
         the devices -> fails
 mutant: loadBins asks for every bin of the picked site (no page) -> 100 + EXTRA listed -> fails
 mutant: the pickup board's pager ignores the offset -> page 2 shows the first 25 -> fails
+mutant: the weigh-in history's pager ignores the offset -> page 2 shows the first 25 -> fails
+mutant: the weigh-in history sends no ``member_no`` -> 43 rows, not 20 -> fails
+mutant: the map never asks for its visible area (``loadArea`` returns at once) -> the
+        other site's bin beside the picked site's is not drawn -> fails
+mutant: ``loadArea``'s bbox as west,south,east,north -> 422 or another area -> fails
 
 The picked site has EXTRA more bins than the regency gives it (a page and a bit), and
-OPENED bins have an open pickup (more than a column's page).
+OPENED bins have an open pickup (more than a column's page); NEAR, a bin of another site,
+stands among the picked site's (only the map's visible area brings it); the picked site's
+station has HISTORY more weigh-ins, three days ago, of two households (the history's
+second page, a member number's 20).
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -53,7 +64,9 @@ FULL = 3  # bins filled past their threshold, at the site with the most bins (4)
 WEIGHED = 3  # weigh-ins credited today, at that site
 EXTRA = 110  # more bins at that site: past a page of the bin list (BIN_PAGE 100)
 OPENED = 30  # bins (elsewhere) with an open pickup: past a page of the board (25)
-BINS = CFG.bins + EXTRA
+NEAR = "zz-near"  # a bin of another site among the picked site's
+HISTORY = 40  # weigh-ins three days ago at the picked site's station
+BINS = CFG.bins + EXTRA + 1
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +95,13 @@ def regency_api(
             s.execute(update(Bin).where(Bin.bin_id.in_(bins[:FULL])).values(fill_pct=91.0))
             for i in range(EXTRA):
                 pickups.register_bin(s, bin_id=f"zz-extra-{i:03d}", site=site.code)
+            other = next(x for x in regency.sites if x.index != site.index)
+            pickups.register_bin(s, bin_id=NEAR, site=other.code)
+            s.execute(
+                update(Bin)
+                .where(Bin.bin_id == NEAR)
+                .values(lat=site.lat + 0.0003, lon=site.lon + 0.0001)
+            )
             s.commit()
             pickups.open_pickup(s, bin_id=bins[0], requested_by="test")
             others = [regency.bin_id(k) for k in range(CFG.bins) if regency.bin_id(k) not in bins]
@@ -99,6 +119,16 @@ def regency_api(
                         device_time=now - timedelta(minutes=5 - i),
                     )
                     for i in range(WEIGHED)
+                ]
+                + [
+                    weighin(
+                        device_id=station,
+                        seq=100 + i,
+                        card_id=regency.card_id(site.households[-1 - i % 2]),
+                        net_g=1_000 + i,
+                        device_time=now - timedelta(days=3) + timedelta(minutes=i),
+                    )
+                    for i in range(HISTORY)
                 ],
                 received_at=now,
             )
@@ -221,3 +251,80 @@ def test_the_household_list_pages_through_the_server(page: Page, regency: Regenc
     items.first.click()
     expect(page.locator("#hh-detail")).to_contain_text(regency.member_no(1234), timeout=WAIT)
     screenshot(page, "regency-household-found")
+
+
+def test_the_weighin_history_pages_and_filters(page: Page, regency: Regency) -> None:
+    site = busiest(regency)
+    total = WEIGHED + HISTORY
+    page.get_by_role("link", name="Riwayat timbang").click()
+    rows = page.locator("#wh-table tr[data-weighin]")
+    pager = page.locator("#wh-pager .pager")
+    expect(pager).to_contain_text(f"1–25 dari {total}", timeout=WAIT)
+    expect(rows).to_have_count(25)
+    ids = [int(x or 0) for x in rows.evaluate_all("rs => rs.map(r => r.dataset.weighin)")]
+    assert ids == sorted(ids, reverse=True)  # newest first
+    screenshot(page, "regency-weighins")
+    pager.get_by_role("button", name="Berikutnya").click()
+    expect(pager).to_contain_text(f"26–{total} dari {total}", timeout=WAIT)
+    expect(rows).to_have_count(total - 25)
+    later = [int(x or 0) for x in rows.evaluate_all("rs => rs.map(r => r.dataset.weighin)")]
+    assert max(later) < min(ids)
+    screenshot(page, "regency-weighins-page2")
+
+    # a member number: that household's 20, each row linking to it
+    member = regency.member_no(site.households[-1])
+    form = page.locator("#wh-filter")
+    page.locator("#wh-member").fill(member)
+    form.get_by_role("button", name="Cari").click()
+    expect(rows).to_have_count(HISTORY // 2, timeout=WAIT)
+    expect(page.locator("#wh-pager .pager")).to_have_count(0)
+    expect(rows.locator("a.wh-household").first).to_contain_text(member, timeout=WAIT)
+    expect(rows.locator(f'a.wh-household:has-text("{member}")')).to_have_count(HISTORY // 2)
+    screenshot(page, "regency-weighins-member")
+    # a day (today, in the programme's zone): the weigh-ins of today only
+    page.locator("#wh-member").fill("")
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).strftime("%d/%m/%Y")
+    page.locator("#wh-from").fill(today)
+    form.get_by_role("button", name="Cari").click()
+    expect(rows).to_have_count(WEIGHED, timeout=WAIT)
+    # the household link opens the household
+    link = rows.first.locator("a.wh-household")
+    expect(link).not_to_contain_text("#", timeout=WAIT)
+    name = (link.text_content() or "").split(" · ")[0]
+    link.click()
+    expect(page.locator("#hh-detail")).to_contain_text(name, timeout=WAIT)
+
+
+def test_the_map_asks_for_the_visible_area_once_zoomed_in(page: Page, regency: Regency) -> None:
+    site = busiest(regency)
+    area = KECAMATAN[site.kecamatan].name
+    expect(page.locator("#bin-map .map-cluster").first).to_be_visible(timeout=WAIT)
+    expect(page.locator("#map-area")).to_have_text("")  # the whole regency: sites only
+    page.get_by_role("button", name=f"Semua {len(KECAMATAN)} kecamatan").click()
+    page.locator(f'#sites tr.area-row[data-area="{area}"]').get_by_role("button").click()
+    picked = page.locator(f'#sites tr.site-row[data-site="{site.index + 1}"]')
+
+    def area_asked(r: Any) -> bool:
+        return "/api/v1/bins?" in r.url and "bbox=" in r.url
+
+    with page.expect_response(area_asked, timeout=WAIT) as answer:
+        picked.get_by_role("button", name="Lihat tong").click()  # the map zooms onto it
+    body = answer.value.json()
+    bbox = parse_qs(urlsplit(answer.value.url).query)["bbox"][0]
+    south, west, north, east = (float(x) for x in bbox.split(","))
+    got = {b["bin_id"] for b in body["items"]}
+    assert NEAR in got
+    assert {regency.bin_id(k) for k in site.bins} <= got
+    assert all(south <= b["lat"] <= north and west <= b["lon"] <= east for b in body["items"])
+    # drawn one by one (no clusters this close), the other site's bin among them
+    for bin_id in got:
+        expect(page.locator(f'#bin-map [data-bin="{bin_id}"]')).to_have_count(1, timeout=WAIT)
+    expect(page.locator("#map-area")).to_have_text(f"{body['total']} tong di area yang tampak.")
+    screenshot(page, "regency-map-area")
+    # zoomed out to the regency again: the area is let go, the sites stay
+    zoom_out = page.locator("#bin-map .leaflet-control-zoom-out")
+    for _ in range(5):  # 17 -> 12, a step at a time (a click during a zoom is lost)
+        zoom_out.click()
+        page.wait_for_function("() => !document.querySelector('#bin-map .leaflet-zoom-anim')")
+    expect(page.locator("#map-area")).to_have_text("", timeout=WAIT)
+    expect(page.locator(f'#bin-map [data-bin="{NEAR}"]')).to_have_count(0)

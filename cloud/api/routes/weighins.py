@@ -24,7 +24,7 @@ from cloud.api.schemas import (
     WeighinOut,
 )
 from cloud.api.weighin_view import weighin_out
-from cloud.models import WeighinRecord
+from cloud.models import Household, WeighinRecord
 from cloud.postings import funds
 from cloud.receivables import owed_rp
 
@@ -55,6 +55,14 @@ def list_weighins(
     listing: ListQuery,
     device_id: Annotated[DeviceIdStr | None, Query(description="the station")] = None,
     household_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    member_no: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="the household by its member number (as typed, or upper-cased)",
+        ),
+    ] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(pattern="^(credited|unassigned|rejected|held)$")] = None,
     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -82,6 +90,15 @@ def list_weighins(
         q = q.where(W.effective_at < t)
     if before_id is not None:
         q = q.where(W.id < before_id)
+    if member_no is not None:
+        # the household's id (unique member number), then ix_weighins_household_id_id;
+        # a household out of reach is not found (scope.py), so neither are its weigh-ins
+        typed = member_no.strip()
+        q = q.where(
+            W.household_id.in_(
+                select(Household.id).where(Household.member_no.in_(sorted({typed, typed.upper()})))
+            )
+        )
     return listed(
         session,
         q,

@@ -19,7 +19,7 @@ export const E = {
   overview: () => api(`${V}/overview`),
   /** The live feed's latest weigh-ins (a bare list, newest first). */
   weighins: (query = {}) => api(`${V}/weighins`, { query: { limit: 50, ...query } }),
-  /** A page of weigh-ins ({status, site_id, device_id, household_id, since, until}). */
+  /** A page of weigh-ins ({status, site_id, device_id, household_id, member_no, since, until}). */
   weighinPage: (query = {}, offset = 0, limit = 25) => api(`${V}/weighins`, { query: { ...query, limit, offset } }),
   /** A page of devices ({site_id, kind, online, revoked, bbox}). */
   devices: (query = {}, offset = 0, limit = 50) => api(`${V}/devices`, { query: { ...query, limit, offset } }),

@@ -4,6 +4,7 @@
 //
 //   const map = createMap(el, { config: uiConfig.map, label: "Peta tong" });
 //   map.update([{ id, kind, lat, lon, label, className, title, popup: () => Node }]);
+//   map.update(points, { fit: false });   // a new set of points, the view kept
 //   map.lines([{ id, points: [[lat, lon], ...], className }]);   // e.g. routes
 //
 // Tiles come from the installation's tile server (`config.tiles_url`, from
@@ -25,10 +26,11 @@ export function mapAvailable() {
 
 /**
  * A map in `el`. Options: config ({tiles_url, attribution, max_zoom, center, zoom}),
- * label (accessible name), cluster (default true), onSelect(point) (popup button).
+ * label (accessible name), cluster (default true), unclusterAt (a zoom from which every
+ * point is drawn on its own), onSelect(point) (popup button).
  * Returns {update(points), lines(polylines), fit(), invalidate(), destroy(), leaflet}.
  */
-export function createMap(el, { config = {}, label = "", cluster = true } = {}) {
+export function createMap(el, { config = {}, label = "", cluster = true, unclusterAt = null } = {}) {
   const L = window.L;
   el.classList.add("map");
   el.setAttribute("role", "region");
@@ -52,6 +54,7 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
         maxClusterRadius: 36,
         spiderfyOnMaxZoom: true,
         iconCreateFunction: clusterIcon,
+        disableClusteringAtZoom: unclusterAt ?? undefined,
       })
     : L.layerGroup();
   layer.addTo(map);
@@ -59,7 +62,7 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
   const markers = new Map();
   let fitted = "";
 
-  function update(points) {
+  function update(points, { fit: fitNew = true } = {}) {
     const located = points.filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lon));
     const keep = new Set(located.map((p) => p.id));
     for (const [id, m] of markers) if (!keep.has(id)) (layer.removeLayer(m), markers.delete(id));
@@ -87,7 +90,7 @@ export function createMap(el, { config = {}, label = "", cluster = true } = {}) 
     const key = [...keep].sort().join("|");
     if (key !== fitted && located.length) {
       fitted = key;
-      fit();
+      if (fitNew) fit();
     }
     requestAnimationFrame(declutter);
     return located.length;

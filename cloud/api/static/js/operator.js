@@ -14,6 +14,7 @@ import { showBinChart, showDailyCharts, renderBinSelect, initReports, downloadRe
 import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPayouts, renderReceivables } from "./operator/households.js";
 import { showStock } from "./operator/stock.js";
 import { showCases } from "./operator/cases.js";
+import { bindWeighins, showWeighinList } from "./operator/weighins.js";
 
 /** How long after the stream opens to re-read (the API's hub baselines within a poll). */
 const SETTLE_MS = 2500;
@@ -41,6 +42,7 @@ function route(ev) {
     renderReceivables();
     showHouseholdList();
   }
+  if (current === "weighins") showWeighinList();
   if (current === "pickups") showRoutes();
   if (current === "stock") showStock();
   if (current === "cases") showCases();
@@ -105,6 +107,9 @@ function mergeBin(id, patch) {
   if (state.bins.has(id) || allBinsLoaded()) {
     state.bins.set(id, { ...(state.bins.get(id) || { bin_id: id }), ...patch });
     renderBins();
+  } else if (state.area && state.area.bins.has(id)) {
+    state.area.bins.set(id, { ...state.area.bins.get(id), ...patch }); // on the map only
+    renderMap();
   }
   figuresChanged();
 }
@@ -244,6 +249,7 @@ $("#chart-day-period").addEventListener("change", () => showDailyCharts());
 bindReportDates();
 bindRoutes();
 bindSites(pickSite);
+bindWeighins();
 watchChartSizes();
 $("#report-weighins").addEventListener("click", () => downloadReport("weighins"));
 $("#report-payouts").addEventListener("click", () => downloadReport("payouts"));

@@ -80,6 +80,27 @@ export function pager(page, go) {
       onclick: () => go(page.offset + page.limit) }));
 }
 
+/**
+ * A reload soon, not at once: the returned function runs `work(...args)` `ms` after its
+ * first call, calls meanwhile are folded into that one (live events come in bursts);
+ * a failure is left to the next call or the page's reconcile to retry.
+ */
+export function soon(ms, work) {
+  let timer = null;
+  return (...args) => {
+    if (timer) return;
+    timer = setTimeout(async () => {
+      try {
+        await work(...args);
+      } catch {
+        /* the next call or the reconcile tries again */
+      } finally {
+        timer = null;
+      }
+    }, ms);
+  };
+}
+
 // ------------------------------------------------------------------ numbers and money
 
 const idInt = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 0 });

@@ -1,11 +1,11 @@
 // The overview: KPIs, bins (plot and list), the live weigh-in feed, alerts and devices.
-import { $, h, fill, rupiah, kg, num, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey, pager } from "../util.js";
+import { $, h, fill, rupiah, kg, num, pct, clock, relative, localDay, fillClass, toast, errorText, toDate, newKey, pager, soon } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { createMap, mapAvailable } from "../map.js";
 import { DL_ACK_KEY, FEED_MAX, state, categoryName, binName, householdOf, householdLines } from "./state.js";
 import { showBinChart } from "./trends.js";
-import { binsCaption, binsShown, loadBins, loadDevices, sitePoints } from "./sites.js";
+import { areaCaption, binsCaption, binsShown, loadArea, loadBins, loadDevices, sitePoints } from "./sites.js";
 
 // ------------------------------------------------------------------ overview
 
@@ -20,15 +20,36 @@ export function renderKpis() {
 }
 
 let binMap = null;
+/** From this zoom every point is drawn on its own (no clusters). */
+const UNCLUSTER_ZOOM = 16;
+/** The visible area is asked for once the map has rested this long after a move. */
+const AREA_WAIT_MS = 400;
+
+/** The map's bins and stations: those loaded for the list (fresher: live events patch
+ * them), and those of the visible area once zoomed in (./sites.js loadArea). */
+function mapPoints() {
+  const area = state.area || { bins: new Map(), stations: new Map() };
+  return {
+    bins: [...new Map([...area.bins, ...state.bins]).values()].filter((b) => b.active !== false),
+    stations: [...new Map([...area.stations, ...state.stations]).values()],
+  };
+}
 
 /** Sites (with several), the loaded bins (coloured by fill, fullest on top) and stations
- * on the overview's map, clustered where they crowd. */
-export function renderMap() {
+ * on the overview's map, clustered where they crowd; zoomed in, those of the visible
+ * area too (asked for when the map rests). `fit: false` keeps the view. */
+export function renderMap({ fit = true } = {}) {
   const box = $("#bin-map");
   if (!box || !mapAvailable()) return;
-  if (!binMap) binMap = createMap(box, { config: (state.config && state.config.map) || {}, label: t("bins.map") });
-  const bins = [...state.bins.values()].filter((b) => b.active !== false);
-  const stations = [...state.stations.values()];
+  if (!binMap) {
+    binMap = createMap(box, { config: (state.config && state.config.map) || {}, label: t("bins.map"), unclusterAt: UNCLUSTER_ZOOM });
+    const m = binMap.leaflet;
+    const areaSoon = soon(AREA_WAIT_MS, async () => {
+      if (await loadArea(m.getBounds(), m.getZoom())) renderMap({ fit: false });
+    });
+    m.on("moveend", areaSoon); // (a zoom ends with a move too)
+  }
+  const { bins, stations } = mapPoints();
   const sites = sitePoints();
   $("#legend-site").hidden = !sites.length;
   const placed = binMap.update([
@@ -46,9 +67,10 @@ export function renderMap() {
       title: `${t("devices.kind.station")} ${d.name || d.device_id}: ${t(d.online ? "devices.online" : "devices.offline")}`,
       popup: () => stationPopup(d),
     })),
-  ]);
+  ], { fit });
   const missing = sites.length + bins.length + stations.length - placed;
   $("#map-missing").textContent = missing > 0 ? t("map.missing", { n: missing }) : "";
+  $("#map-area").textContent = areaCaption();
 }
 
 /** Zoom the map onto the loaded bins (a site just picked). */

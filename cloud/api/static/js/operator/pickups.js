@@ -1,7 +1,7 @@
 // The pickup board: open requests by due time, assign to a collector, mark done. Each
 // column is a page of GET /pickups (the util.js pager under it; today's done ones only).
 import "../doorstep_strings.js";
-import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, dayStartUtc, toast, errorText, parseKgToGrams, toDate, pager } from "../util.js";
+import { $, h, fill, kg, pct, clock, dateTime, relative, localDay, dayStartUtc, toast, errorText, parseKgToGrams, toDate, pager, soon } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { state, categoryName, binName, collectorName, fillHouseholdCell } from "./state.js";
@@ -70,21 +70,11 @@ export async function loadPickups(columns = COLUMNS) {
   state.pickups = new Map(COLUMNS.flatMap((c) => (state.pickupPages[c] ? state.pickupPages[c].items : [])).map((p) => [p.id, p]));
 }
 
-let reloading = null;
 /** Re-read the board soon (a pickup changed: it may move column, the counts change). */
-export function pickupsSoon() {
-  if (reloading) return;
-  reloading = setTimeout(async () => {
-    try {
-      await loadPickups();
-      renderPickups();
-    } catch {
-      /* the next change or the reconcile tries again */
-    } finally {
-      reloading = null;
-    }
-  }, 1000);
-}
+export const pickupsSoon = soon(1000, async () => {
+  await loadPickups();
+  renderPickups();
+});
 
 export function renderPickups() {
   // a live event re-renders the board: keep what the operator was choosing or typing

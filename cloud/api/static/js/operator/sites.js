@@ -4,7 +4,7 @@
 // beyond that (a regency: 20,000 bins) it loads the bins of the site the operator picks,
 // in the table or on the map, a page at a time, and shows the rest as these aggregates.
 // Devices are counted by the overview; only a page of those offline is listed.
-import { h, fill, kg, num, cardTable } from "../util.js";
+import { h, fill, kg, num, cardTable, soon } from "../util.js";
 import { t } from "../i18n.js";
 import { E } from "../endpoints.js";
 import { state } from "./state.js";
@@ -93,21 +93,54 @@ export function binsShown() {
   return binsWanted() !== null;
 }
 
-let timer = null;
-/** Fresh figures soon (after a live event), at most every REFRESH_MS; then `render()`. */
-export function overviewSoon(render) {
-  if (timer) return;
-  timer = setTimeout(async () => {
-    try {
-      await loadOverview();
-      render();
-    } catch {
-      /* the next event or the reconcile tries again */
-    } finally {
-      timer = null;
-    }
-  }, REFRESH_MS);
+/** From this zoom the map asks for the bins and stations of its visible area. */
+export const AREA_ZOOM = 14;
+/** The most bins (and stations) of the visible area drawn at once ("zoom in" beyond). */
+export const AREA_PAGE = 300;
+
+let areaSeq = 0;
+/**
+ * The bins and stations inside the map's visible area (Leaflet `bounds`) into
+ * `state.area`, one page of each (GET /bins and /devices with `bbox`); none below
+ * AREA_ZOOM or while every bin is loaded anyway. False when a later call overtook it.
+ */
+export async function loadArea(bounds, zoom) {
+  const seq = ++areaSeq;
+  if (zoom < AREA_ZOOM || allBinsLoaded()) {
+    state.area = null;
+    return true;
+  }
+  const deg = (x, lim) => Math.max(-lim, Math.min(lim, x)).toFixed(5);
+  const bbox = [deg(bounds.getSouth(), 90), deg(bounds.getWest(), 180), deg(bounds.getNorth(), 90), deg(bounds.getEast(), 180)].join(",");
+  const [bins, stations] = await Promise.all([
+    E.bins({ bbox }, 0, AREA_PAGE),
+    E.devices({ bbox, kind: "station", revoked: false }, 0, AREA_PAGE),
+  ]);
+  if (seq !== areaSeq) return false;
+  state.area = {
+    bbox, page: bins,
+    bins: new Map(bins.items.map((b) => [b.bin_id, b])),
+    stations: new Map(stations.items.map((d) => [d.device_id, d])),
+  };
+  return true;
 }
+
+/** Under the map, while it shows its visible area: how many bins are there, and to zoom
+ * in when more are there than one page draws. */
+export function areaCaption() {
+  const page = state.area && state.area.page;
+  if (!page) return "";
+  const more = page.total_exact === false || page.total > page.items.length;
+  return more
+    ? t("map.zoom_in", { n: num(page.total) + (page.total_exact === false ? "+" : ""), shown: num(page.items.length) })
+    : t("map.area", { n: num(page.total) });
+}
+
+/** Fresh figures soon (after a live event), at most every REFRESH_MS; then `render()`. */
+export const overviewSoon = soon(REFRESH_MS, async (render) => {
+  await loadOverview();
+  render();
+});
 
 function siteName(id) {
   const s = state.overview && state.overview.sites.find((x) => x.site_id === id);

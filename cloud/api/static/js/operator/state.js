@@ -21,6 +21,8 @@ export const state = {
   weighins: [],
   /** the stations drawn on the map (the picked site's, or all while few: ./sites.js) */
   stations: new Map(),
+  /** the map's visible area once zoomed in: {bbox, page, bins, stations} (./sites.js) */
+  area: null,
   /** the page of offline devices listed on the overview */
   devicePage: null,
   /** the pickup board's pages per column (open, assigned, done today: ./pickups.js) */
