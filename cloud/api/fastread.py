@@ -130,14 +130,17 @@ class BalanceReads:
     (the way a database groups commits): under load a worker sends one statement per
     batch instead of one per request, and its database thread's CPU per lookup falls
     with the batch. Each lookup still reads the database after it arrived (no cache).
-    On SQLite (one process, no round trip) each lookup is its own statement.
+    Up to ``in_flight`` batches are on their way at once (a new one leaves while the
+    previous waits for its answer). On SQLite (one process, no round trip) each lookup is
+    its own statement.
     """
 
-    def __init__(self, fast: FastReads, *, max_batch: int = 500) -> None:
+    def __init__(self, fast: FastReads, *, max_batch: int = 500, in_flight: int = 2) -> None:
         self.fast = fast
         self.max_batch = max_batch
+        self.in_flight = in_flight
         self._waiting: dict[int, list[asyncio.Future[tuple[Any, ...]]]] = {}
-        self._drain: asyncio.Task[None] | None = None
+        self._drains: set[asyncio.Task[None]] = set()
         #: statements sent and lookups answered (the batching's effect, for the bench)
         self.statements = 0
         self.lookups = 0
@@ -150,35 +153,34 @@ class BalanceReads:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[tuple[Any, ...]] = loop.create_future()
         self._waiting.setdefault(household_id, []).append(waiter)
-        if self._drain is None:
-            self._drain = loop.create_task(self._send_batches())
+        if len(self._drains) < self.in_flight:
+            drain = loop.create_task(self._send_batches())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         return await waiter
 
     async def _send_batches(self) -> None:
         """Send what waits, one batch at a time, until nothing does."""
-        try:
-            while self._waiting:
-                ids = list(itertools.islice(self._waiting, self.max_batch))
-                batch = {hid: self._waiting.pop(hid) for hid in ids}
-                try:
-                    rows = await run_db(self.fast.all, FUNDS_OF_MANY, household_ids=ids)
-                except Exception as exc:  # every waiter of the batch gets the error
-                    for waiters in batch.values():
-                        for w in waiters:
-                            if not w.done():
-                                w.set_exception(exc)
-                    continue
-                self.statements += 1
-                by_id = {row[0]: row[1:] for row in rows}
-                for hid, waiters in batch.items():
-                    self.lookups += len(waiters)
-                    row = by_id.get(hid)
+        while self._waiting:
+            ids = list(itertools.islice(self._waiting, self.max_batch))
+            batch = {hid: self._waiting.pop(hid) for hid in ids}
+            try:
+                rows = await run_db(self.fast.all, FUNDS_OF_MANY, household_ids=ids)
+            except Exception as exc:  # every waiter of the batch gets the error
+                for waiters in batch.values():
                     for w in waiters:
-                        if w.done():  # a request may have been cancelled meanwhile
-                            continue
-                        if row is None:
-                            w.set_exception(LookupError(f"no funds row for {hid}"))
-                        else:
-                            w.set_result(row)
-        finally:
-            self._drain = None
+                        if not w.done():
+                            w.set_exception(exc)
+                continue
+            self.statements += 1
+            by_id = {row[0]: row[1:] for row in rows}
+            for hid, waiters in batch.items():
+                self.lookups += len(waiters)
+                row = by_id.get(hid)
+                for w in waiters:
+                    if w.done():  # a request may have been cancelled meanwhile
+                        continue
+                    if row is None:
+                        w.set_exception(LookupError(f"no funds row for {hid}"))
+                    else:
+                        w.set_result(row)
