@@ -55,6 +55,11 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/categories"): {"code": "evil", "name_id": "E", "name_en": "E"},
     ("POST", "/api/v1/categories/{code}/prices"): {"rp_per_kg": 1},
     ("POST", "/api/v1/households/{household_id}/payouts"): {"amount_rp": 100},
+    ("POST", "/api/v1/households/{household_id}/receivable/repayments"): {"amount_rp": 100},
+    ("POST", "/api/v1/households/{household_id}/receivable/write-off"): {
+        "amount_rp": 100,
+        "reason": "moved away, cannot be reached",
+    },
     ("POST", "/api/v1/payouts/{payout_id}/reject"): {"reason": "not mine to reject"},
     ("POST", "/api/v1/weighins/{weighin_id}/assign"): {"household_id": 2},
     ("POST", "/api/v1/weighins/{weighin_id}/reverse"): {"reason": "not mine to reverse"},
