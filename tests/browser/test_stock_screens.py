@@ -137,7 +137,7 @@ def test_cases_confirm_holds_payouts_and_the_monthly_report(
         0, timeout=WAIT
     )  # left the open list
     expect(page.locator("#cases-holds li")).to_contain_text("case", timeout=WAIT)
-    page.get_by_label("Status").select_option("confirmed")
+    page.locator("#cases-status").select_option("confirmed")  # the history has one too
     expect(page.locator("#cases-list li[data-status='confirmed']")).to_contain_text(
         "kartu digandakan", timeout=WAIT
     )
