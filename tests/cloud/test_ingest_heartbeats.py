@@ -158,7 +158,12 @@ def test_stop_writes_the_pending_heartbeats(
         assert w.wait_subscribed(10)
         with device(mosquitto, st) as dev:
             dev.publish(Kind.HEALTH, health(st, seq=1, uptime_s=77, outbox_depth=7))
-            wait_until(lambda: w.processed >= 1 and w.settled, 20, "the heartbeat processed")
+            wait_until(
+                lambda: w.processed >= 1 and w.settled,
+                20,
+                "the heartbeat processed",
+                state=lambda: f"processed={w.processed} settled={w.settled}",
+            )
         assert _row(engine, st).outbox_depth is None  # held in the cache
     finally:
         w.stop()
@@ -236,7 +241,12 @@ def test_two_workers_never_deadlock_on_device_rows(
                     topic = device_topic(d, kind)
                     clients[d].client.publish(topic, payload.model_dump_json().encode(), qos=1)
         total = 2 * rounds * len(kinds)
-        wait_until(lambda: sum(w.processed for w in workers) >= total, 90, "every message")
+        wait_until(
+            lambda: sum(w.processed for w in workers) >= total,
+            90,
+            "every message",
+            state=lambda: f"processed={[w.processed for w in workers]} of {total}",
+        )
         for d, c in clients.items():  # the newest heartbeat of each device, last
             c.publish(Kind.HEALTH, health(d, seq=5000, uptime_s=5000))
         wait_until(

@@ -16,12 +16,19 @@ class WaitTimeout(AssertionError, TimeoutError):
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.05
+    predicate: Callable[[], object],
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.05,
+    *,
+    state: Callable[[], str] | None = None,
 ) -> None:
     """Poll ``predicate`` until it is truthy; :class:`WaitTimeout` naming ``what`` after
-    ``timeout_s`` (the predicate is asked once more at the deadline)."""
+    ``timeout_s`` (the predicate is asked once more at the deadline), with ``state()``
+    in the message if given (what the test was waiting on, at the deadline)."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout_s:g}s waiting for {what}")
+            seen = f" ({state()})" if state is not None else ""
+            raise WaitTimeout(f"timed out after {timeout_s:g}s waiting for {what}{seen}")
         time.sleep(interval_s)
