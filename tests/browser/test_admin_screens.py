@@ -12,6 +12,8 @@ mutant: the import button enabled after a dry run with bad rows -> the "disabled
 mutant: price_changes.approve without the proposer check -> the admin's own approval passes.
 mutant: device_config.redeem does not mark the link used -> the second download is 200.
 mutant: the reopen route for any staff (Staff for Admin) -> the operator's reopen passes.
+mutant: the cash box screen shows whichever day's answer comes last (no latest()) -> the
+        held answer for today overwrites the day asked for after it.
 mutant: docs page loads Swagger UI from a CDN -> the title never renders offline.
 mutant: the approve route passing no two-person threshold -> the requester's own approval
         passes (a payout of Rp 50.000 in the demo).
@@ -289,13 +291,39 @@ def test_end_of_day_cash_box(
     shot(admin, "admin-cashbox")
     other = new_page(browser, console_errors, shared_stack.base_url)
     console_errors.allow("403")  # the operator's refused reopen
+    # the screen's first answer (today's box) is held back until the asked day shows: a
+    # late answer to an older request must not overwrite the day asked for after it
+    held: list[Route] = []
+
+    def hold_today(route: Route) -> None:
+        if route.request.url.endswith(f"/{day}"):
+            route.fallback()
+        else:
+            held.append(route)
+
+    other.route(re.compile(r".*/api/v1/cashbox/\d+/\d{4}-\d\d-\d\d$"), hold_today)
     try:
         login(other, *second_operator)
         view(other, "cashbox")
+        for _ in range(200):  # the first load asks for today after the sites are in
+            if held:
+                break
+            other.wait_for_timeout(50)
+        assert held, "the cash box screen did not ask for today's box"
         other.locator('[data-view="cashbox"]').get_by_label(
             "Tanggal (TTTT-BB-HH)", exact=True
         ).fill(day)
         other.get_by_role("button", name="Tampilkan").click()
+        expect(other.locator(f'#cash-status[data-day="{day}"]')).to_have_attribute(
+            "data-status", "closed"
+        )
+        with other.expect_response(lambda r: r.request in [h.request for h in held]):
+            for route in held:
+                route.fallback()
+        other.wait_for_timeout(300)  # the late answer is handled (or dropped) by now
+        expect(other.locator(f'#cash-status[data-day="{day}"]')).to_have_attribute(
+            "data-status", "closed"
+        )
         other.once("dialog", lambda d: d.accept("salah hitung"))
         other.get_by_role("button", name="Buka kembali (administrator)").click()
         expect(other.locator(".toast.bad")).to_be_visible()

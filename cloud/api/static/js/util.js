@@ -101,6 +101,20 @@ export function soon(ms, work) {
   };
 }
 
+/**
+ * The newest answer wins: `const ask = latest();` once per loader, then
+ * `const mine = ask();` before a request and `if (!mine()) return;` after it. An older
+ * request that answers after a newer one is dropped (a slow "today" must not overwrite
+ * the day asked for after it).
+ */
+export function latest() {
+  let n = 0;
+  return () => {
+    const mine = ++n;
+    return () => mine === n;
+  };
+}
+
 // ------------------------------------------------------------------ numbers and money
 
 const idInt = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 0 });

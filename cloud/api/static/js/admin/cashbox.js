@@ -3,7 +3,7 @@
 // administrator reopens a closed day (the API decides; the button is shown to all).
 import { E } from "../endpoints.js";
 import { t } from "../i18n.js";
-import { $, h, fill, cardTable, rupiah, localDay, dateOnly, errorText } from "../util.js";
+import { $, h, fill, cardTable, rupiah, localDay, dateOnly, errorText, latest } from "../util.js";
 import { act, field, loadSites, parseRupiah, siteName, siteOptions } from "./common.js";
 
 export async function showCashbox() {
@@ -18,7 +18,11 @@ function money(id, label, placeholder = "0") {
   return field(id, label, h("input", { inputmode: "numeric", autocomplete: "off", placeholder }));
 }
 
+const dayAsked = latest();
+const recentAsked = latest();
+
 async function loadDay() {
+  const mine = dayAsked();
   const siteId = Number($("#cash-site").value);
   const day = $("#cash-day").value;
   const box = $("#cash-tally");
@@ -27,9 +31,11 @@ async function loadDay() {
   try {
     tally = await E.cashDay(siteId, day);
   } catch (err) {
+    if (!mine()) return;
     fill(box, h("p", { class: "form-error", text: errorText(err) }));
     return;
   }
+  if (!mine()) return; // a newer day (or site) was asked for meanwhile
   const st = tally.status || "none";
   const rows = [
     [t("cash.float"), rupiah(tally.opening_float_rp)], [t("cash.in"), rupiah(tally.cash_in_rp)],
@@ -79,15 +85,17 @@ async function loadDay() {
 }
 
 async function loadRecent() {
+  const mine = recentAsked();
   const box = $("#cash-recent");
   try {
     const page = await E.cashDays({ site_id: $("#cash-site").value || undefined });
+    if (!mine()) return;
     fill(box, page.items.length
       ? cardTable([{ label: t("cash.day") }, { label: t("adm.site") }, { label: t("dir.status") }, { label: t("cash.difference"), num: true }],
           page.items.map((d) => [d.day, siteName(d.site_id), t(`cash.status.${d.status}`), d.difference_rp == null ? "–" : rupiah(d.difference_rp)]))
       : h("p", { class: "empty", text: t("adm.none") }));
   } catch (err) {
-    fill(box, h("p", { class: "form-error", text: errorText(err) }));
+    if (mine()) fill(box, h("p", { class: "form-error", text: errorText(err) }));
   }
 }
 
