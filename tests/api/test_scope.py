@@ -13,6 +13,8 @@ Mutants (applied by hand, each fails a test here):
   mutant: Scope.places skips the household check of new rows -> a card is linked to
           another site's household -> fails
   mutant: scope_of returns SYSTEM when a session has no scope (fail open) -> fails
+  mutant: the options kept per role instead of per scope -> the second operator (or
+          household) sees the first one's rows -> fails
   mutant: get_session lets the auditor write -> the forgetful route answers 200 -> fails
 """
 
@@ -96,6 +98,32 @@ def test_reads_see_only_the_reach(scoped: sessionmaker[Session], world_sqlite: W
     household = Scope("household", site_id=w.ids["site"], household_id=w.ids["household-a"])
     with scoped(info={"scope": household}) as s:
         assert set(s.scalars(select(Household.id))) == {w.ids["household-a"]}
+
+
+def test_each_caller_of_a_role_keeps_its_own_reach(
+    scoped: sessionmaker[Session], world_sqlite: World
+) -> None:
+    """The options are kept per scope (a frozen value): two operators of two sites, and
+    two households, take turns, and each sees its own rows only, every time."""
+    w = world_sqlite
+    sites = {w.ids["site"]: "bank01", w.ids["site-2"]: "bank02"}
+    staff = {
+        code: Scope("operator", site_id=site_id, user_id=w.ids["operator"])
+        for site_id, code in sites.items()
+    }
+    homes = {tag: w.ids[f"household-{tag}"] for tag in "abcd"}
+    for _ in range(3):
+        for code, op in staff.items():
+            with scoped(info={"scope": op}) as s:
+                assert set(s.scalars(select(Site.code))) == {code}
+        for tag, hid in homes.items():
+            home = Scope("household", site_id=w.ids["site"], household_id=hid)
+            with scoped(info={"scope": home}) as s:
+                assert set(s.scalars(select(Household.member_no))) == {f"M-{tag.upper()}"}
+    assert (
+        staff["bank01"].criteria()
+        is Scope("operator", site_id=w.ids["site"], user_id=w.ids["operator"]).criteria()
+    ), "equal scopes share their options"
 
 
 def test_a_session_without_a_scope_is_refused(scoped: sessionmaker[Session]) -> None:
