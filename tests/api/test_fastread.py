@@ -6,7 +6,8 @@
   an error, invalidated and the read answered on a fresh connection;
 * a request cancelled while its database work runs keeps waiting (and so keeps its gate
   slot) until the thread is done: the thread still holds a connection;
-* concurrent balance lookups (:class:`BalanceReads`) go to PostgreSQL in batches, each
+* concurrent balance lookups (:class:`BalanceReads`) go in batches (PostgreSQL: one
+  statement; SQLite: one connection and thread hop), each
   answered with its own household's funds (ids shuffled, repeated, unknown); a failed
   batch fails each of its lookups and the next ones are answered; a lookup cancelled
   while it waits does not disturb the others;
@@ -17,6 +18,8 @@ Mutants (each applied by hand, each fails here):
   mutant: the statement's constant binds left out of the arguments -> a missing parameter
   mutant: ``run_db`` awaits the executor's future unshielded -> the cancelled task ends
           while its thread still runs
+  mutant: SQLite's batch reads every household with the first one's id -> households
+          get each other's funds
   mutant: every lookup of a batch handed the batch's first row -> households get each
           other's funds (handing rows out by position is no mutant: PostgreSQL's unnest
           keeps the array's order, so it passes)
@@ -139,9 +142,9 @@ def test_a_cancelled_request_waits_for_its_database_thread() -> None:
 
 
 def test_concurrent_balance_lookups_go_in_batches_each_with_its_own_funds(
-    postgres: PostgresServer,
+    ledger_url: str,
 ) -> None:
-    ledger_url = postgres.create_database(f"batch_{uuid.uuid4().hex[:8]}")
+    """PostgreSQL: one statement per batch; SQLite: one connection and hop per batch."""
     ids = _seed(ledger_url)
     fast = FastReads(ledger_url, size=2, timeout_s=5)
     engine = make_engine(ledger_url)
@@ -158,21 +161,21 @@ def test_concurrent_balance_lookups_go_in_batches_each_with_its_own_funds(
             )
             assert [funds_from_row(r) for r in got] == [want[hid] for hid in asked]
             assert reads.lookups == len(asked)
-            assert reads.statements < len(asked) / 4  # batched, not one each
+            assert reads.batches < len(asked) / 4  # batched, not one each
 
             # a failed batch: each of its lookups fails, the next ones are answered
-            real = fast.all
+            real, real_each = fast.all, fast.each
 
             def broken(*a: object, **k: object) -> list[tuple[object, ...]]:
                 raise OSError("the database went away")
 
-            fast.all = broken  # type: ignore[method-assign]
+            fast.all = fast.each = broken  # type: ignore[method-assign]
             failed = await asyncio.wait_for(
                 asyncio.gather(*(reads.funds_row(hid) for hid in ids), return_exceptions=True),
                 10,
             )
             assert all(isinstance(f, OSError) for f in failed)
-            fast.all = real  # type: ignore[method-assign]
+            fast.all, fast.each = real, real_each  # type: ignore[method-assign]
             again = await asyncio.wait_for(reads.funds_row(ids[2]), 10)
             assert funds_from_row(again) == want[ids[2]]
 
