@@ -74,10 +74,11 @@ from cloud.api.state import ApiState
 from cloud.api.textguard import refuse_nul
 from cloud.db import is_sqlite, make_engine, migrate, session_factory
 from cloud.dispatch import Dispatcher
-from cloud.routing import matrix_provider, warm_up
+from cloud.routing import matrix_provider, stop_worker, warm_up
 from cloud.telemetry import open_reader
 from cloud.tokens import TokenCache
 from salinmas import __version__
+from salinmas.lifeline import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await state.hub.stop()
             if state.dispatcher is not None:
                 state.dispatcher.close()
+            # the solver's worker process: uvicorn re-raises SIGTERM after this, so the
+            # process dies without the atexit hook that would have stopped it
+            stop_worker()
             if state.telemetry is not None:
                 state.telemetry.close()
             engine.dispose()
@@ -273,8 +277,10 @@ def app_from_environment() -> FastAPI:
     """The app of one of several uvicorn workers (``api run`` with ``workers > 1``).
 
     Each worker builds its own settings the way the parent did: from ``SALINMAS_CONFIG``
-    and ``SALINMAS_API_*`` (the parent sets them) and the defaults.
+    and ``SALINMAS_API_*`` (the parent sets them) and the defaults. It exits when the
+    parent is gone (SIGKILLed): uvicorn's workers would otherwise go on serving, orphaned.
     """
+    exit_with_parent()
     return create_app(ApiSettings.load())
 
 

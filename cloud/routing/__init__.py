@@ -39,7 +39,7 @@ Re-plan when a stop is added or a collector is late: :func:`replan_routes` with 
 :class:`Progress` per collector (position, time, load, stops done).
 """
 
-from cloud.routing.engine import RoutingError, warm_up
+from cloud.routing.engine import RoutingError, stop_worker, warm_up
 from cloud.routing.matrix import (
     MatrixError,
     MatrixProvider,
@@ -86,5 +86,6 @@ __all__ = [
     "matrix_provider",
     "plan_routes",
     "replan_routes",
+    "stop_worker",
     "warm_up",
 ]

@@ -11,6 +11,12 @@ freeze every other thread of the process — an API's event loop included. So by
 (``RoutingSettings.solve_in_worker``) the solve runs in one long-lived worker process
 (started with ``spawn`` on first use, reused, replaced if it dies); a crash of the C++
 engine then costs one plan (:class:`RoutingError`), never the service.
+
+A server stops the worker with :func:`stop_worker` when it stops (the API's lifespan):
+concurrent.futures' own ``atexit`` shut-down never runs when the process dies of a
+signal, and uvicorn ends a SIGTERMed server by raising SIGTERM again once it has shut
+down. Should the server be killed outright, the worker still ends: it exits with its
+parent (:func:`salinmas.lifeline.exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -18,19 +24,23 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
+from typing import TypeVar
 
 import numpy as np
 import vroom
 
 from cloud.routing.problem import UNLIMITED, Problem
 from cloud.routing.settings import RoutingSettings
+from salinmas.lifeline import exit_with_parent
 
 PROFILE = "motorbike"
+_R = TypeVar("_R")
 
 
 def engine_name(settings: RoutingSettings, stops: int) -> str:
@@ -56,22 +66,46 @@ _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _worker() -> ProcessPoolExecutor:
+def _run(fn: Callable[..., _R], *args: object) -> _R:
+    """``fn(*args)`` on the worker process (started now if there is none)."""
     global _pool
-    with _pool_lock:
+    with _pool_lock:  # a concurrent stop_worker() sees the pool with the task or neither
         if _pool is None:
             _pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,  # a light module: the worker imports no VROOM
             )
-        return _pool
+        pool = _pool
+        future = pool.submit(fn, *args)
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        with _pool_lock:
+            if _pool is pool:
+                _pool = None
+        raise RoutingError("the routing engine's worker process died; plan again") from None
+    except CancelledError:
+        raise RoutingError("the routing engine's worker was stopped (server stopping)") from None
 
 
 def warm_up(settings: RoutingSettings) -> int:
-    """Start the worker process (and import VROOM in it) now rather than on the first
-    plan; returns the pid that will solve. Call it at a server's start-up."""
+    """Start the worker process now rather than on the first plan; returns the pid that
+    will solve. Call it at a server's start-up, and :func:`stop_worker` when it stops."""
     if not settings.solve_in_worker:
         return os.getpid()
-    return _worker().submit(os.getpid).result()
+    return _run(os.getpid)
+
+
+def stop_worker() -> None:
+    """Stop the worker process and wait until it has exited: a solve under way finishes
+    (its time limit bounds the wait), queued ones fail with :class:`RoutingError`. The
+    next :func:`solve` or :func:`warm_up` starts a new worker. Safe to call any time."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def solve(problem: Problem, jobs: list[int], settings: RoutingSettings) -> Solved:
@@ -81,15 +115,7 @@ def solve(problem: Problem, jobs: list[int], settings: RoutingSettings) -> Solve
     """
     if not settings.solve_in_worker:
         return solve_here(problem, jobs, settings)
-    global _pool
-    pool = _worker()
-    try:
-        return pool.submit(solve_here, problem, jobs, settings).result()
-    except BrokenProcessPool:
-        with _pool_lock:
-            if _pool is pool:
-                _pool = None
-        raise RoutingError("the routing engine's worker process died; plan again") from None
+    return _run(solve_here, problem, jobs, settings)
 
 
 def solve_here(problem: Problem, jobs: list[int], settings: RoutingSettings) -> Solved:
