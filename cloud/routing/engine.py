@@ -69,16 +69,18 @@ _pool_lock = threading.Lock()
 def _run(fn: Callable[..., _R], *args: object) -> _R:
     """``fn(*args)`` on the worker process (started now if there is none)."""
     global _pool
-    with _pool_lock:  # a concurrent stop_worker() sees the pool with the task or neither
-        if _pool is None:
-            _pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=exit_with_parent,  # a light module: the worker imports no VROOM
-            )
-        pool = _pool
-        future = pool.submit(fn, *args)
+    pool = None
     try:
+        with _pool_lock:  # a concurrent stop_worker() sees the pool with the task or neither
+            if _pool is None:
+                _pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=exit_with_parent,  # a light module: the worker imports no VROOM
+                )
+            pool = _pool
+            # a pool that already saw its worker die refuses the task here
+            future = pool.submit(fn, *args)
         return future.result()
     except BrokenProcessPool:
         with _pool_lock:
