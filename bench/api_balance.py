@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import OUT_DIR, REPO, cpu_seconds, machine, percentile
+from tests.support.procs import children, cmdline
 from tests.support.services import PostgresServer, free_port
 
 FLOOR = False
@@ -109,22 +109,13 @@ def start_api(
 
 def server_pids(pid: int) -> list[int]:
     """The API process and its worker processes (uvicorn's children), workers first."""
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            kids += [int(k) for k in (task / "children").read_text().split()]
     # uvicorn's multiprocess supervisor also starts a resource tracker: skip non-workers
     workers = [
-        k for k in kids if "multiprocessing" not in _cmdline(k) or "spawn_main" in _cmdline(k)
+        k
+        for k in children(pid)
+        if "multiprocessing" not in cmdline(k) or "spawn_main" in cmdline(k)
     ]
     return [*workers, pid]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
 
 
 def tree_cpu(pid: int) -> float:

@@ -41,6 +41,7 @@ import pytest
 
 from bench.api_balance import server_pids, start_api
 from cloud.db import migrate
+from tests.support.procs import children, cmdline
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
 
@@ -69,23 +70,8 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[19])
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            kids += [int(k) for k in (task / "children").read_text().split()]
-    return kids
-
-
 def _descendants(pid: int) -> list[int]:
-    return [d for k in _children(pid) for d in (k, *_descendants(k))]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
+    return [d for k in children(pid) for d in (k, *_descendants(k))]
 
 
 def _alive(proc: Proc) -> bool:
@@ -112,14 +98,14 @@ def _api(
         serving = [proc.pid] if workers == 1 else server_pids(proc.pid)[:-1]
         assert len(serving) == workers
         wait_until(
-            lambda: all(any("spawn_main" in _cmdline(k) for k in _children(p)) for p in serving),
+            lambda: all(any("spawn_main" in cmdline(k) for k in children(p)) for p in serving),
             60,
             "the routing worker of every server process",
         )
         for pid in _descendants(proc.pid):
             now = _stat(pid)
             if now is not None:
-                tree.append(Proc(pid, now[1], _cmdline(pid)))
+                tree.append(Proc(pid, now[1], cmdline(pid)))
         assert len(tree) == 1 + (workers if workers == 1 else 2 * workers)  # + resource tracker
         yield proc, tree
     finally:
@@ -152,7 +138,7 @@ def test_sigterm_stops_the_api_with_every_process_it_started(
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         # the API is gone: what it had not reaped itself has been re-parented here
-        adopted = set(_children(os.getpid()))
+        adopted = set(children(os.getpid()))
         orphaned = [
             p.cmdline[:90] for p in tree if p.pid in adopted and "resource_tracker" not in p.cmdline
         ]
