@@ -29,6 +29,9 @@ class BootClocks:
 
     def __init__(self) -> None:
         self.clocks: dict[Key, BootClock] = {}
+        #: what :meth:`load` found in its session: the row, or None (no row yet)
+        self.rows: dict[Key, DeviceBoot | None] = {}
+        self._session: Session | None = None
 
     @classmethod
     def of(cls, session: Session, received: Sequence[tuple[datetime, Event]]) -> BootClocks:
@@ -52,15 +55,20 @@ class BootClocks:
     def load(self, session: Session, keys: Iterable[Key]) -> None:
         """Read the stored anchors of ``keys`` (one query per :data:`IN_LIST_MAX`)."""
         wanted = sorted(set(keys) - self.clocks.keys())
+        if self._session is not session:  # rows read in another session are not this one's
+            self.rows.clear()
+            self._session = session
         for start in range(0, len(wanted), IN_LIST_MAX):
             chunk = wanted[start : start + IN_LIST_MAX]
             for key in chunk:
                 self.clocks[key] = BootClock()
+                self.rows[key] = None
             for row in session.scalars(
                 select(DeviceBoot).where(
                     tuple_(DeviceBoot.device_id, DeviceBoot.boot_id).in_(chunk)
                 )
             ):
+                self.rows[(row.device_id, row.boot_id)] = row
                 clock = self.clocks[(row.device_id, row.boot_id)]
                 if row.synced_time is not None and row.synced_mono_ms is not None:
                     clock.synced = Anchor(row.synced_time, row.synced_mono_ms)
@@ -71,14 +79,22 @@ class BootClocks:
         return self.clocks.setdefault(key, BootClock())
 
     def save(self, session: Session) -> list[Key]:
-        """Write the changed anchors (upserts, in key order); the keys that changed."""
+        """Write the changed anchors (upserts, in key order); the keys that changed.
+
+        The rows :meth:`load` read in this session are changed as they are, the boots it
+        found no row for get one: no statement per boot (a fleet's first batch is
+        mostly new boots), one flush writes them all.
+        """
         changed = sorted(k for k, c in self.clocks.items() if c.dirty)
+        known = self.rows if self._session is session else {}
         for key in changed:
             clock = self.clocks[key]
-            row = session.get(DeviceBoot, key)
+            row = known[key] if key in known else session.get(DeviceBoot, key)
             if row is None:
                 row = DeviceBoot(device_id=key[0], boot_id=key[1])
                 session.add(row)
+                if self._session is session:
+                    self.rows[key] = row
             if clock.synced is not None:
                 row.synced_time, row.synced_mono_ms = clock.synced.time, clock.synced.mono_ms
             if clock.prompt is not None:
