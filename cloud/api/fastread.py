@@ -89,13 +89,6 @@ class FastReads:
             self._compiled[id(statement)] = done
         return done
 
-    def one(self, statement: ClauseElement, **params: Any) -> tuple[Any, ...]:
-        """The one row ``statement`` answers with ``params`` (a retry on a dead connection)."""
-        rows = self.all(statement, **params)
-        if not rows:
-            raise LookupError("the statement answered no row")
-        return rows[0]
-
     def all(self, statement: ClauseElement, **params: Any) -> list[tuple[Any, ...]]:
         """Every row ``statement`` answers with ``params`` (a retry on a dead connection)."""
         compiled = self._compile(statement)
