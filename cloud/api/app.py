@@ -223,7 +223,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 state.telemetry.close()
             engine.dispose()
             read_engine.dispose()
-            state.close_fast_reads()
+            await state.close_fast_reads()
 
     app = FastAPI(
         title="Salinmas API",

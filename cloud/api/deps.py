@@ -88,7 +88,7 @@ async def principal_from_claims(state: ApiState, claims: TokenClaims, *, fresh: 
     key = (claims.kind, claims.ident, claims.session_id)
     row = None if fresh else state.principals.get(key)
     if row is None:
-        row = await run_db(state.load_subject, claims.kind, claims.ident, claims.session_id)
+        row = await state.subject(claims.kind, claims.ident, claims.session_id)
         if row is not None:
             state.principals.put(key, row)
     return principal_for(claims, row)

@@ -10,6 +10,9 @@ So :class:`FastReads` keeps a small pool of its own (autocommit: nothing to roll
 a connection goes back), compiles each statement once per dialect (prepared on
 PostgreSQL) and, without the ping, meets a broken connection (a database restart) as an
 error: that connection is invalidated and the read tried once more on a fresh one.
+On PostgreSQL the balance batches do not even take a database thread: they run on the
+event loop on psycopg's asyncio connections (:meth:`FastReads.all_on_loop`, at most
+:attr:`BalanceReads.in_flight` of them), with the same prepared statement and retry.
 
 Only reads whose rule lives elsewhere come here, and only after the caller's reach has
 been checked (:func:`cloud.api.deps.own_household_id`): nothing here knows about scope.
@@ -55,7 +58,7 @@ class _Compiled:
 class FastReads:
     """Single-row reads of prebuilt statements (see the module docstring)."""
 
-    def __init__(self, url: str, *, size: int, timeout_s: float) -> None:
+    def __init__(self, url: str, *, size: int, timeout_s: float, loop_size: int = 4) -> None:
         self.engine: Engine = make_engine(
             url,
             write=False,
@@ -73,6 +76,10 @@ class FastReads:
                 dbapi_conn.autocommit = True
 
         self._compiled: dict[int, _Compiled] = {}
+        #: PostgreSQL connections of the event loop's own reads (:meth:`all_on_loop`), at
+        #: most ``loop_size`` of them (a read waits for one when all are busy)
+        self._loop_idle: list[Any] = []
+        self._loop_slots = asyncio.Semaphore(loop_size)
 
     def _compile(self, statement: ClauseElement) -> _Compiled:
         done = self._compiled.get(id(statement))
@@ -112,6 +119,46 @@ class FastReads:
 
         return self._on_connection(run)
 
+    async def all_on_loop(self, statement: ClauseElement, **params: Any) -> list[tuple[Any, ...]]:
+        """:meth:`all` on the event loop itself, PostgreSQL only: psycopg's asyncio
+        connection, no thread hop (once more on a fresh connection if the database had
+        dropped the first). Each read holds a connection of its own while it runs, at most
+        ``loop_size`` at once."""
+        async with self._loop_slots:
+            return await self._all_on_loop(statement, params)
+
+    async def _all_on_loop(
+        self, statement: ClauseElement, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        compiled = self._compile(statement)
+        args = compiled.args(params)
+        for attempt in (1, 2):
+            conn = self._loop_idle.pop() if self._loop_idle else await self._connect_on_loop()
+            try:
+                cur = await conn.execute(compiled.sql, args, prepare=True)
+                rows = await cur.fetchall()
+            except BaseException as exc:
+                await conn.close()  # broken, or left mid-statement by a cancellation
+                if attempt == 2 or not isinstance(exc, psycopg.OperationalError):
+                    raise
+                continue
+            self._loop_idle.append(conn)
+            return [tuple(r) for r in rows]
+        raise AssertionError("unreachable")
+
+    async def _connect_on_loop(self) -> Any:
+        import psycopg
+
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        return await psycopg.AsyncConnection.connect(*cargs, **cparams, autocommit=True)
+
+    async def close_on_loop(self) -> None:
+        idle, self._loop_idle = self._loop_idle, []
+        for conn in idle:
+            await conn.close()
+
     def _rows(self, cur: Any, sql: str, args: Any) -> list[tuple[Any, ...]]:
         if self.postgres:
             cur.execute(sql, args, prepare=True)
@@ -148,10 +195,13 @@ class BalanceReads:
     On PostgreSQL the lookups that arrive while one is on its way to the database wait
     for it and then go together, as one :data:`~cloud.postings.FUNDS_OF_MANY` statement
     (the way a database groups commits): under load a worker sends one statement per
-    batch instead of one per request, and its database thread's CPU per lookup falls
-    with the batch. Each lookup still reads the database after it arrived (no cache).
-    Up to ``in_flight`` batches are on their way at once (a new one leaves while the
-    previous waits for its answer). On SQLite a batch is :data:`~cloud.postings.FUNDS`
+    batch instead of one per request, and its CPU per lookup falls with the batch. Each
+    lookup still reads the database after it arrived (no cache). Up to ``in_flight``
+    batches are on their way at once (a new one leaves while the previous waits for its
+    answer), each on its own connection of the event loop (:meth:`FastReads.all_on_loop`):
+    no database thread, so no hand-over to a thread and back, which with the GIL passed
+    to and fro cost ~12 % of a worker's CPU at ~2,000 lookups/s (py-spy, ``docs/
+    benchmarks.md``). On SQLite a batch is :data:`~cloud.postings.FUNDS`
     once per household on one connection (:meth:`FastReads.each`): no round trip to
     save, but one thread hop per batch instead of one per lookup.
     """
@@ -182,7 +232,11 @@ class BalanceReads:
             ids = list(itertools.islice(self._waiting, self.max_batch))
             batch = {hid: self._waiting.pop(hid) for hid in ids}
             try:
-                by_id = await run_db(self._read, ids)
+                by_id = (
+                    await self._read_on_loop(ids)
+                    if self.fast.postgres
+                    else await run_db(self._read, ids)
+                )
             except Exception as exc:  # every waiter of the batch gets the error
                 for waiters in batch.values():
                     for w in waiters:
@@ -200,6 +254,10 @@ class BalanceReads:
                         w.set_exception(LookupError(f"no funds row for {hid}"))
                     else:
                         w.set_result(row)
+
+    async def _read_on_loop(self, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+        rows = await self.fast.all_on_loop(FUNDS_OF_MANY, household_ids=ids)
+        return {row[0]: row[1:] for row in rows}
 
     def _read(self, ids: list[int]) -> dict[int, tuple[Any, ...]]:
         """The funds rows of ``ids`` (a database thread): one statement on PostgreSQL."""

@@ -18,7 +18,8 @@ client CPU per query, and the domain (shared with ingest) is sync; hence threads
 :func:`run_db` hands its work to a plain :class:`~concurrent.futures.ThreadPoolExecutor`
 of the same size as anyio's pool (FastAPI's own sync routes stay on anyio's): under
 uvloop a hop costs ~45 us of CPU there against ~140 us through ``anyio.to_thread``
-(8 at once, measured on the 2-core VM), and the balance read makes one per request.
+(8 at once, measured on the 2-core VM). PostgreSQL's balance batches skip the hop: they
+run on the loop (:meth:`cloud.api.fastread.FastReads.all_on_loop`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ the hot read path (a household's balance) at one query.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,24 @@ def load_subject(
     """One statement: the subject's row and whether session ``sid`` is open (no ORM, no
     site rule: this is who the caller *is*). ``rows(statement, **binds)`` runs it (the
     API's own read pool, :meth:`cloud.api.fastread.FastReads.all`)."""
-    found = rows(_USER if kind == "user" else _HOUSEHOLD, id=ident, sid=sid, now=utcnow())
+    statement, binds = _subject_query(kind, ident, sid)
+    return _subject(rows(statement, **binds))
+
+
+async def load_subject_on_loop(
+    rows: Callable[..., Awaitable[list[tuple[Any, ...]]]], kind: str, ident: int, sid: str
+) -> SubjectRow | None:
+    """:func:`load_subject` with ``rows`` awaited on the event loop (PostgreSQL's
+    :meth:`cloud.api.fastread.FastReads.all_on_loop`)."""
+    statement, binds = _subject_query(kind, ident, sid)
+    return _subject(await rows(statement, **binds))
+
+
+def _subject_query(kind: str, ident: int, sid: str) -> tuple[Any, dict[str, Any]]:
+    return (_USER if kind == "user" else _HOUSEHOLD), {"id": ident, "sid": sid, "now": utcnow()}
+
+
+def _subject(found: list[tuple[Any, ...]]) -> SubjectRow | None:
     if not found:
         return None
     name, role, active, site_id, version, session_open = found[0]

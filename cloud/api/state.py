@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.clientaddr import Network
 from cloud.api.fastread import BalanceReads, FastReads
-from cloud.api.gate import Gate
-from cloud.api.principals import PrincipalCache, SubjectRow, load_subject
+from cloud.api.gate import Gate, run_db
+from cloud.api.principals import PrincipalCache, SubjectRow, load_subject, load_subject_on_loop
 from cloud.api.settings import ApiSettings
 from cloud.auth import verify_secret
 from cloud.broker_accounts import AccountStore
@@ -72,13 +72,17 @@ class ApiState:
         """Balance lookups, batched on PostgreSQL (:class:`BalanceReads`)."""
         return BalanceReads(self.fast)
 
-    def close_fast_reads(self) -> None:
+    async def close_fast_reads(self) -> None:
         if "fast" in self.__dict__:
+            await self.fast.close_on_loop()
             self.fast.dispose()
 
-    def load_subject(self, kind: str, ident: int, sid: str) -> SubjectRow | None:
-        """A token subject's row and session, read on the hot reads' pool (thread)."""
-        return load_subject(self.fast.all, kind, ident, sid)
+    async def subject(self, kind: str, ident: int, sid: str) -> SubjectRow | None:
+        """A token subject's row and session, read on the hot reads' pool: on the event
+        loop on PostgreSQL, else on a database thread."""
+        if self.fast.postgres:
+            return await load_subject_on_loop(self.fast.all_on_loop, kind, ident, sid)
+        return await run_db(load_subject, self.fast.all, kind, ident, sid)
 
     @property
     def token_cache(self) -> TokenCache:

@@ -11,6 +11,8 @@
   answered with its own household's funds (ids shuffled, repeated, unknown); a failed
   batch fails each of its lookups and the next ones are answered; a lookup cancelled
   while it waits does not disturb the others;
+* on PostgreSQL the batches are read on the event loop (no database thread), and a
+  connection the server dropped is replaced there too;
 * a typed bind (``UtcDateTime``) is converted as SQLAlchemy would (naive UTC on SQLite).
 
 Mutants (each applied by hand, each fails here):
@@ -25,6 +27,8 @@ Mutants (each applied by hand, each fails here):
           keeps the array's order, so it passes)
   mutant: the drain never reset when it ends (no ``finally``) -> the next lookups wait
           for a drain that is gone (wait_for times out)
+  mutant: PostgreSQL's batches read through ``run_db`` again -> the loop test fails
+  mutant: no retry on the loop's connection (``for attempt in (1,)``) -> OperationalError
   mutant: the binds' processors not applied -> an aware datetime reaches SQLite
           (applied: the typed-bind test fails)
 """
@@ -164,18 +168,23 @@ def test_concurrent_balance_lookups_go_in_batches_each_with_its_own_funds(
             assert reads.batches < len(asked) / 4  # batched, not one each
 
             # a failed batch: each of its lookups fails, the next ones are answered
-            real, real_each = fast.all, fast.each
+            real, real_each, real_loop = fast.all, fast.each, fast.all_on_loop
 
             def broken(*a: object, **k: object) -> list[tuple[object, ...]]:
                 raise OSError("the database went away")
 
+            async def broken_on_loop(*a: object, **k: object) -> list[tuple[object, ...]]:
+                raise OSError("the database went away")
+
             fast.all = fast.each = broken  # type: ignore[method-assign]
+            fast.all_on_loop = broken_on_loop  # type: ignore[method-assign]
             failed = await asyncio.wait_for(
                 asyncio.gather(*(reads.funds_row(hid) for hid in ids), return_exceptions=True),
                 10,
             )
             assert all(isinstance(f, OSError) for f in failed)
             fast.all, fast.each = real, real_each  # type: ignore[method-assign]
+            fast.all_on_loop = real_loop  # type: ignore[method-assign]
             again = await asyncio.wait_for(reads.funds_row(ids[2]), 10)
             assert funds_from_row(again) == want[ids[2]]
 
@@ -189,6 +198,51 @@ def test_concurrent_balance_lookups_go_in_batches_each_with_its_own_funds(
     finally:
         fast.dispose()
         engine.dispose()
+
+
+def test_postgresql_lookups_run_on_the_loop_and_survive_a_dropped_connection(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a batch is read on the event loop (psycopg's asyncio connection), never
+    through a database thread; a connection the server dropped is replaced once."""
+    ledger_url = postgres.create_database(f"fastread_{uuid.uuid4().hex[:8]}")
+    ids = _seed(ledger_url)
+    fast = FastReads(ledger_url, size=1, timeout_s=5)
+    admin = make_engine(ledger_url)
+
+    def no_thread(*a: object, **k: object) -> object:
+        raise AssertionError("a balance batch went through a database thread")
+
+    monkeypatch.setattr("cloud.api.fastread.run_db", no_thread)
+    try:
+        with session_factory(admin)() as s:
+            want = {hid: funds(s, household_id=hid) for hid in ids}
+        reads = BalanceReads(fast)
+
+        async def ask() -> list[object]:
+            rows = await asyncio.wait_for(
+                asyncio.gather(*(reads.funds_row(hid) for hid in ids * 3)), 30
+            )
+            return [funds_from_row(r) for r in rows]
+
+        async def scenario() -> None:
+            assert await ask() == [want[hid] for hid in ids * 3]
+            with admin.connect() as c:  # the loop's connections are dropped by the server
+                dropped = c.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            assert dropped
+            assert all(ok for (ok,) in dropped)
+            assert await ask() == [want[hid] for hid in ids * 3]
+            await fast.close_on_loop()
+
+        asyncio.run(scenario())
+    finally:
+        fast.dispose()
+        admin.dispose()
 
 
 def test_a_typed_bind_is_converted_as_sqlalchemy_would(tmp_path: Path) -> None:
