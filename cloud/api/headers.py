@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloud.api.errors import problem
@@ -87,12 +86,18 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, *, csp: str) -> None:
         self.app = app
-        self.common = (
-            ("Content-Security-Policy", csp),
-            ("X-Frame-Options", "DENY"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "strict-origin"),
+        common = (
+            (b"content-security-policy", csp.encode("latin-1")),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin"),
         )
+        # set on every response, replacing any header of the same name; built once (the
+        # balance lookup's whole answer costs ~400 us, MutableHeaders' five sets ~15)
+        self.common: tuple[tuple[bytes, bytes], ...] = common
+        self.common_names = frozenset(name for name, _ in common)
+        self.private: tuple[tuple[bytes, bytes], ...] = (*common, (b"cache-control", b"no-store"))
+        self.private_names = frozenset(name for name, _ in self.private)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,11 +112,15 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in self.common:
-                    headers[name] = value
-                if api and not (public and "cache-control" in headers):
-                    headers["Cache-Control"] = "no-store"
+                raw = message.get("headers", ())
+                if api and not (public and any(k.lower() == b"cache-control" for k, _ in raw)):
+                    names, added = self.private_names, self.private
+                else:
+                    names, added = self.common_names, self.common
+                message["headers"] = [
+                    *((k, v) for k, v in raw if k.lower() not in names),
+                    *added,
+                ]
             await send(message)
 
         try:
