@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.api.fastread import DatabaseUnavailable
 from cloud.api.scope import OutOfReach
 from cloud.auth import AuthError, InvalidInput, Throttled
 from cloud.errors import LedgerError, NotFound
@@ -208,10 +209,9 @@ def install(app: FastAPI) -> None:
             headers=retry_after,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+    def unavailable(why: object) -> JSONResponse:
         # connection lost (database restart), lock wait timed out, server shutting down
-        log.warning("database unavailable: %s", exc.orig)
+        log.warning("database unavailable: %s", why)
         return problem(
             503,
             "database-unavailable",
@@ -219,6 +219,14 @@ def install(app: FastAPI) -> None:
             title="Database unavailable",
             headers=retry_after,
         )
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        return unavailable(exc.orig)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _hot_read_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return unavailable(exc)  # the API's own hot reads (cloud.api.fastread)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -37,6 +37,13 @@ from cloud.postings import FUNDS, FUNDS_OF_MANY
 R = TypeVar("R")
 
 
+class DatabaseUnavailable(Exception):
+    """A hot read found the database unreachable or failing even on a fresh connection
+    (down, restarting, a lock or statement timeout): the API answers 503 with
+    ``Retry-After``, as for the ORM's :class:`sqlalchemy.exc.OperationalError`
+    (:mod:`cloud.api.errors`). The driver's own errors would otherwise be a 500."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
@@ -69,6 +76,7 @@ class FastReads:
             pool_reset_on_return=None,  # autocommit: nothing to roll back
         )
         self.postgres = self.engine.dialect.name == "postgresql"
+        self.timeout_s = timeout_s
         if self.postgres:
 
             @event.listens_for(self.engine, "connect")
@@ -141,8 +149,10 @@ class FastReads:
                 rows = await cur.fetchall()
             except BaseException as exc:
                 await conn.close()  # broken, or left mid-statement by a cancellation
-                if attempt == 2 or not isinstance(exc, psycopg.OperationalError):
+                if not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
                     raise
+                if attempt == 2:
+                    raise DatabaseUnavailable(str(exc)) from exc
                 continue
             self._loop_idle.append(conn)
             return [tuple(r) for r in rows]
@@ -152,7 +162,11 @@ class FastReads:
         import psycopg
 
         cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
-        return await psycopg.AsyncConnection.connect(*cargs, **cparams, autocommit=True)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await psycopg.AsyncConnection.connect(*cargs, **cparams, autocommit=True)
+        except (psycopg.OperationalError, TimeoutError) as exc:
+            raise DatabaseUnavailable(f"no connection: {exc}") from exc
 
     async def close_on_loop(self) -> None:
         idle, self._loop_idle = self._loop_idle, []
@@ -179,7 +193,7 @@ class FastReads:
                 return result
             except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
                 if attempt == 2 or not self.engine.dialect.is_disconnect(exc, conn, None):
-                    raise
+                    raise DatabaseUnavailable(str(exc)) from exc
                 conn.invalidate(exc)
             finally:
                 conn.close()
