@@ -66,7 +66,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloud.db import chunks
-from cloud.devices import DeviceState, Heartbeat, write_device_state
+from cloud.devices import DeviceState, Heartbeat
 from cloud.fill_policy import FillDecision, decide, forecast_full_at
 from cloud.models import Bin, Device, FillSample, Site
 from cloud.pickups import keep_samples
@@ -225,13 +225,6 @@ class DeviceCache:
             p = self._pending.get(st.device_id)
             if p is not None and p.seen == st.seen and p.heartbeat is st.heartbeat:
                 del self._pending[st.device_id]
-
-    def write_behind(self, session: Session, *, force: bool = False) -> list[DeviceState]:
-        """Write the due state, sorted by device id, in one statement (the caller commits,
-        then calls :meth:`written`)."""
-        due = self.due(force=force)
-        write_device_state(session, due)
-        return due
 
 
 # --------------------------------------------------------------------------- bins
@@ -398,21 +391,29 @@ class BinCache:
         if st.dirty or st.samples:
             self._write(session, [st], time.monotonic())
 
-    def write_behind(self, session: Session, *, force: bool = False) -> int:
-        """Write the due cached levels (guarded: ``last_seq`` only grows)."""
+    def due(self, *, force: bool = False) -> list[BinState]:
+        """The cached levels whose interval has passed (all with ``force``), by bin id."""
         now = time.monotonic()
         if not force and now < self._next_scan:
-            return 0  # looked through every bin a moment ago
+            return []  # looked through every bin a moment ago
         self._next_scan = now + self.write_interval_s * SCAN_FRACTION
         due = [
             s
             for s in self._states.values()
             if s is not None and s.dirty and (force or now - s.written_at >= self.write_interval_s)
         ]
-        if not due:
-            return 0
         due.sort(key=lambda s: s.bin_id)  # one lock order for every worker
-        self._write(session, due, now)
+        return due
+
+    def write(self, session: Session, due: list[BinState]) -> None:
+        """Write cached levels (from :meth:`due`; guarded: ``last_seq`` only grows)."""
+        if due:
+            self._write(session, due, time.monotonic())
+
+    def write_behind(self, session: Session, *, force: bool = False) -> int:
+        """Write the due cached levels (guarded: ``last_seq`` only grows)."""
+        due = self.due(force=force)
+        self.write(session, due)
         return len(due)
 
     def _write(self, session: Session, states: list[BinState], now: float) -> None:
