@@ -77,6 +77,26 @@ from contract import Fill
 SCAN_FRACTION = 0.1
 _DEV: Table = Device.__table__  # type: ignore[assignment]
 _BIN: Table = Bin.__table__  # type: ignore[assignment]
+#: the statements of every batch, built once (SQLAlchemy's cache key is then memoised)
+_FINGERPRINT = select(
+    func.count(),
+    func.max(_DEV.c.registered_at),
+    func.count(_DEV.c.revoked_at),
+    func.max(_DEV.c.revoked_at),
+    func.sum(_DEV.c.capacity_g),
+)
+_DEVICES = (
+    select(
+        _DEV.c.device_id,
+        _DEV.c.kind,
+        _DEV.c.revoked,
+        _DEV.c.site_id,
+        Site.code,
+        _DEV.c.capacity_g,
+    )
+    .select_from(_DEV.outerjoin(Site, Site.id == _DEV.c.site_id))
+    .where(_DEV.c.device_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 # --------------------------------------------------------------------------- devices
@@ -141,17 +161,8 @@ class DeviceCache:
 
     def load(self, session: Session, device_ids: Iterable[str]) -> None:
         """Make sure the given ids are cached and fresh (one or two queries)."""
-        fp: tuple[Any, ...] = tuple(
-            session.execute(
-                select(
-                    func.count(),
-                    func.max(Device.registered_at),
-                    func.count(Device.revoked_at),
-                    func.max(Device.revoked_at),
-                    func.sum(Device.capacity_g),
-                )
-            ).one()
-        )
+        conn = session.connection()
+        fp: tuple[Any, ...] = tuple(conn.execute(_FINGERPRINT).one())
         if fp != self._fingerprint:
             self.clear()
             self._fingerprint = fp
@@ -161,18 +172,7 @@ class DeviceCache:
             for d in chunk:
                 self._known[d] = None
                 self._loaded_at[d] = now
-            rows = session.execute(
-                select(
-                    _DEV.c.device_id,
-                    _DEV.c.kind,
-                    _DEV.c.revoked,
-                    _DEV.c.site_id,
-                    Site.code,
-                    _DEV.c.capacity_g,
-                )
-                .select_from(_DEV.outerjoin(Site, Site.id == _DEV.c.site_id))
-                .where(_DEV.c.device_id.in_(chunk))
-            )
+            rows = conn.execute(_DEVICES, {"ids": chunk})
             for dev_id, kind, revoked, site_id, code, capacity_g in rows:
                 self._known[dev_id] = DeviceInfo(
                     dev_id, kind, bool(revoked), site_id, code, capacity_g
@@ -255,6 +255,9 @@ _NEWEST_SAMPLE = (
     .scalar_subquery()
     .label("sampled_at")
 )
+_BINS = select(*(_BIN.c[name] for name in _BIN_FIELDS), _NEWEST_SAMPLE).where(
+    _BIN.c.bin_id.in_(bindparam("ids", expanding=True))
+)
 
 
 @dataclass(slots=True)
@@ -313,12 +316,9 @@ class BinCache:
             st = self._states.get(b)
             if st is None or now - st.loaded_at > self.ttl_s:
                 stale.append(b)
-        columns = [_BIN.c[name] for name in _BIN_FIELDS]
         for chunk in chunks(stale):
             found = set()
-            for row in session.execute(
-                select(*columns, _NEWEST_SAMPLE).where(_BIN.c.bin_id.in_(chunk))
-            ):
+            for row in session.connection().execute(_BINS, {"ids": chunk}):
                 found.add(row.bin_id)
                 self._merge(BinState(**row._asdict(), loaded_at=now, written_at=now))
             for b in chunk:
