@@ -33,14 +33,12 @@ from sqlalchemy.orm import Session
 from cloud import pricing
 from cloud.boots import BootClocks
 from cloud.db import make_engine, migrate, session_factory
-from cloud.devices import register_device
 from cloud.ingest import Message, Processor
 from cloud.models import DeviceBoot, WeighinRecord
-from cloud.pickups import register_bin
 from contract import Kind, device_topic
-from contract.models import Health, to_json
-from tests.cloud.conftest import seed_programme
-from tests.cloud.factories import BOOT, fill
+from contract.models import to_json
+from tests.cloud.conftest import seed_bin, seed_programme
+from tests.cloud.factories import BOOT, fill, health
 from tests.cloud.signing_support import SigningStation, message
 from tests.support.services import PostgresServer
 from tests.support.waiting import wait_until
@@ -73,10 +71,7 @@ def _stored(engine: Engine, device_id: str = BIN) -> dict[str, tuple[int | None,
 
 @pytest.fixture
 def bin_ready(session: Session) -> str:
-    register_device(session, device_id=BIN, kind="bin", site="bank01")
-    register_bin(session, bin_id=BIN, site="bank01", device_id=BIN)
-    session.commit()
-    return BIN
+    return seed_bin(session, BIN)
 
 
 @pytest.fixture
@@ -137,21 +132,7 @@ def test_a_failed_batch_forgets_what_it_remembered(
 
 
 def _health(st: SigningStation, seq: int, at: datetime, mono_ms: int) -> bytes:
-    return to_json(
-        Health(
-            device_id=st.device_id,
-            seq=seq,
-            event_id=f"{st.device_id}:{seq}",
-            device_time=at,
-            clock_synced=True,
-            boot_id=st.boot,
-            mono_ms=mono_ms,
-            sw_version="0.1.0",
-            uptime_s=mono_ms // 1000,
-            outbox_depth=0,
-            outbox_capacity=50_000,
-        )
-    )
+    return to_json(health(st.device_id, seq, device_time=at, boot_id=st.boot, mono_ms=mono_ms))
 
 
 def _effective(engine: Engine) -> list[tuple[str, datetime]]:
