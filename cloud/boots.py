@@ -129,7 +129,9 @@ class BootClocks:
         for key, (synced, prompt) in remembered.items():
             clocks.clocks[key] = BootClock(synced, prompt)
             clocks.known.add(key)
-        clocks.load(session, (key for key, _, _ in seen if key not in remembered))
+        unread = [key for key, _, _ in seen if key not in remembered]
+        if unread:
+            clocks.load(session, unread)
         for key, at, e in seen:
             clock = clocks.get(key)
             if isinstance(e, DeviceStatus):
