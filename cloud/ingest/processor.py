@@ -292,6 +292,7 @@ class Processor:
         self.devices.written(out.flushed)
         if out.clocks is not None:
             self.anchors.keep(out.clocks)
+            out.clocks = None
         for device_id, at, heartbeat in out.heard:
             self.devices.note(device_id, at, heartbeat)
         return out
