@@ -68,7 +68,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import crediting, deadletters, devicekeys, devices, holds, pickups
-from cloud.boots import BootClocks, Event
+from cloud.boots import BootClocks, Event, KnownAnchors
 from cloud.clock import CLOCK_WAIT, MAX_CLOCK_AHEAD, event_time
 from cloud.db import is_race
 from cloud.errors import LedgerError
@@ -128,6 +128,8 @@ class Outcome:
     )
     #: the cache's pending state this batch wrote (dropped from the cache once committed)
     flushed: list[devices.DeviceState] = field(default_factory=list, repr=False)
+    #: the batch's boot clocks (remembered by the worker once committed)
+    clocks: BootClocks | None = field(default=None, repr=False)
 
 
 def topic_account(topic: str) -> str | None:
@@ -209,6 +211,7 @@ class Processor:
             health_interval_s=state_write_interval_s,
         )
         self.bins = BinCache(ttl_s=state_ttl_s, write_interval_s=state_write_interval_s)
+        self.anchors = KnownAnchors()
         self._topics: dict[str, tuple[str, Kind] | str] = {}
         #: batches redone because another worker committed a conflicting change first
         self.races = 0
@@ -258,11 +261,15 @@ class Processor:
     def write_behind(self, *, force: bool = False) -> None:
         """Write the cached device state (last-seen times, heartbeats) and bin levels that
         are due (all with ``force``), in a transaction of their own: devices, then bins,
-        each sorted by id."""
+        each sorted by id; no transaction when nothing is due (the usual case per batch)."""
+        written = self.devices.due(force=force)
+        levels = self.bins.due(force=force)
+        if not written and not levels:
+            return
         try:
             with self.sessions() as session:
-                written = self.devices.write_behind(session, force=force)
-                self.bins.write_behind(session, force=force)
+                devices.write_device_state(session, written)
+                self.bins.write(session, levels)
                 session.commit()
             self.devices.written(written)
         except Exception:
@@ -283,6 +290,9 @@ class Processor:
             self._forget()
             raise
         self.devices.written(out.flushed)
+        if out.clocks is not None:
+            self.anchors.keep(out.clocks)
+            out.clocks = None
         for device_id, at, heartbeat in out.heard:
             self.devices.note(device_id, at, heartbeat)
         return out
@@ -291,6 +301,7 @@ class Processor:
         """After a failed transaction the database is the truth again."""
         self.devices.clear()
         self.bins.clear()
+        self.anchors.clear()
 
     def _one_by_one(self, session: Session, messages: Sequence[Message]) -> Outcome:
         total = Outcome()
@@ -360,7 +371,9 @@ class Processor:
             out.flushed = self.devices.pending(direct)
             devices.write_device_state(session, out.flushed)
         self.bins.load(session, (e.bin_id for _, e, _ in checked if isinstance(e, Fill)))
-        clocks = BootClocks.of(session, [(m.received_at, e) for m, e, _ in checked])
+        clocks = out.clocks = BootClocks.of(
+            session, [(m.received_at, e) for m, e, _ in checked], self.anchors
+        )
 
         weighins: list[tuple[Weighin, Message]] = []
         for msg, event, info in checked:

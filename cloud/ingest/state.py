@@ -66,7 +66,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cloud.db import chunks
-from cloud.devices import DeviceState, Heartbeat, write_device_state
+from cloud.devices import DeviceState, Heartbeat
 from cloud.fill_policy import FillDecision, decide, forecast_full_at
 from cloud.models import Bin, Device, FillSample, Site
 from cloud.pickups import keep_samples
@@ -77,6 +77,26 @@ from contract import Fill
 SCAN_FRACTION = 0.1
 _DEV: Table = Device.__table__  # type: ignore[assignment]
 _BIN: Table = Bin.__table__  # type: ignore[assignment]
+#: the statements of every batch, built once (SQLAlchemy's cache key is then memoised)
+_FINGERPRINT = select(
+    func.count(),
+    func.max(_DEV.c.registered_at),
+    func.count(_DEV.c.revoked_at),
+    func.max(_DEV.c.revoked_at),
+    func.sum(_DEV.c.capacity_g),
+)
+_DEVICES = (
+    select(
+        _DEV.c.device_id,
+        _DEV.c.kind,
+        _DEV.c.revoked,
+        _DEV.c.site_id,
+        Site.code,
+        _DEV.c.capacity_g,
+    )
+    .select_from(_DEV.outerjoin(Site, Site.id == _DEV.c.site_id))
+    .where(_DEV.c.device_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 # --------------------------------------------------------------------------- devices
@@ -141,17 +161,8 @@ class DeviceCache:
 
     def load(self, session: Session, device_ids: Iterable[str]) -> None:
         """Make sure the given ids are cached and fresh (one or two queries)."""
-        fp: tuple[Any, ...] = tuple(
-            session.execute(
-                select(
-                    func.count(),
-                    func.max(Device.registered_at),
-                    func.count(Device.revoked_at),
-                    func.max(Device.revoked_at),
-                    func.sum(Device.capacity_g),
-                )
-            ).one()
-        )
+        conn = session.connection()
+        fp: tuple[Any, ...] = tuple(conn.execute(_FINGERPRINT).one())
         if fp != self._fingerprint:
             self.clear()
             self._fingerprint = fp
@@ -161,18 +172,7 @@ class DeviceCache:
             for d in chunk:
                 self._known[d] = None
                 self._loaded_at[d] = now
-            rows = session.execute(
-                select(
-                    _DEV.c.device_id,
-                    _DEV.c.kind,
-                    _DEV.c.revoked,
-                    _DEV.c.site_id,
-                    Site.code,
-                    _DEV.c.capacity_g,
-                )
-                .select_from(_DEV.outerjoin(Site, Site.id == _DEV.c.site_id))
-                .where(_DEV.c.device_id.in_(chunk))
-            )
+            rows = conn.execute(_DEVICES, {"ids": chunk})
             for dev_id, kind, revoked, site_id, code, capacity_g in rows:
                 self._known[dev_id] = DeviceInfo(
                     dev_id, kind, bool(revoked), site_id, code, capacity_g
@@ -226,13 +226,6 @@ class DeviceCache:
             if p is not None and p.seen == st.seen and p.heartbeat is st.heartbeat:
                 del self._pending[st.device_id]
 
-    def write_behind(self, session: Session, *, force: bool = False) -> list[DeviceState]:
-        """Write the due state, sorted by device id, in one statement (the caller commits,
-        then calls :meth:`written`)."""
-        due = self.due(force=force)
-        write_device_state(session, due)
-        return due
-
 
 # --------------------------------------------------------------------------- bins
 
@@ -261,6 +254,9 @@ _NEWEST_SAMPLE = (
     .where(FillSample.bin_id == _BIN.c.bin_id)
     .scalar_subquery()
     .label("sampled_at")
+)
+_BINS = select(*(_BIN.c[name] for name in _BIN_FIELDS), _NEWEST_SAMPLE).where(
+    _BIN.c.bin_id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -320,12 +316,9 @@ class BinCache:
             st = self._states.get(b)
             if st is None or now - st.loaded_at > self.ttl_s:
                 stale.append(b)
-        columns = [_BIN.c[name] for name in _BIN_FIELDS]
         for chunk in chunks(stale):
             found = set()
-            for row in session.execute(
-                select(*columns, _NEWEST_SAMPLE).where(_BIN.c.bin_id.in_(chunk))
-            ):
+            for row in session.connection().execute(_BINS, {"ids": chunk}):
                 found.add(row.bin_id)
                 self._merge(BinState(**row._asdict(), loaded_at=now, written_at=now))
             for b in chunk:
@@ -398,21 +391,29 @@ class BinCache:
         if st.dirty or st.samples:
             self._write(session, [st], time.monotonic())
 
-    def write_behind(self, session: Session, *, force: bool = False) -> int:
-        """Write the due cached levels (guarded: ``last_seq`` only grows)."""
+    def due(self, *, force: bool = False) -> list[BinState]:
+        """The cached levels whose interval has passed (all with ``force``), by bin id."""
         now = time.monotonic()
         if not force and now < self._next_scan:
-            return 0  # looked through every bin a moment ago
+            return []  # looked through every bin a moment ago
         self._next_scan = now + self.write_interval_s * SCAN_FRACTION
         due = [
             s
             for s in self._states.values()
             if s is not None and s.dirty and (force or now - s.written_at >= self.write_interval_s)
         ]
-        if not due:
-            return 0
         due.sort(key=lambda s: s.bin_id)  # one lock order for every worker
-        self._write(session, due, now)
+        return due
+
+    def write(self, session: Session, due: list[BinState]) -> None:
+        """Write cached levels (from :meth:`due`; guarded: ``last_seq`` only grows)."""
+        if due:
+            self._write(session, due, time.monotonic())
+
+    def write_behind(self, session: Session, *, force: bool = False) -> int:
+        """Write the due cached levels (guarded: ``last_seq`` only grows)."""
+        due = self.due(force=force)
+        self.write(session, due)
         return len(due)
 
     def _write(self, session: Session, states: list[BinState], now: float) -> None:

@@ -15,6 +15,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.devices import register_device
 from cloud.ingest import IngestWorker
 from cloud.models import ProcessedEvent, WeighinRecord
+from cloud.pickups import register_bin
 from tests.cloud.mqtt_support import ingest_settings
 from tests.support.services import MosquittoServer
 
@@ -35,6 +36,14 @@ def engine(ledger_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with session_factory(engine)() as s:
         yield s
+
+
+def seed_bin(session: Session, bin_id: str) -> str:
+    """A bin device and its bin of the same id at site ``bank01`` (committed); its id."""
+    register_device(session, device_id=bin_id, kind="bin", site="bank01")
+    register_bin(session, bin_id=bin_id, site="bank01", device_id=bin_id)
+    session.commit()
+    return bin_id
 
 
 def seed_programme(session: Session, *, stations: tuple[str, ...] = ("st-bank01",)) -> int:

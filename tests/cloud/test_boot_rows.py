@@ -65,9 +65,10 @@ def test_a_batch_of_boots_is_read_once_and_written_in_one_flush(engine: Engine) 
             s.commit()
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    # one read, the inserts of the new boots and the updates of the known ones as
-    # batches (SQLAlchemy sends each as one executemany or multi-row statement)
-    assert statements.count("SELECT") == 1, statements
+    # one read, one locked re-read of the changed rows (cloud/boots.py: two workers), the
+    # inserts of the new boots and the updates of the known ones as batches (SQLAlchemy
+    # sends each as one executemany or multi-row statement)
+    assert statements.count("SELECT") == 2, statements
     assert len(statements) <= 6, statements
     assert stored(engine) == {k: 300_000 for k in new + old}
 

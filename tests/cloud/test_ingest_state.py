@@ -20,6 +20,7 @@ from cloud.models import Bin, Device, Pickup
 from cloud.pickups import get_bin, list_alerts, register_bin
 from contract import Fill, Kind, device_topic
 from contract.models import to_json
+from tests.cloud.conftest import seed_bin
 from tests.cloud.factories import fill
 
 pytestmark = pytest.mark.integration
@@ -30,10 +31,7 @@ NEVER = 3600.0
 
 @pytest.fixture
 def bin_ready(session: Session) -> str:
-    register_device(session, device_id=BIN, kind="bin", site="bank01")
-    register_bin(session, bin_id=BIN, site="bank01", device_id=BIN)
-    session.commit()
-    return BIN
+    return seed_bin(session, BIN)
 
 
 def _processor(engine: Engine, **kw: float) -> Processor:
