@@ -52,11 +52,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain, receivables
+from cloud.bulk import insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
@@ -324,8 +325,8 @@ def post_credits(
 ) -> dict[int, int]:
     """Insert the credit entries and their postings (accounts locked by the caller).
 
-    Two multi-row INSERTs for any number of credits (plus the purchases account once),
-    then what the credited households owe is recovered from them
+    Two INSERTs (:func:`cloud.bulk.insert_rows`) for any number of credits (plus the
+    purchases account once), then what the credited households owe is recovered from them
     (:func:`cloud.receivables.recover`: one query, and an entry per household that owes);
     returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
     caller's (a bulk UPDATE, or the ORM row at hand).
@@ -347,9 +348,7 @@ def post_credits(
         rows,
         [((purchases, c.amount_rp), (accounts[c.household_id], -c.amount_rp)) for c in credits],
     )
-    entries = session.execute(
-        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id), rows
-    )
+    entries = insert_rows(session, JournalEntry, rows, returning=("weighin_id", "id"))
     entry_ids: dict[int, int] = {wid: eid for wid, eid in entries if wid is not None}
     postings: list[dict[str, int]] = []
     for c in credits:
@@ -362,7 +361,7 @@ def post_credits(
                 "amount_rp": -c.amount_rp,
             }
         )
-    session.execute(insert(Posting), postings)
+    insert_rows(session, Posting, postings)
     # what a household owes the programme (a reversal of spent money) is settled from
     # these credits first, in this transaction, under the accounts' locks
     receivables.recover(session, [(c.household_id, c.amount_rp) for c in credits], accounts)
@@ -391,23 +390,18 @@ def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
 def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     """Insert weigh-ins, processed events, credit entries and postings; link the entries.
 
-    A fixed number of statements per batch (multi-row INSERTs; one UPDATE per
-    :data:`cloud.db.IN_LIST_MAX` credits, since an entry needs its weigh-in's id and the
-    weigh-in row is written first). Generated ids come back through RETURNING keyed by a
-    unique column, not by position: SQLite does not promise RETURNING rows in insert
-    order, and asking SQLAlchemy for that order (``sort_by_parameter_order``) makes it
-    send one INSERT per row there. Rows go in the order of ``new`` (the caller's lock
-    order); the accounts credited are locked after the weigh-ins are written.
+    A fixed number of statements per batch (one INSERT per table,
+    :func:`cloud.bulk.insert_rows`; one UPDATE per :data:`cloud.db.IN_LIST_MAX` credits,
+    since an entry needs its weigh-in's id and the weigh-in row is written first).
+    Generated ids come back through RETURNING keyed by a unique column, not by position:
+    neither database promises RETURNING rows in insert order. Rows go in the order of
+    ``new`` (the caller's lock order); the accounts credited are locked after the
+    weigh-ins are written.
     """
     if not new:
         return
-    # render_nulls: every row names every column, so all go in one multi-row INSERT
-    # (by default the ORM leaves out None values and batches only rows alike in that)
-    inserted = session.execute(
-        insert(WeighinRecord)
-        .returning(WeighinRecord.event_id, WeighinRecord.id)
-        .execution_options(render_nulls=True),
-        [n.row for n in new],
+    inserted = insert_rows(
+        session, WeighinRecord, [n.row for n in new], returning=("event_id", "id")
     )
     weighin_ids = {event_id: weighin_id for event_id, weighin_id in inserted}
     holds = [
@@ -421,10 +415,10 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         for n in new
         if n.hold is not None
     ]
-    if holds:
-        session.execute(insert(Hold), holds)
-    session.execute(
-        insert(ProcessedEvent),
+    insert_rows(session, Hold, holds)
+    insert_rows(
+        session,
+        ProcessedEvent,
         [
             {
                 "event_id": n.result.receipt.event_id,
