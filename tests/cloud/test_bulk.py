@@ -24,7 +24,7 @@ from cloud.models import (
     ProcessedEvent,
     WeighinRecord,
 )
-from cloud.models.notifications import Notification
+from cloud.models.notifications import Notification, NotificationDelivery
 from cloud.models.stock import StockMovement
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import weighin
@@ -117,6 +117,7 @@ def test_credited_batch_pairs_every_row_with_its_own(session: Session, household
     mutant: entry ids paired by position after reversing RETURNING -> fails
     mutant: weigh-in ids keyed by the wrong RETURNING column -> fails
     mutant: weigh-ins inserted out of event-id order -> fails
+    mutant: notification ids paired with the wrong keys (deliveries) -> fails
     """
     other = households.register_household(session, member_no="M-0002", name="Pak Budi")
     households.link_card(session, card_id="CARD-2", household_id=other.id, by="test")
@@ -133,6 +134,7 @@ def test_credited_batch_pairs_every_row_with_its_own(session: Session, household
     assert [r.event_id for r in recs] == sorted(e.event_id for e in events)
     owner = {a.id: a.household_id for a in session.scalars(select(Account))}
     notes = {n.key: n for n in session.scalars(select(Notification))}
+    told = {d.notification_id: d.recipient for d in session.scalars(select(NotificationDelivery))}
     stock = {m.weighin_id: m for m in session.scalars(select(StockMovement))}
     processed = set(session.scalars(select(ProcessedEvent.event_id)))
     for rec in recs:
@@ -148,6 +150,7 @@ def test_credited_batch_pairs_every_row_with_its_own(session: Session, household
         note = notes[f"weighin_credited:{rec.event_id}"]
         assert note.household_id == rec.household_id
         assert (note.data["event_id"], note.data["amount_rp"]) == (rec.event_id, rec.amount_rp)
+        assert told[note.id] == f"household:{rec.household_id}"
         assert stock[rec.id].qty_g == rec.net_g
         assert rec.event_id in processed
     assert {r.household_id for r in recs} == {household_id, other.id}
