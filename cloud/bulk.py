@@ -1,8 +1,10 @@
-"""Many rows into one table in one statement whose text does not depend on how many.
+"""Statements about a batch whose text does not depend on how many rows or keys.
 
 :func:`insert_rows` is the one way the domain writes a batch of rows (a batch's
 weigh-ins, their journal entries and postings, notifications): one statement per batch
 on both databases, optional ``RETURNING`` and ``ON CONFLICT (...) DO NOTHING``.
+:func:`among` is a batch's ``column IN (keys)`` (with :func:`cloud.db.chunks`), sent to
+PostgreSQL as ``column = ANY(%s)``: one parameter, an array, instead of one per key.
 
 Why a helper: on PostgreSQL, SQLAlchemy renders a batch with ``RETURNING`` as one
 ``INSERT ... VALUES (...), (...), ...`` with a placeholder per value (and sends one
@@ -37,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ARRAY, ColumnElement, Table, any_, insert, literal
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -58,6 +60,20 @@ class _Unnest:
 
 
 _statements: dict[tuple[Any, ...], _Unnest] = {}
+
+
+def _arrays(dialect: Dialect) -> bool:
+    """Whether batches go to this database as arrays (PostgreSQL through psycopg 3)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def among(session: Session, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (keys)``; on PostgreSQL ``column = ANY(array)``, the same statement
+    text for any number of keys (keep ``keys`` to a :func:`cloud.db.chunks` chunk, as
+    SQLite needs)."""
+    if _arrays(session.get_bind().dialect):
+        return column == any_(literal(list(keys), ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(keys)  # type: ignore[no-any-return]
 
 
 def insert_rows(
@@ -85,7 +101,7 @@ def insert_rows(
     if session.autoflush:  # as an ORM insert() would: pending rows first (foreign keys)
         session.flush()
     dialect = session.get_bind().dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+    if not _arrays(dialect):
         return _insert_sqlalchemy(session, table, rows, returning, skip_conflicts_on, dialect)
     key = (type(dialect), table, names, tuple(returning), tuple(skip_conflicts_on))
     stmt = _statements.get(key)

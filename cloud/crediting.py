@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain, receivables
-from cloud.bulk import insert_rows
+from cloud.bulk import among, insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
@@ -156,7 +156,9 @@ class _Lookups:
         self.categories: set[str] = set()
         for chunk in chunks(e.category for e in events):
             self.categories.update(
-                session.scalars(select(WasteCategory.code).where(WasteCategory.code.in_(chunk)))
+                session.scalars(
+                    select(WasteCategory.code).where(among(session, WasteCategory.code, chunk))
+                )
             )
         self.prices = price_versions(session, (e.category for e in events))
         self.households = households_by_card(
@@ -167,11 +169,15 @@ class _Lookups:
         for hh_ids in chunks({p.household_id for p in self.payees.values()}):
             self.payee_households.update(
                 (h.id, h)
-                for h in session.scalars(select(Household).where(Household.id.in_(hh_ids)))
+                for h in session.scalars(
+                    select(Household).where(among(session, Household.id, hh_ids))
+                )
             )
         self.site_codes: dict[int, str] = {}
         for site_ids in chunks({p.site_id for p in self.payees.values() if p.site_id is not None}):
-            codes = session.execute(select(Site.id, Site.code).where(Site.id.in_(site_ids)))
+            codes = session.execute(
+                select(Site.id, Site.code).where(among(session, Site.id, site_ids))
+            )
             self.site_codes.update((sid, code) for sid, code in codes)
         self.sites: dict[str, tuple[int | None, str | None]] = {}
         self.device_kinds: dict[str, str] = {}
@@ -179,7 +185,7 @@ class _Lookups:
             rows = session.execute(
                 select(Device.device_id, Device.site_id, Site.code, Device.kind)
                 .outerjoin(Site, Site.id == Device.site_id)
-                .where(Device.device_id.in_(chunk))
+                .where(among(session, Device.device_id, chunk))
             )
             for device_id, sid, code, kind in rows:
                 self.sites[device_id] = (sid, code)
@@ -452,7 +458,7 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         for chunk in chunks(c.weighin_id for c in to_credit):
             session.execute(
                 update(WeighinRecord)
-                .where(WeighinRecord.id.in_(chunk))
+                .where(among(session, WeighinRecord.id, chunk))
                 .values(entry_id=credit_entry_of_row)
                 .execution_options(synchronize_session=False)
             )
@@ -515,7 +521,7 @@ def credit_many(
                 W.record_hash,
             )
             .outerjoin(Site, Site.id == W.site_id)
-            .where(W.event_id.in_(chunk))
+            .where(among(session, W.event_id, chunk))
         ):
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from cloud import crediting, households
-from cloud.bulk import insert_rows
+from cloud.bulk import among, insert_rows
 from cloud.db import make_engine, migrate, session_factory
 from cloud.models import (
     Account,
@@ -109,6 +109,21 @@ def test_conflicting_rows_are_skipped_and_return_nothing(session: Session) -> No
         insert_rows(session, Notification, [*_rows(["e"]), {"key": "f"}])
 
 
+def test_among_selects_exactly_the_keys_given(session: Session) -> None:
+    """mutant: the array built from some of the keys -> fails
+    mutant: ``!= ANY`` instead of ``= ANY`` -> fails"""
+    keys = [f"k{i}:{s}" for i, s in enumerate(AWKWARD * 2)]
+    returned = insert_rows(session, Notification, _rows(keys), returning=("key", "id"))
+    ids = dict(returned)
+    wanted = keys[::3]
+    got = session.scalars(select(Notification.key).where(among(session, Notification.key, wanted)))
+    assert sorted(got) == sorted(wanted)
+    by_id = select(Notification.key).where(
+        among(session, Notification.id, [ids[k] for k in wanted])
+    )
+    assert sorted(session.scalars(by_id)) == sorted(wanted)
+
+
 def test_credited_batch_pairs_every_row_with_its_own(session: Session, household_id: int) -> None:
     """A shuffled batch for two households, each weigh-in its own weight: every weigh-in
     is linked to its own entry, whose postings move its own amount to its own household,
@@ -159,21 +174,25 @@ def test_credited_batch_pairs_every_row_with_its_own(session: Session, household
 def test_one_statement_text_per_table_for_every_batch_size(
     postgres: PostgresServer,
 ) -> None:
-    """On PostgreSQL a batch's INSERTs read the same whatever its size, so psycopg's
-    caches and the server's prepared statements are used (the reason for
-    :mod:`cloud.bulk`).
+    """On PostgreSQL a batch's INSERTs, and its look-up of events seen before, read the
+    same whatever its size, so psycopg's caches and the server's prepared statements are
+    used (the reason for :mod:`cloud.bulk`).
 
     mutant: PostgreSQL back on SQLAlchemy's multi-row VALUES -> fails (one text per size)
+    mutant: among() as IN (...) on PostgreSQL -> fails (one text per size)
     """
     url = postgres.create_database("bulk_texts")
     migrate(url)
     engine: Engine = make_engine(url)
     inserts: dict[str, set[str]] = {}
+    replays: set[str] = set()
 
     def seen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         words = statement.split(None, 3)
         if words[0].upper() == "INSERT":
             inserts.setdefault(words[2], set()).add(statement)
+        elif statement.startswith("SELECT weighins.event_id, weighins.receipt_json"):
+            replays.add(statement)
 
     try:
         with session_factory(engine)() as s:
@@ -189,3 +208,4 @@ def test_one_statement_text_per_table_for_every_batch_size(
         engine.dispose()
     for table in ("weighins", "journal_entries", "postings", "notifications"):
         assert len(inserts[table]) == 1, (table, len(inserts[table]))
+    assert len(replays) == 1, replays
