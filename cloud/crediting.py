@@ -52,11 +52,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain, receivables
+from cloud.bulk import among, insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import households_by_card
@@ -155,7 +156,9 @@ class _Lookups:
         self.categories: set[str] = set()
         for chunk in chunks(e.category for e in events):
             self.categories.update(
-                session.scalars(select(WasteCategory.code).where(WasteCategory.code.in_(chunk)))
+                session.scalars(
+                    select(WasteCategory.code).where(among(session, WasteCategory.code, chunk))
+                )
             )
         self.prices = price_versions(session, (e.category for e in events))
         self.households = households_by_card(
@@ -166,11 +169,15 @@ class _Lookups:
         for hh_ids in chunks({p.household_id for p in self.payees.values()}):
             self.payee_households.update(
                 (h.id, h)
-                for h in session.scalars(select(Household).where(Household.id.in_(hh_ids)))
+                for h in session.scalars(
+                    select(Household).where(among(session, Household.id, hh_ids))
+                )
             )
         self.site_codes: dict[int, str] = {}
         for site_ids in chunks({p.site_id for p in self.payees.values() if p.site_id is not None}):
-            codes = session.execute(select(Site.id, Site.code).where(Site.id.in_(site_ids)))
+            codes = session.execute(
+                select(Site.id, Site.code).where(among(session, Site.id, site_ids))
+            )
             self.site_codes.update((sid, code) for sid, code in codes)
         self.sites: dict[str, tuple[int | None, str | None]] = {}
         self.device_kinds: dict[str, str] = {}
@@ -178,7 +185,7 @@ class _Lookups:
             rows = session.execute(
                 select(Device.device_id, Device.site_id, Site.code, Device.kind)
                 .outerjoin(Site, Site.id == Device.site_id)
-                .where(Device.device_id.in_(chunk))
+                .where(among(session, Device.device_id, chunk))
             )
             for device_id, sid, code, kind in rows:
                 self.sites[device_id] = (sid, code)
@@ -324,8 +331,8 @@ def post_credits(
 ) -> dict[int, int]:
     """Insert the credit entries and their postings (accounts locked by the caller).
 
-    Two multi-row INSERTs for any number of credits (plus the purchases account once),
-    then what the credited households owe is recovered from them
+    Two INSERTs (:func:`cloud.bulk.insert_rows`) for any number of credits (plus the
+    purchases account once), then what the credited households owe is recovered from them
     (:func:`cloud.receivables.recover`: one query, and an entry per household that owes);
     returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
     caller's (a bulk UPDATE, or the ORM row at hand).
@@ -347,9 +354,7 @@ def post_credits(
         rows,
         [((purchases, c.amount_rp), (accounts[c.household_id], -c.amount_rp)) for c in credits],
     )
-    entries = session.execute(
-        insert(JournalEntry).returning(JournalEntry.weighin_id, JournalEntry.id), rows
-    )
+    entries = insert_rows(session, JournalEntry, rows, returning=("weighin_id", "id"))
     entry_ids: dict[int, int] = {wid: eid for wid, eid in entries if wid is not None}
     postings: list[dict[str, int]] = []
     for c in credits:
@@ -362,7 +367,7 @@ def post_credits(
                 "amount_rp": -c.amount_rp,
             }
         )
-    session.execute(insert(Posting), postings)
+    insert_rows(session, Posting, postings)
     # what a household owes the programme (a reversal of spent money) is settled from
     # these credits first, in this transaction, under the accounts' locks
     receivables.recover(session, [(c.household_id, c.amount_rp) for c in credits], accounts)
@@ -391,23 +396,18 @@ def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
 def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     """Insert weigh-ins, processed events, credit entries and postings; link the entries.
 
-    A fixed number of statements per batch (multi-row INSERTs; one UPDATE per
-    :data:`cloud.db.IN_LIST_MAX` credits, since an entry needs its weigh-in's id and the
-    weigh-in row is written first). Generated ids come back through RETURNING keyed by a
-    unique column, not by position: SQLite does not promise RETURNING rows in insert
-    order, and asking SQLAlchemy for that order (``sort_by_parameter_order``) makes it
-    send one INSERT per row there. Rows go in the order of ``new`` (the caller's lock
-    order); the accounts credited are locked after the weigh-ins are written.
+    A fixed number of statements per batch (one INSERT per table,
+    :func:`cloud.bulk.insert_rows`; one UPDATE per :data:`cloud.db.IN_LIST_MAX` credits,
+    since an entry needs its weigh-in's id and the weigh-in row is written first).
+    Generated ids come back through RETURNING keyed by a unique column, not by position:
+    neither database promises RETURNING rows in insert order. Rows go in the order of
+    ``new`` (the caller's lock order); the accounts credited are locked after the
+    weigh-ins are written.
     """
     if not new:
         return
-    # render_nulls: every row names every column, so all go in one multi-row INSERT
-    # (by default the ORM leaves out None values and batches only rows alike in that)
-    inserted = session.execute(
-        insert(WeighinRecord)
-        .returning(WeighinRecord.event_id, WeighinRecord.id)
-        .execution_options(render_nulls=True),
-        [n.row for n in new],
+    inserted = insert_rows(
+        session, WeighinRecord, [n.row for n in new], returning=("event_id", "id")
     )
     weighin_ids = {event_id: weighin_id for event_id, weighin_id in inserted}
     holds = [
@@ -421,10 +421,10 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         for n in new
         if n.hold is not None
     ]
-    if holds:
-        session.execute(insert(Hold), holds)
-    session.execute(
-        insert(ProcessedEvent),
+    insert_rows(session, Hold, holds)
+    insert_rows(
+        session,
+        ProcessedEvent,
         [
             {
                 "event_id": n.result.receipt.event_id,
@@ -458,7 +458,7 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         for chunk in chunks(c.weighin_id for c in to_credit):
             session.execute(
                 update(WeighinRecord)
-                .where(WeighinRecord.id.in_(chunk))
+                .where(among(session, WeighinRecord.id, chunk))
                 .values(entry_id=credit_entry_of_row)
                 .execution_options(synchronize_session=False)
             )
@@ -521,7 +521,7 @@ def credit_many(
                 W.record_hash,
             )
             .outerjoin(Site, Site.id == W.site_id)
-            .where(W.event_id.in_(chunk))
+            .where(among(session, W.event_id, chunk))
         ):
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain
+from cloud.bulk import among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, JournalEntry, Posting, utcnow
@@ -113,7 +114,7 @@ def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> d
     for chunk in chunks(household_ids):
         rows = session.execute(
             select(Account.household_id, Account.id)
-            .where(Account.household_id.in_(chunk))
+            .where(among(session, Account.household_id, chunk))
             .order_by(Account.household_id)
             .with_for_update()
         )
@@ -250,7 +251,7 @@ def balances_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int
         rows = session.execute(
             select(Account.household_id, func.coalesce(func.sum(Posting.amount_rp), 0))
             .join(Posting, Posting.account_id == Account.id)
-            .where(Account.household_id.in_(chunk))
+            .where(among(session, Account.household_id, chunk))
             .group_by(Account.household_id)
         )
         out.update((hh, -int(total or 0)) for hh, total in rows if hh is not None)

@@ -36,9 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cloud.bulk import insert_rows
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Device, Site, WasteCategory, WeighinRecord, utcnow
 from cloud.models.stock import (
@@ -228,10 +229,10 @@ class WeighedIn:
 def weighins_into_stock(session: Session, weighins: Iterable[WeighedIn]) -> None:
     """Credited weigh-ins of stations enter their site's stock (the crediting hook).
 
-    In the caller's transaction, with one multi-row INSERT for the whole batch (none if
-    nothing enters): :mod:`cloud.crediting` passes what it has just decided, so stock
-    costs the ingest one statement per batch. The unique ``(weighin_id, kind)`` makes a
-    second entry impossible.
+    In the caller's transaction, with one INSERT for the whole batch
+    (:func:`cloud.bulk.insert_rows`; none if nothing enters): :mod:`cloud.crediting`
+    passes what it has just decided, so stock costs the ingest one statement per batch.
+    The unique ``(weighin_id, kind)`` makes a second entry impossible.
     """
     now = utcnow()
     rows = [
@@ -247,8 +248,7 @@ def weighins_into_stock(session: Session, weighins: Iterable[WeighedIn]) -> None
         for w in weighins
         if w.enters_stock
     ]
-    if rows:
-        session.execute(insert(StockMovement), rows)
+    insert_rows(session, StockMovement, rows)
 
 
 def weighin_into_stock(session: Session, rec: WeighinRecord) -> None:

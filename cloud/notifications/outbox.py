@@ -9,8 +9,8 @@ retried request) adds nothing (``INSERT .. ON CONFLICT DO NOTHING`` on the uniqu
 so two workers racing on the same event cannot both add one either).
 
 A batch costs a fixed number of statements (channel registry, preferences, phones, one
-multi-row insert per table), so crediting 2,000 weigh-ins adds five statements, not
-2,000.
+insert per table, :func:`cloud.bulk.insert_rows`), so crediting 2,000 weigh-ins adds five
+statements, not 2,000.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud.bulk import insert_rows
 from cloud.models import utcnow
 from cloud.models.notifications import INAPP, Notification, NotificationDelivery
 from cloud.notifications.preferences import (
@@ -60,15 +60,6 @@ def enqueue(
     """Record one notification; its id, or None when ``key`` was recorded before."""
     out = Outgoing(event, key, data, household_id, site_id)
     return enqueue_many(session, [out], at=at)[0]
-
-
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(Notification)
-    if name == "sqlite":
-        return sqlite.insert(Notification)
-    raise NotImplementedError(f"no ON CONFLICT insert for {name}")
 
 
 def enqueue_many(
@@ -140,12 +131,11 @@ def enqueue_many(
         )
         plans[it.key] = (recipient, channels)
 
-    stmt = (
-        _insert_ignoring_duplicates(session)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Notification.key, Notification.id)
+    inserted = dict(
+        insert_rows(
+            session, Notification, rows, returning=("key", "id"), skip_conflicts_on=("key",)
+        )
     )
-    inserted = {k: i for k, i in session.execute(stmt, rows)}
     deliveries = [
         {
             "notification_id": nid,
@@ -161,9 +151,5 @@ def enqueue_many(
         for key, nid in inserted.items()
         for channel in plans[key][1]
     ]
-    if deliveries:
-        session.execute(
-            NotificationDelivery.__table__.insert(),  # type: ignore[attr-defined]
-            deliveries,
-        )
+    insert_rows(session, NotificationDelivery, deliveries)
     return [inserted.get(it.key) for it in items]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.bulk import among
 from cloud.db import chunks
 from cloud.models import Household, utcnow
 from cloud.models.notifications import INAPP, NotificationChannel, NotificationPreference
@@ -127,7 +128,9 @@ def preferences_of(
         out.update(
             (p.household_id, p)
             for p in session.scalars(
-                select(NotificationPreference).where(NotificationPreference.household_id.in_(chunk))
+                select(NotificationPreference).where(
+                    among(session, NotificationPreference.household_id, chunk)
+                )
             )
         )
     return out
@@ -190,7 +193,9 @@ def household_phones(
     out: dict[int, tuple[str | None, bool]] = {}
     for chunk in chunks(household_ids):
         rows = session.execute(
-            select(Household.id, Household.phone, Household.active).where(Household.id.in_(chunk))
+            select(Household.id, Household.phone, Household.active).where(
+                among(session, Household.id, chunk)
+            )
         )
         out.update((i, (phone, bool(active))) for i, phone, active in rows)
     return out

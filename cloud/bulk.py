@@ -1,0 +1,182 @@
+"""Statements about a batch whose text does not depend on how many rows or keys.
+
+:func:`insert_rows` is the one way the domain writes a batch of rows (a batch's
+weigh-ins, their journal entries and postings, notifications): one statement per batch
+on both databases, optional ``RETURNING`` and ``ON CONFLICT (...) DO NOTHING``.
+:func:`among` is a batch's ``column IN (keys)`` (with :func:`cloud.db.chunks`), sent to
+PostgreSQL as ``column = ANY(%s)``: one parameter, an array, instead of one per key.
+
+Why a helper: on PostgreSQL, SQLAlchemy renders a batch with ``RETURNING`` as one
+``INSERT ... VALUES (...), (...), ...`` with a placeholder per value (and sends one
+without ``RETURNING`` as psycopg ``executemany``, a round of Python per row). Each batch
+size is a new statement text, longer than psycopg's parse cache takes (4,096 bytes, 50
+parameters): psycopg splits every such statement with a regular expression again, and the
+server parses and plans it again. A py-spy profile of the ingest showed a quarter to a
+third of the worker in psycopg's ``_split_query`` (``docs/benchmarks.md``). Here
+PostgreSQL gets one array per column instead::
+
+    INSERT INTO t (a, b) SELECT a, b
+    FROM unnest(%b::INTEGER[], %b::VARCHAR(20)[]) WITH ORDINALITY AS u(a, b, ord_)
+    ORDER BY ord_ [ON CONFLICT (a) DO NOTHING] RETURNING ...
+
+the same text for every batch (psycopg's caches hit, the server prepares it once per
+connection), arrays sent in binary (~1 us a value). ``ORDER BY`` the ordinality inserts
+the rows in the order given, as the multi-row ``VALUES`` did: the caller's lock order
+(unique index entries, generated ids). The values go through each column's SQLAlchemy
+bind processing (:class:`cloud.models.base.UtcDateTime`, ``JSON``) and Python-side column
+defaults (``default=utcnow``) as SQLAlchemy's ``insert()`` would apply them.
+
+SQLite (and any driver but psycopg 3) keeps SQLAlchemy's ``insert()`` (its driver parses
+statements fast; measured, it was not the bottleneck there).
+
+The rows ``RETURNING`` gives back are in no promised order on either database (SQLite does
+not promise insert order): callers key them by a unique column they sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, Table, any_, insert, literal
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+#: the ordinality column of the PostgreSQL statement (no table has a column of that name)
+_ORD = "ord_"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unnest:
+    """The PostgreSQL statement of one (table, columns, conflict, returning) shape."""
+
+    sql: str
+    #: each column's SQLAlchemy bind processing (None: values go as they are)
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    #: (column, default) for columns the rows leave out that have a Python-side default
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]
+
+
+_statements: dict[tuple[Any, ...], _Unnest] = {}
+
+
+def _arrays(dialect: Dialect) -> bool:
+    """Whether batches go to this database as arrays (PostgreSQL through psycopg 3)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def among(session: Session, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (keys)``; on PostgreSQL ``column = ANY(array)``, the same statement
+    text for any number of keys (keep ``keys`` to a :func:`cloud.db.chunks` chunk, as
+    SQLite needs)."""
+    if _arrays(session.get_bind().dialect):
+        return column == any_(literal(list(keys), ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(keys)  # type: ignore[no-any-return]
+
+
+def insert_rows(
+    session: Session,
+    into: Table | type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: Sequence[str] = (),
+    skip_conflicts_on: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (each naming the same columns) into ``into`` (a table or a mapped
+    class); one statement.
+
+    ``returning`` names columns to read back (plain values: ids and keys); the rows come
+    back in no particular order. ``skip_conflicts_on`` names a unique key: rows that
+    conflict on it are skipped (``ON CONFLICT (...) DO NOTHING``) and return nothing.
+    Writes in the caller's transaction.
+    """
+    if not rows:
+        return []
+    table: Table = into if isinstance(into, Table) else into.__table__
+    names = tuple(rows[0])
+    if any(len(r) != len(names) for r in rows):
+        raise ValueError(f"rows for {table.name} name different columns")
+    if session.autoflush:  # as an ORM insert() would: pending rows first (foreign keys)
+        session.flush()
+    dialect = session.get_bind().dialect
+    if not _arrays(dialect):
+        return _insert_sqlalchemy(session, table, rows, returning, skip_conflicts_on, dialect)
+    key = (type(dialect), table, names, tuple(returning), tuple(skip_conflicts_on))
+    stmt = _statements.get(key)
+    if stmt is None:
+        stmt = _statements[key] = _unnest(table, names, returning, skip_conflicts_on, dialect)
+    columns = [[r[name] for r in rows] for name in names]
+    columns += [[make() for _ in rows] for _name, make in stmt.defaults]
+    arrays = [
+        [process(v) for v in values] if process is not None else values
+        for values, process in zip(columns, stmt.processors, strict=True)
+    ]
+    result = session.connection().exec_driver_sql(stmt.sql, tuple(arrays))
+    return [tuple(r) for r in result] if returning else []
+
+
+def _unnest(
+    table: Table,
+    names: Sequence[str],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+    dialect: Dialect,
+) -> _Unnest:
+    q = dialect.identifier_preparer.quote
+    defaults: list[tuple[str, Callable[[], Any]]] = []
+    for col in table.columns:
+        default = col.default
+        if col.name in names or default is None:
+            continue
+        if default.is_scalar:
+            defaults.append((col.name, _constant(default.arg)))  # type: ignore[attr-defined]
+        elif default.is_callable:
+            defaults.append((col.name, _call(default.arg)))  # type: ignore[attr-defined]
+        else:
+            raise NotImplementedError(f"{table.name}.{col.name}: a SQL default; pass a value")
+    cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
+    listed = ", ".join(q(c.name) for c in cols)
+    arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
+    # names and types from the table's metadata, quoted; the values go as parameters
+    sql = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed}) "  # noqa: S608
+        f"SELECT {listed} FROM unnest({arrays}) WITH ORDINALITY AS u({listed}, {_ORD}) "
+        f"ORDER BY {_ORD}"
+    )
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
+    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
+    return _Unnest(sql, processors, tuple(defaults))
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _call(fn: Callable[[Any], Any]) -> Callable[[], Any]:
+    # SQLAlchemy wraps a default such as ``utcnow`` to take the execution context
+    return lambda: fn(None)
+
+
+def _insert_sqlalchemy(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+    dialect: Dialect,
+) -> list[tuple[Any, ...]]:
+    stmt: Any = insert(table)
+    if skip_conflicts_on:
+        if dialect.name != "sqlite":
+            raise NotImplementedError(f"no ON CONFLICT insert for {dialect.name}")
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
+    if not returning:
+        session.execute(stmt, list(rows))
+        return []
+    stmt = stmt.returning(*(table.c[n] for n in returning))
+    return [tuple(r) for r in session.execute(stmt, list(rows))]
