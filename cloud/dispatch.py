@@ -93,6 +93,9 @@ class Board:
     pins: dict[str, str] = field(default_factory=dict)
     #: household requests with an address but no pin: no route can reach them
     unplaced: list[int] = field(default_factory=list)
+    #: each open pickup's (status, collector) when the board was read: a pickup someone
+    #: else assigned while the plan was being made keeps that (:func:`apply_plan`)
+    seen: dict[int, tuple[str, int | None]] = field(default_factory=dict)
 
     def digests(self) -> dict[str, str]:
         """A digest per stop (what it is) and one for the collectors (``""``)."""
@@ -164,6 +167,7 @@ def build_board(
     )
     for p, b in open_rows:
         sid = stop_id(p.id)
+        board.seen[p.id] = (p.status, p.collector_id)
         if p.household_id is not None:
             if p.lat is None or p.lon is None:
                 board.unplaced.append(p.id)
@@ -314,8 +318,10 @@ def plan_json(board: Board, plan: Plan) -> dict[str, Any]:
 def apply_plan(session: Session, board: Board, plan: Plan, *, reason: str) -> RoutePlan:
     """Assign the planned pickups, write their ETAs and keep the plan. Flushes.
 
-    A pickup done or cancelled since the board was read is left as it is. The pickups
-    whose collector or ETA changed are in ``row.plan["changed"]``.
+    A pickup done, cancelled or assigned by someone else (an operator, a collector
+    taking it) since the board was read is left as it is: the plan was made without
+    knowing, and the next plan starts from it. The pickups whose collector or ETA
+    changed are in ``row.plan["changed"]``.
     """
     planned: set[int] = set()
     changed: list[int] = []
@@ -325,6 +331,8 @@ def apply_plan(session: Session, board: Board, plan: Plan, *, reason: str) -> Ro
             p = session.get(Pickup, pid, with_for_update=True)
             if p is None or p.status not in OPEN_PICKUP_STATES:
                 continue
+            if board.seen.get(pid) != (p.status, p.collector_id):
+                continue  # changed while the plan was made: theirs stands
             before = (p.status, p.collector_id, p.eta_at)
             if p.status == "open" or p.collector_id != int(r.collector_id):
                 pickups.assign_pickup(session, pickup_id=pid, collector_id=int(r.collector_id))
@@ -334,7 +342,9 @@ def apply_plan(session: Session, board: Board, plan: Plan, *, reason: str) -> Ro
                 changed.append(pid)
     for u in plan.unserved:
         p = session.get(Pickup, pickup_of(u.stop_id))
-        if p is not None and p.id not in planned and p.eta_at is not None:
+        if p is None or board.seen.get(p.id) != (p.status, p.collector_id):
+            continue
+        if p.id not in planned and p.eta_at is not None:
             p.eta_at, p.route_seq = None, None
             changed.append(p.id)
     row = RoutePlan(

@@ -7,6 +7,8 @@ mutant: another day's window kept as a stop of this shift -> test_board fails
 mutant: stale_reason without the late check -> test_replans fails ("late" expected)
 mutant: assigned household stops not pinned -> test_board fails (no pin)
 mutant: apply_plan skips assign_pickup for open pickups -> nothing assigned, test_replans fails
+mutant: apply_plan without the "changed since the board was read" check -> the operator's
+        assignment is undone, test_an_assignment_made_while_planning_stands fails
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import doorstep, households, pickups, pricing
 from cloud.auth import create_user
-from cloud.dispatch import Dispatcher, build_board, current_plan, stale_reason
+from cloud.dispatch import (
+    Dispatcher,
+    apply_plan,
+    build_board,
+    current_plan,
+    solve_board,
+    stale_reason,
+)
 from cloud.models import Pickup, utcnow
 from cloud.models.doorstep import CollectorProfile
 from cloud.routing import RoutingSettings, matrix_provider
@@ -136,3 +145,36 @@ def test_replans(session: Session, engine: object) -> None:
     board = build_board(session, site_id=ids["site"], settings=SETTINGS, now=late)
     assert stale_reason(session, board, SETTINGS) == "late"
     d.close()
+
+
+@sqlite_only()
+def test_an_assignment_made_while_planning_stands(session: Session) -> None:
+    """The dispatcher reads the board, solves (seconds), then applies: an operator who
+    assigned a pickup in between keeps that assignment; the rest of the plan applies."""
+    ids = world(session)
+    now = utcnow()
+    mine = ask(session, ids["hh0"], window=(now, now + timedelta(hours=4)))
+    other = ask(session, ids["hh1"], window=(now, now + timedelta(hours=4)))
+    session.commit()
+    board = build_board(session, site_id=ids["site"], settings=SETTINGS, now=now)
+    plan = solve_board(board, matrix_provider(ROUTING), ROUTING)
+    planned = {
+        int(s.stop_id.split(":")[1]): int(r.collector_id) for r in plan.routes for s in r.stops
+    }
+    assert planned.keys() == {mine.id, other.id}
+    # meanwhile the operator gives ``mine`` to the collector the plan did not choose
+    told = ids["b"] if planned[mine.id] == ids["a"] else ids["a"]
+    pickups.assign_pickup(session, pickup_id=mine.id, collector_id=told)
+    session.commit()
+
+    row = apply_plan(session, board, plan, reason="test")
+    session.commit()
+    session.expire_all()
+    kept = session.get(Pickup, mine.id)
+    assert kept is not None
+    assert (kept.status, kept.collector_id) == ("assigned", told)  # the operator's stands
+    assert mine.id not in row.plan["changed"]
+    applied = session.get(Pickup, other.id)
+    assert applied is not None
+    assert (applied.status, applied.collector_id) == ("assigned", planned[other.id])
+    assert applied.eta_at is not None
