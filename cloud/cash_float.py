@@ -33,6 +33,7 @@ from cloud.postings import (
     FLOAT_DIFFERENCES_ACCOUNT,
     account_total_rp,
     collector_float_account,
+    float_account_code,
     lock_household_account,
     post_entry,
     programme_account,
@@ -49,10 +50,12 @@ def _locked_float(session: Session, collector_id: int) -> int:
 
 
 def float_rp(session: Session, *, collector_id: int) -> int:
-    """The cash the collector should be carrying (the float account's balance)."""
-    return account_total_rp(
-        session, account_id=collector_float_account(session, collector_id=collector_id).id
-    )
+    """The cash the collector should be carrying (the float account's balance; nothing if
+    it was never handed one). A read: it creates no account. (Creating it here made
+    ``GET /collectors/{id}/float`` write in a read transaction, which SQLite refuses at
+    once with "database is locked" when another write committed since it began.)"""
+    acc = session.scalar(select(Account.id).where(Account.code == float_account_code(collector_id)))
+    return 0 if acc is None else account_total_rp(session, account_id=acc)
 
 
 def issue_float(session: Session, *, collector_id: int, amount_rp: int, by: str) -> JournalEntry:

@@ -75,9 +75,15 @@ def programme_account(session: Session, code: str) -> Account:
     return acc
 
 
+def float_account_code(collector_id: int) -> str:
+    """The code of a collector's float account."""
+    return f"collector:{collector_id}:float"
+
+
 def collector_float_account(session: Session, *, collector_id: int) -> Account:
-    """The cash a collector carries to pay at doors (an asset), created on first use."""
-    code = f"collector:{collector_id}:float"
+    """The cash a collector carries to pay at doors (an asset), created on first use
+    (a write: readers use :func:`cloud.cash_float.float_rp`, which creates nothing)."""
+    code = float_account_code(collector_id)
     acc = session.scalar(select(Account).where(Account.code == code))
     if acc is None:
         acc = Account(code=code, kind="asset", name=f"Cash float of collector {collector_id}")
