@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from cloud import crediting, households
 from cloud.api.fastread import BalanceReads, FastReads
@@ -83,6 +83,19 @@ def _seed(url: str) -> list[int]:
         engine.dispose()
 
 
+def _drop_connections(admin: Engine) -> None:
+    """The server drops every other connection to the database (as in a restart)."""
+    with admin.connect() as c:
+        dropped = c.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    assert dropped
+    assert all(ok for (ok,) in dropped)
+
+
 def test_a_balance_read_equals_the_ledgers_funds(ledger_url: str) -> None:
     ids = _seed(ledger_url)
     fast = FastReads(ledger_url, size=2, timeout_s=5)
@@ -106,15 +119,7 @@ def test_a_dropped_connection_is_replaced_and_the_read_answered(postgres: Postgr
     admin = make_engine(ledger_url)
     try:
         before = funds_from_row(fast.all(FUNDS, household_id=ids[1])[0])
-        with admin.connect() as c:  # the pool's one connection is dropped by the server
-            dropped = c.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).all()
-        assert dropped
-        assert all(ok for (ok,) in dropped)
+        _drop_connections(admin)  # the pool's one connection is dropped by the server
         assert funds_from_row(fast.all(FUNDS, household_id=ids[1])[0]) == before
     finally:
         fast.dispose()
@@ -227,15 +232,7 @@ def test_postgresql_lookups_run_on_the_loop_and_survive_a_dropped_connection(
 
         async def scenario() -> None:
             assert await ask() == [want[hid] for hid in ids * 3]
-            with admin.connect() as c:  # the loop's connections are dropped by the server
-                dropped = c.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).all()
-            assert dropped
-            assert all(ok for (ok,) in dropped)
+            _drop_connections(admin)  # the loop's connections are dropped by the server
             assert await ask() == [want[hid] for hid in ids * 3]
             await fast.close_on_loop()
 
