@@ -315,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"regency-{stamp}.json").write_text(
         json.dumps({"machine": facts, **out}, indent=1, default=str)
     )
+    png = plot(out, args.out / f"regency-{stamp}.png")
+    if png is not None:
+        md += f"\nPlot: `{png}`\n"
     (args.out / f"regency-{stamp}.md").write_text(md)
     print("\n" + md + f"\nwritten under {args.out}; total {time.monotonic() - t_all:.0f}s")
     return 0
@@ -412,6 +415,9 @@ def run_replay(
         "rtf": window_s * share / wall,
         "publisher_late_p99_s": res.late_p99_s,
         "publisher_late_max_s": res.late_max_s,
+        "go": go,
+        "timeline": res.timeline,
+        "weighins_at": res.weighins_at,
         "p50_ms": None if p50 is None else p50 * 1000,
         "p99_ms": None if p99 is None else p99 * 1000,
         "ingest_cpu_us_per_event": cpu["ingest"] / max(1, events) * 1e6,
@@ -498,6 +504,66 @@ def render(o: dict[str, Any]) -> str:
         "the bytes per point of a day (288 per series) many times."
     )
     return "\n".join(lines) + "\n"
+
+
+def plot(o: dict[str, Any], path: Path) -> Path | None:
+    """Weigh-ins over the window in simulated minutes: published and credited (receipt
+    back at the device) per minute, and each one's publish-to-credited time with the p99
+    of its minute against the 100 ms target."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)")
+        return None
+    go, speed = float(o["go"]), float(o["speed"])
+
+    def minute(wall: float) -> float:  # wall time -> simulated minutes into the window
+        return (wall - go) * speed / 60.0
+
+    n = int(o["window_min"]) + 1
+    sent, done = [0] * n, [0] * n
+    for t in o["weighins_at"]:
+        sent[min(n - 1, max(0, int(minute(t))))] += 1
+    per_min: list[list[float]] = [[] for _ in range(n)]
+    xs, ys = [], []
+    for t, lat in o["timeline"]:
+        m = minute(t)
+        xs.append(m)
+        ys.append(lat * 1000)
+        done[min(n - 1, max(0, int(m + lat * speed / 60.0)))] += 1
+        per_min[min(n - 1, max(0, int(m)))].append(lat * 1000)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2))
+    ax1.step(range(n), sent, where="post", label="published", color="tab:blue", lw=3, alpha=0.4)
+    ax1.step(range(n), done, where="post", label="credited (receipt back)", color="tab:red")
+    ax1.set_xlabel("simulated minute of the window")
+    ax1.set_ylabel("weigh-ins per simulated minute")
+    ax1.legend(fontsize=8)
+    ax2.scatter(xs, ys, s=4, alpha=0.4, color="tab:gray", label="one weigh-in")
+    p99 = [(i + 0.5, percentile(v, 99)) for i, v in enumerate(per_min) if v]
+    if p99:
+        ax2.plot(*zip(*p99, strict=True), "-o", ms=3, color="tab:red", label="p99 of the minute")
+    ax2.axhline(100, ls=":", color="black", lw=0.8, label="target p99 100 ms")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("simulated minute of the window (publish time)")
+    ax2.set_ylabel("publish-to-credited (ms)")
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+    c = o["config"]
+    fig.suptitle(
+        f"Regency replay: {c['households']:,} households, {o['bins_connected']:,} bins, "
+        f"{c['stations']:,} stations, {o['window_min']:.0f} min at {o['speed']:g}x, "
+        f"{o['workers']} ingest workers; {o['rtf']:.1f}x achieved",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def fmt_ms(v: float | None) -> str:

@@ -110,6 +110,10 @@ class ReplayResult:
     late_max_s: float = 0.0
     #: publish-to-receipt seconds of every weigh-in that got its receipt
     latencies: list[float] = field(default_factory=list)
+    #: (publish wall time, publish-to-receipt seconds) of each of them, for the plot
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    #: publish wall time of every weigh-in, answered or not
+    weighins_at: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     last_receipt: float = 0.0
 
@@ -165,6 +169,7 @@ class ReplayFleet:
             if kind == WEIGHIN:
                 payload = enc.weighin(dev, now, a, b, c)
                 self.sent_at[f"{self.ids[dev]}:{enc.last_seq(dev)}"] = now
+                res.weighins_at.append(now)
                 res.sent["weighin"] += 1
             elif kind == FILL:
                 pct = r.fill_level(a, t)
@@ -204,6 +209,7 @@ class ReplayFleet:
             if sent is None:
                 continue  # a repeated receipt (redelivery): counted once
             res.latencies.append(arrival - sent)
+            res.timeline.append((sent, arrival - sent))
             res.statuses[str(rec["status"])] = res.statuses.get(str(rec["status"]), 0) + 1
             res.last_receipt = max(res.last_receipt, arrival)
 
