@@ -148,10 +148,15 @@ class Desk(threading.Thread):
         # the plan's bags as they are (no minimum: the model decides what is asked)
         any_weight = doorstep.DoorstepSettings(min_pickup_g=0)
         start, end = (datetime.fromtimestamp(x, UTC) for x in (p.start, p.end))
+        # the requests asked in the window, and those asked earlier in the day that are
+        # picked up in it (asked at the window's start: the desk's backlog)
+        due = r.doorstep_due(start, end)
+        asked = {(d.requested, d.household) for d in r.doorstep(start, end)}
         todo: list[tuple[float, str, Any]] = [
             (d.requested, "ask", d) for d in r.doorstep(start, end)
         ]
-        todo += [(d.done, "done", d) for d in r.doorstep(start, end) if d.done < p.end]
+        todo += [(p.start, "ask", d) for d in due if (d.requested, d.household) not in asked]
+        todo += [(d.done, "done", d) for d in due]
         todo += [(x.t, "payout", x) for x in r.payouts(start, end)]
         todo.sort(key=lambda e: e[0])
         engine = make_engine(self.url)

@@ -71,19 +71,11 @@ def schedule(r: Regency, plan: Plan) -> list[tuple[float, int, int, Any, Any, An
     ev: list[tuple[float, int, int, Any, Any, Any]] = []
     for w in r.weighins(start, end):
         ev.append((w.t, w.station, WEIGHIN, r.card_id(w.household), w.category, w.net_g))
-    for d in r.doorstep(start, end):
-        if d.done < plan.end:
-            for n, (cat, grams) in enumerate(d.bags):
-                ev.append(
-                    (
-                        d.done + n,
-                        stations + d.collector,
-                        WEIGHIN,
-                        r.card_id(d.household),
-                        cat,
-                        grams,
-                    )
-                )
+    for d in r.doorstep_due(start, end):
+        for n, (cat, grams) in enumerate(d.bags):
+            ev.append(
+                (d.done + n, stations + d.collector, WEIGHIN, r.card_id(d.household), cat, grams)
+            )
     first = stations + collectors
     for i, k in enumerate(bins):
         t = plan.start + (r.bins[k].phase_s - plan.start) % BIN_REPORT_S

@@ -63,6 +63,8 @@ BASE_PRICES = {
 }
 #: JEKNYONG collects plastic only
 DOORSTEP_CATEGORIES = ("plastic-pet", "plastic-mixed")
+#: a doorstep request is picked up 2 to this many hours after it was asked
+DOORSTEP_DONE_WITHIN_H = 6
 #: a station's scale division (grams); the edge captures nothing below 20 d
 DIVISION_G = 10
 
@@ -339,17 +341,29 @@ class Regency:
                 if rng.random() >= c.doorstep_per_day:
                     continue
                 asked = self._local(d, rng.uniform(6, 18) * 3600)
-                done = asked + rng.uniform(2, 6) * 3600
-                collectors = self.collectors_of_site(self.site_of_household(i).index)
-                if not collectors or not lo <= asked < hi:
-                    continue
+                done = asked + rng.uniform(2, DOORSTEP_DONE_WITHIN_H) * 3600
+                # every draw made whatever the window, so that a window's requests are
+                # the day's (the same household, bags and collector)
                 bags = tuple(
                     (cat, max(20 * DIVISION_G, round(sample_grams("plastic", rng) * 3, -1)))
                     for cat in rng.sample(DOORSTEP_CATEGORIES, rng.randint(1, 2))
                 )
-                out.append(DoorstepPlan(asked, done, i, rng.choice(collectors), bags))
+                pick = rng.random()
+                collectors = self.collectors_of_site(self.site_of_household(i).index)
+                if not collectors or not lo <= asked < hi:
+                    continue
+                out.append(
+                    DoorstepPlan(asked, done, i, collectors[int(pick * len(collectors))], bags)
+                )
         out.sort()
         return out
+
+    def doorstep_due(self, start: datetime, end: datetime) -> list[DoorstepPlan]:
+        """JEKNYONG requests picked up with ``start <= done < end`` (asked up to
+        :data:`DOORSTEP_DONE_WITHIN_H` hours before ``start``), in order of request."""
+        earliest = start - timedelta(hours=DOORSTEP_DONE_WITHIN_H)
+        lo, hi = start.timestamp(), end.timestamp()
+        return [d for d in self.doorstep(earliest, end) if lo <= d.done < hi]
 
     def payouts(self, start: datetime, end: datetime) -> list[PayoutPlan]:
         """Cash withdrawals asked at a teller with ``start <= t < end``, in time order."""

@@ -69,6 +69,33 @@ def test_a_day_of_weighins_is_about_a_seventh_of_the_households_in_opening_hours
     assert 80 < max(levels) <= 100
 
 
+def test_the_doorstep_pickups_due_in_a_window_include_those_asked_before_it() -> None:
+    """An hour's window picks up requests asked up to six hours earlier: the replay of the
+    busiest hour weighs bags at the door (before, it replayed only the window's requests,
+    picked up 2-6 hours later: none).
+
+    A window's requests are the day's: the same households, bags and collectors
+    whatever the window (the bags were drawn only for requests inside it, so each window
+    drew a different day).
+
+    mutant: doorstep_due reads only the window's requests -> none due -> fails
+    mutant: the bags drawn after the window check again -> the window's list differs from
+            the day's -> fails
+    """
+    r = Regency(RegencyConfig(households=30_000, stations=400, bins=700, collectors=30, seed=3))
+    day = datetime(2026, 11, 30, tzinfo=TZ)
+    whole = r.doorstep(day, day + timedelta(days=1))
+    start, end = day + timedelta(hours=10), day + timedelta(hours=11)
+    assert r.doorstep(start, end) == [
+        d for d in whole if start.timestamp() <= d.requested < end.timestamp()
+    ]
+    due = r.doorstep_due(start, end)
+    assert due == [d for d in whole if start.timestamp() <= d.done < end.timestamp()]
+    assert due, "the busiest hours pick up some requests"
+    assert any(d.requested < start.timestamp() for d in due)
+    assert all(d.requested >= start.timestamp() - 6 * 3600 for d in due)
+
+
 def test_wire_payloads_are_byte_for_byte_the_contracts_own() -> None:
     boot = datetime(2026, 11, 30, tzinfo=UTC).timestamp()
     enc = WireEncoder(["st-0001", "bin-00001"], boot_at=boot, seq_base=41)
