@@ -42,6 +42,7 @@ from cloud.models import (
 )
 from cloud.models.auth import User
 from cloud.postings import PURCHASES_ACCOUNT, postings_total, programme_account
+from simulators import regency as model
 from simulators.households import CATEGORIES
 from simulators.regency import EMPTY_DEPTH_MM, Regency
 from simulators.regency_names import KECAMATAN
@@ -327,6 +328,16 @@ def _opening_balances(
     step("postings (opening balances)", lambda: copy_model(conn, Posting, cols, postings()))
 
 
+def bin_position(s: model.Site, n: int) -> tuple[float, float]:
+    """Where a site's ``n``-th bin stands: spread over its desa, eight to a row ~100 m
+    apart, each nudged off the grid (streets are not a grid), deterministic."""
+    nudge_lat, nudge_lon = ((n * 37) % 11 - 5) * 0.00008, ((n * 53) % 13 - 6) * 0.00008
+    return (
+        round(s.lat + 0.0009 * (n % 8) + nudge_lat, 6),
+        round(s.lon + 0.0009 * (n // 8) + nudge_lon, 6),
+    )
+
+
 def _devices(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
     for s in r.sites:
         for n, j in enumerate(s.stations):
@@ -357,8 +368,7 @@ def _devices(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
                 "bin",
                 site_id[s.index],
                 f"Sensor tong {n + 1}, {s.name}",
-                s.lat + 0.0002 * (n % 30),
-                s.lon + 0.0002 * (n // 30),
+                *bin_position(s, n),
                 False,
             )
 
@@ -367,7 +377,7 @@ def _bins(r: Regency, site_id: dict[int, int]) -> Iterator[tuple[Any, ...]]:
     for s in r.sites:
         for n, k in enumerate(s.bins):
             bid = r.bin_id(k)
-            lat, lon = s.lat + 0.0002 * (n % 30), s.lon + 0.0002 * (n // 30)
+            lat, lon = bin_position(s, n)
             yield (
                 bid,
                 site_id[s.index],

@@ -18,6 +18,14 @@ requests one after another, as a person at a screen does (one keep-alive connect
   the largest site, then 25 of a member number: the weigh-in history's filters). The
   seed writes no weigh-ins or pickups: those two measure the query on empty tables.
 
+``--busy N`` first makes a day on the seeded ledger: N weigh-ins credited today through
+the domain (households at their home stations), every bin given a fill level and a
+pickup opened for the fullest (those past 95 %): the overview's sums then read a day's
+rows, not empty tables. ``--screenshots DIR`` then opens the operator page in the
+system's Chromium as the administrator (the overview with its kecamatan table and the
+clustered map, a site's bins zoomed onto, the household list and a name searched, a
+member number found) and saves each screen as a PNG, with the time each took to show.
+
 ``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
 with the same ``--households``, ``opening_balances=False``, on a server you keep running),
 without seeding it again.
@@ -36,7 +44,7 @@ import random
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -183,6 +191,131 @@ def run(port: int, r: Regency, site_id: int, requests: int) -> dict[str, dict[st
     return results
 
 
+def busy_day(url: str, r: Regency, weighins: int, now: datetime) -> dict[str, float]:
+    """A day on the seeded ledger: ``weighins`` credited today, the bins' fill levels,
+    pickups for the fullest. Returns what it made and how long each took."""
+    from sqlalchemy import text
+
+    from cloud import crediting, pickups
+    from cloud.db import make_engine, session_factory
+    from tests.cloud.factories import weighin
+
+    rng = random.Random(7)
+    made: dict[str, float] = {}
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            t0 = time.monotonic()
+            levels = {
+                r.bin_id(k): round(rng.betavariate(2, 3) * 100, 1) for k in range(r.config.bins)
+            }
+            s.execute(
+                text("UPDATE bins SET fill_pct = :p WHERE bin_id = :b"),
+                [{"b": b, "p": p} for b, p in levels.items()],
+            )
+            full = [b for b, p in levels.items() if p >= 95.0]
+            for b in full:
+                pickups.open_pickup(s, kind="bin_full", bin_id=b, fill_pct=levels[b])
+            s.commit()
+            made["bins_filled"], made["pickups_opened"] = len(levels), len(full)
+            made["bins_s"] = time.monotonic() - t0
+            t0 = time.monotonic()
+            seq = 0
+            start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            span = max(1.0, (now - start).total_seconds() - 60)
+            for first in range(0, weighins, 1_000):
+                batch = []
+                for _ in range(min(1_000, weighins - first)):
+                    h = rng.randrange(r.config.households)
+                    seq += 1
+                    batch.append(
+                        weighin(
+                            device_id=r.station_id(r.home_station(h)),
+                            seq=seq,
+                            card_id=r.card_id(h),
+                            net_g=rng.randrange(200, 8_000, 5),
+                            device_time=start + timedelta(seconds=rng.uniform(0, span)),
+                        )
+                    )
+                crediting.credit_batch(s, batch, received_at=now)
+                s.commit()
+            made["weighins"], made["weighins_s"] = weighins, time.monotonic() - t0
+    finally:
+        engine.dispose()
+    return made
+
+
+def screenshots(port: int, r: Regency, site_id: int, out: Path) -> dict[str, float]:
+    """The operator page at this size in Chromium, as the administrator: each screen
+    saved as a PNG; returns the seconds each took to show."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from simulators.regency_names import KECAMATAN
+    from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, chromium_path, staff_login
+
+    wait = 60_000
+    out.mkdir(parents=True, exist_ok=True)
+    took: dict[str, float] = {}
+    site = r.sites[site_id - 1]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        ctx = browser.new_context(
+            base_url=f"http://127.0.0.1:{port}",
+            viewport={"width": DESKTOP["width"], "height": 1200},
+            locale="id-ID",
+            timezone_id="Asia/Jakarta",
+        )
+        page = ctx.new_page()
+
+        def shot(name: str, t0: float, focus: str | None = None) -> None:
+            took[name] = time.monotonic() - t0
+            if focus is not None:  # the viewport on that part of the page
+                page.locator(focus).evaluate("e => e.scrollIntoView({block: 'center'})")
+            page.screenshot(path=str(out / f"{name}.png"))
+            print(f"  {name}: shown in {took[name]:.2f}s -> {out / name}.png", flush=True)
+
+        t0 = time.monotonic()
+        staff_login(page, "bench-admin", PASSWORD, timeout_ms=wait)
+        expect(page.locator("#sites tr.area-row").first).to_be_visible(timeout=wait)
+        expect(page.locator("#bin-map .map-cluster").first).to_be_visible(timeout=wait)
+        shot("regency-full-overview", t0)
+
+        t0 = time.monotonic()
+        page.get_by_role("button", name=f"Semua {len(KECAMATAN)} kecamatan").click()
+        area = KECAMATAN[site.kecamatan].name
+        page.locator(f'#sites tr.area-row[data-area="{area}"]').get_by_role("button").click()
+        picked = page.locator(f'#sites tr.site-row[data-site="{site_id}"]')
+        picked.get_by_role("button", name="Lihat tong").click()
+        expect(page.locator("#bins-pager .pager")).to_be_visible(timeout=wait)
+        expect(page.locator("#map-area")).not_to_have_text("", timeout=wait)
+        shot("regency-full-map-site", t0, focus="#bin-map")
+
+        t0 = time.monotonic()
+        page.get_by_role("link", name="Nasabah").click()
+        expect(page.locator("#hh-pager .pager")).to_be_visible(timeout=wait)
+        shot("regency-full-households", t0)
+
+        surname = next(r.households())[2].split()[-1]
+        t0 = time.monotonic()
+        page.get_by_label("Nomor anggota atau nama").fill(surname)
+        with page.expect_response(lambda x: "/api/v1/households?" in x.url, timeout=wait):
+            page.get_by_role("button", name="Cari").click()
+        expect(page.locator("#hh-results button.hh-pick").first).to_be_visible(timeout=wait)
+        shot("regency-full-search-name", t0)
+
+        member = r.member_no(site.households[len(site.households) // 2])
+        t0 = time.monotonic()
+        page.get_by_label("Nomor anggota atau nama").fill(member)
+        with page.expect_response(lambda x: "/api/v1/households?" in x.url, timeout=wait):
+            page.get_by_role("button", name="Cari").click()
+        expect(page.locator("#hh-pager .pager")).to_contain_text("1–1 dari 1", timeout=wait)
+        page.locator("#hh-results button.hh-pick").first.click()
+        expect(page.locator("#hh-detail")).to_contain_text(member, timeout=wait)
+        shot("regency-full-search-member", t0)
+        browser.close()
+    return took
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/screens.py", description=__doc__.split("\n")[0])
     ap.add_argument("--households", type=int, default=550_000)
@@ -193,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a database already seeded by bench.regency_seed.seed (same --households): "
         "measure without seeding",
     )
+    ap.add_argument("--busy", type=int, default=0, help="weigh-ins credited today first")
+    ap.add_argument("--screenshots", type=Path, help="save the operator screens here (PNG)")
     args = ap.parse_args(argv)
     exit_on_sigterm()
     from tests.support.services import PostgresServer, free_port
@@ -211,10 +346,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             url = args.url
         site_id = staff(url, r)
+        day: dict[str, float] = {}
+        if args.busy:
+            print(f"a busy day: {args.busy:,} weigh-ins, fill levels, pickups ...", flush=True)
+            day = busy_day(url, r, args.busy, started)
+            print(f"  {day}", flush=True)
         port = free_port()
         api = start_api(url, workdir, port)
         with LoadSampler() as load:
             results = run(port, r, site_id, args.requests)
+            shown = (
+                {} if args.screenshots is None else screenshots(port, r, site_id, args.screenshots)
+            )
     finally:
         if api is not None:
             api.terminate()
@@ -224,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     lines = [
         f"households {args.households:,}, sites {len(r.sites)}, bins {r.config.bins:,}, "
-        f"one API worker, PostgreSQL; requests one after another",
+        f"one API worker, PostgreSQL; requests one after another"
+        + (f"; a day of {args.busy:,} weigh-ins credited" if args.busy else ""),
         "| request (role) | n | p50 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|",
         *(
@@ -238,7 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     (args.out / f"screens-{stamp}.json").write_text(
         json.dumps(
-            {"machine": machine(), "households": args.households, "results": results},
+            {
+                "machine": machine(),
+                "households": args.households,
+                "busy_day": day,
+                "results": results,
+                "screens_shown_s": shown,
+            },
             indent=1,
         )
     )
