@@ -16,15 +16,19 @@ requests one after another, as a person at a screen does (one keep-alive connect
   site's first 100), ``bins deep`` (the last page of 100 within reach), ``devices
   offline`` (12 of them), ``pickups open`` (25), ``weighins filtered`` (25 credited of
   the largest site, then 25 of a member number: the weigh-in history's filters). The
-  seed writes no weigh-ins or pickups: those two measure the query on empty tables.
+  seed writes no weigh-ins or pickups: those two measure the query on empty tables
+  unless ``--today`` wrote them.
 
-``--busy N`` first makes a day on the seeded ledger: N weigh-ins credited today through
-the domain (households at their home stations), every bin given a fill level and a
-pickup opened for the fullest (those past 95 %): the overview's sums then read a day's
-rows, not empty tables. ``--screenshots DIR`` then opens the operator page in the
-system's Chromium as the administrator (the overview with its kecamatan table and the
-clustered map, a site's bins zoomed onto, the household list and a name searched, a
-member number found) and saves each screen as a PNG, with the time each took to show.
+``--today`` first makes today so far on the seeded ledger: the regency model's weigh-ins
+of today up to now (:meth:`Regency.weighins`: about a seventh of the households, at
+their home stations, in opening hours; 78,235 for a whole day) credited through the
+domain, every bin given a fill level and a pickup opened for the fullest (past 95 %):
+the overview's sums then read a day's rows, not empty tables.
+
+``--screenshots DIR`` then opens the operator page in the system's Chromium as the
+administrator (the overview with its kecamatan table and the clustered map, a site's
+bins zoomed onto, the household list and a name searched, a member number found) and
+saves each screen as a PNG, with the time each took to show.
 
 ``--url`` measures on a database already seeded the same way (``bench.regency_seed.seed``
 with the same ``--households``, ``opening_balances=False``, on a server you keep running),
@@ -191,13 +195,14 @@ def run(port: int, r: Regency, site_id: int, requests: int) -> dict[str, dict[st
     return results
 
 
-def busy_day(url: str, r: Regency, weighins: int, now: datetime) -> dict[str, float]:
-    """A day on the seeded ledger: ``weighins`` credited today, the bins' fill levels,
-    pickups for the fullest. Returns what it made and how long each took."""
+def today_so_far(url: str, r: Regency, now: datetime) -> dict[str, float]:
+    """Today on the seeded ledger, up to ``now``: the model's weigh-ins credited, the
+    bins' fill levels, pickups for the fullest. Returns what it made and how long."""
     from sqlalchemy import text
 
     from cloud import crediting, pickups
     from cloud.db import make_engine, session_factory
+    from simulators.regency import TZ
     from tests.cloud.factories import weighin
 
     rng = random.Random(7)
@@ -220,36 +225,41 @@ def busy_day(url: str, r: Regency, weighins: int, now: datetime) -> dict[str, fl
             made["bins_filled"], made["pickups_opened"] = len(levels), len(full)
             made["bins_s"] = time.monotonic() - t0
             t0 = time.monotonic()
-            seq = 0
-            start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            span = max(1.0, (now - start).total_seconds() - 60)
-            for first in range(0, weighins, 1_000):
-                batch = []
-                for _ in range(min(1_000, weighins - first)):
-                    h = rng.randrange(r.config.households)
-                    seq += 1
-                    batch.append(
-                        weighin(
-                            device_id=r.station_id(r.home_station(h)),
-                            seq=seq,
-                            card_id=r.card_id(h),
-                            net_g=rng.randrange(200, 8_000, 5),
-                            device_time=start + timedelta(seconds=rng.uniform(0, span)),
-                        )
+            midnight = now.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+            plans = r.weighins(midnight, now)
+            for first in range(0, len(plans), 1_000):
+                batch = [
+                    weighin(
+                        device_id=r.station_id(w.station),
+                        seq=first + n + 1,
+                        card_id=r.card_id(w.household),
+                        category=w.category,
+                        net_g=w.net_g,
+                        device_time=datetime.fromtimestamp(w.t, UTC),
+                        # booted an hour before midnight: the clock rule's anchor agrees
+                        mono_ms=round((w.t - midnight.timestamp() + 3600) * 1000),
                     )
-                crediting.credit_batch(s, batch, received_at=now)
+                    for n, w in enumerate(plans[first : first + 1_000])
+                ]
+                # received a second after weighing, as a station on a good link sends it
+                crediting.credit_batch(
+                    s, batch, received_at=[w.device_time + timedelta(seconds=1) for w in batch]
+                )
                 s.commit()
-            made["weighins"], made["weighins_s"] = weighins, time.monotonic() - t0
+            made["weighins"], made["weighins_s"] = len(plans), time.monotonic() - t0
     finally:
         engine.dispose()
     return made
 
 
-def screenshots(port: int, r: Regency, site_id: int, out: Path) -> dict[str, float]:
+def screenshots(
+    port: int, r: Regency, site_id: int, out: Path, *, weighed_today: bool
+) -> dict[str, float]:
     """The operator page at this size in Chromium, as the administrator: each screen
     saved as a PNG; returns the seconds each took to show."""
     from playwright.sync_api import expect, sync_playwright
 
+    from simulators.regency import TZ
     from simulators.regency_names import KECAMATAN
     from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, chromium_path, staff_login
 
@@ -303,7 +313,15 @@ def screenshots(port: int, r: Regency, site_id: int, out: Path) -> dict[str, flo
         expect(page.locator("#hh-results button.hh-pick").first).to_be_visible(timeout=wait)
         shot("regency-full-search-name", t0)
 
-        member = r.member_no(site.households[len(site.households) // 2])
+        # a household of the site that weighed in today, if today was made
+        midnight = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = r.weighins(midnight, datetime.now(TZ)) if weighed_today else []
+        member = r.member_no(
+            next(
+                (w.household for w in today if w.household in site.households),
+                site.households[len(site.households) // 2],
+            )
+        )
         t0 = time.monotonic()
         page.get_by_label("Nomor anggota atau nama").fill(member)
         with page.expect_response(lambda x: "/api/v1/households?" in x.url, timeout=wait):
@@ -326,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a database already seeded by bench.regency_seed.seed (same --households): "
         "measure without seeding",
     )
-    ap.add_argument("--busy", type=int, default=0, help="weigh-ins credited today first")
+    ap.add_argument(
+        "--today", action="store_true", help="credit the model's weigh-ins of today first"
+    )
     ap.add_argument("--screenshots", type=Path, help="save the operator screens here (PNG)")
     args = ap.parse_args(argv)
     exit_on_sigterm()
@@ -347,16 +367,18 @@ def main(argv: list[str] | None = None) -> int:
             url = args.url
         site_id = staff(url, r)
         day: dict[str, float] = {}
-        if args.busy:
-            print(f"a busy day: {args.busy:,} weigh-ins, fill levels, pickups ...", flush=True)
-            day = busy_day(url, r, args.busy, started)
+        if args.today:
+            print("today so far: the model's weigh-ins, fill levels, pickups ...", flush=True)
+            day = today_so_far(url, r, started)
             print(f"  {day}", flush=True)
         port = free_port()
         api = start_api(url, workdir, port)
         with LoadSampler() as load:
             results = run(port, r, site_id, args.requests)
             shown = (
-                {} if args.screenshots is None else screenshots(port, r, site_id, args.screenshots)
+                {}
+                if args.screenshots is None
+                else screenshots(port, r, site_id, args.screenshots, weighed_today=args.today)
             )
     finally:
         if api is not None:
@@ -368,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"households {args.households:,}, sites {len(r.sites)}, bins {r.config.bins:,}, "
         f"one API worker, PostgreSQL; requests one after another"
-        + (f"; a day of {args.busy:,} weigh-ins credited" if args.busy else ""),
+        + (f"; today so far: {day['weighins']:,.0f} weigh-ins credited" if day else ""),
         "| request (role) | n | p50 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|",
         *(
@@ -385,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "machine": machine(),
                 "households": args.households,
-                "busy_day": day,
+                "today": day,
                 "results": results,
                 "screens_shown_s": shown,
             },
