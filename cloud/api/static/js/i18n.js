@@ -50,7 +50,7 @@ export const STRINGS = {
     "login.busy": "Sedang masuk…",
     "login.household.intro": "Masuk dengan nomor anggota dan PIN Anda.",
     "login.collector.intro": "Masuk dengan akun petugas penjemputan.",
-    "login.operator.intro": "Masuk dengan akun operator bank sampah.",
+    "login.operator.intro": "Masuk dengan akun operator atau kasir bank sampah.",
     "login.wrongrole": "Akun ini tidak dapat membuka halaman ini.",
 
     "nav.overview": "Ringkasan",
@@ -340,7 +340,7 @@ export const STRINGS = {
     "login.busy": "Logging in…",
     "login.household.intro": "Log in with your member number and PIN.",
     "login.collector.intro": "Log in with your collector account.",
-    "login.operator.intro": "Log in with your waste-bank operator account.",
+    "login.operator.intro": "Log in with your waste-bank operator or cashier account.",
     "login.wrongrole": "This account cannot open this page.",
 
     "nav.overview": "Overview",

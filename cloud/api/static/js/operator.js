@@ -15,6 +15,7 @@ import { searchHouseholds, searchWhileTyping, showHouseholdList, renderPendingPa
 import { showStock } from "./operator/stock.js";
 import { showCases } from "./operator/cases.js";
 import { bindWeighins, showWeighinList } from "./operator/weighins.js";
+import { PAGE_ROLES, applyRole, firstView, opens, seesOverview } from "./operator/views.js";
 
 /** How long after the stream opens to re-read (the API's hub baselines within a poll). */
 const SETTLE_MS = 2500;
@@ -23,9 +24,9 @@ const RECONCILE_MS = 30000;
 // ------------------------------------------------------------------ routing
 
 function route(ev) {
-  const view = (location.hash || "#overview").slice(1);
-  const known = $$("[data-view]").map((el) => el.dataset.view);
-  const current = known.includes(view) ? view : "overview";
+  const view = (location.hash || `#${firstView()}`).slice(1);
+  const known = $$("[data-view]").map((el) => el.dataset.view).filter(opens);
+  const current = known.includes(view) ? view : firstView();
   for (const el of $$("[data-view]")) el.hidden = el.dataset.view !== current;
   for (const a of $$("nav.tabs a")) {
     if (a.getAttribute("href") === `#${current}`) a.setAttribute("aria-current", "page");
@@ -226,10 +227,18 @@ function startLive() {
 }
 
 initShell({
-  roles: ["admin", "operator"],
+  roles: PAGE_ROLES,
   login: (form) => E.login(form.get("username"), form.get("password")),
-  start: async () => {
+  start: async (me) => {
+    applyRole(me);
     window.addEventListener("hashchange", route);
+    if (!seesOverview()) {
+      // the counter (a cashier): households and the cash box, read when shown; no
+      // overview figures and no live stream of them (so no live/offline pill either)
+      $("#live").hidden = true;
+      route();
+      return () => window.removeEventListener("hashchange", route);
+    }
     await loadAll();
     route();
     const live = startLive();

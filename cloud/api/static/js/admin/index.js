@@ -5,6 +5,7 @@
 import "./text.js";
 import { $ } from "../util.js";
 import { onLangChange } from "../i18n.js";
+import { opens } from "../operator/views.js";
 import { bindDirectory, showDirectory } from "./directory.js";
 import { bindPrices, showPrices } from "./prices.js";
 import { bindDevices, showDevices } from "./devices.js";
@@ -22,7 +23,7 @@ const VIEWS = {
 function current() {
   const view = (location.hash || "").slice(1);
   const main = $("#main");
-  return main && !main.hidden && VIEWS[view] ? view : null;
+  return main && !main.hidden && VIEWS[view] && opens(view) ? view : null;
 }
 
 function load() {
