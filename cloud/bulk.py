@@ -26,8 +26,14 @@ the rows in the order given, as the multi-row ``VALUES`` did: the caller's lock 
 bind processing (:class:`cloud.models.base.UtcDateTime`, ``JSON``) and Python-side column
 defaults (``default=utcnow``) as SQLAlchemy's ``insert()`` would apply them.
 
-SQLite (and any driver but psycopg 3) keeps SQLAlchemy's ``insert()`` (its driver parses
-statements fast; measured, it was not the bottleneck there).
+SQLite (the standard ``sqlite3`` driver) gets the same column processing, and then the
+rows as plain tuples: one prepared ``INSERT ... VALUES (?, ...)`` run by the driver's
+``executemany`` (its loop is in C), or, when ``RETURNING`` is asked for (``executemany``
+drops returned rows), one multi-row ``VALUES (...), (...)`` per chunk of at most the
+dialect's ``insertmanyvalues_max_parameters``. SQLAlchemy's ``insert()`` did the same
+statements but processed every parameter of every row in Python in its own way: with the
+weigh-in row's 35 columns that was a third of crediting a batch on SQLite
+(``docs/benchmarks.md``, issue 15). Any other driver keeps SQLAlchemy's ``insert()``.
 
 The rows ``RETURNING`` gives back are in no promised order on either database (SQLite does
 not promise insert order): callers key them by a unique column they sent.
@@ -49,22 +55,32 @@ _ORD = "ord_"
 
 
 @dataclass(frozen=True, slots=True)
-class _Unnest:
-    """The PostgreSQL statement of one (table, columns, conflict, returning) shape."""
+class _Shape:
+    """The statement of one (database, table, columns, conflict, returning) shape."""
 
+    #: PostgreSQL: the ``unnest`` statement; SQLite: ``INSERT ... VALUES (?, ...) ...``
     sql: str
     #: each column's SQLAlchemy bind processing (None: values go as they are)
     processors: tuple[Callable[[Any], Any] | None, ...]
     #: (column, default) for columns the rows leave out that have a Python-side default
     defaults: tuple[tuple[str, Callable[[], Any]], ...]
+    #: SQLite with ``RETURNING``: the statement around its one ``(?, ...)`` row, to repeat
+    head: str = ""
+    row: str = ""
+    tail: str = ""
 
 
-_statements: dict[tuple[Any, ...], _Unnest] = {}
+_statements: dict[tuple[Any, ...], _Shape] = {}
 
 
 def _arrays(dialect: Dialect) -> bool:
     """Whether batches go to this database as arrays (PostgreSQL through psycopg 3)."""
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _tuples(dialect: Dialect) -> bool:
+    """Whether batches go to this database as plain tuples (SQLite through ``sqlite3``)."""
+    return dialect.name == "sqlite" and dialect.driver == "pysqlite"
 
 
 def among(session: Session, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
@@ -101,30 +117,41 @@ def insert_rows(
     if session.autoflush:  # as an ORM insert() would: pending rows first (foreign keys)
         session.flush()
     dialect = session.get_bind().dialect
-    if not _arrays(dialect):
+    arrays = _arrays(dialect)
+    if not arrays and not _tuples(dialect):
         return _insert_sqlalchemy(session, table, rows, returning, skip_conflicts_on, dialect)
     key = (type(dialect), table, names, tuple(returning), tuple(skip_conflicts_on))
     stmt = _statements.get(key)
     if stmt is None:
-        stmt = _statements[key] = _unnest(table, names, returning, skip_conflicts_on, dialect)
+        build = _unnest if arrays else _values
+        stmt = _statements[key] = build(table, names, returning, skip_conflicts_on, dialect)
     columns = [[r[name] for r in rows] for name in names]
     columns += [[make() for _ in rows] for _name, make in stmt.defaults]
-    arrays = [
+    processed = [
         [process(v) for v in values] if process is not None else values
         for values, process in zip(columns, stmt.processors, strict=True)
     ]
-    result = session.connection().exec_driver_sql(stmt.sql, tuple(arrays))
-    return [tuple(r) for r in result] if returning else []
+    conn = session.connection()
+    if arrays:
+        result = conn.exec_driver_sql(stmt.sql, tuple(processed))
+        return [tuple(r) for r in result] if returning else []
+    params = list(zip(*processed, strict=True))
+    if not returning:
+        conn.exec_driver_sql(stmt.sql, params)  # executemany: one prepared statement
+        return []
+    per = max(1, dialect.insertmanyvalues_max_parameters // len(processed))
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(params), per):
+        chunk = params[start : start + per]
+        sql = stmt.head + ", ".join([stmt.row] * len(chunk)) + stmt.tail
+        flat = tuple(v for p in chunk for v in p)
+        out += [tuple(r) for r in conn.exec_driver_sql(sql, flat)]
+    return out
 
 
-def _unnest(
-    table: Table,
-    names: Sequence[str],
-    returning: Sequence[str],
-    skip_conflicts_on: Sequence[str],
-    dialect: Dialect,
-) -> _Unnest:
-    q = dialect.identifier_preparer.quote
+def _defaults(table: Table, names: Sequence[str]) -> list[tuple[str, Callable[[], Any]]]:
+    """The Python-side defaults of the columns ``names`` leaves out, as ``insert()`` would
+    apply them."""
     defaults: list[tuple[str, Callable[[], Any]]] = []
     for col in table.columns:
         default = col.default
@@ -136,6 +163,46 @@ def _unnest(
             defaults.append((col.name, _call(default.arg)))  # type: ignore[attr-defined]
         else:
             raise NotImplementedError(f"{table.name}.{col.name}: a SQL default; pass a value")
+    return defaults
+
+
+def _processors(cols: Sequence[Any], dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
+    return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
+
+
+def _values(
+    table: Table,
+    names: Sequence[str],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+    dialect: Dialect,
+) -> _Shape:
+    """SQLite's statement: one ``(?, ...)`` row (repeated per row with ``RETURNING``)."""
+    q = dialect.identifier_preparer.quote
+    defaults = _defaults(table, names)
+    cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
+    head = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
+        f"({', '.join(q(c.name) for c in cols)}) VALUES "
+    )
+    row = f"({', '.join('?' for _ in cols)})"
+    tail = ""
+    if skip_conflicts_on:
+        tail += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        tail += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
+    return _Shape(head + row + tail, _processors(cols, dialect), tuple(defaults), head, row, tail)
+
+
+def _unnest(
+    table: Table,
+    names: Sequence[str],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+    dialect: Dialect,
+) -> _Shape:
+    q = dialect.identifier_preparer.quote
+    defaults = _defaults(table, names)
     cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
     listed = ", ".join(q(c.name) for c in cols)
     arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
@@ -149,8 +216,7 @@ def _unnest(
         sql += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
-    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
-    return _Unnest(sql, processors, tuple(defaults))
+    return _Shape(sql, _processors(cols, dialect), tuple(defaults))
 
 
 def _constant(value: Any) -> Callable[[], Any]:
