@@ -123,8 +123,7 @@ def insert_rows(
     key = (type(dialect), table, names, tuple(returning), tuple(skip_conflicts_on))
     stmt = _statements.get(key)
     if stmt is None:
-        build = _unnest if arrays else _values
-        stmt = _statements[key] = build(table, names, returning, skip_conflicts_on, dialect)
+        stmt = _statements[key] = _shape(table, names, returning, skip_conflicts_on, dialect)
     columns = [[r[name] for r in rows] for name in names]
     columns += [[make() for _ in rows] for _name, make in stmt.defaults]
     processed = [
@@ -149,9 +148,16 @@ def insert_rows(
     return out
 
 
-def _defaults(table: Table, names: Sequence[str]) -> list[tuple[str, Callable[[], Any]]]:
-    """The Python-side defaults of the columns ``names`` leaves out, as ``insert()`` would
-    apply them."""
+def _shape(
+    table: Table,
+    names: Sequence[str],
+    returning: Sequence[str],
+    skip_conflicts_on: Sequence[str],
+    dialect: Dialect,
+) -> _Shape:
+    """The statement of one shape: PostgreSQL's ``unnest`` of arrays, or SQLite's
+    ``VALUES`` row (repeated per row with ``RETURNING``)."""
+    q = dialect.identifier_preparer.quote
     defaults: list[tuple[str, Callable[[], Any]]] = []
     for col in table.columns:
         default = col.default
@@ -163,60 +169,26 @@ def _defaults(table: Table, names: Sequence[str]) -> list[tuple[str, Callable[[]
             defaults.append((col.name, _call(default.arg)))  # type: ignore[attr-defined]
         else:
             raise NotImplementedError(f"{table.name}.{col.name}: a SQL default; pass a value")
-    return defaults
-
-
-def _processors(cols: Sequence[Any], dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
-    return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
-
-
-def _values(
-    table: Table,
-    names: Sequence[str],
-    returning: Sequence[str],
-    skip_conflicts_on: Sequence[str],
-    dialect: Dialect,
-) -> _Shape:
-    """SQLite's statement: one ``(?, ...)`` row (repeated per row with ``RETURNING``)."""
-    q = dialect.identifier_preparer.quote
-    defaults = _defaults(table, names)
     cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
-    head = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
-        f"({', '.join(q(c.name) for c in cols)}) VALUES "
-    )
-    row = f"({', '.join('?' for _ in cols)})"
+    listed = ", ".join(q(c.name) for c in cols)
+    # names and types from the table's metadata, quoted; the values go as parameters
+    into = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed}) "
     tail = ""
     if skip_conflicts_on:
         tail += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
     if returning:
         tail += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
-    return _Shape(head + row + tail, _processors(cols, dialect), tuple(defaults), head, row, tail)
-
-
-def _unnest(
-    table: Table,
-    names: Sequence[str],
-    returning: Sequence[str],
-    skip_conflicts_on: Sequence[str],
-    dialect: Dialect,
-) -> _Shape:
-    q = dialect.identifier_preparer.quote
-    defaults = _defaults(table, names)
-    cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
-    listed = ", ".join(q(c.name) for c in cols)
-    arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
-    # names and types from the table's metadata, quoted; the values go as parameters
-    sql = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed}) "  # noqa: S608
-        f"SELECT {listed} FROM unnest({arrays}) WITH ORDINALITY AS u({listed}, {_ORD}) "
-        f"ORDER BY {_ORD}"
-    )
-    if skip_conflicts_on:
-        sql += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
-    if returning:
-        sql += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
-    return _Shape(sql, _processors(cols, dialect), tuple(defaults))
+    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
+    if _arrays(dialect):
+        arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
+        sql = (
+            f"{into}SELECT {listed} FROM unnest({arrays}) "  # noqa: S608
+            f"WITH ORDINALITY AS u({listed}, {_ORD}) ORDER BY {_ORD}{tail}"
+        )
+        return _Shape(sql, processors, tuple(defaults))
+    row = f"({', '.join('?' for _ in cols)})"
+    head = f"{into}VALUES "
+    return _Shape(head + row + tail, processors, tuple(defaults), head, row, tail)
 
 
 def _constant(value: Any) -> Callable[[], Any]:

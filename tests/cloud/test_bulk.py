@@ -215,7 +215,7 @@ def test_one_statement_text_per_table_for_every_batch_size(
 def test_sqlite_batches_go_as_tuples_within_its_parameter_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite a batch goes to ``sqlite3`` as plain tuples (:func:`cloud.bulk._values`);
+    """On SQLite a batch goes to ``sqlite3`` as plain tuples (:func:`cloud.bulk._shape`);
     with ``RETURNING`` as multi-row ``VALUES`` statements of at most the dialect's
     ``insertmanyvalues_max_parameters`` parameters (``executemany`` drops returned rows).
 
