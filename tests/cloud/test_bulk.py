@@ -16,8 +16,10 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from cloud import bulk, crediting, households
+from cloud.boots import BootClocks
 from cloud.bulk import among, insert_rows
 from cloud.db import make_engine, migrate, session_factory
+from cloud.integrity import Inspector
 from cloud.models import (
     Account,
     JournalEntry,
@@ -177,16 +179,20 @@ def test_one_statement_text_per_table_for_every_batch_size(
 ) -> None:
     """On PostgreSQL a batch's INSERTs, and its look-up of events seen before, read the
     same whatever its size, so psycopg's caches and the server's prepared statements are
-    used (the reason for :mod:`cloud.bulk`).
+    used (the reason for :mod:`cloud.bulk`); no look-up of crediting or of the checks
+    before it (:class:`cloud.integrity.Inspector`) sends an IN-list.
 
     mutant: PostgreSQL back on SQLAlchemy's multi-row VALUES -> fails (one text per size)
     mutant: among() as IN (...) on PostgreSQL -> fails (one text per size)
+    mutant: cards, prices, receivables, approvals or signing keys looked up with
+      ``.in_()`` again -> fails (an IN-list)
     """
     url = postgres.create_database("bulk_texts")
     migrate(url)
     engine: Engine = make_engine(url)
     inserts: dict[str, set[str]] = {}
     replays: set[str] = set()
+    in_lists: set[str] = set()
 
     def seen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         words = statement.split(None, 3)
@@ -194,6 +200,8 @@ def test_one_statement_text_per_table_for_every_batch_size(
             inserts.setdefault(words[2], set()).add(statement)
         elif statement.startswith("SELECT weighins.event_id, weighins.receipt_json"):
             replays.add(statement)
+        if " IN (%(" in statement:
+            in_lists.add(" ".join(statement.split())[:100])
 
     try:
         with session_factory(engine)() as s:
@@ -203,6 +211,9 @@ def test_one_statement_text_per_table_for_every_batch_size(
             for size in (1, 3, 60, 7):
                 batch = [weighin(seq=seq + i) for i in range(1, size + 1)]
                 seq += size
+                inspect = Inspector(False, BootClocks(), timedelta(hours=1))
+                inspect(s, [(w, RECEIVED) for w in batch])
+                s.rollback()
                 crediting.credit_batch(s, batch, received_at=RECEIVED + timedelta(seconds=seq))
             event.remove(engine, "before_cursor_execute", seen)
     finally:
@@ -210,6 +221,7 @@ def test_one_statement_text_per_table_for_every_batch_size(
     for table in ("weighins", "journal_entries", "postings", "notifications"):
         assert len(inserts[table]) == 1, (table, len(inserts[table]))
     assert len(replays) == 1, replays
+    assert not in_lists, in_lists
 
 
 def test_sqlite_batches_go_as_tuples_within_its_parameter_limit(
