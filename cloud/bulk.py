@@ -26,8 +26,14 @@ the rows in the order given, as the multi-row ``VALUES`` did: the caller's lock 
 bind processing (:class:`cloud.models.base.UtcDateTime`, ``JSON``) and Python-side column
 defaults (``default=utcnow``) as SQLAlchemy's ``insert()`` would apply them.
 
-SQLite (and any driver but psycopg 3) keeps SQLAlchemy's ``insert()`` (its driver parses
-statements fast; measured, it was not the bottleneck there).
+SQLite (the standard ``sqlite3`` driver) gets the same column processing, and then the
+rows as plain tuples: one prepared ``INSERT ... VALUES (?, ...)`` run by the driver's
+``executemany`` (its loop is in C), or, when ``RETURNING`` is asked for (``executemany``
+drops returned rows), one multi-row ``VALUES (...), (...)`` per chunk of at most the
+dialect's ``insertmanyvalues_max_parameters``. SQLAlchemy's ``insert()`` did the same
+statements but processed every parameter of every row in Python in its own way: with the
+weigh-in row's 35 columns that was a third of crediting a batch on SQLite
+(``docs/benchmarks.md``, issue 15). Any other driver keeps SQLAlchemy's ``insert()``.
 
 The rows ``RETURNING`` gives back are in no promised order on either database (SQLite does
 not promise insert order): callers key them by a unique column they sent.
@@ -49,22 +55,32 @@ _ORD = "ord_"
 
 
 @dataclass(frozen=True, slots=True)
-class _Unnest:
-    """The PostgreSQL statement of one (table, columns, conflict, returning) shape."""
+class _Shape:
+    """The statement of one (database, table, columns, conflict, returning) shape."""
 
+    #: PostgreSQL: the ``unnest`` statement; SQLite: ``INSERT ... VALUES (?, ...) ...``
     sql: str
     #: each column's SQLAlchemy bind processing (None: values go as they are)
     processors: tuple[Callable[[Any], Any] | None, ...]
     #: (column, default) for columns the rows leave out that have a Python-side default
     defaults: tuple[tuple[str, Callable[[], Any]], ...]
+    #: SQLite with ``RETURNING``: the statement around its one ``(?, ...)`` row, to repeat
+    head: str = ""
+    row: str = ""
+    tail: str = ""
 
 
-_statements: dict[tuple[Any, ...], _Unnest] = {}
+_statements: dict[tuple[Any, ...], _Shape] = {}
 
 
 def _arrays(dialect: Dialect) -> bool:
     """Whether batches go to this database as arrays (PostgreSQL through psycopg 3)."""
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _tuples(dialect: Dialect) -> bool:
+    """Whether batches go to this database as plain tuples (SQLite through ``sqlite3``)."""
+    return dialect.name == "sqlite" and dialect.driver == "pysqlite"
 
 
 def among(session: Session, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
@@ -101,29 +117,46 @@ def insert_rows(
     if session.autoflush:  # as an ORM insert() would: pending rows first (foreign keys)
         session.flush()
     dialect = session.get_bind().dialect
-    if not _arrays(dialect):
+    arrays = _arrays(dialect)
+    if not arrays and not _tuples(dialect):
         return _insert_sqlalchemy(session, table, rows, returning, skip_conflicts_on, dialect)
     key = (type(dialect), table, names, tuple(returning), tuple(skip_conflicts_on))
     stmt = _statements.get(key)
     if stmt is None:
-        stmt = _statements[key] = _unnest(table, names, returning, skip_conflicts_on, dialect)
+        stmt = _statements[key] = _shape(table, names, returning, skip_conflicts_on, dialect)
     columns = [[r[name] for r in rows] for name in names]
     columns += [[make() for _ in rows] for _name, make in stmt.defaults]
-    arrays = [
+    processed = [
         [process(v) for v in values] if process is not None else values
         for values, process in zip(columns, stmt.processors, strict=True)
     ]
-    result = session.connection().exec_driver_sql(stmt.sql, tuple(arrays))
-    return [tuple(r) for r in result] if returning else []
+    conn = session.connection()
+    if arrays:
+        result = conn.exec_driver_sql(stmt.sql, tuple(processed))
+        return [tuple(r) for r in result] if returning else []
+    params = list(zip(*processed, strict=True))
+    if not returning:
+        conn.exec_driver_sql(stmt.sql, params)  # executemany: one prepared statement
+        return []
+    per = max(1, dialect.insertmanyvalues_max_parameters // len(processed))
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(params), per):
+        chunk = params[start : start + per]
+        sql = stmt.head + ", ".join([stmt.row] * len(chunk)) + stmt.tail
+        flat = tuple(v for p in chunk for v in p)
+        out += [tuple(r) for r in conn.exec_driver_sql(sql, flat)]
+    return out
 
 
-def _unnest(
+def _shape(
     table: Table,
     names: Sequence[str],
     returning: Sequence[str],
     skip_conflicts_on: Sequence[str],
     dialect: Dialect,
-) -> _Unnest:
+) -> _Shape:
+    """The statement of one shape: PostgreSQL's ``unnest`` of arrays, or SQLite's
+    ``VALUES`` row (repeated per row with ``RETURNING``)."""
     q = dialect.identifier_preparer.quote
     defaults: list[tuple[str, Callable[[], Any]]] = []
     for col in table.columns:
@@ -138,19 +171,24 @@ def _unnest(
             raise NotImplementedError(f"{table.name}.{col.name}: a SQL default; pass a value")
     cols = [table.c[n] for n in (*names, *(n for n, _ in defaults))]
     listed = ", ".join(q(c.name) for c in cols)
-    arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
     # names and types from the table's metadata, quoted; the values go as parameters
-    sql = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed}) "  # noqa: S608
-        f"SELECT {listed} FROM unnest({arrays}) WITH ORDINALITY AS u({listed}, {_ORD}) "
-        f"ORDER BY {_ORD}"
-    )
+    into = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed}) "
+    tail = ""
     if skip_conflicts_on:
-        sql += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
+        tail += f" ON CONFLICT ({', '.join(q(n) for n in skip_conflicts_on)}) DO NOTHING"
     if returning:
-        sql += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
+        tail += f" RETURNING {', '.join(q(table.c[n].name) for n in returning)}"
     processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
-    return _Unnest(sql, processors, tuple(defaults))
+    if _arrays(dialect):
+        arrays = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in cols)
+        sql = (
+            f"{into}SELECT {listed} FROM unnest({arrays}) "  # noqa: S608
+            f"WITH ORDINALITY AS u({listed}, {_ORD}) ORDER BY {_ORD}{tail}"
+        )
+        return _Shape(sql, processors, tuple(defaults))
+    row = f"({', '.join('?' for _ in cols)})"
+    head = f"{into}VALUES "
+    return _Shape(head + row + tail, processors, tuple(defaults), head, row, tail)
 
 
 def _constant(value: Any) -> Callable[[], Any]:

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
+from cloud.bulk import among
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Approval, ConfigLogEntry, Device, DeviceKey, utcnow
 from cloud.pickups import raise_alert
@@ -207,7 +208,7 @@ def approved_digests(session: Session, device_ids: list[str]) -> set[tuple[str, 
         return set()
     rows = session.execute(
         select(Approval.device_id, Approval.kind, Approval.digest).where(
-            Approval.device_id.in_(device_ids), Approval.withdrawn_at.is_(None)
+            among(session, Approval.device_id, device_ids), Approval.withdrawn_at.is_(None)
         )
     )
     return {(d, k, g) for d, k, g in rows}

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
+from cloud.bulk import among
 from cloud.crediting import credit_held
 from cloud.errors import LedgerError, NotFound
 from cloud.integrity import AUTOMATIC, Inspector
@@ -158,7 +159,7 @@ def resolve_automatic(
         ids = sorted(set(device_ids))
         if not ids:
             return []
-        q = q.where(Hold.device_id.in_(ids))
+        q = q.where(among(session, Hold.device_id, ids))
     released = []
     for weighin_id in list(session.scalars(q)):
         rec, hold = _locked(session, weighin_id)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
+from cloud.bulk import among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, MemberCard, Site, utcnow
@@ -210,7 +211,7 @@ def households_by_card(session: Session, card_ids: Iterable[str]) -> dict[str, H
         rows = session.execute(
             select(MemberCard.card_id, Household)
             .join(Household, MemberCard.household_id == Household.id)
-            .where(MemberCard.card_id.in_(chunk), MemberCard.active, Household.active)
+            .where(among(session, MemberCard.card_id, chunk), MemberCard.active, Household.active)
         )
         found.update((card_id, household) for card_id, household in rows)
     return found

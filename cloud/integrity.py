@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from cloud import devicekeys
 from cloud.boots import BootClocks
+from cloud.bulk import among
 from cloud.clock import CLOCK_WAIT, event_time, trusted
 from cloud.crediting import Checked
 from cloud.db import chunks
@@ -148,7 +149,8 @@ class Inspector:
             set(
                 session.scalars(
                     select(DeviceKey.device_id).where(
-                        DeviceKey.device_id.in_(unsigned), DeviceKey.status == "approved"
+                        among(session, DeviceKey.device_id, unsigned),
+                        DeviceKey.status == "approved",
                     )
                 )
             )
@@ -248,7 +250,9 @@ class Inspector:
         for chunk in chunks(k for _, k in pairs if k is not None):
             out.update(
                 (row.public_key, row)
-                for row in session.scalars(select(DeviceKey).where(DeviceKey.public_key.in_(chunk)))
+                for row in session.scalars(
+                    select(DeviceKey).where(among(session, DeviceKey.public_key, chunk))
+                )
             )
         for device_id, public_key in sorted(pairs, key=lambda p: (p[0], p[1] or "")):
             if public_key is not None and public_key not in out:
@@ -269,7 +273,7 @@ class Inspector:
         for chunk in chunks(h for h in hashes if h is not None):
             for digest, d in session.execute(
                 select(ConfigLogEntry.config_hash, ConfigLogEntry.division_g).where(
-                    ConfigLogEntry.config_hash.in_(chunk)
+                    among(session, ConfigLogEntry.config_hash, chunk)
                 )
             ):
                 out[digest] = d
@@ -299,7 +303,7 @@ class _ChainView:
                 rows = session.execute(
                     select(W.chain_pos, W.record_hash, W.event_id, W.device_id, Hold.kind)
                     .outerjoin(Hold, Hold.weighin_id == W.id)
-                    .where(W.public_key == k, W.chain_pos.in_(chunk))
+                    .where(W.public_key == k, among(session, W.chain_pos, chunk))
                 )
                 for pos, digest, event_id, device_id, hold_kind in rows:
                     if pos is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cloud.bulk import among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Price, WasteCategory, WeighinRecord, utcnow
@@ -120,7 +121,7 @@ def price_versions(session: Session, categories: Iterable[str]) -> dict[str, lis
     for chunk in chunks(categories):
         for p in session.scalars(
             select(Price)
-            .where(Price.category_code.in_(chunk))
+            .where(among(session, Price.category_code, chunk))
             .order_by(Price.effective_from, Price.id)
         ):
             found.setdefault(p.category_code, []).append(p)

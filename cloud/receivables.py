@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud import audit, cashbox
+from cloud.bulk import among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, JournalEntry, Posting, utcnow
@@ -104,7 +105,7 @@ def owed_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
         rows = session.execute(
             select(Receivable.household_id, func.coalesce(func.sum(Posting.amount_rp), 0))
             .join(Posting, Posting.account_id == Receivable.account_id)
-            .where(Receivable.household_id.in_(chunk))
+            .where(among(session, Receivable.household_id, chunk))
             .group_by(Receivable.household_id)
         )
         out.update((hh, int(total or 0)) for hh, total in rows)

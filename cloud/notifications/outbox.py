@@ -27,6 +27,7 @@ from cloud.models import utcnow
 from cloud.models.notifications import INAPP, Notification, NotificationDelivery
 from cloud.notifications.preferences import (
     channel_registry,
+    default_channels,
     household_channels,
     household_phones,
     preferences_of,
@@ -84,6 +85,7 @@ def enqueue_many(
     prefs = preferences_of(session, hh_ids)
     phones = household_phones(session, hh_ids)
     ops_channels = [INAPP, *sorted(n for n, c in registry.items() if c.operators)]
+    home_channels = default_channels(registry)  # a household without preferences: once
 
     rows: list[dict[str, Any]] = []
     plans: dict[str, tuple[str, list[str]]] = {}  # key -> (recipient, channels)
@@ -96,7 +98,7 @@ def enqueue_many(
         if it.household_id is not None:
             pref = prefs.get(it.household_id)
             phone, active = phones.get(it.household_id, (None, False))
-            channels = household_channels(pref, registry)
+            channels = household_channels(pref, registry) if pref is not None else home_channels
             # a channel that needs an address the household lacks is left out
             contacts = (pref.contacts if pref is not None else None) or {}
             channels = [

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
-from cloud import crediting, households
+from cloud import bulk, crediting, households
+from cloud.boots import BootClocks
 from cloud.bulk import among, insert_rows
 from cloud.db import make_engine, migrate, session_factory
+from cloud.integrity import Inspector
 from cloud.models import (
     Account,
     JournalEntry,
@@ -176,16 +179,20 @@ def test_one_statement_text_per_table_for_every_batch_size(
 ) -> None:
     """On PostgreSQL a batch's INSERTs, and its look-up of events seen before, read the
     same whatever its size, so psycopg's caches and the server's prepared statements are
-    used (the reason for :mod:`cloud.bulk`).
+    used (the reason for :mod:`cloud.bulk`); no look-up of crediting or of the checks
+    before it (:class:`cloud.integrity.Inspector`) sends an IN-list.
 
     mutant: PostgreSQL back on SQLAlchemy's multi-row VALUES -> fails (one text per size)
     mutant: among() as IN (...) on PostgreSQL -> fails (one text per size)
+    mutant: cards, prices, receivables, approvals or signing keys looked up with
+      ``.in_()`` again -> fails (an IN-list)
     """
     url = postgres.create_database("bulk_texts")
     migrate(url)
     engine: Engine = make_engine(url)
     inserts: dict[str, set[str]] = {}
     replays: set[str] = set()
+    in_lists: set[str] = set()
 
     def seen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         words = statement.split(None, 3)
@@ -193,6 +200,8 @@ def test_one_statement_text_per_table_for_every_batch_size(
             inserts.setdefault(words[2], set()).add(statement)
         elif statement.startswith("SELECT weighins.event_id, weighins.receipt_json"):
             replays.add(statement)
+        if " IN (%(" in statement:
+            in_lists.add(" ".join(statement.split())[:100])
 
     try:
         with session_factory(engine)() as s:
@@ -202,6 +211,9 @@ def test_one_statement_text_per_table_for_every_batch_size(
             for size in (1, 3, 60, 7):
                 batch = [weighin(seq=seq + i) for i in range(1, size + 1)]
                 seq += size
+                inspect = Inspector(False, BootClocks(), timedelta(hours=1))
+                inspect(s, [(w, RECEIVED) for w in batch])
+                s.rollback()
                 crediting.credit_batch(s, batch, received_at=RECEIVED + timedelta(seconds=seq))
             event.remove(engine, "before_cursor_execute", seen)
     finally:
@@ -209,3 +221,45 @@ def test_one_statement_text_per_table_for_every_batch_size(
     for table in ("weighins", "journal_entries", "postings", "notifications"):
         assert len(inserts[table]) == 1, (table, len(inserts[table]))
     assert len(replays) == 1, replays
+    assert not in_lists, in_lists
+
+
+def test_sqlite_batches_go_as_tuples_within_its_parameter_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a batch goes to ``sqlite3`` as plain tuples (:func:`cloud.bulk._shape`);
+    with ``RETURNING`` as multi-row ``VALUES`` statements of at most the dialect's
+    ``insertmanyvalues_max_parameters`` parameters (``executemany`` drops returned rows).
+
+    mutant: SQLite back on SQLAlchemy's insert() -> fails (no SQLite shape kept)
+    mutant: chunks of ``max_parameters`` rows instead of parameters -> fails (over the limit)
+    mutant: the last, partial chunk left out -> fails (rows and ids missing)
+    mutant: RETURNING rows of every chunk but the last dropped -> fails (ids missing)
+    """
+    url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    migrate(url)
+    engine: Engine = make_engine(url)
+    limit = 40  # 10 columns a notification row: 4 rows a statement
+    monkeypatch.setattr(engine.dialect, "insertmanyvalues_max_parameters", limit)
+    params: list[int] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO notifications"):
+            params.append(len(parameters[0]) if many else len(parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        keys = [f"n{i}" for i in range(11)]
+        with session_factory(engine)() as s:
+            returned = insert_rows(s, Notification, _rows(keys), returning=("key", "id"))
+            insert_rows(s, Notification, _rows(["plain1", "plain2"]))  # executemany
+            s.commit()
+            stored = {k: i for k, i in s.execute(select(Notification.key, Notification.id))}
+        assert dict(returned) == {k: stored[k] for k in keys}
+        assert set(stored) == {*keys, "plain1", "plain2"}
+        assert all(n <= limit for n in params), params
+        assert len(params) == 4  # 4 + 4 + 3 rows, then the executemany
+        assert any(k[0] is type(engine.dialect) for k in bulk._statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        engine.dispose()
