@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud import bulk
 from cloud.auth import Throttled
 from cloud.models import utcnow
 from cloud.models.auth import LoginThrottle
@@ -106,17 +106,13 @@ def keys_for(login: str, address: str) -> list[Key]:
     ]
 
 
-def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return postgresql.Insert if session.get_bind().dialect.name == "postgresql" else sqlite.Insert
-
-
 def _locked_rows(session: Session, keys: list[Key], now: datetime) -> dict[str, LoginThrottle]:
     digests = sorted({k.digest for k in keys})  # one lock order for everyone: no deadlocks
-    ins = _insert(session)
-    session.execute(
-        ins(LoginThrottle)
-        .values([{"key": d, "failures": 0, "window_start": now} for d in digests])
-        .on_conflict_do_nothing(index_elements=["key"])
+    bulk.insert_rows(
+        session,
+        LoginThrottle,
+        [{"key": d, "failures": 0, "window_start": now} for d in digests],
+        skip_conflicts_on=["key"],
     )
     rows = session.scalars(
         select(LoginThrottle)
