@@ -514,10 +514,12 @@ class IngestWorker:
         return True
 
     def _send_confirmations(self) -> None:
-        """Publish the coalesced ``ack`` messages (QoS 1, not waited for: a lost one only
-        makes the device send those events again)."""
+        """Publish the coalesced ``ack`` messages at the contract's QoS for them (0: see
+        :mod:`cloud.ingest.confirmations`; a lost one only makes the device send those
+        events again)."""
+        qos = TOPIC_SPECS[Kind.ACK].qos
         for topic, payload in self.confirmations.take():
-            self.connection.client.publish(topic, payload, qos=1)
+            self.connection.client.publish(topic, payload, qos=qos)
             self.acks_sent += 1
 
     def _ack(self, batch: list[_Item]) -> None:
