@@ -63,8 +63,11 @@ TOPIC_SPECS: dict[Kind, TopicSpec] = {
     ),
     Kind.RECEIPT: TopicSpec(Kind.RECEIPT, False, 1, False, "the cloud's answer to a weigh-in"),
     Kind.CMD: TopicSpec(Kind.CMD, False, 1, False, "a command for the device"),
+    # QoS 0: an ack is a hint the device may forget; one lost (its device offline, a
+    # connection dropped) only makes the device send those events again, answered
+    # idempotently. The event stays in the outbox until an ack arrives either way.
     Kind.ACK: TopicSpec(
-        Kind.ACK, False, 1, False, "events the cloud has stored: the device may forget them"
+        Kind.ACK, False, 0, False, "events the cloud has stored: the device may forget them"
     ),
 }
 

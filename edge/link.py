@@ -4,8 +4,9 @@ One :class:`salinmas.mqtt.Connection` (MQTT 3.1.1, its own thread) carries every
 
 - **identity**: client id and username are the device id, with its own password (the
   broker refuses any other client id for the account); TLS when configured;
-- **persistent session** (``clean_session=False``) and QoS 1 everywhere, so receipts,
-  acks and commands sent while the link was down are delivered after it comes back;
+- **persistent session** (``clean_session=False``) and QoS 1 everywhere, so receipts
+  and commands sent while the link was down are delivered after it comes back (acks come
+  at QoS 0: one sent while the link was down is lost, and those events go again);
 - **status**: ``online`` retained on connect; the Last Will is ``offline`` (retained);
   a clean :meth:`MqttLink.stop` publishes ``offline`` itself before disconnecting;
 - **reconnect** with exponential back-off and jitter (``backoff_min_s`` .. ``backoff_max_s``),

@@ -5,7 +5,8 @@ confirmed to its device, except a weigh-in its receipt already answers. Seqs are
 per device for ``interval_s`` and sent as ranges (:meth:`contract.Ack.for_seqs`): a bin
 that reports once a minute costs one small message per reading, a busy device far less.
 A lost ack only makes the device send the event again (idempotent), so acks are
-published without waiting for the broker.
+published at QoS 0 (``contract.TOPIC_SPECS``; docs/contract.md, "Delivery") and never
+waited for: the device's outbox keeps an event until an ack for it arrives.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ paho already learns that bytes are waiting without a ``select``.
 :class:`ReadAheadClient` is a paho ``Client`` whose plain TCP connections are wrapped
 this way (TLS and WebSocket connections are left as paho makes them: TLS already reads
 whole records). It relies on private parts of paho 2.2 — it overrides ``_create_socket``
-(called by ``reconnect`` to open the socket kept in ``_sock``), queues PUBACKs with
-``_packet_queue(command, packet, mid, qos)`` and replaces the ``MQTTMatcher`` in
+(called by ``reconnect`` to open the socket kept in ``_sock``), queues PUBACKs and QoS 0
+PUBLISH packets with ``_packet_queue(command, packet, mid, qos, info)`` (reading the
+protocol in ``_protocol``) and replaces the ``MQTTMatcher`` in
 ``_on_message_filtered`` (reading ``_root._children``). :data:`PAHO_INTERNALS` lists
 exactly these; :func:`check_paho_internals` runs when a client is made and refuses to
 start on a paho that lacks one (no silent fallback), and ``tests/cloud/test_readahead.py``
@@ -36,6 +37,7 @@ from paho.mqtt.matcher import MQTTMatcher
 READ_AHEAD_BYTES = 64 * 1024
 #: PUBACK with the success reason omitted, byte for byte what paho sends (MQTT 3.1.1 and 5)
 _PUBACK = struct.Struct("!BBH")
+_STR16 = struct.Struct("!H")
 #: most packets read per loop pass (then paho sends what is queued, e.g. PUBACKs)
 _MAX_DRAIN = 500
 
@@ -45,6 +47,15 @@ PAHO_INTERNALS: dict[str, tuple[str, ...]] = {
     "_packet_queue": ("self", "command", "packet", "mid", "qos", "info"),
     "loop_read": ("self", "max_packets"),
 }
+
+
+def _varint(out: bytearray, n: int) -> None:
+    """MQTT's "remaining length": 7 bits a byte, low first, top bit = more follows."""
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return
 
 
 class PahoChanged(RuntimeError):
@@ -68,6 +79,8 @@ def check_paho_internals(client: mqtt.Client | None = None) -> None:
             problems.append("MQTTMatcher._root._children is not a dict")
         if not hasattr(client, "_sock"):
             problems.append("Client._sock is gone")
+        if getattr(client, "_protocol", None) not in (mqtt.MQTTv31, mqtt.MQTTv311, mqtt.MQTTv5):
+            problems.append("Client._protocol is not a protocol version")
     if problems:
         raise PahoChanged(
             f"paho-mqtt {paho.mqtt.__version__} differs "
@@ -141,7 +154,8 @@ class ReadAheadClient(mqtt.Client):
     Its ``loop_read`` also goes on reading while whole packets wait in the buffer, where
     paho's would return after one packet and pass through ``select`` again; and
     :meth:`ack_many` acknowledges a batch with one queued write instead of one write and
-    one wake-up of the network thread per message. Without per-topic callbacks
+    one wake-up of the network thread per message; :meth:`publish_many` does the same for
+    QoS 0 messages (the ingest's ``ack`` confirmations). Without per-topic callbacks
     (``message_callback_add``) it skips paho's topic matching for every message.
     """
 
@@ -155,6 +169,31 @@ class ReadAheadClient(mqtt.Client):
         if mids:
             packet = b"".join(_PUBACK.pack(mqtt.PUBACK, 2, m) for m in mids)
             self._packet_queue(mqtt.PUBACK, packet, 0, 1)
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> MQTTErrorCode:
+        """Publish ``(topic, payload)`` pairs at QoS 0, not retained, in one queued write.
+
+        Byte for byte the PUBLISH packets paho's ``publish(topic, payload, qos=0)`` sends
+        (MQTT 3.1.1, or 5 without properties), without a packet, a write and, from a
+        thread other than the network thread, a ``send`` system call for each message.
+        """
+        if not messages:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        v5 = self._protocol == mqtt.MQTTv5
+        out = bytearray()
+        for topic, payload in messages:
+            name = topic.encode()
+            out.append(mqtt.PUBLISH)
+            _varint(out, 2 + len(name) + v5 + len(payload))
+            out += _STR16.pack(len(name))
+            out += name
+            if v5:
+                out.append(0)  # no properties
+            out += payload
+        # paho marks the info published (and calls on_publish, mid 0) once it is written
+        return self._packet_queue(mqtt.PUBLISH, out, 0, 0, mqtt.MQTTMessageInfo(0))
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)

@@ -514,11 +514,17 @@ class IngestWorker:
         return True
 
     def _send_confirmations(self) -> None:
-        """Publish the coalesced ``ack`` messages (QoS 1, not waited for: a lost one only
-        makes the device send those events again)."""
-        for topic, payload in self.confirmations.take():
-            self.connection.client.publish(topic, payload, qos=1)
-            self.acks_sent += 1
+        """Publish the coalesced ``ack`` messages at the contract's QoS for them (0: see
+        :mod:`cloud.ingest.confirmations`; a lost one only makes the device send those
+        events again)."""
+        qos, client = TOPIC_SPECS[Kind.ACK].qos, self.connection.client
+        acks = self.confirmations.take()
+        if qos == 0 and isinstance(client, ReadAheadClient):
+            client.publish_many(acks)  # one write for all of them
+        else:
+            for topic, payload in acks:
+                client.publish(topic, payload, qos=qos)
+        self.acks_sent += len(acks)
 
     def _ack(self, batch: list[_Item]) -> None:
         client = self.connection.client

@@ -20,15 +20,25 @@ mutant: takeover ends the session without draining it -> queued weigh-ins are on
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from cloud.db import make_engine, session_factory
 from cloud.models import Alert
+from cloud.models.bins import Pickup
+from edge.clock import Clock
+from edge.config import MqttSettings
+from edge.events import EventFactory
+from edge.link import MqttLink
+from edge.outbox import Outbox
 from tests.cloud.mqtt_support import unique_id
 from tests.support.delivery import (
+    PASSWORD,
     IngestProcess,
     LinkFleet,
     credited,
@@ -155,3 +165,90 @@ def test_a_dead_workers_share_is_taken_over_without_an_operator(
             fleet.close()
             for w in workers:
                 w.stop()
+
+
+def _bin_effects(ledger_url: str, bin_id: str) -> tuple[int, int]:
+    """The bin's pickups and alerts in the ledger."""
+    engine = make_engine(ledger_url)
+    try:
+        with session_factory(engine)() as s:
+            pickups = s.scalar(select(func.count()).where(Pickup.bin_id == bin_id))
+            alerts = s.scalar(select(func.count()).where(Alert.subject == bin_id))
+            return int(pickups or 0), int(alerts or 0)
+    finally:
+        engine.dispose()
+
+
+def test_an_ack_lost_while_its_device_was_away_brings_the_events_again_and_nothing_twice(
+    ledger: str, tmp_path: Path
+) -> None:
+    """Acks travel at QoS 0 (``contract.TOPIC_SPECS``): one published while its device is
+    away is lost (the broker queues no QoS 0 message for an offline session). The events
+    stay in the outbox, go again after the confirmation timeout, are stored once and
+    change nothing twice (one pickup, the same alerts), and the ack of the re-sent events
+    empties the outbox.
+
+    mutant: acks at QoS 1 again -> the broker keeps the ack for the device's session,
+            nothing is re-sent -> fails (the lost-ack path is not reached)
+    mutant: the device never re-sends an overdue event (``_requeue_overdue`` returns at
+            once) -> the outbox never drains -> fails
+    """
+    b = unique_id("bn")
+    seed_fleet(ledger, [], [b])
+    with MosquittoServer(devices={b: PASSWORD}).start() as broker:
+        # acks coalesced over 3 s: the device is gone well before its ack is published
+        (worker,) = ingest_workers(
+            tmp_path, broker, ledger, [unique_id("ingest")], confirm_interval_s=3.0
+        )
+        box = Outbox(tmp_path / "outbox.db", capacity=1000, telemetry_share=1.0)
+        boot = uuid.uuid4()
+        events = EventFactory(b, Clock(boot_id=boot, synced=lambda: True))
+        seqs = [box.append("fill", events.fill(bin_id=b, fill_pct=p)) for p in (50.0, 85.0, 86.0)]
+
+        def link() -> MqttLink:
+            settings = MqttSettings(
+                host="127.0.0.1",
+                port=broker.port,
+                password=SecretStr(PASSWORD),
+                backoff_min_s=0.05,
+                backoff_max_s=0.3,
+            )
+            return MqttLink(
+                device_id=b,
+                settings=settings,
+                outbox=box,
+                sw_version="t",
+                boot_id=boot,
+                confirm_timeout_s=4.0,  # longer than the ingest's coalescing: one re-send
+                confirm_timeout_max_s=8.0,
+            )
+
+        away: MqttLink | None = None
+        back: MqttLink | None = None
+        try:
+            wait_until(lambda: _subscribes([worker]) >= 1, PROCESS_START_S, "subscribed")
+            away = link()
+            away.start()
+            wait_until(lambda: box.stats().awaiting == 3, 10, "three PUBACKs")
+            away.stop()  # the agent goes away before the ingest's ack
+            wait_until(
+                lambda: stored_fills([worker.telemetry]).get(b) == set(seqs), 20, "all stored"
+            )
+            first = _bin_effects(ledger, b)
+            assert first[0] == 1  # 85 % opened a pickup
+            time.sleep(4.0)  # the coalesced ack is published now, to nobody
+            assert box.depth == 3
+            back = link()
+            back.start()
+            wait_until(lambda: box.depth == 0, 30, "re-sent, stored again, confirmed")
+            assert back.stats.republished_for_receipt == 3  # the lost ack's events, again
+            assert back.stats.confirmed == 3
+            assert stored_fills([worker.telemetry]).get(b) == set(seqs)
+            assert _bin_effects(ledger, b) == first  # nothing twice
+            assert worker.alive
+        finally:
+            for one in (away, back):
+                if one is not None:
+                    one.stop()
+            box.close()
+            worker.stop()

@@ -193,3 +193,43 @@ def test_the_fast_path_is_really_taken(mosquitto: MosquittoServer) -> None:
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_publish_many_queues_paho_s_own_qos0_packets_in_one_write(protocol: int) -> None:
+    """One queued write holding, byte for byte, the packets paho's QoS 0 publish queues
+    (a long payload too: a two-byte remaining length).
+
+    mutant: the MQTT 5 properties byte left out -> fails
+    mutant: the remaining length without the topic's two length bytes -> fails
+    """
+    queued: list[tuple[int, bytes, int, int]] = []
+
+    class _Capture(ReadAheadClient):
+        def _packet_queue(
+            self, command: Any, packet: Any, mid: Any, qos: Any, info: Any = None
+        ) -> Any:
+            queued.append((command, bytes(packet), mid, qos))
+            return mqtt.MQTT_ERR_SUCCESS
+
+    c = _Capture(CallbackAPIVersion.VERSION2, client_id="cap", protocol=protocol)
+    c._sock = socket.socket()  # as if connected: paho queues nothing without a socket
+    messages = [
+        (device_topic("bn-one", Kind.ACK), b'{"v":1}'),
+        (device_topic("bn-two", Kind.ACK), b"x" * 300),
+        (device_topic("bn-three", Kind.ACK), b""),
+    ]
+    try:
+        for topic, payload in messages:
+            c.publish(topic, payload, qos=0)
+        paho_packets = [p for _, p, _, _ in queued]
+        queued.clear()
+        assert c.publish_many(messages) == mqtt.MQTT_ERR_SUCCESS
+        assert len(queued) == 1
+        command, packet, mid, qos = queued[0]
+        assert (command, mid, qos) == (mqtt.PUBLISH, 0, 0)
+        assert packet == b"".join(paho_packets)
+    finally:
+        c._sock.close()
+        c._sock = None
+    assert c.publish_many(messages) == mqtt.MQTT_ERR_NO_CONN
