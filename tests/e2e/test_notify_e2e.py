@@ -274,7 +274,15 @@ def test_one_credit_one_sms_one_inbox_message_one_ticket(
                 scale.remove()
                 wait_until(printed, 45, "its ticket")
                 # the next load counts only after the station has seen the platter empty
-                # (stable at zero): printing the ticket held its loop for a moment
+                # (at zero): first the indicator settles (a 2.35 kg step rings for ~2.5 s;
+                # ten polls alone took ~1 s, and a load placed before the station saw zero
+                # was never weighed: 1 run in 3 failed), then the station polls it there
+                # (printing the ticket held its loop for a moment)
+                wait_until(
+                    lambda: scale.display().stable and scale.display().weight_g == 0,
+                    30,
+                    "the indicator settled at zero",
+                )
                 polled = scale.stats["commands"]
                 wait_until(
                     lambda p=polled: scale.stats["commands"] >= p + 10,
