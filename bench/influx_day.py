@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.common import OUT_DIR, exit_on_sigterm, machine, machine_md
 from bench.regency import FULL, QUICK, RAW_DAYS, day_counts, dir_bytes, influx_server
-from bench.regency_fleet import HEALTH_S
+from bench.regency_fleet import HEALTH_S, reports
 from cloud.telemetry import TelemetrySettings, open_writer
 from cloud.telemetry.base import TelemetryPoint, fill_point, health_point, weighin_point
 from contract.models import Fill, Health, Weighin, parse_payload
@@ -56,6 +56,7 @@ def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[Telemetry
     bin_ids = [r.bin_id(k) for k in range(bins)]
     ids = scales + bin_ids
     start = day.timestamp()
+    end = start + 86_400
     enc = WireEncoder(ids, boot_at=start - 3600, seq_base=0)
     site_of = {r.station_id(j): r.site_of_station(j).code for j in range(c.stations)}
     site_of |= {r.collector_device(k): r.sites[s].code for k, s in enumerate(r.collector_site)}
@@ -63,8 +64,7 @@ def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[Telemetry
     out: dict[str, list[TelemetryPoint]] = {"fill": [], "health": [], "weighin": []}
     for k in range(bins):
         i = len(scales) + k
-        t = start + r.bins[k].phase_s % BIN_REPORT_S
-        while t < start + 86_400:
+        for t in reports(r.bins[k].phase_s, BIN_REPORT_S, start, end):
             pct = r.fill_level(k, t)
             ev = parse_payload(
                 Kind.FILL, enc.fill(i, t, pct, round(EMPTY_DEPTH_MM * (1 - pct / 100)))
@@ -74,15 +74,13 @@ def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[Telemetry
             out["fill"].append(
                 fill_point(ev, at=at, site=site_of[ev.device_id], category=r.bins[k].category)
             )
-            t += BIN_REPORT_S
-    for i, dev in enumerate(ids):
-        t = start + (i * 7.3) % HEALTH_S
-        while t < start + 86_400:
+    # the phases the replay gives the same devices (bench.regency_fleet.schedule)
+    for i, (dev, phase) in enumerate(zip(ids, r.health_phases(len(ids)), strict=True)):
+        for t in reports(phase * HEALTH_S, HEALTH_S, start, end):
             ev = parse_payload(Kind.HEALTH, enc.health(i, t))
             assert isinstance(ev, Health)
             at = datetime.fromtimestamp(t, UTC)
             out["health"].append(health_point(ev, at=at, site=site_of[dev]))
-            t += HEALTH_S
     for w in r.weighins(day, day + timedelta(days=1)):
         ev = parse_payload(
             Kind.WEIGHIN, enc.weighin(w.station, w.t, r.card_id(w.household), w.category, w.net_g)

@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -60,6 +61,15 @@ def device_ids(r: Regency, bins_connected: int) -> tuple[list[str], list[int]]:
     return ids, bins
 
 
+def reports(phase_s: float, every_s: float, start: float, end: float) -> Iterator[float]:
+    """When a device that reports every ``every_s`` at ``phase_s`` into each interval
+    reports with ``start <= t < end`` (epoch seconds)."""
+    t = start + (phase_s - start) % every_s
+    while t < end:
+        yield t
+        t += every_s
+
+
 def schedule(r: Regency, plan: Plan) -> list[tuple[float, int, int, Any, Any, Any]]:
     """``(t, device index, kind, a, b, c)`` of every event in the window, in time order:
     weigh-ins ``(card, category, net_g)``, fills ``(bin index, -, -)``, heartbeats."""
@@ -78,15 +88,11 @@ def schedule(r: Regency, plan: Plan) -> list[tuple[float, int, int, Any, Any, An
             )
     first = stations + collectors
     for i, k in enumerate(bins):
-        t = plan.start + (r.bins[k].phase_s - plan.start) % BIN_REPORT_S
-        while t < plan.end:
+        for t in reports(r.bins[k].phase_s, BIN_REPORT_S, plan.start, plan.end):
             ev.append((t, first + i, FILL, k, None, None))
-            t += BIN_REPORT_S
     for i, phase in enumerate(r.health_phases(len(ids))):
-        t = plan.start + (phase * HEALTH_S - plan.start) % HEALTH_S
-        while t < plan.end:
+        for t in reports(phase * HEALTH_S, HEALTH_S, plan.start, plan.end):
             ev.append((t, i, HEALTH, None, None, None))
-            t += HEALTH_S
     ev.sort(key=lambda e: e[0])
     return ev
 
