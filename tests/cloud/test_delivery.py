@@ -25,14 +25,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from cloud.db import make_engine, session_factory
 from cloud.models import Alert
 from cloud.models.bins import Pickup
 from edge.clock import Clock
-from edge.config import MqttSettings
 from edge.events import EventFactory
 from edge.link import MqttLink
 from edge.outbox import Outbox
@@ -46,6 +44,7 @@ from tests.support.delivery import (
     seed_fleet,
     stored_fills,
 )
+from tests.support.links import make_link
 from tests.support.services import MosquittoServer
 from tests.support.waiting import PROCESS_START_S, wait_until
 
@@ -206,22 +205,15 @@ def test_an_ack_lost_while_its_device_was_away_brings_the_events_again_and_nothi
         seqs = [box.append("fill", events.fill(bin_id=b, fill_pct=p)) for p in (50.0, 85.0, 86.0)]
 
         def link() -> MqttLink:
-            settings = MqttSettings(
-                host="127.0.0.1",
-                port=broker.port,
-                password=SecretStr(PASSWORD),
-                backoff_min_s=0.05,
-                backoff_max_s=0.3,
-            )
-            return MqttLink(
-                device_id=b,
-                settings=settings,
-                outbox=box,
-                sw_version="t",
-                boot_id=boot,
+            return make_link(
+                broker,
+                b,
+                PASSWORD,
+                box,
                 confirm_timeout_s=4.0,  # longer than the ingest's coalescing: one re-send
+                boot_id=boot,
                 confirm_timeout_max_s=8.0,
-            )
+            )[0]
 
         away: MqttLink | None = None
         back: MqttLink | None = None

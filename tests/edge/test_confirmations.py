@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from contract import INGEST_ONLINE_TOPIC, Ack, IngestOnline, Kind, device_topic
 from contract.models import to_json
@@ -27,6 +26,7 @@ from edge.events import EventFactory
 from edge.link import MqttLink
 from edge.outbox import Outbox
 from tests.edge.harness import FakeCloud
+from tests.support.links import make_link
 from tests.support.services import MosquittoServer
 from tests.support.waiting import wait_until
 
@@ -42,21 +42,7 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 def _link(broker: MosquittoServer, device_id: str, box: Outbox) -> MqttLink:
     password = f"pw-{device_id}-0123456789"
     broker.add_device(device_id, password)
-    settings = MqttSettings(
-        host="127.0.0.1",
-        port=broker.port,
-        password=SecretStr(password),
-        backoff_min_s=0.05,
-        backoff_max_s=0.3,
-    )
-    return MqttLink(
-        device_id=device_id,
-        settings=settings,
-        outbox=box,
-        sw_version="t",
-        boot_id=uuid.uuid4(),
-        confirm_timeout_s=3600,
-    )
+    return make_link(broker, device_id, password, box, confirm_timeout_s=3600)[0]
 
 
 def _fills(box: Outbox, device_id: str, n: int) -> list[int]:

@@ -7,17 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from contract.models import Receipt
 from contract.topics import Kind, device_topic
-from edge import __version__
 from edge.clock import Clock
-from edge.config import MqttSettings
 from edge.events import EventFactory
-from edge.link import MqttLink
 from edge.outbox import Outbox
 from tests.edge.harness import FakeCloud
+from tests.support.links import make_link
 from tests.support.services import MosquittoServer
 from tests.support.waiting import wait_until
 
@@ -28,34 +25,6 @@ pytestmark = pytest.mark.integration
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
     with Outbox(tmp_path / "outbox.db", capacity=100) as box:
         yield box
-
-
-def make_link(
-    broker: MosquittoServer,
-    device_id: str,
-    password: str,
-    box: Outbox,
-    confirm_timeout_s: float = 60,
-) -> tuple[MqttLink, list[tuple[Receipt, bool]]]:
-    """A link and the list its receipt callback fills with ``(receipt, first)``."""
-    settings = MqttSettings(
-        host="127.0.0.1",
-        port=broker.port,
-        password=SecretStr(password),
-        backoff_min_s=0.05,
-        backoff_max_s=0.3,
-    )
-    got: list[tuple[Receipt, bool]] = []
-    link = MqttLink(
-        device_id=device_id,
-        settings=settings,
-        outbox=box,
-        sw_version=__version__,
-        boot_id=uuid.uuid4(),
-        confirm_timeout_s=confirm_timeout_s,
-        on_receipt=lambda r, first: got.append((r, first)),
-    )
-    return link, got
 
 
 def queue_weighins(box: Outbox, device_id: str, n: int) -> list[int]:
