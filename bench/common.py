@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -10,7 +11,9 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 TICK = os.sysconf("SC_CLK_TCK")
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -155,3 +158,14 @@ def machine() -> dict[str, str]:
         "sqlalchemy": sqlalchemy.__version__,
         "load average (1/5/15 min) when written": load,
     }
+
+
+def save_report(out_dir: Path, name: str, started: datetime, data: Any, md: str) -> Path:
+    """``<name>-<UTC stamp>.json`` (``data``) and ``.md`` (``md``, printed too) in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    (out_dir / f"{name}-{stamp}.json").write_text(json.dumps(data, indent=1, default=str))
+    path = out_dir / f"{name}-{stamp}.md"
+    path.write_text(md)
+    print("\n" + md)
+    return path

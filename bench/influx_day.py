@@ -27,15 +27,15 @@ come to (:func:`bench.regency.day_counts`).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import OUT_DIR, exit_on_sigterm, machine, machine_md
+from bench.common import OUT_DIR, exit_on_sigterm, machine, machine_md, save_report
 from bench.regency import FULL, QUICK, RAW_DAYS, day_counts, dir_bytes, influx_server
 from bench.regency_fleet import HEALTH_S, reports
 from cloud.telemetry import TelemetrySettings, open_writer
@@ -46,9 +46,11 @@ from simulators.regency import BASE_PRICES, BIN_REPORT_S, EMPTY_DEPTH_MM, TZ, Re
 from simulators.regency_devices import WireEncoder
 
 
-def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[TelemetryPoint]]:
+def day_points(
+    r: Regency, bins: int, day: datetime, kinds: Collection[str] = ("fill", "health", "weighin")
+) -> dict[str, list[TelemetryPoint]]:
     """One day's points of ``bins`` bins, every station and collector scale, and as many
-    bins' heartbeats, built from wire payloads as the ingest builds them."""
+    bins' heartbeats, built from wire payloads as the ingest builds them (``kinds`` only)."""
     c = r.config
     scales = [r.station_id(j) for j in range(c.stations)] + [
         r.collector_device(k) for k in range(c.collectors)
@@ -61,8 +63,8 @@ def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[Telemetry
     site_of = {r.station_id(j): r.site_of_station(j).code for j in range(c.stations)}
     site_of |= {r.collector_device(k): r.sites[s].code for k, s in enumerate(r.collector_site)}
     site_of |= {r.bin_id(k): r.site_of_bin(k).code for k in range(bins)}
-    out: dict[str, list[TelemetryPoint]] = {"fill": [], "health": [], "weighin": []}
-    for k in range(bins):
+    out: dict[str, list[TelemetryPoint]] = {k: [] for k in ("fill", "health", "weighin")}
+    for k in range(bins if "fill" in kinds else 0):
         i = len(scales) + k
         for t in reports(r.bins[k].phase_s, BIN_REPORT_S, start, end):
             pct = r.fill_level(k, t)
@@ -75,13 +77,14 @@ def day_points(r: Regency, bins: int, day: datetime) -> dict[str, list[Telemetry
                 fill_point(ev, at=at, site=site_of[ev.device_id], category=r.bins[k].category)
             )
     # the phases the replay gives the same devices (bench.regency_fleet.schedule)
-    for i, (dev, phase) in enumerate(zip(ids, r.health_phases(len(ids)), strict=True)):
+    phases = r.health_phases(len(ids)) if "health" in kinds else []
+    for i, (dev, phase) in enumerate(zip(ids, phases, strict=False)):
         for t in reports(phase * HEALTH_S, HEALTH_S, start, end):
             ev = parse_payload(Kind.HEALTH, enc.health(i, t))
             assert isinstance(ev, Health)
             at = datetime.fromtimestamp(t, UTC)
             out["health"].append(health_point(ev, at=at, site=site_of[dev]))
-    for w in r.weighins(day, day + timedelta(days=1)):
+    for w in r.weighins(day, day + timedelta(days=1)) if "weighin" in kinds else ():
         ev = parse_payload(
             Kind.WEIGHIN, enc.weighin(w.station, w.t, r.card_id(w.household), w.category, w.net_g)
         )
@@ -218,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "queries roll up recent hours only, and this day is two days old).",
     ]
     md = machine_md(machine()) + "\n" + "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    (args.out / f"influx_day-{stamp}.json").write_text(json.dumps(out, indent=1, default=str))
-    (args.out / f"influx_day-{stamp}.md").write_text(md)
-    print("\n" + md)
+    save_report(args.out, "influx_day", started, out, md)
     return 0
 
 

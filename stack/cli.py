@@ -6,6 +6,7 @@
     salinmas edge identity --config F     the device's key (made if missing), code and config hashes
     salinmas ingest run --config F        cloud ingest worker (MQTT -> ledger + InfluxDB)
     salinmas ingest retire --config F     drain a worker's broker session, then end it
+    salinmas ingest rollup --config F --since DAY   roll up InfluxDB history for the charts
     salinmas api run --config F           cloud API and operator dashboard
     salinmas notify run --config F        send notifications (SMS via Gammu, HTTP gateways)
     salinmas notify gammu-setup ...       create Gammu SMSD's tables, write its smsdrc
@@ -21,7 +22,7 @@
 Every subcommand has ``--help``. Imports happen inside the subcommand, so a Pi with only
 the ``edge`` extra installed can run ``salinmas edge`` without the cloud packages.
 
-One module of ~420 lines on purpose: the command table (every parser) is read in one
+One module of ~470 lines on purpose: the command table (every parser) is read in one
 place, and each handler is a few lines that import its subsystem lazily.
 """
 
@@ -32,9 +33,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from salinmas import __version__
 
@@ -100,6 +102,24 @@ def _run_ingest(ns: argparse.Namespace) -> int:
 def _retire_ingest(ns: argparse.Namespace) -> int:
     settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
     return int(_call("cloud.ingest.lifecycle:retire", settings, idle_s=ns.idle_s) or 0)
+
+
+def _rollup_ingest(ns: argparse.Namespace) -> int:
+    settings = _call("cloud.ingest.settings:IngestSettings.load", ns.config)
+    tz = ZoneInfo(settings.telemetry.timezone)
+    since = datetime.combine(date.fromisoformat(ns.since), time(), tz)
+    done = _call(
+        "cloud.telemetry:backfill_rollups",
+        settings.telemetry,
+        since,
+        lambda name, at: print(f"{name}: covered from {at.astimezone(tz):%Y-%m-%d %H:%M}"),
+    )
+    if not done:
+        print("no InfluxDB sink in [ingest.telemetry]: nothing to roll up")
+    for covered in done:
+        for name, at in sorted(covered.items()):
+            print(f"{name}: complete from {at.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+    return 0
 
 
 def _run_api(ns: argparse.Namespace) -> int:
@@ -277,6 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-s", type=float, default=5.0, help="quiet time that means drained (default 5)"
     )
     ingest_retire.set_defaults(func=_retire_ingest)
+    ingest_rollup = ingest_sub.add_parser(
+        "rollup",
+        help="roll up InfluxDB's raw history since a day, so charts read it after it expires",
+        description="The continuous queries roll up readings as they arrive; history "
+        "written before they existed (an upgrade) is rolled up here, newest first, from "
+        "where the rollups are complete back to --since (no earlier than the raw retention "
+        "keeps whole days). Safe to run again, or while the ingest runs.",
+    )
+    _config_arg(ingest_rollup)
+    ingest_rollup.add_argument("--since", required=True, help="first local day, YYYY-MM-DD")
+    ingest_rollup.set_defaults(func=_rollup_ingest)
 
     api = sub.add_parser("api", help="cloud API and operator dashboard")
     api_sub = api.add_subparsers(dest="api_command", required=True, metavar="ACTION")

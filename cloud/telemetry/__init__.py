@@ -13,6 +13,8 @@ backend only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -100,6 +102,28 @@ def open_writer(settings: TelemetrySettings) -> TelemetryWriter:
     return Fanout(writers)
 
 
+def backfill_rollups(
+    settings: TelemetrySettings,
+    since: datetime,
+    progress: Callable[[str, datetime], None] | None = None,
+) -> list[dict[str, datetime]]:
+    """Roll up each InfluxDB sink's raw history from ``since``
+    (:func:`cloud.telemetry.rollups.backfill`); the coverage of each, in order."""
+    from zoneinfo import ZoneInfo
+
+    from cloud.telemetry.rollups import backfill
+
+    out = []
+    for s in (settings, *settings.also):
+        if s.backend == "influx":
+            conn = _influx_connection(s)
+            try:
+                out.append(backfill(conn, tz=ZoneInfo(s.timezone), since=since, progress=progress))
+            finally:
+                conn.close()
+    return out
+
+
 def open_reader(settings: TelemetrySettings) -> TelemetryReader:
     """The reader of the configured backend (opens its connection on first use)."""
     if settings.backend == "sqlite":
@@ -120,6 +144,7 @@ __all__ = [
     "TelemetryReader",
     "TelemetrySettings",
     "TelemetryWriter",
+    "backfill_rollups",
     "fill_point",
     "health_point",
     "open_reader",

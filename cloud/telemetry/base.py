@@ -147,6 +147,16 @@ class FillSample:
     fill_pct: float
 
 
+#: a fill history longer than this comes hourly (each hour's mean, at the hour's start),
+#: a shorter one reading by reading: a month is 720 points, not 8,640
+FILL_READINGS_UP_TO = timedelta(days=2)
+
+
+def fill_hourly(start: datetime, end: datetime) -> bool:
+    """Whether :meth:`TelemetryReader.fill_history` answers hourly for this range."""
+    return end - start > FILL_READINGS_UP_TO
+
+
 @dataclass(frozen=True, slots=True)
 class CategoryDay:
     """Weight and money of one category on one local day (optionally per site/device)."""
@@ -203,7 +213,9 @@ class TelemetryReader(Protocol):
 
     def count(self, measurement: str) -> int: ...
 
-    def fill_history(self, *, bin_id: str, start: datetime, end: datetime) -> list[FillSample]: ...
+    def fill_history(self, *, bin_id: str, start: datetime, end: datetime) -> list[FillSample]:
+        """A bin's readings, or hourly means over a long range (:func:`fill_hourly`)."""
+        ...
 
     def category_days(
         self,

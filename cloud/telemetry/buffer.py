@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +30,11 @@ class DurableBuffer:
         )
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY, line TEXT, error TEXT)"
+        )
+        # buckets of the rollups that readings arrived too late for (cloud.telemetry.rollups)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS late (rollup TEXT, key TEXT, bucket_ns INTEGER, "
+            "PRIMARY KEY (rollup, key, bucket_ns)) WITHOUT ROWID"
         )
         for table in ("pending", "rejected"):
             cols = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -64,10 +69,30 @@ class DurableBuffer:
                 cur.close()
         return out
 
-    def remove_through(self, last_id: int) -> None:
-        """Drop every chunk up to and including ``last_id`` (they were accepted)."""
+    def remove_through(self, last_id: int, late: Iterable[tuple[str, str, int]] = ()) -> None:
+        """Drop every chunk up to and including ``last_id`` (they were accepted), and
+        note in the same transaction the ``late`` rollup buckets they call for."""
         with self._lock, self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO late VALUES (?, ?, ?)", late)
             self._drop_through(last_id)
+
+    def late(self, limit: int = 10_000) -> list[tuple[str, str, int]]:
+        """Rollup buckets waiting to be re-rolled: ``(rollup, key, bucket start ns)``."""
+        with self._lock:
+            return [
+                (str(r), str(k), int(b))
+                for r, k, b in self._db.execute(
+                    "SELECT rollup, key, bucket_ns FROM late ORDER BY rollup, key, bucket_ns "
+                    "LIMIT ?",
+                    (limit,),
+                )
+            ]
+
+    def late_done(self, keys: Iterable[tuple[str, str, int]]) -> None:
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "DELETE FROM late WHERE rollup = ? AND key = ? AND bucket_ns = ?", keys
+            )
 
     def reject_through(self, last_id: int, error: str) -> None:
         """Move chunks the server refused as bad data aside (kept for an operator)."""

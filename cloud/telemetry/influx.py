@@ -41,11 +41,13 @@ class InfluxConnection:
         auth = httpx.BasicAuth(username, password or "") if username and not token else None
         self.http = httpx.Client(timeout=timeout_s, headers=headers, auth=auth)
 
-    def write(self, body: bytes) -> httpx.Response:
-        """``POST /write`` of line protocol (nanosecond timestamps)."""
-        return self.http.post(
-            f"{self.url}/write", params={"db": self.database, "precision": "ns"}, content=body
-        )
+    def write(self, body: bytes, *, rp: str | None = None) -> httpx.Response:
+        """``POST /write`` of line protocol (nanosecond timestamps), to ``rp`` or the
+        database's default retention policy."""
+        params = {"db": self.database, "precision": "ns"}
+        if rp is not None:
+            params["rp"] = rp
+        return self.http.post(f"{self.url}/write", params=params, content=body)
 
     def query(self, q: str, *, write: bool = False) -> list[dict[str, Any]]:
         """Run InfluxQL; the ``results`` list. Raises :class:`InfluxError` on an error."""

@@ -1,19 +1,32 @@
 """Telemetry reader for InfluxDB: what the API's charts and reports ask (InfluxQL).
 
 Read-only: no buffer, no thread, no schema changes (the ingest's writer owns those).
+Long fill histories and days of weigh-ins come from the rollups where these are covered
+and final, from the raw points elsewhere, aggregated alike
+(:func:`cloud.telemetry.rollups.split`): so a chart still shows days whose raw points
+expired, and reads ~24x (fills) or ~weigh-ins-per-day x fewer points.
 """
 
 # InfluxQL is built with every value escaped (q / ident): not SQL injection.
 # ruff: noqa: S608
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cloud.telemetry.base import CategoryDay, FillSample, HealthSample, check_group_by
+from cloud.telemetry.base import (
+    CategoryDay,
+    FillSample,
+    HealthSample,
+    check_group_by,
+    fill_hourly,
+)
 from cloud.telemetry.influx import (
     InfluxConnection,
+    InfluxError,
     from_ns,
     ident,
     local_day,
@@ -21,6 +34,15 @@ from cloud.telemetry.influx import (
     rfc3339,
     rows,
     series,
+)
+from cloud.telemetry.rollups import (
+    FILL_HOURLY,
+    ROLLUP_RP,
+    WEIGHIN_DAILY,
+    Rollup,
+    Split,
+    read_coverage,
+    split,
 )
 
 HEALTH_FIELDS = (
@@ -35,9 +57,16 @@ HEALTH_FIELDS = (
 
 
 class InfluxReader:
-    def __init__(self, conn: InfluxConnection, *, timezone: str = "Asia/Jakarta") -> None:
+    def __init__(
+        self,
+        conn: InfluxConnection,
+        *,
+        timezone: str = "Asia/Jakarta",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.conn = conn
         self.tz = ZoneInfo(timezone)
+        self.now = now
 
     def close(self) -> None:
         self.conn.close()
@@ -50,15 +79,38 @@ class InfluxReader:
         found = rows(self.query(f'SELECT count("seq") FROM {ident(measurement)}'))
         return int(found[0]["count"]) if found else 0
 
+    def _split(self, rollup: Rollup, start: datetime, end: datetime) -> Split:
+        try:
+            covered = read_coverage(self.conn).get(rollup.name)
+        except InfluxError:  # no rollup policy (yet): the raw points only
+            covered = None
+        return split(rollup, start, end, covered_from=covered, now=self.now(), tz=self.tz)
+
     def fill_history(self, *, bin_id: str, start: datetime, end: datetime) -> list[FillSample]:
+        if not fill_hourly(start, end):
+            found = rows(
+                self.query(
+                    f'SELECT "fill_pct" FROM "fill" WHERE "bin" = {q(bin_id)} '
+                    f'AND {_between(start, end)} AND "fill_pct" >= 0'
+                )
+            )
+            return [FillSample(from_ns(r["time"]), float(r["fill_pct"])) for r in found]
+        parts = self._split(FILL_HOURLY, start, end)
+        ranges = [('"fill"', a, b) for a, b in parts.raw]
+        if parts.rollup is not None:
+            ranges.append((f"{ident(ROLLUP_RP)}.{ident(FILL_HOURLY.name)}", *parts.rollup))
         found = rows(
             self.query(
-                f'SELECT "fill_pct" FROM "fill" WHERE "bin" = {q(bin_id)} '
-                f"AND time >= {q(rfc3339(start))} AND time < {q(rfc3339(end))} "
-                'AND "fill_pct" >= 0'
+                ";".join(
+                    f'SELECT mean("fill_pct") AS "fill_pct" FROM {source} '
+                    f'WHERE "bin" = {q(bin_id)} AND {_between(a, b)} GROUP BY time(1h) fill(none)'
+                    for source, a, b in ranges
+                )
             )
         )
-        return [FillSample(from_ns(r["time"]), float(r["fill_pct"])) for r in found]
+        out = [FillSample(from_ns(r["time"]), float(r["fill_pct"])) for r in found]
+        out.sort(key=lambda s: s.time)
+        return out
 
     def category_days(
         self,
@@ -70,34 +122,48 @@ class InfluxReader:
         device: str | None = None,
     ) -> list[CategoryDay]:
         check_group_by(by)
-        where = [f"time >= {q(rfc3339(start))}", f"time < {q(rfc3339(end))}"]
-        where.append("\"status\" != 'rejected'")
+        match = []
         if site is not None:
-            where.append(f'"site" = {q(site)}')
+            match.append(f'"site" = {q(site)}')
         if device is not None:
-            where.append(f'"device" = {q(device)}')
+            match.append(f'"device" = {q(device)}')
         group = '"category"' + (f", {ident(by)}" if by else "")
-        results = self.query(
+        tail = f"GROUP BY time(1d), {group} fill(none) tz({q(str(self.tz))})"
+        parts = self._split(WEIGHIN_DAILY, start, end)
+        statements = [
             'SELECT sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", '
-            f'count("net_g") AS "weighins" FROM "weighin" WHERE {" AND ".join(where)} '
-            f"GROUP BY time(1d), {group} fill(none) tz({q(str(self.tz))})"
+            'count("net_g") AS "weighins" FROM "weighin" '
+            f"WHERE {' AND '.join([_between(a, b), *match, _NOT_REJECTED])} {tail}"
+            for a, b in parts.raw
+        ]
+        if parts.rollup is not None:
+            statements.append(
+                'SELECT sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", '
+                'sum("weighins") AS "weighins" '
+                f"FROM {ident(ROLLUP_RP)}.{ident(WEIGHIN_DAILY.name)} "
+                f"WHERE {' AND '.join([_between(*parts.rollup), *match])} {tail}"
+            )
+        acc: dict[tuple[date, str, str | None, str | None], list[int]] = defaultdict(
+            lambda: [0, 0, 0]
         )
-        out = []
-        for s in series(results):
+        for s in series(self.query(";".join(statements))):
             tags = s.get("tags", {})
             for row in s["values"]:
                 rec = dict(zip(s["columns"], row, strict=True))
-                out.append(
-                    CategoryDay(
-                        day=local_day(rec["time"], self.tz),
-                        category=tags.get("category", ""),
-                        net_g=int(rec["net_g"] or 0),
-                        amount_rp=int(rec["amount_rp"] or 0),
-                        weighins=int(rec["weighins"] or 0),
-                        site=tags.get("site") if by == "site" else None,
-                        device=tags.get("device") if by == "device" else None,
-                    )
+                key = (
+                    local_day(rec["time"], self.tz),
+                    tags.get("category", ""),
+                    tags.get("site") if by == "site" else None,
+                    tags.get("device") if by == "device" else None,
                 )
+                a = acc[key]  # parts are disjoint in time: a day cut in two adds up
+                a[0] += int(rec["net_g"] or 0)
+                a[1] += int(rec["amount_rp"] or 0)
+                a[2] += int(rec["weighins"] or 0)
+        out = [
+            CategoryDay(day=d, category=c, net_g=g, amount_rp=rp, weighins=n, site=st, device=dv)
+            for (d, c, st, dv), (g, rp, n) in acc.items()
+        ]
         out.sort(key=lambda c: (c.day, c.category, c.site or "", c.device or ""))
         return out
 
@@ -108,7 +174,7 @@ class InfluxReader:
         found = rows(
             self.query(
                 f'SELECT {cols} FROM "health" WHERE "device" = {q(device_id)} '
-                f"AND time >= {q(rfc3339(start))} AND time < {q(rfc3339(end))}"
+                f"AND {_between(start, end)}"
             )
         )
         return [
@@ -117,3 +183,10 @@ class InfluxReader:
             )
             for r in found
         ]
+
+
+_NOT_REJECTED = "\"status\" != 'rejected'"
+
+
+def _between(start: datetime, end: datetime) -> str:
+    return f"time >= {q(rfc3339(start))} AND time < {q(rfc3339(end))}"

@@ -9,14 +9,13 @@ afterwards. A batch InfluxDB refuses as bad data (HTTP 400) is moved aside, neve
 retried forever.
 
 Start-up (retried until InfluxDB answers): the database (optional), a default
-retention policy ``salinmas_raw`` (``retention``), ``salinmas_rollup`` (infinite) and
-two continuous queries: hourly fill per bin (``fill_hourly``) and daily weight and money
-per category (``weighin_daily``, days in the programme's time zone). Both RESAMPLE over
-a window (6 h / 3 d) so readings an edge outbox delivers late still reach the rollups.
+retention policy ``salinmas_raw`` (``retention``), ``salinmas_rollup`` (infinite), the
+rollups' continuous queries and their coverage markers (:mod:`cloud.telemetry.rollups`).
+Readings InfluxDB accepts too late for a continuous query are noted, with the batch's
+removal from the buffer, and their buckets rolled up again once the backlog is sent
+(or every ``reroll_interval_s`` under a steady stream).
 """
 
-# InfluxQL is built with every value escaped (ident): not SQL injection.
-# ruff: noqa: S608
 from __future__ import annotations
 
 import logging
@@ -24,7 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,13 +31,23 @@ import httpx
 
 from cloud.telemetry.base import TelemetryPoint
 from cloud.telemetry.buffer import DurableBuffer
-from cloud.telemetry.influx import InfluxConnection, InfluxError, ident, values
+from cloud.telemetry.influx import InfluxConnection, InfluxError, ident, series, values
 from cloud.telemetry.line_protocol import to_line
+from cloud.telemetry.rollups import (
+    RAW_RP,
+    ROLLUP_RP,
+    ROLLUPS,
+    late_keys,
+    raw_keep,
+    read_coverage,
+    reroll_statements,
+    write_coverage,
+)
 
 log = logging.getLogger(__name__)
 
-RAW_RP = "salinmas_raw"
-ROLLUP_RP = "salinmas_rollup"
+#: statements per /query request when rolling up again
+_STATEMENTS_PER_QUERY = 100
 
 
 class InfluxWriter:
@@ -53,6 +62,7 @@ class InfluxWriter:
         create_database: bool = True,
         timezone: str = "Asia/Jakarta",
         max_backoff_s: float = 30.0,
+        reroll_interval_s: float = 30.0,
     ) -> None:
         self.conn = conn
         self.batch_size = batch_size
@@ -61,6 +71,10 @@ class InfluxWriter:
         self.create_database = create_database
         self.tz = ZoneInfo(timezone)
         self.max_backoff_s = max_backoff_s
+        self.reroll_interval_s = reroll_interval_s
+        self._raw_keep: timedelta | None = None  # the raw policy's duration (None: INF)
+        self._last_reroll = time.monotonic()
+        self.rerolled = 0  # late rollup buckets brought up to date
         self.buffer = DurableBuffer(buffer_path)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -123,6 +137,8 @@ class InfluxWriter:
                     self._ready = True
                 sent = self._send_one_batch()
                 backoff = 0.5
+                if not sent or time.monotonic() - self._last_reroll > self.reroll_interval_s:
+                    self._reroll()
                 if sent:
                     continue  # more may be waiting
                 with self._idle:
@@ -143,7 +159,12 @@ class InfluxWriter:
         r = self.conn.write("\n".join(text for _, text, _ in batch).encode())
         last_id = batch[-1][0]
         if r.status_code == 204:
-            self.buffer.remove_through(last_id)
+            late = late_keys(
+                (line for _, text, _ in batch for line in text.split("\n")),
+                now=datetime.now(UTC),
+                tz=self.tz,
+            )
+            self.buffer.remove_through(last_id, late)
             self.sent += lines
             return True
         if r.status_code == 400:  # bad data (partial writes are also 400): set it aside
@@ -169,32 +190,39 @@ class InfluxWriter:
                 f"{verb} RETENTION POLICY {ident(name)} ON {db} DURATION {duration}{repl}{dflt}",
                 write=True,
             )
-        offset = self._day_offset()
-        cqs = {
-            "cq_fill_hourly": (
-                "RESAMPLE EVERY 10m FOR 6h",
-                f'SELECT mean("fill_pct") AS "fill_pct", max("fill_pct") AS "fill_pct_max" '
-                f'INTO {db}.{ident(ROLLUP_RP)}."fill_hourly" FROM {ident(RAW_RP)}."fill" '
-                "GROUP BY time(1h), *",
-            ),
-            "cq_weighin_daily": (
-                "RESAMPLE EVERY 1h FOR 3d",
-                f'SELECT sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", '
-                f'count("seq") AS "weighins" INTO {db}.{ident(ROLLUP_RP)}."weighin_daily" '
-                f'FROM {ident(RAW_RP)}."weighin" WHERE "status" != \'rejected\' '
-                f"GROUP BY time(1d, {offset}), *",
-            ),
+        self._raw_keep = raw_keep(self.conn)
+        existing = {  # SHOW lists every database's queries, one series each
+            row[0]
+            for s in series(query("SHOW CONTINUOUS QUERIES"))
+            if s.get("name") == self.conn.database
+            for row in s.get("values") or ()
         }
-        existing = {row[0] for row in values(query("SHOW CONTINUOUS QUERIES"))}
-        for name, (resample, select) in cqs.items():
-            if name not in existing:
-                query(
-                    f"CREATE CONTINUOUS QUERY {ident(name)} ON {db} {resample} BEGIN {select} END",
-                    write=True,
-                )
+        for rollup in ROLLUPS:
+            if rollup.cq_name not in existing:
+                query(rollup.create_cq(self.conn.database, self.tz), write=True)
+        covered = read_coverage(self.conn)
+        now = datetime.now(UTC)
+        for rollup in ROLLUPS:
+            if rollup.name not in covered:  # the query's first run covers this on
+                start = rollup.ceil(rollup.late_before(now), self.tz)
+                write_coverage(self.conn, rollup, start)
 
-    def _day_offset(self) -> str:
-        """GROUP BY offset that makes 1d buckets start at local midnight (no-DST zones)."""
-        off = datetime.now(self.tz).utcoffset() or timedelta(0)
-        minutes = int((-off.total_seconds() // 60) % (24 * 60))
-        return f"{minutes}m"
+    # ----------------------------------------------------------------- rollups
+
+    def _keep_since(self) -> datetime | None:
+        """Raw points older than this may be gone (the raw policy's duration)."""
+        return None if self._raw_keep is None else datetime.now(UTC) - self._raw_keep
+
+    def _reroll(self) -> None:
+        """Roll up again the buckets late readings fell in (noted with their batch)."""
+        self._last_reroll = time.monotonic()
+        keys = self.buffer.late()
+        if not keys:
+            return
+        statements = reroll_statements(
+            keys, database=self.conn.database, tz=self.tz, keep_since=self._keep_since()
+        )
+        for i in range(0, len(statements), _STATEMENTS_PER_QUERY):
+            self.conn.query(";".join(statements[i : i + _STATEMENTS_PER_QUERY]), write=True)
+        self.buffer.late_done(keys)
+        self.rerolled += len(keys)

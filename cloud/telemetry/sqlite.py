@@ -25,9 +25,11 @@ from cloud.telemetry.base import (
     HealthSample,
     TelemetryPoint,
     check_group_by,
+    fill_hourly,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR_NS = 3_600_000_000_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
     measurement TEXT NOT NULL,
@@ -141,12 +143,17 @@ class SqliteReader(_SqliteFile):
             "AND ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns",
             (bin_id, _ns(start), _ns(end)),
         )
-        out = []
+        readings = []
         for ts, fields in rows:
             pct = json.loads(fields).get("fill_pct")
             if pct is not None:
-                out.append(FillSample(_time(ts), float(pct)))
-        return out
+                readings.append((ts, float(pct)))
+        if not fill_hourly(start, end):
+            return [FillSample(_time(ts), pct) for ts, pct in readings]
+        hours: dict[int, list[float]] = defaultdict(list)  # in time order (dicts keep it)
+        for ts, pct in readings:
+            hours[ts // _HOUR_NS].append(pct)
+        return [FillSample(_time(h * _HOUR_NS), sum(v) / len(v)) for h, v in hours.items()]
 
     def category_days(
         self,

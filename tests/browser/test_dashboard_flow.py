@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -166,6 +167,12 @@ def test_operator_sees_the_stack_live_and_works_a_full_bin(
     expect(page.locator("#chart-fill svg path.series")).to_be_attached(timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("#chart-kg svg rect").first).to_be_attached(timeout=LIVE_TIMEOUT_MS)
     screenshot(page, "charts-desktop")
+    with page.expect_response(lambda r: "/telemetry/bins/" in r.url) as answer:
+        page.get_by_label("Periode").first.select_option(label="90 hari")
+    hourly = [datetime.fromisoformat(p["at"]) for p in answer.value.json()]
+    assert hourly, "90 days of a bin that reported"
+    assert all(t.minute == t.second == t.microsecond == 0 for t in hourly), hourly  # means
+    expect(page.locator("#chart-fill svg path.series")).to_be_attached()
     page.get_by_role("link", name="Nasabah").click()
     page.get_by_label("Nomor anggota atau nama").fill("BMS")
     page.get_by_role("button", name="Cari").click()

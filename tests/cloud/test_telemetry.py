@@ -34,8 +34,9 @@ from cloud.telemetry import (
 )
 from cloud.telemetry.influx import InfluxError
 from cloud.telemetry.influx_writer import InfluxWriter
+from cloud.telemetry.rollups import read_coverage
 from contract import SensorFault
-from tests.cloud.factories import fill, health, weighin
+from tests.cloud.factories import T0, fill, health, weighin
 from tests.support.services import InfluxServer
 from tests.support.waiting import wait_until
 
@@ -133,12 +134,29 @@ def test_fill_history_of_one_bin(store: Store) -> None:
     pts.append(fill_point(other, at=other.device_time, site="x", category=None))
     store.write(pts)
     assert store.flush(30)
-    hist = store.fill_history(bin_id="bn-bin01", start=WINDOW[0], end=WINDOW[1])
+    day = (T0, T0 + timedelta(days=1))  # up to two days: reading by reading
+    hist = store.fill_history(bin_id="bn-bin01", start=day[0], end=day[1])
     assert [h.fill_pct for h in hist] == [10.0, 20.0, 30.0, 40.0, 50.0]
     assert hist[0].time == fill(seq=1).device_time
-    assert (
-        store.fill_history(bin_id="bn-bin01", start=WINDOW[1], end=WINDOW[1] + timedelta(1)) == []
-    )
+    assert store.fill_history(bin_id="bn-bin01", start=day[1], end=day[1] + timedelta(1)) == []
+
+
+def test_a_long_fill_history_comes_hourly(store: Store) -> None:
+    """Over more than two days, each hour's mean at the hour's start (a month: 720 points).
+
+    mutant: fill_hourly() always False -> readings come back one by one
+    """
+    evs = [fill(seq=s, fill_pct=float(s)) for s in range(1, 13)]  # 03:10 .. 05:00 UTC
+    store.write([fill_point(ev, at=ev.device_time, site="bank01", category="pet") for ev in evs])
+    assert store.flush(30)
+    week = (T0 - timedelta(days=3), T0 + timedelta(days=4))
+    hist = store.fill_history(bin_id="bn-bin01", start=week[0], end=week[1])
+    # 03:10-03:50 -> 1..5, 04:00-04:50 -> 6..11, 05:00 -> 12
+    assert [(h.time, h.fill_pct) for h in hist] == [
+        (T0, 3.0),
+        (T0 + timedelta(hours=1), 8.5),
+        (T0 + timedelta(hours=2), 12.0),
+    ]
 
 
 def test_kg_and_rupiah_per_category_per_local_day(store: Store) -> None:
@@ -213,10 +231,16 @@ def test_influx_setup_creates_retention_and_continuous_queries(influx_store: Sto
     names = {row[0]: row for row in rps}
     assert names["salinmas_raw"][-1] is True  # the default policy
     assert names["salinmas_raw"][1] == "2160h0m0s"
-    cqs = str(writer.conn.query("SHOW CONTINUOUS QUERIES"))
-    assert "cq_fill_hourly" in cqs
-    assert "cq_weighin_daily" in cqs
+    shown = writer.conn.query("SHOW CONTINUOUS QUERIES")[0]["series"]
+    mine = [row[0] for s in shown if s["name"] == writer.conn.database for row in s["values"]]
+    # every database gets its own (another test's database has queries of the same names)
+    assert sorted(mine) == ["cq_fill_hourly", "cq_weighin_daily"]
+    covered = read_coverage(writer.conn)  # from where the queries' first runs reach
+    now = datetime.now(UTC)
+    assert now - timedelta(hours=6) < covered["fill_hourly"] <= now
+    assert now - timedelta(days=3) < covered["weighin_daily"] <= now
     writer.setup()  # idempotent at every start-up
+    assert read_coverage(writer.conn) == covered
 
 
 def test_influx_outage_is_buffered_and_backfilled(

@@ -19,6 +19,7 @@ from stack.cli import SIMULATORS, build_parser, main
         ["edge", "run"],
         ["ingest", "run"],
         ["ingest", "retire"],
+        ["ingest", "rollup"],
         ["api", "run"],
         ["db", "migrate"],
         ["admin", "create-user"],
