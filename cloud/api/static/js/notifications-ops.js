@@ -43,7 +43,7 @@ function render() {
         h("div", {}, h("strong", { text: `${d.channel} · ${d.event}` }),
           h("div", { class: "small", text: d.last_error || "" }),
           h("div", { class: "small muted", text: `${d.recipient} · ${dateTime(d.created_at)}` })),
-        h("button", { type: "button", class: "secondary small", text: t.resend, onclick: () => resend(d.id) })))
+        h("button", { type: "button", class: "secondary small", "data-writes": "", text: t.resend, onclick: () => resend(d.id) })))
     : h("li", { class: "empty", text: t.none }));
 }
 

@@ -1,6 +1,6 @@
 // The audit log: every operator action with who, when, what, before and after; filtered
-// and paged on the server. (The API answers it to the administrator; the read-only
-// auditor role comes with the roles work.)
+// and paged on the server. The API answers it to the administrator and the auditor
+// (ProgrammeReader); an operator's page has no Audit tab (operator/views.js).
 import { E } from "../endpoints.js";
 import { t } from "../i18n.js";
 import { $, h, fill, cardTable, dateTime, errorText, pager } from "../util.js";

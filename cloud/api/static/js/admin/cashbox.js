@@ -76,6 +76,7 @@ async function loadDay() {
       if (reason && reason.trim()) act(() => E.reopenCash(siteId, day, reason.trim()), t("cash.status.open"), after);
     } })));
   }
+  for (const f of forms) f.dataset.writes = "";
   fill(box,
     h("p", {}, `${siteName(siteId)} · ${dateOnly(`${day}T12:00:00Z`)} `,
       h("span", { id: "cash-status", "data-status": st, "data-day": day, class: `badge ${st === "closed" ? "ok" : st === "open" ? "warn" : "off"}`, text: t(`cash.status.${st}`) })),

@@ -27,7 +27,7 @@ export async function showDevices(offset = shownOffset) {
            { label: t("dev.seen") }, { label: t("dev.version") }, { label: t("dev.outbox"), num: true }, { label: "" }],
           devices.map((d) => [d.device_id, t(`dev.kind.${d.kind}`), siteName(d.site_id), health(d),
             d.last_seen ? relative(d.last_seen) : "–", d.sw_version || "–", d.outbox_depth ?? "–",
-            d.revoked ? "" : h("div", { class: "row" },
+            d.revoked ? "" : h("div", { class: "row", "data-writes": "" },
               h("button", { type: "button", class: "small secondary", text: t("dev.config"), "aria-label": `${t("dev.config")} ${d.device_id}`,
                 onclick: () => showLink(d.device_id) }),
               h("button", { type: "button", class: "small danger", text: t("dev.revoke"), "aria-label": `${t("dev.revoke")} ${d.device_id}`,

@@ -25,7 +25,7 @@ async function loadPage(offset) {
            { label: t("dir.cards") }, { label: t("dir.status") }, { label: "" }],
           page.items.map((hh) => [hh.member_no, hh.name, hh.phone || "–", siteName(hh.site_id), hh.cards.join(", ") || "–",
             h("span", { class: `badge ${hh.active ? "ok" : "off"}`, text: t(hh.active ? "dir.active" : "dir.inactive") }),
-            h("button", { type: "button", class: "small secondary", text: t("dir.edit"), "aria-label": `${t("dir.edit")} ${hh.member_no}`,
+            h("button", { type: "button", class: "small secondary", "data-writes": "", text: t("dir.edit"), "aria-label": `${t("dir.edit")} ${hh.member_no}`,
               onclick: () => editHousehold(hh) })]),
           (i) => ({ "data-household": page.items[i].id }))
       : h("p", { class: "empty", text: t("adm.none") }),

@@ -41,7 +41,7 @@ async function loadChanges() {
             `${c.proposed_by} · ${dateTime(c.proposed_at)}`,
             h("span", { class: `badge ${c.status === "approved" ? "ok" : c.status === "pending" ? "warn" : "off"}`,
               text: t(`prices.status.${c.status}`) + (c.decided_by ? ` · ${c.decided_by}` : "") }),
-            c.status === "pending" ? h("div", { class: "row" },
+            c.status === "pending" ? h("div", { class: "row", "data-writes": "" },
               h("button", { type: "button", class: "small", text: t("prices.approve"),
                 onclick: () => act(() => E.approvePrice(c.id), t("prices.status.approved"), showPrices) }),
               h("button", { type: "button", class: "small secondary", text: t("prices.reject"), onclick: () => {

@@ -41,7 +41,7 @@ function caseItem(c) {
       h("div", { class: "small muted", text: explanation }),
       c.status !== "open" ? h("div", { class: "small muted", text: `${dateTime(c.decided_at)} ${t("cases.by", { who: c.decided_by || "" })}: ${c.note || ""}` }) : null),
     c.status === "open"
-      ? h("div", { class: "row" },
+      ? h("div", { class: "row", "data-writes": "" },
         h("div", {}, h("label", { for: note.id, text: t("cases.note") }), note),
         h("button", { type: "button", class: "small secondary", text: t("cases.dismiss"), onclick: decide("dismiss") }),
         h("button", { type: "button", class: "small danger", text: t(c.household_id ? "cases.confirm" : "cases.confirm_only"), onclick: decide("confirm") }))

@@ -85,7 +85,7 @@ export function payoutItem(p, onChange) {
     h("div", { class: "what" }, h("strong", { text: rupiah(p.amount_rp) }), " ", h("span", { class: "badge", text: t(`hh.payout.status.${p.status}`) }),
       twoPeople ? h("span", { class: "badge warn", "data-two-person": "", title: t("hh.payout.two_person_hint"), text: t("hh.payout.two_person") }) : null,
       h("div", { class: "small muted", text: `${dateTime(p.requested_at)} · ${who.join(" · ")}` })),
-    h("div", { class: "row" }, buttons));
+    h("div", { class: "row", "data-writes": "" }, buttons));
 }
 
 export async function showHousehold(id) {
@@ -94,7 +94,7 @@ export async function showHousehold(id) {
   try {
     const [hh, bal, stmt, payouts] = await Promise.all([E.household(id), E.balance(id), E.statement(id), E.payouts(id)]);
     const amount = h("input", { id: "payout-amount", inputmode: "numeric", autocomplete: "off" });
-    const form = h("form", { class: "row", onsubmit: async (ev) => {
+    const form = h("form", { class: "row", "data-writes": "", onsubmit: async (ev) => {
       ev.preventDefault();
       const n = parseRupiah(amount.value) ?? 0;
       if (!(n > 0)) return;

@@ -139,7 +139,7 @@ export function weighinRow(w, flash) {
     householdOf(w.household_id).then((hh) => hh && show(hh.member_no, hh.name));
   } else if (w.status === "unassigned") {
     fill(hhCell, h("span", { class: "muted", text: t("feed.unassigned") }), onPhone,
-      h("button", { type: "button", class: "small secondary", text: t("feed.assign"), onclick: () => assignForm(w, hhCell) }));
+      h("button", { type: "button", class: "small secondary", "data-writes": "", text: t("feed.assign"), onclick: () => assignForm(w, hhCell) }));
   } else fill(hhCell, h("span", { class: "muted", text: t("feed.unassigned") }), onPhone);
   return h(
     "tr",
@@ -254,7 +254,7 @@ export function renderAlerts() {
         h("span", { class: `badge ${sev}`, text: kind }), " ", h("strong", { text: subject }),
         h("div", { class: "small muted", text: `${detail} · ${relative(a.raised_at)}`, title: a.message }),
         a.acknowledged_at ? h("div", { class: "small muted", text: t("alerts.acked", { who: a.acknowledged_by || "" }) }) : null),
-      a.acknowledged_at ? null : h("button", { type: "button", class: "small secondary", onclick: () => ackAlert(a.id), text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${kind} ${subject}` }),
+      a.acknowledged_at ? null : h("button", { type: "button", class: "small secondary", "data-writes": "", onclick: () => ackAlert(a.id), text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${kind} ${subject}` }),
     );
   });
   if (state.deadLetters.total > 0) {
@@ -263,7 +263,7 @@ export function renderAlerts() {
       h("div", { class: "what" }, h("span", { class: "badge bad", text: t("alerts.kind.dead_letter") }), " ",
         h("strong", { text: String(state.deadLetters.total) }), h("div", { class: "small muted", text: reasons }),
         deadLetterDetails()),
-      h("button", { type: "button", class: "small secondary", onclick: ackDeadLetters, text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${t("alerts.kind.dead_letter")}` })));
+      h("button", { type: "button", class: "small secondary", "data-writes": "", onclick: ackDeadLetters, text: t("alerts.ack"), "aria-label": `${t("alerts.ack")}: ${t("alerts.kind.dead_letter")}` })));
   }
   fill(list, items.length ? items : h("li", { class: "empty", text: t("alerts.none") }));
 }

@@ -38,14 +38,14 @@ export function pickupCard(p) {
     const sel = h("select", { id: `assign-${p.id}`, "aria-label": t("pickups.collector") },
       h("option", { value: "", text: t("pickups.choose") }),
       state.collectors.map((c) => h("option", { value: c.id, text: c.display_name || c.username, selected: c.id === p.collector_id })));
-    actions.append(h("div", { class: "row" }, sel,
+    actions.append(h("div", { class: "row", "data-writes": "" }, sel,
       h("button", { type: "button", class: "small", text: t("pickups.assign"), onclick: () => assign(p.id, sel.value) })));
     if (p.household_id) {
       // weighed at the door by the collector's phone: that is what pays the household
       actions.append(h("div", { class: "small muted", text: t("pickups.at_door") }));
     } else {
       const w = h("input", { id: `weight-${p.id}`, inputmode: "decimal", placeholder: "kg", "aria-label": t("pickups.weight") });
-      actions.append(h("div", { class: "row", style: "margin-top:.4rem" }, w,
+      actions.append(h("div", { class: "row", style: "margin-top:.4rem", "data-writes": "" }, w,
         h("button", { type: "button", class: "small secondary", text: t("pickups.complete"), onclick: () => complete(p.id, w.value) })));
     }
   } else if (p.status === "done") {

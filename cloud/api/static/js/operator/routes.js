@@ -97,7 +97,7 @@ function newDepotCounter(id) {
     }
   };
   const give = h("input", { id: `float-${id}`, inputmode: "numeric", autocomplete: "off" });
-  const giveForm = h("form", { class: "row", onsubmit: async (ev) => {
+  const giveForm = h("form", { class: "row", "data-writes": "", onsubmit: async (ev) => {
     ev.preventDefault();
     const rp = parseRupiah(give.value);
     if (!rp) return;
@@ -117,7 +117,7 @@ function newDepotCounter(id) {
     return h("div", {}, h("label", { for: input.id, text: `${categoryName(c.code)} (kg)` }), input);
   });
   const cash = h("input", { id: `depot-cash-${id}`, inputmode: "numeric", autocomplete: "off" });
-  const backForm = h("form", { class: "depot-form", onsubmit: async (ev) => {
+  const backForm = h("form", { class: "depot-form", "data-writes": "", onsubmit: async (ev) => {
     ev.preventDefault();
     const delivered = {};
     for (const input of backForm.querySelectorAll("input[data-category]")) {

@@ -40,7 +40,7 @@ export function buildStockView(section) {
   if (section.childElementCount) return;
   section.append(
     h("h1", { id: "h-stock", ...i18n("stock.title") }),
-    h("form", { id: "stock-filter", class: "card row" },
+    h("form", { id: "stock-filter", class: "card row", role: "search" },
       field("stock-site", "stock.site", select("stock-site")),
       dateField("stock-from", "stock.from"),
       dateField("stock-to", "stock.to"),
@@ -53,7 +53,7 @@ export function buildStockView(section) {
         button("export-movements", "export.movements"), button("export-sales", "export.sales"),
         button("export-mb", "export.mb"), button("export-report", "export.report", "")))),
     h("div", { class: "grid two", style: "margin-top:1rem" },
-      h("form", { id: "sale-form", class: "card", "aria-labelledby": "h-sale" },
+      h("form", { id: "sale-form", class: "card", "aria-labelledby": "h-sale", "data-writes": "" },
         h("header", {}, h("h2", { id: "h-sale", ...i18n("sale.title") })),
         h("div", { class: "row" },
           field("sale-site", "stock.site", select("sale-site", [], { required: true })),
@@ -66,10 +66,8 @@ export function buildStockView(section) {
         h("div", { class: "row" },
           field("sale-scale", "sale.weighed", select("sale-scale")),
           field("sale-ticket", "sale.ticket", input("sale-ticket", { maxlength: 60 }))),
-        h("button", { type: "submit", style: "margin-top:.75rem", ...i18n("sale.submit") }),
-        h("h3", { style: "margin-top:1rem", ...i18n("sale.recent") }),
-        h("div", { id: "stock-sales" })),
-      h("form", { id: "move-form", class: "card", "aria-labelledby": "h-move", style: "align-self:start" },
+        h("button", { type: "submit", style: "margin-top:.75rem", ...i18n("sale.submit") })),
+      h("form", { id: "move-form", class: "card", "aria-labelledby": "h-move", style: "align-self:start", "data-writes": "" },
         h("header", {}, h("h2", { id: "h-move", ...i18n("move.title") })),
         h("div", { class: "row" },
           field("move-site", "stock.site", select("move-site", [], { required: true })),
@@ -80,6 +78,7 @@ export function buildStockView(section) {
           field("move-kg", "sale.kg", input("move-kg", { inputmode: "decimal", required: true }))),
         field("move-note", "move.note", input("move-note", { maxlength: 300 })),
         h("button", { type: "submit", style: "margin-top:.75rem", ...i18n("move.submit") }))),
+    h("div", { style: "margin-top:1rem" }, card("h-sales", "sale.recent", h("div", { id: "stock-sales" }))),
   );
   translate(section);
 }

@@ -2,13 +2,20 @@
 // may read and do (cloud/api/deps.py: Counter, CounterReader, SiteReader, ...); this only
 // leaves out the views a role would find refused. A cashier works the counter: households
 // (balance, payouts to pay, what is owed) and the cash box; the overview, the board and
-// the rest are read with SiteReader, which a cashier is not.
+// the rest are read with SiteReader, which a cashier is not. An operator runs a site but
+// does not read the programme's audit log (ProgrammeReader). The auditor reads every view
+// and changes nothing: every control that writes carries `data-writes`, which the page
+// hides for the auditor (css/app.css), as the API refuses the auditor's writes.
 import { $$ } from "../util.js";
+
+const OPERATOR_VIEWS = ["overview", "pickups", "charts", "households", "weighins", "directory",
+  "prices", "device-admin", "cashbox", "stock", "cases"];
 
 /** role -> the views it opens, in the menu's order; null: every view */
 const VIEWS_OF_ROLE = {
   admin: null,
-  operator: null,
+  auditor: null,
+  operator: OPERATOR_VIEWS,
   cashier: ["households", "cashbox"],
 };
 
