@@ -74,7 +74,9 @@ class InfluxWriter:
         self.reroll_interval_s = reroll_interval_s
         self._raw_keep: timedelta | None = None  # the raw policy's duration (None: INF)
         self._last_reroll = time.monotonic()
+        self._reroll_after = 0.0  # monotonic time before which no re-roll is tried
         self.rerolled = 0  # late rollup buckets brought up to date
+        self.reroll_failures = 0
         self.buffer = DurableBuffer(buffer_path)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -137,7 +139,10 @@ class InfluxWriter:
                     self._ready = True
                 sent = self._send_one_batch()
                 backoff = 0.5
-                if not sent or time.monotonic() - self._last_reroll > self.reroll_interval_s:
+                now = time.monotonic()
+                if now >= self._reroll_after and (
+                    not sent or now - self._last_reroll > self.reroll_interval_s
+                ):
                     self._reroll()
                 if sent:
                     continue  # more may be waiting
@@ -214,7 +219,11 @@ class InfluxWriter:
         return None if self._raw_keep is None else datetime.now(UTC) - self._raw_keep
 
     def _reroll(self) -> None:
-        """Roll up again the buckets late readings fell in (noted with their batch)."""
+        """Roll up again the buckets late readings fell in (noted with their batch).
+
+        A failure is logged and counted and tried again ``reroll_interval_s`` later; it
+        never holds up sending (the buckets stay noted in the buffer).
+        """
         self._last_reroll = time.monotonic()
         keys = self.buffer.late()
         if not keys:
@@ -222,7 +231,15 @@ class InfluxWriter:
         statements = reroll_statements(
             keys, database=self.conn.database, tz=self.tz, keep_since=self._keep_since()
         )
-        for i in range(0, len(statements), _STATEMENTS_PER_QUERY):
-            self.conn.query(";".join(statements[i : i + _STATEMENTS_PER_QUERY]), write=True)
+        try:
+            for i in range(0, len(statements), _STATEMENTS_PER_QUERY):
+                self.conn.query(";".join(statements[i : i + _STATEMENTS_PER_QUERY]), write=True)
+        except (httpx.HTTPError, InfluxError) as exc:
+            self.reroll_failures += 1
+            self._reroll_after = time.monotonic() + self.reroll_interval_s
+            log.warning(
+                "rolling up %d late buckets failed (%s); trying again later", len(keys), exc
+            )
+            return
         self.buffer.late_done(keys)
         self.rerolled += len(keys)

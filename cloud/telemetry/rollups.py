@@ -227,7 +227,10 @@ def late_keys(lines: Iterable[str], *, now: datetime, tz: ZoneInfo) -> set[tuple
         limit = cutoff.get(measurement)
         if limit is None:
             continue
-        ts = int(line[line.rfind(" ") + 1 :])
+        tail = line[line.rfind(" ") + 1 :]
+        if not tail.isdigit():  # not a line this writer makes: no rollup to guess at
+            continue
+        ts = int(tail)
         if ts >= limit:
             continue
         m = _KEY[measurement].search(line, 0, line.find(" "))

@@ -267,3 +267,25 @@ def test_the_rollup_command_backfills_from_a_config(
     influx.drop_raw("weighin", now - timedelta(days=5))
     (got,) = influx.reader.category_days(start=now - timedelta(days=10), end=now)
     assert got.net_g == 1000
+
+
+def test_a_failing_reroll_never_holds_up_sending(
+    influx: _Influx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mutant: _reroll lets the error through (the sender backs off) -> flush times out"""
+    now = datetime.now(UTC)
+    _backfill(influx, now - timedelta(days=30))
+    influx.writer.reroll_interval_s = 0.5
+    monkeypatch.setattr(
+        "cloud.telemetry.influx_writer.reroll_statements",
+        lambda *_a, **_k: ['SELECT nonsense INTO "x" FROM'],
+    )
+    influx.put([_weighin(1, now - timedelta(days=10))])  # late: its re-roll fails
+    wait_until(lambda: influx.writer.reroll_failures > 0, 10, "a failed re-roll")
+    for seq in range(2, 12):  # sending goes on meanwhile, at its own pace
+        influx.writer.write([_weighin(seq, now - timedelta(minutes=seq))])  # type: ignore[list-item]
+        assert influx.writer.flush(2)
+    assert influx.reader.count("weighin") == 11
+    assert len(influx.writer.buffer.late()) == 1  # kept for the next try
+    monkeypatch.undo()
+    wait_until(lambda: influx.writer.buffer.late() == [], 10, "the re-roll once it works")
