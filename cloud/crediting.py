@@ -77,7 +77,7 @@ from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
 from cloud.pricing import amount_for, in_force, price_versions
 from cloud.stock import WeighedIn, weighins_into_stock
-from cloud.verification import code_digest, new_verify_code, weighin_of
+from cloud.verification import code_digest, new_verify_code, new_verify_codes, weighin_of
 from contract import Receipt, ReceiptStatus, Weighin
 from contract.signing import record_hash
 
@@ -545,8 +545,9 @@ def credit_many(
     new: list[_NewWeighin] = []
     # written in event-id order: one lock order for every batch
     decided = sorted(zip(todo, verdicts, strict=True), key=lambda p: p[0][0].event_id)
-    for (ev, t), checked in decided:
-        one = _decide(lk, ev, t, checked)
+    codes = new_verify_codes(len(decided))  # one draw for the batch
+    for ((ev, t), checked), code in zip(decided, codes, strict=True):
+        one = _decide(lk, ev, t, checked, code)
         stored[ev.event_id] = one.result
         hashes[ev.event_id] = checked.record_hash
         new.append(one)
