@@ -127,7 +127,7 @@ def insert_rows(
     columns = [[r[name] for r in rows] for name in names]
     columns += [[make() for _ in rows] for _name, make in stmt.defaults]
     processed = [
-        [process(v) for v in values] if process is not None else values
+        _processed(values, process) if process is not None else values
         for values, process in zip(columns, stmt.processors, strict=True)
     ]
     conn = session.connection()
@@ -145,6 +145,19 @@ def insert_rows(
         sql = stmt.head + ", ".join([stmt.row] * len(chunk)) + stmt.tail
         flat = tuple(v for p in chunk for v in p)
         out += [tuple(r) for r in conn.exec_driver_sql(sql, flat)]
+    return out
+
+
+def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``values`` through a column's bind processing, a value repeated in a row after row
+    (the batch's one ``created_at``, a delivery's ``sent_at``) processed once."""
+    out: list[Any] = []
+    last: Any = out  # no value is this list
+    done: Any = None
+    for v in values:
+        if v is not last:
+            last, done = v, process(v)
+        out.append(done)
     return out
 
 

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -60,7 +60,7 @@ from cloud import ledger_chain, receivables
 from cloud.bulk import among, insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
-from cloud.households import households_by_card
+from cloud.households import CardHolder, households_by_card
 from cloud.models import (
     Device,
     Hold,
@@ -74,14 +74,17 @@ from cloud.models import (
     utcnow,
 )
 from cloud.notifications.events import CreditFacts, weighins_credited
-from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account
+from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account_id
 from cloud.pricing import amount_for, in_force, price_versions
 from cloud.stock import WeighedIn, weighins_into_stock
-from cloud.verification import code_digest, new_verify_code, weighin_of
+from cloud.verification import code_digest, new_verify_code, new_verify_codes, weighin_of
 from contract import Receipt, ReceiptStatus, Weighin
 from contract.signing import record_hash
 
 log = logging.getLogger(__name__)
+
+_WEIGHINS: Table = WeighinRecord.__table__  # type: ignore[assignment]
+_ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +225,7 @@ def _decide(
     payee = lk.payees.get(event.event_id)
     eff = not_before_bound(checked.effective_at, payee.not_before if payee else None)
     status, reason = ReceiptStatus.CREDITED, None
-    household: Household | None = None
+    household: Household | CardHolder | None = None
     price = in_force(lk.prices.get(event.category, ()), eff)
     if checked.hold is not None:
         status, reason = ReceiptStatus.HELD, f"{checked.hold[0]}: {checked.hold[1]}"[:200]
@@ -337,7 +340,7 @@ def post_credits(
     returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
     caller's (a bulk UPDATE, or the ORM row at hand).
     """
-    purchases = programme_account(session, PURCHASES_ACCOUNT).id
+    purchases = programme_account_id(session, PURCHASES_ACCOUNT)
     now = utcnow()
     rows = [
         ledger_chain.new_row(
@@ -448,19 +451,16 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     if to_credit:
         accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
         post_credits(session, to_credit, accounts)
+        # Core, not an ORM bulk UPDATE (no session objects to synchronise, less Python)
+        w, e = _WEIGHINS.c, _ENTRIES.c
         credit_entry_of_row = (
-            select(JournalEntry.id)
-            .where(
-                JournalEntry.weighin_id == WeighinRecord.id, JournalEntry.kind == "weighin_credit"
-            )
-            .scalar_subquery()
+            select(e.id).where(e.weighin_id == w.id, e.kind == "weighin_credit").scalar_subquery()
         )
         for chunk in chunks(c.weighin_id for c in to_credit):
             session.execute(
-                update(WeighinRecord)
-                .where(among(session, WeighinRecord.id, chunk))
+                update(_WEIGHINS)
+                .where(among(session, w.id, chunk))
                 .values(entry_id=credit_entry_of_row)
-                .execution_options(synchronize_session=False)
             )
     # what a credit sets off, in this transaction with the accounts still locked: the
     # household is told (cloud.notifications) and the kilos credited to a household enter
@@ -545,8 +545,9 @@ def credit_many(
     new: list[_NewWeighin] = []
     # written in event-id order: one lock order for every batch
     decided = sorted(zip(todo, verdicts, strict=True), key=lambda p: p[0][0].event_id)
-    for (ev, t), checked in decided:
-        one = _decide(lk, ev, t, checked)
+    codes = new_verify_codes(len(decided))  # one draw for the batch
+    for ((ev, t), checked), code in zip(decided, codes, strict=True):
+        one = _decide(lk, ev, t, checked, code)
         stored[ev.event_id] = one.result
         hashes[ev.event_id] = checked.record_hash
         new.append(one)

@@ -9,6 +9,7 @@ at a time (relinking ends the earlier link, which stays as history).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -201,17 +202,26 @@ def unlink_card(session: Session, *, card_id: str, by: str | None = None) -> boo
 
 def household_for_card(session: Session, *, card_id: str) -> Household | None:
     """The active household the card is linked to, or None."""
-    return households_by_card(session, [card_id]).get(card_id)
+    holder = households_by_card(session, [card_id]).get(card_id)
+    return session.get(Household, holder.id) if holder is not None else None
 
 
-def households_by_card(session: Session, card_ids: Iterable[str]) -> dict[str, Household]:
+class CardHolder(NamedTuple):
+    """The active household of a card, as crediting needs it (no ORM row to build: a
+    batch of weigh-ins reads one per card, issue 15)."""
+
+    id: int
+    member_no: str
+
+
+def households_by_card(session: Session, card_ids: Iterable[str]) -> dict[str, CardHolder]:
     """The active household of each card in ``card_ids`` that has one; one query per chunk."""
-    found: dict[str, Household] = {}
+    found: dict[str, CardHolder] = {}
     for chunk in chunks(card_ids):
         rows = session.execute(
-            select(MemberCard.card_id, Household)
+            select(MemberCard.card_id, Household.id, Household.member_no)
             .join(Household, MemberCard.household_id == Household.id)
             .where(among(session, MemberCard.card_id, chunk), MemberCard.active, Household.active)
         )
-        found.update((card_id, household) for card_id, household in rows)
+        found.update((card_id, CardHolder(hh, member_no)) for card_id, hh, member_no in rows)
     return found

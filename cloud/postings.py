@@ -75,6 +75,13 @@ def programme_account(session: Session, code: str) -> Account:
     return acc
 
 
+def programme_account_id(session: Session, code: str) -> int:
+    """The id of :func:`programme_account` ``code`` (a column read, no ORM row: once per
+    batch of credits)."""
+    found = session.scalar(select(Account.id).where(Account.code == code))
+    return found if found is not None else programme_account(session, code).id
+
+
 def float_account_code(collector_id: int) -> str:
     """The code of a collector's float account."""
     return f"collector:{collector_id}:float"

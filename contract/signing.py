@@ -58,8 +58,18 @@ CONFIG_FIELDS = (
 
 
 def canonical_time(t: datetime) -> str:
-    """``2026-11-29T01:15:00.000000Z``: UTC, six fractional digits, ``Z``."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-11-29T01:15:00.000000Z``: UTC, six fractional digits, ``Z``.
+
+    The text of ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")``, formatted from the fields (a
+    third of its CPU: three times per weigh-in in the ingest); years before 1000, which
+    ``%Y`` writes without leading zeros, through ``strftime`` itself."""
+    u = t.astimezone(UTC)
+    if u.year < 1000:
+        return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _TIME % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
+
+
+_TIME = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def canonical_json(record: Mapping[str, Any]) -> bytes:

@@ -168,6 +168,13 @@ class _Answer:
     net_g: int | None = None
 
 
+def _answer(event: Event) -> _Answer | None:
+    """The answer to a refused event: a weigh-in's (built only when one is refused)."""
+    if not isinstance(event, Weighin):
+        return None
+    return _Answer(event.device_id, event.event_id, event.seq, event.net_g)
+
+
 class _Reject(Exception):
     def __init__(self, reason: str, detail: str, answer: _Answer | None = None) -> None:
         super().__init__(detail)
@@ -586,11 +593,6 @@ class Processor:
         assert isinstance(event, Weighin | Fill | Health | DeviceConfig | DeviceStatus)
         if isinstance(event, DeviceStatus):
             return event, info
-        answer = (
-            _Answer(device_id, event.event_id, event.seq, event.net_g)
-            if isinstance(event, Weighin)
-            else None
-        )
         if event.clock_synced and event.device_time > msg.received_at + self.max_clock_ahead:
             raise _Reject(
                 "clock_ahead",
@@ -598,13 +600,13 @@ class Processor:
                 f"{(event.device_time - msg.received_at).total_seconds():.0f} s ahead of the "
                 f"receive time {msg.received_at:%F %T}Z (at most "
                 f"{self.max_clock_ahead.total_seconds():.0f} s with clock_synced)",
-                answer,
+                _answer(event),
             )
         if isinstance(event, Weighin) and event.net_g + event.tare_g > info.capacity_g:
             raise _Reject(
                 "over_capacity",
                 f"net {event.net_g} g + tare {event.tare_g} g exceeds the capacity of "
                 f"{device_id}'s scale, {info.capacity_g} g",
-                answer,
+                _answer(event),
             )
         return event, info

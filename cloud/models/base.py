@@ -10,10 +10,12 @@ type, so values are normalised to UTC on the way in and marked UTC on the way ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -25,6 +27,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: SQLAlchemy's text for SQLite datetimes, and the same with positional fields
+_SQLITE_FORMAT = SQLITE_DATETIME._storage_format
+_SQLITE_TUPLE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -40,6 +47,25 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime; store times as aware UTC")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, :meth:`process_bind_param` and the dialect's text format in one
+        step (the same string, a third of the time: a weigh-in writes ~15 times, and
+        SQLAlchemy's two steps were ~10 % of crediting a batch, issue 15)."""
+        impl = self.impl_instance.dialect_impl(dialect)
+        if not isinstance(impl, SQLITE_DATETIME) or impl._storage_format != _SQLITE_FORMAT:
+            return super().bind_processor(dialect)
+        text = _SQLITE_TUPLE_FORMAT
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime; store times as aware UTC")
+            v = value.astimezone(UTC)
+            return text % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -4,11 +4,15 @@ mutant: signed_bytes leaves a field out (e.g. net_g) -> test_every_field_but_the
 mutant: signed_bytes keeps device_time as sent (+07:00) -> test_a_third_party_recomputes_...
 mutant: the all-or-none validator removed -> test_a_half_signed_weighin_is_refused
 mutant: normalise_code keeps lower case / lookalikes -> test_codes_as_people_type_them
+mutant: canonical_time without its ``u.year < 1000`` branch, or with ``%02d`` seconds
+        after ``%06d`` micro swapped -> test_canonical_time_is_strftimes_text
 """
 
 from __future__ import annotations
 
 import json
+import random
+from datetime import UTC, datetime, timedelta, timezone
 from hashlib import sha256
 
 import pytest
@@ -17,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from contract import ContractError, Weighin, parse_payload
 from contract.codes import format_code, normalise_code
 from contract.models import GENESIS_HASH, to_json
-from contract.signing import SIGNED_FIELDS, record_hash, signed_bytes
+from contract.signing import SIGNED_FIELDS, canonical_time, record_hash, signed_bytes
 
 SEED = bytes(range(32))
 WIRE = (
@@ -83,3 +87,26 @@ def test_codes_as_people_type_them() -> None:
     assert normalise_code("7K3Q-X9M2-PA4U") is None  # U is not in the alphabet
     assert normalise_code("7K3Q-X9M2-PA4") is None
     assert format_code("7K3QX9M2PA4T") == "7K3Q-X9M2-PA4T"
+
+
+def test_canonical_time_is_strftimes_text() -> None:
+    """The signed and hashed time text (issue 15 formats it from the fields) is what
+    ``strftime`` wrote before, for any instant and zone: hashes of stored records hold."""
+    rng = random.Random(15)
+    zones = [UTC, timezone(timedelta(hours=7)), timezone(timedelta(hours=-9, minutes=-30))]
+    times = [
+        datetime(1, 1, 2, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(2026, 11, 29, 1, 15, tzinfo=timezone(timedelta(hours=7))),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
+    times += [
+        datetime(2, 1, 1, tzinfo=UTC)
+        + timedelta(seconds=rng.uniform(0, 3.15e11), microseconds=rng.randrange(10**6))
+        for _ in range(2_000)
+    ]
+    for t in times:
+        text = t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the rule before
+        for zone in zones if 1 < t.year < 9999 else [UTC]:  # in datetime's range there
+            assert canonical_time(t.astimezone(zone)) == text, t
