@@ -11,7 +11,7 @@ retried forever.
 Start-up (retried until InfluxDB answers): the database (optional), a default
 retention policy ``salinmas_raw`` (``retention``), ``salinmas_rollup`` (infinite), the
 rollups' continuous queries and their coverage markers (:mod:`cloud.telemetry.rollups`).
-Readings InfluxDB accepts too late for a continuous query are noted, with the batch's
+Readings InfluxDB accepts after their rollup bucket ended are noted, with the batch's
 removal from the buffer, and their buckets rolled up again once the backlog is sent
 (or every ``reroll_interval_s`` under a steady stream).
 """
@@ -209,8 +209,7 @@ class InfluxWriter:
         now = datetime.now(UTC)
         for rollup in ROLLUPS:
             if rollup.name not in covered:  # the query's first run covers this on
-                start = rollup.ceil(rollup.late_before(now), self.tz)
-                write_coverage(self.conn, rollup, start)
+                write_coverage(self.conn, rollup, rollup.first_covered(now, self.tz))
 
     # ----------------------------------------------------------------- rollups
 
@@ -237,9 +236,7 @@ class InfluxWriter:
         except (httpx.HTTPError, InfluxError) as exc:
             self.reroll_failures += 1
             self._reroll_after = time.monotonic() + self.reroll_interval_s
-            log.warning(
-                "rolling up %d late buckets failed (%s); trying again later", len(keys), exc
-            )
+            log.warning("re-rolling %d late buckets failed (%s); will try again", len(keys), exc)
             return
         self.buffer.late_done(keys)
         self.rerolled += len(keys)

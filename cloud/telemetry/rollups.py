@@ -1,26 +1,29 @@
 """The InfluxDB rollups: what they hold, when a bucket is final, what they cover.
 
-Two rollups live in the retention policy ``salinmas_rollup`` (kept for ever, while raw
+Three rollups live in the retention policy ``salinmas_rollup`` (kept for ever, while raw
 points expire after ``influx_retention``): hourly fill per bin (``fill_hourly``: mean and
-max) and daily weight, money and count per category on the programme's local days
-(``weighin_daily``; rejected weigh-ins left out). Each is made three ways, all from the
-one ``SELECT ... INTO`` of :meth:`Rollup.select_into`:
+max), and daily weight, money and count per category on the programme's local days,
+per station (``weighin_daily``) and per site (``weighin_daily_site``: ~40x fewer series
+at regency size, where a month of the per-station rollup took InfluxDB ~9 s to sum);
+rejected weigh-ins (which have no category) left out. Each is made three ways, all from
+the one ``SELECT ... INTO`` of :meth:`Rollup.select_into`:
 
 - a **continuous query** (``RESAMPLE EVERY .. FOR ..``): every ``every`` it recomputes
-  the buckets of the last ``window``, so readings an edge outbox delivers a little late
-  are rolled up too;
-- a **re-roll** by the writer of the buckets of readings that arrive later than that
-  (older than ``window - every`` when InfluxDB accepts them), for their bin or device
-  only (:func:`late_keys`);
+  the buckets of the last ``window``;
+- a **re-roll** by the writer of the bucket of every reading InfluxDB accepts after its
+  bucket ended (an outbox's late delivery, the buffer after an outage, a reading a moment
+  past the hour), for its bin, station or site only (:func:`late_keys`);
 - a **backfill** (``salinmas ingest rollup``) over history the query never saw (data
   written before the query existed).
 
-**Coverage**: one marker point per rollup (measurement ``rollup_coverage`` in the
-rollup policy) says from when the rollup is complete. The writer sets it when it first
-finds a query without one (``now - window + every``: the query's first run covers that),
-a backfill moves it back chunk by chunk. A reader takes from the rollup only the whole
-buckets that are covered and older than the window (:func:`split`), and the rest from the
-raw points, aggregated the same way: a chart is the same whichever it read.
+So a bucket is complete once the first query run after its end has run (``every``, and
+a margin for the run itself: :meth:`Rollup.final_before`), and stays complete (every
+reading for it arriving later is re-rolled). **Coverage**: one marker point per rollup
+(measurement ``rollup_coverage`` in the rollup policy) says from when the rollup is
+complete. The writer sets it when it first finds a query without one (the query's first
+run covers from there), a backfill moves it back chunk by chunk. A reader takes from the
+rollup only the whole buckets that are covered and final (:func:`split`), and the rest
+from the raw points, aggregated the same way: a chart is the same whichever it read.
 """
 
 # InfluxQL is built with every value escaped (q / ident): not SQL injection.
@@ -30,7 +33,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -62,6 +65,7 @@ class Rollup:
     fields: str
     where: str  # extra condition on the raw points ("" for none)
     backfill_chunk: timedelta  # how much raw history one backfill statement reads
+    group_tags: tuple[str, ...] = ()  # the tags kept (none given: every tag)
 
     @property
     def cq_name(self) -> str:
@@ -87,13 +91,19 @@ class Rollup:
             return datetime.combine(day, time(), tz).astimezone(UTC)
         return bucket_start + self.bucket
 
-    def late_before(self, now: datetime) -> datetime:
-        """Readings older than this when accepted may miss the query: re-roll them."""
-        return now - self.window + self.every
+    def late_before(self, now: datetime, tz: ZoneInfo) -> datetime:
+        """A reading accepted now for a bucket that ended (before this) is re-rolled."""
+        return self.floor(now, tz)
+
+    def first_covered(self, now: datetime, tz: ZoneInfo) -> datetime:
+        """From where a query created now is complete: its first run covers this on."""
+        return self.ceil(now - self.window + self.every, tz)
 
     def final_before(self, now: datetime) -> datetime:
-        """Buckets that end before this are final (the query no longer revisits them)."""
-        return now - self.window
+        """Buckets that ended before this are complete: a query run came after their end
+        (every ``every``, the run itself within ``FINAL_MARGIN``), and what arrives for
+        them later is re-rolled."""
+        return now - self.every - FINAL_MARGIN
 
     # ------------------------------------------------------------- InfluxQL
 
@@ -120,9 +130,10 @@ class Rollup:
         if end is not None:
             where.append(f"time < {q(rfc3339(end))}")
         cond = f" WHERE {' AND '.join(where)}" if where else ""
+        tags = ", ".join(map(ident, self.group_tags)) if self.group_tags else "*"
         return (
             f"SELECT {self.fields} INTO {ident(database)}.{ident(ROLLUP_RP)}.{ident(self.name)} "
-            f"FROM {ident(RAW_RP)}.{ident(self.source)}{cond} GROUP BY {self.group_by(tz)}, *"
+            f"FROM {ident(RAW_RP)}.{ident(self.source)}{cond} GROUP BY {self.group_by(tz)}, {tags}"
         )
 
     def create_cq(self, database: str, tz: ZoneInfo) -> str:
@@ -132,6 +143,12 @@ class Rollup:
             f"BEGIN {self.select_into(database, tz)} END"
         )
 
+
+#: a query run's own time after its ``every`` boundary (InfluxDB checks every second)
+FINAL_MARGIN = timedelta(minutes=5)
+#: rejected weigh-ins carry no category tag (weighin_point): a tag test, cheaper than
+#: reading each point's status field
+NOT_REJECTED = "\"category\" != ''"
 
 FILL_HOURLY = Rollup(
     name="fill_hourly",
@@ -154,11 +171,13 @@ WEIGHIN_DAILY = Rollup(
     every=timedelta(hours=1),
     window=timedelta(days=3),
     fields='sum("net_g") AS "net_g", sum("amount_rp") AS "amount_rp", count("seq") AS "weighins"',
-    where="\"status\" != 'rejected'",
+    where=NOT_REJECTED,
     backfill_chunk=timedelta(days=1),
 )
-ROLLUPS = (FILL_HOURLY, WEIGHIN_DAILY)
-BY_SOURCE = {r.source: r for r in ROLLUPS}
+WEIGHIN_DAILY_SITE = replace(
+    WEIGHIN_DAILY, name="weighin_daily_site", key_tag="site", group_tags=("site", "category")
+)
+ROLLUPS = (FILL_HOURLY, WEIGHIN_DAILY, WEIGHIN_DAILY_SITE)
 BY_NAME = {r.name: r for r in ROLLUPS}
 
 
@@ -211,33 +230,33 @@ def from_ns(ns: int) -> datetime:
 
 # ----------------------------------------------------------------- late readings
 
-_KEY = {r.source: re.compile(rf"(?<!\\),{r.key_tag}=([^,\\ ]+)") for r in ROLLUPS}
+_KEY = {r.name: re.compile(rf"(?<!\\),{r.key_tag}=([^,\\ ]+)") for r in ROLLUPS}
 
 
 def late_keys(lines: Iterable[str], *, now: datetime, tz: ZoneInfo) -> set[tuple[str, str, int]]:
-    """``(rollup, key, bucket start ns)`` of the lines the continuous queries may miss.
+    """``(rollup, key, bucket start ns)`` of the lines whose bucket has ended.
 
-    A line is late when its time is before :meth:`Rollup.late_before`; its key is the
-    value of the rollup's ``key_tag`` (bin or device ids carry no escaped characters).
+    Their key is the value of each rollup's ``key_tag`` (bin, device and site ids carry
+    no escaped characters); a line without it (no site) has nothing to re-roll there.
     """
-    cutoff = {r.source: _ns(r.late_before(now)) for r in ROLLUPS}
+    cutoff: dict[str, list[tuple[Rollup, int]]] = defaultdict(list)
+    for r in ROLLUPS:
+        cutoff[r.source].append((r, _ns(r.late_before(now, tz))))
     out: set[tuple[str, str, int]] = set()
     for line in lines:
-        measurement = line[: line.find(",")]
-        limit = cutoff.get(measurement)
-        if limit is None:
+        rollups = cutoff.get(line[: line.find(",")])
+        if rollups is None:
             continue
         tail = line[line.rfind(" ") + 1 :]
         if not tail.isdigit():  # not a line this writer makes: no rollup to guess at
             continue
         ts = int(tail)
-        if ts >= limit:
-            continue
-        m = _KEY[measurement].search(line, 0, line.find(" "))
-        if m is None:
-            continue
-        r = BY_SOURCE[measurement]
-        out.add((r.name, m.group(1), _ns(r.floor(from_ns(ts), tz))))
+        for r, limit in rollups:
+            if ts >= limit:
+                continue
+            m = _KEY[r.name].search(line, 0, line.find(" "))
+            if m is not None:
+                out.add((r.name, m.group(1), _ns(r.floor(from_ns(ts), tz))))
     return out
 
 

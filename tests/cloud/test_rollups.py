@@ -6,11 +6,13 @@ the rollup; recent days come from the raw points. The cutting rules are checked 
 
 mutant: the reader never reads a rollup (split -> raw only) -> test_old_days_..._backfilled
 mutant: backfill without moving the coverage marker -> test_old_days_..._backfilled
-mutant: final_before = now (recent, unfinished buckets from the rollup) -> test_split_...
-        and test_recent_days_come_from_the_raw_points
+mutant: final_before = now (buckets no query has run for, from the rollup) -> test_split_...
+        and test_a_bucket_no_query_has_run_for_comes_from_the_raw_points
 mutant: remove_through ignores ``late`` (no re-roll) -> test_a_reading_days_late_...
 mutant: reroll_statements without the keep_since clamp -> test_reroll_statements_...
 mutant: rollup.ceil -> rollup.floor in split's lower bound -> test_split_...
+mutant: category_days always reads the per-site rollup -> test_old_days_... (per station)
+mutant: late_before = the query's window (the old rule) -> test_late_keys_...
 """
 
 from __future__ import annotations
@@ -58,38 +60,51 @@ def test_split_takes_whole_covered_final_buckets_from_the_rollup() -> None:
     covered = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)  # midnight of 11 Nov, local
     start = datetime(2026, 11, 5, 5, 0, tzinfo=UTC)  # mid-day, local
     got = split(WEIGHIN_DAILY, start, now, covered_from=covered, now=now, tz=JKT)
-    # covered from 11 Nov, final up to local midnight before now - 3 days (29 Nov)
-    lo, hi = _local(covered, 0), _local(now - timedelta(days=3), 0)
+    # covered from 11 Nov; final up to today (yesterday ended, and a query ran since)
+    lo, hi = _local(covered, 0), _local(now, 0)
     assert got.rollup == (lo, hi)
     assert got.raw == ((start, lo), (hi, now))
-    # nothing covered, or nothing final yet: the raw points only
+    # nothing covered: the raw points only
     assert split(WEIGHIN_DAILY, start, now, covered_from=None, now=now, tz=JKT).raw == (
         (start, now),
     )
-    recent = now - timedelta(days=2)
-    assert split(WEIGHIN_DAILY, recent, now, covered_from=covered, now=now, tz=JKT).rollup is None
-    # a range that starts mid-bucket leaves that bucket to the raw points
+    # just after midnight yesterday is not final yet (the hourly query has not run)
+    early = _local(now, 0) + timedelta(minutes=30)
+    assert split(WEIGHIN_DAILY, start, early, covered_from=covered, now=early, tz=JKT).rollup == (
+        lo,
+        _local(now - timedelta(days=1), 0),
+    )
+    # a range that starts mid-bucket leaves that bucket to the raw points; the hour that
+    # ended 10 minutes ago waits for the query's run and its margin
     mid = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)
     hourly = split(FILL_HOURLY, mid, now, covered_from=covered, now=now, tz=JKT)
     assert hourly.rollup == (
         datetime(2026, 11, 20, 4, tzinfo=UTC),
-        datetime(2026, 12, 2, 4, tzinfo=UTC),
+        datetime(2026, 12, 2, 10, tzinfo=UTC),
     )
+    hourly = split(FILL_HOURLY, mid, now - timedelta(minutes=20), covered_from=covered,
+                   now=now - timedelta(minutes=20), tz=JKT)  # fmt: skip
+    assert hourly.rollup is not None
+    assert hourly.rollup[1] == datetime(2026, 12, 2, 9, tzinfo=UTC)
 
 
 def test_late_keys_name_the_bucket_and_the_series_owner() -> None:
-    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    now = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)  # 17:30 local
     old = datetime(2026, 11, 20, 18, 20, tzinfo=UTC)  # 21 Nov 01:20 local
     lines = [
         f"fill,bin=bn-7,device=bn-7,site=bank01 fill_pct=5 {_ns(old)}",
-        f"fill,bin=bn-8,device=bn-8 fill_pct=5 {_ns(now - timedelta(hours=5))}",  # in time
+        f"fill,bin=bn-8,device=bn-8 fill_pct=5 {_ns(now - timedelta(minutes=10))}",  # this hour
+        f"fill,bin=bn-9,device=bn-9 fill_pct=5 {_ns(now - timedelta(minutes=40))}",  # last hour
         f"weighin,category=pet,device=st-1,site=b net_g=5i {_ns(old)}",
-        f"weighin,category=pet,device=st-2,site=b net_g=5i {_ns(now - timedelta(days=2))}",
+        f"weighin,category=pet,device=st-2,site=b net_g=5i {_ns(now - timedelta(hours=1))}",
         f"health,device=st-1 load1=1 {_ns(old)}",  # no rollup
+        "fill,bin=bn-10 fill_pct=5",  # no timestamp: not one of the writer's lines
     ]
     assert late_keys(lines, now=now, tz=JKT) == {
         ("fill_hourly", "bn-7", _ns(datetime(2026, 11, 20, 18, tzinfo=UTC))),
+        ("fill_hourly", "bn-9", _ns(datetime(2026, 12, 2, 9, tzinfo=UTC))),
         ("weighin_daily", "st-1", _ns(_local(old, 0))),
+        ("weighin_daily_site", "b", _ns(_local(old, 0))),
     }
 
 
@@ -201,6 +216,14 @@ def test_old_days_are_still_charted_once_backfilled_and_their_raw_points_gone(
     before_fill = influx.reader.fill_history(bin_id="bn-bin01", start=window[0], end=window[1])
     assert [(d.net_g, d.weighins) for d in before_days] == [(6000, 3)] * 3
     assert [s.fill_pct for s in before_fill] == [2.5, 8.5]
+    by_before = {
+        by: influx.reader.category_days(start=window[0], end=window[1], by=by)
+        for by in ("site", "device")
+    }
+    station_before = influx.reader.category_days(start=window[0], end=window[1], device="st-bank01")
+    assert [d.site for d in by_before["site"]] == ["bank01"] * 3
+    assert [d.device for d in by_before["device"]] == ["st-bank01"] * 3
+    assert len(station_before) == 3
 
     covered = _backfill(influx, now - timedelta(days=30))
     assert covered["weighin_daily"] <= _local(days[0], 0)
@@ -214,9 +237,11 @@ def test_old_days_are_still_charted_once_backfilled_and_their_raw_points_gone(
     assert (
         influx.reader.fill_history(bin_id="bn-bin01", start=window[0], end=window[1]) == before_fill
     )
-    # per site and per station too
-    by_site = influx.reader.category_days(start=window[0], end=window[1], by="site")
-    assert {d.site for d in by_site} == {"bank01"}
+    # per site and per station too (the per-station rollup)
+    for by in ("site", "device"):
+        assert influx.reader.category_days(start=window[0], end=window[1], by=by) == by_before[by]
+    one = influx.reader.category_days(start=window[0], end=window[1], device="st-bank01")
+    assert one == station_before
     assert influx.reader.category_days(start=window[0], end=window[1], device="st-other") == []
 
 
@@ -234,13 +259,17 @@ def test_a_reading_days_late_reaches_the_rollup(influx: _Influx) -> None:
     assert influx.writer.buffer.late() == []
 
 
-def test_recent_days_come_from_the_raw_points(influx: _Influx) -> None:
-    """Yesterday's weigh-ins count although no continuous query has rolled them up."""
+def test_a_bucket_no_query_has_run_for_comes_from_the_raw_points(influx: _Influx) -> None:
+    """Today's weigh-in, read as if it were 00:30 tomorrow: yesterday by then, but the
+    hourly query has not run for it, and nothing re-rolls a reading that came in time."""
     now = datetime.now(UTC)
     _backfill(influx, now - timedelta(days=30))
-    influx.put([_weighin(1, now - timedelta(days=1)), _weighin(2, now - timedelta(days=2))])
-    got = influx.reader.category_days(start=now - timedelta(days=7), end=now)
-    assert sum(d.weighins for d in got) == 2
+    influx.put([_weighin(1, now - timedelta(minutes=1))])
+    assert influx.writer.buffer.late() == []
+    later = _local(now + timedelta(days=1), 0) + timedelta(minutes=30)
+    influx.reader.now = lambda: later
+    got = influx.reader.category_days(start=now - timedelta(days=7), end=later)
+    assert sum(d.weighins for d in got) == 1
 
 
 def test_the_rollup_command_backfills_from_a_config(
@@ -286,6 +315,6 @@ def test_a_failing_reroll_never_holds_up_sending(
         influx.writer.write([_weighin(seq, now - timedelta(minutes=seq))])  # type: ignore[list-item]
         assert influx.writer.flush(2)
     assert influx.reader.count("weighin") == 11
-    assert len(influx.writer.buffer.late()) == 1  # kept for the next try
+    assert len(influx.writer.buffer.late()) == 2  # kept for the next try (station, site)
     monkeypatch.undo()
     wait_until(lambda: influx.writer.buffer.late() == [], 10, "the re-roll once it works")

@@ -234,7 +234,7 @@ def test_influx_setup_creates_retention_and_continuous_queries(influx_store: Sto
     shown = writer.conn.query("SHOW CONTINUOUS QUERIES")[0]["series"]
     mine = [row[0] for s in shown if s["name"] == writer.conn.database for row in s["values"]]
     # every database gets its own (another test's database has queries of the same names)
-    assert sorted(mine) == ["cq_fill_hourly", "cq_weighin_daily"]
+    assert sorted(mine) == ["cq_fill_hourly", "cq_weighin_daily", "cq_weighin_daily_site"]
     covered = read_coverage(writer.conn)  # from where the queries' first runs reach
     now = datetime.now(UTC)
     assert now - timedelta(hours=6) < covered["fill_hourly"] <= now
