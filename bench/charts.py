@@ -8,12 +8,12 @@ Writes ``--days`` whole days up to yesterday of the regency's weigh-ins
 fill readings (288 a day each), through the production writer
 (:class:`cloud.telemetry.influx_writer.InfluxWriter`). Then times what the charts ask
 for the days up to now (:class:`cloud.telemetry.influx_reader.InfluxReader`): kg and
-rupiah per category per day for the whole regency (admin), per site (``by="site"``) and
-for one site (its operator) and one station, and one bin's fill history (hourly means). First from the
-raw points (the rollups cover nothing yet), then after ``salinmas ingest rollup``'s
-backfill (:func:`cloud.telemetry.rollups.backfill`, timed too): from the rollups, but the
-last three days (not final) from the raw points. The answers must be equal. Reported:
-median and worst of ``--repeat`` runs of each.
+rupiah per category per day for the whole regency (admin), per site (``by="site"``), for
+one site (its operator) and for one station, and one bin's fill history (hourly means).
+First from the raw points (the rollups cover nothing yet), then after ``salinmas ingest
+rollup``'s backfill (:func:`cloud.telemetry.rollups.backfill`, timed too): from the
+rollups, but today (no query has closed it) from the raw points. The answers must be
+equal. Reported: median and worst of ``--repeat`` runs of each.
 """
 
 from __future__ import annotations
