@@ -1,9 +1,9 @@
 """The charts' InfluxDB queries at regency size: raw points against the rollups.
 
-    .venv/bin/python -m bench.charts                # the regency's weigh-ins, 30 days (~6 min)
+    .venv/bin/python -m bench.charts                # the regency's weigh-ins, 30 days (~12 min)
     .venv/bin/python -m bench.charts --quick        # the --quick replay's regency, 7 days
 
-Writes ``--days`` whole days up to yesterday of the regency's weigh-ins
+Writes ``--days`` whole days up to yesterday, and today up to now, of the regency's weigh-ins
 (:class:`simulators.regency.Regency`: ~78,500 a day at full size) and of ``--bins`` bins'
 fill readings (288 a day each), through the production writer
 (:class:`cloud.telemetry.influx_writer.InfluxWriter`). Then times what the charts ask
@@ -31,7 +31,7 @@ from typing import Any
 from bench.common import OUT_DIR, exit_on_sigterm, machine, machine_md, save_report
 from bench.influx_day import day_points
 from bench.regency import FULL, QUICK, influx_server
-from cloud.telemetry import TelemetrySettings, open_writer
+from cloud.telemetry import TelemetrySettings, open_writer, timestamp_ns
 from cloud.telemetry.influx import InfluxConnection
 from cloud.telemetry.influx_reader import InfluxReader
 from cloud.telemetry.rollups import backfill
@@ -76,17 +76,20 @@ def main(argv: list[str] | None = None) -> int:
             writer.start()
             counts = {"weighin": 0, "fill": 0}
             t0 = time.monotonic()
-            for d in range(days):
+            until = timestamp_ns(started, 0)  # today's points up to now: not final yet
+            for d in range(days + 1):
                 pts = day_points(r, args.bins, first + timedelta(days=d), ("fill", "weighin"))
                 for kind in counts:
-                    counts[kind] += len(pts[kind])
-                    for i in range(0, len(pts[kind]), 5_000):
-                        writer.write(pts[kind][i : i + 5_000])
+                    batch = [p for p in pts[kind] if p.ts_ns < until]
+                    counts[kind] += len(batch)
+                    for i in range(0, len(batch), 5_000):
+                        writer.write(batch[i : i + 5_000])
                         while writer.pending() > 50_000:
                             time.sleep(0.05)
-                print(f"day {d + 1}/{days} written", flush=True)
+                print(f"day {d + 1}/{days + 1} written", flush=True)
             if not writer.flush(900):
                 raise RuntimeError(f"{writer.pending()} lines not sent")
+            refused = writer.buffer.rejected_count()
             out["points"] = counts
             out["write_s"] = time.monotonic() - t0
             writer.close()
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             reader = InfluxReader(
                 InfluxConnection(url=influx.url, database="charts", timeout_s=900), timezone=TZ.key
             )
+            stored = {kind: reader.count(kind) for kind in counts}
+            if refused or stored != counts:
+                raise RuntimeError(f"written {counts}, stored {stored}, refused {refused}")
             start, end = first, datetime.now(UTC)
             site = r.sites[0].code
             queries: dict[str, Callable[[], Any]] = {
@@ -131,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     keys = ("query", "rows", "raw_p50_ms", "raw_max_ms", "rollup_p50_ms", "rollup_max_ms")
     out["queries"] = [dict(zip(keys, row, strict=True)) for row in rows]
     lines = [
-        f"{days} days ({first.date()} to {(today - timedelta(days=1)).date()}) of "
+        f"{days} days ({first.date()} to {(today - timedelta(days=1)).date()}) and today "
+        f"up to {started.astimezone(TZ):%H:%M} of "
         f"{config.households:,} households' weigh-ins ({counts['weighin']:,} points) and "
         f"{args.bins} bins' fill readings ({counts['fill']:,}), written in "
         f"{out['write_s']:.0f} s; backfill of both rollups {out['backfill_s']:.1f} s. "
