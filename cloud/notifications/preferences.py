@@ -120,22 +120,6 @@ def household_channels(
     return [c for c in dict.fromkeys(pref.channels) if c == INAPP or c in registry]
 
 
-def preferences_of(
-    session: Session, household_ids: Iterable[int]
-) -> dict[int, NotificationPreference]:
-    out: dict[int, NotificationPreference] = {}
-    for chunk in chunks(household_ids):
-        out.update(
-            (p.household_id, p)
-            for p in session.scalars(
-                select(NotificationPreference).where(
-                    among(session, NotificationPreference.household_id, chunk)
-                )
-            )
-        )
-    return out
-
-
 def set_preference(
     session: Session,
     *,
@@ -186,16 +170,22 @@ def set_preference(
     return pref
 
 
-def household_phones(
+def recipients(
     session: Session, household_ids: Iterable[int]
-) -> dict[int, tuple[str | None, bool]]:
-    """household id -> (phone as stored, active)."""
-    out: dict[int, tuple[str | None, bool]] = {}
+) -> tuple[dict[int, NotificationPreference], dict[int, tuple[str | None, bool]]]:
+    """What telling ``household_ids`` needs: each one's preference row (when it has one)
+    and (phone as stored, active). One query per chunk: the households with their
+    preference rows outer-joined (a batch of credits told with one statement, not two)."""
+    prefs: dict[int, NotificationPreference] = {}
+    phones: dict[int, tuple[str | None, bool]] = {}
     for chunk in chunks(household_ids):
         rows = session.execute(
-            select(Household.id, Household.phone, Household.active).where(
-                among(session, Household.id, chunk)
-            )
+            select(Household.id, Household.phone, Household.active, NotificationPreference)
+            .outerjoin(NotificationPreference, NotificationPreference.household_id == Household.id)
+            .where(among(session, Household.id, chunk))
         )
-        out.update((i, (phone, bool(active))) for i, phone, active in rows)
-    return out
+        for hh, phone, active, pref in rows:
+            phones[hh] = (phone, bool(active))
+            if pref is not None:
+                prefs[hh] = pref
+    return prefs, phones
