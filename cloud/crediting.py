@@ -69,13 +69,12 @@ from cloud.models import (
     Posting,
     ProcessedEvent,
     Site,
-    WasteCategory,
     WeighinRecord,
     utcnow,
 )
 from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account_id
-from cloud.pricing import amount_for, in_force, price_versions
+from cloud.pricing import amount_for, categories_and_prices, in_force
 from cloud.stock import WeighedIn, weighins_into_stock
 from cloud.verification import code_digest, new_verify_code, new_verify_codes, weighin_of
 from contract import Receipt, ReceiptStatus, Weighin
@@ -156,14 +155,7 @@ class _Lookups:
         self, session: Session, events: Sequence[Weighin], payees: Mapping[str, Payee]
     ) -> None:
         self.payees = {e.event_id: payees[e.event_id] for e in events if e.event_id in payees}
-        self.categories: set[str] = set()
-        for chunk in chunks(e.category for e in events):
-            self.categories.update(
-                session.scalars(
-                    select(WasteCategory.code).where(among(session, WasteCategory.code, chunk))
-                )
-            )
-        self.prices = price_versions(session, (e.category for e in events))
+        self.categories, self.prices = categories_and_prices(session, (e.category for e in events))
         self.households = households_by_card(
             session,
             (e.card_id for e in events if e.card_id is not None and e.event_id not in payees),
@@ -329,16 +321,25 @@ def credit_description(net_g: int, category: str, rp_per_kg: int | None, event_i
     return f"{net_g} g {category} @ Rp {rp_per_kg}/kg ({event_id})"[:300]
 
 
-def post_credits(
-    session: Session, credits: Sequence[Credit], accounts: dict[int, int]
-) -> dict[int, int]:
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What :func:`post_credits` wrote: each weigh-in's entry, each household's balance."""
+
+    #: the credit entry's id by weigh-in id
+    entry_ids: dict[int, int]
+    #: each credited household's balance after these credits (and what they recovered):
+    #: what its credit notices tell (:func:`cloud.notifications.events.weighins_credited`)
+    balances: dict[int, int]
+
+
+def post_credits(session: Session, credits: Sequence[Credit], accounts: dict[int, int]) -> Posted:
     """Insert the credit entries and their postings (accounts locked by the caller).
 
     Two INSERTs (:func:`cloud.bulk.insert_rows`) for any number of credits (plus the
     purchases account once), then what the credited households owe is recovered from them
-    (:func:`cloud.receivables.recover`: one query, and an entry per household that owes);
-    returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
-    caller's (a bulk UPDATE, or the ORM row at hand).
+    (:func:`cloud.receivables.recover`: one query, which reads their balances too, and an
+    entry per household that owes). Linking the weigh-in to its entry is the caller's (a
+    bulk UPDATE, or the ORM row at hand).
     """
     purchases = programme_account_id(session, PURCHASES_ACCOUNT)
     now = utcnow()
@@ -373,8 +374,10 @@ def post_credits(
     insert_rows(session, Posting, postings)
     # what a household owes the programme (a reversal of spent money) is settled from
     # these credits first, in this transaction, under the accounts' locks
-    receivables.recover(session, [(c.household_id, c.amount_rp) for c in credits], accounts)
-    return entry_ids
+    balances = receivables.recover(
+        session, [(c.household_id, c.amount_rp) for c in credits], accounts
+    )
+    return Posted(entry_ids, balances)
 
 
 def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
@@ -450,7 +453,7 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     ]
     if to_credit:
         accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
-        post_credits(session, to_credit, accounts)
+        balances = post_credits(session, to_credit, accounts).balances
         # Core, not an ORM bulk UPDATE (no session objects to synchronise, less Python)
         w, e = _WEIGHINS.c, _ENTRIES.c
         credit_entry_of_row = (
@@ -462,10 +465,11 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
                 .where(among(session, w.id, chunk))
                 .values(entry_id=credit_entry_of_row)
             )
-    # what a credit sets off, in this transaction with the accounts still locked: the
-    # household is told (cloud.notifications) and the kilos credited to a household enter
-    # their station's stock (cloud.stock; a Rp 0 credit too: the kilos are there)
-    weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
+        # what a credit sets off, in this transaction with the accounts still locked: the
+        # household is told (cloud.notifications) with the balances post_credits read
+        weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money], balances)
+    # and the kilos credited to a household enter their station's stock (cloud.stock; a
+    # Rp 0 credit too: the kilos are there)
     weighins_into_stock(session, (weighed_in(weighin_ids[n.row["event_id"]], n) for n in new))
 
 
@@ -607,8 +611,10 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
             credit_description(rec.net_g, rec.category_code, rec.price_rp_per_kg, rec.event_id),
             rec.effective_at,
         )
-        rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
-        weighins_credited(session, [credit_facts(rec)])  # told now, not when it was held
+        posted = post_credits(session, [credit], accounts)
+        rec.entry_id = posted.entry_ids[rec.id]
+        # told now, not when it was held
+        weighins_credited(session, [credit_facts(rec)], posted.balances)
     # and its kilos enter stock now (a held weigh-in entered nothing: cloud.stock's rule)
     weighins_into_stock(session, [weighed_in(rec.id, decided)])
     session.flush()

@@ -37,7 +37,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud import ledger_chain
 from cloud.bulk import among
@@ -204,14 +204,20 @@ class Funds:
         return self.balance_rp - self.held_rp
 
 
-def _funds_of(hh: ColumnElement[int]) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
-    """The two sums behind :class:`Funds` for household ``hh`` (a bind or a column)."""
-    posted = (
+def posted_rp(hh: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[Any]:
+    """The sum of household ``hh``'s postings (a bind or a column; its balance negated,
+    as :func:`funds_from_row` reads it), as a scalar subquery."""
+    return (
         select(func.coalesce(func.sum(Posting.amount_rp), 0))
         .join(Account, Account.id == Posting.account_id)
         .where(Account.household_id == hh)
         .scalar_subquery()
     )
+
+
+def _funds_of(hh: ColumnElement[int]) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The two sums behind :class:`Funds` for household ``hh`` (a bind or a column)."""
+    posted = posted_rp(hh)
     # the held states as constants in the SQL: compiled once, no list expanded per call
     held_state = or_(*(Payout.status == literal_column(f"'{s}'") for s in HELD_PAYOUT_STATES))
     held = (
@@ -253,22 +259,6 @@ def funds(session: Session | Connection, *, household_id: int) -> Funds:
     """
     conn = session.connection() if isinstance(session, Session) else session
     return funds_from_row(conn.execute(FUNDS, {"household_id": household_id}).one())
-
-
-def balances_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
-    """Balances of many households (the rule of :func:`funds`, without the holds): one
-    grouped query per chunk of ids, for a whole batch of credits at once."""
-    out: dict[int, int] = {}
-    for chunk in chunks(household_ids):
-        out.update({hh: 0 for hh in chunk})
-        rows = session.execute(
-            select(Account.household_id, func.coalesce(func.sum(Posting.amount_rp), 0))
-            .join(Posting, Posting.account_id == Account.id)
-            .where(among(session, Account.household_id, chunk))
-            .group_by(Account.household_id)
-        )
-        out.update((hh, -int(total or 0)) for hh, total in rows if hh is not None)
-    return out
 
 
 # --------------------------------------------------------------------------- statements

@@ -117,15 +117,29 @@ def set_price(
 
 def price_versions(session: Session, categories: Iterable[str]) -> dict[str, list[Price]]:
     """Every price version of the given categories, oldest first; one query per chunk."""
+    return categories_and_prices(session, categories)[1]
+
+
+def categories_and_prices(
+    session: Session, categories: Iterable[str]
+) -> tuple[set[str], dict[str, list[Price]]]:
+    """Which of ``categories`` are known waste categories, and every price version of
+    each (:func:`price_versions`): one query per chunk, the categories with their prices
+    outer-joined (a batch of weigh-ins reads both with one statement, not two)."""
+    known: set[str] = set()
     found: dict[str, list[Price]] = {}
     for chunk in chunks(categories):
-        for p in session.scalars(
-            select(Price)
-            .where(among(session, Price.category_code, chunk))
+        rows = session.execute(
+            select(WasteCategory.code, Price)
+            .outerjoin(Price, Price.category_code == WasteCategory.code)
+            .where(among(session, WasteCategory.code, chunk))
             .order_by(Price.effective_from, Price.id)
-        ):
-            found.setdefault(p.category_code, []).append(p)
-    return found
+        )
+        for code, price in rows:
+            known.add(code)
+            if price is not None:
+                found.setdefault(code, []).append(price)
+    return known, found
 
 
 def in_force(versions: Sequence[Price], at: datetime) -> Price | None:
