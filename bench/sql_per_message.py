@@ -100,7 +100,7 @@ def count_batch(
     ]
     lines += [
         f"  {v / total_msgs:6.2f}/msg  {v / rounds:7.1f}/batch  {k}"
-        for k, v in stmts.most_common(14)
+        for k, v in stmts.most_common()
     ]
     return "\n".join(lines)
 
