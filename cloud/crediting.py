@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain, receivables
-from cloud.bulk import among, insert_rows
+from cloud.bulk import Prepared, among, insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import CardHolder, households_by_card
@@ -84,6 +84,42 @@ log = logging.getLogger(__name__)
 
 _WEIGHINS: Table = WeighinRecord.__table__  # type: ignore[assignment]
 _ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
+_W = WeighinRecord
+
+# a batch's statements, built once (cloud.bulk.Prepared): what is stored of its event ids,
+# its devices' sites, the link of its weigh-ins to their credit entries
+_STORED = Prepared(
+    lambda keys: (
+        select(
+            _W.event_id,
+            _W.receipt_json,
+            _W.effective_at,
+            _W.household_id,
+            Site.code,
+            _W.record_hash,
+        )
+        .outerjoin(Site, Site.id == _W.site_id)
+        .where(keys(_W.event_id))
+    )
+)
+_SITES = Prepared(
+    lambda keys: (
+        select(Device.device_id, Device.site_id, Site.code, Device.kind)
+        .outerjoin(Site, Site.id == Device.site_id)
+        .where(keys(Device.device_id))
+    )
+)
+_LINK_ENTRIES = Prepared(
+    lambda keys: (
+        update(_WEIGHINS)
+        .where(keys(_WEIGHINS.c.id))
+        .values(
+            entry_id=select(_ENTRIES.c.id)
+            .where(_ENTRIES.c.weighin_id == _WEIGHINS.c.id, _ENTRIES.c.kind == "weighin_credit")
+            .scalar_subquery()
+        )
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +213,7 @@ class _Lookups:
         self.sites: dict[str, tuple[int | None, str | None]] = {}
         self.device_kinds: dict[str, str] = {}
         for chunk in chunks(e.device_id for e in events):
-            rows = session.execute(
-                select(Device.device_id, Device.site_id, Site.code, Device.kind)
-                .outerjoin(Site, Site.id == Device.site_id)
-                .where(among(session, Device.device_id, chunk))
-            )
-            for device_id, sid, code, kind in rows:
+            for device_id, sid, code, kind in session.execute(_SITES(session), {"keys": chunk}):
                 self.sites[device_id] = (sid, code)
                 self.device_kinds[device_id] = kind
 
@@ -455,16 +486,8 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
         accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
         balances = post_credits(session, to_credit, accounts).balances
         # Core, not an ORM bulk UPDATE (no session objects to synchronise, less Python)
-        w, e = _WEIGHINS.c, _ENTRIES.c
-        credit_entry_of_row = (
-            select(e.id).where(e.weighin_id == w.id, e.kind == "weighin_credit").scalar_subquery()
-        )
         for chunk in chunks(c.weighin_id for c in to_credit):
-            session.execute(
-                update(_WEIGHINS)
-                .where(among(session, w.id, chunk))
-                .values(entry_id=credit_entry_of_row)
-            )
+            session.execute(_LINK_ENTRIES(session), {"keys": chunk})
         # what a credit sets off, in this transaction with the accounts still locked: the
         # household is told (cloud.notifications) with the balances post_credits read
         weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money], balances)
@@ -513,19 +536,9 @@ def credit_many(
     """
     stored: dict[str, WeighinResult] = {}
     hashes: dict[str, str | None] = {}
-    W = WeighinRecord
     for chunk in chunks(e.event_id for e in events):
         for event_id, receipt_json, eff, household_id, site_code, digest in session.execute(
-            select(
-                W.event_id,
-                W.receipt_json,
-                W.effective_at,
-                W.household_id,
-                Site.code,
-                W.record_hash,
-            )
-            .outerjoin(Site, Site.id == W.site_id)
-            .where(among(session, W.event_id, chunk))
+            _STORED(session), {"keys": chunk}
         ):
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),

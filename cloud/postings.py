@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud import ledger_chain
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, JournalEntry, Posting, utcnow
@@ -75,10 +75,13 @@ def programme_account(session: Session, code: str) -> Account:
     return acc
 
 
+_ACCOUNT_ID = select(Account.id).where(Account.code == bindparam("code"))
+
+
 def programme_account_id(session: Session, code: str) -> int:
     """The id of :func:`programme_account` ``code`` (a column read, no ORM row: once per
     batch of credits)."""
-    found = session.scalar(select(Account.id).where(Account.code == code))
+    found = session.scalar(_ACCOUNT_ID, {"code": code})
     return found if found is not None else programme_account(session, code).id
 
 
@@ -118,6 +121,16 @@ def household_account(session: Session, *, household_id: int) -> Account:
     return acc
 
 
+_LOCK_ACCOUNTS = Prepared(
+    lambda keys: (
+        select(Account.household_id, Account.id)
+        .where(keys(Account.household_id))
+        .order_by(Account.household_id)
+        .with_for_update()
+    )
+)
+
+
 def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
     """Lock the accounts of ``household_ids`` (in id order); their ids by household.
 
@@ -125,12 +138,7 @@ def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> d
     """
     found: dict[int, int] = {}
     for chunk in chunks(household_ids):
-        rows = session.execute(
-            select(Account.household_id, Account.id)
-            .where(among(session, Account.household_id, chunk))
-            .order_by(Account.household_id)
-            .with_for_update()
-        )
+        rows = session.execute(_LOCK_ACCOUNTS(session), {"keys": chunk})
         found.update((hh, acc) for hh, acc in rows if hh is not None)
         missing = set(chunk) - found.keys()
         if missing:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Price, WasteCategory, WeighinRecord, utcnow
@@ -115,6 +115,16 @@ def set_price(
     return price
 
 
+_CATEGORIES_AND_PRICES = Prepared(
+    lambda keys: (
+        select(WasteCategory.code, Price)
+        .outerjoin(Price, Price.category_code == WasteCategory.code)
+        .where(keys(WasteCategory.code))
+        .order_by(Price.effective_from, Price.id)
+    )
+)
+
+
 def price_versions(session: Session, categories: Iterable[str]) -> dict[str, list[Price]]:
     """Every price version of the given categories, oldest first; one query per chunk."""
     return categories_and_prices(session, categories)[1]
@@ -129,13 +139,7 @@ def categories_and_prices(
     known: set[str] = set()
     found: dict[str, list[Price]] = {}
     for chunk in chunks(categories):
-        rows = session.execute(
-            select(WasteCategory.code, Price)
-            .outerjoin(Price, Price.category_code == WasteCategory.code)
-            .where(among(session, WasteCategory.code, chunk))
-            .order_by(Price.effective_from, Price.id)
-        )
-        for code, price in rows:
+        for code, price in session.execute(_CATEGORIES_AND_PRICES(session), {"keys": chunk}):
             known.add(code)
             if price is not None:
                 found.setdefault(code, []).append(price)

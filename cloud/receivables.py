@@ -40,7 +40,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud import audit, cashbox
-from cloud.bulk import among
+from cloud.bulk import Prepared, among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, JournalEntry, Posting, utcnow
@@ -161,12 +161,7 @@ def recover(
     balances: dict[int, int] = {}
     owing: dict[int, int] = {}
     for chunk in chunks(per_household):
-        rows = session.execute(
-            select(Household.id, posted_rp(Household.id), _owed_of(Household.id)).where(
-                among(session, Household.id, chunk)
-            )
-        )
-        for hh, posted, owed in rows:
+        for hh, posted, owed in session.execute(_BALANCES_OWED(session), {"keys": chunk}):
             balances[hh] = -int(posted or 0)
             if owed and owed > 0:
                 owing[hh] = int(owed)
@@ -193,6 +188,14 @@ def _owed_of(hh: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelec
         .where(Receivable.household_id == hh)
         .scalar_subquery()
     )
+
+
+#: each household's postings' sum (its balance negated) and what it owes (:func:`recover`)
+_BALANCES_OWED = Prepared(
+    lambda keys: select(Household.id, posted_rp(Household.id), _owed_of(Household.id)).where(
+        keys(Household.id)
+    )
+)
 
 
 def _bring_down(

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.models import Household, utcnow
 from cloud.models.notifications import INAPP, NotificationChannel, NotificationPreference
@@ -62,10 +62,12 @@ def register_channels(session: Session, specs: Iterable[ChannelSpec]) -> None:
     session.flush()
 
 
+_ENABLED_CHANNELS = select(NotificationChannel).where(NotificationChannel.enabled)
+
+
 def channel_registry(session: Session) -> dict[str, NotificationChannel]:
     """The enabled channels, by name."""
-    rows = session.scalars(select(NotificationChannel).where(NotificationChannel.enabled))
-    return {r.name: r for r in rows}
+    return {r.name: r for r in session.scalars(_ENABLED_CHANNELS)}
 
 
 def parse_hhmm(value: str) -> time:
@@ -170,6 +172,15 @@ def set_preference(
     return pref
 
 
+_RECIPIENTS = Prepared(
+    lambda keys: (
+        select(Household.id, Household.phone, Household.active, NotificationPreference)
+        .outerjoin(NotificationPreference, NotificationPreference.household_id == Household.id)
+        .where(keys(Household.id))
+    )
+)
+
+
 def recipients(
     session: Session, household_ids: Iterable[int]
 ) -> tuple[dict[int, NotificationPreference], dict[int, tuple[str | None, bool]]]:
@@ -179,12 +190,7 @@ def recipients(
     prefs: dict[int, NotificationPreference] = {}
     phones: dict[int, tuple[str | None, bool]] = {}
     for chunk in chunks(household_ids):
-        rows = session.execute(
-            select(Household.id, Household.phone, Household.active, NotificationPreference)
-            .outerjoin(NotificationPreference, NotificationPreference.household_id == Household.id)
-            .where(among(session, Household.id, chunk))
-        )
-        for hh, phone, active, pref in rows:
+        for hh, phone, active, pref in session.execute(_RECIPIENTS(session), {"keys": chunk}):
             phones[hh] = (phone, bool(active))
             if pref is not None:
                 prefs[hh] = pref
