@@ -37,7 +37,7 @@ Functions write in the caller's transaction and never commit, except
 purpose: deciding a weigh-in and writing it (new, replayed or released from a hold) is
 the one crediting rule, and splitting it would put half of that rule elsewhere.
 
-One module of ~630 lines on purpose: deciding a batch (card, price, payee, inspection),
+One module of ~680 lines on purpose: deciding a batch (card, price, payee, inspection),
 writing it in a fixed number of statements and answering replays byte for byte are one
 transaction's steps that share the batch's in-memory decisions; split, each part would
 need the others' private state, and the exactly-once argument would span files.
