@@ -38,6 +38,21 @@ Key = tuple[str, str]  # (device_id, boot_id)
 Anchors = tuple[Anchor | None, Anchor | None]  # (synced, prompt)
 
 _BOOTS: Table = DeviceBoot.__table__  # type: ignore[assignment]
+#: the stored anchors of the boots ``keys`` ((device, boot) pairs), built once (a batch's
+#: statement built anew cost more Python than SQLite took to run it: cloud.bulk.Prepared)
+_ANCHORS = (
+    select(
+        _BOOTS.c.device_id,
+        _BOOTS.c.boot_id,
+        _BOOTS.c.synced_time,
+        _BOOTS.c.synced_mono_ms,
+        _BOOTS.c.prompt_time,
+        _BOOTS.c.prompt_mono_ms,
+    )
+    .where(tuple_(_BOOTS.c.device_id, _BOOTS.c.boot_id).in_(bindparam("keys", expanding=True)))
+    .order_by(_BOOTS.c.device_id, _BOOTS.c.boot_id)
+)
+_ANCHORS_LOCKED = _ANCHORS.with_for_update()
 #: the events whose times the batch dates by their boot's anchor: their boots are read
 #: from the database in every batch (the others only tell anchors)
 DATED = (Weighin, Health)
@@ -145,22 +160,11 @@ class BootClocks:
         self, session: Session, keys: Sequence[Key], *, lock: bool = False
     ) -> dict[Key, Anchors]:
         """The stored anchors of ``keys`` (sorted), one query per :data:`IN_LIST_MAX`."""
-        b = _BOOTS.c
         found: dict[Key, Anchors] = {}
+        q = _ANCHORS_LOCKED if lock else _ANCHORS
         for start in range(0, len(keys), IN_LIST_MAX):
-            q = (
-                select(
-                    b.device_id,
-                    b.boot_id,
-                    b.synced_time,
-                    b.synced_mono_ms,
-                    b.prompt_time,
-                    b.prompt_mono_ms,
-                )
-                .where(tuple_(b.device_id, b.boot_id).in_(keys[start : start + IN_LIST_MAX]))
-                .order_by(b.device_id, b.boot_id)
-            )
-            for dev, boot, st, sm, pt, pm in session.execute(q.with_for_update() if lock else q):
+            chunk = {"keys": list(keys[start : start + IN_LIST_MAX])}
+            for dev, boot, st, sm, pt, pm in session.execute(q, chunk):
                 found[(dev, boot)] = (
                     Anchor(st, sm) if st is not None and sm is not None else None,
                     Anchor(pt, pm) if pt is not None and pm is not None else None,

@@ -83,8 +83,9 @@ def assign_weighin(
             credit_description(rec.net_g, rec.category_code, rec.price_rp_per_kg, rec.event_id),
             rec.effective_at,
         )
-        rec.entry_id = post_credits(session, [credit], {household_id: account_id})[rec.id]
-        weighins_credited(session, [credit_facts(rec)])
+        posted = post_credits(session, [credit], {household_id: account_id})
+        rec.entry_id = posted.entry_ids[rec.id]
+        weighins_credited(session, [credit_facts(rec)], posted.balances)
     session.flush()
     audit.record(
         session,

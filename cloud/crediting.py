@@ -37,7 +37,7 @@ Functions write in the caller's transaction and never commit, except
 purpose: deciding a weigh-in and writing it (new, replayed or released from a hold) is
 the one crediting rule, and splitting it would put half of that rule elsewhere.
 
-One module of ~630 lines on purpose: deciding a batch (card, price, payee, inspection),
+One module of ~680 lines on purpose: deciding a batch (card, price, payee, inspection),
 writing it in a fixed number of statements and answering replays byte for byte are one
 transaction's steps that share the batch's in-memory decisions; split, each part would
 need the others' private state, and the exactly-once argument would span files.
@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cloud import ledger_chain, receivables
-from cloud.bulk import among, insert_rows
+from cloud.bulk import Prepared, among, insert_rows
 from cloud.clock import event_time, not_before_bound
 from cloud.db import chunks, commit_retrying, is_race
 from cloud.households import CardHolder, households_by_card
@@ -69,13 +69,12 @@ from cloud.models import (
     Posting,
     ProcessedEvent,
     Site,
-    WasteCategory,
     WeighinRecord,
     utcnow,
 )
 from cloud.notifications.events import CreditFacts, weighins_credited
 from cloud.postings import PURCHASES_ACCOUNT, lock_household_accounts, programme_account_id
-from cloud.pricing import amount_for, in_force, price_versions
+from cloud.pricing import amount_for, categories_and_prices, in_force
 from cloud.stock import WeighedIn, weighins_into_stock
 from cloud.verification import code_digest, new_verify_code, new_verify_codes, weighin_of
 from contract import Receipt, ReceiptStatus, Weighin
@@ -85,6 +84,42 @@ log = logging.getLogger(__name__)
 
 _WEIGHINS: Table = WeighinRecord.__table__  # type: ignore[assignment]
 _ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
+_W = WeighinRecord
+
+# a batch's statements, built once (cloud.bulk.Prepared): what is stored of its event ids,
+# its devices' sites, the link of its weigh-ins to their credit entries
+_STORED = Prepared(
+    lambda keys: (
+        select(
+            _W.event_id,
+            _W.receipt_json,
+            _W.effective_at,
+            _W.household_id,
+            Site.code,
+            _W.record_hash,
+        )
+        .outerjoin(Site, Site.id == _W.site_id)
+        .where(keys(_W.event_id))
+    )
+)
+_SITES = Prepared(
+    lambda keys: (
+        select(Device.device_id, Device.site_id, Site.code, Device.kind)
+        .outerjoin(Site, Site.id == Device.site_id)
+        .where(keys(Device.device_id))
+    )
+)
+_LINK_ENTRIES = Prepared(
+    lambda keys: (
+        update(_WEIGHINS)
+        .where(keys(_WEIGHINS.c.id))
+        .values(
+            entry_id=select(_ENTRIES.c.id)
+            .where(_ENTRIES.c.weighin_id == _WEIGHINS.c.id, _ENTRIES.c.kind == "weighin_credit")
+            .scalar_subquery()
+        )
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +191,7 @@ class _Lookups:
         self, session: Session, events: Sequence[Weighin], payees: Mapping[str, Payee]
     ) -> None:
         self.payees = {e.event_id: payees[e.event_id] for e in events if e.event_id in payees}
-        self.categories: set[str] = set()
-        for chunk in chunks(e.category for e in events):
-            self.categories.update(
-                session.scalars(
-                    select(WasteCategory.code).where(among(session, WasteCategory.code, chunk))
-                )
-            )
-        self.prices = price_versions(session, (e.category for e in events))
+        self.categories, self.prices = categories_and_prices(session, (e.category for e in events))
         self.households = households_by_card(
             session,
             (e.card_id for e in events if e.card_id is not None and e.event_id not in payees),
@@ -185,12 +213,7 @@ class _Lookups:
         self.sites: dict[str, tuple[int | None, str | None]] = {}
         self.device_kinds: dict[str, str] = {}
         for chunk in chunks(e.device_id for e in events):
-            rows = session.execute(
-                select(Device.device_id, Device.site_id, Site.code, Device.kind)
-                .outerjoin(Site, Site.id == Device.site_id)
-                .where(among(session, Device.device_id, chunk))
-            )
-            for device_id, sid, code, kind in rows:
+            for device_id, sid, code, kind in session.execute(_SITES(session), {"keys": chunk}):
                 self.sites[device_id] = (sid, code)
                 self.device_kinds[device_id] = kind
 
@@ -329,16 +352,25 @@ def credit_description(net_g: int, category: str, rp_per_kg: int | None, event_i
     return f"{net_g} g {category} @ Rp {rp_per_kg}/kg ({event_id})"[:300]
 
 
-def post_credits(
-    session: Session, credits: Sequence[Credit], accounts: dict[int, int]
-) -> dict[int, int]:
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What :func:`post_credits` wrote: each weigh-in's entry, each household's balance."""
+
+    #: the credit entry's id by weigh-in id
+    entry_ids: dict[int, int]
+    #: each credited household's balance after these credits (and what they recovered):
+    #: what its credit notices tell (:func:`cloud.notifications.events.weighins_credited`)
+    balances: dict[int, int]
+
+
+def post_credits(session: Session, credits: Sequence[Credit], accounts: dict[int, int]) -> Posted:
     """Insert the credit entries and their postings (accounts locked by the caller).
 
     Two INSERTs (:func:`cloud.bulk.insert_rows`) for any number of credits (plus the
     purchases account once), then what the credited households owe is recovered from them
-    (:func:`cloud.receivables.recover`: one query, and an entry per household that owes);
-    returns the entry id of each weigh-in id. Linking the weigh-in to its entry is the
-    caller's (a bulk UPDATE, or the ORM row at hand).
+    (:func:`cloud.receivables.recover`: one query, which reads their balances too, and an
+    entry per household that owes). Linking the weigh-in to its entry is the caller's (a
+    bulk UPDATE, or the ORM row at hand).
     """
     purchases = programme_account_id(session, PURCHASES_ACCOUNT)
     now = utcnow()
@@ -373,8 +405,10 @@ def post_credits(
     insert_rows(session, Posting, postings)
     # what a household owes the programme (a reversal of spent money) is settled from
     # these credits first, in this transaction, under the accounts' locks
-    receivables.recover(session, [(c.household_id, c.amount_rp) for c in credits], accounts)
-    return entry_ids
+    balances = receivables.recover(
+        session, [(c.household_id, c.amount_rp) for c in credits], accounts
+    )
+    return Posted(entry_ids, balances)
 
 
 def credit_facts(row: Mapping[str, Any] | WeighinRecord) -> CreditFacts:
@@ -450,22 +484,15 @@ def _write_new(session: Session, new: list[_NewWeighin]) -> None:
     ]
     if to_credit:
         accounts = lock_household_accounts(session, (c.household_id for c in to_credit))
-        post_credits(session, to_credit, accounts)
+        balances = post_credits(session, to_credit, accounts).balances
         # Core, not an ORM bulk UPDATE (no session objects to synchronise, less Python)
-        w, e = _WEIGHINS.c, _ENTRIES.c
-        credit_entry_of_row = (
-            select(e.id).where(e.weighin_id == w.id, e.kind == "weighin_credit").scalar_subquery()
-        )
         for chunk in chunks(c.weighin_id for c in to_credit):
-            session.execute(
-                update(_WEIGHINS)
-                .where(among(session, w.id, chunk))
-                .values(entry_id=credit_entry_of_row)
-            )
-    # what a credit sets off, in this transaction with the accounts still locked: the
-    # household is told (cloud.notifications) and the kilos credited to a household enter
-    # their station's stock (cloud.stock; a Rp 0 credit too: the kilos are there)
-    weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money])
+            session.execute(_LINK_ENTRIES(session), {"keys": chunk})
+        # what a credit sets off, in this transaction with the accounts still locked: the
+        # household is told (cloud.notifications) with the balances post_credits read
+        weighins_credited(session, [credit_facts(n.row) for n in new if n.credits_money], balances)
+    # and the kilos credited to a household enter their station's stock (cloud.stock; a
+    # Rp 0 credit too: the kilos are there)
     weighins_into_stock(session, (weighed_in(weighin_ids[n.row["event_id"]], n) for n in new))
 
 
@@ -509,19 +536,9 @@ def credit_many(
     """
     stored: dict[str, WeighinResult] = {}
     hashes: dict[str, str | None] = {}
-    W = WeighinRecord
     for chunk in chunks(e.event_id for e in events):
         for event_id, receipt_json, eff, household_id, site_code, digest in session.execute(
-            select(
-                W.event_id,
-                W.receipt_json,
-                W.effective_at,
-                W.household_id,
-                Site.code,
-                W.record_hash,
-            )
-            .outerjoin(Site, Site.id == W.site_id)
-            .where(among(session, W.event_id, chunk))
+            _STORED(session), {"keys": chunk}
         ):
             stored[event_id] = WeighinResult(
                 Receipt.model_validate_json(receipt_json),
@@ -607,8 +624,10 @@ def credit_held(session: Session, rec: WeighinRecord, event: Weighin, checked: C
             credit_description(rec.net_g, rec.category_code, rec.price_rp_per_kg, rec.event_id),
             rec.effective_at,
         )
-        rec.entry_id = post_credits(session, [credit], accounts)[rec.id]
-        weighins_credited(session, [credit_facts(rec)])  # told now, not when it was held
+        posted = post_credits(session, [credit], accounts)
+        rec.entry_id = posted.entry_ids[rec.id]
+        # told now, not when it was held
+        weighins_credited(session, [credit_facts(rec)], posted.balances)
     # and its kilos enter stock now (a held weigh-in entered nothing: cloud.stock's rule)
     weighins_into_stock(session, [weighed_in(rec.id, decided)])
     session.flush()

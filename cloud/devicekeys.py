@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Approval, ConfigLogEntry, Device, DeviceKey, utcnow
 from cloud.pickups import raise_alert
@@ -206,12 +206,21 @@ def approved_digests(session: Session, device_ids: list[str]) -> set[tuple[str, 
     """``(device_id, kind, digest)`` of every approval in force for ``device_ids``."""
     if not device_ids:
         return set()
-    rows = session.execute(
-        select(Approval.device_id, Approval.kind, Approval.digest).where(
-            among(session, Approval.device_id, device_ids), Approval.withdrawn_at.is_(None)
-        )
-    )
+    rows = session.execute(_APPROVED(session), {"keys": device_ids})
     return {(d, k, g) for d, k, g in rows}
+
+
+_APPROVED = Prepared(
+    lambda keys: select(Approval.device_id, Approval.kind, Approval.digest).where(
+        keys(Approval.device_id), Approval.withdrawn_at.is_(None)
+    )
+)
+#: which of a batch's devices sign with an approved key (:class:`cloud.integrity.Inspector`)
+SIGNING = Prepared(
+    lambda keys: select(DeviceKey.device_id).where(
+        keys(DeviceKey.device_id), DeviceKey.status == "approved"
+    )
+)
 
 
 # --------------------------------------------------------------------------- config log

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import audit
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, MemberCard, Site, utcnow
@@ -214,14 +214,19 @@ class CardHolder(NamedTuple):
     member_no: str
 
 
+_CARD_HOLDERS = Prepared(
+    lambda keys: (
+        select(MemberCard.card_id, Household.id, Household.member_no)
+        .join(Household, MemberCard.household_id == Household.id)
+        .where(keys(MemberCard.card_id), MemberCard.active, Household.active)
+    )
+)
+
+
 def households_by_card(session: Session, card_ids: Iterable[str]) -> dict[str, CardHolder]:
     """The active household of each card in ``card_ids`` that has one; one query per chunk."""
     found: dict[str, CardHolder] = {}
     for chunk in chunks(card_ids):
-        rows = session.execute(
-            select(MemberCard.card_id, Household.id, Household.member_no)
-            .join(Household, MemberCard.household_id == Household.id)
-            .where(among(session, MemberCard.card_id, chunk), MemberCard.active, Household.active)
-        )
+        rows = session.execute(_CARD_HOLDERS(session), {"keys": chunk})
         found.update((card_id, CardHolder(hh, member_no)) for card_id, hh, member_no in rows)
     return found

@@ -146,14 +146,7 @@ class Inspector:
         approvals = devicekeys.approved_digests(session, sorted({w.device_id for w, _ in new}))
         unsigned = sorted({w.device_id for w, _ in new if not w.signed})
         signing_devices = (
-            set(
-                session.scalars(
-                    select(DeviceKey.device_id).where(
-                        among(session, DeviceKey.device_id, unsigned),
-                        DeviceKey.status == "approved",
-                    )
-                )
-            )
+            set(session.scalars(devicekeys.SIGNING(session), {"keys": unsigned}))
             if unsigned
             else set()
         )

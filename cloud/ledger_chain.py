@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from cloud.models import LedgerChainHead
@@ -67,15 +67,25 @@ class Head:
     digest: str
 
 
+#: the head, locked (statements built once: run once per transaction that writes entries)
+_HEAD = (
+    select(LedgerChainHead.position, LedgerChainHead.digest)
+    .where(LedgerChainHead.id == HEAD_ID)
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    update(LedgerChainHead)
+    .where(LedgerChainHead.id == HEAD_ID)
+    .values(position=bindparam("new_position"), digest=bindparam("new_digest"))
+)
+
+
 def lock_head(session: Session) -> Head:
     """Lock the chain's head row for the rest of the transaction (made on first use)."""
-    stmt = select(LedgerChainHead.position, LedgerChainHead.digest).where(
-        LedgerChainHead.id == HEAD_ID
-    )
-    row = session.execute(stmt.with_for_update()).first()
+    row = session.execute(_HEAD).first()
     if row is None:  # a database made without the migration's row (create_all)
         session.execute(insert(LedgerChainHead).values(id=HEAD_ID, position=0, digest=GENESIS_HASH))
-        row = session.execute(stmt.with_for_update()).one()
+        row = session.execute(_HEAD).one()
     return Head(int(row[0]), str(row[1]))
 
 
@@ -96,11 +106,7 @@ def link(
         pos += 1
         row["chain_pos"], row["prev_hash"] = pos, prev
         row["entry_hash"] = prev = entry_hash(row, posts)
-    session.execute(
-        update(LedgerChainHead)
-        .where(LedgerChainHead.id == HEAD_ID)
-        .values(position=pos, digest=prev)
-    )
+    session.execute(_MOVE_HEAD, {"new_position": pos, "new_digest": prev})
 
 
 def new_row(

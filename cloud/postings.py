@@ -37,10 +37,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud import ledger_chain
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, JournalEntry, Posting, utcnow
@@ -75,10 +75,13 @@ def programme_account(session: Session, code: str) -> Account:
     return acc
 
 
+_ACCOUNT_ID = select(Account.id).where(Account.code == bindparam("code"))
+
+
 def programme_account_id(session: Session, code: str) -> int:
     """The id of :func:`programme_account` ``code`` (a column read, no ORM row: once per
     batch of credits)."""
-    found = session.scalar(select(Account.id).where(Account.code == code))
+    found = session.scalar(_ACCOUNT_ID, {"code": code})
     return found if found is not None else programme_account(session, code).id
 
 
@@ -118,6 +121,16 @@ def household_account(session: Session, *, household_id: int) -> Account:
     return acc
 
 
+_LOCK_ACCOUNTS = Prepared(
+    lambda keys: (
+        select(Account.household_id, Account.id)
+        .where(keys(Account.household_id))
+        .order_by(Account.household_id)
+        .with_for_update()
+    )
+)
+
+
 def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
     """Lock the accounts of ``household_ids`` (in id order); their ids by household.
 
@@ -125,12 +138,7 @@ def lock_household_accounts(session: Session, household_ids: Iterable[int]) -> d
     """
     found: dict[int, int] = {}
     for chunk in chunks(household_ids):
-        rows = session.execute(
-            select(Account.household_id, Account.id)
-            .where(among(session, Account.household_id, chunk))
-            .order_by(Account.household_id)
-            .with_for_update()
-        )
+        rows = session.execute(_LOCK_ACCOUNTS(session), {"keys": chunk})
         found.update((hh, acc) for hh, acc in rows if hh is not None)
         missing = set(chunk) - found.keys()
         if missing:
@@ -204,14 +212,20 @@ class Funds:
         return self.balance_rp - self.held_rp
 
 
-def _funds_of(hh: ColumnElement[int]) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
-    """The two sums behind :class:`Funds` for household ``hh`` (a bind or a column)."""
-    posted = (
+def posted_rp(hh: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[Any]:
+    """The sum of household ``hh``'s postings (a bind or a column; its balance negated,
+    as :func:`funds_from_row` reads it), as a scalar subquery."""
+    return (
         select(func.coalesce(func.sum(Posting.amount_rp), 0))
         .join(Account, Account.id == Posting.account_id)
         .where(Account.household_id == hh)
         .scalar_subquery()
     )
+
+
+def _funds_of(hh: ColumnElement[int]) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The two sums behind :class:`Funds` for household ``hh`` (a bind or a column)."""
+    posted = posted_rp(hh)
     # the held states as constants in the SQL: compiled once, no list expanded per call
     held_state = or_(*(Payout.status == literal_column(f"'{s}'") for s in HELD_PAYOUT_STATES))
     held = (
@@ -253,22 +267,6 @@ def funds(session: Session | Connection, *, household_id: int) -> Funds:
     """
     conn = session.connection() if isinstance(session, Session) else session
     return funds_from_row(conn.execute(FUNDS, {"household_id": household_id}).one())
-
-
-def balances_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
-    """Balances of many households (the rule of :func:`funds`, without the holds): one
-    grouped query per chunk of ids, for a whole batch of credits at once."""
-    out: dict[int, int] = {}
-    for chunk in chunks(household_ids):
-        out.update({hh: 0 for hh in chunk})
-        rows = session.execute(
-            select(Account.household_id, func.coalesce(func.sum(Posting.amount_rp), 0))
-            .join(Posting, Posting.account_id == Account.id)
-            .where(among(session, Account.household_id, chunk))
-            .group_by(Account.household_id)
-        )
-        out.update((hh, -int(total or 0)) for hh, total in rows if hh is not None)
-    return out
 
 
 # --------------------------------------------------------------------------- statements

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.bulk import among
+from cloud.bulk import Prepared
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Price, WasteCategory, WeighinRecord, utcnow
@@ -115,17 +115,35 @@ def set_price(
     return price
 
 
+_CATEGORIES_AND_PRICES = Prepared(
+    lambda keys: (
+        select(WasteCategory.code, Price)
+        .outerjoin(Price, Price.category_code == WasteCategory.code)
+        .where(keys(WasteCategory.code))
+        .order_by(Price.effective_from, Price.id)
+    )
+)
+
+
 def price_versions(session: Session, categories: Iterable[str]) -> dict[str, list[Price]]:
     """Every price version of the given categories, oldest first; one query per chunk."""
+    return categories_and_prices(session, categories)[1]
+
+
+def categories_and_prices(
+    session: Session, categories: Iterable[str]
+) -> tuple[set[str], dict[str, list[Price]]]:
+    """Which of ``categories`` are known waste categories, and every price version of
+    each (:func:`price_versions`): one query per chunk, the categories with their prices
+    outer-joined (a batch of weigh-ins reads both with one statement, not two)."""
+    known: set[str] = set()
     found: dict[str, list[Price]] = {}
     for chunk in chunks(categories):
-        for p in session.scalars(
-            select(Price)
-            .where(among(session, Price.category_code, chunk))
-            .order_by(Price.effective_from, Price.id)
-        ):
-            found.setdefault(p.category_code, []).append(p)
-    return found
+        for code, price in session.execute(_CATEGORIES_AND_PRICES(session), {"keys": chunk}):
+            known.add(code)
+            if price is not None:
+                found.setdefault(code, []).append(price)
+    return known, found
 
 
 def in_force(versions: Sequence[Price], at: datetime) -> Price | None:

@@ -34,12 +34,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud import audit, cashbox
-from cloud.bulk import among
+from cloud.bulk import Prepared, among
 from cloud.db import chunks
 from cloud.errors import LedgerError, NotFound
 from cloud.models import Account, Household, JournalEntry, Posting, utcnow
@@ -49,6 +50,7 @@ from cloud.postings import (
     WRITTEN_OFF_ACCOUNT,
     lock_household_account,
     post_entry,
+    posted_rp,
     programme_account,
 )
 
@@ -103,10 +105,7 @@ def owed_rp(session: Session, household_ids: Iterable[int]) -> dict[int, int]:
     for chunk in chunks(household_ids):
         out.update({hh: 0 for hh in chunk})
         rows = session.execute(
-            select(Receivable.household_id, func.coalesce(func.sum(Posting.amount_rp), 0))
-            .join(Posting, Posting.account_id == Receivable.account_id)
-            .where(among(session, Receivable.household_id, chunk))
-            .group_by(Receivable.household_id)
+            select(Household.id, _owed_of(Household.id)).where(among(session, Household.id, chunk))
         )
         out.update((hh, int(total or 0)) for hh, total in rows)
     return out
@@ -152,14 +151,20 @@ def recover(
     ``credited``: ``(household_id, amount_rp)`` of the credits just posted (accounts
     locked by the caller, ``accounts`` their ids). One ``receivable_recovery`` entry per
     household that owes: household's account debited, receivable credited, by
-    ``min(owed, credited)``. Returns what was recovered per household. One query when
-    nobody owes (the common case).
+    ``min(owed, credited)``. Returns each credited household's balance once settled (the
+    balance its credit notices tell, exact under the lock). One query when nobody owes
+    (the common case): what each owes and its balance after the credits together.
     """
     per_household: dict[int, int] = {}
     for hh, amount in credited:
         per_household[hh] = per_household.get(hh, 0) + amount
-    owing = {hh: o for hh, o in owed_rp(session, per_household).items() if o > 0}
-    done: dict[int, int] = {}
+    balances: dict[int, int] = {}
+    owing: dict[int, int] = {}
+    for chunk in chunks(per_household):
+        for hh, posted, owed in session.execute(_BALANCES_OWED(session), {"keys": chunk}):
+            balances[hh] = -int(posted or 0)
+            if owed and owed > 0:
+                owing[hh] = int(owed)
     for hh in sorted(owing):
         take = min(owing[hh], per_household[hh])
         if take <= 0:
@@ -171,8 +176,26 @@ def recover(
             description=f"recovered against reversal of {_against(session, rec_acc, take)}",
             postings=[(accounts[hh], take), (rec_acc, -take)],
         )
-        done[hh] = take
-    return done
+        balances[hh] -= take  # the recovery debits the household's account
+    return balances
+
+
+def _owed_of(hh: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[Any]:
+    """What household ``hh`` owes (a column), as a scalar subquery (:func:`owed_rp`)."""
+    return (
+        select(func.coalesce(func.sum(Posting.amount_rp), 0))
+        .join(Receivable, Receivable.account_id == Posting.account_id)
+        .where(Receivable.household_id == hh)
+        .scalar_subquery()
+    )
+
+
+#: each household's postings' sum (its balance negated) and what it owes (:func:`recover`)
+_BALANCES_OWED = Prepared(
+    lambda keys: select(Household.id, posted_rp(Household.id), _owed_of(Household.id)).where(
+        keys(Household.id)
+    )
+)
 
 
 def _bring_down(

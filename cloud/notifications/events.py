@@ -24,7 +24,7 @@ from cloud.models.auth import User
 from cloud.models.money import Payout
 from cloud.notifications.outbox import Outgoing, enqueue_many
 from cloud.notifications.templates import load_templates
-from cloud.postings import balances_rp, funds
+from cloud.postings import funds
 from contract.codes import format_code
 
 
@@ -44,17 +44,19 @@ class CreditFacts:
     verification_code: str | None = None
 
 
-def weighins_credited(session: Session, credits: Sequence[CreditFacts]) -> None:
+def weighins_credited(
+    session: Session, credits: Sequence[CreditFacts], balances: Mapping[int, int]
+) -> None:
     """Tell households their credits, each with the balance right after it.
 
-    Called after the credits' postings, with the accounts still locked (crediting and
-    corrections hold them to the commit), so the balances read here are exact: one
-    grouped query for the whole batch, then each credit's running balance (a household
-    credited twice in one batch gets two balances).
+    ``balances``: each household's balance after all of ``credits``, as
+    :func:`cloud.crediting.post_credits` read it with the accounts locked (crediting and
+    corrections hold them to the commit), so it is exact; each credit gets its running
+    balance from it (a household credited twice in one batch gets two balances).
     """
     if not credits:
         return
-    balance = balances_rp(session, {c.household_id for c in credits})
+    balance = balances
     later: dict[int, int] = defaultdict(int)
     items: list[Outgoing] = []
     for c in reversed(credits):

@@ -8,9 +8,10 @@ Idempotent on ``key``: a key seen before (the same weigh-in delivered three time
 retried request) adds nothing (``INSERT .. ON CONFLICT DO NOTHING`` on the unique key,
 so two workers racing on the same event cannot both add one either).
 
-A batch costs a fixed number of statements (channel registry, preferences, phones, one
-insert per table, :func:`cloud.bulk.insert_rows`), so crediting 2,000 weigh-ins adds five
-statements, not 2,000.
+A batch costs a fixed number of statements (channel registry, the households with their
+preferences, :func:`cloud.notifications.preferences.recipients`, one insert per table,
+:func:`cloud.bulk.insert_rows`), so crediting 2,000 weigh-ins adds four statements, not
+2,000.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from cloud.notifications.preferences import (
     channel_registry,
     default_channels,
     household_channels,
-    household_phones,
-    preferences_of,
+    recipients,
 )
 from cloud.notifications.templates import event_audience
 
@@ -82,8 +82,7 @@ def enqueue_many(
             raise ValueError("a notification key is 1 to 200 characters")
     registry = channel_registry(session)
     hh_ids = {it.household_id for it in items if it.household_id is not None}
-    prefs = preferences_of(session, hh_ids)
-    phones = household_phones(session, hh_ids)
+    prefs, phones = recipients(session, hh_ids)
     ops_channels = [INAPP, *sorted(n for n, c in registry.items() if c.operators)]
     home_channels = default_channels(registry)  # a household without preferences: once
 

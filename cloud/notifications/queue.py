@@ -40,9 +40,8 @@ from cloud.notifications.channels.base import Channel, Message, Outcome
 from cloud.notifications.compose import render
 from cloud.notifications.phone import InvalidPhone, normalise_phone
 from cloud.notifications.preferences import (
-    household_phones,
-    preferences_of,
     quiet_until,
+    recipients,
     window_of,
 )
 from cloud.notifications.templates import TemplateError, Templates, load_templates
@@ -184,8 +183,7 @@ def claim(
         )
     }
     hh_ids = {n.household_id for n in notes.values() if n.household_id is not None}
-    prefs = preferences_of(session, hh_ids)
-    phones = household_phones(session, hh_ids)
+    prefs, phones = recipients(session, hh_ids)
     jobs: list[Job] = []
     for d in rows:
         n = notes[d.notification_id]

@@ -127,6 +127,24 @@ def test_among_selects_exactly_the_keys_given(session: Session) -> None:
     assert sorted(session.scalars(by_id)) == sorted(wanted)
 
 
+def test_a_prepared_statement_selects_exactly_each_runs_keys(session: Session) -> None:
+    """A statement built once (:class:`cloud.bulk.Prepared`) is the same object run after
+    run and selects exactly the keys of each run, on both databases.
+
+    mutant: the statement built with the first run's keys as literals -> fails
+    mutant: ``!= ANY`` instead of ``= ANY`` -> fails
+    mutant: the expanding IN on PostgreSQL too -> test_one_statement_text_... fails
+    """
+    keys = [f"p{i}:{s}" for i, s in enumerate(AWKWARD * 2)]
+    insert_rows(session, Notification, _rows(keys))
+    stmt = bulk.Prepared(
+        lambda among_keys: select(Notification.key).where(among_keys(Notification.key))
+    )
+    for wanted in (keys[::3], keys[1:2], keys[::2], []):
+        assert sorted(session.scalars(stmt(session), {"keys": wanted})) == sorted(wanted)
+    assert stmt(session) is stmt(session)
+
+
 def test_credited_batch_pairs_every_row_with_its_own(session: Session, household_id: int) -> None:
     """A shuffled batch for two households, each weigh-in its own weight: every weigh-in
     is linked to its own entry, whose postings move its own amount to its own household,

@@ -14,6 +14,10 @@ Mutants (each applied by hand, each fails a test here):
   mutant: post_credits calls receivables.recover before writing the credit entries (the
           recovery entry ahead of the credit: the statement dips to -1,250) ->
           test_the_next_credit_settles_first fails
+  mutant: recover's balances without the recovery taken off (``balances[hh] -= take``
+          dropped) -> test_the_next_credit_settles_first and
+          test_a_small_credit_settles_part fail (the credit's notice tells 3,750 / 600)
+  mutant: recover's balances from the postings' sum not negated -> the same two fail
   mutant: write_off without the reason check -> test_write_off fails
   mutant: cashbox.tally without repaid_rp in expected_rp -> test_cash_repaid fails
 """
@@ -34,6 +38,7 @@ from cloud import receivables as rcv
 from cloud.db import make_engine, migrate, session_factory
 from cloud.models import WeighinRecord, utcnow
 from cloud.models.audit import AuditEntry
+from cloud.models.notifications import Notification
 from tests.cloud.conftest import seed_programme
 from tests.cloud.factories import T0, weighin
 from tests.cloud.test_account_lock import _waiting
@@ -63,6 +68,17 @@ def _books_hold(session: Session) -> None:
     assert postings.postings_total(session) == 0
     report = chain_audit.audit(session)
     assert report.ok, report.lines()
+
+
+def _told_balance(session: Session) -> int:
+    """The balance the newest credit notice tells (read with the accounts locked)."""
+    data = session.scalars(
+        select(Notification.data)
+        .where(Notification.event == "weighin_credited")
+        .order_by(Notification.id.desc())
+    ).first()
+    assert data is not None
+    return int(data["balance_rp"])
 
 
 def _owed(session: Session, household_id: int) -> int:
@@ -119,6 +135,7 @@ def test_the_next_credit_settles_first(session: Session, household_id: int) -> N
     _credit(session, 3)  # Rp 3,750: 1,250 recovered in the same transaction
     assert _owed(session, household_id) == 0
     assert postings.funds(session, household_id=household_id).balance_rp == 2_500
+    assert _told_balance(session) == 2_500  # the notice tells the balance once settled
     with pytest.raises(payouts.InsufficientFunds):
         payouts.request_payout(session, household_id=household_id, amount_rp=3_750, by="a")
     session.rollback()
@@ -147,6 +164,7 @@ def test_a_small_credit_settles_part(session: Session, household_id: int) -> Non
     _credit(session, 3, net_g=200)  # Rp 600 < 1,250 owed: all of it recovered
     assert _owed(session, household_id) == 650
     assert postings.funds(session, household_id=household_id).balance_rp == 0
+    assert _told_balance(session) == 0
     _books_hold(session)
 
 
