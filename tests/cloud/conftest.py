@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cloud import households, postings, pricing
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db import make_engine, session_factory
 from cloud.devices import register_device
 from cloud.ingest import IngestWorker
 from cloud.models import ProcessedEvent, WeighinRecord
@@ -25,8 +25,8 @@ PRICES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(ledger_url: str) -> Iterator[Engine]:
-    migrate(ledger_url)
+def engine(ledger_url: str, migrate_ledger: Callable[[str], None]) -> Iterator[Engine]:
+    migrate_ledger(ledger_url)
     eng = make_engine(ledger_url)
     yield eng
     eng.dispose()

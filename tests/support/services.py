@@ -315,19 +315,18 @@ class PostgresServer(_Server):
         )
         return self
 
-    def create_database(self, name: str) -> str:
-        """Create a fresh database and return its SQLAlchemy URL."""
-        self._run(
-            str(PG_BIN / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            name,
-        )
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create a fresh database (a copy of the database ``template``, which nobody may be
+        connected to, if given) and return its SQLAlchemy URL."""
+        copy = ["-T", template] if template else []
+        self._run(str(PG_BIN / "createdb"), *self._client_args(), *copy, name)
         return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self._run(str(PG_BIN / "dropdb"), *self._client_args(), name)
+
+    def _client_args(self) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
