@@ -333,10 +333,11 @@ class PostgresServer(_Server):
 
     def crash(self) -> None:
         """Stop immediately, as in a power cut (recovery runs on the next start)."""
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        """Stop and delete the cluster. Immediate mode: the shut-down checkpoint of a fast
+        stop would flush to disk what is deleted next (30 s for a suite's ~300 databases)."""
+        self.crash()
         shutil.rmtree(self.workdir, ignore_errors=True)
