@@ -71,8 +71,11 @@ def household_id(session: Session) -> int:
 def worker(
     mosquitto: MosquittoServer, ledger_url: str, engine: Engine, tmp_path: Path
 ) -> Iterator[IngestWorker]:
-    """An ingest worker in this process, subscribed (telemetry in ``tmp_path``)."""
-    with IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path)) as w:
+    """An ingest worker in this process, subscribed (telemetry in ``tmp_path``); its
+    write-behind of device and bin state runs every 0.5 s (5 s in production), so a test
+    waiting for a bin's state waits for that, not for the interval."""
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path, state_write_interval_s=0.5)
+    with IngestWorker(settings) as w:
         assert w.wait_subscribed(10)
         yield w
 
