@@ -338,6 +338,7 @@ class PostgresServer(_Server):
 
     def stop(self) -> None:
         """Stop and delete the cluster. Immediate mode: the shut-down checkpoint of a fast
-        stop would flush to disk what is deleted next (30 s for a suite's ~300 databases)."""
+        stop would flush to disk what is deleted next. 200 databases (~3 GB, a suite's
+        worth): fast stop 34.6 s + rmtree 19.3 s, immediate 0.1 s + rmtree 35.5 s."""
         self.crash()
         shutil.rmtree(self.workdir, ignore_errors=True)
