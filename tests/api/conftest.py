@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cloud.db import make_engine, migrate, session_factory
 from tests.api.support import ApiServer, World, seed, serve, settings_for
-from tests.support.services import MosquittoServer
+from tests.support.ledgers import LedgerTemplates
+from tests.support.services import MosquittoServer, PostgresServer
 
 
 @pytest.fixture
@@ -27,9 +28,31 @@ def _seed(url: str) -> World:
         engine.dispose()
 
 
+#: how long one seeded ledger is copied into the tests before it is seeded again: the seed
+#: stamps its weigh-ins, pickups, payouts and alerts with the time of seeding, and a copy
+#: may be this much older than a ledger seeded for the test (which, on a loaded 2-core host,
+#: is itself seconds old when the test starts); a new hour seeds again too
+SEEDED_FRESH_FOR_S = 60.0
+
+
 @pytest.fixture
-def world_sqlite(sqlite_url: str) -> World:
-    return _seed(sqlite_url)
+def seeded(
+    ledger_templates: LedgerTemplates, postgres_when_needed: Callable[[], PostgresServer]
+) -> Callable[[str], World]:
+    """``seeded(url)``: the fresh ledger at ``url`` migrated and seeded (:func:`seed`), and
+    its :class:`World` (a copy of a ledger seeded at most a minute ago)."""
+
+    def seeded_copy(url: str) -> World:
+        return ledger_templates.fill(
+            url, "seeded", _seed, postgres_when_needed, fresh_for_s=SEEDED_FRESH_FOR_S
+        )
+
+    return seeded_copy
+
+
+@pytest.fixture
+def world_sqlite(sqlite_url: str, seeded: Callable[[str], World]) -> World:
+    return seeded(sqlite_url)
 
 
 @pytest.fixture
@@ -45,9 +68,9 @@ def world(world_sqlite: World) -> World:
 
 
 @pytest.fixture
-def seeded_ledger_url(ledger_url: str) -> tuple[str, World]:
+def seeded_ledger_url(ledger_url: str, seeded: Callable[[str], World]) -> tuple[str, World]:
     """A seeded ledger on SQLite and on PostgreSQL (parametrised by ``ledger_url``)."""
-    return ledger_url, _seed(ledger_url)
+    return ledger_url, seeded(ledger_url)
 
 
 @pytest.fixture

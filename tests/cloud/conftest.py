@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cloud import households, postings, pricing
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db import make_engine, session_factory
 from cloud.devices import register_device
 from cloud.ingest import IngestWorker
 from cloud.models import ProcessedEvent, WeighinRecord
@@ -25,8 +25,8 @@ PRICES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(ledger_url: str) -> Iterator[Engine]:
-    migrate(ledger_url)
+def engine(ledger_url: str, migrate_ledger: Callable[[str], None]) -> Iterator[Engine]:
+    migrate_ledger(ledger_url)
     eng = make_engine(ledger_url)
     yield eng
     eng.dispose()
@@ -71,8 +71,11 @@ def household_id(session: Session) -> int:
 def worker(
     mosquitto: MosquittoServer, ledger_url: str, engine: Engine, tmp_path: Path
 ) -> Iterator[IngestWorker]:
-    """An ingest worker in this process, subscribed (telemetry in ``tmp_path``)."""
-    with IngestWorker(ingest_settings(mosquitto, ledger_url, tmp_path)) as w:
+    """An ingest worker in this process, subscribed (telemetry in ``tmp_path``); its
+    write-behind of device and bin state runs every 0.5 s (5 s in production), so a test
+    waiting for a bin's state waits for that, not for the interval."""
+    settings = ingest_settings(mosquitto, ledger_url, tmp_path, state_write_interval_s=0.5)
+    with IngestWorker(settings) as w:
         assert w.wait_subscribed(10)
         yield w
 

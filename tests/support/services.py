@@ -315,29 +315,30 @@ class PostgresServer(_Server):
         )
         return self
 
-    def create_database(self, name: str) -> str:
-        """Create a fresh database and return its SQLAlchemy URL."""
-        self._run(
-            str(PG_BIN / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            name,
-        )
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create a fresh database (a copy of the database ``template``, which nobody may be
+        connected to, if given) and return its SQLAlchemy URL."""
+        copy = ["-T", template] if template else []
+        self._run(str(PG_BIN / "createdb"), *self._client_args(), *copy, name)
         return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self._run(str(PG_BIN / "dropdb"), *self._client_args(), name)
+
+    def _client_args(self) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def crash(self) -> None:
         """Stop immediately, as in a power cut (recovery runs on the next start)."""
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        """Stop and delete the cluster. Immediate mode: the shut-down checkpoint of a fast
+        stop would flush to disk what is deleted next. 200 databases (~3 GB, a suite's
+        worth): fast stop 34.6 s + rmtree 19.3 s, immediate 0.1 s + rmtree 35.5 s."""
+        self.crash()
         shutil.rmtree(self.workdir, ignore_errors=True)
