@@ -8,13 +8,11 @@ at regency size, where a month of the per-station rollup took InfluxDB ~9 s to s
 rejected weigh-ins (which have no category) left out. Each is made three ways, all from
 the one ``SELECT ... INTO`` of :meth:`Rollup.select_into`:
 
-- a **continuous query** (``RESAMPLE EVERY .. FOR ..``): every ``every`` it recomputes
-  the buckets of the last ``window``;
+- a **continuous query** (``RESAMPLE EVERY .. FOR ..``) recomputes the last ``window``;
 - a **re-roll** by the writer of the bucket of every reading InfluxDB accepts after its
-  bucket ended (an outbox's late delivery, the buffer after an outage, a reading a moment
-  past the hour), for its bin, station or site only (:func:`late_keys`);
-- a **backfill** (``salinmas ingest rollup``) over history the query never saw (data
-  written before the query existed).
+  bucket ended (a late outbox, the buffer after an outage, a reading a moment past the
+  hour), for its bin, station or site only (:func:`late_keys`);
+- a **backfill** (``salinmas ingest rollup``) over history written before the query.
 
 So a bucket is complete once the first query run after its end has run (``every``, and
 a margin for the run itself: :meth:`Rollup.final_before`), and stays complete (every

@@ -69,6 +69,21 @@ class BrowserStack:
             client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
             yield client
 
+    def staff(
+        self, username: str, password: str, role: str, *, site: str | None = None
+    ) -> tuple[str, str]:
+        """A staff account of ``role`` (of the site with code ``site``, for the roles that
+        belong to one), made through the API; asking again for the same one is fine."""
+        with self.api() as api:
+            body: dict[str, Any] = {"username": username, "password": password, "role": role}
+            if site is not None:
+                sites = api.get("/api/v1/sites").json()
+                body["site_id"] = next(s["id"] for s in sites if s["code"] == site)
+            r = api.post("/api/v1/users", json=body)
+            assert r.status_code in (201, 409, 422), r.text
+            assert r.status_code != 422 or "taken" in r.text, r.text
+        return username, password
+
     def weigh(
         self, *, card_id: str, category: str, net_g: int, station: str | None = None
     ) -> dict[str, Any]:

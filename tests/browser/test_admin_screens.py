@@ -79,33 +79,13 @@ def view(page: Page, hash_: str) -> None:
 @pytest.fixture(scope="module")
 def second_operator(shared_stack: BrowserStack) -> tuple[str, str]:
     """An operator of the demo site (an operator belongs to a site)."""
-    with shared_stack.api() as api:
-        site_id = next(s["id"] for s in api.get("/api/v1/sites").json() if s["code"] == SITE)
-        r = api.post(
-            "/api/v1/users",
-            json={
-                "username": SECOND[0],
-                "password": SECOND[1],
-                "role": "operator",
-                "site_id": site_id,
-            },
-        )
-        assert r.status_code in (201, 409, 422), r.text
-        assert r.status_code != 422 or "taken" in r.text, r.text
-    return SECOND
+    return shared_stack.staff(*SECOND, "operator", site=SITE)
 
 
 @pytest.fixture(scope="module")
 def second_admin(shared_stack: BrowserStack) -> tuple[str, str]:
     """A second administrator: price approvals are an administrator's."""
-    with shared_stack.api() as api:
-        user, password = SECOND_ADMIN
-        r = api.post(
-            "/api/v1/users", json={"username": user, "password": password, "role": "admin"}
-        )
-        assert r.status_code in (201, 409, 422), r.text
-        assert r.status_code != 422 or "taken" in r.text, r.text
-    return SECOND_ADMIN
+    return shared_stack.staff(*SECOND_ADMIN, "admin")
 
 
 @pytest.fixture

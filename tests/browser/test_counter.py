@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from stack.demo import SITE, card_of, member_no
-from tests.browser.conftest import ConsoleErrors, new_page, screenshot
+from tests.browser.conftest import ConsoleErrors, new_page, screenshot, staff_login
 from tests.browser.stack import BrowserStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -36,16 +36,7 @@ def rupiah(rp: int) -> str:
 @pytest.fixture(scope="module")
 def cashier(shared_stack: BrowserStack) -> tuple[str, str]:
     """A cashier of the demo site."""
-    with shared_stack.api() as api:
-        site_id = next(s["id"] for s in api.get("/api/v1/sites").json() if s["code"] == SITE)
-        user, password = CASHIER
-        r = api.post(
-            "/api/v1/users",
-            json={"username": user, "password": password, "role": "cashier", "site_id": site_id},
-        )
-        assert r.status_code in (201, 409, 422), r.text
-        assert r.status_code != 422 or "taken" in r.text, r.text
-    return CASHIER
+    return shared_stack.staff(*CASHIER, "cashier", site=SITE)
 
 
 @pytest.fixture
@@ -56,11 +47,7 @@ def page(
     cashier: tuple[str, str],
 ) -> Iterator[Page]:
     p = new_page(browser, console_errors, shared_stack.base_url)
-    p.goto("/")
-    p.get_by_label("Nama pengguna").fill(cashier[0])
-    p.get_by_label("Kata sandi").fill(cashier[1])
-    p.get_by_role("button", name="Masuk").click()
-    expect(p.locator("#main")).to_be_visible()
+    staff_login(p, *cashier)
     yield p
     p.context.close()
     assert console_errors.errors == []
