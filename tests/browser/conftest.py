@@ -7,6 +7,7 @@ Screenshots go to ``artifacts/screenshots/`` (gitignored).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -153,6 +154,18 @@ def staff_login(page: Page, user: str, password: str, *, timeout_ms: float = 20_
     page.get_by_label("Kata sandi").fill(password)
     page.get_by_role("button", name="Masuk").click()
     expect(page.locator("#main")).to_be_visible(timeout=timeout_ms)
+
+
+@contextlib.contextmanager
+def signed_in(
+    browser: Browser, errors: ConsoleErrors, base_url: str, user: str, password: str
+) -> Iterator[Page]:
+    """A staff page signed in on the operator page; closed after, with no console error."""
+    page = new_page(browser, errors, base_url)
+    staff_login(page, user, password)
+    yield page
+    page.context.close()
+    assert errors.errors == []  # (a 403 or a 5xx shows there: a read refused, a crash)
 
 
 def screenshot(page: Page, name: str) -> Path:

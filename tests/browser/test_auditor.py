@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 from stack.demo import SITE, card_of, member_no
-from tests.browser.conftest import ConsoleErrors, new_page, screenshot, staff_login
+from tests.browser.conftest import ConsoleErrors, screenshot, signed_in, staff_login
 from tests.browser.stack import BrowserStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -73,11 +73,8 @@ def page(
     console_errors: ConsoleErrors,
     auditor: tuple[str, str],
 ) -> Iterator[Page]:
-    p = new_page(browser, console_errors, shared_stack.base_url)
-    staff_login(p, *auditor)
-    yield p
-    p.context.close()
-    assert console_errors.errors == []  # nothing it reads is refused (no 403 in the console)
+    with signed_in(browser, console_errors, shared_stack.base_url, *auditor) as p:
+        yield p
 
 
 def _forms(page: Page) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from stack.demo import SITE, card_of, member_no
-from tests.browser.conftest import ConsoleErrors, new_page, screenshot, staff_login
+from tests.browser.conftest import ConsoleErrors, screenshot, signed_in
 from tests.browser.stack import BrowserStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -46,11 +46,8 @@ def page(
     console_errors: ConsoleErrors,
     cashier: tuple[str, str],
 ) -> Iterator[Page]:
-    p = new_page(browser, console_errors, shared_stack.base_url)
-    staff_login(p, *cashier)
-    yield p
-    p.context.close()
-    assert console_errors.errors == []
+    with signed_in(browser, console_errors, shared_stack.base_url, *cashier) as p:
+        yield p
 
 
 def test_a_cashier_pays_out_at_the_counter_and_sees_the_cash_box(
